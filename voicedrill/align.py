@@ -1,0 +1,168 @@
+"""Match recognised words to drill steps and forbidden phrases; judge order. Pure: no I/O."""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from rapidfuzz import fuzz
+
+from .data import Hit, Word
+from .drills import Drill
+
+MIN_STEP_SCORE = 0.6  # similarity a window needs to count as a step (with a keyword present)
+MIN_BARE_SCORE = 0.7  # …and without a keyword (misheard), for phrases of BARE_MIN_WORDS or more
+BARE_MIN_WORDS = 4
+MIN_FORBIDDEN_SCORE = 0.75
+
+
+def normalise(text: str) -> list[str]:
+    """Lower-case tokens with punctuation dropped; `e-mail` becomes `e mail`, `what's` stays."""
+    tokens = re.sub(r"[^a-z0-9']+", " ", text.lower()).split()
+    return [t.strip("'") for t in tokens if t.strip("'")]
+
+
+@dataclass(frozen=True)
+class Alignment:
+    """Where each step and forbidden phrase was heard, and the order verdict."""
+
+    hits: tuple[Hit, ...]  # in spoken order, non-overlapping
+    fillers: tuple[int, ...]  # word indices of filler words
+    out_of_order: frozenset[str]
+    order_notes: tuple[str, ...]
+
+    def step_hits(self, step_id: str | None = None) -> list[Hit]:
+        return [h for h in self.hits if h.kind == "step" and (step_id is None or h.key == step_id)]
+
+
+def align(words: Sequence[Word], drill: Drill) -> Alignment:
+    """Find every step and forbidden phrase in the words, then check the order rules."""
+    tokens = [normalise(w.text) for w in words]
+    filler_set = {f.lower() for f in drill.fillers}
+    fillers = tuple(i for i, t in enumerate(tokens) if t and " ".join(t) in filler_set)
+    # Matching runs over the words that carry content; `index` maps back to word positions.
+    index = [i for i, t in enumerate(tokens) if t and i not in set(fillers)]
+    content = [" ".join(tokens[i]) for i in index]
+    candidates: list[Hit] = []
+    for step in drill.steps:
+        keywords = [normalise(k) for k in step.keywords]
+        for phrase in step.phrases:
+            candidates += _windows(content, normalise(phrase), keywords, "step", step.id, MIN_STEP_SCORE)
+    for phrase in drill.forbidden:
+        candidates += _windows(content, normalise(phrase), [], "forbidden", phrase, MIN_FORBIDDEN_SCORE)
+    chosen = _best_non_overlapping(candidates)
+    hits = tuple(Hit(h.kind, h.key, index[h.first], index[h.last], h.score, h.weight) for h in chosen)
+    out_of_order, notes = judge_order([h.key for h in hits if h.kind == "step"], drill)
+    return Alignment(hits, fillers, out_of_order, notes)
+
+
+def _windows(
+    content: list[str], phrase: list[str], keywords: list[list[str]], kind: str, key: str, min_score: float
+) -> list[Hit]:
+    """Every window of about the phrase's length that is similar enough to it.
+
+    A hit's weight is its score squared times the words it matched (at most the phrase's length):
+    a close match outweighs a loose one, and padding a window with neighbouring words never pays.
+    """
+    if not phrase:
+        return []
+    target = " ".join(phrase)
+    slack = max(1, len(phrase) // 3)
+    shortest, longest = max(1, len(phrase) - slack), len(phrase) + slack
+    hits = []
+    for first in range(len(content)):
+        for length in range(shortest, longest + 1):
+            last = first + length - 1
+            if last >= len(content):
+                break
+            window = content[first : last + 1]
+            if not keywords or any(_contains(window, k) for k in keywords):
+                needed = min_score
+            elif len(phrase) >= BARE_MIN_WORDS:
+                needed = max(min_score, MIN_BARE_SCORE)
+            else:
+                continue
+            score = fuzz.ratio(target, " ".join(window), score_cutoff=needed * 100) / 100
+            if score:
+                hits.append(Hit(kind, key, first, last, score, score**2 * min(length, len(phrase))))
+    return hits
+
+
+def _contains(window: list[str], keyword: list[str]) -> bool:
+    """True if the keyword's tokens appear contiguously in the window (tokens may hold spaces)."""
+    return f" {' '.join(keyword)} " in f" {' '.join(window)} "
+
+
+def _best_non_overlapping(candidates: list[Hit]) -> list[Hit]:
+    """Weighted interval scheduling: the set of non-overlapping hits with the most matched evidence."""
+    ordered = sorted(candidates, key=lambda h: (h.last, h.first))
+    ends = [h.last for h in ordered]
+    best = [0.0] * (len(ordered) + 1)
+    take = [False] * len(ordered)
+    for i, hit in enumerate(ordered):
+        before = bisect_right(ends, hit.first - 1, 0, i)
+        with_hit = best[before] + hit.weight
+        take[i] = with_hit > best[i]
+        best[i + 1] = with_hit if take[i] else best[i]
+    chosen = []
+    i = len(ordered) - 1
+    while i >= 0:
+        if take[i]:
+            chosen.append(ordered[i])
+            i = bisect_right(ends, ordered[i].first - 1, 0, i) - 1
+        else:
+            i -= 1
+    return chosen[::-1]
+
+
+def judge_order(spoken: Sequence[str], drill: Drill) -> tuple[frozenset[str], tuple[str, ...]]:
+    """Steps heard out of order (first occurrences), with a human note for each rule broken."""
+    firsts = list(dict.fromkeys(spoken))
+    rank = {s.id: i for i, s in enumerate(drill.steps)}
+    bad: set[str] = set()
+    notes: list[str] = []
+    if drill.order == "strict":
+        keep = set(_longest_increasing([rank[s] for s in firsts]))
+        for position, step_id in enumerate(firsts):
+            if position not in keep:
+                bad.add(step_id)
+                notes.append(_misplaced_note(step_id, firsts, rank))
+    last_rule = [s for s in drill.last if s in firsts]
+    for step_id in last_rule:
+        later = firsts[firsts.index(step_id) + 1 :]
+        intruders = [s for s in later if s not in drill.last]
+        wrong_tail = [s for s in later if s in drill.last and drill.last.index(s) < drill.last.index(step_id)]
+        if intruders or wrong_tail:
+            if step_id not in bad:
+                notes.append(f"{step_id} must come after {', '.join(intruders + wrong_tail)}")
+            bad.add(step_id)
+    return frozenset(bad), tuple(notes)
+
+
+def _misplaced_note(step_id: str, firsts: list[str], rank: dict[str, int]) -> str:
+    position = firsts.index(step_id)
+    early = [s for s in firsts[position + 1 :] if rank[s] < rank[step_id]]
+    if early:
+        return f"{step_id} came before {', '.join(early)}"
+    late = [s for s in firsts[:position] if rank[s] > rank[step_id]]
+    return f"{step_id} came after {', '.join(late)}"
+
+
+def _longest_increasing(values: list[int]) -> list[int]:
+    """Positions of one longest strictly increasing subsequence (earliest positions on ties)."""
+    if not values:
+        return []
+    length = [1] * len(values)
+    previous = [-1] * len(values)
+    for i, value in enumerate(values):
+        for j in range(i):
+            if values[j] < value and length[j] + 1 > length[i]:
+                length[i], previous[i] = length[j] + 1, j
+    i = max(range(len(values)), key=lambda k: (length[k], -k))
+    chain = []
+    while i != -1:
+        chain.append(i)
+        i = previous[i]
+    return chain[::-1]

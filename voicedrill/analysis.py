@@ -1,0 +1,55 @@
+"""The analysis core: timed words and a drill in, a scored rep report out. Pure: no I/O."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from .align import align
+from .data import RepReport, Word
+from .drills import Drill
+from .errors import VoicedrillError
+from . import metrics
+
+
+def clean_words(words: Sequence[Word]) -> list[Word]:
+    """Sorted, finite, non-empty words; anything else from an engine is a bug we refuse loudly."""
+    for w in words:
+        if not (math.isfinite(w.start) and math.isfinite(w.end)) or w.start < 0 or w.end < w.start:
+            raise VoicedrillError(f"recogniser gave an impossible time for {w.text!r}: {w.start}–{w.end}")
+    return sorted((w for w in words if w.text.strip()), key=lambda w: (w.start, w.end))
+
+
+def analyse(
+    words: Sequence[Word],
+    drill: Drill,
+    engine: str,
+    audio_s: float,
+    silences: Sequence[tuple[float, float]] = (),
+) -> RepReport:
+    """Score one rep of a drill from its recognised words (and, if known, the audio's silences)."""
+    words = clean_words(words)
+    alignment = align(words, drill)
+    steps = metrics.step_results(words, drill, alignment)
+    pauses = metrics.pauses(words, drill, alignment, silences)
+    pace = metrics.pace(words)
+    fillers = tuple(metrics.Mark(words[i].text, words[i].start, words[i].end) for i in alignment.fillers)
+    forbidden = metrics.marks(words, alignment.hits, "forbidden")
+    score, parts = metrics.score(drill, steps, pauses, pace, fillers, forbidden)
+    return RepReport(
+        drill=drill.name,
+        engine=engine,
+        audio_s=round(audio_s, 3),
+        words=tuple(words),
+        steps=steps,
+        order_ok=not alignment.out_of_order,
+        order_notes=alignment.order_notes,
+        pauses=pauses,
+        pace=pace,
+        duration_s=round(words[-1].end - words[0].start, 3) if words else None,
+        fillers=fillers,
+        forbidden=forbidden,
+        extra=metrics.extra_speech(words, alignment),
+        score=score,
+        score_parts=parts,
+    )

@@ -1,0 +1,154 @@
+"""Audio in: files (any rate, depth, channel count) → streamed 16 kHz mono 16-bit blocks."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+from .errors import VoicedrillError
+
+RATE = 16000  # what both engines want
+BLOCK_S = 0.1  # 100 ms blocks: small enough for live feedback, large enough to be cheap
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    """What a file holds, read from its header."""
+
+    path: Path
+    rate: int
+    channels: int
+    frames: int
+    format: str
+
+    @property
+    def seconds(self) -> float:
+        return self.frames / self.rate
+
+
+def probe(path: str | Path) -> AudioInfo:
+    """Read a file's header; refuse what we cannot decode with a message that says why."""
+    path = Path(path)
+    if not path.exists():
+        raise VoicedrillError(f"{path}: no such file")
+    if path.is_dir():
+        raise VoicedrillError(f"{path}: is a directory, not an audio file")
+    try:
+        with sf.SoundFile(path) as f:
+            info = AudioInfo(path, f.samplerate, f.channels, f.frames, f"{f.format}/{f.subtype}")
+    except sf.LibsndfileError as exc:
+        reason = str(exc).split(": ", 1)[-1] if ": " in str(exc) else str(exc)
+        raise VoicedrillError(f"{path}: not a readable audio file ({reason}); use WAV, FLAC or OGG") from None
+    except OSError as exc:
+        raise VoicedrillError(f"{path}: cannot open ({exc.strerror or exc})") from None
+    if info.frames <= 0:
+        raise VoicedrillError(f"{path}: contains no audio (0 samples)")
+    return info
+
+
+def to_pcm16(samples: np.ndarray) -> np.ndarray:
+    """Float samples in [-1, 1] → int16, clipping anything louder."""
+    return (np.clip(samples, -1.0, 1.0) * 32767.0).astype(np.int16)
+
+
+def stream_file(path: str | Path, block_s: float = BLOCK_S) -> Iterator[np.ndarray]:
+    """Yield 16 kHz mono int16 blocks from a file without loading it whole."""
+    info = probe(path)
+    block = max(1, int(info.rate * block_s))
+    resampler = None if info.rate == RATE else soxr.ResampleStream(info.rate, RATE, 1, dtype="float32")
+    try:
+        with sf.SoundFile(info.path) as f:
+            for chunk in f.blocks(blocksize=block, dtype="float32", always_2d=True):
+                mono = chunk.mean(axis=1, dtype=np.float32)
+                if resampler is not None:
+                    mono = resampler.resample_chunk(mono, last=False)
+                if mono.size:
+                    yield to_pcm16(mono)
+            if resampler is not None:
+                tail = resampler.resample_chunk(np.zeros(0, dtype=np.float32), last=True)
+                if tail.size:
+                    yield to_pcm16(tail)
+    except sf.LibsndfileError as exc:
+        raise VoicedrillError(f"{info.path}: audio data is damaged ({exc})") from None
+
+
+class FileSource:
+    """An input source that plays a file through the streaming path, optionally at real-time pace.
+
+    `speed=None` feeds as fast as the consumer takes it; `speed=1.0` is real time (as a mic would),
+    `speed=4.0` four times faster. Live mode uses this where there is no microphone.
+    """
+
+    def __init__(self, path: str | Path, speed: float | None = None, block_s: float = BLOCK_S):
+        self.info = probe(path)
+        self.speed = speed
+        self.block_s = block_s
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        started = time.monotonic()
+        fed = 0.0
+        for block in stream_file(self.info.path, self.block_s):
+            fed += block.size / RATE
+            if self.speed:
+                delay = started + fed / self.speed - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+            yield block
+
+
+FRAME_S = 0.01  # energy envelope resolution
+
+
+class SilenceTracker:
+    """Keeps a 10 ms energy envelope of a stream (100 numbers a second) and finds its silences.
+
+    The threshold adapts to the recording: well above its noise floor, well below its speech.
+    """
+
+    def __init__(self) -> None:
+        self._frame = int(RATE * FRAME_S)
+        self._carry = np.zeros(0, dtype=np.float32)
+        self._db: list[np.ndarray] = []
+
+    def feed(self, pcm: np.ndarray) -> None:
+        samples = np.concatenate([self._carry, pcm.astype(np.float32) / 32768.0])
+        whole = samples.size // self._frame * self._frame
+        frames = samples[:whole].reshape(-1, self._frame)
+        self._carry = samples[whole:]
+        if frames.size:
+            power = np.mean(frames * frames, axis=1)
+            self._db.append(10.0 * np.log10(np.maximum(power, 1e-10)))
+
+    def tee(self, blocks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+        """Pass blocks through unchanged, measuring them on the way."""
+        for block in blocks:
+            self.feed(block)
+            yield block
+
+    def envelope(self) -> np.ndarray:
+        """Frame levels in dBFS."""
+        return np.concatenate(self._db) if self._db else np.zeros(0)
+
+    def silences(self, min_s: float = 0.1) -> list[tuple[float, float]]:
+        """(start, end) seconds of every stretch quieter than the adaptive threshold.
+
+        Stretches under 0.1 s are articulation (the closure before a k or t), not pauses.
+        """
+        db = self.envelope()
+        if db.size == 0:
+            return []
+        floor, speech = np.percentile(db, 5), np.percentile(db, 95)
+        threshold = max(floor + 12.0, speech - 35.0)
+        quiet = np.concatenate([[False], db < threshold, [False]])
+        edges = np.flatnonzero(np.diff(quiet.astype(np.int8)))
+        return [
+            (round(start * FRAME_S, 3), round(end * FRAME_S, 3))
+            for start, end in zip(edges[::2], edges[1::2])
+            if (end - start) * FRAME_S >= min_s
+        ]

@@ -1,0 +1,133 @@
+"""Command line: argument parsing and error reporting only; the work lives in the stage modules."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from rich.console import Console
+
+from .errors import VoicedrillError
+
+EXIT_USER_ERROR = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="voicedrill", description="Practise the hard close out loud, offline.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    check = commands.add_parser("check", help="score a recorded rep (WAV, FLAC or OGG)")
+    check.add_argument("audio", nargs="?", help="the recording; omit with --example")
+    check.add_argument("--example", action="store_true", help="check a synthesised example rep of the drill")
+    _engine_options(check)
+    check.add_argument("--json", action="store_true", help="print exactly one JSON object")
+
+    synth = commands.add_parser("synth", help="write the drill spoken by text-to-speech to a WAV file")
+    synth.add_argument("out", help="output .wav path")
+    synth.add_argument("--drill", default="hard-close", help="drill name or .toml path")
+    synth.add_argument("--voice", default=None, help="text-to-speech voice id (default gmw/en-us)")
+    synth.add_argument("--wpm", type=int, default=170, help="speaking rate")
+    synth.add_argument("--pause", type=float, default=0.3, help="seconds of silence between steps")
+
+    model = commands.add_parser("model", help="find or download the vosk speech model")
+    model_commands = model.add_subparsers(dest="model_command", required=True)
+    download = model_commands.add_parser("download", help=f"download the small English vosk model")
+    download.add_argument("--dir", type=Path, default=None, help="where to unpack (default: voicedrill data folder)")
+    download.add_argument("--url", default=None, help="a mirror of the same zip (its size and SHA-256 are still checked)")
+    where = model_commands.add_parser("path", help="say which model would be used and why")
+    where.add_argument("--model", default=None, help="a vosk model folder")
+    return parser
+
+
+def _engine_options(command: argparse.ArgumentParser) -> None:
+    from .asr import ENGINES
+
+    command.add_argument("--drill", default="hard-close", help="drill name or .toml path (default hard-close)")
+    command.add_argument("--engine", default="auto", choices=ENGINES, help="recogniser (auto: vosk if an English model is found)")
+    command.add_argument("--model", default=None, help="vosk model folder (else $VOICEDRILL_MODEL, models/, data folder)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    try:
+        return _run(args, err)
+    except VoicedrillError as exc:
+        err.print(f"voicedrill: error: {exc}", markup=False, soft_wrap=True)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        err.print("voicedrill: interrupted")
+        return 130
+
+
+def _run(args: argparse.Namespace, err: Console) -> int:
+    if args.command == "check":
+        return _check(args, err)
+    if args.command == "synth":
+        return _synth(args, err)
+    return _model(args, err)
+
+
+def _check(args: argparse.Namespace, err: Console) -> int:
+    from .asr import load_engine
+    from .drills import load_drill
+    from .report import render, to_json
+    from .session import check_file, example_rep
+
+    if bool(args.audio) == bool(args.example):
+        raise VoicedrillError("check needs an audio file or --example (not both)")
+    drill = load_drill(args.drill)
+    audio = example_rep(drill) if args.example else Path(args.audio)
+    if args.example:
+        err.print(f"example rep: {audio}", markup=False)
+    if not args.example:
+        from .audio import probe
+
+        probe(audio)
+    engine = load_engine(args.engine, args.model, drill)
+    err.print(f"engine: {engine.description}", markup=False)
+    report = check_file(audio, drill, engine)
+    if args.json:
+        print(to_json(report))
+    else:
+        render(report, Console(highlight=False), title=f"{drill.title} — {audio.name}")
+    return 0
+
+
+def _synth(args: argparse.Namespace, err: Console) -> int:
+    from .drills import load_drill
+    from .synth import DEFAULT_VOICE, Piece, build_rep, write_wav
+
+    drill = load_drill(args.drill)
+    if not 60 <= args.wpm <= 400 or not 0 <= args.pause <= 30:
+        raise VoicedrillError("--wpm must be 60–400 and --pause 0–30 seconds")
+    pieces = [Piece(step.line, step.id, args.pause) for step in drill.steps]
+    audio, segments = build_rep(pieces, args.voice or DEFAULT_VOICE, args.wpm)
+    write_wav(args.out, audio)
+    for segment in segments:
+        err.print(f"{segment.start:6.2f}–{segment.end:6.2f}s  {segment.label}: {segment.text}", markup=False)
+    err.print(f"wrote {args.out} ({len(audio) / 16000:.1f}s)", markup=False)
+    return 0
+
+
+def _model(args: argparse.Namespace, err: Console) -> int:
+    from . import models
+
+    if args.model_command == "path":
+        found = models.resolve(args.model)
+        if found is None:
+            raise VoicedrillError(models.missing_model_message())
+        print(found.path)
+        err.print(f"({found.why})", markup=False)
+        return 0
+    dest = args.dir or models.user_models_dir()
+    url = args.url or models.MODEL_URL
+    target = models.download(dest, url)
+    print(target)
+    err.print(f"model ready: {target} — it is found automatically from now on", markup=False)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,99 @@
+"""Plain, typed records that flow forward through the pipeline."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Word:
+    """One recognised word with its time span in seconds from the start of the audio."""
+
+    text: str
+    start: float
+    end: float
+    conf: float = 1.0
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A stretch of the word sequence matched to a drill step or a forbidden phrase."""
+
+    kind: str  # "step" or "forbidden"
+    key: str  # step id or forbidden phrase
+    first: int  # index of the first word (inclusive)
+    last: int  # index of the last word (inclusive)
+    score: float  # similarity 0..1
+    weight: float = 0.0  # evidence used to choose between overlapping hits
+
+
+@dataclass(frozen=True)
+class Mark:
+    """Something noticed at a point in time: a filler, a forbidden phrase, off-script speech."""
+
+    text: str
+    start: float
+    end: float
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """What happened to one drill step."""
+
+    id: str
+    status: str  # ok | missing | out_of_order | repeated
+    start: float | None
+    end: float | None
+    heard: str
+    wpm: float | None
+    count: int
+    match: float | None
+
+
+@dataclass(frozen=True)
+class Pause:
+    """Silence between the last word of one step and the first word of the next."""
+
+    from_step: str
+    to_step: str
+    gap_s: float
+    flagged: bool
+
+
+@dataclass(frozen=True)
+class Pace:
+    """Speech rate over the whole rep and articulation rate without silent pauses."""
+
+    speech_wpm: float | None
+    articulation_wpm: float | None
+
+
+@dataclass(frozen=True)
+class ScorePart:
+    """One explained part of the 0–100 score."""
+
+    name: str
+    points: float
+    max_points: int
+    why: str
+
+
+@dataclass(frozen=True)
+class RepReport:
+    """Everything `voicedrill check` says about one rep."""
+
+    drill: str
+    engine: str
+    audio_s: float
+    words: tuple[Word, ...]
+    steps: tuple[StepResult, ...]
+    order_ok: bool
+    order_notes: tuple[str, ...]
+    pauses: tuple[Pause, ...]
+    pace: Pace
+    duration_s: float | None
+    fillers: tuple[Mark, ...]
+    forbidden: tuple[Mark, ...]
+    extra: tuple[Mark, ...]
+    score: int
+    score_parts: tuple[ScorePart, ...]

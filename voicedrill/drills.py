@@ -1,0 +1,238 @@
+"""Load and validate drill files (TOML data in `drills/`), with errors that name file, line and field."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import VoicedrillError
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+ORDER_RULES = ("strict", "any")
+_ID = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+
+
+@dataclass(frozen=True)
+class Step:
+    """One move of the script: what the rep should say and how to recognise it."""
+
+    id: str
+    line: str
+    variants: tuple[str, ...] = ()
+    keywords: tuple[str, ...] = ()
+
+    @property
+    def phrases(self) -> tuple[str, ...]:
+        return (self.line, *self.variants)
+
+
+@dataclass(frozen=True)
+class Drill:
+    """A drill: ordered steps plus the rules a rep is judged by."""
+
+    name: str
+    title: str
+    steps: tuple[Step, ...]
+    order: str = "strict"
+    last: tuple[str, ...] = ()
+    max_pause_s: float = 1.0
+    pace_wpm: tuple[float, float] = (140.0, 200.0)
+    forbidden: tuple[str, ...] = ()
+    fillers: tuple[str, ...] = ()
+    source: str = ""
+    description: str = ""
+
+    def script_lines(self) -> list[str]:
+        """Every phrase the drill knows: steps, variants, forbidden phrases and fillers."""
+        return [p for s in self.steps for p in s.phrases] + list(self.forbidden) + list(self.fillers)
+
+
+def drill_dirs() -> list[Path]:
+    """Where shipped drills live: inside an installed wheel, or `drills/` of a source checkout."""
+    return [d for d in (PACKAGE_DIR / "drills", PACKAGE_DIR.parent / "drills") if d.is_dir()]
+
+
+def find_drill(name_or_path: str) -> Path:
+    """Resolve `--drill NAME|PATH` to a file."""
+    path = Path(name_or_path).expanduser()
+    if path.suffix == ".toml" or path.exists() or "/" in name_or_path:
+        if not path.is_file():
+            raise VoicedrillError(f"{name_or_path}: no such drill file")
+        return path
+    for folder in drill_dirs():
+        candidate = folder / f"{name_or_path}.toml"
+        if candidate.is_file():
+            return candidate
+    known = sorted({p.stem for d in drill_dirs() for p in d.glob("*.toml")})
+    raise VoicedrillError(f"no drill named {name_or_path!r} (known: {', '.join(known) or 'none'}); pass a .toml path")
+
+
+def load_drill(name_or_path: str) -> Drill:
+    """Find, read and validate a drill."""
+    path = find_drill(name_or_path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise VoicedrillError(f"{path}: cannot read drill file ({exc})") from None
+    return parse_drill(text, str(path))
+
+
+def parse_drill(text: str, filename: str) -> Drill:
+    """Parse drill TOML text; every problem is reported as `file:line: field: problem`."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        match = re.search(r"\(at line (\d+), column \d+\)", str(exc))
+        line = match.group(1) if match else "1"
+        reason = re.sub(r"\s*\(at line.*\)", "", str(exc))
+        raise VoicedrillError(f"{filename}:{line}: invalid TOML: {reason}") from None
+    return _Validator(text, filename).drill(data)
+
+
+class _Validator:
+    """Checks a parsed drill table field by field, pointing errors at source lines."""
+
+    def __init__(self, text: str, filename: str):
+        self.filename = filename
+        self.lines = _key_lines(text)
+
+    def fail(self, field: str, problem: str) -> VoicedrillError:
+        return VoicedrillError(f"{self.filename}:{self.line_of(field)}: {field}: {problem}")
+
+    def line_of(self, field: str) -> int:
+        """Best line for a field: its own key, else its table, else line 1."""
+        while field not in self.lines:
+            parent = re.sub(r"(\.[^.\[]+|\[\d+\])$", "", field)
+            if parent == field:
+                return 1
+            field = parent
+        return self.lines[field]
+
+    def drill(self, data: dict) -> Drill:
+        self.no_unknown(data, "", {"name", "title", "source", "description", "rules", "steps"})
+        name = self.text(data, "name", required=True)
+        rules = data.get("rules", {})
+        if not isinstance(rules, dict):
+            raise self.fail("rules", "must be a table ([rules])")
+        self.no_unknown(rules, "rules.", {"order", "last", "max_pause_s", "pace_wpm", "forbidden", "fillers"})
+        steps = self.steps(data.get("steps"))
+        ids = [s.id for s in steps]
+        order = rules.get("order", "strict")
+        if order not in ORDER_RULES:
+            raise self.fail("rules.order", f"unknown order rule {order!r} (use one of: {', '.join(ORDER_RULES)})")
+        last = self.strings(rules, "rules.last", "last")
+        for i, step_id in enumerate(last):
+            if step_id not in ids:
+                raise self.fail("rules.last", f"last[{i}] names unknown step {step_id!r}")
+        if len(set(last)) != len(last):
+            raise self.fail("rules.last", "lists a step twice")
+        return Drill(
+            name=name,
+            title=self.text(data, "title") or name,
+            source=self.text(data, "source"),
+            description=self.text(data, "description"),
+            steps=steps,
+            order=order,
+            last=last,
+            max_pause_s=self.positive(rules, "max_pause_s", 1.0),
+            pace_wpm=self.band(rules),
+            forbidden=self.strings(rules, "rules.forbidden", "forbidden"),
+            fillers=self.strings(rules, "rules.fillers", "fillers"),
+        )
+
+    def steps(self, raw: object) -> tuple[Step, ...]:
+        if raw is None:
+            raise self.fail("steps", "missing: a drill needs at least one [[steps]] entry")
+        if not isinstance(raw, list) or not raw:
+            raise self.fail("steps", "must be a non-empty list of [[steps]] tables")
+        steps: list[Step] = []
+        seen: set[str] = set()
+        for i, entry in enumerate(raw):
+            where = f"steps[{i}]"
+            if not isinstance(entry, dict):
+                raise self.fail(where, "must be a table with id and line")
+            self.no_unknown(entry, f"{where}.", {"id", "line", "variants", "keywords"})
+            step_id = self.text(entry, "id", required=True, where=where)
+            if not _ID.match(step_id):
+                raise self.fail(f"{where}.id", f"{step_id!r} must be lower-case letters, digits, - or _")
+            if step_id in seen:
+                raise self.fail(f"{where}.id", f"duplicate id {step_id!r}")
+            seen.add(step_id)
+            steps.append(
+                Step(
+                    id=step_id,
+                    line=self.text(entry, "line", required=True, where=where),
+                    variants=self.strings(entry, f"{where}.variants", "variants"),
+                    keywords=self.strings(entry, f"{where}.keywords", "keywords"),
+                )
+            )
+        return tuple(steps)
+
+    def no_unknown(self, table: dict, prefix: str, allowed: set[str]) -> None:
+        for key in table:
+            if key not in allowed:
+                raise self.fail(f"{prefix}{key}", f"unknown field (allowed: {', '.join(sorted(allowed))})")
+
+    def text(self, table: dict, key: str, required: bool = False, where: str = "") -> str:
+        field = f"{where}.{key}" if where else key
+        value = table.get(key)
+        if value is None:
+            if required:
+                raise self.fail(field, "missing required field")
+            return ""
+        if not isinstance(value, str):
+            raise self.fail(field, f"must be a string, not {type(value).__name__}")
+        if required and not value.strip():
+            raise self.fail(field, "must not be empty")
+        return value.strip()
+
+    def strings(self, table: dict, field: str, key: str) -> tuple[str, ...]:
+        value = table.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+            raise self.fail(field, "must be a list of non-empty strings")
+        return tuple(v.strip() for v in value)
+
+    def positive(self, rules: dict, key: str, default: float) -> float:
+        value = rules.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 3600:
+            raise self.fail(f"rules.{key}", f"must be a number of seconds above 0, got {value!r}")
+        return float(value)
+
+    def band(self, rules: dict) -> tuple[float, float]:
+        value = rules.get("pace_wpm", [140, 200])
+        ok = (
+            isinstance(value, list)
+            and len(value) == 2
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+            and 0 < value[0] < value[1] <= 600
+        )
+        if not ok:
+            raise self.fail("rules.pace_wpm", f"must be [low, high] words per minute with 0 < low < high <= 600, got {value!r}")
+        return float(value[0]), float(value[1])
+
+
+def _key_lines(text: str) -> dict[str, int]:
+    """Map field paths like `steps[2].id` and `rules.max_pause_s` to their 1-based source lines."""
+    lines: dict[str, int] = {}
+    table = ""
+    counts: dict[str, int] = {}
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if line.startswith("[["):
+            name = line.strip("[] ")
+            index = counts.get(name, -1) + 1
+            counts[name] = index
+            table = f"{name}[{index}]"
+            lines.setdefault(name, number)
+            lines[table] = number
+        elif line.startswith("["):
+            table = line.strip("[] ")
+            lines.setdefault(table, number)
+        else:
+            match = re.match(r"""^["']?([A-Za-z0-9_-]+)["']?\s*=""", line)
+            if match:
+                key = f"{table}.{match.group(1)}" if table else match.group(1)
+                lines.setdefault(key, number)
+    return lines

@@ -1,0 +1,150 @@
+"""Pace, pauses between questions and the explained 0–100 score. Pure: no I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .align import Alignment
+from .data import Hit, Mark, Pace, Pause, ScorePart, StepResult, Word
+from .drills import Drill
+
+SILENT_PAUSE_S = 0.25  # gaps at least this long are excluded from articulation rate
+EDGE_S = 0.25  # how far a recogniser's step edge may sit from the true one
+STATUS_CREDIT = {"ok": 1.0, "repeated": 0.8, "out_of_order": 0.5, "missing": 0.0}
+
+
+def words_per_minute(count: int, seconds: float) -> float | None:
+    return round(count * 60.0 / seconds, 1) if seconds > 0 and count else None
+
+
+def pace(words: Sequence[Word]) -> Pace:
+    """Speech rate over the spoken span, and articulation rate with silent pauses removed."""
+    if not words:
+        return Pace(None, None)
+    span = words[-1].end - words[0].start
+    silent = sum(
+        gap for a, b in zip(words, words[1:]) if (gap := b.start - a.end) >= SILENT_PAUSE_S
+    )
+    return Pace(words_per_minute(len(words), span), words_per_minute(len(words), span - silent))
+
+
+def step_results(words: Sequence[Word], drill: Drill, alignment: Alignment) -> tuple[StepResult, ...]:
+    """One result per drill step, in drill order; timing from the first time it was heard."""
+    results = []
+    for step in drill.steps:
+        hits = alignment.step_hits(step.id)
+        if not hits:
+            results.append(StepResult(step.id, "missing", None, None, "", None, 0, None))
+            continue
+        first = hits[0]
+        spoken = words[first.first : first.last + 1]
+        if step.id in alignment.out_of_order:
+            status = "out_of_order"
+        else:
+            status = "repeated" if len(hits) > 1 else "ok"
+        start, end = spoken[0].start, spoken[-1].end
+        results.append(
+            StepResult(
+                id=step.id,
+                status=status,
+                start=start,
+                end=end,
+                heard=" ".join(w.text for w in spoken),
+                wpm=words_per_minute(len(spoken), end - start),
+                count=len(hits),
+                match=round(first.score, 2),
+            )
+        )
+    return tuple(results)
+
+
+def pauses(
+    words: Sequence[Word], drill: Drill, alignment: Alignment, silences: Sequence[tuple[float, float]] = ()
+) -> tuple[Pause, ...]:
+    """The silence between each pair of consecutive steps heard, in spoken order.
+
+    With the audio's silences, the pause is the silence found where the recogniser put the
+    boundary (give or take EDGE_S, as engines shift or drop edge words); without them, the word
+    gap less any words said in between (a forbidden phrase is speech, not pause).
+    """
+    hits = alignment.step_hits()
+    result = []
+    for a, b in zip(hits, hits[1:]):
+        end, start = words[a.last].end, words[b.first].start
+        if silences:
+            gap = sum(e - s for s, e in silences if s < start + EDGE_S and e > end - EDGE_S)
+        else:
+            between = words[a.last + 1 : b.first]
+            gap = max(0.0, start - end - sum(w.end - w.start for w in between))
+        result.append(Pause(a.key, b.key, round(gap, 3), gap > drill.max_pause_s))
+    return tuple(result)
+
+
+def marks(words: Sequence[Word], hits: Sequence[Hit], kind: str) -> tuple[Mark, ...]:
+    """Forbidden phrases as timed marks."""
+    return tuple(Mark(h.key, words[h.first].start, words[h.last].end) for h in hits if h.kind == kind)
+
+
+def extra_speech(words: Sequence[Word], alignment: Alignment) -> tuple[Mark, ...]:
+    """Runs of words that belong to no step, forbidden phrase or filler: off-script speech."""
+    covered = set(alignment.fillers)
+    for hit in alignment.hits:
+        covered.update(range(hit.first, hit.last + 1))
+    runs: list[list[Word]] = []
+    for i, word in enumerate(words):
+        if i in covered:
+            continue
+        if runs and i - 1 not in covered and i > 0:
+            runs[-1].append(word)
+        else:
+            runs.append([word])
+    return tuple(Mark(" ".join(w.text for w in run), run[0].start, run[-1].end) for run in runs)
+
+
+def score(
+    drill: Drill,
+    steps: Sequence[StepResult],
+    pauses_: Sequence[Pause],
+    pace_: Pace,
+    fillers: Sequence[Mark],
+    forbidden: Sequence[Mark],
+) -> tuple[int, tuple[ScorePart, ...]]:
+    """A 0–100 score made of explained parts: steps 50, order 15, flow 15, pace 10, clean 10."""
+    heard = [s for s in steps if s.status != "missing"]
+    credit = sum(STATUS_CREDIT[s.status] for s in steps) / len(steps)
+    parts = [ScorePart("steps", round(50 * credit, 1), 50, f"{sum(s.status == 'ok' for s in steps)}/{len(steps)} steps ok")]
+    if not heard:
+        parts += [
+            ScorePart("order", 0, 15, "no steps heard"),
+            ScorePart("flow", 0, 15, "no steps heard"),
+            ScorePart("pace", 0, 10, "no steps heard"),
+            ScorePart("clean", 0, 10, "no steps heard"),
+        ]
+    else:
+        in_order = sum(s.status != "out_of_order" for s in heard)
+        parts.append(ScorePart("order", round(15 * in_order / len(heard), 1), 15, f"{in_order}/{len(heard)} heard steps in order"))
+        flagged = sum(p.flagged for p in pauses_)
+        longest = max((p.gap_s for p in pauses_), default=0.0)
+        parts.append(
+            ScorePart(
+                "flow",
+                max(0, 15 - 5 * flagged),
+                15,
+                f"{flagged} pause(s) over {drill.max_pause_s:g} s between questions (longest {longest:.2f} s)",
+            )
+        )
+        parts.append(_pace_part(drill, pace_))
+        penalty = 5 * len(forbidden) + 2 * len(fillers)
+        parts.append(ScorePart("clean", max(0, 10 - penalty), 10, f"{len(forbidden)} forbidden phrase(s), {len(fillers)} filler(s)"))
+    return round(sum(p.points for p in parts)), tuple(parts)
+
+
+def _pace_part(drill: Drill, pace_: Pace) -> ScorePart:
+    """Full marks inside the drill's band; one point off per 10 wpm outside it."""
+    low, high = drill.pace_wpm
+    wpm = pace_.speech_wpm
+    if wpm is None:
+        return ScorePart("pace", 0, 10, "no speech")
+    distance = max(low - wpm, wpm - high, 0.0)
+    why = f"{wpm:.0f} wpm, band {low:.0f}–{high:.0f}" + ("" if distance == 0 else (" (too slow)" if wpm < low else " (too fast)"))
+    return ScorePart("pace", round(max(0.0, 10 - distance / 10), 1), 10, why)

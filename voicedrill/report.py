@@ -1,0 +1,97 @@
+"""Report stage: the rep report as a rich terminal scorecard or as one JSON object."""
+
+from __future__ import annotations
+
+import json
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from .data import RepReport
+
+STATUS_STYLE = {"ok": "green", "missing": "red", "out_of_order": "yellow", "repeated": "cyan"}
+
+
+def _t(value: float | None, digits: int = 2) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def to_dict(report: RepReport) -> dict:
+    """The documented JSON shape (times in seconds from the start of the audio)."""
+    return {
+        "drill": report.drill,
+        "engine": report.engine,
+        "audio_s": _t(report.audio_s),
+        "duration_s": _t(report.duration_s),
+        "words": [{"w": w.text, "start": _t(w.start), "end": _t(w.end), "conf": _t(w.conf)} for w in report.words],
+        "steps": [
+            {
+                "id": s.id,
+                "status": s.status,
+                "start": _t(s.start),
+                "end": _t(s.end),
+                "heard": s.heard,
+                "wpm": None if s.wpm is None else round(s.wpm),
+                "count": s.count,
+                "match": s.match,
+            }
+            for s in report.steps
+        ],
+        "order_ok": report.order_ok,
+        "order_notes": list(report.order_notes),
+        "pauses": [{"from": p.from_step, "to": p.to_step, "gap_s": _t(p.gap_s), "flagged": p.flagged} for p in report.pauses],
+        "pace": {"speech_wpm": _t(report.pace.speech_wpm, 1), "articulation_wpm": _t(report.pace.articulation_wpm, 1)},
+        "fillers": [{"w": m.text, "start": _t(m.start)} for m in report.fillers],
+        "forbidden": [{"phrase": m.text, "start": _t(m.start)} for m in report.forbidden],
+        "extra": [{"text": m.text, "start": _t(m.start), "end": _t(m.end)} for m in report.extra],
+        "score": report.score,
+        "score_parts": [{"part": p.name, "points": p.points, "max": p.max_points, "why": p.why} for p in report.score_parts],
+    }
+
+
+def to_json(report: RepReport) -> str:
+    return json.dumps(to_dict(report), ensure_ascii=False)
+
+
+def _seconds(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}s"
+
+
+def render(report: RepReport, console: Console, title: str = "") -> None:
+    """A scorecard a rep can read at a glance: steps, pauses, pace, slips, score."""
+    steps = Table(title=title or f"{report.drill} — {report.engine}", title_justify="left", expand=False)
+    for column in ("step", "status", "start", "end", "wpm", "heard"):
+        steps.add_column(column, overflow="fold")
+    for s in report.steps:
+        status = Text(s.status + (f" ×{s.count}" if s.count > 1 else ""), style=STATUS_STYLE[s.status])
+        steps.add_row(s.id, status, _seconds(s.start), _seconds(s.end), "—" if s.wpm is None else f"{s.wpm:.0f}", s.heard)
+    console.print(steps)
+
+    if report.pauses:
+        pauses = Table(title="Pauses between questions", title_justify="left")
+        pauses.add_column("between")
+        pauses.add_column("gap", justify="right")
+        for p in report.pauses:
+            gap = Text(f"{p.gap_s:.2f}s", style="bold red" if p.flagged else "green")
+            pauses.add_row(f"{p.from_step} → {p.to_step}", gap)
+        console.print(pauses)
+
+    pace = report.pace
+    lines = [
+        f"Order: {'[green]ok[/]' if report.order_ok else '[yellow]' + '; '.join(report.order_notes) + '[/]'}",
+        f"Pace: {pace.speech_wpm or 0:.0f} wpm speech, {pace.articulation_wpm or 0:.0f} wpm articulation"
+        f" over {_seconds(report.duration_s)} of {report.audio_s:.1f}s audio",
+    ]
+    if report.forbidden:
+        lines.append("Forbidden: " + ", ".join(f"[red]“{m.text}”[/] at {m.start:.1f}s" for m in report.forbidden))
+    if report.fillers:
+        lines.append("Fillers: " + ", ".join(f"“{m.text}” at {m.start:.1f}s" for m in report.fillers))
+    if report.extra:
+        lines.append("Off-script: " + "; ".join(f"“{m.text}” at {m.start:.1f}s" for m in report.extra))
+    if not report.words:
+        lines.append("[yellow]No speech was recognised in this audio.[/]")
+    for line in lines:
+        console.print(line)
+    parts = ", ".join(f"{p.name} {p.points:g}/{p.max_points} ({p.why})" for p in report.score_parts)
+    console.print(f"[bold]Score {report.score}/100[/] — {parts}")

@@ -1,0 +1,112 @@
+"""Speech synthesis (pyttsx3 → espeak-ng on Linux): example reps, with ground-truth timing.
+
+A rep is built from spoken pieces joined by silences we choose, so the true start and end of
+every piece — and so every pause between questions — is known exactly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import tempfile
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+from .audio import RATE, to_pcm16
+from .errors import VoicedrillError
+
+DEFAULT_VOICE = "gmw/en-us"
+SILENCE_LEVEL = 0.01  # samples quieter than this (−40 dBFS) at either end are trimmed
+ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class Piece:
+    """Something to say, what it stands for (a step id, "filler", …), and the silence before it."""
+
+    text: str
+    label: str = ""
+    pause_before: float = 0.3
+
+
+@dataclass(frozen=True)
+class Segment:
+    """Where a piece ended up in the built audio (seconds)."""
+
+    text: str
+    label: str
+    start: float
+    end: float
+
+
+@lru_cache(maxsize=1)
+def _engine():
+    try:
+        import pyttsx3
+
+        with contextlib.redirect_stdout(io.StringIO()):
+            return pyttsx3.init()
+    except Exception as exc:  # pyttsx3 raises whatever its driver raises when no TTS is installed
+        raise VoicedrillError(f"no text-to-speech engine available ({exc}); on Linux install espeak-ng") from None
+
+
+def voices() -> list[str]:
+    return [v.id for v in _engine().getProperty("voices")]
+
+
+def speak(text: str, voice: str = DEFAULT_VOICE, wpm: int = 170) -> np.ndarray:
+    """Synthesise text to 16 kHz float audio with leading and trailing silence trimmed."""
+    if voice not in voices():
+        raise VoicedrillError(f"text-to-speech voice {voice!r} is not installed")
+    for _ in range(ATTEMPTS):
+        samples = _synthesise(text, voice, wpm)
+        loud = np.flatnonzero(np.abs(samples) > SILENCE_LEVEL)
+        if loud.size:
+            return samples[loud[0] : loud[-1] + 1]
+    raise VoicedrillError(f"text-to-speech produced no audio for {text!r} ({ATTEMPTS} attempts)")
+
+
+def _synthesise(text: str, voice: str, wpm: int) -> np.ndarray:
+    """One pyttsx3 run to a temporary WAV; empty if the driver wrote nothing.
+
+    pyttsx3's espeak driver writes the file from a callback and now and then leaves it empty
+    (about 1 run in 75 here), so the caller checks and tries again.
+    """
+    engine = _engine()
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "piece.wav"
+        with contextlib.redirect_stdout(io.StringIO()):
+            engine.setProperty("voice", voice)
+            engine.setProperty("rate", wpm)
+            engine.save_to_file(text, str(out))
+            engine.runAndWait()
+        if not out.is_file() or out.stat().st_size <= 44:
+            return np.zeros(0, dtype=np.float32)
+        samples, rate = sf.read(out, dtype="float32", always_2d=True)
+    mono = samples.mean(axis=1)
+    return soxr.resample(mono, rate, RATE) if rate != RATE and mono.size else mono
+
+
+def build_rep(pieces: list[Piece], voice: str = DEFAULT_VOICE, wpm: int = 170, tail: float = 0.5) -> tuple[np.ndarray, list[Segment]]:
+    """Speak each piece after its pause; return int16 audio and where each piece landed."""
+    chunks: list[np.ndarray] = []
+    segments: list[Segment] = []
+    t = 0
+    for piece in pieces:
+        silence = int(round(piece.pause_before * RATE))
+        speech = speak(piece.text, voice, wpm)
+        chunks += [np.zeros(silence, dtype=np.float32), speech]
+        start = t + silence
+        t = start + speech.size
+        segments.append(Segment(piece.text, piece.label, start / RATE, t / RATE))
+    chunks.append(np.zeros(int(tail * RATE), dtype=np.float32))
+    return to_pcm16(np.concatenate(chunks)), segments
+
+
+def write_wav(path: str | Path, audio: np.ndarray) -> None:
+    sf.write(str(path), audio, RATE, subtype="PCM_16")
