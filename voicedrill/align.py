@@ -15,6 +15,8 @@ from .drills import Drill
 MIN_STEP_SCORE = 0.6  # similarity a window needs to count as a step (with a keyword present)
 MIN_BARE_SCORE = 0.7  # …and without a keyword (misheard), for phrases of BARE_MIN_WORDS or more
 BARE_MIN_WORDS = 4
+BARE_MARGIN = 0.1  # …beating every other step's phrases by this much,
+BARE_CLOSE = 0.85  # …or, when at least this close, merely beating them
 MIN_FORBIDDEN_SCORE = 0.75
 
 
@@ -48,10 +50,11 @@ def align(words: Sequence[Word], drill: Drill) -> Alignment:
     candidates: list[Hit] = []
     for step in drill.steps:
         keywords = [normalise(k) for k in step.keywords]
+        rivals = [" ".join(normalise(p)) for other in drill.steps if other is not step for p in other.phrases]
         for phrase in step.phrases:
-            candidates += _windows(content, normalise(phrase), keywords, "step", step.id, MIN_STEP_SCORE)
+            candidates += _windows(content, normalise(phrase), keywords, rivals, "step", step.id, MIN_STEP_SCORE)
     for phrase in drill.forbidden:
-        candidates += _windows(content, normalise(phrase), [], "forbidden", phrase, MIN_FORBIDDEN_SCORE)
+        candidates += _windows(content, normalise(phrase), [], [], "forbidden", phrase, MIN_FORBIDDEN_SCORE)
     chosen = _best_non_overlapping(candidates)
     hits = tuple(Hit(h.kind, h.key, index[h.first], index[h.last], h.score, h.weight) for h in chosen)
     out_of_order, notes = judge_order([h.key for h in hits if h.kind == "step"], drill)
@@ -59,10 +62,20 @@ def align(words: Sequence[Word], drill: Drill) -> Alignment:
 
 
 def _windows(
-    content: list[str], phrase: list[str], keywords: list[list[str]], kind: str, key: str, min_score: float
+    content: list[str],
+    phrase: list[str],
+    keywords: list[list[str]],
+    rivals: list[str],
+    kind: str,
+    key: str,
+    min_score: float,
 ) -> list[Hit]:
     """Every window of about the phrase's length that is similar enough to it.
 
+    A window holding one of the step's keywords needs `min_score`. One without (the keyword was
+    misheard) needs a longer phrase, MIN_BARE_SCORE, and to resemble this step more than any
+    other step (`rivals`), clearly so unless very close: the hard close's lines share openings
+    like "what's the best", so a garbled line must not be taken for its neighbour.
     A hit's weight is its score squared times the words it matched (at most the phrase's length):
     a close match outweighs a loose one, and padding a window with neighbouring words never pays.
     """
@@ -78,13 +91,15 @@ def _windows(
             if last >= len(content):
                 break
             window = content[first : last + 1]
-            if not keywords or any(_contains(window, k) for k in keywords):
-                needed = min_score
-            elif len(phrase) >= BARE_MIN_WORDS:
-                needed = max(min_score, MIN_BARE_SCORE)
-            else:
+            text = " ".join(window)
+            keyword = not keywords or any(_contains(window, k) for k in keywords)
+            if not keyword and len(phrase) < BARE_MIN_WORDS:
                 continue
-            score = fuzz.ratio(target, " ".join(window), score_cutoff=needed * 100) / 100
+            score = fuzz.ratio(target, text, score_cutoff=(min_score if keyword else MIN_BARE_SCORE) * 100) / 100
+            if score and not keyword:
+                rival = max((fuzz.ratio(r, text) / 100 for r in rivals), default=0.0)
+                clear = score - rival >= BARE_MARGIN or (score >= BARE_CLOSE and score > rival)
+                score = score if clear else 0.0
             if score:
                 hits.append(Hit(kind, key, first, last, score, score**2 * min(length, len(phrase))))
     return hits

@@ -148,7 +148,7 @@ class SilenceTracker:
         quiet = np.concatenate([[False], db < threshold, [False]])
         edges = np.flatnonzero(np.diff(quiet.astype(np.int8)))
         return [
-            (round(start * FRAME_S, 3), round(end * FRAME_S, 3))
+            (round(float(start * FRAME_S), 3), round(float(end * FRAME_S), 3))
             for start, end in zip(edges[::2], edges[1::2])
             if (end - start) * FRAME_S >= min_s
         ]

@@ -58,6 +58,11 @@ def step_results(words: Sequence[Word], drill: Drill, alignment: Alignment) -> t
     return tuple(results)
 
 
+def silence_between(end: float, start: float, silences: Sequence[tuple[float, float]]) -> float:
+    """Total silence at a boundary the recogniser put between `end` and `start` (± EDGE_S)."""
+    return sum(e - s for s, e in silences if s < start + EDGE_S and e > end - EDGE_S)
+
+
 def pauses(
     words: Sequence[Word], drill: Drill, alignment: Alignment, silences: Sequence[tuple[float, float]] = ()
 ) -> tuple[Pause, ...]:
@@ -72,7 +77,7 @@ def pauses(
     for a, b in zip(hits, hits[1:]):
         end, start = words[a.last].end, words[b.first].start
         if silences:
-            gap = sum(e - s for s, e in silences if s < start + EDGE_S and e > end - EDGE_S)
+            gap = silence_between(end, start, silences)
         else:
             between = words[a.last + 1 : b.first]
             gap = max(0.0, start - end - sum(w.end - w.start for w in between))

@@ -22,6 +22,7 @@ from .script_lm import build_arpa
 
 FRAME_S = 0.01  # pocketsphinx's default frame rate is 100/s
 BACKGROUND_WORDS = 10000  # general vocabulary kept besides the script
+MAX_REDECODE_BYTES = 60 * 16000 * 2  # first utterances up to a minute are decoded twice
 _NOT_WORDS = re.compile(r"^(<.*>|\[.*\]|\+\+.*\+\+|\(null\))$", re.IGNORECASE)
 _MODEL = Path(pocketsphinx.get_model_path()) / "en-us"
 
@@ -50,18 +51,19 @@ class SphinxRecognizer:
     """One stream: endpointer → utterances → words with absolute times.
 
     pocketsphinx normalises cepstra with a running mean that starts from a generic guess, so the
-    first utterance a fresh decoder hears is badly recognised (a rep's opening line, measured).
-    The first utterance is therefore decoded again once that mean has adapted to the speaker.
+    first utterance is badly recognised until that mean adapts (a rep's opening line, measured).
+    Each rep therefore starts from the same initial mean — the same audio always gives the same
+    words, whatever was decoded before — and its first utterance is decoded again once adapted.
     """
 
     def __init__(self, engine: SphinxEngine):
-        self._engine = engine
         self._decoder = engine.decoder
+        self._decoder.set_cmn(engine.initial_cmn)
         self._endpointer = pocketsphinx.Endpointer(sample_rate=16000)
         self._pending = b""
         self._utt_start = 0.0
         self._in_utt = False
-        self._first_utt: bytearray | None = None if engine.warm else bytearray()
+        self._first_utt: bytearray | None = bytearray()
 
     def accept(self, pcm: np.ndarray) -> list[Word]:
         self._pending += pcm.tobytes()
@@ -82,6 +84,8 @@ class SphinxRecognizer:
         self._decoder.process_raw(speech, False, False)
         if self._first_utt is not None:
             self._first_utt += speech
+            if len(self._first_utt) > MAX_REDECODE_BYTES:
+                self._first_utt = None  # a very long first utterance has adapted the mean anyway
         return [] if self._endpointer.in_speech else self._end_utterance()
 
     def _end_utterance(self) -> list[Word]:
@@ -92,7 +96,6 @@ class SphinxRecognizer:
             self._decoder.process_raw(bytes(self._first_utt), False, False)
             self._decoder.end_utt()
             self._first_utt = None
-            self._engine.warm = True
         return self._segments()
 
     def _segments(self) -> list[Word]:
@@ -120,26 +123,30 @@ class SphinxRecognizer:
         return words
 
 
+def _biased_decoder(drill: Drill) -> pocketsphinx.Decoder:
+    """A decoder whose language model is the drill's script over general English words."""
+    fd, path = tempfile.mkstemp(suffix=".arpa")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(build_arpa(script_sentences(drill), background_unigrams()))
+        return pocketsphinx.Decoder(lm=path, samprate=16000, loglevel="FATAL")
+    finally:
+        os.unlink(path)
+
+
 class SphinxEngine:
     """Loads the acoustic model once; with a drill, a script-biased language model."""
 
     name = "pocketsphinx"
 
     def __init__(self, drill: Drill | None = None):
-        self.warm = False  # has the cepstral mean adapted to real speech yet?
         if drill is None:
             self.decoder = pocketsphinx.Decoder(samprate=16000, loglevel="FATAL")
             self.description = "pocketsphinx, bundled en-us model"
-            return
-        arpa = build_arpa(script_sentences(drill), background_unigrams())
-        fd, path = tempfile.mkstemp(suffix=".arpa")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(arpa)
-            self.decoder = pocketsphinx.Decoder(lm=path, samprate=16000, loglevel="FATAL")
-        finally:
-            os.unlink(path)
-        self.description = f"pocketsphinx, bundled en-us model biased to the {drill.name} script"
+        else:
+            self.decoder = _biased_decoder(drill)
+            self.description = f"pocketsphinx, bundled en-us model biased to the {drill.name} script"
+        self.initial_cmn = self.decoder.get_cmn()
 
     def recognizer(self) -> SphinxRecognizer:
         return SphinxRecognizer(self)

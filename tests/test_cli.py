@@ -1,0 +1,108 @@
+"""The command line as a user meets it: JSON output, the example rep, and one-line errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+KEYS = {"drill", "engine", "audio_s", "words", "steps", "order_ok", "pauses", "pace", "fillers", "forbidden", "score"}
+
+
+def voicedrill(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "voicedrill.cli", *args],
+        capture_output=True, text=True, timeout=300, env={**os.environ, **(env or {})},
+    )
+
+
+def test_check_json_is_one_object(pieces, make_rep):
+    path, _ = make_rep(pieces, "clean")
+    run = voicedrill("check", str(path), "--json", "--engine", "pocketsphinx")
+    assert run.returncode == 0, run.stderr
+    report = json.loads(run.stdout)  # exactly one JSON document, nothing else on stdout
+    assert KEYS <= set(report)
+    assert report["drill"] == "hard-close" and report["engine"] == "pocketsphinx"
+    assert [s["id"] for s in report["steps"]] == ["name", "phone", "email", "address", "notes", "payment", "handoff"]
+    assert all(s["status"] == "ok" for s in report["steps"]) and report["order_ok"] is True
+    assert {"w", "start", "end", "conf"} == set(report["words"][0])
+    assert {"from", "to", "gap_s", "flagged"} == set(report["pauses"][0])
+    assert set(report["pace"]) == {"speech_wpm", "articulation_wpm"}
+    assert 0 <= report["score"] <= 100
+
+
+def test_check_terminal_report(pieces, make_rep):
+    path, _ = make_rep(pieces, "clean")
+    run = voicedrill("check", str(path))
+    assert run.returncode == 0, run.stderr
+    for text in ("name", "payment", "Pauses between questions", "Score", "wpm"):
+        assert text in run.stdout
+    assert "auto: no English vosk model found" in run.stderr
+
+
+def test_example_rep_shows_a_flagged_pause(tmp_path):
+    run = voicedrill("check", "--example", "--json", env={"XDG_CACHE_HOME": str(tmp_path), "HOME": str(tmp_path)})
+    assert run.returncode == 0, run.stderr
+    report = json.loads(run.stdout)
+    assert sum(s["status"] == "ok" for s in report["steps"]) >= 6
+    assert [(p["from"], p["to"]) for p in report["pauses"] if p["flagged"]] == [("notes", "payment")]
+    assert (tmp_path / "voicedrill" / "example-hard-close.wav").is_file()
+
+
+def test_silent_audio_is_a_report_not_an_error(tmp_path):
+    path = tmp_path / "silence.wav"
+    sf.write(str(path), np.zeros(16000 * 3, dtype=np.int16), 16000)
+    run = voicedrill("check", str(path), "--json")
+    assert run.returncode == 0
+    report = json.loads(run.stdout)
+    assert report["words"] == [] and report["score"] == 0
+    assert all(s["status"] == "missing" for s in report["steps"])
+
+
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("missing", "no such file"),
+        ("text", "not a readable audio file"),
+        ("empty", "contains no audio"),
+        ("folder", "is a directory"),
+        ("no-model", "no vosk model found"),
+        ("bad-model", "am/final.mdl missing"),
+        ("bad-drill", "unknown order rule"),
+        ("no-args", "needs an audio file or --example"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(tmp_path, pieces, make_rep, case, message):
+    good, _ = make_rep(pieces, "clean")
+    args = {
+        "missing": ["check", str(tmp_path / "nope.wav")],
+        "text": ["check", str(tmp_path / "text.wav")],
+        "empty": ["check", str(tmp_path / "empty.wav")],
+        "folder": ["check", str(tmp_path)],
+        "no-model": ["check", str(good), "--engine", "vosk"],
+        "bad-model": ["check", str(good), "--engine", "vosk", "--model", str(tmp_path)],
+        "bad-drill": ["check", str(good), "--drill", str(tmp_path / "bad.toml")],
+        "no-args": ["check"],
+    }[case]
+    (tmp_path / "text.wav").write_text("not audio")
+    sf.write(str(tmp_path / "empty.wav"), np.zeros(0, dtype=np.int16), 16000)
+    (tmp_path / "bad.toml").write_text('name = "x"\n[rules]\norder = "sideways"\n[[steps]]\nid = "a"\nline = "A?"\n')
+    run = voicedrill(*args, env={"HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path), "VOSK_MODEL_PATH": ""})
+    assert run.returncode == 2
+    assert run.stdout == ""
+    assert run.stderr.count("\n") == 1 and run.stderr.startswith("voicedrill: error: "), run.stderr
+    assert message in run.stderr and "Traceback" not in run.stderr
+
+
+def test_synth_writes_a_drill_rep(tmp_path):
+    out = tmp_path / "rep.wav"
+    run = voicedrill("synth", str(out), "--pause", "0.4")
+    assert run.returncode == 0, run.stderr
+    info = sf.info(str(out))
+    assert info.samplerate == 16000 and info.duration > 10
+    assert "payment" in run.stderr

@@ -1,0 +1,137 @@
+"""Model lookup and the download command, with a local file standing in for the server."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from voicedrill import models
+from voicedrill.errors import VoicedrillError
+
+
+def fake_model_zip(path: Path, name: str = "vosk-model-test-0.1", complete: bool = True) -> Path:
+    with zipfile.ZipFile(path, "w") as zf:
+        if complete:
+            zf.writestr(f"{name}/am/final.mdl", b"\x00" * 4096)
+        zf.writestr(f"{name}/conf/mfcc.conf", "--sample-frequency=16000\n")
+        zf.writestr(f"{name}/graph/HCLr.fst", b"\x01" * 4096)
+    return path
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+def test_download_verifies_and_unpacks_atomically(tmp_path):
+    archive = fake_model_zip(tmp_path / "vosk-model-test-0.1.zip")
+    dest = tmp_path / "models"
+    target = models.download(dest, archive.as_uri(), archive.stat().st_size, digest(archive))
+    assert target == dest / "vosk-model-test-0.1"
+    assert models.problem(target) is None
+    assert leftovers(dest) == ["vosk-model-test-0.1"]
+    # a second call finds it and does nothing
+    assert models.download(dest, archive.as_uri(), archive.stat().st_size, digest(archive)) == target
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        ("hash", "SHA-256"),
+        ("size", "expected"),
+        ("crc", "CRC"),
+        ("incomplete", "am/final.mdl missing"),
+        ("missing", "failed"),
+        ("notzip", "not a valid zip"),
+    ],
+)
+def test_bad_download_leaves_nothing(tmp_path, damage, message):
+    archive = fake_model_zip(tmp_path / "vosk-model-test-0.1.zip", complete=damage != "incomplete")
+    size, sha = archive.stat().st_size, digest(archive)
+    if damage == "hash":
+        sha = "0" * 64
+    elif damage == "size":
+        archive.write_bytes(archive.read_bytes()[:-100])
+        sha = digest(archive)
+    elif damage == "crc":
+        data = bytearray(archive.read_bytes())
+        data[100] ^= 0xFF  # inside the first member's stored data
+        archive.write_bytes(bytes(data))
+        sha = digest(archive)
+    elif damage == "missing":
+        archive.unlink()
+    elif damage == "notzip":
+        archive.write_bytes(b"not a zip at all" * 100)
+        size, sha = archive.stat().st_size, digest(archive)
+    if damage in ("incomplete",):
+        size, sha = archive.stat().st_size, digest(archive)
+    dest = tmp_path / "models"
+    with pytest.raises(VoicedrillError, match=message):
+        models.download(dest, archive.as_uri(), size, sha)
+    assert leftovers(dest) == []
+
+
+def test_cli_download_of_a_wrong_file_fails_cleanly(tmp_path):
+    archive = fake_model_zip(tmp_path / "vosk-model-small-en-us-0.15.zip")
+    dest = tmp_path / "models"
+    run = subprocess.run(
+        [sys.executable, "-m", "voicedrill.cli", "model", "download", "--dir", str(dest), "--url", archive.as_uri()],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert run.returncode == 2
+    assert run.stderr.count("\n") == 1 and "nothing was installed" in run.stderr
+    assert leftovers(dest) == []
+
+
+@pytest.mark.parametrize(
+    "layout, reason",
+    [
+        ({}, "am/final.mdl missing"),
+        ({"am/final.mdl": "x"}, "conf/mfcc.conf missing"),
+        ({"am/final.mdl": "x", "conf/mfcc.conf": "x"}, "no graph"),
+    ],
+)
+def test_partial_models_are_refused(tmp_path, layout, reason):
+    folder = tmp_path / "m"
+    folder.mkdir()
+    for name, text in layout.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(text)
+    with pytest.raises(VoicedrillError, match=reason):
+        models.resolve(folder)
+
+
+def test_file_instead_of_model_dir(tmp_path):
+    (tmp_path / "model").write_text("x")
+    with pytest.raises(VoicedrillError, match="is a file"):
+        models.resolve(tmp_path / "model")
+
+
+def test_lookup_order(ko_model, tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.delenv("VOSK_MODEL_PATH", raising=False)
+    monkeypatch.delenv("VOICEDRILL_MODEL", raising=False)
+    assert models.resolve(None) is None
+    cache = tmp_path / ".cache" / "vosk"
+    cache.mkdir(parents=True)
+    (cache / "vosk-model-a").symlink_to(ko_model)
+    assert models.resolve(None).path == cache / "vosk-model-a"
+    user = models.user_models_dir()
+    user.mkdir(parents=True)
+    (user / "vosk-model-b").symlink_to(ko_model)
+    assert models.resolve(None).path == user / "vosk-model-b"
+    monkeypatch.setenv("VOICEDRILL_MODEL", str(ko_model))
+    assert models.resolve(None).why == "$VOICEDRILL_MODEL"
+    assert models.resolve(cache / "vosk-model-a").why == "--model"
+    monkeypatch.setenv("VOICEDRILL_MODEL", str(tmp_path / "nowhere"))
+    with pytest.raises(VoicedrillError, match="VOICEDRILL_MODEL.*does not exist"):
+        models.resolve(None)
