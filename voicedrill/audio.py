@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import queue
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -85,15 +86,26 @@ class FileSource:
     `speed=4.0` four times faster. Live mode uses this where there is no microphone.
     """
 
+    live = False  # a recording ends at its end, not on silence
+
     def __init__(self, path: str | Path, speed: float | None = None, block_s: float = BLOCK_S):
         self.info = probe(path)
+        self.name = str(path)
         self.speed = speed
         self.block_s = block_s
+        self.overflows = 0
+        self._stopped = False
+
+    def stop(self) -> None:
+        self._stopped = True
 
     def __iter__(self) -> Iterator[np.ndarray]:
+        self._stopped = False
         started = time.monotonic()
         fed = 0.0
         for block in stream_file(self.info.path, self.block_s):
+            if self._stopped:
+                return
             fed += block.size / RATE
             if self.speed:
                 delay = started + fed / self.speed - time.monotonic()
@@ -152,3 +164,65 @@ class SilenceTracker:
             for start, end in zip(edges[::2], edges[1::2])
             if (end - start) * FRAME_S >= min_s
         ]
+
+
+class MicSource:
+    """The default microphone as an input source: 16 kHz mono blocks until `stop()`.
+
+    The audio callback only copies into a queue; recognition runs on the consumer's thread.
+    Blocks the driver dropped (input overflows) are counted, never silently lost.
+    """
+
+    live = True  # a rep from the mic ends on silence after the last step
+    def __init__(self, device: int | str | None = None, block_s: float = BLOCK_S, stall_s: float = 2.0):
+        self._sd = _sounddevice()
+        try:
+            self._sd.check_input_settings(device=device, channels=1, samplerate=RATE, dtype="int16")
+        except Exception as exc:  # PortAudioError or ValueError: no device, or it can't do 16 kHz mono
+            raise VoicedrillError(f"no usable microphone ({exc}); feed a recording instead with --input FILE") from None
+        self.device = device
+        self.block = int(RATE * block_s)
+        self.stall_s = stall_s
+        self.overflows = 0
+        self._queue: queue.Queue[np.ndarray] = queue.Queue()
+        self._stopped = False
+
+    def _callback(self, indata, frames, time_info, status) -> None:
+        if status.input_overflow:
+            self.overflows += 1
+        self._queue.put(indata[:, 0].copy())
+
+    def stop(self) -> None:
+        self._stopped = True
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        self._stopped = False
+        try:
+            with self._sd.InputStream(
+                samplerate=RATE, channels=1, dtype="int16", blocksize=self.block, device=self.device, callback=self._callback
+            ):
+                while not self._stopped:
+                    try:
+                        yield self._queue.get(timeout=self.stall_s)
+                    except queue.Empty:
+                        raise VoicedrillError("the microphone stopped delivering audio (unplugged?); the rep was not saved") from None
+        except self._sd.PortAudioError as exc:
+            raise VoicedrillError(f"microphone error ({exc}); feed a recording instead with --input FILE") from None
+
+
+def _sounddevice():
+    try:
+        import sounddevice
+    except OSError as exc:  # the PortAudio library itself is missing
+        raise VoicedrillError(f"no audio system ({exc}); install libportaudio2, or use --input FILE") from None
+    return sounddevice
+
+
+def play(samples: np.ndarray, rate: int = RATE) -> None:
+    """Play float samples on the default output device and wait until done."""
+    sd = _sounddevice()
+    try:
+        sd.check_output_settings(channels=1, samplerate=rate)
+        sd.play(samples, rate, blocking=True)
+    except Exception as exc:  # PortAudioError or ValueError: no usable output device
+        raise VoicedrillError(f"no usable speaker ({exc})") from None

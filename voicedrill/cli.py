@@ -23,6 +23,16 @@ def _parser() -> argparse.ArgumentParser:
     _engine_options(check)
     check.add_argument("--json", action="store_true", help="print exactly one JSON object")
 
+    drill = commands.add_parser("drill", help="practise live: say the drill, rep after rep, with live feedback")
+    _engine_options(drill)
+    drill.add_argument("--reps", type=int, default=1, help="how many reps (e.g. 10 for a fluency run)")
+    drill.add_argument("--input", action="append", type=Path, default=None, metavar="FILE",
+                       help="feed a recording instead of the microphone (repeat for one file per rep)")
+    drill.add_argument("--speed", type=float, default=1.0, help="with --input: 1 = real time, 4 = four times faster, 0 = as fast as possible")
+    drill.add_argument("--keep-audio", action="store_true", help="save each rep's audio beside its report")
+    drill.add_argument("--out", type=Path, default=None, help="where to save the session (default: voicedrill data folder)")
+    drill.add_argument("--no-speech", action="store_true", help="cues on screen only, not spoken")
+
     synth = commands.add_parser("synth", help="write the drill spoken by text-to-speech to a WAV file")
     synth.add_argument("out", help="output .wav path")
     synth.add_argument("--drill", default="hard-close", help="drill name or .toml path")
@@ -66,6 +76,8 @@ def _run(args: argparse.Namespace, err: Console) -> int:
         return _check(args, err)
     if args.command == "synth":
         return _synth(args, err)
+    if args.command == "drill":
+        return _drill(args, err)
     return _model(args, err)
 
 
@@ -92,6 +104,43 @@ def _check(args: argparse.Namespace, err: Console) -> int:
         print(to_json(report))
     else:
         render(report, Console(highlight=False), title=f"{drill.title} — {audio.name}")
+    return 0
+
+
+def _drill(args: argparse.Namespace, err: Console) -> int:
+    from . import history
+    from .asr import load_engine
+    from .audio import FileSource, MicSource
+    from .drills import load_drill
+    from .liveview import LiveView
+    from .report import render_summary
+    from .session import run_drill
+    from .synth import Speaker
+
+    if not 1 <= args.reps <= 100:
+        raise VoicedrillError("--reps must be between 1 and 100")
+    if not 0 <= args.speed <= 100:
+        raise VoicedrillError("--speed must be between 0 and 100")
+    drill = load_drill(args.drill)
+    if args.input:
+        files = [FileSource(path).name for path in args.input]  # refuse bad files before loading a model
+
+        def sources(number: int) -> FileSource:
+            return FileSource(files[min(number, len(files)) - 1], speed=args.speed or None)
+    else:
+        MicSource()  # no microphone: say so now, not after loading the model
+
+        def sources(number: int) -> MicSource:
+            return MicSource()
+    engine = load_engine(args.engine, args.model, drill)
+    err.print(f"engine: {engine.description}", markup=False)
+    folder = history.new_session(args.out)
+    console = Console(highlight=False)
+    run = run_drill(drill, engine, sources, args.reps, LiveView(console), Speaker(not args.no_speech), folder, args.keep_audio)
+    render_summary(run.reports, console, run.interrupted)
+    if run.overflows:
+        console.print(f"[yellow]{run.overflows} audio block(s) were dropped by the input device (overflow)[/]")
+    console.print(f"{len(run.saved)} rep(s) saved in {folder}", markup=False)
     return 0
 
 

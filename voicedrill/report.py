@@ -95,3 +95,57 @@ def render(report: RepReport, console: Console, title: str = "") -> None:
         console.print(line)
     parts = ", ".join(f"{p.name} {p.points:g}/{p.max_points} ({p.why})" for p in report.score_parts)
     console.print(f"[bold]Score {report.score}/100[/] — {parts}")
+
+
+def rep_row(report: RepReport) -> dict:
+    """The per-rep figures of a run: duration, speech wpm, longest pause, order errors, score."""
+    return {
+        "duration_s": _t(report.duration_s, 1),
+        "speech_wpm": _t(report.pace.speech_wpm, 0),
+        "longest_pause_s": _t(max((p.gap_s for p in report.pauses), default=None), 2),
+        "order_errors": sum(s.status == "out_of_order" for s in report.steps),
+        "score": report.score,
+    }
+
+
+def summary(reports: list[RepReport]) -> dict:
+    """First vs last, best rep and trend (score points per rep, least squares)."""
+    rows = [rep_row(r) for r in reports]
+    scores = [r.score for r in reports]
+    result: dict = {"reps": len(reports), "rows": rows}
+    if scores:
+        best = max(range(len(scores)), key=lambda i: (scores[i], -i))
+        result |= {"first_score": scores[0], "last_score": scores[-1], "best_rep": best + 1, "best_score": scores[best]}
+    if len(scores) >= 2:
+        x = range(len(scores))
+        mean_x, mean_y = sum(x) / len(scores), sum(scores) / len(scores)
+        slope = sum((i - mean_x) * (y - mean_y) for i, y in zip(x, scores)) / sum((i - mean_x) ** 2 for i in x)
+        result["trend_per_rep"] = round(slope, 2)
+    return result
+
+
+def render_summary(reports: list[RepReport], console: Console, interrupted: bool = False) -> None:
+    """The run's table and closing lines."""
+    info = summary(reports)
+    table = Table(title="Reps" + (" (stopped early)" if interrupted else ""), title_justify="left")
+    for column in ("rep", "duration", "speech wpm", "longest pause", "order errors", "score"):
+        table.add_column(column, justify="right")
+    for n, row in enumerate(info["rows"], start=1):
+        pause = row["longest_pause_s"]
+        table.add_row(
+            str(n),
+            _seconds(row["duration_s"]),
+            "—" if row["speech_wpm"] is None else f"{row['speech_wpm']:.0f}",
+            _seconds(pause),
+            str(row["order_errors"]),
+            str(row["score"]),
+        )
+    console.print(table)
+    if not reports:
+        console.print("No rep was completed.")
+        return
+    line = f"First rep {info['first_score']} → last rep {info['last_score']}; best: rep {info['best_rep']} ({info['best_score']})"
+    if "trend_per_rep" in info:
+        trend = info["trend_per_rep"]
+        line += f"; trend {trend:+.1f} points per rep" + (" — it's starting to flow" if trend > 0 else "")
+    console.print(line)

@@ -1,19 +1,29 @@
-"""Driving the pipeline: an audio file through an engine into a rep report."""
+"""Driving the pipeline: a recorded rep through an engine into a report, and live runs of reps."""
 
 from __future__ import annotations
 
 import os
+import signal
 import tempfile
+import threading
+from collections.abc import Callable, Iterable
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import platformdirs
 
+from . import history
 from .analysis import analyse
 from .asr import Engine, transcribe
 from .audio import SilenceTracker, probe, stream_file
 from .data import RepReport
 from .drills import Drill
-from .synth import Piece, build_rep, write_wav
+from .live import LiveRep
+from .liveview import LiveView
+from .report import render
+from .synth import Piece, Speaker, build_rep, write_wav
 
 # espeak-ng's lone "Email?" is heard as "the" by pocketsphinx's en-us model (every voice and
 # rate we tried), so the example says the drill's fuller email variant, which both engines hear.
@@ -57,3 +67,66 @@ def example_rep(drill: Drill) -> Path:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path
+
+
+@dataclass
+class DrillRun:
+    """The reps of one `voicedrill drill` run, as saved."""
+
+    folder: Path
+    reports: list[RepReport] = field(default_factory=list)
+    saved: list[Path] = field(default_factory=list)
+    interrupted: bool = False
+    overflows: int = 0
+
+
+def run_drill(
+    drill: Drill,
+    engine: Engine,
+    sources: Callable[[int], Iterable[np.ndarray]],
+    reps: int,
+    view: LiveView,
+    speaker: Speaker,
+    folder: Path,
+    keep_audio: bool = False,
+) -> DrillRun:
+    """Rep after rep on one loaded engine; each rep is saved before the next starts.
+
+    Ctrl-C ends the run: the rep under way is dropped, the completed ones are kept.
+    """
+    run = DrillRun(folder)
+    console = view.console
+    try:
+        for number in range(1, reps + 1):
+            cue = f"Rep {number} — go"
+            console.print(f"[bold]{cue}[/]" + (f"  (of {reps})" if reps > 1 else ""))
+            speaker.say(cue.replace("—", ","))
+            if speaker.notice:
+                console.print(speaker.notice, markup=False)
+                speaker.notice = None
+            source = sources(number)
+            rep = LiveRep(drill, engine, keep_audio)
+            report = view.run(rep, source, f"rep {number}/{reps}")
+            run.overflows += getattr(source, "overflows", 0)
+            audio = np.concatenate(rep.audio) if rep.audio else None
+            meta = {"drill": drill.name, "engine": engine.description, "source": getattr(source, "name", "microphone")}
+            with _no_interrupt():
+                run.saved.append(history.save_rep(folder, number, report, meta, audio))
+                run.reports.append(report)
+            render(report, console, title=f"Rep {number} — {drill.title}")
+    except KeyboardInterrupt:
+        run.interrupted = True
+    return run
+
+
+@contextmanager
+def _no_interrupt():
+    """Hold Ctrl-C while a rep is being saved; it takes effect right after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})

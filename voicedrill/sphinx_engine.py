@@ -106,7 +106,7 @@ class SphinxRecognizer:
                 round(self._utt_start + (s.end_frame + 1) * FRAME_S, 3),
                 round(min(1.0, max(0.0, s.prob)), 3),  # posterior probability of the word
             )
-            for s in self._decoder.seg()
+            for s in self._decoder.seg() or ()
             if not _NOT_WORDS.match(s.word)
         ]
 

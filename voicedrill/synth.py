@@ -110,3 +110,28 @@ def build_rep(pieces: list[Piece], voice: str = DEFAULT_VOICE, wpm: int = 170, t
 
 def write_wav(path: str | Path, audio: np.ndarray) -> None:
     sf.write(str(path), audio, RATE, subtype="PCM_16")
+
+
+class Speaker:
+    """Spoken prompts: TTS played on the speaker; with no TTS or no speaker, prompts stay on screen."""
+
+    def __init__(self, enabled: bool = True, voice: str = DEFAULT_VOICE, wpm: int = 180):
+        self.enabled = enabled
+        self.voice = voice
+        self.wpm = wpm
+        self.notice: str | None = None  # why prompts are on screen only, once known
+
+    def say(self, text: str) -> float:
+        """Speak text; return how long it played (0 when not spoken)."""
+        if not self.enabled:
+            return 0.0
+        from .audio import play
+
+        try:
+            samples = speak(text, self.voice, self.wpm)
+            play(samples)
+        except VoicedrillError as exc:
+            self.enabled = False
+            self.notice = f"spoken prompts off: {exc}; prompts are shown on screen"
+            return 0.0
+        return samples.size / RATE

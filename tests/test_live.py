@@ -1,0 +1,106 @@
+"""Live practice: the streaming path fed from files, step events, saved reps, Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from voicedrill.audio import FileSource, MicSource
+from voicedrill.errors import VoicedrillError
+from voicedrill.live import LiveRep, run_rep
+from voicedrill.session import check_file
+from voicedrill.synth import Piece
+
+
+def live(drill, engine, path, speed=None):
+    events = []
+    report = run_rep(LiveRep(drill, engine), FileSource(path, speed=speed), lambda state, new: events.extend(new))
+    return report, events
+
+
+@pytest.mark.parametrize("case", ["clean", "swap"])
+def test_live_ticks_the_right_steps_and_matches_check(drill, sphinx, pieces, make_rep, case):
+    recipe = list(pieces)
+    if case == "swap":
+        recipe[4], recipe[5] = recipe[5], recipe[4]
+    path, segments = make_rep(recipe, case)
+    report, events = live(drill, sphinx, path)
+    checked = check_file(path, drill, sphinx)
+    assert report.steps == checked.steps and report.pauses == checked.pauses
+    assert report.order_ok == checked.order_ok and report.score == checked.score
+    heard = {s.id for s in checked.steps if s.status != "missing"}
+    assert {e.step for e in events} == heard
+    assert [e.step for e in events] == [s.label for s in segments if s.label in heard]  # ticked in spoken order
+    if case == "swap":
+        assert [e.step for e in events if e.out_of_order] == ["notes"]  # marked the moment it was heard late
+
+
+def test_step_events_arrive_while_streaming(drill, sphinx, pieces, make_rep):
+    """Each step is ticked soon after it is said, long before the file ends."""
+    path, segments = make_rep(pieces, "clean")
+    audio_s = FileSource(path).info.seconds
+    _, events = live(drill, sphinx, path)
+    spans = {s.label: (s.start, s.end) for s in segments}
+    for event in events:
+        start, end = spans[event.step]
+        assert event.at_s < audio_s - 1.0
+        # once enough of the line is heard, possibly before its last word; at most 1.5 s after it
+        assert start < event.at_s <= end + 1.5, event
+
+
+def test_real_time_feeding_paces_the_rep(drill, sphinx, pieces, make_rep):
+    path, _ = make_rep(pieces[:2], "two-steps")
+    seconds = FileSource(path).info.seconds
+    started = time.monotonic()
+    _, events = live(drill, sphinx, path, speed=2.0)
+    assert time.monotonic() - started >= seconds / 2 - 0.2
+    assert [e.step for e in events] == ["name", "phone"]
+
+
+def test_no_microphone_names_the_way_out():
+    with pytest.raises(VoicedrillError, match="--input FILE"):
+        MicSource()
+
+
+def voicedrill(*args, **kwargs):
+    return subprocess.Popen([sys.executable, "-m", "voicedrill.cli", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
+
+
+def test_three_reps_from_files_are_saved(tmp_path, pieces, make_rep):
+    clean, _ = make_rep(pieces, "clean")
+    skip, _ = make_rep([p for p in pieces if p.label != "address"], "skip")
+    proc = voicedrill("drill", "--reps", "3", "--input", str(clean), "--input", str(skip), "--speed", "0", "--out", str(tmp_path), "--no-speech")
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    (session,) = tmp_path.iterdir()
+    reps = [json.loads(p.read_text()) for p in sorted(session.glob("rep-*.json"))]
+    assert [r["rep"] for r in reps] == [1, 2, 3]
+    statuses = [{s["id"]: s["status"] for s in r["report"]["steps"]} for r in reps]
+    assert statuses[0]["address"] == "ok" and statuses[1]["address"] == statuses[2]["address"] == "missing"
+    assert reps[1]["source"] == str(skip) == reps[2]["source"]
+    assert "3 rep(s) saved" in out and "First rep" in out
+    assert not list(session.glob(".rep-*"))  # no temporary files left
+
+
+def test_ctrl_c_keeps_completed_reps(tmp_path, pieces, make_rep):
+    clean, _ = make_rep(pieces, "clean")
+    proc = voicedrill("drill", "--reps", "3", "--input", str(clean), "--speed", "4", "--out", str(tmp_path), "--no-speech", "--keep-audio")
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not list(tmp_path.glob("*/rep-02.json")):
+        time.sleep(0.1)
+    time.sleep(1.0)  # well into rep 3
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    (session,) = tmp_path.iterdir()
+    assert sorted(p.name for p in session.iterdir()) == ["rep-01.json", "rep-01.wav", "rep-02.json", "rep-02.wav"]
+    for rep in session.glob("rep-*.json"):
+        assert json.loads(rep.read_text())["report"]["steps"]
+    assert "stopped early" in out and "2 rep(s) saved" in out
+    assert "Traceback" not in err
