@@ -6,7 +6,7 @@ import math
 from collections.abc import Sequence
 
 from .align import align
-from .data import RepReport, Word
+from .data import CustomerTurn, RepReport, Word
 from .drills import Drill
 from .errors import VoicedrillError
 from . import metrics
@@ -26,13 +26,15 @@ def analyse(
     engine: str,
     audio_s: float,
     silences: Sequence[tuple[float, float]] = (),
+    turns: Sequence[CustomerTurn] = (),
 ) -> RepReport:
-    """Score one rep of a drill from its recognised words (and, if known, the audio's silences)."""
+    """Score one rep of a drill from its recognised words (and, if known, the audio's silences
+    and the simulated customer's turns)."""
     words = clean_words(words)
     alignment = align(words, drill)
     steps = metrics.step_results(words, drill, alignment)
-    pauses = metrics.pauses(words, drill, alignment, silences)
-    pace = metrics.pace(words)
+    pauses = metrics.pauses(words, drill, alignment, silences, turns)
+    pace = metrics.pace(words, turns)
     fillers = tuple(metrics.Mark(words[i].text, words[i].start, words[i].end) for i in alignment.fillers)
     forbidden = metrics.marks(words, alignment.hits, "forbidden")
     score, parts = metrics.score(drill, steps, pauses, pace, fillers, forbidden)
@@ -52,4 +54,5 @@ def analyse(
         extra=metrics.extra_speech(words, alignment),
         score=score,
         score_parts=parts,
+        turns=metrics.customer_turns(words, drill, alignment, turns),
     )

@@ -218,11 +218,16 @@ def _sounddevice():
     return sounddevice
 
 
-def play(samples: np.ndarray, rate: int = RATE) -> None:
-    """Play float samples on the default output device and wait until done."""
+def play(samples: np.ndarray, rate: int = RATE, wait: bool = True) -> None:
+    """Play float samples on the default output device."""
     sd = _sounddevice()
     try:
         sd.check_output_settings(channels=1, samplerate=rate)
-        sd.play(samples, rate, blocking=True)
+        sd.play(samples, rate, blocking=wait)
     except Exception as exc:  # PortAudioError or ValueError: no usable output device
         raise VoicedrillError(f"no usable speaker ({exc})") from None
+
+
+def wait_played() -> None:
+    """Wait for the sound started by play(wait=False) to finish."""
+    _sounddevice().wait()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import random
 import sys
 from pathlib import Path
 
@@ -31,7 +32,9 @@ def _parser() -> argparse.ArgumentParser:
     drill.add_argument("--speed", type=float, default=1.0, help="with --input: 1 = real time, 4 = four times faster, 0 = as fast as possible")
     drill.add_argument("--keep-audio", action="store_true", help="save each rep's audio beside its report")
     drill.add_argument("--out", type=Path, default=None, help="where to save the session (default: voicedrill data folder)")
-    drill.add_argument("--no-speech", action="store_true", help="cues on screen only, not spoken")
+    drill.add_argument("--no-speech", action="store_true", help="cues and customer lines on screen only, not spoken")
+    drill.add_argument("--customer", action="store_true", help="a simulated customer says yes, answers each question and hesitates once")
+    drill.add_argument("--seed", type=int, default=None, help="with --customer: make the hesitation repeatable")
 
     synth = commands.add_parser("synth", help="write the drill spoken by text-to-speech to a WAV file")
     synth.add_argument("out", help="output .wav path")
@@ -115,6 +118,7 @@ def _drill(args: argparse.Namespace, err: Console) -> int:
     from .liveview import LiveView
     from .report import render_summary
     from .session import run_drill
+    from .customer import Customer
     from .synth import Speaker
 
     if not 1 <= args.reps <= 100:
@@ -136,7 +140,13 @@ def _drill(args: argparse.Namespace, err: Console) -> int:
     err.print(f"engine: {engine.description}", markup=False)
     folder = history.new_session(args.out)
     console = Console(highlight=False)
-    run = run_drill(drill, engine, sources, args.reps, LiveView(console), Speaker(not args.no_speech), folder, args.keep_audio)
+    speaker = Speaker(not args.no_speech)
+    customer = None
+    if args.customer:
+        if not any(s.answer for s in drill.steps) and not drill.customer.cue:
+            raise VoicedrillError(f"drill {drill.name!r} has no customer lines ([customer] cue, steps' answer)")
+        customer = Customer(drill, speaker, random.Random(args.seed))
+    run = run_drill(drill, engine, sources, args.reps, LiveView(console), speaker, folder, args.keep_audio, customer)
     render_summary(run.reports, console, run.interrupted)
     if run.overflows:
         console.print(f"[yellow]{run.overflows} audio block(s) were dropped by the input device (overflow)[/]")

@@ -79,6 +79,27 @@ class ScorePart:
 
 
 @dataclass(frozen=True)
+class CustomerTurn:
+    """A line the simulated customer said, on the rep's audio clock (the rep was not transcribed then)."""
+
+    kind: str  # cue | answer | hesitation
+    after: str | None  # the step it answered; None for the opening cue
+    text: str
+    start: float
+    end: float
+
+
+@dataclass(frozen=True)
+class TurnResult:
+    """How the rep handled a customer turn."""
+
+    turn: CustomerTurn
+    latency_s: float | None  # from the end of the customer's line to the rep's next word
+    continued: bool  # did the rep carry on with the sequence afterwards?
+    reply: str  # what the rep said before the next step (their answer to a hesitation)
+
+
+@dataclass(frozen=True)
 class RepReport:
     """Everything `voicedrill check` says about one rep."""
 
@@ -97,3 +118,4 @@ class RepReport:
     extra: tuple[Mark, ...]
     score: int
     score_parts: tuple[ScorePart, ...]
+    turns: tuple[TurnResult, ...] = ()

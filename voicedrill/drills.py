@@ -22,10 +22,19 @@ class Step:
     line: str
     variants: tuple[str, ...] = ()
     keywords: tuple[str, ...] = ()
+    answer: str = ""  # what the simulated customer says back
 
     @property
     def phrases(self) -> tuple[str, ...]:
         return (self.line, *self.variants)
+
+
+@dataclass(frozen=True)
+class Customer:
+    """The simulated customer's lines for `--customer` mode."""
+
+    cue: str = ""  # the yes to the soft close that starts the rep
+    hesitations: tuple[str, ...] = ()  # said, at one random step, instead of the answer
 
 
 @dataclass(frozen=True)
@@ -43,6 +52,7 @@ class Drill:
     fillers: tuple[str, ...] = ()
     source: str = ""
     description: str = ""
+    customer: Customer = Customer()
 
     def script_lines(self) -> list[str]:
         """Every phrase the drill knows: steps, variants, forbidden phrases and fillers."""
@@ -111,7 +121,7 @@ class _Validator:
         return self.lines[field]
 
     def drill(self, data: dict) -> Drill:
-        self.no_unknown(data, "", {"name", "title", "source", "description", "rules", "steps"})
+        self.no_unknown(data, "", {"name", "title", "source", "description", "rules", "steps", "customer"})
         name = self.text(data, "name", required=True)
         rules = data.get("rules", {})
         if not isinstance(rules, dict):
@@ -140,7 +150,14 @@ class _Validator:
             pace_wpm=self.band(rules),
             forbidden=self.strings(rules, "rules.forbidden", "forbidden"),
             fillers=self.strings(rules, "rules.fillers", "fillers"),
+            customer=self.customer(data.get("customer", {})),
         )
+
+    def customer(self, table: object) -> Customer:
+        if not isinstance(table, dict):
+            raise self.fail("customer", "must be a table ([customer])")
+        self.no_unknown(table, "customer.", {"cue", "hesitations"})
+        return Customer(self.text(table, "cue", where="customer"), self.strings(table, "customer.hesitations", "hesitations"))
 
     def steps(self, raw: object) -> tuple[Step, ...]:
         if raw is None:
@@ -153,7 +170,7 @@ class _Validator:
             where = f"steps[{i}]"
             if not isinstance(entry, dict):
                 raise self.fail(where, "must be a table with id and line")
-            self.no_unknown(entry, f"{where}.", {"id", "line", "variants", "keywords"})
+            self.no_unknown(entry, f"{where}.", {"id", "line", "variants", "keywords", "answer"})
             step_id = self.text(entry, "id", required=True, where=where)
             if not _ID.match(step_id):
                 raise self.fail(f"{where}.id", f"{step_id!r} must be lower-case letters, digits, - or _")
@@ -166,6 +183,7 @@ class _Validator:
                     line=self.text(entry, "line", required=True, where=where),
                     variants=self.strings(entry, f"{where}.variants", "variants"),
                     keywords=self.strings(entry, f"{where}.keywords", "keywords"),
+                    answer=self.text(entry, "answer", where=where),
                 )
             )
         return tuple(steps)

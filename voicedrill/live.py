@@ -16,12 +16,13 @@ from .align import align
 from .analysis import analyse, clean_words
 from .asr import Engine
 from .audio import RATE, SilenceTracker
-from .data import RepReport, Word
+from .data import CustomerTurn, RepReport, Word
 from .drills import Drill
 
 END_SILENCE_S = 1.5  # from a microphone, the rep ends this long after the last step is said…
 GIVE_UP_SILENCE_S = 6.0  # …or this long after any speech, if the rep stalls
 MAX_REP_S = 120.0
+ECHO_GUARD_S = 0.4  # the mic stays deaf this long after the customer's line (room echo, speaker lag)
 
 
 @dataclass(frozen=True)
@@ -42,9 +43,17 @@ class LiveState:
     audio_s: float = 0.0
     final: list[Word] = field(default_factory=list)
     partial: list[Word] = field(default_factory=list)
-    heard: dict[str, StepEvent] = field(default_factory=dict)
+    heard: dict[str, StepEvent] = field(default_factory=dict)  # steps in the words as they stand now
+    final_steps: list[str] = field(default_factory=list)  # steps in the final words, in spoken order
     out_of_order: frozenset[str] = frozenset()
     last_step_end_s: float | None = None
+    turns: list[CustomerTurn] = field(default_factory=list)
+
+    def customer_speaking(self) -> CustomerTurn | None:
+        """The customer's line while it plays (and its echo guard), else None."""
+        if self.turns and self.audio_s < self.turns[-1].end + ECHO_GUARD_S:
+            return self.turns[-1]
+        return None
 
     @property
     def words(self) -> list[Word]:
@@ -55,10 +64,11 @@ class LiveState:
         return next((s.id for s in self.drill.steps if s.id not in self.heard), None)
 
     def pause_s(self) -> float:
-        """Silence since the last word, once a step has been said (the "keep moving" meter)."""
-        if self.last_step_end_s is None or not self.words:
+        """Silence since the last word or customer line, once a step has been said ("keep moving")."""
+        if self.last_step_end_s is None or not self.words or self.customer_speaking():
             return 0.0
-        return max(0.0, self.audio_s - max(self.words[-1].end, self.last_step_end_s))
+        last_turn_end = self.turns[-1].end if self.turns else 0.0
+        return max(0.0, self.audio_s - max(self.words[-1].end, self.last_step_end_s, last_turn_end))
 
 
 class LiveRep:
@@ -72,26 +82,47 @@ class LiveRep:
         self.state = LiveState(drill)
         self.audio: list[np.ndarray] | None = [] if keep_audio else None
         self._samples = 0
+        self._announced: dict[str, StepEvent] = {}  # every step event raised, first time only
+
+    def customer_says(self, kind: str, after: str | None, text: str, duration_s: float) -> None:
+        """The customer starts a line now; the mic is not transcribed until it (and its echo) ends."""
+        now = self.state.audio_s
+        self.state.turns.append(CustomerTurn(kind, after, text, round(now, 3), round(now + duration_s, 3)))
 
     def feed(self, block: np.ndarray) -> list[StepEvent]:
-        """Take one block; return the steps heard for the first time."""
+        """Take one block; return the steps heard for the first time.
+
+        Half-duplex: while the customer speaks, the block is replaced by silence of the same
+        length, so the speaker's voice is never scored as the rep and the clock stays true.
+        """
         state = self.state
+        if state.customer_speaking():
+            block = np.zeros_like(block)
         self.tracker.feed(block)
         if self.audio is not None:
             self.audio.append(block)
         self._samples += block.size
         state.audio_s = self._samples / RATE
-        state.final += self.recognizer.accept(block)
+        new_final = self.recognizer.accept(block)
+        state.final += new_final
         state.partial = self.recognizer.partial()
+        if new_final:
+            state.final_steps = [h.key for h in align(clean_words(state.final), self.drill).step_hits()]
         words = clean_words(state.words)
         alignment = align(words, self.drill)
         state.out_of_order = alignment.out_of_order
+        heard: dict[str, StepEvent] = {}
         events = []
         for hit in alignment.step_hits():
-            if hit.key not in state.heard:
+            if hit.key in heard:
+                continue
+            event = self._announced.get(hit.key)
+            if event is None:
                 event = StepEvent(hit.key, state.audio_s, words[hit.last].end, hit.key in alignment.out_of_order)
-                state.heard[hit.key] = event
+                self._announced[hit.key] = event
                 events.append(event)
+            heard[hit.key] = event
+        state.heard = heard  # a tick from a partial the recogniser later revised goes away
         if events:
             state.last_step_end_s = max(e.word_end_s for e in events)
         return events
@@ -111,13 +142,21 @@ class LiveRep:
         """End of audio: the scorecard, exactly as `check` computes it."""
         self.state.final += self.recognizer.finish()
         self.state.partial = []
-        return analyse(self.state.final, self.drill, self.engine.name, self.state.audio_s, self.tracker.silences())
+        state = self.state
+        return analyse(state.final, self.drill, self.engine.name, state.audio_s, self.tracker.silences(), state.turns)
 
 
-def run_rep(rep: LiveRep, source: Iterable[np.ndarray], on_update=None) -> RepReport:
-    """Drive a rep from a source to its end; `on_update(state, events)` after every block."""
+def run_rep(rep: LiveRep, source: Iterable[np.ndarray], on_update=None, customer=None) -> RepReport:
+    """Drive a rep from a source to its end; `on_update(state, events)` after every block.
+
+    `customer` (a customer.Customer) gets its turn after every block to speak when it should.
+    """
+    if customer:
+        customer.open(rep)
     for block in source:
         events = rep.feed(block)
+        if customer:
+            customer.after_block(rep)
         if on_update:
             on_update(rep.state, events)
         if getattr(source, "live", False) and rep.should_end():

@@ -43,7 +43,11 @@ def render(state: LiveState, title: str) -> Group:
     if over:
         meter.append("  keep moving!", style="bold red")
     status = Text(f"{title}   ⏱ {state.audio_s:5.1f}s   ")
-    status.append_text(meter)
+    turn = state.customer_speaking()
+    if turn:
+        status.append(f"customer: “{turn.text}”", style="bold cyan")
+    else:
+        status.append_text(meter)
     return Group(status, script, transcript)
 
 
@@ -53,13 +57,18 @@ class LiveView:
     def __init__(self, console: Console):
         self.console = console
 
-    def run(self, rep: LiveRep, source: Iterable[np.ndarray], title: str) -> RepReport:
+    def run(self, rep: LiveRep, source: Iterable[np.ndarray], title: str, customer=None) -> RepReport:
         if not self.console.is_terminal:
-            return run_rep(rep, source, lambda state, events: self._print_events(events))
+            printed = [0]
+            return run_rep(rep, source, lambda state, events: self._print_events(state, events, printed), customer)
         with Live(render(rep.state, title), console=self.console, refresh_per_second=REFRESH_PER_S, transient=True) as live:
-            return run_rep(rep, source, lambda state, events: live.update(render(state, title)))
+            return run_rep(rep, source, lambda state, events: live.update(render(state, title)), customer)
 
-    def _print_events(self, events: list[StepEvent]) -> None:
+    def _print_events(self, state: LiveState, events: list[StepEvent], printed: list[int]) -> None:
+        """Without a terminal: one line per step heard and per customer line."""
+        for turn in state.turns[printed[0] :]:
+            self.console.print(f"  customer ({turn.kind}) at {turn.start:.1f}s: {turn.text}", markup=False)
+        printed[0] = len(state.turns)
         for event in events:
             note = "  [yellow]out of order[/]" if event.out_of_order else ""
             self.console.print(f"  ✓ {event.step} at {event.at_s:.1f}s{note}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .align import Alignment
-from .data import Hit, Mark, Pace, Pause, ScorePart, StepResult, Word
+from .data import CustomerTurn, Hit, Mark, Pace, Pause, ScorePart, StepResult, TurnResult, Word
 from .drills import Drill
 
 SILENT_PAUSE_S = 0.25  # gaps at least this long are excluded from articulation rate
@@ -17,15 +17,18 @@ def words_per_minute(count: int, seconds: float) -> float | None:
     return round(count * 60.0 / seconds, 1) if seconds > 0 and count else None
 
 
-def pace(words: Sequence[Word]) -> Pace:
-    """Speech rate over the spoken span, and articulation rate with silent pauses removed."""
+def pace(words: Sequence[Word], turns: Sequence[CustomerTurn] = ()) -> Pace:
+    """Speech rate over the spoken span (the customer's lines left out), and articulation rate
+    with silent pauses removed."""
     if not words:
         return Pace(None, None)
-    span = words[-1].end - words[0].start
+    first, last = words[0].start, words[-1].end
+    customer = sum(max(0.0, min(t.end, last) - max(t.start, first)) for t in turns)
+    span = last - first - customer
     silent = sum(
         gap for a, b in zip(words, words[1:]) if (gap := b.start - a.end) >= SILENT_PAUSE_S
     )
-    return Pace(words_per_minute(len(words), span), words_per_minute(len(words), span - silent))
+    return Pace(words_per_minute(len(words), span), words_per_minute(len(words), last - first - silent))
 
 
 def step_results(words: Sequence[Word], drill: Drill, alignment: Alignment) -> tuple[StepResult, ...]:
@@ -64,25 +67,51 @@ def silence_between(end: float, start: float, silences: Sequence[tuple[float, fl
 
 
 def pauses(
-    words: Sequence[Word], drill: Drill, alignment: Alignment, silences: Sequence[tuple[float, float]] = ()
+    words: Sequence[Word],
+    drill: Drill,
+    alignment: Alignment,
+    silences: Sequence[tuple[float, float]] = (),
+    turns: Sequence[CustomerTurn] = (),
 ) -> tuple[Pause, ...]:
     """The silence between each pair of consecutive steps heard, in spoken order.
 
     With the audio's silences, the pause is the silence found where the recogniser put the
     boundary (give or take EDGE_S, as engines shift or drop edge words); without them, the word
-    gap less any words said in between (a forbidden phrase is speech, not pause).
+    gap less any words said in between (a forbidden phrase is speech, not pause). When the
+    customer spoke in between, the pause is the rep's response time after the customer's line
+    (an answer to a hesitation is speech too).
     """
     hits = alignment.step_hits()
     result = []
     for a, b in zip(hits, hits[1:]):
         end, start = words[a.last].end, words[b.first].start
-        if silences:
+        turn = next((t for t in reversed(turns) if end - EDGE_S <= t.start and t.end <= start + EDGE_S), None)
+        if turn is not None:  # the rep's response time: from the customer's last word to the rep's first
+            back = next((w.start for w in words[a.last + 1 : b.first + 1] if w.start >= turn.end - 0.05), start)
+            gap = max(0.0, back - turn.end)
+        elif silences:
             gap = silence_between(end, start, silences)
         else:
             between = words[a.last + 1 : b.first]
             gap = max(0.0, start - end - sum(w.end - w.start for w in between))
         result.append(Pause(a.key, b.key, round(gap, 3), gap > drill.max_pause_s))
     return tuple(result)
+
+
+def customer_turns(words: Sequence[Word], drill: Drill, alignment: Alignment, turns: Sequence[CustomerTurn]) -> tuple[TurnResult, ...]:
+    """For each customer line: how fast the rep came back, what they said, and whether they carried on."""
+    rank = {s.id: i for i, s in enumerate(drill.steps)}
+    results = []
+    for turn in turns:
+        after = [i for i, w in enumerate(words) if w.start >= turn.end - 0.05]
+        latency = round(words[after[0]].start - turn.end, 3) if after else None
+        later_steps = [h for h in alignment.step_hits() if words[h.first].start >= turn.end - 0.05]
+        floor = rank[turn.after] if turn.after else -1
+        onward = [h for h in later_steps if rank[h.key] > floor]
+        reply_end = onward[0].first if onward else len(words)
+        reply = " ".join(words[i].text for i in after if i < reply_end)
+        results.append(TurnResult(turn, latency, bool(onward), reply))
+    return tuple(results)
 
 
 def marks(words: Sequence[Word], hits: Sequence[Hit], kind: str) -> tuple[Mark, ...]:

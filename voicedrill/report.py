@@ -45,6 +45,19 @@ def to_dict(report: RepReport) -> dict:
         "fillers": [{"w": m.text, "start": _t(m.start)} for m in report.fillers],
         "forbidden": [{"phrase": m.text, "start": _t(m.start)} for m in report.forbidden],
         "extra": [{"text": m.text, "start": _t(m.start), "end": _t(m.end)} for m in report.extra],
+        "customer": [
+            {
+                "kind": t.turn.kind,
+                "after": t.turn.after,
+                "text": t.turn.text,
+                "start": _t(t.turn.start),
+                "end": _t(t.turn.end),
+                "latency_s": _t(t.latency_s),
+                "continued": t.continued,
+                "reply": t.reply,
+            }
+            for t in report.turns
+        ],
         "score": report.score,
         "score_parts": [{"part": p.name, "points": p.points, "max": p.max_points, "why": p.why} for p in report.score_parts],
     }
@@ -91,6 +104,12 @@ def render(report: RepReport, console: Console, title: str = "") -> None:
         lines.append("Off-script: " + "; ".join(f"“{m.text}” at {m.start:.1f}s" for m in report.extra))
     if not report.words:
         lines.append("[yellow]No speech was recognised in this audio.[/]")
+    for t in report.turns:
+        latency = "no reply" if t.latency_s is None else f"back in {t.latency_s:.2f}s"
+        style = "red" if t.latency_s is None or t.latency_s > 1.0 else "green"
+        onward = "" if t.continued else " — [red]the sequence stopped here[/]"
+        said = f" (“{t.reply}”)" if t.turn.kind == "hesitation" and t.reply else ""
+        lines.append(f"Customer {t.turn.kind} “{t.turn.text}”: [{style}]{latency}[/]{said}{onward}")
     for line in lines:
         console.print(line)
     parts = ", ".join(f"{p.name} {p.points:g}/{p.max_points} ({p.why})" for p in report.score_parts)

@@ -20,6 +20,7 @@ from .asr import Engine, transcribe
 from .audio import SilenceTracker, probe, stream_file
 from .data import RepReport
 from .drills import Drill
+from .customer import Customer
 from .live import LiveRep
 from .liveview import LiveView
 from .report import render
@@ -89,6 +90,7 @@ def run_drill(
     speaker: Speaker,
     folder: Path,
     keep_audio: bool = False,
+    customer: Customer | None = None,
 ) -> DrillRun:
     """Rep after rep on one loaded engine; each rep is saved before the next starts.
 
@@ -101,12 +103,11 @@ def run_drill(
             cue = f"Rep {number} — go"
             console.print(f"[bold]{cue}[/]" + (f"  (of {reps})" if reps > 1 else ""))
             speaker.say(cue.replace("—", ","))
-            if speaker.notice:
-                console.print(speaker.notice, markup=False)
-                speaker.notice = None
+            if notice := speaker.take_notice():
+                console.print(notice, markup=False, soft_wrap=True)
             source = sources(number)
             rep = LiveRep(drill, engine, keep_audio)
-            report = view.run(rep, source, f"rep {number}/{reps}")
+            report = view.run(rep, source, f"rep {number}/{reps}", customer)
             run.overflows += getattr(source, "overflows", 0)
             audio = np.concatenate(rep.audio) if rep.audio else None
             meta = {"drill": drill.name, "engine": engine.description, "source": getattr(source, "name", "microphone")}

@@ -21,6 +21,7 @@ from .audio import RATE, to_pcm16
 from .errors import VoicedrillError
 
 DEFAULT_VOICE = "gmw/en-us"
+CUSTOMER_VOICE = "gmw/en-us-nyc"
 SILENCE_LEVEL = 0.01  # samples quieter than this (−40 dBFS) at either end are trimmed
 ATTEMPTS = 3
 
@@ -113,25 +114,61 @@ def write_wav(path: str | Path, audio: np.ndarray) -> None:
 
 
 class Speaker:
-    """Spoken prompts: TTS played on the speaker; with no TTS or no speaker, prompts stay on screen."""
+    """Spoken prompts and the customer's voice: TTS on the speaker, or on screen when that fails.
 
-    def __init__(self, enabled: bool = True, voice: str = DEFAULT_VOICE, wpm: int = 180):
+    Lines keep their spoken length even when they cannot be played (no speaker), so a dialogue
+    keeps its timing; with no TTS at all, the length is estimated from the words.
+    """
+
+    def __init__(self, enabled: bool = True, wpm: int = 180):
         self.enabled = enabled
-        self.voice = voice
         self.wpm = wpm
-        self.notice: str | None = None  # why prompts are on screen only, once known
+        self.notice: str | None = None  # why lines are on screen only, to show once
+        self._playing = False
+        self._cache: dict[tuple[str, str], np.ndarray | None] = {}
 
-    def say(self, text: str) -> float:
-        """Speak text; return how long it played (0 when not spoken)."""
-        if not self.enabled:
-            return 0.0
-        from .audio import play
+    def audio(self, text: str, voice: str = DEFAULT_VOICE) -> np.ndarray | None:
+        """The line as it is (or would be) played; None when there is no TTS."""
+        if (text, voice) not in self._cache:
+            try:
+                self._cache[text, voice] = speak(text, voice, self.wpm)
+            except VoicedrillError as exc:
+                self._cache[text, voice] = None
+                self._off(exc)
+        return self._cache[text, voice]
 
-        try:
-            samples = speak(text, self.voice, self.wpm)
-            play(samples)
-        except VoicedrillError as exc:
+    def _off(self, exc: VoicedrillError) -> None:
+        if self.enabled:
             self.enabled = False
-            self.notice = f"spoken prompts off: {exc}; prompts are shown on screen"
-            return 0.0
+            self.notice = f"spoken lines off: {exc}; they are shown on screen"
+
+    def take_notice(self) -> str | None:
+        """The reason lines went silent, once."""
+        notice, self.notice = self.notice, None
+        return notice
+
+    def start(self, text: str, voice: str = DEFAULT_VOICE) -> float:
+        """Start saying text without waiting; return how long it lasts."""
+        samples = self.audio(text, voice)
+        if samples is None:
+            return max(1.0, 0.4 * len(text.split()))
+        if self.enabled:
+            from .audio import play
+
+            try:
+                play(samples, wait=False)
+                self._playing = True
+            except VoicedrillError as exc:
+                self._off(exc)
         return samples.size / RATE
+
+    def say(self, text: str, voice: str = DEFAULT_VOICE) -> None:
+        """Say text and wait until it is said (cues between reps)."""
+        if not self.enabled:
+            return
+        self.start(text, voice)
+        if self._playing:
+            from .audio import wait_played
+
+            wait_played()
+            self._playing = False

@@ -1,0 +1,107 @@
+"""--customer mode with a recording standing in for the rep's microphone."""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from voicedrill.audio import RATE, FileSource, to_pcm16
+from voicedrill.customer import Customer
+from voicedrill.live import ECHO_GUARD_S, LiveRep, run_rep
+from voicedrill.synth import CUSTOMER_VOICE, Speaker, speak, write_wav
+
+SEED = 7
+ECHO_AFTER_S = 0.9  # the customer's voice reaches the mic this long after the rep's line
+LATENCY_S = 0.9  # the rep comes back this long after the customer's line
+REPLY = "I understand, here's how we handle that."
+
+
+@pytest.fixture(scope="module")
+def dialogue(drill, pieces, tmp_path_factory):
+    """The mic's audio of a customer-mode rep: the rep's lines, and the customer's voice as echo."""
+    speaker = Speaker(enabled=False)
+    rng = random.Random(SEED)  # the same draws Customer.open() makes
+    hesitate_at = rng.choice([s.id for s in drill.steps[1:-1]])
+    hesitation = rng.choice(drill.customer.hesitations)
+    parts: list[np.ndarray] = []
+    truth: dict[str, float] = {}  # step id -> true start of the rep's line
+    t = 0.0
+
+    def add(samples: np.ndarray, at: float) -> float:
+        nonlocal t
+        parts.append(np.zeros(int(round((at - t) * RATE)), dtype=np.float32))
+        parts.append(samples)
+        t = at + samples.size / RATE
+        return t
+
+    cue = speaker.audio(drill.customer.cue, CUSTOMER_VOICE)
+    end = add(cue, 0.0)  # the customer's yes, heard by the mic
+    start = end + LATENCY_S
+    for step in drill.steps:
+        text = next(p.text for p in pieces if p.label == step.id)
+        truth[step.id] = start
+        end = add(speak(text), start)
+        if step is drill.steps[-1]:
+            break
+        line = hesitation if step.id == hesitate_at else step.answer
+        echo_end = add(speaker.audio(line, CUSTOMER_VOICE), end + ECHO_AFTER_S)
+        start = echo_end + LATENCY_S
+        if step.id == hesitate_at:
+            reply_end = add(speak(REPLY), start)
+            start = reply_end + 0.4
+    parts.append(np.zeros(RATE // 2, dtype=np.float32))
+    path = tmp_path_factory.mktemp("customer") / "dialogue.wav"
+    write_wav(path, to_pcm16(np.concatenate(parts)))
+    return path, truth, hesitate_at
+
+
+def test_customer_turns_are_not_transcribed_and_latency_is_reported(drill, sphinx, dialogue):
+    path, truth, hesitate_at = dialogue
+    customer = Customer(drill, Speaker(enabled=False), random.Random(SEED))
+    report = run_rep(LiveRep(drill, sphinx), FileSource(path), customer=customer)
+    assert customer.hesitate_at == hesitate_at
+    turns = report.turns
+    assert [t.turn.kind for t in turns].count("hesitation") == 1
+    assert turns[0].turn.kind == "cue" and len(turns) == len(drill.steps)  # the cue + one per step but the last
+    # half-duplex: nothing was transcribed while the customer spoke
+    for t in turns:
+        inside = [w for w in report.words if t.turn.start - 0.05 < w.start < t.turn.end + ECHO_GUARD_S]
+        assert not inside, (t.turn, inside)
+    # every step was still heard, and the rep's response time after each line is measured
+    assert all(s.status == "ok" for s in report.steps), [(s.id, s.status) for s in report.steps]
+    order = list(truth)
+    for t in turns:
+        assert t.continued
+        if t.turn.kind == "hesitation":  # the rep came back with the reply, not the next question
+            continue
+        back = truth[order[0] if t.turn.after is None else order[order.index(t.turn.after) + 1]]
+        assert t.latency_s == pytest.approx(back - t.turn.end, abs=0.2), t
+    hesitated = next(t for t in turns if t.turn.kind == "hesitation")
+    assert hesitated.turn.after == hesitate_at and hesitated.reply  # the rep addressed it, then carried on
+    # between questions the pause is the rep's response time, not the customer's line
+    latencies = {t.turn.after: t.latency_s for t in turns}
+    for pause in report.pauses:
+        assert pause.gap_s == pytest.approx(latencies[pause.from_step], abs=0.01)
+        assert pause.flagged == (pause.gap_s > drill.max_pause_s)
+
+
+def test_customer_mode_from_the_command_line(dialogue, tmp_path):
+    path, _, _ = dialogue
+    run = subprocess.run(
+        [sys.executable, "-m", "voicedrill.cli", "drill", "--customer", "--seed", str(SEED), "--input", str(path),
+         "--speed", "0", "--no-speech", "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert run.returncode == 0, run.stderr
+    (rep,) = tmp_path.glob("*/rep-01.json")
+    customer = json.loads(rep.read_text())["report"]["customer"]
+    assert [c["kind"] for c in customer].count("hesitation") == 1
+    assert all(c["latency_s"] is not None and c["continued"] for c in customer)
+    pace = json.loads(rep.read_text())["report"]["pace"]
+    assert pace["speech_wpm"] > 125  # 102 if the customer's talking time were counted as the rep's
+    assert "customer (cue)" in run.stdout and "Customer hesitation" in run.stdout
