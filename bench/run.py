@@ -161,6 +161,40 @@ def bench_engine(name: str, engine, corpus, drill, english: bool) -> dict:
     return result
 
 
+def bench_live(engine, corpus, drill) -> dict:
+    """Clean reps fed in real time through the live path: true end of a step's last word → its event."""
+    from voicedrill.audio import FileSource
+    from voicedrill.live import LiveRep, run_rep
+
+    latencies: list[float] = []
+    updates = seconds = 0.0
+    for case, voice, wpm, path, segments in corpus:
+        if case != "clean":
+            continue
+        ends = {s.label: s.end for s in segments}
+        source = FileSource(path, speed=1.0)
+        arrivals: dict[str, float] = {}
+        count = [0]
+
+        def on_update(state, events):
+            count[0] += 1
+            for event in events:
+                arrivals[event.step] = time.monotonic()
+
+        started = time.monotonic()
+        run_rep(LiveRep(drill, engine), source, on_update)
+        seconds += time.monotonic() - started
+        updates += count[0]
+        latencies += [arrivals[step] - (started + ends[step]) for step in arrivals if step in ends]
+    values = np.array(latencies) if latencies else np.array([np.nan])
+    return {
+        "live_step_event_latency_median_s": float(np.median(values)),
+        "live_step_event_latency_p95_s": float(np.percentile(values, 95)),
+        "live_events_measured": len(latencies),
+        "live_view_updates_per_s": updates / seconds if seconds else 0.0,
+    }
+
+
 def build_corpus(drill, folder: Path, quick: bool):
     corpus = []
     voices, rates = (VOICES[:1], RATES[1:2]) if quick else (VOICES, RATES)
@@ -188,7 +222,9 @@ def main() -> int:
         started = time.perf_counter()
         sphinx = SphinxEngine(drill)
         load = time.perf_counter() - started
-        results.append(bench_engine("pocketsphinx", sphinx, corpus, drill, english=True) | {"load_s": load})
+        results.append(
+            bench_engine("pocketsphinx", sphinx, corpus, drill, english=True) | {"load_s": load} | bench_live(sphinx, corpus, drill)
+        )
         model = args.vosk_model
         if model is None:
             try:
@@ -206,7 +242,8 @@ def main() -> int:
             vosk = VoskEngine(found)
             load = time.perf_counter() - started
             english = "-en" in found.path.name
-            results.append(bench_engine(f"vosk ({found.path.name})", vosk, corpus, drill, english) | {"load_s": load})
+            result = bench_engine(f"vosk ({found.path.name})", vosk, corpus, drill, english) | {"load_s": load}
+            results.append(result | (bench_live(vosk, corpus, drill) if english else {}))
     print_table(results)
     out = Path(__file__).parent / "results" / f"{date.today().isoformat()}.json"
     out.write_text(json.dumps({"date": date.today().isoformat(), "machine": machine(), "quick": args.quick, "results": results}, indent=2))

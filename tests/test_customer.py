@@ -102,6 +102,10 @@ def test_customer_mode_from_the_command_line(dialogue, tmp_path):
     customer = json.loads(rep.read_text())["report"]["customer"]
     assert [c["kind"] for c in customer].count("hesitation") == 1
     assert all(c["latency_s"] is not None and c["continued"] for c in customer)
-    pace = json.loads(rep.read_text())["report"]["pace"]
-    assert pace["speech_wpm"] > 125  # 102 if the customer's talking time were counted as the rep's
+    report = json.loads(rep.read_text())["report"]
+    first, last = report["words"][0]["start"], report["words"][-1]["end"]
+    customer_s = sum(min(c["end"], last) - max(c["start"], first) for c in customer if c["end"] > first)
+    # speech rate counts the rep's time only, not the customer's lines
+    expected = len(report["words"]) * 60 / (last - first - customer_s)
+    assert report["pace"]["speech_wpm"] == pytest.approx(expected, rel=0.02)
     assert "customer (cue)" in run.stdout and "Customer hesitation" in run.stdout

@@ -59,19 +59,17 @@ def test_vosk_measures_inserted_pauses(vosk_ko, gapped_rep):
 def test_vosk_engine_loads_once_and_streams_each_rep_fresh(vosk_ko, gapped_rep):
     """Two reps on one loaded model: each recogniser starts from the top of its own audio.
 
-    (vosk's output varies a little between recognisers — a word dropped or renamed — so the check
-    is on timing, not text.)
+    (vosk's words vary between recognisers on this Korean model — a few dropped, split or
+    renamed — so the check is on where the speech is, not on the words.)
     """
-    path, _ = gapped_rep
+    path, segments = gapped_rep
     model = vosk_ko.model
     first = transcribe(vosk_ko, stream_file(path)).words
     second = transcribe(vosk_ko, stream_file(path)).words
     assert vosk_ko.model is model
-    assert abs(len(first) - len(second)) <= 3
-    # most words start at the same moment in both runs: the second stream did not inherit the first's clock
-    starts = [w.start for w in second]
-    same = sum(any(abs(w.start - s) < 0.1 for s in starts) for w in first)
-    assert same >= 0.7 * len(first)
+    # the second stream did not inherit the first one's clock: both cover the same stretch of speech
+    for words in (first, second):
+        assert words[0].start < segments[0].end and abs(words[-1].end - segments[-1].end) < 0.3
 
 
 def test_vosk_partial_results_while_streaming(vosk_ko, gapped_rep):

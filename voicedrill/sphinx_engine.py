@@ -58,7 +58,7 @@ class SphinxRecognizer:
 
     def __init__(self, engine: SphinxEngine):
         self._decoder = engine.decoder
-        self._decoder.set_cmn(engine.initial_cmn)
+        self._decoder.reinit_feat()  # the cepstral mean and its history start afresh
         self._endpointer = pocketsphinx.Endpointer(sample_rate=16000)
         self._pending = b""
         self._utt_start = 0.0
@@ -146,7 +146,6 @@ class SphinxEngine:
         else:
             self.decoder = _biased_decoder(drill)
             self.description = f"pocketsphinx, bundled en-us model biased to the {drill.name} script"
-        self.initial_cmn = self.decoder.get_cmn()
 
     def recognizer(self) -> SphinxRecognizer:
         return SphinxRecognizer(self)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import io
+import shutil
+import subprocess
 import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
@@ -73,24 +75,36 @@ def speak(text: str, voice: str = DEFAULT_VOICE, wpm: int = 170) -> np.ndarray:
 
 
 def _synthesise(text: str, voice: str, wpm: int) -> np.ndarray:
-    """One pyttsx3 run to a temporary WAV; empty if the driver wrote nothing.
+    """One synthesis to a temporary WAV, read back as 16 kHz mono; empty if nothing was written.
 
-    pyttsx3's espeak driver writes the file from a callback and now and then leaves it empty
-    (about 1 run in 75 here), so the caller checks and tries again.
+    On Linux pyttsx3 drives espeak-ng; where the espeak-ng program is installed it is called
+    directly instead, because pyttsx3's espeak driver collects audio from an asynchronous callback
+    and its output differs from run to run (and is now and then empty) while espeak-ng's own is
+    exactly repeatable. Elsewhere (SAPI5, NSSS) pyttsx3 is the way.
     """
-    engine = _engine()
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "piece.wav"
-        with contextlib.redirect_stdout(io.StringIO()):
-            engine.setProperty("voice", voice)
-            engine.setProperty("rate", wpm)
-            engine.save_to_file(text, str(out))
-            engine.runAndWait()
+        if shutil.which("espeak-ng"):
+            subprocess.run(
+                ["espeak-ng", "-v", voice, "-s", str(wpm), "-w", str(out), "--stdin"],
+                input=text.encode("utf-8"), capture_output=True, timeout=60,
+            )
+        else:
+            _pyttsx3_to_file(text, voice, wpm, out)
         if not out.is_file() or out.stat().st_size <= 44:
             return np.zeros(0, dtype=np.float32)
         samples, rate = sf.read(out, dtype="float32", always_2d=True)
     mono = samples.mean(axis=1)
     return soxr.resample(mono, rate, RATE) if rate != RATE and mono.size else mono
+
+
+def _pyttsx3_to_file(text: str, voice: str, wpm: int, out: Path) -> None:
+    engine = _engine()
+    with contextlib.redirect_stdout(io.StringIO()):  # pyttsx3 prints "Audio saved to …"
+        engine.setProperty("voice", voice)
+        engine.setProperty("rate", wpm)
+        engine.save_to_file(text, str(out))
+        engine.runAndWait()
 
 
 def build_rep(pieces: list[Piece], voice: str = DEFAULT_VOICE, wpm: int = 170, tail: float = 0.5) -> tuple[np.ndarray, list[Segment]]:
