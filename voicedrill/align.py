@@ -135,11 +135,11 @@ def _best_non_overlapping(candidates: list[Hit]) -> list[Hit]:
 def judge_order(spoken: Sequence[str], drill: Drill) -> tuple[frozenset[str], tuple[str, ...]]:
     """Steps heard out of order (first occurrences), with a human note for each rule broken."""
     firsts = list(dict.fromkeys(spoken))
-    rank = {s.id: i for i, s in enumerate(drill.steps)}
+    rank = {s.id: drill.order_rank(s.id) for s in drill.steps}
     bad: set[str] = set()
     notes: list[str] = []
     if drill.order == "strict":
-        keep = set(_longest_increasing([rank[s] for s in firsts]))
+        keep = set(_longest_in_order([rank[s] for s in firsts]))
         for position, step_id in enumerate(firsts):
             if position not in keep:
                 bad.add(step_id)
@@ -165,15 +165,18 @@ def _misplaced_note(step_id: str, firsts: list[str], rank: dict[str, int]) -> st
     return f"{step_id} came after {', '.join(late)}"
 
 
-def _longest_increasing(values: list[int]) -> list[int]:
-    """Positions of one longest strictly increasing subsequence (earliest positions on ties)."""
+def _longest_in_order(values: list[int]) -> list[int]:
+    """Positions of one longest non-decreasing subsequence (earliest positions on ties).
+
+    Non-decreasing, so steps of one group (same rank) may come in any order among themselves.
+    """
     if not values:
         return []
     length = [1] * len(values)
     previous = [-1] * len(values)
     for i, value in enumerate(values):
         for j in range(i):
-            if values[j] < value and length[j] + 1 > length[i]:
+            if values[j] <= value and length[j] + 1 > length[i]:
                 length[i], previous[i] = length[j] + 1, j
     i = max(range(len(values)), key=lambda k: (length[k], -k))
     chain = []

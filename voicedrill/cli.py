@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 
 from .errors import VoicedrillError
 
@@ -43,9 +44,17 @@ def _parser() -> argparse.ArgumentParser:
     synth.add_argument("--wpm", type=int, default=170, help="speaking rate")
     synth.add_argument("--pause", type=float, default=0.3, help="seconds of silence between steps")
 
+    drills = commands.add_parser("drills", help="list, show and validate drills")
+    drills_commands = drills.add_subparsers(dest="drills_command", required=True)
+    drills_commands.add_parser("list", help="the drills you can practise")
+    show = drills_commands.add_parser("show", help="a drill's script as a rep would read it")
+    show.add_argument("drill", help="drill name or .toml path")
+    validate = drills_commands.add_parser("validate", help="check drill files; errors name file, line and field")
+    validate.add_argument("files", nargs="+", help=".toml files")
+
     model = commands.add_parser("model", help="find or download the vosk speech model")
     model_commands = model.add_subparsers(dest="model_command", required=True)
-    download = model_commands.add_parser("download", help=f"download the small English vosk model")
+    download = model_commands.add_parser("download", help="download the small English vosk model")
     download.add_argument("--dir", type=Path, default=None, help="where to unpack (default: voicedrill data folder)")
     download.add_argument("--url", default=None, help="a mirror of the same zip (its size and SHA-256 are still checked)")
     where = model_commands.add_parser("path", help="say which model would be used and why")
@@ -81,11 +90,14 @@ def _run(args: argparse.Namespace, err: Console) -> int:
         return _synth(args, err)
     if args.command == "drill":
         return _drill(args, err)
+    if args.command == "drills":
+        return _drills(args, err)
     return _model(args, err)
 
 
 def _check(args: argparse.Namespace, err: Console) -> int:
     from .asr import load_engine
+    from .audio import probe
     from .drills import load_drill
     from .report import render, to_json
     from .session import check_file, example_rep
@@ -96,10 +108,7 @@ def _check(args: argparse.Namespace, err: Console) -> int:
     audio = example_rep(drill) if args.example else Path(args.audio)
     if args.example:
         err.print(f"example rep: {audio}", markup=False)
-    if not args.example:
-        from .audio import probe
-
-        probe(audio)
+    probe(audio)  # a bad file is refused before the model loads
     engine = load_engine(args.engine, args.model, drill)
     err.print(f"engine: {engine.description}", markup=False)
     report = check_file(audio, drill, engine)
@@ -152,6 +161,39 @@ def _drill(args: argparse.Namespace, err: Console) -> int:
         console.print(f"[yellow]{run.overflows} audio block(s) were dropped by the input device (overflow)[/]")
     console.print(f"{len(run.saved)} rep(s) saved in {folder}", markup=False)
     return 0
+
+
+def _drills(args: argparse.Namespace, err: Console) -> int:
+    from rich.table import Table
+
+    from .drills import list_drills, load_drill
+    from .report import render_script
+
+    console = Console(highlight=False)
+    if args.drills_command == "list":
+        table = Table(title="Drills", title_justify="left")
+        for column in ("name", "steps", "title", "source", "file"):
+            table.add_column(column, overflow="fold")
+        for path, drill in list_drills():
+            if isinstance(drill, VoicedrillError):
+                table.add_row(path.stem, "—", f"[red]broken: {escape(str(drill))}[/]", "", str(path))
+            else:
+                table.add_row(drill.name, str(len(drill.steps)), escape(drill.title), escape(drill.source), str(path))
+        console.print(table)
+        return 0
+    if args.drills_command == "show":
+        render_script(load_drill(args.drill), console)
+        return 0
+    failed = 0
+    for name in args.files:
+        try:
+            drill = load_drill(name if name.endswith(".toml") or "/" in name else f"./{name}")
+        except VoicedrillError as exc:
+            err.print(str(exc), markup=False, soft_wrap=True)
+            failed += 1
+        else:
+            console.print(f"{name}: ok ({drill.name}, {len(drill.steps)} steps)", markup=False)
+    return EXIT_USER_ERROR if failed else 0
 
 
 def _synth(args: argparse.Namespace, err: Console) -> int:

@@ -48,6 +48,7 @@ class StepResult:
     wpm: float | None
     count: int
     match: float | None
+    optional: bool = False
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,9 @@ class Pause:
     from_step: str
     to_step: str
     gap_s: float
-    flagged: bool
+    flagged: bool  # outside [min_s, max_s]
+    min_s: float = 0.0  # above 0: a pause is required here
+    max_s: float = 1.0
 
 
 @dataclass(frozen=True)

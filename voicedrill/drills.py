@@ -7,6 +7,8 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+import platformdirs
+
 from .errors import VoicedrillError
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -23,10 +25,23 @@ class Step:
     variants: tuple[str, ...] = ()
     keywords: tuple[str, ...] = ()
     answer: str = ""  # what the simulated customer says back
+    optional: bool = False  # may be left out
+    group: str = ""  # steps sharing a group may come in any order among themselves
+    repeat: bool = False  # may be said again (a loop: address the concern, soft close again)
 
     @property
     def phrases(self) -> tuple[str, ...]:
         return (self.line, *self.variants)
+
+
+@dataclass(frozen=True)
+class PauseRule:
+    """Limits for the pause between two particular steps; min_s makes a pause required."""
+
+    from_step: str
+    to_step: str
+    min_s: float = 0.0
+    max_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -53,15 +68,49 @@ class Drill:
     source: str = ""
     description: str = ""
     customer: Customer = Customer()
+    pause_rules: tuple[PauseRule, ...] = ()
+
+    def pause_limits(self, from_step: str, to_step: str) -> tuple[float, float]:
+        """(minimum, maximum) pause allowed between these two steps."""
+        rule = next((r for r in self.pause_rules if (r.from_step, r.to_step) == (from_step, to_step)), None)
+        if rule is None:
+            return 0.0, self.max_pause_s
+        return rule.min_s, self.max_pause_s if rule.max_s is None else rule.max_s
+
+    def order_rank(self, step_id: str) -> int:
+        """Position in the order; steps of one group share the position of the group's first step."""
+        step = next(s for s in self.steps if s.id == step_id)
+        return next(i for i, s in enumerate(self.steps) if s is step or (step.group and s.group == step.group))
 
     def script_lines(self) -> list[str]:
         """Every phrase the drill knows: steps, variants, forbidden phrases and fillers."""
         return [p for s in self.steps for p in s.phrases] + list(self.forbidden) + list(self.fillers)
 
 
+def user_drills_dir() -> Path:
+    return Path(platformdirs.user_data_dir("voicedrill")) / "drills"
+
+
 def drill_dirs() -> list[Path]:
-    """Where shipped drills live: inside an installed wheel, or `drills/` of a source checkout."""
-    return [d for d in (PACKAGE_DIR / "drills", PACKAGE_DIR.parent / "drills") if d.is_dir()]
+    """Where drills live: shipped (inside an installed wheel, or `drills/` of a source checkout),
+    then the user's own drills folder."""
+    candidates = (PACKAGE_DIR / "drills", PACKAGE_DIR.parent / "drills", user_drills_dir())
+    return [d for d in candidates if d.is_dir()]
+
+
+def list_drills() -> list[tuple[Path, Drill | VoicedrillError]]:
+    """Every drill file found by name, each loaded or with the error that stops it loading."""
+    found: dict[str, Path] = {}
+    for folder in drill_dirs():
+        for path in sorted(folder.glob("*.toml")):
+            found.setdefault(path.stem, path)
+    result: list[tuple[Path, Drill | VoicedrillError]] = []
+    for path in found.values():
+        try:
+            result.append((path, load_drill(str(path))))
+        except VoicedrillError as exc:
+            result.append((path, exc))
+    return result
 
 
 def find_drill(name_or_path: str) -> Path:
@@ -126,7 +175,7 @@ class _Validator:
         rules = data.get("rules", {})
         if not isinstance(rules, dict):
             raise self.fail("rules", "must be a table ([rules])")
-        self.no_unknown(rules, "rules.", {"order", "last", "max_pause_s", "pace_wpm", "forbidden", "fillers"})
+        self.no_unknown(rules, "rules.", {"order", "last", "max_pause_s", "pace_wpm", "forbidden", "fillers", "pauses"})
         steps = self.steps(data.get("steps"))
         ids = [s.id for s in steps]
         order = rules.get("order", "strict")
@@ -138,20 +187,50 @@ class _Validator:
                 raise self.fail("rules.last", f"last[{i}] names unknown step {step_id!r}")
         if len(set(last)) != len(last):
             raise self.fail("rules.last", "lists a step twice")
+        for group in {s.group for s in steps if s.group}:
+            members = [s.id for s in steps if s.group == group]
+            if 0 < sum(m in last for m in members) < len(members):
+                raise self.fail("rules.last", f"contradiction: group {group!r} mixes last and other steps")
+            spots = [i for i, s in enumerate(steps) if s.group == group]
+            if spots != list(range(spots[0], spots[0] + len(spots))):
+                raise self.fail(f"steps[{spots[-1]}].group", f"the steps of group {group!r} must be listed together")
         return Drill(
             name=name,
             title=self.text(data, "title") or name,
             source=self.text(data, "source"),
-            description=self.text(data, "description"),
+            description=" ".join(self.text(data, "description").split()),
             steps=steps,
             order=order,
             last=last,
-            max_pause_s=self.positive(rules, "max_pause_s", 1.0),
+            max_pause_s=self.seconds(rules, "rules", "max_pause_s", 1.0),
             pace_wpm=self.band(rules),
             forbidden=self.strings(rules, "rules.forbidden", "forbidden"),
             fillers=self.strings(rules, "rules.fillers", "fillers"),
             customer=self.customer(data.get("customer", {})),
+            pause_rules=self.pause_rules(rules.get("pauses", []), ids),
         )
+
+    def pause_rules(self, raw: object, ids: list[str]) -> tuple[PauseRule, ...]:
+        if not isinstance(raw, list):
+            raise self.fail("rules.pauses", "must be a list of [[rules.pauses]] tables")
+        result = []
+        for i, entry in enumerate(raw):
+            where = f"rules.pauses[{i}]"
+            if not isinstance(entry, dict):
+                raise self.fail(where, "must be a table with from and to")
+            self.no_unknown(entry, f"{where}.", {"from", "to", "min_s", "max_s"})
+            ends = [self.text(entry, key, required=True, where=where) for key in ("from", "to")]
+            for key, step_id in zip(("from", "to"), ends):
+                if step_id not in ids:
+                    raise self.fail(f"{where}.{key}", f"unknown step {step_id!r}")
+            if ends[0] == ends[1]:
+                raise self.fail(f"{where}.to", "a pause goes between two different steps")
+            low = self.seconds(entry, where, "min_s", 0.0, allow_zero=True)
+            high = self.seconds(entry, where, "max_s", None) if "max_s" in entry else None
+            if high is not None and low > high:
+                raise self.fail(f"{where}.min_s", f"contradiction: min_s {low:g} is above max_s {high:g}")
+            result.append(PauseRule(ends[0], ends[1], low, high))
+        return tuple(result)
 
     def customer(self, table: object) -> Customer:
         if not isinstance(table, dict):
@@ -170,7 +249,7 @@ class _Validator:
             where = f"steps[{i}]"
             if not isinstance(entry, dict):
                 raise self.fail(where, "must be a table with id and line")
-            self.no_unknown(entry, f"{where}.", {"id", "line", "variants", "keywords", "answer"})
+            self.no_unknown(entry, f"{where}.", {"id", "line", "variants", "keywords", "answer", "optional", "group", "repeat"})
             step_id = self.text(entry, "id", required=True, where=where)
             if not _ID.match(step_id):
                 raise self.fail(f"{where}.id", f"{step_id!r} must be lower-case letters, digits, - or _")
@@ -184,6 +263,9 @@ class _Validator:
                     variants=self.strings(entry, f"{where}.variants", "variants"),
                     keywords=self.strings(entry, f"{where}.keywords", "keywords"),
                     answer=self.text(entry, "answer", where=where),
+                    optional=self.flag(entry, where, "optional"),
+                    group=self.text(entry, "group", where=where),
+                    repeat=self.flag(entry, where, "repeat"),
                 )
             )
         return tuple(steps)
@@ -212,10 +294,18 @@ class _Validator:
             raise self.fail(field, "must be a list of non-empty strings")
         return tuple(v.strip() for v in value)
 
-    def positive(self, rules: dict, key: str, default: float) -> float:
-        value = rules.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 3600:
-            raise self.fail(f"rules.{key}", f"must be a number of seconds above 0, got {value!r}")
+    def flag(self, table: dict, where: str, key: str) -> bool:
+        value = table.get(key, False)
+        if not isinstance(value, bool):
+            raise self.fail(f"{where}.{key}", f"must be true or false, not {value!r}")
+        return value
+
+    def seconds(self, table: dict, where: str, key: str, default: float | None, allow_zero: bool = False) -> float:
+        value = table.get(key, default)
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not number or value < 0 or (value == 0 and not allow_zero) or value >= 3600:
+            least = "0 or more" if allow_zero else "above 0"
+            raise self.fail(f"{where}.{key}", f"must be a number of seconds {least}, got {value!r}")
         return float(value)
 
     def band(self, rules: dict) -> tuple[float, float]:

@@ -37,14 +37,14 @@ def step_results(words: Sequence[Word], drill: Drill, alignment: Alignment) -> t
     for step in drill.steps:
         hits = alignment.step_hits(step.id)
         if not hits:
-            results.append(StepResult(step.id, "missing", None, None, "", None, 0, None))
+            results.append(StepResult(step.id, "missing", None, None, "", None, 0, None, step.optional))
             continue
         first = hits[0]
         spoken = words[first.first : first.last + 1]
         if step.id in alignment.out_of_order:
             status = "out_of_order"
         else:
-            status = "repeated" if len(hits) > 1 else "ok"
+            status = "repeated" if len(hits) > 1 and not step.repeat else "ok"
         start, end = spoken[0].start, spoken[-1].end
         results.append(
             StepResult(
@@ -56,6 +56,7 @@ def step_results(words: Sequence[Word], drill: Drill, alignment: Alignment) -> t
                 wpm=words_per_minute(len(spoken), end - start),
                 count=len(hits),
                 match=round(first.score, 2),
+                optional=step.optional,
             )
         )
     return tuple(results)
@@ -94,7 +95,8 @@ def pauses(
         else:
             between = words[a.last + 1 : b.first]
             gap = max(0.0, start - end - sum(w.end - w.start for w in between))
-        result.append(Pause(a.key, b.key, round(gap, 3), gap > drill.max_pause_s))
+        low, high = drill.pause_limits(a.key, b.key)
+        result.append(Pause(a.key, b.key, round(gap, 3), not low <= gap <= high, low, high))
     return tuple(result)
 
 
@@ -145,8 +147,9 @@ def score(
 ) -> tuple[int, tuple[ScorePart, ...]]:
     """A 0–100 score made of explained parts: steps 50, order 15, flow 15, pace 10, clean 10."""
     heard = [s for s in steps if s.status != "missing"]
-    credit = sum(STATUS_CREDIT[s.status] for s in steps) / len(steps)
-    parts = [ScorePart("steps", round(50 * credit, 1), 50, f"{sum(s.status == 'ok' for s in steps)}/{len(steps)} steps ok")]
+    counted = [s for s in steps if not (s.optional and s.status == "missing")]  # an optional step left out costs nothing
+    credit = sum(STATUS_CREDIT[s.status] for s in counted) / max(1, len(counted))
+    parts = [ScorePart("steps", round(50 * credit, 1), 50, f"{sum(s.status == 'ok' for s in counted)}/{len(counted)} steps ok")]
     if not heard:
         parts += [
             ScorePart("order", 0, 15, "no steps heard"),
@@ -158,15 +161,12 @@ def score(
         in_order = sum(s.status != "out_of_order" for s in heard)
         parts.append(ScorePart("order", round(15 * in_order / len(heard), 1), 15, f"{in_order}/{len(heard)} heard steps in order"))
         flagged = sum(p.flagged for p in pauses_)
+        short = sum(p.flagged and p.gap_s < p.min_s for p in pauses_)
         longest = max((p.gap_s for p in pauses_), default=0.0)
-        parts.append(
-            ScorePart(
-                "flow",
-                max(0, 15 - 5 * flagged),
-                15,
-                f"{flagged} pause(s) over {drill.max_pause_s:g} s between questions (longest {longest:.2f} s)",
-            )
-        )
+        why = f"{flagged - short} pause(s) too long (longest {longest:.2f} s)"
+        if short:
+            why += f", {short} required pause(s) missing"
+        parts.append(ScorePart("flow", max(0, 15 - 5 * flagged), 15, why))
         parts.append(_pace_part(drill, pace_))
         penalty = 5 * len(forbidden) + 2 * len(fillers)
         parts.append(ScorePart("clean", max(0, 10 - penalty), 10, f"{len(forbidden)} forbidden phrase(s), {len(fillers)} filler(s)"))

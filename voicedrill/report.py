@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
 from .data import RepReport
+from .drills import Drill
 
 STATUS_STYLE = {"ok": "green", "missing": "red", "out_of_order": "yellow", "repeated": "cyan"}
 
@@ -35,12 +37,16 @@ def to_dict(report: RepReport) -> dict:
                 "wpm": None if s.wpm is None else round(s.wpm),
                 "count": s.count,
                 "match": s.match,
+                "optional": s.optional,
             }
             for s in report.steps
         ],
         "order_ok": report.order_ok,
         "order_notes": list(report.order_notes),
-        "pauses": [{"from": p.from_step, "to": p.to_step, "gap_s": _t(p.gap_s), "flagged": p.flagged} for p in report.pauses],
+        "pauses": [
+            {"from": p.from_step, "to": p.to_step, "gap_s": _t(p.gap_s), "flagged": p.flagged, "min_s": p.min_s, "max_s": p.max_s}
+            for p in report.pauses
+        ],
         "pace": {"speech_wpm": _t(report.pace.speech_wpm, 1), "articulation_wpm": _t(report.pace.articulation_wpm, 1)},
         "fillers": [{"w": m.text, "start": _t(m.start)} for m in report.fillers],
         "forbidden": [{"phrase": m.text, "start": _t(m.start)} for m in report.forbidden],
@@ -78,42 +84,61 @@ def render(report: RepReport, console: Console, title: str = "") -> None:
         steps.add_column(column, overflow="fold")
     for s in report.steps:
         status = Text(s.status + (f" ×{s.count}" if s.count > 1 else ""), style=STATUS_STYLE[s.status])
-        steps.add_row(s.id, status, _seconds(s.start), _seconds(s.end), "—" if s.wpm is None else f"{s.wpm:.0f}", s.heard)
+        steps.add_row(s.id, status, _seconds(s.start), _seconds(s.end), "—" if s.wpm is None else f"{s.wpm:.0f}", Text(s.heard))
     console.print(steps)
 
     if report.pauses:
         pauses = Table(title="Pauses between questions", title_justify="left")
         pauses.add_column("between")
         pauses.add_column("gap", justify="right")
+        pauses.add_column("allowed", justify="right")
         for p in report.pauses:
             gap = Text(f"{p.gap_s:.2f}s", style="bold red" if p.flagged else "green")
-            pauses.add_row(f"{p.from_step} → {p.to_step}", gap)
+            allowed = f"{p.min_s:g}–{p.max_s:g}s" if p.min_s else f"≤ {p.max_s:g}s"
+            pauses.add_row(f"{p.from_step} → {p.to_step}", gap, allowed)
         console.print(pauses)
 
     pace = report.pace
     lines = [
-        f"Order: {'[green]ok[/]' if report.order_ok else '[yellow]' + '; '.join(report.order_notes) + '[/]'}",
+        f"Order: {'[green]ok[/]' if report.order_ok else '[yellow]' + escape('; '.join(report.order_notes)) + '[/]'}",
         f"Pace: {pace.speech_wpm or 0:.0f} wpm speech, {pace.articulation_wpm or 0:.0f} wpm articulation"
         f" over {_seconds(report.duration_s)} of {report.audio_s:.1f}s audio",
     ]
     if report.forbidden:
-        lines.append("Forbidden: " + ", ".join(f"[red]“{m.text}”[/] at {m.start:.1f}s" for m in report.forbidden))
+        lines.append("Forbidden: " + ", ".join(f"[red]“{escape(m.text)}”[/] at {m.start:.1f}s" for m in report.forbidden))
     if report.fillers:
-        lines.append("Fillers: " + ", ".join(f"“{m.text}” at {m.start:.1f}s" for m in report.fillers))
+        lines.append("Fillers: " + ", ".join(f"“{escape(m.text)}” at {m.start:.1f}s" for m in report.fillers))
     if report.extra:
-        lines.append("Off-script: " + "; ".join(f"“{m.text}” at {m.start:.1f}s" for m in report.extra))
+        lines.append("Off-script: " + "; ".join(f"“{escape(m.text)}” at {m.start:.1f}s" for m in report.extra))
     if not report.words:
         lines.append("[yellow]No speech was recognised in this audio.[/]")
     for t in report.turns:
         latency = "no reply" if t.latency_s is None else f"back in {t.latency_s:.2f}s"
         style = "red" if t.latency_s is None or t.latency_s > 1.0 else "green"
         onward = "" if t.continued else " — [red]the sequence stopped here[/]"
-        said = f" (“{t.reply}”)" if t.turn.kind == "hesitation" and t.reply else ""
-        lines.append(f"Customer {t.turn.kind} “{t.turn.text}”: [{style}]{latency}[/]{said}{onward}")
+        said = f" (“{escape(t.reply)}”)" if t.turn.kind == "hesitation" and t.reply else ""
+        lines.append(f"Customer {t.turn.kind} “{escape(t.turn.text)}”: [{style}]{latency}[/]{said}{onward}")
     for line in lines:
         console.print(line)
     parts = ", ".join(f"{p.name} {p.points:g}/{p.max_points} ({p.why})" for p in report.score_parts)
     console.print(f"[bold]Score {report.score}/100[/] — {parts}")
+
+
+def render_script(drill: Drill, console: Console) -> None:
+    """A drill as a rep reads it before practising: the lines in order, and the rules."""
+    console.print(f"[bold]{escape(drill.title)}[/]" + (f"  [dim](from {escape(drill.source)})[/]" if drill.source else ""))
+    if drill.description:
+        console.print(Text(drill.description, style="italic"))
+    for number, step in enumerate(drill.steps, start=1):
+        console.print(f"{number:2d}. [bold]{step.id}[/]  {escape(step.line)}")
+        if step.variants:
+            console.print(Text("      or: " + " / ".join(step.variants), style="dim"))
+    rules = [f"order: {drill.order}", f"pauses between steps ≤ {drill.max_pause_s:g} s", f"pace {drill.pace_wpm[0]:.0f}–{drill.pace_wpm[1]:.0f} wpm"]
+    if drill.last:
+        rules.append("last: " + " then ".join(drill.last))
+    console.print("Rules: " + "; ".join(rules))
+    if drill.forbidden:
+        console.print("Never say: " + ", ".join(f"“{escape(p)}”" for p in drill.forbidden))
 
 
 def rep_row(report: RepReport) -> dict:

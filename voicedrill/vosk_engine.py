@@ -52,7 +52,7 @@ class VoskEngine:
     def __init__(self, found: FoundModel):
         import vosk
 
-        vosk.SetLogLevel(-1)
+        vosk.SetLogLevel(-2)  # errors only: Kaldi warnings (e.g. "partial word at end of utterance") mean nothing to a rep
         try:
             self.model = vosk.Model(str(found.path))
         except Exception as exc:  # vosk raises a bare Exception("Failed to create a model")
