@@ -56,6 +56,18 @@ def test_a_drill_by_path(tmp_path):
         (GOOD.replace("[rules]", "colour = 1\n[rules]"), ":2: colour: unknown field"),
         (GOOD.split("[[steps]]")[0], ":1: steps: missing"),
         (GOOD.replace('line = "First question?"', 'line = "First question?"\nvariants = "x"'), ":7: steps[0].variants: must be a list"),
+        (GOOD.replace('id = "one"', 'id = "one"\noptional = "yes"'), ":6: steps[0].optional: must be true or false"),
+        (GOOD + '[[rules.pauses]]\nfrom = "one"\nto = "three"\n', ":12: rules.pauses[0].to: unknown step 'three'"),
+        (GOOD + '[[rules.pauses]]\nfrom = "one"\nto = "two"\nmin_s = 3\nmax_s = 1\n', ":13: rules.pauses[0].min_s: contradiction"),
+        (GOOD + '[[rules.pauses]]\nfrom = "one"\nto = "one"\n', ":12: rules.pauses[0].to: a pause goes between two different steps"),
+        (GOOD + '[[rules.pauses]]\nfrom = "one"\nto = "two"\nmin_s = -1\n', ":13: rules.pauses[0].min_s: must be a number of seconds 0 or more"),
+        (GOOD + '[[rules.pauses]]\nto = "two"\n', ":10: rules.pauses[0].from: missing required field"),
+        (GOOD.replace('id = "one"', 'id = "one"\ngroup = "g"') + '[[steps]]\nid = "three"\nline = "Third?"\ngroup = "g"\n',
+         ":14: steps[2].group: the steps of group 'g' must be listed together"),
+        (GOOD.replace("max_pause_s = 1.0", 'last = ["two"]').replace('id = "one"', 'id = "one"\ngroup = "g"').replace('id = "two"', 'id = "two"\ngroup = "g"'),
+         ":3: rules.last: contradiction: group 'g' mixes last and other steps"),
+        (GOOD.replace("[rules]", "[customer]\ncue = 3\n[rules]"), ":3: customer.cue: must be a string"),
+        (GOOD.replace('id = "two"\nline = "Second question?"', 'id = "two"\nline = "   "'), ":9: steps[1].line: must not be empty"),
     ],
 )
 def test_broken_drills_say_where(tmp_path, text, expected):
@@ -79,3 +91,37 @@ def test_missing_drill_file():
 
 def test_parse_is_pure():
     assert parse_drill(GOOD, "inline").steps[1].id == "two"
+
+
+def test_validate_command(tmp_path):
+    import subprocess
+    import sys
+
+    good = tmp_path / "good.toml"
+    good.write_text(GOOD)
+    broken = tmp_path / "broken.toml"
+    broken.write_text(GOOD.replace('id = "two"', 'id = "one"'))
+    run = subprocess.run([sys.executable, "-m", "voicedrill.cli", "drills", "validate", str(good), str(broken)],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2
+    assert f"{good}: ok (mini, 2 steps)" in run.stdout
+    assert run.stderr.strip() == f"{broken}:8: steps[1].id: duplicate id 'one'"
+    ok = subprocess.run([sys.executable, "-m", "voicedrill.cli", "drills", "validate", str(good)], capture_output=True, text=True, timeout=60)
+    assert ok.returncode == 0
+
+
+def test_list_and_show(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    mine = tmp_path / "voicedrill" / "drills"
+    mine.mkdir(parents=True)
+    (mine / "my-close.toml").write_text(GOOD.replace('name = "mini"', 'name = "my-close"'))
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path), "COLUMNS": "200"}
+    listing = subprocess.run([sys.executable, "-m", "voicedrill.cli", "drills", "list"], capture_output=True, text=True, env=env, timeout=60)
+    assert listing.returncode == 0
+    for name in ("hard-close", "soft-to-hard", "micro-commitment", "first-close-recovery", "my-close"):
+        assert name in listing.stdout
+    show = subprocess.run([sys.executable, "-m", "voicedrill.cli", "drills", "show", "my-close"], capture_output=True, text=True, env=env, timeout=60)
+    assert show.returncode == 0 and "First question?" in show.stdout and "Second question?" in show.stdout

@@ -192,7 +192,7 @@ def _drills(args: argparse.Namespace, err: Console) -> int:
             err.print(str(exc), markup=False, soft_wrap=True)
             failed += 1
         else:
-            console.print(f"{name}: ok ({drill.name}, {len(drill.steps)} steps)", markup=False)
+            console.print(f"{name}: ok ({drill.name}, {len(drill.steps)} steps)", markup=False, soft_wrap=True)
     return EXIT_USER_ERROR if failed else 0
 
 

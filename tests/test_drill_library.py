@@ -1,0 +1,173 @@
+"""Every shipped drill on synthesised reps: a clean rep passes, each seeded error is caught."""
+
+from __future__ import annotations
+
+import pytest
+
+from voicedrill.drills import list_drills, load_drill
+from voicedrill.session import EXAMPLE_LINES
+from voicedrill.sphinx_engine import SphinxEngine
+from voicedrill.session import check_file
+from voicedrill.synth import Piece
+
+DRILLS = ["hard-close", "soft-to-hard", "micro-commitment", "first-close-recovery"]
+GAP_S = 0.5
+
+
+@pytest.fixture(scope="module")
+def engines():
+    loaded = {}
+
+    def get(name):
+        if name not in loaded:
+            loaded[name] = (load_drill(name), None)
+            loaded[name] = (loaded[name][0], SphinxEngine(loaded[name][0]))
+        return loaded[name]
+
+    return get
+
+
+def script(drill, gap: float = GAP_S) -> list[Piece]:
+    """The drill said through once: required steps, each after `gap` (or the pause it requires)."""
+    pieces = []
+    previous = None
+    for step in drill.steps:
+        if step.optional:
+            continue
+        low, _ = drill.pause_limits(previous, step.id) if previous else (0.0, 0.0)
+        text = EXAMPLE_LINES.get(step.id, step.line) if drill.name == "hard-close" else step.line
+        pieces.append(Piece(text, step.id, max(gap, low + 0.5)))
+        previous = step.id
+    return pieces
+
+
+def run(engines, make_rep, name, pieces, tag):
+    drill, engine = engines(name)
+    path, segments = make_rep(pieces, f"{name}-{tag}")
+    return drill, check_file(path, drill, engine)
+
+
+def required(drill):
+    return [s.id for s in drill.steps if not s.optional]
+
+
+def test_all_shipped_drills_are_listed_and_valid():
+    found = {path.stem: drill for path, drill in list_drills()}
+    assert set(DRILLS) <= set(found)
+    assert all(not isinstance(found[name], Exception) for name in DRILLS)
+
+
+@pytest.mark.parametrize("name", DRILLS)
+def test_clean_rep_scores_all_steps_ok(engines, make_rep, name):
+    drill = load_drill(name)
+    drill, report = run(engines, make_rep, name, script(drill), "clean")
+    status = {s.id: s.status for s in report.steps}
+    assert all(status[s] == "ok" for s in required(drill)), status
+    assert report.order_ok and not report.forbidden
+    assert not any(p.flagged for p in report.pauses)
+    assert report.score >= 90
+
+
+@pytest.mark.parametrize("name", DRILLS)
+def test_skipped_step_is_missing(engines, make_rep, name):
+    drill = load_drill(name)
+    pieces = script(drill)
+    skipped = pieces[len(pieces) // 2]
+    drill, report = run(engines, make_rep, name, [p for p in pieces if p is not skipped], "skip")
+    status = {s.id: s.status for s in report.steps}
+    assert status[skipped.label] == "missing"
+    assert all(status[s] == "ok" for s in required(drill) if s != skipped.label), status
+
+
+@pytest.mark.parametrize("name", DRILLS)
+def test_swapped_steps_are_out_of_order(engines, make_rep, name):
+    drill = load_drill(name)
+    pieces = script(drill)
+    group = {s.id: s.group for s in drill.steps}
+    # the first adjacent pair that is not free to swap (not one group), with no required pause around it
+    i = next(
+        k for k in range(1, len(pieces) - 1)
+        if not (group[pieces[k].label] and group[pieces[k].label] == group[pieces[k + 1].label])
+        and drill.pause_limits(pieces[k - 1].label, pieces[k].label)[0] == 0
+    )
+    swapped = list(pieces)
+    swapped[i], swapped[i + 1] = Piece(pieces[i + 1].text, pieces[i + 1].label, GAP_S), Piece(pieces[i].text, pieces[i].label, GAP_S)
+    drill, report = run(engines, make_rep, name, swapped, "swap")
+    assert not report.order_ok
+    bad = {s.id for s in report.steps if s.status == "out_of_order"}
+    assert bad & {pieces[i].label, pieces[i + 1].label}, (bad, pieces[i].label, pieces[i + 1].label)
+
+
+@pytest.mark.parametrize("name", DRILLS)
+def test_forbidden_phrase_is_caught(engines, make_rep, name):
+    drill = load_drill(name)
+    pieces = script(drill)
+    phrase = drill.forbidden[0]
+    pushy = [*pieces[:2], Piece(phrase.capitalize() + ".", "forbidden", GAP_S), *pieces[2:]]
+    drill, report = run(engines, make_rep, name, pushy, "forbidden")
+    assert phrase in [m.text for m in report.forbidden]
+
+
+@pytest.mark.parametrize("name", DRILLS)
+def test_too_long_pause_is_flagged(engines, make_rep, name):
+    drill = load_drill(name)
+    pieces = script(drill)
+    k = next(k for k in range(1, len(pieces)) if drill.pause_limits(pieces[k - 1].label, pieces[k].label)[0] == 0)
+    _, high = drill.pause_limits(pieces[k - 1].label, pieces[k].label)
+    slow = [Piece(p.text, p.label, high + 1.0) if i == k else p for i, p in enumerate(pieces)]
+    drill, report = run(engines, make_rep, name, slow, "slow")
+    flagged = [(p.from_step, p.to_step) for p in report.pauses if p.flagged]
+    assert flagged == [(pieces[k - 1].label, pieces[k].label)]
+
+
+def test_first_close_recovery_requires_a_pause(engines, make_rep):
+    """Here a pause is required: taking no breath is flagged; taking one is not."""
+    drill = load_drill("first-close-recovery")
+    pieces = script(drill)
+    assert pieces[1].label == "concern" and pieces[1].pause_before >= 1.5
+    rushed = [pieces[0], Piece(pieces[1].text, "concern", 0.3), *pieces[2:]]
+    _, report = run(engines, make_rep, "first-close-recovery", rushed, "rushed")
+    pause = next(p for p in report.pauses if (p.from_step, p.to_step) == ("breathe", "concern"))
+    assert pause.flagged and pause.gap_s < pause.min_s == 1.5
+    flow = next(p for p in report.score_parts if p.name == "flow")
+    assert "required pause" in flow.why
+    _, calm = run(engines, make_rep, "first-close-recovery", pieces, "clean")
+    pause = next(p for p in calm.pauses if (p.from_step, p.to_step) == ("breathe", "concern"))
+    assert not pause.flagged and pause.gap_s >= 1.5
+
+
+def test_probes_may_come_in_any_order(engines, make_rep):
+    drill = load_drill("first-close-recovery")
+    pieces = script(drill)
+    probes = [i for i, p in enumerate(pieces) if p.label.startswith("probe-")]
+    shuffled = list(pieces)
+    for i, j in zip(probes, reversed(probes)):
+        shuffled[i] = Piece(pieces[j].text, pieces[j].label, GAP_S)
+    _, report = run(engines, make_rep, "first-close-recovery", shuffled, "probes-reversed")
+    assert report.order_ok, report.order_notes
+    assert all(s.status == "ok" for s in report.steps)
+
+
+def test_soft_close_again_after_a_concern(engines, make_rep):
+    """Seed 00's loop: soft close, address the concern, soft close again, then the hard close."""
+    drill = load_drill("soft-to-hard")
+    lines = {s.id: s.line for s in drill.steps}
+    loop = [
+        Piece(lines["soft"], "soft", GAP_S),
+        Piece(lines["concern"], "concern", GAP_S),
+        Piece("Would you be interested in getting started?", "soft2", GAP_S),  # seed 00, a listed variant
+        *[Piece(lines[s], s, GAP_S) for s in ("name", "email", "payment")],
+    ]
+    _, report = run(engines, make_rep, "soft-to-hard", loop, "loop")
+    status = {s.id: s.status for s in report.steps}
+    assert status == {"soft": "ok", "concern": "ok", "name": "ok", "email": "ok", "payment": "ok"}
+    assert next(s for s in report.steps if s.id == "soft").count == 2
+    assert report.order_ok
+
+
+def test_going_hard_to_soft_is_an_order_error(engines, make_rep):
+    drill = load_drill("soft-to-hard")
+    lines = {s.id: s.line for s in drill.steps}
+    backwards = [Piece(lines[s], s, GAP_S) for s in ("name", "soft", "email", "payment")]
+    _, report = run(engines, make_rep, "soft-to-hard", backwards, "hard-to-soft")
+    assert not report.order_ok
