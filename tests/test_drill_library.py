@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 
 from voicedrill.drills import list_drills, load_drill
-from voicedrill.session import EXAMPLE_LINES
+from voicedrill.session import EXAMPLE_LINES, check_file
 from voicedrill.sphinx_engine import SphinxEngine
-from voicedrill.session import check_file
 from voicedrill.synth import Piece
 
 DRILLS = ["hard-close", "soft-to-hard", "micro-commitment", "first-close-recovery"]
@@ -19,9 +18,10 @@ def engines():
     loaded = {}
 
     def get(name):
+        """Each drill loaded once, with a pocketsphinx engine biased to its script."""
         if name not in loaded:
-            loaded[name] = (load_drill(name), None)
-            loaded[name] = (loaded[name][0], SphinxEngine(loaded[name][0]))
+            drill = load_drill(name)
+            loaded[name] = (drill, SphinxEngine(drill))
         return loaded[name]
 
     return get

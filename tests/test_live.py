@@ -72,6 +72,14 @@ def voicedrill(*args, **kwargs):
     return subprocess.Popen([sys.executable, "-m", "voicedrill.cli", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
 
 
+def wait_into_rep_3(out) -> None:
+    """Return once rep 2 is saved and rep 3 (20 s of audio at 4× speed) is a second under way."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not list(out.glob("*/rep-02.json")):
+        time.sleep(0.05)
+    time.sleep(1.0)
+
+
 def test_three_reps_from_files_are_saved(tmp_path, pieces, make_rep):
     clean, _ = make_rep(pieces, "clean")
     skip, _ = make_rep([p for p in pieces if p.label != "address"], "skip")
@@ -91,10 +99,7 @@ def test_three_reps_from_files_are_saved(tmp_path, pieces, make_rep):
 def test_ctrl_c_keeps_completed_reps(tmp_path, pieces, make_rep):
     clean, _ = make_rep(pieces, "clean")
     proc = voicedrill("drill", "--reps", "3", "--input", str(clean), "--speed", "4", "--out", str(tmp_path), "--no-speech", "--keep-audio")
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and not list(tmp_path.glob("*/rep-02.json")):
-        time.sleep(0.1)
-    time.sleep(1.0)  # well into rep 3
+    wait_into_rep_3(tmp_path)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
@@ -110,10 +115,7 @@ def test_killed_run_leaves_completed_reps_intact(tmp_path, pieces, make_rep):
     """SIGKILL (no chance to clean up) mid-rep 3: reps 1–2 are whole, nothing half-written."""
     clean, _ = make_rep(pieces, "clean")
     proc = voicedrill("drill", "--reps", "5", "--input", str(clean), "--speed", "4", "--out", str(tmp_path), "--no-speech", "--keep-audio")
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and not list(tmp_path.glob("*/rep-02.json")):
-        time.sleep(0.05)
-    time.sleep(1.5)
+    wait_into_rep_3(tmp_path)
     proc.kill()
     proc.communicate(timeout=30)
     (session,) = tmp_path.iterdir()

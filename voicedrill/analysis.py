@@ -6,7 +6,7 @@ import math
 from collections.abc import Sequence
 
 from .align import align
-from .data import CustomerTurn, RepReport, Word
+from .data import CustomerTurn, Mark, RepReport, Word
 from .drills import Drill
 from .errors import VoicedrillError
 from . import metrics
@@ -35,7 +35,7 @@ def analyse(
     steps = metrics.step_results(words, drill, alignment)
     pauses = metrics.pauses(words, drill, alignment, silences, turns)
     pace = metrics.pace(words, turns)
-    fillers = tuple(metrics.Mark(words[i].text, words[i].start, words[i].end) for i in alignment.fillers)
+    fillers = tuple(Mark(words[i].text, words[i].start, words[i].end) for i in alignment.fillers)
     forbidden = metrics.marks(words, alignment.hits, "forbidden")
     score, parts = metrics.score(drill, steps, pauses, pace, fillers, forbidden)
     return RepReport(
