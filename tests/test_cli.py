@@ -106,3 +106,13 @@ def test_synth_writes_a_drill_rep(tmp_path):
     info = sf.info(str(out))
     assert info.samplerate == 16000 and info.duration > 10
     assert "payment" in run.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [[], ["check", "x.wav", "--engine", "nope"], ["drill", "--reps", "abc"], ["drills", "validate"], ["model"]],
+)
+def test_usage_mistakes_are_one_line(args):
+    run = voicedrill(*args)
+    assert run.returncode == 2
+    assert run.stderr.count("\n") == 1 and ": error: " in run.stderr and "--help" in run.stderr

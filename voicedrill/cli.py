@@ -15,8 +15,15 @@ from .errors import VoicedrillError
 EXIT_USER_ERROR = 2
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with usage mistakes reported like every other error: one line, exit 2."""
+
+    def error(self, message: str) -> None:
+        self.exit(EXIT_USER_ERROR, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="voicedrill", description="Practise the hard close out loud, offline.")
+    parser = _Parser(prog="voicedrill", description="Practise the hard close out loud, offline.")
     commands = parser.add_subparsers(dest="command", required=True)
 
     check = commands.add_parser("check", help="score a recorded rep (WAV, FLAC or OGG)")

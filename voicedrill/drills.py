@@ -94,7 +94,7 @@ def user_drills_dir() -> Path:
 def drill_dirs() -> list[Path]:
     """Where drills live: shipped (inside an installed wheel, or `drills/` of a source checkout),
     then the user's own drills folder."""
-    candidates = (PACKAGE_DIR / "drills", PACKAGE_DIR.parent / "drills", user_drills_dir())
+    candidates = (PACKAGE_DIR / "_drills", PACKAGE_DIR.parent / "drills", user_drills_dir())
     return [d for d in candidates if d.is_dir()]
 
 
