@@ -152,3 +152,12 @@ def test_words_are_sorted_and_blank_words_dropped(drill):
 def test_impossible_times_are_refused(drill, start, end):
     with pytest.raises(VoicedrillError, match="impossible time"):
         analyse([Word("perfect", start, end)], drill, "fake", 3.0)
+
+
+def test_a_word_too_short_to_measure_has_no_rate(drill):
+    """Found by fuzzing: a 1e-309 s word made the rate infinite and the JSON crash."""
+    from voicedrill.report import to_json
+
+    report = analyse([Word("email", 0.0, 2.2e-309)], drill, "fake", 1.0)
+    assert report.pace.speech_wpm is None
+    assert '"wpm": null' in to_json(report)

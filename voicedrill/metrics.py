@@ -10,11 +10,13 @@ from .drills import Drill
 
 SILENT_PAUSE_S = 0.25  # gaps at least this long are excluded from articulation rate
 EDGE_S = 0.25  # how far a recogniser's step edge may sit from the true one
+MIN_SPAN_S = 0.05  # rates over shorter spans are not measurable
 STATUS_CREDIT = {"ok": 1.0, "repeated": 0.8, "out_of_order": 0.5, "missing": 0.0}
 
 
 def words_per_minute(count: int, seconds: float) -> float | None:
-    return round(count * 60.0 / seconds, 1) if seconds > 0 and count else None
+    """A rate, or None when there is nothing to measure over (no words, or a span of a frame or two)."""
+    return round(count * 60.0 / seconds, 1) if seconds >= MIN_SPAN_S and count else None
 
 
 def pace(words: Sequence[Word], turns: Sequence[CustomerTurn] = ()) -> Pace:
@@ -108,7 +110,7 @@ def customer_turns(words: Sequence[Word], drill: Drill, alignment: Alignment, tu
         after = [i for i, w in enumerate(words) if w.start >= turn.end - 0.05]
         latency = round(words[after[0]].start - turn.end, 3) if after else None
         later_steps = [h for h in alignment.step_hits() if words[h.first].start >= turn.end - 0.05]
-        floor = rank[turn.after] if turn.after else -1
+        floor = rank.get(turn.after, -1) if turn.after else -1  # a turn after no known step: any step counts
         onward = [h for h in later_steps if rank[h.key] > floor]
         reply_end = onward[0].first if onward else len(words)
         reply = " ".join(words[i].text for i in after if i < reply_end)
