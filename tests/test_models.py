@@ -135,3 +135,47 @@ def test_lookup_order(ko_model, tmp_path, monkeypatch):
     monkeypatch.setenv("VOICEDRILL_MODEL", str(tmp_path / "nowhere"))
     with pytest.raises(VoicedrillError, match="VOICEDRILL_MODEL.*does not exist"):
         models.resolve(None)
+
+
+def test_ctrl_c_during_download_leaves_nothing(tmp_path):
+    """A slow server on loopback; Ctrl-C halfway through: no model, no temporary folder, exit 130."""
+    import http.server
+    import signal
+    import threading
+    import time
+
+    archive = fake_model_zip(tmp_path / "vosk-model-slow-0.1.zip")
+    payload = archive.read_bytes() + b"\x00" * 200_000  # large enough to take a while at the pace below
+
+    class Slow(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            try:
+                for i in range(0, len(payload), 4096):
+                    self.wfile.write(payload[i : i + 4096])
+                    time.sleep(0.05)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    dest = tmp_path / "models"
+    url = f"http://127.0.0.1:{server.server_address[1]}/vosk-model-slow-0.1.zip"
+    proc = subprocess.Popen([sys.executable, "-m", "voicedrill.cli", "model", "download", "--dir", str(dest), "--url", url],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not any(p.stat().st_size > 20_000 for p in dest.glob(".download-*/model.zip")):
+            time.sleep(0.05)
+        assert list(dest.glob(".download-*/model.zip")), "the download never started"
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        server.shutdown()
+    assert proc.returncode == 130 and "interrupted" in err and "Traceback" not in err
+    assert leftovers(dest) == []

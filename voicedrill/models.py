@@ -137,7 +137,8 @@ def _fetch(url: str, archive: Path, size: int | None, sha256: str | None) -> Non
             total = size or int(response.headers.get("Content-Length") or 0) or None
             with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(), TransferSpeedColumn(), transient=True) as bar:
                 task = bar.add_task("downloading model", total=total)
-                while chunk := response.read(1 << 20):
+                read = getattr(response, "read1", response.read)  # whatever has arrived: the bar moves on slow links
+                while chunk := read(1 << 16):
                     out.write(chunk)
                     digest.update(chunk)
                     received += len(chunk)
