@@ -126,3 +126,30 @@ def test_killed_run_leaves_completed_reps_intact(tmp_path, pieces, make_rep):
     again = voicedrill("drill", "--input", str(clean), "--speed", "0", "--out", str(tmp_path), "--no-speech")
     out, err = again.communicate(timeout=120)
     assert again.returncode == 0 and "1 rep(s) saved" in out, err
+
+
+class VanishingSource(FileSource):
+    """A recording that stops mid-way the way a microphone does when it is unplugged."""
+
+    live = True
+
+    def __iter__(self):
+        for n, block in enumerate(super().__iter__()):
+            if n == 30:
+                raise VoicedrillError("the microphone stopped delivering audio (unplugged?); the rep was not saved")
+            yield block
+
+
+def test_input_vanishing_mid_rep_keeps_completed_reps(tmp_path, drill, sphinx, pieces, make_rep):
+    from rich.console import Console
+
+    from voicedrill.liveview import LiveView
+    from voicedrill.session import run_drill
+    from voicedrill.synth import Speaker
+
+    clean, _ = make_rep(pieces, "clean")
+    sources = lambda n: FileSource(clean) if n == 1 else VanishingSource(clean)
+    run = run_drill(drill, sphinx, sources, 3, LiveView(Console(file=open(os.devnull, "w"))), Speaker(False), tmp_path)
+    assert run.interrupted and "unplugged" in str(run.error)
+    assert [p.name for p in run.saved] == ["rep-01.json"] and len(run.reports) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rep-01.json"]

@@ -167,6 +167,8 @@ def _drill(args: argparse.Namespace, err: Console) -> int:
     if run.overflows:
         console.print(f"[yellow]{run.overflows} audio block(s) were dropped by the input device (overflow)[/]")
     console.print(f"{len(run.saved)} rep(s) saved in {folder}", markup=False)
+    if run.error:
+        raise run.error
     return 0
 
 

@@ -19,8 +19,9 @@ from .analysis import analyse
 from .asr import Engine, transcribe
 from .audio import SilenceTracker, probe, stream_file
 from .data import RepReport
-from .drills import Drill
 from .customer import Customer
+from .drills import Drill
+from .errors import VoicedrillError
 from .live import LiveRep
 from .liveview import LiveView
 from .report import render
@@ -79,6 +80,7 @@ class DrillRun:
     saved: list[Path] = field(default_factory=list)
     interrupted: bool = False
     overflows: int = 0
+    error: VoicedrillError | None = None  # the input failed mid-run (e.g. the microphone went away)
 
 
 def run_drill(
@@ -94,7 +96,8 @@ def run_drill(
 ) -> DrillRun:
     """Rep after rep on one loaded engine; each rep is saved before the next starts.
 
-    Ctrl-C ends the run: the rep under way is dropped, the completed ones are kept.
+    Ctrl-C ends the run: the rep under way is dropped, the completed ones are kept. So does an
+    input that fails mid-rep (a microphone unplugged); the error is kept in the result.
     """
     run = DrillRun(folder)
     console = view.console
@@ -117,6 +120,9 @@ def run_drill(
             render(report, console, title=f"Rep {number} — {drill.title}")
     except KeyboardInterrupt:
         run.interrupted = True
+    except VoicedrillError as exc:
+        run.interrupted = True
+        run.error = exc
     return run
 
 

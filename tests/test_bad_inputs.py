@@ -1,0 +1,212 @@
+"""A generated corpus of awkward and broken inputs (issue: robustness). Every case through the CLI:
+exit 0 with a report, or exit 2 with one line naming the input and what to do — never a traceback,
+never a file left behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import wave
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from voicedrill import asr, cli
+from voicedrill.audio import RATE
+from voicedrill.synth import speak
+
+RATES = [8000, 16000, 22050, 44100, 48000, 96000]
+DEPTHS = ["PCM_U8", "PCM_16", "PCM_24", "PCM_32", "FLOAT", "DOUBLE"]
+CHANNELS = [1, 2, 6]
+
+
+@pytest.fixture(scope="module")
+def speech() -> np.ndarray:
+    """A short spoken line at 16 kHz, float."""
+    return speak("And what's a good phone number for you?")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_engine(drill):
+    """The CLI loads an engine per call; here every call shares one, so the corpus stays quick."""
+    engine = asr.load_engine("pocketsphinx", None, drill)
+    original = asr.load_engine
+    asr.load_engine = lambda choice="auto", model=None, drill=None: engine if choice != "vosk" else original(choice, model, drill)
+    yield
+    asr.load_engine = original
+
+
+def run(capfd, *args: str) -> tuple[int, str, str]:
+    code = cli.main(list(args))
+    out, err = capfd.readouterr()
+    return code, out, err
+
+
+def assert_report(capfd, path, heard: bool | None = None) -> dict:
+    code, out, err = run(capfd, "check", str(path), "--json")
+    assert code == 0, err
+    assert "Traceback" not in err
+    report = json.loads(out)
+    if heard is not None:
+        assert bool(report["words"]) == heard
+    return report
+
+
+def assert_refused(capfd, args, message: str, name: str) -> None:
+    code, out, err = run(capfd, *args)
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and err.startswith("voicedrill: error: "), err
+    assert message in err and name in err and "Traceback" not in err
+
+
+def resampled(speech: np.ndarray, rate: int) -> np.ndarray:
+    import soxr
+
+    return soxr.resample(speech, RATE, rate) if rate != RATE else speech
+
+
+@pytest.mark.parametrize("rate", RATES)
+@pytest.mark.parametrize("depth", DEPTHS)
+@pytest.mark.parametrize("channels", CHANNELS)
+def test_any_wav_format_is_analysed(tmp_path, capfd, speech, rate, depth, channels):
+    path = tmp_path / f"rep {rate} {depth} {channels}ch.wav"
+    audio = np.repeat(resampled(speech, rate)[:, None] * 0.8, channels, axis=1)
+    sf.write(str(path), audio, rate, subtype=depth)
+    report = assert_report(capfd, path, heard=True)
+    assert next(s for s in report["steps"] if s["id"] == "phone")["status"] == "ok"
+
+
+@pytest.mark.parametrize(
+    "name, make",
+    [
+        ("flac", lambda p, s: sf.write(str(p.with_suffix(".flac")), s, RATE, format="FLAC")),
+        ("ogg", lambda p, s: sf.write(str(p.with_suffix(".ogg")), s, RATE, format="OGG", subtype="VORBIS")),
+        ("clipped", lambda p, s: sf.write(str(p), np.clip(s * 20, -1, 1), RATE)),
+        ("dc-offset", lambda p, s: sf.write(str(p), np.clip(s * 0.5 + 0.4, -1, 1), RATE)),
+        ("quiet", lambda p, s: sf.write(str(p), s * 10 ** (-40 / 20) / max(1e-9, np.abs(s).max()), RATE, subtype="FLOAT")),
+        ("spaces and ünïcödé", lambda p, s: sf.write(str(p.with_name("my rep — ünïcödé.wav")), s, RATE)),
+    ],
+)
+def test_awkward_recordings_are_analysed(tmp_path, capfd, speech, name, make):
+    base = tmp_path / "rep.wav"
+    make(base, speech)
+    (path,) = tmp_path.iterdir()
+    report = assert_report(capfd, path)
+    if name not in ("quiet",):
+        assert report["words"], name
+
+
+@pytest.mark.parametrize(
+    "name, make",
+    [
+        ("ten minutes of silence", lambda p: _silence(p, 600)),
+        ("white noise", lambda p: sf.write(str(p), np.random.default_rng(1).normal(0, 0.2, RATE * 5).clip(-1, 1), RATE)),
+        ("0.1 s of audio", lambda p: sf.write(str(p), np.zeros(RATE // 10), RATE)),
+        ("one sample", lambda p: sf.write(str(p), np.zeros(1), RATE)),
+        ("digital full scale square", lambda p: sf.write(str(p), np.sign(np.sin(np.arange(RATE * 2) / 10)), RATE)),
+    ],
+)
+def test_no_speech_is_a_report_not_an_error(tmp_path, capfd, name, make):
+    path = tmp_path / "input.wav"
+    make(path)
+    report = assert_report(capfd, path)
+    assert all(s["status"] == "missing" for s in report["steps"]) and report["score"] <= 10
+
+
+def _silence(path, seconds: int) -> None:
+    with sf.SoundFile(str(path), "w", RATE, 1, "PCM_16") as f:
+        for _ in range(seconds):
+            f.write(np.zeros(RATE, dtype=np.int16))
+
+
+def _wav_bytes(speech: np.ndarray) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(RATE)
+        w.writeframes((speech * 20000).astype(np.int16).tobytes())
+    return buf.getvalue()
+
+
+BROKEN_FILES = {
+    "zero bytes": (lambda s: b"", "not a readable audio file"),
+    "truncated header": (lambda s: _wav_bytes(s)[:20], "not a readable audio file"),
+    "header only": (lambda s: _wav_bytes(s)[:44], "contains no audio"),
+    "text named .wav": (lambda s: b"This is a sales script, not audio.\n" * 40, "not a readable audio file"),
+    "json named .wav": (lambda s: json.dumps({"a": 1}).encode() * 50, "not a readable audio file"),
+    "random bytes": (lambda s: np.random.default_rng(3).integers(0, 256, 5000, dtype=np.uint8).tobytes(), "not a readable audio file"),
+    "mp3 codec tag in wav": (lambda s: _wav_bytes(s)[:20] + b"\x55\x00" + _wav_bytes(s)[22:], "not a readable audio file"),
+    "unknown codec tag": (lambda s: _wav_bytes(s)[:20] + b"\x99\x99" + _wav_bytes(s)[22:], "not a readable audio file"),
+    "zero channels": (lambda s: _wav_bytes(s)[:22] + b"\x00\x00" + _wav_bytes(s)[24:], "not a readable audio file"),
+    "zero sample rate": (lambda s: _wav_bytes(s)[:24] + b"\x00\x00\x00\x00" + _wav_bytes(s)[28:], "not a readable audio file"),
+    "RIFF of another kind": (lambda s: b"RIFF\x24\x00\x00\x00AVI LIST" + b"\x00" * 200, "not a readable audio file"),
+    "png named .wav": (lambda s: b"\x89PNG\r\n\x1a\n" + b"\x00" * 300, "not a readable audio file"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN_FILES))
+def test_broken_files_are_refused(tmp_path, capfd, speech, case):
+    make, message = BROKEN_FILES[case]
+    path = tmp_path / f"{case}.wav"
+    path.write_bytes(make(speech))
+    assert_refused(capfd, ["check", str(path)], message, path.name)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]
+
+
+def test_truncated_data_is_analysed_as_far_as_it_goes(tmp_path, capfd, speech):
+    """A recording cut off mid-data (the header promises more) is read up to where it stops."""
+    path = tmp_path / "cut.wav"
+    path.write_bytes(_wav_bytes(speech)[: 44 + 2 * RATE])
+    report = assert_report(capfd, path)
+    assert report["audio_s"] == pytest.approx(1.0, abs=0.05)
+
+
+@pytest.mark.parametrize(
+    "case, args, message",
+    [
+        ("missing file", ["check", "{tmp}/nope.wav"], "no such file"),
+        ("directory", ["check", "{tmp}"], "is a directory"),
+        ("missing drill", ["check", "{good}", "--drill", "{tmp}/none.toml"], "no such drill file"),
+        ("unknown drill", ["check", "{good}", "--drill", "nonesuch"], "no drill named"),
+        ("model is a file", ["check", "{good}", "--engine", "vosk", "--model", "{good}"], "is a file"),
+        ("empty model dir", ["check", "{good}", "--engine", "vosk", "--model", "{tmp}/empty"], "am/final.mdl missing"),
+        ("missing model", ["check", "{good}", "--engine", "vosk", "--model", "{tmp}/none"], "does not exist"),
+        ("drill input missing", ["drill", "--input", "{tmp}/nope.wav"], "no such file"),
+        ("reps out of range", ["drill", "--input", "{good}", "--reps", "0"], "--reps"),
+        ("speed out of range", ["drill", "--input", "{good}", "--speed", "-1"], "--speed"),
+        ("no microphone", ["drill"], "--input FILE"),
+        ("validate missing", ["drills", "validate", "{tmp}/none.toml"], "no such drill file"),
+    ],
+)
+def test_bad_arguments_are_refused(tmp_path, capfd, speech, case, args, message):
+    good = tmp_path / "good.wav"
+    sf.write(str(good), speech, RATE)
+    (tmp_path / "empty").mkdir()
+    args = [a.format(tmp=tmp_path, good=good) for a in args]
+    code, out, err = run(capfd, *args)
+    assert code == 2 and err.count("\n") == 1 and message in err and "Traceback" not in err, err
+
+
+def test_two_hour_recording_streams_in_flat_memory(tmp_path):
+    """Two hours of audio are read block by block: the reader's memory does not grow with length."""
+    import resource
+    import subprocess
+    import sys
+
+    path = tmp_path / "two hours.wav"
+    _silence(path, 2 * 3600)
+    code = (
+        "import resource, sys\n"
+        "from voicedrill.audio import SilenceTracker, stream_file\n"
+        "t = SilenceTracker(); n = 0\n"
+        "for b in t.tee(stream_file(sys.argv[1])): n += b.size\n"
+        "print(n, len(t.silences()), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=600)
+    samples, silences, peak_kib = run.stdout.split()
+    assert int(samples) == 2 * 3600 * RATE and int(silences) == 1
+    assert int(peak_kib) < 250 * 1024  # the file is 230 MB; the reader stays far below it
