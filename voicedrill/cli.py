@@ -115,7 +115,9 @@ def _check(args: argparse.Namespace, err: Console) -> int:
     audio = example_rep(drill) if args.example else Path(args.audio)
     if args.example:
         err.print(f"example rep: {audio}", markup=False)
-    probe(audio)  # a bad file is refused before the model loads
+    info = probe(audio)  # a bad file is refused before the model loads
+    if info.rate < 16000:
+        err.print(f"note: {audio} is {info.rate} Hz (telephone quality); speech recognition is less reliable below 16 kHz", markup=False, soft_wrap=True)
     engine = load_engine(args.engine, args.model, drill)
     err.print(f"engine: {engine.description}", markup=False)
     report = check_file(audio, drill, engine)
