@@ -153,3 +153,5 @@ def test_input_vanishing_mid_rep_keeps_completed_reps(tmp_path, drill, sphinx, p
     assert run.interrupted and "unplugged" in str(run.error)
     assert [p.name for p in run.saved] == ["rep-01.json"] and len(run.reports) == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rep-01.json"]
+    # the engine is shared: a rep cut off mid-utterance must not break the next one
+    assert check_file(clean, drill, sphinx).steps == run.reports[0].steps

@@ -113,6 +113,12 @@ class SphinxRecognizer:
     def partial(self) -> list[Word]:
         return self._segments() if self._in_utt else []
 
+    def abandon(self) -> None:
+        """Drop a rep cut off mid-utterance (Ctrl-C, a vanished microphone): the decoder is shared."""
+        if self._in_utt:
+            self._decoder.end_utt()
+            self._in_utt = False
+
     def finish(self) -> list[Word]:
         words: list[Word] = []
         if self._endpointer.in_speech:
@@ -146,6 +152,10 @@ class SphinxEngine:
         else:
             self.decoder = _biased_decoder(drill)
             self.description = f"pocketsphinx, bundled en-us model biased to the {drill.name} script"
+        self._current: SphinxRecognizer | None = None  # one stream at a time on the shared decoder
 
     def recognizer(self) -> SphinxRecognizer:
-        return SphinxRecognizer(self)
+        if self._current is not None:
+            self._current.abandon()
+        self._current = SphinxRecognizer(self)
+        return self._current

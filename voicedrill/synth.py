@@ -58,13 +58,19 @@ def _engine():
         raise VoicedrillError(f"no text-to-speech engine available ({exc}); on Linux install espeak-ng") from None
 
 
-def voices() -> list[str]:
-    return [v.id for v in _engine().getProperty("voices")]
+@lru_cache(maxsize=1)
+def voices() -> frozenset[str]:
+    """The voice ids that can be asked for, in lower case (e.g. "gmw/en-us", "en-us")."""
+    if shutil.which("espeak-ng"):
+        listing = subprocess.run(["espeak-ng", "--voices"], capture_output=True, text=True, timeout=30).stdout
+        rows = [line.split() for line in listing.splitlines()[1:]]
+        return frozenset(name.lower() for row in rows if len(row) >= 5 for name in (row[1], row[4]))
+    return frozenset(v.id.lower() for v in _engine().getProperty("voices"))
 
 
 def speak(text: str, voice: str = DEFAULT_VOICE, wpm: int = 170) -> np.ndarray:
     """Synthesise text to 16 kHz float audio with leading and trailing silence trimmed."""
-    if voice not in voices():
+    if voice.lower() not in voices():
         raise VoicedrillError(f"text-to-speech voice {voice!r} is not installed")
     for _ in range(ATTEMPTS):
         samples = _synthesise(text, voice, wpm)
@@ -85,10 +91,13 @@ def _synthesise(text: str, voice: str, wpm: int) -> np.ndarray:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "piece.wav"
         if shutil.which("espeak-ng"):
-            subprocess.run(
+            done = subprocess.run(
                 ["espeak-ng", "-v", voice, "-s", str(wpm), "-w", str(out), "--stdin"],
                 input=text.encode("utf-8"), capture_output=True, timeout=60,
             )
+            if done.returncode != 0:
+                reason = done.stderr.decode("utf-8", "replace").strip() or f"exit {done.returncode}"
+                raise VoicedrillError(f"espeak-ng cannot speak with voice {voice!r}: {reason}")
         else:
             _pyttsx3_to_file(text, voice, wpm, out)
         if not out.is_file() or out.stat().st_size <= 44:
