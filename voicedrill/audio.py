@@ -26,7 +26,6 @@ class AudioInfo:
     rate: int
     channels: int
     frames: int
-    format: str
 
     @property
     def seconds(self) -> float:
@@ -42,7 +41,7 @@ def probe(path: str | Path) -> AudioInfo:
         raise VoicedrillError(f"{path}: is a directory, not an audio file")
     try:
         with sf.SoundFile(path) as f:
-            info = AudioInfo(path, f.samplerate, f.channels, f.frames, f"{f.format}/{f.subtype}")
+            info = AudioInfo(path, f.samplerate, f.channels, f.frames)
     except sf.LibsndfileError as exc:
         reason = str(exc).split(": ", 1)[-1] if ": " in str(exc) else str(exc)
         raise VoicedrillError(f"{path}: not a readable audio file ({reason}); use WAV, FLAC or OGG") from None

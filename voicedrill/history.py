@@ -56,10 +56,6 @@ def save_rep(session: Path, number: int, report: RepReport, meta: dict, audio: n
     return path
 
 
-def load_session(session: Path) -> list[dict]:
-    return [json.loads(p.read_text(encoding="utf-8")) for p in sorted(session.glob("rep-*.json"))]
-
-
 def _atomic(path: Path, write) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
     os.close(fd)
