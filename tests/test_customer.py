@@ -109,3 +109,17 @@ def test_customer_mode_from_the_command_line(dialogue, tmp_path):
     expected = len(report["words"]) * 60 / (last - first - customer_s)
     assert report["pace"]["speech_wpm"] == pytest.approx(expected, rel=0.02)
     assert "customer (cue)" in run.stdout and "Customer hesitation" in run.stdout
+
+
+def test_customer_mode_needs_customer_lines(tmp_path):
+    drill = tmp_path / "silent.toml"
+    drill.write_text('name = "silent"\n[[steps]]\nid = "a"\nline = "Hello there?"\n')
+    rep = tmp_path / "rep.wav"
+    write_wav(rep, to_pcm16(speak("Hello there?")))
+    out = tmp_path / "sessions"
+    run = subprocess.run(
+        [sys.executable, "-m", "voicedrill.cli", "drill", "--customer", "--drill", str(drill), "--input", str(rep), "--out", str(out)],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert run.returncode == 2 and run.stderr.count("\n") == 1 and "no customer lines" in run.stderr
+    assert not out.exists()  # refused before anything was created

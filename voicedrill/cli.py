@@ -131,26 +131,31 @@ def _check(args: argparse.Namespace, err: Console) -> int:
 def _drill(args: argparse.Namespace, err: Console) -> int:
     from . import history
     from .asr import load_engine
-    from .audio import FileSource, MicSource
+    from .audio import FileSource, MicSource, probe
+    from .customer import Customer
     from .drills import load_drill
     from .liveview import LiveView
     from .report import render_summary
     from .session import run_drill
-    from .customer import Customer
     from .synth import Speaker
 
+    # every refusal comes before the model loads and before a session folder exists
     if not 1 <= args.reps <= 100:
         raise VoicedrillError("--reps must be between 1 and 100")
     if not 0 <= args.speed <= 100:
         raise VoicedrillError("--speed must be between 0 and 100")
     drill = load_drill(args.drill)
+    if args.customer and not any(s.answer for s in drill.steps) and not drill.customer.cue:
+        raise VoicedrillError(f"drill {drill.name!r} has no customer lines ([customer] cue, steps' answer)")
     if args.input:
-        files = [FileSource(path).name for path in args.input]  # refuse bad files before loading a model
+        files = args.input
+        for path in files:
+            probe(path)
 
         def sources(number: int) -> FileSource:
             return FileSource(files[min(number, len(files)) - 1], speed=args.speed or None)
     else:
-        MicSource()  # no microphone: say so now, not after loading the model
+        MicSource()  # no microphone: say so now
 
         def sources(number: int) -> MicSource:
             return MicSource()
@@ -159,11 +164,7 @@ def _drill(args: argparse.Namespace, err: Console) -> int:
     folder = history.new_session(args.out)
     console = Console(highlight=False)
     speaker = Speaker(not args.no_speech)
-    customer = None
-    if args.customer:
-        if not any(s.answer for s in drill.steps) and not drill.customer.cue:
-            raise VoicedrillError(f"drill {drill.name!r} has no customer lines ([customer] cue, steps' answer)")
-        customer = Customer(drill, speaker, random.Random(args.seed))
+    customer = Customer(drill, speaker, random.Random(args.seed)) if args.customer else None
     run = run_drill(drill, engine, sources, args.reps, LiveView(console), speaker, folder, args.keep_audio, customer)
     render_summary(run.reports, console, run.interrupted)
     if run.overflows:
