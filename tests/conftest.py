@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,13 @@ from voicedrill.session import EXAMPLE_LINES
 from voicedrill.synth import Piece, Segment, build_rep, write_wav
 
 LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_data_dir(tmp_path_factory):
+    """Every rep the tests save goes to a throwaway history, never the user's (subprocesses inherit this)."""
+    os.environ["XDG_DATA_HOME"] = str(tmp_path_factory.mktemp("data"))
+    os.environ.pop("VOICEDRILL_DB", None)
 
 
 @pytest.fixture(scope="session")

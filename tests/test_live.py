@@ -114,7 +114,8 @@ def test_ctrl_c_keeps_completed_reps(tmp_path, pieces, make_rep):
 def test_killed_run_leaves_completed_reps_intact(tmp_path, pieces, make_rep):
     """SIGKILL (no chance to clean up) mid-rep 3: reps 1–2 are whole, nothing half-written."""
     clean, _ = make_rep(pieces, "clean")
-    proc = voicedrill("drill", "--reps", "5", "--input", str(clean), "--speed", "4", "--out", str(tmp_path), "--no-speech", "--keep-audio")
+    env = {**os.environ, "VOICEDRILL_DB": str(tmp_path.parent / f"{tmp_path.name}.db")}
+    proc = voicedrill("drill", "--reps", "5", "--input", str(clean), "--speed", "4", "--out", str(tmp_path), "--no-speech", "--keep-audio", env=env)
     wait_into_rep_3(tmp_path)
     proc.kill()
     proc.communicate(timeout=30)
@@ -122,10 +123,17 @@ def test_killed_run_leaves_completed_reps_intact(tmp_path, pieces, make_rep):
     assert sorted(p.name for p in session.iterdir()) == ["rep-01.json", "rep-01.wav", "rep-02.json", "rep-02.wav"]
     for rep in session.glob("rep-*.json"):
         assert json.loads(rep.read_text())["report"]["score"] >= 90
-    # and the next run works
-    again = voicedrill("drill", "--input", str(clean), "--speed", "0", "--out", str(tmp_path), "--no-speech")
+    stored = [json.loads(line) for line in subprocess.run(
+        [sys.executable, "-m", "voicedrill.cli", "export", "--format", "jsonl"], env=env, capture_output=True, text=True, check=True
+    ).stdout.splitlines()]
+    assert [r["rep_in_session"] for r in stored] == [1, 2] and len({r["session"] for r in stored}) == 1
+    assert [r["report"] for r in stored] == [json.loads(p.read_text())["report"] for p in sorted(session.glob("rep-*.json"))]
+    # and the next run works, in the same history
+    again = voicedrill("drill", "--input", str(clean), "--speed", "0", "--out", str(tmp_path), "--no-speech", env=env)
     out, err = again.communicate(timeout=120)
     assert again.returncode == 0 and "1 rep(s) saved" in out, err
+    after = subprocess.run([sys.executable, "-m", "voicedrill.cli", "export"], env=env, capture_output=True, text=True, check=True)
+    assert len(after.stdout.splitlines()) == 1 + 3
 
 
 class VanishingSource(FileSource):
@@ -144,14 +152,16 @@ def test_input_vanishing_mid_rep_keeps_completed_reps(tmp_path, drill, sphinx, p
     from rich.console import Console
 
     from voicedrill.liveview import LiveView
-    from voicedrill.session import run_drill
+    from voicedrill.history import Session
+    from voicedrill.session import Keeper, run_drill
     from voicedrill.synth import Speaker
 
     clean, _ = make_rep(pieces, "clean")
     sources = lambda n: FileSource(clean) if n == 1 else VanishingSource(clean)
-    run = run_drill(drill, sphinx, sources, 3, LiveView(Console(file=open(os.devnull, "w"))), Speaker(False), tmp_path)
+    keeper = Keeper(None, Session.of("drill", drill, sphinx.name, sphinx.model_name), tmp_path)
+    run = run_drill(drill, sphinx, sources, 3, LiveView(Console(file=open(os.devnull, "w"))), Speaker(False), keeper)
     assert run.interrupted and "unplugged" in str(run.error)
-    assert [p.name for p in run.saved] == ["rep-01.json"] and len(run.reports) == 1
+    assert run.saved == [str(tmp_path / "rep-01.json")] and len(run.reports) == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rep-01.json"]
     # the engine is shared: a rep cut off mid-utterance must not break the next one
     assert check_file(clean, drill, sphinx).steps == run.reports[0].steps

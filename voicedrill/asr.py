@@ -37,6 +37,7 @@ class Engine(Protocol):
 
     name: str
     description: str
+    model_name: str  # which model, as saved with each rep
 
     def recognizer(self) -> Recognizer: ...
 

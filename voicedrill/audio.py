@@ -146,6 +146,13 @@ class SilenceTracker:
         """Frame levels in dBFS."""
         return np.concatenate(self._db) if self._db else np.zeros(0)
 
+    def levels(self, step_s: float) -> np.ndarray:
+        """The envelope coarsened to one peak level per `step_s` (for pictures of the rep)."""
+        db = self.envelope()
+        per = max(1, round(step_s / FRAME_S))
+        padded = np.pad(db, (0, -db.size % per), constant_values=-100.0)
+        return padded.reshape(-1, per).max(axis=1) if padded.size else padded
+
     def silences(self, min_s: float = 0.1) -> list[tuple[float, float]]:
         """(start, end) seconds of every stretch quieter than the adaptive threshold.
 

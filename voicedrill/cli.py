@@ -31,6 +31,7 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--example", action="store_true", help="check a synthesised example rep of the drill")
     _engine_options(check)
     check.add_argument("--json", action="store_true", help="print exactly one JSON object")
+    check.add_argument("--no-save", action="store_true", help="do not keep this rep in the history")
 
     drill = commands.add_parser("drill", help="practise live: say the drill, rep after rep, with live feedback")
     _engine_options(drill)
@@ -38,8 +39,9 @@ def _parser() -> argparse.ArgumentParser:
     drill.add_argument("--input", action="append", type=Path, default=None, metavar="FILE",
                        help="feed a recording instead of the microphone (repeat for one file per rep)")
     drill.add_argument("--speed", type=float, default=1.0, help="with --input: 1 = real time, 4 = four times faster, 0 = as fast as possible")
-    drill.add_argument("--keep-audio", action="store_true", help="save each rep's audio beside its report")
-    drill.add_argument("--out", type=Path, default=None, help="where to save the session (default: voicedrill data folder)")
+    drill.add_argument("--keep-audio", action="store_true", help="also save each rep's audio (in --out, else the data folder)")
+    drill.add_argument("--out", type=Path, default=None, help="also write each rep as rep-NN.json (and .wav) into a new folder here")
+    drill.add_argument("--no-save", action="store_true", help="do not keep these reps in the history")
     drill.add_argument("--no-speech", action="store_true", help="cues and customer lines on screen only, not spoken")
     drill.add_argument("--customer", action="store_true", help="a simulated customer says yes, answers each question and hesitates once")
     drill.add_argument("--seed", type=int, default=None, help="with --customer: make the hesitation repeatable")
@@ -50,6 +52,22 @@ def _parser() -> argparse.ArgumentParser:
     synth.add_argument("--voice", default=None, help="text-to-speech voice id (default gmw/en-us)")
     synth.add_argument("--wpm", type=int, default=170, help="speaking rate")
     synth.add_argument("--pause", type=float, default=0.3, help="seconds of silence between steps")
+
+    past = commands.add_parser("history", help="your reps so far: sessions, figures and trend; --plot for a chart")
+    _filters(past)
+    past.add_argument("--last", type=int, default=None, metavar="N", help="only the newest N reps")
+    past.add_argument("--plot", type=Path, default=None, metavar="PNG", help="write a chart of score, speech wpm and longest pause")
+    past.add_argument("--delete", default=None, metavar="REP_OR_SESSION", help="delete a rep (12) or a whole session (s3) from the history")
+
+    report = commands.add_parser("report", help="a rep or a session as a scorecard, a web page (--html) or a timeline picture (--png)")
+    report.add_argument("ref", metavar="REP_OR_SESSION", help="a rep number (12), a session (s3) or 'last' (the newest session)")
+    report.add_argument("--html", type=Path, default=None, help="write one self-contained page")
+    report.add_argument("--png", type=Path, default=None, help="write the timeline picture")
+
+    export = commands.add_parser("export", help="one row per rep, for spreadsheets and managers")
+    export.add_argument("--format", choices=("csv", "jsonl"), default="csv", help="csv (default) or jsonl (with the full report)")
+    _filters(export)
+    export.add_argument("--out", type=Path, default=None, help="write to this file instead of standard output")
 
     drills = commands.add_parser("drills", help="list, show and validate drills")
     drills_commands = drills.add_subparsers(dest="drills_command", required=True)
@@ -77,6 +95,11 @@ def _engine_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--model", default=None, help="vosk model folder (else $VOICEDRILL_MODEL, models/, data folder)")
 
 
+def _filters(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--drill", default=None, help="only this drill")
+    command.add_argument("--since", default=None, metavar="DATE", help="from this date: 2026-11-01, today, yesterday, 7d, 2w")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -99,12 +122,21 @@ def _run(args: argparse.Namespace, err: Console) -> int:
         return _drill(args, err)
     if args.command == "drills":
         return _drills(args, err)
+    if args.command in ("history", "report", "export"):
+        from . import history
+
+        store = history.Store(write=args.command == "history" and args.delete is not None)
+        try:
+            return {"history": _history, "report": _report, "export": _export}[args.command](args, store, err)
+        finally:
+            store.close()
     return _model(args, err)
 
 
 def _check(args: argparse.Namespace, err: Console) -> int:
+    from . import history
     from .asr import load_engine
-    from .audio import probe
+    from .audio import SilenceTracker, probe
     from .drills import load_drill
     from .report import render, to_json
     from .session import check_file, example_rep
@@ -115,16 +147,24 @@ def _check(args: argparse.Namespace, err: Console) -> int:
     audio = example_rep(drill) if args.example else Path(args.audio)
     if args.example:
         err.print(f"example rep: {audio}", markup=False)
-    info = probe(audio)  # a bad file is refused before the model loads
+    info = probe(audio)  # a bad file is refused before the model loads…
     if info.rate < 16000:
         err.print(f"note: {audio} is {info.rate} Hz (telephone quality); speech recognition is less reliable below 16 kHz", markup=False, soft_wrap=True)
+    store = None if args.no_save else history.Store()  # …and so is an unusable history
     engine = load_engine(args.engine, args.model, drill)
     err.print(f"engine: {engine.description}", markup=False)
-    report = check_file(audio, drill, engine)
+    tracker = SilenceTracker()
+    report = check_file(audio, drill, engine, tracker)
     if args.json:
-        print(to_json(report))
+        print(to_json(report), flush=True)
     else:
         render(report, Console(highlight=False), title=f"{drill.title} — {audio.name}")
+    if store is not None:
+        session = history.Session.of("check", drill, engine.name, engine.model_name)
+        path = str(audio.resolve())
+        rep = store.save_rep(session, 1, report, path, tracker.levels(history.LEVEL_STEP_S), path)
+        store.close()
+        err.print(f"saved as rep {rep} (voicedrill report {rep} --html rep.html)", markup=False)
     return 0
 
 
@@ -136,7 +176,7 @@ def _drill(args: argparse.Namespace, err: Console) -> int:
     from .drills import load_drill
     from .liveview import LiveView
     from .report import render_summary
-    from .session import run_drill
+    from .session import Keeper, run_drill
     from .synth import Speaker
 
     # every refusal comes before the model loads and before a session folder exists
@@ -159,19 +199,92 @@ def _drill(args: argparse.Namespace, err: Console) -> int:
 
         def sources(number: int) -> MicSource:
             return MicSource()
+    store = None if args.no_save else history.Store()
     engine = load_engine(args.engine, args.model, drill)
     err.print(f"engine: {engine.description}", markup=False)
-    folder = history.new_session(args.out)
+    folder = history.new_folder(args.out) if args.out or args.keep_audio else None
+    keeper = Keeper(store, history.Session.of("drill", drill, engine.name, engine.model_name), folder, args.keep_audio)
     console = Console(highlight=False)
     speaker = Speaker(not args.no_speech)
     customer = Customer(drill, speaker, random.Random(args.seed)) if args.customer else None
-    run = run_drill(drill, engine, sources, args.reps, LiveView(console), speaker, folder, args.keep_audio, customer)
+    run = run_drill(drill, engine, sources, args.reps, LiveView(console), speaker, keeper, customer)
     render_summary(run.reports, console, run.interrupted)
     if run.overflows:
         console.print(f"[yellow]{run.overflows} audio block(s) were dropped by the input device (overflow)[/]")
-    console.print(f"{len(run.saved)} rep(s) saved in {folder}", markup=False)
+    places = [f"history session s{keeper.session.id}" if store and keeper.session.id else "", str(folder or "")]
+    console.print(f"{len(run.saved)} rep(s) saved" + (f" in {' and '.join(p for p in places if p)}" if any(places) else " (--no-save)"), markup=False)
+    if store is not None:
+        store.close()
     if run.error:
         raise run.error
+    return 0
+
+
+def _history(args: argparse.Namespace, store, err: Console) -> int:
+    from . import history
+    from .plots import png_bytes, progress_figure
+    from .progress import render_history
+
+    if args.delete:
+        kind, number = history.parse_ref(args.delete)
+        number = store.last_session() if number is None else number
+        gone = store.delete(**{kind: number})
+        if not gone:
+            raise VoicedrillError(f"no {kind} {args.delete} in the history (see voicedrill history)")
+        print(f"deleted {gone} rep(s) ({kind} {args.delete})")
+        return 0
+    if args.last is not None and args.last < 1:
+        raise VoicedrillError("--last must be 1 or more")
+    since = history.parse_since(args.since) if args.since else None
+    reps = store.reps(drill=args.drill, since=since, last=args.last)
+    if args.plot:
+        history.write_file(args.plot, png_bytes(progress_figure(reps)))
+        err.print(f"wrote {args.plot}", markup=False)
+        return 0
+    render_history(reps, Console(highlight=False))
+    return 0
+
+
+def _report(args: argparse.Namespace, store, err: Console) -> int:
+    from . import history
+    from .plots import png_bytes, rep_figure, session_figure
+    from .report import from_dict, render, render_summary
+    from .webpage import page
+
+    kind, number = history.parse_ref(args.ref)
+    number = store.last_session() if number is None else number
+    reps = store.reps(**{kind: number}) if number is not None else []
+    if not reps:
+        raise VoicedrillError(f"no {kind} {args.ref} in the history (see voicedrill history)")
+    reports = [from_dict(r.report) for r in reps]
+    if args.html:
+        history.write_file(args.html, page(reps, reports).encode("utf-8"))
+        err.print(f"wrote {args.html}", markup=False)
+    if args.png:
+        figure = rep_figure(reps[0], reports[0]) if len(reps) == 1 else session_figure(reps, reports)
+        history.write_file(args.png, png_bytes(figure))
+        err.print(f"wrote {args.png}", markup=False)
+    if not (args.html or args.png):
+        console = Console(highlight=False)
+        for rep, report in zip(reps, reports):
+            render(report, console, title=f"Rep {rep.id} (session s{rep.session}, #{rep.number}) — {rep.drill}, {rep.saved_at:%Y-%m-%d %H:%M}")
+        if len(reps) > 1:
+            render_summary(reports, console)
+    return 0
+
+
+def _export(args: argparse.Namespace, store, err: Console) -> int:
+    from . import history
+    from .progress import export
+
+    since = history.parse_since(args.since) if args.since else None
+    reps = store.reps(drill=args.drill, since=since)
+    text = export(reps, args.format)
+    if args.out:
+        history.write_file(args.out, text.encode("utf-8"))
+        err.print(f"wrote {len(reps)} rep(s) to {args.out}", markup=False)
+    else:
+        sys.stdout.write(text)
     return 0
 
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from .data import RepReport
+from .data import CustomerTurn, Mark, Pace, Pause, RepReport, ScorePart, StepResult, TurnResult, Word
 from .drills import Drill
 
 STATUS_STYLE = {"ok": "green", "missing": "red", "out_of_order": "yellow", "repeated": "cyan"}
@@ -48,8 +49,8 @@ def to_dict(report: RepReport) -> dict:
             for p in report.pauses
         ],
         "pace": {"speech_wpm": _t(report.pace.speech_wpm, 1), "articulation_wpm": _t(report.pace.articulation_wpm, 1)},
-        "fillers": [{"w": m.text, "start": _t(m.start)} for m in report.fillers],
-        "forbidden": [{"phrase": m.text, "start": _t(m.start)} for m in report.forbidden],
+        "fillers": [{"w": m.text, "start": _t(m.start), "end": _t(m.end)} for m in report.fillers],
+        "forbidden": [{"phrase": m.text, "start": _t(m.start), "end": _t(m.end)} for m in report.forbidden],
         "extra": [{"text": m.text, "start": _t(m.start), "end": _t(m.end)} for m in report.extra],
         "customer": [
             {
@@ -69,11 +70,43 @@ def to_dict(report: RepReport) -> dict:
     }
 
 
+def from_dict(data: dict) -> RepReport:
+    """A stored report back as a RepReport (the inverse of to_dict, at its rounding)."""
+
+    def marks(items: list[dict], key: str) -> tuple[Mark, ...]:
+        return tuple(Mark(m[key], m["start"], m.get("end", m["start"])) for m in items)
+
+    return RepReport(
+        drill=data["drill"],
+        engine=data["engine"],
+        audio_s=data["audio_s"],
+        words=tuple(Word(w["w"], w["start"], w["end"], w["conf"]) for w in data["words"]),
+        steps=tuple(
+            StepResult(s["id"], s["status"], s["start"], s["end"], s["heard"], s["wpm"], s["count"], s["match"], s["optional"])
+            for s in data["steps"]
+        ),
+        order_ok=data["order_ok"],
+        order_notes=tuple(data["order_notes"]),
+        pauses=tuple(Pause(p["from"], p["to"], p["gap_s"], p["flagged"], p["min_s"], p["max_s"]) for p in data["pauses"]),
+        pace=Pace(data["pace"]["speech_wpm"], data["pace"]["articulation_wpm"]),
+        duration_s=data["duration_s"],
+        fillers=marks(data["fillers"], "w"),
+        forbidden=marks(data["forbidden"], "phrase"),
+        extra=marks(data["extra"], "text"),
+        score=data["score"],
+        score_parts=tuple(ScorePart(p["part"], p["points"], p["max"], p["why"]) for p in data["score_parts"]),
+        turns=tuple(
+            TurnResult(CustomerTurn(t["kind"], t["after"], t["text"], t["start"], t["end"]), t["latency_s"], t["continued"], t["reply"])
+            for t in data.get("customer", [])
+        ),
+    )
+
+
 def to_json(report: RepReport) -> str:
     return json.dumps(to_dict(report), ensure_ascii=False)
 
 
-def _seconds(value: float | None) -> str:
+def fmt_seconds(value: float | None) -> str:
     return "—" if value is None else f"{value:.2f}s"
 
 
@@ -84,7 +117,7 @@ def render(report: RepReport, console: Console, title: str = "") -> None:
         steps.add_column(column, overflow="fold")
     for s in report.steps:
         status = Text(s.status + (f" ×{s.count}" if s.count > 1 else ""), style=STATUS_STYLE[s.status])
-        steps.add_row(s.id, status, _seconds(s.start), _seconds(s.end), "—" if s.wpm is None else f"{s.wpm:.0f}", Text(s.heard))
+        steps.add_row(s.id, status, fmt_seconds(s.start), fmt_seconds(s.end), "—" if s.wpm is None else f"{s.wpm:.0f}", Text(s.heard))
     console.print(steps)
 
     if report.pauses:
@@ -98,30 +131,57 @@ def render(report: RepReport, console: Console, title: str = "") -> None:
             pauses.add_row(f"{p.from_step} → {p.to_step}", gap, allowed)
         console.print(pauses)
 
+    for line in fact_lines(report, _rich_mark):
+        console.print(line)
+    head, _, parts = score_line(report).partition(" — ")
+    console.print(f"[bold]{head}[/] — {escape(parts)}")
+
+
+RICH_ROLE = {"ok": "green", "bad": "bold red", "warn": "yellow"}
+
+
+def _rich_mark(text: str, role: str = "") -> str:
+    return f"[{RICH_ROLE[role]}]{escape(text)}[/]" if role else escape(text)
+
+
+def fact_lines(report: RepReport, mark: Callable[[str, str], str]) -> list[str]:
+    """The scorecard's sentences under the tables, for any medium: `mark(text, role)` escapes the
+    text and styles it ("ok", "bad", "warn"; "" plain)."""
     pace = report.pace
+
+    def plain(text: str) -> str:
+        return mark(text, "")
+
+    def listed(label: str, marks: tuple, role: str, sep: str = ", ") -> str:
+        return plain(f"{label}: ") + plain(sep).join(mark(f"“{m.text}”", role) + plain(f" at {m.start:.1f}s") for m in marks)
+
     lines = [
-        f"Order: {'[green]ok[/]' if report.order_ok else '[yellow]' + escape('; '.join(report.order_notes)) + '[/]'}",
-        f"Pace: {pace.speech_wpm or 0:.0f} wpm speech, {pace.articulation_wpm or 0:.0f} wpm articulation"
-        f" over {_seconds(report.duration_s)} of {report.audio_s:.1f}s audio",
+        plain("Order: ") + (mark("ok", "ok") if report.order_ok else mark("; ".join(report.order_notes), "warn")),
+        plain(
+            f"Pace: {pace.speech_wpm or 0:.0f} wpm speech, {pace.articulation_wpm or 0:.0f} wpm articulation"
+            f" over {fmt_seconds(report.duration_s)} of {report.audio_s:.1f}s audio"
+        ),
     ]
     if report.forbidden:
-        lines.append("Forbidden: " + ", ".join(f"[red]“{escape(m.text)}”[/] at {m.start:.1f}s" for m in report.forbidden))
+        lines.append(listed("Forbidden", report.forbidden, "bad"))
     if report.fillers:
-        lines.append("Fillers: " + ", ".join(f"“{escape(m.text)}” at {m.start:.1f}s" for m in report.fillers))
+        lines.append(listed("Fillers", report.fillers, ""))
     if report.extra:
-        lines.append("Off-script: " + "; ".join(f"“{escape(m.text)}” at {m.start:.1f}s" for m in report.extra))
+        lines.append(listed("Off-script", report.extra, "", "; "))
     if not report.words:
-        lines.append("[yellow]No speech was recognised in this audio.[/]")
+        lines.append(mark("No speech was recognised in this audio.", "warn"))
     for t in report.turns:
         latency = "no reply" if t.latency_s is None else f"back in {t.latency_s:.2f}s"
-        style = "red" if t.latency_s is None or t.latency_s > 1.0 else "green"
-        onward = "" if t.continued else " — [red]the sequence stopped here[/]"
-        said = f" (“{escape(t.reply)}”)" if t.turn.kind == "hesitation" and t.reply else ""
-        lines.append(f"Customer {t.turn.kind} “{escape(t.turn.text)}”: [{style}]{latency}[/]{said}{onward}")
-    for line in lines:
-        console.print(line)
+        role = "bad" if t.latency_s is None or t.latency_s > 1.0 else "ok"
+        said = f" (“{t.reply}”)" if t.turn.kind == "hesitation" and t.reply else ""
+        onward = "" if t.continued else mark(" — the sequence stopped here", "bad")
+        lines.append(plain(f"Customer {t.turn.kind} “{t.turn.text}”: ") + mark(latency, role) + plain(said) + onward)
+    return lines
+
+
+def score_line(report: RepReport) -> str:
     parts = ", ".join(f"{p.name} {p.points:g}/{p.max_points} ({p.why})" for p in report.score_parts)
-    console.print(f"[bold]Score {report.score}/100[/] — {parts}")
+    return f"Score {report.score}/100 — {parts}"
 
 
 def render_script(drill: Drill, console: Console) -> None:
@@ -141,20 +201,20 @@ def render_script(drill: Drill, console: Console) -> None:
         console.print("Never say: " + ", ".join(f"“{escape(p)}”" for p in drill.forbidden))
 
 
-def rep_row(report: RepReport) -> dict:
-    """The per-rep figures of a run: duration, speech wpm, longest pause, order errors, score."""
+def rep_row(data: dict) -> dict:
+    """The headline figures of a rep, exactly as in its JSON report: duration, speech wpm, longest pause, order errors, score."""
     return {
-        "duration_s": _t(report.duration_s, 1),
-        "speech_wpm": _t(report.pace.speech_wpm, 0),
-        "longest_pause_s": _t(max((p.gap_s for p in report.pauses), default=None), 2),
-        "order_errors": sum(s.status == "out_of_order" for s in report.steps),
-        "score": report.score,
+        "duration_s": data["duration_s"],
+        "speech_wpm": data["pace"]["speech_wpm"],
+        "longest_pause_s": max((p["gap_s"] for p in data["pauses"]), default=None),
+        "order_errors": sum(s["status"] == "out_of_order" for s in data["steps"]),
+        "score": data["score"],
     }
 
 
 def summary(reports: list[RepReport]) -> dict:
     """First vs last, best rep and trend (score points per rep, least squares)."""
-    rows = [rep_row(r) for r in reports]
+    rows = [rep_row(to_dict(r)) for r in reports]
     scores = [r.score for r in reports]
     result: dict = {"reps": len(reports), "rows": rows}
     if scores:
@@ -178,9 +238,9 @@ def render_summary(reports: list[RepReport], console: Console, interrupted: bool
         pause = row["longest_pause_s"]
         table.add_row(
             str(n),
-            _seconds(row["duration_s"]),
+            fmt_seconds(row["duration_s"]),
             "—" if row["speech_wpm"] is None else f"{row['speech_wpm']:.0f}",
-            _seconds(pause),
+            fmt_seconds(pause),
             str(row["order_errors"]),
             str(row["score"]),
         )

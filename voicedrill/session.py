@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 import tempfile
@@ -9,6 +10,7 @@ import threading
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +26,7 @@ from .drills import Drill
 from .errors import VoicedrillError
 from .live import LiveRep
 from .liveview import LiveView
-from .report import render
+from .report import render, to_dict
 from .synth import Piece, Speaker, build_rep, write_wav
 
 # espeak-ng's lone "Email?" is heard as "the" by pocketsphinx's en-us model (every voice and
@@ -33,10 +35,10 @@ EXAMPLE_LINES = {"email": "And what's the best email for you?"}
 EXAMPLE_SLOW_STEP = "payment"  # the example hesitates before this step, to show a flagged pause
 
 
-def check_file(path: str | Path, drill: Drill, engine: Engine) -> RepReport:
-    """Transcribe a recorded rep and score it against the drill."""
+def check_file(path: str | Path, drill: Drill, engine: Engine, tracker: SilenceTracker | None = None) -> RepReport:
+    """Transcribe a recorded rep and score it against the drill (`tracker` keeps its energy envelope)."""
     probe(path)  # fail on bad files before any decoding
-    tracker = SilenceTracker()
+    tracker = tracker or SilenceTracker()
     transcript = transcribe(engine, tracker.tee(stream_file(path)))
     return analyse(transcript.words, drill, engine.name, transcript.audio_s, tracker.silences())
 
@@ -55,11 +57,13 @@ def example_pieces(drill: Drill, pause_s: float = 0.3, slow_pause_s: float = 1.6
 
 def example_rep(drill: Drill) -> Path:
     """A synthesised example rep of the drill, made once and kept in the user cache."""
-    path = Path(platformdirs.user_cache_dir("voicedrill")) / f"example-{drill.name}.wav"
+    pieces = example_pieces(drill)
+    recipe = hashlib.sha256(repr(pieces).encode()).hexdigest()[:10]  # a changed drill gets a new example
+    path = Path(platformdirs.user_cache_dir("voicedrill")) / f"example-{drill.name}-{recipe}.wav"
     if path.is_file():
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
-    audio, _ = build_rep(example_pieces(drill))
+    audio, _ = build_rep(pieces)
     fd, tmp = tempfile.mkstemp(suffix=".wav", dir=path.parent)
     os.close(fd)
     try:
@@ -72,12 +76,40 @@ def example_rep(drill: Drill) -> Path:
 
 
 @dataclass
+class Keeper:
+    """Where finished reps go: the history store (unless --no-save) and, if asked, a folder of files."""
+
+    store: history.Store | None
+    session: history.Session
+    folder: Path | None = None  # rep-NN.json (and rep-NN.wav) per rep
+    keep_audio: bool = False
+
+    def keep(self, number: int, report: RepReport, rep: LiveRep, source: str) -> str:
+        """Save one rep; returns how to find it again."""
+        audio = np.concatenate(rep.audio) if rep.audio else None
+        saved = []
+        if self.folder is not None:
+            record = {
+                "session": self.folder.name, "rep": number, "saved_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "drill": self.session.drill, "engine": self.session.engine, "model": self.session.model,
+                "source": source, "report": to_dict(report),
+            }
+            path = history.write_rep_files(self.folder, number, record, audio if self.keep_audio else None)
+            saved.append(str(path))
+        if self.store is not None:
+            wav = self.folder / f"rep-{number:02d}.wav" if self.folder is not None and audio is not None else None
+            recording = str(wav) if wav else source if Path(source).is_file() else None
+            rep_id = self.store.save_rep(self.session, number, report, source, rep.tracker.levels(history.LEVEL_STEP_S), recording)
+            saved.insert(0, f"rep {rep_id}")
+        return ", ".join(saved) or "not saved (--no-save)"
+
+
+@dataclass
 class DrillRun:
     """The reps of one `voicedrill drill` run, as saved."""
 
-    folder: Path
     reports: list[RepReport] = field(default_factory=list)
-    saved: list[Path] = field(default_factory=list)
+    saved: list[str] = field(default_factory=list)  # where each rep went
     interrupted: bool = False
     overflows: int = 0
     error: VoicedrillError | None = None  # the input failed mid-run (e.g. the microphone went away)
@@ -90,16 +122,15 @@ def run_drill(
     reps: int,
     view: LiveView,
     speaker: Speaker,
-    folder: Path,
-    keep_audio: bool = False,
+    keeper: Keeper,
     customer: Customer | None = None,
 ) -> DrillRun:
     """Rep after rep on one loaded engine; each rep is saved before the next starts.
 
     Ctrl-C ends the run: the rep under way is dropped, the completed ones are kept. So does an
-    input that fails mid-rep (a microphone unplugged); the error is kept in the result.
+    input that fails mid-rep (a microphone unplugged) or a save that fails; the error is kept.
     """
-    run = DrillRun(folder)
+    run = DrillRun()
     console = view.console
     try:
         for number in range(1, reps + 1):
@@ -109,15 +140,13 @@ def run_drill(
             if notice := speaker.take_notice():
                 console.print(notice, markup=False, soft_wrap=True)
             source = sources(number)
-            rep = LiveRep(drill, engine, keep_audio)
+            rep = LiveRep(drill, engine, keeper.keep_audio)
             report = view.run(rep, source, f"rep {number}/{reps}", customer)
             run.overflows += getattr(source, "overflows", 0)
-            audio = np.concatenate(rep.audio) if rep.audio else None
-            meta = {"drill": drill.name, "engine": engine.description, "source": getattr(source, "name", "microphone")}
             with _no_interrupt():
-                run.saved.append(history.save_rep(folder, number, report, meta, audio))
+                run.saved.append(keeper.keep(number, report, rep, getattr(source, "name", "microphone")))
                 run.reports.append(report)
-            render(report, console, title=f"Rep {number} — {drill.title}")
+            render(report, console, title=f"Rep {number} — {drill.title}  (saved: {run.saved[-1]})")
     except KeyboardInterrupt:
         run.interrupted = True
     except VoicedrillError as exc:

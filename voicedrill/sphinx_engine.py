@@ -144,6 +144,7 @@ class SphinxEngine:
     """Loads the acoustic model once; with a drill, a script-biased language model."""
 
     name = "pocketsphinx"
+    model_name = "en-us (bundled)"
 
     def __init__(self, drill: Drill | None = None):
         if drill is None:

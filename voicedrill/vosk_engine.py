@@ -58,6 +58,7 @@ class VoskEngine:
         except Exception as exc:  # vosk raises a bare Exception("Failed to create a model")
             raise VoicedrillError(f"{found.path}: vosk could not load this model ({exc}); re-download it with: voicedrill model download") from None
         self.description = f"vosk, model {found.path.name} ({found.why})"
+        self.model_name = str(found.path)
 
     def recognizer(self) -> VoskRecognizer:
         return VoskRecognizer(self.model)

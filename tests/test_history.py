@@ -1,0 +1,272 @@
+"""The history store: saving, reading back, migrating, concurrent writers, and refusing damaged files."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import json
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from datetime import datetime, timedelta
+
+import numpy as np
+import pytest
+
+from voicedrill import history
+from voicedrill.analysis import analyse
+from voicedrill.data import Word
+from voicedrill.errors import VoicedrillError
+from voicedrill.history import Session, Store
+from voicedrill.progress import FIELDS, export, export_row, sparkline
+from voicedrill.report import from_dict, to_dict
+
+
+def sample_report(drill, gap: float = 0.3, skip: str | None = None):
+    """A rep from hand-made timed words: each step's line, `gap` seconds apart."""
+    words, t = [], 0.0
+    for step in drill.steps:
+        if step.id == skip:
+            continue
+        for token in step.line.split():
+            words.append(Word(token.strip(",.?!").lower(), round(t, 3), round(t + 0.27, 3)))
+            t += 0.3
+        t += gap
+    return analyse(words, drill, "fake", t + 0.5)
+
+
+def test_report_survives_the_round_trip_through_json(drill):
+    report = sample_report(drill, gap=1.4, skip="email")
+    assert to_dict(from_dict(to_dict(report))) == to_dict(report)
+    assert from_dict(json.loads(json.dumps(to_dict(report)))) == from_dict(to_dict(report))
+
+
+def test_saved_reps_read_back_with_their_figures(tmp_path, drill):
+    store = Store(tmp_path / "h.db")
+    run = Session.of("drill", drill, "fake", "none")
+    reports = [sample_report(drill, gap) for gap in (1.5, 0.9, 0.3)]
+    levels = np.linspace(-80, -10, 200)
+    ids = [store.save_rep(run, n, r, "mic", levels) for n, r in enumerate(reports, 1)]
+    single = Session.of("check", drill, "fake", "none")
+    other = store.save_rep(single, 1, sample_report(drill, skip="notes"), "/rep.wav", None, "/rep.wav")
+    reps = store.reps()
+    assert [r.id for r in reps] == [*ids, other]
+    assert [r.session for r in reps] == [run.id] * 3 + [single.id] and reps[0].session_reps == 3
+    for rep, report in zip(reps, reports):
+        assert rep.report == to_dict(report) and rep.score == report.score
+        assert rep.longest_pause_s == max(p["gap_s"] for p in rep.report["pauses"])
+        assert rep.pace_wpm == drill.pace_wpm and rep.max_pause_s == drill.max_pause_s
+        assert np.allclose(rep.levels, levels, atol=0.26)  # half-dB steps
+    assert reps[-1].levels is None and reps[-1].audio == "/rep.wav" and reps[-1].kind == "check"
+    assert [r.id for r in store.reps(last=2)] == ids[2:] + [other]
+    assert [r.id for r in store.reps(session=run.id)] == ids
+    assert store.reps(drill="soft-to-hard") == [] and len(store.reps(drill="hard-close")) == 4
+    assert store.reps(since=datetime.now().astimezone() + timedelta(minutes=1)) == []
+    assert store.last_session() == single.id
+    store.close()
+
+
+def test_delete_is_explicit_and_takes_empty_sessions_with_it(tmp_path, drill):
+    store = Store(tmp_path / "h.db")
+    run = Session.of("drill", drill, "fake", "none")
+    first, second = (store.save_rep(run, n, sample_report(drill), "mic") for n in (1, 2))
+    assert store.delete(rep=first) == 1 and [r.id for r in store.reps()] == [second]
+    assert store.delete(rep=first) == 0
+    assert store.delete(session=run.id) == 1 and store.reps() == []
+    assert store.db.execute("SELECT count(*) FROM sessions").fetchone()[0] == 0
+
+
+def test_sparkline_and_export_rows(tmp_path, drill):
+    assert sparkline([1, 2, 3, None, 8]) == "▁▂▃ █" and sparkline([5, 5]) == "▅▅" and sparkline([None]) == ""
+    store = Store(tmp_path / "h.db")
+    report = sample_report(drill, gap=1.3, skip="address")
+    store.save_rep(Session.of("check", drill, "fake", "none"), 1, report, "a.wav")
+    (rep,) = store.reps()
+    row = export_row(rep)
+    assert list(row) == FIELDS
+    assert row["score"] == report.score and row["steps_missing"] == 1 and row["flagged_pauses"] == sum(p.flagged for p in report.pauses)
+    lines = export([rep], "csv").splitlines()
+    assert lines[0].split(",") == FIELDS and len(lines) == 2
+    assert json.loads(export([rep], "jsonl"))["report"] == to_dict(report)
+
+
+def test_since_words_and_dates():
+    now = datetime(2026, 11, 21, 15, 30).astimezone()
+    assert history.parse_since("today", now) == now.replace(hour=0, minute=0)
+    assert history.parse_since("7d", now) == now.replace(hour=0, minute=0) - timedelta(days=7)
+    assert history.parse_since("2w", now) == now.replace(hour=0, minute=0) - timedelta(days=14)
+    assert history.parse_since("2026-11-01").date().isoformat() == "2026-11-01"
+    with pytest.raises(VoicedrillError, match="--since 'last tuesday'"):
+        history.parse_since("last tuesday")
+    assert history.parse_ref("12") == ("rep", 12) == history.parse_ref("#12")
+    assert history.parse_ref("s3") == ("session", 3) and history.parse_ref("last") == ("session", None)
+    with pytest.raises(VoicedrillError, match="not a rep or a session"):
+        history.parse_ref("rep-three")
+
+
+def test_reps_saved_by_version_0_1_folders_are_imported(tmp_path, drill, monkeypatch):
+    """The first open migrates: rep-NN.json folders written before the database become sessions; files stay."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    folder = history.data_dir() / "sessions" / "20261120-091500"
+    folder.mkdir(parents=True)
+    reports = [sample_report(drill, 1.2), sample_report(drill, 0.4)]
+    for n, report in enumerate(reports, 1):
+        record = {"session": folder.name, "rep": n, "saved_at": f"2026-11-20T09:1{n}:00+00:00", "drill": "hard-close",
+                  "engine": "pocketsphinx, bundled en-us model", "source": "microphone", "report": to_dict(report)}
+        (folder / f"rep-{n:02d}.json").write_text(json.dumps(record))
+    (folder / "notes.txt").write_text("not a rep")
+    (folder / "rep-03.json").write_text("{half a fi")
+    store = Store()
+    reps = store.reps()
+    assert [(r.number, r.kind, r.score) for r in reps] == [(1, "imported", reports[0].score), (2, "imported", reports[1].score)]
+    assert reps[0].saved_at.year == 2026 and reps[0].levels is None and reps[0].pace_wpm == drill.pace_wpm
+    assert sorted(p.name for p in folder.iterdir()) == ["notes.txt", "rep-01.json", "rep-02.json", "rep-03.json"]
+    store.close()
+    assert len(Store().reps()) == 2  # once only
+
+
+def test_newer_or_foreign_databases_are_refused_untouched(tmp_path):
+    newer = tmp_path / "newer.db"
+    Store(newer).close()
+    with sqlite3.connect(newer) as db:
+        db.execute("PRAGMA user_version = 99")
+    with pytest.raises(VoicedrillError, match="newer voicedrill"):
+        Store(newer)
+    foreign = tmp_path / "foreign.db"
+    with sqlite3.connect(foreign) as db:
+        db.execute("CREATE TABLE contacts (name TEXT)")
+        db.execute("INSERT INTO contacts VALUES ('Ann')")
+    before = foreign.read_bytes()
+    with pytest.raises(VoicedrillError, match="another program"):
+        Store(foreign)
+    assert foreign.read_bytes() == before
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "half-header", "folder"])
+def test_damaged_database_is_refused_and_left_untouched(tmp_path, drill, damage):
+    path = tmp_path / "history.db"
+    store = Store(path)
+    for n in range(1, 30):
+        store.save_rep(Session.of("drill", drill, "fake", "none"), n, sample_report(drill), "mic")
+    store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    store.close()
+    data = path.read_bytes()
+    if damage == "folder":
+        path.unlink()
+        path.mkdir()
+    else:
+        path.write_bytes({"truncated": data[: len(data) // 2], "garbage": b"\x00\x01notsqlite" * 100, "half-header": data[:60]}[damage])
+    before = None if damage == "folder" else hashlib.sha256(path.read_bytes()).hexdigest()
+    run = subprocess.run([sys.executable, "-m", "voicedrill.cli", "history"], capture_output=True, text=True,
+                         env={**_env(), history.DB_ENV: str(path)})
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1 and str(path) in run.stderr
+    assert ("set VOICEDRILL_DB" in run.stderr) and (damage == "folder" or "left untouched" in run.stderr)
+    if before:
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == before
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["history.db"]  # no -wal/-shm created beside it
+
+
+WRITER = textwrap.dedent(
+    """
+    import sys
+    from voicedrill.analysis import analyse
+    from voicedrill.data import Word
+    from voicedrill.drills import load_drill
+    from voicedrill.history import Session, Store
+
+    drill = load_drill("hard-close")
+    words = [Word(w.strip(",.?!").lower(), i * 0.3, i * 0.3 + 0.27) for i, w in enumerate(" ".join(s.line for s in drill.steps).split())]
+    report = analyse(words, drill, "fake", len(words) * 0.3 + 1)
+    store = Store()
+    run = Session.of("drill", drill, "fake", sys.argv[1])
+    for n in range(1, 51):
+        store.save_rep(run, n, report, sys.argv[1])
+    """
+)
+
+
+def _env() -> dict:
+    return dict(os.environ)
+
+
+def test_two_processes_saving_at_once_lose_nothing(tmp_path):
+    env = {**_env(), history.DB_ENV: str(tmp_path / "shared.db")}
+    writers = [subprocess.Popen([sys.executable, "-c", WRITER, name], env=env, stderr=subprocess.PIPE, text=True) for name in ("a", "b")]
+    for writer in writers:
+        assert writer.wait(timeout=300) == 0, writer.stderr.read()
+    reps = Store(tmp_path / "shared.db").reps()
+    assert len(reps) == 100 and len({r.id for r in reps}) == 100
+    assert sorted((r.source, r.number) for r in reps) == sorted((s, n) for s in "ab" for n in range(1, 51))
+    assert len({r.session for r in reps}) == 2
+
+
+LOCKER = textwrap.dedent(
+    """
+    import sqlite3, sys, time
+    db = sqlite3.connect(sys.argv[1], isolation_level=None)
+    db.execute("BEGIN EXCLUSIVE")
+    print("locked", flush=True)
+    time.sleep(60)
+    """
+)
+
+
+def test_a_database_locked_by_another_process_is_a_clear_error(tmp_path, drill, monkeypatch, capsys, pieces, make_rep):
+    from voicedrill import cli
+
+    clean, _ = make_rep(pieces, "clean")
+    path = tmp_path / "h.db"
+    Store(path).close()
+    locker = subprocess.Popen([sys.executable, "-c", LOCKER, str(path)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert locker.stdout.readline().strip() == "locked"
+        monkeypatch.setattr(history, "BUSY_TIMEOUT_S", 0.5)
+        monkeypatch.setenv(history.DB_ENV, str(path))
+        for args in (["history", "--delete", "1"], ["check", str(clean), "--engine", "pocketsphinx"]):
+            assert cli.main(args) == 2
+            err = capsys.readouterr().err
+            assert err.count("\n") == 1 and "locked by another program" in err and str(path) in err
+    finally:
+        locker.kill()
+        locker.wait()
+    assert cli.main(["history", "--delete", "1"]) == 2  # unlocked now: the rep simply isn't there
+    assert "no rep 1" in capsys.readouterr().err
+
+
+def run_in_read_only(folder, *args: str, env: dict) -> subprocess.CompletedProcess:
+    """voicedrill with `folder` read-only: a read-only bind mount in a private mount namespace (as root,
+    whom permissions don't stop), else plain permissions."""
+    command = [sys.executable, "-m", "voicedrill.cli", *args]
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+        try:
+            return subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
+        finally:
+            folder.chmod(0o755)
+    if subprocess.run(["unshare", "-m", "true"], capture_output=True).returncode:
+        pytest.skip("no mount namespaces here to make a read-only folder as root")
+    remount = 'mount --bind "$0" "$0" && mount -o remount,ro,bind "$0" "$0" && exec "$@"'
+    return subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", remount, str(folder), *command],
+                          capture_output=True, text=True, env=env, timeout=120)
+
+
+def test_read_only_location(tmp_path, drill, pieces, make_rep):
+    clean, _ = make_rep(pieces, "clean")
+    env = {**_env(), "XDG_DATA_HOME": str(tmp_path)}
+    refused = run_in_read_only(tmp_path, "check", str(clean), "--engine", "pocketsphinx", env=env)
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1, refused.stderr
+    assert f"{tmp_path} is read-only" in refused.stderr and "--no-save" in refused.stderr and "engine:" not in refused.stderr
+    assert run_in_read_only(tmp_path, "check", str(clean), "--engine", "pocketsphinx", "--no-save", env=env).returncode == 0
+    assert list(tmp_path.iterdir()) == []
+    # a history that exists can still be read from a read-only place, not written
+    store = Store(tmp_path / "voicedrill" / "history.db")
+    store.save_rep(Session.of("check", drill, "fake", "none"), 1, sample_report(drill), "a.wav")
+    store.close()
+    before = sorted(p.name for p in (tmp_path / "voicedrill").iterdir())
+    shown = run_in_read_only(tmp_path / "voicedrill", "export", env=env)
+    assert shown.returncode == 0 and shown.stdout.count("\n") == 2, shown.stderr
+    refused = run_in_read_only(tmp_path / "voicedrill", "history", "--delete", "1", env=env)
+    assert refused.returncode == 2 and "read-only" in refused.stderr and "Traceback" not in refused.stderr
+    assert sorted(p.name for p in (tmp_path / "voicedrill").iterdir()) == before

@@ -1,0 +1,155 @@
+"""Pictures of progress: a rep's timeline, and score / pace / pauses over the stored reps (matplotlib, headless)."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from itertools import groupby
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display needed, ever
+
+import numpy as np  # noqa: E402
+from matplotlib.axes import Axes  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.patches import Rectangle  # noqa: E402
+from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
+
+from .data import RepReport  # noqa: E402
+from .errors import VoicedrillError  # noqa: E402
+from .history import LEVEL_STEP_S, SavedRep  # noqa: E402
+
+DPI = 100
+STATUS_COLOUR = {"ok": "#2e8b57", "missing": "#c0392b", "out_of_order": "#e6a100", "repeated": "#2a7fb8"}
+FLAGGED, FINE, CUSTOMER = "#c0392b", "#2e8b57", "#9e9e9e"
+
+
+def draw_timeline(ax: Axes, report: RepReport, levels: np.ndarray | None, span_s: float | None = None) -> None:
+    """One rep on a time axis: energy, step spans, pauses between questions, fillers and forbidden phrases."""
+    end = span_s or max(report.audio_s, 1.0)
+    if levels is not None and levels.size:
+        t = np.arange(levels.size) * LEVEL_STEP_S
+        floor, peak = np.percentile(levels, 5), max(np.max(levels), np.percentile(levels, 5) + 1.0)
+        height = np.clip((levels - floor) / (peak - floor), 0, 1) * 0.9
+        ax.fill_between(t, -height / 2 + 0.45, height / 2 + 0.45, step="post", color="#b0bec5", lw=0)
+    else:  # a rep imported without audio levels: show the words instead
+        for w in report.words:
+            ax.axvspan(w.start, w.end, ymin=0.35, ymax=0.55, color="#b0bec5", lw=0)
+    for turn in report.turns:
+        ax.axvspan(turn.turn.start, turn.turn.end, ymin=0.2, ymax=0.75, color=CUSTOMER, alpha=0.25, hatch="//", lw=0)
+        ax.text((turn.turn.start + turn.turn.end) / 2, 0.9, "customer", ha="center", fontsize=7, color="#616161")
+    for step in report.steps:
+        if step.start is None or step.end is None:
+            continue
+        colour = STATUS_COLOUR[step.status]
+        ax.add_patch(Rectangle((step.start, 1.0), step.end - step.start, 0.28, color=colour, alpha=0.85, lw=0))
+        label = step.id + ("" if step.status == "ok" else f" ({step.status.replace('_', ' ')})")
+        ax.text((step.start + step.end) / 2, 1.33, label, ha="center", va="bottom", fontsize=8, color=colour, rotation=0)
+    missing = [s.id for s in report.steps if s.status == "missing" and not s.optional]
+    if missing:
+        ax.text(1.0, 1.02, "missing: " + ", ".join(missing), transform=ax.transAxes, fontsize=8, color=STATUS_COLOUR["missing"], va="bottom", ha="right")
+    by_id = {s.id: s for s in report.steps}
+    for pause in report.pauses:
+        left, right = by_id[pause.from_step].end, by_id[pause.to_step].start
+        if left is None or right is None:
+            continue
+        colour = FLAGGED if pause.flagged else FINE
+        ax.annotate("", (max(right, left), -0.12), (left, -0.12), arrowprops={"arrowstyle": "<->", "color": colour, "lw": 1.4})
+        ax.text((left + right) / 2, -0.22, f"{pause.gap_s:.2f}s" + (" !" if pause.flagged else ""), ha="center", va="top", fontsize=7, color=colour)
+    for mark in report.fillers:
+        ax.plot([mark.start], [0.95], marker="v", color="#e67e22", ms=7)
+        ax.text(mark.start, 0.78, mark.text, fontsize=7, color="#e67e22", ha="center")
+    for mark in report.forbidden:
+        ax.axvspan(mark.start, max(mark.end, mark.start + 0.1), color=FLAGGED, alpha=0.2, lw=0)
+        ax.plot([mark.start], [0.95], marker="X", color=FLAGGED, ms=8)
+        ax.text(mark.start, 0.05, f"“{mark.text}”", fontsize=7, color=FLAGGED)
+    ax.set_xlim(0, end)
+    ax.set_ylim(-0.45, 1.6)
+    ax.set_yticks([])
+    ax.set_xlabel("seconds")
+    for side in ("left", "right", "top"):
+        ax.spines[side].set_visible(False)
+
+
+def rep_figure(rep: SavedRep, report: RepReport) -> Figure:
+    """The timeline picture of one stored rep."""
+    figure = Figure(figsize=(12, 3.2), dpi=DPI)
+    ax = figure.add_subplot()
+    draw_timeline(ax, report, rep.levels)
+    ax.set_title(_title(rep, report), loc="left", fontsize=10)
+    figure.tight_layout()
+    return figure
+
+
+def session_figure(reps: Sequence[SavedRep], reports: Sequence[RepReport]) -> Figure:
+    """The reps of a session stacked on one time axis: watch them get shorter and the gaps close."""
+    span = max(max(r.audio_s for r in reports), 1.0)
+    figure = Figure(figsize=(12, 1.0 + 2.0 * len(reps)), dpi=DPI)
+    axes = figure.subplots(len(reps), 1, sharex=True, squeeze=False)[:, 0]
+    for ax, rep, report in zip(axes, reps, reports):
+        draw_timeline(ax, report, rep.levels, span)
+        ax.set_title(_title(rep, report), loc="left", fontsize=9)
+        if ax is not axes[-1]:
+            ax.set_xlabel("")
+    figure.tight_layout()
+    return figure
+
+
+def _title(rep: SavedRep, report: RepReport) -> str:
+    pace = report.pace.speech_wpm
+    return (
+        f"rep {rep.id} (session s{rep.session}, #{rep.number}) · {rep.saved_at:%Y-%m-%d %H:%M} · {rep.drill} · "
+        f"score {report.score} · {'—' if pace is None else f'{pace:.0f}'} wpm"
+    )
+
+
+def progress_figure(reps: Sequence[SavedRep]) -> Figure:
+    """Score, speech wpm and longest pause, one point per rep; each session a band; the drill's limits drawn in."""
+    if not reps:
+        raise VoicedrillError("no reps to plot: save some with voicedrill check or voicedrill drill (or widen --drill/--since)")
+    figure = Figure(figsize=(10, 7.5), dpi=DPI)
+    score, wpm, pause = figure.subplots(3, 1, sharex=True)
+    x = np.arange(len(reps))
+    position = 0
+    for band, (session, group) in enumerate(groupby(reps, key=lambda r: r.session)):
+        group = list(group)
+        xs = x[position:position + len(group)]
+        first = group[0]
+        left, right = xs[0] - 0.45, xs[-1] + 0.45
+        for ax in (score, wpm, pause):
+            if band % 2:
+                ax.axvspan(left, right, color="#eceff1", lw=0, zorder=0)
+        wpm.fill_between([left, right], *first.pace_wpm, color="#c8e6c9", alpha=0.6, lw=0, zorder=1)
+        pause.hlines(first.max_pause_s, left, right, colors=FLAGGED, linestyles="dashed", lw=1, zorder=1)
+        score.text((left + right) / 2, 103, f"s{session} {first.saved_at:%m-%d}", ha="center", fontsize=7, color="#546e7a")
+        for ax, values in (
+            (score, [r.score for r in group]),
+            (wpm, [np.nan if r.speech_wpm is None else r.speech_wpm for r in group]),
+            (pause, [np.nan if r.longest_pause_s is None else r.longest_pause_s for r in group]),
+        ):
+            ax.plot(xs, values, marker="o", ms=4, color="#1565c0", lw=1.2, zorder=3)
+        over = [(xi, r.longest_pause_s) for xi, r in zip(xs, group) if r.longest_pause_s and r.longest_pause_s > first.max_pause_s]
+        if over:
+            pause.scatter(*zip(*over), color=FLAGGED, s=22, zorder=4)
+        position += len(group)
+    score.set_ylim(0, 110)
+    score.set_ylabel("score")
+    wpm.set_ylabel("speech wpm")
+    pause.set_ylabel("longest pause (s)")
+    highest = max([r.longest_pause_s or 0.0 for r in reps] + [r.max_pause_s for r in reps])
+    pause.set_ylim(0, highest * 1.15)
+    pause.xaxis.set_major_locator(MaxNLocator(integer=True))
+    pause.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value + 1:.0f}"))
+    pause.set_xlabel("reps, oldest first (shaded bands: sessions; green: pace band; dashed: pause limit)")
+    pause.set_xlim(-0.6, len(reps) - 0.4)
+    drills = sorted({r.drill for r in reps})
+    figure.suptitle(f"voicedrill progress — {', '.join(drills)} — {len(reps)} reps", fontsize=11)
+    figure.tight_layout()
+    return figure
+
+
+def png_bytes(figure: Figure) -> bytes:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=DPI)
+    return buffer.getvalue()

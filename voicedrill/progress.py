@@ -1,0 +1,111 @@
+"""What the history shows: the sessions-and-reps table with sparkline trends, and one-row-per-rep exports."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Sequence
+from itertools import groupby
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+from .history import SavedRep
+
+SPARKS = "▁▂▃▄▅▆▇█"
+EXPORT_FORMATS = ("csv", "jsonl")
+
+
+def sparkline(values: Sequence[float | None]) -> str:
+    """One block character per value, scaled between the smallest and largest; gaps for missing values."""
+    known = [v for v in values if v is not None]
+    if not known:
+        return ""
+    low, high = min(known), max(known)
+    scale = (len(SPARKS) - 1) / (high - low) if high > low else 0.0
+    return "".join(" " if v is None else SPARKS[round((v - low) * scale) if scale else len(SPARKS) // 2] for v in values)
+
+
+def render_history(reps: Sequence[SavedRep], console: Console) -> None:
+    """Sessions and their reps, newest last, then the trend of the figures that matter."""
+    if not reps:
+        console.print("No reps saved yet (or none match). `voicedrill check` and `voicedrill drill` save every rep.")
+        return
+    table = Table(title="History", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1), collapse_padding=True)
+    for column in ("rep", "session", "when", "drill", "secs", "wpm", "pause", "order", "score"):
+        table.add_column(column, justify="left" if column in ("session", "when", "drill") else "right", no_wrap=True)
+    for _, group in groupby(reps, key=lambda r: r.session):
+        for r in group:
+            pause = "—" if r.longest_pause_s is None else f"{r.longest_pause_s:.2f}s"
+            slow = r.longest_pause_s is not None and r.longest_pause_s > r.max_pause_s
+            table.add_row(
+                str(r.id), f"s{r.session} #{r.number}", f"{r.saved_at:%m-%d %H:%M}", r.drill,
+                "—" if r.duration_s is None else f"{r.duration_s:.1f}s", "—" if r.speech_wpm is None else f"{r.speech_wpm:.0f}",
+                f"[red]{pause}[/]" if slow else pause, str(r.order_errors), f"[bold]{r.score}[/]",
+            )
+        table.add_section()
+    console.print(table)
+    trend = [
+        ("score", [r.score for r in reps], "{:.0f}"),
+        ("speech wpm", [r.speech_wpm for r in reps], "{:.0f}"),
+        ("longest pause", [r.longest_pause_s for r in reps], "{:.2f}s"),
+    ]
+    for name, values, fmt in trend:
+        known = [v for v in values if v is not None]
+        ends = f"  {fmt.format(known[0])} → {fmt.format(known[-1])}" if known else ""
+        console.print(f"{name:>14}  {sparkline(values)}{ends}", markup=False, highlight=False)
+    console.print(
+        f"{len(reps)} rep(s) in {len({r.session for r in reps})} session(s); wpm = speech wpm, pause = longest pause between "
+        "questions, order = steps out of order. A picture: voicedrill report REP_OR_SESSION --html page.html",
+        markup=False,
+    )
+
+
+FIELDS = (
+    "rep session rep_in_session kind saved_at user drill engine model source duration_s speech_wpm articulation_wpm "
+    "longest_pause_s flagged_pauses order_ok order_errors steps_ok steps_missing steps fillers forbidden score"
+).split()
+
+
+def export_row(rep: SavedRep) -> dict:
+    """One rep as a flat record; every figure is the one in its report."""
+    report = rep.report
+    steps = report["steps"]
+    return {
+        "rep": rep.id,
+        "session": rep.session,
+        "rep_in_session": rep.number,
+        "kind": rep.kind,
+        "saved_at": rep.saved_at.isoformat(timespec="seconds"),
+        "user": rep.user,
+        "drill": rep.drill,
+        "engine": rep.engine,
+        "model": rep.model,
+        "source": rep.source,
+        "duration_s": report["duration_s"],
+        "speech_wpm": report["pace"]["speech_wpm"],
+        "articulation_wpm": report["pace"]["articulation_wpm"],
+        "longest_pause_s": rep.longest_pause_s,
+        "flagged_pauses": sum(p["flagged"] for p in report["pauses"]),
+        "order_ok": report["order_ok"],
+        "order_errors": rep.order_errors,
+        "steps_ok": sum(s["status"] == "ok" for s in steps),
+        "steps_missing": sum(s["status"] == "missing" and not s["optional"] for s in steps),
+        "steps": len(steps),
+        "fillers": len(report["fillers"]),
+        "forbidden": len(report["forbidden"]),
+        "score": report["score"],
+    }
+
+
+def export(reps: Sequence[SavedRep], fmt: str) -> str:
+    """CSV with a header row, or JSON lines with the full report under "report"."""
+    if fmt == "jsonl":
+        return "".join(json.dumps({**export_row(r), "report": r.report}, ensure_ascii=False) + "\n" for r in reps)
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=FIELDS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(export_row(r) for r in reps)
+    return out.getvalue()
