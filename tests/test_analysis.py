@@ -161,3 +161,25 @@ def test_a_word_too_short_to_measure_has_no_rate(drill):
     report = analyse([Word("email", 0.0, 2.2e-309)], drill, "fake", 1.0)
     assert report.pace.speech_wpm is None
     assert '"wpm": null' in to_json(report)
+
+
+def phone_words(*parts: tuple[str, float]) -> list[Word]:
+    """(word, silence after it) pairs, 0.25 s a word."""
+    words, t = [], 0.0
+    for text, gap in parts:
+        words.append(Word(text, round(t, 3), round(t + 0.25, 3)))
+        t += 0.25 + gap
+    return words
+
+
+def test_a_filler_standing_for_a_misheard_script_word_is_not_a_filler(drill):
+    """"phone ah for you" said in one breath is the recogniser's "number", not the rep's hesitation."""
+    line = [("and", 0.0), ("what's", 0.0), ("a", 0.0), ("good", 0.0), ("phone", 0.05)]
+    misheard = analyse(phone_words(*line, ("ah", 0.05), ("for", 0.0), ("you", 0.0)), drill, "fake", 5.0)
+    assert misheard.fillers == () and {s.id: s.status for s in misheard.steps}["phone"] == "ok"
+    said = analyse(phone_words(*line[:4], ("um", 0.05), ("phone", 0.0), ("number", 0.0), ("for", 0.0), ("you", 0.0)), drill, "fake", 5.0)
+    assert [m.text for m in said.fillers] == ["um"]  # every script word is there: the um is extra
+    hesitated = analyse(phone_words(*line[:4], ("phone", 0.8), ("ah", 0.8), ("for", 0.0), ("you", 0.0)), drill, "fake", 5.0)
+    assert [m.text for m in hesitated.fillers] == ["ah"]  # alone between pauses: a real hesitation
+    between = analyse(phone_words(*line, ("number", 0.0), ("for", 0.0), ("you", 0.6), ("um", 0.6), ("email", 0.0)), drill, "fake", 8.0)
+    assert [m.text for m in between.fillers] == ["um"]

@@ -6,6 +6,7 @@ import re
 from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
+from difflib import SequenceMatcher
 
 from rapidfuzz import fuzz
 
@@ -18,6 +19,8 @@ BARE_MIN_WORDS = 4
 BARE_MARGIN = 0.1  # …beating every other step's phrases by this much,
 BARE_CLOSE = 0.85  # …or, when at least this close, merely beating them
 MIN_FORBIDDEN_SCORE = 0.75
+ATTACHED_S = 0.3  # a filler-like word this close to a step's words is part of the same breath
+PHRASE_TIE = 10  # phrases within this many similarity points of the best are all plausible readings
 
 
 def normalise(text: str) -> list[str]:
@@ -57,8 +60,41 @@ def align(words: Sequence[Word], drill: Drill) -> Alignment:
         candidates += _windows(content, normalise(phrase), [], [], "forbidden", phrase, MIN_FORBIDDEN_SCORE)
     chosen = _best_non_overlapping(candidates)
     hits = tuple(Hit(h.kind, h.key, index[h.first], index[h.last], h.score, h.weight) for h in chosen)
+    misheard = _misheard_script_words(fillers, hits, tokens, words, drill)
     out_of_order, notes = judge_order([h.key for h in hits if h.kind == "step"], drill)
-    return Alignment(hits, fillers, out_of_order, notes)
+    return Alignment(hits, tuple(i for i in fillers if i not in misheard), out_of_order, notes)
+
+
+def _misheard_script_words(
+    fillers: tuple[int, ...], hits: tuple[Hit, ...], tokens: list[list[str]], words: Sequence[Word], drill: Drill
+) -> set[int]:
+    """Filler-like words ("ah") that stand where a step's script word went unheard ("phone ah for
+    you" for "phone number for you"), said in the same breath: the recogniser's substitutions, not
+    the rep's hesitations. A filler the script has no room for ("a good, um, phone number") stays.
+    The phrases that explain it are those of the step about as close to what was heard as the best.
+    """
+    phrases = {step.id: [normalise(p) for p in step.phrases] for step in drill.steps}
+    misheard = set()
+    for i in fillers:
+        for hit in hits:
+            if hit.kind != "step" or not hit.first - 1 <= i <= hit.last + 1:
+                continue
+            first, last = min(hit.first, i), max(hit.last, i)
+            heard = [(j, t) for j in range(first, last + 1) for t in tokens[j]]
+            content = " ".join(t for j, t in heard if j not in fillers)
+            spot = next(k for k, (j, _) in enumerate(heard) if j == i)
+            likeness = {tuple(p): fuzz.ratio(" ".join(p), content) for p in phrases[hit.key]}
+            plausible = [p for p, score in likeness.items() if score >= max(likeness.values()) - PHRASE_TIE]
+            replaced = any(
+                tag == "replace" and b1 <= spot < b2
+                for script in plausible
+                for tag, _, _, b1, b2 in SequenceMatcher(None, script, [t for _, t in heard], autojunk=False).get_opcodes()
+            )
+            near = [abs(words[j].start - words[i].end) if j > i else abs(words[i].start - words[j].end)
+                    for j in (i - 1, i + 1) if first <= j <= last and j not in fillers]
+            if replaced and near and min(near) <= ATTACHED_S:
+                misheard.add(i)
+    return misheard
 
 
 def _windows(
