@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,17 @@ def private_data_dir(tmp_path_factory):
     """Every rep the tests save goes to a throwaway history, never the user's (subprocesses inherit this)."""
     os.environ["XDG_DATA_HOME"] = str(tmp_path_factory.mktemp("data"))
     os.environ.pop("VOICEDRILL_DB", None)
+
+
+@pytest.fixture(scope="session")
+def ordinary_user() -> list[str]:
+    """A command prefix under which file permissions apply: as root, root without its override capabilities."""
+    if os.geteuid() != 0:
+        return []
+    if shutil.which("setpriv") is None:
+        pytest.skip("setpriv (util-linux) is needed to drop root's permission override")
+    caps = "-dac_override,-dac_read_search"
+    return ["setpriv", f"--inh-caps={caps}", f"--bounding-set={caps}", "--"]
 
 
 @pytest.fixture(scope="session")

@@ -217,3 +217,73 @@ def test_two_hour_recording_streams_in_flat_memory(tmp_path):
     samples, silences, peak_kib = run.stdout.split()
     assert int(samples) == 2 * 3600 * RATE and int(silences) == 1
     assert int(peak_kib) < 250 * 1024  # the file is 230 MB; the reader stays far below it
+
+
+def _history_db(path, drill) -> bytes:
+    """A real history with a few reps, checkpointed into one file; returns its bytes."""
+    from voicedrill.analysis import analyse
+    from voicedrill.data import Word
+    from voicedrill.history import Session, Store
+
+    words = [Word(w.strip(",.?!").lower(), i * 0.3, i * 0.3 + 0.27) for i, w in enumerate(" ".join(s.line for s in drill.steps).split())]
+    store = Store(path)
+    for n in range(1, 30):
+        store.save_rep(Session.of("drill", drill, "fake", "none"), n, analyse(words, drill, "fake", 20.0), "mic")
+    store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    store.close()
+    return path.read_bytes()
+
+
+def _foreign(path, data: bytes) -> None:
+    import sqlite3
+
+    path.unlink()
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE contacts (name TEXT)")
+    db.execute("INSERT INTO contacts VALUES ('Ann')")
+    db.commit()
+    db.close()
+
+
+def _newer(path, data: bytes) -> None:
+    import sqlite3
+
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA user_version = 99")
+    db.close()
+
+
+DAMAGED_DBS = {
+    "truncated to half": (lambda path, data: path.write_bytes(data[: len(data) // 2]), "left untouched"),
+    "truncated mid-page": (lambda path, data: path.write_bytes(data[: len(data) - 1000]), "left untouched"),
+    "header only": (lambda path, data: path.write_bytes(data[:100]), "left untouched"),
+    "cut inside the header": (lambda path, data: path.write_bytes(data[:60]), "not an SQLite database"),
+    "not a database": (lambda path, data: path.write_bytes(b"\x00\x01notsqlite" * 100), "not an SQLite database"),
+    "a text file": (lambda path, data: path.write_text("rep,score\n1,88\n"), "not an SQLite database"),
+    "another program's database": (_foreign, "another program"),
+    "from a newer voicedrill": (_newer, "newer voicedrill"),
+    "a folder": (lambda path, data: (path.unlink(), path.mkdir()), "is a folder"),
+}
+DB_COMMANDS = {"history": ["history"], "export": ["export"], "report": ["report", "1"], "plot": ["history", "--plot", "{tmp}/p.png"],
+               "delete": ["history", "--delete", "1"], "check": ["check", "{good}"]}
+
+
+@pytest.mark.parametrize("command", sorted(DB_COMMANDS))
+@pytest.mark.parametrize("damage", sorted(DAMAGED_DBS))
+def test_damaged_history_is_refused_and_left_untouched(tmp_path, capfd, speech, drill, monkeypatch, damage, command):
+    import hashlib
+
+    from voicedrill.history import DB_ENV
+
+    good = tmp_path / "good.wav"
+    sf.write(str(good), speech, RATE)
+    path = tmp_path / "history.db"
+    spoil, message = DAMAGED_DBS[damage]
+    spoil(path, _history_db(path, drill))
+    before = None if path.is_dir() else hashlib.sha256(path.read_bytes()).hexdigest()
+    monkeypatch.setenv(DB_ENV, str(path))
+    args = [a.format(tmp=tmp_path, good=good) for a in DB_COMMANDS[command]]
+    assert_refused(capfd, args, message, str(path))
+    if before:
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["good.wav", "history.db"]  # no -wal, no chart, nothing beside it

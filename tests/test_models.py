@@ -179,3 +179,22 @@ def test_ctrl_c_during_download_leaves_nothing(tmp_path):
         server.shutdown()
     assert proc.returncode == 130 and "interrupted" in err and "Traceback" not in err
     assert leftovers(dest) == []
+
+
+@pytest.mark.parametrize("locked, reason", [("am/final.mdl", "am/final.mdl: permission denied"), (".", "cannot be read (permission denied)")])
+def test_unreadable_model_is_refused_with_the_file_named(tmp_path, pieces, make_rep, ordinary_user, locked, reason):
+    clean, _ = make_rep(pieces, "clean")
+    folder = tmp_path / "vosk-model-small-en-us-0.15"
+    for name in ("am/final.mdl", "conf/mfcc.conf", "graph/HCLG.fst"):
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text("x")
+    (folder / locked).chmod(0)
+    try:
+        run = subprocess.run(
+            [*ordinary_user, sys.executable, "-m", "voicedrill.cli", "check", str(clean), "--engine", "vosk", "--model", str(folder), "--no-save"],
+            capture_output=True, text=True, timeout=120,
+        )
+    finally:
+        (folder / locked).chmod(0o755)
+    assert run.returncode == 2 and run.stderr.count("\n") == 1 and "Traceback" not in run.stderr
+    assert str(folder) in run.stderr and reason in run.stderr and "voicedrill model download" in run.stderr

@@ -154,6 +154,9 @@ def check_file(path: Path) -> None:
     size_valid = header[24:28] == header[92:96]
     if page_size < 512 or size % page_size or (size_valid and size < pages * page_size):
         raise VoicedrillError(_damaged(path, f"it is truncated or damaged ({size} bytes)"))
+    version = struct.unpack(">I", header[60:64])[0]
+    if app_id == APPLICATION_ID and version > SCHEMA_VERSION:
+        raise VoicedrillError(f"history database {path} was written by a newer voicedrill (schema {version}); upgrade voicedrill")
     if app_id != APPLICATION_ID and pages > 1:
         raise VoicedrillError(
             f"{path} is an SQLite database of another program, not voicedrill history; "
@@ -195,13 +198,17 @@ class Store:
                 self.db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro{frozen}", timeout=timeout_s, isolation_level=None, uri=True)
         except (OSError, sqlite3.Error) as exc:
             raise VoicedrillError(_unusable(self.path, getattr(exc, "strerror", None) or str(exc))) from None
-        with self._errors():
-            self.db.execute("PRAGMA foreign_keys = ON")
-            version = self.db.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                raise VoicedrillError(f"history database {self.path} was written by a newer voicedrill (schema {version}); upgrade voicedrill")
-            if version < SCHEMA_VERSION or write:
-                self._migrate()
+        try:
+            with self._errors():
+                self.db.execute("PRAGMA foreign_keys = ON")
+                version = self.db.execute("PRAGMA user_version").fetchone()[0]
+                if version > SCHEMA_VERSION:  # the header said otherwise: changed since, in the WAL
+                    raise VoicedrillError(f"history database {self.path} was written by a newer voicedrill (schema {version}); upgrade voicedrill")
+                if version < SCHEMA_VERSION or write:
+                    self._migrate()
+        except VoicedrillError:
+            self.db.close()  # SQLite tidies its -wal and -shm files away as the last connection closes
+            raise
 
     def _migrate(self) -> None:
         """Bring the schema up to date (and prove we can write) in one write transaction."""

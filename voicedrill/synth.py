@@ -6,6 +6,7 @@ every piece — and so every pause between questions — is known exactly.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import io
 import shutil
@@ -53,7 +54,9 @@ def _engine():
         import pyttsx3
 
         with contextlib.redirect_stdout(io.StringIO()):
-            return pyttsx3.init()
+            engine = pyttsx3.init()
+        atexit.register(_engine.cache_clear)  # let it go while Python still runs: its __del__ fails at shutdown
+        return engine
     except Exception as exc:  # pyttsx3 raises whatever its driver raises when no TTS is installed
         raise VoicedrillError(f"no text-to-speech engine available ({exc}); on Linux install espeak-ng") from None
 
