@@ -92,6 +92,12 @@ def false_alarms(case: str, report) -> list[str]:
     return alarms
 
 
+def true_silence(segments, before, after) -> float:
+    """Silence inserted between two pieces; speech between them (a forbidden phrase, an "um") is not silence."""
+    between = segments[segments.index(before) : segments.index(after) + 1]
+    return sum(b.start - a.end for a, b in zip(between, between[1:]))
+
+
 def true_wpm(segments) -> float:
     """Words said per minute over the spoken span, from the synthesis."""
     words = sum(len(s.text.split()) for s in segments)
@@ -151,7 +157,7 @@ def bench_engine(name: str, engine, corpus, drill, english: bool) -> dict:
                 wpm_errors.append(abs(report.pace.speech_wpm - true_wpm(segments)))
             for p in report.pauses if case != "repeat" else ():  # truth is keyed by step: one of each
                 if p.from_step in truth and p.to_step in truth:
-                    pause_errors.append(abs(p.gap_s - (truth[p.to_step].start - truth[p.from_step].end)))
+                    pause_errors.append(abs(p.gap_s - true_silence(segments, truth[p.from_step], truth[p.to_step])))
         else:  # language-independent: the pause at each true gap, found from the engine's words
             words = transcript.words
             for a, b in zip(segments, segments[1:]):
