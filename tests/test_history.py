@@ -62,7 +62,7 @@ def test_saved_reps_read_back_with_their_figures(tmp_path, drill):
     assert [r.id for r in store.reps(session=run.id)] == ids
     assert store.reps(drill="soft-to-hard") == [] and len(store.reps(drill="hard-close")) == 4
     assert store.reps(since=datetime.now().astimezone() + timedelta(minutes=1)) == []
-    assert store.last_session() == single.id
+    assert store.resolve("last") == ("session", single.id)
     store.close()
 
 

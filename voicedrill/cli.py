@@ -226,8 +226,7 @@ def _history(args: argparse.Namespace, store, err: Console) -> int:
     from .progress import render_history
 
     if args.delete:
-        kind, number = history.parse_ref(args.delete)
-        number = store.last_session() if number is None else number
+        kind, number = store.resolve(args.delete)
         gone = store.delete(**{kind: number})
         if not gone:
             raise VoicedrillError(f"no {kind} {args.delete} in the history (see voicedrill history)")
@@ -235,8 +234,7 @@ def _history(args: argparse.Namespace, store, err: Console) -> int:
         return 0
     if args.last is not None and args.last < 1:
         raise VoicedrillError("--last must be 1 or more")
-    since = history.parse_since(args.since) if args.since else None
-    reps = store.reps(drill=args.drill, since=since, last=args.last)
+    reps = _selected(args, store, args.last)
     if args.plot:
         history.write_file(args.plot, png_bytes(progress_figure(reps)))
         err.print(f"wrote {args.plot}", markup=False)
@@ -245,14 +243,21 @@ def _history(args: argparse.Namespace, store, err: Console) -> int:
     return 0
 
 
+def _selected(args: argparse.Namespace, store, last: int | None = None) -> list:
+    """The stored reps that --drill and --since pick (the newest `last` of them)."""
+    from . import history
+
+    since = history.parse_since(args.since) if args.since else None
+    return store.reps(drill=args.drill, since=since, last=last)
+
+
 def _report(args: argparse.Namespace, store, err: Console) -> int:
     from . import history
     from .plots import png_bytes, rep_figure, session_figure
     from .report import from_dict, render, render_summary
     from .webpage import page
 
-    kind, number = history.parse_ref(args.ref)
-    number = store.last_session() if number is None else number
+    kind, number = store.resolve(args.ref)
     reps = store.reps(**{kind: number}) if number is not None else []
     if not reps:
         raise VoicedrillError(f"no {kind} {args.ref} in the history (see voicedrill history)")
@@ -277,8 +282,7 @@ def _export(args: argparse.Namespace, store, err: Console) -> int:
     from . import history
     from .progress import export
 
-    since = history.parse_since(args.since) if args.since else None
-    reps = store.reps(drill=args.drill, since=since)
+    reps = _selected(args, store)
     text = export(reps, args.format)
     if args.out:
         history.write_file(args.out, text.encode("utf-8"))

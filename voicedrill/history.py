@@ -156,12 +156,17 @@ def check_file(path: Path) -> None:
         raise VoicedrillError(_damaged(path, f"it is truncated or damaged ({size} bytes)"))
     version = struct.unpack(">I", header[60:64])[0]
     if app_id == APPLICATION_ID and version > SCHEMA_VERSION:
-        raise VoicedrillError(f"history database {path} was written by a newer voicedrill (schema {version}); upgrade voicedrill")
+        raise VoicedrillError(_newer(path, version))
     if app_id != APPLICATION_ID and pages > 1:
-        raise VoicedrillError(
-            f"{path} is an SQLite database of another program, not voicedrill history; "
-            f"it was left as it is — set {DB_ENV} to another file"
-        )
+        raise VoicedrillError(_foreign(path))
+
+
+def _newer(path: Path, version: int) -> str:
+    return f"history database {path} was written by a newer voicedrill (schema {version}); upgrade voicedrill"
+
+
+def _foreign(path: Path) -> str:
+    return f"{path} is an SQLite database of another program, not voicedrill history; it was left as it is — set {DB_ENV} to another file"
 
 
 def _damaged(path: Path, why: str) -> str:
@@ -203,7 +208,7 @@ class Store:
                 self.db.execute("PRAGMA foreign_keys = ON")
                 version = self.db.execute("PRAGMA user_version").fetchone()[0]
                 if version > SCHEMA_VERSION:  # the header said otherwise: changed since, in the WAL
-                    raise VoicedrillError(f"history database {self.path} was written by a newer voicedrill (schema {version}); upgrade voicedrill")
+                    raise VoicedrillError(_newer(self.path, version))
                 if version < SCHEMA_VERSION or write:
                     self._migrate()
         except VoicedrillError:
@@ -217,7 +222,7 @@ class Store:
         with self._write() as db:
             version = db.execute("PRAGMA user_version").fetchone()[0]
             if version == 0 and db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
-                raise VoicedrillError(f"{self.path} is an SQLite database of another program, not voicedrill history; set {DB_ENV} to another file")
+                raise VoicedrillError(_foreign(self.path))
             for step in MIGRATIONS[version:]:
                 step(db)
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
@@ -242,23 +247,8 @@ class Store:
         audio: str | None = None,
     ) -> int:
         """Store one finished rep (and its session, with the first rep); returns the rep's id."""
-        data = to_dict(report)
-        figures = rep_row(data)
         with self._write() as db:
-            if session.id is None:
-                session.id = db.execute(
-                    "INSERT INTO sessions (started_at, kind, drill, engine, model, user, pace_low, pace_high, max_pause_s)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (session.started_at, session.kind, session.drill, session.engine, session.model, _user(), *session.pace_wpm, session.max_pause_s),
-                ).lastrowid
-            return db.execute(
-                "INSERT INTO reps (session_id, number, saved_at, source, audio, duration_s, speech_wpm, longest_pause_s,"
-                " order_errors, score, report, levels) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    session.id, number, _now(), source, audio, *figures.values(),
-                    json.dumps(data, ensure_ascii=False), None if levels is None else encode_levels(levels),
-                ),
-            ).lastrowid
+            return _insert_rep(db, session, number, _now(), source, to_dict(report), audio, levels)
 
     def reps(
         self,
@@ -290,10 +280,13 @@ class Store:
             rows = self.db.execute(sql, (*args, last) if last is not None else args).fetchall()
         return [_saved(row) for row in reversed(rows)]
 
-    def last_session(self) -> int | None:
-        with self._errors():
-            row = self.db.execute("SELECT max(session_id) FROM reps").fetchone()
-        return row[0]
+    def resolve(self, ref: str) -> tuple[str, int | None]:
+        """REP_OR_SESSION (see parse_ref) as ("rep" | "session", id); 'last' is the newest session (None if none)."""
+        kind, number = parse_ref(ref)
+        if number is None:
+            with self._errors():
+                number = self.db.execute("SELECT max(session_id) FROM reps").fetchone()[0]
+        return kind, number
 
     def delete(self, session: int | None = None, rep: int | None = None) -> int:
         """Delete one rep or a whole session; returns how many reps went. Sessions left empty go too."""
@@ -348,6 +341,33 @@ class _Transaction(_Translate):
         if db.in_transaction:
             db.execute("ROLLBACK")
         super().__exit__(kind, exc, tb)
+
+
+def _insert_rep(
+    db: sqlite3.Connection,
+    session: Session,
+    number: int,
+    saved_at: str,
+    source: str,
+    report: dict,
+    audio: str | None = None,
+    levels: np.ndarray | None = None,
+) -> int:
+    """One rep row with its headline figures (and the session's row first, with its first rep)."""
+    if session.id is None:
+        session.id = db.execute(
+            "INSERT INTO sessions (started_at, kind, drill, engine, model, user, pace_low, pace_high, max_pause_s)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (session.started_at, session.kind, session.drill, session.engine, session.model, _user(), *session.pace_wpm, session.max_pause_s),
+        ).lastrowid
+    return db.execute(
+        "INSERT INTO reps (session_id, number, saved_at, source, audio, duration_s, speech_wpm, longest_pause_s,"
+        " order_errors, score, report, levels) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            session.id, number, saved_at, source, audio, *rep_row(report).values(),
+            json.dumps(report, ensure_ascii=False), None if levels is None else encode_levels(levels),
+        ),
+    ).lastrowid
 
 
 def _saved(row: tuple) -> SavedRep:
@@ -417,29 +437,24 @@ def _import_rep_folders(db: sqlite3.Connection, root: Path) -> None:
     from .drills import load_drill
 
     for folder in sorted(p for p in root.glob("*") if p.is_dir()) if root.is_dir() else []:
-        session_id = None
+        session, seen = None, set()
         for path in sorted(folder.glob("rep-*.json")):
             try:
                 record = json.loads(path.read_text(encoding="utf-8"))
                 report, number, saved_at = record["report"], int(record["rep"]), datetime.fromisoformat(record["saved_at"])
-                figures = rep_row(report).values()
+                rep_row(report)  # the figures must be there
             except (OSError, ValueError, KeyError, TypeError):
                 continue  # not a rep file we wrote; leave it be
-            if session_id is None:
+            if number in seen:
+                continue
+            seen.add(number)
+            if session is None:
                 try:
                     drill = load_drill(report["drill"])
                 except VoicedrillError:
                     drill = Drill(report["drill"], report["drill"], ())
-                session_id = db.execute(
-                    "INSERT INTO sessions (started_at, kind, drill, engine, model, user, pace_low, pace_high, max_pause_s)"
-                    " VALUES (?, 'imported', ?, ?, '', ?, ?, ?, ?)",
-                    (_stamp(saved_at), drill.name, report["engine"], _user(), *drill.pace_wpm, drill.max_pause_s),
-                ).lastrowid
-            db.execute(
-                "INSERT OR IGNORE INTO reps (session_id, number, saved_at, source, duration_s, speech_wpm, longest_pause_s,"
-                " order_errors, score, report) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (session_id, number, _stamp(saved_at), record.get("source", str(path)), *figures, json.dumps(report, ensure_ascii=False)),
-            )
+                session = Session("imported", drill.name, report["engine"], "", drill.pace_wpm, drill.max_pause_s, _stamp(saved_at))
+            _insert_rep(db, session, number, _stamp(saved_at), record.get("source", str(path)), report)
 
 
 def new_folder(root: Path | None = None) -> Path:

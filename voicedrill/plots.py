@@ -45,7 +45,7 @@ def draw_timeline(ax: Axes, report: RepReport, levels: np.ndarray | None, span_s
         colour = STATUS_COLOUR[step.status]
         ax.add_patch(Rectangle((step.start, 1.0), step.end - step.start, 0.28, color=colour, alpha=0.85, lw=0))
         label = step.id + ("" if step.status == "ok" else f" ({step.status.replace('_', ' ')})")
-        ax.text((step.start + step.end) / 2, 1.33, label, ha="center", va="bottom", fontsize=8, color=colour, rotation=0)
+        ax.text((step.start + step.end) / 2, 1.33, label, ha="center", va="bottom", fontsize=8, color=colour)
     missing = [s.id for s in report.steps if s.status == "missing" and not s.optional]
     if missing:
         ax.text(1.0, 1.02, "missing: " + ", ".join(missing), transform=ax.transAxes, fontsize=8, color=STATUS_COLOUR["missing"], va="bottom", ha="right")

@@ -15,7 +15,6 @@ from rich.table import Table
 from .history import SavedRep
 
 SPARKS = "▁▂▃▄▅▆▇█"
-EXPORT_FORMATS = ("csv", "jsonl")
 
 
 def sparkline(values: Sequence[float | None]) -> str:

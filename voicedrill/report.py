@@ -248,8 +248,13 @@ def render_summary(reports: list[RepReport], console: Console, interrupted: bool
     if not reports:
         console.print("No rep was completed.")
         return
+    console.print(summary_line(info))
+
+
+def summary_line(info: dict) -> str:
+    """First vs last, the best rep and the trend, in words (`info` from summary(), at least one rep)."""
     line = f"First rep {info['first_score']} → last rep {info['last_score']}; best: rep {info['best_rep']} ({info['best_score']})"
     if "trend_per_rep" in info:
         trend = info["trend_per_rep"]
         line += f"; trend {trend:+.1f} points per rep" + (" — it's starting to flow" if trend > 0 else "")
-    console.print(line)
+    return line

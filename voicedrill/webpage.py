@@ -12,7 +12,7 @@ from html import escape
 from .data import RepReport
 from .history import SavedRep
 from .plots import png_bytes, progress_figure, rep_figure
-from .report import fact_lines, fmt_seconds, score_line, summary
+from .report import fact_lines, fmt_seconds, score_line, summary, summary_line
 
 STYLE = """
 body { font: 15px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 1250px; color: #263238; padding: 0 1em; }
@@ -53,9 +53,7 @@ def _session_table(reps: Sequence[SavedRep], reports: Sequence[RepReport]) -> st
         f"<td class=n><b>{r.score}</b></td></tr>"
         for r in reps
     )
-    line = f"First rep {info['first_score']} → last rep {info['last_score']}; best: rep {info['best_rep']} ({info['best_score']})"
-    if "trend_per_rep" in info:
-        line += f"; trend {info['trend_per_rep']:+.1f} points per rep"
+    line = summary_line(info)
     return (
         "<h2>Reps</h2><table><tr><th>rep</th><th>time</th><th>duration</th><th>speech wpm</th><th>longest pause</th>"
         f"<th>order errors</th><th>score</th></tr>{rows}</table><p>{escape(line)}</p>"
