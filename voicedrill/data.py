@@ -100,6 +100,9 @@ class TurnResult:
     latency_s: float | None  # from the end of the customer's line to the rep's next word
     continued: bool  # did the rep carry on with the sequence afterwards?
     reply: str  # what the rep said before the next step (their answer to a hesitation)
+    limit_s: float = 1.0  # the longest response the drill allows here
+    in_time: bool = False  # back within limit_s
+    forbidden: tuple[str, ...] = ()  # forbidden phrases said in the reply
 
 
 @dataclass(frozen=True)

@@ -1,131 +1,221 @@
-"""One rep as it happens: audio blocks in, step events out as soon as a step is heard.
+"""One rep as it happens: audio blocks in, live events out (steps heard, pause alarms, customer lines).
 
-The words heard so far (final and partial) are aligned to the drill after every block, so a step
-is ticked from partial results, before the recogniser finalises it. When the rep ends, the final
-words go through the same analysis as `voicedrill check`, so the scorecard is the same.
+The words heard so far (final and partial) are aligned to the drill after every block, so a step is
+ticked from partial results, before the recogniser finalises it. Step hits well behind the newest
+final words are settled and only the tail is aligned again, so the cost of a block stays flat as
+the rep grows. The pause meter is measured on the audio's own silences, as the scorecard measures
+pauses. When the rep ends, the final words go through the same analysis as `voicedrill check`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
 
 import numpy as np
 
-from .align import align
+from .align import align, judge_order
 from .analysis import analyse, clean_words
 from .asr import Engine
 from .audio import RATE, SilenceTracker
-from .data import CustomerTurn, RepReport, Word
+from .data import CustomerTurn, Hit, RepReport, Word
 from .drills import Drill
+from .metrics import silence_between
 
 END_SILENCE_S = 1.5  # from a microphone, the rep ends this long after the last step is said…
 GIVE_UP_SILENCE_S = 6.0  # …or this long after any speech, if the rep stalls
 MAX_REP_S = 120.0
 ECHO_GUARD_S = 0.4  # the mic stays deaf this long after the customer's line (room echo, speaker lag)
+SETTLE_WORDS = 16  # step hits this many final words behind the newest are settled (longer than any window)
+MAX_TAIL_WORDS = 64  # …and never more than this many words are aligned again per block
+
+
+class EventType(StrEnum):
+    REP_START = "rep_start"
+    STEP = "step"
+    PAUSE_ALARM = "pause_alarm"
+    CUSTOMER = "customer"
+    REP_END = "rep_end"
 
 
 @dataclass(frozen=True)
-class StepEvent:
-    """A step heard live: which, when (audio clock), and whether it broke the order."""
+class LiveEvent:
+    """Something that happened live, at `t` seconds on the rep's audio clock."""
 
-    step: str
-    at_s: float  # audio time when the event was raised
-    word_end_s: float  # end of the step's last word as recognised
-    out_of_order: bool
+    type: EventType
+    t: float
+    rep: int
+    step: str | None = None  # step: the step heard
+    out_of_order: bool = False  # step: it broke the order
+    word_end_s: float | None = None  # step: when its last word ended
+    after: str | None = None  # pause_alarm: the step the pause follows; customer: the step answered
+    kind: str | None = None  # customer: cue | answer | hesitation
+    text: str | None = None  # customer: the line
+
+    def to_dict(self) -> dict:
+        """The event as one JSON object of the --events stream."""
+        fields = {
+            EventType.REP_START: (),
+            EventType.STEP: ("step", "out_of_order"),
+            EventType.PAUSE_ALARM: ("after",),
+            EventType.CUSTOMER: ("kind", "after", "text"),
+            EventType.REP_END: (),
+        }[self.type]
+        return {"type": str(self.type), "rep": self.rep, "t": round(self.t, 3)} | {f: getattr(self, f) for f in fields}
 
 
 @dataclass
 class LiveState:
-    """What the live view shows."""
+    """What a live view shows."""
 
     drill: Drill
+    rep: int = 1
     audio_s: float = 0.0
-    final: list[Word] = field(default_factory=list)
+    final: list[Word] = field(default_factory=list)  # cleaned, in time order
     partial: list[Word] = field(default_factory=list)
-    heard: dict[str, StepEvent] = field(default_factory=dict)  # steps in the words as they stand now
-    final_steps: list[str] = field(default_factory=list)  # steps in the final words, in spoken order
+    heard: dict[str, LiveEvent] = field(default_factory=dict)  # steps in the words as they stand now
     out_of_order: frozenset[str] = frozenset()
+    last_step: str | None = None  # the step said most recently
     last_step_end_s: float | None = None
+    pause_s: float = 0.0  # silence since the last step (or the customer's line after it)
+    pause_limits: tuple[float, float] | None = None  # for the pause under way; None: no next step
+    alarm: bool = False  # the pause under way is over its limit
     turns: list[CustomerTurn] = field(default_factory=list)
-
-    def customer_speaking(self) -> CustomerTurn | None:
-        """The customer's line while it plays (and its echo guard), else None."""
-        if self.turns and self.audio_s < self.turns[-1].end + ECHO_GUARD_S:
-            return self.turns[-1]
-        return None
+    echo_guard_s: float = ECHO_GUARD_S
 
     @property
     def words(self) -> list[Word]:
         return self.final + self.partial
 
-    def current_step(self) -> str | None:
-        """The next step the rep should say: the first in drill order not heard yet."""
-        return next((s.id for s in self.drill.steps if s.id not in self.heard), None)
+    def customer_speaking(self, guard: bool = True) -> CustomerTurn | None:
+        """The customer's line while it plays (and, with `guard`, its echo), else None."""
+        if self.turns and self.audio_s < self.turns[-1].end + (self.echo_guard_s if guard else 0.0):
+            return self.turns[-1]
+        return None
 
-    def pause_s(self) -> float:
-        """Silence since the last word or customer line, once a step has been said ("keep moving")."""
-        if self.last_step_end_s is None or not self.words or self.customer_speaking():
-            return 0.0
-        last_turn_end = self.turns[-1].end if self.turns else 0.0
-        return max(0.0, self.audio_s - max(self.words[-1].end, self.last_step_end_s, last_turn_end))
+    def current_step(self) -> str | None:
+        """The step the rep should say next: the first not heard after the latest one said."""
+        steps = [s.id for s in self.drill.steps]
+        start = steps.index(self.last_step) + 1 if self.last_step else 0
+        return next((s for s in steps[start:] if s not in self.heard), None)
+
+
+class LiveAligner:
+    """Step hits over a growing transcript, at a flat cost per call.
+
+    Hits that end well before the newest final words cannot change any more (no phrase window is
+    that long), so they are settled and only the words after them are aligned again.
+    """
+
+    def __init__(self, drill: Drill):
+        self.drill = drill
+        self._settled: list[Hit] = []
+        self._settled_upto = 0  # words before this index are settled
+
+    def step_hits(self, words: Sequence[Word], final_count: int) -> list[Hit]:
+        """Every step hit in `words` (the first `final_count` of them final), in spoken order."""
+        offset = self._settled_upto
+        tail = [replace(h, first=h.first + offset, last=h.last + offset) for h in align(words[offset:], self.drill).step_hits()]
+        boundary = max(final_count - SETTLE_WORDS, len(words) - MAX_TAIL_WORDS)
+        if boundary > offset:
+            boundary = min([boundary] + [h.first for h in tail if h.first < boundary <= h.last])
+            self._settled += [h for h in tail if h.last < boundary]
+            self._settled_upto = max(offset, boundary)
+            tail = [h for h in tail if h.first >= self._settled_upto]
+        return self._settled + tail
 
 
 class LiveRep:
-    """Feeds one rep's audio through a recogniser and keeps the live state."""
+    """Feeds one rep's audio through a recogniser, keeps the live state and raises live events."""
 
-    def __init__(self, drill: Drill, engine: Engine, keep_audio: bool = False):
+    def __init__(self, drill: Drill, engine: Engine, keep_audio: bool = False, number: int = 1):
         self.drill = drill
         self.engine = engine
         self.recognizer = engine.recognizer()
         self.tracker = SilenceTracker()
-        self.state = LiveState(drill)
+        self.state = LiveState(drill, rep=number)
         self.audio: list[np.ndarray] | None = [] if keep_audio else None
+        self._aligner = LiveAligner(drill)
         self._samples = 0
-        self._announced: dict[str, StepEvent] = {}  # every step event raised, first time only
+        self._announced: dict[str, LiveEvent] = {}  # every step event raised, first time only
+        self._alarmed: set[tuple[str, float]] = set()  # (step, its end): one alarm per pause
+        self._seen: tuple = ()
+        self.outbox: list[LiveEvent] = [LiveEvent(EventType.REP_START, 0.0, number)]
+
+    def event(self, type_: EventType, **fields) -> LiveEvent:
+        event = LiveEvent(type_, self.state.audio_s, self.state.rep, **fields)
+        self.outbox.append(event)
+        return event
 
     def customer_says(self, kind: str, after: str | None, text: str, duration_s: float) -> None:
         """The customer starts a line now; the mic is not transcribed until it (and its echo) ends."""
         now = self.state.audio_s
         self.state.turns.append(CustomerTurn(kind, after, text, round(now, 3), round(now + duration_s, 3)))
+        self.event(EventType.CUSTOMER, kind=kind, after=after, text=text)
 
-    def feed(self, block: np.ndarray) -> list[StepEvent]:
-        """Take one block; return the steps heard for the first time.
+    def feed(self, block: np.ndarray) -> None:
+        """Take one block (events raised go to `outbox`).
 
         Half-duplex: while the customer speaks, the block is replaced by silence of the same
         length, so the speaker's voice is never scored as the rep and the clock stays true.
         """
         state = self.state
-        if state.customer_speaking():
+        held = state.customer_speaking() is not None
+        if held:
             block = np.zeros_like(block)
-        self.tracker.feed(block)
+        self.tracker.feed(block, held)
         if self.audio is not None:
             self.audio.append(block)
         self._samples += block.size
         state.audio_s = self._samples / RATE
-        new_final = self.recognizer.accept(block)
-        state.final += new_final
-        state.partial = self.recognizer.partial()
-        if new_final:
-            state.final_steps = [h.key for h in align(clean_words(state.final), self.drill).step_hits()]
-        words = clean_words(state.words)
-        alignment = align(words, self.drill)
-        state.out_of_order = alignment.out_of_order
-        heard: dict[str, StepEvent] = {}
-        events = []
-        for hit in alignment.step_hits():
-            if hit.key in heard:
-                continue
-            event = self._announced.get(hit.key)
-            if event is None:
-                event = StepEvent(hit.key, state.audio_s, words[hit.last].end, hit.key in alignment.out_of_order)
-                self._announced[hit.key] = event
-                events.append(event)
-            heard[hit.key] = event
+        state.final += clean_words(self.recognizer.accept(block))
+        state.partial = clean_words(self.recognizer.partial())
+        seen = (len(state.final), tuple(state.partial))
+        if seen != self._seen:  # the words changed: align again
+            self._seen = seen
+            self._track_steps()
+        self._measure_pause()
+
+    def _track_steps(self) -> None:
+        state = self.state
+        words = state.words
+        hits = self._aligner.step_hits(words, len(state.final))
+        state.out_of_order, _ = judge_order([h.key for h in hits], self.drill)
+        heard: dict[str, LiveEvent] = {}
+        for hit in hits:
+            if hit.key not in heard:
+                event = self._announced.get(hit.key)
+                if event is None:
+                    out_of_order = hit.key in state.out_of_order
+                    event = self.event(EventType.STEP, step=hit.key, out_of_order=out_of_order, word_end_s=words[hit.last].end)
+                    self._announced[hit.key] = event
+                heard[hit.key] = event
         state.heard = heard  # a tick from a partial the recogniser later revised goes away
-        if events:
-            state.last_step_end_s = max(e.word_end_s for e in events)
-        return events
+        if hits:
+            latest = max(hits, key=lambda h: words[h.last].end)
+            state.last_step, state.last_step_end_s = latest.key, words[latest.last].end
+
+    def _measure_pause(self) -> None:
+        """The pause meter: silence heard since the last step, or since the customer's reply to it."""
+        state = self.state
+        if state.last_step_end_s is None or state.customer_speaking():
+            state.pause_s, state.alarm = 0.0, False
+            return
+        now, since = state.audio_s, state.last_step_end_s
+        turn = state.turns[-1] if state.turns and state.turns[-1].end > since else None
+        if turn is None:  # measured as the scorecard measures it
+            state.pause_s = silence_between(since, now, self.tracker.silences(since_s=since - 1.0))
+        else:  # the rep's response time after the customer's line
+            silences = self.tracker.silences(min_s=0.0, since_s=turn.end)
+            state.pause_s = sum(e - max(s, turn.end) for s, e in silences if e > turn.end)
+        following = state.current_step()
+        state.pause_limits = self.drill.pause_limits(state.last_step, following) if following else None
+        state.alarm = state.pause_limits is not None and state.pause_s > state.pause_limits[1]
+        key = (state.last_step, since)
+        if state.alarm and key not in self._alarmed:
+            self._alarmed.add(key)
+            self.event(EventType.PAUSE_ALARM, after=state.last_step)
 
     def should_end(self) -> bool:
         """For a microphone: the last step said and a pause after it, a stall, or too long."""
@@ -140,25 +230,41 @@ class LiveRep:
 
     def finish(self) -> RepReport:
         """End of audio: the scorecard, exactly as `check` computes it."""
-        self.state.final += self.recognizer.finish()
-        self.state.partial = []
         state = self.state
+        state.final += clean_words(self.recognizer.finish())
+        state.partial = []
+        self.event(EventType.REP_END)
         return analyse(state.final, self.drill, self.engine.name, state.audio_s, self.tracker.silences(), state.turns)
 
 
-def run_rep(rep: LiveRep, source: Iterable[np.ndarray], on_update=None, customer=None) -> RepReport:
+Listener = Callable[[LiveState, list[LiveEvent]], None]
+
+
+def run_rep(rep: LiveRep, source: Iterable[np.ndarray], on_update: Listener | None = None, customer=None) -> RepReport:
     """Drive a rep from a source to its end; `on_update(state, events)` after every block.
 
-    `customer` (a customer.Customer) gets its turn after every block to speak when it should.
+    `customer` (a customer.Customer) gets its turn after every block to speak when it should; a
+    recording waits while it speaks (no echo there), a microphone is blanked during it and its echo.
     """
-    if customer:
-        customer.open(rep)
-    for block in source:
-        events = rep.feed(block)
-        if customer:
-            customer.after_block(rep)
+    if hasattr(source, "holding"):
+        source.holding = lambda: rep.state.customer_speaking(guard=False) is not None
+        rep.state.echo_guard_s = 0.0
+
+    def drain() -> None:
+        events, rep.outbox = rep.outbox, []
         if on_update:
             on_update(rep.state, events)
+
+    if customer:
+        customer.open(rep)
+    drain()
+    for block in source:
+        rep.feed(block)
+        if customer:
+            customer.after_block(rep)
+        drain()
         if getattr(source, "live", False) and rep.should_end():
             source.stop()
-    return rep.finish()
+    report = rep.finish()
+    drain()
+    return report

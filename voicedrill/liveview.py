@@ -1,7 +1,13 @@
-"""What a rep sees while speaking: the script with the current step, ticks, transcript, timer, pause meter."""
+"""What a rep sees while speaking: the script with the current step, ticks, transcript, timer, pause meter.
+
+The view reads the live state and the live events after every block; it redraws from that same
+loop (at most REFRESH_PER_S times a second, and at once when something happens), so what it
+shows never depends on how fast the audio is fed.
+"""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 
 import numpy as np
@@ -11,10 +17,25 @@ from rich.table import Table
 from rich.text import Text
 
 from .data import RepReport
-from .live import LiveRep, LiveState, StepEvent, run_rep
+from .live import EventType, LiveEvent, Listener, LiveRep, LiveState, run_rep
 
 REFRESH_PER_S = 12
 TRANSCRIPT_WORDS = 14
+METER_CELLS = 20
+
+
+def pause_meter(state: LiveState) -> Text:
+    """The pause under way: green while it is fine, red past the limit, counting up to a required pause."""
+    pause = state.pause_s
+    bar = "█" * min(METER_CELLS, int(pause * 10))
+    if state.pause_limits is None:
+        return Text(f"pause {pause:4.1f}s {bar}", style="dim")
+    low, high = state.pause_limits
+    if state.alarm:
+        return Text(f"pause {pause:4.1f}s {bar}  keep moving!", style="bold red")
+    if pause < low:
+        return Text(f"pause {pause:4.1f}s {bar}  hold the pause: {low - pause:.1f}s more", style="bold cyan")
+    return Text(f"pause {pause:4.1f}s {bar}", style="green")
 
 
 def render(state: LiveState, title: str) -> Group:
@@ -22,10 +43,9 @@ def render(state: LiveState, title: str) -> Group:
     script = Table.grid(padding=(0, 1))
     current = state.current_step()
     for step in state.drill.steps:
-        event = state.heard.get(step.id)
         if step.id in state.out_of_order:
             mark, style = "✗", "bold yellow"
-        elif event:
+        elif step.id in state.heard:
             mark, style = "✓", "green"
         elif step.id == current:
             mark, style = "▶", "bold reverse"
@@ -37,38 +57,60 @@ def render(state: LiveState, title: str) -> Group:
     transcript = Text("… " if len(state.words) > TRANSCRIPT_WORDS else "")
     for i, word in enumerate(words):
         transcript.append(word.text + " ", style="" if i < final_count else "dim italic")
-    pause = state.pause_s()
-    over = pause > state.drill.max_pause_s
-    meter = Text(f"pause {pause:4.1f}s " + "█" * min(20, int(pause * 10)), style="bold red" if over else "green")
-    if over:
-        meter.append("  keep moving!", style="bold red")
     status = Text(f"{title}   ⏱ {state.audio_s:5.1f}s   ")
     turn = state.customer_speaking()
     if turn:
         status.append(f"customer: “{turn.text}”", style="bold cyan")
     else:
-        status.append_text(meter)
+        status.append_text(pause_meter(state))
     return Group(status, script, transcript)
 
 
-class LiveView:
-    """Runs a rep with a live display on a terminal, or step lines when output is not a terminal."""
+def event_line(event: LiveEvent) -> str | None:
+    """One plain line per live event, for output that is not a terminal."""
+    if event.type == EventType.STEP:
+        return f"  ✓ {event.step} at {event.t:.1f}s" + ("  (out of order)" if event.out_of_order else "")
+    if event.type == EventType.PAUSE_ALARM:
+        return f"  ! pause after {event.after} at {event.t:.1f}s: keep moving"
+    if event.type == EventType.CUSTOMER:
+        return f"  customer ({event.kind}) at {event.t:.1f}s: {event.text}"
+    return None
 
-    def __init__(self, console: Console):
+
+class LiveView:
+    """Runs a rep with a live display on a terminal, or event lines when output is not a terminal.
+
+    `also` receives the same state and events (e.g. the --events stream)."""
+
+    def __init__(self, console: Console, also: Listener | None = None):
         self.console = console
+        self.also = also
 
     def run(self, rep: LiveRep, source: Iterable[np.ndarray], title: str, customer=None) -> RepReport:
         if not self.console.is_terminal:
-            printed = [0]
-            return run_rep(rep, source, lambda state, events: self._print_events(state, events, printed), customer)
-        with Live(render(rep.state, title), console=self.console, refresh_per_second=REFRESH_PER_S, transient=True) as live:
-            return run_rep(rep, source, lambda state, events: live.update(render(state, title)), customer)
+            return run_rep(rep, source, self._listener(self._print_events), customer)
+        with Live(render(rep.state, title), console=self.console, auto_refresh=False, transient=True) as live:
+            drawn = [0.0]
 
-    def _print_events(self, state: LiveState, events: list[StepEvent], printed: list[int]) -> None:
-        """Without a terminal: one line per step heard and per customer line."""
-        for turn in state.turns[printed[0] :]:
-            self.console.print(f"  customer ({turn.kind}) at {turn.start:.1f}s: {turn.text}", markup=False)
-        printed[0] = len(state.turns)
+            def redraw(state: LiveState, events: list[LiveEvent]) -> None:
+                now = time.monotonic()
+                if events or now - drawn[0] >= 1 / REFRESH_PER_S:
+                    drawn[0] = now
+                    live.update(render(state, title), refresh=True)
+
+            return run_rep(rep, source, self._listener(redraw), customer)
+
+    def _listener(self, show: Listener) -> Listener:
+        if self.also is None:
+            return show
+
+        def both(state: LiveState, events: list[LiveEvent]) -> None:
+            self.also(state, events)
+            show(state, events)
+
+        return both
+
+    def _print_events(self, state: LiveState, events: list[LiveEvent]) -> None:
         for event in events:
-            note = "  [yellow]out of order[/]" if event.out_of_order else ""
-            self.console.print(f"  ✓ {event.step} at {event.at_s:.1f}s{note}")
+            if line := event_line(event):
+                self.console.print(line, markup=False)

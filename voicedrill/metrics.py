@@ -103,7 +103,8 @@ def pauses(
 
 
 def customer_turns(words: Sequence[Word], drill: Drill, alignment: Alignment, turns: Sequence[CustomerTurn]) -> tuple[TurnResult, ...]:
-    """For each customer line: how fast the rep came back, what they said, and whether they carried on."""
+    """For each customer line: how fast the rep came back (against the drill's pause limit after
+    that step), what they said, whether they carried on, and any forbidden phrase in the reply."""
     rank = {s.id: i for i, s in enumerate(drill.steps)}
     results = []
     for turn in turns:
@@ -114,7 +115,11 @@ def customer_turns(words: Sequence[Word], drill: Drill, alignment: Alignment, tu
         onward = [h for h in later_steps if rank[h.key] > floor]
         reply_end = onward[0].first if onward else len(words)
         reply = " ".join(words[i].text for i in after if i < reply_end)
-        results.append(TurnResult(turn, latency, bool(onward), reply))
+        following = onward[0].key if onward else drill.steps[min(floor + 1, len(drill.steps) - 1)].id
+        limit = drill.pause_limits(turn.after, following)[1] if turn.after else drill.max_pause_s
+        slips = tuple(h.key for h in alignment.hits if h.kind == "forbidden" and after and after[0] <= h.first < reply_end)
+        in_time = latency is not None and latency <= limit
+        results.append(TurnResult(turn, latency, bool(onward), reply, limit, in_time, slips))
     return tuple(results)
 
 

@@ -62,6 +62,9 @@ def to_dict(report: RepReport) -> dict:
                 "latency_s": _t(t.latency_s),
                 "continued": t.continued,
                 "reply": t.reply,
+                "limit_s": t.limit_s,
+                "in_time": t.in_time,
+                "forbidden": list(t.forbidden),
             }
             for t in report.turns
         ],
@@ -95,11 +98,16 @@ def from_dict(data: dict) -> RepReport:
         extra=marks(data["extra"], "text"),
         score=data["score"],
         score_parts=tuple(ScorePart(p["part"], p["points"], p["max"], p["why"]) for p in data["score_parts"]),
-        turns=tuple(
-            TurnResult(CustomerTurn(t["kind"], t["after"], t["text"], t["start"], t["end"]), t["latency_s"], t["continued"], t["reply"])
-            for t in data.get("customer", [])
-        ),
+        turns=tuple(_turn(t) for t in data.get("customer", [])),
     )
+
+
+def _turn(t: dict) -> TurnResult:
+    """A stored customer turn; reports saved before verdicts were stored had a fixed 1 s limit."""
+    limit = t.get("limit_s", 1.0)
+    in_time = t.get("in_time", t["latency_s"] is not None and t["latency_s"] <= limit)
+    turn = CustomerTurn(t["kind"], t["after"], t["text"], t["start"], t["end"])
+    return TurnResult(turn, t["latency_s"], t["continued"], t["reply"], limit, in_time, tuple(t.get("forbidden", ())))
 
 
 def to_json(report: RepReport) -> str:
@@ -171,11 +179,11 @@ def fact_lines(report: RepReport, mark: Callable[[str, str], str]) -> list[str]:
     if not report.words:
         lines.append(mark("No speech was recognised in this audio.", "warn"))
     for t in report.turns:
-        latency = "no reply" if t.latency_s is None else f"back in {t.latency_s:.2f}s"
-        role = "bad" if t.latency_s is None or t.latency_s > 1.0 else "ok"
+        latency = "no reply" if t.latency_s is None else f"back in {t.latency_s:.2f}s (limit {t.limit_s:g}s)"
         said = f" (“{t.reply}”)" if t.turn.kind == "hesitation" and t.reply else ""
         onward = "" if t.continued else mark(" — the sequence stopped here", "bad")
-        lines.append(plain(f"Customer {t.turn.kind} “{t.turn.text}”: ") + mark(latency, role) + plain(said) + onward)
+        slips = mark(" — said " + ", ".join(f"“{p}”" for p in t.forbidden), "bad") if t.forbidden else ""
+        lines.append(plain(f"Customer {t.turn.kind} “{t.turn.text}”: ") + mark(latency, "ok" if t.in_time else "bad") + plain(said) + onward + slips)
     return lines
 
 
@@ -212,14 +220,17 @@ def rep_row(data: dict) -> dict:
     }
 
 
-def summary(reports: list[RepReport]) -> dict:
-    """First vs last, best rep and trend (score points per rep, least squares)."""
-    rows = [rep_row(to_dict(r)) for r in reports]
+def summary(reports: list[RepReport], numbers: list[int] | None = None) -> dict:
+    """First vs last, best rep and trend (score points per rep, least squares).
+
+    `numbers` are the reps' numbers as `voicedrill report N` takes them (default 1, 2, …)."""
+    numbers = numbers or list(range(1, len(reports) + 1))
+    rows = [{"rep": n} | rep_row(to_dict(r)) for n, r in zip(numbers, reports)]
     scores = [r.score for r in reports]
     result: dict = {"reps": len(reports), "rows": rows}
     if scores:
         best = max(range(len(scores)), key=lambda i: (scores[i], -i))
-        result |= {"first_score": scores[0], "last_score": scores[-1], "best_rep": best + 1, "best_score": scores[best]}
+        result |= {"first_score": scores[0], "last_score": scores[-1], "best_rep": numbers[best], "best_score": scores[best]}
     if len(scores) >= 2:
         x = range(len(scores))
         mean_x, mean_y = sum(x) / len(scores), sum(scores) / len(scores)
@@ -228,16 +239,16 @@ def summary(reports: list[RepReport]) -> dict:
     return result
 
 
-def render_summary(reports: list[RepReport], console: Console, interrupted: bool = False) -> None:
+def render_summary(reports: list[RepReport], console: Console, interrupted: bool = False, numbers: list[int] | None = None) -> None:
     """The run's table and closing lines."""
-    info = summary(reports)
+    info = summary(reports, numbers)
     table = Table(title="Reps" + (" (stopped early)" if interrupted else ""), title_justify="left")
     for column in ("rep", "duration", "speech wpm", "longest pause", "order errors", "score"):
         table.add_column(column, justify="right")
-    for n, row in enumerate(info["rows"], start=1):
+    for row in info["rows"]:
         pause = row["longest_pause_s"]
         table.add_row(
-            str(n),
+            str(row["rep"]),
             fmt_seconds(row["duration_s"]),
             "—" if row["speech_wpm"] is None else f"{row['speech_wpm']:.0f}",
             fmt_seconds(pause),

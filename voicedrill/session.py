@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import signal
 import tempfile
@@ -24,7 +25,7 @@ from .data import RepReport
 from .customer import Customer
 from .drills import Drill
 from .errors import VoicedrillError
-from .live import LiveRep
+from .live import LiveEvent, LiveRep, LiveState
 from .liveview import LiveView
 from .report import render, to_dict
 from .synth import Piece, Speaker, build_rep, write_wav
@@ -84,10 +85,11 @@ class Keeper:
     folder: Path | None = None  # rep-NN.json (and rep-NN.wav) per rep
     keep_audio: bool = False
 
-    def keep(self, number: int, report: RepReport, rep: LiveRep, source: str) -> str:
-        """Save one rep; returns how to find it again."""
+    def keep(self, number: int, report: RepReport, rep: LiveRep, source: str) -> tuple[int | None, str]:
+        """Save one rep; returns its number in the history (None if not saved there) and how to find it again."""
         audio = np.concatenate(rep.audio) if rep.audio else None
         saved = []
+        rep_id = None
         if self.folder is not None:
             record = {
                 "session": self.folder.name, "rep": number, "saved_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -101,7 +103,7 @@ class Keeper:
             recording = str(wav) if wav else source if Path(source).is_file() else None
             rep_id = self.store.save_rep(self.session, number, report, source, rep.tracker.levels(history.LEVEL_STEP_S), recording)
             saved.insert(0, f"rep {rep_id}")
-        return ", ".join(saved) or "not saved (--no-save)"
+        return rep_id, ", ".join(saved) or "not saved (--no-save)"
 
 
 @dataclass
@@ -110,6 +112,7 @@ class DrillRun:
 
     reports: list[RepReport] = field(default_factory=list)
     saved: list[str] = field(default_factory=list)  # where each rep went
+    numbers: list[int] = field(default_factory=list)  # each rep's number, as `voicedrill report N` takes it
     interrupted: bool = False
     overflows: int = 0
     error: VoicedrillError | None = None  # the input failed mid-run (e.g. the microphone went away)
@@ -134,25 +137,48 @@ def run_drill(
     console = view.console
     try:
         for number in range(1, reps + 1):
-            cue = f"Rep {number} — go"
-            console.print(f"[bold]{cue}[/]" + (f"  (of {reps})" if reps > 1 else ""))
+            cue = f"Rep {number}" + (f" of {reps}" if reps > 1 else "") + " — go"
+            console.print(f"[bold]{cue}[/]")
             speaker.say(cue.replace("—", ","))
             if notice := speaker.take_notice():
                 console.print(notice, markup=False, soft_wrap=True)
             source = sources(number)
-            rep = LiveRep(drill, engine, keeper.keep_audio)
+            rep = LiveRep(drill, engine, keeper.keep_audio, number)
             report = view.run(rep, source, f"rep {number}/{reps}", customer)
             run.overflows += getattr(source, "overflows", 0)
             with _no_interrupt():
-                run.saved.append(keeper.keep(number, report, rep, getattr(source, "name", "microphone")))
+                rep_id, where = keeper.keep(number, report, rep, getattr(source, "name", "microphone"))
+                run.saved.append(where)
                 run.reports.append(report)
-            render(report, console, title=f"Rep {number} — {drill.title}  (saved: {run.saved[-1]})")
+                run.numbers.append(rep_id or number)
+            render(report, console, title=f"Rep {number} — {drill.title}  (saved: {where})")
     except KeyboardInterrupt:
         run.interrupted = True
     except VoicedrillError as exc:
         run.interrupted = True
         run.error = exc
     return run
+
+
+class EventLog:
+    """The --events stream: one JSON object per line per live event, written as it happens."""
+
+    def __init__(self, path: Path):
+        try:
+            self.file = open(path, "w", encoding="utf-8", buffering=1)
+        except OSError as exc:
+            raise VoicedrillError(f"{path}: cannot write the events file ({exc.strerror or exc})") from None
+        self.path = path
+
+    def __call__(self, state: LiveState, events: list[LiveEvent]) -> None:
+        try:
+            for event in events:
+                self.file.write(json.dumps(event.to_dict(), ensure_ascii=False) + "\n")
+        except OSError as exc:
+            raise VoicedrillError(f"{self.path}: cannot write the events file ({exc.strerror or exc})") from None
+
+    def close(self) -> None:
+        self.file.close()
 
 
 @contextmanager

@@ -46,7 +46,7 @@ def _image(png: bytes, alt: str) -> str:
 
 
 def _session_table(reps: Sequence[SavedRep], reports: Sequence[RepReport]) -> str:
-    info = summary(list(reports))
+    info = summary(list(reports), [r.id for r in reps])
     rows = "".join(
         f"<tr><td><a href='#rep-{r.id}'>{r.number}</a></td><td>{r.saved_at:%H:%M:%S}</td><td class=n>{fmt_seconds(r.duration_s)}</td>"
         f"<td class=n>{_n(r.speech_wpm)}</td><td class=n>{fmt_seconds(r.longest_pause_s)}</td><td class=n>{r.order_errors}</td>"
