@@ -176,7 +176,7 @@ def test_truncated_data_is_analysed_as_far_as_it_goes(tmp_path, capfd, speech):
     "case, args, message",
     [
         ("missing file", ["check", "{tmp}/nope.wav"], "no such file"),
-        ("directory", ["check", "{tmp}"], "is a directory"),
+        ("directory", ["check", "{tmp}"], "is a folder"),
         ("missing drill", ["check", "{good}", "--drill", "{tmp}/none.toml"], "no such drill file"),
         ("unknown drill", ["check", "{good}", "--drill", "nonesuch"], "no drill named"),
         ("model is a file", ["check", "{good}", "--engine", "vosk", "--model", "{good}"], "is a file"),

@@ -70,7 +70,7 @@ def test_silent_audio_is_a_report_not_an_error(tmp_path):
         ("missing", "no such file"),
         ("text", "not a readable audio file"),
         ("empty", "contains no audio"),
-        ("folder", "is a directory"),
+        ("folder", "is a folder"),
         ("no-model", "no vosk model found"),
         ("bad-model", "am/final.mdl missing"),
         ("bad-drill", "unknown order rule"),

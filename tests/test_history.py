@@ -46,9 +46,9 @@ def test_saved_reps_read_back_with_their_figures(tmp_path, drill):
     run = Session.of("drill", drill, "fake", "none")
     reports = [sample_report(drill, gap) for gap in (1.5, 0.9, 0.3)]
     levels = np.linspace(-80, -10, 200)
-    ids = [store.save_rep(run, n, r, "mic", levels) for n, r in enumerate(reports, 1)]
+    ids = [store.save_rep(run, n, r, "mic", levels).rep for n, r in enumerate(reports, 1)]
     single = Session.of("check", drill, "fake", "none")
-    other = store.save_rep(single, 1, sample_report(drill, skip="notes"), "/rep.wav", None, "/rep.wav")
+    other = store.save_rep(single, 1, sample_report(drill, skip="notes"), "/rep.wav", None, "/rep.wav").rep
     reps = store.reps()
     assert [r.id for r in reps] == [*ids, other]
     assert [r.session for r in reps] == [run.id] * 3 + [single.id] and reps[0].session_reps == 3
@@ -69,7 +69,7 @@ def test_saved_reps_read_back_with_their_figures(tmp_path, drill):
 def test_delete_is_explicit_and_takes_empty_sessions_with_it(tmp_path, drill):
     store = Store(tmp_path / "h.db")
     run = Session.of("drill", drill, "fake", "none")
-    first, second = (store.save_rep(run, n, sample_report(drill), "mic") for n in (1, 2))
+    first, second = (store.save_rep(run, n, sample_report(drill), "mic").rep for n in (1, 2))
     assert store.delete(rep=first) == 1 and [r.id for r in store.reps()] == [second]
     assert store.delete(rep=first) == 0
     assert store.delete(session=run.id) == 1 and store.reps() == []

@@ -13,9 +13,11 @@ import soundfile as sf
 import soxr
 
 from .errors import VoicedrillError
+from .files import regular_input
 
 RATE = 16000  # what both engines want
 BLOCK_S = 0.1  # 100 ms blocks: small enough for live feedback, large enough to be cheap
+MIN_RATE, MAX_RATE = 8000, 384000  # telephone to studio; outside that a header is lying
 
 
 @dataclass(frozen=True)
@@ -34,19 +36,24 @@ class AudioInfo:
 
 def probe(path: str | Path) -> AudioInfo:
     """Read a file's header; refuse what we cannot decode with a message that says why."""
-    path = Path(path)
-    if not path.exists():
-        raise VoicedrillError(f"{path}: no such file")
-    if path.is_dir():
-        raise VoicedrillError(f"{path}: is a directory, not an audio file")
+    path = regular_input(path, "file")
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if head[:3] == b"ID3" or (len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0):
+        raise VoicedrillError(f"{path}: MP3 is not supported; convert it to WAV or FLAC (e.g. ffmpeg -i rep.mp3 rep.wav)")
     try:
         with sf.SoundFile(path) as f:
             info = AudioInfo(path, f.samplerate, f.channels, f.frames)
+            compressed = f.format == "MPEG"
     except sf.LibsndfileError as exc:
         reason = str(exc).split(": ", 1)[-1] if ": " in str(exc) else str(exc)
         raise VoicedrillError(f"{path}: not a readable audio file ({reason}); use WAV, FLAC or OGG") from None
-    except OSError as exc:
-        raise VoicedrillError(f"{path}: cannot open ({exc.strerror or exc})") from None
+    except (OSError, RuntimeError) as exc:
+        raise VoicedrillError(f"{path}: cannot open it as audio ({exc}); use WAV, FLAC or OGG") from None
+    if compressed:
+        raise VoicedrillError(f"{path}: MP3 is not supported; convert it to WAV or FLAC (e.g. ffmpeg -i rep.mp3 rep.wav)")
+    if not MIN_RATE <= info.rate <= MAX_RATE:
+        raise VoicedrillError(f"{path}: its header says {info.rate} Hz, which is not a recording rate (expected {MIN_RATE}–{MAX_RATE} Hz); the file is damaged or not audio")
     if info.frames <= 0:
         raise VoicedrillError(f"{path}: contains no audio (0 samples)")
     return info
@@ -65,7 +72,8 @@ def stream_file(path: str | Path, block_s: float = BLOCK_S) -> Iterator[np.ndarr
     try:
         with sf.SoundFile(info.path) as f:
             for chunk in f.blocks(blocksize=block, dtype="float32", always_2d=True):
-                mono = chunk.mean(axis=1, dtype=np.float32)
+                # a float file may hold NaN or infinite samples: heard as silence and full scale
+                mono = np.nan_to_num(chunk.mean(axis=1, dtype=np.float32), nan=0.0, posinf=1.0, neginf=-1.0)
                 if resampler is not None:
                     mono = resampler.resample_chunk(mono, last=False)
                 if mono.size:

@@ -131,6 +131,8 @@ def _run(args: argparse.Namespace, err: Console) -> int:
             return {"history": _history, "report": _report, "export": _export}[args.command](args, store, err)
         finally:
             store.close()
+            for note in store.notes:
+                err.print(f"voicedrill: note: {note}", markup=False, soft_wrap=True)
     return _model(args, err)
 
 
@@ -163,9 +165,15 @@ def _check(args: argparse.Namespace, err: Console) -> int:
     if store is not None:
         session = history.Session.of("check", drill, engine.name, engine.model_name)
         path = str(audio.resolve())
-        rep = store.save_rep(session, 1, report, path, tracker.levels(history.LEVEL_STEP_S), path)
+        saved = store.save_rep(session, 1, report, path, tracker.levels(history.LEVEL_STEP_S), path)
         store.close()
-        err.print(f"saved as rep {rep} (voicedrill report {rep} --html rep.html)", markup=False)
+        for note in store.notes:
+            err.print(f"voicedrill: note: {note}", markup=False, soft_wrap=True)
+        if saved.rep is not None:
+            err.print(f"saved as rep {saved.rep} (voicedrill report {saved.rep} --html rep.html)", markup=False)
+        else:
+            err.print(f"voicedrill: {saved.problem} — the rep is kept in {saved.pending} and goes into the history "
+                      "the next time voicedrill opens it", markup=False, soft_wrap=True)
     return 0
 
 
@@ -177,14 +185,14 @@ def _drill(args: argparse.Namespace, err: Console) -> int:
     from .drills import load_drill
     from .liveview import LiveView
     from .report import render_summary
-    from .session import EventLog, Keeper, run_drill
+    from .session import EventLog, Keeper, new_folder, run_drill
     from .synth import Speaker
 
     # every refusal comes before the model loads and before a session folder exists
     if not 1 <= args.reps <= 100:
         raise VoicedrillError("--reps must be between 1 and 100")
-    if not 0 <= args.speed <= 100:
-        raise VoicedrillError("--speed must be between 0 and 100")
+    if not (args.speed == 0 or 0.25 <= args.speed <= 100):
+        raise VoicedrillError("--speed must be 0 (as fast as possible) or between 0.25 and 100")
     drill = load_drill(args.drill)
     if args.customer and not any(s.answer for s in drill.steps) and not drill.customer.cue:
         raise VoicedrillError(f"drill {drill.name!r} has no customer lines ([customer] cue, steps' answer)")
@@ -204,7 +212,7 @@ def _drill(args: argparse.Namespace, err: Console) -> int:
     events = EventLog(args.events) if args.events else None
     engine = load_engine(args.engine, args.model, drill)
     err.print(f"engine: {engine.description}", markup=False)
-    folder = history.new_folder(args.out) if args.out or args.keep_audio else None
+    folder = new_folder(args.out) if args.out or args.keep_audio else None
     keeper = Keeper(store, history.Session.of("drill", drill, engine.name, engine.model_name), folder, args.keep_audio)
     console = Console(highlight=False)
     speaker = Speaker(not args.no_speech)
@@ -217,21 +225,36 @@ def _drill(args: argparse.Namespace, err: Console) -> int:
     render_summary(run.reports, console, run.interrupted, run.numbers)
     if run.overflows:
         console.print(f"[yellow]{run.overflows} audio block(s) were dropped by the input device (overflow)[/]")
-    places = [f"history session s{keeper.session.id}" if store and keeper.session.id else "", str(folder or "")]
-    console.print(f"{len(run.saved)} rep(s) saved" + (f" in {' and '.join(p for p in places if p)}" if any(places) else " (--no-save)"), markup=False)
+    console.print(_saved_line(run, keeper), markup=False, soft_wrap=True)
     if store is not None:
         store.close()
+        for note in store.notes:
+            err.print(f"voicedrill: note: {note}", markup=False, soft_wrap=True)
     if run.error:
         raise run.error
     return 130 if run.interrupted else 0
 
 
+def _saved_line(run, keeper) -> str:
+    """Where the run's reps went, counted per place."""
+    if not run.saved:
+        return "no rep was finished, so nothing was saved"
+    folder = [str(keeper.folder)] if keeper.folder is not None else []
+    if keeper.store is None:
+        return f"{len(run.saved)} rep(s) saved in {folder[0]}" if folder else f"{len(run.saved)} rep(s) not saved (--no-save)"
+    if not run.pending:
+        return f"{len(run.saved)} rep(s) saved in " + " and ".join([f"history session s{keeper.session.id}", *folder])
+    places = [f"{len(run.saved) - len(run.pending)} saved in history session s{keeper.session.id}"] if len(run.saved) > len(run.pending) else []
+    places.append(f"{len(run.pending)} waiting in {run.pending[0].parent} (they go into the history the next time voicedrill opens it)")
+    return f"{len(run.saved)} rep(s) finished: " + "; ".join(places + [f"files in {f}" for f in folder])
+
+
 def _history(args: argparse.Namespace, store, err: Console) -> int:
-    from . import history
+    from .files import write_file
     from .plots import png_bytes, progress_figure
     from .progress import render_history
 
-    if args.delete:
+    if args.delete is not None:
         kind, number = store.resolve(args.delete)
         gone = store.delete(**{kind: number})
         if not gone:
@@ -242,7 +265,7 @@ def _history(args: argparse.Namespace, store, err: Console) -> int:
         raise VoicedrillError("--last must be 1 or more")
     reps = _selected(args, store, args.last)
     if args.plot:
-        history.write_file(args.plot, png_bytes(progress_figure(reps)))
+        write_file(args.plot, png_bytes(progress_figure(reps)))
         err.print(f"wrote {args.plot}", markup=False)
         return 0
     render_history(reps, Console(highlight=False))
@@ -258,7 +281,7 @@ def _selected(args: argparse.Namespace, store, last: int | None = None) -> list:
 
 
 def _report(args: argparse.Namespace, store, err: Console) -> int:
-    from . import history
+    from .files import write_file
     from .plots import png_bytes, rep_figure, session_figure
     from .report import from_dict, render, render_summary
     from .webpage import page
@@ -269,11 +292,11 @@ def _report(args: argparse.Namespace, store, err: Console) -> int:
         raise VoicedrillError(f"no {kind} {args.ref} in the history (see voicedrill history)")
     reports = [from_dict(r.report) for r in reps]
     if args.html:
-        history.write_file(args.html, page(reps, reports).encode("utf-8"))
+        write_file(args.html, page(reps, reports).encode("utf-8"))
         err.print(f"wrote {args.html}", markup=False)
     if args.png:
         figure = rep_figure(reps[0], reports[0]) if len(reps) == 1 else session_figure(reps, reports)
-        history.write_file(args.png, png_bytes(figure))
+        write_file(args.png, png_bytes(figure))
         err.print(f"wrote {args.png}", markup=False)
     if not (args.html or args.png):
         console = Console(highlight=False)
@@ -285,13 +308,13 @@ def _report(args: argparse.Namespace, store, err: Console) -> int:
 
 
 def _export(args: argparse.Namespace, store, err: Console) -> int:
-    from . import history
+    from .files import write_file
     from .progress import export
 
     reps = _selected(args, store)
     text = export(reps, args.format)
     if args.out:
-        history.write_file(args.out, text.encode("utf-8"))
+        write_file(args.out, text.encode("utf-8"))
         err.print(f"wrote {len(reps)} rep(s) to {args.out}", markup=False)
     else:
         sys.stdout.write(text)
@@ -333,14 +356,16 @@ def _drills(args: argparse.Namespace, err: Console) -> int:
 
 def _synth(args: argparse.Namespace, err: Console) -> int:
     from .drills import load_drill
+    from .files import destination, write_atomic
     from .synth import DEFAULT_VOICE, Piece, build_rep, write_wav
 
+    destination(args.out, (".wav",))  # refused before the speech is made
     drill = load_drill(args.drill)
     if not 60 <= args.wpm <= 400 or not 0 <= args.pause <= 30:
         raise VoicedrillError("--wpm must be 60–400 and --pause 0–30 seconds")
     pieces = [Piece(step.line, step.id, args.pause) for step in drill.steps]
     audio, segments = build_rep(pieces, args.voice or DEFAULT_VOICE, args.wpm)
-    write_wav(args.out, audio)
+    write_atomic(args.out, lambda tmp: write_wav(tmp, audio))
     for segment in segments:
         err.print(f"{segment.start:6.2f}–{segment.end:6.2f}s  {segment.label}: {segment.text}", markup=False)
     err.print(f"wrote {args.out} ({len(audio) / 16000:.1f}s)", markup=False)

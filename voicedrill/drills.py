@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import math
+import os
 import re
 import tomllib
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
 import platformdirs
 
 from .errors import VoicedrillError
+from .files import reason, regular_input
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 ORDER_RULES = ("strict", "any")
@@ -116,10 +120,8 @@ def list_drills() -> list[tuple[Path, Drill | VoicedrillError]]:
 def find_drill(name_or_path: str) -> Path:
     """Resolve `--drill NAME|PATH` to a file."""
     path = Path(name_or_path).expanduser()
-    if path.suffix == ".toml" or path.exists() or "/" in name_or_path:
-        if not path.is_file():
-            raise VoicedrillError(f"{name_or_path}: no such drill file")
-        return path
+    if path.suffix == ".toml" or os.path.lexists(path) or "/" in name_or_path:
+        return regular_input(path, "drill file")
     for folder in drill_dirs():
         candidate = folder / f"{name_or_path}.toml"
         if candidate.is_file():
@@ -132,9 +134,11 @@ def load_drill(name_or_path: str) -> Drill:
     """Find, read and validate a drill."""
     path = find_drill(name_or_path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise VoicedrillError(f"{path}: cannot read drill file ({exc})") from None
+        text = path.read_text(encoding="utf-8-sig")  # a byte-order mark from Windows editors is fine
+    except OSError as exc:
+        raise VoicedrillError(f"{path}: cannot read drill file ({reason(exc)})") from None
+    except UnicodeDecodeError:
+        raise VoicedrillError(f"{path}: cannot read drill file (not UTF-8 text); save it as UTF-8") from None
     return parse_drill(text, str(path))
 
 
@@ -145,8 +149,10 @@ def parse_drill(text: str, filename: str) -> Drill:
     except tomllib.TOMLDecodeError as exc:
         match = re.search(r"\(at line (\d+), column \d+\)", str(exc))
         line = match.group(1) if match else "1"
-        reason = re.sub(r"\s*\(at line.*\)", "", str(exc))
-        raise VoicedrillError(f"{filename}:{line}: invalid TOML: {reason}") from None
+        problem = re.sub(r"\s*\(at line.*\)", "", str(exc))
+        raise VoicedrillError(f"{filename}:{line}: invalid TOML: {problem}") from None
+    except RecursionError:
+        raise VoicedrillError(f"{filename}:1: invalid TOML: tables or lists nested too deeply") from None
     return _Validator(text, filename).drill(data)
 
 
@@ -172,6 +178,8 @@ class _Validator:
     def drill(self, data: dict) -> Drill:
         self.no_unknown(data, "", {"name", "title", "source", "description", "rules", "steps", "customer"})
         name = self.text(data, "name", required=True)
+        if not _ID.match(name):
+            raise self.fail("name", f"{name!r} must be lower-case letters, digits, - or _ (it names files)")
         rules = data.get("rules", {})
         if not isinstance(rules, dict):
             raise self.fail("rules", "must be a table ([rules])")
@@ -286,12 +294,20 @@ class _Validator:
             raise self.fail(field, f"must be a string, not {type(value).__name__}")
         if required and not value.strip():
             raise self.fail(field, "must not be empty")
+        self.printable(field, value)
         return value.strip()
+
+    def printable(self, field: str, value: str) -> None:
+        """Control characters (terminal escape codes among them) would reach the rep's screen raw."""
+        if bad := next((c for c in value if unicodedata.category(c) == "Cc" and c not in "\n\t"), None):
+            raise self.fail(field, f"contains a control character (U+{ord(bad):04X}); remove it")
 
     def strings(self, table: dict, field: str, key: str) -> tuple[str, ...]:
         value = table.get(key, [])
         if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
             raise self.fail(field, "must be a list of non-empty strings")
+        for v in value:
+            self.printable(field, v)
         return tuple(v.strip() for v in value)
 
     def flag(self, table: dict, where: str, key: str) -> bool:
@@ -302,7 +318,7 @@ class _Validator:
 
     def seconds(self, table: dict, where: str, key: str, default: float | None, allow_zero: bool = False) -> float:
         value = table.get(key, default)
-        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        number = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
         if not number or value < 0 or (value == 0 and not allow_zero) or value >= 3600:
             least = "0 or more" if allow_zero else "above 0"
             raise self.fail(f"{where}.{key}", f"must be a number of seconds {least}, got {value!r}")

@@ -1,35 +1,45 @@
 """The rep store: every finished rep, from `check` and from `drill`, in one SQLite file.
 
 WAL mode and short write transactions let two voicedrill processes save at once. The file is
-checked before it is opened; a damaged or foreign file is refused, never repaired or replaced.
+checked when it is opened, before any work and before anything is written; a damaged or foreign
+file is refused, never repaired, replaced or touched. A rep the file cannot take (locked too long,
+disk full, its session deleted) waits in a pending file and comes in on the next open. Rep and
+session numbers are never handed out twice.
 """
 
 from __future__ import annotations
 
+import base64
 import getpass
 import json
 import os
 import re
+import shutil
 import sqlite3
+import stat
 import struct
 import tempfile
+import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
 import platformdirs
 
+from . import pending
 from .data import RepReport
 from .drills import Drill
 from .errors import VoicedrillError
+from .files import reason
 from .report import rep_row, to_dict
 
 DB_ENV = "VOICEDRILL_DB"
 APPLICATION_ID = 0x56445231  # "VDR1" in the SQLite header: this file is ours
 BUSY_TIMEOUT_S = 10.0  # how long a save waits for another process's write to finish
 LEVEL_STEP_S = 0.05  # stored energy envelope resolution (for the timeline picture)
+LARGEST_ID = 2**63 - 1  # SQLite's largest integer: no rep or session has a bigger number
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
@@ -53,6 +63,8 @@ class Session:
     pace_wpm: tuple[float, float]
     max_pause_s: float
     started_at: str = field(default_factory=lambda: _now())
+    uid: str = field(default_factory=lambda: uuid.uuid4().hex)  # finds it again from a pending rep
+    user: str = field(default_factory=lambda: _user())
     id: int | None = None
 
     @classmethod
@@ -121,31 +133,46 @@ def _v1(db: sqlite3.Connection) -> None:
         CREATE INDEX reps_by_time ON reps (saved_at)
         """.split(";"):
         db.execute(statement)
-    _import_rep_folders(db, data_dir() / "sessions")
+
+
+def _v2(db: sqlite3.Connection) -> None:
+    """Numbers issued so far (never handed out again, even after a delete); uids for pending reps."""
+    for statement in (
+        "CREATE TABLE issued (name TEXT PRIMARY KEY, last INTEGER NOT NULL)",
+        "INSERT INTO issued SELECT 'sessions', coalesce(max(id), 0) FROM sessions",
+        "INSERT INTO issued SELECT 'reps', coalesce(max(id), 0) FROM reps",
+        "ALTER TABLE sessions ADD COLUMN uid TEXT",
+        "ALTER TABLE reps ADD COLUMN uid TEXT",
+        "CREATE UNIQUE INDEX sessions_by_uid ON sessions (uid)",
+        "CREATE UNIQUE INDEX reps_by_uid ON reps (uid)",
+    ):
+        db.execute(statement)
 
 
 # MIGRATIONS[n] takes the schema from version n to n + 1 (version 0: a new, empty file).
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
 def check_file(path: Path) -> None:
     """Refuse a file that is not a whole voicedrill database, reading only its header."""
     try:
-        size = path.stat().st_size
+        mode, size = (st := path.stat()).st_mode, st.st_size
     except FileNotFoundError:
         return
     except OSError as exc:
-        raise VoicedrillError(_unusable(path, exc.strerror or str(exc))) from None
-    if path.is_dir():
+        raise VoicedrillError(_unusable(path, reason(exc))) from None
+    if stat.S_ISDIR(mode):
         raise VoicedrillError(f"history database {path} is a folder; set {DB_ENV} to a file path")
+    if not stat.S_ISREG(mode):
+        raise VoicedrillError(f"history database {path} is a pipe or a device, not a file; set {DB_ENV} to a file path")
     if size == 0:
         return  # an empty file is an empty database
     try:
         with open(path, "rb") as f:
             header = f.read(100)
     except OSError as exc:
-        raise VoicedrillError(_unusable(path, exc.strerror or str(exc))) from None
+        raise VoicedrillError(_unusable(path, reason(exc))) from None
     if len(header) < 100 or not header.startswith(_SQLITE_MAGIC):
         raise VoicedrillError(_damaged(path, "it is not an SQLite database"))
     page_size = struct.unpack(">H", header[16:18])[0]
@@ -183,53 +210,145 @@ def _unusable(path: Path, why: str) -> str:
     return f"cannot use history database {path} ({why}); make its folder writable, set {DB_ENV} to another file, or use --no-save"
 
 
+def _writable(path: Path) -> bool:
+    """Can this process write the file, its folder and SQLite's files beside it?"""
+    beside = [Path(f"{path}-wal"), Path(f"{path}-shm")]
+    return all(os.access(p, os.W_OK) for p in [path, path.parent, *(p for p in beside if p.exists())])
+
+
+class SessionGone(VoicedrillError):
+    """The run's session was deleted from the history while the run was saving into it."""
+
+
+@dataclass(frozen=True)
+class Saved:
+    """Where a finished rep went: its number in the history, or the pending file it waits in."""
+
+    rep: int | None
+    pending: Path | None = None
+    problem: str = ""  # why it waits (the history's one-line error)
+
+
 class Store:
-    """The open history database."""
+    """The open history database. `notes` collects what a reader should be told (reps skipped, imported)."""
 
     def __init__(self, path: Path | None = None, write: bool = True, timeout_s: float | None = None):
         self.path = path or db_path()
-        self.timeout_s = timeout_s = timeout_s or BUSY_TIMEOUT_S
+        self.timeout_s = timeout_s or BUSY_TIMEOUT_S
+        self.notes: list[str] = []
+        self.problem = ""  # set when a save failed: the run's later reps go straight to pending files
+        self._copy: Path | None = None
         check_file(self.path)
-        if not write and not self.path.exists():
-            self.db = sqlite3.connect(":memory:", isolation_level=None)  # nothing saved yet: read without creating the file
-            self._migrate()
+        waiting = pending.found(self.path)
+        if not (write or waiting):
+            self._open_read()
             return
         try:
+            self._open_write()
+        except VoicedrillError as exc:
             if write:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                self.db = sqlite3.connect(self.path, timeout=timeout_s, isolation_level=None)
-            else:  # reading works in a read-only folder too, where SQLite cannot make its WAL index
-                frozen = "&immutable=1" if not os.access(self.path.parent, os.W_OK) else ""
-                self.db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro{frozen}", timeout=timeout_s, isolation_level=None, uri=True)
-        except (OSError, sqlite3.Error) as exc:
-            raise VoicedrillError(_unusable(self.path, getattr(exc, "strerror", None) or str(exc))) from None
+                raise
+            self.notes.append(f"{len(waiting)} rep(s) wait in {waiting[0].parent} for the history ({exc})")
+            self._open_read()
+        else:
+            self._import(waiting)
+
+    def _connect(self, target: str | Path, uri: bool = False) -> None:
         try:
-            with self._errors():
-                self.db.execute("PRAGMA foreign_keys = ON")
-                version = self.db.execute("PRAGMA user_version").fetchone()[0]
-                if version > SCHEMA_VERSION:  # the header said otherwise: changed since, in the WAL
-                    raise VoicedrillError(_newer(self.path, version))
-                if version < SCHEMA_VERSION or write:
-                    self._migrate()
+            self.db = sqlite3.connect(target, timeout=self.timeout_s, isolation_level=None, uri=uri)
+        except (OSError, sqlite3.Error) as exc:
+            raise VoicedrillError(_unusable(self.path, str(exc))) from None
+
+    def _open_write(self) -> None:
+        """Open for saving: checked first, then migrated if older, else a write lock taken and released
+        (proof that saving will work, changing nothing)."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise VoicedrillError(_unusable(self.path, reason(exc))) from None
+        self._connect(self.path)
+        try:
+            version = self._verify()
+            if version < SCHEMA_VERSION:
+                self._migrate()
+            else:
+                with self._write():
+                    pass
         except VoicedrillError:
-            self.db.close()  # SQLite tidies its -wal and -shm files away as the last connection closes
+            self.close()  # SQLite tidies its -wal and -shm files away as the last connection closes
             raise
 
-    def _migrate(self) -> None:
-        """Bring the schema up to date (and prove we can write) in one write transaction."""
-        if self.db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-            self.db.execute("PRAGMA journal_mode = WAL")
-        with self._write() as db:
+    def _open_read(self) -> None:
+        """Open for reading only, seeing every committed rep, and leaving nothing beside the file."""
+        if not self.path.exists() or self.path.stat().st_size == 0:
+            self._connect(":memory:")  # nothing saved yet: read without creating the file
+            self._create(self.db)
+            return
+        if _writable(self.path):  # an ordinary connection: the last to close removes -wal and -shm
+            self._connect(self.path)
+            self.db.execute("PRAGMA query_only = ON")
+        elif (wal := Path(f"{self.path}-wal")).exists() and wal.stat().st_size:
+            # a read-only folder with reps still in the WAL: SQLite cannot share the WAL index
+            # there, so read a private copy of the file and its WAL
+            self._copy = Path(tempfile.mkdtemp(prefix="voicedrill-read-"))
+            try:
+                shutil.copyfile(self.path, self._copy / "history.db")
+                shutil.copyfile(wal, self._copy / "history.db-wal")
+            except OSError as exc:
+                self.close()
+                raise VoicedrillError(_unusable(self.path, reason(exc))) from None
+            self._connect(self._copy / "history.db")
+        else:
+            self._connect(f"{self.path.resolve().as_uri()}?mode=ro&immutable=1", uri=True)
+        try:
+            if self._verify() == 0:
+                self.close()
+                self._connect(":memory:")
+                self._create(self.db)
+        except VoicedrillError:
+            self.close()
+            raise
+
+    def _verify(self) -> int:
+        """Refuse damage, a newer schema or another program's tables, reading only; returns the schema version."""
+        with self._errors() as db:
+            db.execute("PRAGMA foreign_keys = ON")
+            found = db.execute("PRAGMA quick_check(1)").fetchone()[0]
+            if found != "ok":
+                raise VoicedrillError(_damaged(self.path, f"its check found damage ({found})"))
             version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:  # the header said otherwise: changed since, in the WAL
+                raise VoicedrillError(_newer(self.path, version))
             if version == 0 and db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
                 raise VoicedrillError(_foreign(self.path))
+        return version
+
+    def _create(self, db: sqlite3.Connection) -> None:
+        for step in MIGRATIONS:
+            step(db)
+
+    def _migrate(self) -> None:
+        """Bring the schema up to date in one write transaction (a new default history also takes in
+        voicedrill 0.1's rep folders)."""
+        with self._errors() as db:
+            if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                db.execute("PRAGMA journal_mode = WAL")
+        with self._write() as db:
+            version = db.execute("PRAGMA user_version").fetchone()[0]  # another process may have done it
             for step in MIGRATIONS[version:]:
                 step(db)
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            if version == 0 and not os.environ.get(DB_ENV):
+                _import_rep_folders(db, data_dir() / "sessions")
 
     def close(self) -> None:
-        self.db.close()
+        if getattr(self, "db", None) is not None:
+            self.db.close()
+            self.db = None
+        if self._copy is not None:
+            shutil.rmtree(self._copy, ignore_errors=True)
+            self._copy = None
 
     def _errors(self):
         return _Translate(self)
@@ -245,10 +364,46 @@ class Store:
         source: str,
         levels: np.ndarray | None = None,
         audio: str | None = None,
-    ) -> int:
-        """Store one finished rep (and its session, with the first rep); returns the rep's id."""
-        with self._write() as db:
-            return _insert_rep(db, session, number, _now(), source, to_dict(report), audio, levels)
+    ) -> Saved:
+        """Store one finished rep (and its session, with the first rep). If the history cannot take it,
+        the rep goes to a pending file instead, and so do the run's later reps."""
+        record = {
+            "uid": uuid.uuid4().hex, "session": asdict(session), "number": number, "saved_at": _now(), "source": source,
+            "audio": audio, "report": to_dict(report),
+            "levels": None if levels is None else base64.b64encode(encode_levels(levels)).decode("ascii"),
+        }
+        if not self.problem:
+            first = session.id is None
+            try:
+                with self._write() as db:
+                    return Saved(_insert(db, record, session))
+            except VoicedrillError as exc:
+                self.problem = str(exc).split("; ")[0]  # what happened; the pending file is what to do
+                if first:
+                    session.id = None  # its row was rolled back with the rep
+        return Saved(None, pending.keep(self.path, record), self.problem)
+
+    def _import(self, waiting: list[Path]) -> None:
+        """Take in reps kept in pending files; each file goes once its rep is committed."""
+        imported = 0
+        for path in waiting:
+            record = pending.read(path)
+            try:
+                rep_row(record["report"]) if record else None
+            except (KeyError, TypeError, ValueError):
+                record = None
+            if record is None:
+                self.notes.append(f"{path} is not a rep voicedrill can read; it was left there")
+                continue
+            with self._write() as db:
+                if db.execute("SELECT 1 FROM reps WHERE uid = ?", (record["uid"],)).fetchone() is None:
+                    fields = dict(record["session"], pace_wpm=tuple(record["session"]["pace_wpm"]), id=None)
+                    found = db.execute("SELECT id FROM sessions WHERE uid = ?", (fields["uid"],)).fetchone()
+                    _insert(db, record, Session(**dict(fields, id=found[0] if found else None)))
+                    imported += 1
+            pending.done(path)
+        if imported:
+            self.notes.append(f"{imported} rep(s) kept earlier in pending files are now in the history")
 
     def reps(
         self,
@@ -258,7 +413,7 @@ class Store:
         session: int | None = None,
         rep: int | None = None,
     ) -> list[SavedRep]:
-        """Stored reps, oldest first, filtered; `last` keeps the newest N."""
+        """Stored reps, oldest first, filtered; `last` keeps the newest N. A damaged rep is left out (and noted)."""
         where, args = [], []
         for clause, value in (("s.drill = ?", drill), ("r.session_id = ?", session), ("r.id = ?", rep)):
             if value is not None:
@@ -277,8 +432,14 @@ class Store:
             + (" LIMIT ?" if last is not None else "")
         )
         with self._errors():
-            rows = self.db.execute(sql, (*args, last) if last is not None else args).fetchall()
-        return [_saved(row) for row in reversed(rows)]
+            rows = self.db.execute(sql, (*args, min(last, LARGEST_ID)) if last is not None else args).fetchall()
+        saved = []
+        for row in reversed(rows):
+            try:
+                saved.append(_saved(row))
+            except (ValueError, TypeError, KeyError):
+                self.notes.append(f"rep {row[0]} is damaged in the history and was left out")
+        return saved
 
     def resolve(self, ref: str) -> tuple[str, int | None]:
         """REP_OR_SESSION (see parse_ref) as ("rep" | "session", id); 'last' is the newest session (None if none)."""
@@ -300,7 +461,8 @@ class Store:
 
 
 class _Translate:
-    """SQLite errors as one-line user errors that name the file and the fix."""
+    """SQLite errors as one-line user errors that name the file and the fix. Only real damage to
+    the file says "move it aside"."""
 
     def __init__(self, store: Store):
         self.store = store
@@ -317,9 +479,13 @@ class _Translate:
                 f"history database {path} is locked by another program (waited {self.store.timeout_s:g} s); "
                 "try again when it is done, or use --no-save"
             ) from None
+        if "full" in message:
+            raise VoicedrillError(f"history database {path}: the disk is full; free some space") from None
+        if "disk I/O" in message:
+            raise VoicedrillError(f"history database {path}: the disk reported an error (full, removed or failing)") from None
         if "readonly" in message or "read-only" in message or "unable to open" in message:
             raise VoicedrillError(_unusable(path, message)) from None
-        if isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.OperationalError) or "malformed" in message:
+        if type(exc) is sqlite3.DatabaseError or "malformed" in message:
             raise VoicedrillError(_damaged(path, message)) from None
         raise VoicedrillError(f"history database {path}: {message}") from None
 
@@ -343,31 +509,43 @@ class _Transaction(_Translate):
         super().__exit__(kind, exc, tb)
 
 
-def _insert_rep(
-    db: sqlite3.Connection,
-    session: Session,
-    number: int,
-    saved_at: str,
-    source: str,
-    report: dict,
-    audio: str | None = None,
-    levels: np.ndarray | None = None,
-) -> int:
+def _next_id(db: sqlite3.Connection, table: str) -> int:
+    """The next number for a rep or a session: past every number ever handed out, deleted or not."""
+    last = max(
+        db.execute(f"SELECT coalesce(max(id), 0) FROM {table}").fetchone()[0],
+        db.execute("SELECT coalesce(max(last), 0) FROM issued WHERE name = ?", (table,)).fetchone()[0],
+    )
+    db.execute("INSERT INTO issued (name, last) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET last = excluded.last", (table, last + 1))
+    return last + 1
+
+
+def _insert(db: sqlite3.Connection, record: dict, session: Session) -> int:
     """One rep row with its headline figures (and the session's row first, with its first rep)."""
     if session.id is None:
-        session.id = db.execute(
-            "INSERT INTO sessions (started_at, kind, drill, engine, model, user, pace_low, pace_high, max_pause_s)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (session.started_at, session.kind, session.drill, session.engine, session.model, _user(), *session.pace_wpm, session.max_pause_s),
-        ).lastrowid
-    return db.execute(
-        "INSERT INTO reps (session_id, number, saved_at, source, audio, duration_s, speech_wpm, longest_pause_s,"
-        " order_errors, score, report, levels) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        session.id = _next_id(db, "sessions")
+        db.execute(
+            "INSERT INTO sessions (id, uid, started_at, kind, drill, engine, model, user, pace_low, pace_high, max_pause_s)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (session.id, session.uid, session.started_at, session.kind, session.drill, session.engine, session.model,
+             session.user, *session.pace_wpm, session.max_pause_s),
+        )
+    elif db.execute("SELECT 1 FROM sessions WHERE id = ?", (session.id,)).fetchone() is None:
+        raise SessionGone(f"session s{session.id} was deleted from the history during this run, so its reps are no longer saved there")
+    number = record["number"]
+    if db.execute("SELECT 1 FROM reps WHERE session_id = ? AND number = ?", (session.id, number)).fetchone():
+        number = db.execute("SELECT max(number) + 1 FROM reps WHERE session_id = ?", (session.id,)).fetchone()[0]
+    report, levels = record["report"], record.get("levels")
+    rep_id = _next_id(db, "reps")
+    db.execute(
+        "INSERT INTO reps (id, uid, session_id, number, saved_at, source, audio, duration_s, speech_wpm, longest_pause_s,"
+        " order_errors, score, report, levels) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
-            session.id, number, saved_at, source, audio, *rep_row(report).values(),
-            json.dumps(report, ensure_ascii=False), None if levels is None else encode_levels(levels),
+            rep_id, record["uid"], session.id, number, record["saved_at"], record["source"], record.get("audio"),
+            *rep_row(report).values(), json.dumps(report, ensure_ascii=False),
+            None if levels is None else base64.b64decode(levels),
         ),
-    ).lastrowid
+    )
+    return rep_id
 
 
 def _saved(row: tuple) -> SavedRep:
@@ -394,8 +572,12 @@ def _now() -> str:
 
 
 def _stamp(moment: datetime) -> str:
-    """UTC, fixed width, so text order is time order."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+    """UTC, fixed width, so text order is time order (dates beyond the calendar's ends are clamped)."""
+    try:
+        moment = moment.astimezone(timezone.utc)
+    except (OverflowError, ValueError, OSError):
+        moment = (datetime.min if moment.year < 1000 else datetime.max).replace(tzinfo=timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
 
 
 def _user() -> str:
@@ -406,29 +588,37 @@ def _user() -> str:
 
 
 def parse_since(text: str, now: datetime | None = None) -> datetime:
-    """`2026-11-01`, `2026-11-01T09:30`, `today`, `yesterday`, `7d` or `2w` (local time)."""
+    """`2026-11-01`, `2026-11-01T09:30`, `today`, `yesterday`, `7d` or `2w` (local time).
+    Further back than the calendar goes means from the beginning."""
     now = now or datetime.now().astimezone()
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
     words = {"today": midnight, "yesterday": midnight - timedelta(days=1)}
     if text in words:
         return words[text]
-    if match := re.fullmatch(r"(\d+)([dw])", text):
-        return midnight - timedelta(days=int(match[1]) * (7 if match[2] == "w" else 1))
+    if match := re.fullmatch(r"([0-9]+)([dw])", text):
+        try:
+            return midnight - timedelta(days=int(match[1]) * (7 if match[2] == "w" else 1))
+        except OverflowError:
+            return datetime.min.replace(tzinfo=timezone.utc)
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
         raise VoicedrillError(f"--since {text!r}: use a date like 2026-11-01, 'today', 'yesterday', or 7d / 2w") from None
-    return moment if moment.tzinfo else moment.astimezone()
+    try:
+        return moment if moment.tzinfo else moment.astimezone()
+    except (OverflowError, ValueError, OSError):  # at the calendar's ends local time is unknown
+        return moment.replace(tzinfo=timezone.utc)
 
 
 def parse_ref(text: str) -> tuple[str, int | None]:
     """REP_OR_SESSION: `12` or `#12` (a rep), `s3` (a session), `last` (the newest session)."""
     if text == "last":
         return "session", None
-    if match := re.fullmatch(r"#?(\d+)", text):
-        return "rep", int(match[1])
-    if match := re.fullmatch(r"[sS](\d+)", text):
-        return "session", int(match[1])
+    for kind, pattern in (("rep", r"#?([0-9]+)"), ("session", r"[sS]([0-9]+)")):
+        if match := re.fullmatch(pattern, text):
+            if int(match[1]) > LARGEST_ID:
+                raise VoicedrillError(f"no {kind} {text} in the history (see voicedrill history)")
+            return kind, int(match[1])
     raise VoicedrillError(f"{text!r} is not a rep or a session: use a rep number like 12, a session like s3, or 'last'")
 
 
@@ -454,61 +644,5 @@ def _import_rep_folders(db: sqlite3.Connection, root: Path) -> None:
                 except VoicedrillError:
                     drill = Drill(report["drill"], report["drill"], ())
                 session = Session("imported", drill.name, report["engine"], "", drill.pace_wpm, drill.max_pause_s, _stamp(saved_at))
-            _insert_rep(db, session, number, _stamp(saved_at), record.get("source", str(path)), report)
-
-
-def new_folder(root: Path | None = None) -> Path:
-    """A fresh folder for one run's files (--out, --keep-audio), named by its start time."""
-    root = root or data_dir() / "sessions"
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-        for n in range(100):
-            folder = root / (stamp if n == 0 else f"{stamp}-{n}")
-            try:
-                folder.mkdir()
-                return folder
-            except FileExistsError:
-                continue
-    except OSError as exc:
-        raise VoicedrillError(f"cannot create a session folder in {root} ({exc.strerror or exc}); choose another with --out") from None
-    raise VoicedrillError(f"too many sessions started this second in {root}")
-
-
-def write_rep_files(folder: Path, number: int, record: dict, audio: np.ndarray | None = None) -> Path:
-    """Write rep-NN.json (and rep-NN.wav if audio is given) so that a crash never leaves half a file."""
-    path = folder / f"rep-{number:02d}.json"
-    if audio is not None:
-        from .synth import write_wav
-
-        _atomic(folder / f"rep-{number:02d}.wav", lambda tmp: write_wav(tmp, audio))
-    _atomic(path, lambda tmp: Path(tmp).write_text(json.dumps(record, ensure_ascii=False, indent=1), encoding="utf-8"))
-    return path
-
-
-def write_file(path: Path, data: bytes) -> None:
-    """Write a whole file or nothing (a chart, a page, an export)."""
-    _atomic(Path(path), lambda tmp: Path(tmp).write_bytes(data))
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def _atomic(path: Path, write: Callable[[str], object]) -> None:
-    tmp = None
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-        os.close(fd)
-        os.chmod(tmp, 0o666 & ~_umask())  # as if created with open(): mkstemp makes files private
-        write(tmp)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise VoicedrillError(f"cannot write {path} ({exc.strerror or exc})") from None
-    finally:
-        if tmp and os.path.exists(tmp):
-            os.unlink(tmp)
+            record = {"uid": uuid.uuid4().hex, "number": number, "saved_at": _stamp(saved_at), "source": record.get("source", str(path)), "report": report}
+            _insert(db, record, session)

@@ -16,6 +16,7 @@ from pathlib import Path
 import platformdirs
 
 from .errors import VoicedrillError
+from .files import reason
 
 MODEL_NAME = "vosk-model-small-en-us-0.15"
 MODEL_URL = f"https://alphacephei.com/vosk/models/{MODEL_NAME}.zip"
@@ -71,9 +72,9 @@ def problem(path: Path) -> str | None:
 
 
 def _checked(path: Path, why: str) -> FoundModel:
-    reason = problem(path)
-    if reason:
-        raise VoicedrillError(f"vosk model {path} ({why}) {reason}; run: voicedrill model download")
+    trouble = problem(path)
+    if trouble:
+        raise VoicedrillError(f"vosk model {path} ({why}) {trouble}; run: voicedrill model download")
     return FoundModel(path, why)
 
 
@@ -108,13 +109,18 @@ def download(dest: Path, url: str = MODEL_URL, size: int | None = MODEL_SIZE, sh
     Nothing but the finished model ever appears under its final name: the work happens in a
     temporary folder beside it that is removed whatever happens (errors, Ctrl-C).
     """
-    dest.mkdir(parents=True, exist_ok=True)
-    for stale in dest.glob(".download-*"):
-        shutil.rmtree(stale, ignore_errors=True)
-    target = dest / Path(urllib.request.url2pathname(url.rsplit("/", 1)[-1])).stem
-    if problem(target) is None:
-        return target
-    work = Path(tempfile.mkdtemp(prefix=".download-", dir=dest))
+    if dest.exists() and not dest.is_dir():
+        raise VoicedrillError(f"{dest} is a file, not a folder; choose a folder with --dir")
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+        for stale in dest.glob(".download-*"):
+            shutil.rmtree(stale, ignore_errors=True)
+        target = dest / Path(urllib.request.url2pathname(url.rsplit("/", 1)[-1])).stem
+        if problem(target) is None:
+            return target
+        work = Path(tempfile.mkdtemp(prefix=".download-", dir=dest))
+    except OSError as exc:
+        raise VoicedrillError(f"cannot put the model in {dest} ({reason(exc)}); choose another folder with --dir") from None
     try:
         archive = work / "model.zip"
         _fetch(url, archive, size, sha256)
@@ -123,6 +129,8 @@ def download(dest: Path, url: str = MODEL_URL, size: int | None = MODEL_SIZE, sh
             shutil.rmtree(target)
         os.replace(unpacked, target)
         return target
+    except OSError as exc:
+        raise VoicedrillError(f"cannot unpack the model into {dest} ({reason(exc)}); nothing was installed") from None
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -144,8 +152,8 @@ def _fetch(url: str, archive: Path, size: int | None, sha256: str | None) -> Non
                     received += len(chunk)
                     bar.update(task, advance=len(chunk))
     except (urllib.error.URLError, OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", None) or exc
-        raise VoicedrillError(f"model download from {url} failed ({reason}); nothing was installed") from None
+        why = getattr(exc, "reason", None) or (reason(exc) if isinstance(exc, OSError) else exc)
+        raise VoicedrillError(f"model download from {url} failed ({why}); nothing was installed") from None
     if size is not None and received != size:
         raise VoicedrillError(f"model download is {received} bytes, expected {size}: interrupted or wrong file; nothing was installed")
     if sha256 is not None and digest.hexdigest() != sha256:
@@ -167,7 +175,7 @@ def _unpack(archive: Path, into: Path) -> Path:
     except zipfile.BadZipFile as exc:
         raise VoicedrillError(f"model archive is not a valid zip ({exc}); nothing was installed") from None
     folder = into / tops.pop()
-    reason = problem(folder)
-    if reason:
-        raise VoicedrillError(f"downloaded model {reason}; nothing was installed")
+    trouble = problem(folder)
+    if trouble:
+        raise VoicedrillError(f"downloaded model {trouble}; nothing was installed")
     return folder

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import signal
-import tempfile
 import threading
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
@@ -17,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import platformdirs
 
+from rich.markup import escape
+
 from . import history
 from .analysis import analyse
 from .asr import Engine, transcribe
@@ -25,6 +25,7 @@ from .data import RepReport
 from .customer import Customer
 from .drills import Drill
 from .errors import VoicedrillError
+from .files import reason, write_atomic, write_file
 from .live import LiveEvent, LiveRep, LiveState
 from .liveview import LiveView
 from .report import render, to_dict
@@ -60,19 +61,43 @@ def example_rep(drill: Drill) -> Path:
     """A synthesised example rep of the drill, made once and kept in the user cache."""
     pieces = example_pieces(drill)
     recipe = hashlib.sha256(repr(pieces).encode()).hexdigest()[:10]  # a changed drill gets a new example
-    path = Path(platformdirs.user_cache_dir("voicedrill")) / f"example-{drill.name}-{recipe}.wav"
+    folder = Path(platformdirs.user_cache_dir("voicedrill"))
+    path = folder / f"example-{drill.name}-{recipe}.wav"
     if path.is_file():
         return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    audio, _ = build_rep(pieces)
-    fd, tmp = tempfile.mkstemp(suffix=".wav", dir=path.parent)
-    os.close(fd)
     try:
-        write_wav(tmp, audio)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise VoicedrillError(f"cannot make the example rep in {folder} ({reason(exc)}); free space there or set XDG_CACHE_HOME") from None
+    audio, _ = build_rep(pieces)
+    write_atomic(path, lambda tmp: write_wav(tmp, audio))
+    return path
+
+
+def new_folder(root: Path | None = None) -> Path:
+    """A fresh folder for one run's files (--out, --keep-audio), named by its start time."""
+    root = root or history.data_dir() / "recordings"
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        for n in range(100):
+            folder = root / (stamp if n == 0 else f"{stamp}-{n}")
+            try:
+                folder.mkdir()
+                return folder
+            except FileExistsError:
+                continue
+    except OSError as exc:
+        raise VoicedrillError(f"cannot create a folder for this run's files in {root} ({reason(exc)}); choose another with --out") from None
+    raise VoicedrillError(f"too many runs started this second in {root}")
+
+
+def write_rep_files(folder: Path, number: int, record: dict, audio: np.ndarray | None = None) -> Path:
+    """rep-NN.json (and rep-NN.wav if audio is given), each whole or not at all."""
+    path = folder / f"rep-{number:02d}.json"
+    if audio is not None:
+        write_atomic(folder / f"rep-{number:02d}.wav", lambda tmp: write_wav(tmp, audio))
+    write_file(path, json.dumps(record, ensure_ascii=False, indent=1).encode("utf-8"))
     return path
 
 
@@ -84,26 +109,48 @@ class Keeper:
     session: history.Session
     folder: Path | None = None  # rep-NN.json (and rep-NN.wav) per rep
     keep_audio: bool = False
+    problem_told: bool = False
 
-    def keep(self, number: int, report: RepReport, rep: LiveRep, source: str) -> tuple[int | None, str]:
-        """Save one rep; returns its number in the history (None if not saved there) and how to find it again."""
+    def keep(self, number: int, report: RepReport, rep: LiveRep, source: str) -> Kept:
+        """Save one rep: to the folder if asked, and to the history, else to a pending file. A
+        failure in one place never costs the rep the others."""
         audio = np.concatenate(rep.audio) if rep.audio else None
-        saved = []
-        rep_id = None
+        kept = Kept()
+        wav = None
         if self.folder is not None:
             record = {
                 "session": self.folder.name, "rep": number, "saved_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 "drill": self.session.drill, "engine": self.session.engine, "model": self.session.model,
                 "source": source, "report": to_dict(report),
             }
-            path = history.write_rep_files(self.folder, number, record, audio if self.keep_audio else None)
-            saved.append(str(path))
+            try:
+                kept.places.append(str(write_rep_files(self.folder, number, record, audio if self.keep_audio else None)))
+                wav = self.folder / f"rep-{number:02d}.wav" if self.keep_audio and audio is not None else None
+            except VoicedrillError as exc:
+                kept.problems.append(str(exc))
         if self.store is not None:
-            wav = self.folder / f"rep-{number:02d}.wav" if self.folder is not None and audio is not None else None
             recording = str(wav) if wav else source if Path(source).is_file() else None
-            rep_id = self.store.save_rep(self.session, number, report, source, rep.tracker.levels(history.LEVEL_STEP_S), recording)
-            saved.insert(0, f"rep {rep_id}")
-        return rep_id, ", ".join(saved) or "not saved (--no-save)"
+            saved = self.store.save_rep(self.session, number, report, source, rep.tracker.levels(history.LEVEL_STEP_S), recording)
+            kept.rep_id, kept.pending = saved.rep, saved.pending
+            kept.places.insert(0, f"rep {saved.rep}" if saved.rep else f"waiting in {saved.pending}")
+            if saved.pending and (not self.problem_told):
+                kept.problems.append(f"{saved.problem} — the rep is kept in {saved.pending} and goes into the history the next time voicedrill opens it")
+                self.problem_told = True
+        return kept
+
+
+@dataclass
+class Kept:
+    """Where one rep went, and what went wrong on the way (said once, in words)."""
+
+    rep_id: int | None = None  # its number in the history
+    pending: Path | None = None  # or the file it waits in
+    places: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def where(self) -> str:
+        return ", ".join(self.places) or "not saved (--no-save)"
 
 
 @dataclass
@@ -113,6 +160,7 @@ class DrillRun:
     reports: list[RepReport] = field(default_factory=list)
     saved: list[str] = field(default_factory=list)  # where each rep went
     numbers: list[int] = field(default_factory=list)  # each rep's number, as `voicedrill report N` takes it
+    pending: list[Path] = field(default_factory=list)  # reps the history could not take yet
     interrupted: bool = False
     overflows: int = 0
     error: VoicedrillError | None = None  # the input failed mid-run (e.g. the microphone went away)
@@ -147,11 +195,14 @@ def run_drill(
             report = view.run(rep, source, f"rep {number}/{reps}", customer)
             run.overflows += getattr(source, "overflows", 0)
             with _no_interrupt():
-                rep_id, where = keeper.keep(number, report, rep, getattr(source, "name", "microphone"))
-                run.saved.append(where)
+                kept = keeper.keep(number, report, rep, getattr(source, "name", "microphone"))
+                run.saved.append(kept.where)
                 run.reports.append(report)
-                run.numbers.append(rep_id or number)
-            render(report, console, title=f"Rep {number} — {drill.title}  (saved: {where})")
+                run.numbers.append(kept.rep_id or number)
+                run.pending.extend([kept.pending] if kept.pending else [])
+            render(report, console, title=f"Rep {number} — {drill.title}  (saved: {kept.where})")
+            for problem in kept.problems:
+                console.print(f"[yellow]{escape(problem)}[/]")
     except KeyboardInterrupt:
         run.interrupted = True
     except VoicedrillError as exc:

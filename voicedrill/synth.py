@@ -136,7 +136,7 @@ def build_rep(pieces: list[Piece], voice: str = DEFAULT_VOICE, wpm: int = 170, t
 
 
 def write_wav(path: str | Path, audio: np.ndarray) -> None:
-    sf.write(str(path), audio, RATE, subtype="PCM_16")
+    sf.write(str(path), audio, RATE, subtype="PCM_16", format="WAV")
 
 
 class Speaker:

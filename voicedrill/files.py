@@ -1,0 +1,117 @@
+"""Files in and out: inputs refused before any work if they are not plain readable files, outputs
+written whole or not at all, and operating-system errors said in plain words."""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+import stat
+from collections.abc import Callable
+from pathlib import Path
+
+from .errors import VoicedrillError
+
+_TEMP = re.compile(r"^\..+\.(\d+)\.voicedrill-tmp$")  # .NAME.PID.voicedrill-tmp, our half-written files
+_REASONS = {
+    errno.ENOSPC: "the disk is full",
+    errno.EDQUOT: "the disk quota is used up",
+    errno.EROFS: "the disk is read-only",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "permission denied",
+    errno.ENOENT: "no such file or folder",
+    errno.ENOTDIR: "part of the path is not a folder",
+    errno.EISDIR: "it is a folder",
+    errno.ELOOP: "its symbolic links loop",
+    errno.ENAMETOOLONG: "the name is too long",
+    errno.EIO: "the disk reported an error",
+}
+
+
+def reason(exc: OSError) -> str:
+    """An OS error as a few plain words."""
+    return _REASONS.get(exc.errno or 0) or exc.strerror or str(exc)
+
+
+def regular_input(path: str | Path, what: str = "file") -> Path:
+    """Refuse, before any work, an input that is missing, a folder, a pipe or device, or unreadable."""
+    path = Path(path)
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise VoicedrillError(f"{path}: no such {what}") from None
+    except OSError as exc:
+        raise VoicedrillError(f"{path}: {reason(exc)}") from None
+    if stat.S_ISDIR(mode):
+        raise VoicedrillError(f"{path}: is a folder, not a {what}")
+    if not stat.S_ISREG(mode):
+        raise VoicedrillError(f"{path}: is a pipe or a device, not a {what}; save it to a file first")
+    try:
+        with open(path, "rb") as f:
+            f.read(1)
+    except OSError as exc:
+        raise VoicedrillError(f"{path}: cannot read the {what} ({reason(exc)})") from None
+    return path
+
+
+def destination(path: str | Path, suffixes: tuple[str, ...] = ()) -> Path:
+    """Refuse a place a whole file cannot go: wrong kind of name, a folder, a device, no such folder."""
+    path = Path(path)
+    if suffixes and path.suffix.lower() not in suffixes:
+        raise VoicedrillError(f"{path}: this writes {' or '.join(suffixes)} files; give a name ending in {suffixes[0]}")
+    if path.is_dir():
+        raise VoicedrillError(f"{path}: is a folder; give a file name inside it")
+    if os.path.lexists(path) and not path.is_file():
+        raise VoicedrillError(f"{path}: is not a regular file (a device or a pipe); choose a file name")
+    if not path.parent.is_dir():
+        raise VoicedrillError(f"{path}: the folder {path.parent} does not exist; create it or choose another")
+    return path
+
+
+def write_atomic(path: str | Path, write: Callable[[Path], object]) -> None:
+    """Call `write(temp)` on a temporary file beside `path` and move it into place: a crash or a full
+    disk leaves the old file as it was, never half a file."""
+    path = destination(path)
+    clean_stale(path.parent)
+    tmp = path.parent / f".{path.name}.{os.getpid()}.voicedrill-tmp"
+    try:
+        try:
+            write(tmp)
+            with open(tmp, "rb+") as f:
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        finally:
+            if os.path.lexists(tmp):
+                os.unlink(tmp)
+    except OSError as exc:
+        raise VoicedrillError(f"cannot write {path} ({reason(exc)}); the old file, if any, is unchanged") from None
+
+
+def write_file(path: str | Path, data: bytes) -> None:
+    """A whole file or nothing (a chart, a page, an export, a rep record)."""
+    write_atomic(path, lambda tmp: tmp.write_bytes(data))
+
+
+def clean_stale(folder: Path) -> None:
+    """Remove half-written files left by voicedrill processes that were killed."""
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    for name in names:
+        match = _TEMP.match(name)
+        if match and not _alive(int(match[1])):
+            try:
+                os.unlink(folder / name)
+            except OSError:
+                pass  # another process cleaned it, or the folder is read-only: harmless
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True

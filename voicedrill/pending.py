@@ -1,0 +1,77 @@
+"""Reps the history could not take yet (locked too long, disk full, session deleted mid-run).
+
+Each is written whole to a pending file, in the first folder that takes it: beside the history,
+then the data, cache and temporary folders. The history imports them on its next successful open,
+committing before it removes the file, and skips a rep it already holds (by its uid), so a kill at
+any moment neither loses a rep nor files it twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import platformdirs
+
+from .errors import VoicedrillError
+from .files import clean_stale, reason, write_file
+
+
+def folders(db: Path) -> list[Path]:
+    """Where pending reps for the history at `db` may be, in the order they are tried."""
+    key = hashlib.sha256(str(Path(os.path.abspath(db))).encode()).hexdigest()[:12]
+    return [
+        db.parent / f".{db.name}.pending",
+        Path(platformdirs.user_data_dir("voicedrill")) / "pending" / key,
+        Path(platformdirs.user_cache_dir("voicedrill")) / "pending" / key,
+        Path(tempfile.gettempdir()) / f"voicedrill-{os.getuid()}" / "pending" / key,
+    ]
+
+
+def keep(db: Path, record: dict) -> Path:
+    """Write one rep's record to a pending file; returns where it went."""
+    data = json.dumps(record, ensure_ascii=False).encode("utf-8")
+    problems = []
+    for folder in folders(db):
+        path = folder / f"rep-{record['uid']}.json"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            write_file(path, data)
+            return path
+        except OSError as exc:
+            problems.append(f"{folder}: {reason(exc)}")
+        except VoicedrillError as exc:
+            problems.append(str(exc))
+    raise VoicedrillError("the rep could not be kept anywhere (" + "; ".join(problems) + ")")
+
+
+def found(db: Path) -> list[Path]:
+    """Pending files waiting for this history, oldest first."""
+    paths = []
+    for folder in folders(db):
+        if folder.is_dir():
+            clean_stale(folder)
+            paths.extend(p for p in folder.glob("rep-*.json") if p.is_file())
+    return sorted(paths, key=lambda p: (p.stat().st_mtime, p.name))
+
+
+def read(path: Path) -> dict | None:
+    """A pending record, or None if the file is not one we wrote (it is then left where it is)."""
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    needed = ("uid", "session", "number", "saved_at", "source", "report")
+    return record if isinstance(record, dict) and all(k in record for k in needed) else None
+
+
+def done(path: Path) -> None:
+    """The rep is in the history: its pending file goes (and its folder, once empty)."""
+    try:
+        path.unlink()
+        path.parent.rmdir()
+    except OSError:
+        pass  # other files remain, or someone else removed it first
