@@ -38,6 +38,63 @@ def drill() -> Drill:
     return load_drill("hard-close")
 
 
+@pytest.fixture(scope="module")
+def shared_engine(drill):
+    """The CLI loads an engine per call; in-process, every call of a module shares one, so corpora stay quick."""
+    from voicedrill import asr
+
+    engine = asr.load_engine("pocketsphinx", None, drill)
+    original = asr.load_engine
+    asr.load_engine = lambda choice="auto", model=None, drill=None: engine if choice != "vosk" else original(choice, model, drill)
+    yield engine
+    asr.load_engine = original
+
+
+class Cli:
+    """`voicedrill ARGS` in this process: exit code, standard output and standard error."""
+
+    def __init__(self, capfd):
+        self.capfd = capfd
+
+    def __call__(self, *args: str) -> tuple[int, str, str]:
+        from voicedrill import cli
+
+        code = cli.main([str(a) for a in args])
+        out, err = self.capfd.readouterr()
+        return code, out, err
+
+    def refused(self, args, message: str, name: str = "") -> str:
+        """Exit 2 with one line that says what and names the input; nothing on standard output."""
+        code, out, err = self(*args)
+        assert code == 2 and out == "", (code, out, err)
+        assert err.count("\n") == 1 and err.startswith("voicedrill: error: "), err
+        assert message in err and str(name) in err and "Traceback" not in err, err
+        return err
+
+
+@pytest.fixture
+def cli(capfd) -> Cli:
+    return Cli(capfd)
+
+
+@pytest.fixture(scope="session")
+def history_bytes(tmp_path_factory, drill) -> bytes:
+    """A real history with 29 reps over 3 sessions, checkpointed into one file (copy it per case)."""
+    from voicedrill.analysis import analyse
+    from voicedrill.data import Word
+    from voicedrill.history import Session, Store
+
+    path = tmp_path_factory.mktemp("history") / "history.db"
+    words = [Word(w.strip(",.?!").lower(), i * 0.3, i * 0.3 + 0.27) for i, w in enumerate(" ".join(s.line for s in drill.steps).split())]
+    store = Store(path)
+    sessions = [Session.of(kind, drill, "fake", "none") for kind in ("drill", "check", "drill")]
+    for n in range(1, 30):
+        store.save_rep(sessions[n * 3 // 30], n, analyse(words, drill, "fake", 20.0), "mic", [-60.0 + (i % 40) for i in range(400)])
+    store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    store.close()
+    return path.read_bytes()
+
+
 @pytest.fixture(scope="session")
 def sphinx(drill):
     from voicedrill.sphinx_engine import SphinxEngine

@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from voicedrill import asr, cli
 from voicedrill.audio import RATE
 from voicedrill.synth import speak
 
@@ -27,37 +26,17 @@ def speech() -> np.ndarray:
     return speak("And what's a good phone number for you?")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_engine(drill):
-    """The CLI loads an engine per call; here every call shares one, so the corpus stays quick."""
-    engine = asr.load_engine("pocketsphinx", None, drill)
-    original = asr.load_engine
-    asr.load_engine = lambda choice="auto", model=None, drill=None: engine if choice != "vosk" else original(choice, model, drill)
-    yield
-    asr.load_engine = original
+pytestmark = pytest.mark.usefixtures("shared_engine")
 
 
-def run(capfd, *args: str) -> tuple[int, str, str]:
-    code = cli.main(list(args))
-    out, err = capfd.readouterr()
-    return code, out, err
-
-
-def assert_report(capfd, path, heard: bool | None = None) -> dict:
-    code, out, err = run(capfd, "check", str(path), "--json")
+def assert_report(cli, path, heard: bool | None = None) -> dict:
+    code, out, err = cli("check", str(path), "--json")
     assert code == 0, err
     assert "Traceback" not in err
     report = json.loads(out)
     if heard is not None:
         assert bool(report["words"]) == heard
     return report
-
-
-def assert_refused(capfd, args, message: str, name: str) -> None:
-    code, out, err = run(capfd, *args)
-    assert code == 2 and out == ""
-    assert err.count("\n") == 1 and err.startswith("voicedrill: error: "), err
-    assert message in err and name in err and "Traceback" not in err
 
 
 def resampled(speech: np.ndarray, rate: int) -> np.ndarray:
@@ -69,11 +48,11 @@ def resampled(speech: np.ndarray, rate: int) -> np.ndarray:
 @pytest.mark.parametrize("rate", RATES)
 @pytest.mark.parametrize("depth", DEPTHS)
 @pytest.mark.parametrize("channels", CHANNELS)
-def test_any_wav_format_is_analysed(tmp_path, capfd, speech, rate, depth, channels):
+def test_any_wav_format_is_analysed(tmp_path, cli, speech, rate, depth, channels):
     path = tmp_path / f"rep {rate} {depth} {channels}ch.wav"
     audio = np.repeat(resampled(speech, rate)[:, None] * 0.8, channels, axis=1)
     sf.write(str(path), audio, rate, subtype=depth)
-    code, out, err = run(capfd, "check", str(path), "--json")
+    code, out, err = cli("check", str(path), "--json")
     assert code == 0 and "Traceback" not in err, err
     report = json.loads(out)
     assert report["words"] and report["audio_s"] == pytest.approx(speech.size / RATE, abs=0.02)
@@ -95,11 +74,11 @@ def test_any_wav_format_is_analysed(tmp_path, capfd, speech, rate, depth, channe
         ("spaces and ünïcödé", lambda p, s: sf.write(str(p.with_name("my rep — ünïcödé.wav")), s, RATE)),
     ],
 )
-def test_awkward_recordings_are_analysed(tmp_path, capfd, speech, name, make):
+def test_awkward_recordings_are_analysed(tmp_path, cli, speech, name, make):
     base = tmp_path / "rep.wav"
     make(base, speech)
     (path,) = tmp_path.iterdir()
-    report = assert_report(capfd, path)
+    report = assert_report(cli, path)
     if name not in ("quiet",):
         assert report["words"], name
 
@@ -114,10 +93,10 @@ def test_awkward_recordings_are_analysed(tmp_path, capfd, speech, name, make):
         ("digital full scale square", lambda p: sf.write(str(p), np.sign(np.sin(np.arange(RATE * 2) / 10)), RATE)),
     ],
 )
-def test_no_speech_is_a_report_not_an_error(tmp_path, capfd, name, make):
+def test_no_speech_is_a_report_not_an_error(tmp_path, cli, name, make):
     path = tmp_path / "input.wav"
     make(path)
-    report = assert_report(capfd, path)
+    report = assert_report(cli, path)
     assert all(s["status"] == "missing" for s in report["steps"]) and report["score"] <= 10
 
 
@@ -156,19 +135,19 @@ BROKEN_FILES = {
 
 
 @pytest.mark.parametrize("case", sorted(BROKEN_FILES))
-def test_broken_files_are_refused(tmp_path, capfd, speech, case):
+def test_broken_files_are_refused(tmp_path, cli, speech, case):
     make, message = BROKEN_FILES[case]
     path = tmp_path / f"{case}.wav"
     path.write_bytes(make(speech))
-    assert_refused(capfd, ["check", str(path)], message, path.name)
+    cli.refused(["check", str(path)], message, path.name)
     assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]
 
 
-def test_truncated_data_is_analysed_as_far_as_it_goes(tmp_path, capfd, speech):
+def test_truncated_data_is_analysed_as_far_as_it_goes(tmp_path, cli, speech):
     """A recording cut off mid-data (the header promises more) is read up to where it stops."""
     path = tmp_path / "cut.wav"
     path.write_bytes(_wav_bytes(speech)[: 44 + 2 * RATE])
-    report = assert_report(capfd, path)
+    report = assert_report(cli, path)
     assert report["audio_s"] == pytest.approx(1.0, abs=0.05)
 
 
@@ -189,12 +168,12 @@ def test_truncated_data_is_analysed_as_far_as_it_goes(tmp_path, capfd, speech):
         ("validate missing", ["drills", "validate", "{tmp}/none.toml"], "no such drill file"),
     ],
 )
-def test_bad_arguments_are_refused(tmp_path, capfd, speech, case, args, message):
+def test_bad_arguments_are_refused(tmp_path, cli, speech, case, args, message):
     good = tmp_path / "good.wav"
     sf.write(str(good), speech, RATE)
     (tmp_path / "empty").mkdir()
     args = [a.format(tmp=tmp_path, good=good) for a in args]
-    code, out, err = run(capfd, *args)
+    code, out, err = cli(*args)
     assert code == 2 and err.count("\n") == 1 and message in err and "Traceback" not in err, err
 
 
@@ -217,21 +196,6 @@ def test_two_hour_recording_streams_in_flat_memory(tmp_path):
     samples, silences, peak_kib = run.stdout.split()
     assert int(samples) == 2 * 3600 * RATE and int(silences) == 1
     assert int(peak_kib) < 250 * 1024  # the file is 230 MB; the reader stays far below it
-
-
-def _history_db(path, drill) -> bytes:
-    """A real history with a few reps, checkpointed into one file; returns its bytes."""
-    from voicedrill.analysis import analyse
-    from voicedrill.data import Word
-    from voicedrill.history import Session, Store
-
-    words = [Word(w.strip(",.?!").lower(), i * 0.3, i * 0.3 + 0.27) for i, w in enumerate(" ".join(s.line for s in drill.steps).split())]
-    store = Store(path)
-    for n in range(1, 30):
-        store.save_rep(Session.of("drill", drill, "fake", "none"), n, analyse(words, drill, "fake", 20.0), "mic")
-    store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    store.close()
-    return path.read_bytes()
 
 
 def _foreign(path, data: bytes) -> None:
@@ -270,7 +234,7 @@ DB_COMMANDS = {"history": ["history"], "export": ["export"], "report": ["report"
 
 @pytest.mark.parametrize("command", sorted(DB_COMMANDS))
 @pytest.mark.parametrize("damage", sorted(DAMAGED_DBS))
-def test_damaged_history_is_refused_and_left_untouched(tmp_path, capfd, speech, drill, monkeypatch, damage, command):
+def test_damaged_history_is_refused_and_left_untouched(tmp_path, cli, speech, history_bytes, monkeypatch, damage, command):
     import hashlib
 
     from voicedrill.history import DB_ENV
@@ -279,11 +243,12 @@ def test_damaged_history_is_refused_and_left_untouched(tmp_path, capfd, speech, 
     sf.write(str(good), speech, RATE)
     path = tmp_path / "history.db"
     spoil, message = DAMAGED_DBS[damage]
-    spoil(path, _history_db(path, drill))
+    path.write_bytes(history_bytes)
+    spoil(path, history_bytes)
     before = None if path.is_dir() else hashlib.sha256(path.read_bytes()).hexdigest()
     monkeypatch.setenv(DB_ENV, str(path))
     args = [a.format(tmp=tmp_path, good=good) for a in DB_COMMANDS[command]]
-    assert_refused(capfd, args, message, str(path))
+    cli.refused(args, message, str(path))
     if before:
         assert hashlib.sha256(path.read_bytes()).hexdigest() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["good.wav", "history.db"]  # no -wal, no chart, nothing beside it

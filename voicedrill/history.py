@@ -179,6 +179,9 @@ def check_file(path: Path) -> None:
     page_size = 65536 if page_size == 1 else page_size
     pages, app_id = struct.unpack(">I", header[28:32])[0], struct.unpack(">I", header[68:72])[0]
     size_valid = header[24:28] == header[92:96]
+    wal = Path(f"{path}-wal")
+    if wal.is_file() and wal.stat().st_size:
+        size_valid = False  # committed pages may still be in the WAL (a full disk stops the file growing)
     if page_size < 512 or size % page_size or (size_valid and size < pages * page_size):
         raise VoicedrillError(_damaged(path, f"it is truncated or damaged ({size} bytes)"))
     version = struct.unpack(">I", header[60:64])[0]
@@ -313,9 +316,9 @@ class Store:
         """Refuse damage, a newer schema or another program's tables, reading only; returns the schema version."""
         with self._errors() as db:
             db.execute("PRAGMA foreign_keys = ON")
-            found = db.execute("PRAGMA quick_check(1)").fetchone()[0]
+            found = db.execute("PRAGMA integrity_check(1)").fetchone()[0]  # milliseconds, even for thousands of reps
             if found != "ok":
-                raise VoicedrillError(_damaged(self.path, f"its check found damage ({found})"))
+                raise VoicedrillError(_damaged(self.path, "it is damaged inside (its integrity check failed)"))
             version = db.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:  # the header said otherwise: changed since, in the WAL
                 raise VoicedrillError(_newer(self.path, version))
@@ -395,12 +398,17 @@ class Store:
             if record is None:
                 self.notes.append(f"{path} is not a rep voicedrill can read; it was left there")
                 continue
-            with self._write() as db:
-                if db.execute("SELECT 1 FROM reps WHERE uid = ?", (record["uid"],)).fetchone() is None:
-                    fields = dict(record["session"], pace_wpm=tuple(record["session"]["pace_wpm"]), id=None)
-                    found = db.execute("SELECT id FROM sessions WHERE uid = ?", (fields["uid"],)).fetchone()
-                    _insert(db, record, Session(**dict(fields, id=found[0] if found else None)))
-                    imported += 1
+            try:
+                with self._write() as db:
+                    if db.execute("SELECT 1 FROM reps WHERE uid = ?", (record["uid"],)).fetchone() is None:
+                        fields = dict(record["session"], pace_wpm=tuple(record["session"]["pace_wpm"]))
+                        found = db.execute("SELECT id FROM sessions WHERE uid = ?", (fields["uid"],)).fetchone()
+                        _insert(db, record, Session(**dict(fields, id=found[0] if found else None)))
+                        imported += 1
+            except VoicedrillError as exc:
+                left = len(waiting) - waiting.index(path)
+                self.notes.append(f"{left} rep(s) still wait in {path.parent} for the history ({str(exc).split('; ')[0]})")
+                break
             pending.done(path)
         if imported:
             self.notes.append(f"{imported} rep(s) kept earlier in pending files are now in the history")
@@ -481,8 +489,10 @@ class _Translate:
             ) from None
         if "full" in message:
             raise VoicedrillError(f"history database {path}: the disk is full; free some space") from None
-        if "disk I/O" in message:
-            raise VoicedrillError(f"history database {path}: the disk reported an error (full, removed or failing)") from None
+        if "disk I/O" in message:  # SQLite's word for a full disk when it cannot grow its shared-memory file
+            full = shutil.disk_usage(path.parent).free < 1 << 20
+            why = "the disk is full; free some space" if full else "the disk reported an error (removed or failing?)"
+            raise VoicedrillError(f"history database {path}: {why}") from None
         if "readonly" in message or "read-only" in message or "unable to open" in message:
             raise VoicedrillError(_unusable(path, message)) from None
         if type(exc) is sqlite3.DatabaseError or "malformed" in message:

@@ -136,6 +136,7 @@ def download(dest: Path, url: str = MODEL_URL, size: int | None = MODEL_SIZE, sh
 
 
 def _fetch(url: str, archive: Path, size: int | None, sha256: str | None) -> None:
+    from rich.console import Console
     from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
     digest = hashlib.sha256()
@@ -143,7 +144,9 @@ def _fetch(url: str, archive: Path, size: int | None, sha256: str | None) -> Non
     try:
         with urllib.request.urlopen(url, timeout=30) as response, archive.open("wb") as out:
             total = size or int(response.headers.get("Content-Length") or 0) or None
-            with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(), TransferSpeedColumn(), transient=True) as bar:
+            screen = Console(stderr=True)
+            with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+                          console=screen, transient=True, disable=not screen.is_terminal) as bar:
                 task = bar.add_task("downloading model", total=total)
                 read = getattr(response, "read1", response.read)  # whatever has arrived: the bar moves on slow links
                 while chunk := read(1 << 16):

@@ -45,6 +45,7 @@ def keep(db: Path, record: dict) -> Path:
             problems.append(f"{folder}: {reason(exc)}")
         except VoicedrillError as exc:
             problems.append(str(exc))
+        _remove_if_empty(folder)
     raise VoicedrillError("the rep could not be kept anywhere (" + "; ".join(problems) + ")")
 
 
@@ -72,6 +73,13 @@ def done(path: Path) -> None:
     """The rep is in the history: its pending file goes (and its folder, once empty)."""
     try:
         path.unlink()
-        path.parent.rmdir()
     except OSError:
-        pass  # other files remain, or someone else removed it first
+        pass  # someone else removed it first
+    _remove_if_empty(path.parent)
+
+
+def _remove_if_empty(folder: Path) -> None:
+    try:
+        folder.rmdir()
+    except OSError:
+        pass  # other files remain, or it is not there

@@ -136,7 +136,10 @@ def build_rep(pieces: list[Piece], voice: str = DEFAULT_VOICE, wpm: int = 170, t
 
 
 def write_wav(path: str | Path, audio: np.ndarray) -> None:
-    sf.write(str(path), audio, RATE, subtype="PCM_16", format="WAV")
+    """16 kHz 16-bit WAV, encoded in memory so that a file error is an OSError that names its cause."""
+    encoded = io.BytesIO()
+    sf.write(encoded, audio, RATE, subtype="PCM_16", format="WAV")
+    Path(path).write_bytes(encoded.getvalue())
 
 
 class Speaker:

@@ -1,0 +1,725 @@
+"""Faults and hostile inputs (issue: nothing lost, nothing corrupted). Generated classes, not single
+bytes: damaged pages, reused numbers, histories locked past the timeout or full, sessions deleted
+mid-run, kills during imports, bad destinations, drills, audio and arguments. Every case runs under
+a time limit and ends in one line and exit 2 (or the work done): no traceback, no hang, no rep
+lost, no byte changed in a file that was refused."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from voicedrill import history, pending
+from voicedrill.audio import RATE
+from voicedrill.history import DB_ENV, Session, Store
+from voicedrill.synth import speak, write_wav
+
+pytestmark = pytest.mark.usefixtures("shared_engine")
+LIMIT_S = 60  # no single case may take longer: a hang fails instead of stalling the suite
+
+
+@pytest.fixture(autouse=True)
+def time_limit():
+    def hang(signum, frame):
+        raise TimeoutError(f"no answer within {LIMIT_S} s: a hang")
+
+    previous = signal.signal(signal.SIGALRM, hang)
+    signal.alarm(LIMIT_S)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.fixture(scope="module")
+def line_wav(tmp_path_factory) -> Path:
+    """One spoken line: the shortest rep that still exercises the whole pipeline."""
+    path = tmp_path_factory.mktemp("line") / "line.wav"
+    write_wav(path, (speak("And what's a good phone number for you?") * 32767).astype(np.int16))
+    return path
+
+
+@pytest.fixture
+def db(tmp_path, monkeypatch) -> Path:
+    """A private history (and data and cache folders) for one case."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    path = tmp_path / "history" / "history.db"
+    path.parent.mkdir()
+    monkeypatch.setenv(DB_ENV, str(path))
+    return path
+
+
+@pytest.fixture
+def full_disk(tmp_path):
+    """A 1 MB tmpfs: fill it to make the disk full (tests run as root)."""
+    mount = tmp_path / "small-disk"
+    mount.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], capture_output=True).returncode:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=True)
+
+
+def fill(folder: Path) -> Path:
+    """Fill the disk under `folder` to the last byte; returns the filler (delete it to free space)."""
+    filler = folder / "filler"
+    with open(filler, "wb", buffering=0) as f:
+        try:
+            while True:
+                f.write(b"\0" * 4096)
+        except OSError:
+            pass
+    return filler
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def ids(path: Path, table: str = "reps", column: str = "id") -> list:
+    with sqlite3.connect(path) as con:
+        return [row[0] for row in con.execute(f"SELECT {column} FROM {table} ORDER BY id")]
+
+
+def sound(path: Path) -> bool:
+    with sqlite3.connect(path) as con:
+        return con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+# --- a damaged history is refused at once and never changed ---------------------------------
+
+PAGES = (2, 3, 5, 9, 10, 11, 26, 27, 52, 53)  # table roots, indexes, rows, overflow chains, the end
+FILLS = {"zeros": lambda page: bytes(4096), "ones": lambda page: b"\xff" * 4096,
+         "noise": lambda page: np.random.default_rng(page).integers(0, 256, 4096, dtype=np.uint8).tobytes()}
+COMMANDS = {"check": ["check", "{wav}"], "drill": ["drill", "--input", "{wav}", "--speed", "0", "--no-speech"],
+            "delete": ["history", "--delete", "1"], "history": ["history"], "export": ["export"], "report": ["report", "1"]}
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+@pytest.mark.parametrize("fill_kind", sorted(FILLS))
+@pytest.mark.parametrize("page", PAGES)
+def test_damaged_page_is_refused_before_any_work(db, cli, history_bytes, line_wav, page, fill_kind, command):
+    data = bytearray(history_bytes)
+    data[(page - 1) * 4096: page * 4096] = FILLS[fill_kind](page)
+    db.write_bytes(bytes(data))
+    before = digest(db)
+    err = cli.refused([a.format(wav=line_wav) for a in COMMANDS[command]], "move it aside", db)
+    assert "engine:" not in err  # refused before the model loaded or anything was transcribed
+    assert digest(db) == before and sorted(p.name for p in db.parent.iterdir()) == ["history.db"]
+
+
+# --- numbers that name reps and sessions are never handed out twice --------------------------
+
+@pytest.mark.parametrize("seed", range(12))
+def test_numbers_are_never_reused(db, drill, history_bytes, seed):
+    from test_history import sample_report
+
+    db.write_bytes(history_bytes)
+    rng = random.Random(seed)
+    store = Store(db)
+    issued_reps, issued_sessions = set(ids(db)), set(ids(db, "sessions"))
+    session = Session.of("drill", drill, "fake", "none")
+    report = sample_report(drill)
+    for number in range(1, 40):
+        action = rng.choice(["save", "save", "new session", "delete newest rep", "delete rep", "delete newest session", "reopen"])
+        live = ids(db)
+        if action == "new session":
+            session = Session.of("drill", drill, "fake", "none")
+        elif action == "delete newest rep" and live:
+            store.delete(rep=max(live))
+        elif action == "delete rep" and live:
+            store.delete(rep=rng.choice(live))
+        elif action == "delete newest session" and live:
+            store.delete(session=max(ids(db, "reps", "session_id")))
+        elif action == "reopen":
+            store.close()
+            store = Store(db)
+        else:
+            saved = store.save_rep(session, number, report, "mic")
+            if saved.rep is None:  # its session was deleted above: the rep waits, and comes in on reopen
+                assert "deleted" in saved.problem and saved.pending.is_file()
+                store.close()
+                store = Store(db)
+                issued_reps |= set(ids(db))
+                session = Session.of("drill", drill, "fake", "none")
+                continue
+            assert saved.rep > max(issued_reps, default=0)
+            issued_reps.add(saved.rep)
+            if session.id not in issued_sessions:
+                assert session.id > max(issued_sessions, default=0)
+                issued_sessions.add(session.id)
+    store.close()
+    assert len(ids(db, "reps", "uid")) == len(set(ids(db, "reps", "uid"))) and sound(db)
+
+
+def test_a_version_1_history_is_upgraded_and_keeps_counting_past_its_newest(db, drill, history_bytes):
+    from test_history import sample_report
+
+    db.write_bytes(history_bytes)
+    with sqlite3.connect(db) as con:  # back to schema 1, the way voicedrill 0.2 left it
+        for statement in ("DROP INDEX reps_by_uid", "DROP INDEX sessions_by_uid", "ALTER TABLE reps DROP COLUMN uid",
+                          "ALTER TABLE sessions DROP COLUMN uid", "DROP TABLE issued", "PRAGMA user_version = 1"):
+            con.execute(statement)
+    assert len(Store(db, write=False).reps()) == 29  # read as it is, without upgrading
+    store = Store(db)
+    store.delete(rep=29)
+    saved = store.save_rep(Session.of("check", drill, "fake", "none"), 1, sample_report(drill), "a.wav")
+    assert saved.rep == 30 and len(store.reps()) == 29
+    store.close()
+
+
+# --- a transcribed rep is never thrown away ---------------------------------------------------
+
+LOCKER = textwrap.dedent(
+    """
+    import sqlite3, sys, time
+    db = sqlite3.connect(sys.argv[1], isolation_level=None)
+    db.execute("BEGIN IMMEDIATE")
+    print("locked", flush=True)
+    time.sleep(60)
+    """
+)
+
+
+def test_history_locked_past_the_timeout_mid_check_keeps_the_rep(db, cli, line_wav, monkeypatch):
+    from voicedrill import session
+
+    Store(db).close()
+    lockers = []
+    transcribe = session.check_file
+
+    def then_lock(*args, **kwargs):  # another program takes the history while the rep is transcribed
+        report = transcribe(*args, **kwargs)
+        lockers.append(subprocess.Popen([sys.executable, "-c", LOCKER, str(db)], stdout=subprocess.PIPE, text=True))
+        assert lockers[0].stdout.readline().strip() == "locked"
+        return report
+
+    monkeypatch.setattr(session, "check_file", then_lock)
+    monkeypatch.setattr(history, "BUSY_TIMEOUT_S", 0.3)
+    try:
+        code, out, err = cli("check", line_wav, "--json")
+    finally:
+        for locker in lockers:
+            locker.kill()
+            locker.wait()
+    assert code == 0 and json.loads(out)["words"] and "Traceback" not in err
+    assert "locked by another program" in err and "the rep is kept in" in err
+    assert ids(db) == []
+    code, out, err = cli("history")
+    assert code == 0 and "now in the history" in err
+    assert ids(db) == [1] and cli("history")[2] == ""  # imported once, and only once
+
+
+def test_session_deleted_mid_run_stops_saving_there_and_keeps_the_reps(db, cli, line_wav, monkeypatch):
+    save = Store.save_rep
+    calls = []
+
+    def save_then_delete(self, session, *args, **kwargs):
+        saved = save(self, session, *args, **kwargs)
+        calls.append(saved)
+        if len(calls) == 1:  # someone deletes the run's session from another window
+            other = Store(db)
+            other.delete(session=session.id)
+            other.close()
+        return saved
+
+    monkeypatch.setattr(Store, "save_rep", save_then_delete)
+    code, out, err = cli("drill", "--reps", "3", "--input", line_wav, "--speed", "0", "--no-speech")
+    out = " ".join(out.split())
+    assert code == 0 and "Traceback" not in err
+    assert out.count("was deleted from the history during this run") == 1
+    assert "3 rep(s) finished: 1 saved in history session s1; 2 waiting in" in out
+    assert [c.rep for c in calls] == [1, None, None] and all(c.pending.is_file() for c in calls[1:])
+    monkeypatch.undo()
+    store = Store(db, write=False)
+    reps = store.reps()
+    assert [(r.id, r.session, r.number) for r in reps] == [(2, 2, 2), (3, 2, 3)]  # new numbers, the old ones stay retired
+    store.close()
+
+
+def test_history_disk_full_mid_run_keeps_reps_pending_until_there_is_room(tmp_path, cli, line_wav, full_disk, monkeypatch):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    path = full_disk / "history.db"
+    monkeypatch.setenv(DB_ENV, str(path))
+    save = Store.save_rep
+    fillers = []
+
+    def save_then_fill(self, *args, **kwargs):
+        saved = save(self, *args, **kwargs)
+        fillers.append(fillers[-1] if fillers else fill(full_disk))  # the disk fills up after the first rep
+        return saved
+
+    monkeypatch.setattr(Store, "save_rep", save_then_fill)
+    code, out, err = cli("drill", "--reps", "3", "--input", line_wav, "--speed", "0", "--no-speech")
+    out = " ".join(out.split())
+    assert code == 0 and "Traceback" not in err and "the disk is full" in out, out
+    assert "3 rep(s) finished: 1 saved in history session s1; 2 waiting in" in out
+    monkeypatch.undo()
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.setenv(DB_ENV, str(path))
+    code, out, err = cli("history")  # still full: what it holds is shown, and what waits is said
+    assert code == 0 and "Traceback" not in err
+    fillers[0].unlink()
+    code, out, err = cli("export")
+    assert code == 0 and len(out.splitlines()) == 4 and "now in the history" in err, err
+    assert ids(path) == [1, 2, 3] and sound(path)
+    assert not any(p.exists() for p in pending.folders(path))
+
+
+def test_check_with_the_history_disk_already_full_loses_nothing(tmp_path, cli, line_wav, full_disk, monkeypatch):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    path = full_disk / "history.db"
+    monkeypatch.setenv(DB_ENV, str(path))
+    assert cli("check", line_wav)[0] == 0
+    filler = fill(full_disk)
+    code, out, err = cli("check", line_wav)
+    assert "Traceback" not in err
+    if code == 2:  # refused up front, before the rep was transcribed
+        assert err.count("\n") == 1 and "the disk is full" in err
+    else:
+        assert code == 0 and "the rep is kept in" in err
+    filler.unlink()
+    assert cli("history")[0] == 0 and len(ids(path)) == (1 if code == 2 else 2) and sound(path)
+
+
+IMPORTER = "import sys; from pathlib import Path; from voicedrill.history import Store; Store(Path(sys.argv[1]), write=False).close()"
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_kills_during_a_pending_import_lose_nothing_and_file_nothing_twice(db, drill, seed):
+    from test_history import sample_report
+
+    Store(db).close()
+    blocked = Store(db)
+    blocked.problem = "history database is busy"  # every save goes to a pending file
+    session, report = Session.of("drill", drill, "fake", "none"), sample_report(drill)
+    uids = [json.loads(blocked.save_rep(session, n, report, "mic").pending.read_text())["uid"] for n in range(1, 201)]
+    blocked.close()
+    folder = pending.folders(db)[0]
+    waiting = lambda: len(list(folder.glob("rep-*.json"))) if folder.is_dir() else 0  # noqa: E731
+    kills = 0
+    for threshold in sorted(random.Random(seed).sample(range(5, 195), 4), reverse=True):
+        importer = subprocess.Popen([sys.executable, "-c", IMPORTER, str(db)])
+        while importer.poll() is None and waiting() > threshold:
+            pass
+        if importer.poll() is None:  # killed part-way through: some reps in, the rest still waiting
+            importer.kill()
+            kills += 1
+        importer.wait()
+    assert kills and 0 < waiting() < 200
+    store = Store(db, write=False)
+    assert sorted(ids(db, "reps", "uid")) == sorted(uids) and len(store.reps()) == 200
+    assert [r.number for r in store.reps()] == list(range(1, 201)) and len({r.session for r in store.reps()}) == 1
+    store.close()
+    assert sound(db) and not any(p.exists() for p in pending.folders(db))
+
+
+WRITER = textwrap.dedent(
+    """
+    import sys, uuid
+    from pathlib import Path
+    from voicedrill import pending
+    while True:
+        pending.keep(Path(sys.argv[1]), {"uid": uuid.uuid4().hex, "session": {}, "number": 1, "saved_at": "",
+                     "source": "mic", "report": {"padding": "x" * 200000}})
+    """
+)
+
+
+def test_a_kill_while_writing_pending_files_leaves_only_whole_files(db):
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(db)])
+    try:
+        writer.wait(timeout=1.5)
+    except subprocess.TimeoutExpired:
+        writer.kill()
+        writer.wait()
+    folder = pending.folders(db)[0]
+    assert all(json.loads(p.read_text())["report"] for p in folder.glob("rep-*.json"))
+    pending.found(db)  # looking cleans up the dead writer's half-written file
+    assert [p.name for p in folder.iterdir() if not p.name.startswith("rep-")] == []
+
+
+def test_an_unreadable_pending_file_is_left_where_it_is_with_a_note(db, cli):
+    Store(db).close()
+    folder = pending.folders(db)[0]
+    folder.mkdir()
+    (folder / "rep-bogus.json").write_text("{not json")
+    code, out, err = cli("history")
+    assert code == 0 and "rep-bogus.json is not a rep voicedrill can read" in err
+    assert (folder / "rep-bogus.json").read_text() == "{not json"
+
+
+def test_nowhere_to_keep_a_rep_is_one_clear_line(db, cli, line_wav, monkeypatch):
+    def full(*args):
+        raise history.VoicedrillError("history database: the disk is full")
+
+    monkeypatch.setattr(history, "_insert", full)
+    monkeypatch.setattr(pending, "folders", lambda path: [Path("/proc/voicedrill-cannot")])
+    code, out, err = cli("check", line_wav)
+    assert code == 2 and err.splitlines()[-1].startswith("voicedrill: error: the rep could not be kept anywhere")
+    assert "Traceback" not in err and "/proc/voicedrill-cannot" in err
+
+
+# --- full disks: old files stay whole, one line says so ---------------------------------------
+
+OUTPUTS = {
+    "synth": (["synth", "{out}.wav", "--pause", "0.1"], ".wav"),
+    "export": (["export", "--out", "{out}.csv"], ".csv"),
+    "chart": (["history", "--plot", "{out}.png"], ".png"),
+    "page": (["report", "1", "--html", "{out}.html"], ".html"),
+    "picture": (["report", "1", "--png", "{out}.png"], ".png"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(OUTPUTS))
+def test_a_full_disk_leaves_the_old_file_as_it_was(db, cli, history_bytes, full_disk, kind):
+    db.write_bytes(history_bytes)
+    args, suffix = OUTPUTS[kind]
+    old = full_disk / f"old{suffix}"
+    old.write_bytes(b"the previous file, kept whole " * 10)
+    filler = fill(full_disk)
+    err = cli.refused([a.format(out=full_disk / "old") for a in args], "the disk is full", old)
+    assert old.read_bytes() == b"the previous file, kept whole " * 10
+    assert sorted(p.name for p in full_disk.iterdir()) == sorted([old.name, filler.name]), err
+
+
+def test_a_full_disk_for_the_run_files_still_saves_the_rep_in_the_history(db, cli, line_wav, full_disk):
+    fill(full_disk)
+    code, out, err = cli("drill", "--input", line_wav, "--speed", "0", "--no-speech", "--keep-audio", "--out", full_disk)
+    assert "Traceback" not in err and "Traceback" not in out
+    if code == 2:  # not even the run's folder could be made: refused before any rep was taken
+        assert "the disk is full" in err and ids(db) == []
+    else:
+        assert code == 0 and "the disk is full" in out and ids(db) == [1]
+
+
+def test_example_rep_with_a_full_cache_is_one_line(db, cli, full_disk, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(full_disk))
+    fill(full_disk)
+    cli.refused(["check", "--example"], "the disk is full")
+    assert [p.name for p in full_disk.iterdir()] == ["filler"] or not list((full_disk / "voicedrill").iterdir())
+
+
+def test_model_download_onto_a_full_disk_installs_nothing(cli, tmp_path, full_disk):
+    archive = tmp_path / "model.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("vosk-model-tiny/am/final.mdl", os.urandom(3 << 20))
+    err = cli.refused(["model", "download", "--dir", full_disk, "--url", archive.as_uri()], "the disk is full")
+    assert "nothing was installed" in err and list(full_disk.iterdir()) == []
+
+
+# --- readers: every committed rep, nothing left beside the file -------------------------------
+
+CRASHED_WRITER = textwrap.dedent(
+    """
+    import os, sys
+    sys.path.insert(0, sys.argv[2])
+    from pathlib import Path
+    from test_history import sample_report
+    from voicedrill.drills import load_drill
+    from voicedrill.history import Session, Store
+    drill = load_drill("hard-close")
+    store = Store(Path(sys.argv[1]))
+    run = Session.of("drill", drill, "fake", "none")
+    for n in (1, 2, 3):
+        store.save_rep(run, n, sample_report(drill), "mic")
+    os._exit(0)  # killed: its reps are committed, still in the WAL
+    """
+)
+
+
+def test_readers_in_a_read_only_folder_see_reps_still_in_the_wal(db, ordinary_user):
+    subprocess.run([sys.executable, "-c", CRASHED_WRITER, str(db), str(Path(__file__).parent)], check=True, timeout=60)
+    assert Path(f"{db}-wal").stat().st_size > 0
+    before = {p.name: digest(p) for p in db.parent.iterdir()}
+    db.parent.chmod(0o555)
+    try:
+        shown = subprocess.run([*ordinary_user, sys.executable, "-m", "voicedrill.cli", "export"], capture_output=True, text=True, timeout=60)
+    finally:
+        db.parent.chmod(0o755)
+    assert shown.returncode == 0 and len(shown.stdout.splitlines()) == 4, shown.stderr
+    assert {p.name: digest(p) for p in db.parent.iterdir()} == before
+
+
+@pytest.mark.parametrize("command", [["history"], ["export"], ["report", "last"], ["history", "--last", "2"]])
+def test_readers_leave_nothing_beside_the_history(db, cli, command):
+    subprocess.run([sys.executable, "-c", CRASHED_WRITER, str(db), str(Path(__file__).parent)], check=True, timeout=60)
+    code, out, err = cli(*command)
+    assert code == 0 and "Traceback" not in err
+    assert sorted(p.name for p in db.parent.iterdir()) == ["history.db"] and len(ids(db)) == 3
+
+
+def test_a_damaged_rep_row_is_left_out_and_named(db, cli, history_bytes):
+    db.write_bytes(history_bytes)
+    with sqlite3.connect(db) as con:
+        con.execute("UPDATE reps SET report = '{\"half' WHERE id = 7")
+    for command in (["history"], ["export"], ["report", "s1"]):
+        code, out, err = cli(*command)
+        assert code == 0 and "rep 7 is damaged in the history and was left out" in err and "Traceback" not in err
+    assert "\n7," not in cli("export")[1]
+
+
+def test_stale_temporary_files_of_killed_writers_are_cleaned_up(db, cli, history_bytes, tmp_path):
+    db.write_bytes(history_bytes)
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    stale = tmp_path / f".out.csv.{dead.pid}.voicedrill-tmp"
+    stale.write_bytes(b"\0" * 100000)
+    assert cli("export", "--out", tmp_path / "out.csv")[0] == 0
+    assert not stale.exists() and (tmp_path / "out.csv").is_file()
+
+
+def test_only_the_default_history_takes_in_old_rep_folders(db, cli, line_wav, tmp_path):
+    from test_history import sample_report
+    from voicedrill.drills import load_drill
+    from voicedrill.report import to_dict
+
+    folder = tmp_path / "data" / "voicedrill" / "sessions" / "20261120-091500"
+    folder.mkdir(parents=True)
+    record = {"rep": 1, "saved_at": "2026-11-20T09:10:00+00:00", "source": "microphone", "report": to_dict(sample_report(load_drill("hard-close")))}
+    (folder / "rep-01.json").write_text(json.dumps(record))
+    code, out, err = cli("drill", "--input", line_wav, "--speed", "0", "--no-speech", "--keep-audio")
+    assert code == 0 and ids(db) == [1]  # a history of its own: the other history's folders stay out
+    assert list((tmp_path / "data" / "voicedrill" / "recordings").glob("*/rep-01.wav"))
+
+
+# --- hostile arguments, destinations, drills, audio -------------------------------------------
+
+NUMBERS = ["9223372036854775808", "99999999999999999999", "1" * 400, "١", "١٢", "１", "²", "𝟙", "-1", "0x1", "1e3", " 1", "1 ", "s٣", "s" + "9" * 30, "#", "s", ""]
+
+
+@pytest.mark.parametrize("ref", NUMBERS)
+@pytest.mark.parametrize("command", ["report", "delete"])
+def test_odd_rep_numbers_are_refused_in_one_line(db, cli, history_bytes, ref, command):
+    db.write_bytes(history_bytes)
+    before = digest(db)
+    args = ["report", ref] if command == "report" else ["history", "--delete", ref]
+    err = cli.refused(args, "")
+    assert "not a rep or a session" in err or "in the history" in err
+    assert digest(db) == before and len(ids(db)) == 29
+
+
+@pytest.mark.parametrize("value", ["100000000000000000000", "9223372036854775807", "9223372036854775808", "1" * 100])
+def test_huge_last_shows_everything(db, cli, history_bytes, value):
+    db.write_bytes(history_bytes)
+    code, out, err = cli("history", "--last", value)
+    assert code == 0 and "29 rep(s)" in out.replace("\n", " ") and err == ""
+
+
+SINCE = ["99999999d", "9" * 30 + "w", "0001-01-01", "0001-01-01T00:00:00+14:00", "9999-12-31", "9999-12-31T23:59:59-12:00", "1970-01-01", "0d", "0w"]
+
+
+@pytest.mark.parametrize("since", SINCE)
+@pytest.mark.parametrize("command", ["history", "export"])
+def test_extreme_dates_are_answered_not_crashed(db, cli, history_bytes, since, command):
+    db.write_bytes(history_bytes)
+    code, out, err = cli(command, "--since", since)
+    assert code == 0 and "Traceback" not in err, err
+
+
+def _fifo(path: Path) -> Path:
+    os.mkfifo(path)
+    return path
+
+
+def _loop(path: Path) -> Path:
+    path.symlink_to(path)
+    return path
+
+
+DESTINATIONS = {
+    "missing folder": (lambda d: d / "nope" / "rep.wav", "does not exist"),
+    "mp3": (lambda d: d / "rep.mp3", "ending in .wav"),
+    "text": (lambda d: d / "rep.txt", "ending in .wav"),
+    "no extension": (lambda d: d / "rep", "ending in .wav"),
+    "a folder": (lambda d: d, "ending in .wav"),
+    "a folder named .wav": (lambda d: (d / "x.wav").mkdir() or d / "x.wav", "is a folder"),
+    "/dev/full": (lambda d: Path("/dev/full"), "ending in .wav"),
+    "a device named .wav": (lambda d: (d / "dev.wav").symlink_to("/dev/full") or d / "dev.wav", "not a regular file"),
+    "a pipe named .wav": (lambda d: _fifo(d / "pipe.wav"), "not a regular file"),
+    "a symlink loop named .wav": (lambda d: _loop(d / "loop.wav"), "not a regular file"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(DESTINATIONS))
+def test_bad_synth_destinations_are_refused_before_speaking(tmp_path, cli, case):
+    make, message = DESTINATIONS[case]
+    target = make(tmp_path)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    cli.refused(["synth", target], message)
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_synth_into_a_read_only_folder_is_one_line(tmp_path, ordinary_user):
+    tmp_path.chmod(0o555)
+    try:
+        done = subprocess.run([*ordinary_user, sys.executable, "-m", "voicedrill.cli", "synth", str(tmp_path / "rep.wav")],
+                              capture_output=True, text=True, timeout=120)
+    finally:
+        tmp_path.chmod(0o755)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "permission denied" in done.stderr, done.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+GOOD_DRILL = (Path(__file__).parent.parent / "drills" / "hard-close.toml").read_text(encoding="utf-8")
+DRILLS = {
+    **{f"max_pause_s = {v}": (f"max_pause_s = {v}", "max_pause_s") for v in ("nan", "+nan", "-nan", "inf", "-inf")},
+    **{f"pace {v}": (f"pace_wpm = [{v}, 200]", "pace_wpm") for v in ("nan", "inf", "-inf")},
+    **{f"name {n!r}": (f"name = {json.dumps(n)}", "name") for n in ("../../escape", "a/b", "Hard Close", "x\u001b[2J", "..", "-x", "é")},
+    **{f"escape in {f}": (f"{f} = {json.dumps(v)}", f) for f, v in (("title", "Clear\u001b[2J"), ("source", "bell\u0007"),
+                                                                     ("cue", "\u009b31m red"), ("line", "nul\u0000"))},
+}
+
+
+def _drill_text(change: str) -> str:
+    key = change.split(" =")[0]
+    lines = GOOD_DRILL.splitlines()
+    spot = next((i for i, line in enumerate(lines) if line.startswith(f"{key} =")), None)
+    if spot is None:  # not in the file: add it to its table
+        table = "[rules]" if key in ("max_pause_s", "pace_wpm") else None
+        spot = lines.index(table) + 1 if table else 0
+        lines.insert(spot, change)
+    else:
+        lines[spot] = change
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("case", sorted(DRILLS))
+@pytest.mark.parametrize("command", ["validate", "show", "check"])
+def test_bad_drill_values_are_refused_with_file_and_line(tmp_path, cli, line_wav, case, command):
+    change, field = DRILLS[case]
+    path = tmp_path / "bad.toml"
+    path.write_text(_drill_text(change), encoding="utf-8")
+    args = {"validate": ["drills", "validate", path], "show": ["drills", "show", path], "check": ["check", line_wav, "--drill", path]}[command]
+    code, out, err = cli(*args)
+    assert code == 2 and f"{path}:" in err and field in err and "Traceback" not in err, err
+    assert "\u001b" not in out + err and "\u0007" not in out + err
+
+
+@pytest.mark.parametrize("depth", [50, 1000, 5000, 100000])
+@pytest.mark.parametrize("shape", ["arrays", "tables"])
+def test_deeply_nested_drills_are_one_line(tmp_path, cli, depth, shape):
+    path = tmp_path / "deep.toml"
+    body = "[" * depth + "]" * depth if shape == "arrays" else "{a = " * depth + "1" + "}" * depth
+    path.write_text(f'name = "deep"\nx = {body}\n')
+    code, out, err = cli("drills", "validate", path)
+    assert code == 2 and err.count("\n") == 1 and f"{path}:" in err and "Traceback" not in err
+
+
+def test_a_drill_with_a_byte_order_mark_loads(tmp_path, cli):
+    path = tmp_path / "bom.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + GOOD_DRILL.encode("utf-8"))
+    code, out, err = cli("drills", "validate", path)
+    assert code == 0 and "ok (hard-close" in out
+
+
+@pytest.mark.parametrize("kind", ["pipe", "symlink loop", "folder", "device", "not utf-8"])
+def test_drill_files_that_are_not_text_files_say_what_they_are(tmp_path, cli, kind):
+    path = tmp_path / "odd.toml"
+    message = {"pipe": "pipe or a device", "symlink loop": "symbolic links loop", "folder": "is a folder",
+               "device": "pipe or a device", "not utf-8": "not UTF-8"}[kind]
+    {"pipe": _fifo, "symlink loop": _loop, "folder": Path.mkdir, "device": lambda p: p.symlink_to("/dev/zero"),
+     "not utf-8": lambda p: p.write_bytes(b"name = \"caf\xe9\"\n")}[kind](path)
+    cli.refused(["drills", "show", path], message, path)
+
+
+def _write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+def _mp3_frames() -> bytes:
+    return b"\xff\xfb\x90\x64" + bytes(413)
+
+
+AUDIO = {
+    "a pipe": (_fifo, "pipe or a device"),
+    "/dev/stdin": (lambda p: Path("/dev/stdin"), "pipe or a device"),
+    "/dev/null": (lambda p: Path("/dev/null"), "pipe or a device"),
+    "/dev/zero": (lambda p: Path("/dev/zero"), "pipe or a device"),
+    "a symlink loop": (_loop, "symbolic links loop"),
+    "mp3 with ID3": (lambda p: _write(p, b"ID3\x04\x00\x00\x00\x00\x00\x00" + _mp3_frames() * 50), "convert it to WAV or FLAC"),
+    "mp3 frames": (lambda p: _write(p, _mp3_frames() * 50), "convert it to WAV or FLAC"),
+}
+for _rate in (1, 4, 100, 7999, 384001, 2_000_000_000):
+    AUDIO[f"header says {_rate} Hz"] = (lambda p, r=_rate: _wav_at(p, r), "not a recording rate")
+
+
+def _wav_at(path: Path, rate: int) -> Path:
+    with open(path, "wb") as f:
+        data = np.zeros(64000, dtype=np.int16).tobytes()
+        import struct
+
+        f.write(b"RIFF" + struct.pack("<I", 36 + len(data)) + b"WAVEfmt " + struct.pack("<IHHIIHH", 16, 1, 1, rate, (rate * 2) & 0xFFFFFFFF, 2, 16))
+        f.write(b"data" + struct.pack("<I", len(data)) + data)
+    return path
+
+
+@pytest.mark.parametrize("case", sorted(AUDIO))
+@pytest.mark.parametrize("command", ["check", "drill"])
+def test_audio_that_is_not_a_recording_file_is_refused_before_the_engine(tmp_path, cli, case, command):
+    make, message = AUDIO[case]
+    path = make(tmp_path / "rep.wav")
+    args = ["check", path] if command == "check" else ["drill", "--input", path, "--speed", "0", "--no-speech"]
+    err = cli.refused(args, message, path)
+    assert "engine:" not in err
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_nan_and_infinite_samples_give_a_plain_json_report(tmp_path, cli, bad):
+    audio = speak("And what's a good phone number for you?").astype(np.float32)
+    audio[1000:1400] = bad
+    path = tmp_path / "odd.wav"
+    sf.write(str(path), audio, RATE, subtype="FLOAT")
+    code, out, err = cli("check", path, "--json", "--no-save")
+
+    def strict(value):
+        raise ValueError(f"not JSON: {value}")
+
+    assert code == 0 and "Warning" not in err and json.loads(out, parse_constant=strict)["words"], err
+
+
+@pytest.mark.parametrize("speed", ["1e-9", "0.1", "-1", "nan", "inf", "101"])
+def test_speeds_that_would_hang_or_mean_nothing_are_refused(cli, line_wav, speed):
+    cli.refused(["drill", "--input", line_wav, f"--speed={speed}", "--no-speech"], "--speed")
+
+
+@pytest.mark.parametrize("kind", ["pipe", "/dev/null", "/dev/full", "folder", "symlink loop"])
+@pytest.mark.parametrize("command", [["history"], ["export"], ["check", "{wav}"], ["history", "--delete", "1"]])
+def test_a_history_path_that_is_not_a_file_is_refused_at_once(tmp_path, cli, line_wav, monkeypatch, kind, command):
+    path = {"pipe": lambda: _fifo(tmp_path / "h.db"), "/dev/null": lambda: Path("/dev/null"), "/dev/full": lambda: Path("/dev/full"),
+            "folder": lambda: (tmp_path / "h.db").mkdir() or tmp_path / "h.db", "symlink loop": lambda: _loop(tmp_path / "h.db")}[kind]()
+    monkeypatch.setenv(DB_ENV, str(path))
+    err = cli.refused([a.format(wav=line_wav) for a in command], "", path)
+    assert "engine:" not in err and ("folder" in err or "pipe or a device" in err or "loop" in err)
+
+
+def test_ctrl_c_before_any_rep_says_nothing_was_saved(db, line_wav, tmp_path):
+    run = subprocess.Popen([sys.executable, "-u", "-m", "voicedrill.cli", "drill", "--input", str(line_wav), "--speed", "1", "--no-speech",
+                            "--engine", "pocketsphinx"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert "Rep 1" in run.stdout.readline()
+    run.send_signal(signal.SIGINT)
+    out, err = run.communicate(timeout=30)
+    assert run.returncode == 130 and "no rep was finished, so nothing was saved" in out and "--no-save" not in out
+
+
+def test_an_unreadable_recording_says_permission_denied(tmp_path, line_wav, ordinary_user):
+    locked = tmp_path / "locked.wav"
+    locked.write_bytes(line_wav.read_bytes())
+    locked.chmod(0)
+    done = subprocess.run([*ordinary_user, sys.executable, "-m", "voicedrill.cli", "check", str(locked), "--no-save"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "permission denied" in done.stderr, done.stderr
