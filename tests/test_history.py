@@ -53,8 +53,8 @@ def test_saved_reps_read_back_with_their_figures(tmp_path, drill):
     assert [r.id for r in reps] == [*ids, other]
     assert [r.session for r in reps] == [run.id] * 3 + [single.id] and reps[0].session_reps == 3
     for rep, report in zip(reps, reports):
-        assert rep.report == to_dict(report) and rep.score == report.score
-        assert rep.longest_pause_s == max(p["gap_s"] for p in rep.report["pauses"])
+        assert rep.report == from_dict(to_dict(report)) and rep.report.score == report.score
+        assert rep.report.longest_pause_s == max(p.gap_s for p in rep.report.pauses)
         assert rep.pace_wpm == drill.pace_wpm and rep.max_pause_s == drill.max_pause_s
         assert np.allclose(rep.levels, levels, atol=0.26)  # half-dB steps
     assert reps[-1].levels is None and reps[-1].audio == "/rep.wav" and reps[-1].kind == "check"
@@ -62,7 +62,7 @@ def test_saved_reps_read_back_with_their_figures(tmp_path, drill):
     assert [r.id for r in store.reps(session=run.id)] == ids
     assert store.reps(drill="soft-to-hard") == [] and len(store.reps(drill="hard-close")) == 4
     assert store.reps(since=datetime.now().astimezone() + timedelta(minutes=1)) == []
-    assert store.resolve("last") == ("session", single.id)
+    assert store.resolve("session", None) == ("session", single.id)
     store.close()
 
 
@@ -91,17 +91,21 @@ def test_sparkline_and_export_rows(tmp_path, drill):
 
 
 def test_since_words_and_dates():
+    import argparse
+
+    from voicedrill.cli import ref, since
+
     now = datetime(2026, 11, 21, 15, 30).astimezone()
-    assert history.parse_since("today", now) == now.replace(hour=0, minute=0)
-    assert history.parse_since("7d", now) == now.replace(hour=0, minute=0) - timedelta(days=7)
-    assert history.parse_since("2w", now) == now.replace(hour=0, minute=0) - timedelta(days=14)
-    assert history.parse_since("2026-11-01").date().isoformat() == "2026-11-01"
-    with pytest.raises(VoicedrillError, match="--since 'last tuesday'"):
-        history.parse_since("last tuesday")
-    assert history.parse_ref("12") == ("rep", 12) == history.parse_ref("#12")
-    assert history.parse_ref("s3") == ("session", 3) and history.parse_ref("last") == ("session", None)
-    with pytest.raises(VoicedrillError, match="not a rep or a session"):
-        history.parse_ref("rep-three")
+    assert since("today", now) == now.replace(hour=0, minute=0)
+    assert since("7d", now) == now.replace(hour=0, minute=0) - timedelta(days=7)
+    assert since("2w", now) == now.replace(hour=0, minute=0) - timedelta(days=14)
+    assert since("2026-11-01").date().isoformat() == "2026-11-01"
+    with pytest.raises(argparse.ArgumentTypeError, match="'last tuesday'"):
+        since("last tuesday")
+    assert ref("12") == ("rep", 12) == ref("#12")
+    assert ref("s3") == ("session", 3) and ref("last") == ("session", None)
+    with pytest.raises(argparse.ArgumentTypeError, match="not a rep or a session"):
+        ref("rep-three")
 
 
 def test_reps_saved_by_version_0_1_folders_are_imported(tmp_path, drill, monkeypatch):
@@ -118,7 +122,7 @@ def test_reps_saved_by_version_0_1_folders_are_imported(tmp_path, drill, monkeyp
     (folder / "rep-03.json").write_text("{half a fi")
     store = Store()
     reps = store.reps()
-    assert [(r.number, r.kind, r.score) for r in reps] == [(1, "imported", reports[0].score), (2, "imported", reports[1].score)]
+    assert [(r.number, r.kind, r.report.score) for r in reps] == [(1, "imported", reports[0].score), (2, "imported", reports[1].score)]
     assert reps[0].saved_at.year == 2026 and reps[0].levels is None and reps[0].pace_wpm == drill.pace_wpm
     assert sorted(p.name for p in folder.iterdir()) == ["notes.txt", "rep-01.json", "rep-02.json", "rep-03.json"]
     store.close()

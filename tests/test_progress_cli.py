@@ -81,7 +81,7 @@ def test_history_shows_sessions_reps_and_trend(saved):
     assert len([line for line in last.stdout.splitlines() if re.match(r"\s*\d+\s+s\d+ #\d", line)]) == 2
     assert "No reps" in voicedrill("history", "--since", "2099-01-01", env=env).stdout
     bad = voicedrill("history", "--since", "someday", env=env)
-    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "--since 'someday'" in bad.stderr
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "--since: 'someday'" in bad.stderr
 
 
 def test_plot_writes_a_chart_of_the_expected_size(saved, tmp_path):

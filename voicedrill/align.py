@@ -10,7 +10,7 @@ from difflib import SequenceMatcher
 
 from rapidfuzz import fuzz
 
-from .data import Hit, Word
+from .data import Hit, HitKind, Word
 from .drills import Drill
 
 MIN_STEP_SCORE = 0.6  # similarity a window needs to count as a step (with a keyword present)
@@ -39,7 +39,7 @@ class Alignment:
     order_notes: tuple[str, ...]
 
     def step_hits(self, step_id: str | None = None) -> list[Hit]:
-        return [h for h in self.hits if h.kind == "step" and (step_id is None or h.key == step_id)]
+        return [h for h in self.hits if h.kind == HitKind.STEP and (step_id is None or h.key == step_id)]
 
 
 def align(words: Sequence[Word], drill: Drill) -> Alignment:
@@ -55,13 +55,13 @@ def align(words: Sequence[Word], drill: Drill) -> Alignment:
         keywords = [normalise(k) for k in step.keywords]
         rivals = [" ".join(normalise(p)) for other in drill.steps if other is not step for p in other.phrases]
         for phrase in step.phrases:
-            candidates += _windows(content, normalise(phrase), keywords, rivals, "step", step.id, MIN_STEP_SCORE)
+            candidates += _windows(content, normalise(phrase), keywords, rivals, HitKind.STEP, step.id, MIN_STEP_SCORE)
     for phrase in drill.forbidden:
-        candidates += _windows(content, normalise(phrase), [], [], "forbidden", phrase, MIN_FORBIDDEN_SCORE)
+        candidates += _windows(content, normalise(phrase), [], [], HitKind.FORBIDDEN, phrase, MIN_FORBIDDEN_SCORE)
     chosen = _best_non_overlapping(candidates)
     hits = tuple(Hit(h.kind, h.key, index[h.first], index[h.last], h.score, h.weight) for h in chosen)
     misheard = _misheard_script_words(fillers, hits, tokens, words, drill)
-    out_of_order, notes = judge_order([h.key for h in hits if h.kind == "step"], drill)
+    out_of_order, notes = judge_order([h.key for h in hits if h.kind == HitKind.STEP], drill)
     return Alignment(hits, tuple(i for i in fillers if i not in misheard), out_of_order, notes)
 
 
@@ -77,7 +77,7 @@ def _misheard_script_words(
     misheard = set()
     for i in fillers:
         for hit in hits:
-            if hit.kind != "step" or not hit.first - 1 <= i <= hit.last + 1:
+            if hit.kind != HitKind.STEP or not hit.first - 1 <= i <= hit.last + 1:
                 continue
             first, last = min(hit.first, i), max(hit.last, i)
             heard = [(j, t) for j in range(first, last + 1) for t in tokens[j]]

@@ -6,7 +6,7 @@ import math
 from collections.abc import Sequence
 
 from .align import align
-from .data import CustomerTurn, Mark, RepReport, Word
+from .data import CustomerTurn, HitKind, Mark, RepReport, Word
 from .drills import Drill
 from .errors import VoicedrillError
 from . import metrics
@@ -36,7 +36,7 @@ def analyse(
     pauses = metrics.pauses(words, drill, alignment, silences, turns)
     pace = metrics.pace(words, turns)
     fillers = tuple(Mark(words[i].text, words[i].start, words[i].end) for i in alignment.fillers)
-    forbidden = metrics.marks(words, alignment.hits, "forbidden")
+    forbidden = metrics.marks(words, alignment.hits, HitKind.FORBIDDEN)
     score, parts = metrics.score(drill, steps, pauses, pace, fillers, forbidden)
     return RepReport(
         drill=drill.name,

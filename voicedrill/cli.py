@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import random
+import re
 import sys
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from rich.console import Console
@@ -13,13 +16,72 @@ from rich.markup import escape
 from .errors import VoicedrillError
 
 EXIT_USER_ERROR = 2
+LARGEST_ID = 2**63 - 1  # SQLite's largest integer: no rep or session has a bigger number
 
 
 class _Parser(argparse.ArgumentParser):
     """argparse with usage mistakes reported like every other error: one line, exit 2."""
 
     def error(self, message: str) -> None:
-        self.exit(EXIT_USER_ERROR, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        self.exit(EXIT_USER_ERROR, f"voicedrill: error: {message} (see {self.prog} --help)\n")
+
+
+def _number(low: float, high: float, whole: bool = False, zero: bool = False, unit: str = "") -> Callable[[str], float]:
+    """An argparse type: a number in [low, high] (or 0, with `zero`), said in words when it is not."""
+
+    def parse(text: str) -> float:
+        try:
+            value = int(text) if whole else float(text)
+        except ValueError:
+            value = None
+        if value is None or not (low <= value <= high or (zero and value == 0)):
+            span = f"{low:g}–{high:g}{unit}" + (" (or 0)" if zero else "")
+            raise argparse.ArgumentTypeError(f"{text!r} is not {'a whole number' if whole else 'a number'} in {span}")
+        return value
+
+    return parse
+
+
+def _at_least_one(text: str) -> int:
+    """--last N: any positive whole number (more than there are reps means all of them)."""
+    if not text.isascii() or not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of reps (1 or more)")
+    return min(int(text), LARGEST_ID)
+
+
+def since(text: str, now: datetime | None = None) -> datetime:
+    """`--since`: `2026-11-01`, `2026-11-01T09:30`, `today`, `yesterday`, `7d` or `2w` (local time).
+    Further back than the calendar goes means from the beginning."""
+    now = now or datetime.now().astimezone()
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    words = {"today": midnight, "yesterday": midnight - timedelta(days=1)}
+    if text in words:
+        return words[text]
+    if match := re.fullmatch(r"([0-9]+)([dw])", text):
+        try:
+            return midnight - timedelta(days=int(match[1]) * (7 if match[2] == "w" else 1))
+        except OverflowError:
+            return datetime.min.replace(tzinfo=timezone.utc)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: use a date like 2026-11-01, 'today', 'yesterday', or 7d / 2w") from None
+    try:
+        return moment if moment.tzinfo else moment.astimezone()
+    except (OverflowError, ValueError, OSError):  # at the calendar's ends local time is unknown
+        return moment.replace(tzinfo=timezone.utc)
+
+
+def ref(text: str) -> tuple[str, int | None]:
+    """REP_OR_SESSION: `12` or `#12` (a rep), `s3` (a session), `last` (the newest session, None)."""
+    if text == "last":
+        return "session", None
+    for kind, pattern in (("rep", r"#?([0-9]+)"), ("session", r"[sS]([0-9]+)")):
+        if match := re.fullmatch(pattern, text):
+            if int(match[1]) > LARGEST_ID:
+                raise argparse.ArgumentTypeError(f"no {kind} {text} in the history")
+            return kind, int(match[1])
+    raise argparse.ArgumentTypeError(f"{text!r} is not a rep or a session: use a rep number like 12, a session like s3, or 'last'")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -35,10 +97,11 @@ def _parser() -> argparse.ArgumentParser:
 
     drill = commands.add_parser("drill", help="practise live: say the drill, rep after rep, with live feedback")
     _engine_options(drill)
-    drill.add_argument("--reps", type=int, default=1, help="how many reps (e.g. 10 for a fluency run)")
+    drill.add_argument("--reps", type=_number(1, 100, whole=True), default=1, help="how many reps, 1–100 (e.g. 10 for a fluency run)")
     drill.add_argument("--input", action="append", type=Path, default=None, metavar="FILE",
                        help="feed a recording instead of the microphone (repeat for one file per rep)")
-    drill.add_argument("--speed", type=float, default=1.0, help="with --input: 1 = real time, 4 = four times faster, 0 = as fast as possible")
+    drill.add_argument("--speed", type=_number(0.25, 100, zero=True), default=1.0,
+                       help="with --input: 1 = real time, 4 = four times faster, 0 = as fast as possible")
     drill.add_argument("--keep-audio", action="store_true", help="also save each rep's audio (in --out, else the data folder)")
     drill.add_argument("--out", type=Path, default=None, help="also write each rep as rep-NN.json (and .wav) into a new folder here")
     drill.add_argument("--no-save", action="store_true", help="do not keep these reps in the history")
@@ -51,17 +114,17 @@ def _parser() -> argparse.ArgumentParser:
     synth.add_argument("out", help="output .wav path")
     synth.add_argument("--drill", default="hard-close", help="drill name or .toml path")
     synth.add_argument("--voice", default=None, help="text-to-speech voice id (default gmw/en-us)")
-    synth.add_argument("--wpm", type=int, default=170, help="speaking rate")
-    synth.add_argument("--pause", type=float, default=0.3, help="seconds of silence between steps")
+    synth.add_argument("--wpm", type=_number(60, 400, whole=True), default=170, help="speaking rate, 60–400 words per minute")
+    synth.add_argument("--pause", type=_number(0, 30, unit=" s"), default=0.3, help="seconds of silence between steps, 0–30")
 
     past = commands.add_parser("history", help="your reps so far: sessions, figures and trend; --plot for a chart")
     _filters(past)
-    past.add_argument("--last", type=int, default=None, metavar="N", help="only the newest N reps")
+    past.add_argument("--last", type=_at_least_one, default=None, metavar="N", help="only the newest N reps")
     past.add_argument("--plot", type=Path, default=None, metavar="PNG", help="write a chart of score, speech wpm and longest pause")
-    past.add_argument("--delete", default=None, metavar="REP_OR_SESSION", help="delete a rep (12) or a whole session (s3) from the history")
+    past.add_argument("--delete", type=ref, default=None, metavar="REP_OR_SESSION", help="delete a rep (12) or a whole session (s3) from the history")
 
     report = commands.add_parser("report", help="a rep or a session as a scorecard, a web page (--html) or a timeline picture (--png)")
-    report.add_argument("ref", metavar="REP_OR_SESSION", help="a rep number (12), a session (s3) or 'last' (the newest session)")
+    report.add_argument("ref", type=ref, metavar="REP_OR_SESSION", help="a rep number (12), a session (s3) or 'last' (the newest session)")
     report.add_argument("--html", type=Path, default=None, help="write one self-contained page")
     report.add_argument("--png", type=Path, default=None, help="write the timeline picture")
 
@@ -98,11 +161,14 @@ def _engine_options(command: argparse.ArgumentParser) -> None:
 
 def _filters(command: argparse.ArgumentParser) -> None:
     command.add_argument("--drill", default=None, help="only this drill")
-    command.add_argument("--since", default=None, metavar="DATE", help="from this date: 2026-11-01, today, yesterday, 7d, 2w")
+    command.add_argument("--since", type=since, default=None, metavar="DATE", help="from this date: 2026-11-01, today, yesterday, 7d, 2w")
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as done:  # --help, or a usage mistake already said in one line
+        return done.code if isinstance(done.code, int) else EXIT_USER_ERROR
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     try:
         return _run(args, err)
@@ -189,10 +255,6 @@ def _drill(args: argparse.Namespace, err: Console) -> int:
     from .synth import Speaker
 
     # every refusal comes before the model loads and before a session folder exists
-    if not 1 <= args.reps <= 100:
-        raise VoicedrillError("--reps must be between 1 and 100")
-    if not (args.speed == 0 or 0.25 <= args.speed <= 100):
-        raise VoicedrillError("--speed must be 0 (as fast as possible) or between 0.25 and 100")
     drill = load_drill(args.drill)
     if args.customer and not any(s.answer for s in drill.steps) and not drill.customer.cue:
         raise VoicedrillError(f"drill {drill.name!r} has no customer lines ([customer] cue, steps' answer)")
@@ -255,14 +317,13 @@ def _history(args: argparse.Namespace, store, err: Console) -> int:
     from .progress import render_history
 
     if args.delete is not None:
-        kind, number = store.resolve(args.delete)
+        kind, number = store.resolve(*args.delete)
         gone = store.delete(**{kind: number})
+        named = f"rep {number}" if kind == "rep" else f"session s{number}"
         if not gone:
-            raise VoicedrillError(f"no {kind} {args.delete} in the history (see voicedrill history)")
-        print(f"deleted {gone} rep(s) ({kind} {args.delete})")
+            raise VoicedrillError(f"no {named} in the history (see voicedrill history)")
+        print(f"deleted {gone} rep(s) ({named})")
         return 0
-    if args.last is not None and args.last < 1:
-        raise VoicedrillError("--last must be 1 or more")
     reps = _selected(args, store, args.last)
     if args.plot:
         write_file(args.plot, png_bytes(progress_figure(reps)))
@@ -274,25 +335,23 @@ def _history(args: argparse.Namespace, store, err: Console) -> int:
 
 def _selected(args: argparse.Namespace, store, last: int | None = None) -> list:
     """The stored reps that --drill and --since pick (the newest `last` of them)."""
-    from . import history
-
-    since = history.parse_since(args.since) if args.since else None
-    return store.reps(drill=args.drill, since=since, last=last)
+    return store.reps(drill=args.drill, since=args.since, last=last)
 
 
 def _report(args: argparse.Namespace, store, err: Console) -> int:
     from .files import write_file
     from .plots import png_bytes, rep_figure, session_figure
-    from .report import from_dict, render, render_summary
+    from .report import render, render_summary
     from .webpage import page
 
-    kind, number = store.resolve(args.ref)
+    kind, number = store.resolve(*args.ref)
     reps = store.reps(**{kind: number}) if number is not None else []
     if not reps:
-        raise VoicedrillError(f"no {kind} {args.ref} in the history (see voicedrill history)")
-    reports = [from_dict(r.report) for r in reps]
+        named = "session" if number is None else f"rep {number}" if kind == "rep" else f"session s{number}"
+        raise VoicedrillError(f"no {named} in the history (see voicedrill history)")
+    reports = [r.report for r in reps]
     if args.html:
-        write_file(args.html, page(reps, reports).encode("utf-8"))
+        write_file(args.html, page(reps).encode("utf-8"))
         err.print(f"wrote {args.html}", markup=False)
     if args.png:
         figure = rep_figure(reps[0], reports[0]) if len(reps) == 1 else session_figure(reps, reports)
@@ -361,8 +420,6 @@ def _synth(args: argparse.Namespace, err: Console) -> int:
 
     destination(args.out, (".wav",))  # refused before the speech is made
     drill = load_drill(args.drill)
-    if not 60 <= args.wpm <= 400 or not 0 <= args.pause <= 30:
-        raise VoicedrillError("--wpm must be 60–400 and --pause 0–30 seconds")
     pieces = [Piece(step.line, step.id, args.pause) for step in drill.steps]
     audio, segments = build_rep(pieces, args.voice or DEFAULT_VOICE, args.wpm)
     write_atomic(args.out, lambda tmp: write_wav(tmp, audio))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 
+from .data import TurnKind
 from .drills import Drill
 from .live import LiveRep
 from .synth import CUSTOMER_VOICE, Speaker
@@ -42,7 +43,7 @@ class Customer:
         self.hesitate_at = self.rng.choice(middle) if hesitations else None
         self.hesitation = self.rng.choice(hesitations) if hesitations else ""
         if self.drill.customer.cue:
-            self._say(rep, "cue", None, self.drill.customer.cue)
+            self._say(rep, TurnKind.CUE, None, self.drill.customer.cue)
 
     def after_block(self, rep: LiveRep) -> None:
         """Answer the step just said once the rep pauses after it (steps said in one breath get one reply)."""
@@ -55,11 +56,11 @@ class Customer:
         self.answered.add(step_id)
         if self.hesitate_at and not self.hesitated and self.rank[step_id] >= self.rank[self.hesitate_at]:
             self.hesitated = True
-            self._say(rep, "hesitation", step_id, self.hesitation)
+            self._say(rep, TurnKind.HESITATION, step_id, self.hesitation)
             return
         answer = next(s.answer for s in self.drill.steps if s.id == step_id)
         if answer:
-            self._say(rep, "answer", step_id, answer)
+            self._say(rep, TurnKind.ANSWER, step_id, answer)
 
-    def _say(self, rep: LiveRep, kind: str, after: str | None, text: str) -> None:
+    def _say(self, rep: LiveRep, kind: TurnKind, after: str | None, text: str) -> None:
         rep.customer_says(kind, after, text, self.speaker.start(text, CUSTOMER_VOICE))

@@ -3,6 +3,29 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Status(StrEnum):
+    """What happened to a drill step."""
+
+    OK = "ok"
+    MISSING = "missing"
+    OUT_OF_ORDER = "out_of_order"
+    REPEATED = "repeated"
+
+
+class HitKind(StrEnum):
+    STEP = "step"
+    FORBIDDEN = "forbidden"
+
+
+class TurnKind(StrEnum):
+    """A simulated customer's line: the yes that starts the rep, an answer, or a hesitation."""
+
+    CUE = "cue"
+    ANSWER = "answer"
+    HESITATION = "hesitation"
 
 
 @dataclass(frozen=True)
@@ -19,7 +42,7 @@ class Word:
 class Hit:
     """A stretch of the word sequence matched to a drill step or a forbidden phrase."""
 
-    kind: str  # "step" or "forbidden"
+    kind: HitKind
     key: str  # step id or forbidden phrase
     first: int  # index of the first word (inclusive)
     last: int  # index of the last word (inclusive)
@@ -41,7 +64,7 @@ class StepResult:
     """What happened to one drill step."""
 
     id: str
-    status: str  # ok | missing | out_of_order | repeated
+    status: Status
     start: float | None
     end: float | None
     heard: str
@@ -85,7 +108,7 @@ class ScorePart:
 class CustomerTurn:
     """A line the simulated customer said, on the rep's audio clock (the rep was not transcribed then)."""
 
-    kind: str  # cue | answer | hesitation
+    kind: TurnKind
     after: str | None  # the step it answered; None for the opening cue
     text: str
     start: float
@@ -125,3 +148,25 @@ class RepReport:
     score: int
     score_parts: tuple[ScorePart, ...]
     turns: tuple[TurnResult, ...] = ()
+
+    # headline figures, read off the verdicts above (never re-judged against a limit)
+    @property
+    def longest_pause_s(self) -> float | None:
+        return max((p.gap_s for p in self.pauses), default=None)
+
+    @property
+    def flagged_pauses(self) -> int:
+        return sum(p.flagged for p in self.pauses)
+
+    @property
+    def order_errors(self) -> int:
+        return sum(s.status == Status.OUT_OF_ORDER for s in self.steps)
+
+    @property
+    def steps_ok(self) -> int:
+        return sum(s.status == Status.OK for s in self.steps)
+
+    @property
+    def steps_missing(self) -> int:
+        """Required steps left out (an optional step left out is not missing)."""
+        return sum(s.status == Status.MISSING and not s.optional for s in self.steps)

@@ -13,7 +13,6 @@ import base64
 import getpass
 import json
 import os
-import re
 import shutil
 import sqlite3
 import stat
@@ -22,7 +21,7 @@ import tempfile
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -33,13 +32,12 @@ from .data import RepReport
 from .drills import Drill
 from .errors import VoicedrillError
 from .files import reason
-from .report import rep_row, to_dict
+from .report import from_dict, rep_row, to_dict
 
 DB_ENV = "VOICEDRILL_DB"
 APPLICATION_ID = 0x56445231  # "VDR1" in the SQLite header: this file is ours
 BUSY_TIMEOUT_S = 10.0  # how long a save waits for another process's write to finish
 LEVEL_STEP_S = 0.05  # stored energy envelope resolution (for the timeline picture)
-LARGEST_ID = 2**63 - 1  # SQLite's largest integer: no rep or session has a bigger number
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
@@ -88,14 +86,9 @@ class SavedRep:
     user: str
     source: str
     audio: str | None
-    duration_s: float | None
-    speech_wpm: float | None
-    longest_pause_s: float | None
-    order_errors: int
-    score: int
-    pace_wpm: tuple[float, float]
+    pace_wpm: tuple[float, float]  # the drill's limits when the rep was taken
     max_pause_s: float
-    report: dict
+    report: RepReport  # with its verdicts, as decided when it was scored
     levels: np.ndarray | None  # dBFS every LEVEL_STEP_S, None for imported reps
 
 
@@ -392,7 +385,7 @@ class Store:
         for path in waiting:
             record = pending.read(path)
             try:
-                rep_row(record["report"]) if record else None
+                from_dict(record["report"]) if record else None
             except (KeyError, TypeError, ValueError):
                 record = None
             if record is None:
@@ -432,15 +425,15 @@ class Store:
             args.append(_stamp(since))
         sql = (
             "SELECT r.id, r.session_id, r.number, (SELECT count(*) FROM reps x WHERE x.session_id = r.session_id),"
-            " r.saved_at, s.kind, s.drill, s.engine, s.model, s.user, r.source, r.audio, r.duration_s, r.speech_wpm,"
-            " r.longest_pause_s, r.order_errors, r.score, s.pace_low, s.pace_high, s.max_pause_s, r.report, r.levels"
+            " r.saved_at, s.kind, s.drill, s.engine, s.model, s.user, r.source, r.audio,"
+            " s.pace_low, s.pace_high, s.max_pause_s, r.report, r.levels"
             " FROM reps r JOIN sessions s ON s.id = r.session_id"
             + (" WHERE " + " AND ".join(where) if where else "")
             + " ORDER BY r.id DESC"
             + (" LIMIT ?" if last is not None else "")
         )
         with self._errors():
-            rows = self.db.execute(sql, (*args, min(last, LARGEST_ID)) if last is not None else args).fetchall()
+            rows = self.db.execute(sql, (*args, last) if last is not None else args).fetchall()
         saved = []
         for row in reversed(rows):
             try:
@@ -449,9 +442,8 @@ class Store:
                 self.notes.append(f"rep {row[0]} is damaged in the history and was left out")
         return saved
 
-    def resolve(self, ref: str) -> tuple[str, int | None]:
-        """REP_OR_SESSION (see parse_ref) as ("rep" | "session", id); 'last' is the newest session (None if none)."""
-        kind, number = parse_ref(ref)
+    def resolve(self, kind: str, number: int | None) -> tuple[str, int | None]:
+        """A rep or session reference; no number means the newest session (None if there is none)."""
         if number is None:
             with self._errors():
                 number = self.db.execute("SELECT max(session_id) FROM reps").fetchone()[0]
@@ -551,7 +543,7 @@ def _insert(db: sqlite3.Connection, record: dict, session: Session) -> int:
         " order_errors, score, report, levels) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             rep_id, record["uid"], session.id, number, record["saved_at"], record["source"], record.get("audio"),
-            *rep_row(report).values(), json.dumps(report, ensure_ascii=False),
+            *rep_row(from_dict(report)).values(), json.dumps(report, ensure_ascii=False),
             None if levels is None else base64.b64decode(levels),
         ),
     )
@@ -560,10 +552,10 @@ def _insert(db: sqlite3.Connection, record: dict, session: Session) -> int:
 
 def _saved(row: tuple) -> SavedRep:
     (rep_id, session, number, count, saved_at, kind, drill, engine, model, user, source, audio,
-     duration, wpm, pause, order_errors, score, low, high, max_pause, report, levels) = row
+     low, high, max_pause, report, levels) = row
     return SavedRep(
         rep_id, session, number, count, datetime.fromisoformat(saved_at).astimezone(), kind, drill, engine, model,
-        user, source, audio, duration, wpm, pause, order_errors, score, (low, high), max_pause, json.loads(report),
+        user, source, audio, (low, high), max_pause, from_dict(json.loads(report)),
         None if levels is None else decode_levels(levels),
     )
 
@@ -597,41 +589,6 @@ def _user() -> str:
         return ""
 
 
-def parse_since(text: str, now: datetime | None = None) -> datetime:
-    """`2026-11-01`, `2026-11-01T09:30`, `today`, `yesterday`, `7d` or `2w` (local time).
-    Further back than the calendar goes means from the beginning."""
-    now = now or datetime.now().astimezone()
-    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    words = {"today": midnight, "yesterday": midnight - timedelta(days=1)}
-    if text in words:
-        return words[text]
-    if match := re.fullmatch(r"([0-9]+)([dw])", text):
-        try:
-            return midnight - timedelta(days=int(match[1]) * (7 if match[2] == "w" else 1))
-        except OverflowError:
-            return datetime.min.replace(tzinfo=timezone.utc)
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise VoicedrillError(f"--since {text!r}: use a date like 2026-11-01, 'today', 'yesterday', or 7d / 2w") from None
-    try:
-        return moment if moment.tzinfo else moment.astimezone()
-    except (OverflowError, ValueError, OSError):  # at the calendar's ends local time is unknown
-        return moment.replace(tzinfo=timezone.utc)
-
-
-def parse_ref(text: str) -> tuple[str, int | None]:
-    """REP_OR_SESSION: `12` or `#12` (a rep), `s3` (a session), `last` (the newest session)."""
-    if text == "last":
-        return "session", None
-    for kind, pattern in (("rep", r"#?([0-9]+)"), ("session", r"[sS]([0-9]+)")):
-        if match := re.fullmatch(pattern, text):
-            if int(match[1]) > LARGEST_ID:
-                raise VoicedrillError(f"no {kind} {text} in the history (see voicedrill history)")
-            return kind, int(match[1])
-    raise VoicedrillError(f"{text!r} is not a rep or a session: use a rep number like 12, a session like s3, or 'last'")
-
-
 def _import_rep_folders(db: sqlite3.Connection, root: Path) -> None:
     """Reps saved by voicedrill 0.1 as folders of rep-NN.json files become sessions (the files stay)."""
     from .drills import load_drill
@@ -642,7 +599,7 @@ def _import_rep_folders(db: sqlite3.Connection, root: Path) -> None:
             try:
                 record = json.loads(path.read_text(encoding="utf-8"))
                 report, number, saved_at = record["report"], int(record["rep"]), datetime.fromisoformat(record["saved_at"])
-                rep_row(report)  # the figures must be there
+                from_dict(report)  # a whole report
             except (OSError, ValueError, KeyError, TypeError):
                 continue  # not a rep file we wrote; leave it be
             if number in seen:

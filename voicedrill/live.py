@@ -19,7 +19,7 @@ from .align import align, judge_order
 from .analysis import analyse, clean_words
 from .asr import Engine
 from .audio import RATE, SilenceTracker
-from .data import CustomerTurn, Hit, RepReport, Word
+from .data import CustomerTurn, Hit, RepReport, TurnKind, Word
 from .drills import Drill
 from .metrics import silence_between
 
@@ -50,7 +50,7 @@ class LiveEvent:
     out_of_order: bool = False  # step: it broke the order
     word_end_s: float | None = None  # step: when its last word ended
     after: str | None = None  # pause_alarm: the step the pause follows; customer: the step answered
-    kind: str | None = None  # customer: cue | answer | hesitation
+    kind: TurnKind | None = None  # a customer line
     text: str | None = None  # customer: the line
 
     def to_dict(self) -> dict:
@@ -148,7 +148,7 @@ class LiveRep:
         self.outbox.append(event)
         return event
 
-    def customer_says(self, kind: str, after: str | None, text: str, duration_s: float) -> None:
+    def customer_says(self, kind: TurnKind, after: str | None, text: str, duration_s: float) -> None:
         """The customer starts a line now; the mic is not transcribed until it (and its echo) ends."""
         now = self.state.audio_s
         self.state.turns.append(CustomerTurn(kind, after, text, round(now, 3), round(now + duration_s, 3)))

@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .align import Alignment
-from .data import CustomerTurn, Hit, Mark, Pace, Pause, ScorePart, StepResult, TurnResult, Word
+from .data import CustomerTurn, Hit, HitKind, Mark, Pace, Pause, ScorePart, Status, StepResult, TurnResult, Word
 from .drills import Drill
 
 SILENT_PAUSE_S = 0.25  # gaps at least this long are excluded from articulation rate
 EDGE_S = 0.25  # how far a recogniser's step edge may sit from the true one
 MIN_SPAN_S = 0.05  # rates over shorter spans are not measurable
-STATUS_CREDIT = {"ok": 1.0, "repeated": 0.8, "out_of_order": 0.5, "missing": 0.0}
+STATUS_CREDIT = {Status.OK: 1.0, Status.REPEATED: 0.8, Status.OUT_OF_ORDER: 0.5, Status.MISSING: 0.0}
 
 
 def words_per_minute(count: int, seconds: float) -> float | None:
@@ -39,14 +39,14 @@ def step_results(words: Sequence[Word], drill: Drill, alignment: Alignment) -> t
     for step in drill.steps:
         hits = alignment.step_hits(step.id)
         if not hits:
-            results.append(StepResult(step.id, "missing", None, None, "", None, 0, None, step.optional))
+            results.append(StepResult(step.id, Status.MISSING, None, None, "", None, 0, None, step.optional))
             continue
         first = hits[0]
         spoken = words[first.first : first.last + 1]
         if step.id in alignment.out_of_order:
-            status = "out_of_order"
+            status = Status.OUT_OF_ORDER
         else:
-            status = "repeated" if len(hits) > 1 and not step.repeat else "ok"
+            status = Status.REPEATED if len(hits) > 1 and not step.repeat else Status.OK
         start, end = spoken[0].start, spoken[-1].end
         results.append(
             StepResult(
@@ -117,7 +117,7 @@ def customer_turns(words: Sequence[Word], drill: Drill, alignment: Alignment, tu
         reply = " ".join(words[i].text for i in after if i < reply_end)
         following = onward[0].key if onward else drill.steps[min(floor + 1, len(drill.steps) - 1)].id
         limit = drill.pause_limits(turn.after, following)[1] if turn.after else drill.max_pause_s
-        slips = tuple(h.key for h in alignment.hits if h.kind == "forbidden" and after and after[0] <= h.first < reply_end)
+        slips = tuple(h.key for h in alignment.hits if h.kind == HitKind.FORBIDDEN and after and after[0] <= h.first < reply_end)
         in_time = latency is not None and latency <= limit
         results.append(TurnResult(turn, latency, bool(onward), reply, limit, in_time, slips))
     return tuple(results)
@@ -153,8 +153,8 @@ def score(
     forbidden: Sequence[Mark],
 ) -> tuple[int, tuple[ScorePart, ...]]:
     """A 0–100 score made of explained parts: steps 50, order 15, flow 15, pace 10, clean 10."""
-    heard = [s for s in steps if s.status != "missing"]
-    counted = [s for s in steps if not (s.optional and s.status == "missing")]  # an optional step left out costs nothing
+    heard = [s for s in steps if s.status != Status.MISSING]
+    counted = [s for s in steps if not (s.optional and s.status == Status.MISSING)]  # an optional step left out costs nothing
     credit = sum(STATUS_CREDIT[s.status] for s in counted) / max(1, len(counted))
     parts = [ScorePart("steps", round(50 * credit, 1), 50, f"{sum(s.status == 'ok' for s in counted)}/{len(counted)} steps ok")]
     if not heard:
@@ -165,7 +165,7 @@ def score(
             ScorePart("clean", 0, 10, "no steps heard"),
         ]
     else:
-        in_order = sum(s.status != "out_of_order" for s in heard)
+        in_order = sum(s.status != Status.OUT_OF_ORDER for s in heard)
         parts.append(ScorePart("order", round(15 * in_order / len(heard), 1), 15, f"{in_order}/{len(heard)} heard steps in order"))
         flagged = sum(p.flagged for p in pauses_)
         short = sum(p.flagged and p.gap_s < p.min_s for p in pauses_)

@@ -16,12 +16,12 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
 
-from .data import RepReport  # noqa: E402
+from .data import RepReport, Status  # noqa: E402
 from .errors import VoicedrillError  # noqa: E402
 from .history import LEVEL_STEP_S, SavedRep  # noqa: E402
 
 DPI = 100
-STATUS_COLOUR = {"ok": "#2e8b57", "missing": "#c0392b", "out_of_order": "#e6a100", "repeated": "#2a7fb8"}
+STATUS_COLOUR = {Status.OK: "#2e8b57", Status.MISSING: "#c0392b", Status.OUT_OF_ORDER: "#e6a100", Status.REPEATED: "#2a7fb8"}
 FLAGGED, FINE, CUSTOMER = "#c0392b", "#2e8b57", "#9e9e9e"
 
 
@@ -44,11 +44,11 @@ def draw_timeline(ax: Axes, report: RepReport, levels: np.ndarray | None, span_s
             continue
         colour = STATUS_COLOUR[step.status]
         ax.add_patch(Rectangle((step.start, 1.0), step.end - step.start, 0.28, color=colour, alpha=0.85, lw=0))
-        label = step.id + ("" if step.status == "ok" else f" ({step.status.replace('_', ' ')})")
+        label = step.id + ("" if step.status == Status.OK else f" ({step.status.replace('_', ' ')})")
         ax.text((step.start + step.end) / 2, 1.33, label, ha="center", va="bottom", fontsize=8, color=colour)
-    missing = [s.id for s in report.steps if s.status == "missing" and not s.optional]
+    missing = [s.id for s in report.steps if s.status == Status.MISSING and not s.optional]
     if missing:
-        ax.text(1.0, 1.02, "missing: " + ", ".join(missing), transform=ax.transAxes, fontsize=8, color=STATUS_COLOUR["missing"], va="bottom", ha="right")
+        ax.text(1.0, 1.02, "missing: " + ", ".join(missing), transform=ax.transAxes, fontsize=8, color=STATUS_COLOUR[Status.MISSING], va="bottom", ha="right")
     by_id = {s.id: s for s in report.steps}
     for pause in report.pauses:
         left, right = by_id[pause.from_step].end, by_id[pause.to_step].start
@@ -124,12 +124,12 @@ def progress_figure(reps: Sequence[SavedRep]) -> Figure:
         pause.hlines(first.max_pause_s, left, right, colors=FLAGGED, linestyles="dashed", lw=1, zorder=1)
         score.text((left + right) / 2, 103, f"s{session} {first.saved_at:%m-%d}", ha="center", fontsize=7, color="#546e7a")
         for ax, values in (
-            (score, [r.score for r in group]),
-            (wpm, [np.nan if r.speech_wpm is None else r.speech_wpm for r in group]),
-            (pause, [np.nan if r.longest_pause_s is None else r.longest_pause_s for r in group]),
+            (score, [r.report.score for r in group]),
+            (wpm, [np.nan if r.report.pace.speech_wpm is None else r.report.pace.speech_wpm for r in group]),
+            (pause, [np.nan if r.report.longest_pause_s is None else r.report.longest_pause_s for r in group]),
         ):
             ax.plot(xs, values, marker="o", ms=4, color="#1565c0", lw=1.2, zorder=3)
-        over = [(xi, r.longest_pause_s) for xi, r in zip(xs, group) if r.longest_pause_s and r.longest_pause_s > first.max_pause_s]
+        over = [(xi, r.report.longest_pause_s) for xi, r in zip(xs, group) if r.report.flagged_pauses]
         if over:
             pause.scatter(*zip(*over), color=FLAGGED, s=22, zorder=4)
         position += len(group)
@@ -137,7 +137,7 @@ def progress_figure(reps: Sequence[SavedRep]) -> Figure:
     score.set_ylabel("score")
     wpm.set_ylabel("speech wpm")
     pause.set_ylabel("longest pause (s)")
-    highest = max([r.longest_pause_s or 0.0 for r in reps] + [r.max_pause_s for r in reps])
+    highest = max([r.report.longest_pause_s or 0.0 for r in reps] + [r.max_pause_s for r in reps])
     pause.set_ylim(0, highest * 1.15)
     pause.xaxis.set_major_locator(MaxNLocator(integer=True))
     pause.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value + 1:.0f}"))

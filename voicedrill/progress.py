@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .history import SavedRep
+from .report import to_dict
 
 SPARKS = "▁▂▃▄▅▆▇█"
 
@@ -37,19 +38,20 @@ def render_history(reps: Sequence[SavedRep], console: Console) -> None:
         table.add_column(column, justify="left" if column in ("session", "when", "drill") else "right", no_wrap=True)
     for _, group in groupby(reps, key=lambda r: r.session):
         for r in group:
-            pause = "—" if r.longest_pause_s is None else f"{r.longest_pause_s:.2f}s"
-            slow = r.longest_pause_s is not None and r.longest_pause_s > r.max_pause_s
+            report = r.report
+            pause = "—" if report.longest_pause_s is None else f"{report.longest_pause_s:.2f}s"
+            speech = report.pace.speech_wpm
             table.add_row(
                 str(r.id), f"s{r.session} #{r.number}", f"{r.saved_at:%m-%d %H:%M}", r.drill,
-                "—" if r.duration_s is None else f"{r.duration_s:.1f}s", "—" if r.speech_wpm is None else f"{r.speech_wpm:.0f}",
-                f"[red]{pause}[/]" if slow else pause, str(r.order_errors), f"[bold]{r.score}[/]",
+                "—" if report.duration_s is None else f"{report.duration_s:.1f}s", "—" if speech is None else f"{speech:.0f}",
+                f"[red]{pause}[/]" if report.flagged_pauses else pause, str(report.order_errors), f"[bold]{report.score}[/]",
             )
         table.add_section()
     console.print(table)
     trend = [
-        ("score", [r.score for r in reps], "{:.0f}"),
-        ("speech wpm", [r.speech_wpm for r in reps], "{:.0f}"),
-        ("longest pause", [r.longest_pause_s for r in reps], "{:.2f}s"),
+        ("score", [r.report.score for r in reps], "{:.0f}"),
+        ("speech wpm", [r.report.pace.speech_wpm for r in reps], "{:.0f}"),
+        ("longest pause", [r.report.longest_pause_s for r in reps], "{:.2f}s"),
     ]
     for name, values, fmt in trend:
         known = [v for v in values if v is not None]
@@ -71,7 +73,6 @@ FIELDS = (
 def export_row(rep: SavedRep) -> dict:
     """One rep as a flat record; every figure is the one in its report."""
     report = rep.report
-    steps = report["steps"]
     return {
         "rep": rep.id,
         "session": rep.session,
@@ -83,26 +84,30 @@ def export_row(rep: SavedRep) -> dict:
         "engine": rep.engine,
         "model": rep.model,
         "source": rep.source,
-        "duration_s": report["duration_s"],
-        "speech_wpm": report["pace"]["speech_wpm"],
-        "articulation_wpm": report["pace"]["articulation_wpm"],
-        "longest_pause_s": rep.longest_pause_s,
-        "flagged_pauses": sum(p["flagged"] for p in report["pauses"]),
-        "order_ok": report["order_ok"],
-        "order_errors": rep.order_errors,
-        "steps_ok": sum(s["status"] == "ok" for s in steps),
-        "steps_missing": sum(s["status"] == "missing" and not s["optional"] for s in steps),
-        "steps": len(steps),
-        "fillers": len(report["fillers"]),
-        "forbidden": len(report["forbidden"]),
-        "score": report["score"],
+        "duration_s": _round(report.duration_s, 2),
+        "speech_wpm": _round(report.pace.speech_wpm, 1),
+        "articulation_wpm": _round(report.pace.articulation_wpm, 1),
+        "longest_pause_s": _round(report.longest_pause_s, 2),
+        "flagged_pauses": report.flagged_pauses,
+        "order_ok": report.order_ok,
+        "order_errors": report.order_errors,
+        "steps_ok": report.steps_ok,
+        "steps_missing": report.steps_missing,
+        "steps": len(report.steps),
+        "fillers": len(report.fillers),
+        "forbidden": len(report.forbidden),
+        "score": report.score,
     }
+
+
+def _round(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)
 
 
 def export(reps: Sequence[SavedRep], fmt: str) -> str:
     """CSV with a header row, or JSON lines with the full report under "report"."""
     if fmt == "jsonl":
-        return "".join(json.dumps({**export_row(r), "report": r.report}, ensure_ascii=False) + "\n" for r in reps)
+        return "".join(json.dumps({**export_row(r), "report": to_dict(r.report)}, ensure_ascii=False) + "\n" for r in reps)
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=FIELDS, lineterminator="\n")
     writer.writeheader()

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from .data import CustomerTurn, Mark, Pace, Pause, RepReport, ScorePart, StepResult, TurnResult, Word
+from .data import CustomerTurn, Mark, Pace, Pause, RepReport, ScorePart, Status, StepResult, TurnKind, TurnResult, Word
 from .drills import Drill
-
-STATUS_STYLE = {"ok": "green", "missing": "red", "out_of_order": "yellow", "repeated": "cyan"}
-
 
 def _t(value: float | None, digits: int = 2) -> float | None:
     return None if value is None else round(value, digits)
@@ -85,7 +83,7 @@ def from_dict(data: dict) -> RepReport:
         audio_s=data["audio_s"],
         words=tuple(Word(w["w"], w["start"], w["end"], w["conf"]) for w in data["words"]),
         steps=tuple(
-            StepResult(s["id"], s["status"], s["start"], s["end"], s["heard"], s["wpm"], s["count"], s["match"], s["optional"])
+            StepResult(s["id"], Status(s["status"]), s["start"], s["end"], s["heard"], s["wpm"], s["count"], s["match"], s["optional"])
             for s in data["steps"]
         ),
         order_ok=data["order_ok"],
@@ -106,7 +104,7 @@ def _turn(t: dict) -> TurnResult:
     """A stored customer turn; reports saved before verdicts were stored had a fixed 1 s limit."""
     limit = t.get("limit_s", 1.0)
     in_time = t.get("in_time", t["latency_s"] is not None and t["latency_s"] <= limit)
-    turn = CustomerTurn(t["kind"], t["after"], t["text"], t["start"], t["end"])
+    turn = CustomerTurn(TurnKind(t["kind"]), t["after"], t["text"], t["start"], t["end"])
     return TurnResult(turn, t["latency_s"], t["continued"], t["reply"], limit, in_time, tuple(t.get("forbidden", ())))
 
 
@@ -118,38 +116,78 @@ def fmt_seconds(value: float | None) -> str:
     return "—" if value is None else f"{value:.2f}s"
 
 
+@dataclass(frozen=True)
+class Cell:
+    """One table cell as text, with how to show it: a role ("ok", "bad", "warn") or a step status."""
+
+    text: str
+    role: str = ""
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A table's rows built once; `rich_table` and the web page each only lay them out."""
+
+    title: str
+    columns: tuple[str, ...]
+    rows: tuple[tuple[Cell, ...], ...]
+    right: tuple[str, ...] = ()  # columns of figures, aligned right
+
+
+def steps_grid(report: RepReport, title: str = "") -> Grid:
+    rows = tuple(
+        (Cell(s.id), Cell(s.status.replace("_", " ") + (f" ×{s.count}" if s.count > 1 else ""), s.status), Cell(fmt_seconds(s.start)),
+         Cell(fmt_seconds(s.end)), Cell("—" if s.wpm is None else f"{s.wpm:.0f}"), Cell(s.heard))
+        for s in report.steps
+    )
+    return Grid(title or f"{report.drill} — {report.engine}", ("step", "status", "start", "end", "wpm", "heard"), rows, ("start", "end", "wpm"))
+
+
+def pauses_grid(report: RepReport) -> Grid:
+    rows = tuple(
+        (Cell(f"{p.from_step} → {p.to_step}"), Cell(f"{p.gap_s:.2f}s", "bad" if p.flagged else "ok"),
+         Cell(f"{p.min_s:g}–{p.max_s:g}s" if p.min_s else f"≤ {p.max_s:g}s"))
+        for p in report.pauses
+    )
+    return Grid("Pauses between questions", ("between", "gap", "allowed"), rows, ("gap", "allowed"))
+
+
+def reps_grid(info: dict, title: str = "Reps") -> Grid:
+    """The per-rep table of a run or a session (`info` from summary())."""
+    rows = tuple(
+        (Cell(str(r["rep"])), Cell(fmt_seconds(r["duration_s"])), Cell("—" if r["speech_wpm"] is None else f"{r['speech_wpm']:.0f}"),
+         Cell(fmt_seconds(r["longest_pause_s"]), "bad" if r["flagged_pauses"] else ""), Cell(str(r["order_errors"])), Cell(str(r["score"])))
+        for r in info["rows"]
+    )
+    columns = ("rep", "duration", "speech wpm", "longest pause", "order errors", "score")
+    return Grid(title, columns, rows, columns)
+
+
+STYLE = {"ok": "green", "bad": "bold red", "warn": "yellow", Status.MISSING: "red", Status.OUT_OF_ORDER: "yellow", Status.REPEATED: "cyan"}
+
+
+def rich_table(grid: Grid) -> Table:
+    table = Table(title=grid.title, title_justify="left", expand=False)
+    for column in grid.columns:
+        table.add_column(column, overflow="fold", justify="right" if column in grid.right else "left")
+    for row in grid.rows:
+        table.add_row(*(Text(cell.text, style=STYLE.get(cell.role, "")) for cell in row))
+    return table
+
+
 def render(report: RepReport, console: Console, title: str = "") -> None:
     """A scorecard a rep can read at a glance: steps, pauses, pace, slips, score."""
-    steps = Table(title=title or f"{report.drill} — {report.engine}", title_justify="left", expand=False)
-    for column in ("step", "status", "start", "end", "wpm", "heard"):
-        steps.add_column(column, overflow="fold")
-    for s in report.steps:
-        status = Text(s.status + (f" ×{s.count}" if s.count > 1 else ""), style=STATUS_STYLE[s.status])
-        steps.add_row(s.id, status, fmt_seconds(s.start), fmt_seconds(s.end), "—" if s.wpm is None else f"{s.wpm:.0f}", Text(s.heard))
-    console.print(steps)
-
+    console.print(rich_table(steps_grid(report, title)))
     if report.pauses:
-        pauses = Table(title="Pauses between questions", title_justify="left")
-        pauses.add_column("between")
-        pauses.add_column("gap", justify="right")
-        pauses.add_column("allowed", justify="right")
-        for p in report.pauses:
-            gap = Text(f"{p.gap_s:.2f}s", style="bold red" if p.flagged else "green")
-            allowed = f"{p.min_s:g}–{p.max_s:g}s" if p.min_s else f"≤ {p.max_s:g}s"
-            pauses.add_row(f"{p.from_step} → {p.to_step}", gap, allowed)
-        console.print(pauses)
-
+        console.print(rich_table(pauses_grid(report)))
     for line in fact_lines(report, _rich_mark):
         console.print(line)
     head, _, parts = score_line(report).partition(" — ")
     console.print(f"[bold]{head}[/] — {escape(parts)}")
 
 
-RICH_ROLE = {"ok": "green", "bad": "bold red", "warn": "yellow"}
-
-
 def _rich_mark(text: str, role: str = "") -> str:
-    return f"[{RICH_ROLE[role]}]{escape(text)}[/]" if role else escape(text)
+    return f"[{STYLE[role]}]{escape(text)}[/]" if role else escape(text)
 
 
 def fact_lines(report: RepReport, mark: Callable[[str, str], str]) -> list[str]:
@@ -180,7 +218,7 @@ def fact_lines(report: RepReport, mark: Callable[[str, str], str]) -> list[str]:
         lines.append(mark("No speech was recognised in this audio.", "warn"))
     for t in report.turns:
         latency = "no reply" if t.latency_s is None else f"back in {t.latency_s:.2f}s (limit {t.limit_s:g}s)"
-        said = f" (“{t.reply}”)" if t.turn.kind == "hesitation" and t.reply else ""
+        said = f" (“{t.reply}”)" if t.turn.kind == TurnKind.HESITATION and t.reply else ""
         onward = "" if t.continued else mark(" — the sequence stopped here", "bad")
         slips = mark(" — said " + ", ".join(f"“{p}”" for p in t.forbidden), "bad") if t.forbidden else ""
         lines.append(plain(f"Customer {t.turn.kind} “{t.turn.text}”: ") + mark(latency, "ok" if t.in_time else "bad") + plain(said) + onward + slips)
@@ -209,14 +247,14 @@ def render_script(drill: Drill, console: Console) -> None:
         console.print("Never say: " + ", ".join(f"“{escape(p)}”" for p in drill.forbidden))
 
 
-def rep_row(data: dict) -> dict:
-    """The headline figures of a rep, exactly as in its JSON report: duration, speech wpm, longest pause, order errors, score."""
+def rep_row(report: RepReport) -> dict:
+    """The headline figures of a rep: duration, speech wpm, longest pause, order errors, score."""
     return {
-        "duration_s": data["duration_s"],
-        "speech_wpm": data["pace"]["speech_wpm"],
-        "longest_pause_s": max((p["gap_s"] for p in data["pauses"]), default=None),
-        "order_errors": sum(s["status"] == "out_of_order" for s in data["steps"]),
-        "score": data["score"],
+        "duration_s": report.duration_s,
+        "speech_wpm": report.pace.speech_wpm,
+        "longest_pause_s": report.longest_pause_s,
+        "order_errors": report.order_errors,
+        "score": report.score,
     }
 
 
@@ -225,7 +263,7 @@ def summary(reports: list[RepReport], numbers: list[int] | None = None) -> dict:
 
     `numbers` are the reps' numbers as `voicedrill report N` takes them (default 1, 2, …)."""
     numbers = numbers or list(range(1, len(reports) + 1))
-    rows = [{"rep": n} | rep_row(to_dict(r)) for n, r in zip(numbers, reports)]
+    rows = [{"rep": n} | rep_row(r) | {"flagged_pauses": r.flagged_pauses} for n, r in zip(numbers, reports)]
     scores = [r.score for r in reports]
     result: dict = {"reps": len(reports), "rows": rows}
     if scores:
@@ -242,20 +280,7 @@ def summary(reports: list[RepReport], numbers: list[int] | None = None) -> dict:
 def render_summary(reports: list[RepReport], console: Console, interrupted: bool = False, numbers: list[int] | None = None) -> None:
     """The run's table and closing lines."""
     info = summary(reports, numbers)
-    table = Table(title="Reps" + (" (stopped early)" if interrupted else ""), title_justify="left")
-    for column in ("rep", "duration", "speech wpm", "longest pause", "order errors", "score"):
-        table.add_column(column, justify="right")
-    for row in info["rows"]:
-        pause = row["longest_pause_s"]
-        table.add_row(
-            str(row["rep"]),
-            fmt_seconds(row["duration_s"]),
-            "—" if row["speech_wpm"] is None else f"{row['speech_wpm']:.0f}",
-            fmt_seconds(pause),
-            str(row["order_errors"]),
-            str(row["score"]),
-        )
-    console.print(table)
+    console.print(rich_table(reps_grid(info, "Reps" + (" (stopped early)" if interrupted else ""))))
     if not reports:
         console.print("No rep was completed.")
         return

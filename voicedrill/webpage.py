@@ -9,10 +9,9 @@ import base64
 from collections.abc import Sequence
 from html import escape
 
-from .data import RepReport
 from .history import SavedRep
 from .plots import png_bytes, progress_figure, rep_figure
-from .report import fact_lines, fmt_seconds, score_line, summary, summary_line
+from .report import Grid, fact_lines, pauses_grid, reps_grid, score_line, steps_grid, summary, summary_line
 
 STYLE = """
 body { font: 15px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 1250px; color: #263238; padding: 0 1em; }
@@ -24,7 +23,7 @@ th, td { padding: .25em .7em; border-bottom: 1px solid #eceff1; text-align: left
 """
 
 
-def page(reps: Sequence[SavedRep], reports: Sequence[RepReport]) -> str:
+def page(reps: Sequence[SavedRep]) -> str:
     """A rep's page, or with several reps of a session, the session's page."""
     first = reps[0]
     what = f"rep {first.id}" if len(reps) == 1 else f"session s{first.session} — {len(reps)} reps"
@@ -34,9 +33,9 @@ def page(reps: Sequence[SavedRep], reports: Sequence[RepReport]) -> str:
         f" · {escape(first.kind)}{' · ' + escape(first.user) if first.user else ''}</p>",
     ]
     if len(reps) > 1:
-        parts += [_session_table(reps, reports), _image(png_bytes(progress_figure(reps)), "score, pace and longest pause per rep")]
-    for rep, report in zip(reps, reports):
-        parts.append(_rep_section(rep, report, heading=len(reps) > 1))
+        parts += [_session_table(reps), _image(png_bytes(progress_figure(reps)), "score, pace and longest pause per rep")]
+    for rep in reps:
+        parts.append(_rep_section(rep, heading=len(reps) > 1))
     body = "\n".join(parts)
     return f"<!doctype html>\n<html lang=en><head><meta charset=utf-8><title>voicedrill {escape(what)}</title>\n<style>{STYLE}</style></head>\n<body>\n{body}\n</body></html>\n"
 
@@ -45,41 +44,34 @@ def _image(png: bytes, alt: str) -> str:
     return f'<p><img alt="{escape(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode()}"></p>'
 
 
-def _session_table(reps: Sequence[SavedRep], reports: Sequence[RepReport]) -> str:
-    info = summary(list(reports), [r.id for r in reps])
-    rows = "".join(
-        f"<tr><td><a href='#rep-{r.id}'>{r.number}</a></td><td>{r.saved_at:%H:%M:%S}</td><td class=n>{fmt_seconds(r.duration_s)}</td>"
-        f"<td class=n>{_n(r.speech_wpm)}</td><td class=n>{fmt_seconds(r.longest_pause_s)}</td><td class=n>{r.order_errors}</td>"
-        f"<td class=n><b>{r.score}</b></td></tr>"
-        for r in reps
-    )
-    line = summary_line(info)
-    return (
-        "<h2>Reps</h2><table><tr><th>rep</th><th>time</th><th>duration</th><th>speech wpm</th><th>longest pause</th>"
-        f"<th>order errors</th><th>score</th></tr>{rows}</table><p>{escape(line)}</p>"
-    )
+def _table(grid: Grid, link: str = "") -> str:
+    """A Grid as an HTML table; `link` makes the first column point at the rep's section."""
+    head = "".join(f"<th>{escape(c)}</th>" for c in grid.columns)
+    rows = []
+    for row in grid.rows:
+        cells = []
+        for column, cell in zip(grid.columns, row):
+            text = escape(cell.text)
+            if link and column == grid.columns[0]:
+                text = f"<a href='#{link}{text}'>{text}</a>"
+            classes = " ".join(c for c in ("n" if column in grid.right else "", cell.role) if c)
+            cells.append(f"<td class='{classes}'>{text}</td>" if classes else f"<td>{text}</td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
 
 
-def _rep_section(rep: SavedRep, report: RepReport, heading: bool) -> str:
+def _session_table(reps: Sequence[SavedRep]) -> str:
+    info = summary([r.report for r in reps], [r.id for r in reps])
+    return f"<h2>Reps</h2>{_table(reps_grid(info), link='rep-')}<p>{escape(summary_line(info))}</p>"
+
+
+def _rep_section(rep: SavedRep, heading: bool) -> str:
+    report = rep.report
     out = [f"<h2 id='rep-{rep.id}'>Rep {rep.number} (rep {rep.id}) — score {report.score}</h2>" if heading else f"<p class=score>Score {report.score}/100</p>"]
     out.append(_image(png_bytes(rep_figure(rep, report)), f"timeline of rep {rep.id}"))
-    out.append("<table><tr><th>step</th><th>status</th><th>start</th><th>end</th><th>wpm</th><th>heard</th></tr>")
-    for s in report.steps:
-        status = s.status.replace("_", " ") + (f" ×{s.count}" if s.count > 1 else "")
-        out.append(
-            f"<tr><td>{escape(s.id)}</td><td class={s.status}>{status}</td><td class=n>{fmt_seconds(s.start)}</td>"
-            f"<td class=n>{fmt_seconds(s.end)}</td><td class=n>{_n(s.wpm)}</td><td>{escape(s.heard)}</td></tr>"
-        )
-    out.append("</table>")
+    out.append(_table(steps_grid(report)))
     if report.pauses:
-        out.append("<table><tr><th>pause between questions</th><th>gap</th><th>allowed</th></tr>")
-        for p in report.pauses:
-            allowed = f"{p.min_s:g}–{p.max_s:g}s" if p.min_s else f"≤ {p.max_s:g}s"
-            out.append(
-                f"<tr><td>{escape(p.from_step)} → {escape(p.to_step)}</td>"
-                f"<td class='n {'flagged' if p.flagged else 'ok'}'>{p.gap_s:.2f}s</td><td class=n>{allowed}</td></tr>"
-            )
-        out.append("</table>")
+        out.append(_table(pauses_grid(report)))
     limits = f"Drill limits: pace {rep.pace_wpm[0]:.0f}–{rep.pace_wpm[1]:.0f} wpm, pauses between questions ≤ {rep.max_pause_s:g} s"
     facts = [*fact_lines(report, _mark), escape(limits), escape(score_line(report))]
     out.append("<ul>" + "".join(f"<li>{f}</li>" for f in facts) + "</ul>")
@@ -89,7 +81,3 @@ def _rep_section(rep: SavedRep, report: RepReport, heading: bool) -> str:
 
 def _mark(text: str, role: str = "") -> str:
     return f"<span class={role}>{escape(text)}</span>" if role else escape(text)
-
-
-def _n(value: float | None) -> str:
-    return "—" if value is None else f"{value:.0f}"
