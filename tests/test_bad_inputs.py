@@ -5,7 +5,6 @@ never a file left behind."""
 from __future__ import annotations
 
 import json
-import os
 import wave
 
 import numpy as np
@@ -179,7 +178,6 @@ def test_bad_arguments_are_refused(tmp_path, cli, speech, case, args, message):
 
 def test_two_hour_recording_streams_in_flat_memory(tmp_path):
     """Two hours of audio are read block by block: the reader's memory does not grow with length."""
-    import resource
     import subprocess
     import sys
 

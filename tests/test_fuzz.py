@@ -10,7 +10,6 @@ from hypothesis import strategies as st
 from voicedrill.analysis import analyse
 from voicedrill.data import CustomerTurn, RepReport, Word
 from voicedrill.drills import load_drill
-from voicedrill.errors import VoicedrillError
 from voicedrill.report import to_json
 
 DRILLS = {name: load_drill(name) for name in ("hard-close", "first-close-recovery", "soft-to-hard")}
@@ -40,7 +39,7 @@ turns = st.builds(
 def test_any_timeline_reports_or_refuses_clearly(timeline, name):
     try:
         report = analyse(timeline, DRILLS[name], "fuzz", 60.0)
-    except VoicedrillError as exc:
+    except ValueError as exc:  # an engine giving impossible times is a bug, raised as such
         assert "impossible time" in str(exc)
         return
     assert isinstance(report, RepReport) and 0 <= report.score <= 100

@@ -8,15 +8,14 @@ from collections.abc import Sequence
 from .align import align
 from .data import CustomerTurn, HitKind, Mark, RepReport, Word
 from .drills import Drill
-from .errors import VoicedrillError
 from . import metrics
 
 
 def clean_words(words: Sequence[Word]) -> list[Word]:
-    """Sorted, finite, non-empty words; anything else from an engine is a bug we refuse loudly."""
+    """Sorted, finite, non-empty words; anything else from an engine is a bug, raised loudly."""
     for w in words:
         if not (math.isfinite(w.start) and math.isfinite(w.end)) or w.start < 0 or w.end < w.start:
-            raise VoicedrillError(f"recogniser gave an impossible time for {w.text!r}: {w.start}–{w.end}")
+            raise ValueError(f"recogniser gave an impossible time for {w.text!r}: {w.start}–{w.end}")
     return sorted((w for w in words if w.text.strip()), key=lambda w: (w.start, w.end))
 
 

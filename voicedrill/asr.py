@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
+from .audio import RATE
 from .data import Word
 from .drills import Drill
 from .errors import VoicedrillError
@@ -28,7 +29,11 @@ class Recognizer(Protocol):
         ...
 
     def finish(self) -> list[Word]:
-        """End of audio: return the remaining final words."""
+        """End of audio: return the remaining final words (the stream is then closed)."""
+        ...
+
+    def close(self) -> None:
+        """End the stream without its last words (a rep cut off); harmless after finish()."""
         ...
 
 
@@ -39,28 +44,32 @@ class Engine(Protocol):
     description: str
     model_name: str  # which model, as saved with each rep
 
-    def recognizer(self) -> Recognizer: ...
+    def recognizer(self) -> Recognizer:
+        """A new stream; the previous one must be finished or closed first."""
+        ...
 
 
-@dataclass
+@dataclass(frozen=True)
 class Transcript:
     """All words of a decoded stream plus how much audio it held."""
 
-    words: list[Word] = field(default_factory=list)
-    audio_s: float = 0.0
+    words: tuple[Word, ...]
+    audio_s: float
 
 
 def transcribe(engine: Engine, blocks: Iterable[np.ndarray]) -> Transcript:
-    """Decode a whole stream of blocks with a fresh recogniser."""
+    """Decode a whole stream of blocks with a fresh recogniser (closed whatever happens)."""
     recognizer = engine.recognizer()
-    result = Transcript()
+    words: list[Word] = []
     samples = 0
-    for block in blocks:
-        samples += block.size
-        result.words += recognizer.accept(block)
-    result.words += recognizer.finish()
-    result.audio_s = samples / 16000
-    return result
+    try:
+        for block in blocks:
+            samples += block.size
+            words += recognizer.accept(block)
+        words += recognizer.finish()
+    finally:
+        recognizer.close()
+    return Transcript(tuple(words), samples / RATE)
 
 
 def load_engine(choice: str = "auto", model: str | Path | None = None, drill: Drill | None = None) -> Engine:

@@ -220,7 +220,7 @@ class MicSource:
         self._sd = _sounddevice()
         try:
             self._sd.check_input_settings(device=device, channels=1, samplerate=RATE, dtype="int16")
-        except Exception as exc:  # PortAudioError or ValueError: no device, or it can't do 16 kHz mono
+        except (self._sd.PortAudioError, ValueError) as exc:  # no device, or it can't do 16 kHz mono
             raise VoicedrillError(f"no usable microphone ({exc}); feed a recording instead with --input FILE") from None
         self.device = device
         self.block = int(RATE * block_s)
@@ -266,7 +266,7 @@ def play(samples: np.ndarray, rate: int = RATE, wait: bool = True) -> None:
     try:
         sd.check_output_settings(channels=1, samplerate=rate)
         sd.play(samples, rate, blocking=wait)
-    except Exception as exc:  # PortAudioError or ValueError: no usable output device
+    except (sd.PortAudioError, ValueError) as exc:  # no usable output device
         raise VoicedrillError(f"no usable speaker ({exc})") from None
 
 

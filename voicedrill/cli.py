@@ -205,7 +205,7 @@ def _run(args: argparse.Namespace, err: Console) -> int:
 def _check(args: argparse.Namespace, err: Console) -> int:
     from . import history
     from .asr import load_engine
-    from .audio import SilenceTracker, probe
+    from .audio import RATE, SilenceTracker, probe
     from .drills import load_drill
     from .report import render, to_json
     from .session import check_file, example_rep
@@ -217,7 +217,7 @@ def _check(args: argparse.Namespace, err: Console) -> int:
     if args.example:
         err.print(f"example rep: {audio}", markup=False)
     info = probe(audio)  # a bad file is refused before the model loads…
-    if info.rate < 16000:
+    if info.rate < RATE:
         err.print(f"note: {audio} is {info.rate} Hz (telephone quality); speech recognition is less reliable below 16 kHz", markup=False, soft_wrap=True)
     store = None if args.no_save else history.Store()  # …and so is an unusable history
     engine = load_engine(args.engine, args.model, drill)
@@ -415,6 +415,7 @@ def _drills(args: argparse.Namespace, err: Console) -> int:
 
 def _synth(args: argparse.Namespace, err: Console) -> int:
     from .drills import load_drill
+    from .audio import RATE
     from .files import destination, write_atomic
     from .synth import DEFAULT_VOICE, Piece, build_rep, write_wav
 
@@ -425,7 +426,7 @@ def _synth(args: argparse.Namespace, err: Console) -> int:
     write_atomic(args.out, lambda tmp: write_wav(tmp, audio))
     for segment in segments:
         err.print(f"{segment.start:6.2f}–{segment.end:6.2f}s  {segment.label}: {segment.text}", markup=False)
-    err.print(f"wrote {args.out} ({len(audio) / 16000:.1f}s)", markup=False)
+    err.print(f"wrote {args.out} ({len(audio) / RATE:.1f}s)", markup=False)
     return 0
 
 

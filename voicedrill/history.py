@@ -585,7 +585,7 @@ def _stamp(moment: datetime) -> str:
 def _user() -> str:
     try:
         return getpass.getuser()
-    except Exception:  # no login name (some containers): still save the rep
+    except (KeyError, OSError):  # no login name (some containers): still save the rep
         return ""
 
 

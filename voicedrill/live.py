@@ -258,13 +258,16 @@ def run_rep(rep: LiveRep, source: Iterable[np.ndarray], on_update: Listener | No
     if customer:
         customer.open(rep)
     drain()
-    for block in source:
-        rep.feed(block)
-        if customer:
-            customer.after_block(rep)
-        drain()
-        if getattr(source, "live", False) and rep.should_end():
-            source.stop()
-    report = rep.finish()
+    try:
+        for block in source:
+            rep.feed(block)
+            if customer:
+                customer.after_block(rep)
+            drain()
+            if getattr(source, "live", False) and rep.should_end():
+                source.stop()
+        report = rep.finish()
+    finally:
+        rep.recognizer.close()  # also when the rep was cut off (Ctrl-C, a vanished microphone)
     drain()
     return report

@@ -16,13 +16,14 @@ import numpy as np
 import pocketsphinx
 
 from .align import normalise
+from .audio import RATE
 from .data import Word
 from .drills import Drill
 from .script_lm import build_arpa
 
 FRAME_S = 0.01  # pocketsphinx's default frame rate is 100/s
 BACKGROUND_WORDS = 10000  # general vocabulary kept besides the script
-MAX_REDECODE_BYTES = 60 * 16000 * 2  # first utterances up to a minute are decoded twice
+MAX_REDECODE_BYTES = 60 * RATE * 2  # first utterances up to a minute are decoded twice
 _NOT_WORDS = re.compile(r"^(<.*>|\[.*\]|\+\+.*\+\+|\(null\))$", re.IGNORECASE)
 _MODEL = Path(pocketsphinx.get_model_path()) / "en-us"
 
@@ -59,10 +60,11 @@ class SphinxRecognizer:
     def __init__(self, engine: SphinxEngine):
         self._decoder = engine.decoder
         self._decoder.reinit_feat()  # the cepstral mean and its history start afresh
-        self._endpointer = pocketsphinx.Endpointer(sample_rate=16000)
+        self._endpointer = pocketsphinx.Endpointer(sample_rate=RATE)
         self._pending = b""
         self._utt_start = 0.0
         self._in_utt = False
+        self.closed = False
         self._first_utt: bytearray | None = bytearray()
 
     def accept(self, pcm: np.ndarray) -> list[Word]:
@@ -91,6 +93,7 @@ class SphinxRecognizer:
     def _end_utterance(self) -> list[Word]:
         self._decoder.end_utt()
         self._in_utt = False
+        self.closed = False
         if self._first_utt is not None:
             self._decoder.start_utt()
             self._decoder.process_raw(bytes(self._first_utt), False, False)
@@ -113,11 +116,13 @@ class SphinxRecognizer:
     def partial(self) -> list[Word]:
         return self._segments() if self._in_utt else []
 
-    def abandon(self) -> None:
-        """Drop a rep cut off mid-utterance (Ctrl-C, a vanished microphone): the decoder is shared."""
+    def close(self) -> None:
+        """Give the shared decoder back; a rep cut off mid-utterance (Ctrl-C, a vanished microphone) ends here."""
         if self._in_utt:
             self._decoder.end_utt()
             self._in_utt = False
+        self.closed = False
+        self.closed = True
 
     def finish(self) -> list[Word]:
         words: list[Word] = []
@@ -126,6 +131,7 @@ class SphinxRecognizer:
         self._pending = b""
         if self._in_utt:
             words += self._end_utterance()
+        self.closed = True
         return words
 
 
@@ -135,7 +141,7 @@ def _biased_decoder(drill: Drill) -> pocketsphinx.Decoder:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(build_arpa(script_sentences(drill), background_unigrams()))
-        return pocketsphinx.Decoder(lm=path, samprate=16000, loglevel="FATAL")
+        return pocketsphinx.Decoder(lm=path, samprate=RATE, loglevel="FATAL")
     finally:
         os.unlink(path)
 
@@ -148,7 +154,7 @@ class SphinxEngine:
 
     def __init__(self, drill: Drill | None = None):
         if drill is None:
-            self.decoder = pocketsphinx.Decoder(samprate=16000, loglevel="FATAL")
+            self.decoder = pocketsphinx.Decoder(samprate=RATE, loglevel="FATAL")
             self.description = "pocketsphinx, bundled en-us model"
         else:
             self.decoder = _biased_decoder(drill)
@@ -156,7 +162,7 @@ class SphinxEngine:
         self._current: SphinxRecognizer | None = None  # one stream at a time on the shared decoder
 
     def recognizer(self) -> SphinxRecognizer:
-        if self._current is not None:
-            self._current.abandon()
+        if self._current is not None and not self._current.closed:
+            raise RuntimeError("a pocketsphinx stream was left open: finish() or close() it before the next")
         self._current = SphinxRecognizer(self)
         return self._current

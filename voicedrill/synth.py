@@ -57,7 +57,7 @@ def _engine():
             engine = pyttsx3.init()
         atexit.register(_engine.cache_clear)  # let it go while Python still runs: its __del__ fails at shutdown
         return engine
-    except Exception as exc:  # pyttsx3 raises whatever its driver raises when no TTS is installed
+    except (ImportError, OSError, RuntimeError, KeyError) as exc:  # what pyttsx3's drivers raise with no TTS installed
         raise VoicedrillError(f"no text-to-speech engine available ({exc}); on Linux install espeak-ng") from None
 
 

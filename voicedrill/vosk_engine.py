@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 
+from .audio import RATE
 from .data import Word
 from .errors import VoicedrillError
 from .models import FoundModel
@@ -28,7 +29,7 @@ class VoskRecognizer:
     def __init__(self, model: object):
         import vosk
 
-        self._rec = vosk.KaldiRecognizer(model, 16000)
+        self._rec = vosk.KaldiRecognizer(model, RATE)
         self._rec.SetWords(True)
         self._rec.SetPartialWords(True)
 
@@ -42,6 +43,9 @@ class VoskRecognizer:
 
     def finish(self) -> list[Word]:
         return _words(self._rec.FinalResult())
+
+    def close(self) -> None:
+        """Nothing to give back: each vosk stream has a recogniser of its own."""
 
 
 class VoskEngine:
