@@ -31,7 +31,6 @@ from voicedrill.asr import transcribe
 from voicedrill.audio import SilenceTracker, stream_file
 from voicedrill.drills import load_drill
 from voicedrill.metrics import silence_between
-from voicedrill.session import EXAMPLE_LINES
 from voicedrill.synth import Piece, build_rep, write_wav
 
 VOICES = ("gmw/en-us", "gmw/en", "gmw/en-us-nyc")
@@ -41,7 +40,7 @@ GAP_S = 0.5
 
 def cases(drill) -> dict[str, list[Piece]]:
     """Seeded errors; each recipe's pieces carry their step id as label."""
-    base = [Piece(EXAMPLE_LINES.get(s.id, s.line), s.id, GAP_S) for s in drill.steps]
+    base = [Piece(s.example_line, s.id, GAP_S) for s in drill.steps]
     swap = list(base)
     swap[4], swap[5] = swap[5], swap[4]
     return {

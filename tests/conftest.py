@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from voicedrill.drills import Drill, load_drill
-from voicedrill.session import EXAMPLE_LINES
 from voicedrill.synth import Piece, Segment, build_rep, write_wav
 
 LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")
@@ -123,7 +122,7 @@ def vosk_ko(ko_model):
 @pytest.fixture(scope="session")
 def pieces(drill) -> list[Piece]:
     """The hard close said through once, half a second between questions."""
-    return [Piece(EXAMPLE_LINES.get(s.id, s.line), s.id, 0.5) for s in drill.steps]
+    return [Piece(s.example_line, s.id, 0.5) for s in drill.steps]
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ import pytest
 from voicedrill.audio import RATE, FileSource, to_pcm16
 from voicedrill.customer import TURN_GAP_S, Customer
 from voicedrill.live import ECHO_GUARD_S, EventType, LiveRep, run_rep
-from voicedrill.session import check_file
+from voicedrill.practice import score_file
 from voicedrill.synth import CUSTOMER_VOICE, Piece, Speaker, speak, write_wav
 
 SEED = 7
@@ -116,7 +116,7 @@ def test_recording_waits_for_the_customer(drill, sphinx, waiting_rep, seed):
     the cue comes first, each answer falls in the pause right after its question, one hesitation."""
     path, _ = waiting_rep
     report, customer, events = customer_run(drill, sphinx, path, seed)
-    alone = check_file(path, drill, sphinx)
+    alone = score_file(path, drill, sphinx)
     assert [s.status for s in report.steps] == [s.status for s in alone.steps]  # nothing blanked
     assert len(report.words) == len(alone.words)
     turns = [t.turn for t in report.turns]

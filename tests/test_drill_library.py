@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from voicedrill.drills import list_drills, load_drill
-from voicedrill.session import EXAMPLE_LINES, check_file
+from voicedrill.practice import score_file
 from voicedrill.sphinx_engine import SphinxEngine
 from voicedrill.synth import Piece
 
@@ -35,7 +35,7 @@ def script(drill, gap: float = GAP_S) -> list[Piece]:
         if step.optional:
             continue
         low, _ = drill.pause_limits(previous, step.id) if previous else (0.0, 0.0)
-        text = EXAMPLE_LINES.get(step.id, step.line) if drill.name == "hard-close" else step.line
+        text = step.example_line
         pieces.append(Piece(text, step.id, max(gap, low + 0.5)))
         previous = step.id
     return pieces
@@ -44,7 +44,7 @@ def script(drill, gap: float = GAP_S) -> list[Piece]:
 def run(engines, make_rep, name, pieces, tag):
     drill, engine = engines(name)
     path, segments = make_rep(pieces, f"{name}-{tag}")
-    return drill, check_file(path, drill, engine)
+    return drill, score_file(path, drill, engine)
 
 
 def required(drill):

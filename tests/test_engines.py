@@ -13,7 +13,7 @@ from rapidfuzz.distance import Levenshtein
 from voicedrill.asr import load_engine, transcribe
 from voicedrill.audio import SilenceTracker, stream_file
 from voicedrill.metrics import silence_between
-from voicedrill.session import check_file
+from voicedrill.practice import score_file
 from voicedrill.sphinx_engine import SphinxEngine
 from voicedrill.synth import Piece
 
@@ -133,6 +133,6 @@ def test_pocketsphinx_on_human_speech_word_error_rate():
 
 def test_pocketsphinx_on_human_speech_through_check(drill, sphinx):
     """Off-script human speech: a valid report, nothing of the drill heard, the words kept as extra."""
-    report = check_file(LIBRIVOX / "sense_and_sensibility_01_austen_64kb-0920.wav", drill, sphinx)
+    report = score_file(LIBRIVOX / "sense_and_sensibility_01_austen_64kb-0920.wav", drill, sphinx)
     assert sum(s.status != "missing" for s in report.steps) <= 1
     assert report.extra and report.score <= 30

@@ -195,11 +195,11 @@ LOCKER = textwrap.dedent(
 
 
 def test_history_locked_past_the_timeout_mid_check_keeps_the_rep(db, cli, line_wav, monkeypatch):
-    from voicedrill import session
+    from voicedrill import practice
 
     Store(db).close()
     lockers = []
-    transcribe = session.check_file
+    transcribe = practice.score_file
 
     def then_lock(*args, **kwargs):  # another program takes the history while the rep is transcribed
         report = transcribe(*args, **kwargs)
@@ -207,7 +207,7 @@ def test_history_locked_past_the_timeout_mid_check_keeps_the_rep(db, cli, line_w
         assert lockers[0].stdout.readline().strip() == "locked"
         return report
 
-    monkeypatch.setattr(session, "check_file", then_lock)
+    monkeypatch.setattr(practice, "score_file", then_lock)
     monkeypatch.setattr(history, "BUSY_TIMEOUT_S", 0.3)
     try:
         code, out, err = cli("check", line_wav, "--json")

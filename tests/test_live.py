@@ -16,7 +16,7 @@ from voicedrill.errors import VoicedrillError
 from voicedrill.align import align
 from voicedrill.data import Word
 from voicedrill.live import MAX_TAIL_WORDS, EventType, LiveAligner, LiveRep, run_rep
-from voicedrill.session import EXAMPLE_LINES, check_file
+from voicedrill.practice import score_file
 from voicedrill.synth import Piece
 
 
@@ -46,7 +46,7 @@ def test_live_ticks_the_right_steps_and_matches_check(drill, sphinx, pieces, mak
         recipe[4], recipe[5] = recipe[5], recipe[4]
     path, segments = make_rep(recipe, case)
     report, events, _ = live(drill, sphinx, path)
-    checked = check_file(path, drill, sphinx)
+    checked = score_file(path, drill, sphinx)
     assert report.steps == checked.steps and report.pauses == checked.pauses
     assert report.order_ok == checked.order_ok and report.score == checked.score
     heard = {s.id for s in checked.steps if s.status != "missing"}
@@ -61,7 +61,7 @@ def test_live_ticks_the_right_steps_and_matches_check(drill, sphinx, pieces, mak
 @pytest.fixture(scope="module")
 def paced_rep(drill, make_rep):
     """Gaps of 0.7 s (under the 1 s limit) and one hesitation of 1.6 s before payment."""
-    recipe = [Piece(EXAMPLE_LINES.get(s.id, s.line), s.id, 1.6 if s.id == "payment" else 0.7) for s in drill.steps]
+    recipe = [Piece(s.example_line, s.id, 1.6 if s.id == "payment" else 0.7) for s in drill.steps]
     return make_rep(recipe, "paced")
 
 
@@ -122,7 +122,7 @@ def test_live_alignment_is_incremental_and_agrees_with_the_whole(drill):
     everything, and no call re-reads more than the tail."""
     from voicedrill import live as live_module
 
-    text = [t for _ in range(10) for s in drill.steps for t in (EXAMPLE_LINES.get(s.id, s.line) + " um so").split()]
+    text = [t for _ in range(10) for s in drill.steps for t in (s.example_line + " um so").split()]
     words = [Word(t, i * 0.3, i * 0.3 + 0.25) for i, t in enumerate(text)]
     aligner = LiveAligner(drill)
     seen = []
@@ -237,7 +237,7 @@ def test_input_vanishing_mid_rep_keeps_completed_reps(tmp_path, drill, sphinx, p
 
     from voicedrill.liveview import LiveView
     from voicedrill.history import Session
-    from voicedrill.session import Keeper, run_drill
+    from voicedrill.practice import Keeper, run_drill
     from voicedrill.synth import Speaker
 
     clean, _ = make_rep(pieces, "clean")
@@ -248,4 +248,4 @@ def test_input_vanishing_mid_rep_keeps_completed_reps(tmp_path, drill, sphinx, p
     assert run.saved == [str(tmp_path / "rep-01.json")] and len(run.reports) == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rep-01.json"]
     # the engine is shared: a rep cut off mid-utterance must not break the next one
-    assert check_file(clean, drill, sphinx).steps == run.reports[0].steps
+    assert score_file(clean, drill, sphinx).steps == run.reports[0].steps

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from voicedrill.session import check_file
+from voicedrill.practice import score_file
 from voicedrill.synth import Piece
 
 from conftest import true_gap
@@ -26,7 +26,7 @@ def assert_pauses_true(report, segments) -> None:
 
 def test_clean_rep_all_steps_in_order(drill, sphinx, pieces, make_rep):
     path, segments = make_rep(pieces, "clean")
-    report = check_file(path, drill, sphinx)
+    report = score_file(path, drill, sphinx)
     assert statuses(report) == {s.id: "ok" for s in drill.steps}
     assert report.order_ok
     assert not report.forbidden
@@ -44,7 +44,7 @@ def test_clean_rep_all_steps_in_order(drill, sphinx, pieces, make_rep):
 def test_skipped_step_is_missing(drill, sphinx, pieces, make_rep):
     skipped = [p for p in pieces if p.label != "address"]
     path, segments = make_rep(skipped, "skip")
-    report = check_file(path, drill, sphinx)
+    report = score_file(path, drill, sphinx)
     expected = {s.id: "ok" for s in drill.steps} | {"address": "missing"}
     assert statuses(report) == expected
     assert report.order_ok  # a skip is not an order error
@@ -57,7 +57,7 @@ def test_swapped_steps_break_the_order(drill, sphinx, pieces, make_rep):
     swapped = list(pieces)
     swapped[4], swapped[5] = swapped[5], swapped[4]  # payment asked before the notes for the tech
     path, segments = make_rep(swapped, "swap")
-    report = check_file(path, drill, sphinx)
+    report = score_file(path, drill, sphinx)
     assert not report.order_ok
     status = statuses(report)
     assert {step for step, s in status.items() if s != "ok"} == {"notes", "payment"}
@@ -70,7 +70,7 @@ def test_swapped_steps_break_the_order(drill, sphinx, pieces, make_rep):
 def test_long_pause_is_flagged(drill, sphinx, pieces, make_rep):
     slow = [Piece(p.text, p.label, 2.0) if p.label == "payment" else p for p in pieces]
     path, segments = make_rep(slow, "long-pause")
-    report = check_file(path, drill, sphinx)
+    report = score_file(path, drill, sphinx)
     assert all(status == "ok" for status in statuses(report).values())
     flagged = [(p.from_step, p.to_step) for p in report.pauses if p.flagged]
     assert flagged == [("notes", "payment")]
@@ -82,7 +82,7 @@ def test_long_pause_is_flagged(drill, sphinx, pieces, make_rep):
 def test_forbidden_phrase_is_caught(drill, sphinx, pieces, make_rep):
     pushy = [pieces[0], Piece("So you want to do it?", "forbidden", 0.5), *pieces[1:]]
     path, segments = make_rep(pushy, "forbidden")
-    report = check_file(path, drill, sphinx)
+    report = score_file(path, drill, sphinx)
     assert [m.text for m in report.forbidden] == ["so you want to do it"]
     said = next(s for s in segments if s.label == "forbidden")
     assert abs(report.forbidden[0].start - said.start) < 0.3
@@ -98,7 +98,7 @@ def test_forbidden_phrase_is_caught(drill, sphinx, pieces, make_rep):
 def test_filler_is_caught(drill, sphinx, pieces, make_rep, filler):
     hesitant = [*pieces[:2], Piece(filler, "filler", 0.4), *pieces[2:]]
     path, segments = make_rep(hesitant, f"filler-{filler}")
-    report = check_file(path, drill, sphinx)
+    report = score_file(path, drill, sphinx)
     said = next(s for s in segments if s.label == "filler")
     assert any(said.start - 0.3 <= m.start <= said.end + 0.3 for m in report.fillers), report.fillers
     assert all(status == "ok" for status in statuses(report).values())
@@ -108,9 +108,9 @@ def test_same_audio_same_report(drill, sphinx, pieces, make_rep):
     """A recogniser starts each rep fresh: results never depend on what was decoded before."""
     path, _ = make_rep(pieces, "clean")
     other, _ = make_rep([p for p in pieces if p.label != "address"], "skip")
-    first = check_file(path, drill, sphinx)
-    check_file(other, drill, sphinx)
-    again = check_file(path, drill, sphinx)
+    first = score_file(path, drill, sphinx)
+    score_file(other, drill, sphinx)
+    again = score_file(path, drill, sphinx)
     # posteriors may move in the third decimal; words, times and verdicts may not move at all
     assert [(w.text, w.start, w.end) for w in again.words] == [(w.text, w.start, w.end) for w in first.words]
     assert (again.steps, again.pauses, again.score) == (first.steps, first.pauses, first.score)

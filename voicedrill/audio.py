@@ -64,9 +64,9 @@ def to_pcm16(samples: np.ndarray) -> np.ndarray:
     return (np.clip(samples, -1.0, 1.0) * 32767.0).astype(np.int16)
 
 
-def stream_file(path: str | Path, block_s: float = BLOCK_S) -> Iterator[np.ndarray]:
-    """Yield 16 kHz mono int16 blocks from a file without loading it whole."""
-    info = probe(path)
+def stream_file(source: str | Path | AudioInfo, block_s: float = BLOCK_S) -> Iterator[np.ndarray]:
+    """Yield 16 kHz mono int16 blocks from a file (probed already, or now) without loading it whole."""
+    info = source if isinstance(source, AudioInfo) else probe(source)
     block = max(1, int(info.rate * block_s))
     resampler = None if info.rate == RATE else soxr.ResampleStream(info.rate, RATE, 1, dtype="float32")
     try:
@@ -97,9 +97,9 @@ class FileSource:
 
     live = False  # a recording ends at its end, not on silence
 
-    def __init__(self, path: str | Path, speed: float | None = None, block_s: float = BLOCK_S):
-        self.info = probe(path)
-        self.name = str(path)
+    def __init__(self, source: str | Path | AudioInfo, speed: float | None = None, block_s: float = BLOCK_S):
+        self.info = source if isinstance(source, AudioInfo) else probe(source)
+        self.name = str(self.info.path)
         self.speed = speed
         self.block_s = block_s
         self.overflows = 0
@@ -113,7 +113,7 @@ class FileSource:
         self._stopped = False
         started = time.monotonic()
         fed = 0.0
-        blocks = stream_file(self.info.path, self.block_s)
+        blocks = stream_file(self.info, self.block_s)
         while not self._stopped:
             block = np.zeros(int(RATE * self.block_s), dtype=np.int16) if self.holding() else next(blocks, None)
             if block is None:

@@ -11,7 +11,6 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from rich.console import Console
-from rich.markup import escape
 
 from .errors import VoicedrillError
 
@@ -196,10 +195,15 @@ def _run(args: argparse.Namespace, err: Console) -> int:
         try:
             return {"history": _history, "report": _report, "export": _export}[args.command](args, store, err)
         finally:
-            store.close()
-            for note in store.notes:
-                err.print(f"voicedrill: note: {note}", markup=False, soft_wrap=True)
+            _close(store, err)
     return _model(args, err)
+
+
+def _close(store, err: Console) -> None:
+    """Close the history and tell what it noted (reps skipped, reps taken in from pending files)."""
+    store.close()
+    for note in store.notes:
+        err.print(f"voicedrill: note: {note}", markup=False, soft_wrap=True)
 
 
 def _check(args: argparse.Namespace, err: Console) -> int:
@@ -208,7 +212,7 @@ def _check(args: argparse.Namespace, err: Console) -> int:
     from .audio import RATE, SilenceTracker, probe
     from .drills import load_drill
     from .report import render, to_json
-    from .session import check_file, example_rep
+    from .practice import example_rep, keep_check, score_file
 
     if bool(args.audio) == bool(args.example):
         raise VoicedrillError("check needs an audio file or --example (not both)")
@@ -223,18 +227,14 @@ def _check(args: argparse.Namespace, err: Console) -> int:
     engine = load_engine(args.engine, args.model, drill)
     err.print(f"engine: {engine.description}", markup=False)
     tracker = SilenceTracker()
-    report = check_file(audio, drill, engine, tracker)
+    report = score_file(info, drill, engine, tracker)
     if args.json:
         print(to_json(report), flush=True)
     else:
         render(report, Console(highlight=False), title=f"{drill.title} — {audio.name}")
     if store is not None:
-        session = history.Session.of("check", drill, engine.name, engine.model_name)
-        path = str(audio.resolve())
-        saved = store.save_rep(session, 1, report, path, tracker.levels(history.LEVEL_STEP_S), path)
-        store.close()
-        for note in store.notes:
-            err.print(f"voicedrill: note: {note}", markup=False, soft_wrap=True)
+        saved = keep_check(store, drill, engine, info, report, tracker)
+        _close(store, err)
         if saved.rep is not None:
             err.print(f"saved as rep {saved.rep} (voicedrill report {saved.rep} --html rep.html)", markup=False)
         else:
@@ -246,30 +246,19 @@ def _check(args: argparse.Namespace, err: Console) -> int:
 def _drill(args: argparse.Namespace, err: Console) -> int:
     from . import history
     from .asr import load_engine
-    from .audio import FileSource, MicSource, probe
+    from .audio import probe
     from .customer import Customer
     from .drills import load_drill
     from .liveview import LiveView
+    from .practice import EventLog, Keeper, file_sources, mic_sources, new_folder, run_drill, saved_line
     from .report import render_summary
-    from .session import EventLog, Keeper, new_folder, run_drill
     from .synth import Speaker
 
     # every refusal comes before the model loads and before a session folder exists
     drill = load_drill(args.drill)
     if args.customer and not any(s.answer for s in drill.steps) and not drill.customer.cue:
         raise VoicedrillError(f"drill {drill.name!r} has no customer lines ([customer] cue, steps' answer)")
-    if args.input:
-        files = args.input
-        for path in files:
-            probe(path)
-
-        def sources(number: int) -> FileSource:
-            return FileSource(files[min(number, len(files)) - 1], speed=args.speed or None)
-    else:
-        MicSource()  # no microphone: say so now
-
-        def sources(number: int) -> MicSource:
-            return MicSource()
+    sources = file_sources([probe(path) for path in args.input], args.speed) if args.input else mic_sources()
     store = None if args.no_save else history.Store()
     events = EventLog(args.events) if args.events else None
     engine = load_engine(args.engine, args.model, drill)
@@ -287,28 +276,12 @@ def _drill(args: argparse.Namespace, err: Console) -> int:
     render_summary(run.reports, console, run.interrupted, run.numbers)
     if run.overflows:
         console.print(f"[yellow]{run.overflows} audio block(s) were dropped by the input device (overflow)[/]")
-    console.print(_saved_line(run, keeper), markup=False, soft_wrap=True)
+    console.print(saved_line(run, keeper), markup=False, soft_wrap=True)
     if store is not None:
-        store.close()
-        for note in store.notes:
-            err.print(f"voicedrill: note: {note}", markup=False, soft_wrap=True)
+        _close(store, err)
     if run.error:
         raise run.error
     return 130 if run.interrupted else 0
-
-
-def _saved_line(run, keeper) -> str:
-    """Where the run's reps went, counted per place."""
-    if not run.saved:
-        return "no rep was finished, so nothing was saved"
-    folder = [str(keeper.folder)] if keeper.folder is not None else []
-    if keeper.store is None:
-        return f"{len(run.saved)} rep(s) saved in {folder[0]}" if folder else f"{len(run.saved)} rep(s) not saved (--no-save)"
-    if not run.pending:
-        return f"{len(run.saved)} rep(s) saved in " + " and ".join([f"history session s{keeper.session.id}", *folder])
-    places = [f"{len(run.saved) - len(run.pending)} saved in history session s{keeper.session.id}"] if len(run.saved) > len(run.pending) else []
-    places.append(f"{len(run.pending)} waiting in {run.pending[0].parent} (they go into the history the next time voicedrill opens it)")
-    return f"{len(run.saved)} rep(s) finished: " + "; ".join(places + [f"files in {f}" for f in folder])
 
 
 def _history(args: argparse.Namespace, store, err: Console) -> int:
@@ -381,22 +354,12 @@ def _export(args: argparse.Namespace, store, err: Console) -> int:
 
 
 def _drills(args: argparse.Namespace, err: Console) -> int:
-    from rich.table import Table
-
-    from .drills import list_drills, load_drill
-    from .report import render_script
+    from .drills import list_drills, load_drill, load_drill_file
+    from .report import render_drill_list, render_script
 
     console = Console(highlight=False)
     if args.drills_command == "list":
-        table = Table(title="Drills", title_justify="left")
-        for column in ("name", "steps", "title", "source", "file"):
-            table.add_column(column, overflow="fold")
-        for path, drill in list_drills():
-            if isinstance(drill, VoicedrillError):
-                table.add_row(path.stem, "—", f"[red]broken: {escape(str(drill))}[/]", "", str(path))
-            else:
-                table.add_row(drill.name, str(len(drill.steps)), escape(drill.title), escape(drill.source), str(path))
-        console.print(table)
+        render_drill_list(list_drills(), console)
         return 0
     if args.drills_command == "show":
         render_script(load_drill(args.drill), console)
@@ -404,7 +367,7 @@ def _drills(args: argparse.Namespace, err: Console) -> int:
     failed = 0
     for name in args.files:
         try:
-            drill = load_drill(name if name.endswith(".toml") or "/" in name else f"./{name}")
+            drill = load_drill_file(Path(name))
         except VoicedrillError as exc:
             err.print(str(exc), markup=False, soft_wrap=True)
             failed += 1

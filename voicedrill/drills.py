@@ -32,10 +32,15 @@ class Step:
     optional: bool = False  # may be left out
     group: str = ""  # steps sharing a group may come in any order among themselves
     repeat: bool = False  # may be said again (a loop: address the concern, soft close again)
+    example: str = ""  # what the synthesised example rep says instead of `line`
 
     @property
     def phrases(self) -> tuple[str, ...]:
         return (self.line, *self.variants)
+
+    @property
+    def example_line(self) -> str:
+        return self.example or self.line
 
 
 @dataclass(frozen=True)
@@ -49,7 +54,7 @@ class PauseRule:
 
 
 @dataclass(frozen=True)
-class Customer:
+class CustomerLines:
     """The simulated customer's lines for `--customer` mode."""
 
     cue: str = ""  # the yes to the soft close that starts the rep
@@ -71,7 +76,7 @@ class Drill:
     fillers: tuple[str, ...] = ()
     source: str = ""
     description: str = ""
-    customer: Customer = Customer()
+    customer: CustomerLines = CustomerLines()
     pause_rules: tuple[PauseRule, ...] = ()
 
     def pause_limits(self, from_step: str, to_step: str) -> tuple[float, float]:
@@ -111,7 +116,7 @@ def list_drills() -> list[tuple[Path, Drill | VoicedrillError]]:
     result: list[tuple[Path, Drill | VoicedrillError]] = []
     for path in found.values():
         try:
-            result.append((path, load_drill(str(path))))
+            result.append((path, load_drill_file(path)))
         except VoicedrillError as exc:
             result.append((path, exc))
     return result
@@ -121,7 +126,7 @@ def find_drill(name_or_path: str) -> Path:
     """Resolve `--drill NAME|PATH` to a file."""
     path = Path(name_or_path).expanduser()
     if path.suffix == ".toml" or os.path.lexists(path) or "/" in name_or_path:
-        return regular_input(path, "drill file")
+        return path  # a path: load_drill_file says what is wrong with it, if anything
     for folder in drill_dirs():
         candidate = folder / f"{name_or_path}.toml"
         if candidate.is_file():
@@ -131,8 +136,13 @@ def find_drill(name_or_path: str) -> Path:
 
 
 def load_drill(name_or_path: str) -> Drill:
-    """Find, read and validate a drill."""
-    path = find_drill(name_or_path)
+    """Find (by name or path), read and validate a drill."""
+    return load_drill_file(find_drill(name_or_path))
+
+
+def load_drill_file(path: Path) -> Drill:
+    """Read and validate the drill file at `path` (a path, never a name to look up)."""
+    regular_input(path, "drill file")
     try:
         text = path.read_text(encoding="utf-8-sig")  # a byte-order mark from Windows editors is fine
     except OSError as exc:
@@ -240,11 +250,11 @@ class _Validator:
             result.append(PauseRule(ends[0], ends[1], low, high))
         return tuple(result)
 
-    def customer(self, table: object) -> Customer:
+    def customer(self, table: object) -> CustomerLines:
         if not isinstance(table, dict):
             raise self.fail("customer", "must be a table ([customer])")
         self.no_unknown(table, "customer.", {"cue", "hesitations"})
-        return Customer(self.text(table, "cue", where="customer"), self.strings(table, "customer.hesitations", "hesitations"))
+        return CustomerLines(self.text(table, "cue", where="customer"), self.strings(table, "customer.hesitations", "hesitations"))
 
     def steps(self, raw: object) -> tuple[Step, ...]:
         if raw is None:
@@ -257,7 +267,7 @@ class _Validator:
             where = f"steps[{i}]"
             if not isinstance(entry, dict):
                 raise self.fail(where, "must be a table with id and line")
-            self.no_unknown(entry, f"{where}.", {"id", "line", "variants", "keywords", "answer", "optional", "group", "repeat"})
+            self.no_unknown(entry, f"{where}.", {"id", "line", "variants", "keywords", "answer", "optional", "group", "repeat", "example"})
             step_id = self.text(entry, "id", required=True, where=where)
             if not _ID.match(step_id):
                 raise self.fail(f"{where}.id", f"{step_id!r} must be lower-case letters, digits, - or _")
@@ -274,6 +284,7 @@ class _Validator:
                     optional=self.flag(entry, where, "optional"),
                     group=self.text(entry, "group", where=where),
                     repeat=self.flag(entry, where, "repeat"),
+                    example=self.text(entry, "example", where=where),
                 )
             )
         return tuple(steps)

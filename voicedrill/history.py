@@ -147,7 +147,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-def check_file(path: Path) -> None:
+def check_header(path: Path) -> None:
     """Refuse a file that is not a whole voicedrill database, reading only its header."""
     try:
         mode, size = (st := path.stat()).st_mode, st.st_size
@@ -234,7 +234,7 @@ class Store:
         self.notes: list[str] = []
         self.problem = ""  # set when a save failed: the run's later reps go straight to pending files
         self._copy: Path | None = None
-        check_file(self.path)
+        check_header(self.path)
         waiting = pending.found(self.path)
         if not (write or waiting):
             self._open_read()

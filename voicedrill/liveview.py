@@ -38,7 +38,7 @@ def pause_meter(state: LiveState) -> Text:
     return Text(f"pause {pause:4.1f}s {bar}", style="green")
 
 
-def render(state: LiveState, title: str) -> Group:
+def panel(state: LiveState, title: str) -> Group:
     """The live screen for the current state."""
     script = Table.grid(padding=(0, 1))
     current = state.current_step()
@@ -89,14 +89,14 @@ class LiveView:
     def run(self, rep: LiveRep, source: Iterable[np.ndarray], title: str, customer=None) -> RepReport:
         if not self.console.is_terminal:
             return run_rep(rep, source, self._listener(self._print_events), customer)
-        with Live(render(rep.state, title), console=self.console, auto_refresh=False, transient=True) as live:
+        with Live(panel(rep.state, title), console=self.console, auto_refresh=False, transient=True) as live:
             drawn = [0.0]
 
             def redraw(state: LiveState, events: list[LiveEvent]) -> None:
                 now = time.monotonic()
                 if events or now - drawn[0] >= 1 / REFRESH_PER_S:
                     drawn[0] = now
-                    live.update(render(state, title), refresh=True)
+                    live.update(panel(state, title), refresh=True)
 
             return run_rep(rep, source, self._listener(redraw), customer)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
@@ -13,6 +14,7 @@ from rich.text import Text
 
 from .data import CustomerTurn, Mark, Pace, Pause, RepReport, ScorePart, Status, StepResult, TurnKind, TurnResult, Word
 from .drills import Drill
+from .errors import VoicedrillError
 
 def _t(value: float | None, digits: int = 2) -> float | None:
     return None if value is None else round(value, digits)
@@ -228,6 +230,19 @@ def fact_lines(report: RepReport, mark: Callable[[str, str], str]) -> list[str]:
 def score_line(report: RepReport) -> str:
     parts = ", ".join(f"{p.name} {p.points:g}/{p.max_points} ({p.why})" for p in report.score_parts)
     return f"Score {report.score}/100 — {parts}"
+
+
+def render_drill_list(found: list[tuple[Path, Drill | VoicedrillError]], console: Console) -> None:
+    """The drills a rep can practise, and the files that are broken (with why)."""
+    table = Table(title="Drills", title_justify="left")
+    for column in ("name", "steps", "title", "source", "file"):
+        table.add_column(column, overflow="fold")
+    for path, drill in found:
+        if isinstance(drill, VoicedrillError):
+            table.add_row(path.stem, "—", Text(f"broken: {drill}", style="red"), "", str(path))
+        else:
+            table.add_row(drill.name, str(len(drill.steps)), Text(drill.title), Text(drill.source), str(path))
+    console.print(table)
 
 
 def render_script(drill: Drill, console: Console) -> None:

@@ -20,7 +20,7 @@ from rich.markup import escape
 from . import history
 from .analysis import analyse
 from .asr import Engine, transcribe
-from .audio import SilenceTracker, probe, stream_file
+from .audio import AudioInfo, FileSource, MicSource, SilenceTracker, stream_file
 from .data import RepReport
 from .customer import Customer
 from .drills import Drill
@@ -31,30 +31,38 @@ from .liveview import LiveView
 from .report import render, to_dict
 from .synth import Piece, Speaker, build_rep, write_wav
 
-# espeak-ng's lone "Email?" is heard as "the" by pocketsphinx's en-us model (every voice and
-# rate we tried), so the example says the drill's fuller email variant, which both engines hear.
-EXAMPLE_LINES = {"email": "And what's the best email for you?"}
-EXAMPLE_SLOW_STEP = "payment"  # the example hesitates before this step, to show a flagged pause
 
 
-def check_file(path: str | Path, drill: Drill, engine: Engine, tracker: SilenceTracker | None = None) -> RepReport:
+def score_file(source: str | Path | AudioInfo, drill: Drill, engine: Engine, tracker: SilenceTracker | None = None) -> RepReport:
     """Transcribe a recorded rep and score it against the drill (`tracker` keeps its energy envelope)."""
-    probe(path)  # fail on bad files before any decoding
     tracker = tracker or SilenceTracker()
-    transcript = transcribe(engine, tracker.tee(stream_file(path)))
+    transcript = transcribe(engine, tracker.tee(stream_file(source)))  # a bad file fails before any decoding
     return analyse(transcript.words, drill, engine.name, transcript.audio_s, tracker.silences())
 
 
+def keep_check(store: history.Store, drill: Drill, engine: Engine, info: AudioInfo, report: RepReport, tracker: SilenceTracker) -> history.Saved:
+    """A checked recording into the history, as a session of one (or a pending file)."""
+    session = history.Session.of("check", drill, engine.name, engine.model_name)
+    path = str(info.path.resolve())
+    return store.save_rep(session, 1, report, path, tracker.levels(history.LEVEL_STEP_S), path)
+
+
+def file_sources(infos: list[AudioInfo], speed: float) -> Callable[[int], FileSource]:
+    """Rep N plays the Nth recording (the last one again once they run out); speed 0 = as fast as possible."""
+    return lambda number: FileSource(infos[min(number, len(infos)) - 1], speed=speed or None)
+
+
+def mic_sources() -> Callable[[int], MicSource]:
+    """Every rep from the microphone; a missing one is refused now, before anything loads."""
+    MicSource()
+    return lambda number: MicSource()
+
+
 def example_pieces(drill: Drill, pause_s: float = 0.3, slow_pause_s: float = 1.6) -> list[Piece]:
-    """The drill said through once, with one hesitation over the limit before `payment`."""
-    return [
-        Piece(
-            EXAMPLE_LINES.get(step.id, step.line),
-            step.id,
-            slow_pause_s if step.id == EXAMPLE_SLOW_STEP else pause_s,
-        )
-        for step in drill.steps
-    ]
+    """The drill said through once (each step's example line), with one hesitation over the limit
+    before the first of the steps that come last (else the last step), to show a flagged pause."""
+    slow = drill.last[0] if drill.last else drill.steps[-1].id
+    return [Piece(step.example_line, step.id, slow_pause_s if step.id == slow else pause_s) for step in drill.steps]
 
 
 def example_rep(drill: Drill) -> Path:
@@ -151,6 +159,20 @@ class Kept:
     @property
     def where(self) -> str:
         return ", ".join(self.places) or "not saved (--no-save)"
+
+
+def saved_line(run: DrillRun, keeper: Keeper) -> str:
+    """Where the run's reps went, counted per place."""
+    if not run.saved:
+        return "no rep was finished, so nothing was saved"
+    folder = [str(keeper.folder)] if keeper.folder is not None else []
+    if keeper.store is None:
+        return f"{len(run.saved)} rep(s) saved in {folder[0]}" if folder else f"{len(run.saved)} rep(s) not saved (--no-save)"
+    if not run.pending:
+        return f"{len(run.saved)} rep(s) saved in " + " and ".join([f"history session s{keeper.session.id}", *folder])
+    places = [f"{len(run.saved) - len(run.pending)} saved in history session s{keeper.session.id}"] if len(run.saved) > len(run.pending) else []
+    places.append(f"{len(run.pending)} waiting in {run.pending[0].parent} (they go into the history the next time voicedrill opens it)")
+    return f"{len(run.saved)} rep(s) finished: " + "; ".join(places + [f"files in {f}" for f in folder])
 
 
 @dataclass
