@@ -19,6 +19,27 @@ def private_data_dir(tmp_path_factory):
     """Every rep the tests save goes to a throwaway history, never the user's (subprocesses inherit this)."""
     os.environ["XDG_DATA_HOME"] = str(tmp_path_factory.mktemp("data"))
     os.environ.pop("VOICEDRILL_DB", None)
+    os.environ.pop("VOICEDRILL_MODEL", None)
+    # models found only where a test puts them, never in this checkout's models/ or the user's folders
+    os.environ["VOICEDRILL_MODEL_DIRS"] = str(tmp_path_factory.mktemp("no-models"))
+
+
+@pytest.fixture(autouse=True)
+def no_audio_devices(monkeypatch):
+    """No test opens the machine's microphone or speaker: in-process, there are none."""
+    from voicedrill import audio
+
+    class NoDevices:
+        class PortAudioError(Exception):
+            pass
+
+        @classmethod
+        def check_input_settings(cls, **settings):
+            raise cls.PortAudioError("no input device (tests never open one)")
+
+        check_output_settings = check_input_settings
+
+    monkeypatch.setattr(audio, "_sounddevice", lambda: NoDevices)
 
 
 @pytest.fixture(scope="session")

@@ -64,16 +64,29 @@ def test_silences_are_found(tmp_path):
     assert abs(second[0] - BURST[1]) <= 0.02 and abs(second[1] - 1.5) <= 0.02
 
 
-def test_file_source_paces_in_real_time(tmp_path):
-    import time
+class Clock:
+    """A clock that moves only when the code under test sleeps: pacing measured without the machine's speed."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def test_file_source_paces_in_real_time(tmp_path, monkeypatch):
+    from voicedrill import audio
 
     path = tmp_path / "tone.wav"
     tone_file(path, 16000, 1, "PCM_16")
-    started = time.monotonic()
-    total = sum(b.size for b in FileSource(path, speed=3.0))
-    elapsed = time.monotonic() - started
-    assert total == int(1.5 * RATE)
-    assert 0.45 <= elapsed <= 1.0  # 1.5 s of audio at three times real time
+    clock = Clock()
+    monkeypatch.setattr(audio, "time", clock)
+    times = [clock.now for _ in FileSource(path, speed=3.0)]
+    assert len(times) == 15 and times == pytest.approx([n * 0.1 / 3 for n in range(1, 16)])  # block n waits until n × 0.1 s / 3
+    assert sum(b.size for b in FileSource(path, speed=3.0)) == int(1.5 * RATE)
 
 
 @pytest.mark.parametrize(

@@ -97,8 +97,10 @@ def test_check_cli_with_vosk(ko_model, gapped_rep, tmp_path):
 
 def test_auto_prefers_an_english_vosk_model(ko_model, tmp_path, monkeypatch, drill):
     """auto skips models that are not English and takes one that is (found in $VOSK_MODEL_PATH)."""
-    for var in ("VOICEDRILL_MODEL",):
-        monkeypatch.delenv(var, raising=False)
+    from voicedrill import models
+
+    monkeypatch.delenv(models.DIRS_VAR)
+    monkeypatch.setattr(models, "PROJECT_MODELS", tmp_path / "project-models")
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     store = tmp_path / "store"

@@ -153,15 +153,15 @@ def test_no_microphone_names_the_way_out():
 
 
 def voicedrill(*args, **kwargs):
-    return subprocess.Popen([sys.executable, "-m", "voicedrill.cli", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
+    return subprocess.Popen([sys.executable, "-u", "-m", "voicedrill.cli", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
 
 
-def wait_into_rep_3(out) -> None:
-    """Return once rep 2 is saved and rep 3 (20 s of audio at 4× speed) is a second under way."""
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and not list(out.glob("*/rep-02.json")):
-        time.sleep(0.05)
-    time.sleep(1.0)
+def wait_into_rep_3(proc) -> None:
+    """Return once rep 2 is saved and rep 3 has begun (its cue is on the screen)."""
+    for line in proc.stdout:
+        if line.startswith("Rep 3 of"):
+            return
+    raise AssertionError("the run ended before rep 3")
 
 
 def test_three_reps_from_files_are_saved(tmp_path, pieces, make_rep):
@@ -183,7 +183,7 @@ def test_three_reps_from_files_are_saved(tmp_path, pieces, make_rep):
 def test_ctrl_c_keeps_completed_reps(tmp_path, pieces, make_rep):
     clean, _ = make_rep(pieces, "clean")
     proc = voicedrill("drill", "--reps", "3", "--input", str(clean), "--speed", "4", "--out", str(tmp_path), "--no-speech", "--keep-audio")
-    wait_into_rep_3(tmp_path)
+    wait_into_rep_3(proc)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
@@ -200,7 +200,7 @@ def test_killed_run_leaves_completed_reps_intact(tmp_path, pieces, make_rep):
     clean, _ = make_rep(pieces, "clean")
     env = {**os.environ, "VOICEDRILL_DB": str(tmp_path.parent / f"{tmp_path.name}.db")}
     proc = voicedrill("drill", "--reps", "5", "--input", str(clean), "--speed", "4", "--out", str(tmp_path), "--no-speech", "--keep-audio", env=env)
-    wait_into_rep_3(tmp_path)
+    wait_into_rep_3(proc)
     proc.kill()
     proc.communicate(timeout=30)
     (session,) = tmp_path.iterdir()

@@ -116,6 +116,8 @@ def test_file_instead_of_model_dir(tmp_path):
 
 
 def test_lookup_order(ko_model, tmp_path, monkeypatch):
+    monkeypatch.delenv(models.DIRS_VAR)
+    monkeypatch.setattr(models, "PROJECT_MODELS", tmp_path / "project-models")
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     monkeypatch.delenv("VOSK_MODEL_PATH", raising=False)

@@ -23,6 +23,8 @@ MODEL_URL = f"https://alphacephei.com/vosk/models/{MODEL_NAME}.zip"
 MODEL_SIZE = 41_205_931
 MODEL_SHA256 = "30f26242c4eb449f948e42cb302dd7a686cb29a3423a8367f99ff41780942498"
 ENV_VAR = "VOICEDRILL_MODEL"
+DIRS_VAR = "VOICEDRILL_MODEL_DIRS"
+PROJECT_MODELS = Path(__file__).resolve().parent.parent / "models"  # a source checkout's models/ folder
 _ENGLISH = re.compile(r"-en(-[a-z]{2})?(-|$)")
 
 
@@ -39,11 +41,11 @@ def user_models_dir() -> Path:
 
 
 def search_dirs() -> list[tuple[Path, str]]:
-    """Folders searched for models, in order, after --model and $VOICEDRILL_MODEL."""
-    dirs = [
-        (Path(__file__).resolve().parent.parent / "models", "project models/ folder"),
-        (user_models_dir(), "voicedrill data folder"),
-    ]
+    """Folders searched for models, in order, after --model and $VOICEDRILL_MODEL
+    ($VOICEDRILL_MODEL_DIRS, separated by the path separator, replaces them all)."""
+    if os.environ.get(DIRS_VAR):
+        return [(Path(d), f"${DIRS_VAR}") for d in os.environ[DIRS_VAR].split(os.pathsep) if d]
+    dirs = [(PROJECT_MODELS, "project models/ folder"), (user_models_dir(), "voicedrill data folder")]
     if os.environ.get("VOSK_MODEL_PATH"):
         dirs.append((Path(os.environ["VOSK_MODEL_PATH"]), "$VOSK_MODEL_PATH"))
     dirs += [(Path.home() / ".cache" / "vosk", "vosk's cache"), (Path("/usr/share/vosk"), "vosk's system folder")]
