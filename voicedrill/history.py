@@ -15,11 +15,8 @@ import json
 import os
 import shutil
 import sqlite3
-import stat
-import struct
 import tempfile
 import uuid
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -33,12 +30,10 @@ from .drills import Drill
 from .errors import VoicedrillError
 from .files import reason
 from .report import from_dict, rep_row, to_dict
+from .schema import APPLICATION_ID, DB_ENV, MIGRATIONS, SCHEMA_VERSION, check_header, damaged, foreign, newer, unusable, writable
 
-DB_ENV = "VOICEDRILL_DB"
-APPLICATION_ID = 0x56445231  # "VDR1" in the SQLite header: this file is ours
 BUSY_TIMEOUT_S = 10.0  # how long a save waits for another process's write to finish
 LEVEL_STEP_S = 0.05  # stored energy envelope resolution (for the timeline picture)
-_SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
 def data_dir() -> Path:
@@ -92,126 +87,6 @@ class SavedRep:
     levels: np.ndarray | None  # dBFS every LEVEL_STEP_S, None for imported reps
 
 
-def _v1(db: sqlite3.Connection) -> None:
-    # statement by statement: executescript() would commit the migration's transaction early
-    for statement in """
-        CREATE TABLE sessions (
-            id INTEGER PRIMARY KEY,
-            started_at TEXT NOT NULL,
-            kind TEXT NOT NULL,
-            drill TEXT NOT NULL,
-            engine TEXT NOT NULL,
-            model TEXT NOT NULL,
-            user TEXT NOT NULL,
-            pace_low REAL NOT NULL,
-            pace_high REAL NOT NULL,
-            max_pause_s REAL NOT NULL
-        );
-        CREATE TABLE reps (
-            id INTEGER PRIMARY KEY,
-            session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
-            number INTEGER NOT NULL,
-            saved_at TEXT NOT NULL,
-            source TEXT NOT NULL,
-            audio TEXT,
-            duration_s REAL,
-            speech_wpm REAL,
-            longest_pause_s REAL,
-            order_errors INTEGER NOT NULL,
-            score INTEGER NOT NULL,
-            report TEXT NOT NULL,
-            levels BLOB,
-            UNIQUE (session_id, number)
-        );
-        CREATE INDEX reps_by_time ON reps (saved_at)
-        """.split(";"):
-        db.execute(statement)
-
-
-def _v2(db: sqlite3.Connection) -> None:
-    """Numbers issued so far (never handed out again, even after a delete); uids for pending reps."""
-    for statement in (
-        "CREATE TABLE issued (name TEXT PRIMARY KEY, last INTEGER NOT NULL)",
-        "INSERT INTO issued SELECT 'sessions', coalesce(max(id), 0) FROM sessions",
-        "INSERT INTO issued SELECT 'reps', coalesce(max(id), 0) FROM reps",
-        "ALTER TABLE sessions ADD COLUMN uid TEXT",
-        "ALTER TABLE reps ADD COLUMN uid TEXT",
-        "CREATE UNIQUE INDEX sessions_by_uid ON sessions (uid)",
-        "CREATE UNIQUE INDEX reps_by_uid ON reps (uid)",
-    ):
-        db.execute(statement)
-
-
-# MIGRATIONS[n] takes the schema from version n to n + 1 (version 0: a new, empty file).
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2]
-SCHEMA_VERSION = len(MIGRATIONS)
-
-
-def check_header(path: Path) -> None:
-    """Refuse a file that is not a whole voicedrill database, reading only its header."""
-    try:
-        mode, size = (st := path.stat()).st_mode, st.st_size
-    except FileNotFoundError:
-        return
-    except OSError as exc:
-        raise VoicedrillError(_unusable(path, reason(exc))) from None
-    if stat.S_ISDIR(mode):
-        raise VoicedrillError(f"history database {path} is a folder; set {DB_ENV} to a file path")
-    if not stat.S_ISREG(mode):
-        raise VoicedrillError(f"history database {path} is a pipe or a device, not a file; set {DB_ENV} to a file path")
-    if size == 0:
-        return  # an empty file is an empty database
-    try:
-        with open(path, "rb") as f:
-            header = f.read(100)
-    except OSError as exc:
-        raise VoicedrillError(_unusable(path, reason(exc))) from None
-    if len(header) < 100 or not header.startswith(_SQLITE_MAGIC):
-        raise VoicedrillError(_damaged(path, "it is not an SQLite database"))
-    page_size = struct.unpack(">H", header[16:18])[0]
-    page_size = 65536 if page_size == 1 else page_size
-    pages, app_id = struct.unpack(">I", header[28:32])[0], struct.unpack(">I", header[68:72])[0]
-    size_valid = header[24:28] == header[92:96]
-    wal = Path(f"{path}-wal")
-    if wal.is_file() and wal.stat().st_size:
-        size_valid = False  # committed pages may still be in the WAL (a full disk stops the file growing)
-    if page_size < 512 or size % page_size or (size_valid and size < pages * page_size):
-        raise VoicedrillError(_damaged(path, f"it is truncated or damaged ({size} bytes)"))
-    version = struct.unpack(">I", header[60:64])[0]
-    if app_id == APPLICATION_ID and version > SCHEMA_VERSION:
-        raise VoicedrillError(_newer(path, version))
-    if app_id != APPLICATION_ID and pages > 1:
-        raise VoicedrillError(_foreign(path))
-
-
-def _newer(path: Path, version: int) -> str:
-    return f"history database {path} was written by a newer voicedrill (schema {version}); upgrade voicedrill"
-
-
-def _foreign(path: Path) -> str:
-    return f"{path} is an SQLite database of another program, not voicedrill history; it was left as it is — set {DB_ENV} to another file"
-
-
-def _damaged(path: Path, why: str) -> str:
-    return (
-        f"history database {path} cannot be read: {why}; it was left untouched — move it aside "
-        f"(voicedrill starts a new one) or set {DB_ENV} to another file"
-    )
-
-
-def _unusable(path: Path, why: str) -> str:
-    folder = next((p for p in (path.parent, *path.parent.parents) if p.exists()), path.parent)
-    if not os.access(folder, os.W_OK):
-        why = f"{folder} is read-only"
-    return f"cannot use history database {path} ({why}); make its folder writable, set {DB_ENV} to another file, or use --no-save"
-
-
-def _writable(path: Path) -> bool:
-    """Can this process write the file, its folder and SQLite's files beside it?"""
-    beside = [Path(f"{path}-wal"), Path(f"{path}-shm")]
-    return all(os.access(p, os.W_OK) for p in [path, path.parent, *(p for p in beside if p.exists())])
-
-
 class SessionGone(VoicedrillError):
     """The run's session was deleted from the history while the run was saving into it."""
 
@@ -253,7 +128,7 @@ class Store:
         try:
             self.db = sqlite3.connect(target, timeout=self.timeout_s, isolation_level=None, uri=uri)
         except (OSError, sqlite3.Error) as exc:
-            raise VoicedrillError(_unusable(self.path, str(exc))) from None
+            raise VoicedrillError(unusable(self.path, str(exc))) from None
 
     def _open_write(self) -> None:
         """Open for saving: checked first, then migrated if older, else a write lock taken and released
@@ -261,7 +136,7 @@ class Store:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise VoicedrillError(_unusable(self.path, reason(exc))) from None
+            raise VoicedrillError(unusable(self.path, reason(exc))) from None
         self._connect(self.path)
         try:
             version = self._verify()
@@ -280,7 +155,7 @@ class Store:
             self._connect(":memory:")  # nothing saved yet: read without creating the file
             self._create(self.db)
             return
-        if _writable(self.path):  # an ordinary connection: the last to close removes -wal and -shm
+        if writable(self.path):  # an ordinary connection: the last to close removes -wal and -shm
             self._connect(self.path)
             self.db.execute("PRAGMA query_only = ON")
         elif (wal := Path(f"{self.path}-wal")).exists() and wal.stat().st_size:
@@ -292,7 +167,7 @@ class Store:
                 shutil.copyfile(wal, self._copy / "history.db-wal")
             except OSError as exc:
                 self.close()
-                raise VoicedrillError(_unusable(self.path, reason(exc))) from None
+                raise VoicedrillError(unusable(self.path, reason(exc))) from None
             self._connect(self._copy / "history.db")
         else:
             self._connect(f"{self.path.resolve().as_uri()}?mode=ro&immutable=1", uri=True)
@@ -311,12 +186,12 @@ class Store:
             db.execute("PRAGMA foreign_keys = ON")
             found = db.execute("PRAGMA integrity_check(1)").fetchone()[0]  # milliseconds, even for thousands of reps
             if found != "ok":
-                raise VoicedrillError(_damaged(self.path, "it is damaged inside (its integrity check failed)"))
+                raise VoicedrillError(damaged(self.path, "it is damaged inside (its integrity check failed)"))
             version = db.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:  # the header said otherwise: changed since, in the WAL
-                raise VoicedrillError(_newer(self.path, version))
+                raise VoicedrillError(newer(self.path, version))
             if version == 0 and db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
-                raise VoicedrillError(_foreign(self.path))
+                raise VoicedrillError(foreign(self.path))
         return version
 
     def _create(self, db: sqlite3.Connection) -> None:
@@ -486,9 +361,9 @@ class _Translate:
             why = "the disk is full; free some space" if full else "the disk reported an error (removed or failing?)"
             raise VoicedrillError(f"history database {path}: {why}") from None
         if "readonly" in message or "read-only" in message or "unable to open" in message:
-            raise VoicedrillError(_unusable(path, message)) from None
+            raise VoicedrillError(unusable(path, message)) from None
         if type(exc) is sqlite3.DatabaseError or "malformed" in message:
-            raise VoicedrillError(_damaged(path, message)) from None
+            raise VoicedrillError(damaged(path, message)) from None
         raise VoicedrillError(f"history database {path}: {message}") from None
 
 

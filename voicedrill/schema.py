@@ -1,0 +1,138 @@
+"""The history's SQLite file itself: its header read before anything opens it, its schema and
+migrations, and what to tell the rep when the file cannot be used."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import stat
+import struct
+from collections.abc import Callable
+from pathlib import Path
+
+from .errors import VoicedrillError
+from .files import reason
+
+DB_ENV = "VOICEDRILL_DB"
+APPLICATION_ID = 0x56445231  # "VDR1" in the SQLite header: this file is ours
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def _v1(db: sqlite3.Connection) -> None:
+    # statement by statement: executescript() would commit the migration's transaction early
+    for statement in """
+        CREATE TABLE sessions (
+            id INTEGER PRIMARY KEY,
+            started_at TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            drill TEXT NOT NULL,
+            engine TEXT NOT NULL,
+            model TEXT NOT NULL,
+            user TEXT NOT NULL,
+            pace_low REAL NOT NULL,
+            pace_high REAL NOT NULL,
+            max_pause_s REAL NOT NULL
+        );
+        CREATE TABLE reps (
+            id INTEGER PRIMARY KEY,
+            session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+            number INTEGER NOT NULL,
+            saved_at TEXT NOT NULL,
+            source TEXT NOT NULL,
+            audio TEXT,
+            duration_s REAL,
+            speech_wpm REAL,
+            longest_pause_s REAL,
+            order_errors INTEGER NOT NULL,
+            score INTEGER NOT NULL,
+            report TEXT NOT NULL,
+            levels BLOB,
+            UNIQUE (session_id, number)
+        );
+        CREATE INDEX reps_by_time ON reps (saved_at)
+        """.split(";"):
+        db.execute(statement)
+
+
+def _v2(db: sqlite3.Connection) -> None:
+    """Numbers issued so far (never handed out again, even after a delete); uids for pending reps."""
+    for statement in (
+        "CREATE TABLE issued (name TEXT PRIMARY KEY, last INTEGER NOT NULL)",
+        "INSERT INTO issued SELECT 'sessions', coalesce(max(id), 0) FROM sessions",
+        "INSERT INTO issued SELECT 'reps', coalesce(max(id), 0) FROM reps",
+        "ALTER TABLE sessions ADD COLUMN uid TEXT",
+        "ALTER TABLE reps ADD COLUMN uid TEXT",
+        "CREATE UNIQUE INDEX sessions_by_uid ON sessions (uid)",
+        "CREATE UNIQUE INDEX reps_by_uid ON reps (uid)",
+    ):
+        db.execute(statement)
+
+
+# MIGRATIONS[n] takes the schema from version n to n + 1 (version 0: a new, empty file).
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def check_header(path: Path) -> None:
+    """Refuse a file that is not a whole voicedrill database, reading only its header."""
+    try:
+        mode, size = (st := path.stat()).st_mode, st.st_size
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise VoicedrillError(unusable(path, reason(exc))) from None
+    if stat.S_ISDIR(mode):
+        raise VoicedrillError(f"history database {path} is a folder; set {DB_ENV} to a file path")
+    if not stat.S_ISREG(mode):
+        raise VoicedrillError(f"history database {path} is a pipe or a device, not a file; set {DB_ENV} to a file path")
+    if size == 0:
+        return  # an empty file is an empty database
+    try:
+        with open(path, "rb") as f:
+            header = f.read(100)
+    except OSError as exc:
+        raise VoicedrillError(unusable(path, reason(exc))) from None
+    if len(header) < 100 or not header.startswith(_SQLITE_MAGIC):
+        raise VoicedrillError(damaged(path, "it is not an SQLite database"))
+    page_size = struct.unpack(">H", header[16:18])[0]
+    page_size = 65536 if page_size == 1 else page_size
+    pages, app_id = struct.unpack(">I", header[28:32])[0], struct.unpack(">I", header[68:72])[0]
+    size_valid = header[24:28] == header[92:96]
+    wal = Path(f"{path}-wal")
+    if wal.is_file() and wal.stat().st_size:
+        size_valid = False  # committed pages may still be in the WAL (a full disk stops the file growing)
+    if page_size < 512 or size % page_size or (size_valid and size < pages * page_size):
+        raise VoicedrillError(damaged(path, f"it is truncated or damaged ({size} bytes)"))
+    version = struct.unpack(">I", header[60:64])[0]
+    if app_id == APPLICATION_ID and version > SCHEMA_VERSION:
+        raise VoicedrillError(newer(path, version))
+    if app_id != APPLICATION_ID and pages > 1:
+        raise VoicedrillError(foreign(path))
+
+
+def newer(path: Path, version: int) -> str:
+    return f"history database {path} was written by a newer voicedrill (schema {version}); upgrade voicedrill"
+
+
+def foreign(path: Path) -> str:
+    return f"{path} is an SQLite database of another program, not voicedrill history; it was left as it is — set {DB_ENV} to another file"
+
+
+def damaged(path: Path, why: str) -> str:
+    return (
+        f"history database {path} cannot be read: {why}; it was left untouched — move it aside "
+        f"(voicedrill starts a new one) or set {DB_ENV} to another file"
+    )
+
+
+def unusable(path: Path, why: str) -> str:
+    folder = next((p for p in (path.parent, *path.parent.parents) if p.exists()), path.parent)
+    if not os.access(folder, os.W_OK):
+        why = f"{folder} is read-only"
+    return f"cannot use history database {path} ({why}); make its folder writable, set {DB_ENV} to another file, or use --no-save"
+
+
+def writable(path: Path) -> bool:
+    """Can this process write the file, its folder and SQLite's files beside it?"""
+    beside = [Path(f"{path}-wal"), Path(f"{path}-shm")]
+    return all(os.access(p, os.W_OK) for p in [path, path.parent, *(p for p in beside if p.exists())])
