@@ -9,6 +9,7 @@ import pytest
 from voicedrill.align import judge_order, normalise
 from voicedrill.analysis import analyse
 from voicedrill.data import Word
+from voicedrill.drills import Order
 from voicedrill.metrics import pace, silence_between
 
 
@@ -86,7 +87,7 @@ def test_payment_must_be_last_before_handoff(drill):
 def test_last_rule_without_strict_order(drill):
     from dataclasses import replace
 
-    loose = replace(drill, order="any")
+    loose = replace(drill, order=Order.ANY)
     bad, notes = judge_order(["name", "payment", "phone", "handoff"], loose)
     assert bad == {"payment"} and "payment must come after phone" in notes[0]
     assert judge_order(["phone", "name", "payment", "handoff"], loose)[0] == frozenset()

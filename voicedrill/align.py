@@ -11,7 +11,7 @@ from difflib import SequenceMatcher
 from rapidfuzz import fuzz
 
 from .data import Hit, HitKind, Word
-from .drills import Drill
+from .drills import Drill, Order
 
 MIN_STEP_SCORE = 0.6  # similarity a window needs to count as a step (with a keyword present)
 MIN_BARE_SCORE = 0.7  # …and without a keyword (misheard), for phrases of BARE_MIN_WORDS or more
@@ -174,7 +174,7 @@ def judge_order(spoken: Sequence[str], drill: Drill) -> tuple[frozenset[str], tu
     rank = {s.id: drill.order_rank(s.id) for s in drill.steps}
     bad: set[str] = set()
     notes: list[str] = []
-    if drill.order == "strict":
+    if drill.order == Order.STRICT:
         keep = set(_longest_in_order([rank[s] for s in firsts]))
         for position, step_id in enumerate(firsts):
             if position not in keep:

@@ -8,6 +8,7 @@ import re
 import tomllib
 import unicodedata
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 
 import platformdirs
@@ -16,7 +17,15 @@ from .errors import VoicedrillError
 from .files import reason, regular_input
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-ORDER_RULES = ("strict", "any")
+
+
+class Order(StrEnum):
+    """How a drill's steps must be ordered: as listed, or in any order."""
+
+    STRICT = "strict"
+    ANY = "any"
+
+
 _ID = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 
@@ -68,7 +77,7 @@ class Drill:
     name: str
     title: str
     steps: tuple[Step, ...]
-    order: str = "strict"
+    order: Order = Order.STRICT
     last: tuple[str, ...] = ()
     max_pause_s: float = 1.0
     pace_wpm: tuple[float, float] = (140.0, 200.0)
@@ -197,8 +206,8 @@ class _Validator:
         steps = self.steps(data.get("steps"))
         ids = [s.id for s in steps]
         order = rules.get("order", "strict")
-        if order not in ORDER_RULES:
-            raise self.fail("rules.order", f"unknown order rule {order!r} (use one of: {', '.join(ORDER_RULES)})")
+        if order not in tuple(Order):
+            raise self.fail("rules.order", f"unknown order rule {order!r} (use one of: {', '.join(Order)})")
         last = self.strings(rules, "rules.last", "last")
         for i, step_id in enumerate(last):
             if step_id not in ids:
@@ -218,7 +227,7 @@ class _Validator:
             source=self.text(data, "source"),
             description=" ".join(self.text(data, "description").split()),
             steps=steps,
-            order=order,
+            order=Order(order),
             last=last,
             max_pause_s=self.seconds(rules, "rules", "max_pause_s", 1.0),
             pace_wpm=self.band(rules),
