@@ -100,7 +100,11 @@ def test_forbidden_filler_and_extra(drill):
     assert [m.text for m in report.forbidden] == ["so you want to do it"]
     assert [m.text for m in report.fillers] == ["um"]
     assert [m.text for m in report.extra] == ["by the way nice dog"]
-    assert report.score_parts[-1].points == 10 - 5 - 2
+    assert report.score_parts[-1].points == 0  # 20 for words to avoid and fillers, less 20 for the phrase and 5 for the filler
+    about = [t.about for t in report.coaching.tips]
+    assert "“so you want to do it”" in about and "filler words" in about
+    tip = next(t for t in report.coaching.tips if t.about == "filler words")
+    assert tip.points == 5 and "“um”" in tip.tip
 
 
 def test_pause_is_silence_not_speech(drill):

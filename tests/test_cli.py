@@ -40,9 +40,9 @@ def test_check_terminal_report(pieces, make_rep):
     path, _ = make_rep(pieces, "clean")
     run = voicedrill("check", str(path))
     assert run.returncode == 0, run.stderr
-    for text in ("name", "payment", "Pauses between questions", "Score", "wpm"):
+    for text in ("Next rep:", "name", "payment", "Pauses between questions", "Score", "words a minute"):
         assert text in run.stdout
-    assert "auto: no English vosk model found" in run.stderr
+    assert "for vosk: voicedrill model download" in run.stderr and len(run.stderr.splitlines()[0]) <= 80
 
 
 def test_example_rep_shows_a_flagged_pause(tmp_path):

@@ -110,7 +110,7 @@ def test_report_page_is_self_contained(saved, tmp_path):
     session = (tmp_path / "session.html").read_text()
     assert session.count("data:image/png") == 1 + 3  # the trend, then each rep's timeline
     assert (tmp_path / "last.html").read_text() == session  # 'last' is the newest session
-    assert "out of order" not in session and "payment" in session and "Score" in session
+    assert "class='out_of_order'" not in session and "payment" in session and "Score" in session
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is installed by .ci/run")

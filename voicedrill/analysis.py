@@ -36,7 +36,8 @@ def analyse(
     pace = metrics.pace(words, turns)
     fillers = tuple(Mark(words[i].text, words[i].start, words[i].end) for i in alignment.fillers)
     forbidden = metrics.marks(words, alignment.hits, HitKind.FORBIDDEN)
-    score, parts = metrics.score(drill, steps, pauses, pace, fillers, forbidden)
+    turn_results = metrics.customer_turns(words, drill, alignment, turns)
+    score, parts, coaching = metrics.score(drill, steps, pauses, pace, fillers, forbidden, turn_results)
     return RepReport(
         drill=drill.name,
         engine=engine,
@@ -53,5 +54,6 @@ def analyse(
         extra=metrics.extra_speech(words, alignment),
         score=score,
         score_parts=parts,
-        turns=metrics.customer_turns(words, drill, alignment, turns),
+        turns=turn_results,
+        coaching=coaching,
     )

@@ -119,7 +119,7 @@ def _parser() -> argparse.ArgumentParser:
     past = commands.add_parser("history", help="your reps so far: sessions, figures and trend; --plot for a chart")
     _filters(past)
     past.add_argument("--last", type=_at_least_one, default=None, metavar="N", help="only the newest N reps")
-    past.add_argument("--plot", type=Path, default=None, metavar="PNG", help="write a chart of score, speech wpm and longest pause")
+    past.add_argument("--plot", type=Path, default=None, metavar="PNG", help="write a chart of score, words a minute and longest pause")
     past.add_argument("--delete", type=ref, default=None, metavar="REP_OR_SESSION", help="delete a rep (12) or a whole session (s3) from the history")
 
     report = commands.add_parser("report", help="a rep or a session as a scorecard, a web page (--html) or a timeline picture (--png)")

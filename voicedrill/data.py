@@ -72,6 +72,7 @@ class StepResult:
     count: int
     match: float | None
     optional: bool = False
+    line: str = ""  # the script's line for this step, as the rep should say it
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,23 @@ class TurnResult:
 
 
 @dataclass(frozen=True)
+class Tip:
+    """What to change next rep about one problem, and what the problem cost."""
+
+    about: str  # what it concerns, in plain words ("email", "pause before payment", "words to avoid")
+    tip: str  # what to do, in the playbook's words
+    points: float  # points it cost this rep
+
+
+@dataclass(frozen=True)
+class Coaching:
+    """The one change worth most next rep, and a tip for every problem (costliest first)."""
+
+    focus: str
+    tips: tuple[Tip, ...] = ()
+
+
+@dataclass(frozen=True)
 class RepReport:
     """Everything `voicedrill check` says about one rep."""
 
@@ -148,6 +166,7 @@ class RepReport:
     score: int
     score_parts: tuple[ScorePart, ...]
     turns: tuple[TurnResult, ...] = ()
+    coaching: Coaching | None = None  # None only in reports saved before coaching existed
 
     # headline figures, read off the verdicts above (never re-judged against a limit)
     @property

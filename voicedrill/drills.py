@@ -42,6 +42,7 @@ class Step:
     group: str = ""  # steps sharing a group may come in any order among themselves
     repeat: bool = False  # may be said again (a loop: address the concern, soft close again)
     example: str = ""  # what the synthesised example rep says instead of `line`
+    tip: str = ""  # what to do next rep when this step was skipped (default: DEFAULT_TIPS["skipped"])
 
     @property
     def phrases(self) -> tuple[str, ...]:
@@ -60,6 +61,26 @@ class PauseRule:
     to_step: str
     min_s: float = 0.0
     max_s: float | None = None
+
+
+# Coaching, in the playbook's words. A drill's [tips] table overrides any of these; {step}, {line},
+# {after}, {limit}, {phrase}, {low} and {high} are filled in from the rep and the drill.
+DEFAULT_TIPS = {
+    "skipped": "You skipped {step}. Ask: “{line}” right after {after}.",
+    "repeated": "You asked for {step} twice. Ask it once, then move straight on.",
+    "last": "Ask for payment last: “{line}” comes after everything else is collected. By then backing out feels harder.",
+    "order": "{step} came out of order. Keep the sequence: name, phone, email, address, notes, then payment.",
+    "pause": "You paused {gap} before {step} (limit {limit}). No pauses between questions: momentum is everything. Go straight to: “{line}”",
+    "required_pause": "Hold the pause before {step}: at least {limit} of silence lets the customer talk. Then say: “{line}”",
+    "forbidden": "Don't say “{phrase}”: it hands the customer a reason to stop. Go straight into the next question instead.",
+    "filler": "Drop the filler words (“{phrase}”). Say the next question instead, with confidence.",
+    "slow": "Speed up: {wpm} words a minute, aim for {low}–{high}. The faster you move, the less time they have to second-guess.",
+    "fast": "Slow down a little: {wpm} words a minute, aim for {low}–{high}. Conversational, not rushed.",
+    "late_reply": "After the customer's “{phrase}”, you took {gap} to answer (limit {limit}). Address it calmly and at once.",
+    "stopped": "After the customer's “{phrase}”, the sequence stopped. Address the concern, then continue: “{line}”.",
+    "nothing": "Nothing of the script was heard. Say the drill out loud, close to the microphone.",
+    "clean": "Clean rep. Next: say it faster, with the same confidence.",
+}
 
 
 @dataclass(frozen=True)
@@ -87,6 +108,14 @@ class Drill:
     description: str = ""
     customer: CustomerLines = CustomerLines()
     pause_rules: tuple[PauseRule, ...] = ()
+    tips: tuple[tuple[str, str], ...] = ()  # the drill's own [tips], over DEFAULT_TIPS
+
+    def tip(self, kind: str, step_id: str | None = None) -> str:
+        """The coaching line for a kind of problem: the step's own tip for a skipped step, else the drill's, else the default."""
+        step = next((s for s in self.steps if s.id == step_id), None)
+        if kind == "skipped" and step is not None and step.tip:
+            return step.tip
+        return dict(self.tips).get(kind) or DEFAULT_TIPS[kind]
 
     def pause_limits(self, from_step: str, to_step: str) -> tuple[float, float]:
         """(minimum, maximum) pause allowed between these two steps."""
@@ -195,7 +224,7 @@ class _Validator:
         return self.lines[field]
 
     def drill(self, data: dict) -> Drill:
-        self.no_unknown(data, "", {"name", "title", "source", "description", "rules", "steps", "customer"})
+        self.no_unknown(data, "", {"name", "title", "source", "description", "rules", "steps", "customer", "tips"})
         name = self.text(data, "name", required=True)
         if not _ID.match(name):
             raise self.fail("name", f"{name!r} must be lower-case letters, digits, - or _ (it names files)")
@@ -235,7 +264,14 @@ class _Validator:
             fillers=self.strings(rules, "rules.fillers", "fillers"),
             customer=self.customer(data.get("customer", {})),
             pause_rules=self.pause_rules(rules.get("pauses", []), ids),
+            tips=self.tips(data.get("tips", {})),
         )
+
+    def tips(self, table: object) -> tuple[tuple[str, str], ...]:
+        if not isinstance(table, dict):
+            raise self.fail("tips", "must be a table ([tips])")
+        self.no_unknown(table, "tips.", set(DEFAULT_TIPS))
+        return tuple((key, self.text(table, key, where="tips")) for key in table)
 
     def pause_rules(self, raw: object, ids: list[str]) -> tuple[PauseRule, ...]:
         if not isinstance(raw, list):
@@ -276,7 +312,7 @@ class _Validator:
             where = f"steps[{i}]"
             if not isinstance(entry, dict):
                 raise self.fail(where, "must be a table with id and line")
-            self.no_unknown(entry, f"{where}.", {"id", "line", "variants", "keywords", "answer", "optional", "group", "repeat", "example"})
+            self.no_unknown(entry, f"{where}.", {"id", "line", "variants", "keywords", "answer", "optional", "group", "repeat", "example", "tip"})
             step_id = self.text(entry, "id", required=True, where=where)
             if not _ID.match(step_id):
                 raise self.fail(f"{where}.id", f"{step_id!r} must be lower-case letters, digits, - or _")
@@ -294,6 +330,7 @@ class _Validator:
                     group=self.text(entry, "group", where=where),
                     repeat=self.flag(entry, where, "repeat"),
                     example=self.text(entry, "example", where=where),
+                    tip=self.text(entry, "tip", where=where),
                 )
             )
         return tuple(steps)

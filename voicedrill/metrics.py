@@ -5,13 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .align import Alignment
-from .data import CustomerTurn, Hit, HitKind, Mark, Pace, Pause, ScorePart, Status, StepResult, TurnResult, Word
+from .data import Coaching, CustomerTurn, Hit, HitKind, Mark, Pace, Pause, ScorePart, Status, StepResult, Tip, TurnResult, Word
 from .drills import Drill
 
 SILENT_PAUSE_S = 0.25  # gaps at least this long are excluded from articulation rate
 EDGE_S = 0.25  # how far a recogniser's step edge may sit from the true one
 MIN_SPAN_S = 0.05  # rates over shorter spans are not measurable
-STATUS_CREDIT = {Status.OK: 1.0, Status.REPEATED: 0.8, Status.OUT_OF_ORDER: 0.5, Status.MISSING: 0.0}
 
 
 def words_per_minute(count: int, seconds: float) -> float | None:
@@ -39,7 +38,7 @@ def step_results(words: Sequence[Word], drill: Drill, alignment: Alignment) -> t
     for step in drill.steps:
         hits = alignment.step_hits(step.id)
         if not hits:
-            results.append(StepResult(step.id, Status.MISSING, None, None, "", None, 0, None, step.optional))
+            results.append(StepResult(step.id, Status.MISSING, None, None, "", None, 0, None, step.optional, step.line))
             continue
         first = hits[0]
         spoken = words[first.first : first.last + 1]
@@ -59,6 +58,7 @@ def step_results(words: Sequence[Word], drill: Drill, alignment: Alignment) -> t
                 count=len(hits),
                 match=round(first.score, 2),
                 optional=step.optional,
+                line=step.line,
             )
         )
     return tuple(results)
@@ -144,6 +144,16 @@ def extra_speech(words: Sequence[Word], alignment: Alignment) -> tuple[Mark, ...
     return tuple(Mark(" ".join(w.text for w in run), run[0].start, run[-1].end) for run in runs)
 
 
+PART_MAX = {"steps": 35, "order": 20, "flow": 15, "pace": 10, "clean": 20}
+# What each problem costs, ranked as the playbook ranks mistakes (see tests/test_ranking.py):
+# two steps missing < a forbidden phrase ≈ payment not last < a skipped step < a long hesitation
+# < a filler < one pause just over the limit < a slow but clean rep < a clean rep.
+COST = {
+    "skipped": 14.0, "repeated": 3.0, "last": 20.0, "order": 8.0, "pause": 3.0, "pause_per_s": 4.0,
+    "required_pause": 10.0, "late_reply": 5.0, "stopped": 10.0, "forbidden": 20.0, "filler": 5.0, "pace_per_wpm": 0.1,
+}
+
+
 def score(
     drill: Drill,
     steps: Sequence[StepResult],
@@ -151,41 +161,104 @@ def score(
     pace_: Pace,
     fillers: Sequence[Mark],
     forbidden: Sequence[Mark],
-) -> tuple[int, tuple[ScorePart, ...]]:
-    """A 0–100 score made of explained parts: steps 50, order 15, flow 15, pace 10, clean 10."""
-    heard = [s for s in steps if s.status != Status.MISSING]
-    counted = [s for s in steps if not (s.optional and s.status == Status.MISSING)]  # an optional step left out costs nothing
-    credit = sum(STATUS_CREDIT[s.status] for s in counted) / max(1, len(counted))
-    parts = [ScorePart("steps", round(50 * credit, 1), 50, f"{sum(s.status == 'ok' for s in counted)}/{len(counted)} steps ok")]
-    if not heard:
-        parts += [
-            ScorePart("order", 0, 15, "no steps heard"),
-            ScorePart("flow", 0, 15, "no steps heard"),
-            ScorePart("pace", 0, 10, "no steps heard"),
-            ScorePart("clean", 0, 10, "no steps heard"),
-        ]
+    turns: Sequence[TurnResult] = (),
+) -> tuple[int, tuple[ScorePart, ...], Coaching]:
+    """The 0–100 score as explained parts (steps said 35, in order 20, pauses 15, pace 10, words 20),
+    each problem costing what the playbook says it is worth, and the coaching for every problem."""
+    if all(s.status == Status.MISSING for s in steps):
+        nothing = drill.tip("nothing")
+        parts = tuple(ScorePart(name, 0, top, "nothing of the script was heard") for name, top in PART_MAX.items())
+        return 0, parts, Coaching(nothing, (Tip("the whole drill", nothing, 100.0),))
+    problems = _problems(drill, steps, pauses_, pace_, fillers, forbidden, turns)
+    parts = tuple(
+        ScorePart(name, round(max(0.0, top - sum(p for part, p, _ in problems if part == name)), 1), top, why)
+        for (name, top), why in zip(PART_MAX.items(), _whys(drill, steps, pauses_, pace_, fillers, forbidden, problems))
+    )
+    tips = tuple(sorted((tip for _, _, tip in problems), key=lambda t: -t.points))
+    return round(sum(p.points for p in parts)), parts, Coaching(tips[0].tip if tips else drill.tip("clean"), tips)
+
+
+def _problems(drill, steps, pauses_, pace_, fillers, forbidden, turns) -> list[tuple[str, float, Tip]]:
+    """Every problem as (score part, points it costs, its tip)."""
+    ids = [s.id for s in drill.steps]
+    line = {s.id: s.line for s in drill.steps}
+    problems: list[tuple[str, float, Tip]] = []
+
+    def add(part: str, points: float, about: str, kind: str, step_id: str | None = None, **fields: str) -> None:
+        fields = {"step": step_id or "", "line": line.get(step_id, ""), **fields}
+        problems.append((part, points, Tip(about, drill.tip(kind, step_id).format_map(_Blank(fields)), round(points, 1))))
+
+    for s in steps:
+        if s.status == Status.MISSING and not s.optional:
+            spot = ids.index(s.id)
+            add("steps", COST["skipped"], s.id, "skipped", s.id, after=ids[spot - 1] if spot else "the customer's yes")
+        elif s.status == Status.REPEATED:
+            add("steps", COST["repeated"], s.id, "repeated", s.id)
+    late = _last_broken(drill, steps)
+    if late:
+        add("order", COST["last"], f"{late} not last", "last", late)
     else:
-        in_order = sum(s.status != Status.OUT_OF_ORDER for s in heard)
-        parts.append(ScorePart("order", round(15 * in_order / len(heard), 1), 15, f"{in_order}/{len(heard)} heard steps in order"))
-        flagged = sum(p.flagged for p in pauses_)
-        short = sum(p.flagged and p.gap_s < p.min_s for p in pauses_)
-        longest = max((p.gap_s for p in pauses_), default=0.0)
-        why = f"{flagged - short} pause(s) too long (longest {longest:.2f} s)"
-        if short:
-            why += f", {short} required pause(s) missing"
-        parts.append(ScorePart("flow", max(0, 15 - 5 * flagged), 15, why))
-        parts.append(_pace_part(drill, pace_))
-        penalty = 5 * len(forbidden) + 2 * len(fillers)
-        parts.append(ScorePart("clean", max(0, 10 - penalty), 10, f"{len(forbidden)} forbidden phrase(s), {len(fillers)} filler(s)"))
-    return round(sum(p.points for p in parts)), tuple(parts)
-
-
-def _pace_part(drill: Drill, pace_: Pace) -> ScorePart:
-    """Full marks inside the drill's band; one point off per 10 wpm outside it."""
+        for s in steps:
+            if s.status == Status.OUT_OF_ORDER:
+                add("order", COST["order"], s.id, "order", s.id)
+    for p in pauses_:
+        if p.flagged and p.gap_s < p.min_s:
+            add("flow", COST["required_pause"], f"pause before {p.to_step}", "required_pause", p.to_step, limit=f"{p.min_s:g} s")
+        elif p.flagged:
+            cost = COST["pause"] + COST["pause_per_s"] * (p.gap_s - p.max_s)
+            add("flow", cost, f"pause before {p.to_step}", "pause", p.to_step, gap=f"{p.gap_s:.1f} s", limit=f"{p.max_s:g} s")
+    for t in turns:
+        following = ids[ids.index(t.turn.after) + 1] if t.turn.after in ids[:-1] else None
+        if not t.continued and following:
+            add("flow", COST["stopped"], "after the customer", "stopped", following, phrase=t.turn.text)
+        elif not t.in_time and not any(p.flagged and p.from_step == t.turn.after for p in pauses_):
+            gap = "too long" if t.latency_s is None else f"{t.latency_s:.1f} s"
+            add("flow", COST["late_reply"], "after the customer", "late_reply", following, phrase=t.turn.text, gap=gap, limit=f"{t.limit_s:g} s")
     low, high = drill.pace_wpm
     wpm = pace_.speech_wpm
-    if wpm is None:
-        return ScorePart("pace", 0, 10, "no speech")
-    distance = max(low - wpm, wpm - high, 0.0)
-    why = f"{wpm:.0f} wpm, band {low:.0f}–{high:.0f}" + ("" if distance == 0 else (" (too slow)" if wpm < low else " (too fast)"))
-    return ScorePart("pace", round(max(0.0, 10 - distance / 10), 1), 10, why)
+    if wpm is not None and not low <= wpm <= high:
+        distance = low - wpm if wpm < low else wpm - high
+        add("pace", min(PART_MAX["pace"], COST["pace_per_wpm"] * distance), "speaking pace", "slow" if wpm < low else "fast",
+            wpm=f"{wpm:.0f}", low=f"{low:.0f}", high=f"{high:.0f}")
+    for m in forbidden:
+        add("clean", COST["forbidden"], f"“{m.text}”", "forbidden", phrase=m.text)
+    if fillers:
+        add("clean", COST["filler"] * len(fillers), "filler words", "filler", phrase=", ".join(dict.fromkeys(m.text for m in fillers)))
+    return problems
+
+
+def _last_broken(drill: Drill, steps: Sequence[StepResult]) -> str | None:
+    """The first of the drill's `last` steps said while other steps were still to come (payment not last)."""
+    said = sorted((s for s in steps if s.start is not None), key=lambda s: s.start)
+    for i, s in enumerate(said):
+        if s.id in drill.last and any(later.id not in drill.last for later in said[i + 1:]):
+            return s.id
+    return None
+
+
+def _whys(drill, steps, pauses_, pace_, fillers, forbidden, problems) -> list[str]:
+    """Each score part's reason, in plain words."""
+    required = [s for s in steps if not s.optional]
+    said = [s for s in required if s.status != Status.MISSING]
+    skipped = [s.id for s in required if s.status == Status.MISSING]
+    steps_why = f"{len(said)} of {len(required)} steps said" + (f" (skipped: {', '.join(skipped)})" if skipped else "")
+    order_tips = [tip.about for part, _, tip in problems if part == "order"]
+    order_why = "in order" if not order_tips else order_tips[0] if order_tips[0].endswith(" not last") else ", ".join(order_tips) + " out of order"
+    long = [p for p in pauses_ if p.flagged and p.gap_s >= p.min_s]
+    short = [p for p in pauses_ if p.flagged and p.gap_s < p.min_s]
+    reasons = [f"{len(long)} pause(s) too long (longest {max(p.gap_s for p in long):.1f} s, limit {long[0].max_s:g} s)"] if long else []
+    reasons += [f"{len(short)} required pause(s) missed"] if short else []
+    reasons += ["slow after the customer"] if any(part == "flow" and tip.about == "after the customer" for part, _, tip in problems) else []
+    low, high = drill.pace_wpm
+    wpm = pace_.speech_wpm
+    pace_why = "no speech" if wpm is None else f"{wpm:.0f} words a minute, target {low:.0f}–{high:.0f}" + (
+        " (too slow)" if wpm < low else " (too fast)" if wpm > high else "")
+    clean_why = f"{len(forbidden)} word(s) to avoid, {len(fillers)} filler word(s)" if forbidden or fillers else "no words to avoid, no filler words"
+    return [steps_why, order_why, ", ".join(reasons) or "no pause over the limit", pace_why, clean_why]
+
+
+class _Blank(dict):
+    """Tip templates may name fields a problem does not have: they read as nothing."""
+
+    def __missing__(self, key: str) -> str:
+        return ""

@@ -135,7 +135,7 @@ def progress_figure(reps: Sequence[SavedRep]) -> Figure:
         position += len(group)
     score.set_ylim(0, 110)
     score.set_ylabel("score")
-    wpm.set_ylabel("speech wpm")
+    wpm.set_ylabel("words a minute")
     pause.set_ylabel("longest pause (s)")
     highest = max([r.report.longest_pause_s or 0.0 for r in reps] + [r.max_pause_s for r in reps])
     pause.set_ylim(0, highest * 1.15)

@@ -33,9 +33,9 @@ def render_history(reps: Sequence[SavedRep], console: Console) -> None:
     if not reps:
         console.print("No reps saved yet (or none match). `voicedrill check` and `voicedrill drill` save every rep.")
         return
-    table = Table(title="History", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1), collapse_padding=True)
+    table = Table(title="History", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1), collapse_padding=True, show_edge=False)
     for column in ("rep", "session", "when", "drill", "secs", "wpm", "pause", "order", "score"):
-        table.add_column(column, justify="left" if column in ("session", "when", "drill") else "right", no_wrap=True)
+        table.add_column(column, justify="left" if column in ("session", "when", "drill") else "right", no_wrap=True, min_width=len(column))
     for _, group in groupby(reps, key=lambda r: r.session):
         for r in group:
             report = r.report
@@ -50,7 +50,7 @@ def render_history(reps: Sequence[SavedRep], console: Console) -> None:
     console.print(table)
     trend = [
         ("score", [r.report.score for r in reps], "{:.0f}"),
-        ("speech wpm", [r.report.pace.speech_wpm for r in reps], "{:.0f}"),
+        ("words a minute", [r.report.pace.speech_wpm for r in reps], "{:.0f}"),
         ("longest pause", [r.report.longest_pause_s for r in reps], "{:.2f}s"),
     ]
     for name, values, fmt in trend:
@@ -58,7 +58,7 @@ def render_history(reps: Sequence[SavedRep], console: Console) -> None:
         ends = f"  {fmt.format(known[0])} → {fmt.format(known[-1])}" if known else ""
         console.print(f"{name:>14}  {sparkline(values)}{ends}", markup=False, highlight=False)
     console.print(
-        f"{len(reps)} rep(s) in {len({r.session for r in reps})} session(s); wpm = speech wpm, pause = longest pause between "
+        f"{len(reps)} rep(s) in {len({r.session for r in reps})} session(s); wpm = words a minute, pause = longest pause between "
         "questions, order = steps out of order. A picture: voicedrill report REP_OR_SESSION --html page.html",
         markup=False,
     )

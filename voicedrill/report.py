@@ -12,7 +12,8 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from .data import CustomerTurn, Mark, Pace, Pause, RepReport, ScorePart, Status, StepResult, TurnKind, TurnResult, Word
+from .align import normalise
+from .data import Coaching, CustomerTurn, Mark, Pace, Pause, RepReport, ScorePart, Status, StepResult, Tip, TurnKind, TurnResult, Word
 from .drills import Drill
 from .errors import VoicedrillError
 
@@ -39,6 +40,7 @@ def to_dict(report: RepReport) -> dict:
                 "count": s.count,
                 "match": s.match,
                 "optional": s.optional,
+                "line": s.line,
             }
             for s in report.steps
         ],
@@ -70,6 +72,10 @@ def to_dict(report: RepReport) -> dict:
         ],
         "score": report.score,
         "score_parts": [{"part": p.name, "points": p.points, "max": p.max_points, "why": p.why} for p in report.score_parts],
+        "coaching": None if report.coaching is None else {
+            "focus": report.coaching.focus,
+            "tips": [{"about": t.about, "tip": t.tip, "points": t.points} for t in report.coaching.tips],
+        },
     }
 
 
@@ -85,7 +91,7 @@ def from_dict(data: dict) -> RepReport:
         audio_s=data["audio_s"],
         words=tuple(Word(w["w"], w["start"], w["end"], w["conf"]) for w in data["words"]),
         steps=tuple(
-            StepResult(s["id"], Status(s["status"]), s["start"], s["end"], s["heard"], s["wpm"], s["count"], s["match"], s["optional"])
+            StepResult(s["id"], Status(s["status"]), s["start"], s["end"], s["heard"], s["wpm"], s["count"], s["match"], s["optional"], s.get("line", ""))
             for s in data["steps"]
         ),
         order_ok=data["order_ok"],
@@ -99,7 +105,15 @@ def from_dict(data: dict) -> RepReport:
         score=data["score"],
         score_parts=tuple(ScorePart(p["part"], p["points"], p["max"], p["why"]) for p in data["score_parts"]),
         turns=tuple(_turn(t) for t in data.get("customer", [])),
+        coaching=_coaching(data.get("coaching")),
     )
+
+
+def _coaching(data: dict | None) -> Coaching | None:
+    """Stored coaching (reports saved before coaching existed have none)."""
+    if data is None:
+        return None
+    return Coaching(data["focus"], tuple(Tip(t["about"], t["tip"], t.get("points", 0.0)) for t in data["tips"]))
 
 
 def _turn(t: dict) -> TurnResult:
@@ -120,10 +134,23 @@ def fmt_seconds(value: float | None) -> str:
 
 @dataclass(frozen=True)
 class Cell:
-    """One table cell as text, with how to show it: a role ("ok", "bad", "warn") or a step status."""
+    """One table cell as text, with how to show it: a role ("ok", "bad", "warn") or a step status.
+    `words`, when given, are the text word by word with whether each was heard (the rest show as unclear)."""
 
     text: str
     role: str = ""
+    words: tuple[tuple[str, bool], ...] = ()
+
+
+STATUS_LABEL = {Status.OK: "said", Status.MISSING: "skipped", Status.OUT_OF_ORDER: "out of order", Status.REPEATED: "said twice"}
+PART_LABEL = {"steps": "steps said", "order": "in order", "flow": "pauses between questions", "pace": "speaking pace",
+              "clean": "words to avoid and fillers"}
+
+
+def script_words(step: StepResult) -> tuple[tuple[str, bool], ...]:
+    """The step's script line word by word, each marked heard or not (raw recogniser words are never shown)."""
+    heard = set(normalise(step.heard))
+    return tuple((word, bool(set(normalise(word)) & heard)) for word in step.line.split())
 
 
 @dataclass(frozen=True)
@@ -138,11 +165,11 @@ class Grid:
 
 def steps_grid(report: RepReport, title: str = "") -> Grid:
     rows = tuple(
-        (Cell(s.id), Cell(s.status.replace("_", " ") + (f" ×{s.count}" if s.count > 1 else ""), s.status), Cell(fmt_seconds(s.start)),
-         Cell(fmt_seconds(s.end)), Cell("—" if s.wpm is None else f"{s.wpm:.0f}"), Cell(s.heard))
+        (Cell(s.id), Cell(STATUS_LABEL[s.status] + (f" ×{s.count}" if s.count > 2 else ""), s.status), Cell(fmt_seconds(s.start)),
+         Cell(s.line or s.heard, words=script_words(s) if s.line and s.status != Status.MISSING else ()))
         for s in report.steps
     )
-    return Grid(title or f"{report.drill} — {report.engine}", ("step", "status", "start", "end", "wpm", "heard"), rows, ("start", "end", "wpm"))
+    return Grid(title or f"{report.drill} — {report.engine}", ("step", "", "at", "the line (grey: not heard clearly)"), rows, ("at",))
 
 
 def pauses_grid(report: RepReport) -> Grid:
@@ -161,7 +188,7 @@ def reps_grid(info: dict, title: str = "Reps") -> Grid:
          Cell(fmt_seconds(r["longest_pause_s"]), "bad" if r["flagged_pauses"] else ""), Cell(str(r["order_errors"])), Cell(str(r["score"])))
         for r in info["rows"]
     )
-    columns = ("rep", "duration", "speech wpm", "longest pause", "order errors", "score")
+    columns = ("rep", "duration", "words a minute", "longest pause", "out of order", "score")
     return Grid(title, columns, rows, columns)
 
 
@@ -173,19 +200,38 @@ def rich_table(grid: Grid) -> Table:
     for column in grid.columns:
         table.add_column(column, overflow="fold", justify="right" if column in grid.right else "left")
     for row in grid.rows:
-        table.add_row(*(Text(cell.text, style=STYLE.get(cell.role, "")) for cell in row))
+        table.add_row(*(_rich_cell(cell) for cell in row))
     return table
 
 
+def _rich_cell(cell: Cell) -> Text:
+    if not cell.words:
+        return Text(cell.text, style=STYLE.get(cell.role, ""))
+    text = Text()
+    for i, (word, heard) in enumerate(cell.words):
+        text.append(("" if i == 0 else " ") + word, style="" if heard else "dim")
+    return text
+
+
 def render(report: RepReport, console: Console, title: str = "") -> None:
-    """A scorecard a rep can read at a glance: steps, pauses, pace, slips, score."""
+    """A scorecard a rep can read at a glance: the one thing to change, steps, pauses, facts, tips, score."""
+    if report.coaching:
+        console.print(Text("Next rep: ", style="bold") + Text(report.coaching.focus))
     console.print(rich_table(steps_grid(report, title)))
     if report.pauses:
         console.print(rich_table(pauses_grid(report)))
     for line in fact_lines(report, _rich_mark):
         console.print(line)
+    for tip in tip_lines(report):
+        console.print(Text("  • " + tip))
     head, _, parts = score_line(report).partition(" — ")
     console.print(f"[bold]{head}[/] — {escape(parts)}")
+
+
+def tip_lines(report: RepReport) -> list[str]:
+    """Every tip after the focus (which is shown first), costliest first."""
+    tips = report.coaching.tips if report.coaching else ()
+    return [f"{t.tip} (−{t.points:g})" for t in tips[1:]]
 
 
 def _rich_mark(text: str, role: str = "") -> str:
@@ -204,18 +250,19 @@ def fact_lines(report: RepReport, mark: Callable[[str, str], str]) -> list[str]:
         return plain(f"{label}: ") + plain(sep).join(mark(f"“{m.text}”", role) + plain(f" at {m.start:.1f}s") for m in marks)
 
     lines = [
-        plain("Order: ") + (mark("ok", "ok") if report.order_ok else mark("; ".join(report.order_notes), "warn")),
+        plain("In order: ") + (mark("yes", "ok") if report.order_ok else mark("; ".join(report.order_notes), "warn")),
         plain(
-            f"Pace: {pace.speech_wpm or 0:.0f} wpm speech, {pace.articulation_wpm or 0:.0f} wpm articulation"
-            f" over {fmt_seconds(report.duration_s)} of {report.audio_s:.1f}s audio"
+            f"Speaking pace: {pace.speech_wpm or 0:.0f} words a minute, {fmt_seconds(report.duration_s)} from the first"
+            f" word to the last ({report.audio_s:.1f}s recorded)"
         ),
     ]
     if report.forbidden:
-        lines.append(listed("Forbidden", report.forbidden, "bad"))
+        lines.append(listed("Words to avoid", report.forbidden, "bad"))
     if report.fillers:
-        lines.append(listed("Fillers", report.fillers, ""))
+        lines.append(listed("Filler words", report.fillers, ""))
     if report.extra:
-        lines.append(listed("Off-script", report.extra, "", "; "))
+        lines.append(plain(f"Not in the script: {len(report.extra)} stretch(es) of speech, starting at ")
+                     + plain(", ".join(f"{m.start:.1f}s" for m in report.extra)))
     if not report.words:
         lines.append(mark("No speech was recognised in this audio.", "warn"))
     for t in report.turns:
@@ -228,21 +275,24 @@ def fact_lines(report: RepReport, mark: Callable[[str, str], str]) -> list[str]:
 
 
 def score_line(report: RepReport) -> str:
-    parts = ", ".join(f"{p.name} {p.points:g}/{p.max_points} ({p.why})" for p in report.score_parts)
+    parts = ", ".join(f"{PART_LABEL.get(p.name, p.name)} {p.points:g}/{p.max_points} ({p.why})" for p in report.score_parts)
     return f"Score {report.score}/100 — {parts}"
 
 
 def render_drill_list(found: list[tuple[Path, Drill | VoicedrillError]], console: Console) -> None:
     """The drills a rep can practise, and the files that are broken (with why)."""
     table = Table(title="Drills", title_justify="left")
-    for column in ("name", "steps", "title", "source", "file"):
-        table.add_column(column, overflow="fold")
+    table.add_column("name", no_wrap=True)
+    table.add_column("steps", justify="right")
+    table.add_column("what it trains")
     for path, drill in found:
         if isinstance(drill, VoicedrillError):
-            table.add_row(path.stem, "—", Text(f"broken: {drill}", style="red"), "", str(path))
+            table.add_row(path.stem, "—", Text(f"broken: {drill}", style="red"))
         else:
-            table.add_row(drill.name, str(len(drill.steps)), Text(drill.title), Text(drill.source), str(path))
+            table.add_row(drill.name, str(len(drill.steps)), Text(drill.title))
     console.print(table)
+    folders = sorted({str(path.parent) for path, _ in found})
+    console.print(Text("From: " + ", ".join(folders) + " — voicedrill drills show NAME for the script"), soft_wrap=True)
 
 
 def render_script(drill: Drill, console: Console) -> None:

@@ -152,13 +152,10 @@ class SphinxEngine:
     name = "pocketsphinx"
     model_name = "en-us (bundled)"
 
+    description = "pocketsphinx (built in)"
+
     def __init__(self, drill: Drill | None = None):
-        if drill is None:
-            self.decoder = pocketsphinx.Decoder(samprate=RATE, loglevel="FATAL")
-            self.description = "pocketsphinx, bundled en-us model"
-        else:
-            self.decoder = _biased_decoder(drill)
-            self.description = f"pocketsphinx, bundled en-us model biased to the {drill.name} script"
+        self.decoder = pocketsphinx.Decoder(samprate=RATE, loglevel="FATAL") if drill is None else _biased_decoder(drill)
         self._current: SphinxRecognizer | None = None  # one stream at a time on the shared decoder
 
     def recognizer(self) -> SphinxRecognizer:

@@ -11,7 +11,7 @@ from html import escape
 
 from .history import SavedRep
 from .plots import png_bytes, progress_figure, rep_figure
-from .report import Grid, fact_lines, pauses_grid, reps_grid, score_line, steps_grid, summary, summary_line
+from .report import Grid, fact_lines, pauses_grid, reps_grid, score_line, steps_grid, summary, summary_line, tip_lines
 
 STYLE = """
 body { font: 15px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 1250px; color: #263238; padding: 0 1em; }
@@ -20,6 +20,7 @@ h1 { font-size: 1.5em; margin-bottom: .2em; } h2 { margin-top: 2em; border-botto
 th, td { padding: .25em .7em; border-bottom: 1px solid #eceff1; text-align: left; } td.n { text-align: right; }
 .ok { color: #2e7d32; } .missing, .flagged, .bad { color: #c62828; font-weight: 600; }
 .out_of_order, .warn { color: #b26a00; font-weight: 600; } .repeated { color: #1565c0; } .score { font-size: 1.3em; font-weight: 700; }
+.unclear { color: #90a4ae; } .focus { font-size: 1.15em; background: #fff8e1; padding: .5em .8em; border-left: 4px solid #ffb300; }
 """
 
 
@@ -51,7 +52,7 @@ def _table(grid: Grid, link: str = "") -> str:
     for row in grid.rows:
         cells = []
         for column, cell in zip(grid.columns, row):
-            text = escape(cell.text)
+            text = " ".join(escape(w) if heard else f"<span class=unclear>{escape(w)}</span>" for w, heard in cell.words) or escape(cell.text)
             if link and column == grid.columns[0]:
                 text = f"<a href='#{link}{text}'>{text}</a>"
             classes = " ".join(c for c in ("n" if column in grid.right else "", cell.role) if c)
@@ -68,12 +69,14 @@ def _session_table(reps: Sequence[SavedRep]) -> str:
 def _rep_section(rep: SavedRep, heading: bool) -> str:
     report = rep.report
     out = [f"<h2 id='rep-{rep.id}'>Rep {rep.number} (rep {rep.id}) — score {report.score}</h2>" if heading else f"<p class=score>Score {report.score}/100</p>"]
+    if report.coaching:
+        out.append(f"<p class=focus><b>Next rep:</b> {escape(report.coaching.focus)}</p>")
     out.append(_image(png_bytes(rep_figure(rep, report)), f"timeline of rep {rep.id}"))
     out.append(_table(steps_grid(report)))
     if report.pauses:
         out.append(_table(pauses_grid(report)))
-    limits = f"Drill limits: pace {rep.pace_wpm[0]:.0f}–{rep.pace_wpm[1]:.0f} wpm, pauses between questions ≤ {rep.max_pause_s:g} s"
-    facts = [*fact_lines(report, _mark), escape(limits), escape(score_line(report))]
+    limits = f"Drill limits: speaking pace {rep.pace_wpm[0]:.0f}–{rep.pace_wpm[1]:.0f} words a minute, pauses between questions ≤ {rep.max_pause_s:g} s"
+    facts = [*fact_lines(report, _mark), *(escape("Tip: " + t) for t in tip_lines(report)), escape(limits), escape(score_line(report))]
     out.append("<ul>" + "".join(f"<li>{f}</li>" for f in facts) + "</ul>")
     out.append(f"<p class=meta>source: {escape(rep.source)}</p>")
     return "\n".join(out)

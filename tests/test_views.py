@@ -1,0 +1,108 @@
+"""One saved rep, every view (issue: coaching): the scorecard, the history table, the export, the
+page and the JSON only format the verdicts stored with the rep, in plain words, at 80 columns and up."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+
+import pytest
+from rich.console import Console
+
+from voicedrill.analysis import analyse
+from voicedrill.data import Word
+from voicedrill.drills import list_drills, load_drill
+from voicedrill.history import Session, Store
+from voicedrill.progress import export, render_history
+from voicedrill.report import render, render_drill_list, render_summary, to_dict
+from voicedrill.webpage import page
+
+JARGON = ("articulation", "Off-script", "out_of_order", "flow ", "clean ", " wpm", "Forbidden", "Fillers")
+
+
+def said(drill, gaps: dict[str, float], skip: tuple[str, ...] = (), extra: dict[str, str] | None = None) -> list[Word]:
+    """The drill's lines as timed words, `gaps[step]` seconds of silence before a step, `extra` words said before one."""
+    words, t = [], 0.5
+    for step in drill.steps:
+        if step.id in skip:
+            continue
+        t += gaps.get(step.id, 0.3)
+        for token in ((extra or {}).get(step.id, "") + " " + step.line).split():
+            words.append(Word(token.strip(",.?!").lower(), round(t, 3), round(t + 0.25, 3)))
+            t += 0.28
+    return words
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    """Two reps in a history: a hard close with a skipped step, a filler and a 1.8 s pause; a
+    first-close-recovery whose required 2.5 s breath was held (accepted, longer than the usual limit)."""
+    hard, recovery = load_drill("hard-close"), load_drill("first-close-recovery")
+    hard_rep = analyse(said(hard, {"payment": 1.8}, skip=("email",), extra={"address": "um"}), hard, "fake", 30.0)
+    recovery_rep = analyse(said(recovery, {"concern": 2.5}), recovery, "fake", 60.0)
+    store = Store(tmp_path_factory.mktemp("views") / "history.db")
+    for drill, report in ((hard, hard_rep), (recovery, recovery_rep)):
+        store.save_rep(Session.of("check", drill, "fake", "none"), 1, report, "rep.wav")
+    reps = store.reps()
+    store.close()
+    return reps
+
+
+def text_of(draw, width: int) -> str:
+    console = Console(file=io.StringIO(), width=width, color_system=None, highlight=False)
+    draw(console)
+    return console.file.getvalue()
+
+
+def test_the_verdicts_are_the_stored_ones_in_every_view(saved):
+    hard, recovery = saved
+    breath = next(p for p in recovery.report.pauses if p.to_step == "concern")
+    assert breath.gap_s > recovery.max_pause_s and not breath.flagged  # accepted: a required pause, held
+    assert recovery.report.flagged_pauses == 0 and hard.report.flagged_pauses == 1
+    rows = list(csv.DictReader(io.StringIO(export(saved, "csv"))))
+    assert [int(r["flagged_pauses"]) for r in rows] == [1, 0] and [int(r["steps_missing"]) for r in rows] == [1, 0]
+    assert [int(r["score"]) for r in rows] == [hard.report.score, recovery.report.score]
+    history = Console(file=io.StringIO(), width=120, color_system="truecolor")
+    render_history(saved, history)
+    lines = history.file.getvalue().splitlines()
+    red = "\x1b[31m"
+    assert red in next(line for line in lines if "hard-close" in line)  # its flagged pause is red
+    assert red not in next(line for line in lines if "first-close" in line)  # the accepted breath is not
+    html = page(saved)
+    assert html.count("class='n bad'") == 1 and "Next rep:" in html and "unclear" in html or "skipped" in html
+    for rep in saved:
+        assert json.loads(export([rep], "jsonl"))["report"] == to_dict(rep.report)
+
+
+def test_json_carries_the_coaching(saved):
+    hard = to_dict(saved[0].report)
+    assert set(hard["coaching"]) == {"focus", "tips"}
+    assert hard["coaching"]["focus"] == hard["coaching"]["tips"][0]["tip"]
+    assert {t["about"] for t in hard["coaching"]["tips"]} == {"email", "pause before payment", "filler words"}
+    assert all(set(t) >= {"about", "tip"} for t in hard["coaching"]["tips"])
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_scorecard_in_plain_words_and_nothing_cut(saved, width):
+    for rep in saved:
+        text = text_of(lambda c: render(rep.report, c, title=f"Rep {rep.id}"), width)
+        assert text.startswith("Next rep: ") and "…" not in text
+        text = " ".join(text.split())
+        assert not [word for word in JARGON if word in text], text
+        for label in ("steps said", "in order", "pauses between questions", "speaking pace", "words to avoid"):
+            assert label in text
+    hard = " ".join(text_of(lambda c: render(saved[0].report, c), width).split())
+    assert "skipped" in hard and "Filler words" in hard and "You skipped the email" in hard
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_tables_fit_without_cutting_values_or_names(saved, width):
+    history = text_of(lambda c: render_history(saved, c), width)
+    listing = text_of(lambda c: render_drill_list(list_drills(), c), width)
+    summary = text_of(lambda c: render_summary([r.report for r in saved], c, numbers=[r.id for r in saved]), width)
+    for text in (history, listing, summary):
+        assert "…" not in text and max(len(line) for line in text.splitlines()) <= width
+    for name in ("hard-close", "first-close-recovery", "micro-commitment", "soft-to-hard"):
+        assert re.search(rf"\b{name}\b", listing), listing
