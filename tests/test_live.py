@@ -182,7 +182,7 @@ def test_three_reps_from_files_are_saved(tmp_path, pieces, make_rep):
 
 def test_ctrl_c_keeps_completed_reps(tmp_path, pieces, make_rep):
     clean, _ = make_rep(pieces, "clean")
-    proc = voicedrill("drill", "--reps", "3", "--input", str(clean), "--speed", "4", "--out", str(tmp_path), "--no-speech", "--keep-audio")
+    proc = voicedrill("drill", "--reps", "3", "--input", str(clean), "--speed", "8", "--out", str(tmp_path), "--no-speech", "--keep-audio")
     wait_into_rep_3(proc)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
@@ -199,7 +199,7 @@ def test_killed_run_leaves_completed_reps_intact(tmp_path, pieces, make_rep):
     """SIGKILL (no chance to clean up) mid-rep 3: reps 1–2 are whole, nothing half-written."""
     clean, _ = make_rep(pieces, "clean")
     env = {**os.environ, "VOICEDRILL_DB": str(tmp_path.parent / f"{tmp_path.name}.db")}
-    proc = voicedrill("drill", "--reps", "5", "--input", str(clean), "--speed", "4", "--out", str(tmp_path), "--no-speech", "--keep-audio", env=env)
+    proc = voicedrill("drill", "--reps", "5", "--input", str(clean), "--speed", "8", "--out", str(tmp_path), "--no-speech", "--keep-audio", env=env)
     wait_into_rep_3(proc)
     proc.kill()
     proc.communicate(timeout=30)

@@ -13,7 +13,7 @@ import soundfile as sf
 import soxr
 
 from .errors import VoicedrillError
-from .files import regular_input
+from .files import keep_safe, regular_input
 
 RATE = 16000  # what both engines want
 BLOCK_S = 0.1  # 100 ms blocks: small enough for live feedback, large enough to be cheap
@@ -37,6 +37,7 @@ class AudioInfo:
 def probe(path: str | Path) -> AudioInfo:
     """Read a file's header; refuse what we cannot decode with a message that says why."""
     path = regular_input(path, "file")
+    keep_safe(path, "the recording being checked")
     with open(path, "rb") as f:
         head = f.read(4)
     if head[:3] == b"ID3" or (len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0):
@@ -45,11 +46,8 @@ def probe(path: str | Path) -> AudioInfo:
         with sf.SoundFile(path) as f:
             info = AudioInfo(path, f.samplerate, f.channels, f.frames)
             compressed = f.format == "MPEG"
-    except sf.LibsndfileError as exc:
-        reason = str(exc).split(": ", 1)[-1] if ": " in str(exc) else str(exc)
-        raise VoicedrillError(f"{path}: not a readable audio file ({reason}); use WAV, FLAC or OGG") from None
-    except (OSError, RuntimeError) as exc:
-        raise VoicedrillError(f"{path}: cannot open it as audio ({exc}); use WAV, FLAC or OGG") from None
+    except (sf.LibsndfileError, OSError, RuntimeError):  # the decoder's own words mean nothing to a rep
+        raise VoicedrillError(f"{path}: not a readable audio file (another format, or damaged); use WAV, FLAC or OGG") from None
     if compressed:
         raise VoicedrillError(f"{path}: MP3 is not supported; convert it to WAV or FLAC (e.g. ffmpeg -i rep.mp3 rep.wav)")
     if not MIN_RATE <= info.rate <= MAX_RATE:
@@ -82,8 +80,8 @@ def stream_file(source: str | Path | AudioInfo, block_s: float = BLOCK_S) -> Ite
                 tail = resampler.resample_chunk(np.zeros(0, dtype=np.float32), last=True)
                 if tail.size:
                     yield to_pcm16(tail)
-    except sf.LibsndfileError as exc:
-        raise VoicedrillError(f"{info.path}: audio data is damaged ({exc})") from None
+    except sf.LibsndfileError:
+        raise VoicedrillError(f"{info.path}: the audio is damaged partway through; record the rep again or convert it to WAV") from None
 
 
 class FileSource:

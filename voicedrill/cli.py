@@ -13,9 +13,9 @@ from pathlib import Path
 from rich.console import Console
 
 from .errors import VoicedrillError
+from .schema import LARGEST_ID
 
 EXIT_USER_ERROR = 2
-LARGEST_ID = 2**63 - 1  # SQLite's largest integer: no rep or session has a bigger number
 
 
 class _Parser(argparse.ArgumentParser):
@@ -172,7 +172,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _run(args, err)
     except VoicedrillError as exc:
-        err.print(f"voicedrill: error: {exc}", markup=False, soft_wrap=True)
+        one_line = str(exc).replace("\r", "\\r").replace("\n", "\\n")  # a name with a newline in it stays on one line
+        err.print(f"voicedrill: error: {one_line}", markup=False, soft_wrap=True)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         err.print("voicedrill: interrupted")
@@ -191,7 +192,8 @@ def _run(args: argparse.Namespace, err: Console) -> int:
     if args.command in ("history", "report", "export"):
         from . import history
 
-        store = history.Store(write=args.command == "history" and args.delete is not None)
+        deleting = args.command == "history" and args.delete is not None
+        store = history.Store(write=deleting and history.db_path().exists())  # no history: nothing to delete, none made
         try:
             return {"history": _history, "report": _report, "export": _export}[args.command](args, store, err)
         finally:
@@ -228,12 +230,12 @@ def _check(args: argparse.Namespace, err: Console) -> int:
     err.print(f"engine: {engine.description}", markup=False)
     tracker = SilenceTracker()
     report = score_file(info, drill, engine, tracker)
+    saved = keep_check(store, drill, engine, info, report, tracker) if store is not None else None  # kept before it is shown
     if args.json:
         print(to_json(report), flush=True)
     else:
         render(report, Console(highlight=False), title=f"{drill.title} — {audio.name}")
     if store is not None:
-        saved = keep_check(store, drill, engine, info, report, tracker)
         _close(store, err)
         if saved.rep is not None:
             err.print(f"saved as rep {saved.rep} (voicedrill report {saved.rep} --html rep.html)", markup=False)
@@ -268,11 +270,12 @@ def _drill(args: argparse.Namespace, err: Console) -> int:
     console = Console(highlight=False)
     speaker = Speaker(not args.no_speech)
     customer = Customer(drill, speaker, random.Random(args.seed)) if args.customer else None
-    try:
-        run = run_drill(drill, engine, sources, args.reps, LiveView(console, events), speaker, keeper, customer)
-    finally:
-        if events:
+    run = run_drill(drill, engine, sources, args.reps, LiveView(console, events), speaker, keeper, customer)
+    if events:
+        try:
             events.close()
+        except VoicedrillError as exc:
+            run.error = run.error or exc
     render_summary(run.reports, console, run.interrupted, run.numbers)
     if run.overflows:
         console.print(f"[yellow]{run.overflows} audio block(s) were dropped by the input device (overflow)[/]")
@@ -319,6 +322,9 @@ def _report(args: argparse.Namespace, store, err: Console) -> int:
 
     kind, number = store.resolve(*args.ref)
     reps = store.reps(**{kind: number}) if number is not None else []
+    if not reps and store.damaged:
+        note = store.notes.pop()  # said once, as the error
+        raise VoicedrillError(note.replace("left out", "cannot be shown") + "; the other reps are fine")
     if not reps:
         named = "session" if number is None else f"rep {number}" if kind == "rep" else f"session s{number}"
         raise VoicedrillError(f"no {named} in the history (see voicedrill history)")

@@ -167,7 +167,7 @@ def find_drill(name_or_path: str) -> Path:
         return path  # a path: load_drill_file says what is wrong with it, if anything
     for folder in drill_dirs():
         candidate = folder / f"{name_or_path}.toml"
-        if candidate.is_file():
+        if os.path.isfile(candidate):  # False, not an error, for names the system cannot hold
             return candidate
     known = sorted({p.stem for d in drill_dirs() for p in d.glob("*.toml")})
     raise VoicedrillError(f"no drill named {name_or_path!r} (known: {', '.join(known) or 'none'}); pass a .toml path")

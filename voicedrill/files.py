@@ -54,18 +54,33 @@ def regular_input(path: str | Path, what: str = "file") -> Path:
     return path
 
 
+_KEPT: dict[str, str] = {}  # files this run reads or keeps (real path → what it is): never written over
+
+
+def keep_safe(path: str | Path, what: str) -> None:
+    """Mark a file this run reads or keeps (the history, a recording) so no output may replace it."""
+    _KEPT[os.path.realpath(path)] = what
+
+
 def destination(path: str | Path, suffixes: tuple[str, ...] = ()) -> Path:
-    """Refuse a place a whole file cannot go: wrong kind of name, a folder, a device, no such folder."""
+    """Refuse a place a whole file cannot go: wrong kind of name, a folder, a device, no such folder,
+    or a file this run reads or keeps; returns the real path (a symbolic link is written through)."""
     path = Path(path)
     if suffixes and path.suffix.lower() not in suffixes:
         raise VoicedrillError(f"{path}: this writes {' or '.join(suffixes)} files; give a name ending in {suffixes[0]}")
-    if path.is_dir():
-        raise VoicedrillError(f"{path}: is a folder; give a file name inside it")
-    if os.path.lexists(path) and not path.is_file():
-        raise VoicedrillError(f"{path}: is not a regular file (a device or a pipe); choose a file name")
-    if not path.parent.is_dir():
-        raise VoicedrillError(f"{path}: the folder {path.parent} does not exist; create it or choose another")
-    return path
+    try:
+        real = Path(os.path.realpath(path))
+        if real.is_dir():
+            raise VoicedrillError(f"{path}: is a folder; give a file name inside it")
+        if os.path.lexists(real) and not real.is_file():
+            raise VoicedrillError(f"{path}: is not a regular file (a device or a pipe); choose a file name")
+        if not real.parent.is_dir():
+            raise VoicedrillError(f"{path}: the folder {path.parent} does not exist; create it or choose another")
+    except OSError as exc:
+        raise VoicedrillError(f"{path}: cannot write there ({reason(exc)})") from None
+    if kept := _KEPT.get(str(real)):
+        raise VoicedrillError(f"{path}: that is {kept}; choose another file name")
+    return real
 
 
 def write_atomic(path: str | Path, write: Callable[[Path], object]) -> None:

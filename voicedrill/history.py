@@ -28,9 +28,9 @@ from . import pending
 from .data import RepReport
 from .drills import Drill
 from .errors import VoicedrillError
-from .files import reason
+from .files import keep_safe, reason
 from .report import from_dict, rep_row, to_dict
-from .schema import APPLICATION_ID, DB_ENV, MIGRATIONS, SCHEMA_VERSION, check_header, damaged, foreign, newer, unusable, writable
+from .schema import APPLICATION_ID, DB_ENV, LARGEST_ID, MIGRATIONS, SCHEMA_VERSION, check_header, damaged, foreign, newer, unusable, writable
 
 BUSY_TIMEOUT_S = 10.0  # how long a save waits for another process's write to finish
 LEVEL_STEP_S = 0.05  # stored energy envelope resolution (for the timeline picture)
@@ -107,9 +107,12 @@ class Store:
         self.path = path or db_path()
         self.timeout_s = timeout_s or BUSY_TIMEOUT_S
         self.notes: list[str] = []
+        self.damaged: list[int] = []  # reps left out of a read because their row is damaged
         self.problem = ""  # set when a save failed: the run's later reps go straight to pending files
         self._copy: Path | None = None
         check_header(self.path)
+        for suffix, what in (("", "your history"), ("-wal", "part of your history"), ("-shm", "part of your history")):
+            keep_safe(f"{self.path}{suffix}", what)
         waiting = pending.found(self.path)
         if not (write or waiting):
             self._open_read()
@@ -137,6 +140,7 @@ class Store:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise VoicedrillError(unusable(self.path, reason(exc))) from None
+        beside = self._beside()
         self._connect(self.path)
         try:
             version = self._verify()
@@ -146,8 +150,21 @@ class Store:
                 with self._write():
                     pass
         except VoicedrillError:
-            self.close()  # SQLite tidies its -wal and -shm files away as the last connection closes
+            self.close()  # SQLite tidies its -wal and -shm files away as the last connection closes…
+            self._tidy(beside)  # …unless a full disk stopped it
             raise
+
+    def _beside(self) -> set[Path]:
+        """SQLite's -wal and -shm files that are there before we open."""
+        return {p for p in (Path(f"{self.path}-wal"), Path(f"{self.path}-shm")) if p.exists()}
+
+    def _tidy(self, before: set[Path]) -> None:
+        """Remove the -wal and -shm files our failed open made (none of another process's)."""
+        for made in self._beside() - before:
+            try:
+                made.unlink()
+            except OSError:
+                pass  # it goes when its disk has room again
 
     def _open_read(self) -> None:
         """Open for reading only, seeing every committed rep, and leaving nothing beside the file."""
@@ -155,22 +172,8 @@ class Store:
             self._connect(":memory:")  # nothing saved yet: read without creating the file
             self._create(self.db)
             return
-        if writable(self.path):  # an ordinary connection: the last to close removes -wal and -shm
-            self._connect(self.path)
-            self.db.execute("PRAGMA query_only = ON")
-        elif (wal := Path(f"{self.path}-wal")).exists() and wal.stat().st_size:
-            # a read-only folder with reps still in the WAL: SQLite cannot share the WAL index
-            # there, so read a private copy of the file and its WAL
-            self._copy = Path(tempfile.mkdtemp(prefix="voicedrill-read-"))
-            try:
-                shutil.copyfile(self.path, self._copy / "history.db")
-                shutil.copyfile(wal, self._copy / "history.db-wal")
-            except OSError as exc:
-                self.close()
-                raise VoicedrillError(unusable(self.path, reason(exc))) from None
-            self._connect(self._copy / "history.db")
-        else:
-            self._connect(f"{self.path.resolve().as_uri()}?mode=ro&immutable=1", uri=True)
+        if not (writable(self.path) and self._open_ordinary()):
+            self._open_private()
         try:
             if self._verify() == 0:
                 self.close()
@@ -179,6 +182,36 @@ class Store:
         except VoicedrillError:
             self.close()
             raise
+
+    def _open_ordinary(self) -> bool:
+        """An ordinary connection (the last to close removes -wal and -shm); False if SQLite cannot
+        make its index file (a full disk), with nothing left behind."""
+        beside = self._beside()
+        try:
+            self._connect(self.path)
+            self.db.execute("PRAGMA query_only = ON")
+            self.db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            return True
+        except (VoicedrillError, sqlite3.Error):
+            self.close()
+            self._tidy(beside)
+            return False
+
+    def _open_private(self) -> None:
+        """Where SQLite cannot share the WAL index (a read-only folder, a full disk): the file as it
+        is, or, with reps still in the WAL, a private copy of the file and its WAL."""
+        wal = Path(f"{self.path}-wal")
+        if not (wal.exists() and wal.stat().st_size):
+            self._connect(f"{self.path.resolve().as_uri()}?mode=ro&immutable=1", uri=True)
+            return
+        self._copy = Path(tempfile.mkdtemp(prefix="voicedrill-read-"))
+        try:
+            shutil.copyfile(self.path, self._copy / "history.db")
+            shutil.copyfile(wal, self._copy / "history.db-wal")
+        except OSError as exc:
+            self.close()
+            raise VoicedrillError(unusable(self.path, reason(exc))) from None
+        self._connect(self._copy / "history.db")
 
     def _verify(self) -> int:
         """Refuse damage, a newer schema or another program's tables, reading only; returns the schema version."""
@@ -258,20 +291,18 @@ class Store:
         """Take in reps kept in pending files; each file goes once its rep is committed."""
         imported = 0
         for path in waiting:
-            record = pending.read(path)
             try:
-                from_dict(record["report"]) if record else None
-            except (KeyError, TypeError, ValueError):
-                record = None
-            if record is None:
-                self.notes.append(f"{path} is not a rep voicedrill can read; it was left there")
+                record, session = _pending_rep(pending.read(path))
+            except (KeyError, TypeError, ValueError, IndexError, OverflowError):
+                if path.exists():  # (another voicedrill may have taken it in meanwhile)
+                    self.notes.append(f"{path} is not a rep voicedrill can read; it was left there")
                 continue
             try:
                 with self._write() as db:
                     if db.execute("SELECT 1 FROM reps WHERE uid = ?", (record["uid"],)).fetchone() is None:
-                        fields = dict(record["session"], pace_wpm=tuple(record["session"]["pace_wpm"]))
-                        found = db.execute("SELECT id FROM sessions WHERE uid = ?", (fields["uid"],)).fetchone()
-                        _insert(db, record, Session(**dict(fields, id=found[0] if found else None)))
+                        found = db.execute("SELECT id FROM sessions WHERE uid = ?", (session.uid,)).fetchone()
+                        session.id = found[0] if found else None
+                        _insert(db, record, session)
                         imported += 1
             except VoicedrillError as exc:
                 left = len(waiting) - waiting.index(path)
@@ -314,7 +345,10 @@ class Store:
             try:
                 saved.append(_saved(row))
             except (ValueError, TypeError, KeyError):
-                self.notes.append(f"rep {row[0]} is damaged in the history and was left out")
+                self.damaged.append(row[0])
+        if self.damaged:
+            named = ", ".join(str(n) for n in self.damaged[:10]) + (f" and {len(self.damaged) - 10} more" if len(self.damaged) > 10 else "")
+            self.notes.append(f"rep{'s' if len(self.damaged) > 1 else ''} {named} {'are' if len(self.damaged) > 1 else 'is'} damaged in the history and left out")
         return saved
 
     def resolve(self, kind: str, number: int | None) -> tuple[str, int | None]:
@@ -386,12 +420,30 @@ class _Transaction(_Translate):
         super().__exit__(kind, exc, tb)
 
 
+def _pending_rep(record: dict | None) -> tuple[dict, Session]:
+    """A pending file's rep and session, each field checked (ValueError, KeyError, TypeError: not one we wrote)."""
+    if record is None:
+        raise ValueError("not a pending rep")
+    s = record["session"]
+    low, high = (float(v) for v in s["pace_wpm"])
+    session = Session(str(s["kind"]), str(s["drill"]), str(s["engine"]), str(s["model"]), (low, high), float(s["max_pause_s"]),
+                      str(s["started_at"]), str(s["uid"]), str(s.get("user", "")))
+    if not 0 < int(record["number"]) < 2**31 or not all(isinstance(record[k], str) for k in ("uid", "saved_at", "source")):
+        raise ValueError("not a pending rep")
+    if record.get("levels") is not None:
+        base64.b64decode(record["levels"], validate=True)
+    from_dict(record["report"])
+    return record, session
+
+
 def _next_id(db: sqlite3.Connection, table: str) -> int:
     """The next number for a rep or a session: past every number ever handed out, deleted or not."""
     last = max(
         db.execute(f"SELECT coalesce(max(id), 0) FROM {table}").fetchone()[0],
         db.execute("SELECT coalesce(max(last), 0) FROM issued WHERE name = ?", (table,)).fetchone()[0],
     )
+    if last >= LARGEST_ID:
+        raise VoicedrillError(f"history database: every {table[:-1]} number has been used; start a new history (set {DB_ENV})")
     db.execute("INSERT INTO issued (name, last) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET last = excluded.last", (table, last + 1))
     return last + 1
 
@@ -429,8 +481,8 @@ def _saved(row: tuple) -> SavedRep:
     (rep_id, session, number, count, saved_at, kind, drill, engine, model, user, source, audio,
      low, high, max_pause, report, levels) = row
     return SavedRep(
-        rep_id, session, number, count, datetime.fromisoformat(saved_at).astimezone(), kind, drill, engine, model,
-        user, source, audio, (low, high), max_pause, from_dict(json.loads(report)),
+        rep_id, session, number, count, datetime.fromisoformat(saved_at).astimezone(), str(kind), str(drill), str(engine), str(model),
+        str(user), str(source), audio, (float(low), float(high)), float(max_pause), from_dict(json.loads(report)),
         None if levels is None else decode_levels(levels),
     )
 
@@ -477,7 +529,7 @@ def _import_rep_folders(db: sqlite3.Connection, root: Path) -> None:
                 from_dict(report)  # a whole report
             except (OSError, ValueError, KeyError, TypeError):
                 continue  # not a rep file we wrote; leave it be
-            if number in seen:
+            if number in seen or not 0 < number < 2**31:
                 continue
             seen.add(number)
             if session is None:

@@ -111,9 +111,9 @@ def download(dest: Path, url: str = MODEL_URL, size: int | None = MODEL_SIZE, sh
     Nothing but the finished model ever appears under its final name: the work happens in a
     temporary folder beside it that is removed whatever happens (errors, Ctrl-C).
     """
-    if dest.exists() and not dest.is_dir():
-        raise VoicedrillError(f"{dest} is a file, not a folder; choose a folder with --dir")
     try:
+        if dest.exists() and not dest.is_dir():
+            raise VoicedrillError(f"{dest} is a file, not a folder; choose a folder with --dir")
         dest.mkdir(parents=True, exist_ok=True)
         for stale in dest.glob(".download-*"):
             shutil.rmtree(stale, ignore_errors=True)
@@ -156,8 +156,11 @@ def _fetch(url: str, archive: Path, size: int | None, sha256: str | None) -> Non
                     digest.update(chunk)
                     received += len(chunk)
                     bar.update(task, advance=len(chunk))
+                    if size is not None and received > size:  # an endless or wrong source: stop, don't fill the disk
+                        break
     except (urllib.error.URLError, OSError, ValueError) as exc:
-        why = getattr(exc, "reason", None) or (reason(exc) if isinstance(exc, OSError) else exc)
+        why = getattr(exc, "reason", None) or exc
+        why = reason(why) if isinstance(why, OSError) else why
         raise VoicedrillError(f"model download from {url} failed ({why}); nothing was installed") from None
     if size is not None and received != size:
         raise VoicedrillError(f"model download is {received} bytes, expected {size}: interrupted or wrong file; nothing was installed")

@@ -56,7 +56,14 @@ def found(db: Path) -> list[Path]:
         if folder.is_dir():
             clean_stale(folder)
             paths.extend(p for p in folder.glob("rep-*.json") if p.is_file())
-    return sorted(paths, key=lambda p: (p.stat().st_mtime, p.name))
+    return sorted(paths, key=lambda p: (_mtime(p), p.name))
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:  # taken in by another voicedrill just now
+        return 0.0
 
 
 def read(path: Path) -> dict | None:

@@ -25,7 +25,7 @@ from .data import RepReport
 from .customer import Customer
 from .drills import Drill
 from .errors import VoicedrillError
-from .files import reason, write_atomic, write_file
+from .files import destination, reason, write_atomic, write_file
 from .live import LiveEvent, LiveRep, LiveState
 from .liveview import LiveView
 from .report import render, to_dict
@@ -118,6 +118,7 @@ class Keeper:
     folder: Path | None = None  # rep-NN.json (and rep-NN.wav) per rep
     keep_audio: bool = False
     problem_told: bool = False
+    files_failed: bool = False  # some rep files could not be written to the folder
 
     def keep(self, number: int, report: RepReport, rep: LiveRep, source: str) -> Kept:
         """Save one rep: to the folder if asked, and to the history, else to a pending file. A
@@ -136,6 +137,7 @@ class Keeper:
                 wav = self.folder / f"rep-{number:02d}.wav" if self.keep_audio and audio is not None else None
             except VoicedrillError as exc:
                 kept.problems.append(str(exc))
+                self.files_failed = True
         if self.store is not None:
             recording = str(wav) if wav else source if Path(source).is_file() else None
             saved = self.store.save_rep(self.session, number, report, source, rep.tracker.levels(history.LEVEL_STEP_S), recording)
@@ -165,7 +167,7 @@ def saved_line(run: DrillRun, keeper: Keeper) -> str:
     """Where the run's reps went, counted per place."""
     if not run.saved:
         return "no rep was finished, so nothing was saved"
-    folder = [str(keeper.folder)] if keeper.folder is not None else []
+    folder = [f"{keeper.folder} (some files could not be written, see above)" if keeper.files_failed else str(keeper.folder)] if keeper.folder is not None else []
     if keeper.store is None:
         return f"{len(run.saved)} rep(s) saved in {folder[0]}" if folder else f"{len(run.saved)} rep(s) not saved (--no-save)"
     if not run.pending:
@@ -238,9 +240,13 @@ class EventLog:
 
     def __init__(self, path: Path):
         try:
-            self.file = open(path, "w", encoding="utf-8", buffering=1)
+            target = destination(path)  # not a pipe, a device, the history or a recording
+        except VoicedrillError as exc:
+            raise VoicedrillError(f"the events file: {exc}") from None
+        try:
+            self.file = open(target, "w", encoding="utf-8", buffering=1)
         except OSError as exc:
-            raise VoicedrillError(f"{path}: cannot write the events file ({exc.strerror or exc})") from None
+            raise VoicedrillError(f"{path}: cannot write the events file ({reason(exc)})") from None
         self.path = path
 
     def __call__(self, state: LiveState, events: list[LiveEvent]) -> None:
@@ -248,10 +254,13 @@ class EventLog:
             for event in events:
                 self.file.write(json.dumps(event.to_dict(), ensure_ascii=False) + "\n")
         except OSError as exc:
-            raise VoicedrillError(f"{self.path}: cannot write the events file ({exc.strerror or exc})") from None
+            raise VoicedrillError(f"{self.path}: cannot write the events file ({reason(exc)})") from None
 
     def close(self) -> None:
-        self.file.close()
+        try:
+            self.file.close()
+        except OSError as exc:
+            raise VoicedrillError(f"{self.path}: the last events could not be written ({reason(exc)})") from None
 
 
 @contextmanager

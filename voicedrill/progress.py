@@ -11,6 +11,7 @@ from itertools import groupby
 from rich import box
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from .history import SavedRep
 from .report import to_dict
@@ -42,7 +43,7 @@ def render_history(reps: Sequence[SavedRep], console: Console) -> None:
             pause = "—" if report.longest_pause_s is None else f"{report.longest_pause_s:.2f}s"
             speech = report.pace.speech_wpm
             table.add_row(
-                str(r.id), f"s{r.session} #{r.number}", f"{r.saved_at:%m-%d %H:%M}", r.drill,
+                str(r.id), f"s{r.session} #{r.number}", f"{r.saved_at:%m-%d %H:%M}", Text(r.drill),
                 "—" if report.duration_s is None else f"{report.duration_s:.1f}s", "—" if speech is None else f"{speech:.0f}",
                 f"[red]{pause}[/]" if report.flagged_pauses else pause, str(report.order_errors), f"[bold]{report.score}[/]",
             )

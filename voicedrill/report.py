@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,7 +81,27 @@ def to_dict(report: RepReport) -> dict:
 
 
 def from_dict(data: dict) -> RepReport:
-    """A stored report back as a RepReport (the inverse of to_dict, at its rounding)."""
+    """A stored report back as a RepReport (the inverse of to_dict, at its rounding); a damaged one
+    (a figure that is not a number, a text that is not text) raises ValueError."""
+    return _checked(_report(data))
+
+
+def _checked(report: RepReport) -> RepReport:
+    numbers = [report.audio_s, report.score, *(p.gap_s for p in report.pauses), *(p.points for p in report.score_parts),
+               *(t for w in report.words for t in (w.start, w.end))]
+    maybe = [report.duration_s, report.pace.speech_wpm, report.pace.articulation_wpm, *(v for s in report.steps for v in (s.start, s.end, s.wpm))]
+    texts = [report.drill, report.engine, *(s.id for s in report.steps), *(s.heard for s in report.steps), *(w.text for w in report.words),
+             *(p.why for p in report.score_parts)]
+    if not (all(_is_number(v) for v in numbers) and all(v is None or _is_number(v) for v in maybe) and all(isinstance(t, str) for t in texts)):
+        raise ValueError("a damaged report")
+    return report
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _report(data: dict) -> RepReport:
 
     def marks(items: list[dict], key: str) -> tuple[Mark, ...]:
         return tuple(Mark(m[key], m["start"], m.get("end", m["start"])) for m in items)
@@ -196,7 +217,7 @@ STYLE = {"ok": "green", "bad": "bold red", "warn": "yellow", Status.MISSING: "re
 
 
 def rich_table(grid: Grid) -> Table:
-    table = Table(title=grid.title, title_justify="left", expand=False)
+    table = Table(title=Text(grid.title), title_justify="left", expand=False)
     for column in grid.columns:
         table.add_column(column, overflow="fold", justify="right" if column in grid.right else "left")
     for row in grid.rows:

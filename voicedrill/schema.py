@@ -16,6 +16,7 @@ from .files import reason
 DB_ENV = "VOICEDRILL_DB"
 APPLICATION_ID = 0x56445231  # "VDR1" in the SQLite header: this file is ours
 _SQLITE_MAGIC = b"SQLite format 3\x00"
+LARGEST_ID = 2**63 - 1  # SQLite's largest integer: no rep or session has a bigger number
 
 
 def _v1(db: sqlite3.Connection) -> None:
