@@ -214,7 +214,7 @@ def _check(args: argparse.Namespace, err: Console) -> int:
     from .audio import RATE, SilenceTracker, probe
     from .drills import load_drill
     from .report import render, to_json
-    from .practice import example_rep, keep_check, score_file
+    from .practice import example_rep, keep_check, score_file, with_targets
 
     if bool(args.audio) == bool(args.example):
         raise VoicedrillError("check needs an audio file or --example (not both)")
@@ -229,7 +229,7 @@ def _check(args: argparse.Namespace, err: Console) -> int:
     engine = load_engine(args.engine, args.model, drill)
     err.print(f"engine: {engine.description}", markup=False)
     tracker = SilenceTracker()
-    report = score_file(info, drill, engine, tracker)
+    report = with_targets(store, drill, score_file(info, drill, engine, tracker))
     saved = keep_check(store, drill, engine, info, report, tracker) if store is not None else None  # kept before it is shown
     if args.json:
         print(to_json(report), flush=True)

@@ -147,6 +147,24 @@ class Coaching:
 
 
 @dataclass(frozen=True)
+class Target:
+    """One personal target: the rep's own recent best, and whether this rep beat (or matched) it."""
+
+    what: str
+    target: float
+    value: float | None
+    met: bool
+
+
+@dataclass(frozen=True)
+class Targets:
+    """This rep against the best of the rep's own recent reps of the drill."""
+
+    from_reps: int
+    results: tuple[Target, ...]
+
+
+@dataclass(frozen=True)
 class RepReport:
     """Everything `voicedrill check` says about one rep."""
 
@@ -167,6 +185,7 @@ class RepReport:
     score_parts: tuple[ScorePart, ...]
     turns: tuple[TurnResult, ...] = ()
     coaching: Coaching | None = None  # None only in reports saved before coaching existed
+    targets: Targets | None = None  # None until the rep has three complete reps of the drill
 
     # headline figures, read off the verdicts above (never re-judged against a limit)
     @property

@@ -30,6 +30,7 @@ from .live import LiveEvent, LiveRep, LiveState
 from .liveview import LiveView
 from .report import render, to_dict
 from .synth import Piece, Speaker, build_rep, write_wav
+from .targets import RECENT, judged
 
 
 
@@ -38,6 +39,13 @@ def score_file(source: str | Path | AudioInfo, drill: Drill, engine: Engine, tra
     tracker = tracker or SilenceTracker()
     transcript = transcribe(engine, tracker.tee(stream_file(source)))  # a bad file fails before any decoding
     return analyse(transcript.words, drill, engine.name, transcript.audio_s, tracker.silences())
+
+
+def with_targets(store: history.Store | None, drill: Drill, report: RepReport) -> RepReport:
+    """The report judged against the rep's own recent best at this drill (no history: no targets)."""
+    if store is None:
+        return report
+    return judged(report, [r.report for r in store.reps(drill=drill.name, last=RECENT * 3)])
 
 
 def keep_check(store: history.Store, drill: Drill, engine: Engine, info: AudioInfo, report: RepReport, tracker: SilenceTracker) -> history.Saved:
@@ -216,7 +224,7 @@ def run_drill(
                 console.print(notice, markup=False, soft_wrap=True)
             source = sources(number)
             rep = LiveRep(drill, engine, keeper.keep_audio, number)
-            report = view.run(rep, source, f"rep {number}/{reps}", customer)
+            report = with_targets(keeper.store, drill, view.run(rep, source, f"rep {number}/{reps}", customer))
             run.overflows += getattr(source, "overflows", 0)
             with _no_interrupt():
                 kept = keeper.keep(number, report, rep, getattr(source, "name", "microphone"))

@@ -15,6 +15,7 @@ from rich.text import Text
 
 from .history import SavedRep
 from .report import to_dict
+from .targets import bests
 
 SPARKS = "▁▂▃▄▅▆▇█"
 
@@ -58,6 +59,13 @@ def render_history(reps: Sequence[SavedRep], console: Console) -> None:
         known = [v for v in values if v is not None]
         ends = f"  {fmt.format(known[0])} → {fmt.format(known[-1])}" if known else ""
         console.print(f"{name:>14}  {sparkline(values)}{ends}", markup=False, highlight=False)
+    for drill in dict.fromkeys(r.drill for r in reps):
+        best = bests([r.report for r in reps if r.drill == drill])
+        if best:
+            time, pause, pace = best
+            figures = [f"time {time:.1f}s" if time is not None else "", f"longest pause {pause:.2f}s",
+                       f"{pace:.0f} words a minute" if pace is not None else ""]
+            console.print(Text(f"Personal bests, {drill}: " + ", ".join(f for f in figures if f)))
     console.print(
         f"{len(reps)} rep(s) in {len({r.session for r in reps})} session(s); wpm = words a minute, pause = longest pause between "
         "questions, order = steps out of order. A picture: voicedrill report REP_OR_SESSION --html page.html",

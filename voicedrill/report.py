@@ -14,7 +14,8 @@ from rich.table import Table
 from rich.text import Text
 
 from .align import normalise
-from .data import Coaching, CustomerTurn, Mark, Pace, Pause, RepReport, ScorePart, Status, StepResult, Tip, TurnKind, TurnResult, Word
+from .data import (Coaching, CustomerTurn, Mark, Pace, Pause, RepReport, ScorePart, Status, StepResult, Target, Targets, Tip, TurnKind,
+                   TurnResult, Word)
 from .drills import Drill
 from .errors import VoicedrillError
 
@@ -77,6 +78,10 @@ def to_dict(report: RepReport) -> dict:
             "focus": report.coaching.focus,
             "tips": [{"about": t.about, "tip": t.tip, "points": t.points} for t in report.coaching.tips],
         },
+        "targets": None if report.targets is None else {
+            "from_reps": report.targets.from_reps,
+            "results": [{"what": t.what, "target": _t(t.target), "value": _t(t.value), "met": t.met} for t in report.targets.results],
+        },
     }
 
 
@@ -127,7 +132,14 @@ def _report(data: dict) -> RepReport:
         score_parts=tuple(ScorePart(p["part"], p["points"], p["max"], p["why"]) for p in data["score_parts"]),
         turns=tuple(_turn(t) for t in data.get("customer", [])),
         coaching=_coaching(data.get("coaching")),
+        targets=_targets(data.get("targets")),
     )
+
+
+def _targets(data: dict | None) -> Targets | None:
+    if data is None:
+        return None
+    return Targets(data["from_reps"], tuple(Target(t["what"], t["target"], t["value"], t["met"]) for t in data["results"]))
 
 
 def _coaching(data: dict | None) -> Coaching | None:
@@ -202,14 +214,19 @@ def pauses_grid(report: RepReport) -> Grid:
     return Grid("Pauses between questions", ("between", "gap", "allowed"), rows, ("gap", "allowed"))
 
 
+def _beaten(targets: Targets | None) -> str:
+    return "—" if targets is None else f"{sum(t.met for t in targets.results)}/{len(targets.results)}"
+
+
 def reps_grid(info: dict, title: str = "Reps") -> Grid:
     """The per-rep table of a run or a session (`info` from summary())."""
     rows = tuple(
         (Cell(str(r["rep"])), Cell(fmt_seconds(r["duration_s"])), Cell("—" if r["speech_wpm"] is None else f"{r['speech_wpm']:.0f}"),
-         Cell(fmt_seconds(r["longest_pause_s"]), "bad" if r["flagged_pauses"] else ""), Cell(str(r["order_errors"])), Cell(str(r["score"])))
+         Cell(fmt_seconds(r["longest_pause_s"]), "bad" if r["flagged_pauses"] else ""), Cell(str(r["order_errors"])),
+         Cell(_beaten(r["targets"]), "ok" if r["targets"] and all(t.met for t in r["targets"].results) else ""), Cell(str(r["score"])))
         for r in info["rows"]
     )
-    columns = ("rep", "duration", "words a minute", "longest pause", "out of order", "score")
+    columns = ("rep", "duration", "words a minute", "longest pause", "out of order", "targets", "score")
     return Grid(title, columns, rows, columns)
 
 
@@ -286,6 +303,12 @@ def fact_lines(report: RepReport, mark: Callable[[str, str], str]) -> list[str]:
                      + plain(", ".join(f"{m.start:.1f}s" for m in report.extra)))
     if not report.words:
         lines.append(mark("No speech was recognised in this audio.", "warn"))
+    if report.targets:
+        beaten = sum(t.met for t in report.targets.results)
+        lines.append(plain(f"Your targets (your best of the last {report.targets.from_reps} reps): ") + plain("; ").join(
+            plain(f"{t.what} ") + mark(_figure(t.what, t.value) + (" ✓" if t.met else ""), "ok" if t.met else "warn")
+            + plain(f", target {_figure(t.what, t.target)}")
+            for t in report.targets.results) + plain(f" — {beaten} of {len(report.targets.results)} met"))
     for t in report.turns:
         latency = "no reply" if t.latency_s is None else f"back in {t.latency_s:.2f}s (limit {t.limit_s:g}s)"
         said = f" (“{t.reply}”)" if t.turn.kind == TurnKind.HESITATION and t.reply else ""
@@ -293,6 +316,10 @@ def fact_lines(report: RepReport, mark: Callable[[str, str], str]) -> list[str]:
         slips = mark(" — said " + ", ".join(f"“{p}”" for p in t.forbidden), "bad") if t.forbidden else ""
         lines.append(plain(f"Customer {t.turn.kind} “{t.turn.text}”: ") + mark(latency, "ok" if t.in_time else "bad") + plain(said) + onward + slips)
     return lines
+
+
+def _figure(what: str, value: float | None) -> str:
+    return "—" if value is None else f"{value:.0f} words a minute" if what == "speaking pace" else f"{value:.1f}s"
 
 
 def score_line(report: RepReport) -> str:
@@ -349,7 +376,7 @@ def summary(reports: list[RepReport], numbers: list[int] | None = None) -> dict:
 
     `numbers` are the reps' numbers as `voicedrill report N` takes them (default 1, 2, …)."""
     numbers = numbers or list(range(1, len(reports) + 1))
-    rows = [{"rep": n} | rep_row(r) | {"flagged_pauses": r.flagged_pauses} for n, r in zip(numbers, reports)]
+    rows = [{"rep": n} | rep_row(r) | {"flagged_pauses": r.flagged_pauses, "targets": r.targets} for n, r in zip(numbers, reports)]
     scores = [r.score for r in reports]
     result: dict = {"reps": len(reports), "rows": rows}
     if scores:

@@ -1,0 +1,78 @@
+"""Personal targets (issue: coaching): after three complete reps of a drill, the rep's own recent best
+is the bar; every view shows the verdict stored with the rep."""
+
+from __future__ import annotations
+
+import io
+import json
+
+from rich.console import Console
+
+from voicedrill.analysis import analyse
+from voicedrill.data import Word
+from voicedrill.history import Session, Store
+from voicedrill.practice import with_targets
+from voicedrill.progress import render_history
+from voicedrill.report import render, render_summary, reps_grid, summary, to_dict
+from voicedrill.targets import MIN_REPS, judged
+
+
+def rep(drill, gap: float, word_s: float = 0.3, skip: str = "") -> object:
+    """The drill said with `gap` seconds between questions, one word every `word_s` seconds."""
+    words, t = [], 0.5
+    for step in drill.steps:
+        if step.id == skip:
+            continue
+        for token in step.line.split():
+            words.append(Word(token.strip(",.?!").lower(), round(t, 3), round(t + word_s * 0.9, 3)))
+            t += word_s
+        t += gap
+    return analyse(words, drill, "fake", t + 0.5)
+
+
+def test_no_targets_before_three_complete_reps(drill):
+    past = [rep(drill, 0.5), rep(drill, 0.2, skip="email"), rep(drill, 0.4)]  # the skipped one doesn't count
+    assert judged(rep(drill, 0.3), past).targets is None
+    assert to_dict(judged(rep(drill, 0.3), past))["targets"] is None
+
+
+def test_targets_are_the_recent_best_and_say_if_beaten(drill):
+    past = [rep(drill, gap) for gap in (0.6, 0.45, 0.5)]
+    faster = judged(rep(drill, 0.3), past)
+    assert faster.targets.from_reps == MIN_REPS
+    met = {t.what: t.met for t in faster.targets.results}
+    assert met == {"time from first question to handoff": True, "longest pause between questions": True, "speaking pace": True}
+    best_time = min(r.duration_s for r in past)
+    slower = judged(rep(drill, 0.9), past)
+    time = next(t for t in slower.targets.results if t.what.startswith("time"))
+    assert time.target == best_time and not time.met and time.value > best_time
+    data = to_dict(slower)["targets"]
+    assert data["from_reps"] == 3 and [r["met"] for r in data["results"]] == [t.met for t in slower.targets.results]
+    json.dumps(data)
+
+
+def test_a_slow_rep_outside_the_band_never_sets_the_pace_target(drill):
+    past = [rep(drill, 0.4, word_s=0.55) for _ in range(3)]  # about 100 words a minute: below the band
+    pace = [t for t in judged(rep(drill, 0.4), past).targets.results if t.what == "speaking pace"]
+    assert pace == []
+
+
+def test_views_show_the_stored_targets(tmp_path, drill):
+    store = Store(tmp_path / "h.db")
+    session = Session.of("drill", drill, "fake", "none")
+    for number, gap in enumerate((0.6, 0.5, 0.55, 0.3, 0.8), 1):
+        store.save_rep(session, number, with_targets(store, drill, rep(drill, gap)), "mic")
+    reps = store.reps()
+    assert [r.report.targets is None for r in reps] == [True, True, True, False, False]
+    assert all(t.met for t in reps[3].report.targets.results) and not all(t.met for t in reps[4].report.targets.results)
+    console = Console(file=io.StringIO(), width=100, color_system=None)
+    render(reps[4].report, console)
+    render_summary([r.report for r in reps], console, numbers=[r.id for r in reps])
+    render_history(reps, console)
+    text = " ".join(console.file.getvalue().split())
+    assert "Your targets (your best of the last 4 reps)" in text and "met" in text
+    assert "3/3" in text and "Personal bests, hard-close: time" in text
+    grid = reps_grid(summary([r.report for r in reps], [r.id for r in reps]))
+    column = grid.columns.index("targets")
+    assert [row[column].text for row in grid.rows][:4] == ["—", "—", "—", "3/3"]  # no targets before three complete reps
+    store.close()
