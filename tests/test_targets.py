@@ -76,3 +76,21 @@ def test_views_show_the_stored_targets(tmp_path, drill):
     column = grid.columns.index("targets")
     assert [row[column].text for row in grid.rows][:4] == ["—", "—", "—", "3/3"]  # no targets before three complete reps
     store.close()
+
+
+def test_a_runs_page_draws_the_fluency_curve_against_the_targets(tmp_path, drill):
+    from voicedrill.plots import fluency_figure
+    from voicedrill.webpage import page
+
+    store = Store(tmp_path / "h.db")
+    session = Session.of("drill", drill, "fake", "none")
+    for number, gap in enumerate((0.6, 0.5, 0.55, 0.3), 1):
+        store.save_rep(session, number, with_targets(store, drill, rep(drill, gap)), "mic")
+    reps = store.reps()
+    figure = fluency_figure(reps)
+    time, pause = figure.axes
+    labels = [line.get_label() for line in time.get_lines()]
+    assert "your target" in labels and len(time.get_lines()[0].get_xdata()) == 4
+    assert "the drill's limit" in [line.get_label() for line in pause.get_lines()]
+    assert "the fluency curve" in page(reps)
+    store.close()

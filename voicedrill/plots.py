@@ -104,6 +104,31 @@ def _title(rep: SavedRep, report: RepReport) -> str:
     )
 
 
+def fluency_figure(reps: Sequence[SavedRep]) -> Figure:
+    """A run's fluency curve: time from first question to handoff and the longest pause, rep by rep,
+    against each rep's personal target (where it had one) and the drill's pause limit."""
+    figure = Figure(figsize=(10, 4.5), dpi=DPI)
+    time, pause = figure.subplots(2, 1, sharex=True)
+    x = np.arange(1, len(reps) + 1)
+    pause.axhline(reps[0].max_pause_s, color=FLAGGED, linestyle="dotted", lw=1, label="the drill's limit")
+    for ax, what, values in (
+        (time, "time from first question to handoff", [r.report.duration_s for r in reps]),
+        (pause, "longest pause between questions", [r.report.longest_pause_s for r in reps]),
+    ):
+        ax.plot(x, [np.nan if v is None else v for v in values], marker="o", color="#37474f", lw=1.5)
+        targets = [next((t.target for t in r.report.targets.results if t.what == what), np.nan) if r.report.targets else np.nan for r in reps]
+        if not np.all(np.isnan(targets)):
+            ax.step(x, targets, where="mid", color="#2e7d32", linestyle="dashed", lw=1.2, label="your target")
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(loc="upper right", fontsize=8, frameon=False)
+        ax.set_ylabel("seconds")
+        ax.set_title(what, loc="left", fontsize=9)
+    pause.set_xlabel("rep")
+    pause.set_xticks(x)
+    figure.tight_layout()
+    return figure
+
+
 def progress_figure(reps: Sequence[SavedRep]) -> Figure:
     """Score, speech wpm and longest pause, one point per rep; each session a band; the drill's limits drawn in."""
     if not reps:

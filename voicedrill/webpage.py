@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from html import escape
 
 from .history import SavedRep
-from .plots import png_bytes, progress_figure, rep_figure
+from .plots import fluency_figure, png_bytes, progress_figure, rep_figure
 from .report import Grid, fact_lines, pauses_grid, reps_grid, score_line, steps_grid, summary, summary_line, tip_lines
 
 STYLE = """
@@ -34,7 +34,8 @@ def page(reps: Sequence[SavedRep]) -> str:
         f" · {escape(first.kind)}{' · ' + escape(first.user) if first.user else ''}</p>",
     ]
     if len(reps) > 1:
-        parts += [_session_table(reps), _image(png_bytes(progress_figure(reps)), "score, pace and longest pause per rep")]
+        parts += [_session_table(reps), _image(png_bytes(fluency_figure(reps)), "the fluency curve: time and longest pause per rep, against your targets"),
+                  _image(png_bytes(progress_figure(reps)), "score, pace and longest pause per rep")]
     for rep in reps:
         parts.append(_rep_section(rep, heading=len(reps) > 1))
     body = "\n".join(parts)
