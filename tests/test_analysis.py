@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 
@@ -187,3 +188,14 @@ def test_a_filler_standing_for_a_misheard_script_word_is_not_a_filler(drill):
     assert [m.text for m in hesitated.fillers] == ["ah"]  # alone between pauses: a real hesitation
     between = analyse(phone_words(*line, ("number", 0.0), ("for", 0.0), ("you", 0.6), ("um", 0.6), ("email", 0.0)), drill, "fake", 8.0)
     assert [m.text for m in between.fillers] == ["um"]
+
+
+def test_unclear_stretches_never_count_against_the_rep(drill):
+    """Words the recogniser barely caught (low confidence) make no filler, forbidden or off-script verdict."""
+    clear = timeline(lines(drill, "name")[0], "um", "so you want to do it", "by the way nice dog", *lines(drill, "phone"))
+    said = len(lines(drill, "name")[0].split())
+    unclear = [replace(w, conf=0.05) if said <= i < said + 12 else w for i, w in enumerate(clear)]  # um + the phrase + the aside
+    heard, mumbled = analyse(clear, drill, "fake", 30.0), analyse(unclear, drill, "fake", 30.0)
+    assert heard.fillers and heard.forbidden and heard.extra
+    assert not mumbled.fillers and not mumbled.forbidden and not mumbled.extra
+    assert mumbled.score > heard.score

@@ -6,7 +6,7 @@ import math
 from collections.abc import Sequence
 
 from .align import align
-from .data import CustomerTurn, HitKind, Mark, RepReport, Word
+from .data import CustomerTurn, HitKind, RepReport, Word
 from .drills import Drill
 from . import metrics
 
@@ -34,7 +34,7 @@ def analyse(
     steps = metrics.step_results(words, drill, alignment)
     pauses = metrics.pauses(words, drill, alignment, silences, turns)
     pace = metrics.pace(words, turns)
-    fillers = tuple(Mark(words[i].text, words[i].start, words[i].end) for i in alignment.fillers)
+    fillers = metrics.fillers(words, alignment)
     forbidden = metrics.marks(words, alignment.hits, HitKind.FORBIDDEN)
     turn_results = metrics.customer_turns(words, drill, alignment, turns)
     score, parts, coaching = metrics.score(drill, steps, pauses, pace, fillers, forbidden, turn_results)

@@ -123,9 +123,23 @@ def customer_turns(words: Sequence[Word], drill: Drill, alignment: Alignment, tu
     return tuple(results)
 
 
+UNCLEAR_CONF = 0.3  # below this mean confidence a stretch is unclear: it never makes a verdict against the rep
+
+
+def clear(words: Sequence[Word]) -> bool:
+    """Did the recogniser hear these words clearly enough to hold them against the rep?"""
+    return sum(w.conf for w in words) / max(1, len(words)) >= UNCLEAR_CONF
+
+
 def marks(words: Sequence[Word], hits: Sequence[Hit], kind: str) -> tuple[Mark, ...]:
-    """Forbidden phrases as timed marks."""
-    return tuple(Mark(h.key, words[h.first].start, words[h.last].end) for h in hits if h.kind == kind)
+    """Forbidden phrases as timed marks (clearly heard ones only)."""
+    return tuple(Mark(h.key, words[h.first].start, words[h.last].end) for h in hits
+                 if h.kind == kind and clear(words[h.first:h.last + 1]))
+
+
+def fillers(words: Sequence[Word], alignment: Alignment) -> tuple[Mark, ...]:
+    """Filler words as timed marks (clearly heard ones only)."""
+    return tuple(Mark(words[i].text, words[i].start, words[i].end) for i in alignment.fillers if clear(words[i:i + 1]))
 
 
 def extra_speech(words: Sequence[Word], alignment: Alignment) -> tuple[Mark, ...]:
@@ -141,7 +155,7 @@ def extra_speech(words: Sequence[Word], alignment: Alignment) -> tuple[Mark, ...
             runs[-1].append(word)
         else:
             runs.append([word])
-    return tuple(Mark(" ".join(w.text for w in run), run[0].start, run[-1].end) for run in runs)
+    return tuple(Mark(" ".join(w.text for w in run), run[0].start, run[-1].end) for run in runs if clear(run))
 
 
 PART_MAX = {"steps": 35, "order": 20, "flow": 15, "pace": 10, "clean": 20}
