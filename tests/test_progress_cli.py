@@ -108,7 +108,7 @@ def test_report_page_is_self_contained(saved, tmp_path):
         text = re.sub(r"data:image/png;base64,[A-Za-z0-9+/=]+", "", html)
         assert not re.search(r"https?:|//[a-z]|url\(|<script|<link|@import|<iframe", text)
     session = (tmp_path / "session.html").read_text()
-    assert session.count("data:image/png") == 1 + 3  # the trend, then each rep's timeline
+    assert session.count("data:image/png") == 2 + 3  # the fluency curve and the trend, then each rep's timeline
     assert (tmp_path / "last.html").read_text() == session  # 'last' is the newest session
     assert "class='out_of_order'" not in session and "payment" in session and "Score" in session
 
