@@ -16,6 +16,7 @@ import os
 import shutil
 import sqlite3
 import tempfile
+import time
 import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -190,7 +191,7 @@ class Store:
         try:
             self._connect(self.path)
             self.db.execute("PRAGMA query_only = ON")
-            self.db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            _one(self.db, "SELECT count(*) FROM sqlite_master")
             return True
         except (VoicedrillError, sqlite3.Error):
             self.close()
@@ -217,13 +218,13 @@ class Store:
         """Refuse damage, a newer schema or another program's tables, reading only; returns the schema version."""
         with self._errors() as db:
             db.execute("PRAGMA foreign_keys = ON")
-            found = db.execute("PRAGMA integrity_check(1)").fetchone()[0]  # milliseconds, even for thousands of reps
+            found = _one(db, "PRAGMA integrity_check(1)")  # milliseconds, even for thousands of reps
             if found != "ok":
                 raise VoicedrillError(damaged(self.path, "it is damaged inside (its integrity check failed)"))
-            version = db.execute("PRAGMA user_version").fetchone()[0]
+            version = _one(db, "PRAGMA user_version")
             if version > SCHEMA_VERSION:  # the header said otherwise: changed since, in the WAL
                 raise VoicedrillError(newer(self.path, version))
-            if version == 0 and db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+            if version == 0 and _one(db, "SELECT count(*) FROM sqlite_master"):
                 raise VoicedrillError(foreign(self.path))
         return version
 
@@ -235,8 +236,15 @@ class Store:
         """Bring the schema up to date in one write transaction (a new default history also takes in
         voicedrill 0.1's rep folders)."""
         with self._errors() as db:
-            if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                db.execute("PRAGMA journal_mode = WAL")
+            deadline = time.monotonic() + self.timeout_s
+            while True:
+                try:
+                    _one(db, "PRAGMA journal_mode = WAL")  # (a no-op once it is)
+                    break
+                except sqlite3.OperationalError:  # another voicedrill is opening it too: SQLite won't wait here
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.05)
         with self._write() as db:
             version = db.execute("PRAGMA user_version").fetchone()[0]  # another process may have done it
             for step in MIGRATIONS[version:]:
@@ -355,7 +363,7 @@ class Store:
         """A rep or session reference; no number means the newest session (None if there is none)."""
         if number is None:
             with self._errors():
-                number = self.db.execute("SELECT max(session_id) FROM reps").fetchone()[0]
+                number = _one(self.db, "SELECT max(session_id) FROM reps")
         return kind, number
 
     def delete(self, session: int | None = None, rep: int | None = None) -> int:
@@ -418,6 +426,13 @@ class _Transaction(_Translate):
         if db.in_transaction:
             db.execute("ROLLBACK")
         super().__exit__(kind, exc, tb)
+
+
+def _one(db: sqlite3.Connection, sql: str) -> object:
+    """A query's first value, its statement run to the end: an unfinished read would keep holding
+    a shared lock, and two voicedrill processes opening a new history would then deadlock."""
+    rows = db.execute(sql).fetchall()
+    return rows[0][0] if rows else None
 
 
 def _pending_rep(record: dict | None) -> tuple[dict, Session]:
