@@ -240,8 +240,7 @@ def _check(args: argparse.Namespace, err: Console) -> int:
         if saved.rep is not None:
             err.print(f"saved as rep {saved.rep} (voicedrill report {saved.rep} --html rep.html)", markup=False)
         else:
-            err.print(f"voicedrill: {saved.problem} — the rep is kept in {saved.pending} and goes into the history "
-                      "the next time voicedrill opens it", markup=False, soft_wrap=True)
+            err.print(f"voicedrill: {saved.waiting}", markup=False, soft_wrap=True)
     return 0
 
 
@@ -295,10 +294,9 @@ def _history(args: argparse.Namespace, store, err: Console) -> int:
     if args.delete is not None:
         kind, number = store.resolve(*args.delete)
         gone = store.delete(**{kind: number})
-        named = f"rep {number}" if kind == "rep" else f"session s{number}"
         if not gone:
-            raise VoicedrillError(f"no {named} in the history (see voicedrill history)")
-        print(f"deleted {gone} rep(s) ({named})")
+            raise VoicedrillError(f"no {_named(kind, number)} in the history (see voicedrill history)")
+        print(f"deleted {gone} rep(s) ({_named(kind, number)})")
         return 0
     reps = _selected(args, store, args.last)
     if args.plot:
@@ -307,6 +305,11 @@ def _history(args: argparse.Namespace, store, err: Console) -> int:
         return 0
     render_history(reps, Console(highlight=False))
     return 0
+
+
+def _named(kind: str, number: int | None) -> str:
+    """A rep or session as the rep refers to it: rep 12, session s3 (no number: there is no session)."""
+    return "session" if number is None else f"rep {number}" if kind == "rep" else f"session s{number}"
 
 
 def _selected(args: argparse.Namespace, store, last: int | None = None) -> list:
@@ -326,8 +329,7 @@ def _report(args: argparse.Namespace, store, err: Console) -> int:
         note = store.notes.pop()  # said once, as the error
         raise VoicedrillError(note.replace("left out", "cannot be shown") + "; the other reps are fine")
     if not reps:
-        named = "session" if number is None else f"rep {number}" if kind == "rep" else f"session s{number}"
-        raise VoicedrillError(f"no {named} in the history (see voicedrill history)")
+        raise VoicedrillError(f"no {_named(kind, number)} in the history (see voicedrill history)")
     reports = [r.report for r in reps]
     if args.html:
         write_file(args.html, page(reps).encode("utf-8"))

@@ -88,10 +88,6 @@ class SavedRep:
     levels: np.ndarray | None  # dBFS every LEVEL_STEP_S, None for imported reps
 
 
-class SessionGone(VoicedrillError):
-    """The run's session was deleted from the history while the run was saving into it."""
-
-
 @dataclass(frozen=True)
 class Saved:
     """Where a finished rep went: its number in the history, or the pending file it waits in."""
@@ -99,6 +95,11 @@ class Saved:
     rep: int | None
     pending: Path | None = None
     problem: str = ""  # why it waits (the history's one-line error)
+
+    @property
+    def waiting(self) -> str:
+        """What to tell the rep about a rep that waits in a pending file."""
+        return f"{self.problem} — the rep is kept in {self.pending} and goes into the history the next time voicedrill opens it"
 
 
 class Store:
@@ -288,7 +289,7 @@ class Store:
             first = session.id is None
             try:
                 with self._write() as db:
-                    return Saved(_insert(db, record, session))
+                    return Saved(_insert(db, record, session, report))
             except VoicedrillError as exc:
                 self.problem = str(exc).split("; ")[0]  # what happened; the pending file is what to do
                 if first:
@@ -300,7 +301,7 @@ class Store:
         imported = 0
         for path in waiting:
             try:
-                record, session = _pending_rep(pending.read(path))
+                record, session, report = _pending_rep(pending.read(path))
             except (KeyError, TypeError, ValueError, IndexError, OverflowError):
                 if path.exists():  # (another voicedrill may have taken it in meanwhile)
                     self.notes.append(f"{path} is not a rep voicedrill can read; it was left there")
@@ -310,7 +311,7 @@ class Store:
                     if db.execute("SELECT 1 FROM reps WHERE uid = ?", (record["uid"],)).fetchone() is None:
                         found = db.execute("SELECT id FROM sessions WHERE uid = ?", (session.uid,)).fetchone()
                         session.id = found[0] if found else None
-                        _insert(db, record, session)
+                        _insert(db, record, session, report)
                         imported += 1
             except VoicedrillError as exc:
                 left = len(waiting) - waiting.index(path)
@@ -435,8 +436,8 @@ def _one(db: sqlite3.Connection, sql: str) -> object:
     return rows[0][0] if rows else None
 
 
-def _pending_rep(record: dict | None) -> tuple[dict, Session]:
-    """A pending file's rep and session, each field checked (ValueError, KeyError, TypeError: not one we wrote)."""
+def _pending_rep(record: dict | None) -> tuple[dict, Session, RepReport]:
+    """A pending file's rep, session and report, each field checked (ValueError, KeyError, TypeError: not one we wrote)."""
     if record is None:
         raise ValueError("not a pending rep")
     s = record["session"]
@@ -447,8 +448,7 @@ def _pending_rep(record: dict | None) -> tuple[dict, Session]:
         raise ValueError("not a pending rep")
     if record.get("levels") is not None:
         base64.b64decode(record["levels"], validate=True)
-    from_dict(record["report"])
-    return record, session
+    return record, session, from_dict(record["report"])
 
 
 def _next_id(db: sqlite3.Connection, table: str) -> int:
@@ -463,7 +463,7 @@ def _next_id(db: sqlite3.Connection, table: str) -> int:
     return last + 1
 
 
-def _insert(db: sqlite3.Connection, record: dict, session: Session) -> int:
+def _insert(db: sqlite3.Connection, record: dict, session: Session, report: RepReport) -> int:
     """One rep row with its headline figures (and the session's row first, with its first rep)."""
     if session.id is None:
         session.id = _next_id(db, "sessions")
@@ -474,18 +474,18 @@ def _insert(db: sqlite3.Connection, record: dict, session: Session) -> int:
              session.user, *session.pace_wpm, session.max_pause_s),
         )
     elif db.execute("SELECT 1 FROM sessions WHERE id = ?", (session.id,)).fetchone() is None:
-        raise SessionGone(f"session s{session.id} was deleted from the history during this run, so its reps are no longer saved there")
+        raise VoicedrillError(f"session s{session.id} was deleted from the history during this run, so its reps are no longer saved there")
     number = record["number"]
     if db.execute("SELECT 1 FROM reps WHERE session_id = ? AND number = ?", (session.id, number)).fetchone():
         number = db.execute("SELECT max(number) + 1 FROM reps WHERE session_id = ?", (session.id,)).fetchone()[0]
-    report, levels = record["report"], record.get("levels")
+    levels = record.get("levels")
     rep_id = _next_id(db, "reps")
     db.execute(
         "INSERT INTO reps (id, uid, session_id, number, saved_at, source, audio, duration_s, speech_wpm, longest_pause_s,"
         " order_errors, score, report, levels) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             rep_id, record["uid"], session.id, number, record["saved_at"], record["source"], record.get("audio"),
-            *rep_row(from_dict(report)).values(), json.dumps(report, ensure_ascii=False),
+            *rep_row(report).values(), json.dumps(record["report"], ensure_ascii=False),
             None if levels is None else base64.b64decode(levels),
         ),
     )
@@ -541,7 +541,7 @@ def _import_rep_folders(db: sqlite3.Connection, root: Path) -> None:
             try:
                 record = json.loads(path.read_text(encoding="utf-8"))
                 report, number, saved_at = record["report"], int(record["rep"]), datetime.fromisoformat(record["saved_at"])
-                from_dict(report)  # a whole report
+                typed = from_dict(report)  # a whole report
             except (OSError, ValueError, KeyError, TypeError):
                 continue  # not a rep file we wrote; leave it be
             if number in seen or not 0 < number < 2**31:
@@ -554,4 +554,4 @@ def _import_rep_folders(db: sqlite3.Connection, root: Path) -> None:
                     drill = Drill(report["drill"], report["drill"], ())
                 session = Session("imported", drill.name, report["engine"], "", drill.pace_wpm, drill.max_pause_s, _stamp(saved_at))
             record = {"uid": uuid.uuid4().hex, "number": number, "saved_at": _stamp(saved_at), "source": record.get("source", str(path)), "report": report}
-            _insert(db, record, session)
+            _insert(db, record, session, typed)

@@ -67,13 +67,13 @@ def _mtime(path: Path) -> float:
 
 
 def read(path: Path) -> dict | None:
-    """A pending record, or None if the file is not one we wrote (it is then left where it is)."""
+    """A pending record as written (its fields are checked where it is imported), or None if the
+    file cannot be read as one (it is then left where it is)."""
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    needed = ("uid", "session", "number", "saved_at", "source", "report")
-    return record if isinstance(record, dict) and all(k in record for k in needed) else None
+    return record if isinstance(record, dict) else None
 
 
 def done(path: Path) -> None:

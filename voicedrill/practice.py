@@ -152,7 +152,7 @@ class Keeper:
             kept.rep_id, kept.pending = saved.rep, saved.pending
             kept.places.insert(0, f"rep {saved.rep}" if saved.rep else f"waiting in {saved.pending}")
             if saved.pending and (not self.problem_told):
-                kept.problems.append(f"{saved.problem} — the rep is kept in {saved.pending} and goes into the history the next time voicedrill opens it")
+                kept.problems.append(saved.waiting)
                 self.problem_told = True
         return kept
 
