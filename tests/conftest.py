@@ -39,6 +39,10 @@ def no_audio_devices(monkeypatch):
 
         check_output_settings = check_input_settings
 
+        @staticmethod
+        def query_devices():
+            return []
+
     monkeypatch.setattr(audio, "_sounddevice", lambda: NoDevices)
 
 

@@ -250,6 +250,24 @@ class MicSource:
             raise VoicedrillError(f"microphone error ({exc}); feed a recording instead with --input FILE") from None
 
 
+def input_devices() -> list[tuple[int, str]]:
+    """The machine's input devices (index, name) that can record 16 kHz mono; none without an audio system."""
+    try:
+        sd = _sounddevice()
+        devices = list(enumerate(sd.query_devices()))
+    except (VoicedrillError, OSError):  # no audio system: no microphone to offer
+        return []
+    usable = []
+    for index, device in devices:
+        if device.get("max_input_channels", 0) > 0:
+            try:
+                sd.check_input_settings(device=index, channels=1, samplerate=RATE, dtype="int16")
+            except (sd.PortAudioError, ValueError):
+                continue
+            usable.append((index, str(device.get("name", f"input {index}"))))
+    return usable
+
+
 def _sounddevice():
     try:
         import sounddevice

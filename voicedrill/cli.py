@@ -109,6 +109,16 @@ def _parser() -> argparse.ArgumentParser:
     drill.add_argument("--seed", type=int, default=None, help="with --customer: choose which step the customer hesitates at")
     drill.add_argument("--events", type=Path, default=None, metavar="FILE", help="write live events as JSON lines (steps, pause alarms, customer lines)")
 
+    app = commands.add_parser("app", help="the voicedrill app: practice, progress and drills in your browser")
+    app.add_argument("--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1: this computer only)")
+    app.add_argument("--port", type=_number(0, 65535, whole=True, zero=True), default=0, help="port (default: a free one)")
+    app.add_argument("--no-browser", action="store_true", help="only serve; do not open the browser")
+    app.add_argument("--input", action="append", type=Path, default=[], metavar="FILE",
+                     help="Start plays these recordings instead of the microphone (repeat for one file per rep)")
+    app.add_argument("--speed", type=_number(0.25, 100, zero=True), default=1.0, help="with --input: 1 = real time, 0 = as fast as possible")
+    _engine_options(app, drill=False)
+    app.add_argument("--no-speech", action="store_true", help="cues and customer lines on screen only, not spoken")
+
     synth = commands.add_parser("synth", help="write the drill spoken by text-to-speech to a WAV file")
     synth.add_argument("out", help="output .wav path")
     synth.add_argument("--drill", default="hard-close", help="drill name or .toml path")
@@ -150,10 +160,11 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _engine_options(command: argparse.ArgumentParser) -> None:
+def _engine_options(command: argparse.ArgumentParser, drill: bool = True) -> None:
     from .asr import ENGINES
 
-    command.add_argument("--drill", default="hard-close", help="drill name or .toml path (default hard-close)")
+    if drill:
+        command.add_argument("--drill", default="hard-close", help="drill name or .toml path (default hard-close)")
     command.add_argument("--engine", default="auto", choices=ENGINES, help="recogniser (auto: vosk if an English model is found)")
     command.add_argument("--model", default=None, help="vosk model folder (else $VOICEDRILL_MODEL, models/, data folder)")
 
@@ -189,6 +200,8 @@ def _run(args: argparse.Namespace, err: Console) -> int:
         return _drill(args, err)
     if args.command == "drills":
         return _drills(args, err)
+    if args.command == "app":
+        return _app(args, err)
     if args.command in ("history", "report", "export"):
         from . import history
 
@@ -284,6 +297,16 @@ def _drill(args: argparse.Namespace, err: Console) -> int:
     if run.error:
         raise run.error
     return 130 if run.interrupted else 0
+
+
+def _app(args: argparse.Namespace, err: Console) -> int:
+    from .app import serve
+    from .app.runs import AppConfig
+    from .audio import probe
+
+    config = AppConfig([probe(path) for path in args.input], args.speed, args.engine, args.model, not args.no_speech)
+    serve(config, args.host, int(args.port), not args.no_browser, lambda line: err.print(line, markup=False, soft_wrap=True))
+    return 0
 
 
 def _history(args: argparse.Namespace, store, err: Console) -> int:

@@ -13,10 +13,12 @@ from collections.abc import Iterable
 import numpy as np
 from rich.console import Console, Group
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
 from .data import RepReport
+from .report import render
 from .live import EventType, LiveEvent, Listener, LiveRep, LiveState, run_rep
 
 REFRESH_PER_S = 12
@@ -78,13 +80,28 @@ def event_line(event: LiveEvent) -> str | None:
 
 
 class LiveView:
-    """Runs a rep with a live display on a terminal, or event lines when output is not a terminal.
+    """The terminal screen of a run (practice.Screen). Runs a rep with a live display on a terminal, or event lines when output is not a terminal.
 
     `also` receives the same state and events (e.g. the --events stream)."""
 
     def __init__(self, console: Console, also: Listener | None = None):
         self.console = console
         self.also = also
+
+    def cue(self, text: str) -> None:
+        self.console.print(f"[bold]{escape(text)}[/]")
+
+    def notice(self, text: str) -> None:
+        self.console.print(text, markup=False, soft_wrap=True)
+
+    def scored(self, number: int, report: RepReport, kept, title: str) -> None:
+        """The scorecard, then what went wrong saving it (in words)."""
+        render(report, self.console, title=title)
+        for problem in kept.problems:
+            self.console.print(f"[yellow]{escape(problem)}[/]")
+
+    def wants_more(self) -> bool:
+        return True  # a terminal run stops with Ctrl-C
 
     def run(self, rep: LiveRep, source: Iterable[np.ndarray], title: str, customer=None) -> RepReport:
         if not self.console.is_terminal:

@@ -11,11 +11,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import platformdirs
-
-from rich.markup import escape
 
 from . import history
 from .analysis import analyse
@@ -27,8 +26,7 @@ from .drills import Drill
 from .errors import VoicedrillError
 from .files import destination, reason, write_atomic, write_file
 from .live import LiveEvent, LiveRep, LiveState
-from .liveview import LiveView
-from .report import render, to_dict
+from .report import to_dict
 from .synth import Piece, Speaker, build_rep, write_wav
 from .targets import RECENT, judged
 
@@ -198,12 +196,31 @@ class DrillRun:
     error: VoicedrillError | None = None  # the input failed mid-run (e.g. the microphone went away)
 
 
+class Screen(Protocol):
+    """A front end for a run of reps: the terminal (liveview.LiveView) or the app."""
+
+    def cue(self, text: str) -> None:
+        """Show the cue that starts a rep."""
+
+    def notice(self, text: str) -> None:
+        """Show one line about the run (e.g. speech output unavailable)."""
+
+    def run(self, rep: LiveRep, source: Iterable[np.ndarray], title: str, customer: Customer | None = None) -> RepReport:
+        """Drive one rep from its source, showing it live; return its scorecard."""
+
+    def scored(self, number: int, report: RepReport, kept: Kept, title: str) -> None:
+        """Show a finished rep's scorecard and where it was saved."""
+
+    def wants_more(self) -> bool:
+        """False once the rep asked the run to stop after the rep under way."""
+
+
 def run_drill(
     drill: Drill,
     engine: Engine,
     sources: Callable[[int], Iterable[np.ndarray]],
     reps: int,
-    view: LiveView,
+    screen: Screen,
     speaker: Speaker,
     keeper: Keeper,
     customer: Customer | None = None,
@@ -214,17 +231,19 @@ def run_drill(
     input that fails mid-rep (a microphone unplugged) or a save that fails; the error is kept.
     """
     run = DrillRun()
-    console = view.console
     try:
         for number in range(1, reps + 1):
+            if not screen.wants_more():
+                run.interrupted = True
+                break
             cue = f"Rep {number}" + (f" of {reps}" if reps > 1 else "") + " — go"
-            console.print(f"[bold]{cue}[/]")
+            screen.cue(cue)
             speaker.say(cue.replace("—", ","))
             if notice := speaker.take_notice():
-                console.print(notice, markup=False, soft_wrap=True)
+                screen.notice(notice)
             source = sources(number)
             rep = LiveRep(drill, engine, keeper.keep_audio, number)
-            report = with_targets(keeper.store, drill, view.run(rep, source, f"rep {number}/{reps}", customer))
+            report = with_targets(keeper.store, drill, screen.run(rep, source, f"rep {number}/{reps}", customer))
             run.overflows += getattr(source, "overflows", 0)
             with _no_interrupt():
                 kept = keeper.keep(number, report, rep, getattr(source, "name", "microphone"))
@@ -232,9 +251,7 @@ def run_drill(
                 run.reports.append(report)
                 run.numbers.append(kept.rep_id or number)
                 run.pending.extend([kept.pending] if kept.pending else [])
-            render(report, console, title=f"Rep {number} — {drill.title}  (saved: {kept.where})")
-            for problem in kept.problems:
-                console.print(f"[yellow]{escape(problem)}[/]")
+            screen.scored(number, report, kept, f"Rep {number} — {drill.title}  (saved: {kept.where})")
     except KeyboardInterrupt:
         run.interrupted = True
     except VoicedrillError as exc:

@@ -13,9 +13,11 @@ from .history import SavedRep
 from .plots import fluency_figure, png_bytes, progress_figure, rep_figure
 from .report import Grid, fact_lines, pauses_grid, reps_grid, score_line, steps_grid, summary, summary_line, tip_lines
 
-STYLE = """
+PAGE_STYLE = """
 body { font: 15px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 1250px; color: #263238; padding: 0 1em; }
 h1 { font-size: 1.5em; margin-bottom: .2em; } h2 { margin-top: 2em; border-bottom: 1px solid #cfd8dc; }
+"""
+REPORT_STYLE = """
 .meta { color: #607d8b; } img { max-width: 100%; } table { border-collapse: collapse; margin: .6em 0; }
 th, td { padding: .25em .7em; border-bottom: 1px solid #eceff1; text-align: left; } td.n { text-align: right; }
 .ok { color: #2e7d32; } .missing, .flagged, .bad { color: #c62828; font-weight: 600; }
@@ -26,20 +28,31 @@ th, td { padding: .25em .7em; border-bottom: 1px solid #eceff1; text-align: left
 
 def page(reps: Sequence[SavedRep]) -> str:
     """A rep's page, or with several reps of a session, the session's page."""
+    what = title(reps)
+    return (f"<!doctype html>\n<html lang=en><head><meta charset=utf-8><title>voicedrill {escape(what)}</title>\n"
+            f"<style>{PAGE_STYLE}{REPORT_STYLE}</style></head>\n<body>\n{body(reps)}\n</body></html>\n")
+
+
+def title(reps: Sequence[SavedRep]) -> str:
+    """What the page shows: rep 12, or session s3 — 10 reps."""
     first = reps[0]
-    what = f"rep {first.id}" if len(reps) == 1 else f"session s{first.session} — {len(reps)} reps"
+    return f"rep {first.id}" if len(reps) == 1 else f"session s{first.session} — {len(reps)} reps"
+
+
+def body(reps: Sequence[SavedRep]) -> str:
+    """The page's content (the app shows it inside its own layout)."""
+    first = reps[0]
+    what = title(reps)
     parts = [
         f"<h1>voicedrill — {escape(first.drill)}, {escape(what)}</h1>",
         f"<p class=meta>{first.saved_at:%Y-%m-%d %H:%M} · engine {escape(first.engine)} ({escape(first.model)})"
         f" · {escape(first.kind)}{' · ' + escape(first.user) if first.user else ''}</p>",
     ]
     if len(reps) > 1:
-        parts += [_session_table(reps), _image(png_bytes(fluency_figure(reps)), "the fluency curve: time and longest pause per rep, against your targets"),
-                  _image(png_bytes(progress_figure(reps)), "score, pace and longest pause per rep")]
+        parts += [run_table(reps), _image(png_bytes(progress_figure(reps)), "score, pace and longest pause per rep")]
     for rep in reps:
-        parts.append(_rep_section(rep, heading=len(reps) > 1))
-    body = "\n".join(parts)
-    return f"<!doctype html>\n<html lang=en><head><meta charset=utf-8><title>voicedrill {escape(what)}</title>\n<style>{STYLE}</style></head>\n<body>\n{body}\n</body></html>\n"
+        parts.append(rep_section(rep, heading=len(reps) > 1))
+    return "\n".join(parts)
 
 
 def _image(png: bytes, alt: str) -> str:
@@ -62,12 +75,15 @@ def _table(grid: Grid, link: str = "") -> str:
     return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
 
 
-def _session_table(reps: Sequence[SavedRep]) -> str:
+def run_table(reps: Sequence[SavedRep]) -> str:
+    """A run's reps: the per-rep table, its summary line and the fluency curve."""
     info = summary([r.report for r in reps], [r.id for r in reps])
-    return f"<h2>Reps</h2>{_table(reps_grid(info), link='rep-')}<p>{escape(summary_line(info))}</p>"
+    curve = _image(png_bytes(fluency_figure(reps)), "the fluency curve: time and longest pause per rep, against your targets")
+    return f"<h2>Reps</h2>{_table(reps_grid(info), link='rep-')}<p>{escape(summary_line(info))}</p>{curve}"
 
 
-def _rep_section(rep: SavedRep, heading: bool) -> str:
+def rep_section(rep: SavedRep, heading: bool = False) -> str:
+    """One rep: score, next-rep focus, timeline, steps and pauses, facts and tips."""
     report = rep.report
     out = [f"<h2 id='rep-{rep.id}'>Rep {rep.number} (rep {rep.id}) — score {report.score}</h2>" if heading else f"<p class=score>Score {report.score}/100</p>"]
     if report.coaching:

@@ -1,0 +1,260 @@
+"""The voicedrill app in a real browser (Playwright driving Debian's chromium) and over HTTP.
+
+The server runs in this process on a loopback port with the real pocketsphinx engine; Start plays
+synthesised reps through the same live path as `voicedrill drill --input`.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import uvicorn
+from starlette.testclient import TestClient
+
+from voicedrill.app.guard import Guard
+from voicedrill.app.runs import AppConfig
+from voicedrill.app.server import App, asgi
+from voicedrill.audio import probe
+from voicedrill.synth import Piece
+
+CHROMIUM = next((p for p in ("/usr/lib/chromium/chromium", shutil.which("chromium") or "") if Path(p).is_file()), None)
+BROKEN_DRILL = b'name = "broken"\ntitle = "Broken"\n\n[[steps]]\nid = "a"\nline = \n'
+GOOD_DRILL = b'name = "team-greeting"\ntitle = "Team greeting"\n\n[[steps]]\nid = "hello"\nline = "Hi, thanks for calling."\n\n[[steps]]\nid = "name"\nline = "Who am I speaking with?"\n'
+
+
+@pytest.fixture(autouse=True)
+def own_history(tmp_path, monkeypatch):
+    """Each test sees a history (and drills folder) of its own."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+
+
+@pytest.fixture(scope="module")
+def reps(make_rep, drill) -> list[Path]:
+    """Two clean reps of the hard close, with pauses long enough that every step ticks live."""
+    first = [Piece(s.example_line, s.id, 0.6) for s in drill.steps]
+    second = [Piece(s.example_line, s.id, 0.7) for s in drill.steps]
+    return [make_rep(first, "app-rep-1")[0], make_rep(second, "app-rep-2")[0]]
+
+
+@pytest.fixture(scope="module")
+def server(reps):
+    """The app on a free loopback port, fed by the two reps at four times real time."""
+    app = App(AppConfig([probe(r) for r in reps], speed=4.0, speech=False))
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    runner = uvicorn.Server(uvicorn.Config(asgi(app, "127.0.0.1", port), log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=runner.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    while not runner.started:
+        time.sleep(0.05)
+    yield app, f"http://127.0.0.1:{port}"
+    runner.should_exit = True
+    thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    assert CHROMIUM, "chromium is needed for the app's browser tests (apt-get install chromium)"
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, server):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    tab = context.new_page()
+    # what the page showed, in order: each step turning ok, each scorecard (a rep's ticks end there)
+    tab.add_init_script("""
+        window.shown = [];
+        new MutationObserver((changes) => {
+          for (const c of changes) {
+            const el = c.target;
+            if (c.attributeName === "data-state" && el.dataset.state === "ok" && c.oldValue !== "ok") window.shown.push(el.dataset.step);
+            if (c.attributeName === "data-score") window.shown.push("score " + el.dataset.score);
+          }
+        }).observe(document, {subtree: true, attributes: true, attributeOldValue: true, attributeFilter: ["data-state", "data-score"]});
+    """)
+    yield tab
+    context.close()
+
+
+def wait_idle(app: App) -> None:
+    deadline = time.monotonic() + 60
+    while app.practice.running() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not app.practice.running()
+
+
+def test_a_run_ticks_steps_in_order_scores_each_rep_and_lists_them(server, page, drill):
+    app, base = server
+    page.goto(base + "/")
+    page.check("input[name=reps][value='10']")
+    page.click("[data-action=start]")
+    page.wait_for_selector("[data-step][data-state=current]")
+    page.wait_for_function("document.querySelectorAll('#run table tr').length === 3", timeout=60000)  # two reps scored
+    shown = page.evaluate("window.shown")
+    order = [s.id for s in drill.steps]
+    first = shown.index(next(s for s in shown if s.startswith("score")))
+    second = shown.index(next(s for s in shown[first + 1:] if s.startswith("score")))
+    # every step ticked live in order in each rep; the scorecard's verdict turns them ok once more
+    assert shown[:first] == order and shown[first + 1:first + 1 + len(order)] == order, shown
+    assert shown[second - len(order):second] == order, shown
+    card = page.inner_text("#scorecard .score")
+    assert card == f"Score {page.get_attribute('#scorecard', 'data-score')}/100"
+    page.click("[data-action=stop]")  # during rep 3: it is scored and kept, no rep 4 starts
+    page.wait_for_function("!document.querySelector('[data-action=stop]').disabled === false && document.querySelector('[data-action=start]').disabled === false", timeout=60000)
+    wait_idle(app)
+    assert "saved in history session" in page.inner_text("#summary")
+    page.goto(base + "/history")
+    assert page.get_attribute("table.reps", "data-reps") == "3"
+    assert [page.get_attribute(f"tr[data-rep='{n}'] td:first-child a", "href") for n in (1, 2, 3)] == ["/rep/1", "/rep/2", "/rep/3"]
+    page.click("tr[data-rep='2'] td:first-child a")
+    assert "Score" in page.inner_text("article.report")
+    for chart in page.query_selector_all("figure img"):
+        assert chart.evaluate("img => img.complete && img.naturalWidth > 0")
+
+
+def test_space_bar_starts_and_stops_a_rep(server, page):
+    app, base = server
+    page.goto(base + "/")
+    page.keyboard.press(" ")
+    page.wait_for_selector("[data-step][data-state=ok]", timeout=30000)
+    page.keyboard.press(" ")
+    page.wait_for_selector("#scorecard[data-score]", timeout=30000)
+    wait_idle(app)
+    assert page.is_enabled("[data-action=start]") and page.is_disabled("[data-action=stop]")
+    assert page.get_attribute("#scorecard", "data-rep") == "1"  # the stopped rep was scored and kept
+
+
+def test_a_recording_dropped_on_the_check_page_gets_its_scorecard(server, page, reps):
+    app, base = server
+    page.goto(base + "/check")
+    with page.expect_navigation():
+        page.set_input_files("input[name=file]", str(reps[0]))
+    assert page.url.endswith("/rep/1")
+    assert "Score" in page.inner_text("article.report")
+    page.goto(base + "/check")
+    with page.expect_navigation():
+        page.set_input_files("input[name=file]", files=[{"name": "notes.wav", "mimeType": "audio/wav", "buffer": b"not audio at all"}])
+    assert "notes.wav: not a readable audio file" in page.inner_text(".problem")
+
+
+def test_a_broken_drill_upload_shows_its_line_and_a_good_one_can_be_practised(server, page):
+    app, base = server
+    page.goto(base + "/drills")
+    page.set_input_files("input[name=file]", files=[{"name": "mine.toml", "mimeType": "text/plain", "buffer": BROKEN_DRILL}])
+    page.click("button[type=submit]")
+    assert page.inner_text("[data-error=drill]").startswith("mine.toml:6: invalid TOML")
+    page.set_input_files("input[name=file]", files=[{"name": "greeting.toml", "mimeType": "text/plain", "buffer": GOOD_DRILL}])
+    page.click("button[type=submit]")
+    assert page.url.endswith("/drills/team-greeting?added=1")
+    page.click("text=Practise this drill")
+    assert page.eval_on_selector("#drill", "s => s.value") == "team-greeting"
+    assert page.eval_on_selector_all("[data-step]", "els => els.map(e => e.dataset.step)") == ["hello", "name"]
+
+
+def test_the_api_check_answers_exactly_what_check_json_prints(server, reps, cli, tmp_path, monkeypatch):
+    app, base = server
+    client = TestClient(asgi(app), base_url="http://127.0.0.1:8000")
+    with open(reps[1], "rb") as f:
+        answer = client.post("/api/check", files={"file": ("rep.wav", f, "audio/wav")}, data={"drill": "hard-close"})
+    assert answer.status_code == 200
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "other"))  # the same empty history as the app had
+    code, out, _ = cli("check", reps[1], "--json")
+    assert code == 0 and answer.json() == json.loads(out)
+
+
+@pytest.fixture(scope="module")
+def client(server) -> TestClient:
+    return TestClient(asgi(server[0]), base_url="http://127.0.0.1:8000")
+
+
+@pytest.mark.parametrize("headers", [{"Host": "evil.example:8000"}, {"Host": "127.0.0.1:9999"}, {"Origin": "http://evil.example"}, {"Origin": "null"}])
+def test_a_foreign_host_or_origin_is_refused(client, headers):
+    for method, path in (("GET", "/"), ("POST", "/api/start"), ("POST", "/api/check"), ("GET", "/history")):
+        answer = client.request(method, path, headers=headers)
+        assert answer.status_code == 403 and "Traceback" not in answer.text
+
+
+@pytest.mark.parametrize("path", ["/static/../server.py", "/static/%2e%2e/server.py", "/static/..%2fserver.py", "/static/%2e%2e%2f%2e%2e%2fhistory.py",
+                                  "/rep/abc", "/nosuch", "/rep/999", "/history/hard-close/../../etc.png", "/export.sh"])
+def test_nothing_outside_the_apps_own_files_is_served(client, path):
+    answer = client.get(path)
+    assert answer.status_code == 404 and "import" not in answer.text and "Traceback" not in answer.text
+
+
+def test_oversized_and_non_audio_uploads_get_a_clear_4xx(server, tmp_path):
+    app, _ = server
+    small = TestClient(Guard(asgi(app).app, {"127.0.0.1:8000"}, max_body=1000), base_url="http://127.0.0.1:8000")
+    big = small.post("/api/check", files={"file": ("big.wav", b"\0" * 5000, "audio/wav")})
+    assert big.status_code == 413 and "too large" in big.text
+
+    def chunks():
+        for _ in range(10):
+            yield b"\0" * 500
+
+    streamed = small.post("/api/check", content=chunks(), headers={"Content-Type": "multipart/form-data; boundary=x"})
+    assert streamed.status_code == 413
+    client = TestClient(asgi(app), base_url="http://127.0.0.1:8000")
+    for upload in ({"file": ("x.wav", b"RIFF1234WAVEjunk", "audio/wav")}, {"file": ("song.mp3", b"ID3\x03" + b"\0" * 400, "audio/mpeg")}):
+        answer = client.post("/api/check", files=upload)
+        assert answer.status_code == 400 and set(answer.json()) == {"error"} and "Traceback" not in answer.text
+    assert "convert it to WAV or FLAC" in answer.json()["error"] or "MP3" in answer.json()["error"]
+    assert client.post("/api/check", data={"drill": "hard-close"}).json() == {"error": "choose a recording (WAV, FLAC or OGG) to check"}
+    assert client.post("/api/check", files={"file": ("a.wav", b"RIFF", "audio/wav")}, data={"drill": "no-such"}).status_code == 400
+    page = client.post("/check", files={"file": ("x.wav", b"junk", "audio/wav")})
+    assert page.status_code == 400 and "x.wav: not a readable audio file" in page.text and "<html" in page.text
+
+
+def test_deleting_asks_first_then_the_rep_is_gone(server, reps):
+    app, _ = server
+    client = TestClient(asgi(app), base_url="http://127.0.0.1:8000")
+    with open(reps[0], "rb") as f:
+        assert client.post("/check", files={"file": ("rep.wav", f, "audio/wav")}, follow_redirects=False).headers["location"] == "/rep/1"
+    assert "Delete rep 1?" in client.get("/rep/1/delete").text
+    assert client.get("/rep/1").status_code == 200  # asking deletes nothing
+    assert client.post("/rep/1/delete", follow_redirects=False).status_code == 303
+    assert client.get("/rep/1").status_code == 404
+    assert client.get("/export.csv").text.count("\n") == 1  # the header only
+
+
+def test_start_is_refused_in_words_when_it_cannot_run(server):
+    app, _ = server
+    client = TestClient(asgi(app), base_url="http://127.0.0.1:8000")
+    assert client.post("/api/start", data={"drill": "no-such"}).status_code == 400
+    mic = client.post("/api/start", data={"source": "0"})
+    assert mic.status_code == 400 and "no usable microphone" in mic.json()["error"]
+
+
+def test_voicedrill_app_serves_on_loopback_and_refuses_bad_options(reps, cli, tmp_path):
+    process = subprocess.Popen([sys.executable, "-m", "voicedrill.cli", "app", "--no-browser", "--engine", "pocketsphinx", "--input", str(reps[0])],
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        lines = [process.stderr.readline() for _ in range(2)]
+        url = lines[1].split()[2]
+        assert url.startswith("http://127.0.0.1:"), lines
+        with socket.create_connection(("127.0.0.1", int(url.rsplit(":", 1)[1].strip("/")))) as conn:
+            conn.sendall(f"GET / HTTP/1.1\r\nHost: {url[7:-1]}\r\nConnection: close\r\n\r\n".encode())
+            assert conn.recv(100).startswith(b"HTTP/1.1 200")
+    finally:
+        process.terminate()
+        process.wait(10)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        cli.refused(["app", "--no-browser", "--port", taken.getsockname()[1]], "already in use")
+    cli.refused(["app", "--no-browser", "--input", tmp_path / "none.wav"], "none.wav")
+    cli.refused(["app", "--no-browser", "--host", "no-such-host.invalid"], "no such address")

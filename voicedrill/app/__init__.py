@@ -1,0 +1,61 @@
+"""`voicedrill app`: the local web app a sales rep opens instead of a terminal."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import threading
+import webbrowser
+from collections.abc import Callable
+
+from ..drills import load_drill
+from ..errors import VoicedrillError
+from .runs import AppConfig
+
+
+def serve(config: AppConfig, host: str, port: int, browser: bool, say: Callable[[str], None]) -> None:
+    """Load the engine, bind, print the address, open the browser and serve until Ctrl-C."""
+    import uvicorn
+
+    from .server import App, asgi
+
+    sock = _bind(host, port)
+    bound = sock.getsockname()[1]
+    app = App(config)
+    say(f"engine: {app.practice.engine(load_drill('hard-close')).description}")  # loaded once, before the first rep
+    if not _loopback(host):
+        say(f"warning: serving on {host}: anyone who can reach this computer on port {bound} can use the app and see your reps")
+    url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else _url_host(host)}:{bound}/"
+    say(f"voicedrill app: {url}   (Ctrl-C to stop)")
+    if browser:
+        threading.Timer(0.3, webbrowser.open, [url]).start()
+    server = uvicorn.Server(uvicorn.Config(asgi(app, host, bound), log_level="warning", lifespan="off", timeout_graceful_shutdown=1))
+    server.run(sockets=[sock])
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """A listening socket on host:port (port 0: a free one), or one line saying why not."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(64)
+    except socket.gaierror:
+        raise VoicedrillError(f"--host {host}: no such address on this computer") from None
+    except OSError as exc:
+        taken = port and exc.errno in (98, 48)  # EADDRINUSE on Linux, macOS
+        raise VoicedrillError(f"port {port} is already in use; pick another with --port, or leave it out for a free one" if taken
+                              else f"cannot serve on {host}:{port} ({exc.strerror})") from None
+    return sock
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host

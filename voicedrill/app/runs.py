@@ -1,0 +1,271 @@
+"""The app's engine room: one loaded model, one practice run or check at a time, and the live
+messages of a run broadcast to every open page.
+
+A run is the same `practice.run_drill` the terminal uses; its screen (`WebScreen`) turns the live
+state and events into messages instead of drawing them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+from .. import history
+from ..asr import Engine, load_engine
+from ..audio import AudioInfo, MicSource, SilenceTracker
+from ..customer import Customer
+from ..data import RepReport
+from ..drills import Drill
+from ..errors import VoicedrillError
+from ..live import LiveRep, LiveState, LiveEvent, run_rep
+from ..practice import DrillRun, Kept, Keeper, file_sources, keep_check, run_drill, saved_line, score_file, with_targets
+from ..report import summary, summary_line
+from ..synth import Speaker
+from ..webpage import rep_section, run_table
+
+STATE_PER_S = 12  # live state messages a second (events go at once)
+SHOWN_WORDS = 30
+
+
+class Busy(VoicedrillError):
+    """The engine is taken by a run or a check."""
+
+
+class Broadcast:
+    """Messages from the run's thread to every open event stream; a page opened mid-run is first
+    sent what the run has said so far."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._streams: list[tuple[asyncio.AbstractEventLoop, asyncio.Queue]] = []
+        self._said: list[dict] = []  # the current run's messages, for a page that opens late
+        self._state: dict | None = None  # only the newest live state is replayed
+
+    def publish(self, message: dict) -> None:
+        with self._lock:
+            if message["type"] == "run_start":
+                self._said, self._state = [], None
+            if message["type"] == "state":
+                self._state = message
+            else:
+                self._said.append(message)
+            for loop, queue in self._streams:
+                loop.call_soon_threadsafe(queue.put_nowait, message)
+
+    def subscribe(self) -> asyncio.Queue:
+        """A queue of messages for one event stream (call from the event loop)."""
+        queue: asyncio.Queue = asyncio.Queue()
+        with self._lock:
+            for message in self._said + ([self._state] if self._state else []):
+                queue.put_nowait(message)
+            self._streams.append((asyncio.get_running_loop(), queue))
+        return queue
+
+    def unsubscribe(self, queue: asyncio.Queue) -> None:
+        with self._lock:
+            self._streams = [(loop, q) for loop, q in self._streams if q is not queue]
+
+
+def state_message(state: LiveState) -> dict:
+    """What the practice page shows while the rep speaks."""
+    turn = state.customer_speaking()
+    final = len(state.final)
+    words = state.words
+    return {
+        "type": "state", "rep": state.rep, "t": round(state.audio_s, 2),
+        "current": state.current_step(), "heard": sorted(state.heard), "out_of_order": sorted(state.out_of_order),
+        "pause_s": round(state.pause_s, 2), "limits": state.pause_limits, "alarm": state.alarm,
+        "words": [[w.text, i < final] for i, w in enumerate(words)][-SHOWN_WORDS:],
+        "customer": turn.text if turn else None,
+    }
+
+
+@dataclass
+class WebScreen:
+    """A run's screen in the app (practice.Screen): every update becomes a message."""
+
+    broadcast: Broadcast
+    drill: Drill
+    reps: int
+    keeper: Keeper
+    stopping: threading.Event = field(default_factory=threading.Event)
+    shown: list[history.SavedRep] = field(default_factory=list)
+    _source: object = None
+    _rep: LiveRep | None = None
+    _sent_at: float = 0.0
+
+    def cue(self, text: str) -> None:
+        self.broadcast.publish({"type": "cue", "text": text})
+
+    def notice(self, text: str) -> None:
+        self.broadcast.publish({"type": "notice", "text": text})
+
+    def run(self, rep: LiveRep, source: Iterable[np.ndarray], title: str, customer: Customer | None = None) -> RepReport:
+        self._rep, self._source = rep, source
+        if self.stopping.is_set():  # Stop came between reps
+            self.stop()
+        return run_rep(rep, source, self._update, customer)
+
+    def _update(self, state: LiveState, events: list[LiveEvent]) -> None:
+        for event in events:
+            self.broadcast.publish(event.to_dict())
+        now = time.monotonic()
+        if events or now - self._sent_at >= 1 / STATE_PER_S:
+            self._sent_at = now
+            self.broadcast.publish(state_message(state))
+
+    def scored(self, number: int, report: RepReport, kept: Kept, title: str) -> None:
+        """The scorecard (the same section as the rep's page) and, in a run of several, the table so far."""
+        source = getattr(self._source, "name", "microphone")
+        shown = shown_rep(self.keeper, number, self.reps, report, kept, source, self._rep.tracker if self._rep else None)
+        self.shown.append(shown)
+        self.broadcast.publish({
+            "type": "scorecard", "rep": number, "id": kept.rep_id, "score": report.score, "saved": kept.where,
+            "problems": kept.problems, "steps": {s.id: str(s.status) for s in report.steps},
+            "html": rep_section(shown), "run_html": run_table(self.shown) if self.reps > 1 else "",
+        })
+
+    def wants_more(self) -> bool:
+        return not self.stopping.is_set()
+
+    def stop(self) -> None:
+        """End the rep under way now (it is scored and kept) and start no other."""
+        self.stopping.set()
+        if self._source is not None and hasattr(self._source, "stop"):
+            self._source.stop()
+
+
+def shown_rep(keeper: Keeper, number: int, reps: int, report: RepReport, kept: Kept, source: str, tracker: SilenceTracker | None) -> history.SavedRep:
+    """The rep as its page shows it, whether it went into the history or waits in a pending file."""
+    session = keeper.session
+    return history.SavedRep(
+        kept.rep_id or 0, session.id or 0, number, reps, datetime.now(), session.kind, session.drill, session.engine,
+        session.model, session.user, source, None, session.pace_wpm, session.max_pause_s, report,
+        tracker.levels(history.LEVEL_STEP_S) if tracker else None,
+    )
+
+
+@dataclass
+class AppConfig:
+    """How `voicedrill app` was started."""
+
+    inputs: list[AudioInfo] = field(default_factory=list)  # --input recordings stand in for the microphone
+    speed: float = 1.0  # how fast they are fed (0: as fast as possible)
+    engine: str = "auto"
+    model: str | None = None
+    speech: bool = True  # cues and the customer said aloud
+
+
+class Practice:
+    """The one engine of the app process and what runs on it: a run of reps or a check."""
+
+    def __init__(self, config: AppConfig, broadcast: Broadcast):
+        self.config = config
+        self.broadcast = broadcast
+        self._busy = threading.Lock()
+        self._engine: tuple[str, Engine] | None = None  # (which drill it was built for, the engine)
+        self._loading = threading.Lock()
+        self.screen: WebScreen | None = None
+        self.thread: threading.Thread | None = None
+
+    def engine(self, drill: Drill) -> Engine:
+        """The engine, loaded once; pocketsphinx is loaded again when the drill changes (its
+        language model is the drill's script), vosk never."""
+        key = repr(drill.script_lines())
+        with self._loading:
+            if self._engine is None or (self._engine[0] != key and self._engine[1].name != "vosk"):
+                self._engine = (key, load_engine(self.config.engine, self.config.model, drill))
+            return self._engine[1]
+
+    def sources(self, source: str) -> Callable[[int], Iterable[np.ndarray]]:
+        """'file': the --input recordings; else a microphone by its device number."""
+        if source == "file":
+            if not self.config.inputs:
+                raise VoicedrillError("no recordings to play: start the app with --input rep.wav to practise without a microphone")
+            return file_sources(self.config.inputs, self.config.speed)
+        device = int(source) if source.isdigit() else None
+        MicSource(device)  # refused now if it cannot record
+        return lambda number: MicSource(device)
+
+    def running(self) -> bool:
+        return self.thread is not None and self.thread.is_alive()
+
+    def start(self, drill: Drill, reps: int, customer: bool, source: str) -> None:
+        """Start a run of `reps` reps on its own thread; Busy if the engine is taken."""
+        if customer and not any(s.answer for s in drill.steps) and not drill.customer.cue:
+            raise VoicedrillError(f"drill {drill.name!r} has no customer lines, so it cannot be practised with the customer")
+        sources = self.sources(source)
+        if not self._busy.acquire(blocking=False):
+            raise Busy("a run is under way: stop it first")
+        try:
+            self.broadcast.publish({"type": "run_start", "drill": drill.name, "reps": reps,
+                                    "steps": [{"id": s.id, "line": s.line} for s in drill.steps]})
+            self.thread = threading.Thread(target=self._run, args=(drill, reps, customer, sources), daemon=True, name="practice")
+            self.thread.start()
+        except BaseException:
+            self._busy.release()
+            raise
+
+    def stop(self) -> bool:
+        """Ask the run to end after scoring the rep under way; False when nothing runs."""
+        if not self.running() or self.screen is None:
+            return False
+        self.screen.stop()
+        return True
+
+    def _run(self, drill: Drill, reps: int, customer: bool, sources: Callable[[int], Iterable[np.ndarray]]) -> None:
+        store = None
+        try:
+            store = history.Store()
+            engine = self.engine(drill)
+            keeper = Keeper(store, history.Session.of("drill", drill, engine.name, engine.model_name))
+            speaker = Speaker(self.config.speech)
+            self.screen = WebScreen(self.broadcast, drill, reps, keeper)
+            simulated = Customer(drill, speaker, random.Random()) if customer else None
+            run = run_drill(drill, engine, sources, reps, self.screen, speaker, keeper, simulated)
+            self._finish(run, keeper)
+        except VoicedrillError as exc:
+            self.broadcast.publish({"type": "run_end", "summary": "", "saved": "", "error": str(exc)})
+        except Exception:
+            self.broadcast.publish({"type": "run_end", "summary": "", "saved": "", "error": "the run stopped on an internal error (details in the app's terminal)"})
+            raise
+        finally:
+            if store is not None:
+                store.close()
+            self._busy.release()
+
+    def _finish(self, run: DrillRun, keeper: Keeper) -> None:
+        info = summary(run.reports, run.numbers) if run.reports else None
+        self.broadcast.publish({
+            "type": "run_end", "summary": summary_line(info) if info else "",
+            "saved": saved_line(run, keeper), "error": str(run.error) if run.error else None,
+        })
+
+    def check(self, audio: AudioInfo, drill: Drill) -> tuple[RepReport, history.Saved]:
+        """A recording scored and kept as `voicedrill check` does it."""
+        if not self._busy.acquire(blocking=False):
+            raise Busy("a practice run is under way: stop it (or let it finish), then check the recording")
+        store = None
+        try:
+            store = history.Store()
+            engine = self.engine(drill)
+            tracker = SilenceTracker()
+            report = with_targets(store, drill, score_file(audio, drill, engine, tracker))
+            return report, keep_check(store, drill, engine, audio, report, tracker)
+        finally:
+            if store is not None:
+                store.close()
+            self._busy.release()
+
+
+def uploads_dir() -> Path:
+    """Where recordings uploaded for a check are kept (the rep's page links its recording)."""
+    return history.data_dir() / "recordings" / "uploads"

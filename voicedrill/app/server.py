@@ -1,0 +1,308 @@
+"""The voicedrill app: pages for practice, checking a recording, progress and drills, served locally.
+
+Every figure and verdict on a page comes from the same report and history the CLI uses; the pages
+only lay them out. Live practice arrives over one server-sent event stream (/api/events).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import tempfile
+from datetime import datetime
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+
+from .. import history
+from ..audio import input_devices, probe
+from ..drills import Drill, drill_dirs, list_drills, load_drill, load_drill_file, user_drills_dir
+from ..errors import VoicedrillError
+from ..files import write_atomic, write_file
+from ..plots import fluency_figure, png_bytes, progress_figure
+from ..progress import export
+from ..report import summary, summary_line, to_dict
+from ..webpage import REPORT_STYLE, body, title
+from .guard import Guard, own_hosts
+from .runs import AppConfig, Broadcast, Busy, Practice, uploads_dir
+
+HERE = Path(__file__).parent
+CHART_REPS = 40  # the history page's charts show a drill's newest reps
+KEEPALIVE_S = 15.0
+
+
+class App:
+    """The request handlers, around one Practice (one engine) and one Broadcast."""
+
+    def __init__(self, config: AppConfig):
+        self.practice = Practice(config, Broadcast())
+        self.config = config
+        self.templates = Jinja2Templates(directory=HERE / "templates")
+        self.templates.env.globals["report_style"] = REPORT_STYLE
+
+    def page(self, request: Request, name: str, status: int = 200, **context) -> Response:
+        return self.templates.TemplateResponse(request, name, context, status_code=status)
+
+    def problem(self, request: Request, message: str, status: int = 400) -> Response:
+        """A refusal in words: JSON for /api, a page otherwise."""
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"error": message}, status_code=status)
+        return self.page(request, "problem.html", status, message=message)
+
+    # practice -------------------------------------------------------------------------------
+
+    async def home(self, request: Request) -> Response:
+        drills = [d for _, d in await run_in_threadpool(list_drills) if isinstance(d, Drill)]
+        chosen = request.query_params.get("drill", "hard-close")
+        sources = [("file", f"recordings given to the app ({len(self.config.inputs)})")] if self.config.inputs else []
+        sources += [(str(i), f"microphone: {name}") for i, name in await run_in_threadpool(input_devices)]
+        steps = {d.name: {"title": d.title, "steps": [{"id": s.id, "line": s.line} for s in d.steps]} for d in drills}
+        return self.page(request, "practice.html", drills=drills, chosen=chosen, sources=sources, steps=steps,
+                         running=self.practice.running())
+
+    async def start(self, request: Request) -> Response:
+        form = await request.form()
+        try:
+            drill = await run_in_threadpool(load_drill, str(form.get("drill") or "hard-close"))
+            reps = 10 if form.get("reps") == "10" else 1
+            self.practice.start(drill, reps, form.get("customer") in ("on", "true", "1"), str(form.get("source") or "file"))
+        except Busy as exc:
+            return self.problem(request, str(exc), 409)
+        except VoicedrillError as exc:
+            return self.problem(request, str(exc))
+        return JSONResponse({"started": drill.name, "reps": reps}, status_code=202)
+
+    async def stop(self, request: Request) -> Response:
+        return JSONResponse({"stopping": self.practice.stop()})
+
+    async def events(self, request: Request) -> Response:
+        """The live stream: every message of the run under way, as server-sent events."""
+        broadcast = self.practice.broadcast
+        queue = broadcast.subscribe()
+
+        async def stream():
+            try:
+                yield ": voicedrill live\n\n"
+                while True:
+                    try:
+                        message = await asyncio.wait_for(queue.get(), KEEPALIVE_S)
+                    except asyncio.TimeoutError:
+                        yield ": keepalive\n\n"
+                        continue
+                    yield f"data: {json.dumps(message, ensure_ascii=False)}\n\n"
+            finally:
+                broadcast.unsubscribe(queue)
+
+        return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})
+
+    # check a recording ----------------------------------------------------------------------
+
+    async def check_page(self, request: Request) -> Response:
+        drills = [d for _, d in await run_in_threadpool(list_drills) if isinstance(d, Drill)]
+        return self.page(request, "check.html", drills=drills, chosen=request.query_params.get("drill", "hard-close"))
+
+    async def _checked(self, request: Request) -> tuple[dict, history.Saved] | Response:
+        """The uploaded recording scored (and kept), or the refusal to show."""
+        form = await request.form(max_files=1, max_fields=4)
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile) or not upload.filename:
+            return self.problem(request, "choose a recording (WAV, FLAC or OGG) to check")
+        path = None
+        try:
+            drill = await run_in_threadpool(load_drill, str(form.get("drill") or "hard-close"))
+            path = await run_in_threadpool(_keep_upload, upload)
+            try:
+                info = await run_in_threadpool(probe, path)
+            except VoicedrillError:
+                path.unlink(missing_ok=True)  # not a recording: nothing worth keeping
+                raise
+            report, saved = await run_in_threadpool(self.practice.check, info, drill)
+        except Busy as exc:
+            return self.problem(request, str(exc), 409)
+        except VoicedrillError as exc:
+            message = str(exc).replace(str(path), Path(upload.filename).name) if path else str(exc)
+            return self.problem(request, message)
+        return to_dict(report), saved
+
+    async def api_check(self, request: Request) -> Response:
+        """`voicedrill check --json` over HTTP: multipart field `file`, optional `drill`."""
+        result = await self._checked(request)
+        if isinstance(result, Response):
+            return result
+        return JSONResponse(result[0])
+
+    async def check(self, request: Request) -> Response:
+        result = await self._checked(request)
+        if isinstance(result, Response):
+            return result
+        saved = result[1]
+        if saved.rep is None:
+            return self.problem(request, saved.waiting, 503)
+        return RedirectResponse(f"/rep/{saved.rep}", status_code=303)
+
+    # progress -------------------------------------------------------------------------------
+
+    def _reps(self, **which) -> list[history.SavedRep]:
+        store = history.Store(write=False)
+        try:
+            return store.reps(**which)
+        finally:
+            store.close()
+
+    async def history_page(self, request: Request) -> Response:
+        drill = request.query_params.get("drill") or None
+        everything = await run_in_threadpool(self._reps)
+        reps = [r for r in everything if drill in (None, r.drill)]
+        info = summary([r.report for r in reps], [r.id for r in reps]) if reps else None
+        return self.page(request, "history.html", reps=reps[::-1], drill=drill, drills=sorted({r.drill for r in everything}),
+                         charted=sorted({r.drill for r in reps}), line=summary_line(info) if info else "")
+
+    async def chart(self, request: Request) -> Response:
+        """A drill's progress (score, pace, longest pause) or fluency curve (time to handoff), as PNG."""
+        drill, kind = request.path_params["drill"], request.path_params["kind"]
+        if kind not in ("progress", "fluency"):
+            raise HTTPException(404)
+        reps = (await run_in_threadpool(self._reps, drill=drill))[-CHART_REPS:]
+        if not reps:
+            raise HTTPException(404, f"no reps of drill {drill!r} yet")
+        figure = progress_figure if kind == "progress" else fluency_figure
+        return Response(await run_in_threadpool(lambda: png_bytes(figure(reps))), media_type="image/png")
+
+    async def _picked(self, request: Request) -> tuple[str, int, list[history.SavedRep]]:
+        """/rep/N or /session/N: its reps (404 for anything else, or when there are none)."""
+        kind, number = request.path_params["kind"], request.path_params["number"]
+        if kind not in ("rep", "session"):
+            raise HTTPException(404)
+        reps = await run_in_threadpool(self._reps, **{kind: number})
+        if not reps:
+            raise HTTPException(404, f"There is no {'rep ' if kind == 'rep' else 'session s'}{number} in your history (it may have been deleted).")
+        return kind, number, reps
+
+    async def report_page(self, request: Request) -> Response:
+        kind, number, reps = await self._picked(request)
+        content = await run_in_threadpool(body, reps)
+        return self.page(request, "report.html", content=content, title=title(reps), kind=kind, number=number, reps=reps)
+
+    async def download(self, request: Request) -> Response:
+        """What `report --html` writes, `export` prints: as a file download."""
+        fmt = request.path_params["fmt"]
+        if fmt not in ("csv", "jsonl"):
+            raise HTTPException(404)
+        drill = request.query_params.get("drill") or None
+        reps = await run_in_threadpool(self._reps, drill=drill)
+        text = await run_in_threadpool(export, reps, "jsonl" if fmt == "jsonl" else "csv")
+        name = f"voicedrill-{drill or 'all'}-{datetime.now():%Y%m%d}.{fmt}"
+        return Response(text, media_type="text/csv" if fmt == "csv" else "application/jsonl",
+                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+    async def delete(self, request: Request) -> Response:
+        kind, number, reps = await self._picked(request)
+        if request.method == "GET":
+            return self.page(request, "delete.html", kind=kind, number=number, reps=reps, title=title(reps))
+
+        def gone() -> int:
+            store = history.Store()
+            try:
+                return store.delete(**{kind: number})
+            finally:
+                store.close()
+
+        await run_in_threadpool(gone)
+        return RedirectResponse("/history", status_code=303)
+
+    # drills ---------------------------------------------------------------------------------
+
+    async def drills_page(self, request: Request, status: int = 200, **context) -> Response:
+        found = await run_in_threadpool(list_drills)
+        return self.page(request, "drills.html", status, found=found, **context)
+
+    async def drill_page(self, request: Request) -> Response:
+        name = request.path_params["name"]
+        try:
+            drill = await run_in_threadpool(load_drill, name)
+        except VoicedrillError as exc:
+            raise HTTPException(404, str(exc)) from None
+        return self.page(request, "drill.html", drill=drill)
+
+    async def upload_drill(self, request: Request) -> Response:
+        """A drill file checked line by line; a good one joins the rep's own drills."""
+        form = await request.form(max_files=1, max_fields=2)
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile) or not upload.filename:
+            return await self.drills_page(request, 400, error="choose a drill file (.toml) to upload")
+        data = await upload.read()
+        shown = Path(upload.filename).name
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / (Path(shown).stem[:100] + ".toml")
+            path.write_bytes(data)
+            try:
+                drill = await run_in_threadpool(load_drill_file, path)
+            except VoicedrillError as exc:
+                return await self.drills_page(request, 400, error=str(exc).replace(str(path), shown))
+        if any((folder / f"{drill.name}.toml").is_file() for folder in drill_dirs() if folder != user_drills_dir()):
+            return await self.drills_page(request, 400, error=f"{shown}: a drill that comes with voicedrill is called {drill.name!r}; give yours another name")
+        try:
+            await run_in_threadpool(_save_drill, drill.name, data)
+        except VoicedrillError as exc:
+            return await self.drills_page(request, 400, error=str(exc))
+        return RedirectResponse(f"/drills/{drill.name}?added=1", status_code=303)
+
+    async def not_found(self, request: Request, exc: HTTPException) -> Response:
+        message = exc.detail if exc.status_code == 404 and exc.detail != "Not Found" else "There is no such page in the voicedrill app."
+        return self.problem(request, message if exc.status_code == 404 else str(exc.detail), exc.status_code)
+
+
+def _keep_upload(upload: UploadFile) -> Path:
+    """The uploaded recording, kept under the app's uploads folder (the rep's page names it)."""
+    folder = uploads_dir()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise VoicedrillError(f"cannot keep the recording ({exc.strerror})") from None
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", Path(upload.filename or "rep").name)[-80:].lstrip(".") or "rep"
+    path = folder / f"{datetime.now():%Y%m%d-%H%M%S-%f}-{name}"
+    upload.file.seek(0)
+    write_atomic(path, lambda tmp: tmp.write_bytes(upload.file.read()))
+    return path
+
+
+def _save_drill(name: str, data: bytes) -> None:
+    folder = user_drills_dir()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise VoicedrillError(f"cannot save the drill in {folder} ({exc.strerror})") from None
+    write_file(folder / f"{name}.toml", data)
+
+
+def asgi(app: App, host: str = "127.0.0.1", port: int = 8000) -> Guard:
+    """The app as an ASGI application that answers only to its own address."""
+    number = "{number:int}"
+    routes = [
+        Route("/", app.home),
+        Route("/api/start", app.start, methods=["POST"]),
+        Route("/api/stop", app.stop, methods=["POST"]),
+        Route("/api/events", app.events),
+        Route("/api/check", app.api_check, methods=["POST"]),
+        Route("/check", app.check_page),
+        Route("/check", app.check, methods=["POST"]),
+        Route("/history", app.history_page),
+        Route("/history/{drill}/{kind:str}.png", app.chart),
+        Route("/export.{fmt:str}", app.download),
+        Route("/{kind:str}/" + number, app.report_page),
+        Route("/{kind:str}/" + number + "/delete", app.delete, methods=["GET", "POST"]),
+        Route("/drills", app.drills_page),
+        Route("/drills", app.upload_drill, methods=["POST"]),
+        Route("/drills/{name:str}", app.drill_page),
+        Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
+    ]
+    return Guard(Starlette(routes=routes, exception_handlers={HTTPException: app.not_found}), own_hosts(host, port))

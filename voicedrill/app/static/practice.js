@@ -1,0 +1,132 @@
+// The practice page: sends Start/Stop and draws the run from the live event stream (/api/events).
+// Everything shown comes from the server's messages; the page decides nothing about the rep.
+"use strict";
+const $ = (id) => document.getElementById(id);
+const drills = JSON.parse($("drill-data").textContent);
+const startButton = $("start"), stopButton = $("stop");
+let running = startButton.disabled && !stopButton.disabled;
+
+function showScript(steps) {
+  const list = $("script");
+  list.replaceChildren(...steps.map((step, i) => {
+    const item = document.createElement("li");
+    item.dataset.step = step.id;
+    item.dataset.state = i === 0 ? "current" : "pending";
+    const id = document.createElement("span");
+    id.className = "id";
+    id.textContent = step.id;
+    item.append(id, step.line);
+    return item;
+  }));
+}
+
+function setRunning(on) {
+  running = on;
+  startButton.disabled = on || !$("source").value;
+  stopButton.disabled = !on;
+  document.querySelectorAll("#setup select, #setup input").forEach((el) => { el.disabled = on; });
+}
+
+function stepStates(state) {
+  for (const item of $("script").children) {
+    const id = item.dataset.step;
+    item.dataset.state = state.out_of_order.includes(id) ? "out_of_order"
+      : state.heard.includes(id) ? "ok" : id === state.current ? "current" : "pending";
+  }
+}
+
+function showMeter(state) {
+  const meter = $("meter"), text = $("meter-text");
+  const [low, high] = state.limits || [0, 0];
+  const span = high ? high * 1.5 : 2;
+  $("meter-fill").style.width = Math.min(100, (100 * state.pause_s) / span) + "%";
+  meter.dataset.alarm = String(state.alarm);
+  meter.dataset.required = String(Boolean(state.limits) && state.pause_s < low);
+  const seconds = state.pause_s.toFixed(1) + " s";
+  text.textContent = state.alarm ? `pause ${seconds} — keep moving!`
+    : state.limits && state.pause_s < low ? `hold the pause: ${(low - state.pause_s).toFixed(1)} s more`
+    : state.limits ? `pause ${seconds} (limit ${high} s)` : `pause ${seconds}`;
+}
+
+function showWords(words) {
+  $("words").replaceChildren(...words.map(([text, final]) => {
+    const span = document.createElement("span");
+    span.textContent = text + " ";
+    if (!final) span.className = "partial";
+    return span;
+  }));
+}
+
+function notice(text, problem) {
+  const line = $("notice");
+  line.hidden = !text;
+  line.textContent = text || "";
+  line.className = problem ? "notice problem" : "notice";
+}
+
+const handlers = {
+  run_start(m) { setRunning(true); showScript(m.steps); $("scorecard").replaceChildren(); $("run").replaceChildren(); $("summary").textContent = ""; notice(""); },
+  cue(m) { $("cue").textContent = m.text; },
+  rep_start(m) {
+    for (const item of $("script").children) item.dataset.state = item === $("script").firstElementChild ? "current" : "pending";
+    showWords([]);
+    $("timer").textContent = "0.0 s";
+    showMeter({ pause_s: 0, limits: null, alarm: false });
+  },
+  state(m) {
+    $("timer").textContent = m.t.toFixed(1) + " s";
+    stepStates(m);
+    showMeter(m);
+    showWords(m.words);
+    const customer = $("customer");
+    customer.hidden = !m.customer;
+    customer.textContent = m.customer ? `Customer: “${m.customer}”` : "";
+  },
+  pause_alarm() { $("meter").dataset.alarm = "true"; },
+  rep_end(m) { $("cue").textContent = `Rep ${m.rep} done — scoring…`; },
+  scorecard(m) {
+    for (const item of $("script").children) {
+      const status = m.steps[item.dataset.step];
+      item.dataset.state = status === "repeated" ? "ok" : status;
+    }
+    const card = $("scorecard");
+    card.innerHTML = m.html;
+    card.dataset.score = m.score;
+    card.dataset.rep = m.id ?? "";
+    $("run").innerHTML = m.run_html;
+    $("cue").textContent = `Rep ${m.rep}: score ${m.score} — saved as ${m.saved}`;
+    notice(m.problems.join(" "), m.problems.length > 0);
+  },
+  notice(m) { notice(m.text, false); },
+  run_end(m) {
+    setRunning(false);
+    $("summary").textContent = [m.summary, m.saved].filter(Boolean).join(" · ");
+    if (m.error) notice(m.error, true);
+    $("cue").textContent = "Press Start for the next rep.";
+  },
+};
+
+const stream = new EventSource("/api/events");
+stream.onmessage = (e) => { const m = JSON.parse(e.data); (handlers[m.type] || (() => {}))(m); };
+
+async function post(url, body) {
+  const response = await fetch(url, { method: "POST", body });
+  if (!response.ok) {
+    const answer = await response.json().catch(() => ({ error: "the app did not answer; is it still running?" }));
+    notice(answer.error, true);
+  }
+  return response.ok;
+}
+
+function start() { if (!running && !startButton.disabled) { notice(""); post("/api/start", new FormData($("setup"))); } }
+function stop() { if (running) post("/api/stop", new FormData()); }
+
+startButton.addEventListener("click", start);
+stopButton.addEventListener("click", stop);
+document.addEventListener("keydown", (e) => {
+  if (e.key !== " " || ["INPUT", "SELECT", "TEXTAREA"].includes(e.target.tagName)) return;
+  e.preventDefault();
+  running ? stop() : start();
+});
+$("drill").addEventListener("change", () => { if (!running) showScript(drills[$("drill").value].steps); });
+if (!$("script").children.length && drills[$("drill").value]) showScript(drills[$("drill").value].steps);
