@@ -50,6 +50,8 @@ class Broadcast:
         self._state: dict | None = None  # only the newest live state is replayed
 
     def publish(self, message: dict) -> None:
+        """Send a message to every stream, stamped with the wall-clock time it was sent (`sent`)."""
+        message = message | {"sent": round(time.time(), 3)}
         with self._lock:
             if message["type"] == "run_start":
                 self._said, self._state = [], None

@@ -84,6 +84,9 @@ class App:
     async def stop(self, request: Request) -> Response:
         return JSONResponse({"stopping": self.practice.stop()})
 
+    async def status(self, request: Request) -> Response:
+        return JSONResponse({"running": self.practice.running()})
+
     async def events(self, request: Request) -> Response:
         """The live stream: every message of the run under way, as server-sent events."""
         broadcast = self.practice.broadcast
@@ -291,6 +294,7 @@ def asgi(app: App, host: str = "127.0.0.1", port: int = 8000) -> Guard:
         Route("/", app.home),
         Route("/api/start", app.start, methods=["POST"]),
         Route("/api/stop", app.stop, methods=["POST"]),
+        Route("/api/status", app.status),
         Route("/api/events", app.events),
         Route("/api/check", app.api_check, methods=["POST"]),
         Route("/check", app.check_page),
