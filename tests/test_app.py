@@ -258,3 +258,16 @@ def test_voicedrill_app_serves_on_loopback_and_refuses_bad_options(reps, cli, tm
         cli.refused(["app", "--no-browser", "--port", taken.getsockname()[1]], "already in use")
     cli.refused(["app", "--no-browser", "--input", tmp_path / "none.wav"], "none.wav")
     cli.refused(["app", "--no-browser", "--host", "no-such-host.invalid"], "no such address")
+
+
+def test_the_team_page_shows_each_person(server, reps, monkeypatch):
+    app, _ = server
+    client = TestClient(asgi(app), base_url="http://127.0.0.1:8000")
+    assert "No reps saved yet" in client.get("/team").text
+    for name in ("ana", "ben"):
+        monkeypatch.setenv("VOICEDRILL_USER", name)
+        with open(reps[0], "rb") as f:
+            client.post("/api/check", files={"file": ("rep.wav", f, "audio/wav")})
+    page = client.get("/team?drill=hard-close").text
+    assert "<td>ana</td>" in page and "<td>ben</td>" in page and 'src="/team.png?drill=hard-close"' in page
+    assert client.get("/team.png?drill=hard-close").content[:4] == b"\x89PNG"

@@ -61,7 +61,7 @@ def test_views_show_the_stored_targets(tmp_path, drill):
     store = Store(tmp_path / "h.db")
     session = Session.of("drill", drill, "fake", "none")
     for number, gap in enumerate((0.6, 0.5, 0.55, 0.3, 0.8), 1):
-        store.save_rep(session, number, with_targets(store, drill, rep(drill, gap)), "mic")
+        store.save_rep(session, number, with_targets(store, drill, rep(drill, gap), session.user), "mic")
     reps = store.reps()
     assert [r.report.targets is None for r in reps] == [True, True, True, False, False]
     assert all(t.met for t in reps[3].report.targets.results) and not all(t.met for t in reps[4].report.targets.results)
@@ -85,7 +85,7 @@ def test_a_runs_page_draws_the_fluency_curve_against_the_targets(tmp_path, drill
     store = Store(tmp_path / "h.db")
     session = Session.of("drill", drill, "fake", "none")
     for number, gap in enumerate((0.6, 0.5, 0.55, 0.3), 1):
-        store.save_rep(session, number, with_targets(store, drill, rep(drill, gap)), "mic")
+        store.save_rep(session, number, with_targets(store, drill, rep(drill, gap), session.user), "mic")
     reps = store.reps()
     figure = fluency_figure(reps)
     time, pause = figure.axes
@@ -93,4 +93,17 @@ def test_a_runs_page_draws_the_fluency_curve_against_the_targets(tmp_path, drill
     assert "your target" in labels and len(time.get_lines()[0].get_xdata()) == 4
     assert "the drill's limit" in [line.get_label() for line in pause.get_lines()]
     assert "the fluency curve" in page(reps)
+    store.close()
+
+
+def test_targets_are_each_persons_own(tmp_path, drill):
+    store = Store(tmp_path / "h.db")
+    fast = Session.of("drill", drill, "fake", "none", "ana")
+    for number in range(1, 4):
+        store.save_rep(fast, number, with_targets(store, drill, rep(drill, 0.3), "ana"), "mic")
+    ben = Session.of("drill", drill, "fake", "none", "ben")
+    assert with_targets(store, drill, rep(drill, 0.8), "ben").targets is None  # Ana's reps are not Ben's bar
+    assert with_targets(store, drill, rep(drill, 0.8), "ana").targets is not None
+    store.save_rep(ben, 1, rep(drill, 0.8), "mic")
+    assert [r.user for r in store.reps(user="ben")] == ["ben"]
     store.close()

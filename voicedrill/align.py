@@ -19,6 +19,7 @@ BARE_MIN_WORDS = 4
 BARE_MARGIN = 0.1  # …beating every other step's phrases by this much,
 BARE_CLOSE = 0.85  # …or, when at least this close, merely beating them
 MIN_FORBIDDEN_SCORE = 0.75
+MIN_FORBIDDEN_WORDS = 0.75  # …and this share of its words heard, in order: "do you want on" is not "so you want to do it"
 ATTACHED_S = 0.3  # a filler-like word this close to a step's words is part of the same breath
 PHRASE_TIE = 10  # phrases within this many similarity points of the best are all plausible readings
 
@@ -57,12 +58,31 @@ def align(words: Sequence[Word], drill: Drill) -> Alignment:
         for phrase in step.phrases:
             candidates += _windows(content, normalise(phrase), keywords, rivals, HitKind.STEP, step.id, MIN_STEP_SCORE)
     for phrase in drill.forbidden:
-        candidates += _windows(content, normalise(phrase), [], [], HitKind.FORBIDDEN, phrase, MIN_FORBIDDEN_SCORE)
+        said = normalise(phrase)
+        found = _windows(content, said, [], [], HitKind.FORBIDDEN, phrase, MIN_FORBIDDEN_SCORE)
+        candidates += [h for h in found if _words_in_order(said, content[h.first : h.last + 1]) >= MIN_FORBIDDEN_WORDS]
     chosen = _best_non_overlapping(candidates)
-    hits = tuple(Hit(h.kind, h.key, index[h.first], index[h.last], h.score, h.weight) for h in chosen)
+    hits = _one_breath(tuple(Hit(h.kind, h.key, index[h.first], index[h.last], h.score, h.weight) for h in chosen), words)
     misheard = _misheard_script_words(fillers, hits, tokens, words, drill)
     out_of_order, notes = judge_order([h.key for h in hits if h.kind == HitKind.STEP], drill)
     return Alignment(hits, tuple(i for i in fillers if i not in misheard), out_of_order, notes)
+
+
+def _one_breath(hits: tuple[Hit, ...], words: Sequence[Word]) -> tuple[Hit, ...]:
+    """A step's line said once, in one breath, can match twice ("a credit card or a debit card"):
+    back-to-back hits of one step with no pause between their words are one saying of it.
+    Said again after a pause, it is a repeat."""
+    joined: list[Hit] = []
+    for hit in hits:
+        last = joined[-1] if joined else None
+        span = words[last.last : hit.first + 1] if last else ()
+        if last and hit.kind == last.kind == HitKind.STEP and hit.key == last.key and all(
+            b.start - a.end < ATTACHED_S for a, b in zip(span, span[1:])
+        ):
+            joined[-1] = Hit(hit.kind, hit.key, last.first, hit.last, max(last.score, hit.score), last.weight + hit.weight)
+        else:
+            joined.append(hit)
+    return tuple(joined)
 
 
 def _misheard_script_words(
@@ -139,6 +159,12 @@ def _windows(
             if score:
                 hits.append(Hit(kind, key, first, last, score, score**2 * min(length, len(phrase))))
     return hits
+
+
+def _words_in_order(phrase: list[str], window: list[str]) -> float:
+    """The share of the phrase's words found in the window, in order (letters alike are not enough)."""
+    blocks = SequenceMatcher(None, phrase, window, autojunk=False).get_matching_blocks()
+    return sum(b.size for b in blocks) / len(phrase)
 
 
 def _contains(window: list[str], keyword: list[str]) -> bool:

@@ -41,6 +41,14 @@ def _number(low: float, high: float, whole: bool = False, zero: bool = False, un
     return parse
 
 
+def _person(text: str) -> str:
+    """A rep's name as it shows in the history and the team view: 1–64 characters, one line."""
+    name = text.strip()
+    if not name or len(name) > 64 or any(not c.isprintable() for c in name):
+        raise argparse.ArgumentTypeError(f"a name of 1 to 64 printable characters, not {text[:70]!r}")
+    return name
+
+
 def _at_least_one(text: str) -> int:
     """--last N: any positive whole number (more than there are reps means all of them)."""
     if not text.isascii() or not text.isdigit() or int(text) < 1:
@@ -137,6 +145,12 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--html", type=Path, default=None, help="write one self-contained page")
     report.add_argument("--png", type=Path, default=None, help="write the timeline picture")
 
+    team = commands.add_parser("team", help="the manager's view: per person and drill, reps today and this week, scores, time to handoff")
+    _filters(team)
+    team.add_argument("--user", type=_person, default=None, metavar="NAME", help="only this person")
+    team.add_argument("--html", type=Path, default=None, help="write one self-contained page")
+    team.add_argument("--png", type=Path, default=None, help="write a chart of score and time to handoff per person")
+
     export = commands.add_parser("export", help="one row per rep, for spreadsheets and managers")
     export.add_argument("--format", choices=("csv", "jsonl"), default="csv", help="csv (default) or jsonl (with the full report)")
     _filters(export)
@@ -161,8 +175,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _engine_options(command: argparse.ArgumentParser, drill: bool = True) -> None:
+    """--drill, --engine, --model, and --user: whose reps these are."""
     from .asr import ENGINES
 
+    command.add_argument("--user", type=_person, default=None, metavar="NAME", help="whose reps these are (default $VOICEDRILL_USER, else your login name)")
     if drill:
         command.add_argument("--drill", default="hard-close", help="drill name or .toml path (default hard-close)")
     command.add_argument("--engine", default="auto", choices=ENGINES, help="recogniser (auto: vosk if an English model is found)")
@@ -202,13 +218,13 @@ def _run(args: argparse.Namespace, err: Console) -> int:
         return _drills(args, err)
     if args.command == "app":
         return _app(args, err)
-    if args.command in ("history", "report", "export"):
+    if args.command in ("history", "report", "export", "team"):
         from . import history
 
         deleting = args.command == "history" and args.delete is not None
         store = history.Store(write=deleting and history.db_path().exists())  # no history: nothing to delete, none made
         try:
-            return {"history": _history, "report": _report, "export": _export}[args.command](args, store, err)
+            return {"history": _history, "report": _report, "export": _export, "team": _team}[args.command](args, store, err)
         finally:
             _close(store, err)
     return _model(args, err)
@@ -242,8 +258,9 @@ def _check(args: argparse.Namespace, err: Console) -> int:
     engine = load_engine(args.engine, args.model, drill)
     err.print(f"engine: {engine.description}", markup=False)
     tracker = SilenceTracker()
-    report = with_targets(store, drill, score_file(info, drill, engine, tracker))
-    saved = keep_check(store, drill, engine, info, report, tracker) if store is not None else None  # kept before it is shown
+    user = history.who(args.user)
+    report = with_targets(store, drill, score_file(info, drill, engine, tracker), user)
+    saved = keep_check(store, drill, engine, info, report, tracker, user) if store is not None else None  # kept before it is shown
     if args.json:
         print(to_json(report), flush=True)
     else:
@@ -278,7 +295,7 @@ def _drill(args: argparse.Namespace, err: Console) -> int:
     engine = load_engine(args.engine, args.model, drill)
     err.print(f"engine: {engine.description}", markup=False)
     folder = new_folder(args.out) if args.out or args.keep_audio else None
-    keeper = Keeper(store, history.Session.of("drill", drill, engine.name, engine.model_name), folder, args.keep_audio)
+    keeper = Keeper(store, history.Session.of("drill", drill, engine.name, engine.model_name, args.user), folder, args.keep_audio)
     console = Console(highlight=False)
     speaker = Speaker(not args.no_speech)
     customer = Customer(drill, speaker, random.Random(args.seed)) if args.customer else None
@@ -304,7 +321,7 @@ def _app(args: argparse.Namespace, err: Console) -> int:
     from .app.runs import AppConfig
     from .audio import probe
 
-    config = AppConfig([probe(path) for path in args.input], args.speed, args.engine, args.model, not args.no_speech)
+    config = AppConfig([probe(path) for path in args.input], args.speed, args.engine, args.model, not args.no_speech, args.user)
     serve(config, args.host, int(args.port), not args.no_browser, lambda line: err.print(line, markup=False, soft_wrap=True))
     return 0
 
@@ -367,6 +384,32 @@ def _report(args: argparse.Namespace, store, err: Console) -> int:
             render(report, console, title=f"Rep {rep.id} (session s{rep.session}, #{rep.number}) — {rep.drill}, {rep.saved_at:%Y-%m-%d %H:%M}")
         if len(reps) > 1:
             render_summary(reports, console, numbers=[r.id for r in reps])
+    return 0
+
+
+def _team(args: argparse.Namespace, store, err: Console) -> int:
+    from .files import write_file
+    from .plots import png_bytes, team_figure
+    from .report import rich_table
+    from .team import LEGEND, team_grid, team_rows
+    from .webpage import team_page
+
+    reps = store.reps(drill=args.drill, since=args.since, user=args.user)
+    rows = team_rows(reps, datetime.now().astimezone())
+    if args.html:
+        write_file(args.html, team_page(rows, reps).encode("utf-8"))
+        err.print(f"wrote {args.html}", markup=False)
+    if args.png:
+        write_file(args.png, png_bytes(team_figure(reps)))
+        err.print(f"wrote {args.png}", markup=False)
+    if not (args.html or args.png):
+        console = Console(highlight=False)
+        if not rows:
+            console.print("No reps saved yet (or none match --drill/--since/--user).")
+            return 0
+        console.print(rich_table(team_grid(rows), compact=True))
+        console.print(LEGEND, style="dim", markup=False)
+        console.print(f"{len({r.user for r in rows})} people, {len(reps)} reps" + (f" since {args.since:%Y-%m-%d}" if args.since else ""), markup=False)
     return 0
 
 

@@ -58,12 +58,13 @@ class Session:
     max_pause_s: float
     started_at: str = field(default_factory=lambda: _now())
     uid: str = field(default_factory=lambda: uuid.uuid4().hex)  # finds it again from a pending rep
-    user: str = field(default_factory=lambda: _user())
+    user: str = field(default_factory=lambda: who())
     id: int | None = None
 
     @classmethod
-    def of(cls, kind: str, drill: Drill, engine: str, model: str) -> Session:
-        return cls(kind, drill.name, engine, model, drill.pace_wpm, drill.max_pause_s)
+    def of(cls, kind: str, drill: Drill, engine: str, model: str, user: str | None = None) -> Session:
+        """A new session of `drill` by `user` (default: $VOICEDRILL_USER, else the login name)."""
+        return cls(kind, drill.name, engine, model, drill.pace_wpm, drill.max_pause_s, user=who(user))
 
 
 @dataclass(frozen=True)
@@ -328,10 +329,11 @@ class Store:
         last: int | None = None,
         session: int | None = None,
         rep: int | None = None,
+        user: str | None = None,
     ) -> list[SavedRep]:
         """Stored reps, oldest first, filtered; `last` keeps the newest N. A damaged rep is left out (and noted)."""
         where, args = [], []
-        for clause, value in (("s.drill = ?", drill), ("r.session_id = ?", session), ("r.id = ?", rep)):
+        for clause, value in (("s.drill = ?", drill), ("r.session_id = ?", session), ("r.id = ?", rep), ("s.user = ?", user)):
             if value is not None:
                 where.append(clause)
                 args.append(value)
@@ -524,7 +526,10 @@ def _stamp(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
 
 
-def _user() -> str:
+def who(name: str | None = None) -> str:
+    """Who is practising: `name` (--user), else $VOICEDRILL_USER, else the login name."""
+    if named := (name or os.environ.get("VOICEDRILL_USER", "")).strip():
+        return named
     try:
         return getpass.getuser()
     except (KeyError, OSError):  # no login name (some containers): still save the rep

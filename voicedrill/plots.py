@@ -178,3 +178,30 @@ def png_bytes(figure: Figure) -> bytes:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=DPI)
     return buffer.getvalue()
+
+
+def team_figure(reps: Sequence[SavedRep]) -> Figure:
+    """Score and time from first question to handoff, rep by rep, one line per person (and drill)."""
+    if not reps:
+        raise VoicedrillError("no reps to plot: none match --drill/--since/--user")
+    several = len({r.drill for r in reps}) > 1
+    figure = Figure(figsize=(10, 6.5), dpi=DPI)
+    score, handoff = figure.subplots(2, 1, sharex=True)
+    people: dict[str, list[SavedRep]] = {}
+    for rep in reps:
+        people.setdefault(f"{rep.user or '(no name)'} · {rep.drill}" if several else rep.user or "(no name)", []).append(rep)
+    for name, mine in sorted(people.items()):
+        x = np.arange(1, len(mine) + 1)
+        line, = score.plot(x, [r.report.score for r in mine], marker="o", ms=3, lw=1.3, label=name)
+        handoff.plot(x, [np.nan if r.report.duration_s is None or r.report.steps_missing else r.report.duration_s for r in mine],
+                     marker="o", ms=3, lw=1.3, color=line.get_color())
+    score.set_ylim(0, 105)
+    score.set_ylabel("score")
+    score.legend(loc="lower right", fontsize=8, frameon=False, ncols=2)
+    handoff.set_ylabel("seconds")
+    handoff.set_title("time from first question to handoff (reps with every step said)", loc="left", fontsize=9)
+    handoff.set_xlabel("each person's reps, oldest first")
+    handoff.xaxis.set_major_locator(MaxNLocator(integer=True))
+    figure.suptitle(f"voicedrill team — {len(people)} {'lines' if several else 'people'}, {len(reps)} reps", fontsize=11)
+    figure.tight_layout()
+    return figure

@@ -39,16 +39,16 @@ def score_file(source: str | Path | AudioInfo, drill: Drill, engine: Engine, tra
     return analyse(transcript.words, drill, engine.name, transcript.audio_s, tracker.silences())
 
 
-def with_targets(store: history.Store | None, drill: Drill, report: RepReport) -> RepReport:
-    """The report judged against the rep's own recent best at this drill (no history: no targets)."""
+def with_targets(store: history.Store | None, drill: Drill, report: RepReport, user: str) -> RepReport:
+    """The report judged against this person's own recent best at this drill (no history: no targets)."""
     if store is None:
         return report
-    return judged(report, [r.report for r in store.reps(drill=drill.name, last=RECENT * 3)])
+    return judged(report, [r.report for r in store.reps(drill=drill.name, user=user, last=RECENT * 3)])
 
 
-def keep_check(store: history.Store, drill: Drill, engine: Engine, info: AudioInfo, report: RepReport, tracker: SilenceTracker) -> history.Saved:
+def keep_check(store: history.Store, drill: Drill, engine: Engine, info: AudioInfo, report: RepReport, tracker: SilenceTracker, user: str) -> history.Saved:
     """A checked recording into the history, as a session of one (or a pending file)."""
-    session = history.Session.of("check", drill, engine.name, engine.model_name)
+    session = history.Session.of("check", drill, engine.name, engine.model_name, user)
     path = str(info.path.resolve())
     return store.save_rep(session, 1, report, path, tracker.levels(history.LEVEL_STEP_S), path)
 
@@ -243,7 +243,7 @@ def run_drill(
                 screen.notice(notice)
             source = sources(number)
             rep = LiveRep(drill, engine, keeper.keep_audio, number)
-            report = with_targets(keeper.store, drill, screen.run(rep, source, f"rep {number}/{reps}", customer))
+            report = with_targets(keeper.store, drill, screen.run(rep, source, f"rep {number}/{reps}", customer), keeper.session.user)
             run.overflows += getattr(source, "overflows", 0)
             with _no_interrupt():
                 kept = keeper.keep(number, report, rep, getattr(source, "name", "microphone"))

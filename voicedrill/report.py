@@ -10,6 +10,7 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
+from rich import box
 from rich.table import Table
 from rich.text import Text
 
@@ -233,10 +234,13 @@ def reps_grid(info: dict, title: str = "Reps") -> Grid:
 STYLE = {"ok": "green", "bad": "bold red", "warn": "yellow", Status.MISSING: "red", Status.OUT_OF_ORDER: "yellow", Status.REPEATED: "cyan"}
 
 
-def rich_table(grid: Grid) -> Table:
-    table = Table(title=Text(grid.title), title_justify="left", expand=False)
+def rich_table(grid: Grid, compact: bool = False) -> Table:
+    """The grid as a terminal table; `compact`: a rule under the header only and only the last column
+    wraps, for wide grids at 80 columns."""
+    style = {"box": box.SIMPLE_HEAD, "padding": (0, 1), "pad_edge": False, "show_edge": False} if compact else {}
+    table = Table(title=Text(grid.title), title_justify="left", expand=False, **style)
     for column in grid.columns:
-        table.add_column(column, overflow="fold", justify="right" if column in grid.right else "left")
+        table.add_column(column, overflow="fold", justify="right" if column in grid.right else "left", no_wrap=compact and column != grid.columns[-1])
     for row in grid.rows:
         table.add_row(*(_rich_cell(cell) for cell in row))
     return table

@@ -77,7 +77,7 @@ class SphinxRecognizer:
         return words
 
     def _feed(self, speech: bytes | None) -> list[Word]:
-        if speech is None:
+        if not speech:  # None, or an empty end of stream (a recording that stops mid-speech on a frame edge)
             return []
         if not self._in_utt:
             self._decoder.start_utt()

@@ -72,8 +72,11 @@ def voices() -> frozenset[str]:
 
 
 def speak(text: str, voice: str = DEFAULT_VOICE, wpm: int = 170) -> np.ndarray:
-    """Synthesise text to 16 kHz float audio with leading and trailing silence trimmed."""
-    if voice.lower() not in voices():
+    """Synthesise text to 16 kHz float audio with leading and trailing silence trimmed.
+
+    espeak-ng voices take a variant after a plus sign ("gmw/en-us+f3": a female variant).
+    """
+    if voice.lower().split("+")[0] not in voices():
         raise VoicedrillError(f"text-to-speech voice {voice!r} is not installed")
     for _ in range(ATTEMPTS):
         samples = _synthesise(text, voice, wpm)

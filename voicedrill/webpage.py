@@ -10,7 +10,8 @@ from collections.abc import Sequence
 from html import escape
 
 from .history import SavedRep
-from .plots import fluency_figure, png_bytes, progress_figure, rep_figure
+from .team import LEGEND, TeamRow, team_grid
+from .plots import fluency_figure, png_bytes, progress_figure, rep_figure, team_figure
 from .report import Grid, fact_lines, pauses_grid, reps_grid, score_line, steps_grid, summary, summary_line, tip_lines
 
 PAGE_STYLE = """
@@ -101,3 +102,19 @@ def rep_section(rep: SavedRep, heading: bool = False) -> str:
 
 def _mark(text: str, role: str = "") -> str:
     return f"<span class={role}>{escape(text)}</span>" if role else escape(text)
+
+
+def team_page(rows: Sequence[TeamRow], reps: Sequence[SavedRep]) -> str:
+    """The manager's page: the team table and its chart."""
+    content = f"<h1>voicedrill — team practice</h1>{team_body(rows, reps)}"
+    return f"<!doctype html>\n<html lang=en><head><meta charset=utf-8><title>voicedrill team</title>\n<style>{PAGE_STYLE}{REPORT_STYLE}</style></head>\n<body>\n{content}\n</body></html>\n"
+
+
+def team_body(rows: Sequence[TeamRow], reps: Sequence[SavedRep], chart: str = "") -> str:
+    """The team table, a line on who has not practised today, and the chart (inline, or `chart` as its address)."""
+    if not rows:
+        return "<p>No reps saved yet (or none match).</p>"
+    idle = sorted({r.user for r in rows} - {r.user for r in rows if r.today})
+    line = f"<p>Not practised today: {escape(', '.join(idle))}</p>" if idle else "<p>Everyone has practised today.</p>"
+    picture = f'<p><img alt="score and time to handoff per person" src="{escape(chart)}"></p>' if chart else _image(png_bytes(team_figure(reps)), "score and time to handoff per person")
+    return _table(team_grid(rows)) + f"<p class=meta>{escape(LEGEND)}</p>" + line + picture

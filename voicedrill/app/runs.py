@@ -149,7 +149,7 @@ def shown_rep(keeper: Keeper, number: int, reps: int, report: RepReport, kept: K
     """The rep as its page shows it, whether it went into the history or waits in a pending file."""
     session = keeper.session
     return history.SavedRep(
-        kept.rep_id or 0, session.id or 0, number, reps, datetime.now(), session.kind, session.drill, session.engine,
+        kept.rep_id or 0, session.id or 0, number, reps, datetime.now().astimezone(), session.kind, session.drill, session.engine,
         session.model, session.user, source, None, session.pace_wpm, session.max_pause_s, report,
         tracker.levels(history.LEVEL_STEP_S) if tracker else None,
     )
@@ -164,6 +164,7 @@ class AppConfig:
     engine: str = "auto"
     model: str | None = None
     speech: bool = True  # cues and the customer said aloud
+    user: str | None = None  # whose reps (--user; default $VOICEDRILL_USER, else the login name)
 
 
 class Practice:
@@ -228,7 +229,7 @@ class Practice:
         try:
             store = history.Store()
             engine = self.engine(drill)
-            keeper = Keeper(store, history.Session.of("drill", drill, engine.name, engine.model_name))
+            keeper = Keeper(store, history.Session.of("drill", drill, engine.name, engine.model_name, self.config.user))
             speaker = Speaker(self.config.speech)
             self.screen = WebScreen(self.broadcast, drill, reps, keeper)
             simulated = Customer(drill, speaker, random.Random()) if customer else None
@@ -260,8 +261,9 @@ class Practice:
             store = history.Store()
             engine = self.engine(drill)
             tracker = SilenceTracker()
-            report = with_targets(store, drill, score_file(audio, drill, engine, tracker))
-            return report, keep_check(store, drill, engine, audio, report, tracker)
+            user = history.who(self.config.user)
+            report = with_targets(store, drill, score_file(audio, drill, engine, tracker), user)
+            return report, keep_check(store, drill, engine, audio, report, tracker, user)
         finally:
             if store is not None:
                 store.close()

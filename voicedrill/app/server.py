@@ -12,6 +12,7 @@ import re
 import tempfile
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import quote
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -28,10 +29,11 @@ from ..audio import input_devices, probe
 from ..drills import Drill, drill_dirs, list_drills, load_drill, load_drill_file, user_drills_dir
 from ..errors import VoicedrillError
 from ..files import write_atomic, write_file
-from ..plots import fluency_figure, png_bytes, progress_figure
+from ..plots import fluency_figure, png_bytes, progress_figure, team_figure
 from ..progress import export
 from ..report import summary, summary_line, to_dict
-from ..webpage import REPORT_STYLE, body, title
+from ..team import team_rows
+from ..webpage import REPORT_STYLE, body, team_body, title
 from .guard import Guard, own_hosts
 from .runs import AppConfig, Broadcast, Busy, Practice, uploads_dir
 
@@ -222,6 +224,21 @@ class App:
         await run_in_threadpool(gone)
         return RedirectResponse("/history", status_code=303)
 
+    async def team_page(self, request: Request) -> Response:
+        """The manager's view of everyone in this history (per person and drill)."""
+        drill = request.query_params.get("drill") or None
+        reps = await run_in_threadpool(self._reps, drill=drill)
+        rows = team_rows(reps, datetime.now().astimezone())
+        chart = "/team.png" + (f"?drill={quote(drill)}" if drill else "")
+        return self.page(request, "team.html", content=team_body(rows, reps, chart), drill=drill,
+                         drills=sorted({r.drill for r in await run_in_threadpool(self._reps)}))
+
+    async def team_chart(self, request: Request) -> Response:
+        reps = await run_in_threadpool(self._reps, drill=request.query_params.get("drill") or None)
+        if not reps:
+            raise HTTPException(404, "no reps yet")
+        return Response(await run_in_threadpool(lambda: png_bytes(team_figure(reps))), media_type="image/png")
+
     # drills ---------------------------------------------------------------------------------
 
     async def drills_page(self, request: Request, status: int = 200, **context) -> Response:
@@ -302,6 +319,8 @@ def asgi(app: App, host: str = "127.0.0.1", port: int = 8000) -> Guard:
         Route("/history", app.history_page),
         Route("/history/{drill}/{kind:str}.png", app.chart),
         Route("/export.{fmt:str}", app.download),
+        Route("/team", app.team_page),
+        Route("/team.png", app.team_chart),
         Route("/{kind:str}/" + number, app.report_page),
         Route("/{kind:str}/" + number + "/delete", app.delete, methods=["GET", "POST"]),
         Route("/drills", app.drills_page),

@@ -1,0 +1,75 @@
+"""Who practised: reps carry the rep's name (--user, $VOICEDRILL_USER, login), and `voicedrill team`
+shows each person and drill — reps today and this week, last and best score, time to handoff, what
+to fix first."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+import pytest
+
+from voicedrill.analysis import analyse
+from voicedrill.data import Word
+from voicedrill.history import Session, Store
+from voicedrill.synth import Piece
+from voicedrill.team import team_grid, team_rows
+
+
+def words_of(drill, gap: float, skip: str = "") -> list[Word]:
+    """The drill said word by word, `gap` seconds between questions (pure-logic input, no audio)."""
+    words, t = [], 0.0
+    for step in drill.steps:
+        if step.id == skip:
+            continue
+        for w in step.line.split():
+            words.append(Word(w.strip(",.?!").lower(), t, t + 0.25))
+            t += 0.3
+        t += gap
+    return words
+
+
+@pytest.fixture
+def store(tmp_path):
+    opened = Store(tmp_path / "team.db")
+    yield opened
+    opened.close()
+
+
+def test_rows_count_today_and_the_week_and_follow_time_to_handoff(store, drill):
+    ana, ben = (Session.of("drill", drill, "fake", "none", name) for name in ("ana", "ben"))
+    for number, gap in enumerate((0.9, 0.6, 0.3), 1):
+        store.save_rep(ana, number, analyse(words_of(drill, gap), drill, "fake", 30.0), "mic")
+    store.save_rep(ben, 1, analyse(words_of(drill, 0.3, skip="email"), drill, "fake", 30.0), "mic")
+    reps = store.reps()
+    now = reps[-1].saved_at
+    earlier = [replace(r, saved_at=now - timedelta(days=3)) if r.id == 1 else r for r in reps]  # Ana's first rep: 3 days ago
+    rows = {r.user: r for r in team_rows(earlier, now)}
+    assert (rows["ana"].today, rows["ana"].week, rows["ana"].reps) == (2, 3, 3)
+    assert rows["ana"].handoff_first_s > rows["ana"].handoff_last_s  # getting fluent
+    assert rows["ben"].handoff_first_s is None and rows["ben"].common_problem == "skipped email"
+    assert rows["ana"].best_score >= rows["ana"].last_score
+    grid = team_grid(list(rows.values()))
+    handoff = grid.columns.index("handoff")
+    assert grid.rows[0][handoff].role == "ok" and "→" in grid.rows[0][handoff].text
+    assert team_rows(reps, datetime.now().astimezone() + timedelta(days=10))[0].week == 0
+
+
+def test_team_shows_each_person_from_real_checks(cli, make_rep, drill, tmp_path, monkeypatch):
+    monkeypatch.setenv("VOICEDRILL_DB", str(tmp_path / "floor.db"))
+    rep, _ = make_rep([Piece(s.example_line, s.id, 0.6) for s in drill.steps], "team-rep")
+    monkeypatch.setenv("VOICEDRILL_USER", "Dana Q")
+    assert cli("check", rep)[0] == 0
+    monkeypatch.delenv("VOICEDRILL_USER")
+    assert cli("check", rep, "--user", "eli")[0] == 0
+    code, out, _ = cli("team")
+    assert code == 0 and "Dana Q" in out and "eli" in out and "2 people, 2 reps" in out
+    code, out, _ = cli("team", "--user", "eli")
+    assert "Dana Q" not in out and "1 people, 1 reps" in out
+    assert cli("export")[1].count("Dana Q") == 1
+    code, _, err = cli("team", "--html", tmp_path / "team.html", "--png", tmp_path / "team.png")
+    page = (tmp_path / "team.html").read_text()
+    assert code == 0 and "Dana Q" in page and "data:image/png;base64" in page
+    assert (tmp_path / "team.png").read_bytes()[:4] == b"\x89PNG"
+    cli.refused(["check", rep, "--user", ""], "a name of 1 to 64 printable characters")
+    cli.refused(["team", "--user", "a\nb"], "a name of 1 to 64 printable characters")

@@ -1,0 +1,88 @@
+"""The manager's view: per person and drill, who ran their reps and who is getting fluent. Pure:
+saved reps in, one row per person and drill out (views only lay the rows out)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from .data import Status
+from .history import SavedRep
+from .report import Cell, Grid
+from .targets import complete
+
+
+@dataclass(frozen=True)
+class TeamRow:
+    """One person's practice at one drill over the chosen period."""
+
+    user: str
+    drill: str
+    today: int  # reps since midnight
+    week: int  # reps in the last 7 days
+    reps: int  # reps in the period
+    last_score: int
+    best_score: int
+    handoff_first_s: float | None  # time from first question to handoff: first complete rep of the period…
+    handoff_last_s: float | None  # …and the newest
+    common_problem: str | None  # what most reps were told to fix first ("pause before payment", "email", …)
+
+
+def team_rows(reps: Sequence[SavedRep], now: datetime) -> list[TeamRow]:
+    """One row per (person, drill), most active first; `reps` oldest first."""
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    groups: dict[tuple[str, str], list[SavedRep]] = {}
+    for rep in reps:
+        groups.setdefault((rep.user or "(no name)", rep.drill), []).append(rep)
+    rows = []
+    for (user, drill), mine in groups.items():
+        handoffs = [r.report.duration_s for r in mine if complete(r.report) and r.report.duration_s is not None]
+        problems = Counter(p for p in map(first_problem, mine) if p)
+        rows.append(TeamRow(
+            user, drill,
+            today=sum(r.saved_at >= midnight for r in mine),
+            week=sum(r.saved_at >= now - timedelta(days=7) for r in mine),
+            reps=len(mine),
+            last_score=mine[-1].report.score,
+            best_score=max(r.report.score for r in mine),
+            handoff_first_s=handoffs[0] if handoffs else None,
+            handoff_last_s=handoffs[-1] if handoffs else None,
+            common_problem=problems.most_common(1)[0][0] if problems else None,
+        ))
+    return sorted(rows, key=lambda r: (-r.week, r.user.lower(), r.drill))
+
+
+def first_problem(rep: SavedRep) -> str | None:
+    """What the rep was told to fix first, named as a manager reads it ("skipped email", "pause before payment")."""
+    report = rep.report
+    if not (report.coaching and report.coaching.tips):
+        return None
+    about = report.coaching.tips[0].about
+    status = next((s.status for s in report.steps if s.id == about), None)
+    return {Status.MISSING: f"skipped {about}", Status.OUT_OF_ORDER: f"{about} out of order", Status.REPEATED: f"{about} said twice"}.get(status, about)
+
+
+def trend(row: TeamRow) -> Cell:
+    """Time to handoff, first → newest complete rep, marked green when it came down (— : no rep said every step)."""
+    first, last = row.handoff_first_s, row.handoff_last_s
+    if first is None or last is None:
+        return Cell("—")
+    if first == last:
+        return Cell(f"{last:.1f}s")
+    return Cell(f"{first:.1f}s → {last:.1f}s", "ok" if last < first else "warn")
+
+
+def team_grid(rows: Sequence[TeamRow], title: str = "Team practice") -> Grid:
+    columns = ("person", "drill", "today", "week", "reps", "last", "best", "handoff", "fix first")
+    cells = tuple(
+        (Cell(r.user), Cell(r.drill), Cell(str(r.today), "bad" if r.today == 0 else ""), Cell(str(r.week)), Cell(str(r.reps)),
+         Cell(str(r.last_score)), Cell(str(r.best_score)), trend(r), Cell(r.common_problem or "—"))
+        for r in rows
+    )
+    return Grid(title, columns, cells, ("today", "week", "reps", "last", "best"))
+
+
+LEGEND = ("today, week (last 7 days), reps (in the period): reps saved; last, best: scores; handoff: time from the first "
+          "question to the handoff, first → newest rep that said every step; fix first: what their reps were most often told to fix first")
