@@ -172,3 +172,66 @@ def true_gap(segments: list[Segment], before: str, after: str) -> float:
     """Silence between the pieces labelled `before` and `after`, as inserted."""
     by_label = {s.label: s for s in segments}
     return by_label[after].start - by_label[before].end
+
+
+class Postgres:
+    """A throwaway PostgreSQL cluster (Debian's server: initdb + pg_ctl in a temp dir, a loopback port)."""
+
+    def __init__(self, folder: Path):
+        import glob
+        import socket
+
+        found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+        assert found, "PostgreSQL's server is needed for the team database tests (apt-get install postgresql)"
+        self.bin = Path(found[-1]).parent
+        self.folder = folder
+        self.as_owner: list[str] = []
+        if os.geteuid() == 0:  # the server refuses to run as root: run it as the postgres account
+            shutil.chown(folder, "postgres")
+            self.as_owner = ["runuser", "-u", "postgres", "--"]
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self._run("initdb", "-D", str(folder / "data"), "-U", "voicedrill", "--auth=trust", "-E", "UTF8", "--no-sync")
+        self.start()
+        self.made = 0
+
+    def _run(self, tool: str, *args: str) -> None:
+        import subprocess
+
+        subprocess.run([*self.as_owner, str(self.bin / tool), *args], check=True, capture_output=True, timeout=60)
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=60"
+        self._run("pg_ctl", "-D", str(self.folder / "data"), "-l", str(self.folder / "log"), "-o", options, "-w", "start")
+
+    def stop(self) -> None:
+        self._run("pg_ctl", "-D", str(self.folder / "data"), "-m", "fast", "-w", "stop")
+
+    def url(self, database: str = "postgres", password: str = "") -> str:
+        return f"postgresql://voicedrill{':' + password if password else ''}@127.0.0.1:{self.port}/{database}"
+
+    def new_database(self) -> str:
+        """A fresh, empty database on the cluster; returns its URL."""
+        import psycopg
+
+        self.made += 1
+        name = f"team{self.made}"
+        with psycopg.connect(self.url(), autocommit=True) as db:
+            db.execute(f"CREATE DATABASE {name}")
+        return self.url(name)
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    import subprocess
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="voicedrill-pg-"))  # under /tmp: the postgres account can reach it
+    server = Postgres(folder)
+    yield server
+    try:
+        server.stop()
+    except subprocess.CalledProcessError:  # already stopped by a test that took it away
+        pass
+    shutil.rmtree(folder, ignore_errors=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import re
 import sys
@@ -13,7 +14,7 @@ from pathlib import Path
 from rich.console import Console
 
 from .errors import VoicedrillError
-from .schema import LARGEST_ID
+from .schema import DB_ENV, LARGEST_ID
 
 EXIT_USER_ERROR = 2
 
@@ -93,6 +94,8 @@ def ref(text: str) -> tuple[str, int | None]:
 
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="voicedrill", description="Practise the hard close out loud, offline.")
+    parser.add_argument("--db", default=None, metavar="FILE_OR_URL",
+                        help="the history: a file, or a team database postgresql://user@host/db (default $VOICEDRILL_DB, else your own file)")
     commands = parser.add_subparsers(dest="command", required=True)
 
     check = commands.add_parser("check", help="score a recorded rep (WAV, FLAC or OGG)")
@@ -144,6 +147,9 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("ref", type=ref, metavar="REP_OR_SESSION", help="a rep number (12), a session (s3) or 'last' (the newest session)")
     report.add_argument("--html", type=Path, default=None, help="write one self-contained page")
     report.add_argument("--png", type=Path, default=None, help="write the timeline picture")
+
+    sync = commands.add_parser("sync", help="send this computer's reps to the team database (again: adds nothing)")
+    sync.add_argument("--to", required=True, metavar="URL", help="the team database, postgresql://user@host/db")
 
     team = commands.add_parser("team", help="the manager's view: per person and drill, reps today and this week, scores, time to handoff")
     _filters(team)
@@ -208,6 +214,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace, err: Console) -> int:
+    if args.db:
+        os.environ[DB_ENV] = args.db  # every history opened from here on is this one
+    if args.command == "sync":
+        return _sync(args, err)
     if args.command == "check":
         return _check(args, err)
     if args.command == "synth":
@@ -222,7 +232,7 @@ def _run(args: argparse.Namespace, err: Console) -> int:
         from . import history
 
         deleting = args.command == "history" and args.delete is not None
-        store = history.Store(write=deleting and history.db_path().exists())  # no history: nothing to delete, none made
+        store = history.open_store(write=deleting, create=False)  # no history: nothing to delete, none made
         try:
             return {"history": _history, "report": _report, "export": _export, "team": _team}[args.command](args, store, err)
         finally:
@@ -254,7 +264,7 @@ def _check(args: argparse.Namespace, err: Console) -> int:
     info = probe(audio)  # a bad file is refused before the model loads…
     if info.rate < RATE:
         err.print(f"note: {audio} is {info.rate} Hz (telephone quality); speech recognition is less reliable below 16 kHz", markup=False, soft_wrap=True)
-    store = None if args.no_save else history.Store()  # …and so is an unusable history
+    store = None if args.no_save else history.open_store()  # …and so is an unusable history
     engine = load_engine(args.engine, args.model, drill)
     err.print(f"engine: {engine.description}", markup=False)
     tracker = SilenceTracker()
@@ -290,7 +300,7 @@ def _drill(args: argparse.Namespace, err: Console) -> int:
     if args.customer and not any(s.answer for s in drill.steps) and not drill.customer.cue:
         raise VoicedrillError(f"drill {drill.name!r} has no customer lines ([customer] cue, steps' answer)")
     sources = file_sources([probe(path) for path in args.input], args.speed) if args.input else mic_sources()
-    store = None if args.no_save else history.Store()
+    store = None if args.no_save else history.open_store()
     events = EventLog(args.events) if args.events else None
     engine = load_engine(args.engine, args.model, drill)
     err.print(f"engine: {engine.description}", markup=False)
@@ -384,6 +394,27 @@ def _report(args: argparse.Namespace, store, err: Console) -> int:
             render(report, console, title=f"Rep {rep.id} (session s{rep.session}, #{rep.number}) — {rep.drill}, {rep.saved_at:%Y-%m-%d %H:%M}")
         if len(reps) > 1:
             render_summary(reports, console, numbers=[r.id for r in reps])
+    return 0
+
+
+def _sync(args: argparse.Namespace, err: Console) -> int:
+    from . import history
+    from .schema import is_url
+    from .teamdb import PgStore
+
+    if not is_url(args.to):
+        raise VoicedrillError(f"--to needs a team database URL (postgresql://user@host/db), not {args.to!r}")
+    local = history.Store(write=False)
+    try:
+        records = list(local.records())
+    finally:
+        _close(local, err)
+    team = PgStore(args.to)
+    try:
+        sent = sum(team.take(*record) for record in records)
+    finally:
+        _close(team, err)
+    print(f"{sent} rep(s) sent to {team.path}; {len(records) - sent} were there already")
     return 0
 
 

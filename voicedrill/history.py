@@ -18,6 +18,7 @@ import sqlite3
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -31,7 +32,7 @@ from .drills import Drill
 from .errors import VoicedrillError
 from .files import keep_safe, reason
 from .report import from_dict, rep_row, to_dict
-from .schema import APPLICATION_ID, DB_ENV, LARGEST_ID, MIGRATIONS, SCHEMA_VERSION, check_header, damaged, foreign, newer, unusable, writable
+from .schema import APPLICATION_ID, DB_ENV, LARGEST_ID, MIGRATIONS, SCHEMA_VERSION, check_header, damaged, foreign, is_url, newer, unusable, writable
 
 BUSY_TIMEOUT_S = 10.0  # how long a save waits for another process's write to finish
 LEVEL_STEP_S = 0.05  # stored energy envelope resolution (for the timeline picture)
@@ -42,8 +43,9 @@ def data_dir() -> Path:
 
 
 def db_path() -> Path:
-    """$VOICEDRILL_DB, else history.db in the user data folder."""
-    return Path(os.environ.get(DB_ENV) or data_dir() / "history.db")
+    """This computer's history file: $VOICEDRILL_DB (unless it names a team database), else history.db in the data folder."""
+    target = os.environ.get(DB_ENV, "")
+    return Path(target) if target and not is_url(target) else data_dir() / "history.db"
 
 
 @dataclass
@@ -308,12 +310,7 @@ class Store:
                     self.notes.append(f"{path} is not a rep voicedrill can read; it was left there")
                 continue
             try:
-                with self._write() as db:
-                    if db.execute("SELECT 1 FROM reps WHERE uid = ?", (record["uid"],)).fetchone() is None:
-                        found = db.execute("SELECT id FROM sessions WHERE uid = ?", (session.uid,)).fetchone()
-                        session.id = found[0] if found else None
-                        _insert(db, record, session, report)
-                        imported += 1
+                imported += self.take(record, session, report)
             except VoicedrillError as exc:
                 left = len(waiting) - waiting.index(path)
                 self.notes.append(f"{left} rep(s) still wait in {path.parent} for the history ({str(exc).split('; ')[0]})")
@@ -321,6 +318,28 @@ class Store:
             pending.done(path)
         if imported:
             self.notes.append(f"{imported} rep(s) kept earlier in pending files are now in the history")
+
+    def take(self, record: dict, session: Session, report: RepReport) -> bool:
+        """One rep from elsewhere (a pending file, another history), unless it is here already (by uid)."""
+        with self._write() as db:
+            if db.execute("SELECT 1 FROM reps WHERE uid = ?", (record["uid"],)).fetchone() is not None:
+                return False
+            found = db.execute("SELECT id FROM sessions WHERE uid = ?", (session.uid,)).fetchone()
+            session.id = found[0] if found else None
+            _insert(db, record, session, report)
+            return True
+
+    def records(self) -> Iterator[tuple[dict, Session, RepReport]]:
+        """Every rep as a record a pending file would hold (for `voicedrill sync`), oldest first."""
+        sql = ("SELECT r.uid, r.number, r.saved_at, r.source, r.audio, r.report, r.levels, s.uid, s.kind, s.drill, s.engine, s.model,"
+               ' s."user", s.pace_low, s.pace_high, s.max_pause_s, s.started_at FROM reps r JOIN sessions s ON s.id = r.session_id ORDER BY r.id')
+        with self._errors() as db:
+            rows = db.execute(sql).fetchall()
+        for (uid, number, saved_at, source, audio, report, levels, suid, kind, drill, engine, model, user, low, high, pause, started) in rows:
+            session = Session(kind, drill, engine, model, (low, high), pause, started, suid, user)
+            record = {"uid": uid, "session": asdict(session), "number": number, "saved_at": saved_at, "source": source, "audio": audio,
+                      "report": json.loads(report), "levels": None if levels is None else base64.b64encode(levels).decode("ascii")}
+            yield record, session, from_dict(record["report"])
 
     def reps(
         self,
@@ -333,7 +352,7 @@ class Store:
     ) -> list[SavedRep]:
         """Stored reps, oldest first, filtered; `last` keeps the newest N. A damaged rep is left out (and noted)."""
         where, args = [], []
-        for clause, value in (("s.drill = ?", drill), ("r.session_id = ?", session), ("r.id = ?", rep), ("s.user = ?", user)):
+        for clause, value in (("s.drill = ?", drill), ("r.session_id = ?", session), ("r.id = ?", rep), ('s."user" = ?', user)):
             if value is not None:
                 where.append(clause)
                 args.append(value)
@@ -342,7 +361,7 @@ class Store:
             args.append(_stamp(since))
         sql = (
             "SELECT r.id, r.session_id, r.number, (SELECT count(*) FROM reps x WHERE x.session_id = r.session_id),"
-            " r.saved_at, s.kind, s.drill, s.engine, s.model, s.user, r.source, r.audio,"
+            ' r.saved_at, s.kind, s.drill, s.engine, s.model, s."user", r.source, r.audio,'
             " s.pace_low, s.pace_high, s.max_pause_s, r.report, r.levels"
             " FROM reps r JOIN sessions s ON s.id = r.session_id"
             + (" WHERE " + " AND ".join(where) if where else "")
@@ -431,6 +450,17 @@ class _Transaction(_Translate):
         super().__exit__(kind, exc, tb)
 
 
+def open_store(write: bool = True, create: bool = True) -> Store:
+    """The history $VOICEDRILL_DB names: a team database (postgresql://…) or a file (the default);
+    without `create`, a history file that does not exist yet is read as empty, not made."""
+    from .teamdb import PgStore
+
+    target = os.environ.get(DB_ENV, "")
+    if is_url(target):
+        return PgStore(target, write)
+    return Store(write=write and (create or db_path().exists()))
+
+
 def _one(db: sqlite3.Connection, sql: str) -> object:
     """A query's first value, its statement run to the end: an unfinished read would keep holding
     a shared lock, and two voicedrill processes opening a new history would then deadlock."""
@@ -470,7 +500,7 @@ def _insert(db: sqlite3.Connection, record: dict, session: Session, report: RepR
     if session.id is None:
         session.id = _next_id(db, "sessions")
         db.execute(
-            "INSERT INTO sessions (id, uid, started_at, kind, drill, engine, model, user, pace_low, pace_high, max_pause_s)"
+            "INSERT INTO sessions (id, uid, started_at, kind, drill, engine, model, \"user\", pace_low, pace_high, max_pause_s)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (session.id, session.uid, session.started_at, session.kind, session.drill, session.engine, session.model,
              session.user, *session.pace_wpm, session.max_pause_s),

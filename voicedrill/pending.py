@@ -20,18 +20,22 @@ from .errors import VoicedrillError
 from .files import clean_stale, reason, write_file
 
 
-def folders(db: Path) -> list[Path]:
-    """Where pending reps for the history at `db` may be, in the order they are tried."""
-    key = hashlib.sha256(str(Path(os.path.abspath(db))).encode()).hexdigest()[:12]
+def folders(db: Path | str) -> list[Path]:
+    """Where pending reps for the history at `db` (a file, or a team database's URL without its
+    password) may be, in the order they are tried."""
+    if isinstance(db, str):  # a server: nothing beside it on this computer
+        key, beside = hashlib.sha256(db.encode()).hexdigest()[:12], []
+    else:
+        key, beside = hashlib.sha256(str(Path(os.path.abspath(db))).encode()).hexdigest()[:12], [db.parent / f".{db.name}.pending"]
     return [
-        db.parent / f".{db.name}.pending",
+        *beside,
         Path(platformdirs.user_data_dir("voicedrill")) / "pending" / key,
         Path(platformdirs.user_cache_dir("voicedrill")) / "pending" / key,
         Path(tempfile.gettempdir()) / f"voicedrill-{os.getuid()}" / "pending" / key,
     ]
 
 
-def keep(db: Path, record: dict) -> Path:
+def keep(db: Path | str, record: dict) -> Path:
     """Write one rep's record to a pending file; returns where it went."""
     data = json.dumps(record, ensure_ascii=False).encode("utf-8")
     problems = []
@@ -49,7 +53,7 @@ def keep(db: Path, record: dict) -> Path:
     raise VoicedrillError("the rep could not be kept anywhere (" + "; ".join(problems) + ")")
 
 
-def found(db: Path) -> list[Path]:
+def found(db: Path | str) -> list[Path]:
     """Pending files waiting for this history, oldest first."""
     paths = []
     for folder in folders(db):

@@ -29,7 +29,7 @@ def _v1(db: sqlite3.Connection) -> None:
             drill TEXT NOT NULL,
             engine TEXT NOT NULL,
             model TEXT NOT NULL,
-            user TEXT NOT NULL,
+            "user" TEXT NOT NULL,
             pace_low REAL NOT NULL,
             pace_high REAL NOT NULL,
             max_pause_s REAL NOT NULL
@@ -72,6 +72,11 @@ def _v2(db: sqlite3.Connection) -> None:
 # MIGRATIONS[n] takes the schema from version n to n + 1 (version 0: a new, empty file).
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2]
 SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def is_url(target: str) -> bool:
+    """A team database's address rather than a history file."""
+    return target.startswith(("postgresql://", "postgres://"))
 
 
 def check_header(path: Path) -> None:

@@ -157,7 +157,7 @@ class App:
     # progress -------------------------------------------------------------------------------
 
     def _reps(self, **which) -> list[history.SavedRep]:
-        store = history.Store(write=False)
+        store = history.open_store(write=False, create=False)
         try:
             return store.reps(**which)
         finally:
@@ -215,7 +215,7 @@ class App:
             return self.page(request, "delete.html", kind=kind, number=number, reps=reps, title=title(reps))
 
         def gone() -> int:
-            store = history.Store()
+            store = history.open_store()
             try:
                 return store.delete(**{kind: number})
             finally:

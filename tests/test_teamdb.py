@@ -1,0 +1,202 @@
+"""The history on both stores — an SQLite file and a real PostgreSQL server started for the tests —
+with the same tests: saving and reading, numbers never reused, refusals, concurrent writers; then
+what only a server has: going away mid-run, `voicedrill sync`, credentials never printed."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import psycopg
+import pytest
+
+from voicedrill.analysis import analyse
+from voicedrill.data import Word
+from voicedrill.errors import VoicedrillError
+from voicedrill.history import Session, Store
+from voicedrill.report import from_dict, to_dict
+from voicedrill.teamdb import WRITE_LOCK, PgStore
+
+
+def report_of(drill, gap: float = 0.4):
+    words, t = [], 0.0
+    for step in drill.steps:
+        for w in step.line.split():
+            words.append(Word(w.strip(",.?!").lower(), t, t + 0.25))
+            t += 0.3
+        t += gap
+    return analyse(words, drill, "fake", t + 1.0)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def target(request, tmp_path):
+    """Where a history lives: a fresh file, or a fresh database on the test server."""
+    if request.param == "sqlite":
+        return tmp_path / "history.db"
+    return request.getfixturevalue("postgres").new_database()
+
+
+def open_at(target, **options) -> Store:
+    return PgStore(target, **options) if isinstance(target, str) else Store(target, **options)
+
+
+def test_reps_saved_read_and_deleted_alike(target, drill):
+    store = open_at(target)
+    ana = Session.of("drill", drill, "fake", "none", "ana")
+    saved = [store.save_rep(ana, n, report_of(drill, 0.3 + n / 10), "mic", [-40.0, -20.5, -90.0]) for n in (1, 2, 3)]
+    ben = Session.of("check", drill, "fake", "none", "ben")
+    store.save_rep(ben, 1, report_of(drill), "rep.wav")
+    assert [s.rep for s in saved] == [1, 2, 3] and (ana.id, ben.id) == (1, 2)
+    reps = store.reps()
+    assert [(r.id, r.session, r.number, r.user) for r in reps] == [(1, 1, 1, "ana"), (2, 1, 2, "ana"), (3, 1, 3, "ana"), (4, 2, 1, "ben")]
+    assert reps[1].report == from_dict(to_dict(report_of(drill, 0.5))) and list(reps[0].levels) == [-40.0, -20.5, -90.0]
+    assert [r.id for r in store.reps(user="ben")] == [4] and [r.id for r in store.reps(last=2)] == [3, 4]
+    assert store.resolve("session", None) == ("session", 2)
+    assert store.delete(rep=4) == 1 and store.delete(session=1) == 3 and store.reps() == []
+    again = Session.of("drill", drill, "fake", "none", "ana")
+    assert store.save_rep(again, 1, report_of(drill), "mic").rep == 5 and again.id == 3  # numbers are never reused
+    store.close()
+    reopened = open_at(target)
+    assert [r.id for r in reopened.reps()] == [5]
+    reopened.close()
+
+
+def test_a_newer_or_foreign_schema_is_refused_and_left_alone(target, drill):
+    open_at(target).close()
+    if isinstance(target, str):
+        with psycopg.connect(target, autocommit=True) as db:
+            db.execute("UPDATE voicedrill_schema SET version = 99")
+    else:
+        import sqlite3
+
+        with sqlite3.connect(target) as db:
+            db.execute("PRAGMA user_version = 99")
+    with pytest.raises(VoicedrillError, match="newer voicedrill"):
+        open_at(target)
+
+
+def test_another_programs_database_is_refused(postgres):
+    url = postgres.new_database()
+    with psycopg.connect(url, autocommit=True) as db:
+        db.execute("CREATE TABLE customers (name text)")
+    with pytest.raises(VoicedrillError, match="another program's tables"):
+        PgStore(url)
+    with psycopg.connect(url) as db:
+        tables = {r[0] for r in db.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
+    assert tables == {"customers"}
+
+
+def test_twenty_writers_at_once_lose_nothing(target, drill):
+    """The load test: 20 concurrent writers × 50 reps (SQLite: 20 × 10), every rep present exactly once."""
+    per_writer = 50 if isinstance(target, str) else 10
+    open_at(target).close()
+    report = report_of(drill)
+
+    def writer(n: int) -> list[int]:
+        store = open_at(target, timeout_s=60)
+        session = Session.of("drill", drill, "fake", "none", f"rep{n}")
+        numbers = [store.save_rep(session, k, report, "mic").rep for k in range(1, per_writer + 1)]
+        store.close()
+        return numbers
+
+    with ThreadPoolExecutor(20) as pool:
+        numbers = [n for batch in pool.map(writer, range(20)) for n in batch]
+    store = open_at(target)
+    reps = store.reps()
+    store.close()
+    assert None not in numbers and sorted(numbers) == [r.id for r in reps] == list(range(1, 20 * per_writer + 1))
+    assert {(r.user, r.number) for r in reps} == {(f"rep{n}", k) for n in range(20) for k in range(1, per_writer + 1)}
+
+
+def test_the_server_going_away_mid_run_loses_nothing(postgres, drill, monkeypatch, tmp_path):
+    url = postgres.new_database()
+    store = PgStore(url)
+    session = Session.of("drill", drill, "fake", "none", "ana")
+    assert store.save_rep(session, 1, report_of(drill), "mic").rep == 1
+    postgres.stop()
+    try:
+        waiting = [store.save_rep(session, n, report_of(drill), "mic") for n in (2, 3)]
+        assert all(w.rep is None and w.pending.is_file() for w in waiting)
+        assert "cannot be reached" in waiting[0].waiting and "voicedrill@127.0.0.1" in waiting[0].waiting
+        store.close()
+        with pytest.raises(VoicedrillError, match="cannot be reached"):
+            PgStore(url)  # still down: the reps keep waiting
+        assert all(w.pending.is_file() for w in waiting)
+    finally:
+        postgres.start()
+    back = PgStore(url)
+    assert back.notes == ["2 rep(s) kept earlier in pending files are now in the history"]
+    assert [(r.session, r.number) for r in back.reps()] == [(1, 1), (1, 2), (1, 3)]
+    assert not any(w.pending.exists() for w in waiting)
+    back.close()
+
+
+def test_sync_sends_local_reps_once(postgres, drill, cli, tmp_path, monkeypatch):
+    local = tmp_path / "laptop.db"
+    store = Store(local)
+    for user in ("ana", "ben"):
+        session = Session.of("drill", drill, "fake", "none", user)
+        for n in (1, 2):
+            store.save_rep(session, n, report_of(drill), "mic", [-30.0])
+    store.close()
+    monkeypatch.setenv("VOICEDRILL_DB", str(local))
+    url = postgres.new_database()
+    code, out, _ = cli("sync", "--to", url)
+    assert code == 0 and out.startswith("4 rep(s) sent")
+    code, out, _ = cli("sync", "--to", url)
+    assert code == 0 and out.startswith("0 rep(s) sent") and "4 were there already" in out
+    code, out, _ = cli("--db", url, "team")
+    assert code == 0 and "ana" in out and "ben" in out and "2 people, 4 reps" in out
+    team = PgStore(url)
+    assert sorted((r.user, r.number) for r in team.reps()) == [("ana", 1), ("ana", 2), ("ben", 1), ("ben", 2)]
+    team.close()
+
+
+def test_credentials_are_never_printed(postgres, cli, drill, make_rep):
+    secret = postgres.url("nosuchdb", password="s3cret-pw")
+    err = cli.refused(["--db", secret, "history"], "team database")
+    assert "s3cret" not in err and "voicedrill:***@127.0.0.1" in err
+    err = cli.refused(["sync", "--to", secret.replace(str(postgres.port), "1")], "cannot be reached")
+    assert "s3cret" not in err
+    cli.refused(["sync", "--to", "/tmp/x.db"], "needs a team database URL")
+
+
+def test_writers_wait_for_each_other_and_give_up_in_words(postgres, drill):
+    url = postgres.new_database()
+    PgStore(url).close()
+    holder = psycopg.connect(url)
+    holder.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))  # another writer mid-save
+    try:
+        with pytest.raises(VoicedrillError, match="busy"):
+            PgStore(url, timeout_s=0.5)
+    finally:
+        holder.rollback()
+        holder.close()
+    PgStore(url, timeout_s=0.5).close()  # free again
+
+
+ROLES = """
+CREATE ROLE reps NOLOGIN;
+GRANT SELECT, INSERT ON sessions, reps TO reps;
+GRANT SELECT, INSERT, UPDATE ON issued TO reps;
+GRANT SELECT ON voicedrill_schema TO reps;
+CREATE ROLE ana LOGIN IN ROLE reps;
+"""
+
+
+def test_the_documented_roles_let_reps_save_and_read_but_not_delete(postgres, drill):
+    url = postgres.new_database()
+    PgStore(url).close()  # the manager's first open creates the tables
+    with psycopg.connect(url, autocommit=True) as db:
+        for statement in ROLES.strip().split(";\n"):
+            db.execute(statement.strip().rstrip(";"))
+    ana = PgStore(url.replace("voicedrill@", "ana@"))
+    try:
+        assert ana.save_rep(Session.of("drill", drill, "fake", "none", "ana"), 1, report_of(drill), "mic").rep == 1
+        assert [r.user for r in ana.reps()] == ["ana"]
+        with pytest.raises(VoicedrillError, match="your database role may not do this"):
+            ana.delete(rep=1)
+    finally:
+        ana.close()
+    manager = PgStore(url)
+    assert manager.delete(rep=1) == 1
+    manager.close()

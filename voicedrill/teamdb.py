@@ -1,0 +1,152 @@
+"""The team database: the same history on a shared PostgreSQL server (psycopg 3).
+
+Same schema, migrations, numbering and pending files as the SQLite history (`history.Store`), one
+code path for reading and saving: SQL is written once with `?` placeholders and SQLite's types, and
+this module's connection adapts it. Writers are serialised by a transaction-level advisory lock,
+as SQLite's BEGIN IMMEDIATE serialises them. When the server cannot be reached, a rep is written to
+a pending file on this computer and sent the next time voicedrill opens the team database.
+
+Credentials come only from the URL, the environment (PGPASSWORD, PGUSER, …) or a libpq service
+file; every message shows the URL without its password.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit, urlunsplit
+
+from . import pending
+from .errors import VoicedrillError
+from .history import BUSY_TIMEOUT_S, Store
+from .schema import MIGRATIONS, SCHEMA_VERSION
+
+WRITE_LOCK = 0x56445231  # the advisory lock every voicedrill writer takes ("VDR1")
+CONNECT_TIMEOUT_S = 5
+_TYPES = ((r"\bINTEGER PRIMARY KEY\b", "BIGINT PRIMARY KEY"), (r"\bINTEGER\b", "BIGINT"), (r"\bREAL\b", "DOUBLE PRECISION"), (r"\bBLOB\b", "BYTEA"))
+
+
+def shown(url: str) -> str:
+    """The URL as it may be printed: without its password."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+class _Connection:
+    """psycopg speaking the history's SQL: `?` placeholders, SQLite's column types in DDL."""
+
+    def __init__(self, url: str):
+        import psycopg
+
+        self.raw = psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S)
+
+    def execute(self, sql: str, params: tuple | list = ()):
+        if sql.lstrip().upper().startswith(("CREATE", "ALTER")):
+            for pattern, replacement in _TYPES:
+                sql = re.sub(pattern, replacement, sql)
+        return self.raw.execute(sql.replace("?", "%s"), tuple(params))
+
+    def close(self) -> None:
+        self.raw.close()
+
+
+class PgStore(Store):
+    """The history on a PostgreSQL server; reads and saves exactly as `Store` does."""
+
+    def __init__(self, url: str, write: bool = True, timeout_s: float | None = None):
+        self.url = url
+        self.path = shown(url)  # names it in messages and keys its pending files
+        self.timeout_s = timeout_s or BUSY_TIMEOUT_S
+        self.notes: list[str] = []
+        self.damaged: list[int] = []
+        self.problem = ""
+        self._copy = None
+        self.db = None
+        waiting = pending.found(self.path)
+        with self._errors():
+            self.db = _Connection(url)
+        with self._write() as db:
+            version = self._version(db)
+            if version < SCHEMA_VERSION:
+                for step in MIGRATIONS[version:]:
+                    step(db)
+                db.execute("CREATE TABLE IF NOT EXISTS voicedrill_schema (version INTEGER NOT NULL)")
+                db.execute("DELETE FROM voicedrill_schema")
+                db.execute("INSERT INTO voicedrill_schema (version) VALUES (?)", (SCHEMA_VERSION,))
+        if waiting:
+            self._import(waiting)
+
+    def _version(self, db: _Connection) -> int:
+        """The schema version; refuses another program's tables and a newer voicedrill's schema."""
+        tables = {row[0] for row in db.execute("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()").fetchall()}
+        if "voicedrill_schema" not in tables:
+            if tables:
+                raise VoicedrillError(f"team database {self.path} holds another program's tables, not voicedrill history; it was left as it is — use another database")
+            return 0
+        version = db.execute("SELECT max(version) FROM voicedrill_schema").fetchone()[0] or 0
+        if version > SCHEMA_VERSION:
+            raise VoicedrillError(f"team database {self.path} was written by a newer voicedrill (schema {version}); upgrade voicedrill")
+        return version
+
+    def _errors(self):
+        return _Translate(self)
+
+    def _write(self):
+        return _Transaction(self)
+
+
+class _Translate:
+    """psycopg errors as one line that names the database (never its password) and what to do."""
+
+    def __init__(self, store: PgStore):
+        self.store = store
+
+    def __enter__(self) -> _Connection:
+        return self.store.db
+
+    def __exit__(self, kind, exc, tb) -> None:
+        import psycopg
+
+        if not isinstance(exc, psycopg.Error):
+            return
+        where = f"team database {self.store.path}"
+        message = (str(exc).strip().splitlines() or [type(exc).__name__])[0].replace(self.store.url, self.store.path)
+        if isinstance(exc, psycopg.errors.InsufficientPrivilege):
+            raise VoicedrillError(f"{where}: your database role may not do this ({message}); ask your manager") from None
+        if isinstance(exc, psycopg.errors.LockNotAvailable | psycopg.errors.QueryCanceled):
+            raise VoicedrillError(f"{where} is busy (waited {self.store.timeout_s:g} s); try again, or use --no-save") from None
+        if isinstance(exc, psycopg.OperationalError):
+            raise VoicedrillError(f"{where} cannot be reached ({message})") from None
+        raise VoicedrillError(f"{where}: {message}") from None
+
+
+class _Transaction(_Translate):
+    """BEGIN … COMMIT holding voicedrill's advisory write lock (waiting at most the busy timeout)."""
+
+    def __enter__(self) -> _Connection:
+        with _Translate(self.store):
+            db = self.store.db
+            if db is None or db.raw.closed:
+                self.store.db = db = _Connection(self.store.url)  # the server came back
+            db.execute("BEGIN")
+            db.execute(f"SET LOCAL lock_timeout = '{int(self.store.timeout_s * 1000)}ms'")
+            db.execute("SELECT pg_advisory_xact_lock(?)", (WRITE_LOCK,))
+        return db
+
+    def __exit__(self, kind, exc, tb) -> None:
+        db = self.store.db
+        if exc is None:
+            with _Translate(self.store):
+                db.execute("COMMIT")
+            return
+        if not db.raw.closed:
+            import psycopg
+
+            try:
+                db.execute("ROLLBACK")
+            except psycopg.Error:  # the connection broke mid-transaction: nothing to roll back
+                pass
+        super().__exit__(kind, exc, tb)
