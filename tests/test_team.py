@@ -41,9 +41,10 @@ def test_rows_count_today_and_the_week_and_follow_time_to_handoff(store, drill):
     for number, gap in enumerate((0.9, 0.6, 0.3), 1):
         store.save_rep(ana, number, analyse(words_of(drill, gap), drill, "fake", 30.0), "mic")
     store.save_rep(ben, 1, analyse(words_of(drill, 0.3, skip="email"), drill, "fake", 30.0), "mic")
-    reps = store.reps()
+    reps = store.team_reps()
+    assert [r.user for r in store.team_reps(user="ben")] == ["ben"]
     now = reps[-1].saved_at
-    earlier = [replace(r, saved_at=now - timedelta(days=3)) if r.id == 1 else r for r in reps]  # Ana's first rep: 3 days ago
+    earlier = [replace(r, saved_at=now - timedelta(days=3)) if i == 0 else r for i, r in enumerate(reps)]  # Ana's first rep: 3 days ago
     rows = {r.user: r for r in team_rows(earlier, now)}
     assert (rows["ana"].today, rows["ana"].week, rows["ana"].reps) == (2, 3, 3)
     assert rows["ana"].handoff_first_s > rows["ana"].handoff_last_s  # getting fluent

@@ -214,8 +214,20 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace, err: Console) -> int:
-    if args.db:
-        os.environ[DB_ENV] = args.db  # every history opened from here on is this one
+    if not args.db:
+        return _command(args, err)
+    before = os.environ.get(DB_ENV)
+    os.environ[DB_ENV] = args.db  # every history this command opens is this one
+    try:
+        return _command(args, err)
+    finally:
+        if before is None:
+            del os.environ[DB_ENV]
+        else:
+            os.environ[DB_ENV] = before
+
+
+def _command(args: argparse.Namespace, err: Console) -> int:
     if args.command == "sync":
         return _sync(args, err)
     if args.command == "check":
@@ -425,7 +437,7 @@ def _team(args: argparse.Namespace, store, err: Console) -> int:
     from .team import LEGEND, team_grid, team_rows
     from .webpage import team_page
 
-    reps = store.reps(drill=args.drill, since=args.since, user=args.user)
+    reps = store.team_reps(drill=args.drill, since=args.since, user=args.user)
     rows = team_rows(reps, datetime.now().astimezone())
     if args.html:
         write_file(args.html, team_page(rows, reps).encode("utf-8"))

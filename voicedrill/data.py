@@ -208,3 +208,23 @@ class RepReport:
     def steps_missing(self) -> int:
         """Required steps left out (an optional step left out is not missing)."""
         return sum(s.status == Status.MISSING and not s.optional for s in self.steps)
+
+    @property
+    def complete(self) -> bool:
+        """Every required step said and a pace measured: only such reps set targets and a time to
+        handoff (a rep that skipped steps is short, not fast)."""
+        return self.steps_missing == 0 and self.pace.speech_wpm is not None
+
+    @property
+    def handoff_s(self) -> float | None:
+        """Time from the first question to the handoff, for a complete rep."""
+        return self.duration_s if self.complete else None
+
+    @property
+    def fix_first(self) -> str | None:
+        """What the rep was told to fix first, as a manager reads it ("skipped email", "pause before payment")."""
+        if not (self.coaching and self.coaching.tips):
+            return None
+        about = self.coaching.tips[0].about
+        status = next((s.status for s in self.steps if s.id == about), None)
+        return {Status.MISSING: f"skipped {about}", Status.OUT_OF_ORDER: f"{about} out of order", Status.REPEATED: f"{about} said twice"}.get(status, about)

@@ -92,6 +92,18 @@ class SavedRep:
 
 
 @dataclass(frozen=True)
+class TeamRep:
+    """A rep as the team view reads it: who, which drill, when, and its headline verdicts."""
+
+    user: str
+    drill: str
+    saved_at: datetime  # local time
+    score: int
+    handoff_s: float | None  # time from first question to handoff (complete reps only)
+    fix_first: str | None
+
+
+@dataclass(frozen=True)
 class Saved:
     """Where a finished rep went: its number in the history, or the pending file it waits in."""
 
@@ -351,14 +363,7 @@ class Store:
         user: str | None = None,
     ) -> list[SavedRep]:
         """Stored reps, oldest first, filtered; `last` keeps the newest N. A damaged rep is left out (and noted)."""
-        where, args = [], []
-        for clause, value in (("s.drill = ?", drill), ("r.session_id = ?", session), ("r.id = ?", rep), ('s."user" = ?', user)):
-            if value is not None:
-                where.append(clause)
-                args.append(value)
-        if since is not None:
-            where.append("r.saved_at >= ?")
-            args.append(_stamp(since))
+        where, args = _filters(drill=drill, since=since, session=session, rep=rep, user=user)
         sql = (
             "SELECT r.id, r.session_id, r.number, (SELECT count(*) FROM reps x WHERE x.session_id = r.session_id),"
             ' r.saved_at, s.kind, s.drill, s.engine, s.model, s."user", r.source, r.audio,'
@@ -380,6 +385,15 @@ class Store:
             named = ", ".join(str(n) for n in self.damaged[:10]) + (f" and {len(self.damaged) - 10} more" if len(self.damaged) > 10 else "")
             self.notes.append(f"rep{'s' if len(self.damaged) > 1 else ''} {named} {'are' if len(self.damaged) > 1 else 'is'} damaged in the history and left out")
         return saved
+
+    def team_reps(self, drill: str | None = None, since: datetime | None = None, user: str | None = None) -> list[TeamRep]:
+        """Every rep's headline for the team view, oldest first: read from columns, no whole reports."""
+        where, args = _filters(drill=drill, since=since, user=user)
+        sql = ('SELECT s."user", s.drill, r.saved_at, r.score, r.handoff_s, r.fix_first FROM reps r JOIN sessions s ON s.id = r.session_id'
+               + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY r.id")
+        with self._errors():
+            rows = self.db.execute(sql, args).fetchall()
+        return [TeamRep(str(u), str(d), datetime.fromisoformat(t).astimezone(), int(score), handoff, fix) for u, d, t, score, handoff, fix in rows]
 
     def resolve(self, kind: str, number: int | None) -> tuple[str, int | None]:
         """A rep or session reference; no number means the newest session (None if there is none)."""
@@ -450,6 +464,17 @@ class _Transaction(_Translate):
         super().__exit__(kind, exc, tb)
 
 
+def _filters(**which) -> tuple[list[str], list]:
+    """WHERE clauses and their values for the reps a read picks (drill, since, session, rep, user)."""
+    columns = {"drill": "s.drill = ?", "session": "r.session_id = ?", "rep": "r.id = ?", "user": 's."user" = ?', "since": "r.saved_at >= ?"}
+    where, args = [], []
+    for name, value in which.items():
+        if value is not None:
+            where.append(columns[name])
+            args.append(_stamp(value) if name == "since" else value)
+    return where, args
+
+
 def open_store(write: bool = True, create: bool = True) -> Store:
     """The history $VOICEDRILL_DB names: a team database (postgresql://…) or a file (the default);
     without `create`, a history file that does not exist yet is read as empty, not made."""
@@ -514,11 +539,11 @@ def _insert(db: sqlite3.Connection, record: dict, session: Session, report: RepR
     rep_id = _next_id(db, "reps")
     db.execute(
         "INSERT INTO reps (id, uid, session_id, number, saved_at, source, audio, duration_s, speech_wpm, longest_pause_s,"
-        " order_errors, score, report, levels) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " order_errors, score, report, levels, handoff_s, fix_first) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             rep_id, record["uid"], session.id, number, record["saved_at"], record["source"], record.get("audio"),
             *rep_row(report).values(), json.dumps(record["report"], ensure_ascii=False),
-            None if levels is None else base64.b64decode(levels),
+            None if levels is None else base64.b64decode(levels), report.handoff_s, report.fix_first,
         ),
     )
     return rep_id

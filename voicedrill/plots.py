@@ -18,7 +18,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
 
 from .data import RepReport, Status  # noqa: E402
 from .errors import VoicedrillError  # noqa: E402
-from .history import LEVEL_STEP_S, SavedRep  # noqa: E402
+from .history import LEVEL_STEP_S, SavedRep, TeamRep  # noqa: E402
 
 DPI = 100
 STATUS_COLOUR = {Status.OK: "#2e8b57", Status.MISSING: "#c0392b", Status.OUT_OF_ORDER: "#e6a100", Status.REPEATED: "#2a7fb8"}
@@ -180,20 +180,20 @@ def png_bytes(figure: Figure) -> bytes:
     return buffer.getvalue()
 
 
-def team_figure(reps: Sequence[SavedRep]) -> Figure:
+def team_figure(reps: Sequence[TeamRep]) -> Figure:
     """Score and time from first question to handoff, rep by rep, one line per person (and drill)."""
     if not reps:
         raise VoicedrillError("no reps to plot: none match --drill/--since/--user")
     several = len({r.drill for r in reps}) > 1
     figure = Figure(figsize=(10, 6.5), dpi=DPI)
     score, handoff = figure.subplots(2, 1, sharex=True)
-    people: dict[str, list[SavedRep]] = {}
+    people: dict[str, list[TeamRep]] = {}
     for rep in reps:
         people.setdefault(f"{rep.user or '(no name)'} · {rep.drill}" if several else rep.user or "(no name)", []).append(rep)
     for name, mine in sorted(people.items()):
         x = np.arange(1, len(mine) + 1)
-        line, = score.plot(x, [r.report.score for r in mine], marker="o", ms=3, lw=1.3, label=name)
-        handoff.plot(x, [np.nan if r.report.duration_s is None or r.report.steps_missing else r.report.duration_s for r in mine],
+        line, = score.plot(x, [r.score for r in mine], marker="o", ms=3, lw=1.3, label=name)
+        handoff.plot(x, [np.nan if r.handoff_s is None else r.handoff_s for r in mine],
                      marker="o", ms=3, lw=1.3, color=line.get_color())
     score.set_ylim(0, 105)
     score.set_ylabel("score")

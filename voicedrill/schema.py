@@ -3,6 +3,7 @@ migrations, and what to tell the rep when the file cannot be used."""
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import stat
@@ -69,8 +70,22 @@ def _v2(db: sqlite3.Connection) -> None:
         db.execute(statement)
 
 
+def _v3(db: sqlite3.Connection) -> None:
+    """Time to handoff and what to fix first as columns: the team view reads them, not whole reports."""
+    from .report import from_dict
+
+    db.execute("ALTER TABLE reps ADD COLUMN handoff_s REAL")
+    db.execute("ALTER TABLE reps ADD COLUMN fix_first TEXT")
+    for rep_id, text in db.execute("SELECT id, report FROM reps").fetchall():
+        try:
+            report = from_dict(json.loads(text))
+        except (ValueError, KeyError, TypeError):
+            continue  # a damaged row stays as it is (it is named when read)
+        db.execute("UPDATE reps SET handoff_s = ?, fix_first = ? WHERE id = ?", (report.handoff_s, report.fix_first, rep_id))
+
+
 # MIGRATIONS[n] takes the schema from version n to n + 1 (version 0: a new, empty file).
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

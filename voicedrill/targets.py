@@ -13,14 +13,9 @@ RECENT = 10  # targets come from the best of this many most recent complete reps
 WHAT = ("time from first question to handoff", "longest pause between questions", "speaking pace")
 
 
-def complete(report: RepReport) -> bool:
-    """Every required step said: only such reps set the bar (a rep that skipped steps is short, not fast)."""
-    return report.steps_missing == 0 and report.pace.speech_wpm is not None
-
-
 def bests(past: Sequence[RepReport]) -> tuple[float | None, float | None, float | None] | None:
     """The best time, longest pause and pace among complete reps (pace only from reps inside the drill's band)."""
-    done = [r for r in past if complete(r)]
+    done = [r for r in past if r.complete]
     if not done:
         return None
     in_band = [r.pace.speech_wpm for r in done if all(p.points == p.max_points for p in r.score_parts if p.name == "pace")]
@@ -30,7 +25,7 @@ def bests(past: Sequence[RepReport]) -> tuple[float | None, float | None, float 
 
 def judged(report: RepReport, past: Sequence[RepReport]) -> RepReport:
     """The report with its targets judged, from the rep's recent reps of the same drill (oldest first)."""
-    recent = [r for r in past if complete(r)][-RECENT:]
+    recent = [r for r in past if r.complete][-RECENT:]
     if len(recent) < MIN_REPS:
         return report
     time, pause, pace = bests(recent)

@@ -8,10 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from .data import Status
-from .history import SavedRep
+from .history import TeamRep
 from .report import Cell, Grid
-from .targets import complete
 
 
 @dataclass(frozen=True)
@@ -30,38 +28,28 @@ class TeamRow:
     common_problem: str | None  # what most reps were told to fix first ("pause before payment", "email", …)
 
 
-def team_rows(reps: Sequence[SavedRep], now: datetime) -> list[TeamRow]:
-    """One row per (person, drill), most active first; `reps` oldest first."""
+def team_rows(reps: Sequence[TeamRep], now: datetime) -> list[TeamRow]:
+    """One row per (person, drill), most active this week first; `reps` oldest first."""
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    groups: dict[tuple[str, str], list[SavedRep]] = {}
+    groups: dict[tuple[str, str], list[TeamRep]] = {}
     for rep in reps:
         groups.setdefault((rep.user or "(no name)", rep.drill), []).append(rep)
     rows = []
     for (user, drill), mine in groups.items():
-        handoffs = [r.report.duration_s for r in mine if complete(r.report) and r.report.duration_s is not None]
-        problems = Counter(p for p in map(first_problem, mine) if p)
+        handoffs = [r.handoff_s for r in mine if r.handoff_s is not None]
+        problems = Counter(r.fix_first for r in mine if r.fix_first)
         rows.append(TeamRow(
             user, drill,
             today=sum(r.saved_at >= midnight for r in mine),
             week=sum(r.saved_at >= now - timedelta(days=7) for r in mine),
             reps=len(mine),
-            last_score=mine[-1].report.score,
-            best_score=max(r.report.score for r in mine),
+            last_score=mine[-1].score,
+            best_score=max(r.score for r in mine),
             handoff_first_s=handoffs[0] if handoffs else None,
             handoff_last_s=handoffs[-1] if handoffs else None,
             common_problem=problems.most_common(1)[0][0] if problems else None,
         ))
     return sorted(rows, key=lambda r: (-r.week, r.user.lower(), r.drill))
-
-
-def first_problem(rep: SavedRep) -> str | None:
-    """What the rep was told to fix first, named as a manager reads it ("skipped email", "pause before payment")."""
-    report = rep.report
-    if not (report.coaching and report.coaching.tips):
-        return None
-    about = report.coaching.tips[0].about
-    status = next((s.status for s in report.steps if s.id == about), None)
-    return {Status.MISSING: f"skipped {about}", Status.OUT_OF_ORDER: f"{about} out of order", Status.REPEATED: f"{about} said twice"}.get(status, about)
 
 
 def trend(row: TeamRow) -> Cell:

@@ -9,7 +9,7 @@ import base64
 from collections.abc import Sequence
 from html import escape
 
-from .history import SavedRep
+from .history import SavedRep, TeamRep
 from .team import LEGEND, TeamRow, team_grid
 from .plots import fluency_figure, png_bytes, progress_figure, rep_figure, team_figure
 from .report import Grid, fact_lines, pauses_grid, reps_grid, score_line, steps_grid, summary, summary_line, tip_lines
@@ -104,13 +104,13 @@ def _mark(text: str, role: str = "") -> str:
     return f"<span class={role}>{escape(text)}</span>" if role else escape(text)
 
 
-def team_page(rows: Sequence[TeamRow], reps: Sequence[SavedRep]) -> str:
+def team_page(rows: Sequence[TeamRow], reps: Sequence[TeamRep]) -> str:
     """The manager's page: the team table and its chart."""
     content = f"<h1>voicedrill — team practice</h1>{team_body(rows, reps)}"
     return f"<!doctype html>\n<html lang=en><head><meta charset=utf-8><title>voicedrill team</title>\n<style>{PAGE_STYLE}{REPORT_STYLE}</style></head>\n<body>\n{content}\n</body></html>\n"
 
 
-def team_body(rows: Sequence[TeamRow], reps: Sequence[SavedRep], chart: str = "") -> str:
+def team_body(rows: Sequence[TeamRow], reps: Sequence[TeamRep], chart: str = "") -> str:
     """The team table, a line on who has not practised today, and the chart (inline, or `chart` as its address)."""
     if not rows:
         return "<p>No reps saved yet (or none match).</p>"

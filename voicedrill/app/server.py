@@ -156,16 +156,17 @@ class App:
 
     # progress -------------------------------------------------------------------------------
 
-    def _reps(self, **which) -> list[history.SavedRep]:
+    def _read(self, what: str, **which) -> list:
+        """`reps` or `team_reps` from the history, opened for this read only."""
         store = history.open_store(write=False, create=False)
         try:
-            return store.reps(**which)
+            return getattr(store, what)(**which)
         finally:
             store.close()
 
     async def history_page(self, request: Request) -> Response:
         drill = request.query_params.get("drill") or None
-        everything = await run_in_threadpool(self._reps)
+        everything = await run_in_threadpool(self._read, "reps")
         reps = [r for r in everything if drill in (None, r.drill)]
         info = summary([r.report for r in reps], [r.id for r in reps]) if reps else None
         return self.page(request, "history.html", reps=reps[::-1], drill=drill, drills=sorted({r.drill for r in everything}),
@@ -176,7 +177,7 @@ class App:
         drill, kind = request.path_params["drill"], request.path_params["kind"]
         if kind not in ("progress", "fluency"):
             raise HTTPException(404)
-        reps = (await run_in_threadpool(self._reps, drill=drill))[-CHART_REPS:]
+        reps = (await run_in_threadpool(self._read, "reps", drill=drill))[-CHART_REPS:]
         if not reps:
             raise HTTPException(404, f"no reps of drill {drill!r} yet")
         figure = progress_figure if kind == "progress" else fluency_figure
@@ -187,7 +188,7 @@ class App:
         kind, number = request.path_params["kind"], request.path_params["number"]
         if kind not in ("rep", "session"):
             raise HTTPException(404)
-        reps = await run_in_threadpool(self._reps, **{kind: number})
+        reps = await run_in_threadpool(self._read, "reps", **{kind: number})
         if not reps:
             raise HTTPException(404, f"There is no {'rep ' if kind == 'rep' else 'session s'}{number} in your history (it may have been deleted).")
         return kind, number, reps
@@ -203,7 +204,7 @@ class App:
         if fmt not in ("csv", "jsonl"):
             raise HTTPException(404)
         drill = request.query_params.get("drill") or None
-        reps = await run_in_threadpool(self._reps, drill=drill)
+        reps = await run_in_threadpool(self._read, "reps", drill=drill)
         text = await run_in_threadpool(export, reps, "jsonl" if fmt == "jsonl" else "csv")
         name = f"voicedrill-{drill or 'all'}-{datetime.now():%Y%m%d}.{fmt}"
         return Response(text, media_type="text/csv" if fmt == "csv" else "application/jsonl",
@@ -227,14 +228,14 @@ class App:
     async def team_page(self, request: Request) -> Response:
         """The manager's view of everyone in this history (per person and drill)."""
         drill = request.query_params.get("drill") or None
-        reps = await run_in_threadpool(self._reps, drill=drill)
+        reps = await run_in_threadpool(self._read, "team_reps", drill=drill)
         rows = team_rows(reps, datetime.now().astimezone())
         chart = "/team.png" + (f"?drill={quote(drill)}" if drill else "")
         return self.page(request, "team.html", content=team_body(rows, reps, chart), drill=drill,
-                         drills=sorted({r.drill for r in await run_in_threadpool(self._reps)}))
+                         drills=sorted({r.drill for r in await run_in_threadpool(self._read, "reps")}))
 
     async def team_chart(self, request: Request) -> Response:
-        reps = await run_in_threadpool(self._reps, drill=request.query_params.get("drill") or None)
+        reps = await run_in_threadpool(self._read, "team_reps", drill=request.query_params.get("drill") or None)
         if not reps:
             raise HTTPException(404, "no reps yet")
         return Response(await run_in_threadpool(lambda: png_bytes(team_figure(reps))), media_type="image/png")
