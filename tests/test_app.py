@@ -114,10 +114,11 @@ def test_a_run_ticks_steps_in_order_scores_each_rep_and_lists_them(server, page,
     assert shown[second - len(order):second] == order, shown
     card = page.inner_text("#scorecard .score")
     assert card == f"Score {page.get_attribute('#scorecard', 'data-score')}/100"
-    page.click("[data-action=stop]")  # during rep 3: it is scored and kept, no rep 4 starts
-    page.wait_for_function("!document.querySelector('[data-action=stop]').disabled === false && document.querySelector('[data-action=start]').disabled === false", timeout=60000)
+    page.wait_for_function("window.shown.filter(s => s.startsWith('score')).length === 2 && !window.shown.at(-1).startsWith('score')", timeout=60000)
+    page.click("[data-action=stop]")  # rep 3 has begun: it is scored and kept, no rep 4 starts
+    page.wait_for_function("document.querySelector('[data-action=start]').disabled === false", timeout=60000)
     wait_idle(app)
-    assert "saved in history session" in page.inner_text("#summary")
+    assert "3 reps saved to your progress" in page.inner_text("#summary")
     page.goto(base + "/history")
     assert page.get_attribute("table.reps", "data-reps") == "3"
     assert [page.get_attribute(f"tr[data-rep='{n}'] td:first-child a", "href") for n in (1, 2, 3)] == ["/rep/1", "/rep/2", "/rep/3"]
@@ -271,3 +272,59 @@ def test_the_team_page_shows_each_person(server, reps, monkeypatch):
     page = client.get("/team?drill=hard-close").text
     assert "<td>ana</td>" in page and "<td>ben</td>" in page and 'src="/team.png?drill=hard-close"' in page
     assert client.get("/team.png?drill=hard-close").content[:4] == b"\x89PNG"
+
+
+def test_only_drill_names_are_taken_never_paths(client, tmp_path):
+    for value in ("/etc/passwd", "../../etc/passwd", "~", "hard-close.toml", "x" * 300):
+        answer = client.post("/api/start", data={"drill": value})
+        assert answer.status_code == 400 and "no drill named" in answer.json()["error"] and "root" not in answer.text
+        assert client.post("/api/check", files={"file": ("a.wav", b"RIFF", "audio/wav")}, data={"drill": value}).status_code == 400
+    assert client.get("/drills/~").status_code == 404 and "/root" not in client.get("/drills/~").text
+
+
+@pytest.mark.parametrize("field, value", [("reps", "abc"), ("reps", "-5"), ("customer", "yes"), ("source", "../..")])
+def test_a_bad_form_value_is_named(client, field, value):
+    answer = client.post("/api/start", data={field: value})
+    assert answer.status_code == 400 and answer.json()["error"].startswith(f"{field}=")
+
+
+def test_limits_answer_in_the_apps_own_words(server, client):
+    huge = client.post("/drills", files={"file": ("huge.toml", b'name = "huge"\n#' + b"x" * 300_000, "text/plain")})
+    assert huge.status_code == 413 and "too large for a drill file" in huge.text and "<nav>" in huge.text
+    small = TestClient(Guard(asgi(server[0]).app, {"127.0.0.1:8000"}, max_body=1000), base_url="http://127.0.0.1:8000")
+    page = small.post("/check", files={"file": ("big.wav", b"\0" * 5000, "audio/wav")})
+    assert page.status_code == 413 and "<html" in page.text and "Back to voicedrill" in page.text
+    assert small.post("/api/check", files={"file": ("big.wav", b"\0" * 5000, "audio/wav")}).json()["error"].startswith("That file is too large")
+
+
+def test_stop_right_after_start_ends_the_run_and_keeps_no_empty_rep(server, client):
+    app, _ = server
+    assert client.post("/api/start", data={"reps": "10"}).status_code == 202
+    assert client.post("/api/stop").json() == {"stopping": True}
+    wait_idle(app)
+    assert all(r.report.words for r in app._read("reps")) and len(app._read("reps")) <= 1
+
+
+def test_a_page_opened_after_a_run_starts_clean():
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    from voicedrill.app.runs import Broadcast
+
+    async def subscribe(broadcast: Broadcast) -> list[str]:
+        queue = broadcast.subscribe()
+        return [queue.get_nowait()["type"] for _ in range(queue.qsize())]
+
+    def replay(messages: list[dict]) -> list[str]:
+        """What a page opened after these messages is sent (on an event loop of its own)."""
+        broadcast = Broadcast()
+        for message in messages:
+            broadcast.publish(message)
+        with ThreadPoolExecutor(1) as pool:
+            return pool.submit(asyncio.run, subscribe(broadcast)).result()
+
+    under_way = [{"type": "run_start"}, {"type": "rep_start"}, {"type": "state"}, {"type": "step"}, {"type": "state"}]
+    assert replay(under_way) == ["run_start", "rep_start", "step", "state"]
+    scored = under_way + [{"type": "rep_end"}, {"type": "scorecard"}]
+    assert replay(scored) == ["run_start", "rep_start", "step", "rep_end", "scorecard"]  # no stale live state over the verdict
+    assert replay(scored + [{"type": "run_end"}]) == []

@@ -173,6 +173,13 @@ def find_drill(name_or_path: str) -> Path:
     raise VoicedrillError(f"no drill named {name_or_path!r} (known: {', '.join(known) or 'none'}); pass a .toml path")
 
 
+def load_named_drill(name: str) -> Drill:
+    """A drill by its name only (never a path): what the app accepts from a page."""
+    if not _ID.match(name) or len(name) > 100:
+        raise VoicedrillError(f"no drill named {name[:60]!r}: choose one from the drills list")
+    return load_drill(name)
+
+
 def load_drill(name_or_path: str) -> Drill:
     """Find (by name or path), read and validate a drill."""
     return load_drill_file(find_drill(name_or_path))

@@ -46,11 +46,13 @@ def with_targets(store: history.Store | None, drill: Drill, report: RepReport, u
     return judged(report, [r.report for r in store.reps(drill=drill.name, user=user, last=RECENT * 3)])
 
 
-def keep_check(store: history.Store, drill: Drill, engine: Engine, info: AudioInfo, report: RepReport, tracker: SilenceTracker, user: str) -> history.Saved:
-    """A checked recording into the history, as a session of one (or a pending file)."""
+def keep_check(store: history.Store, drill: Drill, engine: Engine, info: AudioInfo, report: RepReport, tracker: SilenceTracker, user: str,
+               source: str | None = None) -> history.Saved:
+    """A checked recording into the history, as a session of one (or a pending file); `source`
+    names it (default: its full path)."""
     session = history.Session.of("check", drill, engine.name, engine.model_name, user)
     path = str(info.path.resolve())
-    return store.save_rep(session, 1, report, path, tracker.levels(history.LEVEL_STEP_S), path)
+    return store.save_rep(session, 1, report, source or path, tracker.levels(history.LEVEL_STEP_S), path)
 
 
 def file_sources(infos: list[AudioInfo], speed: float) -> Callable[[int], FileSource]:
@@ -244,6 +246,9 @@ def run_drill(
             source = sources(number)
             rep = LiveRep(drill, engine, keeper.keep_audio, number)
             report = with_targets(keeper.store, drill, screen.run(rep, source, f"rep {number}/{reps}", customer), keeper.session.user)
+            if not (report.words or screen.wants_more()):  # stopped before a word was said: nothing to keep
+                run.interrupted = True
+                break
             run.overflows += getattr(source, "overflows", 0)
             with _no_interrupt():
                 kept = keeper.keep(number, report, rep, getattr(source, "name", "microphone"))

@@ -126,7 +126,7 @@ class SphinxRecognizer:
 
     def finish(self) -> list[Word]:
         words: list[Word] = []
-        if self._endpointer.in_speech:
+        if self._endpointer.in_speech and self._pending:  # (an empty end is refused by pocketsphinx; the utterance ends below)
             words += self._feed(self._endpointer.end_stream(self._pending))
         self._pending = b""
         if self._in_utt:

@@ -7,10 +7,11 @@ DNS-rebinding page reaches it under a foreign Host name; both are refused before
 from __future__ import annotations
 
 import socket
+from html import escape
 from collections.abc import Iterable
 
 from starlette.exceptions import HTTPException
-from starlette.responses import PlainTextResponse
+from starlette.responses import HTMLResponse, JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 MAX_BODY_BYTES = 64 * 1024 * 1024  # a 30-minute 16 kHz WAV fits; anything bigger is refused
@@ -76,4 +77,12 @@ class Guard:
 
 
 async def _refuse(status: int, text: str, scope: Scope, receive: Receive, send: Send) -> None:
-    await PlainTextResponse(text, status_code=status)(scope, receive, send)
+    """The refusal as the app's other refusals look: JSON for /api, a small page for a browser."""
+    if scope["path"].startswith("/api/"):
+        response = JSONResponse({"error": text}, status_code=status)
+    else:
+        page = (f"<!doctype html><html lang=en><head><meta charset=utf-8><title>voicedrill</title>"
+                f"<link rel=stylesheet href=/static/app.css></head><body><main><h1>That didn't work</h1>"
+                f"<p class=problem role=alert>{escape(text)}</p><p><a href=/>Back to voicedrill</a></p></main></body></html>")
+        response = HTMLResponse(page, status_code=status)
+    await response(scope, receive, send)

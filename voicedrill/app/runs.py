@@ -50,15 +50,23 @@ class Broadcast:
         self._state: dict | None = None  # only the newest live state is replayed
 
     def publish(self, message: dict) -> None:
-        """Send a message to every stream, stamped with the wall-clock time it was sent (`sent`)."""
+        """Send a message to every stream, stamped with the wall-clock time it was sent (`sent`).
+
+        A page opened later is sent the run under way: its messages so far, and the live state only
+        while a rep speaks (after a rep ends, its scorecard is the last word)."""
         message = message | {"sent": round(time.time(), 3)}
+        kind = message["type"]
         with self._lock:
-            if message["type"] == "run_start":
-                self._said, self._state = [], None
-            if message["type"] == "state":
+            if kind == "run_start":
+                self._said = []
+            if kind == "state":
                 self._state = message
             else:
                 self._said.append(message)
+            if kind in ("rep_start", "rep_end", "scorecard", "run_start", "run_end"):
+                self._state = None
+            if kind == "run_end":
+                self._said = []  # the run is over: a new page starts clean
             for loop, queue in self._streams:
                 loop.call_soon_threadsafe(queue.put_nowait, message)
 
@@ -98,7 +106,7 @@ class WebScreen:
     drill: Drill
     reps: int
     keeper: Keeper
-    stopping: threading.Event = field(default_factory=threading.Event)
+    stopping: threading.Event
     shown: list[history.SavedRep] = field(default_factory=list)
     _source: object = None
     _rep: LiveRep | None = None
@@ -178,6 +186,7 @@ class Practice:
         self._loading = threading.Lock()
         self.screen: WebScreen | None = None
         self.thread: threading.Thread | None = None
+        self._stopping = threading.Event()  # Stop pressed for the run under way (also before its screen exists)
 
     def engine(self, drill: Drill) -> Engine:
         """The engine, loaded once; pocketsphinx is loaded again when the drill changes (its
@@ -209,7 +218,9 @@ class Practice:
         if not self._busy.acquire(blocking=False):
             raise Busy("a run is under way: stop it first")
         try:
-            self.broadcast.publish({"type": "run_start", "drill": drill.name, "reps": reps,
+            self._stopping = threading.Event()
+            self.screen = None
+            self.broadcast.publish({"type": "run_start", "drill": drill.name, "reps": reps, "customer": customer,
                                     "steps": [{"id": s.id, "line": s.line} for s in drill.steps]})
             self.thread = threading.Thread(target=self._run, args=(drill, reps, customer, sources), daemon=True, name="practice")
             self.thread.start()
@@ -219,10 +230,16 @@ class Practice:
 
     def stop(self) -> bool:
         """Ask the run to end after scoring the rep under way; False when nothing runs."""
-        if not self.running() or self.screen is None:
+        if not self.running():
             return False
-        self.screen.stop()
+        self._stopping.set()
+        if self.screen is not None:
+            self.screen.stop()
         return True
+
+    def session_under_way(self) -> int | None:
+        """The history session the run under way saves into (None: no run, or no rep saved yet)."""
+        return self.screen.keeper.session.id if self.running() and self.screen is not None else None
 
     def _run(self, drill: Drill, reps: int, customer: bool, sources: Callable[[int], Iterable[np.ndarray]]) -> None:
         store = None
@@ -231,7 +248,7 @@ class Practice:
             engine = self.engine(drill)
             keeper = Keeper(store, history.Session.of("drill", drill, engine.name, engine.model_name, self.config.user))
             speaker = Speaker(self.config.speech)
-            self.screen = WebScreen(self.broadcast, drill, reps, keeper)
+            self.screen = WebScreen(self.broadcast, drill, reps, keeper, self._stopping)
             simulated = Customer(drill, speaker, random.Random()) if customer else None
             run = run_drill(drill, engine, sources, reps, self.screen, speaker, keeper, simulated)
             self._finish(run, keeper)
@@ -246,14 +263,16 @@ class Practice:
             self._busy.release()
 
     def _finish(self, run: DrillRun, keeper: Keeper) -> None:
-        info = summary(run.reports, run.numbers) if run.reports else None
+        info = summary(run.reports, run.numbers) if len(run.reports) > 1 else None
+        count = len(run.saved)
+        saved = saved_line(run, keeper) if run.pending else f"{count} rep{'' if count == 1 else 's'} saved to your progress" if count else ""
         self.broadcast.publish({
-            "type": "run_end", "summary": summary_line(info) if info else "",
-            "saved": saved_line(run, keeper), "error": str(run.error) if run.error else None,
+            "type": "run_end", "summary": summary_line(info) if info else "", "saved": saved,
+            "error": str(run.error) if run.error else None,
         })
 
-    def check(self, audio: AudioInfo, drill: Drill) -> tuple[RepReport, history.Saved]:
-        """A recording scored and kept as `voicedrill check` does it."""
+    def check(self, audio: AudioInfo, drill: Drill, name: str) -> tuple[RepReport, history.Saved]:
+        """A recording scored and kept as `voicedrill check` does it (`name`: as the rep uploaded it)."""
         if not self._busy.acquire(blocking=False):
             raise Busy("a practice run is under way: stop it (or let it finish), then check the recording")
         store = None
@@ -263,7 +282,7 @@ class Practice:
             tracker = SilenceTracker()
             user = history.who(self.config.user)
             report = with_targets(store, drill, score_file(audio, drill, engine, tracker), user)
-            return report, keep_check(store, drill, engine, audio, report, tracker, user)
+            return report, keep_check(store, drill, engine, audio, report, tracker, user, name)
         finally:
             if store is not None:
                 store.close()

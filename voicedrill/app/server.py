@@ -26,7 +26,7 @@ from starlette.templating import Jinja2Templates
 
 from .. import history
 from ..audio import input_devices, probe
-from ..drills import Drill, drill_dirs, list_drills, load_drill, load_drill_file, user_drills_dir
+from ..drills import Drill, drill_dirs, list_drills, load_drill_file, load_named_drill, user_drills_dir
 from ..errors import VoicedrillError
 from ..files import write_atomic, write_file
 from ..plots import fluency_figure, png_bytes, progress_figure, team_figure
@@ -38,6 +38,7 @@ from .guard import Guard, own_hosts
 from .runs import AppConfig, Broadcast, Busy, Practice, uploads_dir
 
 HERE = Path(__file__).parent
+MAX_DRILL_BYTES = 256 * 1024  # a drill file is a page of text
 CHART_REPS = 40  # the history page's charts show a drill's newest reps
 KEEPALIVE_S = 15.0
 
@@ -65,23 +66,29 @@ class App:
     async def home(self, request: Request) -> Response:
         drills = [d for _, d in await run_in_threadpool(list_drills) if isinstance(d, Drill)]
         chosen = request.query_params.get("drill", "hard-close")
-        sources = [("file", f"recordings given to the app ({len(self.config.inputs)})")] if self.config.inputs else []
+        names = ", ".join(i.path.name for i in self.config.inputs)
+        sources = [("file", f"recording: {names}" if len(names) < 60 else f"the {len(self.config.inputs)} recordings the app was started with")] if self.config.inputs else []
         sources += [(str(i), f"microphone: {name}") for i, name in await run_in_threadpool(input_devices)]
-        steps = {d.name: {"title": d.title, "steps": [{"id": s.id, "line": s.line} for s in d.steps]} for d in drills}
+        steps = {d.name: {"title": d.title, "customer": bool(d.customer.cue or any(s.answer for s in d.steps)),
+                          "steps": [{"id": s.id, "line": s.line} for s in d.steps]} for d in drills}
         return self.page(request, "practice.html", drills=drills, chosen=chosen, sources=sources, steps=steps,
                          running=self.practice.running())
 
     async def start(self, request: Request) -> Response:
-        form = await request.form()
+        form = await request.form(max_files=0, max_fields=6)
+        reps, customer, source = str(form.get("reps", "1")), str(form.get("customer", "off")), str(form.get("source", "file"))
+        for field, value, allowed in (("reps", reps, reps in ("1", "10")), ("customer", customer, customer in ("on", "off")),
+                                      ("source", source, source == "file" or source.isdigit())):
+            if not allowed:
+                return self.problem(request, f"{field}={value[:40]!r} is not a choice on this page (reps: 1 or 10; customer: on or off; source: file or a microphone number)")
         try:
-            drill = await run_in_threadpool(load_drill, str(form.get("drill") or "hard-close"))
-            reps = 10 if form.get("reps") == "10" else 1
-            self.practice.start(drill, reps, form.get("customer") in ("on", "true", "1"), str(form.get("source") or "file"))
+            drill = await run_in_threadpool(load_named_drill, str(form.get("drill") or "hard-close"))
+            self.practice.start(drill, int(reps), customer == "on", source)
         except Busy as exc:
             return self.problem(request, str(exc), 409)
         except VoicedrillError as exc:
             return self.problem(request, str(exc))
-        return JSONResponse({"started": drill.name, "reps": reps}, status_code=202)
+        return JSONResponse({"started": drill.name, "reps": int(reps)}, status_code=202)
 
     async def stop(self, request: Request) -> Response:
         return JSONResponse({"stopping": self.practice.stop()})
@@ -123,14 +130,16 @@ class App:
             return self.problem(request, "choose a recording (WAV, FLAC or OGG) to check")
         path = None
         try:
-            drill = await run_in_threadpool(load_drill, str(form.get("drill") or "hard-close"))
+            drill = await run_in_threadpool(load_named_drill, str(form.get("drill") or "hard-close"))
+            if self.practice.running():
+                raise Busy("a practice run is under way: stop it (or let it finish), then check the recording")
             path = await run_in_threadpool(_keep_upload, upload)
             try:
                 info = await run_in_threadpool(probe, path)
+                report, saved = await run_in_threadpool(self.practice.check, info, drill, Path(upload.filename).name)
             except VoicedrillError:
-                path.unlink(missing_ok=True)  # not a recording: nothing worth keeping
+                path.unlink(missing_ok=True)  # not checked: nothing worth keeping
                 raise
-            report, saved = await run_in_threadpool(self.practice.check, info, drill)
         except Busy as exc:
             return self.problem(request, str(exc), 409)
         except VoicedrillError as exc:
@@ -168,7 +177,7 @@ class App:
         drill = request.query_params.get("drill") or None
         everything = await run_in_threadpool(self._read, "reps")
         reps = [r for r in everything if drill in (None, r.drill)]
-        info = summary([r.report for r in reps], [r.id for r in reps]) if reps else None
+        info = summary([r.report for r in reps], [r.id for r in reps]) if reps and len({r.drill for r in reps}) == 1 else None
         return self.page(request, "history.html", reps=reps[::-1], drill=drill, drills=sorted({r.drill for r in everything}),
                          charted=sorted({r.drill for r in reps}), line=summary_line(info) if info else "")
 
@@ -212,6 +221,8 @@ class App:
 
     async def delete(self, request: Request) -> Response:
         kind, number, reps = await self._picked(request)
+        if self.practice.session_under_way() in {r.session for r in reps}:
+            return self.problem(request, "this rep's session is the practice run under way: stop the run first, then delete", 409)
         if request.method == "GET":
             return self.page(request, "delete.html", kind=kind, number=number, reps=reps, title=title(reps))
 
@@ -249,7 +260,7 @@ class App:
     async def drill_page(self, request: Request) -> Response:
         name = request.path_params["name"]
         try:
-            drill = await run_in_threadpool(load_drill, name)
+            drill = await run_in_threadpool(load_named_drill, name)
         except VoicedrillError as exc:
             raise HTTPException(404, str(exc)) from None
         return self.page(request, "drill.html", drill=drill)
@@ -260,8 +271,10 @@ class App:
         upload = form.get("file")
         if not isinstance(upload, UploadFile) or not upload.filename:
             return await self.drills_page(request, 400, error="choose a drill file (.toml) to upload")
-        data = await upload.read()
+        data = await upload.read(MAX_DRILL_BYTES + 1)
         shown = Path(upload.filename).name
+        if len(data) > MAX_DRILL_BYTES:
+            return await self.drills_page(request, 413, error=f"{shown}: too large for a drill file (the limit is {MAX_DRILL_BYTES // 1024} KB)")
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / (Path(shown).stem[:100] + ".toml")
             path.write_bytes(data)
@@ -271,11 +284,12 @@ class App:
                 return await self.drills_page(request, 400, error=str(exc).replace(str(path), shown))
         if any((folder / f"{drill.name}.toml").is_file() for folder in drill_dirs() if folder != user_drills_dir()):
             return await self.drills_page(request, 400, error=f"{shown}: a drill that comes with voicedrill is called {drill.name!r}; give yours another name")
+        replaced = (user_drills_dir() / f"{drill.name}.toml").is_file()
         try:
             await run_in_threadpool(_save_drill, drill.name, data)
         except VoicedrillError as exc:
             return await self.drills_page(request, 400, error=str(exc))
-        return RedirectResponse(f"/drills/{drill.name}?added=1", status_code=303)
+        return RedirectResponse(f"/drills/{drill.name}?{'replaced' if replaced else 'added'}=1", status_code=303)
 
     async def not_found(self, request: Request, exc: HTTPException) -> Response:
         message = exc.detail if exc.status_code == 404 and exc.detail != "Not Found" else "There is no such page in the voicedrill app."

@@ -20,11 +20,30 @@ function showScript(steps) {
   }));
 }
 
+function clearResults() {
+  $("scorecard").replaceChildren();
+  delete $("scorecard").dataset.score;
+  $("run").replaceChildren();
+  $("summary").textContent = "";
+  showWords([]);
+}
+
+function chooseDrill(name) {
+  const drill = drills[name];
+  if (!drill) return;
+  showScript(drill.steps);
+  const customer = document.querySelector("#setup input[name=customer]");
+  customer.disabled = running || !drill.customer;
+  if (!drill.customer) customer.checked = false;
+  customer.parentElement.title = drill.customer ? "" : "This drill has no customer lines";
+}
+
 function setRunning(on) {
   running = on;
   startButton.disabled = on || !$("source").value;
   stopButton.disabled = !on;
   document.querySelectorAll("#setup select, #setup input").forEach((el) => { el.disabled = on; });
+  if (!on) chooseDrill($("drill").value);
 }
 
 function stepStates(state) {
@@ -65,7 +84,16 @@ function notice(text, problem) {
 }
 
 const handlers = {
-  run_start(m) { setRunning(true); showScript(m.steps); $("scorecard").replaceChildren(); $("run").replaceChildren(); $("summary").textContent = ""; notice(""); },
+  run_start(m) {
+    // the page shows the run under way, whatever it was opened with
+    if (drills[m.drill]) $("drill").value = m.drill;
+    document.querySelector(`#setup input[name=reps][value="${m.reps === 10 ? 10 : 1}"]`).checked = true;
+    document.querySelector("#setup input[name=customer]").checked = Boolean(m.customer);
+    setRunning(true);
+    showScript(m.steps);
+    clearResults();
+    notice("");
+  },
   cue(m) { $("cue").textContent = m.text; },
   rep_start(m) {
     for (const item of $("script").children) item.dataset.state = item === $("script").firstElementChild ? "current" : "pending";
@@ -106,16 +134,33 @@ const handlers = {
   },
 };
 
-const stream = new EventSource("/api/events");
-stream.onmessage = (e) => { const m = JSON.parse(e.data); (handlers[m.type] || (() => {}))(m); };
+const GONE = "The app is not answering. If you closed it, start it again with: voicedrill app";
+let stream = null;
+function listen() {
+  // one live connection per visible tab (a browser allows only a few per address)
+  if (stream) return;
+  stream = new EventSource("/api/events");
+  stream.onmessage = (e) => { const m = JSON.parse(e.data); (handlers[m.type] || (() => {}))(m); };
+  stream.onerror = () => { if (stream.readyState !== EventSource.OPEN) notice(GONE, true); };
+  stream.onopen = () => { if ($("notice").textContent === GONE) notice(""); };
+}
+document.addEventListener("visibilitychange", () => {
+  if (document.hidden && stream) { stream.close(); stream = null; } else if (!document.hidden) listen();
+});
+listen();
 
 async function post(url, body) {
-  const response = await fetch(url, { method: "POST", body });
-  if (!response.ok) {
-    const answer = await response.json().catch(() => ({ error: "the app did not answer; is it still running?" }));
-    notice(answer.error, true);
+  try {
+    const response = await fetch(url, { method: "POST", body });
+    if (!response.ok) {
+      const answer = await response.json().catch(() => ({ error: GONE }));
+      notice(answer.error, true);
+    }
+    return response.ok;
+  } catch (error) {
+    notice(GONE, true);
+    return false;
   }
-  return response.ok;
 }
 
 function start() { if (!running && !startButton.disabled) { notice(""); post("/api/start", new FormData($("setup"))); } }
@@ -128,5 +173,5 @@ document.addEventListener("keydown", (e) => {
   e.preventDefault();
   running ? stop() : start();
 });
-$("drill").addEventListener("change", () => { if (!running) showScript(drills[$("drill").value].steps); });
-if (!$("script").children.length && drills[$("drill").value]) showScript(drills[$("drill").value].steps);
+$("drill").addEventListener("change", () => { if (!running) { chooseDrill($("drill").value); clearResults(); } });
+chooseDrill($("drill").value);
