@@ -328,3 +328,13 @@ def test_a_page_opened_after_a_run_starts_clean():
     scored = under_way + [{"type": "rep_end"}, {"type": "scorecard"}]
     assert replay(scored) == ["run_start", "rep_start", "step", "rep_end", "scorecard"]  # no stale live state over the verdict
     assert replay(scored + [{"type": "run_end"}]) == []
+
+
+def test_after_the_run_the_script_keeps_the_verdicts(server, page, drill):
+    app, base = server
+    page.goto(base + "/")
+    page.click("[data-action=start]")
+    page.wait_for_function("document.querySelector('[data-action=start]').disabled === false && document.querySelector('#summary').textContent", timeout=60000)
+    states = page.eval_on_selector_all("[data-step]", "els => els.map(e => e.dataset.state)")
+    assert states == ["ok"] * len(drill.steps)
+    assert page.is_enabled("input[name=customer]")  # the hard close has customer lines

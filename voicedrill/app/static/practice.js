@@ -29,9 +29,13 @@ function clearResults() {
 }
 
 function chooseDrill(name) {
-  const drill = drills[name];
-  if (!drill) return;
-  showScript(drill.steps);
+  if (!drills[name]) return;
+  showScript(drills[name].steps);
+  offerCustomer(name);
+}
+
+function offerCustomer(name) {
+  const drill = drills[name] || { customer: false };
   const customer = document.querySelector("#setup input[name=customer]");
   customer.disabled = running || !drill.customer;
   if (!drill.customer) customer.checked = false;
@@ -43,7 +47,7 @@ function setRunning(on) {
   startButton.disabled = on || !$("source").value;
   stopButton.disabled = !on;
   document.querySelectorAll("#setup select, #setup input").forEach((el) => { el.disabled = on; });
-  if (!on) chooseDrill($("drill").value);
+  if (!on) offerCustomer($("drill").value);  // the script keeps the last rep's verdicts
 }
 
 function stepStates(state) {
