@@ -69,7 +69,7 @@ def bench_store(kind: str, open_store, total: int, saves: int) -> dict:
     store.close()
     started = time.perf_counter()
     store = open_store()
-    reps = store.reps()
+    reps = store.team_reps()
     rows = team_rows(reps, datetime.now().astimezone())
     team_s = time.perf_counter() - started
     store.close()
