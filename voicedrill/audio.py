@@ -125,12 +125,17 @@ class FileSource:
 
 
 FRAME_S = 0.01  # energy envelope resolution
+SMOOTH_FRAMES = 3  # levels judged over 30 ms: a noisy room's frame-to-frame flicker is not speech
+NOISE_MARGIN_DB = 6.0  # silence: less than this over the noise floor (a quiet word ending is more)
+SPEECH_RANGE_DB = 35.0  # …and, in a silent room, this far under the speech
+BLIP_S = 0.03  # a louder stretch this short between two silences is the room, not a word
 
 
 class SilenceTracker:
     """Keeps a 10 ms energy envelope of a stream (100 numbers a second) and finds its silences.
 
-    The threshold adapts to the recording: well above its noise floor, well below its speech.
+    The threshold follows the recording's noise floor: levels over 30 ms, a few dB over the floor,
+    so a word's quiet tail stays speech even with the room's noise under it.
     Blocks fed as `held` (the customer's turn, when the rep's input is blanked or paused) are
     silence on the timeline but say nothing about the room, so they are left out of that estimate.
     Live, the same measure runs after every block; `since_s` keeps its cost to the recent frames.
@@ -180,30 +185,49 @@ class SilenceTracker:
         return padded.reshape(-1, per).max(axis=1) if padded.size else padded
 
     def threshold(self) -> float:
-        """The level below which a frame is silence: 12 dB over the noise floor, 35 dB under speech."""
-        db = self.envelope()
+        """The smoothed level below which a frame is silence: NOISE_MARGIN_DB over the noise floor,
+        and at least SPEECH_RANGE_DB under speech (where the floor is digital silence)."""
+        db = _smoothed(self.envelope())
         heard = db[~self._held[: self._size]]
         heard = heard if heard.size else db
         floor, speech = np.percentile(heard, 5), np.percentile(heard, 95)
-        return float(max(floor + 12.0, speech - 35.0))
+        return float(max(floor + NOISE_MARGIN_DB, speech - SPEECH_RANGE_DB))
 
     def silences(self, min_s: float = 0.1, since_s: float = 0.0) -> list[tuple[float, float]]:
         """(start, end) seconds of every stretch quieter than the adaptive threshold, from `since_s`
         on (a stretch under way at the end of the stream counts up to its end).
 
-        Stretches under 0.1 s are articulation (the closure before a k or t), not pauses.
+        Stretches under 0.1 s are articulation (the closure before a k or t), not pauses; two
+        stretches with only a blip of noise (BLIP_S) between them are one.
         """
         if self._size == 0:
             return []
         first = min(self._size, max(0, int(since_s / FRAME_S)))
-        db = self.envelope()[first:]
+        margin = min(first, SMOOTH_FRAMES)  # smoothing needs the frames just before
+        db = _smoothed(self.envelope()[first - margin :])[margin:]
         quiet = np.concatenate([[False], db < self.threshold(), [False]])
         edges = np.flatnonzero(np.diff(quiet.astype(np.int8))) + first
+        stretches: list[list[int]] = []
+        for start, end in zip(edges[::2], edges[1::2]):
+            if stretches and (start - stretches[-1][1]) * FRAME_S <= BLIP_S:
+                stretches[-1][1] = end
+            else:
+                stretches.append([start, end])
         return [
             (round(float(start * FRAME_S), 3), round(float(end * FRAME_S), 3))
-            for start, end in zip(edges[::2], edges[1::2])
+            for start, end in stretches
             if (end - start) * FRAME_S >= min_s
         ]
+
+
+def _smoothed(db: np.ndarray) -> np.ndarray:
+    """Levels averaged (as power) over SMOOTH_FRAMES frames centred on each."""
+    if db.size == 0:
+        return db
+    side = SMOOTH_FRAMES // 2
+    power = np.pad(10.0 ** (db / 10.0), side, mode="edge")
+    mean = np.convolve(power, np.ones(SMOOTH_FRAMES) / SMOOTH_FRAMES, mode="valid")
+    return 10.0 * np.log10(np.maximum(mean, 1e-10))
 
 
 class MicSource:

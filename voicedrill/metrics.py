@@ -65,8 +65,10 @@ def step_results(words: Sequence[Word], drill: Drill, alignment: Alignment) -> t
 
 
 def silence_between(end: float, start: float, silences: Sequence[tuple[float, float]]) -> float:
-    """Total silence at a boundary the recogniser put between `end` and `start` (± EDGE_S)."""
-    return sum(e - s for s, e in silences if s < start + EDGE_S and e > end - EDGE_S)
+    """Silence at a boundary the recogniser put between `end` and `start`: where the audio is
+    silent and no recognised word is sounding (a word's quiet tail, taken for silence by the
+    energy under a room's noise, is still the word's)."""
+    return sum(max(0.0, min(e, start) - max(s, end)) for s, e in silences)
 
 
 def pauses(
@@ -78,8 +80,8 @@ def pauses(
 ) -> tuple[Pause, ...]:
     """The silence between each pair of consecutive steps heard, in spoken order.
 
-    With the audio's silences, the pause is the silence found where the recogniser put the
-    boundary (give or take EDGE_S, as engines shift or drop edge words); without them, the word
+    With the audio's silences, the pause is the silence found between the two steps' words
+    (where the energy and the recogniser agree nothing is said); without them, the word
     gap less any words said in between (a forbidden phrase is speech, not pause). When the
     customer spoke in between, the pause is the rep's response time after the customer's line
     (an answer to a hesitation is speech too).
