@@ -52,16 +52,22 @@ def align(words: Sequence[Word], drill: Drill) -> Alignment:
     index = [i for i, t in enumerate(tokens) if t and i not in set(fillers)]
     content = [" ".join(tokens[i]) for i in index]
     candidates: list[Hit] = []
+    keywords = {step.id: [normalise(k) for k in step.keywords] for step in drill.steps}
     for step in drill.steps:
-        keywords = [normalise(k) for k in step.keywords]
         rivals = [" ".join(normalise(p)) for other in drill.steps if other is not step for p in other.phrases]
         for phrase in step.phrases:
-            candidates += _windows(content, normalise(phrase), keywords, rivals, HitKind.STEP, step.id, MIN_STEP_SCORE)
+            candidates += _windows(content, normalise(phrase), keywords[step.id], rivals, HitKind.STEP, step.id, MIN_STEP_SCORE)
     for phrase in drill.forbidden:
         said = normalise(phrase)
         found = _windows(content, said, [], [], HitKind.FORBIDDEN, phrase, MIN_FORBIDDEN_SCORE)
         candidates += [h for h in found if _words_in_order(said, content[h.first : h.last + 1]) >= MIN_FORBIDDEN_WORDS]
     chosen = _best_non_overlapping(candidates)
+    # A window without its step's keyword is a guess at a misheard line: it may find a step heard
+    # nowhere else, never say a step was repeated (a misheard name line is not a second "email").
+    bare = {h for h in candidates if h.kind == HitKind.STEP and not _keyed(h, content, keywords[h.key])}
+    keyed = {h.key for h in chosen if h.kind == HitKind.STEP and h not in bare}
+    if any(h.key in keyed for h in bare):
+        chosen = _best_non_overlapping([h for h in candidates if not (h in bare and h.key in keyed)])
     hits = _one_breath(tuple(Hit(h.kind, h.key, index[h.first], index[h.last], h.score, h.weight) for h in chosen), words)
     misheard = _misheard_script_words(fillers, hits, tokens, words, drill)
     out_of_order, notes = judge_order([h.key for h in hits if h.kind == HitKind.STEP], drill)
@@ -91,7 +97,9 @@ def _misheard_script_words(
     """Filler-like words ("ah") that stand where a step's script word went unheard ("phone ah for
     you" for "phone number for you"), said in the same breath: the recogniser's substitutions, not
     the rep's hesitations. A filler the script has no room for ("a good, um, phone number") stays.
-    The phrases that explain it are those of the step about as close to what was heard as the best.
+    The phrases that explain it are those of the step about as close to what was heard as the best;
+    for a filler just outside the matched words, any phrase of the step: the line may go on where
+    the words heard stopped ("…credit or debit ah" for "…credit or debit card today").
     """
     phrases = {step.id: [normalise(p) for p in step.phrases] for step in drill.steps}
     misheard = set()
@@ -104,7 +112,10 @@ def _misheard_script_words(
             content = " ".join(t for j, t in heard if j not in fillers)
             spot = next(k for k, (j, _) in enumerate(heard) if j == i)
             likeness = {tuple(p): fuzz.ratio(" ".join(p), content) for p in phrases[hit.key]}
-            plausible = [p for p, score in likeness.items() if score >= max(likeness.values()) - PHRASE_TIE]
+            floor = max(likeness.values()) - PHRASE_TIE
+            if not hit.first <= i <= hit.last:
+                floor = min(floor, MIN_STEP_SCORE * 100)
+            plausible = [p for p, score in likeness.items() if score >= floor]
             replaced = any(
                 tag == "replace" and b1 <= spot < b2
                 for script in plausible
@@ -165,6 +176,11 @@ def _words_in_order(phrase: list[str], window: list[str]) -> float:
     """The share of the phrase's words found in the window, in order (letters alike are not enough)."""
     blocks = SequenceMatcher(None, phrase, window, autojunk=False).get_matching_blocks()
     return sum(b.size for b in blocks) / len(phrase)
+
+
+def _keyed(hit: Hit, content: list[str], keywords: list[list[str]]) -> bool:
+    """Does the hit's window hold one of its step's keywords (or the step has none)?"""
+    return not keywords or any(_contains(content[hit.first : hit.last + 1], k) for k in keywords)
 
 
 def _contains(window: list[str], keyword: list[str]) -> bool:

@@ -1,0 +1,140 @@
+"""Accuracy beyond one clean synthetic voice (#14): each fix found by bench/run.py --conditions,
+pinned on real audio (espeak-ng reps with room noise under every gap, human speech, lines in other
+words) decoded by the real pocketsphinx engine. The audio is built once per module."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bench.conditions import CONDITIONS, HUMAN_DRILL, PARAPHRASES, add_noise, cases, human_clips, join, render, wording
+from voicedrill.audio import RATE, to_pcm16
+from voicedrill.drills import load_drill
+from voicedrill.practice import score_file
+from voicedrill.sphinx_engine import SphinxEngine
+from voicedrill.synth import Piece, build_rep, speak, write_wav
+
+from conftest import true_gap
+
+PAUSE_TOLERANCE_S = 0.1  # the issue's target for the pause error
+
+
+def noisy(pieces: list[Piece], snr_db: float, folder, name: str, voice: str = "gmw/en-us", wpm: int = 175):
+    """A synthesised rep with room noise `snr_db` under the speech and in every gap."""
+    pcm, segments = build_rep(pieces, voice, wpm)
+    audio = add_noise(pcm / 32768.0, segments, snr_db, np.random.default_rng(14))
+    path = folder / f"{name}.wav"
+    write_wav(path, to_pcm16(audio))
+    return path, segments
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    return tmp_path_factory.mktemp("accuracy")
+
+
+def bench_rep(condition: str, take: int, folder, drill, case: str = "clean"):
+    """A case of a bench condition, exactly as bench/run.py --conditions renders it."""
+    found = next(c for c in CONDITIONS if c.name == condition)
+    said = next(c for c in cases(drill, wording(drill, found.wording), 0.5) if c.name == case)
+    rep = render(found, said, *found.takes[take], 0, folder, drill)
+    return rep.path, rep.segments
+
+
+@pytest.fixture(scope="module")
+def loud_room(folder, drill):
+    """The hard close at 12 dB SNR: the room's noise is a quarter of the speech's level."""
+    return bench_rep("noise-12dB", 0, folder, drill)
+
+
+@pytest.fixture(scope="module")
+def paraphrased(folder, drill):
+    """The hard close in other words than the drill lists, and once more with "So you want to do it?" after the name."""
+    forbidden = next(c for c in cases(drill, PARAPHRASES, 0.5) if c.name == "forbidden")
+    clean = next(c for c in cases(drill, PARAPHRASES, 0.5) if c.name == "clean")
+    return noisy(clean.pieces, 30.0, folder, "paraphrase"), noisy(forbidden.pieces, 30.0, folder, "paraphrase-forbidden")
+
+
+def assert_pauses_true(report, segments) -> None:
+    assert len(report.pauses) == len(segments) - 1
+    for pause in report.pauses:
+        expected = true_gap(segments, pause.from_step, pause.to_step)
+        assert abs(pause.gap_s - expected) <= PAUSE_TOLERANCE_S, (pause, expected)
+        assert not pause.flagged
+
+
+def test_pauses_follow_the_noise_floor_at_12_db(drill, sphinx, loud_room):
+    """Under loud room noise the silence threshold sits just over the noise, not over the quiet
+    parts of words: every pause is measured within 0.1 s and none is flagged (before: 0.25 s off,
+    pauses before phone and email flagged)."""
+    path, segments = loud_room
+    report = score_file(path, drill, sphinx)
+    assert all(s.status == "ok" for s in report.steps)
+    assert_pauses_true(report, segments)
+
+
+def test_human_speech_quiet_word_endings_stay_speech(folder):
+    """Human speech (librivox) joined by half-second gaps of room noise: a quiet ending ("…for
+    them") is the word's, not the pause's (before: up to 0.12 s too long)."""
+    drill = load_drill(str(HUMAN_DRILL))
+    pieces = [Piece(s.line, s.id, 0.5) for s in drill.steps]
+    audio, segments = join(pieces, human_clips())
+    audio = add_noise(audio, segments, 30.0, np.random.default_rng(14))
+    path = folder / "human.wav"
+    write_wav(path, to_pcm16(audio))
+    report = score_file(path, drill, SphinxEngine(drill))
+    assert all(s.status == "ok" for s in report.steps)
+    assert_pauses_true(report, segments)
+
+
+def test_forbidden_phrase_needs_its_words(drill, sphinx, paraphrased):
+    """"What name do you want on the account?" and "Anything you want me to note…" sound a little
+    like "so you want to do it" once the recogniser has had its say, but only the phrase itself
+    is held against the rep (before: flagged in 12 of 21 paraphrased reps)."""
+    (clean, _), (forbidden, _) = paraphrased
+    assert score_file(clean, drill, sphinx).forbidden == ()
+    assert [m.text for m in score_file(forbidden, drill, sphinx).forbidden] == ["so you want to do it"]
+
+
+def test_one_line_with_its_keywords_twice_is_said_once(drill, sphinx, folder):
+    """"Is that a credit card or a debit card today?" matches the payment step twice, in one
+    breath: that is one saying of the line, not a repeat (before: "payment said twice")."""
+    said = [Piece(drill.steps[4].example_line, "notes", 0.5), Piece("Is that a credit card or a debit card today?", "payment", 0.5)]
+    path, _ = noisy(said, 30.0, folder, "credit-or-debit")
+    payment = next(s for s in score_file(path, drill, sphinx).steps if s.id == "payment")
+    assert payment.status == "ok" and payment.count == 1
+
+
+def test_a_misheard_line_is_no_repeat_of_another(drill, sphinx, folder):
+    """At 120 wpm the name line is heard as "do it what's a good less": close to "And what's a
+    good email address?" but without "email". A guess like that may find a step heard nowhere
+    else, never make the real email question a repeat (before: "email said twice", phone out of order)."""
+    path, _ = bench_rep("rate-120", 1, folder, drill)
+    report = score_file(path, drill, sphinx)
+    assert {s.id: s.status for s in report.steps if s.id != "name"} == {s.id: "ok" for s in drill.steps[1:]}
+
+
+def test_a_script_word_heard_as_ah_at_a_line_end_is_no_filler(drill, sphinx, folder):
+    """"…credit or debit card today?" heard as "…credit or debit ah": the "ah" stands where the
+    line goes on, in the same breath; it is the recogniser's, not the rep's (before: a filler)."""
+    path, _ = bench_rep("clean", 2, folder, drill, case="repeat")
+    report = score_file(path, drill, sphinx)
+    assert report.fillers == ()
+    assert next(s for s in report.steps if s.id == "payment").status == "ok"
+
+
+def test_stream_ending_mid_speech_on_a_frame_edge(sphinx):
+    """A recording cut off mid-sentence exactly on a frame edge: the endpointer hands back an empty
+    last frame, which used to crash the decoder (found by the conditions bench)."""
+    speech = speak("And what's a good phone number for you?")
+    frame = sphinx_frame_samples()
+    cut = to_pcm16(speech[: speech.size // 2 // frame * frame])
+    recognizer = sphinx.recognizer()
+    recognizer.accept(cut)
+    assert [w.text for w in recognizer.finish()]
+
+
+def sphinx_frame_samples() -> int:
+    import pocketsphinx
+
+    return pocketsphinx.Endpointer(sample_rate=RATE).frame_bytes // 2
