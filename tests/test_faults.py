@@ -171,13 +171,16 @@ def test_a_version_1_history_is_upgraded_and_keeps_counting_past_its_newest(db, 
     db.write_bytes(history_bytes)
     with sqlite3.connect(db) as con:  # back to schema 1, the way voicedrill 0.2 left it
         for statement in ("DROP INDEX reps_by_uid", "DROP INDEX sessions_by_uid", "ALTER TABLE reps DROP COLUMN uid",
-                          "ALTER TABLE sessions DROP COLUMN uid", "DROP TABLE issued", "PRAGMA user_version = 1"):
+                          "ALTER TABLE sessions DROP COLUMN uid", "DROP TABLE issued", "ALTER TABLE reps DROP COLUMN handoff_s",
+                          "ALTER TABLE reps DROP COLUMN fix_first", "PRAGMA user_version = 1"):
             con.execute(statement)
     assert len(Store(db, write=False).reps()) == 29  # read as it is, without upgrading
     store = Store(db)
     store.delete(rep=29)
     saved = store.save_rep(Session.of("check", drill, "fake", "none"), 1, sample_report(drill), "a.wav")
     assert saved.rep == 30 and len(store.reps()) == 29
+    first, headline = store.reps()[0].report, store.team_reps()[0]
+    assert (headline.handoff_s, headline.fix_first) == (first.handoff_s, first.fix_first)  # filled in on upgrade
     store.close()
 
 
