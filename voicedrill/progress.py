@@ -36,15 +36,16 @@ def render_history(reps: Sequence[SavedRep], console: Console) -> None:
         console.print("No reps saved yet (or none match). `voicedrill check` and `voicedrill drill` save every rep.")
         return
     table = Table(title="History", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1), collapse_padding=True, show_edge=False)
-    for column in ("rep", "session", "when", "drill", "secs", "wpm", "pause", "order", "score"):
-        table.add_column(column, justify="left" if column in ("session", "when", "drill") else "right", no_wrap=True, min_width=len(column))
+    people = len({r.user for r in reps}) > 1  # a shared history: say whose each rep is
+    for column in ("rep", "session", *(("who",) if people else ()), "when", "drill", "secs", "wpm", "pause", "order", "score"):
+        table.add_column(column, justify="left" if column in ("session", "who", "when", "drill") else "right", no_wrap=True, min_width=len(column))
     for _, group in groupby(reps, key=lambda r: r.session):
         for r in group:
             report = r.report
             pause = "—" if report.longest_pause_s is None else f"{report.longest_pause_s:.2f}s"
             speech = report.pace.speech_wpm
             table.add_row(
-                str(r.id), f"s{r.session} #{r.number}", f"{r.saved_at:%m-%d %H:%M}", Text(r.drill),
+                str(r.id), f"s{r.session} #{r.number}", *((Text(r.user),) if people else ()), f"{r.saved_at:%m-%d %H:%M}", Text(r.drill),
                 "—" if report.duration_s is None else f"{report.duration_s:.1f}s", "—" if speech is None else f"{speech:.0f}",
                 f"[red]{pause}[/]" if report.flagged_pauses else pause, str(report.order_errors), f"[bold]{report.score}[/]",
             )
@@ -59,13 +60,13 @@ def render_history(reps: Sequence[SavedRep], console: Console) -> None:
         known = [v for v in values if v is not None]
         ends = f"  {fmt.format(known[0])} → {fmt.format(known[-1])}" if known else ""
         console.print(f"{name:>14}  {sparkline(values)}{ends}", markup=False, highlight=False)
-    for drill in dict.fromkeys(r.drill for r in reps):
-        best = bests([r.report for r in reps if r.drill == drill])
+    for user, drill in dict.fromkeys((r.user, r.drill) for r in reps):
+        best = bests([r.report for r in reps if (r.user, r.drill) == (user, drill)])
         if best:
             time, pause, pace = best
             figures = [f"time {time:.1f}s" if time is not None else "", f"longest pause {pause:.2f}s",
                        f"{pace:.0f} words a minute" if pace is not None else ""]
-            console.print(Text(f"Personal bests, {drill}: " + ", ".join(f for f in figures if f)))
+            console.print(Text(f"Personal bests, {drill}{f' ({user})' if people else ''}: " + ", ".join(f for f in figures if f)))
     console.print(
         f"{len(reps)} rep(s) in {len({r.session for r in reps})} session(s); wpm = words a minute, pause = longest pause between "
         "questions, order = steps out of order. A picture: voicedrill report REP_OR_SESSION --html page.html",
