@@ -113,7 +113,7 @@ def _misheard_script_words(
             spot = next(k for k, (j, _) in enumerate(heard) if j == i)
             likeness = {tuple(p): fuzz.ratio(" ".join(p), content) for p in phrases[hit.key]}
             floor = max(likeness.values()) - PHRASE_TIE
-            if not hit.first <= i <= hit.last:
+            if i > hit.last:  # after the words heard: the line may go on there (never before its first word)
                 floor = min(floor, MIN_STEP_SCORE * 100)
             plausible = [p for p, score in likeness.items() if score >= floor]
             replaced = any(
