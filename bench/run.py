@@ -413,6 +413,7 @@ def main() -> int:
     parser.add_argument("--scaling", default="1,10,60", help="input lengths in minutes for the scaling rows (e.g. 1,10,60)")
     parser.add_argument("--live-only", action="store_true", help="only the live section (pocketsphinx): alarms, ticks, per-block cost")
     parser.add_argument("--conditions", action="store_true", help="only the conditions section: a row per condition (noise, reverb, mic, phone, rates, voices, wording, human speech)")
+    parser.add_argument("--vosk-phrases", action="store_true", help="with --conditions and an English --vosk-model: also vosk held to each drill's phrase list")
     parser.add_argument("--only", default="", help="with --conditions: just these conditions (e.g. noise-12dB,human)")
     args = parser.parse_args()
     if args.conditions:
@@ -481,10 +482,13 @@ def run_conditions(args: argparse.Namespace) -> int:
         rows = [{"engine": "pocketsphinx"} | row for row in bench_conditions({n: SphinxEngine(d) for n, d in drills.items()}, corpus)]
         found = vosk_model(args.vosk_model)
         if found is not None and "-en" in found.path.name:  # step accuracy needs an English model
-            from voicedrill.vosk_engine import VoskEngine
+            from voicedrill.vosk_engine import VoskEngine, phrase_list
 
             vosk = VoskEngine(found)
             rows += [{"engine": f"vosk ({found.path.name})"} | row for row in bench_conditions({n: vosk for n in drills}, corpus)]
+            if args.vosk_phrases:
+                held = {n: VoskEngine(found, phrase_list(d)) for n, d in drills.items()}
+                rows += [{"engine": f"vosk ({found.path.name}), phrase list"} | row for row in bench_conditions(held, corpus)]
     print_conditions(rows)
     return finish(rows, args, "-conditions", table=False)
 

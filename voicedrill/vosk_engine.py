@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 
 from .audio import RATE
 from .data import Word
+from .drills import Drill
 from .errors import VoicedrillError
 from .models import FoundModel
 
@@ -23,13 +25,21 @@ def _words(result_json: str) -> list[Word]:
     ]
 
 
-class VoskRecognizer:
-    """One stream over a loaded vosk model."""
+def phrase_list(drill: Drill) -> str:
+    """The drill's script as a vosk phrase list (JSON): its lines, variants, forbidden phrases and
+    fillers, and "[unk]" for anything else. Small vosk models build their graph from it at run time;
+    words the model does not know are left out (vosk says which). vosk reads the JSON as UTF-8 text,
+    not escapes."""
+    return json.dumps([" ".join(re.findall(r"[\w']+", line.lower())) for line in drill.script_lines()] + [UNKNOWN], ensure_ascii=False)
 
-    def __init__(self, model: object):
+
+class VoskRecognizer:
+    """One stream over a loaded vosk model, free or held to a phrase list."""
+
+    def __init__(self, model: object, phrases: str | None = None):
         import vosk
 
-        self._rec = vosk.KaldiRecognizer(model, RATE)
+        self._rec = vosk.KaldiRecognizer(model, RATE, phrases) if phrases else vosk.KaldiRecognizer(model, RATE)
         self._rec.SetWords(True)
         self._rec.SetPartialWords(True)
 
@@ -49,11 +59,16 @@ class VoskRecognizer:
 
 
 class VoskEngine:
-    """Loads a vosk model once; each rep gets a fresh recogniser over it."""
+    """Loads a vosk model once; each rep gets a fresh recogniser over it.
+
+    With `phrases` (a drill's phrase_list) recognition is held to the script: off-script speech
+    comes back as nothing rather than as words, so it is for measuring (bench/run.py
+    --vosk-phrases) until an English model shows it pays.
+    """
 
     name = "vosk"
 
-    def __init__(self, found: FoundModel):
+    def __init__(self, found: FoundModel, phrases: str | None = None):
         import vosk
 
         vosk.SetLogLevel(-2)  # errors only: Kaldi warnings (e.g. "partial word at end of utterance") mean nothing to a rep
@@ -63,6 +78,7 @@ class VoskEngine:
             raise VoicedrillError(f"{found.path}: vosk could not load this model ({exc}); re-download it with: voicedrill model download") from None
         self.description = f"vosk, model {found.path.name} ({found.why})"
         self.model_name = str(found.path)
+        self.phrases = phrases
 
     def recognizer(self) -> VoskRecognizer:
-        return VoskRecognizer(self.model)
+        return VoskRecognizer(self.model, self.phrases)
