@@ -46,8 +46,8 @@ def reps(make_rep, drill) -> list[Path]:
 
 @pytest.fixture(scope="module")
 def server(reps):
-    """The app on a free loopback port, fed by the two reps at four times real time."""
-    app = App(AppConfig([probe(r) for r in reps], speed=4.0, speech=False))
+    """The app on a free loopback port, fed by the two reps at eight times real time."""
+    app = App(AppConfig([probe(r) for r in reps], speed=8.0, speech=False))
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
@@ -163,6 +163,7 @@ def test_a_broken_drill_upload_shows_its_line_and_a_good_one_can_be_practised(se
     page.click("button[type=submit]")
     assert page.url.endswith("/drills/team-greeting?added=1")
     page.click("text=Practise this drill")
+    page.wait_for_selector("[data-step='hello']")
     assert page.eval_on_selector("#drill", "s => s.value") == "team-greeting"
     assert page.eval_on_selector_all("[data-step]", "els => els.map(e => e.dataset.step)") == ["hello", "name"]
 
