@@ -76,3 +76,17 @@ def test_team_shows_each_person_from_real_checks(cli, make_rep, drill, tmp_path,
     assert (tmp_path / "team.png").read_bytes()[:4] == b"\x89PNG"
     cli.refused(["check", rep, "--user", ""], "a name of 1 to 64 printable characters")
     cli.refused(["team", "--user", "a\nb"], "a name of 1 to 64 printable characters")
+
+
+def test_team_reads_an_older_history_as_it_is(tmp_path, drill, history_bytes, cli, monkeypatch):
+    import sqlite3
+
+    db = tmp_path / "old.db"
+    db.write_bytes(history_bytes)
+    with sqlite3.connect(db) as con:  # schema 2: before the headline columns
+        for statement in ("ALTER TABLE reps DROP COLUMN handoff_s", "ALTER TABLE reps DROP COLUMN fix_first", "PRAGMA user_version = 2"):
+            con.execute(statement)
+    before = db.read_bytes()
+    monkeypatch.setenv("VOICEDRILL_DB", str(db))
+    code, out, _ = cli("team")
+    assert code == 0 and "29 reps" in out and db.read_bytes() == before  # read, not upgraded

@@ -123,6 +123,7 @@ class Store:
     def __init__(self, path: Path | None = None, write: bool = True, timeout_s: float | None = None):
         self.path = path or db_path()
         self.timeout_s = timeout_s or BUSY_TIMEOUT_S
+        self.version = SCHEMA_VERSION  # an older file read as it is keeps its own
         self.notes: list[str] = []
         self.damaged: list[int] = []  # reps left out of a read because their row is damaged
         self.problem = ""  # set when a save failed: the run's later reps go straight to pending files
@@ -192,10 +193,13 @@ class Store:
         if not (writable(self.path) and self._open_ordinary()):
             self._open_private()
         try:
-            if self._verify() == 0:
+            version = self._verify()
+            if version == 0:
                 self.close()
                 self._connect(":memory:")
                 self._create(self.db)
+            else:
+                self.version = version
         except VoicedrillError:
             self.close()
             raise
@@ -387,7 +391,11 @@ class Store:
         return saved
 
     def team_reps(self, drill: str | None = None, since: datetime | None = None, user: str | None = None) -> list[TeamRep]:
-        """Every rep's headline for the team view, oldest first: read from columns, no whole reports."""
+        """Every rep's headline for the team view, oldest first: read from columns, no whole reports
+        (a history older than those columns, read as it is: from its reports)."""
+        if self.version < 3:
+            return [TeamRep(r.user, r.drill, r.saved_at, r.report.score, r.report.handoff_s, r.report.fix_first)
+                    for r in self.reps(drill=drill, since=since, user=user)]
         where, args = _filters(drill=drill, since=since, user=user)
         sql = ('SELECT s."user", s.drill, r.saved_at, r.score, r.handoff_s, r.fix_first FROM reps r JOIN sessions s ON s.id = r.session_id'
                + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY r.id")
