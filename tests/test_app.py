@@ -339,3 +339,12 @@ def test_after_the_run_the_script_keeps_the_verdicts(server, page, drill):
     states = page.eval_on_selector_all("[data-step]", "els => els.map(e => e.dataset.state)")
     assert states == ["ok"] * len(drill.steps)
     assert page.is_enabled("input[name=customer]")  # the hard close has customer lines
+
+
+def test_a_history_that_cannot_be_read_is_said_on_the_page(client, tmp_path, monkeypatch):
+    broken = tmp_path / "history.db"
+    broken.write_bytes(b"not a database at all, just text" * 10)
+    monkeypatch.setenv("VOICEDRILL_DB", str(broken))
+    for path in ("/history", "/team", "/rep/1", "/export.csv"):
+        answer = client.get(path)
+        assert answer.status_code == 503 and "cannot be read" in answer.text and "Traceback" not in answer.text

@@ -119,13 +119,16 @@ def test_the_server_going_away_mid_run_loses_nothing(postgres, drill, monkeypatc
         assert "cannot be reached" in waiting[0].waiting and "voicedrill@127.0.0.1" in waiting[0].waiting
         store.close()
         with pytest.raises(VoicedrillError, match="cannot be reached"):
-            PgStore(url)  # still down: the reps keep waiting
+            PgStore(url, write=False)  # still down: nothing to read, and the reps keep waiting
+        offline = PgStore(url)  # opened to save: this rep waits too
+        assert offline.save_rep(session, 4, report_of(drill), "mic").pending.is_file() and offline.reps() == []
+        offline.close()
         assert all(w.pending.is_file() for w in waiting)
     finally:
         postgres.start()
     back = PgStore(url)
-    assert back.notes == ["2 rep(s) kept earlier in pending files are now in the history"]
-    assert [(r.session, r.number) for r in back.reps()] == [(1, 1), (1, 2), (1, 3)]
+    assert back.notes == ["3 rep(s) kept earlier in pending files are now in the history"]
+    assert [(r.session, r.number) for r in back.reps()] == [(1, 1), (1, 2), (1, 3), (1, 4)]
     assert not any(w.pending.exists() for w in waiting)
     back.close()
 
@@ -200,3 +203,21 @@ def test_the_documented_roles_let_reps_save_and_read_but_not_delete(postgres, dr
     manager = PgStore(url)
     assert manager.delete(rep=1) == 1
     manager.close()
+
+
+def test_practice_goes_on_while_the_server_is_away(postgres, make_rep, drill, cli, monkeypatch):
+    from voicedrill.synth import Piece
+
+    url = postgres.new_database()
+    PgStore(url).close()
+    rep, _ = make_rep([Piece(s.example_line, s.id, 0.6) for s in drill.steps], "team-offline")
+    monkeypatch.setenv("VOICEDRILL_DB", url)
+    postgres.stop()
+    try:
+        code, out, err = cli("check", rep)
+        assert code == 0 and "Score" in out and "cannot be reached" in err and "goes into the history the next time" in err
+        cli.refused(["team"], "cannot be reached")  # reading needs the server
+    finally:
+        postgres.start()
+    code, out, err = cli("team")
+    assert code == 0 and "1 people, 1 reps" in out and "1 rep(s) kept earlier in pending files are now in the history" in err

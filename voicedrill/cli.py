@@ -422,6 +422,8 @@ def _sync(args: argparse.Namespace, err: Console) -> int:
     finally:
         _close(local, err)
     team = PgStore(args.to)
+    if team.problem:  # unreachable: sync has nothing to do until it is back
+        raise VoicedrillError(team.problem)
     try:
         sent = sum(team.take(*record) for record in records)
     finally:

@@ -54,7 +54,8 @@ class _Connection:
 
 
 class PgStore(Store):
-    """The history on a PostgreSQL server; reads and saves exactly as `Store` does."""
+    """The history on a PostgreSQL server; reads and saves exactly as `Store` does. Opened to save
+    while the server cannot be reached, it keeps every rep in a pending file instead."""
 
     def __init__(self, url: str, write: bool = True, timeout_s: float | None = None):
         self.url = url
@@ -63,11 +64,18 @@ class PgStore(Store):
         self.notes: list[str] = []
         self.damaged: list[int] = []
         self.problem = ""
+        self.version = SCHEMA_VERSION  # migrated on open
         self._copy = None
         self.db = None
         waiting = pending.found(self.path)
-        with self._errors():
-            self.db = _Connection(url)
+        try:
+            with self._errors():
+                self.db = _Connection(url)
+        except VoicedrillError as exc:
+            if not write or "cannot be reached" not in str(exc):
+                raise
+            self.problem = str(exc)  # practice goes on: every rep waits in a pending file until the server is back
+            return
         with self._write() as db:
             version = self._version(db)
             if version < SCHEMA_VERSION:
@@ -78,6 +86,10 @@ class PgStore(Store):
                 db.execute("INSERT INTO voicedrill_schema (version) VALUES (?)", (SCHEMA_VERSION,))
         if waiting:
             self._import(waiting)
+
+    def reps(self, **which) -> list:
+        """As `Store.reps`; none while the server is away (the reps of this run wait on this computer)."""
+        return [] if self.db is None else super().reps(**which)
 
     def _version(self, db: _Connection) -> int:
         """The schema version; refuses another program's tables and a newer voicedrill's schema."""

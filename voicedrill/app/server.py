@@ -291,6 +291,10 @@ class App:
             return await self.drills_page(request, 400, error=str(exc))
         return RedirectResponse(f"/drills/{drill.name}?{'replaced' if replaced else 'added'}=1", status_code=303)
 
+    async def unavailable(self, request: Request, exc: VoicedrillError) -> Response:
+        """The history (or a drill) could not be used for this page: said in words, never a stack trace."""
+        return self.problem(request, str(exc), 503)
+
     async def not_found(self, request: Request, exc: HTTPException) -> Response:
         message = exc.detail if exc.status_code == 404 and exc.detail != "Not Found" else "There is no such page in the voicedrill app."
         return self.problem(request, message if exc.status_code == 404 else str(exc.detail), exc.status_code)
@@ -343,4 +347,5 @@ def asgi(app: App, host: str = "127.0.0.1", port: int = 8000) -> Guard:
         Route("/drills/{name:str}", app.drill_page),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
-    return Guard(Starlette(routes=routes, exception_handlers={HTTPException: app.not_found}), own_hosts(host, port))
+    handlers = {HTTPException: app.not_found, VoicedrillError: app.unavailable}
+    return Guard(Starlette(routes=routes, exception_handlers=handlers), own_hosts(host, port))
