@@ -1,7 +1,7 @@
 """The app's figures: page load time, live event delay from the recogniser to the browser, memory
 after 50 reps — measured on a real `voicedrill app` process driven by Debian's chromium.
 
-    python bench/app_bench.py REP.wav     (bench/run.py --app runs it on a synthesised rep)
+    python bench/app_bench.py REP.wav     (or: python bench/run.py --app, on a synthesised rep)
 """
 
 from __future__ import annotations
@@ -82,14 +82,12 @@ def bench_app(rep: Path, reps_for_memory: int = 50) -> dict:
             results["app_event_delay_p95_ms"] = float(np.percentile(live, 95) * 1000)
             results["app_event_delay_max_ms"] = float(live.max() * 1000)
             results["app_events_timed"] = int(live.size)
-            loads = {}
             for path in PAGES:
                 times = []
                 for _ in range(5):
                     page.goto(base + path)
                     times.append(page.evaluate("performance.getEntriesByType('navigation')[0].duration"))
-                loads[path] = float(np.median(times))
-            results["app_page_load_ms"] = loads
+                results[f"app_page_load_ms {path}"] = float(np.median(times))
         finally:
             process.terminate()
             process.wait(10)

@@ -415,9 +415,13 @@ def main() -> int:
     parser.add_argument("--conditions", action="store_true", help="only the conditions section: a row per condition (noise, reverb, mic, phone, rates, voices, wording, human speech)")
     parser.add_argument("--vosk-phrases", action="store_true", help="with --conditions and an English --vosk-model: also vosk held to each drill's phrase list")
     parser.add_argument("--only", default="", help="with --conditions: just these conditions (e.g. noise-12dB,human)")
+    parser.add_argument("--app", action="store_true", help="only the app: page load, live event delay to the browser, memory after 50 reps")
+    parser.add_argument("--stores", action="store_true", help="only the history stores: saves a second and the team view at 100,000 reps, SQLite and PostgreSQL")
     args = parser.parse_args()
     if args.conditions:
         return run_conditions(args)
+    if args.app or args.stores:
+        return run_app_and_stores(args)
     drill = load_drill("hard-close")
     results = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -455,6 +459,26 @@ def main() -> int:
             result |= bench_ten_reps("vosk", str(found.path), clean, clean_s)
             results.append(result | bench_scaling("vosk", str(found.path), clean, minutes, Path(tmp)))
     return finish(results, args)
+
+
+def run_app_and_stores(args: argparse.Namespace) -> int:
+    """The app (on the clean rep of the corpus) and the two history stores."""
+    from app_bench import bench_app
+    from store_bench import bench_stores
+
+    from voicedrill.synth import Piece, build_rep, write_wav
+
+    results = []
+    if args.app:
+        with tempfile.TemporaryDirectory() as tmp:
+            drill = load_drill("hard-close")
+            audio, _ = build_rep([Piece(s.example_line, s.id, GAP_S) for s in drill.steps])
+            rep = Path(tmp) / "clean.wav"
+            write_wav(rep, audio)
+            results.append({"engine": "app"} | bench_app(rep))
+    if args.stores:
+        results.append({"engine": "stores"} | bench_stores())
+    return finish(results, args, "-app" if args.app and not args.stores else "-stores" if args.stores and not args.app else "-app-stores")
 
 
 def vosk_model(path: str | None):

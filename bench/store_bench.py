@@ -1,7 +1,7 @@
 """The history stores side by side: saves per second and the `team` view's time at 100,000 reps, on
 an SQLite file and on a PostgreSQL server started for the run (Debian's initdb + pg_ctl).
 
-    python bench/store_bench.py [--reps 100000] [--saves 2000]
+    python bench/store_bench.py [--reps 100000] [--saves 2000]     (or: python bench/run.py --stores)
 
 Saves go through `Store.save_rep` one rep at a time (20 people); the history is then filled up to
 --reps by copying those rows in SQL (same sizes, new numbers), and `team` is timed as the command
@@ -76,24 +76,29 @@ def bench_store(kind: str, open_store, total: int, saves: int) -> dict:
     return {f"{kind}_saves_per_s": round(saves_per_s, 1), f"{kind}_reps": len(reps), f"{kind}_team_rows": len(rows), f"{kind}_team_s": round(team_s, 2)}
 
 
+def bench_stores(total: int = 100_000, saves: int = 2_000) -> dict:
+    """Both stores, one after the other, in one run (compare them as a ratio)."""
+    results: dict = {}
+    with tempfile.TemporaryDirectory() as folder:
+        results |= bench_store("sqlite", lambda: Store(Path(folder) / "history.db", timeout_s=60), total, saves)
+        place = Path(tempfile.mkdtemp(prefix="voicedrill-pg-"))
+        server = Postgres(place)
+        try:
+            url = server.new_database()
+            results |= bench_store("postgres", lambda: PgStore(url, timeout_s=60), total, saves)
+        finally:
+            server.stop()
+            shutil.rmtree(place, ignore_errors=True)
+    results["team_time_ratio_postgres_over_sqlite"] = round(results["postgres_team_s"] / results["sqlite_team_s"], 2)
+    return results
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=100_000)
     parser.add_argument("--saves", type=int, default=2_000)
     args = parser.parse_args()
-    results: dict = {}
-    with tempfile.TemporaryDirectory() as folder:
-        results |= bench_store("sqlite", lambda: Store(Path(folder) / "history.db", timeout_s=60), args.reps, args.saves)
-        place = Path(tempfile.mkdtemp(prefix="voicedrill-pg-"))
-        server = Postgres(place)
-        try:
-            url = server.new_database()
-            results |= bench_store("postgres", lambda: PgStore(url, timeout_s=60), args.reps, args.saves)
-        finally:
-            server.stop()
-            shutil.rmtree(place, ignore_errors=True)
-    results["team_time_ratio_postgres_over_sqlite"] = round(results["postgres_team_s"] / results["sqlite_team_s"], 2)
-    print(json.dumps(results, indent=1))
+    print(json.dumps(bench_stores(args.reps, args.saves), indent=1))
     return 0
 
 
