@@ -21,6 +21,7 @@ BARE_CLOSE = 0.85  # …or, when at least this close, merely beating them
 MIN_FORBIDDEN_SCORE = 0.75
 MIN_FORBIDDEN_WORDS = 0.75  # …and this share of its words heard, in order: "do you want on" is not "so you want to do it"
 ATTACHED_S = 0.3  # a filler-like word this close to a step's words is part of the same breath
+SLOT_SCORE = 0.5  # a step the first pass missed, looked for again where it belongs, needs this likeness
 PHRASE_TIE = 10  # phrases within this many similarity points of the best are all plausible readings
 
 
@@ -68,10 +69,41 @@ def align(words: Sequence[Word], drill: Drill) -> Alignment:
     keyed = {h.key for h in chosen if h.kind == HitKind.STEP and h not in bare}
     if any(h.key in keyed for h in bare):
         chosen = _best_non_overlapping([h for h in candidates if not (h in bare and h.key in keyed)])
+    chosen = sorted(chosen + _missed_in_slot(chosen, content, drill), key=lambda h: h.first)
     hits = _one_breath(tuple(Hit(h.kind, h.key, index[h.first], index[h.last], h.score, h.weight) for h in chosen), words)
     misheard = _misheard_script_words(fillers, hits, tokens, words, drill)
     out_of_order, notes = judge_order([h.key for h in hits if h.kind == HitKind.STEP], drill)
     return Alignment(hits, tuple(i for i in fillers if i not in misheard), out_of_order, notes)
+
+
+def _missed_in_slot(chosen: list[Hit], content: list[str], drill: Drill) -> list[Hit]:
+    """A second look for each step the first pass missed, in the gap where it belongs: among the
+    words no hit explains, between the steps heard just before and just after it in drill order.
+    There a looser likeness will do (SLOT_SCORE), if no other step's phrases fit those words better.
+    A step skipped leaves no words in its gap, so it stays missing; a step not yet followed by
+    another (live, the rep may still be saying it) is not looked for again."""
+    steps = [h for h in chosen if h.kind == HitKind.STEP]
+    first_hit = {h.key: h for h in reversed(steps)}
+    ids = [s.id for s in drill.steps]
+    covered = {i for h in chosen for i in range(h.first, h.last + 1)}
+    found = []
+    for position, step in enumerate(drill.steps):
+        if step.id in first_hit:
+            continue
+        before = next((first_hit[i] for i in reversed(ids[:position]) if i in first_hit), None)
+        after = next((first_hit[i] for i in ids[position + 1 :] if i in first_hit), None)
+        if after is None:
+            continue
+        low, high = before.last + 1 if before else 0, after.first
+        free = [i for i in range(low, high) if i not in covered]
+        if not free or free != list(range(free[0], free[-1] + 1)):
+            continue  # nothing said there, or other hits in between: not this step's gap
+        text = " ".join(content[i] for i in free)
+        likeness = max(fuzz.ratio(" ".join(normalise(p)), text) for p in step.phrases) / 100
+        rival = max((fuzz.ratio(" ".join(normalise(p)), text) / 100 for other in drill.steps if other is not step for p in other.phrases), default=0.0)
+        if likeness >= SLOT_SCORE and likeness > rival and (len(free) > 1 or likeness >= MIN_BARE_SCORE):
+            found.append(Hit(HitKind.STEP, step.id, free[0], free[-1], likeness, likeness**2))
+    return found
 
 
 def _one_breath(hits: tuple[Hit, ...], words: Sequence[Word]) -> tuple[Hit, ...]:

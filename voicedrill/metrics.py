@@ -11,6 +11,7 @@ from .drills import Drill
 SILENT_PAUSE_S = 0.25  # gaps at least this long are excluded from articulation rate
 EDGE_S = 0.25  # how far a recogniser's step edge may sit from the true one
 MIN_SPAN_S = 0.05  # rates over shorter spans are not measurable
+UNCLEAR_CONF = 0.3  # below this mean confidence a stretch is unclear: it never makes a verdict against the rep
 
 
 def words_per_minute(count: int, seconds: float) -> float | None:
@@ -64,11 +65,16 @@ def step_results(words: Sequence[Word], drill: Drill, alignment: Alignment) -> t
     return tuple(results)
 
 
-def silence_between(end: float, start: float, silences: Sequence[tuple[float, float]]) -> float:
+def silence_between(end: float, start: float, silences: Sequence[tuple[float, float]], spoken: Sequence[Word] = ()) -> float:
     """Silence at a boundary the recogniser put between `end` and `start`: where the audio is
-    silent and no recognised word is sounding (a word's quiet tail, taken for silence by the
-    energy under a room's noise, is still the word's)."""
-    return sum(max(0.0, min(e, start) - max(s, end)) for s, e in silences)
+    silent and no recognised word is sounding — neither the steps' own words (a word's quiet
+    tail, taken for silence by the energy under a room's noise, is still the word's) nor any word
+    heard clearly in between (the closures inside a forbidden phrase are not pause)."""
+    def within(a: float, b: float) -> float:
+        return max(0.0, min(b, start) - max(a, end))
+
+    words = [w for w in spoken if w.conf >= UNCLEAR_CONF]
+    return sum(within(s, e) - sum(within(max(s, w.start), min(e, w.end)) for w in words) for s, e in silences)
 
 
 def pauses(
@@ -95,7 +101,7 @@ def pauses(
             back = next((w.start for w in words[a.last + 1 : b.first + 1] if w.start >= turn.end - 0.05), start)
             gap = max(0.0, back - turn.end)
         elif silences:
-            gap = silence_between(end, start, silences)
+            gap = silence_between(end, start, silences, words[a.last + 1 : b.first])
         else:
             between = words[a.last + 1 : b.first]
             gap = max(0.0, start - end - sum(w.end - w.start for w in between))
@@ -125,7 +131,6 @@ def customer_turns(words: Sequence[Word], drill: Drill, alignment: Alignment, tu
     return tuple(results)
 
 
-UNCLEAR_CONF = 0.3  # below this mean confidence a stretch is unclear: it never makes a verdict against the rep
 
 
 def clear(words: Sequence[Word]) -> bool:
