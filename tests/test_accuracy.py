@@ -108,6 +108,30 @@ def test_a_missed_step_is_found_where_it_belongs(drill, sphinx, folder):
     assert {s.id: s.status for s in report.steps} == {s.id: "missing" if s.id == "address" else "ok" for s in drill.steps}
 
 
+def test_two_missed_steps_are_found_in_one_gap(drill, sphinx, folder):
+    """In a Scottish voice the first two lines come out as "you're get what's the best the little
+    got" and "and what's a good fully ah got for you": neither keyword heard. Both belong before
+    the email: looked for again there, each is found in its own stretch of the gap."""
+    path, _ = bench_rep("voices", 1, folder, drill)
+    report = score_file(path, drill, sphinx)
+    assert all(s.status == "ok" for s in report.steps) and report.order_ok
+
+
+def test_two_different_guesses_are_no_repeat(drill, sphinx, folder):
+    """A voice the recogniser barely follows: "and what's a good fully lama" and "and what's the
+    obesity really for you" both resemble the email question, without "email". Two guesses heard
+    differently are not the line said twice (before: "email said twice")."""
+    path, _ = bench_rep("voices", 2, folder, drill)
+    assert all(s.status != "repeated" for s in score_file(path, drill, sphinx).steps)
+
+
+def test_a_line_guessed_twice_the_same_way_is_a_repeat(drill, sphinx, folder):
+    """The phone question said twice, heard both times as "what's a good so you for you": the same
+    guess twice is the same line said twice, and the seeded repeat is still caught."""
+    path, _ = bench_rep("clean", 1, folder, drill, case="repeat")
+    assert next(s for s in score_file(path, drill, sphinx).steps if s.id == "phone").status == "repeated"
+
+
 def test_forbidden_phrase_needs_its_words(drill, sphinx, paraphrased):
     """"What name do you want on the account?" and "Anything you want me to note…" sound a little
     like "so you want to do it" once the recogniser has had its say, but only the phrase itself

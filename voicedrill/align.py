@@ -21,6 +21,7 @@ BARE_CLOSE = 0.85  # …or, when at least this close, merely beating them
 MIN_FORBIDDEN_SCORE = 0.75
 MIN_FORBIDDEN_WORDS = 0.75  # …and this share of its words heard, in order: "do you want on" is not "so you want to do it"
 ATTACHED_S = 0.3  # a filler-like word this close to a step's words is part of the same breath
+SAME_SAYING = 0.8  # two guesses at one step this alike are the same line said twice
 SLOT_SCORE = 0.5  # a step the first pass missed, looked for again where it belongs, needs this likeness
 PHRASE_TIE = 10  # phrases within this many similarity points of the best are all plausible readings
 
@@ -64,11 +65,17 @@ def align(words: Sequence[Word], drill: Drill) -> Alignment:
         candidates += [h for h in found if _words_in_order(said, content[h.first : h.last + 1]) >= MIN_FORBIDDEN_WORDS]
     chosen = _best_non_overlapping(candidates)
     # A window without its step's keyword is a guess at a misheard line: it may find a step heard
-    # nowhere else, never say a step was repeated (a misheard name line is not a second "email").
+    # nowhere else, never say a step was repeated (a misheard name line is not a second "email"):
+    # a step heard with its keyword takes no guesses; a step only guessed keeps its best guess,
+    # and a second one only if it was heard the same way (the same line said twice).
     bare = {h for h in candidates if h.kind == HitKind.STEP and not _keyed(h, content, keywords[h.key])}
-    keyed = {h.key for h in chosen if h.kind == HitKind.STEP and h not in bare}
-    if any(h.key in keyed for h in bare):
-        chosen = _best_non_overlapping([h for h in candidates if not (h in bare and h.key in keyed)])
+    keep: dict[str, Hit] = {}
+    for h in chosen:
+        if h.kind == HitKind.STEP and (h.key not in keep or (keep[h.key] in bare and (h not in bare or h.score > keep[h.key].score))):
+            keep[h.key] = h
+    dropped = {h for h in bare if keep.get(h.key) is not h and (keep[h.key] not in bare or _heard_apart(h, keep[h.key], content))}
+    if any(h in dropped for h in chosen):
+        chosen = _best_non_overlapping([h for h in candidates if h not in dropped])
     chosen = sorted(chosen + _missed_in_slot(chosen, content, drill), key=lambda h: h.first)
     hits = _one_breath(tuple(Hit(h.kind, h.key, index[h.first], index[h.last], h.score, h.weight) for h in chosen), words)
     misheard = _misheard_script_words(fillers, hits, tokens, words, drill)
@@ -82,8 +89,7 @@ def _missed_in_slot(chosen: list[Hit], content: list[str], drill: Drill) -> list
     There a looser likeness will do (SLOT_SCORE), if no other step's phrases fit those words better.
     A step skipped leaves no words in its gap, so it stays missing; a step not yet followed by
     another (live, the rep may still be saying it) is not looked for again."""
-    steps = [h for h in chosen if h.kind == HitKind.STEP]
-    first_hit = {h.key: h for h in reversed(steps)}
+    first_hit = {h.key: h for h in reversed(chosen) if h.kind == HitKind.STEP}
     ids = [s.id for s in drill.steps]
     covered = {i for h in chosen for i in range(h.first, h.last + 1)}
     found = []
@@ -94,15 +100,21 @@ def _missed_in_slot(chosen: list[Hit], content: list[str], drill: Drill) -> list
         after = next((first_hit[i] for i in ids[position + 1 :] if i in first_hit), None)
         if after is None:
             continue
-        low, high = before.last + 1 if before else 0, after.first
-        free = [i for i in range(low, high) if i not in covered]
+        free = [i for i in range(before.last + 1 if before else 0, after.first) if i not in covered]
         if not free or free != list(range(free[0], free[-1] + 1)):
             continue  # nothing said there, or other hits in between: not this step's gap
-        text = " ".join(content[i] for i in free)
-        likeness = max(fuzz.ratio(" ".join(normalise(p)), text) for p in step.phrases) / 100
-        rival = max((fuzz.ratio(" ".join(normalise(p)), text) / 100 for other in drill.steps if other is not step for p in other.phrases), default=0.0)
-        if likeness >= SLOT_SCORE and likeness > rival and (len(free) > 1 or likeness >= MIN_BARE_SCORE):
-            found.append(Hit(HitKind.STEP, step.id, free[0], free[-1], likeness, likeness**2))
+        gap = content[free[0] : free[-1] + 1]
+        rivals = [" ".join(normalise(p)) for other in drill.steps if other is not step for p in other.phrases]
+        candidates = [
+            h for phrase in step.phrases for h in _windows(gap, normalise(phrase), [], [], HitKind.STEP, step.id, SLOT_SCORE)
+            if h.score > max(fuzz.ratio(r, " ".join(gap[h.first : h.last + 1])) / 100 for r in rivals)
+        ]
+        if candidates:
+            best = max(candidates, key=lambda h: h.weight)
+            hit = Hit(HitKind.STEP, step.id, free[0] + best.first, free[0] + best.last, best.score, best.weight)
+            found.append(hit)
+            first_hit[step.id] = hit
+            covered.update(range(hit.first, hit.last + 1))
     return found
 
 
@@ -208,6 +220,11 @@ def _words_in_order(phrase: list[str], window: list[str]) -> float:
     """The share of the phrase's words found in the window, in order (letters alike are not enough)."""
     blocks = SequenceMatcher(None, phrase, window, autojunk=False).get_matching_blocks()
     return sum(b.size for b in blocks) / len(phrase)
+
+
+def _heard_apart(a: Hit, b: Hit, content: list[str]) -> bool:
+    """Were two stretches heard differently (not the same words said twice)?"""
+    return fuzz.ratio(" ".join(content[a.first : a.last + 1]), " ".join(content[b.first : b.last + 1])) < SAME_SAYING * 100
 
 
 def _keyed(hit: Hit, content: list[str], keywords: list[list[str]]) -> bool:
