@@ -132,6 +132,15 @@ def test_a_line_guessed_twice_the_same_way_is_a_repeat(drill, sphinx, folder):
     assert next(s for s in score_file(path, drill, sphinx).steps if s.id == "phone").status == "repeated"
 
 
+def test_a_long_pause_is_not_inside_a_line(drill, sphinx, folder):
+    """At 240 wpm "…for the tech?" is heard as "…for the do it", then 2 s of silence, then the
+    payment question: the stray "it" is not the start of that question, so the pause before it
+    is seen and flagged (before: the payment line swallowed the pause)."""
+    path, segments = bench_rep("script-lines", 2, folder, drill, case="long-pause")
+    pause = next(p for p in score_file(path, drill, sphinx).pauses if p.to_step == "payment")
+    assert pause.flagged and abs(pause.gap_s - true_gap(segments, "notes", "payment")) <= PAUSE_TOLERANCE_S
+
+
 def test_forbidden_phrase_needs_its_words(drill, sphinx, paraphrased):
     """"What name do you want on the account?" and "Anything you want me to note…" sound a little
     like "so you want to do it" once the recogniser has had its say, but only the phrase itself

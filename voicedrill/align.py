@@ -77,7 +77,8 @@ def align(words: Sequence[Word], drill: Drill) -> Alignment:
     if any(h in dropped for h in chosen):
         chosen = _best_non_overlapping([h for h in candidates if h not in dropped])
     chosen = sorted(chosen + _missed_in_slot(chosen, content, drill), key=lambda h: h.first)
-    hits = _one_breath(tuple(Hit(h.kind, h.key, index[h.first], index[h.last], h.score, h.weight) for h in chosen), words)
+    hits = tuple(Hit(h.kind, h.key, index[h.first], index[h.last], h.score, h.weight) for h in chosen)
+    hits = _one_breath(_edges_said_with_it(hits, words, drill.max_pause_s), words)
     misheard = _misheard_script_words(fillers, hits, tokens, words, drill)
     out_of_order, notes = judge_order([h.key for h in hits if h.kind == HitKind.STEP], drill)
     return Alignment(hits, tuple(i for i in fillers if i not in misheard), out_of_order, notes)
@@ -116,6 +117,21 @@ def _missed_in_slot(chosen: list[Hit], content: list[str], drill: Drill) -> list
             first_hit[step.id] = hit
             covered.update(range(hit.first, hit.last + 1))
     return found
+
+
+def _edges_said_with_it(hits: tuple[Hit, ...], words: Sequence[Word], limit_s: float) -> tuple[Hit, ...]:
+    """A line is said without a pause over the drill's limit inside it: an edge word standing
+    apart from the rest of its hit by more than that (the "it" of "tech" heard as "do it", then a
+    2 s pause, taken as the start of the payment question) is not part of the line."""
+    trimmed = []
+    for hit in hits:
+        first, last = hit.first, hit.last
+        while first < last and words[first + 1].start - words[first].end > limit_s:
+            first += 1
+        while last > first and words[last].start - words[last - 1].end > limit_s:
+            last -= 1
+        trimmed.append(Hit(hit.kind, hit.key, first, last, hit.score, hit.weight))
+    return tuple(trimmed)
 
 
 def _one_breath(hits: tuple[Hit, ...], words: Sequence[Word]) -> tuple[Hit, ...]:
