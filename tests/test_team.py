@@ -66,7 +66,7 @@ def test_team_shows_each_person_from_real_checks(cli, make_rep, drill, tmp_path,
     code, out, _ = cli("team")
     assert code == 0 and "Dana Q" in out and "eli" in out and "2 people, 2 reps" in out
     code, out, _ = cli("team", "--user", "eli")
-    assert "Dana Q" not in out and "1 people, 1 reps" in out
+    assert "Dana Q" not in out and "1 person, 1 rep" in out
     assert cli("export")[1].count("Dana Q") == 1
     code, out, _ = cli("history")
     assert code == 0 and " who " in out and "Dana Q" in out and "eli" in out  # a shared history says whose each rep is

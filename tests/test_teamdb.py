@@ -120,7 +120,7 @@ def test_the_server_going_away_mid_run_loses_nothing(postgres, drill, monkeypatc
         store.close()
         with pytest.raises(VoicedrillError, match="cannot be reached"):
             PgStore(url, write=False)  # still down: nothing to read, and the reps keep waiting
-        offline = PgStore(url)  # opened to save: this rep waits too
+        offline = PgStore(url, offline=True)  # opened to practise: this rep waits too
         assert offline.save_rep(session, 4, report_of(drill), "mic").pending.is_file() and offline.reps() == []
         offline.close()
         assert all(w.pending.is_file() for w in waiting)
@@ -220,4 +220,92 @@ def test_practice_goes_on_while_the_server_is_away(postgres, make_rep, drill, cl
     finally:
         postgres.start()
     code, out, err = cli("team")
-    assert code == 0 and "1 people, 1 reps" in out and "1 rep(s) kept earlier in pending files are now in the history" in err
+    assert code == 0 and "1 person, 1 rep" in out and "1 rep(s) kept earlier in pending files are now in the history" in err
+
+
+def test_a_rep_is_kept_when_the_server_goes_away_before_its_targets_are_read(postgres, drill):
+    from voicedrill.practice import with_targets
+
+    url = postgres.new_database()
+    store = PgStore(url)
+    session = Session.of("drill", drill, "fake", "none", "ana")
+    postgres.stop()
+    try:
+        report = with_targets(store, drill, report_of(drill), "ana")  # reading the past fails…
+        assert report.targets is None and "cannot be reached" in store.problem
+        assert store.save_rep(session, 1, report, "mic").pending.is_file()  # …and the rep waits, never lost
+        store.close()
+    finally:
+        postgres.start()
+    back = PgStore(url)
+    assert len(back.reps()) == 1
+    back.close()
+
+
+def test_reps_from_before_uids_are_synced_once(postgres, drill, cli, tmp_path, monkeypatch):
+    import sqlite3
+
+    local = tmp_path / "old.db"
+    store = Store(local)
+    for n in (1, 2):
+        store.save_rep(Session.of("drill", drill, "fake", "none", "ana"), n, report_of(drill), "mic")
+    store.close()
+    with sqlite3.connect(local) as db:  # as a schema-1 history upgraded to 2 left them: no uids
+        db.execute("UPDATE reps SET uid = NULL")
+        db.execute("UPDATE sessions SET uid = NULL")
+    monkeypatch.setenv("VOICEDRILL_DB", str(local))
+    url = postgres.new_database()
+    assert cli("sync", "--to", url)[1].startswith("2 rep(s) sent")
+    assert cli("sync", "--to", url)[1].startswith("0 rep(s) sent")
+
+
+def test_names_are_checked_and_shown_safely(postgres, drill, cli, monkeypatch, make_rep):
+    from voicedrill.synth import Piece
+
+    rep, _ = make_rep([Piece(s.example_line, s.id, 0.6) for s in drill.steps], "team-offline")
+    monkeypatch.setenv("VOICEDRILL_USER", "eve\x1b[2J\x1b[31mRED")
+    cli.refused(["check", rep], "$VOICEDRILL_USER: a name of 1 to 64 printable characters")
+    monkeypatch.delenv("VOICEDRILL_USER")
+    url = postgres.new_database()
+    store = PgStore(url)
+    store.save_rep(Session.of("drill", drill, "fake", "none", "ok"), 1, report_of(drill), "mic")
+    store.close()
+    with psycopg.connect(url, autocommit=True) as db:  # a database role can write any name
+        db.execute("UPDATE sessions SET \"user\" = %s", ("eve\x1b[2J\u202e" + "x" * 80,))
+    code, out, _ = cli("--db", url, "team")
+    assert code == 0 and "\x1b" not in out and "\u202e" not in out and "eve?[2J?" in out
+    assert cli("--db", url, "history")[0] == 0
+
+
+def test_passwords_stay_hidden_in_every_spelling(postgres, cli, tmp_path):
+    port = postgres.port
+    err = cli.refused(["--db", f"postgresql://voicedrill@127.0.0.1:{port}/nosuchdb?password=sekr3t", "history"], "nosuchdb")
+    assert "sekr3t" not in err and "password=***" in err
+    cli.refused(["--db", f"postgresql://voicedrill:sekr@3t@127.0.0.1:{port}/x", "history"], "must be written %40")
+    err = cli.refused(["--db", "postgresql://voicedrill:sekr%ZZ3t@127.0.0.1/x", "history"], "team database")
+    assert "sekr" not in err
+    err = cli.refused(["--db", "host=127.0.0.1 password=sekr3t dbname=team", "history"], "key=value connection string")
+    assert "sekr3t" not in err and not list(tmp_path.iterdir())
+    cli.refused(["--db", "postgresql://u:pw@127.0.0.1:badport/team", "history"], "team database")
+    cli.refused(["--db", "postgresql://voicedrill@127.0.0.1:1/x", "history", "--delete", "last"], "cannot be reached")
+
+
+def test_a_lasting_connection_problem_is_refused_not_kept_waiting(postgres, cli, drill, make_rep):
+    from voicedrill.synth import Piece
+
+    rep, _ = make_rep([Piece(s.example_line, s.id, 0.6) for s in drill.steps], "team-offline")
+    err = cli.refused(["--db", postgres.url("nosuchdb"), "check", rep], "does not exist")
+    assert "cannot be reached" not in err
+
+
+def test_reading_changes_nothing_in_a_database(postgres, cli):
+    url = postgres.new_database()
+    with psycopg.connect(url, autocommit=True) as db:
+        db.execute("CREATE VIEW their_report AS SELECT 1 AS n")
+    with pytest.raises(VoicedrillError, match="another program's tables"):
+        PgStore(url)  # a view (or a sequence, a type…) is another program's too
+    empty = postgres.new_database()
+    code, out, _ = cli("--db", empty, "history")
+    assert code == 0 and "No reps saved yet" in out
+    with psycopg.connect(empty) as db:
+        assert db.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'").fetchone()[0] == 0

@@ -43,11 +43,13 @@ def _number(low: float, high: float, whole: bool = False, zero: bool = False, un
 
 
 def _person(text: str) -> str:
-    """A rep's name as it shows in the history and the team view: 1–64 characters, one line."""
-    name = text.strip()
-    if not name or len(name) > 64 or any(not c.isprintable() for c in name):
-        raise argparse.ArgumentTypeError(f"a name of 1 to 64 printable characters, not {text[:70]!r}")
-    return name
+    """--user: a rep's name as it shows in the history and the team view."""
+    from .history import person
+
+    try:
+        return person(text)
+    except VoicedrillError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _at_least_one(text: str) -> int:
@@ -153,7 +155,6 @@ def _parser() -> argparse.ArgumentParser:
 
     team = commands.add_parser("team", help="the manager's view: per person and drill, reps today and this week, scores, time to handoff")
     _filters(team)
-    team.add_argument("--user", type=_person, default=None, metavar="NAME", help="only this person")
     team.add_argument("--html", type=Path, default=None, help="write one self-contained page")
     team.add_argument("--png", type=Path, default=None, help="write a chart of score and time to handoff per person")
 
@@ -193,6 +194,7 @@ def _engine_options(command: argparse.ArgumentParser, drill: bool = True) -> Non
 
 def _filters(command: argparse.ArgumentParser) -> None:
     command.add_argument("--drill", default=None, help="only this drill")
+    command.add_argument("--user", type=_person, default=None, metavar="NAME", help="only this person's reps")
     command.add_argument("--since", type=since, default=None, metavar="DATE", help="from this date: 2026-11-01, today, yesterday, 7d, 2w")
 
 
@@ -276,11 +278,11 @@ def _check(args: argparse.Namespace, err: Console) -> int:
     info = probe(audio)  # a bad file is refused before the model loads…
     if info.rate < RATE:
         err.print(f"note: {audio} is {info.rate} Hz (telephone quality); speech recognition is less reliable below 16 kHz", markup=False, soft_wrap=True)
-    store = None if args.no_save else history.open_store()  # …and so is an unusable history
+    store = None if args.no_save else history.open_store(offline=True)  # …and so is an unusable history
+    user = history.who(args.user)  # …and a bad name
     engine = load_engine(args.engine, args.model, drill)
     err.print(f"engine: {engine.description}", markup=False)
     tracker = SilenceTracker()
-    user = history.who(args.user)
     report = with_targets(store, drill, score_file(info, drill, engine, tracker), user)
     saved = keep_check(store, drill, engine, info, report, tracker, user) if store is not None else None  # kept before it is shown
     if args.json:
@@ -312,7 +314,8 @@ def _drill(args: argparse.Namespace, err: Console) -> int:
     if args.customer and not any(s.answer for s in drill.steps) and not drill.customer.cue:
         raise VoicedrillError(f"drill {drill.name!r} has no customer lines ([customer] cue, steps' answer)")
     sources = file_sources([probe(path) for path in args.input], args.speed) if args.input else mic_sources()
-    store = None if args.no_save else history.open_store()
+    store = None if args.no_save else history.open_store(offline=True)
+    history.who(args.user)  # a bad name is said before anything loads
     events = EventLog(args.events) if args.events else None
     engine = load_engine(args.engine, args.model, drill)
     err.print(f"engine: {engine.description}", markup=False)
@@ -343,6 +346,9 @@ def _app(args: argparse.Namespace, err: Console) -> int:
     from .app.runs import AppConfig
     from .audio import probe
 
+    from .history import who
+
+    who(args.user)  # a bad $VOICEDRILL_USER is said now, not after the first rep
     config = AppConfig([probe(path) for path in args.input], args.speed, args.engine, args.model, not args.no_speech, args.user)
     serve(config, args.host, int(args.port), not args.no_browser, lambda line: err.print(line, markup=False, soft_wrap=True))
     return 0
@@ -376,13 +382,13 @@ def _named(kind: str, number: int | None) -> str:
 
 def _selected(args: argparse.Namespace, store, last: int | None = None) -> list:
     """The stored reps that --drill and --since pick (the newest `last` of them)."""
-    return store.reps(drill=args.drill, since=args.since, last=last)
+    return store.reps(drill=args.drill, since=args.since, user=args.user, last=last)
 
 
 def _report(args: argparse.Namespace, store, err: Console) -> int:
     from .files import write_file
     from .plots import png_bytes, rep_figure, session_figure
-    from .report import render, render_summary
+    from .report import render, render_summary, shown_name
     from .webpage import page
 
     kind, number = store.resolve(*args.ref)
@@ -403,7 +409,8 @@ def _report(args: argparse.Namespace, store, err: Console) -> int:
     if not (args.html or args.png):
         console = Console(highlight=False)
         for rep, report in zip(reps, reports):
-            render(report, console, title=f"Rep {rep.id} (session s{rep.session}, #{rep.number}) — {rep.drill}, {rep.saved_at:%Y-%m-%d %H:%M}")
+            whose = f"{shown_name(rep.user)}, " if rep.user else ""
+            render(report, console, title=f"Rep {rep.id} (session s{rep.session}, #{rep.number}) — {rep.drill}, {whose}{rep.saved_at:%Y-%m-%d %H:%M}")
         if len(reps) > 1:
             render_summary(reports, console, numbers=[r.id for r in reps])
     return 0
@@ -415,7 +422,7 @@ def _sync(args: argparse.Namespace, err: Console) -> int:
     from .teamdb import PgStore
 
     if not is_url(args.to):
-        raise VoicedrillError(f"--to needs a team database URL (postgresql://user@host/db), not {args.to!r}")
+        raise VoicedrillError("--to needs a team database URL: postgresql://user@host/database")
     local = history.Store(write=False)
     try:
         records = list(local.records())
@@ -454,7 +461,9 @@ def _team(args: argparse.Namespace, store, err: Console) -> int:
             return 0
         console.print(rich_table(team_grid(rows), compact=True))
         console.print(LEGEND, style="dim", markup=False)
-        console.print(f"{len({r.user for r in rows})} people, {len(reps)} reps" + (f" since {args.since:%Y-%m-%d}" if args.since else ""), markup=False)
+        people = len({r.user for r in rows})
+        console.print(f"{people} {'person' if people == 1 else 'people'}, {len(reps)} rep{'' if len(reps) == 1 else 's'}"
+                      + (f" since {args.since.date().isoformat()}" if args.since else ""), markup=False)
     return 0
 
 

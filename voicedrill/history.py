@@ -13,10 +13,12 @@ import base64
 import getpass
 import json
 import os
+import re
 import shutil
 import sqlite3
 import tempfile
 import time
+import unicodedata
 import uuid
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -346,15 +348,18 @@ class Store:
             return True
 
     def records(self) -> Iterator[tuple[dict, Session, RepReport]]:
-        """Every rep as a record a pending file would hold (for `voicedrill sync`), oldest first."""
+        """Every rep as a record a pending file would hold (for `voicedrill sync`), oldest first. Reps
+        from before uids (schema 1) get uids made from what they are, the same every time."""
         sql = ("SELECT r.uid, r.number, r.saved_at, r.source, r.audio, r.report, r.levels, s.uid, s.kind, s.drill, s.engine, s.model,"
                ' s."user", s.pace_low, s.pace_high, s.max_pause_s, s.started_at FROM reps r JOIN sessions s ON s.id = r.session_id ORDER BY r.id')
         with self._errors() as db:
             rows = db.execute(sql).fetchall()
         for (uid, number, saved_at, source, audio, report, levels, suid, kind, drill, engine, model, user, low, high, pause, started) in rows:
+            suid = suid or _stable_uid(started, kind, drill, user)
             session = Session(kind, drill, engine, model, (low, high), pause, started, suid, user)
-            record = {"uid": uid, "session": asdict(session), "number": number, "saved_at": saved_at, "source": source, "audio": audio,
-                      "report": json.loads(report), "levels": None if levels is None else base64.b64encode(levels).decode("ascii")}
+            record = {"uid": uid or _stable_uid(suid, number, saved_at), "session": asdict(session), "number": number, "saved_at": saved_at,
+                      "source": source, "audio": audio, "report": json.loads(report),
+                      "levels": None if levels is None else base64.b64encode(levels).decode("ascii")}
             yield record, session, from_dict(record["report"])
 
     def reps(
@@ -472,6 +477,11 @@ class _Transaction(_Translate):
         super().__exit__(kind, exc, tb)
 
 
+def _stable_uid(*what: object) -> str:
+    """A uid for a row written before rows had one: the same for the same row, every time."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, "voicedrill:" + "|".join(map(str, what))).hex
+
+
 def _filters(**which) -> tuple[list[str], list]:
     """WHERE clauses and their values for the reps a read picks (drill, since, session, rep, user)."""
     columns = {"drill": "s.drill = ?", "session": "r.session_id = ?", "rep": "r.id = ?", "user": 's."user" = ?', "since": "r.saved_at >= ?"}
@@ -483,14 +493,17 @@ def _filters(**which) -> tuple[list[str], list]:
     return where, args
 
 
-def open_store(write: bool = True, create: bool = True) -> Store:
+def open_store(write: bool = True, create: bool = True, offline: bool = False) -> Store:
     """The history $VOICEDRILL_DB names: a team database (postgresql://…) or a file (the default);
-    without `create`, a history file that does not exist yet is read as empty, not made."""
+    without `create`, a history file that does not exist yet is read as empty, not made; with
+    `offline`, a team database that cannot be reached keeps this run's reps in pending files."""
     from .teamdb import PgStore
 
     target = os.environ.get(DB_ENV, "")
     if is_url(target):
-        return PgStore(target, write)
+        return PgStore(target, write, offline=offline)
+    if re.match(r"\s*\w+\s*=", target):
+        raise VoicedrillError(f"{DB_ENV} / --db: write a team database as a URL, postgresql://user@host/database (a key=value connection string is not read)")
     return Store(write=write and (create or db_path().exists()))
 
 
@@ -589,10 +602,26 @@ def _stamp(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
 
 
+MAX_NAME = 64
+
+
+def person(text: str) -> str:
+    """A rep's name as it is saved: 1–64 printable characters on one line (no control or direction codes)."""
+    name = text.strip()
+    if not name or len(name) > MAX_NAME or any(not c.isprintable() or unicodedata.category(c) == "Cf" for c in name):
+        raise VoicedrillError(f"a name of 1 to {MAX_NAME} printable characters, not {text[:70]!r}")
+    return name
+
+
 def who(name: str | None = None) -> str:
     """Who is practising: `name` (--user), else $VOICEDRILL_USER, else the login name."""
-    if named := (name or os.environ.get("VOICEDRILL_USER", "")).strip():
-        return named
+    if name:
+        return person(name)
+    if os.environ.get("VOICEDRILL_USER", "").strip():
+        try:
+            return person(os.environ["VOICEDRILL_USER"])
+        except VoicedrillError as exc:
+            raise VoicedrillError(f"$VOICEDRILL_USER: {exc}") from None
     try:
         return getpass.getuser()
     except (KeyError, OSError):  # no login name (some containers): still save the rep

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import io
+import warnings
 from collections.abc import Sequence
 from itertools import groupby
 
 import matplotlib
 
 matplotlib.use("Agg")  # no display needed, ever
+warnings.filterwarnings("ignore", message="Glyph .* missing from font", category=UserWarning)  # a name in a script the font lacks: boxes, not a warning
 
 import numpy as np  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
@@ -18,9 +20,11 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
 
 from .data import RepReport, Status  # noqa: E402
 from .errors import VoicedrillError  # noqa: E402
+from .report import shown_name  # noqa: E402
 from .history import LEVEL_STEP_S, SavedRep, TeamRep  # noqa: E402
 
 DPI = 100
+LEGEND_MAX = 12  # people named in the team chart's legend
 STATUS_COLOUR = {Status.OK: "#2e8b57", Status.MISSING: "#c0392b", Status.OUT_OF_ORDER: "#e6a100", Status.REPEATED: "#2a7fb8"}
 FLAGGED, FINE, CUSTOMER = "#c0392b", "#2e8b57", "#9e9e9e"
 
@@ -181,27 +185,32 @@ def png_bytes(figure: Figure) -> bytes:
 
 
 def team_figure(reps: Sequence[TeamRep]) -> Figure:
-    """Score and time from first question to handoff, rep by rep, one line per person (and drill)."""
+    """Score and time from first question to handoff, rep by rep, one line per person (and drill);
+    the legend names the LEGEND_MAX most active."""
     if not reps:
         raise VoicedrillError("no reps to plot: none match --drill/--since/--user")
     several = len({r.drill for r in reps}) > 1
-    figure = Figure(figsize=(10, 6.5), dpi=DPI)
+    figure = Figure(figsize=(11, 6.5), dpi=DPI)
     score, handoff = figure.subplots(2, 1, sharex=True)
     people: dict[str, list[TeamRep]] = {}
     for rep in reps:
-        people.setdefault(f"{rep.user or '(no name)'} · {rep.drill}" if several else rep.user or "(no name)", []).append(rep)
+        name = shown_name(rep.user, 24)
+        people.setdefault(f"{name} · {rep.drill}" if several else name, []).append(rep)
+    active = sorted(people, key=lambda n: -len(people[n]))[:LEGEND_MAX]
     for name, mine in sorted(people.items()):
         x = np.arange(1, len(mine) + 1)
-        line, = score.plot(x, [r.score for r in mine], marker="o", ms=3, lw=1.3, label=name)
+        line, = score.plot(x, [r.score for r in mine], marker="o", ms=3, lw=1.3, label=name if name in active else None)
         handoff.plot(x, [np.nan if r.handoff_s is None else r.handoff_s for r in mine],
                      marker="o", ms=3, lw=1.3, color=line.get_color())
     score.set_ylim(0, 105)
     score.set_ylabel("score")
-    score.legend(loc="lower right", fontsize=8, frameon=False, ncols=2)
+    score.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False, title_fontsize=8,
+                 title=f"the {len(active)} with most reps (of {len(people)})" if len(people) > len(active) else None)
     handoff.set_ylabel("seconds")
     handoff.set_title("time from first question to handoff (reps with every step said)", loc="left", fontsize=9)
     handoff.set_xlabel("each person's reps, oldest first")
     handoff.xaxis.set_major_locator(MaxNLocator(integer=True))
+    handoff.set_xlim(0.5, max(len(m) for m in people.values()) + 0.5)
     figure.suptitle(f"voicedrill team — {len(people)} {'lines' if several else 'people'}, {len(reps)} reps", fontsize=11)
     figure.tight_layout()
     return figure

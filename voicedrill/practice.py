@@ -40,10 +40,16 @@ def score_file(source: str | Path | AudioInfo, drill: Drill, engine: Engine, tra
 
 
 def with_targets(store: history.Store | None, drill: Drill, report: RepReport, user: str) -> RepReport:
-    """The report judged against this person's own recent best at this drill (no history: no targets)."""
+    """The report judged against this person's own recent best at this drill (no history: no targets).
+    A history that cannot be read now will not take the rep either: it goes to a pending file."""
     if store is None:
         return report
-    return judged(report, [r.report for r in store.reps(drill=drill.name, user=user, last=RECENT * 3)])
+    try:
+        past = store.reps(drill=drill.name, user=user, last=RECENT * 3)
+    except VoicedrillError as exc:
+        store.problem = store.problem or str(exc).split("; ")[0]
+        return report
+    return judged(report, [r.report for r in past])
 
 
 def keep_check(store: history.Store, drill: Drill, engine: Engine, info: AudioInfo, report: RepReport, tracker: SilenceTracker, user: str,

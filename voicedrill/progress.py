@@ -14,7 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .history import SavedRep
-from .report import to_dict
+from .report import shown_name, to_dict
 from .targets import bests
 
 SPARKS = "▁▂▃▄▅▆▇█"
@@ -45,7 +45,7 @@ def render_history(reps: Sequence[SavedRep], console: Console) -> None:
             pause = "—" if report.longest_pause_s is None else f"{report.longest_pause_s:.2f}s"
             speech = report.pace.speech_wpm
             table.add_row(
-                str(r.id), f"s{r.session} #{r.number}", *((Text(r.user),) if people else ()), f"{r.saved_at:%m-%d %H:%M}", Text(r.drill),
+                str(r.id), f"s{r.session} #{r.number}", *((Text(shown_name(r.user, 12)),) if people else ()), f"{r.saved_at:%m-%d %H:%M}", Text(r.drill),
                 "—" if report.duration_s is None else f"{report.duration_s:.1f}s", "—" if speech is None else f"{speech:.0f}",
                 f"[red]{pause}[/]" if report.flagged_pauses else pause, str(report.order_errors), f"[bold]{report.score}[/]",
             )
@@ -66,7 +66,7 @@ def render_history(reps: Sequence[SavedRep], console: Console) -> None:
             time, pause, pace = best
             figures = [f"time {time:.1f}s" if time is not None else "", f"longest pause {pause:.2f}s",
                        f"{pace:.0f} words a minute" if pace is not None else ""]
-            console.print(Text(f"Personal bests, {drill}{f' ({user})' if people else ''}: " + ", ".join(f for f in figures if f)))
+            console.print(Text(f"Personal bests, {drill}{f' ({shown_name(user)})' if people else ''}: " + ", ".join(f for f in figures if f)))
     console.print(
         f"{len(reps)} rep(s) in {len({r.session for r in reps})} session(s); wpm = words a minute, pause = longest pause between "
         "questions, order = steps out of order. A picture: voicedrill report REP_OR_SESSION --html page.html",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -160,6 +161,13 @@ def _turn(t: dict) -> TurnResult:
 
 def to_json(report: RepReport) -> str:
     return json.dumps(to_dict(report), ensure_ascii=False)
+
+
+def shown_name(name: str, width: int = 20) -> str:
+    """A person's name for a table or chart: control and direction codes shown as "?" (a name may
+    come from anyone's database role), at most `width` characters."""
+    clean = "".join(c if c.isprintable() and unicodedata.category(c) != "Cf" else "?" for c in name) or "(no name)"
+    return clean if len(clean) <= width else clean[: width - 1] + "…"
 
 
 def fmt_seconds(value: float | None) -> str:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from .history import TeamRep
-from .report import Cell, Grid
+from .report import Cell, Grid, shown_name
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ def trend(row: TeamRow) -> Cell:
 def team_grid(rows: Sequence[TeamRow], title: str = "Team practice") -> Grid:
     columns = ("person", "drill", "today", "week", "reps", "last", "best", "handoff", "fix first")
     cells = tuple(
-        (Cell(r.user), Cell(r.drill), Cell(str(r.today), "bad" if r.today == 0 else ""), Cell(str(r.week)), Cell(str(r.reps)),
+        (Cell(shown_name(r.user)), Cell(r.drill), Cell(str(r.today), "bad" if r.today == 0 else ""), Cell(str(r.week)), Cell(str(r.reps)),
          Cell(str(r.last_score)), Cell(str(r.best_score)), trend(r), Cell(r.common_problem or "—"))
         for r in rows
     )

@@ -13,7 +13,7 @@ file; every message shows the URL without its password.
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote
 
 from . import pending
 from .errors import VoicedrillError
@@ -22,17 +22,40 @@ from .schema import MIGRATIONS, SCHEMA_VERSION
 
 WRITE_LOCK = 0x56445231  # the advisory lock every voicedrill writer takes ("VDR1")
 CONNECT_TIMEOUT_S = 5
+_PASSWORD_PARAM = re.compile(r"(?i)(password=)([^&\s]*)")
 _TYPES = ((r"\bINTEGER PRIMARY KEY\b", "BIGINT PRIMARY KEY"), (r"\bINTEGER\b", "BIGINT"), (r"\bREAL\b", "DOUBLE PRECISION"), (r"\bBLOB\b", "BYTEA"))
 
 
 def shown(url: str) -> str:
-    """The URL as it may be printed: without its password."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
+    """The URL as it may be printed: its password (after the user, or `password=` in the query) masked.
+    Pure text work: a malformed URL is masked too, never parsed into an error."""
+    scheme, sep, rest = url.partition("://")
+    netloc, slash, tail = rest.partition("/")
+    if "@" in netloc:
+        userinfo, _, host = netloc.rpartition("@")  # a raw @ in a password: the host is after the last one
+        user, colon, _ = userinfo.partition(":")
+        netloc = f"{user}{':***' if colon else ''}@{host}"
+    masked = _PASSWORD_PARAM.sub(r"\1***", tail)
+    return f"{scheme}{sep}{netloc}{slash}{masked}"
+
+
+def secrets(url: str) -> list[str]:
+    """Every spelling of the URL's password that a driver message could echo."""
+    netloc = url.partition("://")[2].partition("/")[0]
+    found = [netloc.rpartition("@")[0].partition(":")[2]] if "@" in netloc else []
+    found += [m.group(2) for m in _PASSWORD_PARAM.finditer(url)]
+    found += [unquote(f) for f in found]
+    return sorted({f for f in found if f}, key=len, reverse=True)
+
+
+def unreachable(exc: Exception) -> bool:
+    """A connection that failed on the way (server down, network), not one refused for good (a wrong
+    password, no such database, a malformed setting)."""
+    if getattr(exc, "sqlstate", None) in ("57P01", "57P02", "57P03"):  # the server shutting down or starting up
+        return True
+    message = str(exc)
+    lost = ("connection failed", "consuming input failed", "server closed the connection", "the connection is lost", "the connection is closed")
+    return any(w in message for w in lost) and not any(w in message for w in ("FATAL", "authentication", "does not exist"))
 
 
 class _Connection:
@@ -57,7 +80,7 @@ class PgStore(Store):
     """The history on a PostgreSQL server; reads and saves exactly as `Store` does. Opened to save
     while the server cannot be reached, it keeps every rep in a pending file instead."""
 
-    def __init__(self, url: str, write: bool = True, timeout_s: float | None = None):
+    def __init__(self, url: str, write: bool = True, timeout_s: float | None = None, offline: bool = False):
         self.url = url
         self.path = shown(url)  # names it in messages and keys its pending files
         self.timeout_s = timeout_s or BUSY_TIMEOUT_S
@@ -67,17 +90,22 @@ class PgStore(Store):
         self.version = SCHEMA_VERSION  # migrated on open
         self._copy = None
         self.db = None
+        if url.partition("://")[2].partition("/")[0].count("@") > 1:
+            raise VoicedrillError(f"team database {self.path}: an @ in the password must be written %40 in the URL")
         waiting = pending.found(self.path)
         try:
             with self._errors():
                 self.db = _Connection(url)
         except VoicedrillError as exc:
-            if not write or "cannot be reached" not in str(exc):
+            if not (offline and "cannot be reached" in str(exc)):
                 raise
             self.problem = str(exc)  # practice goes on: every rep waits in a pending file until the server is back
             return
         with self._write() as db:
             version = self._version(db)
+            if not write and version < SCHEMA_VERSION:  # a reader changes nothing: an older schema is read as it is
+                self.version = version
+                return
             if version < SCHEMA_VERSION:
                 for step in MIGRATIONS[version:]:
                     step(db)
@@ -88,12 +116,18 @@ class PgStore(Store):
             self._import(waiting)
 
     def reps(self, **which) -> list:
-        """As `Store.reps`; none while the server is away (the reps of this run wait on this computer)."""
-        return [] if self.db is None else super().reps(**which)
+        """As `Store.reps`; none while the server is away (the reps of this run wait on this computer)
+        or before voicedrill ever saved there."""
+        return [] if self.db is None or self.version == 0 else super().reps(**which)
+
+    def team_reps(self, **which) -> list:
+        return [] if self.db is None or self.version == 0 else super().team_reps(**which)
 
     def _version(self, db: _Connection) -> int:
         """The schema version; refuses another program's tables and a newer voicedrill's schema."""
-        tables = {row[0] for row in db.execute("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()").fetchall()}
+        tables = {row[0] for row in db.execute(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'v', 'm', 'S', 'f', 'p')").fetchall()}
         if "voicedrill_schema" not in tables:
             if tables:
                 raise VoicedrillError(f"team database {self.path} holds another program's tables, not voicedrill history; it was left as it is — use another database")
@@ -126,11 +160,13 @@ class _Translate:
             return
         where = f"team database {self.store.path}"
         message = (str(exc).strip().splitlines() or [type(exc).__name__])[0].replace(self.store.url, self.store.path)
+        for secret in secrets(self.store.url):
+            message = message.replace(secret, "***")
         if isinstance(exc, psycopg.errors.InsufficientPrivilege):
             raise VoicedrillError(f"{where}: your database role may not do this ({message}); ask your manager") from None
         if isinstance(exc, psycopg.errors.LockNotAvailable | psycopg.errors.QueryCanceled):
             raise VoicedrillError(f"{where} is busy (waited {self.store.timeout_s:g} s); try again, or use --no-save") from None
-        if isinstance(exc, psycopg.OperationalError):
+        if isinstance(exc, psycopg.OperationalError) and unreachable(exc):
             raise VoicedrillError(f"{where} cannot be reached ({message})") from None
         raise VoicedrillError(f"{where}: {message}") from None
 

@@ -244,7 +244,7 @@ class Practice:
     def _run(self, drill: Drill, reps: int, customer: bool, sources: Callable[[int], Iterable[np.ndarray]]) -> None:
         store = None
         try:
-            store = history.open_store()
+            store = history.open_store(offline=True)
             engine = self.engine(drill)
             keeper = Keeper(store, history.Session.of("drill", drill, engine.name, engine.model_name, self.config.user))
             speaker = Speaker(self.config.speech)
@@ -277,7 +277,7 @@ class Practice:
             raise Busy("a practice run is under way: stop it (or let it finish), then check the recording")
         store = None
         try:
-            store = history.open_store()
+            store = history.open_store(offline=True)
             engine = self.engine(drill)
             tracker = SilenceTracker()
             user = history.who(self.config.user)
