@@ -13,7 +13,7 @@ from voicedrill.analysis import analyse
 from voicedrill.data import Word
 from voicedrill.history import Session, Store
 from voicedrill.synth import Piece
-from voicedrill.team import team_grid, team_rows
+from voicedrill.team import team_grids, team_rows
 
 
 def words_of(drill, gap: float, skip: str = "") -> list[Word]:
@@ -50,7 +50,7 @@ def test_rows_count_today_and_the_week_and_follow_time_to_handoff(store, drill):
     assert rows["ana"].handoff_first_s > rows["ana"].handoff_last_s  # getting fluent
     assert rows["ben"].handoff_first_s is None and rows["ben"].common_problem == "skipped email"
     assert rows["ana"].best_score >= rows["ana"].last_score
-    grid = team_grid(list(rows.values()))
+    grid, = team_grids(list(rows.values()))
     handoff = grid.columns.index("handoff")
     assert grid.rows[0][handoff].role == "ok" and "→" in grid.rows[0][handoff].text
     assert team_rows(reps, datetime.now().astimezone() + timedelta(days=10))[0].week == 0

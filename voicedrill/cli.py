@@ -443,7 +443,7 @@ def _team(args: argparse.Namespace, store, err: Console) -> int:
     from .files import write_file
     from .plots import png_bytes, team_figure
     from .report import rich_table
-    from .team import LEGEND, team_grid, team_rows
+    from .team import LEGEND, team_grids, team_rows
     from .webpage import team_page
 
     reps = store.team_reps(drill=args.drill, since=args.since, user=args.user)
@@ -459,7 +459,8 @@ def _team(args: argparse.Namespace, store, err: Console) -> int:
         if not rows:
             console.print("No reps saved yet (or none match --drill/--since/--user).")
             return 0
-        console.print(rich_table(team_grid(rows), compact=True))
+        for grid in team_grids(rows):
+            console.print(rich_table(grid, compact=True))
         console.print(LEGEND, style="dim", markup=False)
         people = len({r.user for r in rows})
         console.print(f"{people} {'person' if people == 1 else 'people'}, {len(reps)} rep{'' if len(reps) == 1 else 's'}"

@@ -62,14 +62,18 @@ def trend(row: TeamRow) -> Cell:
     return Cell(f"{first:.1f}s → {last:.1f}s", "ok" if last < first else "warn")
 
 
-def team_grid(rows: Sequence[TeamRow], title: str = "Team practice") -> Grid:
-    columns = ("person", "drill", "today", "week", "reps", "last", "best", "handoff", "fix first")
-    cells = tuple(
-        (Cell(shown_name(r.user)), Cell(r.drill), Cell(str(r.today), "bad" if r.today == 0 else ""), Cell(str(r.week)), Cell(str(r.reps)),
-         Cell(str(r.last_score)), Cell(str(r.best_score)), trend(r), Cell(r.common_problem or "—"))
-        for r in rows
-    )
-    return Grid(title, columns, cells, ("today", "week", "reps", "last", "best"))
+def team_grids(rows: Sequence[TeamRow]) -> list[Grid]:
+    """One table per drill (a manager reads a drill at a time; and it fits 80 columns)."""
+    drills = dict.fromkeys(r.drill for r in rows)
+    columns = ("person", "today", "week", "reps", "last", "best", "handoff", "fix first")
+    return [
+        Grid(f"Team practice — {drill}", columns, tuple(
+            (Cell(shown_name(r.user, 16)), Cell(str(r.today), "bad" if r.today == 0 else ""), Cell(str(r.week)), Cell(str(r.reps)),
+             Cell(str(r.last_score)), Cell(str(r.best_score)), trend(r), Cell(r.common_problem or "—"))
+            for r in rows if r.drill == drill
+        ), ("today", "week", "reps", "last", "best"))
+        for drill in drills
+    ]
 
 
 LEGEND = ("today, week (last 7 days), reps (in the period): reps saved; last, best: scores; handoff: time from the first "

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from html import escape
 
 from .history import SavedRep, TeamRep
-from .team import LEGEND, TeamRow, team_grid
+from .team import LEGEND, TeamRow, team_grids
 from .plots import fluency_figure, png_bytes, progress_figure, rep_figure, team_figure
 from .report import Grid, fact_lines, pauses_grid, reps_grid, score_line, steps_grid, summary, summary_line, tip_lines
 
@@ -117,4 +117,5 @@ def team_body(rows: Sequence[TeamRow], reps: Sequence[TeamRep], chart: str = "")
     idle = sorted({r.user for r in rows} - {r.user for r in rows if r.today})
     line = f"<p>Not practised today: {escape(', '.join(idle))}</p>" if idle else "<p>Everyone has practised today.</p>"
     picture = f'<p><img alt="score and time to handoff per person" src="{escape(chart)}"></p>' if chart else _image(png_bytes(team_figure(reps)), "score and time to handoff per person")
-    return _table(team_grid(rows)) + f"<p class=meta>{escape(LEGEND)}</p>" + line + picture
+    tables = "".join(f"<h2>{escape(grid.title)}</h2>{_table(grid)}" for grid in team_grids(rows))
+    return tables + f"<p class=meta>{escape(LEGEND)}</p>" + line + picture
