@@ -73,7 +73,7 @@ def align(words: Sequence[Word], drill: Drill) -> Alignment:
     for h in chosen:
         if h.kind == HitKind.STEP and (h.key not in keep or (keep[h.key] in bare and (h not in bare or h.score > keep[h.key].score))):
             keep[h.key] = h
-    dropped = {h for h in bare if keep.get(h.key) is not h and (keep[h.key] not in bare or _heard_apart(h, keep[h.key], content))}
+    dropped = {h for h in bare if h.key in keep and keep[h.key] is not h and (keep[h.key] not in bare or _heard_apart(h, keep[h.key], content))}
     if any(h in dropped for h in chosen):
         chosen = _best_non_overlapping([h for h in candidates if h not in dropped])
     chosen = sorted(chosen + _missed_in_slot(chosen, content, drill), key=lambda h: h.first)
