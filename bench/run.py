@@ -1,6 +1,7 @@
 """Accuracy and speed of `voicedrill check` per engine, on a corpus synthesised with known truth.
 
     python bench/run.py [--quick] [--vosk-model PATH]
+    python bench/run.py --conditions [--quick] [--only NAMES] [--vosk-model PATH [--vosk-phrases]]
 
 The corpus: the project's TTS voices × speaking rates × seeded errors (clean, skipped step, swapped
 steps, long pause, forbidden phrase, filler, repeated step). Every rep's true step order, pauses and
@@ -8,7 +9,9 @@ speech rate are known from synthesis. Also: the live path (every rep fed at real
 live pause alarms against the scorecard, alarm delay, tick latency, rep end → scorecard, per-block
 cost as the transcript grows; `--live-only` runs just that), and whole
 `check` processes on 1/10/… minute inputs (RTF, peak memory). Prints one table and writes
-bench/results/<date>.json (<date>-quick.json with --quick).
+bench/results/<date>.json (<date>-quick.json with --quick). `--conditions` runs only the
+recording conditions of bench/conditions.py (noise, reverb, mic, phone, rates, voices, wording,
+human speech): a row per condition, written to <date>-conditions.json.
 """
 
 from __future__ import annotations
