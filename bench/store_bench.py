@@ -22,9 +22,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from conftest import Postgres  # noqa: E402  (the tests' throwaway server)
+from test_history import sample_report  # noqa: E402  (a rep from hand-made timed words)
 
-from voicedrill.analysis import analyse  # noqa: E402
-from voicedrill.data import Word  # noqa: E402
 from voicedrill.drills import load_drill  # noqa: E402
 from voicedrill.history import Session, Store  # noqa: E402
 from voicedrill.team import team_rows  # noqa: E402
@@ -44,19 +43,9 @@ FILL = {
 }
 
 
-def report_of(drill, gap: float):
-    words, t = [], 0.0
-    for step in drill.steps:
-        for w in step.line.split():
-            words.append(Word(w.strip(",.?!").lower(), t, t + 0.25))
-            t += 0.3
-        t += gap
-    return analyse(words, drill, "fake", t + 1.0)
-
-
 def bench_store(kind: str, open_store, total: int, saves: int) -> dict:
     drill = load_drill("hard-close")
-    reports = [report_of(drill, 0.3 + i / 10) for i in range(10)]
+    reports = [sample_report(drill, 0.3 + i / 10) for i in range(10)]
     store = open_store()
     sessions = [Session.of("drill", drill, "fake", "none", f"rep{n:02d}") for n in range(20)]
     started = time.perf_counter()

@@ -9,24 +9,11 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from voicedrill.analysis import analyse
-from voicedrill.data import Word
 from voicedrill.history import Session, Store
 from voicedrill.synth import Piece
 from voicedrill.team import team_grids, team_rows
 
-
-def words_of(drill, gap: float, skip: str = "") -> list[Word]:
-    """The drill said word by word, `gap` seconds between questions (pure-logic input, no audio)."""
-    words, t = [], 0.0
-    for step in drill.steps:
-        if step.id == skip:
-            continue
-        for w in step.line.split():
-            words.append(Word(w.strip(",.?!").lower(), t, t + 0.25))
-            t += 0.3
-        t += gap
-    return words
+from test_history import sample_report
 
 
 @pytest.fixture
@@ -39,8 +26,8 @@ def store(tmp_path):
 def test_rows_count_today_and_the_week_and_follow_time_to_handoff(store, drill):
     ana, ben = (Session.of("drill", drill, "fake", "none", name) for name in ("ana", "ben"))
     for number, gap in enumerate((0.9, 0.6, 0.3), 1):
-        store.save_rep(ana, number, analyse(words_of(drill, gap), drill, "fake", 30.0), "mic")
-    store.save_rep(ben, 1, analyse(words_of(drill, 0.3, skip="email"), drill, "fake", 30.0), "mic")
+        store.save_rep(ana, number, sample_report(drill, gap), "mic")
+    store.save_rep(ben, 1, sample_report(drill, 0.3, skip="email"), "mic")
     reps = store.team_reps()
     assert [r.user for r in store.team_reps(user="ben")] == ["ben"]
     now = reps[-1].saved_at

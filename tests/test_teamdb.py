@@ -9,22 +9,12 @@ from concurrent.futures import ThreadPoolExecutor
 import psycopg
 import pytest
 
-from voicedrill.analysis import analyse
-from voicedrill.data import Word
 from voicedrill.errors import VoicedrillError
 from voicedrill.history import Session, Store
 from voicedrill.report import from_dict, to_dict
 from voicedrill.teamdb import WRITE_LOCK, PgStore
 
-
-def report_of(drill, gap: float = 0.4):
-    words, t = [], 0.0
-    for step in drill.steps:
-        for w in step.line.split():
-            words.append(Word(w.strip(",.?!").lower(), t, t + 0.25))
-            t += 0.3
-        t += gap
-    return analyse(words, drill, "fake", t + 1.0)
+from test_history import sample_report
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -42,18 +32,18 @@ def open_at(target, **options) -> Store:
 def test_reps_saved_read_and_deleted_alike(target, drill):
     store = open_at(target)
     ana = Session.of("drill", drill, "fake", "none", "ana")
-    saved = [store.save_rep(ana, n, report_of(drill, 0.3 + n / 10), "mic", [-40.0, -20.5, -90.0]) for n in (1, 2, 3)]
+    saved = [store.save_rep(ana, n, sample_report(drill, 0.3 + n / 10), "mic", [-40.0, -20.5, -90.0]) for n in (1, 2, 3)]
     ben = Session.of("check", drill, "fake", "none", "ben")
-    store.save_rep(ben, 1, report_of(drill), "rep.wav")
+    store.save_rep(ben, 1, sample_report(drill), "rep.wav")
     assert [s.rep for s in saved] == [1, 2, 3] and (ana.id, ben.id) == (1, 2)
     reps = store.reps()
     assert [(r.id, r.session, r.number, r.user) for r in reps] == [(1, 1, 1, "ana"), (2, 1, 2, "ana"), (3, 1, 3, "ana"), (4, 2, 1, "ben")]
-    assert reps[1].report == from_dict(to_dict(report_of(drill, 0.5))) and list(reps[0].levels) == [-40.0, -20.5, -90.0]
+    assert reps[1].report == from_dict(to_dict(sample_report(drill, 0.5))) and list(reps[0].levels) == [-40.0, -20.5, -90.0]
     assert [r.id for r in store.reps(user="ben")] == [4] and [r.id for r in store.reps(last=2)] == [3, 4]
     assert store.resolve("session", None) == ("session", 2)
     assert store.delete(rep=4) == 1 and store.delete(session=1) == 3 and store.reps() == []
     again = Session.of("drill", drill, "fake", "none", "ana")
-    assert store.save_rep(again, 1, report_of(drill), "mic").rep == 5 and again.id == 3  # numbers are never reused
+    assert store.save_rep(again, 1, sample_report(drill), "mic").rep == 5 and again.id == 3  # numbers are never reused
     store.close()
     reopened = open_at(target)
     assert [r.id for r in reopened.reps()] == [5]
@@ -89,7 +79,7 @@ def test_twenty_writers_at_once_lose_nothing(target, drill):
     """The load test: 20 concurrent writers × 50 reps (SQLite: 20 × 10), every rep present exactly once."""
     per_writer = 50 if isinstance(target, str) else 10
     open_at(target).close()
-    report = report_of(drill)
+    report = sample_report(drill)
 
     def writer(n: int) -> list[int]:
         store = open_at(target, timeout_s=60)
@@ -111,17 +101,17 @@ def test_the_server_going_away_mid_run_loses_nothing(postgres, drill, monkeypatc
     url = postgres.new_database()
     store = PgStore(url)
     session = Session.of("drill", drill, "fake", "none", "ana")
-    assert store.save_rep(session, 1, report_of(drill), "mic").rep == 1
+    assert store.save_rep(session, 1, sample_report(drill), "mic").rep == 1
     postgres.stop()
     try:
-        waiting = [store.save_rep(session, n, report_of(drill), "mic") for n in (2, 3)]
+        waiting = [store.save_rep(session, n, sample_report(drill), "mic") for n in (2, 3)]
         assert all(w.rep is None and w.pending.is_file() for w in waiting)
         assert "cannot be reached" in waiting[0].waiting and "voicedrill@127.0.0.1" in waiting[0].waiting
         store.close()
         with pytest.raises(VoicedrillError, match="cannot be reached"):
             PgStore(url, write=False)  # still down: nothing to read, and the reps keep waiting
         offline = PgStore(url, offline=True)  # opened to practise: this rep waits too
-        assert offline.save_rep(session, 4, report_of(drill), "mic").pending.is_file() and offline.reps() == []
+        assert offline.save_rep(session, 4, sample_report(drill), "mic").pending.is_file() and offline.reps() == []
         offline.close()
         assert all(w.pending.is_file() for w in waiting)
     finally:
@@ -139,7 +129,7 @@ def test_sync_sends_local_reps_once(postgres, drill, cli, tmp_path, monkeypatch)
     for user in ("ana", "ben"):
         session = Session.of("drill", drill, "fake", "none", user)
         for n in (1, 2):
-            store.save_rep(session, n, report_of(drill), "mic", [-30.0])
+            store.save_rep(session, n, sample_report(drill), "mic", [-30.0])
     store.close()
     monkeypatch.setenv("VOICEDRILL_DB", str(local))
     url = postgres.new_database()
@@ -194,7 +184,7 @@ def test_the_documented_roles_let_reps_save_and_read_but_not_delete(postgres, dr
             db.execute(statement.strip().rstrip(";"))
     ana = PgStore(url.replace("voicedrill@", "ana@"))
     try:
-        assert ana.save_rep(Session.of("drill", drill, "fake", "none", "ana"), 1, report_of(drill), "mic").rep == 1
+        assert ana.save_rep(Session.of("drill", drill, "fake", "none", "ana"), 1, sample_report(drill), "mic").rep == 1
         assert [r.user for r in ana.reps()] == ["ana"]
         with pytest.raises(VoicedrillError, match="your database role may not do this"):
             ana.delete(rep=1)
@@ -231,7 +221,7 @@ def test_a_rep_is_kept_when_the_server_goes_away_before_its_targets_are_read(pos
     session = Session.of("drill", drill, "fake", "none", "ana")
     postgres.stop()
     try:
-        report = with_targets(store, drill, report_of(drill), "ana")  # reading the past fails…
+        report = with_targets(store, drill, sample_report(drill), "ana")  # reading the past fails…
         assert report.targets is None and "cannot be reached" in store.problem
         assert store.save_rep(session, 1, report, "mic").pending.is_file()  # …and the rep waits, never lost
         store.close()
@@ -248,7 +238,7 @@ def test_reps_from_before_uids_are_synced_once(postgres, drill, cli, tmp_path, m
     local = tmp_path / "old.db"
     store = Store(local)
     for n in (1, 2):
-        store.save_rep(Session.of("drill", drill, "fake", "none", "ana"), n, report_of(drill), "mic")
+        store.save_rep(Session.of("drill", drill, "fake", "none", "ana"), n, sample_report(drill), "mic")
     store.close()
     with sqlite3.connect(local) as db:  # as a schema-1 history upgraded to 2 left them: no uids
         db.execute("UPDATE reps SET uid = NULL")
@@ -268,7 +258,7 @@ def test_names_are_checked_and_shown_safely(postgres, drill, cli, monkeypatch, m
     monkeypatch.delenv("VOICEDRILL_USER")
     url = postgres.new_database()
     store = PgStore(url)
-    store.save_rep(Session.of("drill", drill, "fake", "none", "ok"), 1, report_of(drill), "mic")
+    store.save_rep(Session.of("drill", drill, "fake", "none", "ok"), 1, sample_report(drill), "mic")
     store.close()
     with psycopg.connect(url, autocommit=True) as db:  # a database role can write any name
         db.execute("UPDATE sessions SET \"user\" = %s", ("eve\x1b[2J\u202e" + "x" * 80,))
