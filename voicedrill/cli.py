@@ -311,7 +311,7 @@ def _drill(args: argparse.Namespace, err: Console) -> int:
 
     # every refusal comes before the model loads and before a session folder exists
     drill = load_drill(args.drill)
-    if args.customer and not any(s.answer for s in drill.steps) and not drill.customer.cue:
+    if args.customer and not drill.has_customer:
         raise VoicedrillError(f"drill {drill.name!r} has no customer lines ([customer] cue, steps' answer)")
     sources = file_sources([probe(path) for path in args.input], args.speed) if args.input else mic_sources()
     store = None if args.no_save else history.open_store(offline=True)

@@ -129,6 +129,11 @@ class Drill:
         step = next(s for s in self.steps if s.id == step_id)
         return next(i for i, s in enumerate(self.steps) if s is step or (step.group and s.group == step.group))
 
+    @property
+    def has_customer(self) -> bool:
+        """Whether the simulated customer has anything to say in this drill (a cue or an answer)."""
+        return bool(self.customer.cue or any(s.answer for s in self.steps))
+
     def script_lines(self) -> list[str]:
         """Every phrase the drill knows: steps, variants, forbidden phrases and fillers."""
         return [p for s in self.steps for p in s.phrases] + list(self.forbidden) + list(self.fillers)

@@ -18,7 +18,6 @@ import shutil
 import sqlite3
 import tempfile
 import time
-import unicodedata
 import uuid
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -33,7 +32,7 @@ from .data import RepReport
 from .drills import Drill
 from .errors import VoicedrillError
 from .files import keep_safe, reason
-from .report import from_dict, rep_row, to_dict
+from .report import from_dict, plain, rep_row, to_dict
 from .schema import APPLICATION_ID, DB_ENV, LARGEST_ID, MIGRATIONS, SCHEMA_VERSION, check_header, damaged, foreign, is_url, newer, unusable, writable
 
 BUSY_TIMEOUT_S = 10.0  # how long a save waits for another process's write to finish
@@ -608,7 +607,7 @@ MAX_NAME = 64
 def person(text: str) -> str:
     """A rep's name as it is saved: 1–64 printable characters on one line (no control or direction codes)."""
     name = text.strip()
-    if not name or len(name) > MAX_NAME or any(not c.isprintable() or unicodedata.category(c) == "Cf" for c in name):
+    if not name or len(name) > MAX_NAME or not all(map(plain, name)):
         raise VoicedrillError(f"a name of 1 to {MAX_NAME} printable characters, not {text[:70]!r}")
     return name
 

@@ -163,10 +163,15 @@ def to_json(report: RepReport) -> str:
     return json.dumps(to_dict(report), ensure_ascii=False)
 
 
+def plain(c: str) -> bool:
+    """A character that shows as itself: printable, and not a format code (text direction, zero width)."""
+    return c.isprintable() and unicodedata.category(c) != "Cf"
+
+
 def shown_name(name: str, width: int = 20) -> str:
     """A person's name for a table or chart: control and direction codes shown as "?" (a name may
     come from anyone's database role), at most `width` characters."""
-    clean = "".join(c if c.isprintable() and unicodedata.category(c) != "Cf" else "?" for c in name) or "(no name)"
+    clean = "".join(c if plain(c) else "?" for c in name) or "(no name)"
     return clean if len(clean) <= width else clean[: width - 1] + "…"
 
 

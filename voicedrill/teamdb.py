@@ -58,6 +58,10 @@ def unreachable(exc: Exception) -> bool:
     return any(w in message for w in lost) and not any(w in message for w in ("FATAL", "authentication", "does not exist"))
 
 
+class Unreachable(VoicedrillError):
+    """The server could not be reached (down, or the network): worth trying again later."""
+
+
 class _Connection:
     """psycopg speaking the history's SQL: `?` placeholders, SQLite's column types in DDL."""
 
@@ -96,16 +100,17 @@ class PgStore(Store):
         try:
             with self._errors():
                 self.db = _Connection(url)
-        except VoicedrillError as exc:
-            if not (offline and "cannot be reached" in str(exc)):
+        except Unreachable as exc:
+            if not offline:
                 raise
             self.problem = str(exc)  # practice goes on: every rep waits in a pending file until the server is back
             return
+        if not (write or waiting):  # a reader changes nothing and takes no write lock: an older schema is read as it is
+            with self._errors() as db:
+                self.version = self._version(db)
+            return
         with self._write() as db:
             version = self._version(db)
-            if not write and version < SCHEMA_VERSION:  # a reader changes nothing: an older schema is read as it is
-                self.version = version
-                return
             if version < SCHEMA_VERSION:
                 for step in MIGRATIONS[version:]:
                     step(db)
@@ -167,7 +172,7 @@ class _Translate:
         if isinstance(exc, psycopg.errors.LockNotAvailable | psycopg.errors.QueryCanceled):
             raise VoicedrillError(f"{where} is busy (waited {self.store.timeout_s:g} s); try again, or use --no-save") from None
         if isinstance(exc, psycopg.OperationalError) and unreachable(exc):
-            raise VoicedrillError(f"{where} cannot be reached ({message})") from None
+            raise Unreachable(f"{where} cannot be reached ({message})") from None
         raise VoicedrillError(f"{where}: {message}") from None
 
 

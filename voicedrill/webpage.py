@@ -29,9 +29,13 @@ th, td { padding: .25em .7em; border-bottom: 1px solid #eceff1; text-align: left
 
 def page(reps: Sequence[SavedRep]) -> str:
     """A rep's page, or with several reps of a session, the session's page."""
-    what = title(reps)
+    return _document(title(reps), body(reps))
+
+
+def _document(what: str, content: str) -> str:
+    """A whole self-contained page around `content`."""
     return (f"<!doctype html>\n<html lang=en><head><meta charset=utf-8><title>voicedrill {escape(what)}</title>\n"
-            f"<style>{PAGE_STYLE}{REPORT_STYLE}</style></head>\n<body>\n{body(reps)}\n</body></html>\n")
+            f"<style>{PAGE_STYLE}{REPORT_STYLE}</style></head>\n<body>\n{content}\n</body></html>\n")
 
 
 def title(reps: Sequence[SavedRep]) -> str:
@@ -106,8 +110,7 @@ def _mark(text: str, role: str = "") -> str:
 
 def team_page(rows: Sequence[TeamRow], reps: Sequence[TeamRep]) -> str:
     """The manager's page: the team table and its chart."""
-    content = f"<h1>voicedrill — team practice</h1>{team_body(rows, reps)}"
-    return f"<!doctype html>\n<html lang=en><head><meta charset=utf-8><title>voicedrill team</title>\n<style>{PAGE_STYLE}{REPORT_STYLE}</style></head>\n<body>\n{content}\n</body></html>\n"
+    return _document("team", f"<h1>voicedrill — team practice</h1>{team_body(rows, reps)}")
 
 
 def team_body(rows: Sequence[TeamRow], reps: Sequence[TeamRep], chart: str = "") -> str:

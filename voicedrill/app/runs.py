@@ -33,6 +33,7 @@ from ..webpage import rep_section, run_table
 
 STATE_PER_S = 12  # live state messages a second (events go at once)
 SHOWN_WORDS = 30
+CHECK_BUSY = "a practice run is under way: stop it (or let it finish), then check the recording"
 
 
 class Busy(VoicedrillError):
@@ -212,7 +213,7 @@ class Practice:
 
     def start(self, drill: Drill, reps: int, customer: bool, source: str) -> None:
         """Start a run of `reps` reps on its own thread; Busy if the engine is taken."""
-        if customer and not any(s.answer for s in drill.steps) and not drill.customer.cue:
+        if customer and not drill.has_customer:
             raise VoicedrillError(f"drill {drill.name!r} has no customer lines, so it cannot be practised with the customer")
         sources = self.sources(source)
         if not self._busy.acquire(blocking=False):
@@ -271,10 +272,15 @@ class Practice:
             "error": str(run.error) if run.error else None,
         })
 
+    def refuse_if_running(self) -> None:
+        """Busy while a run (or another check) holds the engine."""
+        if self.running() or self._busy.locked():
+            raise Busy(CHECK_BUSY)
+
     def check(self, audio: AudioInfo, drill: Drill, name: str) -> tuple[RepReport, history.Saved]:
         """A recording scored and kept as `voicedrill check` does it (`name`: as the rep uploaded it)."""
         if not self._busy.acquire(blocking=False):
-            raise Busy("a practice run is under way: stop it (or let it finish), then check the recording")
+            raise Busy(CHECK_BUSY)
         store = None
         try:
             store = history.open_store(offline=True)

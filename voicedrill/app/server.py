@@ -69,7 +69,7 @@ class App:
         names = ", ".join(i.path.name for i in self.config.inputs)
         sources = [("file", f"recording: {names}" if len(names) < 60 else f"the {len(self.config.inputs)} recordings the app was started with")] if self.config.inputs else []
         sources += [(str(i), f"microphone: {name}") for i, name in await run_in_threadpool(input_devices)]
-        steps = {d.name: {"title": d.title, "customer": bool(d.customer.cue or any(s.answer for s in d.steps)),
+        steps = {d.name: {"title": d.title, "customer": d.has_customer,
                           "steps": [{"id": s.id, "line": s.line} for s in d.steps]} for d in drills}
         return self.page(request, "practice.html", drills=drills, chosen=chosen, sources=sources, steps=steps,
                          running=self.practice.running())
@@ -131,8 +131,7 @@ class App:
         path = None
         try:
             drill = await run_in_threadpool(load_named_drill, str(form.get("drill") or "hard-close"))
-            if self.practice.running():
-                raise Busy("a practice run is under way: stop it (or let it finish), then check the recording")
+            self.practice.refuse_if_running()  # before the upload is kept
             path = await run_in_threadpool(_keep_upload, upload)
             try:
                 info = await run_in_threadpool(probe, path)
@@ -239,11 +238,11 @@ class App:
     async def team_page(self, request: Request) -> Response:
         """The manager's view of everyone in this history (per person and drill)."""
         drill = request.query_params.get("drill") or None
-        reps = await run_in_threadpool(self._read, "team_reps", drill=drill)
+        everyone = await run_in_threadpool(self._read, "team_reps")  # headlines only, read once
+        reps = [r for r in everyone if drill in (None, r.drill)]
         rows = team_rows(reps, datetime.now().astimezone())
         chart = "/team.png" + (f"?drill={quote(drill)}" if drill else "")
-        return self.page(request, "team.html", content=team_body(rows, reps, chart), drill=drill,
-                         drills=sorted({r.drill for r in await run_in_threadpool(self._read, "reps")}))
+        return self.page(request, "team.html", content=team_body(rows, reps, chart), drill=drill, drills=sorted({r.drill for r in everyone}))
 
     async def team_chart(self, request: Request) -> Response:
         reps = await run_in_threadpool(self._read, "team_reps", drill=request.query_params.get("drill") or None)
