@@ -33,7 +33,7 @@ from .drills import Drill
 from .errors import VoicedrillError
 from .files import keep_safe, reason
 from .report import from_dict, plain, rep_row, to_dict
-from .schema import APPLICATION_ID, DB_ENV, LARGEST_ID, MIGRATIONS, SCHEMA_VERSION, check_header, damaged, foreign, is_url, newer, unusable, writable
+from .schema import APPLICATION_ID, DB_ENV, HEADLINES_VERSION, LARGEST_ID, MIGRATIONS, SCHEMA_VERSION, check_header, damaged, foreign, is_url, newer, unusable, writable
 
 BUSY_TIMEOUT_S = 10.0  # how long a save waits for another process's write to finish
 LEVEL_STEP_S = 0.05  # stored energy envelope resolution (for the timeline picture)
@@ -397,7 +397,7 @@ class Store:
     def team_reps(self, drill: str | None = None, since: datetime | None = None, user: str | None = None) -> list[TeamRep]:
         """Every rep's headline for the team view, oldest first: read from columns, no whole reports
         (a history older than those columns, read as it is: from its reports)."""
-        if self.version < 3:
+        if self.version < HEADLINES_VERSION:
             return [TeamRep(r.user, r.drill, r.saved_at, r.report.score, r.report.handoff_s, r.report.fix_first)
                     for r in self.reps(drill=drill, since=since, user=user)]
         where, args = _filters(drill=drill, since=since, user=user)

@@ -87,6 +87,7 @@ def _v3(db: sqlite3.Connection) -> None:
 # MIGRATIONS[n] takes the schema from version n to n + 1 (version 0: a new, empty file).
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3]
 SCHEMA_VERSION = len(MIGRATIONS)
+HEADLINES_VERSION = 3  # from this schema on, each rep's headline verdicts are columns (_v3)
 
 
 def is_url(target: str) -> bool:
