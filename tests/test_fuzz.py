@@ -1,10 +1,14 @@
-"""Fuzzing the pure analysis core: any word timeline gives a report or the project's own error."""
+"""Fuzzing the pure analysis core: any word timeline gives a report or the project's own error.
+
+The same examples on every run (CI must not fail at random); to search further, run these tests
+with `derandomize=False` and a larger `max_examples` and pin what they find with `@example`.
+"""
 
 from __future__ import annotations
 
 import math
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from voicedrill.analysis import analyse
@@ -34,7 +38,7 @@ turns = st.builds(
 )
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(words, max_size=40), st.sampled_from(sorted(DRILLS)))
 def test_any_timeline_reports_or_refuses_clearly(timeline, name):
     try:
@@ -46,12 +50,16 @@ def test_any_timeline_reports_or_refuses_clearly(timeline, name):
     to_json(report)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.lists(sane_words, max_size=60),
     st.lists(spans, max_size=10),
     st.lists(turns, max_size=4),
     st.sampled_from(["hard-close", "first-close-recovery"]),
+)
+@example(  # the same word heard twice over a silence: its time is taken off the pause once, not twice
+    [Word("a", 0, 0), Word("a", 0, 1), Word("a", 0, 1), Word("a", 3, 4), Word("a", 3, 4), Word("about", 0, 0), Word("address", 3, 3), Word("a", 0, 0)],
+    [(0.0, 1.0)], [], "hard-close",
 )
 def test_sane_timelines_always_report(timeline, silences, customer, name):
     """Overlapping, unsorted, repeated words, arbitrary silences and customer turns: a valid report."""

@@ -73,8 +73,13 @@ def silence_between(end: float, start: float, silences: Sequence[tuple[float, fl
     def within(a: float, b: float) -> float:
         return max(0.0, min(b, start) - max(a, end))
 
-    words = [w for w in spoken if w.conf >= UNCLEAR_CONF]
-    return sum(within(s, e) - sum(within(max(s, w.start), min(e, w.end)) for w in words) for s, e in silences)
+    sounding: list[tuple[float, float]] = []  # the clear words' union: overlapping words count once
+    for w in sorted((w for w in spoken if w.conf >= UNCLEAR_CONF), key=lambda w: w.start):
+        if sounding and w.start <= sounding[-1][1]:
+            sounding[-1] = (sounding[-1][0], max(sounding[-1][1], w.end))
+        else:
+            sounding.append((w.start, w.end))
+    return sum(within(s, e) - sum(within(max(s, a), min(e, b)) for a, b in sounding) for s, e in silences)
 
 
 def pauses(
