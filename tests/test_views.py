@@ -106,3 +106,17 @@ def test_tables_fit_without_cutting_values_or_names(saved, width):
         assert "…" not in text and max(len(line) for line in text.splitlines()) <= width
     for name in ("hard-close", "first-close-recovery", "micro-commitment", "soft-to-hard"):
         assert re.search(rf"\b{name}\b", listing), listing
+
+
+
+@pytest.mark.parametrize(("trend", "words"), [
+    (15.0, "climbing about 15.0 points a rep"),
+    (-10.0, "slipping about 10.0 points a rep — slow down"),
+    (0.2, "holding steady"),
+])
+def test_the_run_trend_in_words(trend, words):
+    """The run's closing line says where the score is heading and what to do, not a signed slope."""
+    from voicedrill.report import summary_line
+
+    line = summary_line({"first_score": 40, "last_score": 70, "best_rep": 3, "best_score": 70, "trend_per_rep": trend})
+    assert words in line and "+" not in line

@@ -190,6 +190,7 @@ class Cell:
 
 
 STATUS_LABEL = {Status.OK: "said", Status.MISSING: "skipped", Status.OUT_OF_ORDER: "out of order", Status.REPEATED: "said twice"}
+TREND_STEADY = 0.5  # score points a rep: less than this either way is holding steady
 PART_LABEL = {"steps": "steps said", "order": "in order", "flow": "pauses between questions", "pace": "speaking pace",
               "clean": "words to avoid and fillers"}
 
@@ -340,7 +341,7 @@ def _figure(what: str, value: float | None) -> str:
 
 
 def score_line(report: RepReport) -> str:
-    parts = ", ".join(f"{PART_LABEL.get(p.name, p.name)} {p.points:g}/{p.max_points} ({p.why})" for p in report.score_parts)
+    parts = "; ".join(f"{PART_LABEL.get(p.name, p.name)} {p.points:g} of {p.max_points} points ({p.why})" for p in report.score_parts)
     return f"Score {report.score}/100 — {parts}"
 
 
@@ -422,5 +423,10 @@ def summary_line(info: dict) -> str:
     line = f"First rep {info['first_score']} → last rep {info['last_score']}; best: rep {info['best_rep']} ({info['best_score']})"
     if "trend_per_rep" in info:
         trend = info["trend_per_rep"]
-        line += f"; trend {trend:+.1f} points per rep" + (" — it's starting to flow" if trend > 0 else "")
+        if trend >= TREND_STEADY:
+            line += f"; climbing about {trend:.1f} points a rep — it's starting to flow"
+        elif trend <= -TREND_STEADY:
+            line += f"; slipping about {-trend:.1f} points a rep — slow down, get the order right, then build speed again"
+        else:
+            line += "; holding steady — pick one tip and fix it on the next rep"
     return line
