@@ -31,9 +31,10 @@ import numpy as np
 
 from voicedrill.analysis import analyse
 from voicedrill.asr import transcribe
-from voicedrill.audio import SilenceTracker, stream_file
+from voicedrill.audio import SilenceTracker, clip_file, stream_file
 from voicedrill.drills import load_drill
 from voicedrill.metrics import silence_between
+from voicedrill.second_look import second_look
 
 from conditions import Case, Condition, Rep, build, cases, render, wording
 
@@ -133,9 +134,10 @@ def measure(engine, path: Path, drill):
     tracker = SilenceTracker()
     started = time.perf_counter()
     transcript = transcribe(engine, tracker.tee(stream_file(path)))
+    words = second_look(transcript.words, drill, engine, lambda start, end: clip_file(path, start, end))
     decoded = time.perf_counter()
     silences = tracker.silences()
-    report = analyse(transcript.words, drill, engine.name, transcript.audio_s, silences)
+    report = analyse(words, drill, engine.name, transcript.audio_s, silences)
     done = time.perf_counter()
     return report, transcript, silences, decoded - started, done - decoded
 

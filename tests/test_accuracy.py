@@ -188,6 +188,52 @@ def test_stream_ending_mid_speech_on_a_frame_edge(sphinx):
     assert [w.text for w in recognizer.finish()]
 
 
+@pytest.mark.parametrize("pause", [0.3, 0.7])
+def test_a_bare_line_is_heard_again_where_it_belongs(drill, sphinx, folder, pause):
+    """`voicedrill synth`'s rep says the script's own lines: the bare "Email?" comes back as "he",
+    and the email was reported skipped on a clean rep. The second look decodes that stretch again
+    allowed only the email step's phrases, and it is found — by check and by the live path alike."""
+    from voicedrill.live import LiveRep, run_rep
+    from voicedrill.audio import FileSource
+
+    path = folder / f"script-lines-{pause}.wav"
+    write_wav(path, build_rep([Piece(step.line, step.id, pause) for step in drill.steps])[0])
+    checked = score_file(path, drill, sphinx)
+    live = run_rep(LiveRep(drill, sphinx), FileSource(path))
+    for report in (checked, live):
+        assert [s.status for s in report.steps] == ["ok"] * len(drill.steps) and report.score == 100
+    assert [p.gap_s for p in live.pauses] == [p.gap_s for p in checked.pauses]
+
+
+def test_the_second_look_does_not_invent_a_step(drill, sphinx, folder):
+    """Other words where the email belongs ("Okay, great.") are not heard as the email: it stays
+    skipped, and the words said stay in the transcript."""
+    pieces = [Piece(step.line, step.id, 0.5) if step.id != "email" else Piece("Okay, great.", None, 0.5) for step in drill.steps]
+    path = folder / "no-email.wav"
+    write_wav(path, build_rep(pieces)[0])
+    report = score_file(path, drill, sphinx)
+    assert {s.id: s.status for s in report.steps}["email"] == "missing"
+    assert "email" not in [w.text for w in report.words]
+
+
+def test_vosk_hears_only_the_phrases_it_is_given(ko_model, drill):
+    """The vosk engine's second look, on a real model (Korean: no English one on CI): held to the
+    words it heard freely in a stretch, it hears only those words again; held to English phrases
+    this model does not know, or over silence, it hears nothing."""
+    from voicedrill.asr import transcribe
+    from voicedrill.models import resolve
+    from voicedrill.vosk_engine import VoskEngine
+
+    engine = VoskEngine(resolve(str(ko_model)))
+    stretch = to_pcm16(np.concatenate([np.zeros(RATE // 4), speak("What's the best name for the account?"), np.zeros(RATE // 4)]))
+    heard = " ".join(w.text for w in transcribe(engine, [stretch]).words)
+    email = next(s for s in drill.steps if s.id == "email")
+    again = engine.hear_only(stretch, [heard, "email"])
+    assert heard and again and set(again.split()) <= set(heard.split())
+    assert engine.hear_only(stretch, email.phrases) is None
+    assert engine.hear_only(np.zeros(RATE, dtype=np.int16), [heard]) is None
+
+
 def sphinx_frame_samples() -> int:
     import pocketsphinx
 

@@ -84,6 +84,19 @@ def stream_file(source: str | Path | AudioInfo, block_s: float = BLOCK_S) -> Ite
         raise VoicedrillError(f"{info.path}: the audio is damaged partway through; record the rep again or convert it to WAV") from None
 
 
+def clip_file(source: str | Path | AudioInfo, start_s: float, end_s: float) -> np.ndarray:
+    """The file's 16 kHz samples from `start_s` to `end_s`, streamed again (a long file stays out of memory)."""
+    first, last = int(start_s * RATE), int(end_s * RATE)
+    parts, at = [], 0
+    for block in stream_file(source):
+        if at + block.size > first:
+            parts.append(block[max(0, first - at) : max(0, last - at)])
+        at += block.size
+        if at >= last:
+            break
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int16)
+
+
 class FileSource:
     """An input source that plays a file through the streaming path, optionally at real-time pace.
 

@@ -22,6 +22,7 @@ from .audio import RATE, SilenceTracker
 from .data import CustomerTurn, Hit, RepReport, TurnKind, Word
 from .drills import Drill
 from .metrics import silence_between
+from .second_look import second_look
 
 END_SILENCE_S = 1.5  # from a microphone, the rep ends this long after the last step is said…
 GIVE_UP_SILENCE_S = 6.0  # …or this long after any speech, if the rep stalls
@@ -129,13 +130,13 @@ class LiveAligner:
 class LiveRep:
     """Feeds one rep's audio through a recogniser, keeps the live state and raises live events."""
 
-    def __init__(self, drill: Drill, engine: Engine, keep_audio: bool = False, number: int = 1):
+    def __init__(self, drill: Drill, engine: Engine, number: int = 1):
         self.drill = drill
         self.engine = engine
         self.recognizer = engine.recognizer()
         self.tracker = SilenceTracker()
         self.state = LiveState(drill, rep=number)
-        self.audio: list[np.ndarray] | None = [] if keep_audio else None
+        self.audio: list[np.ndarray] = []  # the rep as heard (a missing step is listened to again)
         self._aligner = LiveAligner(drill)
         self._samples = 0
         self._announced: dict[str, LiveEvent] = {}  # every step event raised, first time only
@@ -165,8 +166,7 @@ class LiveRep:
         if held:
             block = np.zeros_like(block)
         self.tracker.feed(block, held)
-        if self.audio is not None:
-            self.audio.append(block)
+        self.audio.append(block)
         self._samples += block.size
         state.audio_s = self._samples / RATE
         state.final += clean_words(self.recognizer.accept(block))
@@ -234,7 +234,9 @@ class LiveRep:
         state.final += clean_words(self.recognizer.finish())
         state.partial = []
         self.event(EventType.REP_END)
-        return analyse(state.final, self.drill, self.engine.name, state.audio_s, self.tracker.silences(), state.turns)
+        pcm = np.concatenate(self.audio) if self.audio else np.zeros(0, dtype=np.int16)
+        words = second_look(state.final, self.drill, self.engine, lambda start, end: pcm[int(start * RATE) : int(end * RATE)])
+        return analyse(words, self.drill, self.engine.name, state.audio_s, self.tracker.silences(), state.turns)
 
 
 Listener = Callable[[LiveState, list[LiveEvent]], None]

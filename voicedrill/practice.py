@@ -19,7 +19,7 @@ import platformdirs
 from . import history
 from .analysis import analyse
 from .asr import Engine, transcribe
-from .audio import AudioInfo, FileSource, MicSource, SilenceTracker, stream_file
+from .audio import AudioInfo, FileSource, MicSource, SilenceTracker, clip_file, stream_file
 from .data import RepReport
 from .customer import Customer
 from .drills import Drill
@@ -27,6 +27,7 @@ from .errors import VoicedrillError
 from .files import destination, reason, write_atomic, write_file
 from .live import LiveEvent, LiveRep, LiveState
 from .report import to_dict
+from .second_look import second_look
 from .synth import Piece, Speaker, build_rep, write_wav
 from .targets import RECENT, judged
 
@@ -36,7 +37,8 @@ def score_file(source: str | Path | AudioInfo, drill: Drill, engine: Engine, tra
     """Transcribe a recorded rep and score it against the drill (`tracker` keeps its energy envelope)."""
     tracker = tracker or SilenceTracker()
     transcript = transcribe(engine, tracker.tee(stream_file(source)))  # a bad file fails before any decoding
-    return analyse(transcript.words, drill, engine.name, transcript.audio_s, tracker.silences())
+    words = second_look(transcript.words, drill, engine, lambda start, end: clip_file(source, start, end))
+    return analyse(words, drill, engine.name, transcript.audio_s, tracker.silences())
 
 
 def with_targets(store: history.Store | None, drill: Drill, report: RepReport, user: str) -> RepReport:
@@ -250,7 +252,7 @@ def run_drill(
             if notice := speaker.take_notice():
                 screen.notice(notice)
             source = sources(number)
-            rep = LiveRep(drill, engine, keeper.keep_audio, number)
+            rep = LiveRep(drill, engine, number)
             report = with_targets(keeper.store, drill, screen.run(rep, source, f"rep {number}/{reps}", customer), keeper.session.user)
             if not (report.words or screen.wants_more()):  # stopped before a word was said: nothing to keep
                 run.interrupted = True

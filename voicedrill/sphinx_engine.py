@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 
@@ -20,10 +21,12 @@ from .audio import RATE
 from .data import Word
 from .drills import Drill
 from .script_lm import build_arpa
+from .second_look import phrases_known
 
 FRAME_S = 0.01  # pocketsphinx's default frame rate is 100/s
 BACKGROUND_WORDS = 10000  # general vocabulary kept besides the script
 MAX_REDECODE_BYTES = 60 * RATE * 2  # first utterances up to a minute are decoded twice
+LOOK = "second-look"  # the grammar search a missing step's stretch is heard again with
 _NOT_WORDS = re.compile(r"^(<.*>|\[.*\]|\+\+.*\+\+|\(null\))$", re.IGNORECASE)
 _MODEL = Path(pocketsphinx.get_model_path()) / "en-us"
 
@@ -121,7 +124,6 @@ class SphinxRecognizer:
         if self._in_utt:
             self._decoder.end_utt()
             self._in_utt = False
-        self.closed = False
         self.closed = True
 
     def finish(self) -> list[Word]:
@@ -157,6 +159,24 @@ class SphinxEngine:
     def __init__(self, drill: Drill | None = None):
         self.decoder = pocketsphinx.Decoder(samprate=RATE, loglevel="FATAL") if drill is None else _biased_decoder(drill)
         self._current: SphinxRecognizer | None = None  # one stream at a time on the shared decoder
+
+    def hear_only(self, audio: np.ndarray, phrases: Sequence[str]) -> str | None:
+        """Decode `audio` with a grammar of just these phrases (see second_look): the phrase
+        heard, or None when the search cannot end in any of them."""
+        allowed = phrases_known(phrases, dictionary().__contains__)
+        if not allowed or not audio.size or (self._current is not None and not self._current.closed):
+            return None
+        free = self.decoder.current_search()
+        self.decoder.add_jsgf_string(LOOK, "#JSGF V1.0;\ngrammar step;\npublic <step> = " + " | ".join(f"( {p} )" for p in allowed) + " ;\n")
+        self.decoder.activate_search(LOOK)
+        try:
+            self.decoder.start_utt()
+            self.decoder.process_raw(audio.tobytes(), False, True)
+            self.decoder.end_utt()
+            hypothesis = self.decoder.hyp()
+        finally:
+            self.decoder.activate_search(free)
+        return hypothesis.hypstr if hypothesis is not None and hypothesis.hypstr in allowed else None
 
     def recognizer(self) -> SphinxRecognizer:
         if self._current is not None and not self._current.closed:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -30,7 +31,12 @@ def phrase_list(drill: Drill) -> str:
     fillers, and "[unk]" for anything else. Small vosk models build their graph from it at run time;
     words the model does not know are left out (vosk says which). vosk reads the JSON as UTF-8 text,
     not escapes."""
-    return json.dumps([" ".join(re.findall(r"[\w']+", line.lower())) for line in drill.script_lines()] + [UNKNOWN], ensure_ascii=False)
+    return json.dumps([_spoken(line) for line in drill.script_lines()] + [UNKNOWN], ensure_ascii=False)
+
+
+def _spoken(line: str) -> str:
+    """A line as vosk's words: lower case, punctuation dropped, any script's letters kept."""
+    return " ".join(re.findall(r"[\w']+", line.lower()))
 
 
 class VoskRecognizer:
@@ -79,6 +85,19 @@ class VoskEngine:
         self.description = f"vosk, model {found.path.name} ({found.why})"
         self.model_name = str(found.path)
         self.phrases = phrases
+
+    def hear_only(self, audio: np.ndarray, phrases: Sequence[str]) -> str | None:
+        """Decode `audio` held to just these phrases and "[unk]" (see second_look): the words
+        heard (vosk makes a small language model of the phrases), or None."""
+        import vosk
+
+        allowed = sorted({_spoken(p) for p in phrases} - {""})  # vosk itself drops words its model lacks
+        if not allowed or not audio.size:
+            return None
+        recognizer = vosk.KaldiRecognizer(self.model, RATE, json.dumps([*allowed, UNKNOWN], ensure_ascii=False))
+        recognizer.AcceptWaveform(audio.tobytes())
+        heard = " ".join(w for w in json.loads(recognizer.FinalResult()).get("text", "").split() if w != UNKNOWN)
+        return heard or None
 
     def recognizer(self) -> VoskRecognizer:
         return VoskRecognizer(self.model, self.phrases)

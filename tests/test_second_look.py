@@ -1,0 +1,80 @@
+"""The second-look stage's own logic, with a stand-in listener (the real engines are exercised on
+real audio in tests/test_accuracy.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from voicedrill.data import Word
+from voicedrill.drills import load_drill
+from voicedrill.second_look import second_look
+
+DRILL = load_drill("hard-close")
+
+
+def said(*lines: tuple[str, float]) -> list[Word]:
+    """Words of each line, 0.2 s a word, from its start time."""
+    return [Word(t, start + 0.2 * i, start + 0.2 * i + 0.18) for text, start in lines for i, t in enumerate(text.split())]
+
+
+class Listener:
+    """Hears `answer` in any stretch held to phrases that include it, and keeps what it was asked."""
+
+    def __init__(self, answer: str | None):
+        self.answer, self.asked = answer, []
+
+    def hear_only(self, audio, phrases):
+        self.asked.append((audio.size, tuple(phrases)))
+        return self.answer if self.answer and any(self.answer in p.lower() for p in phrases) else None
+
+
+def clip(start: float, end: float) -> np.ndarray:
+    return np.zeros(int((end - start) * 16000), dtype=np.int16)
+
+
+REP = said(("what's the best name for the account", 0.0), ("and what's a good phone number for you", 2.0), ("he", 4.0),
+           ("this address here right", 5.0), ("anything specific i should note for the tech", 6.5),
+           ("are you using a credit or debit card today", 9.0), ("you're all set my tech will be out tomorrow you're going to love it", 11.5))
+
+
+def test_a_missing_step_stretch_is_heard_again_in_its_own_place():
+    listener = Listener("email")
+    words = second_look(REP, DRILL, listener, clip)
+    assert [w.text for w in words if 3.9 < w.start < 4.5] == ["email"]
+    email = next(w for w in words if w.text == "email")
+    assert (email.start, email.end) == (4.0, 4.18)  # the stretch's own span: pauses stay as heard
+    assert len(listener.asked) == 1 and "Email?" in listener.asked[0][1]
+    assert listener.asked[0][0] == int((4.18 + 0.3 - (4.0 - 0.3)) * 16000)  # with silence either side
+
+
+def test_each_stretch_is_heard_on_its_own():
+    """Two stretches in one gap, a long pause between them: only the one heard as the step is
+    replaced, so the other words and the pause between them stay (the bench's long-pause reps lost
+    their seeded pause when the whole gap was one stretch)."""
+    rep = [w for w in REP if w.text != "he"] + said(("hmm so", 3.9), ("he", 4.6))
+    stamped = lambda start, end: np.full(int((end - start) * 16000), int(start * 100), dtype=np.int16)  # noqa: E731
+    later = Listener("email")
+    later.hear_only = lambda audio, phrases: "email" if audio[0] >= 430 else None
+    texts = [w.text for w in second_look(rep, DRILL, later, stamped) if 3.8 < w.start < 4.9]
+    assert texts == ["hmm", "so", "email"]
+
+
+def test_nothing_heard_leaves_the_words_alone():
+    assert second_look(REP, DRILL, Listener(None), clip) == sorted(REP, key=lambda w: (w.start, w.end))
+
+
+def test_no_stretch_no_look():
+    """A step skipped with nothing said where it belongs is not listened for."""
+    skipped = [w for w in REP if w.text != "he"]
+    listener = Listener("email")
+    assert "email" not in [w.text for w in second_look(skipped, DRILL, listener, clip)]
+    assert listener.asked == []
+
+
+def test_what_is_heard_must_make_the_step():
+    """Words heard again that still don't say the step (one word of a long line) are not taken."""
+    assert second_look(REP, DRILL, Listener("and"), clip) == sorted(REP, key=lambda w: (w.start, w.end))
+
+
+def test_an_engine_that_cannot_listen_again_changes_nothing():
+    assert [w.text for w in second_look(REP, DRILL, object(), clip)] == [w.text for w in REP]

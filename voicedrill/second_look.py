@@ -1,0 +1,94 @@
+"""A second listen for steps the words still miss: the stage between transcription and analysis.
+
+A short line said on its own ("Email?") is often misheard as another short word ("he"). When a
+required step is missing and its gap — between the steps said before and after it — holds speech
+no step or forbidden phrase explains, each stretch of that speech (words said without a pause
+between them) is decoded again by the engine, allowed to hear only the step's own phrases. When what it hears there makes the step found, it
+replaces the stretch's words (same span, so pauses are measured as before); anything else leaves
+the words as they were.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from .align import align, normalise
+from .analysis import clean_words
+from .data import Word
+from .drills import Drill
+
+PAD_S = 0.3  # audio kept either side of the stretch: the engine needs silence round a phrase
+RUN_GAP_S = 0.25  # a silence this long between two unexplained words starts another stretch
+Clip = Callable[[float, float], np.ndarray]  # (start s, end s) → the rep's 16 kHz samples
+
+
+@runtime_checkable
+class Listener(Protocol):
+    """An engine that can decode a stretch of audio allowed to hear only some phrases."""
+
+    def hear_only(self, audio: np.ndarray, phrases: Sequence[str]) -> str | None:
+        """What was heard in `audio` when only these phrases' words could be (None: nothing)."""
+        ...
+
+
+def second_look(words: Sequence[Word], drill: Drill, engine: object, clip: Clip) -> list[Word]:
+    """The words with each missing step's stretch heard again (unchanged if the engine cannot)."""
+    words = clean_words(words)
+    if not isinstance(engine, Listener) or not words:
+        return words
+    for step in drill.steps:
+        alignment = align(words, drill)
+        if step.optional or alignment.step_hits(step.id):
+            continue
+        for first, last in _stretches(words, _unexplained_gap(words, drill, alignment, step.id)):
+            start, end = words[first].start, words[last].end
+            before = words[first - 1].end if first else 0.0
+            after = words[last + 1].start if last + 1 < len(words) else end + PAD_S
+            heard = engine.hear_only(clip(max(before, start - PAD_S), min(after, end + PAD_S)), step.phrases)
+            again = words[:first] + _spread(heard.split(), start, end) + words[last + 1 :] if heard else []
+            if again and align(again, drill).step_hits(step.id):
+                words = again
+                break
+    return words
+
+
+def _stretches(words: list[Word], indices: list[int]) -> list[tuple[int, int]]:
+    """The runs of consecutive word indices said without a pause, as (first, last)."""
+    runs: list[tuple[int, int]] = []
+    for i in indices:
+        if runs and runs[-1][1] == i - 1 and words[i].start - words[i - 1].end < RUN_GAP_S:
+            runs[-1] = (runs[-1][0], i)
+        else:
+            runs.append((i, i))
+    return runs
+
+
+def _unexplained_gap(words: list[Word], drill: Drill, alignment, step_id: str) -> list[int]:
+    """Indices of the words between the steps said before and after `step_id` (in the script's
+    order) that no hit explains; none when no step at all was heard."""
+    ids = [s.id for s in drill.steps]
+    spot = ids.index(step_id)
+    heard = {h.key: h for h in alignment.step_hits()}
+    earlier = next((heard[i] for i in reversed(ids[:spot]) if i in heard), None)
+    later = next((heard[i] for i in ids[spot + 1 :] if i in heard), None)
+    low = earlier.last + 1 if earlier else 0
+    high = later.first if later else len(words)
+    if low >= high or (earlier is None and later is None):
+        return []
+    explained = {i for h in alignment.hits for i in range(h.first, h.last + 1)}
+    return [i for i in range(low, high) if i not in explained]
+
+
+def _spread(tokens: list[str], start: float, end: float) -> list[Word]:
+    """The phrase's words spread evenly over the stretch they were heard in."""
+    size = (end - start) / len(tokens)
+    return [Word(t, round(start + i * size, 3), round(start + (i + 1) * size, 3)) for i, t in enumerate(tokens)]
+
+
+def phrases_known(phrases: Sequence[str], known: Callable[[str], bool]) -> list[str]:
+    """The phrases as normalised word strings, keeping those whose every word the engine knows."""
+    said = [" ".join(normalise(p)) for p in phrases]
+    return sorted({p for p in said if p and all(known(w) for w in p.split())})
