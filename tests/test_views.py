@@ -112,7 +112,7 @@ def test_tables_fit_without_cutting_values_or_names(saved, width):
 @pytest.mark.parametrize(("trend", "words"), [
     (15.0, "climbing about 15.0 points a rep"),
     (-10.0, "slipping about 10.0 points a rep — slow down"),
-    (0.2, "holding steady"),
+    (0.2, "holding steady — pick one tip"),
 ])
 def test_the_run_trend_in_words(trend, words):
     """The run's closing line says where the score is heading and what to do, not a signed slope."""
@@ -120,3 +120,10 @@ def test_the_run_trend_in_words(trend, words):
 
     line = summary_line({"first_score": 40, "last_score": 70, "best_rep": 3, "best_score": 70, "trend_per_rep": trend})
     assert words in line and "+" not in line
+
+
+def test_a_perfect_steady_run_is_told_to_keep_flowing():
+    from voicedrill.report import summary_line
+
+    line = summary_line({"first_score": 100, "last_score": 100, "best_rep": 1, "best_score": 100, "trend_per_rep": 0.0})
+    assert "holding steady at 100" in line and "tip" not in line

@@ -427,6 +427,8 @@ def summary_line(info: dict) -> str:
             line += f"; climbing about {trend:.1f} points a rep — it's starting to flow"
         elif trend <= -TREND_STEADY:
             line += f"; slipping about {-trend:.1f} points a rep — slow down, get the order right, then build speed again"
+        elif info["last_score"] >= 100:
+            line += "; holding steady at 100 — keep it flowing, faster and more natural each time"
         else:
             line += "; holding steady — pick one tip and fix it on the next rep"
     return line
