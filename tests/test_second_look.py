@@ -3,6 +3,8 @@ real audio in tests/test_accuracy.py)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from voicedrill.data import Word
@@ -78,3 +80,18 @@ def test_what_is_heard_must_make_the_step():
 
 def test_an_engine_that_cannot_listen_again_changes_nothing():
     assert [w.text for w in second_look(REP, DRILL, object(), clip)] == [w.text for w in REP]
+
+
+def test_the_looks_are_bounded():
+    """A long gap full of other talk (a long recording) costs at most MAX_LOOKS decodes per missing
+    step, and a stretch longer than any line is not listened to."""
+    from voicedrill.second_look import MAX_LOOKS
+
+    chatter = said(*((f"word{i} more", 20.0 + i) for i in range(12)))
+    monologue = said((" ".join(["blah"] * 60), 40.0))  # 12 s without a pause
+    early = [w for w in REP if w.start < 4.0]
+    late = [replace(w, start=w.start + 60, end=w.end + 60) for w in REP if w.start >= 5.0]
+    listener = Listener(None)
+    second_look(early + monologue + chatter + late, DRILL, listener, clip)
+    assert len(listener.asked) == MAX_LOOKS
+    assert all(size < 8 * 16000 for size, _ in listener.asked)

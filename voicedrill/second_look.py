@@ -22,6 +22,8 @@ from .drills import Drill
 
 PAD_S = 0.3  # audio kept either side of the stretch: the engine needs silence round a phrase
 RUN_GAP_S = 0.25  # a silence this long between two unexplained words starts another stretch
+MAX_STRETCH_S = 8.0  # longer than any one line: not a misheard step
+MAX_LOOKS = 4  # stretches listened to per missing step (the cost stays bounded on long recordings)
 Clip = Callable[[float, float], np.ndarray]  # (start s, end s) → the rep's 16 kHz samples
 
 
@@ -43,7 +45,8 @@ def second_look(words: Sequence[Word], drill: Drill, engine: object, clip: Clip)
         alignment = align(words, drill)
         if step.optional or alignment.step_hits(step.id):
             continue
-        for first, last in _stretches(words, _unexplained_gap(words, drill, alignment, step.id)):
+        stretches = _stretches(words, _unexplained_gap(words, drill, alignment, step.id))
+        for first, last in [(a, b) for a, b in stretches if words[b].end - words[a].start <= MAX_STRETCH_S][:MAX_LOOKS]:
             start, end = words[first].start, words[last].end
             before = words[first - 1].end if first else 0.0
             after = words[last + 1].start if last + 1 < len(words) else end + PAD_S
