@@ -216,6 +216,29 @@ def test_the_second_look_does_not_invent_a_step(drill, sphinx, folder):
     assert "email" not in [w.text for w in report.words]
 
 
+def test_an_interrupted_second_look_leaves_the_decoder_ready(drill, sphinx, folder):
+    """Ctrl-C in the middle of a second look: the shared decoder is back on its own search, out of
+    the utterance, and the next rep decodes as before (the app keeps one engine for every run)."""
+    decoder = sphinx.decoder
+
+    class Interrupting:
+        def __getattr__(self, name):
+            if name == "process_raw" and decoder.current_search() == "second-look":
+                raise KeyboardInterrupt
+            return getattr(decoder, name)
+
+    path = folder / "script-lines-0.3.wav"
+    write_wav(path, build_rep([Piece(step.line, step.id, 0.3) for step in drill.steps])[0])
+    sphinx.decoder = Interrupting()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            sphinx.hear_only(to_pcm16(speak("Email?")), ["Email?"])
+    finally:
+        sphinx.decoder = decoder
+    assert decoder.current_search() != "second-look"
+    assert score_file(path, drill, sphinx).score == 100
+
+
 def test_vosk_hears_only_the_phrases_it_is_given(ko_model, drill):
     """The vosk engine's second look, on a real model (Korean: no English one on CI): held to the
     words it heard freely in a stretch, it hears only those words again; held to English phrases

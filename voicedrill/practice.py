@@ -139,7 +139,7 @@ class Keeper:
     def keep(self, number: int, report: RepReport, rep: LiveRep, source: str) -> Kept:
         """Save one rep: to the folder if asked, and to the history, else to a pending file. A
         failure in one place never costs the rep the others."""
-        audio = np.concatenate(rep.audio) if rep.audio else None
+        audio = np.concatenate(rep.audio) if self.keep_audio and rep.audio else None
         kept = Kept()
         wav = None
         if self.folder is not None:
@@ -149,8 +149,8 @@ class Keeper:
                 "source": source, "report": to_dict(report),
             }
             try:
-                kept.places.append(str(write_rep_files(self.folder, number, record, audio if self.keep_audio else None)))
-                wav = self.folder / f"rep-{number:02d}.wav" if self.keep_audio and audio is not None else None
+                kept.places.append(str(write_rep_files(self.folder, number, record, audio)))
+                wav = self.folder / f"rep-{number:02d}.wav" if audio is not None else None
             except VoicedrillError as exc:
                 kept.problems.append(str(exc))
                 self.files_failed = True

@@ -169,12 +169,17 @@ class SphinxEngine:
         free = self.decoder.current_search()
         self.decoder.add_jsgf_string(LOOK, "#JSGF V1.0;\ngrammar step;\npublic <step> = " + " | ".join(f"( {p} )" for p in allowed) + " ;\n")
         self.decoder.activate_search(LOOK)
+        started = False
         try:
             self.decoder.start_utt()
+            started = True
             self.decoder.process_raw(audio.tobytes(), False, True)
             self.decoder.end_utt()
+            started = False
             hypothesis = self.decoder.hyp()
-        finally:
+        finally:  # even when interrupted (Ctrl-C), the shared decoder is left ready for the next rep
+            if started:
+                self.decoder.end_utt()
             self.decoder.activate_search(free)
         return hypothesis.hypstr if hypothesis is not None and hypothesis.hypstr in allowed else None
 
