@@ -289,6 +289,15 @@ class Store:
     def _write(self):
         return _Transaction(self)
 
+    def _begin(self) -> sqlite3.Connection:
+        """BEGIN IMMEDIATE: the write lock is taken up front, so waits happen in busy_timeout."""
+        self.db.execute("BEGIN IMMEDIATE")
+        return self.db
+
+    def _roll_back(self) -> None:
+        if self.db.in_transaction:
+            self.db.execute("ROLLBACK")
+
     def save_rep(
         self,
         session: Session,
@@ -457,23 +466,24 @@ class _Translate:
         raise VoicedrillError(f"history database {path}: {message}") from None
 
 
-class _Transaction(_Translate):
-    """BEGIN IMMEDIATE … COMMIT: the write lock is taken up front, so waits happen in busy_timeout."""
+class _Transaction:
+    """BEGIN … COMMIT on a store's connection (its `_begin` takes the write lock); on an error,
+    rolled back where the connection still can be, and told as the store tells its errors."""
 
-    def __enter__(self) -> sqlite3.Connection:
-        with _Translate(self.store):
-            self.store.db.execute("BEGIN IMMEDIATE")
-        return self.store.db
+    def __init__(self, store: Store):
+        self.store = store
+
+    def __enter__(self):
+        with self.store._errors():
+            return self.store._begin()
 
     def __exit__(self, kind, exc, tb) -> None:
-        db = self.store.db
         if exc is None:
-            with _Translate(self.store):
-                db.execute("COMMIT")
+            with self.store._errors():
+                self.store.db.execute("COMMIT")
             return
-        if db.in_transaction:
-            db.execute("ROLLBACK")
-        super().__exit__(kind, exc, tb)
+        self.store._roll_back()
+        self.store._errors().__exit__(kind, exc, tb)
 
 
 def _stable_uid(*what: object) -> str:

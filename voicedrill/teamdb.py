@@ -145,8 +145,23 @@ class PgStore(Store):
     def _errors(self):
         return _Translate(self)
 
-    def _write(self):
-        return _Transaction(self)
+    def _begin(self) -> _Connection:
+        """BEGIN holding voicedrill's advisory write lock (waiting at most the busy timeout)."""
+        if self.db is None or self.db.raw.closed:
+            self.db = _Connection(self.url)  # the server came back
+        self.db.execute("BEGIN")
+        self.db.execute(f"SET LOCAL lock_timeout = '{int(self.timeout_s * 1000)}ms'")
+        self.db.execute("SELECT pg_advisory_xact_lock(?)", (WRITE_LOCK,))
+        return self.db
+
+    def _roll_back(self) -> None:
+        import psycopg
+
+        if not self.db.raw.closed:
+            try:
+                self.db.execute("ROLLBACK")
+            except psycopg.Error:  # the connection broke mid-transaction: nothing to roll back
+                pass
 
 
 class _Translate:
@@ -176,30 +191,3 @@ class _Translate:
         raise VoicedrillError(f"{where}: {message}") from None
 
 
-class _Transaction(_Translate):
-    """BEGIN … COMMIT holding voicedrill's advisory write lock (waiting at most the busy timeout)."""
-
-    def __enter__(self) -> _Connection:
-        with _Translate(self.store):
-            db = self.store.db
-            if db is None or db.raw.closed:
-                self.store.db = db = _Connection(self.store.url)  # the server came back
-            db.execute("BEGIN")
-            db.execute(f"SET LOCAL lock_timeout = '{int(self.store.timeout_s * 1000)}ms'")
-            db.execute("SELECT pg_advisory_xact_lock(?)", (WRITE_LOCK,))
-        return db
-
-    def __exit__(self, kind, exc, tb) -> None:
-        db = self.store.db
-        if exc is None:
-            with _Translate(self.store):
-                db.execute("COMMIT")
-            return
-        if not db.raw.closed:
-            import psycopg
-
-            try:
-                db.execute("ROLLBACK")
-            except psycopg.Error:  # the connection broke mid-transaction: nothing to roll back
-                pass
-        super().__exit__(kind, exc, tb)
