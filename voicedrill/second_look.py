@@ -3,9 +3,9 @@
 A short line said on its own ("Email?") is often misheard as another short word ("he"). When a
 required step is missing and its gap — between the steps said before and after it — holds speech
 no step or forbidden phrase explains, each stretch of that speech (words said without a pause
-between them) is decoded again by the engine, allowed to hear only the step's own phrases. When what it hears there makes the step found, it
-replaces the stretch's words (same span, so pauses are measured as before); anything else leaves
-the words as they were.
+between them) is decoded again by the engine, allowed to hear only the step's own phrases. When
+what it hears there makes the step found, it replaces the stretch's words (same span, so pauses
+are measured as before); anything else leaves the words as they were.
 """
 
 from __future__ import annotations
@@ -41,8 +41,8 @@ def second_look(words: Sequence[Word], drill: Drill, engine: object, clip: Clip)
     words = clean_words(words)
     if not isinstance(engine, Listener) or not words:
         return words
+    alignment = align(words, drill)  # aligned again only when a look changes the words
     for step in drill.steps:
-        alignment = align(words, drill)
         if step.optional or alignment.step_hits(step.id):
             continue
         stretches = _stretches(words, _unexplained_gap(words, drill, alignment, step.id))
@@ -51,9 +51,12 @@ def second_look(words: Sequence[Word], drill: Drill, engine: object, clip: Clip)
             before = words[first - 1].end if first else 0.0
             after = words[last + 1].start if last + 1 < len(words) else end + PAD_S
             heard = engine.hear_only(clip(max(before, start - PAD_S), min(after, end + PAD_S)), step.phrases)
-            again = words[:first] + _spread(heard.split(), start, end) + words[last + 1 :] if heard else []
-            if again and align(again, drill).step_hits(step.id):
-                words = again
+            if not heard:
+                continue
+            again = words[:first] + _spread(heard.split(), start, end) + words[last + 1 :]
+            realigned = align(again, drill)
+            if realigned.step_hits(step.id):
+                words, alignment = again, realigned
                 break
     return words
 
