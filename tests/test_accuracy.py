@@ -239,6 +239,28 @@ def test_an_interrupted_second_look_leaves_the_decoder_ready(drill, sphinx, fold
     assert score_file(path, drill, sphinx).score == 100
 
 
+def test_a_failing_second_look_costs_the_rep_nothing(drill, sphinx, folder):
+    """pocketsphinx refusing the stretch (its RuntimeError) means no second look, never a lost
+    rep: the report comes back with the words as first heard, and the decoder stays usable."""
+    decoder = sphinx.decoder
+
+    class Refusing:
+        def __getattr__(self, name):
+            if name == "process_raw" and decoder.current_search() == "second-look":
+                raise RuntimeError("Failed to process audio")
+            return getattr(decoder, name)
+
+    path = folder / "script-lines-0.3.wav"
+    write_wav(path, build_rep([Piece(step.line, step.id, 0.3) for step in drill.steps])[0])
+    sphinx.decoder = Refusing()
+    try:
+        refused = score_file(path, drill, sphinx)
+    finally:
+        sphinx.decoder = decoder
+    assert refused.words and {s.id: s.status for s in refused.steps}["email"] == "missing"
+    assert score_file(path, drill, sphinx).score == 100
+
+
 def test_vosk_hears_only_the_phrases_it_is_given(ko_model, drill):
     """The vosk engine's second look, on a real model (Korean: no English one on CI): held to the
     words it heard freely in a stretch, it hears only those words again; held to English phrases

@@ -177,6 +177,8 @@ class SphinxEngine:
             self.decoder.end_utt()
             started = False
             hypothesis = self.decoder.hyp()
+        except RuntimeError:  # pocketsphinx refused the stretch: no second look, the rep keeps its words
+            hypothesis = None
         finally:  # even when interrupted (Ctrl-C), the shared decoder is left ready for the next rep
             if started:
                 self.decoder.end_utt()
