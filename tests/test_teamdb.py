@@ -123,6 +123,38 @@ def test_the_server_going_away_mid_run_loses_nothing(postgres, drill, monkeypatc
     back.close()
 
 
+def test_reps_that_waited_go_in_when_the_server_answers_again_mid_run(postgres, drill, monkeypatch):
+    """A run goes on while the server is away; at the first rep after it is back, the reps that
+    waited go in first, in order, in the run's session, and the run's screen is told so."""
+    from types import SimpleNamespace
+
+    from voicedrill import teamdb
+    from voicedrill.practice import DrillRun, Keeper
+
+    monkeypatch.setattr(teamdb, "RETRY_S", 0)
+    url = postgres.new_database()
+    keeper = Keeper(PgStore(url), Session.of("drill", drill, "fake", "none", "ana"))
+    rep = SimpleNamespace(audio=[], tracker=SimpleNamespace(levels=lambda step: [-30.0]))
+    run = DrillRun()
+    run.kept.append(keeper.keep(1, sample_report(drill), rep, "mic"))
+    postgres.stop()
+    try:
+        run.kept += [keeper.keep(n, sample_report(drill), rep, "mic") for n in (2, 3)]
+        waiting = run.pending
+        assert len(waiting) == 2 and all(p.is_file() for p in waiting) and run.numbers == [1, 2, 3]
+        assert "cannot be reached" in run.kept[1].problems[0] and "once the team database answers again" in run.kept[1].problems[0]
+        assert run.kept[2].problems == []  # told once
+    finally:
+        postgres.start()
+    run.kept.append(keeper.keep(4, sample_report(drill), rep, "mic"))
+    assert run.kept[3].notes == ["The history answers again: 2 rep(s) kept on this computer meanwhile are now in it."]
+    assert run.pending == [] and not any(p.exists() for p in waiting)
+    assert run.numbers == [1, 2, 3, 4] and run.saved == ["rep 1", "rep 2", "rep 3", "rep 4"]
+    reps = keeper.store.reps()
+    assert [(r.id, r.session, r.number) for r in reps] == [(1, 1, 1), (2, 1, 2), (3, 1, 3), (4, 1, 4)]
+    keeper.store.close()
+
+
 def test_sync_sends_local_reps_once(postgres, drill, cli, tmp_path, monkeypatch):
     local = tmp_path / "laptop.db"
     store = Store(local)
@@ -205,7 +237,7 @@ def test_practice_goes_on_while_the_server_is_away(postgres, make_rep, drill, cl
     postgres.stop()
     try:
         code, out, err = cli("check", rep)
-        assert code == 0 and "Score" in out and "cannot be reached" in err and "goes into the history the next time" in err
+        assert code == 0 and "Score" in out and "cannot be reached" in err and "goes into the history once the team database answers again" in err
         cli.refused(["team"], "cannot be reached")  # reading needs the server
     finally:
         postgres.start()

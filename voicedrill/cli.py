@@ -429,7 +429,7 @@ def _sync(args: argparse.Namespace, err: Console) -> int:
         _close(local, err)
     team = PgStore(args.to)  # unreachable: one line (sync has nothing to do until it is back)
     try:
-        sent = sum(team.take(*record) for record in records)
+        sent = sum(team.take(*record) is not None for record in records)
     finally:
         _close(team, err)
     print(f"{sent} rep(s) sent to {team.path}; {len(records) - sent} were there already")

@@ -111,15 +111,19 @@ class Saved:
     rep: int | None
     pending: Path | None = None
     problem: str = ""  # why it waits (the history's one-line error)
+    until: str = ""  # when it goes into the history
+    sent: dict[Path, int] = field(default_factory=dict)  # reps that waited and went in just before it: file → number
 
     @property
     def waiting(self) -> str:
         """What to tell the rep about a rep that waits in a pending file."""
-        return f"{self.problem} — the rep is kept in {self.pending} and goes into the history the next time voicedrill opens it"
+        return f"{self.problem} — the rep is kept in {self.pending} and goes into the history {self.until}"
 
 
 class Store:
     """The open history database. `notes` collects what a reader should be told (reps skipped, imported)."""
+
+    UNTIL = "the next time voicedrill opens it"  # when a rep the history could not take goes in
 
     def __init__(self, path: Path | None = None, write: bool = True, timeout_s: float | None = None):
         self.path = path or db_path()
@@ -308,7 +312,12 @@ class Store:
         audio: str | None = None,
     ) -> Saved:
         """Store one finished rep (and its session, with the first rep). If the history cannot take it,
-        the rep goes to a pending file instead, and so do the run's later reps."""
+        the rep goes to a pending file instead, and so do the run's later reps — until the history
+        can be reached again (a team database: `_back`), when the waiting reps go in first."""
+        sent = {}
+        if self.problem and self._back():
+            self.problem = ""
+            sent = self._import(pending.found(self.path))
         record = {
             "uid": uuid.uuid4().hex, "session": asdict(session), "number": number, "saved_at": _now(), "source": source,
             "audio": audio, "report": to_dict(report),
@@ -318,16 +327,22 @@ class Store:
             first = session.id is None
             try:
                 with self._write() as db:
-                    return Saved(_insert(db, record, session, report))
+                    return Saved(_insert(db, record, session, report), sent=sent)
             except VoicedrillError as exc:
                 self.problem = str(exc).split("; ")[0]  # what happened; the pending file is what to do
                 if first:
                     session.id = None  # its row was rolled back with the rep
-        return Saved(None, pending.keep(self.path, record), self.problem)
+        return Saved(None, pending.keep(self.path, record), self.problem, self.UNTIL, sent)
 
-    def _import(self, waiting: list[Path]) -> None:
-        """Take in reps kept in pending files; each file goes once its rep is committed."""
-        imported = 0
+    def _back(self) -> bool:
+        """Whether a history that failed a save this run takes reps again. A file is not tried again
+        within the run (a locked one would cost every rep its wait): its reps go in at the next open."""
+        return False
+
+    def _import(self, waiting: list[Path]) -> dict[Path, int]:
+        """Take in reps kept in pending files; each file goes once its rep is committed. Returns
+        the reps taken in: the file each waited in → its number."""
+        imported: dict[Path, int] = {}
         for path in waiting:
             try:
                 record, session, report = _pending_rep(pending.read(path))
@@ -336,24 +351,25 @@ class Store:
                     self.notes.append(f"{path} is not a rep voicedrill can read; it was left there")
                 continue
             try:
-                imported += self.take(record, session, report)
+                number = self.take(record, session, report)
             except VoicedrillError as exc:
                 left = len(waiting) - waiting.index(path)
                 self.notes.append(f"{left} rep(s) still wait in {path.parent} for the history ({str(exc).split('; ')[0]})")
                 break
+            imported |= {path: number} if number is not None else {}
             pending.done(path)
         if imported:
-            self.notes.append(f"{imported} rep(s) kept earlier in pending files are now in the history")
+            self.notes.append(f"{len(imported)} rep(s) kept earlier in pending files are now in the history")
+        return imported
 
-    def take(self, record: dict, session: Session, report: RepReport) -> bool:
-        """One rep from elsewhere (a pending file, another history), unless it is here already (by uid)."""
+    def take(self, record: dict, session: Session, report: RepReport) -> int | None:
+        """One rep from elsewhere (a pending file, another history), unless it is here already (by
+        uid); returns its number here (None if it was here already)."""
         with self._write() as db:
             if db.execute("SELECT 1 FROM reps WHERE uid = ?", (record["uid"],)).fetchone() is not None:
-                return False
-            found = db.execute("SELECT id FROM sessions WHERE uid = ?", (session.uid,)).fetchone()
-            session.id = found[0] if found else None
-            _insert(db, record, session, report)
-            return True
+                return None
+            session.id = None  # its number here, if it has one, is found by its uid
+            return _insert(db, record, session, report)
 
     def records(self) -> Iterator[tuple[dict, Session, RepReport]]:
         """Every rep as a record a pending file would hold (for `voicedrill sync`), oldest first. Reps
@@ -551,8 +567,12 @@ def _next_id(db: sqlite3.Connection, table: str) -> int:
 
 
 def _insert(db: sqlite3.Connection, record: dict, session: Session, report: RepReport) -> int:
-    """One rep row with its headline figures (and the session's row first, with its first rep)."""
-    if session.id is None:
+    """One rep row with its headline figures (and the session's row first, with its first rep:
+    a session without a number is looked for by its uid, then made)."""
+    found = db.execute("SELECT id FROM sessions WHERE uid = ?", (session.uid,)).fetchone() if session.id is None else None
+    if found:
+        session.id = found[0]
+    elif session.id is None:
         session.id = _next_id(db, "sessions")
         db.execute(
             "INSERT INTO sessions (id, uid, started_at, kind, drill, engine, model, \"user\", pace_low, pace_high, max_pause_s)"

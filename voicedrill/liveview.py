@@ -95,10 +95,12 @@ class LiveView:
         self.console.print(text, markup=False, soft_wrap=True)
 
     def scored(self, number: int, report: RepReport, kept, title: str) -> None:
-        """The scorecard, then what went wrong saving it (in words)."""
+        """The scorecard, then what went wrong saving it, or right again (in words)."""
         render(report, self.console, title=title)
         for problem in kept.problems:
             self.console.print(f"[yellow]{escape(problem)}[/]")
+        for note in kept.notes:
+            self.console.print(escape(note))
 
     def wants_more(self) -> bool:
         return True  # a terminal run stops with Ctrl-C

@@ -135,6 +135,7 @@ class Keeper:
     keep_audio: bool = False
     problem_told: bool = False
     files_failed: bool = False  # some rep files could not be written to the folder
+    waiting: dict[Path, Kept] = field(default_factory=dict)  # this run's reps in pending files
 
     def keep(self, number: int, report: RepReport, rep: LiveRep, source: str) -> Kept:
         """Save one rep: to the folder if asked, and to the history, else to a pending file. A
@@ -157,11 +158,18 @@ class Keeper:
         if self.store is not None:
             recording = str(wav) if wav else source if Path(source).is_file() else None
             saved = self.store.save_rep(self.session, number, report, source, rep.tracker.levels(history.LEVEL_STEP_S), recording)
-            kept.rep_id, kept.pending = saved.rep, saved.pending
-            kept.places.insert(0, f"rep {saved.rep}" if saved.rep else f"waiting in {saved.pending}")
-            if saved.pending and (not self.problem_told):
-                kept.problems.append(saved.waiting)
-                self.problem_told = True
+            kept.places.insert(0, "")
+            kept.went(saved.rep, saved.pending)
+            if saved.sent:
+                kept.notes.append(f"The history answers again: {len(saved.sent)} rep(s) kept on this computer meanwhile are now in it.")
+            for path, rep_id in saved.sent.items():
+                if path in self.waiting:
+                    self.waiting.pop(path).went(rep_id, None)
+            if saved.pending:
+                self.waiting[saved.pending] = kept
+                if not self.problem_told:
+                    kept.problems.append(saved.waiting)
+                    self.problem_told = True
         return kept
 
 
@@ -171,8 +179,14 @@ class Kept:
 
     rep_id: int | None = None  # its number in the history
     pending: Path | None = None  # or the file it waits in
-    places: list[str] = field(default_factory=list)
+    places: list[str] = field(default_factory=list)  # the history's place first
     problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # good news about saving (waiting reps sent)
+
+    def went(self, rep_id: int | None, pending: Path | None) -> None:
+        """Where the history has the rep now: its number, or the pending file it waits in."""
+        self.rep_id, self.pending = rep_id, pending
+        self.places[0] = f"rep {rep_id}" if rep_id else f"waiting in {pending}"
 
     @property
     def where(self) -> str:
@@ -189,7 +203,7 @@ def saved_line(run: DrillRun, keeper: Keeper) -> str:
     if not run.pending:
         return f"{len(run.saved)} rep(s) saved in " + " and ".join([f"history session s{keeper.session.id}", *folder])
     places = [f"{len(run.saved) - len(run.pending)} saved in history session s{keeper.session.id}"] if len(run.saved) > len(run.pending) else []
-    places.append(f"{len(run.pending)} waiting in {run.pending[0].parent} (they go into the history the next time voicedrill opens it)")
+    places.append(f"{len(run.pending)} waiting in {run.pending[0].parent} (they go into the history {keeper.store.UNTIL})")
     return f"{len(run.saved)} rep(s) finished: " + "; ".join(places + [f"files in {f}" for f in folder])
 
 
@@ -198,12 +212,25 @@ class DrillRun:
     """The reps of one `voicedrill drill` run, as saved."""
 
     reports: list[RepReport] = field(default_factory=list)
-    saved: list[str] = field(default_factory=list)  # where each rep went
-    numbers: list[int] = field(default_factory=list)  # each rep's number, as `voicedrill report N` takes it
-    pending: list[Path] = field(default_factory=list)  # reps the history could not take yet
+    kept: list[Kept] = field(default_factory=list)  # where each rep went (a waiting rep's place changes when it goes in)
     interrupted: bool = False
     overflows: int = 0
     error: VoicedrillError | None = None  # the input failed mid-run (e.g. the microphone went away)
+
+    @property
+    def saved(self) -> list[str]:
+        """Where each rep went, in words."""
+        return [k.where for k in self.kept]
+
+    @property
+    def numbers(self) -> list[int]:
+        """Each rep's number, as `voicedrill report N` takes it (its place in the run while it waits)."""
+        return [k.rep_id or n for n, k in enumerate(self.kept, 1)]
+
+    @property
+    def pending(self) -> list[Path]:
+        """The reps the history could not take yet."""
+        return [k.pending for k in self.kept if k.pending]
 
 
 class Screen(Protocol):
@@ -260,10 +287,8 @@ def run_drill(
             run.overflows += getattr(source, "overflows", 0)
             with _no_interrupt():
                 kept = keeper.keep(number, report, rep, getattr(source, "name", "microphone"))
-                run.saved.append(kept.where)
                 run.reports.append(report)
-                run.numbers.append(kept.rep_id or number)
-                run.pending.extend([kept.pending] if kept.pending else [])
+                run.kept.append(kept)
             screen.scored(number, report, kept, f"Rep {number} — {drill.title}  (saved: {kept.where})")
     except KeyboardInterrupt:
         run.interrupted = True

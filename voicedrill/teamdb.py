@@ -4,7 +4,8 @@ Same schema, migrations, numbering and pending files as the SQLite history (`his
 code path for reading and saving: SQL is written once with `?` placeholders and SQLite's types, and
 this module's connection adapts it. Writers are serialised by a transaction-level advisory lock,
 as SQLite's BEGIN IMMEDIATE serialises them. When the server cannot be reached, a rep is written to
-a pending file on this computer and sent the next time voicedrill opens the team database.
+a pending file on this computer and sent when the server answers again: at a later rep of the
+same run (asked at most every `RETRY_S`), or the next time voicedrill opens the team database.
 
 Credentials come only from the URL, the environment (PGPASSWORD, PGUSER, …) or a libpq service
 file; every message shows the URL without its password.
@@ -13,6 +14,7 @@ file; every message shows the URL without its password.
 from __future__ import annotations
 
 import re
+import time
 from urllib.parse import unquote
 
 from . import pending
@@ -22,6 +24,7 @@ from .schema import MIGRATIONS, SCHEMA_VERSION
 
 WRITE_LOCK = 0x56445231  # the advisory lock every voicedrill writer takes ("VDR1")
 CONNECT_TIMEOUT_S = 5
+RETRY_S = 10  # a server that went away is asked again at the next save at least this long after
 _PASSWORD_PARAM = re.compile(r"(?i)(password=)([^&\s]*)")
 _TYPES = ((r"\bINTEGER PRIMARY KEY\b", "BIGINT PRIMARY KEY"), (r"\bINTEGER\b", "BIGINT"), (r"\bREAL\b", "DOUBLE PRECISION"), (r"\bBLOB\b", "BYTEA"))
 
@@ -65,10 +68,10 @@ class Unreachable(VoicedrillError):
 class _Connection:
     """psycopg speaking the history's SQL: `?` placeholders, SQLite's column types in DDL."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, timeout_s: float = CONNECT_TIMEOUT_S):
         import psycopg
 
-        self.raw = psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S)
+        self.raw = psycopg.connect(url, autocommit=True, connect_timeout=timeout_s)
 
     def execute(self, sql: str, params: tuple | list = ()):
         if sql.lstrip().upper().startswith(("CREATE", "ALTER")):
@@ -81,8 +84,10 @@ class _Connection:
 
 
 class PgStore(Store):
-    """The history on a PostgreSQL server; reads and saves exactly as `Store` does. Opened to save
-    while the server cannot be reached, it keeps every rep in a pending file instead."""
+    """The history on a PostgreSQL server; reads and saves exactly as `Store` does. While the server
+    cannot be reached, every rep waits in a pending file; they go in when it answers again."""
+
+    UNTIL = "once the team database answers again (voicedrill tries at each later rep and each time it starts)"
 
     def __init__(self, url: str, write: bool = True, timeout_s: float | None = None, offline: bool = False):
         self.url = url
@@ -94,6 +99,7 @@ class PgStore(Store):
         self.version = SCHEMA_VERSION  # migrated on open
         self._copy = None
         self.db = None
+        self._asked = time.monotonic()  # when the server was last asked for a connection
         if url.partition("://")[2].partition("/")[0].count("@") > 1:
             raise VoicedrillError(f"team database {self.path}: an @ in the password must be written %40 in the URL")
         waiting = pending.found(self.path)
@@ -128,6 +134,19 @@ class PgStore(Store):
     def team_reps(self, **which) -> list:
         return [] if self.db is None or self.version == 0 else super().team_reps(**which)
 
+    def _back(self) -> bool:
+        """Whether the server, away at the last save, answers again (asked at most every RETRY_S, and
+        never while the connection is up: a save refused for another reason waits for the next open)."""
+        if (self.db is not None and not self.db.raw.closed) or time.monotonic() - self._asked < RETRY_S:
+            return False
+        self._asked = time.monotonic()
+        try:
+            with self._errors():
+                self.db = _Connection(self.url, timeout_s=2)
+        except VoicedrillError:
+            return False
+        return True
+
     def _version(self, db: _Connection) -> int:
         """The schema version; refuses another program's tables and a newer voicedrill's schema."""
         tables = {row[0] for row in db.execute(
@@ -148,6 +167,7 @@ class PgStore(Store):
     def _begin(self) -> _Connection:
         """BEGIN holding voicedrill's advisory write lock (waiting at most the busy timeout)."""
         if self.db is None or self.db.raw.closed:
+            self._asked = time.monotonic()
             self.db = _Connection(self.url)  # the server came back
         self.db.execute("BEGIN")
         self.db.execute(f"SET LOCAL lock_timeout = '{int(self.timeout_s * 1000)}ms'")

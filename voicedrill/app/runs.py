@@ -140,7 +140,7 @@ class WebScreen:
         self.shown.append(shown)
         self.broadcast.publish({
             "type": "scorecard", "rep": number, "id": kept.rep_id, "score": report.score, "saved": kept.where,
-            "problems": kept.problems, "steps": {s.id: str(s.status) for s in report.steps},
+            "problems": kept.problems, "notes": kept.notes, "steps": {s.id: str(s.status) for s in report.steps},
             "html": rep_section(shown), "run_html": run_table(self.shown) if self.reps > 1 else "",
         })
 

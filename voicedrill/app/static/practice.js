@@ -127,7 +127,7 @@ const handlers = {
     card.dataset.rep = m.id ?? "";
     $("run").innerHTML = m.run_html;
     $("cue").textContent = `Rep ${m.rep}: score ${m.score} — saved as ${m.saved}`;
-    notice(m.problems.join(" "), m.problems.length > 0);
+    notice([...m.problems, ...m.notes].join(" "), m.problems.length > 0);
   },
   notice(m) { notice(m.text, false); },
   run_end(m) {
