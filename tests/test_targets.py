@@ -83,14 +83,16 @@ def test_a_runs_page_draws_the_fluency_curve_against_the_targets(tmp_path, drill
     from voicedrill.webpage import page
 
     store = Store(tmp_path / "h.db")
+    store.save_rep(Session.of("check", drill, "fake", "none"), 1, rep(drill, 0.4), "rep.wav")  # rep 1: another session
     session = Session.of("drill", drill, "fake", "none")
     for number, gap in enumerate((0.6, 0.5, 0.55, 0.3), 1):
         store.save_rep(session, number, with_targets(store, drill, rep(drill, gap), session.user), "mic")
-    reps = store.reps()
+    reps = store.reps(session=session.id)
     figure = fluency_figure(reps)
     time, pause = figure.axes
     labels = [line.get_label() for line in time.get_lines()]
     assert "your target" in labels and len(time.get_lines()[0].get_xdata()) == 4
+    assert [t.get_text() for t in pause.get_xticklabels()] == ["2", "3", "4", "5"]  # the reps as the table numbers them
     assert "the drill's limit" in [line.get_label() for line in pause.get_lines()]
     assert "the fluency curve" in page(reps)
     store.close()

@@ -127,8 +127,8 @@ def fluency_figure(reps: Sequence[SavedRep]) -> Figure:
             ax.legend(loc="upper right", fontsize=8, frameon=False)
         ax.set_ylabel("seconds")
         ax.set_title(what, loc="left", fontsize=9)
-    pause.set_xlabel("rep")
-    pause.set_xticks(x)
+    pause.set_xlabel("rep (numbered as in the table)")
+    pause.set_xticks(x, [str(r.id) for r in reps])
     figure.tight_layout()
     return figure
 
