@@ -115,13 +115,13 @@ def test_a_run_ticks_steps_in_order_scores_each_rep_and_lists_them(server, page,
     card = page.inner_text("#scorecard .score")
     assert card == f"Score {page.get_attribute('#scorecard', 'data-score')}/100"
     page.wait_for_function("window.shown.filter(s => s.startsWith('score')).length === 2 && !window.shown.at(-1).startsWith('score')", timeout=60000)
-    page.click("[data-action=stop]")  # rep 3 has begun: it is scored and kept, no rep 4 starts
+    page.click("[data-action=stop]")  # rep 3 has begun: stopped before its handoff, it is not scored; no rep 4 starts
     page.wait_for_function("document.querySelector('[data-action=start]').disabled === false", timeout=60000)
     wait_idle(app)
-    assert "3 reps saved to your progress" in page.inner_text("#summary")
+    assert page.inner_text("#summary").endswith("2 reps saved to your progress. Rep 3 was stopped before the handoff, so it was not scored or saved.")
     page.goto(base + "/history")
-    assert page.get_attribute("table.reps", "data-reps") == "3"
-    assert [page.get_attribute(f"tr[data-rep='{n}'] td:first-child a", "href") for n in (1, 2, 3)] == ["/rep/1", "/rep/2", "/rep/3"]
+    assert page.get_attribute("table.reps", "data-reps") == "2"
+    assert [page.get_attribute(f"tr[data-rep='{n}'] td:first-child a", "href") for n in (1, 2)] == ["/rep/1", "/rep/2"]
     page.click("tr[data-rep='2'] td:first-child a")
     assert "Score" in page.inner_text("article.report")
     for chart in page.query_selector_all("figure img"):
@@ -132,12 +132,12 @@ def test_space_bar_starts_and_stops_a_rep(server, page):
     app, base = server
     page.goto(base + "/")
     page.keyboard.press(" ")
-    page.wait_for_selector("[data-step][data-state=ok]", timeout=30000)
+    page.wait_for_selector("[data-step=handoff][data-state=ok]", timeout=30000)
     page.keyboard.press(" ")
     page.wait_for_selector("#scorecard[data-score]", timeout=30000)
     wait_idle(app)
     assert page.is_enabled("[data-action=start]") and page.is_disabled("[data-action=stop]")
-    assert page.get_attribute("#scorecard", "data-rep") == "1"  # the stopped rep was scored and kept
+    assert page.get_attribute("#scorecard", "data-rep") == "1"  # stopped after its handoff: the rep was scored and kept
 
 
 def test_a_recording_dropped_on_the_check_page_gets_its_scorecard(server, page, reps):
@@ -159,6 +159,10 @@ def test_a_broken_drill_upload_shows_its_line_and_a_good_one_can_be_practised(se
     page.set_input_files("input[name=file]", files=[{"name": "mine.toml", "mimeType": "text/plain", "buffer": BROKEN_DRILL}])
     page.click("button[type=submit]")
     assert page.inner_text("[data-error=drill]").startswith("mine.toml:6: invalid TOML")
+    assert page.inner_text("[data-error=drill] code").strip() == BROKEN_DRILL.decode().splitlines()[5].strip()  # the line itself, as written
+    page.click("text=how to write one")
+    assert "A drill is a TOML file" in page.inner_text("pre.guide")
+    page.goto(base + "/drills")
     page.set_input_files("input[name=file]", files=[{"name": "greeting.toml", "mimeType": "text/plain", "buffer": GOOD_DRILL}])
     page.click("button[type=submit]")
     assert page.url.endswith("/drills/team-greeting?added=1")
@@ -292,6 +296,8 @@ def test_a_bad_form_value_is_named(client, field, value):
 def test_limits_answer_in_the_apps_own_words(server, client):
     huge = client.post("/drills", files={"file": ("huge.toml", b'name = "huge"\n#' + b"x" * 300_000, "text/plain")})
     assert huge.status_code == 413 and "too large for a drill file" in huge.text and "<nav>" in huge.text
+    huger = client.post("/drills", files={"file": ("huger.toml", b"x" * 2_000_000, "text/plain")})  # refused at the door, in the same words
+    assert huger.status_code == 413 and "too large for a drill file (the limit is 256 KB)" in huger.text
     small = TestClient(Guard(asgi(server[0]).app, {"127.0.0.1:8000"}, max_body=1000), base_url="http://127.0.0.1:8000")
     page = small.post("/check", files={"file": ("big.wav", b"\0" * 5000, "audio/wav")})
     assert page.status_code == 413 and "<html" in page.text and "Back to voicedrill" in page.text

@@ -79,7 +79,7 @@ def test_views_show_the_stored_targets(tmp_path, drill):
 
 
 def test_a_runs_page_draws_the_fluency_curve_against_the_targets(tmp_path, drill):
-    from voicedrill.plots import fluency_figure
+    from voicedrill.plots import fluency_figure, progress_figure
     from voicedrill.webpage import page
 
     store = Store(tmp_path / "h.db")
@@ -93,6 +93,7 @@ def test_a_runs_page_draws_the_fluency_curve_against_the_targets(tmp_path, drill
     labels = [line.get_label() for line in time.get_lines()]
     assert "your target" in labels and len(time.get_lines()[0].get_xdata()) == 4
     assert [t.get_text() for t in pause.get_xticklabels()] == ["2", "3", "4", "5"]  # the reps as the table numbers them
+    assert [progress_figure(reps).axes[-1].xaxis.get_major_formatter()(x, x) for x in range(4)] == ["2", "3", "4", "5"]
     assert "the drill's limit" in [line.get_label() for line in pause.get_lines()]
     assert "the fluency curve" in page(reps)
     store.close()

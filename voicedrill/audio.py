@@ -320,7 +320,7 @@ def play(samples: np.ndarray, rate: int = RATE, wait: bool = True) -> None:
         sd.check_output_settings(channels=1, samplerate=rate)
         sd.play(samples, rate, blocking=wait)
     except (sd.PortAudioError, ValueError) as exc:  # no usable output device
-        raise VoicedrillError(f"no usable speaker ({exc})") from None
+        raise VoicedrillError("no speaker or headphones found") from None
 
 
 def wait_played() -> None:

@@ -216,6 +216,12 @@ class RepReport:
         return self.steps_missing == 0 and self.pace.speech_wpm is not None
 
     @property
+    def reached_end(self) -> bool:
+        """The rep's last required step (the handoff) was said; a rep stopped before it is unfinished."""
+        required = [s for s in self.steps if not s.optional]
+        return bool(required) and required[-1].status != Status.MISSING
+
+    @property
     def handoff_s(self) -> float | None:
         """Time from the first question to the handoff, for a complete rep."""
         return self.duration_s if self.complete else None

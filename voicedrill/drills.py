@@ -175,7 +175,7 @@ def find_drill(name_or_path: str) -> Path:
         if os.path.isfile(candidate):  # False, not an error, for names the system cannot hold
             return candidate
     known = sorted({p.stem for d in drill_dirs() for p in d.glob("*.toml")})
-    raise VoicedrillError(f"no drill named {name_or_path!r} (known: {', '.join(known) or 'none'}); pass a .toml path")
+    raise VoicedrillError(f"no drill named {name_or_path!r} (known: {', '.join(known) or 'none'}); use one of these, or a drill file (.toml)")
 
 
 def load_named_drill(name: str) -> Drill:

@@ -116,7 +116,7 @@ def fluency_figure(reps: Sequence[SavedRep]) -> Figure:
     x = np.arange(1, len(reps) + 1)
     pause.axhline(reps[0].max_pause_s, color=FLAGGED, linestyle="dotted", lw=1, label="the drill's limit")
     for ax, what, values in (
-        (time, "time from first question to handoff", [r.report.duration_s for r in reps]),
+        (time, "time from first question to handoff", [r.report.handoff_s for r in reps]),  # (complete reps only)
         (pause, "longest pause between questions", [r.report.longest_pause_s for r in reps]),
     ):
         ax.plot(x, [np.nan if v is None else v for v in values], marker="o", color="#37474f", lw=1.5)
@@ -169,8 +169,8 @@ def progress_figure(reps: Sequence[SavedRep]) -> Figure:
     highest = max([r.report.longest_pause_s or 0.0 for r in reps] + [r.max_pause_s for r in reps])
     pause.set_ylim(0, highest * 1.15)
     pause.xaxis.set_major_locator(MaxNLocator(integer=True))
-    pause.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value + 1:.0f}"))
-    pause.set_xlabel("reps, oldest first (shaded bands: sessions; green: pace band; dashed: pause limit)")
+    pause.xaxis.set_major_formatter(FuncFormatter(lambda value, _: str(reps[round(value)].id) if 0 <= round(value) < len(reps) else ""))
+    pause.set_xlabel("reps, oldest first, numbered as in the table (shaded bands: sessions; green: pace band; dashed: pause limit)")
     pause.set_xlim(-0.6, len(reps) - 0.4)
     drills = sorted({r.drill for r in reps})
     figure.suptitle(f"voicedrill progress — {', '.join(drills)} — {len(reps)} reps", fontsize=11)

@@ -214,6 +214,7 @@ class DrillRun:
     reports: list[RepReport] = field(default_factory=list)
     kept: list[Kept] = field(default_factory=list)  # where each rep went (a waiting rep's place changes when it goes in)
     interrupted: bool = False
+    dropped: int | None = None  # the rep stopped before its handoff (not scored or saved)
     overflows: int = 0
     error: VoicedrillError | None = None  # the input failed mid-run (e.g. the microphone went away)
 
@@ -265,7 +266,9 @@ def run_drill(
     """Rep after rep on one loaded engine; each rep is saved before the next starts.
 
     Ctrl-C ends the run: the rep under way is dropped, the completed ones are kept. So does an
-    input that fails mid-rep (a microphone unplugged) or a save that fails; the error is kept.
+    input that fails mid-rep (a microphone unplugged) or a save that fails; the error is kept. A
+    rep the screen stopped (the app's Stop) is kept if it reached the handoff, else dropped too:
+    an unfinished rep would be scored as skipped steps the rep never had the chance to say.
     """
     run = DrillRun()
     try:
@@ -281,8 +284,9 @@ def run_drill(
             source = sources(number)
             rep = LiveRep(drill, engine, number)
             report = with_targets(keeper.store, drill, screen.run(rep, source, f"rep {number}/{reps}", customer), keeper.session.user)
-            if not (report.words or screen.wants_more()):  # stopped before a word was said: nothing to keep
+            if not (screen.wants_more() or report.reached_end):  # stopped mid-rep: nothing to score
                 run.interrupted = True
+                run.dropped = number if report.words else None
                 break
             run.overflows += getattr(source, "overflows", 0)
             with _no_interrupt():

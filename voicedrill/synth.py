@@ -172,7 +172,7 @@ class Speaker:
     def _off(self, exc: VoicedrillError) -> None:
         if self.enabled:
             self.enabled = False
-            self.notice = f"spoken lines off: {exc}; they are shown on screen"
+            self.notice = f"{exc}, so the cues and customer lines are shown on screen instead of spoken"
 
     def take_notice(self) -> str | None:
         """The reason lines went silent, once."""

@@ -35,12 +35,14 @@ def own_hosts(host: str, port: int) -> set[str]:
 class Guard:
     """ASGI middleware: foreign Host or Origin → 403; a body over the cap → 413."""
 
-    def __init__(self, app: ASGIApp, hosts: Iterable[str], max_body: int = MAX_BODY_BYTES):
+    def __init__(self, app: ASGIApp, hosts: Iterable[str], max_body: int = MAX_BODY_BYTES, caps: dict[str, tuple[int, str]] | None = None):
+        """`caps`: a smaller cap and its refusal for some paths (path → (bytes, message))."""
         self.app = app
         self.hosts = set(hosts)
         self.origins = {f"http://{h}" for h in self.hosts}
         self.max_body = max_body
         self.too_large = f"That file is too large (the limit is {max_body / 2**20:g} MB)."
+        self.caps = caps or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -54,13 +56,14 @@ class Guard:
         if origin is not None and origin not in self.origins:
             await _refuse(403, "Requests from other sites are not accepted.", scope, receive, send)
             return
+        cap, too_large = self.caps.get(scope["path"], (self.max_body, self.too_large))
         length = headers.get("content-length", "")
-        if length.isdigit() and int(length) > self.max_body:
-            await _refuse(413, self.too_large, scope, receive, send)
+        if length.isdigit() and int(length) > cap:
+            await _refuse(413, too_large, scope, receive, send)
             return
-        await self._counted(scope, receive, send)
+        await self._counted(scope, receive, send, cap, too_large)
 
-    async def _counted(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _counted(self, scope: Scope, receive: Receive, send: Send, cap: int, too_large: str) -> None:
         """Pass the request on; a body sent without a length that outgrows the cap stops the
         handler reading it with a 413."""
         seen = 0
@@ -69,8 +72,8 @@ class Guard:
             nonlocal seen
             message = await receive()
             seen += len(message.get("body", b""))
-            if seen > self.max_body:
-                raise HTTPException(413, self.too_large)
+            if seen > cap:
+                raise HTTPException(413, too_large)
             return message
 
         await self.app(scope, counting, send)

@@ -267,6 +267,8 @@ class Practice:
         info = summary(run.reports, run.numbers) if len(run.reports) > 1 else None
         count = len(run.saved)
         saved = saved_line(run, keeper) if run.pending else f"{count} rep{'' if count == 1 else 's'} saved to your progress" if count else ""
+        if run.dropped:
+            saved = " ".join([saved.rstrip(".") + "." if saved else "", f"Rep {run.dropped} was stopped before the handoff, so it was not scored or saved."]).strip()
         self.broadcast.publish({
             "type": "run_end", "summary": summary_line(info) if info else "", "saved": saved,
             "error": str(run.error) if run.error else None,

@@ -256,6 +256,13 @@ class App:
         found = await run_in_threadpool(list_drills)
         return self.page(request, "drills.html", status, found=found, **context)
 
+    async def drill_format(self, request: Request) -> Response:
+        """How a drill file is written: the shipped drills folder's README, as it reads."""
+        readme = next((d / "README.md" for d in drill_dirs() if d != user_drills_dir() and (d / "README.md").is_file()), None)
+        if readme is None:
+            raise HTTPException(404, "the drill file guide is not installed with this copy of voicedrill")
+        return self.page(request, "format.html", text=await run_in_threadpool(readme.read_text, encoding="utf-8"))
+
     async def drill_page(self, request: Request) -> Response:
         name = request.path_params["name"]
         try:
@@ -280,7 +287,8 @@ class App:
             try:
                 drill = await run_in_threadpool(load_drill_file, path)
             except VoicedrillError as exc:
-                return await self.drills_page(request, 400, error=str(exc).replace(str(path), shown))
+                message = str(exc).replace(str(path), shown)
+                return await self.drills_page(request, 400, error=message, error_line=_line_named(message, shown, data))
         if any((folder / f"{drill.name}.toml").is_file() for folder in drill_dirs() if folder != user_drills_dir()):
             return await self.drills_page(request, 400, error=f"{shown}: a drill that comes with voicedrill is called {drill.name!r}; give yours another name")
         replaced = (user_drills_dir() / f"{drill.name}.toml").is_file()
@@ -297,6 +305,13 @@ class App:
     async def not_found(self, request: Request, exc: HTTPException) -> Response:
         message = exc.detail if exc.status_code == 404 and exc.detail != "Not Found" else "There is no such page in the voicedrill app."
         return self.problem(request, message if exc.status_code == 404 else str(exc.detail), exc.status_code)
+
+
+def _line_named(message: str, name: str, data: bytes) -> str | None:
+    """The drill file's line a refusal names ("mine.toml:6: …"), as the manager wrote it."""
+    found = re.match(re.escape(name) + r":(\d+):", message)
+    lines = data.decode("utf-8", errors="replace").splitlines()
+    return lines[int(found[1]) - 1] if found and 0 < int(found[1]) <= len(lines) else None
 
 
 def _keep_upload(upload: UploadFile) -> Path:
@@ -342,9 +357,11 @@ def asgi(app: App, host: str = "127.0.0.1", port: int = 8000) -> Guard:
         Route("/{kind:str}/" + number, app.report_page),
         Route("/{kind:str}/" + number + "/delete", app.delete, methods=["GET", "POST"]),
         Route("/drills", app.drills_page),
+        Route("/drill-format", app.drill_format),
         Route("/drills", app.upload_drill, methods=["POST"]),
         Route("/drills/{name:str}", app.drill_page),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     handlers = {HTTPException: app.not_found, VoicedrillError: app.unavailable}
-    return Guard(Starlette(routes=routes, exception_handlers=handlers), own_hosts(host, port))
+    drill_cap = (MAX_DRILL_BYTES + 64 * 1024, f"That file is too large for a drill file (the limit is {MAX_DRILL_BYTES // 1024} KB).")  # (with the form's own bytes)
+    return Guard(Starlette(routes=routes, exception_handlers=handlers), own_hosts(host, port), caps={"/drills": drill_cap})

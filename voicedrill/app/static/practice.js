@@ -115,7 +115,10 @@ const handlers = {
     customer.textContent = m.customer ? `Customer: “${m.customer}”` : "";
   },
   pause_alarm() { $("meter").dataset.alarm = "true"; },
-  rep_end(m) { $("cue").textContent = `Rep ${m.rep} done — scoring…`; },
+  rep_end(m) {
+    $("cue").textContent = `Rep ${m.rep} done — scoring…`;
+    showMeter({ pause_s: 0, limits: null, alarm: false });  // the meter measures pauses inside a rep only
+  },
   scorecard(m) {
     for (const item of $("script").children) {
       const status = m.steps[item.dataset.step];
@@ -178,4 +181,6 @@ document.addEventListener("keydown", (e) => {
   running ? stop() : start();
 });
 $("drill").addEventListener("change", () => { if (!running) { chooseDrill($("drill").value); clearResults(); } });
+// a choice made, the space bar starts again (a focused checkbox or list would take it for itself)
+$("setup").addEventListener("change", (e) => { if (e.target.matches("select, input[type=radio], input[type=checkbox]")) e.target.blur(); });
 chooseDrill($("drill").value);
