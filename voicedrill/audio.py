@@ -319,7 +319,7 @@ def play(samples: np.ndarray, rate: int = RATE, wait: bool = True) -> None:
     try:
         sd.check_output_settings(channels=1, samplerate=rate)
         sd.play(samples, rate, blocking=wait)
-    except (sd.PortAudioError, ValueError) as exc:  # no usable output device
+    except (sd.PortAudioError, ValueError):  # no usable output device
         raise VoicedrillError("no speaker or headphones found") from None
 
 
