@@ -354,3 +354,25 @@ def test_a_history_that_cannot_be_read_is_said_on_the_page(client, tmp_path, mon
     for path in ("/history", "/team", "/rep/1", "/export.csv"):
         answer = client.get(path)
         assert answer.status_code == 503 and "cannot be read" in answer.text and "Traceback" not in answer.text
+
+
+def test_on_a_shared_history_the_progress_page_shows_your_own_reps_first(client, drill, monkeypatch):
+    """A team database holds everyone's reps: the page opens on the app's own rep's, a choice shows
+    another person's or everyone's (then with a column saying whose), and charts and downloads follow."""
+    from test_history import sample_report
+
+    from voicedrill.history import Session, Store
+
+    monkeypatch.setenv("VOICEDRILL_USER", "maria")
+    store = Store()
+    for user in ("ana", "maria", "ana"):
+        store.save_rep(Session.of("drill", drill, "fake", "none", user), 1, sample_report(drill), "mic")
+    store.close()
+    own = client.get("/history").text
+    assert "Your progress" in own and 'data-reps="1"' in own and "<th>who</th>" not in own and "maria (you)" in own
+    everyone = client.get("/history?who=").text
+    assert "Everyone's progress" in everyone and 'data-reps="3"' in everyone and "<th>who</th>" in everyone
+    ana = client.get("/history?who=ana").text
+    assert "ana's progress" in ana and 'data-reps="2"' in ana and "/history/hard-close/progress.png?who=ana" in ana
+    assert client.get("/export.csv?who=ana").text.count("\n") == 3  # a header and ana's two reps
+    assert client.get("/history/hard-close/fluency.png?who=maria").headers["content-type"] == "image/png"

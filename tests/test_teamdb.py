@@ -146,13 +146,48 @@ def test_reps_that_waited_go_in_when_the_server_answers_again_mid_run(postgres, 
         assert run.kept[2].problems == []  # told once
     finally:
         postgres.start()
-    run.kept.append(keeper.keep(4, sample_report(drill), rep, "mic"))
+    assert [r.id for r in keeper.store.reps()] == [1]  # a read finds the server back (the rep's targets are read first)…
+    run.kept.append(keeper.keep(4, sample_report(drill), rep, "mic"))  # …and the save sends the waiting reps before its own
     assert run.kept[3].notes == ["The history answers again: 2 rep(s) kept on this computer meanwhile are now in it."]
+    assert keeper.store.notes == []  # said once, by the run
     assert run.pending == [] and not any(p.exists() for p in waiting)
     assert run.numbers == [1, 2, 3, 4] and run.saved == ["rep 1", "rep 2", "rep 3", "rep 4"]
     reps = keeper.store.reps()
     assert [(r.id, r.session, r.number) for r in reps] == [(1, 1, 1), (2, 1, 2), (3, 1, 3), (4, 1, 4)]
     keeper.store.close()
+
+
+def test_reps_wait_for_the_database_however_its_url_is_written(postgres, drill):
+    """Kept while the server was away under one spelling of the URL, found under another: the
+    other scheme name, a password added, the default port spelled out."""
+    url = postgres.new_database()
+    PgStore(url).close()
+    postgres.stop()
+    try:
+        offline = PgStore(url, offline=True)
+        assert offline.save_rep(Session.of("drill", drill, "fake", "none", "ana"), 1, sample_report(drill), "mic").pending.is_file()
+        offline.close()
+    finally:
+        postgres.start()
+    other = url.replace("postgresql://voicedrill@", "postgres://voicedrill:secret@")
+    back = PgStore(other)
+    assert back.notes == ["1 rep(s) kept earlier in pending files are now in the history"] and len(back.reps()) == 1
+    back.close()
+
+
+@pytest.mark.parametrize("message, away", [
+    ("connection failed: connection to server at \"127.0.0.1\", port 5 failed: Connection refused", True),
+    ("failed to resolve host 'teamdb.example.com': [Errno -3] Temporary failure in name resolution", True),
+    ("connection failed: connection to server at \"127.0.0.1\", port 5 failed: fe_sendauth: no password supplied", False),
+    ("connection failed: connection to server at \"127.0.0.1\", port 5 failed: FATAL:  password authentication failed for user \"ana\"", False),
+    ("connection failed: connection to server at \"127.0.0.1\", port 5 failed: FATAL:  database \"team\" does not exist", False),
+])
+def test_only_a_server_out_of_reach_keeps_reps_waiting(message, away):
+    """No network (the name cannot be looked up) or no server: practice goes on and reps wait. A
+    missing or wrong password, or no such database: said at once — waiting would never end."""
+    from voicedrill.teamdb import unreachable
+
+    assert unreachable(psycopg.OperationalError(message)) is away
 
 
 def test_sync_sends_local_reps_once(postgres, drill, cli, tmp_path, monkeypatch):

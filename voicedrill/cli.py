@@ -427,12 +427,15 @@ def _sync(args: argparse.Namespace, err: Console) -> int:
         records = list(local.records())
     finally:
         _close(local, err)
-    team = PgStore(args.to)  # unreachable: one line (sync has nothing to do until it is back)
+    team = PgStore(args.to)  # unreachable: one line (sync has nothing to do until it is back); reps waiting for it go in
     try:
         sent = sum(team.take(*record) is not None for record in records)
     finally:
         _close(team, err)
-    print(f"{sent} rep(s) sent to {team.path}; {len(records) - sent} were there already")
+    if records:
+        print(f"{sent} rep(s) sent to {team.path}; {len(records) - sent} were there already")
+    else:
+        print(f"this computer's history ({history.db_path()}) has no reps to send")
     return 0
 
 

@@ -127,6 +127,7 @@ class Store:
 
     def __init__(self, path: Path | None = None, write: bool = True, timeout_s: float | None = None):
         self.path = path or db_path()
+        self.waits_at: Path | str = self.path  # keys the pending files of reps waiting for it
         self.timeout_s = timeout_s or BUSY_TIMEOUT_S
         self.version = SCHEMA_VERSION  # an older file read as it is keeps its own
         self.notes: list[str] = []
@@ -136,7 +137,7 @@ class Store:
         check_header(self.path)
         for suffix, what in (("", "your history"), ("-wal", "part of your history"), ("-shm", "part of your history")):
             keep_safe(f"{self.path}{suffix}", what)
-        waiting = pending.found(self.path)
+        waiting = self._waiting()
         if not (write or waiting):
             self._open_read()
             return
@@ -317,7 +318,7 @@ class Store:
         sent = {}
         if self.problem and self._back():
             self.problem = ""
-            sent = self._import(pending.found(self.path))
+            sent = self._import(self._waiting(), tell=False)
         record = {
             "uid": uuid.uuid4().hex, "session": asdict(session), "number": number, "saved_at": _now(), "source": source,
             "audio": audio, "report": to_dict(report),
@@ -332,16 +333,20 @@ class Store:
                 self.problem = str(exc).split("; ")[0]  # what happened; the pending file is what to do
                 if first:
                     session.id = None  # its row was rolled back with the rep
-        return Saved(None, pending.keep(self.path, record), self.problem, self.UNTIL, sent)
+        return Saved(None, pending.keep(self.waits_at, record), self.problem, self.UNTIL, sent)
 
     def _back(self) -> bool:
         """Whether a history that failed a save this run takes reps again. A file is not tried again
         within the run (a locked one would cost every rep its wait): its reps go in at the next open."""
         return False
 
-    def _import(self, waiting: list[Path]) -> dict[Path, int]:
+    def _waiting(self) -> list[Path]:
+        """The pending files of reps waiting for this history, oldest first."""
+        return pending.found(self.waits_at)
+
+    def _import(self, waiting: list[Path], tell: bool = True) -> dict[Path, int]:
         """Take in reps kept in pending files; each file goes once its rep is committed. Returns
-        the reps taken in: the file each waited in → its number."""
+        the reps taken in: the file each waited in → its number (`tell`: a note says how many)."""
         imported: dict[Path, int] = {}
         for path in waiting:
             try:
@@ -358,7 +363,7 @@ class Store:
                 break
             imported |= {path: number} if number is not None else {}
             pending.done(path)
-        if imported:
+        if imported and tell:
             self.notes.append(f"{len(imported)} rep(s) kept earlier in pending files are now in the history")
         return imported
 

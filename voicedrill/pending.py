@@ -53,10 +53,10 @@ def keep(db: Path | str, record: dict) -> Path:
     raise VoicedrillError("the rep could not be kept anywhere (" + "; ".join(problems) + ")")
 
 
-def found(db: Path | str) -> list[Path]:
-    """Pending files waiting for this history, oldest first."""
+def found(*dbs: Path | str) -> list[Path]:
+    """Pending files waiting for this history (known by any of these names), oldest first."""
     paths = []
-    for folder in folders(db):
+    for folder in dict.fromkeys(f for db in dbs for f in folders(db)):
         if folder.is_dir():
             clean_stale(folder)
             paths.extend(p for p in folder.glob("rep-*.json") if p.is_file())

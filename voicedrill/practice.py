@@ -186,7 +186,7 @@ class Kept:
     def went(self, rep_id: int | None, pending: Path | None) -> None:
         """Where the history has the rep now: its number, or the pending file it waits in."""
         self.rep_id, self.pending = rep_id, pending
-        self.places[0] = f"rep {rep_id}" if rep_id else f"waiting in {pending}"
+        self.places[0] = f"rep {rep_id}" if rep_id else "waiting on this computer"
 
     @property
     def where(self) -> str:

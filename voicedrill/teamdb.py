@@ -13,8 +13,10 @@ file; every message shows the URL without its password.
 
 from __future__ import annotations
 
+import os
 import re
 import time
+from pathlib import Path
 from urllib.parse import unquote
 
 from . import pending
@@ -42,6 +44,25 @@ def shown(url: str) -> str:
     return f"{scheme}{sep}{netloc}{slash}{masked}"
 
 
+def place(url: str) -> str:
+    """The database a URL names, however it is written (postgres:// or postgresql://, with or
+    without its user and password, the default port spelled out or not): reps waiting for it on
+    this computer are filed under this, so a URL written another way finds them too."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    import psycopg
+
+    try:
+        info = conninfo_to_dict(url)
+    except psycopg.ProgrammingError:  # malformed: connecting says what is wrong
+        return shown(url)
+    host = (info.get("host") or os.environ.get("PGHOST") or "localhost").lower()
+    port = info.get("port") or os.environ.get("PGPORT") or "5432"
+    database = info.get("dbname") or os.environ.get("PGDATABASE") or info.get("user") or os.environ.get("PGUSER") or ""
+    service = f"?service={info['service']}" if info.get("service") else ""
+    return f"postgresql://{host}:{port}/{database}{service}"
+
+
 def secrets(url: str) -> list[str]:
     """Every spelling of the URL's password that a driver message could echo."""
     netloc = url.partition("://")[2].partition("/")[0]
@@ -57,8 +78,10 @@ def unreachable(exc: Exception) -> bool:
     if getattr(exc, "sqlstate", None) in ("57P01", "57P02", "57P03"):  # the server shutting down or starting up
         return True
     message = str(exc)
-    lost = ("connection failed", "consuming input failed", "server closed the connection", "the connection is lost", "the connection is closed")
-    return any(w in message for w in lost) and not any(w in message for w in ("FATAL", "authentication", "does not exist"))
+    lost = ("connection failed", "consuming input failed", "server closed the connection", "the connection is lost", "the connection is closed",
+            "failed to resolve host", "could not translate host name")  # (no network: the name cannot be looked up)
+    refused = ("FATAL", "authentication", "does not exist", "password", "fe_sendauth")  # credentials or a name to fix first
+    return any(w in message for w in lost) and not any(w in message for w in refused)
 
 
 class Unreachable(VoicedrillError):
@@ -91,7 +114,8 @@ class PgStore(Store):
 
     def __init__(self, url: str, write: bool = True, timeout_s: float | None = None, offline: bool = False):
         self.url = url
-        self.path = shown(url)  # names it in messages and keys its pending files
+        self.path = shown(url)  # names it in messages
+        self.waits_at = place(url)
         self.timeout_s = timeout_s or BUSY_TIMEOUT_S
         self.notes: list[str] = []
         self.damaged: list[int] = []
@@ -100,9 +124,10 @@ class PgStore(Store):
         self._copy = None
         self.db = None
         self._asked = time.monotonic()  # when the server was last asked for a connection
+        self._away = False  # the server could not be reached at the last try: reps wait
         if url.partition("://")[2].partition("/")[0].count("@") > 1:
             raise VoicedrillError(f"team database {self.path}: an @ in the password must be written %40 in the URL")
-        waiting = pending.found(self.path)
+        waiting = self._waiting()
         try:
             with self._errors():
                 self.db = _Connection(url)
@@ -134,16 +159,30 @@ class PgStore(Store):
     def team_reps(self, **which) -> list:
         return [] if self.db is None or self.version == 0 else super().team_reps(**which)
 
+    def _waiting(self) -> list[Path]:
+        """As `Store._waiting`; also reps kept under the URL as it was written (voicedrill before 0.4)."""
+        return pending.found(self.waits_at, self.path)
+
     def _back(self) -> bool:
-        """Whether the server, away at the last save, answers again (asked at most every RETRY_S, and
-        never while the connection is up: a save refused for another reason waits for the next open)."""
-        if (self.db is not None and not self.db.raw.closed) or time.monotonic() - self._asked < RETRY_S:
+        """Whether the server, away at the last save, answers again (a save refused for another
+        reason waits for the next open)."""
+        if not (self._away and self._reconnected()):
+            return False
+        self._away = False
+        return True
+
+    def _reconnected(self) -> bool:
+        """Connected: still, or again (the server is asked at most every RETRY_S)."""
+        import psycopg
+
+        if self.db is not None and not self.db.raw.closed:
+            return True
+        if time.monotonic() - self._asked < RETRY_S:
             return False
         self._asked = time.monotonic()
         try:
-            with self._errors():
-                self.db = _Connection(self.url, timeout_s=2)
-        except VoicedrillError:
+            self.db = _Connection(self.url, timeout_s=2)
+        except psycopg.Error:
             return False
         return True
 
@@ -191,6 +230,8 @@ class _Translate:
         self.store = store
 
     def __enter__(self) -> _Connection:
+        if self.store._away:  # a read (the rep's targets) may find the server back before the save does
+            self.store._reconnected()
         return self.store.db
 
     def __exit__(self, kind, exc, tb) -> None:
@@ -207,6 +248,7 @@ class _Translate:
         if isinstance(exc, psycopg.errors.LockNotAvailable | psycopg.errors.QueryCanceled):
             raise VoicedrillError(f"{where} is busy (waited {self.store.timeout_s:g} s); try again, or use --no-save") from None
         if isinstance(exc, psycopg.OperationalError) and unreachable(exc):
+            self.store._away = True
             raise Unreachable(f"{where} cannot be reached ({message})") from None
         raise VoicedrillError(f"{where}: {message}") from None
 

@@ -172,20 +172,31 @@ class App:
         finally:
             store.close()
 
+    def _whose(self, request: Request, people: set[str]) -> str | None:
+        """Whose reps a progress page shows: `?who=NAME`, `?who=` for everyone; by default the app's
+        own rep's (on a history several people share, e.g. a team database), else everyone's."""
+        if "who" in request.query_params:
+            return request.query_params["who"] or None
+        me = history.who(self.config.user)
+        return me if len(people) > 1 and me in people else None
+
     async def history_page(self, request: Request) -> Response:
         drill = request.query_params.get("drill") or None
         everything = await run_in_threadpool(self._read, "reps")
-        reps = [r for r in everything if drill in (None, r.drill)]
+        people = {r.user for r in everything}
+        who = self._whose(request, people)
+        reps = [r for r in everything if drill in (None, r.drill) and who in (None, r.user)]
         info = summary([r.report for r in reps], [r.id for r in reps]) if reps and len({r.drill for r in reps}) == 1 else None
         return self.page(request, "history.html", reps=reps[::-1], drill=drill, drills=sorted({r.drill for r in everything}),
-                         charted=sorted({r.drill for r in reps}), line=summary_line(info) if info else "")
+                         charted=sorted({r.drill for r in reps}), line=summary_line(info) if info else "",
+                         people=sorted(people) if len(people) > 1 else [], who=who, me=history.who(self.config.user))
 
     async def chart(self, request: Request) -> Response:
         """A drill's progress (score, pace, longest pause) or fluency curve (time to handoff), as PNG."""
         drill, kind = request.path_params["drill"], request.path_params["kind"]
         if kind not in ("progress", "fluency"):
             raise HTTPException(404)
-        reps = (await run_in_threadpool(self._read, "reps", drill=drill))[-CHART_REPS:]
+        reps = (await run_in_threadpool(self._read, "reps", drill=drill, user=request.query_params.get("who") or None))[-CHART_REPS:]
         if not reps:
             raise HTTPException(404, f"no reps of drill {drill!r} yet")
         figure = progress_figure if kind == "progress" else fluency_figure
@@ -211,10 +222,10 @@ class App:
         fmt = request.path_params["fmt"]
         if fmt not in ("csv", "jsonl"):
             raise HTTPException(404)
-        drill = request.query_params.get("drill") or None
-        reps = await run_in_threadpool(self._read, "reps", drill=drill)
+        drill, who = request.query_params.get("drill") or None, request.query_params.get("who") or None
+        reps = await run_in_threadpool(self._read, "reps", drill=drill, user=who)
         text = await run_in_threadpool(export, reps, "jsonl" if fmt == "jsonl" else "csv")
-        name = f"voicedrill-{drill or 'all'}-{datetime.now():%Y%m%d}.{fmt}"
+        name = f"voicedrill-{drill or 'all'}-{datetime.now():%Y%m%d}.{fmt}"  # (the rows name their person)
         return Response(text, media_type="text/csv" if fmt == "csv" else "application/jsonl",
                         headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
