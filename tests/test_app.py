@@ -376,3 +376,23 @@ def test_on_a_shared_history_the_progress_page_shows_your_own_reps_first(client,
     assert "ana's progress" in ana and 'data-reps="2"' in ana and "/history/hard-close/progress.png?who=ana" in ana
     assert client.get("/export.csv?who=ana").text.count("\n") == 3  # a header and ana's two reps
     assert client.get("/history/hard-close/fluency.png?who=maria").headers["content-type"] == "image/png"
+
+
+def test_a_recording_checked_while_the_team_database_is_away_shows_its_scorecard(client, reps, postgres, monkeypatch):
+    """The rep waits on this computer for the team database; the page still shows its score."""
+    from voicedrill.teamdb import PgStore
+
+    url = postgres.new_database()
+    PgStore(url).close()
+    monkeypatch.setenv("VOICEDRILL_DB", url)
+    postgres.stop()
+    try:
+        with open(reps[0], "rb") as f:
+            page = client.post("/check", files={"file": ("mine.wav", f, "audio/wav")}, data={"drill": "hard-close"})
+    finally:
+        postgres.start()
+    assert page.status_code == 200 and 'data-waiting="true"' in page.text and "cannot be reached" in page.text
+    assert "Score 100/100" in page.text and "timeline of rep" in page.text
+    back = PgStore(url)
+    assert len(back.reps()) == 1  # and it went in when the database was next opened
+    back.close()

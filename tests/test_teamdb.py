@@ -366,3 +366,14 @@ def test_reading_changes_nothing_in_a_database(postgres, cli):
     assert code == 0 and "No reps saved yet" in out
     with psycopg.connect(empty) as db:
         assert db.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'").fetchone()[0] == 0
+
+
+def test_last_is_your_own_newest_session_on_a_shared_history(target, drill):
+    """On a history several people share, 'last' is the asker's own newest session (anyone's
+    newest when they have none yet)."""
+    store = open_at(target)
+    for user in ("ana", "ben"):
+        store.save_rep(Session.of("drill", drill, "fake", "none", user), 1, sample_report(drill), "mic")
+    assert store.resolve("session", None, user="ana") == ("session", 1)
+    assert store.resolve("session", None, user="cara") == ("session", 2)
+    store.close()

@@ -146,7 +146,7 @@ def _parser() -> argparse.ArgumentParser:
     past.add_argument("--delete", type=ref, default=None, metavar="REP_OR_SESSION", help="delete a rep (12) or a whole session (s3) from the history")
 
     report = commands.add_parser("report", help="a rep or a session as a scorecard, a web page (--html) or a timeline picture (--png)")
-    report.add_argument("ref", type=ref, metavar="REP_OR_SESSION", help="a rep number (12), a session (s3) or 'last' (the newest session)")
+    report.add_argument("ref", type=ref, metavar="REP_OR_SESSION", help="a rep number (12), a session (s3) or 'last' (your newest session)")
     report.add_argument("--html", type=Path, default=None, help="write one self-contained page")
     report.add_argument("--png", type=Path, default=None, help="write the timeline picture")
 
@@ -355,11 +355,12 @@ def _app(args: argparse.Namespace, err: Console) -> int:
 
 def _history(args: argparse.Namespace, store, err: Console) -> int:
     from .files import write_file
+    from .history import who
     from .plots import png_bytes, progress_figure
     from .progress import render_history
 
     if args.delete is not None:
-        kind, number = store.resolve(*args.delete)
+        kind, number = store.resolve(*args.delete, user=who(args.user))
         gone = store.delete(**{kind: number})
         if not gone:
             raise VoicedrillError(f"no {_named(kind, number)} in the history (see voicedrill history)")
@@ -389,8 +390,9 @@ def _report(args: argparse.Namespace, store, err: Console) -> int:
     from .plots import png_bytes, rep_figure, session_figure
     from .report import render, render_summary, shown_name
     from .webpage import page
+    from .history import who
 
-    kind, number = store.resolve(*args.ref)
+    kind, number = store.resolve(*args.ref, user=who())  # 'last': your own newest session
     reps = store.reps(**{kind: number}) if number is not None else []
     if not reps and store.damaged:
         note = store.notes.pop()  # said once, as the error

@@ -437,11 +437,13 @@ class Store:
             rows = self.db.execute(sql, args).fetchall()
         return [TeamRep(str(u), str(d), datetime.fromisoformat(t).astimezone(), int(score), handoff, fix) for u, d, t, score, handoff, fix in rows]
 
-    def resolve(self, kind: str, number: int | None) -> tuple[str, int | None]:
-        """A rep or session reference; no number means the newest session (None if there is none)."""
+    def resolve(self, kind: str, number: int | None, user: str | None = None) -> tuple[str, int | None]:
+        """A rep or session reference; no number means the newest session — `user`'s own where the
+        history holds any (a team database holds everyone's) — or None if there is none."""
         if number is None:
             with self._errors():
-                number = _one(self.db, "SELECT max(session_id) FROM reps")
+                own = _one(self.db, 'SELECT max(r.session_id) FROM reps r JOIN sessions s ON s.id = r.session_id WHERE s."user" = ?', (user,))
+                number = own if own is not None else _one(self.db, "SELECT max(session_id) FROM reps")
         return kind, number
 
     def delete(self, session: int | None = None, rep: int | None = None) -> int:
@@ -537,10 +539,10 @@ def open_store(write: bool = True, create: bool = True, offline: bool = False) -
     return Store(write=write and (create or db_path().exists()))
 
 
-def _one(db: sqlite3.Connection, sql: str) -> object:
+def _one(db: sqlite3.Connection, sql: str, args: tuple = ()) -> object:
     """A query's first value, its statement run to the end: an unfinished read would keep holding
     a shared lock, and two voicedrill processes opening a new history would then deadlock."""
-    rows = db.execute(sql).fetchall()
+    rows = db.execute(sql, args).fetchall()
     return rows[0][0] if rows else None
 
 

@@ -136,7 +136,7 @@ class WebScreen:
     def scored(self, number: int, report: RepReport, kept: Kept, title: str) -> None:
         """The scorecard (the same section as the rep's page) and, in a run of several, the table so far."""
         source = getattr(self._source, "name", "microphone")
-        shown = shown_rep(self.keeper, number, self.reps, report, kept, source, self._rep.tracker if self._rep else None)
+        shown = shown_rep(self.keeper.session, number, self.reps, report, kept.rep_id, source, self._rep.tracker if self._rep else None)
         self.shown.append(shown)
         self.broadcast.publish({
             "type": "scorecard", "rep": number, "id": kept.rep_id, "score": report.score, "saved": kept.where,
@@ -154,11 +154,11 @@ class WebScreen:
             self._source.stop()
 
 
-def shown_rep(keeper: Keeper, number: int, reps: int, report: RepReport, kept: Kept, source: str, tracker: SilenceTracker | None) -> history.SavedRep:
+def shown_rep(session: history.Session, number: int, reps: int, report: RepReport, rep_id: int | None, source: str,
+              tracker: SilenceTracker | None) -> history.SavedRep:
     """The rep as its page shows it, whether it went into the history or waits in a pending file."""
-    session = keeper.session
     return history.SavedRep(
-        kept.rep_id or 0, session.id or 0, number, reps, datetime.now().astimezone(), session.kind, session.drill, session.engine,
+        rep_id or 0, session.id or 0, number, reps, datetime.now().astimezone(), session.kind, session.drill, session.engine,
         session.model, session.user, source, None, session.pace_wpm, session.max_pause_s, report,
         tracker.levels(history.LEVEL_STEP_S) if tracker else None,
     )
@@ -279,8 +279,9 @@ class Practice:
         if self.running() or self._busy.locked():
             raise Busy(CHECK_BUSY)
 
-    def check(self, audio: AudioInfo, drill: Drill, name: str) -> tuple[RepReport, history.Saved]:
-        """A recording scored and kept as `voicedrill check` does it (`name`: as the rep uploaded it)."""
+    def check(self, audio: AudioInfo, drill: Drill, name: str) -> tuple[RepReport, history.Saved, history.SavedRep]:
+        """A recording scored and kept as `voicedrill check` does it (`name`: as the rep uploaded it);
+        also the rep as its page shows it (for a rep that waits for the history)."""
         if not self._busy.acquire(blocking=False):
             raise Busy(CHECK_BUSY)
         store = None
@@ -290,7 +291,9 @@ class Practice:
             tracker = SilenceTracker()
             user = history.who(self.config.user)
             report = with_targets(store, drill, score_file(audio, drill, engine, tracker), user)
-            return report, keep_check(store, drill, engine, audio, report, tracker, user, name)
+            saved = keep_check(store, drill, engine, audio, report, tracker, user, name)
+            session = history.Session.of("check", drill, engine.name, engine.model_name, user)
+            return report, saved, shown_rep(session, 1, 1, report, saved.rep, name, tracker)
         finally:
             if store is not None:
                 store.close()

@@ -33,7 +33,7 @@ from ..plots import fluency_figure, png_bytes, progress_figure, team_figure
 from ..progress import export
 from ..report import summary, summary_line, to_dict
 from ..team import team_rows
-from ..webpage import REPORT_STYLE, body, team_body, title
+from ..webpage import REPORT_STYLE, body, rep_section, team_body, title
 from .guard import Guard, own_hosts
 from .runs import AppConfig, Broadcast, Busy, Practice, uploads_dir
 
@@ -122,7 +122,7 @@ class App:
         drills = [d for _, d in await run_in_threadpool(list_drills) if isinstance(d, Drill)]
         return self.page(request, "check.html", drills=drills, chosen=request.query_params.get("drill", "hard-close"))
 
-    async def _checked(self, request: Request) -> tuple[dict, history.Saved] | Response:
+    async def _checked(self, request: Request) -> tuple[dict, history.Saved, history.SavedRep] | Response:
         """The uploaded recording scored (and kept), or the refusal to show."""
         form = await request.form(max_files=1, max_fields=4)
         upload = form.get("file")
@@ -135,7 +135,7 @@ class App:
             path = await run_in_threadpool(_keep_upload, upload)
             try:
                 info = await run_in_threadpool(probe, path)
-                report, saved = await run_in_threadpool(self.practice.check, info, drill, Path(upload.filename).name)
+                report, saved, shown = await run_in_threadpool(self.practice.check, info, drill, Path(upload.filename).name)
             except VoicedrillError:
                 path.unlink(missing_ok=True)  # not checked: nothing worth keeping
                 raise
@@ -144,7 +144,7 @@ class App:
         except VoicedrillError as exc:
             message = str(exc).replace(str(path), Path(upload.filename).name) if path else str(exc)
             return self.problem(request, message)
-        return to_dict(report), saved
+        return to_dict(report), saved, shown
 
     async def api_check(self, request: Request) -> Response:
         """`voicedrill check --json` over HTTP: multipart field `file`, optional `drill`."""
@@ -157,9 +157,9 @@ class App:
         result = await self._checked(request)
         if isinstance(result, Response):
             return result
-        saved = result[1]
-        if saved.rep is None:
-            return self.problem(request, saved.waiting, 503)
+        _, saved, shown = result
+        if saved.rep is None:  # scored, and waiting for the history: the scorecard here, with where the rep is
+            return self.page(request, "checked.html", waiting=saved.waiting, section=rep_section(shown))
         return RedirectResponse(f"/rep/{saved.rep}", status_code=303)
 
     # progress -------------------------------------------------------------------------------
