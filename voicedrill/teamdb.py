@@ -48,9 +48,8 @@ def place(url: str) -> str:
     """The database a URL names, however it is written (postgres:// or postgresql://, with or
     without its user and password, the default port spelled out or not): reps waiting for it on
     this computer are filed under this, so a URL written another way finds them too."""
-    from psycopg.conninfo import conninfo_to_dict
-
     import psycopg
+    from psycopg.conninfo import conninfo_to_dict
 
     try:
         info = conninfo_to_dict(url)
@@ -160,7 +159,7 @@ class PgStore(Store):
         return [] if self.db is None or self.version == 0 else super().team_reps(**which)
 
     def _waiting(self) -> list[Path]:
-        """As `Store._waiting`; also reps kept under the URL as it was written (voicedrill before 0.4)."""
+        """As `Store._waiting`; also reps filed under the URL as it was written (as voicedrill filed them before)."""
         return pending.found(self.waits_at, self.path)
 
     def _back(self) -> bool:
