@@ -249,3 +249,50 @@ def test_input_vanishing_mid_rep_keeps_completed_reps(tmp_path, drill, sphinx, p
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rep-01.json"]
     # the engine is shared: a rep cut off mid-utterance must not break the next one
     assert score_file(clean, drill, sphinx).steps == run.reports[0].steps
+
+
+class StoppedScreen:
+    """The app's Stop, pressed after `at` blocks of the rep (None: while the rep is being scored)."""
+
+    def __init__(self, at: int | None):
+        from rich.console import Console
+
+        from voicedrill.liveview import LiveView
+
+        self.view, self.at, self.stopping = LiveView(Console(file=open(os.devnull, "w"))), at, False
+
+    def __getattr__(self, name):
+        return getattr(self.view, name)
+
+    def wants_more(self) -> bool:
+        return not self.stopping
+
+    def run(self, rep, source, title, customer=None):
+        screen = self
+
+        class Pressed(type(source)):  # the same source, stopped as the app's Stop button stops it
+            def __iter__(self):
+                for n, block in enumerate(super().__iter__()):
+                    if n == screen.at:
+                        screen.stopping = True
+                        self.stop()
+                    yield block
+
+        source.__class__ = Pressed
+        report = self.view.run(rep, source, title, customer)
+        self.stopping = True  # (at the latest while it is scored)
+        return report
+
+
+@pytest.mark.parametrize("at, kept", [(40, False), (None, True)])
+def test_stop_drops_a_rep_it_cuts_short_and_keeps_one_that_ended(tmp_path, drill, sphinx, pieces, make_rep, at, kept):
+    """Stop 4 s into a rep: the unfinished rep is not scored (it would read as skipped steps). Stop
+    while a rep that ended on its own — handoff left out — is scored: that rep is the rep's, kept."""
+    from voicedrill.history import Session
+    from voicedrill.practice import Keeper, run_drill
+    from voicedrill.synth import Speaker
+
+    no_handoff, _ = make_rep(pieces[:-1], "no-handoff")
+    keeper = Keeper(None, Session.of("drill", drill, sphinx.name, sphinx.model_name), tmp_path)
+    run = run_drill(drill, sphinx, lambda n: FileSource(no_handoff), 3, StoppedScreen(at), Speaker(False), keeper)
+    assert run.interrupted and len(run.reports) == (1 if kept else 0) and run.dropped == (None if kept else 1)

@@ -178,13 +178,15 @@ def test_reps_wait_for_the_database_however_its_url_is_written(postgres, drill):
 @pytest.mark.parametrize("message, away", [
     ("connection failed: connection to server at \"127.0.0.1\", port 5 failed: Connection refused", True),
     ("failed to resolve host 'teamdb.example.com': [Errno -3] Temporary failure in name resolution", True),
+    ("failed to resolve host 'temdb.example.com': [Errno -2] Name or service not known", False),
     ("connection failed: connection to server at \"127.0.0.1\", port 5 failed: fe_sendauth: no password supplied", False),
     ("connection failed: connection to server at \"127.0.0.1\", port 5 failed: FATAL:  password authentication failed for user \"ana\"", False),
     ("connection failed: connection to server at \"127.0.0.1\", port 5 failed: FATAL:  database \"team\" does not exist", False),
 ])
 def test_only_a_server_out_of_reach_keeps_reps_waiting(message, away):
-    """No network (the name cannot be looked up) or no server: practice goes on and reps wait. A
-    missing or wrong password, or no such database: said at once — waiting would never end."""
+    """No network (the name cannot be looked up now) or no server: practice goes on and reps wait. A
+    missing or wrong password, a misspelt server name or no such database: said at once — waiting
+    would never end."""
     from voicedrill.teamdb import unreachable
 
     assert unreachable(psycopg.OperationalError(message)) is away
@@ -376,4 +378,32 @@ def test_last_is_your_own_newest_session_on_a_shared_history(target, drill):
         store.save_rep(Session.of("drill", drill, "fake", "none", user), 1, sample_report(drill), "mic")
     assert store.resolve("session", None, user="ana") == ("session", 1)
     assert store.resolve("session", None, user="cara") == ("session", 2)
+    assert store.resolve("session", None, user="cara", anyones=False) == ("session", None)  # (history --delete last)
     store.close()
+
+
+def test_a_store_opened_while_the_server_was_away_checks_the_schema_when_it_is_back(postgres, drill, monkeypatch):
+    """Opened offline, the store has not seen the database: when the server answers, its tables are
+    made (a new database) or refused (another program's) before any rep goes in."""
+    from voicedrill import teamdb
+
+    monkeypatch.setattr(teamdb, "RETRY_S", 0)
+    new, foreign = postgres.new_database(), postgres.new_database()
+    with psycopg.connect(foreign, autocommit=True) as db:
+        db.execute("CREATE TABLE customers (name text)")
+    postgres.stop()
+    try:
+        stores = [PgStore(url, offline=True) for url in (new, foreign)]
+        session = [Session.of("drill", drill, "fake", "none", "ana") for _ in stores]
+        assert all(s.save_rep(x, 1, sample_report(drill), "mic").pending for s, x in zip(stores, session))
+    finally:
+        postgres.start()
+    fresh, other = stores
+    assert fresh.save_rep(session[0], 2, sample_report(drill), "mic").rep == 2  # rep 1 went in first
+    assert [(r.id, r.number) for r in fresh.reps()] == [(1, 1), (2, 2)]
+    refused = other.save_rep(session[1], 2, sample_report(drill), "mic")
+    assert refused.pending and "another program's tables" in refused.waiting
+    with psycopg.connect(foreign) as db:
+        assert {r[0] for r in db.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")} == {"customers"}
+    for store in stores:
+        store.close()

@@ -115,17 +115,17 @@ class FileSource:
         self.block_s = block_s
         self.overflows = 0
         self.holding: Callable[[], bool] = lambda: False
-        self._stopped = False
+        self.stopped = False
 
     def stop(self) -> None:
-        self._stopped = True
+        self.stopped = True
 
     def __iter__(self) -> Iterator[np.ndarray]:
-        self._stopped = False
+        self.stopped = False
         started = time.monotonic()
         fed = 0.0
         blocks = stream_file(self.info, self.block_s)
-        while not self._stopped:
+        while not self.stopped:
             block = np.zeros(int(RATE * self.block_s), dtype=np.int16) if self.holding() else next(blocks, None)
             if block is None:
                 return
@@ -262,7 +262,7 @@ class MicSource:
         self.stall_s = stall_s
         self.overflows = 0
         self._queue: queue.Queue[np.ndarray] = queue.Queue()
-        self._stopped = False
+        self.stopped = False
 
     def _callback(self, indata, frames, time_info, status) -> None:
         if status.input_overflow:
@@ -270,15 +270,15 @@ class MicSource:
         self._queue.put(indata[:, 0].copy())
 
     def stop(self) -> None:
-        self._stopped = True
+        self.stopped = True
 
     def __iter__(self) -> Iterator[np.ndarray]:
-        self._stopped = False
+        self.stopped = False
         try:
             with self._sd.InputStream(
                 samplerate=RATE, channels=1, dtype="int16", blocksize=self.block, device=self.device, callback=self._callback
             ):
-                while not self._stopped:
+                while not self.stopped:
                     try:
                         yield self._queue.get(timeout=self.stall_s)
                     except queue.Empty:

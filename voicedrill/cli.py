@@ -360,7 +360,7 @@ def _history(args: argparse.Namespace, store, err: Console) -> int:
     from .progress import render_history
 
     if args.delete is not None:
-        kind, number = store.resolve(*args.delete, user=who(args.user))
+        kind, number = store.resolve(*args.delete, user=who(args.user), anyones=False)  # 'last': only ever your own
         gone = store.delete(**{kind: number})
         if not gone:
             raise VoicedrillError(f"no {_named(kind, number)} in the history (see voicedrill history)")
@@ -392,7 +392,7 @@ def _report(args: argparse.Namespace, store, err: Console) -> int:
     from .webpage import page
     from .history import who
 
-    kind, number = store.resolve(*args.ref, user=who())  # 'last': your own newest session
+    kind, number = store.resolve(*args.ref, user=who() if args.ref[1] is None else None)  # 'last': your own newest session
     reps = store.reps(**{kind: number}) if number is not None else []
     if not reps and store.damaged:
         note = store.notes.pop()  # said once, as the error

@@ -437,13 +437,13 @@ class Store:
             rows = self.db.execute(sql, args).fetchall()
         return [TeamRep(str(u), str(d), datetime.fromisoformat(t).astimezone(), int(score), handoff, fix) for u, d, t, score, handoff, fix in rows]
 
-    def resolve(self, kind: str, number: int | None, user: str | None = None) -> tuple[str, int | None]:
+    def resolve(self, kind: str, number: int | None, user: str | None = None, anyones: bool = True) -> tuple[str, int | None]:
         """A rep or session reference; no number means the newest session — `user`'s own where the
-        history holds any (a team database holds everyone's) — or None if there is none."""
+        history holds any (a team database holds everyone's), else anyone's if `anyones` — or None."""
         if number is None:
             with self._errors():
                 own = _one(self.db, 'SELECT max(r.session_id) FROM reps r JOIN sessions s ON s.id = r.session_id WHERE s."user" = ?', (user,))
-                number = own if own is not None else _one(self.db, "SELECT max(session_id) FROM reps")
+                number = own if own is not None or not anyones else _one(self.db, "SELECT max(session_id) FROM reps")
         return kind, number
 
     def delete(self, session: int | None = None, rep: int | None = None) -> int:

@@ -142,6 +142,7 @@ class LiveRep:
         self._announced: dict[str, LiveEvent] = {}  # every step event raised, first time only
         self._alarmed: set[tuple[str, float]] = set()  # (step, its end): one alarm per pause
         self._seen: tuple = ()
+        self.ended_itself = False  # its end was heard (or its recording ran out): not cut short by a Stop
         self.outbox: list[LiveEvent] = [LiveEvent(EventType.REP_START, 0.0, number)]
 
     def event(self, type_: EventType, **fields) -> LiveEvent:
@@ -267,7 +268,9 @@ def run_rep(rep: LiveRep, source: Iterable[np.ndarray], on_update: Listener | No
                 customer.after_block(rep)
             drain()
             if getattr(source, "live", False) and rep.should_end():
+                rep.ended_itself = True
                 source.stop()
+        rep.ended_itself = rep.ended_itself or not getattr(source, "stopped", False)
         report = rep.finish()
     finally:
         rep.recognizer.close()  # also when the rep was cut off (Ctrl-C, a vanished microphone)

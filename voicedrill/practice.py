@@ -202,7 +202,8 @@ def saved_line(run: DrillRun, keeper: Keeper) -> str:
         return f"{len(run.saved)} rep(s) saved in {folder[0]}" if folder else f"{len(run.saved)} rep(s) not saved (--no-save)"
     if not run.pending:
         return f"{len(run.saved)} rep(s) saved in " + " and ".join([f"history session s{keeper.session.id}", *folder])
-    places = [f"{len(run.saved) - len(run.pending)} saved in history session s{keeper.session.id}"] if len(run.saved) > len(run.pending) else []
+    session = f"history session s{keeper.session.id}" if keeper.session.id else "the history"
+    places = [f"{len(run.saved) - len(run.pending)} saved in {session}"] if len(run.saved) > len(run.pending) else []
     places.append(f"{len(run.pending)} waiting in {run.pending[0].parent} (they go into the history {keeper.store.UNTIL})")
     return f"{len(run.saved)} rep(s) finished: " + "; ".join(places + [f"files in {f}" for f in folder])
 
@@ -230,8 +231,8 @@ class DrillRun:
 
     @property
     def pending(self) -> list[Path]:
-        """The reps the history could not take yet."""
-        return [k.pending for k in self.kept if k.pending]
+        """The reps the history could not take yet (a file another voicedrill took in is gone)."""
+        return [k.pending for k in self.kept if k.pending and k.pending.exists()]
 
 
 class Screen(Protocol):
@@ -284,8 +285,8 @@ def run_drill(
             source = sources(number)
             rep = LiveRep(drill, engine, number)
             report = with_targets(keeper.store, drill, screen.run(rep, source, f"rep {number}/{reps}", customer), keeper.session.user)
-            if not (screen.wants_more() or report.reached_end):  # stopped mid-rep: nothing to score
-                run.interrupted = True
+            if not screen.wants_more() and not (report.words and (report.reached_end or rep.ended_itself)):
+                run.interrupted = True  # stopped before a word, or mid-rep: nothing to score
                 run.dropped = number if report.words else None
                 break
             run.overflows += getattr(source, "overflows", 0)

@@ -58,8 +58,8 @@ def place(url: str) -> str:
     host = (info.get("host") or os.environ.get("PGHOST") or "localhost").lower()
     port = info.get("port") or os.environ.get("PGPORT") or "5432"
     database = info.get("dbname") or os.environ.get("PGDATABASE") or info.get("user") or os.environ.get("PGUSER") or ""
-    service = f"?service={info['service']}" if info.get("service") else ""
-    return f"postgresql://{host}:{port}/{database}{service}"
+    query = "&".join(f"{k}={info[k]}" for k in ("service", "options") if info.get(k))  # (options may pick another schema)
+    return f"postgresql://{host}:{port}/{database}" + (f"?{query}" if query else "")
 
 
 def secrets(url: str) -> list[str]:
@@ -78,7 +78,7 @@ def unreachable(exc: Exception) -> bool:
         return True
     message = str(exc)
     lost = ("connection failed", "consuming input failed", "server closed the connection", "the connection is lost", "the connection is closed",
-            "failed to resolve host", "could not translate host name")  # (no network: the name cannot be looked up)
+            "Temporary failure in name resolution")  # (no network; a name that does not exist is an error to fix)
     refused = ("FATAL", "authentication", "does not exist", "password", "fe_sendauth")  # credentials or a name to fix first
     return any(w in message for w in lost) and not any(w in message for w in refused)
 
@@ -124,6 +124,7 @@ class PgStore(Store):
         self.db = None
         self._asked = time.monotonic()  # when the server was last asked for a connection
         self._away = False  # the server could not be reached at the last try: reps wait
+        self._checked = False  # the schema was checked on this server (not yet when opened while it was away)
         if url.partition("://")[2].partition("/")[0].count("@") > 1:
             raise VoicedrillError(f"team database {self.path}: an @ in the password must be written %40 in the URL")
         waiting = self._waiting()
@@ -138,7 +139,15 @@ class PgStore(Store):
         if not (write or waiting):  # a reader changes nothing and takes no write lock: an older schema is read as it is
             with self._errors() as db:
                 self.version = self._version(db)
+            self._checked = True
             return
+        self._migrate()
+        if waiting:
+            self._import(waiting)
+
+    def _migrate(self) -> None:
+        """The schema checked (another program's tables or a newer voicedrill's refused) and brought
+        up to date: at open, or when a store opened while the server was away first reaches it."""
         with self._write() as db:
             version = self._version(db)
             if version < SCHEMA_VERSION:
@@ -147,16 +156,21 @@ class PgStore(Store):
                 db.execute("CREATE TABLE IF NOT EXISTS voicedrill_schema (version INTEGER NOT NULL)")
                 db.execute("DELETE FROM voicedrill_schema")
                 db.execute("INSERT INTO voicedrill_schema (version) VALUES (?)", (SCHEMA_VERSION,))
-        if waiting:
-            self._import(waiting)
+        self.version, self._checked = SCHEMA_VERSION, True
 
     def reps(self, **which) -> list:
         """As `Store.reps`; none while the server is away (the reps of this run wait on this computer)
         or before voicedrill ever saved there."""
-        return [] if self.db is None or self.version == 0 else super().reps(**which)
+        return super().reps(**which) if self._readable() else []
 
     def team_reps(self, **which) -> list:
-        return [] if self.db is None or self.version == 0 else super().team_reps(**which)
+        return super().team_reps(**which) if self._readable() else []
+
+    def _readable(self) -> bool:
+        """The server holds voicedrill history to read (asked again if it was away)."""
+        if self._away:
+            self._reconnected()
+        return self.db is not None and self._checked and self.version != 0
 
     def _waiting(self) -> list[Path]:
         """As `Store._waiting`; also reps filed under the URL as it was written (as voicedrill filed them before)."""
@@ -181,7 +195,13 @@ class PgStore(Store):
         self._asked = time.monotonic()
         try:
             self.db = _Connection(self.url, timeout_s=2)
+            if not self._checked:
+                self._migrate()
         except psycopg.Error:
+            return False
+        except VoicedrillError as exc:  # refused (another program's tables, a newer schema): the reps keep waiting
+            self.problem = str(exc)
+            self.db.close()
             return False
         return True
 
