@@ -86,9 +86,14 @@ def stream_file(source: str | Path | AudioInfo, block_s: float = BLOCK_S) -> Ite
 
 def clip_file(source: str | Path | AudioInfo, start_s: float, end_s: float) -> np.ndarray:
     """The file's 16 kHz samples from `start_s` to `end_s`, streamed again (a long file stays out of memory)."""
+    return clip_blocks(stream_file(source), start_s, end_s)
+
+
+def clip_blocks(blocks: Iterable[np.ndarray], start_s: float, end_s: float) -> np.ndarray:
+    """The 16 kHz samples from `start_s` to `end_s` of audio given as consecutive blocks (never joined whole)."""
     first, last = int(start_s * RATE), int(end_s * RATE)
     parts, at = [], 0
-    for block in stream_file(source):
+    for block in blocks:
         if at + block.size > first:
             parts.append(block[max(0, first - at) : max(0, last - at)])
         at += block.size

@@ -284,7 +284,8 @@ def _check(args: argparse.Namespace, err: Console) -> int:
     err.print(f"engine: {engine.description}", markup=False)
     tracker = SilenceTracker()
     report = with_targets(store, drill, score_file(info, drill, engine, tracker), user)
-    saved = keep_check(store, drill, engine, info, report, tracker, user) if store is not None else None  # kept before it is shown
+    session = history.Session.of("check", drill, engine.name, engine.model_name, user)
+    saved = keep_check(store, session, info, report, tracker) if store is not None else None  # kept before it is shown
     if args.json:
         print(to_json(report), flush=True)
     else:

@@ -18,7 +18,7 @@ import numpy as np
 from .align import align, judge_order
 from .analysis import analyse, clean_words
 from .asr import Engine
-from .audio import RATE, SilenceTracker
+from .audio import RATE, SilenceTracker, clip_blocks
 from .data import CustomerTurn, Hit, RepReport, TurnKind, Word
 from .drills import Drill
 from .metrics import silence_between
@@ -235,8 +235,7 @@ class LiveRep:
         state.final += clean_words(self.recognizer.finish())
         state.partial = []
         self.event(EventType.REP_END)
-        pcm = np.concatenate(self.audio) if self.audio else np.zeros(0, dtype=np.int16)
-        words = second_look(state.final, self.drill, self.engine, lambda start, end: pcm[int(start * RATE) : int(end * RATE)])
+        words = second_look(state.final, self.drill, self.engine, lambda start, end: clip_blocks(self.audio, start, end))
         return analyse(words, self.drill, self.engine.name, state.audio_s, self.tracker.silences(), state.turns)
 
 

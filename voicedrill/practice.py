@@ -54,11 +54,10 @@ def with_targets(store: history.Store | None, drill: Drill, report: RepReport, u
     return judged(report, [r.report for r in past])
 
 
-def keep_check(store: history.Store, drill: Drill, engine: Engine, info: AudioInfo, report: RepReport, tracker: SilenceTracker, user: str,
+def keep_check(store: history.Store, session: history.Session, info: AudioInfo, report: RepReport, tracker: SilenceTracker,
                source: str | None = None) -> history.Saved:
-    """A checked recording into the history, as a session of one (or a pending file); `source`
-    names it (default: its full path)."""
-    session = history.Session.of("check", drill, engine.name, engine.model_name, user)
+    """A checked recording into the history, as `session` (a check's session of one) or a pending
+    file; `source` names it (default: its full path)."""
     path = str(info.path.resolve())
     return store.save_rep(session, 1, report, source or path, tracker.levels(history.LEVEL_STEP_S), path)
 

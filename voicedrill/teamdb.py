@@ -130,7 +130,7 @@ class PgStore(Store):
         waiting = self._waiting()
         try:
             with self._errors():
-                self.db = _Connection(url)
+                self._connect()
         except Unreachable as exc:
             if not offline:
                 raise
@@ -184,17 +184,25 @@ class PgStore(Store):
         self._away = False
         return True
 
+    @property
+    def _connected(self) -> bool:
+        return self.db is not None and not self.db.raw.closed
+
+    def _connect(self, timeout_s: float = CONNECT_TIMEOUT_S) -> None:
+        """A new connection to the server (when it was asked is noted: see `_reconnected`)."""
+        self._asked = time.monotonic()
+        self.db = _Connection(self.url, timeout_s)
+
     def _reconnected(self) -> bool:
         """Connected: still, or again (the server is asked at most every RETRY_S)."""
         import psycopg
 
-        if self.db is not None and not self.db.raw.closed:
+        if self._connected:
             return True
         if time.monotonic() - self._asked < RETRY_S:
             return False
-        self._asked = time.monotonic()
         try:
-            self.db = _Connection(self.url, timeout_s=2)
+            self._connect(timeout_s=2)
             if not self._checked:
                 self._migrate()
         except psycopg.Error:
@@ -224,9 +232,8 @@ class PgStore(Store):
 
     def _begin(self) -> _Connection:
         """BEGIN holding voicedrill's advisory write lock (waiting at most the busy timeout)."""
-        if self.db is None or self.db.raw.closed:
-            self._asked = time.monotonic()
-            self.db = _Connection(self.url)  # the server came back
+        if not self._connected:
+            self._connect()  # the server came back
         self.db.execute("BEGIN")
         self.db.execute(f"SET LOCAL lock_timeout = '{int(self.timeout_s * 1000)}ms'")
         self.db.execute("SELECT pg_advisory_xact_lock(?)", (WRITE_LOCK,))

@@ -291,8 +291,8 @@ class Practice:
             tracker = SilenceTracker()
             user = history.who(self.config.user)
             report = with_targets(store, drill, score_file(audio, drill, engine, tracker), user)
-            saved = keep_check(store, drill, engine, audio, report, tracker, user, name)
             session = history.Session.of("check", drill, engine.name, engine.model_name, user)
+            saved = keep_check(store, session, audio, report, tracker, name)
             return report, saved, shown_rep(session, 1, 1, report, saved.rep, name, tracker)
         finally:
             if store is not None:

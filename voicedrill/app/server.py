@@ -172,24 +172,24 @@ class App:
         finally:
             store.close()
 
-    def _whose(self, request: Request, people: set[str]) -> str | None:
+    @staticmethod
+    def _whose(request: Request, people: set[str], me: str) -> str | None:
         """Whose reps a progress page shows: `?who=NAME`, `?who=` for everyone; by default the app's
-        own rep's (on a history several people share, e.g. a team database), else everyone's."""
+        own rep's, `me` (on a history several people share, e.g. a team database), else everyone's."""
         if "who" in request.query_params:
             return request.query_params["who"] or None
-        me = history.who(self.config.user)
         return me if len(people) > 1 and me in people else None
 
     async def history_page(self, request: Request) -> Response:
         drill = request.query_params.get("drill") or None
         everything = await run_in_threadpool(self._read, "reps")
-        people = {r.user for r in everything}
-        who = self._whose(request, people)
+        people, me = {r.user for r in everything}, history.who(self.config.user)
+        who = self._whose(request, people, me)
         reps = [r for r in everything if drill in (None, r.drill) and who in (None, r.user)]
         info = summary([r.report for r in reps], [r.id for r in reps]) if reps and len({r.drill for r in reps}) == 1 else None
         return self.page(request, "history.html", reps=reps[::-1], drill=drill, drills=sorted({r.drill for r in everything}),
                          charted=sorted({r.drill for r in reps}), line=summary_line(info) if info else "",
-                         people=sorted(people) if len(people) > 1 else [], who=who, me=history.who(self.config.user))
+                         people=sorted(people) if len(people) > 1 else [], who=who, me=me)
 
     async def chart(self, request: Request) -> Response:
         """A drill's progress (score, pace, longest pause) or fluency curve (time to handoff), as PNG."""
