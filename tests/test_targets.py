@@ -94,6 +94,9 @@ def test_a_runs_page_draws_the_fluency_curve_against_the_targets(tmp_path, drill
     assert "your target" in labels and len(time.get_lines()[0].get_xdata()) == 4
     assert [t.get_text() for t in pause.get_xticklabels()] == ["2", "3", "4", "5"]  # the reps as the table numbers them
     assert [progress_figure(reps).axes[-1].xaxis.get_major_formatter()(x, x) for x in range(4)] == ["2", "3", "4", "5"]
+    one = progress_figure(reps[:1]).axes[-1]  # a single rep: ticks between reps carry no number
+    one.figure.canvas.draw()
+    assert [t.get_text() for t in one.get_xticklabels() if t.get_text()] == ["2"]
     assert "the drill's limit" in [line.get_label() for line in pause.get_lines()]
     assert "the fluency curve" in page(reps)
     store.close()

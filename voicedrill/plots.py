@@ -169,7 +169,7 @@ def progress_figure(reps: Sequence[SavedRep]) -> Figure:
     highest = max([r.report.longest_pause_s or 0.0 for r in reps] + [r.max_pause_s for r in reps])
     pause.set_ylim(0, highest * 1.15)
     pause.xaxis.set_major_locator(MaxNLocator(integer=True))
-    pause.xaxis.set_major_formatter(FuncFormatter(lambda value, _: str(reps[round(value)].id) if 0 <= round(value) < len(reps) else ""))
+    pause.xaxis.set_major_formatter(FuncFormatter(lambda value, _: str(reps[int(value)].id) if value == int(value) and 0 <= value < len(reps) else ""))
     pause.set_xlabel("reps, oldest first, numbered as in the table (shaded bands: sessions; green: pace band; dashed: pause limit)")
     pause.set_xlim(-0.6, len(reps) - 0.4)
     drills = sorted({r.drill for r in reps})
