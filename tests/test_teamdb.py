@@ -141,7 +141,7 @@ def test_reps_that_waited_go_in_when_the_server_answers_again_mid_run(postgres, 
     try:
         run.kept += [keeper.keep(n, sample_report(drill), rep, "mic") for n in (2, 3)]
         waiting = run.pending
-        assert len(waiting) == 2 and all(p.is_file() for p in waiting) and run.numbers == [1, 2, 3]
+        assert len(waiting) == 2 and all(p.is_file() for p in waiting) and run.numbers == [1, None, None]
         assert "cannot be reached" in run.kept[1].problems[0] and "once the team database answers again" in run.kept[1].problems[0]
         assert run.kept[2].problems == []  # told once
     finally:
@@ -154,6 +154,43 @@ def test_reps_that_waited_go_in_when_the_server_answers_again_mid_run(postgres, 
     assert run.numbers == [1, 2, 3, 4] and run.saved == ["rep 1", "rep 2", "rep 3", "rep 4"]
     reps = keeper.store.reps()
     assert [(r.id, r.session, r.number) for r in reps] == [(1, 1, 1), (2, 1, 2), (3, 1, 3), (4, 1, 4)]
+    keeper.store.close()
+
+
+def test_the_apps_run_table_numbers_waiting_reps_once_they_go_in(postgres, drill, monkeypatch):
+    """In the app, a rep that waits for the server is listed as waiting, then by its history number
+    from the scorecard after the server is back (no "rep 0", no reload needed)."""
+    import re
+    import threading
+    from types import SimpleNamespace
+
+    from voicedrill import teamdb
+    from voicedrill.app.runs import WebScreen
+    from voicedrill.practice import Keeper
+
+    monkeypatch.setattr(teamdb, "RETRY_S", 0)
+    url = postgres.new_database()
+    earlier = Keeper(PgStore(url), Session.of("drill", drill, "fake", "none", "ana"))
+    rep = SimpleNamespace(audio=[], tracker=SimpleNamespace(levels=lambda step: [-30.0]))
+    earlier.keep(1, sample_report(drill), rep, "mic")  # someone's rep 1: this run's numbers start at 2
+    earlier.store.close()
+    keeper = Keeper(PgStore(url), Session.of("drill", drill, "fake", "none", "ana"))
+    said: list[dict] = []
+    screen = WebScreen(SimpleNamespace(publish=said.append), drill, 3, keeper, threading.Event())
+
+    def listed() -> list[str]:
+        return re.findall(r"<a href='#rep-(\w+)'>", said[-1]["run_html"])
+
+    screen.scored(1, sample_report(drill), keeper.keep(1, sample_report(drill), rep, "mic"), "")
+    postgres.stop()
+    try:
+        screen.scored(2, sample_report(drill), keeper.keep(2, sample_report(drill), rep, "mic"), "")
+        assert said[-1]["saved"] == "waiting on this computer" and listed() == ["2", "waiting"]
+    finally:
+        postgres.start()
+    keeper.store.reps()  # the server is found back
+    screen.scored(3, sample_report(drill), keeper.keep(3, sample_report(drill), rep, "mic"), "")
+    assert listed() == ["2", "3", "4"] and said[-1]["id"] == 4
     keeper.store.close()
 
 

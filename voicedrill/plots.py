@@ -20,7 +20,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
 
 from .data import RepReport, Status  # noqa: E402
 from .errors import VoicedrillError  # noqa: E402
-from .report import shown_name  # noqa: E402
+from .report import rep_name, shown_name  # noqa: E402
 from .history import LEVEL_STEP_S, SavedRep, TeamRep  # noqa: E402
 
 DPI = 100
@@ -128,7 +128,7 @@ def fluency_figure(reps: Sequence[SavedRep]) -> Figure:
         ax.set_ylabel("seconds")
         ax.set_title(what, loc="left", fontsize=9)
     pause.set_xlabel("rep (numbered as in the table)")
-    pause.set_xticks(x, [str(r.id) for r in reps])
+    pause.set_xticks(x, [rep_name(r.id) for r in reps])
     figure.tight_layout()
     return figure
 

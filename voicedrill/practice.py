@@ -224,9 +224,9 @@ class DrillRun:
         return [k.where for k in self.kept]
 
     @property
-    def numbers(self) -> list[int]:
-        """Each rep's number, as `voicedrill report N` takes it (its place in the run while it waits)."""
-        return [k.rep_id or n for n, k in enumerate(self.kept, 1)]
+    def numbers(self) -> list[int | None]:
+        """Each rep's number, as `voicedrill report N` takes it (None while it waits to go in)."""
+        return [k.rep_id for k in self.kept]
 
     @property
     def pending(self) -> list[Path]:

@@ -190,6 +190,7 @@ class Cell:
 
 
 STATUS_LABEL = {Status.OK: "said", Status.MISSING: "skipped", Status.OUT_OF_ORDER: "out of order", Status.REPEATED: "said twice"}
+WAITING = "waiting"  # in place of the number of a rep the history could not take yet
 TREND_STEADY = 0.5  # score points a rep: less than this either way is holding steady
 PART_LABEL = {"steps": "steps said", "order": "in order", "flow": "pauses between questions", "pace": "speaking pace",
               "clean": "words to avoid and fillers"}
@@ -233,10 +234,15 @@ def _beaten(targets: Targets | None) -> str:
     return "—" if targets is None else f"{sum(t.met for t in targets.results)}/{len(targets.results)}"
 
 
+def rep_name(number: int | None) -> str:
+    """A rep's number as a table shows it; a rep still waiting to go into the history has none yet."""
+    return str(number) if number else WAITING
+
+
 def reps_grid(info: dict, title: str = "Reps") -> Grid:
     """The per-rep table of a run or a session (`info` from summary())."""
     rows = tuple(
-        (Cell(str(r["rep"])), Cell(fmt_seconds(r["duration_s"])), Cell("—" if r["speech_wpm"] is None else f"{r['speech_wpm']:.0f}"),
+        (Cell(rep_name(r["rep"])), Cell(fmt_seconds(r["duration_s"])), Cell("—" if r["speech_wpm"] is None else f"{r['speech_wpm']:.0f}"),
          Cell(fmt_seconds(r["longest_pause_s"]), "bad" if r["flagged_pauses"] else ""), Cell(str(r["order_errors"])),
          Cell(_beaten(r["targets"]), "ok" if r["targets"] and all(t.met for t in r["targets"].results) else ""), Cell(str(r["score"])))
         for r in info["rows"]
@@ -389,10 +395,11 @@ def rep_row(report: RepReport) -> dict:
     }
 
 
-def summary(reports: list[RepReport], numbers: list[int] | None = None) -> dict:
+def summary(reports: list[RepReport], numbers: list[int | None] | None = None) -> dict:
     """First vs last, best rep and trend (score points per rep, least squares).
 
-    `numbers` are the reps' numbers as `voicedrill report N` takes them (default 1, 2, …)."""
+    `numbers` are the reps' numbers as `voicedrill report N` takes them (default 1, 2, …; None: a
+    rep still waiting to go into the history)."""
     numbers = numbers or list(range(1, len(reports) + 1))
     rows = [{"rep": n} | rep_row(r) | {"flagged_pauses": r.flagged_pauses, "targets": r.targets} for n, r in zip(numbers, reports)]
     scores = [r.score for r in reports]
@@ -420,7 +427,8 @@ def render_summary(reports: list[RepReport], console: Console, interrupted: bool
 
 def summary_line(info: dict) -> str:
     """First vs last, the best rep and the trend, in words (`info` from summary(), at least one rep)."""
-    line = f"First rep {info['first_score']} → last rep {info['last_score']}; best: rep {info['best_rep']} ({info['best_score']})"
+    best = f"rep {info['best_rep']}" if info["best_rep"] else "a rep waiting on this computer"
+    line = f"First rep {info['first_score']} → last rep {info['last_score']}; best: {best} ({info['best_score']})"
     if "trend_per_rep" in info:
         trend = info["trend_per_rep"]
         if trend >= TREND_STEADY:

@@ -82,7 +82,7 @@ def _table(grid: Grid, link: str = "") -> str:
 
 def run_table(reps: Sequence[SavedRep]) -> str:
     """A run's reps: the per-rep table, its summary line and the fluency curve."""
-    info = summary([r.report for r in reps], [r.id for r in reps])
+    info = summary([r.report for r in reps], [r.id or None for r in reps])
     curve = _image(png_bytes(fluency_figure(reps)), "the fluency curve: time and longest pause per rep, against your targets")
     return f"<h2>Reps</h2>{_table(reps_grid(info), link='rep-')}<p>{escape(summary_line(info))}</p>{curve}"
 

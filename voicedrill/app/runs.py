@@ -12,7 +12,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -109,6 +109,7 @@ class WebScreen:
     keeper: Keeper
     stopping: threading.Event
     shown: list[history.SavedRep] = field(default_factory=list)
+    kept: list[Kept] = field(default_factory=list)  # where each shown rep went (a waiting rep gets its number later)
     _source: object = None
     _rep: LiveRep | None = None
     _sent_at: float = 0.0
@@ -138,10 +139,12 @@ class WebScreen:
         source = getattr(self._source, "name", "microphone")
         shown = shown_rep(self.keeper.session, number, self.reps, report, kept.rep_id, source, self._rep.tracker if self._rep else None)
         self.shown.append(shown)
+        self.kept.append(kept)
+        so_far = [replace(rep, id=k.rep_id or 0) for rep, k in zip(self.shown, self.kept)]  # 0: still waiting
         self.broadcast.publish({
             "type": "scorecard", "rep": number, "id": kept.rep_id, "score": report.score, "saved": kept.where,
             "problems": kept.problems, "notes": kept.notes, "steps": {s.id: str(s.status) for s in report.steps},
-            "html": rep_section(shown), "run_html": run_table(self.shown) if self.reps > 1 else "",
+            "html": rep_section(shown), "run_html": run_table(so_far) if self.reps > 1 else "",
         })
 
     def wants_more(self) -> bool:
