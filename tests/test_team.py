@@ -57,6 +57,8 @@ def test_team_shows_each_person_from_real_checks(cli, make_rep, drill, tmp_path,
     assert cli("export")[1].count("Dana Q") == 1
     code, out, _ = cli("history")
     assert code == 0 and " who " in out and "Dana Q" in out and "eli" in out  # a shared history says whose each rep is
+    assert out.count("score  ▅  ") == 2 and out.count("Personal bests, hard-close: ") == 2  # each person's own trend
+    assert out.index("Dana Q:") < out.index("eli:")
     code, _, err = cli("team", "--html", tmp_path / "team.html", "--png", tmp_path / "team.png")
     page = (tmp_path / "team.html").read_text()
     assert code == 0 and "Dana Q" in page and "data:image/png;base64" in page

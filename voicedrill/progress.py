@@ -51,27 +51,35 @@ def render_history(reps: Sequence[SavedRep], console: Console) -> None:
             )
         table.add_section()
     console.print(table)
-    trend = [
-        ("score", [r.report.score for r in reps], "{:.0f}"),
-        ("words a minute", [r.report.pace.speech_wpm for r in reps], "{:.0f}"),
-        ("longest pause", [r.report.longest_pause_s for r in reps], "{:.2f}s"),
-    ]
-    for name, values, fmt in trend:
-        known = [v for v in values if v is not None]
-        ends = f"  {fmt.format(known[0])} → {fmt.format(known[-1])}" if known else ""
-        console.print(f"{name:>14}  {sparkline(values)}{ends}", markup=False, highlight=False)
-    for user, drill in dict.fromkeys((r.user, r.drill) for r in reps):
-        best = bests([r.report for r in reps if (r.user, r.drill) == (user, drill)])
-        if best:
-            time, pause, pace = best
-            figures = [f"time {time:.1f}s" if time is not None else "", f"longest pause {pause:.2f}s",
-                       f"{pace:.0f} words a minute" if pace is not None else ""]
-            console.print(Text(f"Personal bests, {drill}{f' ({shown_name(user)})' if people else ''}: " + ", ".join(f for f in figures if f)))
+    for user in dict.fromkeys(r.user for r in reps):  # each person's own trend: others' reps are not their progress
+        own = [r for r in reps if r.user == user]
+        if people:
+            console.print(Text(f"{shown_name(user)}:"))
+        _trend(own, console)
+        for drill in dict.fromkeys(r.drill for r in own):
+            best = bests([r.report for r in own if r.drill == drill])
+            if best:
+                time, pause, pace = best
+                figures = [f"time {time:.1f}s" if time is not None else "", f"longest pause {pause:.2f}s",
+                           f"{pace:.0f} words a minute" if pace is not None else ""]
+                console.print(Text(f"Personal bests, {drill}: " + ", ".join(f for f in figures if f)))
     console.print(
         f"{len(reps)} rep(s) in {len({r.session for r in reps})} session(s); wpm = words a minute, pause = longest pause between "
         "questions, order = steps out of order. A picture: voicedrill report REP_OR_SESSION --html page.html",
         markup=False,
     )
+
+
+def _trend(reps: Sequence[SavedRep], console: Console) -> None:
+    """Sparklines of the figures that matter, first → last."""
+    for name, values, fmt in (
+        ("score", [r.report.score for r in reps], "{:.0f}"),
+        ("words a minute", [r.report.pace.speech_wpm for r in reps], "{:.0f}"),
+        ("longest pause", [r.report.longest_pause_s for r in reps], "{:.2f}s"),
+    ):
+        known = [v for v in values if v is not None]
+        ends = f"  {fmt.format(known[0])} → {fmt.format(known[-1])}" if known else ""
+        console.print(f"{name:>14}  {sparkline(values)}{ends}", markup=False, highlight=False)
 
 
 FIELDS = (
