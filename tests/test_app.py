@@ -376,6 +376,8 @@ def test_on_a_shared_history_the_progress_page_shows_your_own_reps_first(client,
     assert "ana's progress" in ana and 'data-reps="2"' in ana and "/history/hard-close/progress.png?who=ana" in ana
     assert client.get("/export.csv?who=ana").text.count("\n") == 3  # a header and ana's two reps
     assert client.get("/history/hard-close/fluency.png?who=maria").headers["content-type"] == "image/png"
+    monkeypatch.setenv("VOICEDRILL_USER", "Maria")  # the same person, another day's spelling
+    assert 'data-reps="1"' in client.get("/history").text and 'data-reps="2"' in client.get("/history?who=ANA").text
 
 
 def test_a_recording_checked_while_the_team_database_is_away_shows_its_scorecard(client, reps, postgres, monkeypatch):

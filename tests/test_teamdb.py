@@ -50,6 +50,16 @@ def test_reps_saved_read_and_deleted_alike(target, drill):
     reopened.close()
 
 
+def test_one_person_whatever_the_case_of_their_name(target, drill):
+    """"ana" after "Ana" is the same person: saved under the first spelling, found by any."""
+    store = open_at(target)
+    for name in ("Ana", "ana", "Bo"):
+        store.save_rep(Session.of("drill", drill, "fake", "none", name), 1, sample_report(drill), "mic")
+    assert [r.user for r in store.reps()] == ["Ana", "Ana", "Bo"]
+    assert len(store.reps(user="ANA")) == 2 and store.resolve("session", None, user="aNa", anyones=False) == ("session", 2)
+    store.close()
+
+
 def test_a_newer_or_foreign_schema_is_refused_and_left_alone(target, drill):
     open_at(target).close()
     if isinstance(target, str):

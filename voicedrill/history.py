@@ -442,7 +442,7 @@ class Store:
         history holds any (a team database holds everyone's), else anyone's if `anyones` — or None."""
         if number is None:
             with self._errors():
-                own = _one(self.db, 'SELECT max(r.session_id) FROM reps r JOIN sessions s ON s.id = r.session_id WHERE s."user" = ?', (user,))
+                own = _one(self.db, 'SELECT max(r.session_id) FROM reps r JOIN sessions s ON s.id = r.session_id WHERE lower(s."user") = lower(?)', (user,))
                 number = own if own is not None or not anyones else _one(self.db, "SELECT max(session_id) FROM reps")
         return kind, number
 
@@ -516,7 +516,7 @@ def _stable_uid(*what: object) -> str:
 
 def _filters(**which) -> tuple[list[str], list]:
     """WHERE clauses and their values for the reps a read picks (drill, since, session, rep, user)."""
-    columns = {"drill": "s.drill = ?", "session": "r.session_id = ?", "rep": "r.id = ?", "user": 's."user" = ?', "since": "r.saved_at >= ?"}
+    columns = {"drill": "s.drill = ?", "session": "r.session_id = ?", "rep": "r.id = ?", "user": 'lower(s."user") = lower(?)', "since": "r.saved_at >= ?"}
     where, args = [], []
     for name, value in which.items():
         if value is not None:
@@ -575,12 +575,15 @@ def _next_id(db: sqlite3.Connection, table: str) -> int:
 
 def _insert(db: sqlite3.Connection, record: dict, session: Session, report: RepReport) -> int:
     """One rep row with its headline figures (and the session's row first, with its first rep:
-    a session without a number is looked for by its uid, then made)."""
+    a session without a number is looked for by its uid, then made; a person already in the history
+    under another case keeps that spelling)."""
     found = db.execute("SELECT id FROM sessions WHERE uid = ?", (session.uid,)).fetchone() if session.id is None else None
     if found:
         session.id = found[0]
     elif session.id is None:
         session.id = _next_id(db, "sessions")
+        known = db.execute('SELECT "user" FROM sessions WHERE lower("user") = lower(?) ORDER BY id LIMIT 1', (session.user,)).fetchone()
+        session.user = known[0] if known else session.user  # "ana" joins "Ana": one person, spelt as first saved
         db.execute(
             "INSERT INTO sessions (id, uid, started_at, kind, drill, engine, model, \"user\", pace_low, pace_high, max_pause_s)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
