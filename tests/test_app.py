@@ -230,7 +230,8 @@ def test_deleting_asks_first_then_the_rep_is_gone(server, reps):
     client = TestClient(asgi(app), base_url="http://127.0.0.1:8000")
     with open(reps[0], "rb") as f:
         assert client.post("/check", files={"file": ("rep.wav", f, "audio/wav")}, follow_redirects=False).headers["location"] == "/rep/1"
-    assert "Delete rep 1?" in client.get("/rep/1/delete").text
+    asked = client.get("/rep/1/delete").text
+    assert "Delete rep 1?" in asked and "1 rep of" in asked
     assert client.get("/rep/1").status_code == 200  # asking deletes nothing
     assert client.post("/rep/1/delete", follow_redirects=False).status_code == 303
     assert client.get("/rep/1").status_code == 404

@@ -222,7 +222,7 @@ def test_history_locked_past_the_timeout_mid_check_keeps_the_rep(db, cli, line_w
     assert "locked by another program" in err and "the rep is kept in" in err
     assert ids(db) == []
     code, out, err = cli("history")
-    assert code == 0 and "now in the history" in err
+    assert code == 0 and "Now in the history" in err
     assert ids(db) == [1] and cli("history")[2] == ""  # imported once, and only once
 
 
@@ -244,7 +244,7 @@ def test_session_deleted_mid_run_stops_saving_there_and_keeps_the_reps(db, cli, 
     out = " ".join(out.split())
     assert code == 0 and "Traceback" not in err
     assert out.count("was deleted from the history during this run") == 1
-    assert "3 rep(s) finished: 1 saved in history session s1; 2 waiting in" in out
+    assert "3 reps finished: 1 saved in history session s1; 2 waiting in" in out
     assert [c.rep for c in calls] == [1, None, None] and all(c.pending.is_file() for c in calls[1:])
     monkeypatch.undo()
     store = Store(db, write=False)
@@ -269,7 +269,7 @@ def test_history_disk_full_mid_run_keeps_reps_pending_until_there_is_room(tmp_pa
     code, out, err = cli("drill", "--reps", "3", "--input", line_wav, "--speed", "0", "--no-speech")
     out = " ".join(out.split())
     assert code == 0 and "Traceback" not in err and "the disk is full" in out, out
-    assert "3 rep(s) finished: 1 saved in history session s1; 2 waiting in" in out
+    assert "3 reps finished: 1 saved in history session s1; 2 waiting in" in out
     monkeypatch.undo()
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     monkeypatch.setenv(DB_ENV, str(path))
@@ -277,7 +277,7 @@ def test_history_disk_full_mid_run_keeps_reps_pending_until_there_is_room(tmp_pa
     assert code == 0 and "Traceback" not in err
     fillers[0].unlink()
     code, out, err = cli("export")
-    assert code == 0 and len(out.splitlines()) == 4 and "now in the history" in err, err
+    assert code == 0 and len(out.splitlines()) == 4 and "Now in the history" in err, err
     assert ids(path) == [1, 2, 3] and sound(path)
     assert not any(p.exists() for p in pending.folders(path))
 
@@ -519,7 +519,7 @@ def test_odd_rep_numbers_are_refused_in_one_line(db, cli, history_bytes, ref, co
 def test_huge_last_shows_everything(db, cli, history_bytes, value):
     db.write_bytes(history_bytes)
     code, out, err = cli("history", "--last", value)
-    assert code == 0 and "29 rep(s)" in out.replace("\n", " ") and err == ""
+    assert code == 0 and "29 reps" in out.replace("\n", " ") and err == ""
 
 
 SINCE = ["99999999d", "9" * 30 + "w", "0001-01-01", "0001-01-01T00:00:00+14:00", "9999-12-31", "9999-12-31T23:59:59-12:00", "1970-01-01", "0d", "0w"]

@@ -176,7 +176,7 @@ def test_three_reps_from_files_are_saved(tmp_path, pieces, make_rep):
     statuses = [{s["id"]: s["status"] for s in r["report"]["steps"]} for r in reps]
     assert statuses[0]["address"] == "ok" and statuses[1]["address"] == statuses[2]["address"] == "missing"
     assert reps[1]["source"] == str(skip) == reps[2]["source"]
-    assert "3 rep(s) saved" in out and "First rep" in out
+    assert "3 reps saved" in out and "First rep" in out
     assert not list(session.glob(".rep-*"))  # no temporary files left
 
 
@@ -191,7 +191,7 @@ def test_ctrl_c_keeps_completed_reps(tmp_path, pieces, make_rep):
     assert sorted(p.name for p in session.iterdir()) == ["rep-01.json", "rep-01.wav", "rep-02.json", "rep-02.wav"]
     for rep in session.glob("rep-*.json"):
         assert json.loads(rep.read_text())["report"]["steps"]
-    assert "stopped early" in out and "2 rep(s) saved" in out
+    assert "stopped early" in out and "2 reps saved" in out
     assert "Traceback" not in err
 
 
@@ -215,7 +215,7 @@ def test_killed_run_leaves_completed_reps_intact(tmp_path, pieces, make_rep):
     # and the next run works, in the same history
     again = voicedrill("drill", "--input", str(clean), "--speed", "0", "--out", str(tmp_path), "--no-speech", env=env)
     out, err = again.communicate(timeout=120)
-    assert again.returncode == 0 and "1 rep(s) saved" in out, err
+    assert again.returncode == 0 and "1 rep saved" in out, err
     after = subprocess.run([sys.executable, "-m", "voicedrill.cli", "export"], env=env, capture_output=True, text=True, check=True)
     assert len(after.stdout.splitlines()) == 1 + 3
 

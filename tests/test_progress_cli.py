@@ -44,7 +44,7 @@ def saved(tmp_path_factory, pieces, make_rep):
     run = voicedrill("drill", "--reps", "3", "--input", str(clean), "--input", str(slow_rep), "--speed", "0",
                      "--no-speech", "--engine", "pocketsphinx", "--out", str(out), env=env)
     assert run.returncode == 0, run.stderr
-    assert "3 rep(s) saved in history session s2" in run.stdout
+    assert "3 reps saved in history session s2" in run.stdout
     drilled = [json.loads(p.read_text())["report"] for p in sorted(out.glob("*/rep-*.json"))]
     return env, home, json.loads(checked.stdout), drilled
 
@@ -156,7 +156,7 @@ def test_no_save_and_explicit_delete(saved, pieces, make_rep, tmp_path):
     assert voicedrill("check", str(clean), "--engine", "pocketsphinx", env=env).returncode == 0
     assert voicedrill("export", env=env).stdout.count("\n") == 2
     gone = voicedrill("history", "--delete", "1", env=env)
-    assert gone.returncode == 0 and "deleted 1 rep(s)" in gone.stdout
+    assert gone.returncode == 0 and "deleted 1 rep" in gone.stdout
     assert voicedrill("export", env=env).stdout.count("\n") == 1
     again = voicedrill("history", "--delete", "1", env=env)
     assert again.returncode == 2 and "no rep 1" in again.stderr

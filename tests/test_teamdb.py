@@ -127,7 +127,7 @@ def test_the_server_going_away_mid_run_loses_nothing(postgres, drill, monkeypatc
     finally:
         postgres.start()
     back = PgStore(url)
-    assert back.notes == ["3 rep(s) kept earlier in pending files are now in the history"]
+    assert back.notes == ["Now in the history: 3 reps kept earlier in pending files"]
     assert [(r.session, r.number) for r in back.reps()] == [(1, 1), (1, 2), (1, 3), (1, 4)]
     assert not any(w.pending.exists() for w in waiting)
     back.close()
@@ -158,7 +158,7 @@ def test_reps_that_waited_go_in_when_the_server_answers_again_mid_run(postgres, 
         postgres.start()
     assert [r.id for r in keeper.store.reps()] == [1]  # a read finds the server back (the rep's targets are read first)…
     run.kept.append(keeper.keep(4, sample_report(drill), rep, "mic"))  # …and the save sends the waiting reps before its own
-    assert run.kept[3].notes == ["The history answers again: 2 rep(s) kept on this computer meanwhile are now in it."]
+    assert run.kept[3].notes == ["The history answers again. Now in it: 2 reps kept on this computer meanwhile."]
     assert keeper.store.notes == []  # said once, by the run
     assert run.pending == [] and not any(p.exists() for p in waiting)
     assert run.numbers == [1, 2, 3, 4] and run.saved == ["rep 1", "rep 2", "rep 3", "rep 4"]
@@ -218,7 +218,7 @@ def test_reps_wait_for_the_database_however_its_url_is_written(postgres, drill):
         postgres.start()
     other = url.replace("postgresql://voicedrill@", "postgres://voicedrill:secret@")
     back = PgStore(other)
-    assert back.notes == ["1 rep(s) kept earlier in pending files are now in the history"] and len(back.reps()) == 1
+    assert back.notes == ["Now in the history: 1 rep kept earlier in pending files"] and len(back.reps()) == 1
     back.close()
 
 
@@ -250,9 +250,9 @@ def test_sync_sends_local_reps_once(postgres, drill, cli, tmp_path, monkeypatch)
     monkeypatch.setenv("VOICEDRILL_DB", str(local))
     url = postgres.new_database()
     code, out, _ = cli("sync", "--to", url)
-    assert code == 0 and out.startswith("4 rep(s) sent")
+    assert code == 0 and out.startswith("4 reps sent")
     code, out, _ = cli("sync", "--to", url)
-    assert code == 0 and out.startswith("0 rep(s) sent") and "4 were there already" in out
+    assert code == 0 and out.startswith("0 reps sent") and "4 were there already" in out
     code, out, _ = cli("--db", url, "team")
     assert code == 0 and "ana" in out and "ben" in out and "2 people, 4 reps" in out
     team = PgStore(url)
@@ -326,7 +326,7 @@ def test_practice_goes_on_while_the_server_is_away(postgres, make_rep, drill, cl
     finally:
         postgres.start()
     code, out, err = cli("team")
-    assert code == 0 and "1 person, 1 rep" in out and "1 rep(s) kept earlier in pending files are now in the history" in err
+    assert code == 0 and "1 person, 1 rep" in out and "Now in the history: 1 rep kept earlier in pending files" in err
 
 
 def test_a_rep_is_kept_when_the_server_goes_away_before_its_targets_are_read(postgres, drill):
@@ -361,8 +361,8 @@ def test_reps_from_before_uids_are_synced_once(postgres, drill, cli, tmp_path, m
         db.execute("UPDATE sessions SET uid = NULL")
     monkeypatch.setenv("VOICEDRILL_DB", str(local))
     url = postgres.new_database()
-    assert cli("sync", "--to", url)[1].startswith("2 rep(s) sent")
-    assert cli("sync", "--to", url)[1].startswith("0 rep(s) sent")
+    assert cli("sync", "--to", url)[1].startswith("2 reps sent")
+    assert cli("sync", "--to", url)[1].startswith("0 reps sent")
 
 
 def test_names_are_checked_and_shown_safely(postgres, drill, cli, monkeypatch, make_rep):

@@ -356,6 +356,7 @@ def _app(args: argparse.Namespace, err: Console) -> int:
 
 def _history(args: argparse.Namespace, store, err: Console) -> int:
     from .files import write_file
+    from .report import counted
     from .history import who
     from .plots import png_bytes, progress_figure
     from .progress import render_history
@@ -365,7 +366,7 @@ def _history(args: argparse.Namespace, store, err: Console) -> int:
         gone = store.delete(**{kind: number})
         if not gone:
             raise VoicedrillError(f"no {_named(kind, number)} in the history (see voicedrill history)")
-        print(f"deleted {gone} rep(s) ({_named(kind, number)})")
+        print(f"deleted {counted(gone, 'rep')} ({_named(kind, number)})")
         return 0
     reps = _selected(args, store, args.last)
     if args.plot:
@@ -420,6 +421,7 @@ def _report(args: argparse.Namespace, store, err: Console) -> int:
 
 def _sync(args: argparse.Namespace, err: Console) -> int:
     from . import history
+    from .report import counted
     from .schema import is_url
     from .teamdb import PgStore
 
@@ -436,7 +438,7 @@ def _sync(args: argparse.Namespace, err: Console) -> int:
     finally:
         _close(team, err)
     if records:
-        print(f"{sent} rep(s) sent to {team.path}; {len(records) - sent} were there already")
+        print(f"{counted(sent, 'rep')} sent to {team.path}; {len(records) - sent} were there already")
     else:
         print(f"this computer's history ({history.db_path()}) has no reps to send")
     return 0
@@ -445,7 +447,7 @@ def _sync(args: argparse.Namespace, err: Console) -> int:
 def _team(args: argparse.Namespace, store, err: Console) -> int:
     from .files import write_file
     from .plots import png_bytes, team_figure
-    from .report import rich_table
+    from .report import counted, rich_table
     from .team import LEGEND, team_grids, team_rows
     from .webpage import team_page
 
@@ -466,20 +468,21 @@ def _team(args: argparse.Namespace, store, err: Console) -> int:
             console.print(rich_table(grid, compact=True))
         console.print(LEGEND, style="dim", markup=False)
         people = len({r.user for r in rows})
-        console.print(f"{people} {'person' if people == 1 else 'people'}, {len(reps)} rep{'' if len(reps) == 1 else 's'}"
+        console.print(f"{counted(people, 'person', 'people')}, {counted(len(reps), 'rep')}"
                       + (f" since {args.since.date().isoformat()}" if args.since else ""), markup=False)
     return 0
 
 
 def _export(args: argparse.Namespace, store, err: Console) -> int:
     from .files import write_file
+    from .report import counted
     from .progress import export
 
     reps = _selected(args, store)
     text = export(reps, args.format)
     if args.out:
         write_file(args.out, text.encode("utf-8"))
-        err.print(f"wrote {len(reps)} rep(s) to {args.out}", markup=False)
+        err.print(f"wrote {counted(len(reps), 'rep')} to {args.out}", markup=False)
     else:
         sys.stdout.write(text)
     return 0

@@ -32,7 +32,7 @@ from .data import RepReport
 from .drills import Drill
 from .errors import VoicedrillError
 from .files import keep_safe, reason
-from .report import from_dict, plain, rep_row, to_dict
+from .report import counted, from_dict, plain, rep_row, to_dict
 from .schema import APPLICATION_ID, DB_ENV, HEADLINES_VERSION, LARGEST_ID, MIGRATIONS, SCHEMA_VERSION, check_header, damaged, foreign, is_url, newer, unusable, writable
 
 BUSY_TIMEOUT_S = 10.0  # how long a save waits for another process's write to finish
@@ -146,7 +146,7 @@ class Store:
         except VoicedrillError as exc:
             if write:
                 raise
-            self.notes.append(f"{len(waiting)} rep(s) wait in {waiting[0].parent} for the history ({exc})")
+            self.notes.append(f"{counted(len(waiting), 'rep')} waiting in {waiting[0].parent} for the history ({exc})")
             self._open_read()
         else:
             self._import(waiting)
@@ -359,12 +359,12 @@ class Store:
                 number = self.take(record, session, report)
             except VoicedrillError as exc:
                 left = len(waiting) - waiting.index(path)
-                self.notes.append(f"{left} rep(s) still wait in {path.parent} for the history ({str(exc).split('; ')[0]})")
+                self.notes.append(f"{counted(left, 'rep')} still waiting in {path.parent} for the history ({str(exc).split('; ')[0]})")
                 break
             imported |= {path: number} if number is not None else {}
             pending.done(path)
         if imported and tell:
-            self.notes.append(f"{len(imported)} rep(s) kept earlier in pending files are now in the history")
+            self.notes.append(f"Now in the history: {counted(len(imported), 'rep')} kept earlier in pending files")
         return imported
 
     def take(self, record: dict, session: Session, report: RepReport) -> int | None:

@@ -20,7 +20,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
 
 from .data import RepReport, Status  # noqa: E402
 from .errors import VoicedrillError  # noqa: E402
-from .report import rep_name, shown_name  # noqa: E402
+from .report import counted, rep_name, shown_name  # noqa: E402
 from .history import LEVEL_STEP_S, SavedRep, TeamRep  # noqa: E402
 
 DPI = 100
@@ -173,7 +173,7 @@ def progress_figure(reps: Sequence[SavedRep]) -> Figure:
     pause.set_xlabel("reps, oldest first, numbered as in the table (shaded bands: sessions; green: pace band; dashed: pause limit)")
     pause.set_xlim(-0.6, len(reps) - 0.4)
     drills = sorted({r.drill for r in reps})
-    figure.suptitle(f"voicedrill progress — {', '.join(drills)} — {len(reps)} reps", fontsize=11)
+    figure.suptitle(f"voicedrill progress — {', '.join(drills)} — {counted(len(reps), 'rep')}", fontsize=11)
     figure.tight_layout()
     return figure
 
@@ -211,6 +211,6 @@ def team_figure(reps: Sequence[TeamRep]) -> Figure:
     handoff.set_xlabel("each person's reps, oldest first")
     handoff.xaxis.set_major_locator(MaxNLocator(integer=True))
     handoff.set_xlim(0.5, max(len(m) for m in people.values()) + 0.5)
-    figure.suptitle(f"voicedrill team — {len(people)} {'lines' if several else 'people'}, {len(reps)} reps", fontsize=11)
+    figure.suptitle(f"voicedrill team — {counted(len(people), 'line') if several else counted(len(people), 'person', 'people')}, {counted(len(reps), 'rep')}", fontsize=11)
     figure.tight_layout()
     return figure

@@ -26,7 +26,7 @@ from .drills import Drill
 from .errors import VoicedrillError
 from .files import destination, reason, write_atomic, write_file
 from .live import LiveEvent, LiveRep, LiveState
-from .report import to_dict
+from .report import counted, to_dict
 from .second_look import second_look
 from .synth import Piece, Speaker, build_rep, write_wav
 from .targets import RECENT, judged
@@ -160,7 +160,7 @@ class Keeper:
             kept.places.insert(0, "")
             kept.went(saved.rep, saved.pending)
             if saved.sent:
-                kept.notes.append(f"The history answers again: {len(saved.sent)} rep(s) kept on this computer meanwhile are now in it.")
+                kept.notes.append(f"The history answers again. Now in it: {counted(len(saved.sent), 'rep')} kept on this computer meanwhile.")
             for path, rep_id in saved.sent.items():
                 if path in self.waiting:
                     self.waiting.pop(path).went(rep_id, None)
@@ -198,13 +198,13 @@ def saved_line(run: DrillRun, keeper: Keeper) -> str:
         return "no rep was finished, so nothing was saved"
     folder = [f"{keeper.folder} (some files could not be written, see above)" if keeper.files_failed else str(keeper.folder)] if keeper.folder is not None else []
     if keeper.store is None:
-        return f"{len(run.saved)} rep(s) saved in {folder[0]}" if folder else f"{len(run.saved)} rep(s) not saved (--no-save)"
+        return f"{counted(len(run.saved), 'rep')} saved in {folder[0]}" if folder else f"{counted(len(run.saved), 'rep')} not saved (--no-save)"
     if not run.pending:
-        return f"{len(run.saved)} rep(s) saved in " + " and ".join([f"history session s{keeper.session.id}", *folder])
+        return f"{counted(len(run.saved), 'rep')} saved in " + " and ".join([f"history session s{keeper.session.id}", *folder])
     session = f"history session s{keeper.session.id}" if keeper.session.id else "the history"
     places = [f"{len(run.saved) - len(run.pending)} saved in {session}"] if len(run.saved) > len(run.pending) else []
     places.append(f"{len(run.pending)} waiting in {run.pending[0].parent} (they go into the history {keeper.store.UNTIL})")
-    return f"{len(run.saved)} rep(s) finished: " + "; ".join(places + [f"files in {f}" for f in folder])
+    return f"{counted(len(run.saved), 'rep')} finished: " + "; ".join(places + [f"files in {f}" for f in folder])
 
 
 @dataclass

@@ -14,7 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .history import SavedRep
-from .report import shown_name, to_dict
+from .report import counted, shown_name, to_dict
 from .targets import bests
 
 SPARKS = "▁▂▃▄▅▆▇█"
@@ -64,7 +64,7 @@ def render_history(reps: Sequence[SavedRep], console: Console) -> None:
                            f"{pace:.0f} words a minute" if pace is not None else ""]
                 console.print(Text(f"Personal bests, {drill}: " + ", ".join(f for f in figures if f)))
     console.print(
-        f"{len(reps)} rep(s) in {len({r.session for r in reps})} session(s); wpm = words a minute, pause = longest pause between "
+        f"{counted(len(reps), 'rep')} in {counted(len({r.session for r in reps}), 'session')}; wpm = words a minute, pause = longest pause between "
         "questions, order = steps out of order. A picture: voicedrill report REP_OR_SESSION --html page.html",
         markup=False,
     )

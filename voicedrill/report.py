@@ -234,6 +234,11 @@ def _beaten(targets: Targets | None) -> str:
     return "—" if targets is None else f"{sum(t.met for t in targets.results)}/{len(targets.results)}"
 
 
+def counted(n: int, one: str, many: str = "") -> str:
+    """A count in words: "1 rep", "3 reps" ("1 person", "2 people" with `many`)."""
+    return f"{n} {one if n == 1 else many or one + 's'}"
+
+
 def rep_name(number: int | None) -> str:
     """A rep's number as a table shows it; a rep still waiting to go into the history has none yet."""
     return str(number) if number else WAITING
@@ -329,7 +334,7 @@ def fact_lines(report: RepReport, mark: Callable[[str, str], str]) -> list[str]:
         lines.append(mark("No speech was recognised in this audio.", "warn"))
     if report.targets:
         beaten = sum(t.met for t in report.targets.results)
-        lines.append(plain(f"Your targets (your best of the last {report.targets.from_reps} reps): ") + plain("; ").join(
+        lines.append(plain(f"Your targets (your best of the last {counted(report.targets.from_reps, 'rep')}): ") + plain("; ").join(
             plain(f"{t.what} ") + mark(_figure(t.what, t.value) + (" ✓" if t.met else ""), "ok" if t.met else "warn")
             + plain(f", target {_figure(t.what, t.target)}")
             for t in report.targets.results) + plain(f" — {beaten} of {len(report.targets.results)} met"))

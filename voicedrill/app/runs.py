@@ -27,7 +27,7 @@ from ..drills import Drill
 from ..errors import VoicedrillError
 from ..live import LiveRep, LiveState, LiveEvent, run_rep
 from ..practice import DrillRun, Kept, Keeper, file_sources, keep_check, run_drill, saved_line, score_file, with_targets
-from ..report import summary, summary_line
+from ..report import counted, summary, summary_line
 from ..synth import Speaker
 from ..webpage import rep_section, run_table
 
@@ -269,7 +269,7 @@ class Practice:
     def _finish(self, run: DrillRun, keeper: Keeper) -> None:
         info = summary(run.reports, run.numbers) if len(run.reports) > 1 else None
         count = len(run.saved)
-        saved = saved_line(run, keeper) if run.pending else f"{count} rep{'' if count == 1 else 's'} saved to your progress" if count else ""
+        saved = saved_line(run, keeper) if run.pending else f"{counted(count, 'rep')} saved to your progress" if count else ""
         if run.dropped:
             saved = " ".join([saved.rstrip(".") + "." if saved else "", f"Rep {run.dropped} was stopped before the handoff, so it was not scored or saved."]).strip()
         self.broadcast.publish({

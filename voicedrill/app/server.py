@@ -31,7 +31,7 @@ from ..errors import VoicedrillError
 from ..files import write_atomic, write_file
 from ..plots import fluency_figure, png_bytes, progress_figure, team_figure
 from ..progress import export
-from ..report import summary, summary_line, to_dict
+from ..report import counted, summary, summary_line, to_dict
 from ..team import team_rows
 from ..webpage import REPORT_STYLE, body, rep_section, team_body, title
 from .guard import Guard, own_hosts
@@ -51,6 +51,7 @@ class App:
         self.config = config
         self.templates = Jinja2Templates(directory=HERE / "templates")
         self.templates.env.globals["report_style"] = REPORT_STYLE
+        self.templates.env.globals["counted"] = counted
 
     def page(self, request: Request, name: str, status: int = 200, **context) -> Response:
         return self.templates.TemplateResponse(request, name, context, status_code=status)
