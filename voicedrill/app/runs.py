@@ -108,8 +108,7 @@ class WebScreen:
     reps: int
     keeper: Keeper
     stopping: threading.Event
-    shown: list[history.SavedRep] = field(default_factory=list)
-    kept: list[Kept] = field(default_factory=list)  # where each shown rep went (a waiting rep gets its number later)
+    shown: list[tuple[history.SavedRep, Kept]] = field(default_factory=list)  # each rep, and where it went (a waiting rep gets its number later)
     _source: object = None
     _rep: LiveRep | None = None
     _sent_at: float = 0.0
@@ -138,9 +137,8 @@ class WebScreen:
         """The scorecard (the same section as the rep's page) and, in a run of several, the table so far."""
         source = getattr(self._source, "name", "microphone")
         shown = shown_rep(self.keeper.session, number, self.reps, report, kept.rep_id, source, self._rep.tracker if self._rep else None)
-        self.shown.append(shown)
-        self.kept.append(kept)
-        so_far = [replace(rep, id=k.rep_id or 0) for rep, k in zip(self.shown, self.kept)]  # 0: still waiting
+        self.shown.append((shown, kept))
+        so_far = [replace(rep, id=k.rep_id or 0) for rep, k in self.shown]  # 0: still waiting
         self.broadcast.publish({
             "type": "scorecard", "rep": number, "id": kept.rep_id, "score": report.score, "saved": kept.where,
             "problems": kept.problems, "notes": kept.notes, "steps": {s.id: str(s.status) for s in report.steps},
