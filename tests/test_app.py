@@ -128,8 +128,11 @@ def test_a_run_ticks_steps_in_order_scores_each_rep_and_lists_them(server, page,
         assert chart.evaluate("img => img.complete && img.naturalWidth > 0")
 
 
-def test_space_bar_starts_and_stops_a_rep(server, page):
+def test_space_bar_starts_and_stops_a_rep(server, page, monkeypatch):
     app, base = server
+    # at 2x the handoff line still plays for a second after it ticks: the second press finds the rep under way
+    # (at 8x the recording could end first, and that press would start another rep)
+    monkeypatch.setattr(app.config, "speed", 2.0)
     page.goto(base + "/")
     page.keyboard.press(" ")
     page.wait_for_selector("[data-step=handoff][data-state=ok]", timeout=30000)
