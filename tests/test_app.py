@@ -234,7 +234,7 @@ def test_deleting_asks_first_then_the_rep_is_gone(server, reps):
     with open(reps[0], "rb") as f:
         assert client.post("/check", files={"file": ("rep.wav", f, "audio/wav")}, follow_redirects=False).headers["location"] == "/rep/1"
     asked = client.get("/rep/1/delete").text
-    assert "Delete rep 1?" in asked and "1 rep of" in asked
+    assert "Delete rep 1?" in asked and "1 rep of" in asked and "Its number is not used again" in asked
     assert client.get("/rep/1").status_code == 200  # asking deletes nothing
     assert client.post("/rep/1/delete", follow_redirects=False).status_code == 303
     assert client.get("/rep/1").status_code == 404
@@ -381,7 +381,9 @@ def test_on_a_shared_history_the_progress_page_shows_your_own_reps_first(client,
     assert client.get("/export.csv?who=ana").text.count("\n") == 3  # a header and ana's two reps
     assert client.get("/history/hard-close/fluency.png?who=maria").headers["content-type"] == "image/png"
     monkeypatch.setenv("VOICEDRILL_USER", "Maria")  # the same person, another day's spelling
-    assert 'data-reps="1"' in client.get("/history").text and 'data-reps="2"' in client.get("/history?who=ANA").text
+    own = client.get("/history").text
+    assert 'data-reps="1"' in own and 'class="summary"' not in own  # one rep: no first → last line
+    assert 'data-reps="2"' in client.get("/history?who=ANA").text
 
 
 def test_a_recording_checked_while_the_team_database_is_away_shows_its_scorecard(client, reps, postgres, monkeypatch):

@@ -188,7 +188,7 @@ class App:
         me = next((p for p in people if p.casefold() == me.casefold()), me)  # as the history spells it
         who = self._whose(request, people, me)
         reps = [r for r in everything if drill in (None, r.drill) and (who is None or r.user.casefold() == who.casefold())]
-        info = summary([r.report for r in reps], [r.id for r in reps]) if reps and len({r.drill for r in reps}) == 1 else None
+        info = summary([r.report for r in reps], [r.id for r in reps]) if len(reps) > 1 and len({r.drill for r in reps}) == 1 else None  # first → last needs two
         return self.page(request, "history.html", reps=reps[::-1], drill=drill, drills=sorted({r.drill for r in everything}),
                          charted=sorted({r.drill for r in reps}), line=summary_line(info) if info else "",
                          people=sorted(people) if len(people) > 1 else [], who=who, me=me)
