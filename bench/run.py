@@ -31,7 +31,7 @@ import numpy as np
 
 from voicedrill.analysis import analyse
 from voicedrill.asr import transcribe
-from voicedrill.audio import SilenceTracker, clip_file, stream_file
+from voicedrill.audio import RATE, SilenceTracker, clip_file, stream_file
 from voicedrill.drills import load_drill
 from voicedrill.metrics import silence_between
 from voicedrill.second_look import second_look
@@ -203,7 +203,7 @@ def bench_conditions(engines: dict, corpus: list[Rep]) -> list[dict]:
     return [{"condition": name} | tally.figures() for name, tally in tallies.items()]
 
 
-def live_run(engine, drill, path: Path, speed: float):
+def live_run(engine, drill, path: Path, speed: float, twin=None):
     """One rep through the live path: its report, events with wall-clock arrival, and rep end → scorecard seconds."""
     import io
 
@@ -222,12 +222,23 @@ def live_run(engine, drill, path: Path, speed: float):
         arrivals.extend((event, now) for event in events)
 
     started = time.monotonic()
-    report = run_rep(LiveRep(drill, engine), FileSource(path, speed=speed), on_update)
+    report = run_rep(LiveRep(drill, engine, twin=twin), FileSource(path, speed=speed), on_update)
     render(report, Console(file=io.StringIO(), width=80))
     return report, arrivals, started, time.monotonic() - last_block[0]
 
 
-def bench_live(engine, corpus, drill, speeds=(1.0, 4.0)) -> dict:
+def twin_of(engine):
+    """The child process `voicedrill drill` decodes paced reps in, loaded; None for an engine decoded inline."""
+    from voicedrill.decoding import Twin
+
+    if engine.recipe is None:
+        return None
+    twin = Twin(engine.recipe)
+    twin.ready()
+    return twin
+
+
+def bench_live(engine, corpus, drill, twin=None, speeds=(1.0, 4.0)) -> dict:
     """Every corpus rep through the live path: live pause alarms against the scorecard's flags,
     alarm delay after the true crossing of the limit, step tick latency after the true end of the
     step's last word (wall clock, real time), and rep end → scorecard."""
@@ -240,7 +251,7 @@ def bench_live(engine, corpus, drill, speeds=(1.0, 4.0)) -> dict:
         for rep in corpus:
             case = rep.case.name
             truth = {s.label: s for s in rep.segments if s.label}
-            report, arrivals, started, finish_s = live_run(engine, drill, rep.path, speed)
+            report, arrivals, started, finish_s = live_run(engine, drill, rep.path, speed, twin)
             scorecard.append(finish_s)
             alarmed = [e for e, _ in arrivals if e.type == EventType.PAUSE_ALARM]
             flags = {p.from_step for p in report.pauses if p.flagged}
@@ -268,50 +279,70 @@ def bench_live(engine, corpus, drill, speeds=(1.0, 4.0)) -> dict:
     return result
 
 
-def bench_block_cost(engine, drill, rep: Path, words_at=(50, 150, 300, 750)) -> dict:
-    """Processing time per 100 ms block as the transcript grows: reps said back to back, as fast as
-    possible; p50/p99 of the blocks fed with about N words heard (the recogniser's share apart)."""
-    from voicedrill.audio import stream_file
+class Lagged:
+    """A live rep's decoding stream, timed: how long each block takes to come back decoded."""
+
+    def __init__(self, decoding):
+        self.decoding = decoding
+        self.samples = 0
+        self.sent: dict[int, float] = {}
+        self.lags: list[float] = []
+
+    def send(self, block) -> None:
+        self.samples += block.size
+        self.sent[self.samples] = time.perf_counter()
+        self.decoding.send(block)
+
+    def heard(self):
+        heard = self.decoding.heard()
+        now = time.perf_counter()
+        self.lags += [now - self.sent.pop(round(h.audio_s * RATE)) for h in heard]
+        return heard
+
+
+def block_costs(engine, drill, blocks, words_at, twin) -> dict:
+    """Reps said back to back until past the last N words: the live loop's time per block (and
+    the decoded blocks' lag) within 25 words of each N. With a twin, paced as a microphone is
+    (real time near each N, four times faster between); inline, as fast as possible."""
     from voicedrill.live import LiveRep
 
-    live = LiveRep(drill, engine)
-    recognizer = live.recognizer
-    spent = [0.0]
-
-    class Timed:
-        def __getattr__(self, name):
-            method = getattr(recognizer, name)
-
-            def timed(*args):
-                started = time.perf_counter()
-                try:
-                    return method(*args)
-                finally:
-                    spent[0] += time.perf_counter() - started
-
-            return timed
-
-    live.recognizer = Timed()
-    blocks = list(stream_file(rep))
+    live = LiveRep(drill, engine, twin=twin)
+    live.decoding = timed = Lagged(live.decoding)
     samples: dict[int, list[tuple[float, float]]] = {n: [] for n in words_at}
+    due = time.monotonic()
     while len(live.state.words) < max(words_at) + 25:
         for block in blocks:
-            spent[0] = 0.0
+            near = [n for n in words_at if abs(len(live.state.words) - n) <= 25]
+            if twin is not None:
+                due += block.size / RATE / (1 if near else 4)
+                time.sleep(max(0.0, due - time.monotonic()))
             started = time.perf_counter()
+            lags_before = len(timed.lags)
             live.feed(block)
             total = time.perf_counter() - started
-            count = len(live.state.words)
-            for n in words_at:
-                if abs(count - n) <= 25:
-                    samples[n].append((total, total - spent[0]))
+            for n in near:
+                samples[n] += [(total, lag) for lag in timed.lags[lags_before:]] or [(total, np.nan)]
+    live.decoding.decoding.close()
     result = {}
     for n, values in samples.items():
-        totals, ours = np.array(values).T * 1000
+        totals, lags = np.array(values).T * 1000
         result |= {
             f"block_ms_at_{n}_words_p50": float(np.percentile(totals, 50)),
             f"block_ms_at_{n}_words_p99": float(np.percentile(totals, 99)),
-            f"block_ms_at_{n}_words_p99_without_recogniser": float(np.percentile(ours, 99)),
+            f"decoded_lag_ms_at_{n}_words_p99": float(np.nanpercentile(lags, 99)),
         }
+    return result
+
+
+def bench_block_cost(engine, drill, rep: Path, twin=None, words_at=(50, 150, 300, 750)) -> dict:
+    """Time per 100 ms block of the live loop as the transcript grows, as `voicedrill drill` runs a
+    paced rep (decoded in the twin when the engine has one) and, for comparison, decoded inline."""
+    from voicedrill.audio import stream_file
+
+    blocks = list(stream_file(rep))
+    result = block_costs(engine, drill, blocks, words_at, twin)
+    if twin is not None:
+        result |= {f"inline_{k}": v for k, v in block_costs(engine, drill, blocks, words_at, None).items()}
     return result
 
 
@@ -439,17 +470,20 @@ def main() -> int:
         minutes = [float(m) for m in args.scaling.split(",") if m]
         clean = next(rep.path for rep in corpus if rep.case.name == "clean")
         clean_s = sf_duration(clean)
+        twin = twin_of(sphinx)
         if args.live_only:
-            results.append({"engine": "pocketsphinx", "reps": len(corpus)} | bench_live(sphinx, corpus, drill) | bench_block_cost(sphinx, drill, clean))
+            results.append({"engine": "pocketsphinx", "reps": len(corpus)} | bench_live(sphinx, corpus, drill, twin) | bench_block_cost(sphinx, drill, clean, twin))
+            twin.close()
             return finish(results, args, "-live")
         results.append(
             bench_engine("pocketsphinx", sphinx, corpus, drill, english=True)
             | {"load_s": load}
-            | bench_live(sphinx, corpus, drill)
-            | bench_block_cost(sphinx, drill, clean)
+            | bench_live(sphinx, corpus, drill, twin)
+            | bench_block_cost(sphinx, drill, clean, twin)
             | bench_ten_reps("pocketsphinx", None, clean, clean_s)
             | bench_scaling("pocketsphinx", None, clean, minutes, Path(tmp))
         )
+        twin.close()
         found = vosk_model(args.vosk_model)
         if found is not None:
             from voicedrill.vosk_engine import VoskEngine

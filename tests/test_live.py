@@ -20,9 +20,9 @@ from voicedrill.practice import score_file
 from voicedrill.synth import Piece
 
 
-def live(drill, engine, path, speed=None):
-    """Feed a file through the live path; returns the report and every live event, with the wall
-    clock lag of each (seconds after the audio it speaks of was due at `speed`)."""
+def live(drill, engine, path, speed=None, twin=None):
+    """Feed a file through the live path (decoded in `twin` if given); returns the report and every
+    live event, with the wall clock lag of each (seconds after the audio it speaks of was due at `speed`)."""
     events, lags = [], []
     started = time.monotonic()
 
@@ -31,7 +31,7 @@ def live(drill, engine, path, speed=None):
             events.append(event)
             lags.append(time.monotonic() - started - event.t / speed if speed else 0.0)
 
-    report = run_rep(LiveRep(drill, engine), FileSource(path, speed=speed), on_update)
+    report = run_rep(LiveRep(drill, engine, twin=twin), FileSource(path, speed=speed), on_update)
     return report, events, lags
 
 
@@ -65,10 +65,12 @@ def paced_rep(drill, make_rep):
     return make_rep(recipe, "paced")
 
 
-def test_pause_meter_alarms_exactly_where_the_scorecard_flags(drill, sphinx, paced_rep):
-    """Measured on the audio: no alarm at the 0.7 s gaps, one at the 1.6 s gap, on time, at real-time pace."""
+@pytest.mark.parametrize("decoded", ["here", "in the twin"])
+def test_pause_meter_alarms_exactly_where_the_scorecard_flags(drill, sphinx, twin, paced_rep, decoded):
+    """Measured on the audio: no alarm at the 0.7 s gaps, one at the 1.6 s gap, on time, at
+    real-time pace — decoded in this process, and in the child process `voicedrill drill` uses."""
     path, segments = paced_rep
-    report, events, lags = live(drill, sphinx, path, speed=1.0)
+    report, events, lags = live(drill, sphinx, path, speed=1.0, twin=twin if decoded == "in the twin" else None)
     flagged = [p.from_step for p in report.pauses if p.flagged]
     assert flagged == ["notes"] and len(report.pauses) == len(drill.steps) - 1
     alarms = [(e, lag) for e, lag in zip(events, lags) if e.type == EventType.PAUSE_ALARM]
@@ -83,10 +85,36 @@ def test_pause_meter_alarms_exactly_where_the_scorecard_flags(drill, sphinx, pac
     assert late[len(late) // 2] <= 0.25 and max(lag for e, lag in zip(events, lags) if e.type == EventType.STEP) <= 0.25
 
 
-def test_ticks_do_not_depend_on_feed_speed(drill, sphinx, paced_rep):
+def test_ticks_do_not_depend_on_feed_speed(drill, sphinx, twin, paced_rep):
     path, _ = paced_rep
     runs = [live(drill, sphinx, path, speed)[1] for speed in (None, 4.0)]
     assert runs[0] == runs[1]
+    # decoded beside the live loop (as `voicedrill drill` does a paced rep), only the moments move
+    beside = live(drill, sphinx, path, 4.0, twin)[1]
+    assert [(e.type, e.step, e.after, e.out_of_order) for e in beside] == [(e.type, e.step, e.after, e.out_of_order) for e in runs[0]]
+    assert all(abs(a.t - b.t) <= 0.5 for a, b in zip(beside, runs[0]))
+
+
+def test_a_rep_survives_its_decoding_process_dying(drill, sphinx, paced_rep):
+    """The child decoding a paced rep is killed mid-rep: the rep is decoded again here, and its
+    scorecard is the one `check` gives."""
+    from voicedrill.decoding import Twin
+
+    path, _ = paced_rep
+    doomed = Twin(sphinx.recipe)
+    assert doomed.ready()
+    rep = LiveRep(drill, sphinx, twin=doomed)
+    source = FileSource(path, speed=8.0)
+
+    def kill_midway(state, events):
+        if state.audio_s > 5.0 and doomed.alive():
+            doomed._process.kill()
+
+    report = run_rep(rep, source, kill_midway)
+    doomed.close()
+    checked = score_file(path, drill, sphinx)
+    assert not doomed.alive()
+    assert (report.steps, report.pauses, report.score) == (checked.steps, checked.pauses, checked.score)
 
 
 def test_events_file_is_the_live_stream(drill, paced_rep, tmp_path):

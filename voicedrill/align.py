@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
+from functools import cache, lru_cache
 
-from rapidfuzz import fuzz
+import numpy as np
+from rapidfuzz import fuzz, process
 
 from .data import Hit, HitKind, Word
 from .drills import Drill, Order
@@ -45,6 +47,27 @@ class Alignment:
         return [h for h in self.hits if h.kind == HitKind.STEP and (step_id is None or h.key == step_id)]
 
 
+@dataclass(frozen=True)
+class _Script:
+    """A drill's phrases as tokens, normalised once per drill."""
+
+    phrases: dict[str, list[list[str]]]  # step id → its phrases
+    keywords: dict[str, list[list[str]]]  # step id → its keywords
+    rivals: dict[str, list[str]]  # step id → every other step's phrases, as text
+    forbidden: list[list[str]]
+
+
+@lru_cache(maxsize=16)
+def _script(drill: Drill) -> _Script:
+    phrases = {step.id: [normalise(p) for p in step.phrases] for step in drill.steps}
+    return _Script(
+        phrases,
+        {step.id: [normalise(k) for k in step.keywords] for step in drill.steps},
+        {step.id: [" ".join(p) for other in drill.steps if other is not step for p in phrases[other.id]] for step in drill.steps},
+        [normalise(p) for p in drill.forbidden],
+    )
+
+
 def align(words: Sequence[Word], drill: Drill) -> Alignment:
     """Find every step and forbidden phrase in the words, then check the order rules."""
     tokens = [normalise(w.text) for w in words]
@@ -54,21 +77,21 @@ def align(words: Sequence[Word], drill: Drill) -> Alignment:
     index = [i for i, t in enumerate(tokens) if t and i not in set(fillers)]
     content = [" ".join(tokens[i]) for i in index]
     candidates: list[Hit] = []
-    keywords = {step.id: [normalise(k) for k in step.keywords] for step in drill.steps}
+    texts = window_texts(content)
+    script = _script(drill)
+    reach = {step.id: keyword_reach(content, script.keywords[step.id]) for step in drill.steps}
     for step in drill.steps:
-        rivals = [" ".join(normalise(p)) for other in drill.steps if other is not step for p in other.phrases]
-        for phrase in step.phrases:
-            candidates += _windows(content, normalise(phrase), keywords[step.id], rivals, HitKind.STEP, step.id, MIN_STEP_SCORE)
-    for phrase in drill.forbidden:
-        said = normalise(phrase)
-        found = _windows(content, said, [], [], HitKind.FORBIDDEN, phrase, MIN_FORBIDDEN_SCORE)
+        for phrase in script.phrases[step.id]:
+            candidates += _windows(texts, phrase, reach[step.id], script.rivals[step.id], HitKind.STEP, step.id, MIN_STEP_SCORE)
+    for phrase, said in zip(drill.forbidden, script.forbidden):
+        found = _windows(texts, said, keyword_reach(content, []), [], HitKind.FORBIDDEN, phrase, MIN_FORBIDDEN_SCORE)
         candidates += [h for h in found if _words_in_order(said, content[h.first : h.last + 1]) >= MIN_FORBIDDEN_WORDS]
     chosen = _best_non_overlapping(candidates)
     # A window without its step's keyword is a guess at a misheard line: it may find a step heard
     # nowhere else, never say a step was repeated (a misheard name line is not a second "email"):
     # a step heard with its keyword takes no guesses; a step only guessed keeps its best guess,
     # and a second one only if it was heard the same way (the same line said twice).
-    bare = {h for h in candidates if h.kind == HitKind.STEP and not _keyed(h, content, keywords[h.key])}
+    bare = {h for h in candidates if h.kind == HitKind.STEP and reach[h.key][h.first] > h.last}
     keep: dict[str, Hit] = {}
     for h in chosen:
         if h.kind == HitKind.STEP and (h.key not in keep or (keep[h.key] in bare and (h not in bare or h.score > keep[h.key].score))):
@@ -105,10 +128,11 @@ def _missed_in_slot(chosen: list[Hit], content: list[str], drill: Drill) -> list
         if not free or free != list(range(free[0], free[-1] + 1)):
             continue  # nothing said there, or other hits in between: not this step's gap
         gap = content[free[0] : free[-1] + 1]
-        rivals = [" ".join(normalise(p)) for other in drill.steps if other is not step for p in other.phrases]
+        script = _script(drill)
+        texts, anywhere = window_texts(gap), keyword_reach(gap, [])
         candidates = [
-            h for phrase in step.phrases for h in _windows(gap, normalise(phrase), [], [], HitKind.STEP, step.id, SLOT_SCORE)
-            if h.score > max(fuzz.ratio(r, " ".join(gap[h.first : h.last + 1])) / 100 for r in rivals)
+            h for phrase in script.phrases[step.id] for h in _windows(texts, phrase, anywhere, [], HitKind.STEP, step.id, SLOT_SCORE)
+            if h.score > max(fuzz.ratio(r, " ".join(gap[h.first : h.last + 1])) / 100 for r in script.rivals[step.id])
         ]
         if candidates:
             best = max(candidates, key=lambda h: h.weight)
@@ -161,7 +185,7 @@ def _misheard_script_words(
     for a filler just outside the matched words, any phrase of the step: the line may go on where
     the words heard stopped ("…credit or debit ah" for "…credit or debit card today").
     """
-    phrases = {step.id: [normalise(p) for p in step.phrases] for step in drill.steps}
+    phrases = _script(drill).phrases
     misheard = set()
     for i in fillers:
         for hit in hits:
@@ -188,48 +212,79 @@ def _misheard_script_words(
     return misheard
 
 
+def keyword_reach(content: list[str], keywords: list[list[str]]) -> list[int]:
+    """For each position, the last position a window starting there must reach to hold one of the
+    keywords, its tokens in a row (a content word may hold several tokens: "credit card" holds
+    "card"); len(content) if none lies ahead; -1 everywhere with no keywords."""
+    if not keywords:
+        return [-1] * len(content)
+    starts, position = [], 1
+    for word in content:
+        starts.append(position)
+        position += len(word) + 1
+    text = f" {' '.join(content)} "
+    reach = [len(content)] * (len(content) + 1)
+    for keyword in keywords:
+        pattern = f" {' '.join(keyword)} "
+        at = text.find(pattern)
+        while at != -1:
+            first = bisect_right(starts, at + 1) - 1
+            reach[first] = min(reach[first], bisect_right(starts, at + len(pattern) - 2) - 1)
+            at = text.find(pattern, at + 1)
+    for i in range(len(content) - 1, -1, -1):
+        reach[i] = min(reach[i], reach[i + 1])
+    return reach[:-1]
+
+
+def window_texts(content: list[str]) -> Callable[[int], list[str]]:
+    """`texts(n)`: the text of every window of n content words, in order, joined once per n."""
+
+    @cache
+    def texts(length: int) -> list[str]:
+        return [" ".join(content[first : first + length]) for first in range(len(content) - length + 1)]
+
+    return texts
+
+
 def _windows(
-    content: list[str],
+    texts: Callable[[int], list[str]],
     phrase: list[str],
-    keywords: list[list[str]],
+    reach: list[int],
     rivals: list[str],
     kind: str,
     key: str,
     min_score: float,
 ) -> list[Hit]:
-    """Every window of about the phrase's length that is similar enough to it.
+    """Every window of about the phrase's length (`texts`, see window_texts) similar enough to it.
 
-    A window holding one of the step's keywords needs `min_score`. One without (the keyword was
-    misheard) needs a longer phrase, MIN_BARE_SCORE, and to resemble this step more than any
-    other step (`rivals`), clearly so unless very close: the hard close's lines share openings
-    like "what's the best", so a garbled line must not be taken for its neighbour.
+    A window holding one of the step's keywords (`reach`, see keyword_reach) needs `min_score`.
+    One without (the keyword was misheard) needs a longer phrase, MIN_BARE_SCORE, and to resemble
+    this step more than any other step (`rivals`), clearly so unless very close: the hard close's
+    lines share openings like "what's the best", so a garbled line must not be taken for its neighbour.
     A hit's weight is its score squared times the words it matched (at most the phrase's length):
     a close match outweighs a loose one, and padding a window with neighbouring words never pays.
+    Hits come in window order (by first word, then last).
     """
     if not phrase:
         return []
     target = " ".join(phrase)
     slack = max(1, len(phrase) // 3)
-    shortest, longest = max(1, len(phrase) - slack), len(phrase) + slack
+    bare_score = MIN_BARE_SCORE if len(phrase) >= BARE_MIN_WORDS else np.inf
     hits = []
-    for first in range(len(content)):
-        for length in range(shortest, longest + 1):
-            last = first + length - 1
-            if last >= len(content):
-                break
-            window = content[first : last + 1]
-            text = " ".join(window)
-            keyword = not keywords or any(_contains(window, k) for k in keywords)
-            if not keyword and len(phrase) < BARE_MIN_WORDS:
-                continue
-            score = fuzz.ratio(target, text, score_cutoff=(min_score if keyword else MIN_BARE_SCORE) * 100) / 100
-            if score and not keyword:
-                rival = max((fuzz.ratio(r, text) / 100 for r in rivals), default=0.0)
-                clear = score - rival >= BARE_MARGIN or (score >= BARE_CLOSE and score > rival)
-                score = score if clear else 0.0
-            if score:
-                hits.append(Hit(kind, key, first, last, score, score**2 * min(length, len(phrase))))
-    return hits
+    for length in range(max(1, len(phrase) - slack), len(phrase) + slack + 1):
+        candidates = texts(length)
+        if not candidates:
+            break
+        keyword = np.asarray(reach[: len(candidates)]) <= np.arange(len(candidates)) + length - 1
+        scores = process.cdist([target], candidates, scorer=fuzz.ratio, dtype=np.float64, workers=1)[0]
+        for first in np.flatnonzero(scores >= np.where(keyword, min_score, bare_score) * 100):
+            score = float(scores[first]) / 100
+            if not keyword[first]:
+                rival = max((fuzz.ratio(r, candidates[first]) / 100 for r in rivals), default=0.0)
+                if not (score - rival >= BARE_MARGIN or (score >= BARE_CLOSE and score > rival)):
+                    continue
+            hits.append(Hit(kind, key, int(first), int(first) + length - 1, score, score**2 * min(length, len(phrase))))
+    return sorted(hits, key=lambda h: (h.first, h.last))
 
 
 def _words_in_order(phrase: list[str], window: list[str]) -> float:
@@ -241,16 +296,6 @@ def _words_in_order(phrase: list[str], window: list[str]) -> float:
 def _heard_apart(a: Hit, b: Hit, content: list[str]) -> bool:
     """Were two stretches heard differently (not the same words said twice)?"""
     return fuzz.ratio(" ".join(content[a.first : a.last + 1]), " ".join(content[b.first : b.last + 1])) < SAME_SAYING * 100
-
-
-def _keyed(hit: Hit, content: list[str], keywords: list[list[str]]) -> bool:
-    """Does the hit's window hold one of its step's keywords (or the step has none)?"""
-    return not keywords or any(_contains(content[hit.first : hit.last + 1], k) for k in keywords)
-
-
-def _contains(window: list[str], keyword: list[str]) -> bool:
-    """True if the keyword's tokens appear contiguously in the window (tokens may hold spaces)."""
-    return f" {' '.join(keyword)} " in f" {' '.join(window)} "
 
 
 def _best_non_overlapping(candidates: list[Hit]) -> list[Hit]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -43,6 +43,7 @@ class Engine(Protocol):
     name: str
     description: str
     model_name: str  # which model, as saved with each rep
+    recipe: Callable[[], Engine] | None  # loads this engine again in a child process (decoding.Twin); None: decode live here
 
     def recognizer(self) -> Recognizer:
         """A new stream; the previous one must be finished or closed first."""

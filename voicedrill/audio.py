@@ -122,6 +122,11 @@ class FileSource:
         self.holding: Callable[[], bool] = lambda: False
         self.stopped = False
 
+    @property
+    def paced(self) -> bool:
+        """Blocks come in time with the audio (decoding can run beside the live loop)."""
+        return bool(self.speed)
+
     def stop(self) -> None:
         self.stopped = True
 
@@ -256,6 +261,7 @@ class MicSource:
     """
 
     live = True  # a rep from the mic ends on silence after the last step
+    paced = True  # blocks come in real time
     def __init__(self, device: int | str | None = None, block_s: float = BLOCK_S, stall_s: float = 2.0):
         self._sd = _sounddevice()
         try:

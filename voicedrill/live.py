@@ -1,6 +1,7 @@
 """One rep as it happens: audio blocks in, live events out (steps heard, pause alarms, customer lines).
 
-The words heard so far (final and partial) are aligned to the drill after every block, so a step is
+Blocks are decoded here or, at real-time pace, in a child process (see decoding); the words heard
+so far (final and partial) are aligned to the drill after every block decoded, so a step is
 ticked from partial results, before the recogniser finalises it. Step hits well behind the newest
 final words are settled and only the tail is aligned again, so the cost of a block stays flat as
 the rep grows. The pause meter is measured on the audio's own silences, as the scorecard measures
@@ -20,6 +21,7 @@ from .analysis import analyse, clean_words
 from .asr import Engine
 from .audio import RATE, SilenceTracker, clip_blocks
 from .data import CustomerTurn, Hit, RepReport, TurnKind, Word
+from .decoding import DecoderGone, Heard, InlineDecoding, Twin
 from .drills import Drill
 from .metrics import silence_between
 from .second_look import second_look
@@ -128,12 +130,15 @@ class LiveAligner:
 
 
 class LiveRep:
-    """Feeds one rep's audio through a recogniser, keeps the live state and raises live events."""
+    """Feeds one rep's audio through a recogniser, keeps the live state and raises live events.
 
-    def __init__(self, drill: Drill, engine: Engine, number: int = 1):
+    With a `twin`, the rep is decoded in that child process (at real-time pace); without, here.
+    """
+
+    def __init__(self, drill: Drill, engine: Engine, number: int = 1, twin: Twin | None = None):
         self.drill = drill
         self.engine = engine
-        self.recognizer = engine.recognizer()
+        self.decoding = twin.stream() if twin else InlineDecoding(engine)
         self.tracker = SilenceTracker()
         self.state = LiveState(drill, rep=number)
         self.audio: list[np.ndarray] = []  # the rep as heard (a missing step is listened to again)
@@ -170,13 +175,32 @@ class LiveRep:
         self.audio.append(block)
         self._samples += block.size
         state.audio_s = self._samples / RATE
-        state.final += clean_words(self.recognizer.accept(block))
-        state.partial = clean_words(self.recognizer.partial())
+        self.decoding.send(block)
+        for heard in self._decoded(finish=False):
+            self._take(heard)
+        self._measure_pause()
+
+    def _decoded(self, finish: bool) -> list[Heard]:
+        """What the recogniser has heard since last asked; if its process stopped, the rep so far
+        is decoded again here, so nothing said is lost."""
+        try:
+            return self.decoding.finish() if finish else self.decoding.heard()
+        except DecoderGone:
+            self.decoding = InlineDecoding(self.engine)
+            self.state.final, self.state.partial = [], []
+            self._aligner, self._seen = LiveAligner(self.drill), ()
+            for block in self.audio:
+                self.decoding.send(block)
+            return self.decoding.finish() if finish else self.decoding.heard()
+
+    def _take(self, heard: Heard) -> None:
+        state = self.state
+        state.final += clean_words(heard.final)
+        state.partial = clean_words(heard.partial)
         seen = (len(state.final), tuple(state.partial))
         if seen != self._seen:  # the words changed: align again
             self._seen = seen
             self._track_steps()
-        self._measure_pause()
 
     def _track_steps(self) -> None:
         state = self.state
@@ -232,8 +256,8 @@ class LiveRep:
     def finish(self) -> RepReport:
         """End of audio: the scorecard, exactly as `check` computes it."""
         state = self.state
-        state.final += clean_words(self.recognizer.finish())
-        state.partial = []
+        for heard in self._decoded(finish=True):
+            self._take(heard)
         self.event(EventType.REP_END)
         words = second_look(state.final, self.drill, self.engine, lambda start, end: clip_blocks(self.audio, start, end))
         return analyse(words, self.drill, self.engine.name, state.audio_s, self.tracker.silences(), state.turns)
@@ -272,6 +296,6 @@ def run_rep(rep: LiveRep, source: Iterable[np.ndarray], on_update: Listener | No
         rep.ended_itself = rep.ended_itself or not getattr(source, "stopped", False)
         report = rep.finish()
     finally:
-        rep.recognizer.close()  # also when the rep was cut off (Ctrl-C, a vanished microphone)
+        rep.decoding.close()  # also when the rep was cut off (Ctrl-C, a vanished microphone)
     drain()
     return report

@@ -25,6 +25,7 @@ from .customer import Customer
 from .drills import Drill
 from .errors import VoicedrillError
 from .files import destination, reason, write_atomic, write_file
+from .decoding import Twin
 from .live import LiveEvent, LiveRep, LiveState
 from .report import counted, to_dict
 from .second_look import second_look
@@ -271,18 +272,22 @@ def run_drill(
     an unfinished rep would be scored as skipped steps the rep never had the chance to say.
     """
     run = DrillRun()
+    twin: Twin | None = None  # decodes paced reps beside the live loop, loaded while the first cue is said
     try:
         for number in range(1, reps + 1):
             if not screen.wants_more():
                 run.interrupted = True
                 break
+            source = sources(number)
+            paced = getattr(source, "paced", False) and engine.recipe is not None
+            if paced and twin is None:
+                twin = Twin(engine.recipe)
             cue = f"Rep {number}" + (f" of {reps}" if reps > 1 else "") + " — go"
             screen.cue(cue)
             speaker.say(cue.replace("—", ","))
             if notice := speaker.take_notice():
                 screen.notice(notice)
-            source = sources(number)
-            rep = LiveRep(drill, engine, number)
+            rep = LiveRep(drill, engine, number, twin if paced and twin.ready() else None)
             report = with_targets(keeper.store, drill, screen.run(rep, source, f"rep {number}/{reps}", customer), keeper.session.user)
             if not screen.wants_more() and not (report.words and (report.reached_end or rep.ended_itself)):
                 run.interrupted = True  # stopped before a word, or mid-rep: nothing to score
@@ -299,6 +304,9 @@ def run_drill(
     except VoicedrillError as exc:
         run.interrupted = True
         run.error = exc
+    finally:
+        if twin is not None:
+            twin.close()
     return run
 
 

@@ -10,7 +10,7 @@ import os
 import re
 import tempfile
 from collections.abc import Sequence
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 
 import numpy as np
@@ -158,6 +158,7 @@ class SphinxEngine:
 
     def __init__(self, drill: Drill | None = None):
         self.decoder = pocketsphinx.Decoder(samprate=RATE, loglevel="FATAL") if drill is None else _biased_decoder(drill)
+        self.recipe = partial(SphinxEngine, drill)  # it holds Python's lock while decoding: live, it decodes in a child
         self._current: SphinxRecognizer | None = None  # one stream at a time on the shared decoder
 
     def hear_only(self, audio: np.ndarray, phrases: Sequence[str]) -> str | None:

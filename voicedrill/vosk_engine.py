@@ -73,6 +73,7 @@ class VoskEngine:
     """
 
     name = "vosk"
+    recipe = None  # vosk lets go of Python's lock while it decodes, and a second copy of a large model would double its memory
 
     def __init__(self, found: FoundModel, phrases: str | None = None):
         import vosk
