@@ -234,7 +234,8 @@ def twin_of(engine):
     if engine.recipe is None:
         return None
     twin = Twin(engine.recipe)
-    twin.ready()
+    if not twin.ready():
+        raise SystemExit("the decoder's child process did not start")
     return twin
 
 
@@ -471,19 +472,20 @@ def main() -> int:
         clean = next(rep.path for rep in corpus if rep.case.name == "clean")
         clean_s = sf_duration(clean)
         twin = twin_of(sphinx)
-        if args.live_only:
-            results.append({"engine": "pocketsphinx", "reps": len(corpus)} | bench_live(sphinx, corpus, drill, twin) | bench_block_cost(sphinx, drill, clean, twin))
+        try:
+            if args.live_only:
+                results.append({"engine": "pocketsphinx", "reps": len(corpus)} | bench_live(sphinx, corpus, drill, twin) | bench_block_cost(sphinx, drill, clean, twin))
+                return finish(results, args, "-live")
+            results.append(
+                bench_engine("pocketsphinx", sphinx, corpus, drill, english=True)
+                | {"load_s": load}
+                | bench_live(sphinx, corpus, drill, twin)
+                | bench_block_cost(sphinx, drill, clean, twin)
+                | bench_ten_reps("pocketsphinx", None, clean, clean_s)
+                | bench_scaling("pocketsphinx", None, clean, minutes, Path(tmp))
+            )
+        finally:
             twin.close()
-            return finish(results, args, "-live")
-        results.append(
-            bench_engine("pocketsphinx", sphinx, corpus, drill, english=True)
-            | {"load_s": load}
-            | bench_live(sphinx, corpus, drill, twin)
-            | bench_block_cost(sphinx, drill, clean, twin)
-            | bench_ten_reps("pocketsphinx", None, clean, clean_s)
-            | bench_scaling("pocketsphinx", None, clean, minutes, Path(tmp))
-        )
-        twin.close()
         found = vosk_model(args.vosk_model)
         if found is not None:
             from voicedrill.vosk_engine import VoskEngine

@@ -15,6 +15,7 @@ from voicedrill.audio import FileSource, MicSource
 from voicedrill.errors import VoicedrillError
 from voicedrill.align import align
 from voicedrill.data import Word
+from voicedrill.decoding import InlineDecoding, ProcessDecoding, Twin
 from voicedrill.live import MAX_TAIL_WORDS, EventType, LiveAligner, LiveRep, run_rep
 from voicedrill.practice import score_file
 from voicedrill.synth import Piece
@@ -31,7 +32,10 @@ def live(drill, engine, path, speed=None, twin=None):
             events.append(event)
             lags.append(time.monotonic() - started - event.t / speed if speed else 0.0)
 
-    report = run_rep(LiveRep(drill, engine, twin=twin), FileSource(path, speed=speed), on_update)
+    rep = LiveRep(drill, engine, twin=twin)
+    report = run_rep(rep, FileSource(path, speed=speed), on_update)
+    if twin is not None:  # decoded beside the loop to the end (not rescued by decoding it again here)
+        assert isinstance(rep.decoding, ProcessDecoding) and twin.alive()
     return report, events, lags
 
 
@@ -95,26 +99,26 @@ def test_ticks_do_not_depend_on_feed_speed(drill, sphinx, twin, paced_rep):
     assert all(abs(a.t - b.t) <= 0.5 for a, b in zip(beside, runs[0]))
 
 
-def test_a_rep_survives_its_decoding_process_dying(drill, sphinx, paced_rep):
-    """The child decoding a paced rep is killed mid-rep: the rep is decoded again here, and its
-    scorecard is the one `check` gives."""
-    from voicedrill.decoding import Twin
-
+@pytest.mark.parametrize("fault", [signal.SIGKILL, signal.SIGSTOP])
+def test_a_rep_survives_its_decoding_process_dying_or_stalling(drill, sphinx, paced_rep, fault):
+    """The child decoding a paced rep is killed, or stops answering, mid-rep: the rep is decoded
+    again here, its scorecard is the one `check` gives, and the next reps decode here."""
     path, _ = paced_rep
     doomed = Twin(sphinx.recipe)
     assert doomed.ready()
     rep = LiveRep(drill, sphinx, twin=doomed)
-    source = FileSource(path, speed=8.0)
+    struck = []
 
-    def kill_midway(state, events):
-        if state.audio_s > 5.0 and doomed.alive():
-            doomed._process.kill()
+    def strike_midway(state, events):
+        if state.audio_s > 5.0 and not struck:
+            os.kill(doomed._process.pid, fault)
+            struck.append(state.audio_s)
 
-    report = run_rep(rep, source, kill_midway)
-    doomed.close()
+    report = run_rep(rep, FileSource(path, speed=8.0), strike_midway)
     checked = score_file(path, drill, sphinx)
-    assert not doomed.alive()
+    assert struck and isinstance(rep.decoding, InlineDecoding)
     assert (report.steps, report.pauses, report.score) == (checked.steps, checked.pauses, checked.score)
+    assert not doomed.alive() and not doomed.ready()  # stopped for good: run_drill decodes the next reps here
 
 
 def test_events_file_is_the_live_stream(drill, paced_rep, tmp_path):

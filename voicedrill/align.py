@@ -51,20 +51,20 @@ class Alignment:
 class _Script:
     """A drill's phrases as tokens, normalised once per drill."""
 
-    phrases: dict[str, list[list[str]]]  # step id → its phrases
-    keywords: dict[str, list[list[str]]]  # step id → its keywords
-    rivals: dict[str, list[str]]  # step id → every other step's phrases, as text
-    forbidden: list[list[str]]
+    phrases: dict[str, tuple[list[str], ...]]  # step id → its phrases
+    keywords: dict[str, tuple[list[str], ...]]  # step id → its keywords
+    rivals: dict[str, tuple[str, ...]]  # step id → every other step's phrases, as text
+    forbidden: tuple[list[str], ...]
 
 
 @lru_cache(maxsize=16)
 def _script(drill: Drill) -> _Script:
-    phrases = {step.id: [normalise(p) for p in step.phrases] for step in drill.steps}
+    phrases = {step.id: tuple(normalise(p) for p in step.phrases) for step in drill.steps}
     return _Script(
         phrases,
-        {step.id: [normalise(k) for k in step.keywords] for step in drill.steps},
-        {step.id: [" ".join(p) for other in drill.steps if other is not step for p in phrases[other.id]] for step in drill.steps},
-        [normalise(p) for p in drill.forbidden],
+        {step.id: tuple(normalise(k) for k in step.keywords) for step in drill.steps},
+        {step.id: tuple(" ".join(p) for other in drill.steps if other is not step for p in phrases[other.id]) for step in drill.steps},
+        tuple(normalise(p) for p in drill.forbidden),
     )
 
 
@@ -83,8 +83,9 @@ def align(words: Sequence[Word], drill: Drill) -> Alignment:
     for step in drill.steps:
         for phrase in script.phrases[step.id]:
             candidates += _windows(texts, phrase, reach[step.id], script.rivals[step.id], HitKind.STEP, step.id, MIN_STEP_SCORE)
+    anywhere = keyword_reach(content, [])
     for phrase, said in zip(drill.forbidden, script.forbidden):
-        found = _windows(texts, said, keyword_reach(content, []), [], HitKind.FORBIDDEN, phrase, MIN_FORBIDDEN_SCORE)
+        found = _windows(texts, said, anywhere, [], HitKind.FORBIDDEN, phrase, MIN_FORBIDDEN_SCORE)
         candidates += [h for h in found if _words_in_order(said, content[h.first : h.last + 1]) >= MIN_FORBIDDEN_WORDS]
     chosen = _best_non_overlapping(candidates)
     # A window without its step's keyword is a guess at a misheard line: it may find a step heard
@@ -116,6 +117,7 @@ def _missed_in_slot(chosen: list[Hit], content: list[str], drill: Drill) -> list
     first_hit = {h.key: h for h in reversed(chosen) if h.kind == HitKind.STEP}
     ids = [s.id for s in drill.steps]
     covered = {i for h in chosen for i in range(h.first, h.last + 1)}
+    script = _script(drill)
     found = []
     for position, step in enumerate(drill.steps):
         if step.id in first_hit:
@@ -128,7 +130,6 @@ def _missed_in_slot(chosen: list[Hit], content: list[str], drill: Drill) -> list
         if not free or free != list(range(free[0], free[-1] + 1)):
             continue  # nothing said there, or other hits in between: not this step's gap
         gap = content[free[0] : free[-1] + 1]
-        script = _script(drill)
         texts, anywhere = window_texts(gap), keyword_reach(gap, [])
         candidates = [
             h for phrase in script.phrases[step.id] for h in _windows(texts, phrase, anywhere, [], HitKind.STEP, step.id, SLOT_SCORE)
@@ -212,7 +213,7 @@ def _misheard_script_words(
     return misheard
 
 
-def keyword_reach(content: list[str], keywords: list[list[str]]) -> list[int]:
+def keyword_reach(content: list[str], keywords: Sequence[list[str]]) -> list[int]:
     """For each position, the last position a window starting there must reach to hold one of the
     keywords, its tokens in a row (a content word may hold several tokens: "credit card" holds
     "card"); len(content) if none lies ahead; -1 everywhere with no keywords."""
@@ -250,7 +251,7 @@ def _windows(
     texts: Callable[[int], list[str]],
     phrase: list[str],
     reach: list[int],
-    rivals: list[str],
+    rivals: Sequence[str],
     kind: str,
     key: str,
     min_score: float,
@@ -269,13 +270,14 @@ def _windows(
         return []
     target = " ".join(phrase)
     slack = max(1, len(phrase) // 3)
-    bare_score = MIN_BARE_SCORE if len(phrase) >= BARE_MIN_WORDS else np.inf
+    bare_score = MIN_BARE_SCORE if len(phrase) >= BARE_MIN_WORDS else np.inf  # inf: no window without a keyword
+    reaches = np.asarray(reach)
     hits = []
     for length in range(max(1, len(phrase) - slack), len(phrase) + slack + 1):
         candidates = texts(length)
         if not candidates:
             break
-        keyword = np.asarray(reach[: len(candidates)]) <= np.arange(len(candidates)) + length - 1
+        keyword = reaches[: len(candidates)] <= np.arange(len(candidates)) + length - 1
         scores = process.cdist([target], candidates, scorer=fuzz.ratio, dtype=np.float64, workers=1)[0]
         for first in np.flatnonzero(scores >= np.where(keyword, min_score, bare_score) * 100):
             score = float(scores[first]) / 100

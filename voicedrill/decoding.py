@@ -15,6 +15,7 @@ import signal
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Protocol
 
 import numpy as np
@@ -23,10 +24,12 @@ from .asr import Engine
 from .audio import RATE
 from .data import Word
 
-READY_TIMEOUT_S = 60.0  # loading the engine's copy takes about 1.5 s on one core
+READY_TIMEOUT_S = 15.0  # loading the engine's copy takes about 1 s; longer, the rep decodes here
 FINISH_GRACE_S = 10.0  # a rep's last words come this long after its end at most (plus its backlog)
 POLL_S = 0.05  # how often a wait checks that the child is still there
-BACKLOG_S = 2.0  # this much audio sent and not heard: check that the child is still there
+PARENT_CHECK_S = 0.5  # how often an idle child checks that its parent is still there
+BACKLOG_S = 2.0  # this much audio sent and not heard: check that the child is still there…
+STALLED_S = 10.0  # …and this much: it is stuck, even if alive
 
 
 @dataclass(frozen=True)
@@ -87,23 +90,34 @@ class InlineDecoding:
         self._recognizer.close()
 
 
+class Ask(StrEnum):
+    """What the parent asks of the child, for one stream."""
+
+    START = "start"
+    BLOCK = "block"
+    FINISH = "finish"
+    CLOSE = "close"
+
+
 def _serve(recipe: Callable[[], Engine], requests: multiprocessing.Queue, replies: multiprocessing.Queue) -> None:
     """The child: load the engine, then decode streams (one at a time) until told to stop."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle (it came blocked: see Twin)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    replies.cancel_join_thread()  # exiting never waits for a parent that stopped reading
     try:
         _decode_streams(recipe(), requests, replies)
     except Exception:  # the parent sees the child gone and decodes the rep itself: nothing to print here
         pass
 
 
-def _requests(requests: multiprocessing.Queue) -> Iterator[tuple[int, str, np.ndarray | None]]:
+def _requests(requests: multiprocessing.Queue) -> Iterator[tuple[int, Ask, np.ndarray | None]]:
     """The parent's requests until it says stop, or until it is gone (killed: nobody says stop)."""
     parent = multiprocessing.parent_process()
     while True:
         try:
-            request = requests.get(timeout=POLL_S * 10)
+            request = requests.get(timeout=PARENT_CHECK_S)
         except queue.Empty:
-            if parent is None or parent.is_alive():
+            if parent.is_alive():
                 continue
             return
         if request is None:
@@ -112,20 +126,21 @@ def _requests(requests: multiprocessing.Queue) -> Iterator[tuple[int, str, np.nd
 
 
 def _decode_streams(engine: Engine, requests: multiprocessing.Queue, replies: multiprocessing.Queue) -> None:
-    replies.put((None, None))  # ready
+    """Say it is ready, then answer every block with what the recogniser heard up to its end."""
+    replies.put((None, None))
     recognizer, samples = None, 0
-    for stream, kind, block in _requests(requests):
-        if kind == "start":
+    for stream, ask, block in _requests(requests):
+        if ask == Ask.START:
             if recognizer is not None:
                 recognizer.close()
             recognizer, samples = engine.recognizer(), 0
-        elif kind == "block":
+        elif ask == Ask.BLOCK:
             samples += block.size
             final = recognizer.accept(block)
             replies.put((stream, Heard(samples / RATE, final, recognizer.partial())))
-        elif kind == "finish":
+        elif ask == Ask.FINISH:
             replies.put((stream, Heard(samples / RATE, recognizer.finish(), [], last=True)))
-        else:  # "close"
+        else:
             recognizer.close()
 
 
@@ -138,12 +153,18 @@ class Twin:
         self._requests.cancel_join_thread()  # exiting never waits on a child that has gone
         self._replies = context.Queue()
         self._process = context.Process(target=_serve, args=(recipe, self._requests, self._replies), daemon=True, name="voicedrill-decoder")
-        self._process.start()
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})  # a Ctrl-C while the child starts is not its to print
+        try:
+            self._process.start()
+        except OSError:  # no memory or processes left for it: never ready, every rep decodes here
+            pass
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         self._streams = 0
         self._ready = False
 
     def ready(self, timeout_s: float = READY_TIMEOUT_S) -> bool:
-        """Wait until the child has loaded its engine; False if it could not or has stopped since."""
+        """Wait until the child has loaded its engine; False if it could not (in time) or has stopped since."""
         deadline = time.monotonic() + timeout_s
         while not self._ready and time.monotonic() < deadline:
             try:
@@ -155,18 +176,20 @@ class Twin:
         return self._ready and self._process.is_alive()
 
     def stream(self) -> ProcessDecoding:
-        """A new stream; the previous one is closed."""
+        """A new stream (the child closes the previous one first)."""
         self._streams += 1
         return ProcessDecoding(self, self._streams)
 
-    def put(self, stream: int, kind: str, block: np.ndarray | None = None) -> None:
-        self._requests.put((stream, kind, block))
+    def put(self, stream: int, ask: Ask, block: np.ndarray | None = None) -> None:
+        """Send a request for `stream` (never waits: the queue's own thread writes it)."""
+        self._requests.put((stream, ask, block))
 
     def get(self, wait: bool) -> tuple[int | None, Heard | None]:
         """The next reply; raises queue.Empty when none came (at once, or within POLL_S)."""
         return self._replies.get(timeout=POLL_S) if wait else self._replies.get_nowait()
 
     def alive(self) -> bool:
+        """The child process is running (it may still be loading)."""
         return self._process.is_alive()
 
     def close(self) -> None:
@@ -174,9 +197,14 @@ class Twin:
         if self._process.is_alive():
             self._requests.put(None)
             self._process.join(timeout=2.0)
-        if self._process.is_alive():
-            self._process.terminate()
-            self._process.join(timeout=2.0)
+        self.stop()
+
+    def stop(self) -> None:
+        """Stop the child now (it has stopped answering)."""
+        for end in (self._process.terminate, self._process.kill):
+            if self._process.is_alive():
+                end()
+                self._process.join(timeout=2.0)
 
 
 class ProcessDecoding:
@@ -185,31 +213,34 @@ class ProcessDecoding:
     def __init__(self, twin: Twin, number: int):
         self._twin = twin
         self._number = number
-        self._sent_s = 0.0
-        self._heard_s = 0.0
+        self._sent = 0  # samples sent…
+        self._heard = 0  # …and heard back
         self._open = True
-        twin.put(number, "start")
+        twin.put(number, Ask.START)
 
     def send(self, block: np.ndarray) -> None:
-        self._sent_s += block.size / RATE
-        self._twin.put(self._number, "block", block)
+        self._sent += block.size
+        self._twin.put(self._number, Ask.BLOCK, block)
 
     def _collect(self, until_last: bool) -> list[Heard]:
+        """Replies to this stream ready now; with `until_last`, every one up to the stream's end."""
         collected: list[Heard] = []
-        deadline = time.monotonic() + FINISH_GRACE_S + (self._sent_s - self._heard_s)
+        deadline = time.monotonic() + FINISH_GRACE_S + (self._sent - self._heard) / RATE
         while True:
             try:
                 stream, heard = self._twin.get(wait=until_last)
             except queue.Empty:
-                backlog = self._sent_s - self._heard_s > BACKLOG_S
-                if ((until_last or backlog) and not self._twin.alive()) or (until_last and time.monotonic() > deadline):
-                    raise DecoderGone("the speech recogniser's process stopped") from None
+                behind_s = (self._sent - self._heard) / RATE
+                gone = (until_last or behind_s > BACKLOG_S) and not self._twin.alive()
+                if gone or behind_s > STALLED_S or (until_last and time.monotonic() > deadline):
+                    self._twin.stop()  # stuck or gone: the rest of the run decodes here
+                    raise DecoderGone("the speech recogniser's process stopped answering") from None
                 if until_last:
                     continue
                 return collected
             if stream != self._number:  # the ready signal, or the tail of a stream cut off earlier
                 continue
-            self._heard_s = heard.audio_s
+            self._heard = round(heard.audio_s * RATE)
             collected.append(heard)
             if heard.last:
                 return collected
@@ -218,11 +249,11 @@ class ProcessDecoding:
         return self._collect(until_last=False)
 
     def finish(self) -> list[Heard]:
-        self._twin.put(self._number, "finish")
+        self._twin.put(self._number, Ask.FINISH)
         self._open = False
         return self._collect(until_last=True)
 
     def close(self) -> None:
         if self._open:
-            self._twin.put(self._number, "close")
+            self._twin.put(self._number, Ask.CLOSE)
             self._open = False

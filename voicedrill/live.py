@@ -21,7 +21,7 @@ from .analysis import analyse, clean_words
 from .asr import Engine
 from .audio import RATE, SilenceTracker, clip_blocks
 from .data import CustomerTurn, Hit, RepReport, TurnKind, Word
-from .decoding import DecoderGone, Heard, InlineDecoding, Twin
+from .decoding import DecoderGone, Decoding, Heard, InlineDecoding, Twin
 from .drills import Drill
 from .metrics import silence_between
 from .second_look import second_look
@@ -138,7 +138,8 @@ class LiveRep:
     def __init__(self, drill: Drill, engine: Engine, number: int = 1, twin: Twin | None = None):
         self.drill = drill
         self.engine = engine
-        self.decoding = twin.stream() if twin else InlineDecoding(engine)
+        self.decoding: Decoding = twin.stream() if twin else InlineDecoding(engine)
+        self._decoded_s = 0.0  # how far into the rep the recogniser has heard (behind audio_s in a twin)
         self.tracker = SilenceTracker()
         self.state = LiveState(drill, rep=number)
         self.audio: list[np.ndarray] = []  # the rep as heard (a missing step is listened to again)
@@ -181,8 +182,9 @@ class LiveRep:
         self._measure_pause()
 
     def _decoded(self, finish: bool) -> list[Heard]:
-        """What the recogniser has heard since last asked; if its process stopped, the rep so far
-        is decoded again here, so nothing said is lost."""
+        """What the recogniser has heard since last asked. If its process stopped or stalled, the
+        rep so far is decoded again here (the screen waits for that, about a tenth of the rep's
+        length), so nothing said is lost."""
         try:
             return self.decoding.finish() if finish else self.decoding.heard()
         except DecoderGone:
@@ -195,6 +197,7 @@ class LiveRep:
 
     def _take(self, heard: Heard) -> None:
         state = self.state
+        self._decoded_s = heard.audio_s
         state.final += clean_words(heard.final)
         state.partial = clean_words(heard.partial)
         seen = (len(state.final), tuple(state.partial))
@@ -229,8 +232,10 @@ class LiveRep:
             return
         now, since = state.audio_s, state.last_step_end_s
         turn = state.turns[-1] if state.turns and state.turns[-1].end > since else None
-        if turn is None:  # measured as the scorecard measures it
-            state.pause_s = silence_between(since, now, self.tracker.silences(since_s=since - 1.0))
+        if turn is None:  # measured as the scorecard measures it; a silence begun after the audio
+            # decoded so far may follow words not yet recognised (a step), so it waits to be counted
+            silences = [(s, e) for s, e in self.tracker.silences(since_s=since - 1.0) if s <= self._decoded_s]
+            state.pause_s = silence_between(since, now, silences)
         else:  # the rep's response time after the customer's line
             silences = self.tracker.silences(min_s=0.0, since_s=turn.end)
             state.pause_s = sum(e - max(s, turn.end) for s, e in silences if e > turn.end)
@@ -249,7 +254,7 @@ class LiveRep:
             return True
         if not state.words:
             return False
-        quiet = state.audio_s - state.words[-1].end
+        quiet = self._decoded_s - state.words[-1].end
         last = self.drill.steps[-1].id
         return (last in state.heard and quiet >= END_SILENCE_S) or quiet >= GIVE_UP_SILENCE_S
 

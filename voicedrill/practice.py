@@ -21,11 +21,11 @@ from .analysis import analyse
 from .asr import Engine, transcribe
 from .audio import AudioInfo, FileSource, MicSource, SilenceTracker, clip_file, stream_file
 from .data import RepReport
+from .decoding import Twin
 from .customer import Customer
 from .drills import Drill
 from .errors import VoicedrillError
 from .files import destination, reason, write_atomic, write_file
-from .decoding import Twin
 from .live import LiveEvent, LiveRep, LiveState
 from .report import counted, to_dict
 from .second_look import second_look
@@ -272,7 +272,7 @@ def run_drill(
     an unfinished rep would be scored as skipped steps the rep never had the chance to say.
     """
     run = DrillRun()
-    twin: Twin | None = None  # decodes paced reps beside the live loop, loaded while the first cue is said
+    twin: Twin | None = None  # decodes paced reps beside the live loop (started for the first one)
     try:
         for number in range(1, reps + 1):
             if not screen.wants_more():
@@ -282,12 +282,13 @@ def run_drill(
             paced = getattr(source, "paced", False) and engine.recipe is not None
             if paced and twin is None:
                 twin = Twin(engine.recipe)
+            beside = twin if paced and twin.ready() else None  # one that failed or stalled: decoded here
             cue = f"Rep {number}" + (f" of {reps}" if reps > 1 else "") + " — go"
             screen.cue(cue)
             speaker.say(cue.replace("—", ","))
             if notice := speaker.take_notice():
                 screen.notice(notice)
-            rep = LiveRep(drill, engine, number, twin if paced and twin.ready() else None)
+            rep = LiveRep(drill, engine, number, beside)
             report = with_targets(keeper.store, drill, screen.run(rep, source, f"rep {number}/{reps}", customer), keeper.session.user)
             if not screen.wants_more() and not (report.words and (report.reached_end or rep.ended_itself)):
                 run.interrupted = True  # stopped before a word, or mid-rep: nothing to score
