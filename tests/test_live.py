@@ -89,6 +89,20 @@ def test_pause_meter_alarms_exactly_where_the_scorecard_flags(drill, sphinx, twi
     assert late[len(late) // 2] <= 0.25 and max(lag for e, lag in zip(events, lags) if e.type == EventType.STEP) <= 0.25
 
 
+def test_a_line_placed_late_does_not_lengthen_the_pause_before_it(drill, sphinx, tmp_path):
+    """At 130 wpm (en-us) "This address here, right?" is misheard live until the next line
+    comes: the silences inside and after it are not added to the pause before it (a false
+    "keep moving!" at 1.02 s, where the scorecard measures 0.48 s)."""
+    from voicedrill.synth import build_rep, write_wav
+
+    audio, _ = build_rep([Piece(s.example_line, s.id, 0.5) for s in drill.steps], voice="gmw/en-us", wpm=130)
+    path = tmp_path / "slow.wav"
+    write_wav(path, audio)
+    report, events, _ = live(drill, sphinx, path)
+    assert [e.after for e in events if e.type == EventType.PAUSE_ALARM] == [p.from_step for p in report.pauses if p.flagged] == []
+    assert {e.step for e in steps_of(events)} == {s.id for s in drill.steps}
+
+
 def test_ticks_do_not_depend_on_feed_speed(drill, sphinx, twin, paced_rep):
     path, _ = paced_rep
     runs = [live(drill, sphinx, path, speed)[1] for speed in (None, 4.0)]

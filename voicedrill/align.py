@@ -55,6 +55,7 @@ class _Script:
     keywords: dict[str, tuple[list[str], ...]]  # step id → its keywords
     rivals: dict[str, tuple[str, ...]]  # step id → every other step's phrases, as text
     forbidden: tuple[list[str], ...]
+    fillers: frozenset[str]  # lower case
 
 
 @lru_cache(maxsize=16)
@@ -65,14 +66,19 @@ def _script(drill: Drill) -> _Script:
         {step.id: tuple(normalise(k) for k in step.keywords) for step in drill.steps},
         {step.id: tuple(" ".join(p) for other in drill.steps if other is not step for p in phrases[other.id]) for step in drill.steps},
         tuple(normalise(p) for p in drill.forbidden),
+        frozenset(f.lower() for f in drill.fillers),
     )
+
+
+def is_filler(word: Word, drill: Drill) -> bool:
+    """Is the word one of the drill's fillers ("um")?"""
+    return " ".join(normalise(word.text)) in _script(drill).fillers
 
 
 def align(words: Sequence[Word], drill: Drill) -> Alignment:
     """Find every step and forbidden phrase in the words, then check the order rules."""
     tokens = [normalise(w.text) for w in words]
-    filler_set = {f.lower() for f in drill.fillers}
-    fillers = tuple(i for i, t in enumerate(tokens) if t and " ".join(t) in filler_set)
+    fillers = tuple(i for i, t in enumerate(tokens) if t and " ".join(t) in _script(drill).fillers)
     # Matching runs over the words that carry content; `index` maps back to word positions.
     index = [i for i, t in enumerate(tokens) if t and i not in set(fillers)]
     content = [" ".join(tokens[i]) for i in index]

@@ -16,7 +16,7 @@ from enum import StrEnum
 
 import numpy as np
 
-from .align import align, judge_order
+from .align import align, is_filler, judge_order
 from .analysis import analyse, clean_words
 from .asr import Engine
 from .audio import RATE, SilenceTracker, clip_blocks
@@ -232,10 +232,8 @@ class LiveRep:
             return
         now, since = state.audio_s, state.last_step_end_s
         turn = state.turns[-1] if state.turns and state.turns[-1].end > since else None
-        if turn is None:  # measured as the scorecard measures it; a silence begun after the audio
-            # decoded so far may follow words not yet recognised (a step), so it waits to be counted
-            silences = [(s, e) for s, e in self.tracker.silences(since_s=since - 1.0) if s <= self._decoded_s]
-            state.pause_s = silence_between(since, now, silences)
+        if turn is None:
+            state.pause_s = self._pause_since(since, now)
         else:  # the rep's response time after the customer's line
             silences = self.tracker.silences(min_s=0.0, since_s=turn.end)
             state.pause_s = sum(e - max(s, turn.end) for s, e in silences if e > turn.end)
@@ -246,6 +244,25 @@ class LiveRep:
         if state.alarm and key not in self._alarmed:
             self._alarmed.add(key)
             self.event(EventType.PAUSE_ALARM, after=state.last_step)
+
+    def _pause_since(self, since: float, now: float) -> float:
+        """The pause after the step that ended at `since`, measured as the scorecard measures it.
+
+        Words said since then that are not fillers may be the next step, not yet placed (a line
+        misheard until the words after it come): the pause is then the longer of the silence
+        before them and the silence after them, never both added up. A silence begun after the
+        audio decoded so far may follow such words, so it waits to be counted.
+        """
+        silences = [(s, e) for s, e in self.tracker.silences(since_s=since - 1.0) if s <= self._decoded_s]
+        said = []  # newest first: only the words since the step are looked at
+        for word in reversed(self.state.words):
+            if word.start < since:
+                break
+            if not is_filler(word, self.drill):
+                said.append(word)
+        if not said:
+            return silence_between(since, now, silences)
+        return max(silence_between(since, said[-1].start, silences), silence_between(max(w.end for w in said), now, silences))
 
     def should_end(self) -> bool:
         """For a microphone: the last step said and a pause after it, a stall, or too long."""
