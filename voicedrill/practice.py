@@ -279,7 +279,9 @@ def run_drill(
                 run.interrupted = True
                 break
             source = sources(number)
-            paced = getattr(source, "paced", False) and engine.recipe is not None
+            # the simulated customer takes the floor from the words heard so far, so they must be
+            # up to the block: with it, reps decode here (measured: beside, it spoke over "Email?")
+            paced = getattr(source, "paced", False) and engine.recipe is not None and customer is None
             if paced and twin is None:
                 twin = Twin(engine.recipe)
             beside = twin if paced and twin.ready() else None  # one that failed or stalled: decoded here
