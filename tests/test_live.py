@@ -202,6 +202,15 @@ def voicedrill(*args, **kwargs):
     return subprocess.Popen([sys.executable, "-u", "-m", "voicedrill.cli", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
 
 
+def test_unsaved_reps_are_named_by_their_place_in_the_run(pieces, make_rep):
+    """--no-save: nothing waits to go into the history, so the summary names reps 1, 2, …"""
+    clean, _ = make_rep(pieces, "clean")
+    proc = voicedrill("drill", "--reps", "2", "--input", str(clean), "--speed", "0", "--no-speech", "--no-save")
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert "waiting" not in out and "best: rep 1" in " ".join(out.split())
+
+
 def wait_into_rep_3(proc) -> None:
     """Return once rep 2 is saved and rep 3 has begun (its cue is on the screen)."""
     for line in proc.stdout:

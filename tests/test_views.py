@@ -109,6 +109,16 @@ def test_tables_fit_without_cutting_values_or_names(saved, width):
 
 
 
+
+@pytest.mark.parametrize("chatter, shown", [
+    ({"phone": "nice weather we are having today"}, "1 stretch of speech"),
+    ({"phone": "nice weather we are having today", "notes": "my cousin builds boats out west"}, "2 stretches of speech"),
+])
+def test_speech_off_the_script_is_counted_in_words(drill, chatter, shown):
+    report = analyse(said(drill, {s: 0.8 for s in chatter}, extra=chatter), drill, "fake", 30.0)
+    text = " ".join(text_of(lambda console: render(report, console), 200).split())
+    assert f"Not in the script: {shown}" in text
+
 @pytest.mark.parametrize(("trend", "words"), [
     (15.0, "climbing about 15.0 points a rep"),
     (-10.0, "slipping about 10.0 points a rep — slow down"),

@@ -307,7 +307,7 @@ def _drill(args: argparse.Namespace, err: Console) -> int:
     from .drills import load_drill
     from .liveview import LiveView
     from .practice import EventLog, Keeper, file_sources, mic_sources, new_folder, run_drill, saved_line
-    from .report import render_summary
+    from .report import counted, render_summary
     from .synth import Speaker
 
     # every refusal comes before the model loads and before a session folder exists
@@ -331,9 +331,9 @@ def _drill(args: argparse.Namespace, err: Console) -> int:
             events.close()
         except VoicedrillError as exc:
             run.error = run.error or exc
-    render_summary(run.reports, console, run.interrupted, run.numbers)
+    render_summary(run.reports, console, run.interrupted, run.numbers if store is not None else None)  # unsaved: their place in the run
     if run.overflows:
-        console.print(f"[yellow]{run.overflows} audio block(s) were dropped by the input device (overflow)[/]")
+        console.print(f"[yellow]{counted(run.overflows, 'audio block')} dropped by the input device (overflow)[/]")
     console.print(saved_line(run, keeper), markup=False, soft_wrap=True)
     if store is not None:
         _close(store, err)

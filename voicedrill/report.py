@@ -328,7 +328,7 @@ def fact_lines(report: RepReport, mark: Callable[[str, str], str]) -> list[str]:
     if report.fillers:
         lines.append(listed("Filler words", report.fillers, ""))
     if report.extra:
-        lines.append(plain(f"Not in the script: {len(report.extra)} stretch(es) of speech, starting at ")
+        lines.append(plain(f"Not in the script: {counted(len(report.extra), 'stretch', 'stretches')} of speech, starting at ")
                      + plain(", ".join(f"{m.start:.1f}s" for m in report.extra)))
     if not report.words:
         lines.append(mark("No speech was recognised in this audio.", "warn"))
