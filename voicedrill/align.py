@@ -77,14 +77,14 @@ def is_filler(word: Word, drill: Drill) -> bool:
 
 def align(words: Sequence[Word], drill: Drill) -> Alignment:
     """Find every step and forbidden phrase in the words, then check the order rules."""
+    script = _script(drill)
     tokens = [normalise(w.text) for w in words]
-    fillers = tuple(i for i, t in enumerate(tokens) if t and " ".join(t) in _script(drill).fillers)
+    fillers = tuple(i for i, t in enumerate(tokens) if t and " ".join(t) in script.fillers)
     # Matching runs over the words that carry content; `index` maps back to word positions.
     index = [i for i, t in enumerate(tokens) if t and i not in set(fillers)]
     content = [" ".join(tokens[i]) for i in index]
     candidates: list[Hit] = []
     texts = window_texts(content)
-    script = _script(drill)
     reach = {step.id: keyword_reach(content, script.keywords[step.id]) for step in drill.steps}
     for step in drill.steps:
         for phrase in script.phrases[step.id]:

@@ -331,7 +331,7 @@ def _drill(args: argparse.Namespace, err: Console) -> int:
             events.close()
         except VoicedrillError as exc:
             run.error = run.error or exc
-    render_summary(run.reports, console, run.interrupted, run.numbers if store is not None else None)  # unsaved: their place in the run
+    render_summary(run.reports, console, run.interrupted, run.numbers)
     if run.overflows:
         console.print(f"[yellow]{counted(run.overflows, 'audio block')} dropped by the input device (overflow)[/]")
     console.print(saved_line(run, keeper), markup=False, soft_wrap=True)

@@ -43,7 +43,7 @@ class Heard:
 
 
 class DecoderGone(RuntimeError):
-    """The child process decoding the rep stopped (killed, out of memory)."""
+    """The child process decoding the rep stopped (killed, out of memory) or stopped answering."""
 
 
 class Decoding(Protocol):
@@ -126,22 +126,21 @@ def _requests(requests: multiprocessing.Queue) -> Iterator[tuple[int, Ask, np.nd
 
 
 def _decode_streams(engine: Engine, requests: multiprocessing.Queue, replies: multiprocessing.Queue) -> None:
-    """Say it is ready, then answer every block with what the recogniser heard up to its end."""
+    """Say it is ready, then decode each stream as InlineDecoding does, sending back what it heard."""
     replies.put((None, None))
-    recognizer, samples = None, 0
+    decoding: InlineDecoding | None = None
     for stream, ask, block in _requests(requests):
         if ask == Ask.START:
-            if recognizer is not None:
-                recognizer.close()
-            recognizer, samples = engine.recognizer(), 0
-        elif ask == Ask.BLOCK:
-            samples += block.size
-            final = recognizer.accept(block)
-            replies.put((stream, Heard(samples / RATE, final, recognizer.partial())))
-        elif ask == Ask.FINISH:
-            replies.put((stream, Heard(samples / RATE, recognizer.finish(), [], last=True)))
+            if decoding is not None:
+                decoding.close()
+            decoding = InlineDecoding(engine)
+        elif ask == Ask.CLOSE:
+            decoding.close()
         else:
-            recognizer.close()
+            if ask == Ask.BLOCK:
+                decoding.send(block)
+            for heard in decoding.finish() if ask == Ask.FINISH else decoding.heard():
+                replies.put((stream, heard))
 
 
 class Twin:

@@ -226,8 +226,9 @@ class DrillRun:
 
     @property
     def numbers(self) -> list[int | None]:
-        """Each rep's number, as `voicedrill report N` takes it (None while it waits to go in)."""
-        return [k.rep_id for k in self.kept]
+        """Each rep's number, as `voicedrill report N` takes it: None while it waits to go in; a rep
+        not kept in the history at all (--no-save) has its place in the run."""
+        return [k.rep_id if k.rep_id or k.pending else n for n, k in enumerate(self.kept, 1)]
 
     @property
     def pending(self) -> list[Path]:
