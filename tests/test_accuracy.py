@@ -108,6 +108,17 @@ def test_a_missed_step_is_found_where_it_belongs(drill, sphinx, folder):
     assert {s.id: s.status for s in report.steps} == {s.id: "missing" if s.id == "address" else "ok" for s in drill.steps}
 
 
+def test_a_line_misheard_in_place_and_said_again_is_a_repeat(drill, sphinx, folder):
+    """In a reverberant room the phone question, said after the name and again after the email,
+    is heard the first time as "and what's a will that i'm little you": phone was found only after
+    the email, and reported out of order. Looked for again where it belongs, it is there: said
+    twice (the seeded repeat), in order."""
+    path, _ = bench_rep("reverb", 1, folder, drill, case="repeat")
+    report = score_file(path, drill, sphinx)
+    assert {s.id: s.status for s in report.steps} == {s.id: "repeated" if s.id == "phone" else "ok" for s in drill.steps}
+    assert report.order_ok
+
+
 def test_two_missed_steps_are_found_in_one_gap(drill, sphinx, folder):
     """In a Scottish voice the first two lines come out as "you're get what's the best the little
     got" and "and what's a good fully ah got for you": neither keyword heard. Both belong before

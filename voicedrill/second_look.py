@@ -1,11 +1,12 @@
 """A second listen for steps the words still miss: the stage between transcription and analysis.
 
 A short line said on its own ("Email?") is often misheard as another short word ("he"). When a
-required step is missing and its gap — between the steps said before and after it — holds speech
-no step or forbidden phrase explains, each stretch of that speech (words said without a pause
-between them) is decoded again by the engine, allowed to hear only the step's own phrases. When
-what it hears there makes the step found, it replaces the stretch's words (same span, so pauses
-are measured as before); anything else leaves the words as they were.
+required step is missing (or heard only out of place: misheard where it belongs, said again later)
+and its gap — between the steps said before and after it — holds speech no step or forbidden
+phrase explains, each stretch of that speech (words said without a pause between them) is decoded
+again by the engine, allowed to hear only the step's own phrases. When what it hears there puts
+the step where the script does, it replaces the stretch's words (same span, so pauses are
+measured as before); anything else leaves the words as they were.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from .align import align, normalise
+from .align import Alignment, align, normalise
 from .analysis import clean_words
 from .data import Word
 from .drills import Drill
@@ -38,13 +39,15 @@ class Listener(Protocol):
 
 
 def second_look(words: Sequence[Word], drill: Drill, engine: object, clip: Clip) -> list[Word]:
-    """The words with each missing step's stretch heard again (unchanged if the engine cannot)."""
+    """The words with the stretch where each missing step belongs heard again — and where a step
+    heard only out of place belongs (its line misheard there, said again later: a repeat, not a
+    swap). Unchanged if the engine cannot listen again."""
     words = clean_words(words)
     if not isinstance(engine, Listener) or not words:
         return words
     alignment = align(words, drill)  # aligned again only when a look changes the words
     for step in drill.steps:
-        if step.optional or alignment.step_hits(step.id):
+        if step.optional or _placed(alignment, step.id):
             continue
         stretches = _stretches(words, _unexplained_gap(words, drill, alignment, step.id))
         for first, last in [(a, b) for a, b in stretches if words[b].end - words[a].start <= MAX_STRETCH_S][:MAX_LOOKS]:
@@ -56,7 +59,7 @@ def second_look(words: Sequence[Word], drill: Drill, engine: object, clip: Clip)
                 continue
             again = words[:first] + _spread(heard.split(), start, end) + words[last + 1 :]
             realigned = align(again, drill)
-            if realigned.step_hits(step.id):
+            if _placed(realigned, step.id):
                 words, alignment = again, realigned
                 break
     return words
@@ -68,6 +71,11 @@ def _with_hiss(audio: np.ndarray) -> np.ndarray:
     ends in no phrase at all (measured: a bare "Email?" between 1.3 s pauses)."""
     hiss = np.random.default_rng(0).integers(-DITHER, DITHER + 1, audio.size)
     return np.clip(audio.astype(np.int32) + hiss, -32768, 32767).astype(np.int16)
+
+
+def _placed(alignment: Alignment, step_id: str) -> bool:
+    """Is the step heard, and where the script puts it?"""
+    return bool(alignment.step_hits(step_id)) and step_id not in alignment.out_of_order
 
 
 def _stretches(words: list[Word], indices: list[int]) -> list[tuple[int, int]]:
