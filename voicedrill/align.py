@@ -46,6 +46,10 @@ class Alignment:
     def step_hits(self, step_id: str | None = None) -> list[Hit]:
         return [h for h in self.hits if h.kind == HitKind.STEP and (step_id is None or h.key == step_id)]
 
+    def placed(self, step_id: str) -> bool:
+        """Is the step heard, and where the script puts it?"""
+        return bool(self.step_hits(step_id)) and step_id not in self.out_of_order
+
 
 @dataclass(frozen=True)
 class _Script:

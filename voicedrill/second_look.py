@@ -16,7 +16,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from .align import Alignment, align, normalise
+from .align import align, normalise
 from .analysis import clean_words
 from .data import Word
 from .drills import Drill
@@ -47,7 +47,7 @@ def second_look(words: Sequence[Word], drill: Drill, engine: object, clip: Clip)
         return words
     alignment = align(words, drill)  # aligned again only when a look changes the words
     for step in drill.steps:
-        if step.optional or _placed(alignment, step.id):
+        if step.optional or alignment.placed(step.id):
             continue
         stretches = _stretches(words, _unexplained_gap(words, drill, alignment, step.id))
         for first, last in [(a, b) for a, b in stretches if words[b].end - words[a].start <= MAX_STRETCH_S][:MAX_LOOKS]:
@@ -59,7 +59,7 @@ def second_look(words: Sequence[Word], drill: Drill, engine: object, clip: Clip)
                 continue
             again = words[:first] + _spread(heard.split(), start, end) + words[last + 1 :]
             realigned = align(again, drill)
-            if _placed(realigned, step.id):
+            if realigned.placed(step.id):
                 words, alignment = again, realigned
                 break
     return words
@@ -71,11 +71,6 @@ def _with_hiss(audio: np.ndarray) -> np.ndarray:
     ends in no phrase at all (measured: a bare "Email?" between 1.3 s pauses)."""
     hiss = np.random.default_rng(0).integers(-DITHER, DITHER + 1, audio.size)
     return np.clip(audio.astype(np.int32) + hiss, -32768, 32767).astype(np.int16)
-
-
-def _placed(alignment: Alignment, step_id: str) -> bool:
-    """Is the step heard, and where the script puts it?"""
-    return bool(alignment.step_hits(step_id)) and step_id not in alignment.out_of_order
 
 
 def _stretches(words: list[Word], indices: list[int]) -> list[tuple[int, int]]:
