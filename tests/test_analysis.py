@@ -95,6 +95,14 @@ def test_missing_out_of_order_and_repeated(drill):
     assert [(p.from_step, p.to_step) for p in report.pauses][:4] == [
         ("name", "email"), ("email", "phone"), ("phone", "address"), ("address", "name")
     ]
+    # each saying and each pause keeps its own place in time: the second "name" is where it was said again
+    again = next(i for i, w in enumerate(words) if i > 0 and w.text == words[0].text)
+    line = len(lines(drill, "name")[0].split())
+    name = next(s for s in report.steps if s.id == "name")
+    assert name.again == ((words[again].start, words[again + line - 1].end),)
+    into, out_of = report.pauses[3], report.pauses[4]
+    assert (into.end, out_of.start) == name.again[0] and into.start < into.end
+    assert all(p.start < p.end for p in report.pauses)
 
 
 def test_payment_must_be_last_before_handoff(drill):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import json
+import re
 import sqlite3
 import subprocess
 import sys
@@ -39,6 +40,38 @@ def test_report_survives_the_round_trip_through_json(drill):
     report = sample_report(drill, gap=1.4, skip="email")
     assert to_dict(from_dict(to_dict(report))) == to_dict(report)
     assert from_dict(json.loads(json.dumps(to_dict(report)))) == from_dict(to_dict(report))
+
+
+def test_a_repeated_step_is_drawn_where_each_saying_was(drill):
+    """The timeline draws a step said twice at both sayings, and each pause between the two steps
+    around it, not from the first saying; a report stored before pauses kept their place still draws."""
+    from matplotlib.figure import Figure
+    from voicedrill.plots import draw_timeline
+
+    words, t = [], 0.0
+    for step_id in ("name", "phone", "email", "phone", "address", "notes", "payment", "handoff"):
+        for token in next(s.line for s in drill.steps if s.id == step_id).split():
+            words.append(Word(token.strip(",.?!").lower(), round(t, 3), round(t + 0.27, 3)))
+            t += 0.3
+        t += 0.4
+    report = from_dict(to_dict(analyse(words, drill, "fake", t)))
+    phone = next(s for s in report.steps if s.id == "phone")
+    assert phone.status == "repeated" and len(phone.again) == 1
+    ax = Figure().add_subplot()
+    draw_timeline(ax, report, None)
+    labels = [(text.get_text(), text.get_position()[0]) for text in ax.texts]
+    assert [x for text, x in labels if text == "phone (again)"] == [pytest.approx(sum(phone.again[0]) / 2)]
+    pause_x = sorted(x for text, x in labels if re.fullmatch(r"\d+\.\d\ds( !)?", text))
+    assert pause_x == pytest.approx(sorted((p.start + p.end) / 2 for p in report.pauses))
+    assert [p.start for p in report.pauses if p.to_step == "address"] == [phone.again[0][1]]
+    old = to_dict(report)
+    for step in old["steps"]:
+        del step["again"]
+    for pause in old["pauses"]:
+        del pause["start"], pause["end"]
+    stored_before = from_dict(old)
+    assert stored_before.pauses[0].start is None and not any(s.again for s in stored_before.steps)
+    draw_timeline(Figure().add_subplot(), stored_before, None)
 
 
 def test_saved_reps_read_back_with_their_figures(tmp_path, drill):

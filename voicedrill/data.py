@@ -73,6 +73,7 @@ class StepResult:
     match: float | None
     optional: bool = False
     line: str = ""  # the script's line for this step, as the rep should say it
+    again: tuple[tuple[float, float], ...] = ()  # (start, end) of each later time it was said
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,8 @@ class Pause:
     flagged: bool  # outside [min_s, max_s]
     min_s: float = 0.0  # above 0: a pause is required here
     max_s: float = 1.0
+    start: float | None = None  # where it sits: the end of the one step's saying (None: an old stored report)
+    end: float | None = None  # and the start of the next
 
 
 @dataclass(frozen=True)

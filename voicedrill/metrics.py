@@ -34,7 +34,8 @@ def pace(words: Sequence[Word], turns: Sequence[CustomerTurn] = ()) -> Pace:
 
 
 def step_results(words: Sequence[Word], drill: Drill, alignment: Alignment) -> tuple[StepResult, ...]:
-    """One result per drill step, in drill order; timing from the first time it was heard."""
+    """One result per drill step, in drill order; timing from the first time it was heard (and
+    where each later saying sits)."""
     results = []
     for step in drill.steps:
         hits = alignment.step_hits(step.id)
@@ -60,6 +61,7 @@ def step_results(words: Sequence[Word], drill: Drill, alignment: Alignment) -> t
                 match=round(first.score, 2),
                 optional=step.optional,
                 line=step.line,
+                again=tuple((words[h.first].start, words[h.last].end) for h in hits[1:]),
             )
         )
     return tuple(results)
@@ -111,7 +113,7 @@ def pauses(
             between = words[a.last + 1 : b.first]
             gap = max(0.0, start - end - sum(w.end - w.start for w in between))
         low, high = drill.pause_limits(a.key, b.key)
-        result.append(Pause(a.key, b.key, round(gap, 3), not low <= gap <= high, low, high))
+        result.append(Pause(a.key, b.key, round(gap, 3), not low <= gap <= high, low, high, end, start))
     return tuple(result)
 
 

@@ -47,15 +47,16 @@ def draw_timeline(ax: Axes, report: RepReport, levels: np.ndarray | None, span_s
         if step.start is None or step.end is None:
             continue
         colour = STATUS_COLOUR[step.status]
-        ax.add_patch(Rectangle((step.start, 1.0), step.end - step.start, 0.28, color=colour, alpha=0.85, lw=0))
         label = step.id + ("" if step.status == Status.OK else f" ({step.status.replace('_', ' ')})")
-        ax.text((step.start + step.end) / 2, 1.33, label, ha="center", va="bottom", fontsize=8, color=colour)
+        for start, end, text in [(step.start, step.end, label), *((a, b, f"{step.id} (again)") for a, b in step.again)]:
+            ax.add_patch(Rectangle((start, 1.0), end - start, 0.28, color=colour, alpha=0.85, lw=0))
+            ax.text((start + end) / 2, 1.33, text, ha="center", va="bottom", fontsize=8, color=colour)
     missing = [s.id for s in report.steps if s.status == Status.MISSING and not s.optional]
     if missing:
         ax.text(1.0, 1.02, "missing: " + ", ".join(missing), transform=ax.transAxes, fontsize=8, color=STATUS_COLOUR[Status.MISSING], va="bottom", ha="right")
     by_id = {s.id: s for s in report.steps}
-    for pause in report.pauses:
-        left, right = by_id[pause.from_step].end, by_id[pause.to_step].start
+    for pause in report.pauses:  # (a report stored before pauses kept their place: between the steps' first sayings)
+        left, right = (pause.start, pause.end) if pause.start is not None else (by_id[pause.from_step].end, by_id[pause.to_step].start)
         if left is None or right is None:
             continue
         colour = FLAGGED if pause.flagged else FINE

@@ -45,13 +45,15 @@ def to_dict(report: RepReport) -> dict:
                 "match": s.match,
                 "optional": s.optional,
                 "line": s.line,
+                "again": [[_t(a), _t(b)] for a, b in s.again],
             }
             for s in report.steps
         ],
         "order_ok": report.order_ok,
         "order_notes": list(report.order_notes),
         "pauses": [
-            {"from": p.from_step, "to": p.to_step, "gap_s": _t(p.gap_s), "flagged": p.flagged, "min_s": p.min_s, "max_s": p.max_s}
+            {"from": p.from_step, "to": p.to_step, "gap_s": _t(p.gap_s), "flagged": p.flagged, "min_s": p.min_s, "max_s": p.max_s,
+             "start": _t(p.start), "end": _t(p.end)}
             for p in report.pauses
         ],
         "pace": {"speech_wpm": _t(report.pace.speech_wpm, 1), "articulation_wpm": _t(report.pace.articulation_wpm, 1)},
@@ -95,8 +97,9 @@ def from_dict(data: dict) -> RepReport:
 
 def _checked(report: RepReport) -> RepReport:
     numbers = [report.audio_s, report.score, *(p.gap_s for p in report.pauses), *(p.points for p in report.score_parts),
-               *(t for w in report.words for t in (w.start, w.end))]
-    maybe = [report.duration_s, report.pace.speech_wpm, report.pace.articulation_wpm, *(v for s in report.steps for v in (s.start, s.end, s.wpm))]
+               *(t for w in report.words for t in (w.start, w.end)), *(t for s in report.steps for span in s.again for t in span)]
+    maybe = [report.duration_s, report.pace.speech_wpm, report.pace.articulation_wpm, *(v for s in report.steps for v in (s.start, s.end, s.wpm)),
+             *(v for p in report.pauses for v in (p.start, p.end))]
     texts = [report.drill, report.engine, *(s.id for s in report.steps), *(s.heard for s in report.steps), *(w.text for w in report.words),
              *(p.why for p in report.score_parts)]
     if not (all(_is_number(v) for v in numbers) and all(v is None or _is_number(v) for v in maybe) and all(isinstance(t, str) for t in texts)):
@@ -119,12 +122,13 @@ def _report(data: dict) -> RepReport:
         audio_s=data["audio_s"],
         words=tuple(Word(w["w"], w["start"], w["end"], w["conf"]) for w in data["words"]),
         steps=tuple(
-            StepResult(s["id"], Status(s["status"]), s["start"], s["end"], s["heard"], s["wpm"], s["count"], s["match"], s["optional"], s.get("line", ""))
+            StepResult(s["id"], Status(s["status"]), s["start"], s["end"], s["heard"], s["wpm"], s["count"], s["match"], s["optional"], s.get("line", ""),
+                       tuple((a, b) for a, b in s.get("again", ())))
             for s in data["steps"]
         ),
         order_ok=data["order_ok"],
         order_notes=tuple(data["order_notes"]),
-        pauses=tuple(Pause(p["from"], p["to"], p["gap_s"], p["flagged"], p["min_s"], p["max_s"]) for p in data["pauses"]),
+        pauses=tuple(Pause(p["from"], p["to"], p["gap_s"], p["flagged"], p["min_s"], p["max_s"], p.get("start"), p.get("end")) for p in data["pauses"]),
         pace=Pace(data["pace"]["speech_wpm"], data["pace"]["articulation_wpm"]),
         duration_s=data["duration_s"],
         fillers=marks(data["fillers"], "w"),
