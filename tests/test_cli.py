@@ -31,7 +31,9 @@ def test_check_json_is_one_object(pieces, make_rep):
     assert [s["id"] for s in report["steps"]] == ["name", "phone", "email", "address", "notes", "payment", "handoff"]
     assert all(s["status"] == "ok" for s in report["steps"]) and report["order_ok"] is True
     assert {"w", "start", "end", "conf"} == set(report["words"][0])
-    assert {"from", "to", "gap_s", "flagged", "min_s", "max_s"} == set(report["pauses"][0])
+    assert {"from", "to", "gap_s", "flagged", "min_s", "max_s", "start", "end"} == set(report["pauses"][0])
+    assert all(s["again"] == [] for s in report["steps"])
+    assert [(p["start"], p["end"]) for p in report["pauses"]] == [(a["end"], b["start"]) for a, b in zip(report["steps"], report["steps"][1:])]
     assert set(report["pace"]) == {"speech_wpm", "articulation_wpm"}
     assert 0 <= report["score"] <= 100
 
