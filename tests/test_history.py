@@ -70,7 +70,9 @@ def test_a_repeated_step_is_drawn_where_each_saying_was(drill):
     for pause in old["pauses"]:
         del pause["start"], pause["end"]
     stored_before = from_dict(old)
-    assert stored_before.pauses[0].start is None and not any(s.again for s in stored_before.steps)
+    first = {s.id: s for s in stored_before.steps}
+    assert [(p.start, p.end) for p in stored_before.pauses] == [(first[p.from_step].end, first[p.to_step].start) for p in stored_before.pauses]
+    assert not any(s.again for s in stored_before.steps)
     draw_timeline(Figure().add_subplot(), stored_before, None)
 
 

@@ -84,10 +84,10 @@ class Pause:
     to_step: str
     gap_s: float
     flagged: bool  # outside [min_s, max_s]
+    start: float  # where it sits: the end of the one step's saying
+    end: float  # and the start of the next
     min_s: float = 0.0  # above 0: a pause is required here
     max_s: float = 1.0
-    start: float | None = None  # where it sits: the end of the one step's saying (None: an old stored report)
-    end: float | None = None  # and the start of the next
 
 
 @dataclass(frozen=True)

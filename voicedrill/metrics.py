@@ -48,7 +48,7 @@ def step_results(words: Sequence[Word], drill: Drill, alignment: Alignment) -> t
             status = Status.OUT_OF_ORDER
         else:
             status = Status.REPEATED if len(hits) > 1 and not step.repeat else Status.OK
-        start, end = spoken[0].start, spoken[-1].end
+        (start, end), *again = [(words[h.first].start, words[h.last].end) for h in hits]
         results.append(
             StepResult(
                 id=step.id,
@@ -61,7 +61,7 @@ def step_results(words: Sequence[Word], drill: Drill, alignment: Alignment) -> t
                 match=round(first.score, 2),
                 optional=step.optional,
                 line=step.line,
-                again=tuple((words[h.first].start, words[h.last].end) for h in hits[1:]),
+                again=tuple(again),
             )
         )
     return tuple(results)
@@ -113,7 +113,7 @@ def pauses(
             between = words[a.last + 1 : b.first]
             gap = max(0.0, start - end - sum(w.end - w.start for w in between))
         low, high = drill.pause_limits(a.key, b.key)
-        result.append(Pause(a.key, b.key, round(gap, 3), not low <= gap <= high, low, high, end, start))
+        result.append(Pause(a.key, b.key, round(gap, 3), not low <= gap <= high, end, start, low, high))
     return tuple(result)
 
 

@@ -54,11 +54,8 @@ def draw_timeline(ax: Axes, report: RepReport, levels: np.ndarray | None, span_s
     missing = [s.id for s in report.steps if s.status == Status.MISSING and not s.optional]
     if missing:
         ax.text(1.0, 1.02, "missing: " + ", ".join(missing), transform=ax.transAxes, fontsize=8, color=STATUS_COLOUR[Status.MISSING], va="bottom", ha="right")
-    by_id = {s.id: s for s in report.steps}
-    for pause in report.pauses:  # (a report stored before pauses kept their place: between the steps' first sayings)
-        left, right = (pause.start, pause.end) if pause.start is not None else (by_id[pause.from_step].end, by_id[pause.to_step].start)
-        if left is None or right is None:
-            continue
+    for pause in report.pauses:
+        left, right = pause.start, pause.end
         colour = FLAGGED if pause.flagged else FINE
         ax.annotate("", (max(right, left), -0.12), (left, -0.12), arrowprops={"arrowstyle": "<->", "color": colour, "lw": 1.4})
         ax.text((left + right) / 2, -0.22, f"{pause.gap_s:.2f}s" + (" !" if pause.flagged else ""), ha="center", va="top", fontsize=7, color=colour)

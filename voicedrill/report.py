@@ -96,10 +96,9 @@ def from_dict(data: dict) -> RepReport:
 
 
 def _checked(report: RepReport) -> RepReport:
-    numbers = [report.audio_s, report.score, *(p.gap_s for p in report.pauses), *(p.points for p in report.score_parts),
+    numbers = [report.audio_s, report.score, *(t for p in report.pauses for t in (p.gap_s, p.start, p.end)), *(p.points for p in report.score_parts),
                *(t for w in report.words for t in (w.start, w.end)), *(t for s in report.steps for span in s.again for t in span)]
-    maybe = [report.duration_s, report.pace.speech_wpm, report.pace.articulation_wpm, *(v for s in report.steps for v in (s.start, s.end, s.wpm)),
-             *(v for p in report.pauses for v in (p.start, p.end))]
+    maybe = [report.duration_s, report.pace.speech_wpm, report.pace.articulation_wpm, *(v for s in report.steps for v in (s.start, s.end, s.wpm))]
     texts = [report.drill, report.engine, *(s.id for s in report.steps), *(s.heard for s in report.steps), *(w.text for w in report.words),
              *(p.why for p in report.score_parts)]
     if not (all(_is_number(v) for v in numbers) and all(v is None or _is_number(v) for v in maybe) and all(isinstance(t, str) for t in texts)):
@@ -116,6 +115,7 @@ def _report(data: dict) -> RepReport:
     def marks(items: list[dict], key: str) -> tuple[Mark, ...]:
         return tuple(Mark(m[key], m["start"], m.get("end", m["start"])) for m in items)
 
+    steps = {s["id"]: s for s in data["steps"]}  # a report stored before pauses kept their place: between the steps' first sayings
     return RepReport(
         drill=data["drill"],
         engine=data["engine"],
@@ -128,7 +128,8 @@ def _report(data: dict) -> RepReport:
         ),
         order_ok=data["order_ok"],
         order_notes=tuple(data["order_notes"]),
-        pauses=tuple(Pause(p["from"], p["to"], p["gap_s"], p["flagged"], p["min_s"], p["max_s"], p.get("start"), p.get("end")) for p in data["pauses"]),
+        pauses=tuple(Pause(p["from"], p["to"], p["gap_s"], p["flagged"], p.get("start", steps[p["from"]]["end"]), p.get("end", steps[p["to"]]["start"]),
+                           p["min_s"], p["max_s"]) for p in data["pauses"]),
         pace=Pace(data["pace"]["speech_wpm"], data["pace"]["articulation_wpm"]),
         duration_s=data["duration_s"],
         fillers=marks(data["fillers"], "w"),
