@@ -1,7 +1,7 @@
 """Accuracy and speed of `voicedrill check` per engine, on a corpus synthesised with known truth.
 
     python bench/run.py [--quick] [--vosk-model PATH]
-    python bench/run.py --conditions [--quick] [--only NAMES] [--vosk-model PATH [--vosk-phrases]]
+    python bench/run.py --conditions [--quick] [--only NAMES] [--live] [--vosk-model PATH [--vosk-phrases]]
 
 The corpus: the project's TTS voices × speaking rates × seeded errors (clean, skipped step, swapped
 steps, long pause, forbidden phrase, filler, repeated step). Every rep's true step order, pauses and
@@ -11,7 +11,8 @@ cost as the transcript grows; `--live-only` runs just that), and whole
 `check` processes on 1/10/… minute inputs (RTF, peak memory). Prints one table and writes
 bench/results/<date>.json (<date>-quick.json with --quick). `--conditions` runs only the
 recording conditions of bench/conditions.py (noise, reverb, mic, phone, rates, voices, wording,
-human speech): a row per condition, written to <date>-conditions.json.
+human speech): a row per condition, written to <date>-conditions.json; with `--live`, each row
+also gets the live figures at real time (alarms against the scorecard, tick latency).
 """
 
 from __future__ import annotations
@@ -451,6 +452,7 @@ def main() -> int:
     parser.add_argument("--live-only", action="store_true", help="only the live section (pocketsphinx): alarms, ticks, per-block cost")
     parser.add_argument("--conditions", action="store_true", help="only the conditions section: a row per condition (noise, reverb, mic, phone, rates, voices, wording, human speech)")
     parser.add_argument("--vosk-phrases", action="store_true", help="with --conditions and an English --vosk-model: also vosk held to each drill's phrase list")
+    parser.add_argument("--live", action="store_true", help="with --conditions: also each condition's reps through the live path at real time (about 7 min a condition)")
     parser.add_argument("--only", default="", help="with --conditions: just these conditions (e.g. noise-12dB,human)")
     parser.add_argument("--app", action="store_true", help="only the app: page load, live event delay to the browser, memory after 50 reps")
     parser.add_argument("--stores", action="store_true", help="only the history stores: saves a second and the team view at 100,000 reps, SQLite and PostgreSQL")
@@ -544,7 +546,12 @@ def run_conditions(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         corpus = build(Path(tmp), args.quick, only)
         drills = {rep.drill.name: rep.drill for rep in corpus}
-        rows = [{"engine": "pocketsphinx"} | row for row in bench_conditions({n: SphinxEngine(d) for n, d in drills.items()}, corpus)]
+        engines = {n: SphinxEngine(d) for n, d in drills.items()}
+        rows = [{"engine": "pocketsphinx"} | row for row in bench_conditions(engines, corpus)]
+        if args.live:
+            for row in rows:
+                reps = [rep for rep in corpus if rep.condition == row["condition"]]
+                row |= live_at_real_time(engines[reps[0].drill.name], reps, reps[0].drill)
         found = vosk_model(args.vosk_model)
         if found is not None and "-en" in found.path.name:  # step accuracy needs an English model
             from voicedrill.vosk_engine import VoskEngine, phrase_list
@@ -558,16 +565,31 @@ def run_conditions(args: argparse.Namespace) -> int:
     return finish(rows, args, "-conditions", table=False)
 
 
+def live_at_real_time(engine, reps: list[Rep], drill) -> dict:
+    """One condition's reps through the live path at real time, decoded in the child as
+    `voicedrill drill` does: live alarms against the scorecard's flags, tick latency."""
+    twin = twin_of(engine)
+    try:
+        return bench_live(engine, reps, drill, twin, speeds=(1.0,))
+    finally:
+        twin.close()
+
+
 def print_conditions(rows: list[dict]) -> None:
     from rich.console import Console
     from rich.table import Table
 
     table = Table(title=f"voicedrill check by condition — {machine()}")
-    for column in ("engine", "condition", "reps", "steps located", "errors caught", "false-alarm reps", "pause |err| p90", "false alarms"):
+    live = "live_x1_alarms" in rows[0]
+    columns = ("engine", "condition", "reps", "steps located", "errors caught", "false-alarm reps", "pause |err| p90")
+    for column in columns + (("live alarms unflagged/flags unalarmed",) if live else ()) + ("false alarms",):
         table.add_column(column, justify="left" if column in ("engine", "condition", "false alarms") else "right")
     for r in rows:
-        table.add_row(r["engine"], r["condition"], str(r["reps"]), f"{r['step_status_accuracy']:.1%}", r["caught_errors"],
-                      f"{r['false_alarm_rep_rate']:.1%}", f"{r['pause_abs_err_p90_s']:.3f} s", r["false_alarms_by_kind"])
+        cells = [r["engine"], r["condition"], str(r["reps"]), f"{r['step_status_accuracy']:.1%}", r["caught_errors"],
+                 f"{r['false_alarm_rep_rate']:.1%}", f"{r['pause_abs_err_p90_s']:.3f} s"]
+        if live:
+            cells.append(f"{r['live_x1_false_alarms']}/{r['live_x1_alarms']}, {r['live_x1_missed_alarms']}/{r['live_x1_flagged_pauses']}" if "live_x1_alarms" in r else "")
+        table.add_row(*cells, r["false_alarms_by_kind"])
     Console(width=200).print(table)
 
 

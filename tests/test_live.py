@@ -83,10 +83,11 @@ def test_pause_meter_alarms_exactly_where_the_scorecard_flags(drill, sphinx, twi
     crossed = next(s.end for s in segments if s.label == "notes") + drill.max_pause_s
     assert crossed <= alarm.t <= crossed + 0.15  # red within 0.15 s of crossing the limit…
     assert lag <= 0.15  # …on the wall clock too: processing keeps up with real time
-    # at real time a step ticks within 250 ms of its last word (or before it, from partial results)
+    # at real time a step ticks within 250 ms of its last word (or before it, from partial results);
+    # a line the stream misheard waits for its whole hearing too (a tenth of the line: 0.2 s here)
     ends = {s.label: s.end for s in segments}
     late = sorted(e.t - ends[e.step] for e in steps_of(events))
-    assert late[len(late) // 2] <= 0.25 and max(lag for e, lag in zip(events, lags) if e.type == EventType.STEP) <= 0.25
+    assert late[len(late) // 2] <= 0.25 and max(lag for e, lag in zip(events, lags) if e.type == EventType.STEP) <= 0.45
 
 
 def test_a_line_placed_late_does_not_lengthen_the_pause_before_it(drill, sphinx, tmp_path):
@@ -107,10 +108,66 @@ def test_ticks_do_not_depend_on_feed_speed(drill, sphinx, twin, paced_rep):
     path, _ = paced_rep
     runs = [live(drill, sphinx, path, speed)[1] for speed in (None, 4.0)]
     assert runs[0] == runs[1]
-    # decoded beside the live loop (as `voicedrill drill` does a paced rep), only the moments move
+    # decoded beside the live loop (as `voicedrill drill` does a paced rep), only the moments move:
+    # by the child's work at most (hearing a misheard line again whole: 0.2 s on the wall clock here)
     beside = live(drill, sphinx, path, 4.0, twin)[1]
     assert [(e.type, e.step, e.after, e.out_of_order) for e in beside] == [(e.type, e.step, e.after, e.out_of_order) for e in runs[0]]
-    assert all(abs(a.t - b.t) <= 0.5 for a, b in zip(beside, runs[0]))
+    assert all(abs(a.t - b.t) / 4.0 <= 0.4 for a, b in zip(beside, runs[0]))
+
+
+class Scripted:
+    """A recogniser (pure logic) told what it hears when: {audio second: (final words, partial words)}."""
+
+    name = description = model_name = "scripted"
+    recipe = None
+
+    def __init__(self, script: dict[float, tuple[list[Word], list[Word]]]):
+        self._script, self._s, self._partial = script, 0.0, []
+
+    def recognizer(self) -> Scripted:
+        return self
+
+    def accept(self, pcm) -> list[Word]:
+        self._s += pcm.size / 16000
+        due = [t for t in self._script if t <= self._s + 1e-9]
+        final = []
+        for t in sorted(due):
+            words, self._partial = self._script.pop(t)
+            final += words
+        return final
+
+    def partial(self) -> list[Word]:
+        return self._partial
+
+    def finish(self) -> list[Word]:
+        return []
+
+    def close(self) -> None:
+        pass
+
+
+def said(line: str, start: float, end: float) -> list[Word]:
+    words = line.split()
+    step = (end - start) / len(words)
+    return [Word(w, round(start + i * step, 3), round(start + (i + 1) * step, 3)) for i, w in enumerate(words)]
+
+
+def test_one_alarm_per_pause_when_the_line_before_it_is_revised(drill):
+    """A line ticked from the partial hearing, the pause after it alarmed, then its final hearing
+    (heard again whole) moves its end: still one alarm for that pause. Said again later, a new one."""
+    import numpy as np
+
+    line = "what's the best name for the account"
+    rng = np.random.default_rng(0)
+    audio = (rng.standard_normal(16000 * 9) * 30).astype(np.int16)  # room noise…
+    for start, end in ((0.5, 2.0), (5.0, 6.5)):  # …under two sayings of the line
+        audio[int(start * 16000):int(end * 16000)] = (rng.standard_normal(int((end - start) * 16000)) * 3000).astype(np.int16)
+    engine = Scripted({2.0: ([], said(line, 0.5, 1.9)), 3.5: (said(line, 0.5, 2.0), []), 6.6: (said(line, 5.0, 6.5), [])})
+    rep = LiveRep(drill, engine)
+    for i in range(0, audio.size, 1600):
+        rep.feed(audio[i:i + 1600])
+    alarms = [e for e in rep.outbox if e.type == EventType.PAUSE_ALARM]
+    assert [(e.after, round(e.t)) for e in alarms] == [("name", 3), ("name", 8)]
 
 
 @pytest.mark.parametrize("fault", [signal.SIGKILL, signal.SIGSTOP])

@@ -18,6 +18,7 @@ import numpy as np
 
 from .align import align, normalise
 from .analysis import clean_words
+from .audio import with_hiss
 from .data import Word
 from .drills import Drill
 
@@ -25,7 +26,6 @@ PAD_S = 0.3  # audio kept either side of the stretch: the engine needs silence r
 RUN_GAP_S = 0.25  # a silence this long between two unexplained words starts another stretch
 MAX_STRETCH_S = 8.0  # longer than any one line: not a misheard step
 MAX_LOOKS = 4  # stretches listened to per missing step (the cost stays bounded on long recordings)
-DITHER = 10  # ± this many 16-bit steps of noise under a stretch (about −75 dBFS): a microphone's own faint hiss
 Clip = Callable[[float, float], np.ndarray]  # (start s, end s) → the rep's 16 kHz samples
 
 
@@ -54,7 +54,7 @@ def second_look(words: Sequence[Word], drill: Drill, engine: object, clip: Clip)
             start, end = words[first].start, words[last].end
             before = words[first - 1].end if first else 0.0
             after = words[last + 1].start if last + 1 < len(words) else end + PAD_S
-            heard = engine.hear_only(_with_hiss(clip(max(before, start - PAD_S), min(after, end + PAD_S))), step.phrases)
+            heard = engine.hear_only(with_hiss(clip(max(before, start - PAD_S), min(after, end + PAD_S))), step.phrases)
             if not heard:
                 continue
             again = words[:first] + _spread(heard.split(), start, end) + words[last + 1 :]
@@ -63,14 +63,6 @@ def second_look(words: Sequence[Word], drill: Drill, engine: object, clip: Clip)
                 words, alignment = again, realigned
                 break
     return words
-
-
-def _with_hiss(audio: np.ndarray) -> np.ndarray:
-    """The stretch with a microphone's faint hiss under it (the same every time). Between the lines
-    of a synthesised rep is digital silence — exact zeros — and pocketsphinx's phrase search then
-    ends in no phrase at all (measured: a bare "Email?" between 1.3 s pauses)."""
-    hiss = np.random.default_rng(0).integers(-DITHER, DITHER + 1, audio.size)
-    return np.clip(audio.astype(np.int32) + hiss, -32768, 32767).astype(np.int16)
 
 
 def _stretches(words: list[Word], indices: list[int]) -> list[tuple[int, int]]:

@@ -1,7 +1,8 @@
 """The pocketsphinx engine: offline English from the model bundled in its wheel.
 
 With a drill, decoding is biased towards the drill's script (see script_lm); speech is cut into
-utterances by pocketsphinx's own endpointer so memory stays flat on long files.
+utterances by pocketsphinx's own endpointer so memory stays flat on long files, and an utterance the
+script does not explain is heard twice (see SphinxRecognizer).
 """
 
 from __future__ import annotations
@@ -17,15 +18,17 @@ import numpy as np
 import pocketsphinx
 
 from .align import normalise
-from .audio import RATE
+from .audio import RATE, with_hiss
 from .data import Word
 from .drills import Drill
+from .hearing import better, context, word_for_word
 from .script_lm import build_arpa
 from .second_look import phrases_known
 
 FRAME_S = 0.01  # pocketsphinx's default frame rate is 100/s
 BACKGROUND_WORDS = 10000  # general vocabulary kept besides the script
-MAX_REDECODE_BYTES = 60 * RATE * 2  # first utterances up to a minute are decoded twice
+MAX_REDECODE_BYTES = 60 * RATE * 2  # a first utterance up to a minute is decoded again once the mean has adapted
+MAX_WHOLE_BYTES = 8 * RATE * 2  # utterances up to 8 s (two lines in one breath) may be heard again whole
 LOOK = "second-look"  # the grammar search a missing step's stretch is heard again with
 _NOT_WORDS = re.compile(r"^(<.*>|\[.*\]|\+\+.*\+\+|\(null\))$", re.IGNORECASE)
 _MODEL = Path(pocketsphinx.get_model_path()) / "en-us"
@@ -58,9 +61,15 @@ class SphinxRecognizer:
     first utterance is badly recognised until that mean adapts (a rep's opening line, measured).
     Each rep therefore starts from the same initial mean — the same audio always gives the same
     words, whatever was decoded before — and its first utterance is decoded again once adapted.
+
+    The model was trained with each utterance normalised by its own mean (`-cmn batch`), so an
+    utterance not heard as the script word for word is also decoded again whole, that way, on
+    the engine's second decoder (the stream's state is untouched), and the better hearing kept
+    (see hearing). Well-heard lines cost nothing more.
     """
 
     def __init__(self, engine: SphinxEngine):
+        self._engine = engine
         self._decoder = engine.decoder
         self._decoder.reinit_feat()  # the cepstral mean and its history start afresh
         self._endpointer = pocketsphinx.Endpointer(sample_rate=RATE)
@@ -68,7 +77,9 @@ class SphinxRecognizer:
         self._utt_start = 0.0
         self._in_utt = False
         self.closed = False
-        self._first_utt: bytearray | None = bytearray()
+        self._utt: bytearray | None = None  # this utterance's speech, to decode again (None: too long for that)
+        self._first = True
+        self._context: list[Word] = []
 
     def accept(self, pcm: np.ndarray) -> list[Word]:
         self._pending += pcm.tobytes()
@@ -86,35 +97,32 @@ class SphinxRecognizer:
             self._decoder.start_utt()
             self._utt_start = self._endpointer.speech_start
             self._in_utt = True
+            self._utt = bytearray()
         self._decoder.process_raw(speech, False, False)
-        if self._first_utt is not None:
-            self._first_utt += speech
-            if len(self._first_utt) > MAX_REDECODE_BYTES:
-                self._first_utt = None  # a very long first utterance has adapted the mean anyway
+        if self._utt is not None:
+            self._utt += speech
+            if len(self._utt) > (MAX_REDECODE_BYTES if self._first else MAX_WHOLE_BYTES):
+                self._utt = None
         return [] if self._endpointer.in_speech else self._end_utterance()
 
     def _end_utterance(self) -> list[Word]:
         self._decoder.end_utt()
         self._in_utt = False
         self.closed = False
-        if self._first_utt is not None:
+        if self._first and self._utt is not None:  # (a very long first utterance has adapted the mean anyway)
             self._decoder.start_utt()
-            self._decoder.process_raw(bytes(self._first_utt), False, False)
+            self._decoder.process_raw(bytes(self._utt), False, False)
             self._decoder.end_utt()
-            self._first_utt = None
-        return self._segments()
+        self._first = False
+        heard = self._segments()
+        drill = self._engine.drill
+        if drill is not None and self._utt is not None and len(self._utt) <= MAX_WHOLE_BYTES and not word_for_word(self._context, heard, drill):
+            heard = better(self._context, heard, self._engine.hear_whole(bytes(self._utt), self._utt_start), drill)
+        self._context = context(self._context, heard)
+        return heard
 
     def _segments(self) -> list[Word]:
-        return [
-            Word(
-                re.sub(r"\(\d+\)$", "", s.word),
-                round(self._utt_start + s.start_frame * FRAME_S, 3),
-                round(self._utt_start + (s.end_frame + 1) * FRAME_S, 3),
-                round(min(1.0, max(0.0, s.prob)), 3),  # posterior probability of the word
-            )
-            for s in self._decoder.seg() or ()
-            if not _NOT_WORDS.match(s.word)
-        ]
+        return _words(self._decoder, self._utt_start)
 
     def partial(self) -> list[Word]:
         return self._segments() if self._in_utt else []
@@ -137,19 +145,34 @@ class SphinxRecognizer:
         return words
 
 
-def _biased_decoder(drill: Drill) -> pocketsphinx.Decoder:
-    """A decoder whose language model is the drill's script over general English words."""
+def _words(decoder: pocketsphinx.Decoder, start: float) -> list[Word]:
+    """The words of the decoder's last utterance, which began `start` seconds into the stream."""
+    return [
+        Word(
+            re.sub(r"\(\d+\)$", "", s.word),
+            round(start + s.start_frame * FRAME_S, 3),
+            round(start + (s.end_frame + 1) * FRAME_S, 3),
+            round(min(1.0, max(0.0, s.prob)), 3),  # posterior probability of the word
+        )
+        for s in decoder.seg() or ()
+        if not _NOT_WORDS.match(s.word)
+    ]
+
+
+def _biased_decoders(drill: Drill) -> tuple[pocketsphinx.Decoder, pocketsphinx.Decoder]:
+    """Two decoders whose language model is the drill's script over general English words."""
     fd, path = tempfile.mkstemp(suffix=".arpa")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(build_arpa(script_sentences(drill), background_unigrams()))
-        return pocketsphinx.Decoder(lm=path, samprate=RATE, loglevel="FATAL")
+        return tuple(pocketsphinx.Decoder(lm=path, samprate=RATE, loglevel="FATAL") for _ in range(2))
     finally:
         os.unlink(path)
 
 
 class SphinxEngine:
-    """Loads the acoustic model once; with a drill, a script-biased language model."""
+    """Loads the acoustic model once; with a drill, a script-biased language model on two decoders:
+    one follows the stream, the other hears an utterance again whole."""
 
     name = "pocketsphinx"
     model_name = "en-us (bundled)"
@@ -157,7 +180,11 @@ class SphinxEngine:
     description = "pocketsphinx (built in)"
 
     def __init__(self, drill: Drill | None = None):
-        self.decoder = pocketsphinx.Decoder(samprate=RATE, loglevel="FATAL") if drill is None else _biased_decoder(drill)
+        self.drill = drill
+        if drill is None:
+            self.decoder, self._whole = pocketsphinx.Decoder(samprate=RATE, loglevel="FATAL"), None
+        else:
+            self.decoder, self._whole = _biased_decoders(drill)
         self.recipe = partial(SphinxEngine, drill)  # it holds Python's lock while decoding: live, it decodes in a child
         self._current: SphinxRecognizer | None = None  # one stream at a time on the shared decoder
 
@@ -185,6 +212,19 @@ class SphinxEngine:
                 self.decoder.end_utt()
             self.decoder.activate_search(free)
         return hypothesis.hypstr if hypothesis is not None and hypothesis.hypstr in allowed else None
+
+    def hear_whole(self, speech: bytes, start: float) -> list[Word]:
+        """An utterance's 16-bit speech decoded again whole on the second decoder: normalised by its
+        own mean, with nothing carried over from the last one; its words timed from `start`."""
+        self._whole.reinit_feat()
+        self._whole.start_utt()
+        try:
+            self._whole.process_raw(with_hiss(np.frombuffer(speech, np.int16)).tobytes(), False, True)
+        except RuntimeError:  # pocketsphinx refused it: the streamed hearing stands
+            return []
+        finally:  # even when interrupted (Ctrl-C), the decoder is left ready for the next
+            self._whole.end_utt()
+        return _words(self._whole, start)
 
     def recognizer(self) -> SphinxRecognizer:
         if self._current is not None and not self._current.closed:
