@@ -580,7 +580,7 @@ def print_conditions(rows: list[dict]) -> None:
     from rich.table import Table
 
     table = Table(title=f"voicedrill check by condition — {machine()}")
-    live = "live_x1_alarms" in rows[0]
+    live = any("live_x1_alarms" in r for r in rows)
     columns = ("engine", "condition", "reps", "steps located", "errors caught", "false-alarm reps", "pause |err| p90")
     for column in columns + (("live alarms unflagged/flags unalarmed",) if live else ()) + ("false alarms",):
         table.add_column(column, justify="left" if column in ("engine", "condition", "false alarms") else "right")

@@ -58,6 +58,14 @@ def test_the_stream_s_fillers_stay_with_the_whole_hearing():
     assert [w.text for w in kept] == ["um"] + [w.text for w in whole[1:]]
 
 
+def test_a_misheard_filler_put_back_never_undoes_the_whole_hearing_s_win():
+    """The stream heard "uh" where the whole hearing has "good phone number" (its line came later in
+    the stream): put back, that "uh" would drop the step words; the stream's hearing stands."""
+    whole = said("and what's a good phone number for you", 2.0)
+    streamed = said("and what's a", 2.0) + [Word("uh", 2.6, 3.15)] + said("phone number", 3.2)
+    assert better(NAME, streamed, whole, DRILL) == streamed
+
+
 def test_the_context_is_the_last_words_kept():
     many = said(" ".join(["word"] * (CONTEXT_WORDS + 5)), 0.0)
     assert context(many[:30], many[30:]) == many[-CONTEXT_WORDS:]

@@ -109,10 +109,11 @@ def test_ticks_do_not_depend_on_feed_speed(drill, sphinx, twin, paced_rep):
     runs = [live(drill, sphinx, path, speed)[1] for speed in (None, 4.0)]
     assert runs[0] == runs[1]
     # decoded beside the live loop (as `voicedrill drill` does a paced rep), only the moments move:
-    # by the child's work at most (hearing a misheard line again whole: 0.2 s on the wall clock here)
+    # later, by the child's backlog (at 4× pace it has 0.25 s for each second of audio and spends
+    # up to 0.17 s, hearing misheard lines again whole: under load it falls up to a second behind)
     beside = live(drill, sphinx, path, 4.0, twin)[1]
     assert [(e.type, e.step, e.after, e.out_of_order) for e in beside] == [(e.type, e.step, e.after, e.out_of_order) for e in runs[0]]
-    assert all(abs(a.t - b.t) / 4.0 <= 0.4 for a, b in zip(beside, runs[0]))
+    assert all(-0.5 <= (a.t - b.t) / 4.0 <= 1.0 for a, b in zip(beside, runs[0]))
 
 
 class Scripted:

@@ -37,12 +37,12 @@ def word_for_word(before: Sequence[Word], heard: Sequence[Word], drill: Drill) -
 
 def better(before: Sequence[Word], streamed: Sequence[Word], whole: Sequence[Word], drill: Drill) -> list[Word]:
     """The streamed words, or the whole hearing's (with the stream's fillers) when those explain
-    more of the script in order after `before`."""
-    if _explained([*before, *whole], drill) <= _explained([*before, *streamed], drill):
-        return list(streamed)
+    more of the script in order after `before`. A stream "filler" may be a misheard script word:
+    put back, it must not undo what the whole hearing won."""
     fillers = [w for w in streamed if is_filler(w, drill)]
     kept = [w for w in whole if not any(f.start <= (w.start + w.end) / 2 <= f.end for f in fillers)]
-    return sorted(kept + fillers, key=lambda w: (w.start, w.end))
+    merged = sorted(kept + fillers, key=lambda w: (w.start, w.end))
+    return merged if _explained([*before, *merged], drill) > _explained([*before, *streamed], drill) else list(streamed)
 
 
 def _explained(words: Sequence[Word], drill: Drill) -> float:

@@ -7,6 +7,7 @@ script does not explain is heard twice (see SphinxRecognizer).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import tempfile
@@ -65,7 +66,8 @@ class SphinxRecognizer:
     The model was trained with each utterance normalised by its own mean (`-cmn batch`), so an
     utterance not heard as the script word for word is also decoded again whole, that way, on
     the engine's second decoder (the stream's state is untouched), and the better hearing kept
-    (see hearing). Well-heard lines cost nothing more.
+    (see hearing). A line heard as written costs nothing more; anything else (a misheard line,
+    off-script talk, a lone "um") is heard again, up to 8 s of it.
     """
 
     def __init__(self, engine: SphinxEngine):
@@ -119,6 +121,7 @@ class SphinxRecognizer:
         if drill is not None and self._utt is not None and len(self._utt) <= MAX_WHOLE_BYTES and not word_for_word(self._context, heard, drill):
             heard = better(self._context, heard, self._engine.hear_whole(bytes(self._utt), self._utt_start), drill)
         self._context = context(self._context, heard)
+        self._utt = None
         return heard
 
     def _segments(self) -> list[Word]:
@@ -132,6 +135,7 @@ class SphinxRecognizer:
         if self._in_utt:
             self._decoder.end_utt()
             self._in_utt = False
+        self._utt = None
         self.closed = True
 
     def finish(self) -> list[Word]:
@@ -215,16 +219,23 @@ class SphinxEngine:
 
     def hear_whole(self, speech: bytes, start: float) -> list[Word]:
         """An utterance's 16-bit speech decoded again whole on the second decoder: normalised by its
-        own mean, with nothing carried over from the last one; its words timed from `start`."""
-        self._whole.reinit_feat()
-        self._whole.start_utt()
+        own mean, with nothing carried over from the last one; its words timed from `start`.
+        Nothing (the streamed hearing stands) if pocketsphinx refuses it."""
+        started = False
         try:
+            self._whole.reinit_feat()
+            self._whole.start_utt()
+            started = True
             self._whole.process_raw(with_hiss(np.frombuffer(speech, np.int16)).tobytes(), False, True)
-        except RuntimeError:  # pocketsphinx refused it: the streamed hearing stands
+            self._whole.end_utt()
+            started = False
+            return _words(self._whole, start)
+        except RuntimeError:
             return []
         finally:  # even when interrupted (Ctrl-C), the decoder is left ready for the next
-            self._whole.end_utt()
-        return _words(self._whole, start)
+            if started:
+                with contextlib.suppress(RuntimeError):
+                    self._whole.end_utt()
 
     def recognizer(self) -> SphinxRecognizer:
         if self._current is not None and not self._current.closed:
