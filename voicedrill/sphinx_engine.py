@@ -11,7 +11,7 @@ import contextlib
 import os
 import re
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from functools import lru_cache, partial
 from pathlib import Path
 
@@ -163,6 +163,20 @@ def _words(decoder: pocketsphinx.Decoder, start: float) -> list[Word]:
     ]
 
 
+@contextlib.contextmanager
+def _utterance(decoder: pocketsphinx.Decoder) -> Iterator[None]:
+    """One utterance on `decoder`, ended however the block leaves it: interrupted (Ctrl-C) or
+    refused, the decoder is left ready for the next and the first error is the one raised."""
+    decoder.start_utt()
+    try:
+        yield
+    except BaseException:
+        with contextlib.suppress(RuntimeError):
+            decoder.end_utt()
+        raise
+    decoder.end_utt()
+
+
 def _biased_decoders(drill: Drill) -> tuple[pocketsphinx.Decoder, pocketsphinx.Decoder]:
     """Two decoders whose language model is the drill's script over general English words."""
     fd, path = tempfile.mkstemp(suffix=".arpa")
@@ -201,19 +215,13 @@ class SphinxEngine:
         free = self.decoder.current_search()
         self.decoder.add_jsgf_string(LOOK, "#JSGF V1.0;\ngrammar step;\npublic <step> = " + " | ".join(f"( {p} )" for p in allowed) + " ;\n")
         self.decoder.activate_search(LOOK)
-        started = False
         try:
-            self.decoder.start_utt()
-            started = True
-            self.decoder.process_raw(audio.tobytes(), False, True)
-            self.decoder.end_utt()
-            started = False
+            with _utterance(self.decoder):
+                self.decoder.process_raw(audio.tobytes(), False, True)
             hypothesis = self.decoder.hyp()
         except RuntimeError:  # pocketsphinx refused the stretch: no second look, the rep keeps its words
             hypothesis = None
-        finally:  # even when interrupted (Ctrl-C), the shared decoder is left ready for the next rep
-            if started:
-                self.decoder.end_utt()
+        finally:
             self.decoder.activate_search(free)
         return hypothesis.hypstr if hypothesis is not None and hypothesis.hypstr in allowed else None
 
@@ -221,21 +229,13 @@ class SphinxEngine:
         """An utterance's 16-bit speech decoded again whole on the second decoder: normalised by its
         own mean, with nothing carried over from the last one; its words timed from `start`.
         Nothing (the streamed hearing stands) if pocketsphinx refuses it."""
-        started = False
         try:
             self._whole.reinit_feat()
-            self._whole.start_utt()
-            started = True
-            self._whole.process_raw(with_hiss(np.frombuffer(speech, np.int16)).tobytes(), False, True)
-            self._whole.end_utt()
-            started = False
-            return _words(self._whole, start)
+            with _utterance(self._whole):
+                self._whole.process_raw(with_hiss(np.frombuffer(speech, np.int16)).tobytes(), False, True)
         except RuntimeError:
             return []
-        finally:  # even when interrupted (Ctrl-C), the decoder is left ready for the next
-            if started:
-                with contextlib.suppress(RuntimeError):
-                    self._whole.end_utt()
+        return _words(self._whole, start)
 
     def recognizer(self) -> SphinxRecognizer:
         if self._current is not None and not self._current.closed:
