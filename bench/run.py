@@ -37,7 +37,7 @@ from voicedrill.drills import load_drill
 from voicedrill.metrics import silence_between
 from voicedrill.second_look import second_look
 
-from conditions import Case, Condition, Rep, build, cases, render, wording
+from conditions import CONDITIONS, Case, Condition, Rep, build, cases, render, wording
 
 VOICES = ("gmw/en-us", "gmw/en", "gmw/en-us-nyc")
 RATES = (130, 175, 220)  # the 130–220 wpm: slow, middle, fast
@@ -543,6 +543,10 @@ def run_conditions(args: argparse.Namespace) -> int:
     from voicedrill.sphinx_engine import SphinxEngine
 
     only = tuple(n for n in args.only.split(",") if n)
+    unknown = [n for n in only if n not in {c.name for c in CONDITIONS}]
+    if unknown:  # nothing to run: say so, and leave the day's results file as it is
+        print(f"no condition named {', '.join(unknown)}: choose from {', '.join(c.name for c in CONDITIONS)}", file=sys.stderr)
+        return 2
     with tempfile.TemporaryDirectory() as tmp:
         corpus = build(Path(tmp), args.quick, only)
         drills = {rep.drill.name: rep.drill for rep in corpus}

@@ -4,6 +4,10 @@ words) decoded by the real pocketsphinx engine. The audio is built once per modu
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -362,3 +366,14 @@ def test_vosk_phrase_list_holds_recognition_to_the_script(ko_model, folder, dril
     assert set(free) - set(script) and held and set(held) <= set(script)
     assert transcribe(VoskEngine(found, phrase_list(drill)), stream_file(path)).words == ()
 
+
+
+def test_the_bench_refuses_an_unknown_condition_and_keeps_its_results():
+    """`--only` with a name no condition has: one line, exit 2, and no results file written over."""
+    results = Path(__file__).parent.parent / "bench" / "results"
+    before = {p.name: p.read_bytes() for p in results.glob("*.json")}
+    run = subprocess.run([sys.executable, "bench/run.py", "--conditions", "--only", "nosuch"], cwd=results.parent.parent,
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2 and run.stdout == ""
+    assert run.stderr.startswith("no condition named nosuch: choose from clean,") and run.stderr.count("\n") == 1
+    assert {p.name: p.read_bytes() for p in results.glob("*.json")} == before
