@@ -32,6 +32,7 @@ MAX_REP_S = 120.0
 ECHO_GUARD_S = 0.4  # the mic stays deaf this long after the customer's line (room echo, speaker lag)
 SETTLE_WORDS = 16  # step hits this many final words behind the newest are settled (longer than any window)
 MAX_TAIL_WORDS = 64  # …and never more than this many words are aligned again per block
+PLACING_S = 0.5  # the recogniser names a word within this much decoded audio after it ends
 
 
 class EventType(StrEnum):
@@ -251,10 +252,9 @@ class LiveRep:
 
         Words said since then that are not fillers may be the next step, not yet placed (a line
         misheard until the words after it come): the pause is then the longer of the silence
-        before them and the silence after them, never both added up. A silence begun after the
-        audio decoded so far may follow such words, so it waits to be counted.
+        before them and the silence after them, never both added up.
         """
-        silences = [(s, e) for s, e in self.tracker.silences(since_s=since - 1.0) if s <= self._decoded_s]
+        silences = self._placed_silences(since)
         said = []  # newest first: only the words since the step are looked at
         for word in reversed(self.state.words):
             if word.start < since:
@@ -264,6 +264,19 @@ class LiveRep:
         if not said:
             return silence_between(since, now, silences)
         return max(silence_between(since, said[-1].start, silences), silence_between(max(w.end for w in said), now, silences))
+
+    def _placed_silences(self, since: float) -> list[tuple[float, float]]:
+        """The silences since the step that ended at `since` whose place among the words is known.
+
+        A silence begun after sound the recogniser has not named yet (a word after the last one
+        heard: it names a short "Email?" about 0.3 s after it ends) may follow the next step, so
+        it waits to be counted until that sound is named or PLACING_S of audio past it is decoded
+        without a word. Nor is a silence counted before the audio it begins in is decoded.
+        """
+        found = self.tracker.silences(since_s=since - 1.0)
+        words_end = max((w.end for w in self.state.words), default=since)
+        named_upto = next((e for _, e in found if e > words_end), float("inf"))  # where sound after the last word begins
+        return [(s, e) for s, e in found if s <= self._decoded_s and (s < named_upto or s <= self._decoded_s - PLACING_S)]
 
     def should_end(self) -> bool:
         """For a microphone: the last step said and a pause after it, a stall, or too long."""
