@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from bench.conditions import CONDITIONS, HUMAN_DRILL, PARAPHRASES, add_noise, cases, human_clips, join, render, wording
-from voicedrill.audio import RATE, FileSource, to_pcm16
+from voicedrill.audio import RATE, FileSource, stream_file, to_pcm16
 from voicedrill.decoding import InlineDecoding
 from voicedrill.drills import load_drill
 from voicedrill.live import EventType, LiveRep, run_rep
@@ -168,13 +168,25 @@ def test_telephone_audio_is_heard_again_whole(drill, telephone):
 
 
 def test_an_utterance_heard_again_whole_leaves_the_stream_as_it_was(drill, sphinx, telephone):
-    """The whole hearing runs on the engine's second decoder: the streamed hearing of a rep is the
-    same whether or not the other decoder has worked before, and an interrupted whole hearing
-    (Ctrl-C) leaves that decoder ready for the next utterance."""
+    """The whole hearing runs on the engine's second decoder: heard in the middle of a rep's
+    stream, the stream hears the rep as it does alone, and an interrupted whole hearing (Ctrl-C)
+    leaves that decoder ready for the next utterance."""
     path, first = telephone
     speech = to_pcm16(speak("And what's the best email for you?")).tobytes()
     heard = sphinx.hear_whole(speech, 0.0)
     assert len(heard) >= 4
+
+    def streamed(midway=lambda: None):
+        blocks = list(stream_file(path))
+        recognizer, words = sphinx.recognizer(), []
+        for i, block in enumerate(blocks):
+            if i == len(blocks) // 2:
+                midway()
+            words += recognizer.accept(block)
+        return words + recognizer.finish()
+
+    alone = streamed()
+    assert streamed(lambda: sphinx.hear_whole(speech, 0.0)) == alone
     decoder = sphinx._whole
 
     class Interrupted:
@@ -184,12 +196,15 @@ def test_an_utterance_heard_again_whole_leaves_the_stream_as_it_was(drill, sphin
         def process_raw(self, *args):
             raise KeyboardInterrupt
 
-    sphinx._whole = Interrupted()
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            sphinx.hear_whole(speech, 0.0)
-    finally:
-        sphinx._whole = decoder
+    def interrupted():
+        sphinx._whole = Interrupted()
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                sphinx.hear_whole(speech, 0.0)
+        finally:
+            sphinx._whole = decoder
+
+    assert streamed(interrupted) == alone
     assert sphinx.hear_whole(speech, 0.0) == heard
     assert score_file(path, drill, sphinx) == first
 
