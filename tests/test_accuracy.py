@@ -343,6 +343,34 @@ def test_an_interrupted_second_look_leaves_the_decoder_ready(drill, sphinx, fold
     assert score_file(path, drill, sphinx).score == 100
 
 
+def test_ctrl_c_while_the_first_line_is_heard_again_leaves_the_decoder_ready(drill, sphinx, telephone):
+    """A rep's first utterance is decoded again on the stream's decoder once its mean has adapted:
+    Ctrl-C then (a rep cut off) leaves the decoder out of that utterance, and the next rep decodes
+    as before."""
+    path, first = telephone
+    decoder = sphinx.decoder
+
+    class Interrupting:
+        def __getattr__(self, name):
+            return getattr(decoder, name)
+
+        def process_raw(self, data, *args):
+            if len(data) > RATE // 2:  # the utterance again, whole (the stream sends 30 ms frames)
+                raise KeyboardInterrupt
+            return decoder.process_raw(data, *args)
+
+    sphinx.decoder = Interrupting()
+    try:
+        recognizer = sphinx.recognizer()
+        with pytest.raises(KeyboardInterrupt):
+            for block in stream_file(path):
+                recognizer.accept(block)
+        recognizer.close()
+    finally:
+        sphinx.decoder = decoder
+    assert score_file(path, drill, sphinx) == first
+
+
 def test_a_failing_second_look_costs_the_rep_nothing(drill, sphinx, folder):
     """pocketsphinx refusing the stretch (its RuntimeError) means no second look, never a lost
     rep: the report comes back with the words as first heard, and the decoder stays usable."""

@@ -112,9 +112,8 @@ class SphinxRecognizer:
         self._in_utt = False
         self.closed = False
         if self._first and self._utt is not None:  # (a very long first utterance has adapted the mean anyway)
-            self._decoder.start_utt()
-            self._decoder.process_raw(bytes(self._utt), False, False)
-            self._decoder.end_utt()
+            with _utterance(self._decoder):
+                self._decoder.process_raw(bytes(self._utt), False, False)
         self._first = False
         heard = self._segments()
         drill = self._engine.drill
