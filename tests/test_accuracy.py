@@ -167,25 +167,26 @@ def test_telephone_audio_is_heard_again_whole(drill, telephone):
     assert report.flagged_pauses == 1
 
 
-def test_an_utterance_heard_again_whole_leaves_the_stream_as_it_was(drill, sphinx, telephone):
+def test_an_utterance_heard_again_whole_leaves_the_stream_as_it_was(sphinx, telephone):
     """The whole hearing runs on the engine's second decoder: heard in the middle of a rep's
     stream, the stream hears the rep as it does alone, and an interrupted whole hearing (Ctrl-C)
     leaves that decoder ready for the next utterance."""
-    path, first = telephone
+    path, _ = telephone
     speech = to_pcm16(speak("And what's the best email for you?")).tobytes()
     heard = sphinx.hear_whole(speech, 0.0)
     assert len(heard) >= 4
 
     def streamed(midway=lambda: None):
-        blocks = list(stream_file(path))
+        """The rep's first 8 s (its first three lines), heard whole in the middle of the phone line."""
         recognizer, words = sphinx.recognizer(), []
-        for i, block in enumerate(blocks):
-            if i == len(blocks) // 2:
+        for i, block in zip(range(80), stream_file(path)):
+            if i == 40:
                 midway()
             words += recognizer.accept(block)
         return words + recognizer.finish()
 
     alone = streamed()
+    assert len(alone) >= 12
     assert streamed(lambda: sphinx.hear_whole(speech, 0.0)) == alone
     decoder = sphinx._whole
 
@@ -206,7 +207,6 @@ def test_an_utterance_heard_again_whole_leaves_the_stream_as_it_was(drill, sphin
 
     assert streamed(interrupted) == alone
     assert sphinx.hear_whole(speech, 0.0) == heard
-    assert score_file(path, drill, sphinx) == first
 
 
 def test_two_missed_steps_are_found_in_one_gap(drill, sphinx, folder):
