@@ -171,6 +171,27 @@ def test_one_alarm_per_pause_when_the_line_before_it_is_revised(drill):
     assert [(e.after, round(e.t)) for e in alarms] == [("name", 3), ("name", 8)]
 
 
+def test_one_alarm_per_pause_when_the_line_before_it_is_named_late(drill):
+    """The phone line misheard ("…a will that i'm little you") until its final hearing: the pause
+    after it alarms as a pause after the name, and naming the line then raises no second alarm."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    audio = (rng.standard_normal(16000 * 6) * 30).astype(np.int16)
+    for start, end in ((0.5, 1.9), (2.3, 3.5)):
+        audio[int(start * 16000):int(end * 16000)] = (rng.standard_normal(int((end - start) * 16000)) * 3000).astype(np.int16)
+    engine = Scripted({
+        2.0: (said("what's the best name for the account", 0.5, 1.9), []),
+        3.6: ([], said("and what's a will that i'm little you", 2.3, 3.5)),
+        5.2: (said("and what's a good phone number for you", 2.3, 3.5), []),
+    })
+    rep = LiveRep(drill, engine)
+    for i in range(0, audio.size, 1600):
+        rep.feed(audio[i:i + 1600])
+    assert [e.step for e in rep.outbox if e.type == EventType.STEP] == ["name", "phone"]
+    assert [e.after for e in rep.outbox if e.type == EventType.PAUSE_ALARM] == ["name"]
+
+
 @pytest.mark.parametrize("fault", [signal.SIGKILL, signal.SIGSTOP])
 def test_a_rep_survives_its_decoding_process_dying_or_stalling(drill, sphinx, paced_rep, fault):
     """The child decoding a paced rep is killed, or stops answering, mid-rep: the rep is decoded

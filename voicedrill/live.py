@@ -147,7 +147,7 @@ class LiveRep:
         self._aligner = LiveAligner(drill)
         self._samples = 0
         self._announced: dict[str, LiveEvent] = {}  # every step event raised, first time only
-        self._alarmed: dict[str, float] = {}  # step: when the last alarm after it was raised
+        self._alarmed_s = -1.0  # when the last pause alarm was raised
         self._seen: tuple = ()
         self.ended_itself = False  # its end was heard (or its recording ran out): not cut short by a Stop
         self.outbox: list[LiveEvent] = [LiveEvent(EventType.REP_START, 0.0, number)]
@@ -241,10 +241,10 @@ class LiveRep:
         following = state.current_step()
         state.pause_limits = self.drill.pause_limits(state.last_step, following) if following else None
         state.alarm = state.pause_limits is not None and state.pause_s > state.pause_limits[1]
-        # one alarm per pause: a step's end revised once its line is heard whole is the same pause;
-        # only the step said again after the alarm starts a new one
-        if state.alarm and since > self._alarmed.get(state.last_step, -1.0):
-            self._alarmed[state.last_step] = now
+        # one alarm per pause: a line named or its end revised after the alarm (heard whole, or
+        # misheard until then) is still that pause; only a step said after the alarm starts a new one
+        if state.alarm and since > self._alarmed_s:
+            self._alarmed_s = now
             self.event(EventType.PAUSE_ALARM, after=state.last_step)
 
     def _pause_since(self, since: float, now: float) -> float:
