@@ -34,6 +34,7 @@ from voicedrill.analysis import analyse
 from voicedrill.asr import transcribe
 from voicedrill.audio import RATE, SilenceTracker, clip_file, stream_file
 from voicedrill.drills import load_drill
+from voicedrill.live import PLACING_S
 from voicedrill.metrics import silence_between
 from voicedrill.second_look import second_look
 
@@ -42,6 +43,7 @@ from conditions import CONDITIONS, Case, Condition, Rep, build, cases, render, w
 VOICES = ("gmw/en-us", "gmw/en", "gmw/en-us-nyc")
 RATES = (130, 175, 220)  # the issue's 130–220 wpm: slow, middle, fast
 GAP_S = 0.5
+ALARM_LATE_S = PLACING_S + 0.2  # live may alarm this long after a pause ends: a sound waiting to be named, a block decoded late
 SYNTHETIC = Condition("synthetic", tuple((v, r) for v in VOICES for r in RATES), effect=lambda audio, segments, rng: audio)
 
 
@@ -255,18 +257,18 @@ def bench_live(engine, corpus, drill, twin=None, speeds=(1.0, 4.0)) -> dict:
             truth = {s.label: s for s in rep.segments if s.label}
             report, arrivals, started, finish_s = live_run(engine, drill, rep.path, speed, twin)
             scorecard.append(finish_s)
-            alarmed = [e for e, _ in arrivals if e.type == EventType.PAUSE_ALARM]
-            flags = [p for p in report.pauses if p.flagged]
+            alarmed = [(e, at) for e, at in arrivals if e.type == EventType.PAUSE_ALARM]
+            flags = [p for p in report.pauses if p.flagged and p.gap_s > p.max_s]  # too long: what live alarms
+            matched = matches([e for e, _ in alarmed], flags)
             alarms += len(alarmed)
             flagged += len(flags)
-            false_alarms += sum(not any(during(e, p) for p in flags) for e in alarmed)
-            missed += sum(not any(during(e, p) for e in alarmed) for p in flags)
-            for event, at in arrivals:
-                if event.type == EventType.PAUSE_ALARM and event.after in truth and case == "long-pause":
-                    limit = drill.pause_limits(event.after, "payment")[1]
-                    delays.append((at - started) * speed - (truth[event.after].end + limit))
-                if event.type == EventType.STEP and event.step in truth and case != "repeat":
-                    ticks.append((at - started) * speed - truth[event.step].end)
+            false_alarms += len(alarmed) - len(matched)
+            missed += len(flags) - len(matched)
+            for i, pause in matched.items():
+                if case == "long-pause" and pause.to_step == rep.case.target and pause.from_step in truth:
+                    delays.append((alarmed[i][1] - started) * speed - (truth[pause.from_step].end + pause.max_s))
+            ticks += [(at - started) * speed - truth[e.step].end for e, at in arrivals
+                      if e.type == EventType.STEP and e.step in truth and case != "repeat"]
         tag = f"live_x{speed:g}"
         result |= {
             f"{tag}_alarms": alarms,
@@ -281,10 +283,18 @@ def bench_live(engine, corpus, drill, twin=None, speeds=(1.0, 4.0)) -> dict:
     return result
 
 
-def during(alarm, pause) -> bool:
-    """Was the live alarm raised during the pause the scorecard flags? (Live, the step before it
-    may not be named yet: the alarm then names the step said before that one.)"""
-    return pause.start <= alarm.t <= pause.end + 0.5
+def matches(alarms, pauses) -> dict:
+    """Each live alarm paired with the flagged pause it was raised for, one to one: raised once the
+    pause passed its limit and at most ALARM_LATE_S after it ended. (By time, not by the step the
+    alarm names: live, the step before the pause may not be named yet, and the alarm then names
+    the step said before that one.)"""
+    paired, free = {}, list(range(len(alarms)))
+    for pause in sorted(pauses, key=lambda p: p.start):
+        i = next((i for i in free if pause.start + pause.max_s <= alarms[i].t <= pause.end + ALARM_LATE_S), None)
+        if i is not None:
+            paired[i] = pause
+            free.remove(i)
+    return paired
 
 
 class Lagged:

@@ -8,10 +8,30 @@ from pathlib import Path
 
 import pytest
 
+from voicedrill.decoding import InlineDecoding
 from voicedrill.drills import Drill, load_drill
 from voicedrill.synth import Piece, Segment, build_rep, write_wav
 
 LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")
+
+
+class Behind(InlineDecoding):
+    """Decoded here, each block handed back `blocks` blocks late, as the decoding child does at
+    real time (one block), or with a backlog."""
+
+    def __init__(self, engine, blocks: int = 1):
+        super().__init__(engine)
+        self._blocks, self._held = blocks, []
+
+    def heard(self):
+        self._held += super().heard()
+        cut = max(0, len(self._held) - self._blocks)
+        ready, self._held = self._held[:cut], self._held[cut:]
+        return ready
+
+    def finish(self):
+        self._blocks = 0  # the end: everything held back is handed over
+        return super().finish()
 
 
 @pytest.fixture(scope="session", autouse=True)

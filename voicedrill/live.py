@@ -147,7 +147,8 @@ class LiveRep:
         self._aligner = LiveAligner(drill)
         self._samples = 0
         self._announced: dict[str, LiveEvent] = {}  # every step event raised, first time only
-        self._alarmed_s = -1.0  # when the last pause alarm was raised
+        self._alarmed_s = -1.0  # the end of the last word heard when the last pause alarm was raised
+        self._last_step_start_s = 0.0  # where the step said most recently begins
         self._seen: tuple = ()
         self.ended_itself = False  # its end was heard (or its recording ran out): not cut short by a Stop
         self.outbox: list[LiveEvent] = [LiveEvent(EventType.REP_START, 0.0, number)]
@@ -224,6 +225,7 @@ class LiveRep:
         if hits:
             latest = max(hits, key=lambda h: words[h.last].end)
             state.last_step, state.last_step_end_s = latest.key, words[latest.last].end
+            self._last_step_start_s = words[latest.first].start
 
     def _measure_pause(self) -> None:
         """The pause meter: silence heard since the last step, or since the customer's reply to it."""
@@ -241,10 +243,11 @@ class LiveRep:
         following = state.current_step()
         state.pause_limits = self.drill.pause_limits(state.last_step, following) if following else None
         state.alarm = state.pause_limits is not None and state.pause_s > state.pause_limits[1]
-        # one alarm per pause: a line named or its end revised after the alarm (heard whole, or
-        # misheard until then) is still that pause; only a step said after the alarm starts a new one
-        if state.alarm and since > self._alarmed_s:
-            self._alarmed_s = now
+        # one alarm per pause: the alarm is for the silence after the last word heard, so a line
+        # heard by then and named or its end revised later (heard whole, or misheard until then) is
+        # still that pause; a step begun after that word, named when it is decoded, starts a new one
+        if state.alarm and self._last_step_start_s >= self._alarmed_s:
+            self._alarmed_s = max(w.end for w in state.words)
             self.event(EventType.PAUSE_ALARM, after=state.last_step)
 
     def _pause_since(self, since: float, now: float) -> float:
@@ -269,14 +272,14 @@ class LiveRep:
         """The silences since the step that ended at `since` whose place among the words is known.
 
         A silence begun after sound the recogniser has not named yet (a word after the last one
-        heard: it names a short "Email?" about 0.3 s after it ends) may follow the next step, so
+        heard: it names a short "Email?" about 0.4 s after it ends) may follow the next step, so
         it waits to be counted until that sound is named or PLACING_S of audio past it is decoded
         without a word. Nor is a silence counted before the audio it begins in is decoded.
         """
         found = self.tracker.silences(since_s=since - 1.0)
         words_end = max((w.end for w in self.state.words), default=since)
-        named_upto = next((e for _, e in found if e > words_end), float("inf"))  # where sound after the last word begins
-        return [(s, e) for s, e in found if s <= self._decoded_s and (s < named_upto or s <= self._decoded_s - PLACING_S)]
+        unnamed_from = next((e for _, e in found if e > words_end), float("inf"))  # where sound after the last word begins
+        return [(s, e) for s, e in found if s <= self._decoded_s - (PLACING_S if s >= unnamed_from else 0.0)]
 
     def should_end(self) -> bool:
         """For a microphone: the last step said and a pause after it, a stall, or too long."""
