@@ -31,8 +31,10 @@ from pathlib import Path
 import numpy as np
 
 from voicedrill.analysis import analyse
+from voicedrill.align import is_filler
 from voicedrill.asr import transcribe
 from voicedrill.audio import RATE, SilenceTracker, clip_file, stream_file
+from voicedrill.data import Word
 from voicedrill.drills import load_drill
 from voicedrill.live import PLACING_S
 from voicedrill.metrics import silence_between
@@ -101,7 +103,7 @@ class Tally:
             self.wpm_errors.append(abs(report.pace.speech_wpm - true_wpm(segments)))
         for p in report.pauses if case.name != "repeat" else ():  # truth is keyed by step: one of each
             if p.from_step in truth and p.to_step in truth:
-                self.pause_errors.append(abs(p.gap_s - true_silence(segments, truth[p.from_step], truth[p.to_step])))
+                self.pause_errors.append(abs(p.gap_s - true_silence(segments, truth[p.from_step], truth[p.to_step], rep.drill)))
 
     def figures(self) -> dict:
         errors = np.array(self.pause_errors) if self.pause_errors else np.zeros(1)
@@ -120,10 +122,18 @@ class Tally:
         }
 
 
-def true_silence(segments, before, after) -> float:
-    """Silence inserted between two pieces; speech between them (a forbidden phrase, an "um") is not silence."""
+def true_silence(segments, before, after, drill) -> float:
+    """The true pause between two pieces, as the scorecard defines it: the longest silence
+    inserted between them, where an "um" said in between is part of the pause it fills and any
+    other speech (a forbidden phrase, a line) splits it."""
     between = segments[segments.index(before) : segments.index(after) + 1]
-    return sum(b.start - a.end for a, b in zip(between, between[1:]))
+    parts, run = [], 0.0
+    for a, b in zip(between, between[1:]):
+        run += b.start - a.end
+        if b is after or not is_filler(Word(b.text, b.start, b.end), drill):
+            parts.append(run)
+            run = 0.0
+    return max(parts)
 
 
 def true_wpm(segments) -> float:
@@ -265,8 +275,9 @@ def bench_live(engine, corpus, drill, twin=None, speeds=(1.0, 4.0)) -> dict:
             false_alarms += len(alarmed) - len(matched)
             missed += len(flags) - len(matched)
             for i, pause in matched.items():
-                if case == "long-pause" and pause.to_step == rep.case.target and pause.from_step in truth:
-                    delays.append((alarmed[i][1] - started) * speed - (truth[pause.from_step].end + pause.max_s))
+                if case == "long-pause" and pause.to_step == rep.case.target:  # the seeded pause passes its limit here:
+                    crossed = seeded_pause_start(rep) + pause.max_s  # (the step before it may be unheard)
+                    delays.append((alarmed[i][1] - started) * speed - crossed)
             ticks += [(at - started) * speed - truth[e.step].end for e, at in arrivals
                       if e.type == EventType.STEP and e.step in truth and case != "repeat"]
         tag = f"live_x{speed:g}"
@@ -281,6 +292,12 @@ def bench_live(engine, corpus, drill, twin=None, speeds=(1.0, 4.0)) -> dict:
             f"{tag}_rep_end_to_scorecard_max_s": max(scorecard),
         }
     return result
+
+
+def seeded_pause_start(rep: Rep) -> float:
+    """Where the seeded long pause truly begins: the end of the line said before its target."""
+    said = [s for s in rep.segments if s.label]
+    return next(before.end for before, after in zip(said, said[1:]) if after.label == rep.case.target)
 
 
 def matches(alarms, pauses) -> dict:

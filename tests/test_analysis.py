@@ -135,10 +135,22 @@ def test_forbidden_filler_and_extra(drill):
 
 
 def test_pause_is_silence_not_speech(drill):
-    words = timeline(lines(drill, "name")[0], 0.5, "so you want to do it", 0.7, lines(drill, "phone")[0])
+    """A phrase said between two questions splits the pause (the longer silence around it
+    counts); an "um" is a hesitation inside it (the silences on both sides count); a word heard
+    faintly in a silence (the recogniser's guess in the noise) splits nothing."""
+    name, phone = lines(drill, "name", "phone")
+    words = timeline(name, 0.5, "so you want to do it", 0.7, phone)
     (pause,) = analyse(words, drill, "fake", 30.0).pauses
-    assert pause.gap_s == pytest.approx(0.5 + 0.7 + 7 * 0.03, abs=1e-6)  # 7 short gaps between words
-    assert pause.flagged  # 1.41 s of silence between two questions, 1.8 s of speech not counted
+    assert pause.gap_s == pytest.approx(0.73, abs=1e-6) and not pause.flagged  # 0.03 s between words
+    words = timeline(name, 0.5, "um", 0.7, phone)
+    (pause,) = analyse(words, drill, "fake", 30.0).pauses
+    assert pause.gap_s == pytest.approx(0.53 + 0.73, abs=1e-6) and pause.flagged
+    words = timeline(name, 0.5, "bread", 0.7, phone)
+    faint = [replace(w, conf=0.1) if w.text == "bread" else w for w in words]
+    i = next(i for i, w in enumerate(faint) if w.text == "bread")
+    silences = [(faint[i - 1].end, faint[i + 1].start)]  # the energy: silent all through the faint word
+    (pause,) = analyse(faint, drill, "fake", 30.0, silences).pauses
+    assert pause.gap_s == pytest.approx(silences[0][1] - silences[0][0], abs=1e-6) and pause.flagged
 
 
 def test_pauses_from_audio_silences(drill):

@@ -16,14 +16,14 @@ from enum import StrEnum
 
 import numpy as np
 
-from .align import align, is_filler, judge_order
+from .align import align, judge_order
 from .analysis import analyse, clean_words
 from .asr import Engine
 from .audio import RATE, SilenceTracker, clip_blocks
 from .data import CustomerTurn, Hit, RepReport, TurnKind, Word
 from .decoding import DecoderGone, Decoding, Heard, InlineDecoding, Twin
 from .drills import Drill
-from .metrics import silence_between
+from .metrics import pause_between
 from .second_look import second_look
 
 END_SILENCE_S = 1.5  # from a microphone, the rep ends this long after the last step is said…
@@ -251,22 +251,11 @@ class LiveRep:
             self.event(EventType.PAUSE_ALARM, after=state.last_step)
 
     def _pause_since(self, since: float, now: float) -> float:
-        """The pause after the step that ended at `since`, measured as the scorecard measures it.
-
-        Words said since then that are not fillers may be the next step, not yet placed (a line
-        misheard until the words after it come): the pause is then the longer of the silence
-        before them and the silence after them, never both added up.
-        """
-        silences = self._placed_silences(since)
-        said = []  # newest first: only the words since the step are looked at
-        for word in reversed(self.state.words):
-            if word.start < since:
-                break
-            if not is_filler(word, self.drill):
-                said.append(word)
-        if not said:
-            return silence_between(since, now, silences)
-        return max(silence_between(since, said[-1].start, silences), silence_between(max(w.end for w in said), now, silences))
+        """The pause after the step that ended at `since`, measured as the scorecard measures it
+        (metrics.pause_between): words said since then that are not fillers may be the next step,
+        not yet placed, and the silences before and after them are not added up."""
+        said = [w for w in self.state.words if w.start >= since]
+        return pause_between(since, now, self._placed_silences(since), said, self.drill)
 
     def _placed_silences(self, since: float) -> list[tuple[float, float]]:
         """The silences since the step that ended at `since` whose place among the words is known.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .align import Alignment
+from .align import Alignment, is_filler
 from .data import Coaching, CustomerTurn, Hit, HitKind, Mark, Pace, Pause, ScorePart, Status, StepResult, Tip, TurnResult, Word
 from .drills import Drill
 
@@ -84,6 +84,16 @@ def silence_between(end: float, start: float, silences: Sequence[tuple[float, fl
     return sum(within(s, e) - sum(within(max(s, a), min(e, b)) for a, b in sounding) for s, e in silences)
 
 
+def pause_between(end: float, start: float, silences: Sequence[tuple[float, float]], between: Sequence[Word], drill: Drill) -> float:
+    """The pause between two questions, ended at `end` and begun at `start`: the longest silence
+    between the words said there (measured as silence_between does). A phrase or a line the
+    recogniser did not place, heard clearly in between, splits it — two short silences around a
+    line are two short pauses, not one long one — while an "um" is a hesitation inside it."""
+    said = [w for w in between if clear((w,)) and not is_filler(w, drill)]
+    edges = [end, *(t for w in said for t in (w.start, w.end)), start]
+    return max(silence_between(a, b, silences, between) for a, b in zip(edges[::2], edges[1::2]))
+
+
 def pauses(
     words: Sequence[Word],
     drill: Drill,
@@ -93,12 +103,13 @@ def pauses(
 ) -> tuple[Pause, ...]:
     """The silence between each pair of consecutive steps heard, in spoken order.
 
-    With the audio's silences, the pause is the silence found between the two steps' words
-    (where the energy and the recogniser agree nothing is said); without them, the word
-    gap less any words said in between (a forbidden phrase is speech, not pause). When the
-    customer spoke in between, the pause is the rep's response time after the customer's line
-    (an answer to a hesitation is speech too).
+    The pause is the longest silence between the words said from one step to the next
+    (pause_between, as the live meter measures it), silence being where the audio is silent
+    (without the audio's silences, the gaps between the recognised words). When the customer
+    spoke in between, the pause is the rep's response time after the customer's line (an answer
+    to a hesitation is speech too).
     """
+    quiet = silences or [(w.end, after.start) for w, after in zip(words, words[1:]) if after.start > w.end]
     hits = alignment.step_hits()
     result = []
     for a, b in zip(hits, hits[1:]):
@@ -107,11 +118,8 @@ def pauses(
         if turn is not None:  # the rep's response time: from the customer's last word to the rep's first
             back = next((w.start for w in words[a.last + 1 : b.first + 1] if w.start >= turn.end - 0.05), start)
             gap = max(0.0, back - turn.end)
-        elif silences:
-            gap = silence_between(end, start, silences, words[a.last + 1 : b.first])
         else:
-            between = words[a.last + 1 : b.first]
-            gap = max(0.0, start - end - sum(w.end - w.start for w in between))
+            gap = pause_between(end, start, quiet, words[a.last + 1 : b.first], drill)
         low, high = drill.pause_limits(a.key, b.key)
         result.append(Pause(a.key, b.key, round(gap, 3), not low <= gap <= high, end, start, low, high))
     return tuple(result)
