@@ -133,7 +133,7 @@ def true_silence(segments, before, after, drill) -> float:
         if b is after or not is_filler(Word(b.text, b.start, b.end), drill):
             parts.append(run)
             run = 0.0
-    return max(parts)
+    return max(parts, default=0.0)  # (two steps heard in the other order than said: none between)
 
 
 def true_wpm(segments) -> float:
