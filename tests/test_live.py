@@ -156,24 +156,24 @@ def said(line: str, start: float, end: float) -> list[Word]:
     return [Word(w, round(start + i * step, 3), round(start + (i + 1) * step, 3)) for i, w in enumerate(words)]
 
 
-def noise_with_speech(seconds: float, spans) -> np.ndarray:
-    """Room noise, loud where something is said: the audio a Scripted recogniser 'hears'."""
+def feed_noise(rep: LiveRep, seconds: float, spans) -> None:
+    """Feed `rep` room noise, loud where something is said (the sound a Scripted recogniser
+    'hears'), in 100 ms blocks as a microphone delivers it."""
     rng = np.random.default_rng(0)
     audio = (rng.standard_normal(int(16000 * seconds)) * 30).astype(np.int16)
     for start, end in spans:
         audio[int(start * 16000):int(end * 16000)] = (rng.standard_normal(int(end * 16000) - int(start * 16000)) * 3000).astype(np.int16)
-    return audio
+    for i in range(0, audio.size, 1600):
+        rep.feed(audio[i:i + 1600])
 
 
 def test_one_alarm_per_pause_when_the_line_before_it_is_revised(drill):
     """A line ticked from the partial hearing, the pause after it alarmed, then its final hearing
     (heard again whole) moves its end: still one alarm for that pause. Said again later, a new one."""
     line = "what's the best name for the account"
-    audio = noise_with_speech(9.0, ((0.5, 2.0), (5.0, 6.5)))
     engine = Scripted({2.0: ([], said(line, 0.5, 1.9)), 3.5: (said(line, 0.5, 2.0), []), 6.6: (said(line, 5.0, 6.5), [])})
     rep = LiveRep(drill, engine)
-    for i in range(0, audio.size, 1600):
-        rep.feed(audio[i:i + 1600])
+    feed_noise(rep, 9.0, ((0.5, 2.0), (5.0, 6.5)))
     alarms = [e for e in rep.outbox if e.type == EventType.PAUSE_ALARM]
     assert [(e.after, round(e.t)) for e in alarms] == [("name", 3), ("name", 8)]
 
@@ -181,15 +181,13 @@ def test_one_alarm_per_pause_when_the_line_before_it_is_revised(drill):
 def test_one_alarm_per_pause_when_the_line_before_it_is_named_late(drill):
     """The phone line misheard ("…a will that i'm little you") until its final hearing: the pause
     after it alarms as a pause after the name, and naming the line then raises no second alarm."""
-    audio = noise_with_speech(6.0, ((0.5, 1.9), (2.3, 3.5)))
     engine = Scripted({
         2.0: (said("what's the best name for the account", 0.5, 1.9), []),
         3.6: ([], said("and what's a will that i'm little you", 2.3, 3.5)),
         5.2: (said("and what's a good phone number for you", 2.3, 3.5), []),
     })
     rep = LiveRep(drill, engine)
-    for i in range(0, audio.size, 1600):
-        rep.feed(audio[i:i + 1600])
+    feed_noise(rep, 6.0, ((0.5, 1.9), (2.3, 3.5)))
     assert [e.step for e in rep.outbox if e.type == EventType.STEP] == ["name", "phone"]
     assert [e.after for e in rep.outbox if e.type == EventType.PAUSE_ALARM] == ["name"]
 
@@ -199,15 +197,13 @@ def test_a_long_pause_after_a_step_decoded_late_is_alarmed(drill, blocks_behind)
     """Two long pauses, after the name and after the phone line, decoded as said or 3 s behind
     (a backlog in the decoding child): the phone line, said before the first alarm went off but
     named only after it, still gets its own alarm."""
-    audio = noise_with_speech(8.4, ((0.5, 1.5), (3.0, 4.0), (6.5, 7.5)))
     engine = Scripted({1.6: (said("what's the best name for the account", 0.5, 1.5), []),
                        4.1: (said("and what's a good phone number for you", 3.0, 4.0), []),
                        7.6: (said("and what's the best email for you", 6.5, 7.5), [])})
     rep = LiveRep(drill, engine)
     rep.decoding.close()
     rep.decoding = Behind(engine, blocks_behind)
-    for i in range(0, audio.size, 1600):
-        rep.feed(audio[i:i + 1600])
+    feed_noise(rep, 8.4, ((0.5, 1.5), (3.0, 4.0), (6.5, 7.5)))
     report = rep.finish()
     alarms = [e.after for e in rep.outbox if e.type == EventType.PAUSE_ALARM]
     assert alarms == [p.from_step for p in report.pauses if p.flagged] == ["name", "phone"]
@@ -217,10 +213,8 @@ def test_a_sound_never_named_delays_the_alarm_at_most_half_a_second(drill):
     """After the name, 0.9 s of silence, a click the recogniser never names, then silence: the
     silence after the click may follow a line not named yet, so it waits live.PLACING_S (0.5 s
     of audio) and is then counted: one alarm, between 3.0 and 3.2 s, not at 2.6 s and not never."""
-    audio = noise_with_speech(5.0, ((0.5, 1.5), (2.4, 2.5)))
     rep = LiveRep(drill, Scripted({1.6: (said("what's the best name for the account", 0.5, 1.5), [])}))
-    for i in range(0, audio.size, 1600):
-        rep.feed(audio[i:i + 1600])
+    feed_noise(rep, 5.0, ((0.5, 1.5), (2.4, 2.5)))
     alarms = [e for e in rep.outbox if e.type == EventType.PAUSE_ALARM]
     assert [e.after for e in alarms] == ["name"] and 3.0 <= alarms[0].t <= 3.2
 
