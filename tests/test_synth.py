@@ -32,3 +32,21 @@ def test_speaker_without_a_device_keeps_the_timing():
     seconds = speaker.start("You're all set.")
     assert 0.5 < seconds < 3.0
     assert speaker.take_notice() and speaker.take_notice() is None  # no speaker here: said once
+
+
+def test_the_no_speaker_notice_wraps_between_words_at_80_columns():
+    """Seen in an 80-column terminal: the line ran past the edge and broke in the middle of a word."""
+    import io
+
+    from rich.console import Console
+
+    from voicedrill.liveview import LiveView
+
+    speaker = synth.Speaker(enabled=True)
+    speaker.start("Hello.")
+    notice = speaker.take_notice()
+    screen = io.StringIO()
+    LiveView(Console(file=screen, width=80)).notice(notice)
+    lines = screen.getvalue().splitlines()
+    assert len(lines) > 1 and all(len(line) <= 80 for line in lines)
+    assert " ".join(line.strip() for line in lines) == notice

@@ -92,7 +92,7 @@ class LiveView:
         self.console.print(f"[bold]{escape(text)}[/]")
 
     def notice(self, text: str) -> None:
-        self.console.print(text, markup=False, soft_wrap=True)
+        self.console.print(text, markup=False)  # wrapped between words at the terminal's width
 
     def scored(self, number: int, report: RepReport, kept, title: str) -> None:
         """The scorecard, then what went wrong saving it, or right again (in words)."""
