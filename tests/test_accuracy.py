@@ -377,6 +377,30 @@ def test_ctrl_c_while_the_first_line_is_heard_again_leaves_the_decoder_ready(dri
     assert score_file(path, drill, sphinx) == first
 
 
+def test_a_refused_second_decode_of_the_first_line_keeps_the_stream_hearing(drill, sphinx, telephone):
+    """pocketsphinx refusing the first utterance decoded again (its RuntimeError) leaves the words
+    it streamed for that line, never a lost rep; the decoder stays usable (found by a review)."""
+    path, first = telephone
+    decoder = sphinx.decoder
+
+    class Refusing:
+        def __getattr__(self, name):
+            return getattr(decoder, name)
+
+        def process_raw(self, data, *args):
+            if len(data) > RATE // 2:  # the utterance again, whole (the stream sends 30 ms frames)
+                raise RuntimeError("Failed to process audio")
+            return decoder.process_raw(data, *args)
+
+    sphinx.decoder = Refusing()
+    try:
+        refused = score_file(path, drill, sphinx)
+    finally:
+        sphinx.decoder = decoder
+    assert refused.words and refused.words[0].start < first.words[0].end
+    assert score_file(path, drill, sphinx) == first
+
+
 def test_a_failing_second_look_costs_the_rep_nothing(drill, sphinx, folder):
     """pocketsphinx refusing the stretch (its RuntimeError) means no second look, never a lost
     rep: the report comes back with the words as first heard, and the decoder stays usable."""

@@ -111,17 +111,25 @@ class SphinxRecognizer:
         self._decoder.end_utt()
         self._in_utt = False
         self.closed = False
-        if self._first and self._utt is not None:  # (a very long first utterance has adapted the mean anyway)
-            with _utterance(self._decoder):
-                self._decoder.process_raw(bytes(self._utt), False, False)
-        self._first = False
         heard = self._segments()
+        if self._first and self._utt is not None:  # (a very long first utterance has adapted the mean anyway)
+            heard = self._adapted(heard)
+        self._first = False
         drill = self._engine.drill
         if drill is not None and self._utt is not None and len(self._utt) <= MAX_WHOLE_BYTES and not word_for_word(self._context, heard, drill):
             heard = better(self._context, heard, self._engine.hear_whole(bytes(self._utt), self._utt_start), drill)
         self._context = context(self._context, heard)
         self._utt = None
         return heard
+
+    def _adapted(self, streamed: list[Word]) -> list[Word]:
+        """The first utterance decoded again now the mean has adapted; as streamed if pocketsphinx refuses it."""
+        try:
+            with _utterance(self._decoder):
+                self._decoder.process_raw(bytes(self._utt), False, False)
+        except RuntimeError:
+            return streamed
+        return self._segments()
 
     def _segments(self) -> list[Word]:
         return _words(self._decoder, self._utt_start)
