@@ -284,6 +284,25 @@ def test_a_script_word_heard_as_ah_at_a_line_end_is_no_filler(drill, sphinx, fol
     assert next(s for s in report.steps if s.id == "payment").status == "ok"
 
 
+@pytest.mark.parametrize("condition, take, heard", [("noise-12dB", 0, "i'm"), ("noise-30dB", 2, "bomb")])
+def test_an_um_the_recogniser_names_as_a_word_is_a_filler(drill, sphinx, folder, condition, take, heard):
+    """The seeded "Um," between the phone and the email questions comes back as a lone unsure
+    word ("i'm" at 12 dB: the same sounds as "um"; "bomb" at 30 dB): heard again among the
+    fillers and the script's words it is an "um", on the scorecard and the live report alike
+    (before: no filler, the seeded error missed)."""
+    path, segments = bench_rep(condition, take, folder, drill, case="filler")
+    um = next(s for s in segments if s.text == "Um,")
+    first = sphinx.recognizer()
+    streamed = [w for block in stream_file(path) for w in first.accept(block)] + first.finish()
+    assert [w.text for w in streamed if um.start - 0.1 < w.start < um.end] == [heard]
+    checked = score_file(path, drill, sphinx)
+    live = run_rep(LiveRep(drill, sphinx), FileSource(path))
+    for report in (checked, live):
+        (filler,) = report.fillers
+        assert filler.text == "um" and um.start - 0.1 < filler.start < um.end
+        assert [s.status for s in report.steps] == ["ok"] * len(drill.steps)
+
+
 def test_stream_ending_mid_speech_on_a_frame_edge(sphinx):
     """A recording cut off mid-sentence exactly on a frame edge: the endpointer hands back an empty
     last frame, which used to crash the decoder (found by the conditions bench)."""

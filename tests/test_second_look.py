@@ -95,3 +95,36 @@ def test_the_looks_are_bounded():
     second_look(early + monologue + chatter + late, DRILL, listener, clip)
     assert len(listener.asked) == MAX_LOOKS
     assert all(size < 8 * 16000 for size, _ in listener.asked)
+
+
+def unsure(text: str, start: float, conf: float = 0.1) -> Word:
+    return Word(text, start, start + 0.3, conf)
+
+
+def test_a_lone_unsure_word_between_lines_heard_as_a_filler_is_that_filler():
+    """"Um," heard as "i'm" at low confidence between two lines: heard again among the fillers and
+    the script's words, "um" explains it best, so it is the rep's "um" (same span, heard clearly)."""
+    rep = [w for w in REP if w.text != "he"] + said(("email", 4.2)) + [unsure("i'm", 3.7)]
+    listener = Listener("um")
+    words = second_look(rep, DRILL, listener, clip)
+    assert [(w.text, w.start, w.end, w.conf) for w in words if 3.6 < w.start < 4.1] == [("um", 3.7, 4.0, 1.0)]
+    (size, phrases), = listener.asked
+    assert {"um", "uh", "perfect", "email"} <= set(phrases)  # the fillers and every word of the script
+
+
+def test_a_lone_unsure_word_heard_as_a_script_word_stays_as_it_was():
+    """"Perfect." heard as a faint "um": "perfect" explains the sound better, so no filler is made
+    of it and the word stays as the recogniser heard it."""
+    rep = [w for w in REP if w.text != "he"] + said(("email", 4.2)) + [unsure("um", 4.6, 0.2)]
+    words = second_look(rep, DRILL, Listener("perfect"), clip)
+    assert [w for w in words if w.text == "um"] == [rep[-1]]
+
+
+def test_only_lone_unsure_words_outside_the_lines_are_heard_again():
+    """A clear word, a word inside a line and a word with another right next to it are not looked at."""
+    inside = said(("what's the best name for the account", 0.0))
+    inside[3] = Word("nine", inside[3].start, inside[3].end, 0.1)
+    rep = inside + [w for w in REP[7:] if w.text != "he"] + said(("email", 4.2), ("okay", 3.7), ("so", 14.5)) + [unsure("oh", 14.7)]
+    listener = Listener("um")
+    assert [w.text for w in second_look(rep, DRILL, listener, clip)] == [w.text for w in sorted(rep, key=lambda w: w.start)]
+    assert listener.asked == []
