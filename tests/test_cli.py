@@ -64,6 +64,10 @@ def test_silent_audio_is_a_report_not_an_error(tmp_path):
     report = json.loads(run.stdout)
     assert report["words"] == [] and report["score"] == 0
     assert all(s["status"] == "missing" for s in report["steps"])
+    shown = voicedrill("check", str(path), "--no-save").stdout
+    assert "No speech was recognised in this audio (3.0s recorded)." in shown
+    assert "Score 0/100 — nothing of the script was heard\n" in shown  # said once, not once per part
+    assert "In order" not in shown and "Speaking pace" not in shown  # nothing to order or time: no "In order: yes"
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -74,6 +75,11 @@ class StepResult:
     optional: bool = False
     line: str = ""  # the script's line for this step, as the rep should say it
     again: tuple[tuple[float, float], ...] = ()  # (start, end) of each later time it was said
+
+
+def nothing_heard(steps: Sequence[StepResult]) -> bool:
+    """No step of the script was heard at all: nothing to put in order, time or score."""
+    return all(s.status == Status.MISSING for s in steps)
 
 
 @dataclass(frozen=True)
@@ -206,6 +212,10 @@ class RepReport:
     @property
     def steps_ok(self) -> int:
         return sum(s.status == Status.OK for s in self.steps)
+
+    @property
+    def nothing_heard(self) -> bool:
+        return nothing_heard(self.steps)
 
     @property
     def steps_missing(self) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .align import Alignment, is_filler
-from .data import Coaching, CustomerTurn, Hit, HitKind, Mark, Pace, Pause, ScorePart, Status, StepResult, Tip, TurnResult, Word
+from .data import Coaching, CustomerTurn, Hit, HitKind, Mark, Pace, nothing_heard, Pause, ScorePart, Status, StepResult, Tip, TurnResult, Word
 from .drills import Drill
 
 SILENT_PAUSE_S = 0.25  # gaps at least this long are excluded from articulation rate
@@ -201,7 +201,7 @@ def score(
 ) -> tuple[int, tuple[ScorePart, ...], Coaching]:
     """The 0–100 score as explained parts (steps said 35, in order 20, pauses 15, pace 10, words 20),
     each problem costing what the playbook says it is worth, and the coaching for every problem."""
-    if all(s.status == Status.MISSING for s in steps):
+    if nothing_heard(steps):
         nothing = drill.tip("nothing")
         parts = tuple(ScorePart(name, 0, top, "nothing of the script was heard") for name, top in PART_MAX.items())
         return 0, parts, Coaching(nothing, (Tip("the whole drill", nothing, 100.0),))

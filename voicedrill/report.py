@@ -321,7 +321,7 @@ def fact_lines(report: RepReport, mark: Callable[[str, str], str]) -> list[str]:
     def listed(label: str, marks: tuple, role: str, sep: str = ", ") -> str:
         return plain(f"{label}: ") + plain(sep).join(mark(f"“{m.text}”", role) + plain(f" at {m.start:.1f}s") for m in marks)
 
-    lines = [
+    lines = [] if report.nothing_heard else [  # nothing to put in order or time
         plain("In order: ") + (mark("yes", "ok") if report.order_ok else mark("; ".join(report.order_notes), "warn")),
         plain(
             f"Speaking pace: {pace.speech_wpm or 0:.0f} words a minute, {fmt_seconds(report.duration_s)} from the first"
@@ -336,7 +336,7 @@ def fact_lines(report: RepReport, mark: Callable[[str, str], str]) -> list[str]:
         lines.append(plain(f"Not in the script: {counted(len(report.extra), 'stretch', 'stretches')} of speech, starting at ")
                      + plain(", ".join(f"{m.start:.1f}s" for m in report.extra)))
     if not report.words:
-        lines.append(mark("No speech was recognised in this audio.", "warn"))
+        lines.append(mark(f"No speech was recognised in this audio ({report.audio_s:.1f}s recorded).", "warn"))
     if report.targets:
         beaten = sum(t.met for t in report.targets.results)
         lines.append(plain(f"Your targets (your best of the last {counted(report.targets.from_reps, 'rep')}): ") + plain("; ").join(
@@ -357,6 +357,8 @@ def _figure(what: str, value: float | None) -> str:
 
 
 def score_line(report: RepReport) -> str:
+    if report.nothing_heard and report.score_parts:  # every part scored 0 for the one reason
+        return f"Score {report.score}/100 — {report.score_parts[0].why}"
     parts = "; ".join(f"{PART_LABEL.get(p.name, p.name)} {p.points:g} of {p.max_points} points ({p.why})" for p in report.score_parts)
     return f"Score {report.score}/100 — {parts}"
 
