@@ -59,7 +59,7 @@ class _Script:
     keywords: dict[str, tuple[list[str], ...]]  # step id → its keywords
     rivals: dict[str, tuple[str, ...]]  # step id → every other step's phrases, as text
     forbidden: tuple[list[str], ...]
-    fillers: frozenset[str]  # lower case
+    fillers: frozenset[str]  # normalised, as a word's text is
 
 
 @lru_cache(maxsize=16)
@@ -70,7 +70,7 @@ def _script(drill: Drill) -> _Script:
         {step.id: tuple(normalise(k) for k in step.keywords) for step in drill.steps},
         {step.id: tuple(" ".join(p) for other in drill.steps if other is not step for p in phrases[other.id]) for step in drill.steps},
         tuple(normalise(p) for p in drill.forbidden),
-        frozenset(f.lower() for f in drill.fillers),
+        frozenset(" ".join(normalise(f)) for f in drill.fillers) - {""},
     )
 
 

@@ -8,10 +8,10 @@ again by the engine, allowed to hear only the step's own phrases. When what it h
 the step where the script does, it replaces the stretch's words (same span, so pauses are
 measured as before); anything else leaves the words as they were.
 
-Then a filler the recogniser named as a word: a lone word it was unsure of ("i'm", "bomb", an
-"um" at low confidence), said between the lines, is decoded again allowed only the drill's fillers
-and the script's words. When a filler explains the sound better than every word of the script, it
-is that filler ("Perfect." misheard as "um" stays unclear: "perfect" explains it better).
+Then a filler the recogniser named as a word: a lone word too unsure to count ("i'm", "bomb", an
+"um" at low confidence), that no line explains, is decoded again allowed to be a filler, a word of
+the script or nothing. Only when a filler explains the sound best is it that filler ("Perfect."
+misheard as a faint "um" stays unclear: "perfect" explains it better; a click may stay nothing).
 """
 
 from __future__ import annotations
@@ -21,18 +21,28 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from .align import align, normalise
+from .align import Alignment, align, is_filler, normalise
 from .analysis import clean_words
 from .audio import with_hiss
 from .data import Word
 from .drills import Drill
+from .metrics import clear
 
 PAD_S = 0.3  # audio kept either side of the stretch: the engine needs silence round a phrase
 RUN_GAP_S = 0.25  # a silence this long between two unexplained words starts another stretch
 MAX_STRETCH_S = 8.0  # longer than any one line: not a misheard step
 MAX_LOOKS = 4  # stretches listened to per missing step (the cost stays bounded on long recordings)
-FAINT_CONF = 0.5  # below this the recogniser was unsure which word it heard: a lone one may be a filler
+MAX_FILLER_LOOKS = 12  # lone unsure words heard again per recording (the cost stays bounded on long ones)
 Clip = Callable[[float, float], np.ndarray]  # (start s, end s) → the rep's 16 kHz samples
+
+
+@runtime_checkable
+class FillerListener(Protocol):
+    """An engine that can decode a lone sound allowed to be a filler, a script word, or none of them."""
+
+    def hear_filler(self, audio: np.ndarray, fillers: Sequence[str], words: Sequence[str]) -> str | None:
+        """What was heard in `audio` (a filler, a word, or None: nothing or something else)."""
+        ...
 
 
 @runtime_checkable
@@ -58,7 +68,7 @@ def second_look(words: Sequence[Word], drill: Drill, engine: object, clip: Clip)
             continue
         stretches = _stretches(words, _unexplained_gap(words, drill, alignment, step.id))
         for first, last in [(a, b) for a, b in stretches if words[b].end - words[a].start <= MAX_STRETCH_S][:MAX_LOOKS]:
-            heard = _hear_again(words, first, last, step.phrases, engine, clip)
+            heard = engine.hear_only(_audio_of(words, first, last, clip), step.phrases)
             if not heard:
                 continue
             again = words[:first] + _spread(heard.split(), words[first].start, words[last].end) + words[last + 1 :]
@@ -69,29 +79,33 @@ def second_look(words: Sequence[Word], drill: Drill, engine: object, clip: Clip)
     return _fillers_heard_again(words, drill, alignment, engine, clip)
 
 
-def _fillers_heard_again(words: list[Word], drill: Drill, alignment, engine: Listener, clip: Clip) -> list[Word]:
-    """The words with each lone unsure word no hit explains heard again among the fillers and the
-    script's words: where a filler wins it replaces the word (same span, heard clearly)."""
-    fillers = {" ".join(normalise(f)) for f in drill.fillers} - {""}
-    if not fillers:
+def _fillers_heard_again(words: list[Word], drill: Drill, alignment: Alignment, engine: object, clip: Clip) -> list[Word]:
+    """The words with each lone word too unsure to count that no hit explains heard again (see
+    FillerListener): where a filler explains it best it replaces the word (same span, heard clearly)."""
+    if not isinstance(engine, FillerListener) or not drill.fillers:
         return words
-    vocabulary = sorted(fillers | {t for line in drill.script_lines() for t in normalise(line)})
-    explained = {i for h in alignment.hits for i in range(h.first, h.last + 1)}
+    script = sorted({t for line in drill.script_lines() for t in normalise(line)})
+    explained = _explained(alignment)
     lone = [a for a, b in _stretches(words, [i for i in range(len(words)) if i not in explained]) if a == b]
     words = list(words)
-    for i in (i for i in lone if words[i].conf < FAINT_CONF):
-        heard = _hear_again(words, i, i, vocabulary, engine, clip)
-        if heard in fillers:
+    for i in [i for i in lone if not clear(words[i : i + 1])][:MAX_FILLER_LOOKS]:
+        heard = engine.hear_filler(_audio_of(words, i, i, clip), drill.fillers, script)
+        if heard and is_filler(Word(heard, 0.0, 0.0), drill):
             words[i] = Word(heard, words[i].start, words[i].end)
     return words
 
 
-def _hear_again(words: list[Word], first: int, last: int, phrases: Sequence[str], engine: Listener, clip: Clip) -> str | None:
-    """words[first..last] decoded again, held to `phrases`, with silence either side up to their neighbours."""
+def _audio_of(words: list[Word], first: int, last: int, clip: Clip) -> np.ndarray:
+    """The audio of words[first..last], with silence either side up to their neighbours, and a faint hiss."""
     start, end = words[first].start, words[last].end
     before = words[first - 1].end if first else 0.0
     after = words[last + 1].start if last + 1 < len(words) else end + PAD_S
-    return engine.hear_only(with_hiss(clip(max(before, start - PAD_S), min(after, end + PAD_S))), phrases)
+    return with_hiss(clip(max(before, start - PAD_S), min(after, end + PAD_S)))
+
+
+def _explained(alignment: Alignment) -> set[int]:
+    """Indices of the words some hit (a step's line, a forbidden phrase) explains."""
+    return {i for h in alignment.hits for i in range(h.first, h.last + 1)}
 
 
 def _stretches(words: list[Word], indices: list[int]) -> list[tuple[int, int]]:
@@ -105,7 +119,7 @@ def _stretches(words: list[Word], indices: list[int]) -> list[tuple[int, int]]:
     return runs
 
 
-def _unexplained_gap(words: list[Word], drill: Drill, alignment, step_id: str) -> list[int]:
+def _unexplained_gap(words: list[Word], drill: Drill, alignment: Alignment, step_id: str) -> list[int]:
     """Indices of the words between the steps said before and after `step_id` (in the script's
     order) that no hit explains; none when no step at all was heard."""
     ids = [s.id for s in drill.steps]
@@ -117,7 +131,7 @@ def _unexplained_gap(words: list[Word], drill: Drill, alignment, step_id: str) -
     high = later.first if later else len(words)
     if low >= high or (earlier is None and later is None):
         return []
-    explained = {i for h in alignment.hits for i in range(h.first, h.last + 1)}
+    explained = _explained(alignment)
     return [i for i in range(low, high) if i not in explained]
 
 

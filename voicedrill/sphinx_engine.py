@@ -31,14 +31,37 @@ BACKGROUND_WORDS = 10000  # general vocabulary kept besides the script
 MAX_REDECODE_BYTES = 60 * RATE * 2  # a first utterance up to a minute is decoded again once the mean has adapted
 MAX_WHOLE_BYTES = 8 * RATE * 2  # utterances up to 8 s (two lines in one breath) may be heard again whole
 LOOK = "second-look"  # the grammar search a missing step's stretch is heard again with
+SHORT_PHONES = 3  # a filler is this short ("hmm": HH M), so only a word this short can sound like one
 _NOT_WORDS = re.compile(r"^(<.*>|\[.*\]|\+\+.*\+\+|\(null\))$", re.IGNORECASE)
 _MODEL = Path(pocketsphinx.get_model_path()) / "en-us"
 
 
 @lru_cache(maxsize=1)
-def dictionary() -> frozenset[str]:
+def _lexicon() -> tuple[frozenset[str], dict[str, frozenset[str]]]:
+    """The dictionary's words, and each word's short pronunciations (e.g. "i'm" → {"AY M", "AH M"})."""
+    words: set[str] = set()
+    short: dict[str, set[str]] = {}
     with open(_MODEL / "cmudict-en-us.dict", encoding="utf-8") as f:
-        return frozenset(line.split(" ", 1)[0] for line in f if "(" not in line.split(" ", 1)[0])
+        for line in f:
+            entry, _, phones = line.strip().partition(" ")
+            word = re.sub(r"\(\d+\)$", "", entry)
+            words.add(word)
+            if len(phones.split()) <= SHORT_PHONES:
+                short.setdefault(word, set()).add(phones.strip())
+    return frozenset(words), {w: frozenset(p) for w, p in short.items()}
+
+
+def dictionary() -> frozenset[str]:
+    return _lexicon()[0]
+
+
+def unlike_fillers(fillers: Sequence[str], words: Sequence[str]) -> list[str]:
+    """The `words` the engine knows but for those that sound exactly like one of `fillers` ("a"
+    like "uh", "i'm" like "um"): as phrases_known gives them."""
+    sounds = _lexicon()[1]
+    fillers = phrases_known(fillers, dictionary().__contains__)
+    alike = {p for f in fillers for p in sounds.get(f, ())}
+    return [w for w in phrases_known(words, dictionary().__contains__) if w not in fillers and not sounds.get(w, frozenset()) & alike]
 
 
 @lru_cache(maxsize=1)
@@ -216,11 +239,23 @@ class SphinxEngine:
     def hear_only(self, audio: np.ndarray, phrases: Sequence[str]) -> str | None:
         """Decode `audio` with a grammar of just these phrases (see second_look): the phrase
         heard, or None when the search cannot end in any of them."""
-        allowed = phrases_known(phrases, dictionary().__contains__)
+        return self._hear(audio, phrases_known(phrases, dictionary().__contains__))
+
+    def hear_filler(self, audio: np.ndarray, fillers: Sequence[str], words: Sequence[str]) -> str | None:
+        """Decode a lone sound allowed to be one of `fillers`, one of `words` or nothing at all (see
+        second_look): what was heard, or None. A word that sounds exactly like a filler ("a" and
+        "uh", "or" and "er") is left out: alone between two lines, that sound is the filler."""
+        allowed = phrases_known(fillers, dictionary().__contains__)
+        return self._hear(audio, allowed + unlike_fillers(allowed, words), nothing=True) if allowed else None
+
+    def _hear(self, audio: np.ndarray, allowed: list[str], nothing: bool = False) -> str | None:
+        """`audio` decoded with a grammar of the `allowed` phrases (and, with `nothing`, of no
+        word at all): the phrase heard, or None."""
         if not allowed or not audio.size or (self._current is not None and not self._current.closed):
             return None
         free = self.decoder.current_search()
-        self.decoder.add_jsgf_string(LOOK, "#JSGF V1.0;\ngrammar step;\npublic <step> = " + " | ".join(f"( {p} )" for p in allowed) + " ;\n")
+        choices = ["<NULL>"] * nothing + [f"( {p} )" for p in allowed]
+        self.decoder.add_jsgf_string(LOOK, "#JSGF V1.0;\ngrammar look;\npublic <look> = " + " | ".join(choices) + " ;\n")
         self.decoder.activate_search(LOOK)
         try:
             with _utterance(self.decoder):

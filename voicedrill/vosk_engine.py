@@ -100,5 +100,9 @@ class VoskEngine:
         heard = " ".join(w for w in json.loads(recognizer.FinalResult()).get("text", "").split() if w != UNKNOWN)
         return heard or None
 
+    def hear_filler(self, audio: np.ndarray, fillers: Sequence[str], words: Sequence[str]) -> str | None:
+        """Decode a lone sound held to these fillers and words, or "[unk]" (see second_look): what was heard, or None."""
+        return self.hear_only(audio, [*fillers, *words])
+
     def recognizer(self) -> VoskRecognizer:
         return VoskRecognizer(self.model, self.phrases)
