@@ -4,6 +4,7 @@ words) decoded by the real pocketsphinx engine. The audio is built once per modu
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 from pathlib import Path
@@ -346,27 +347,49 @@ def test_the_second_look_does_not_invent_a_step(drill, sphinx, folder):
     assert "email" not in [w.text for w in report.words]
 
 
+@contextlib.contextmanager
+def failing(sphinx, error: BaseException, when):
+    """The engine's stream decoder, raising `error` on each process_raw whose audio `when` picks
+    (a Ctrl-C, a refusal); yields the sizes of the audio it was raised on."""
+    decoder, raised = sphinx.decoder, []
+
+    class Failing:
+        def __getattr__(self, name):
+            return getattr(decoder, name)
+
+        def process_raw(self, data, *args):
+            if when(data):
+                raised.append(len(data))
+                raise error
+            return decoder.process_raw(data, *args)
+
+    sphinx.decoder = Failing()
+    try:
+        yield raised
+    finally:
+        sphinx.decoder = decoder
+
+
+def in_a_look(sphinx):
+    """Picks the audio of a second look (decoded on the look's grammar search)."""
+    return lambda data: sphinx.decoder.current_search() == LOOK
+
+
 def test_an_interrupted_second_look_leaves_the_decoder_ready(drill, sphinx, folder):
     """Ctrl-C in the middle of a second look: the shared decoder is back on its own search, out of
     the utterance, and the next rep decodes as before (the app keeps one engine for every run)."""
-    decoder = sphinx.decoder
-
-    class Interrupting:
-        def __getattr__(self, name):
-            if name == "process_raw" and decoder.current_search() == "second-look":
-                raise KeyboardInterrupt
-            return getattr(decoder, name)
-
     path = folder / "script-lines-0.3.wav"
     write_wav(path, build_rep([Piece(step.line, step.id, 0.3) for step in drill.steps])[0])
-    sphinx.decoder = Interrupting()
-    try:
+    with failing(sphinx, KeyboardInterrupt(), in_a_look(sphinx)):
         with pytest.raises(KeyboardInterrupt):
             sphinx.hear_only(to_pcm16(speak("Email?")), ["Email?"])
-    finally:
-        sphinx.decoder = decoder
-    assert decoder.current_search() != "second-look"
+    assert sphinx.decoder.current_search() != LOOK
     assert score_file(path, drill, sphinx).score == 100
+
+
+def first_line_again(sphinx):
+    """Picks the first utterance decoded again whole on the stream's decoder (the stream sends 30 ms frames; a look is another search)."""
+    return lambda data: len(data) > RATE // 2 and sphinx.decoder.current_search() != LOOK
 
 
 def test_ctrl_c_while_the_first_line_is_heard_again_leaves_the_decoder_ready(drill, sphinx, telephone):
@@ -374,26 +397,12 @@ def test_ctrl_c_while_the_first_line_is_heard_again_leaves_the_decoder_ready(dri
     Ctrl-C then (a rep cut off) leaves the decoder out of that utterance, and the next rep decodes
     as before."""
     path, first = telephone
-    decoder = sphinx.decoder
-
-    class Interrupting:
-        def __getattr__(self, name):
-            return getattr(decoder, name)
-
-        def process_raw(self, data, *args):
-            if len(data) > RATE // 2:  # the utterance again, whole (the stream sends 30 ms frames)
-                raise KeyboardInterrupt
-            return decoder.process_raw(data, *args)
-
-    sphinx.decoder = Interrupting()
-    try:
+    with failing(sphinx, KeyboardInterrupt(), first_line_again(sphinx)):
         recognizer = sphinx.recognizer()
         with pytest.raises(KeyboardInterrupt):
             for block in stream_file(path):
                 recognizer.accept(block)
         recognizer.close()
-    finally:
-        sphinx.decoder = decoder
     assert score_file(path, drill, sphinx) == first
 
 
@@ -401,25 +410,8 @@ def test_a_refused_second_decode_of_the_first_line_keeps_the_stream_hearing(dril
     """pocketsphinx refusing the first utterance decoded again (its RuntimeError) leaves the words
     it streamed for that line, never a lost rep; the decoder stays usable (found by a review)."""
     path, first = telephone
-    decoder = sphinx.decoder
-
-    refusals = []
-
-    class Refusing:
-        def __getattr__(self, name):
-            return getattr(decoder, name)
-
-        def process_raw(self, data, *args):
-            if len(data) > RATE // 2 and decoder.current_search() != LOOK:  # the first utterance again, whole (the stream sends 30 ms frames)
-                refusals.append(len(data))
-                raise RuntimeError("Failed to process audio")
-            return decoder.process_raw(data, *args)
-
-    sphinx.decoder = Refusing()
-    try:
+    with failing(sphinx, RuntimeError("Failed to process audio"), first_line_again(sphinx)) as refusals:
         refused = score_file(path, drill, sphinx)
-    finally:
-        sphinx.decoder = decoder
     assert len(refusals) == 1  # the first line's second decode, refused
     assert refused.words and refused.words[0].start < first.words[0].end  # the first line's words are there
     assert [s.status for s in refused.steps][1:] == [s.status for s in first.steps][1:]  # the rest heard as before
@@ -429,21 +421,10 @@ def test_a_refused_second_decode_of_the_first_line_keeps_the_stream_hearing(dril
 def test_a_failing_second_look_costs_the_rep_nothing(drill, sphinx, folder):
     """pocketsphinx refusing the stretch (its RuntimeError) means no second look, never a lost
     rep: the report comes back with the words as first heard, and the decoder stays usable."""
-    decoder = sphinx.decoder
-
-    class Refusing:
-        def __getattr__(self, name):
-            if name == "process_raw" and decoder.current_search() == "second-look":
-                raise RuntimeError("Failed to process audio")
-            return getattr(decoder, name)
-
     path = folder / "script-lines-0.3.wav"
     write_wav(path, build_rep([Piece(step.line, step.id, 0.3) for step in drill.steps])[0])
-    sphinx.decoder = Refusing()
-    try:
+    with failing(sphinx, RuntimeError("Failed to process audio"), in_a_look(sphinx)):
         refused = score_file(path, drill, sphinx)
-    finally:
-        sphinx.decoder = decoder
     assert refused.words and {s.id: s.status for s in refused.steps}["email"] == "missing"
     assert score_file(path, drill, sphinx).score == 100
 
