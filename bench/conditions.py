@@ -5,7 +5,8 @@ to the sound on its way to the recogniser (room noise, reverberation, a laptop m
 a telephone line). Every condition but `clean` has room noise under the whole rep, gaps included:
 a real recording never holds digital silence. `human` joins pocketsphinx-testdata's librivox
 sentences (a drill of their own, bench/librivox.toml) with known gaps of room noise.
-Only numpy and soxr: filters and convolution are done in the frequency domain.
+Only numpy and soxr: filters and convolution are done in the frequency domain (pocketsphinx only
+aligns the human sentences' known words, for their second truth: speech_edges).
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from __future__ import annotations
 import re
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +30,7 @@ LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")
 HUMAN_DRILL = Path(__file__).parent / "librivox.toml"
 PHONE_RATE = 8000
 BASE_SNR_DB = 30.0  # the quiet office under every condition but `clean`
+PAD_S = 0.3  # silence either side of a sentence aligned alone
 
 # Lines said in other words than the hard-close drill lists (its keywords mostly kept, as a rep would).
 PARAPHRASES = {
@@ -198,15 +201,18 @@ def wording(drill: Drill, how: str) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class Rep:
-    """One rendered rep of the corpus with its truth."""
+    """One rendered rep of the corpus with its truth (for human speech, also the segments cut to
+    the words the acoustic model aligns in each clean sentence: see speech_edges)."""
 
     condition: str
     case: Case
     path: Path
     segments: list[Segment]
     drill: Drill
+    spoken: list[Segment] | None = None
 
 
+@lru_cache(maxsize=1)
 def human_clips() -> dict[str, np.ndarray]:
     """Each librivox sentence cut to its speech (its own lead-in and tail of silence dropped)."""
     clips = {}
@@ -215,6 +221,27 @@ def human_clips() -> dict[str, np.ndarray]:
         audio, rate = sf.read(str(LIBRIVOX / f"{name}.wav"), dtype="float32")
         clips[text] = trim(audio if rate == RATE else soxr.resample(audio, rate, RATE))
     return clips
+
+
+@lru_cache(maxsize=None)
+def speech_edges(text: str) -> tuple[float, float]:
+    """Seconds of a clean librivox sentence (as human_clips cuts it) before its first word and
+    after its last, where pocketsphinx aligns the known words to the recording: the energy cut
+    keeps a breath before "he was not…" (0.19 s) and the decay after a last word as speech."""
+    import pocketsphinx
+
+    from voicedrill.audio import with_hiss
+
+    clip, pad = human_clips()[text], int(PAD_S * RATE)
+    audio = with_hiss(to_pcm16(np.concatenate([np.zeros(pad), clip, np.zeros(pad)])))
+    decoder = pocketsphinx.Decoder(samprate=RATE, loglevel="FATAL")
+    decoder.set_align_text(text)
+    decoder.start_utt()
+    decoder.process_raw(audio.tobytes(), False, True)
+    decoder.end_utt()
+    words = [s for s in decoder.seg() if not s.word.startswith("<")]
+    first, last = words[0].start_frame * 0.01 - PAD_S, (words[-1].end_frame + 1) * 0.01 - PAD_S
+    return round(max(0.0, first), 2), round(max(0.0, clip.size / RATE - last), 2)
 
 
 def trim(audio: np.ndarray, frame: int = 160) -> np.ndarray:
@@ -241,8 +268,10 @@ def join(pieces: list[Piece], clips: dict[str, np.ndarray], tail: float = 0.5) -
 def render(condition: Condition, case: Case, voice: str, wpm: int, seed: int, folder: Path, drill: Drill) -> Rep:
     """Say (or join) the case's pieces, pass the sound through the condition, write the file."""
     rng = np.random.default_rng([seed, zlib.crc32(f"{condition.name} {case.name} {voice} {wpm}".encode())])
+    spoken = None
     if condition.human:
         audio, segments = join(case.pieces, human_clips())
+        spoken = [replace(s, start=s.start + speech_edges(s.text)[0], end=s.end - speech_edges(s.text)[1]) for s in segments]
     else:
         pcm, segments = build_rep(case.pieces, voice, wpm)
         audio = pcm.astype(np.float64) / 32768.0
@@ -251,7 +280,7 @@ def render(condition: Condition, case: Case, voice: str, wpm: int, seed: int, fo
         audio = soxr.resample(audio, RATE, condition.file_rate)
     path = folder / f"{condition.name}-{case.name}-{voice.replace('/', '_')}-{wpm}-{seed}.wav"
     sf.write(str(path), to_pcm16(audio), condition.file_rate, subtype="PCM_16")
-    return Rep(condition.name, case, path, segments, drill)
+    return Rep(condition.name, case, path, segments, drill, spoken)
 
 
 def build(folder: Path, quick: bool, only: tuple[str, ...] = ()) -> list[Rep]:

@@ -82,13 +82,11 @@ class Tally:
         self.caught = self.seeded = self.alarm_reps = 0
         self.alarm_kinds: Counter[str] = Counter()
         self.pause_errors: list[float] = []
+        self.spoken_errors: list[float] = []  # against the words' aligned edges (human speech)
         self.wpm_errors: list[float] = []
 
     def add(self, rep: Rep, report) -> None:
         case, segments = rep.case, rep.segments
-        truth = {}
-        for s in segments:
-            truth.setdefault(s.label, s)
         self.reps += 1
         self.step_right += sum(s.status == case.expected[s.id] for s in report.steps)
         self.step_total += len(report.steps)
@@ -101,9 +99,9 @@ class Tally:
         self.alarm_kinds.update(alarms)
         if report.pace.speech_wpm is not None:
             self.wpm_errors.append(abs(report.pace.speech_wpm - true_wpm(segments)))
-        for p in report.pauses if case.name != "repeat" else ():  # truth is keyed by step: one of each
-            if p.from_step in truth and p.to_step in truth:
-                self.pause_errors.append(abs(p.gap_s - true_silence(segments, truth[p.from_step], truth[p.to_step], rep.drill)))
+        self.pause_errors += pause_errors(report, segments, rep.drill, case)
+        if rep.spoken is not None:
+            self.spoken_errors += pause_errors(report, rep.spoken, rep.drill, case)
 
     def figures(self) -> dict:
         errors = np.array(self.pause_errors) if self.pause_errors else np.zeros(1)
@@ -119,7 +117,17 @@ class Tally:
             "pause_abs_err_p90_s": float(np.percentile(errors, 90)),
             "pause_abs_err_p95_s": float(np.percentile(errors, 95)),
             "speech_wpm_abs_err_median": float(np.median(self.wpm_errors)) if self.wpm_errors else None,
-        }
+        } | ({"pause_abs_err_p90_aligned_edges_s": float(np.percentile(self.spoken_errors, 90))} if self.spoken_errors else {})
+
+
+def pause_errors(report, segments, drill, case: Case) -> list[float]:
+    """|measured − true| for each pause between two steps said once, the truth taken from `segments`."""
+    truth = {}
+    for s in segments:
+        truth.setdefault(s.label, s)
+    return [abs(p.gap_s - true_silence(segments, truth[p.from_step], truth[p.to_step], drill))
+            for p in (report.pauses if case.name != "repeat" else ())  # truth is keyed by step: one of each
+            if p.from_step in truth and p.to_step in truth]
 
 
 def true_silence(segments, before, after, drill) -> float:
@@ -612,6 +620,12 @@ def live_at_real_time(engine, reps: list[Rep], drill) -> dict:
         twin.close()
 
 
+def aligned(row: dict) -> str:
+    """Human speech's pause error against the words' aligned edges, beside the clip edges'."""
+    edges = row.get("pause_abs_err_p90_aligned_edges_s")
+    return "" if edges is None else f" ({edges:.3f} s to the words)"
+
+
 def print_conditions(rows: list[dict]) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -623,7 +637,7 @@ def print_conditions(rows: list[dict]) -> None:
         table.add_column(column, justify="left" if column in ("engine", "condition", "false alarms") else "right")
     for r in rows:
         cells = [r["engine"], r["condition"], str(r["reps"]), f"{r['step_status_accuracy']:.1%}", r["caught_errors"],
-                 f"{r['false_alarm_rep_rate']:.1%}", f"{r['pause_abs_err_p90_s']:.3f} s"]
+                 f"{r['false_alarm_rep_rate']:.1%}", f"{r['pause_abs_err_p90_s']:.3f} s" + aligned(r)]
         if live:
             cells.append(f"{r['live_x1_false_alarms']}/{r['live_x1_alarms']}, {r['live_x1_missed_alarms']}/{r['live_x1_flagged_pauses']}" if "live_x1_alarms" in r else "")
         table.add_row(*cells, r["false_alarms_by_kind"])

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.conditions import CONDITIONS, HUMAN_DRILL, PARAPHRASES, add_noise, cases, human_clips, join, render, wording
+from bench.conditions import CONDITIONS, HUMAN_DRILL, PARAPHRASES, add_noise, cases, human_clips, join, render, speech_edges, wording
 from voicedrill.audio import RATE, FileSource, stream_file, to_pcm16
 from voicedrill.decoding import InlineDecoding
 from voicedrill.drills import load_drill
@@ -92,6 +92,14 @@ def test_human_speech_quiet_word_endings_stay_speech(folder):
     report = score_file(path, drill, SphinxEngine(drill))
     assert all(s.status == "ok" for s in report.steps)
     assert_pauses_true(report, segments)
+
+
+def test_the_bench_aligns_where_a_human_sentence_s_words_begin_and_end():
+    """The human rows' second truth: pocketsphinx aligns "he was not…" to its clean recording
+    with a breath before "he" that the energy cut keeps as speech; "had he married…" starts at the cut."""
+    lead, tail = speech_edges("he was not an ill disposed young man")
+    assert 0.1 < lead < 0.3 and 0.0 <= tail < 0.15
+    assert speech_edges("had he married a more a amiable woman he might have been made still more respectable than he was")[0] < 0.05
 
 
 def test_a_phrase_said_between_two_questions_is_not_pause(drill, sphinx, folder):
@@ -285,12 +293,13 @@ def test_a_script_word_heard_as_ah_at_a_line_end_is_no_filler(drill, sphinx, fol
     assert next(s for s in report.steps if s.id == "payment").status == "ok"
 
 
-@pytest.mark.parametrize("condition, take, heard", [("noise-12dB", 1, "i'm"), ("noise-30dB", 2, "bomb")])
+@pytest.mark.parametrize("condition, take, heard", [("noise-12dB", 1, "i'm"), ("noise-30dB", 2, "bomb"), ("clean", 1, "um"), ("clean", 2, "ah")])
 def test_an_um_the_recogniser_names_as_a_word_is_a_filler(drill, sphinx, folder, condition, take, heard):
     """The seeded "Um," between the phone and the email questions comes back as a lone unsure
-    word too unsure to count ("i'm" at 12 dB: the same sounds as "um"; "bomb" at 30 dB): heard
-    again, allowed to be a filler, a script word or nothing, it is an "um", on the
-    scorecard and (at 12 dB) the live report alike (before: no filler, the seeded error missed)."""
+    word too unsure to count ("i'm" at 12 dB: the same sounds as "um"; "bomb" at 30 dB; a faint
+    "um" or "ah" in a silent room): heard again, allowed to be a filler, a script word or nothing,
+    it is an "um", on the scorecard and (at 12 dB) the live report alike (before: no filler, the
+    seeded error missed; in the silent room, until each look was normalised by its own mean)."""
     path, segments = bench_rep(condition, take, folder, drill, case="filler")
     um = next(s for s in segments if s.text == "Um,")
     first = sphinx.recognizer()
@@ -348,10 +357,11 @@ def test_the_second_look_does_not_invent_a_step(drill, sphinx, folder):
 
 
 @contextlib.contextmanager
-def failing(sphinx, error: BaseException, when):
-    """The engine's stream decoder, raising `error` on each process_raw whose audio `when` picks
-    (a Ctrl-C, a refusal); yields the sizes of the audio it was raised on."""
-    decoder, raised = sphinx.decoder, []
+def failing(sphinx, error: BaseException, when, which: str = "decoder"):
+    """The engine's stream decoder (or, `which="_whole"`, its second one), raising `error` on each
+    process_raw whose audio `when` picks (a Ctrl-C, a refusal); yields the sizes of the audio it
+    was raised on."""
+    decoder, raised = getattr(sphinx, which), []
 
     class Failing:
         def __getattr__(self, name):
@@ -363,16 +373,16 @@ def failing(sphinx, error: BaseException, when):
                 raise error
             return decoder.process_raw(data, *args)
 
-    sphinx.decoder = Failing()
+    setattr(sphinx, which, Failing())
     try:
         yield raised
     finally:
-        sphinx.decoder = decoder
+        setattr(sphinx, which, decoder)
 
 
-def in_a_look(sphinx):
-    """Picks the audio of a second look (decoded on the look's grammar search)."""
-    return lambda data: sphinx.decoder.current_search() == LOOK
+def in_a_look(sphinx, which: str = "decoder"):
+    """Picks the audio of a second look (decoded on the look's grammar search) on that decoder."""
+    return lambda data: getattr(sphinx, which).current_search() == LOOK
 
 
 def test_an_interrupted_second_look_leaves_the_decoder_ready(drill, sphinx, folder):
@@ -384,6 +394,20 @@ def test_an_interrupted_second_look_leaves_the_decoder_ready(drill, sphinx, fold
         with pytest.raises(KeyboardInterrupt):
             sphinx.hear_only(to_pcm16(speak("Email?")), ["Email?"])
     assert sphinx.decoder.current_search() != LOOK
+    assert score_file(path, drill, sphinx).score == 100
+
+
+def test_ctrl_c_while_a_look_is_heard_on_its_own_mean_leaves_both_decoders_ready(drill, sphinx, folder):
+    """A look the stream's decoder finds nothing in (room noise alone) is heard again on the
+    second decoder: Ctrl-C there leaves that decoder on its own search too, and the next rep
+    (whose utterances it hears again whole) decodes as before."""
+    path = folder / "script-lines-0.3.wav"
+    write_wav(path, build_rep([Piece(step.line, step.id, 0.3) for step in drill.steps])[0])
+    noise = to_pcm16(0.003 * np.random.default_rng(5).standard_normal(RATE))
+    with failing(sphinx, KeyboardInterrupt(), in_a_look(sphinx, "_whole"), "_whole") as raised:
+        with pytest.raises(KeyboardInterrupt):
+            sphinx.hear_filler(noise, drill.fillers, ["perfect"])
+    assert raised and sphinx.decoder.current_search() != LOOK and sphinx._whole.current_search() != LOOK
     assert score_file(path, drill, sphinx).score == 100
 
 

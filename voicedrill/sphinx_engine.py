@@ -207,6 +207,21 @@ def _utterance(decoder: pocketsphinx.Decoder) -> Iterator[None]:
     decoder.end_utt()
 
 
+def _heard_with(decoder: pocketsphinx.Decoder, grammar: str, audio: np.ndarray) -> str | None:
+    """`audio` decoded as one utterance with a JSGF `grammar` (the decoder's own search is back
+    afterwards, however it ends): the best hypothesis, or None."""
+    free = decoder.current_search()
+    decoder.add_jsgf_string(LOOK, grammar)
+    decoder.activate_search(LOOK)
+    try:
+        with _utterance(decoder):
+            decoder.process_raw(audio.tobytes(), False, True)
+        hypothesis = decoder.hyp()
+    finally:
+        decoder.activate_search(free)
+    return None if hypothesis is None else hypothesis.hypstr
+
+
 def _biased_decoders(drill: Drill) -> tuple[pocketsphinx.Decoder, pocketsphinx.Decoder]:
     """Two decoders whose language model is the drill's script over general English words."""
     fd, path = tempfile.mkstemp(suffix=".arpa")
@@ -220,7 +235,7 @@ def _biased_decoders(drill: Drill) -> tuple[pocketsphinx.Decoder, pocketsphinx.D
 
 class SphinxEngine:
     """Loads the acoustic model once; with a drill, a script-biased language model on two decoders:
-    one follows the stream, the other hears an utterance again whole."""
+    one follows the stream, the other hears an utterance (or a look's stretch) again on its own mean."""
 
     name = "pocketsphinx"
     model_name = "en-us (bundled)"
@@ -250,22 +265,22 @@ class SphinxEngine:
 
     def _hear(self, audio: np.ndarray, allowed: list[str], nothing: bool = False) -> str | None:
         """`audio` decoded with a grammar of the `allowed` phrases (and, with `nothing`, of no
-        word at all): the phrase heard, or None."""
+        word at all): the phrase heard, or None. Heard on the stream's decoder, with the mean the
+        rep left; when that finds none of them, on the second decoder normalised by the stretch's
+        own mean, as the model was trained (a faint "um" between two lines of a silent room is
+        only heard that way; under a room's noise the rep's mean hears more)."""
         if not allowed or not audio.size or (self._current is not None and not self._current.closed):
             return None
-        free = self.decoder.current_search()
         choices = ["<NULL>"] * nothing + [f"( {p} )" for p in allowed]
-        self.decoder.add_jsgf_string(LOOK, "#JSGF V1.0;\ngrammar look;\npublic <look> = " + " | ".join(choices) + " ;\n")
-        self.decoder.activate_search(LOOK)
+        grammar = "#JSGF V1.0;\ngrammar look;\npublic <look> = " + " | ".join(choices) + " ;\n"
         try:
-            with _utterance(self.decoder):
-                self.decoder.process_raw(audio.tobytes(), False, True)
-            hypothesis = self.decoder.hyp()
+            heard = _heard_with(self.decoder, grammar, audio)
+            if heard not in allowed and self._whole is not None:
+                self._whole.reinit_feat()
+                heard = _heard_with(self._whole, grammar, audio)
         except RuntimeError:  # pocketsphinx refused the stretch: no second look, the rep keeps its words
-            hypothesis = None
-        finally:
-            self.decoder.activate_search(free)
-        return hypothesis.hypstr if hypothesis is not None and hypothesis.hypstr in allowed else None
+            return None
+        return heard if heard in allowed else None
 
     def hear_whole(self, speech: bytes, start: float) -> list[Word]:
         """An utterance's 16-bit speech decoded again whole on the second decoder: normalised by its
