@@ -271,7 +271,7 @@ def render(condition: Condition, case: Case, voice: str, wpm: int, seed: int, fo
     spoken = None
     if condition.human:
         audio, segments = join(case.pieces, human_clips())
-        spoken = [replace(s, start=s.start + speech_edges(s.text)[0], end=s.end - speech_edges(s.text)[1]) for s in segments]
+        spoken = [replace(s, start=s.start + lead, end=s.end - tail) for s in segments for lead, tail in [speech_edges(s.text)]]
     else:
         pcm, segments = build_rep(case.pieces, voice, wpm)
         audio = pcm.astype(np.float64) / 32768.0

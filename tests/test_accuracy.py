@@ -293,13 +293,14 @@ def test_a_script_word_heard_as_ah_at_a_line_end_is_no_filler(drill, sphinx, fol
     assert next(s for s in report.steps if s.id == "payment").status == "ok"
 
 
-@pytest.mark.parametrize("condition, take, heard", [("noise-12dB", 1, "i'm"), ("noise-30dB", 2, "bomb"), ("clean", 1, "um"), ("clean", 2, "ah")])
+@pytest.mark.parametrize("condition, take, heard", [("noise-12dB", 1, "i'm"), ("noise-30dB", 2, "bomb"), ("clean", 2, "ah")])
 def test_an_um_the_recogniser_names_as_a_word_is_a_filler(drill, sphinx, folder, condition, take, heard):
     """The seeded "Um," between the phone and the email questions comes back as a lone unsure
     word too unsure to count ("i'm" at 12 dB: the same sounds as "um"; "bomb" at 30 dB; a faint
-    "um" or "ah" in a silent room): heard again, allowed to be a filler, a script word or nothing,
-    it is an "um", on the scorecard and (at 12 dB) the live report alike (before: no filler, the
-    seeded error missed; in the silent room, until each look was normalised by its own mean)."""
+    "ah" in a silent room): heard again, allowed to be a filler, a script word or nothing, it is
+    an "um", on the scorecard and (at 12 dB) the live report alike (before: no filler, the seeded
+    error missed; in the silent room, until a look that finds nothing on the rep's mean was heard
+    once more on its own)."""
     path, segments = bench_rep(condition, take, folder, drill, case="filler")
     um = next(s for s in segments if s.text == "Um,")
     first = sphinx.recognizer()
@@ -397,18 +398,18 @@ def test_an_interrupted_second_look_leaves_the_decoder_ready(drill, sphinx, fold
     assert score_file(path, drill, sphinx).score == 100
 
 
-def test_ctrl_c_while_a_look_is_heard_on_its_own_mean_leaves_both_decoders_ready(drill, sphinx, folder):
+def test_ctrl_c_while_a_look_is_heard_on_its_own_mean_leaves_both_decoders_ready(drill, sphinx):
     """A look the stream's decoder finds nothing in (room noise alone) is heard again on the
-    second decoder: Ctrl-C there leaves that decoder on its own search too, and the next rep
-    (whose utterances it hears again whole) decodes as before."""
-    path = folder / "script-lines-0.3.wav"
-    write_wav(path, build_rep([Piece(step.line, step.id, 0.3) for step in drill.steps])[0])
+    second decoder: Ctrl-C there leaves that decoder on its own search and out of the utterance,
+    so it still hears an utterance again whole as before."""
     noise = to_pcm16(0.003 * np.random.default_rng(5).standard_normal(RATE))
+    line = to_pcm16(speak("What's a good phone number?")).tobytes()
+    before = sphinx.hear_whole(line, 0.0)
     with failing(sphinx, KeyboardInterrupt(), in_a_look(sphinx, "_whole"), "_whole") as raised:
         with pytest.raises(KeyboardInterrupt):
             sphinx.hear_filler(noise, drill.fillers, ["perfect"])
     assert raised and sphinx.decoder.current_search() != LOOK and sphinx._whole.current_search() != LOOK
-    assert score_file(path, drill, sphinx).score == 100
+    assert "phone" in [w.text for w in before] and sphinx.hear_whole(line, 0.0) == before
 
 
 def first_line_again(sphinx):
