@@ -231,17 +231,16 @@ def speech_edges(text: str) -> tuple[float, float]:
     import pocketsphinx
 
     from voicedrill.audio import with_hiss
+    from voicedrill.sphinx_engine import _utterance, _words
 
     clip, pad = human_clips()[text], int(PAD_S * RATE)
     audio = with_hiss(to_pcm16(np.concatenate([np.zeros(pad), clip, np.zeros(pad)])))
     decoder = pocketsphinx.Decoder(samprate=RATE, loglevel="FATAL")
     decoder.set_align_text(text)
-    decoder.start_utt()
-    decoder.process_raw(audio.tobytes(), False, True)
-    decoder.end_utt()
-    words = [s for s in decoder.seg() if not s.word.startswith("<")]
-    first, last = words[0].start_frame * 0.01 - PAD_S, (words[-1].end_frame + 1) * 0.01 - PAD_S
-    return round(max(0.0, first), 2), round(max(0.0, clip.size / RATE - last), 2)
+    with _utterance(decoder):
+        decoder.process_raw(audio.tobytes(), False, True)
+    words = _words(decoder, -PAD_S)  # timed from the clip's start
+    return round(max(0.0, words[0].start), 2), round(max(0.0, clip.size / RATE - words[-1].end), 2)
 
 
 def trim(audio: np.ndarray, frame: int = 160) -> np.ndarray:
