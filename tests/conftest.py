@@ -19,8 +19,8 @@ class Behind(InlineDecoding):
     """Decoded here, each block handed back `blocks` blocks late, as the decoding child does at
     real time (one block), or with a backlog."""
 
-    def __init__(self, engine, blocks: int = 1):
-        super().__init__(engine)
+    def __init__(self, engine, drill, blocks: int = 1):
+        super().__init__(engine, drill)
         self._blocks, self._held = blocks, []
 
     def heard(self):

@@ -138,7 +138,7 @@ def test_live_a_word_not_named_yet_does_not_lengthen_the_pause(drill, sphinx, fo
     path, _ = bench_rep("script-lines", 0, folder, drill, case="filler")
     rep = LiveRep(drill, sphinx)
     rep.decoding.close()
-    rep.decoding = decoding(sphinx)
+    rep.decoding = decoding(sphinx, drill)
     events = []
     report = run_rep(rep, FileSource(path), lambda state, new: events.extend(new))
     assert [e.after for e in events if e.type == EventType.PAUSE_ALARM] == [p.from_step for p in report.pauses if p.flagged] == []

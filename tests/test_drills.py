@@ -68,6 +68,11 @@ def test_a_drill_by_path(tmp_path):
          ":3: rules.last: contradiction: group 'g' mixes last and other steps"),
         (GOOD.replace("[rules]", "[customer]\ncue = 3\n[rules]"), ":3: customer.cue: must be a string"),
         (GOOD.replace('id = "two"\nline = "Second question?"', 'id = "two"\nline = "   "'), ":9: steps[1].line: must not be empty"),
+        # a tip's typo would fail every rep it coaches (a traceback, the rep unsaved) or read as nothing
+        (GOOD + '[tips]\npause = "You paused {gap} (limit {limit)"\n', ":11: tips.pause: has a { or } with no partner"),
+        (GOOD + '[tips]\npause = "You paused {gap:.1f}"\n', ":11: tips.pause: write {gap} as it is"),
+        (GOOD + '[tips]\nslow = "Go straight to: {lnie}"\n', ":11: tips.slow: {lnie} is not a field voicedrill fills in; use {step}"),
+        (GOOD.replace('id = "one"', 'id = "one"\ntip = "Ask {0} first"'), ":6: steps[0].tip: {0} is not a field"),
     ],
 )
 def test_broken_drills_say_where(tmp_path, text, expected):
@@ -91,6 +96,11 @@ def test_missing_drill_file():
 
 def test_parse_is_pure():
     assert parse_drill(GOOD, "inline").steps[1].id == "two"
+
+
+def test_a_tip_may_use_every_field_and_a_brace_written_twice():
+    tip = "{step} {line} {after} {gap} {limit} {phrase} {wpm} {low} {high} {{as is}}"
+    assert dict(parse_drill(GOOD + f'[tips]\npause = "{tip}"\n', "inline").tips)["pause"] == tip
 
 
 def test_validate_command(tmp_path):

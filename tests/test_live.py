@@ -19,6 +19,7 @@ from voicedrill.data import Word
 from voicedrill.decoding import InlineDecoding, ProcessDecoding, Twin
 from voicedrill.live import MAX_TAIL_WORDS, EventType, LiveAligner, LiveRep, run_rep
 from voicedrill.practice import score_file
+from voicedrill.sphinx_engine import SphinxEngine
 from voicedrill.synth import Piece
 
 from conftest import Behind
@@ -92,6 +93,20 @@ def test_pause_meter_alarms_exactly_where_the_scorecard_flags(drill, sphinx, twi
     late = sorted(e.t - ends[e.step] for e in steps_of(events))
     assert late[len(late) // 2] <= 0.25 and max(lag for e, lag in zip(events, lags) if e.type == EventType.STEP) <= 0.45
 
+
+def test_a_step_only_a_second_look_finds_is_found_live_as_checked(drill, sphinx, twin, make_rep):
+    """`voicedrill synth`'s rep says the bare "Email?", streamed as "the": only listening to it
+    again finds the step. `voicedrill drill` streams a paced rep in its child process; the rep was
+    listened to again on this process's copy of the engine, which had heard nothing of it and found
+    nothing there: "You skipped the email" live, 86/100, where `check` says it and gives 100.
+    Now a rep is listened to again where it was decoded, as `check` does."""
+    path, _ = make_rep([Piece(s.line, s.id, 0.3) for s in drill.steps], "bare lines")
+    checked = score_file(path, drill, sphinx)
+    assert {s.id: s.status for s in checked.steps}["email"] == "ok"
+    heard_nothing = SphinxEngine(drill)  # as `voicedrill drill` loads it: the child decodes every paced rep
+    report, events, _ = live(drill, heard_nothing, path, speed=4.0, twin=twin)
+    assert report.steps == checked.steps and report.pauses == checked.pauses and report.score == checked.score
+    assert {e.step for e in steps_of(events)} <= {s.id for s in report.steps if s.status != "missing"}
 
 def test_a_line_placed_late_does_not_lengthen_the_pause_before_it(drill, sphinx, tmp_path):
     """At 130 wpm (en-us) "This address here, right?" is misheard live until the next line
@@ -202,7 +217,7 @@ def test_a_long_pause_after_a_step_decoded_late_is_alarmed(drill, blocks_behind)
                        7.6: (said("and what's the best email for you", 6.5, 7.5), [])})
     rep = LiveRep(drill, engine)
     rep.decoding.close()
-    rep.decoding = Behind(engine, blocks_behind)
+    rep.decoding = Behind(engine, drill, blocks_behind)
     feed_noise(rep, 8.4, ((0.5, 1.5), (3.0, 4.0), (6.5, 7.5)))
     report = rep.finish()
     alarms = [e.after for e in rep.outbox if e.type == EventType.PAUSE_ALARM]

@@ -5,6 +5,10 @@ every utterance takes about 55 ms. At real-time pace that work runs in a child p
 own copy of the engine (a `Twin`), on the other core, so the live loop — pause meter, ticks,
 screen — never waits for it. Fed as fast as a file can be read, decoding stays in this process,
 block by block, so the same audio always gives the same live events.
+
+A missing step is listened to again (second_look) where the stream was decoded, on the engine
+that has just heard it, exactly as `check` does: the same rep gets the same scorecard live and
+checked, in this process or in the child.
 """
 
 from __future__ import annotations
@@ -21,8 +25,10 @@ from typing import Protocol
 import numpy as np
 
 from .asr import Engine
-from .audio import RATE
+from .audio import RATE, clip_blocks
 from .data import Word
+from .drills import Drill
+from .second_look import second_look
 
 READY_TIMEOUT_S = 15.0  # loading the engine's copy takes about 1 s; longer, the rep decodes here
 FINISH_GRACE_S = 10.0  # a rep's last words come this long after its end at most (plus its backlog)
@@ -39,7 +45,8 @@ class Heard:
     audio_s: float
     final: list[Word]  # words that became final with this block
     partial: list[Word]  # the hypothesis under way
-    last: bool = False  # the end of the stream: `final` holds its last words
+    last: bool = False  # the end of the stream: `final` holds its last words…
+    looked: list[Word] | None = None  # …and this, the whole rep's words after its second looks
 
 
 class DecoderGone(RuntimeError):
@@ -58,7 +65,8 @@ class Decoding(Protocol):
         ...
 
     def finish(self) -> list[Heard]:
-        """End of audio: everything not yet returned, ending with the stream's last words."""
+        """End of audio: everything not yet returned, ending with the stream's last words and
+        the rep's words after its second looks."""
         ...
 
     def close(self) -> None:
@@ -69,14 +77,19 @@ class Decoding(Protocol):
 class InlineDecoding:
     """Decodes each block as it is sent, in this process."""
 
-    def __init__(self, engine: Engine):
+    def __init__(self, engine: Engine, drill: Drill):
+        self._engine, self._drill = engine, drill
         self._recognizer = engine.recognizer()
         self._samples = 0
         self._ready: list[Heard] = []
+        self._audio: list[np.ndarray] = []  # the rep as sent, and its words so far: for the second looks
+        self._words: list[Word] = []
 
     def send(self, block: np.ndarray) -> None:
         self._samples += block.size
+        self._audio.append(block)
         final = self._recognizer.accept(block)
+        self._words += final
         self._ready.append(Heard(self._samples / RATE, final, self._recognizer.partial()))
 
     def heard(self) -> list[Heard]:
@@ -84,7 +97,9 @@ class InlineDecoding:
         return ready
 
     def finish(self) -> list[Heard]:
-        return self.heard() + [Heard(self._samples / RATE, self._recognizer.finish(), [], last=True)]
+        final = self._recognizer.finish()
+        looked = second_look(self._words + final, self._drill, self._engine, lambda start, end: clip_blocks(self._audio, start, end))
+        return self.heard() + [Heard(self._samples / RATE, final, [], last=True, looked=looked)]
 
     def close(self) -> None:
         self._recognizer.close()
@@ -99,6 +114,8 @@ class Ask(StrEnum):
     CLOSE = "close"
 
 
+Payload = Drill | np.ndarray | None  # START comes with the drill, BLOCK with the audio
+
 def _serve(recipe: Callable[[], Engine], requests: multiprocessing.Queue, replies: multiprocessing.Queue) -> None:
     """The child: load the engine, then decode streams (one at a time) until told to stop."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle (it came blocked: see Twin)
@@ -110,7 +127,7 @@ def _serve(recipe: Callable[[], Engine], requests: multiprocessing.Queue, replie
         pass
 
 
-def _requests(requests: multiprocessing.Queue) -> Iterator[tuple[int, Ask, np.ndarray | None]]:
+def _requests(requests: multiprocessing.Queue) -> Iterator[tuple[int, Ask, Payload]]:
     """The parent's requests until it says stop, or until it is gone (killed: nobody says stop)."""
     parent = multiprocessing.parent_process()
     while True:
@@ -129,16 +146,16 @@ def _decode_streams(engine: Engine, requests: multiprocessing.Queue, replies: mu
     """Say it is ready, then decode each stream as InlineDecoding does, sending back what it heard."""
     replies.put((None, None))
     decoding: InlineDecoding | None = None
-    for stream, ask, block in _requests(requests):
+    for stream, ask, payload in _requests(requests):
         if ask == Ask.START:
             if decoding is not None:
                 decoding.close()
-            decoding = InlineDecoding(engine)
+            decoding = InlineDecoding(engine, payload)
         elif ask == Ask.CLOSE:
             decoding.close()
         else:
             if ask == Ask.BLOCK:
-                decoding.send(block)
+                decoding.send(payload)
             for heard in decoding.finish() if ask == Ask.FINISH else decoding.heard():
                 replies.put((stream, heard))
 
@@ -174,14 +191,14 @@ class Twin:
                     return False
         return self._ready and self._process.is_alive()
 
-    def stream(self) -> ProcessDecoding:
-        """A new stream (the child closes the previous one first)."""
+    def stream(self, drill: Drill) -> ProcessDecoding:
+        """A new stream of a rep of `drill` (the child closes the previous one first)."""
         self._streams += 1
-        return ProcessDecoding(self, self._streams)
+        return ProcessDecoding(self, self._streams, drill)
 
-    def put(self, stream: int, ask: Ask, block: np.ndarray | None = None) -> None:
+    def put(self, stream: int, ask: Ask, payload: Payload = None) -> None:
         """Send a request for `stream` (never waits: the queue's own thread writes it)."""
-        self._requests.put((stream, ask, block))
+        self._requests.put((stream, ask, payload))
 
     def get(self, wait: bool) -> tuple[int | None, Heard | None]:
         """The next reply; raises queue.Empty when none came (at once, or within POLL_S)."""
@@ -209,13 +226,13 @@ class Twin:
 class ProcessDecoding:
     """A stream decoded by a Twin: blocks go out at once, what was heard comes back when ready."""
 
-    def __init__(self, twin: Twin, number: int):
+    def __init__(self, twin: Twin, number: int, drill: Drill):
         self._twin = twin
         self._number = number
         self._sent = 0  # samples sent…
         self._heard = 0  # …and heard back
         self._open = True
-        twin.put(number, Ask.START)
+        twin.put(number, Ask.START, drill)
 
     def send(self, block: np.ndarray) -> None:
         self._sent += block.size

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import string
 import tomllib
 import unicodedata
 from dataclasses import dataclass
@@ -63,8 +64,9 @@ class PauseRule:
     max_s: float | None = None
 
 
-# Coaching, in the playbook's words. A drill's [tips] table overrides any of these; {step}, {line},
-# {after}, {limit}, {phrase}, {low} and {high} are filled in from the rep and the drill.
+# Coaching, in the playbook's words. A drill's [tips] table overrides any of these; the TIP_FIELDS
+# are filled in from the rep and the drill (a field a problem does not have reads as nothing).
+TIP_FIELDS = ("step", "line", "after", "gap", "limit", "phrase", "wpm", "low", "high")
 DEFAULT_TIPS = {
     "skipped": "You skipped {step}. Ask: “{line}” right after {after}.",
     "repeated": "You asked for {step} twice. Ask it once, then move straight on.",
@@ -283,7 +285,7 @@ class _Validator:
         if not isinstance(table, dict):
             raise self.fail("tips", "must be a table ([tips])")
         self.no_unknown(table, "tips.", set(DEFAULT_TIPS))
-        return tuple((key, self.text(table, key, where="tips")) for key in table)
+        return tuple((key, self.tip(table, key, where="tips")) for key in table)
 
     def pause_rules(self, raw: object, ids: list[str]) -> tuple[PauseRule, ...]:
         if not isinstance(raw, list):
@@ -342,7 +344,7 @@ class _Validator:
                     group=self.text(entry, "group", where=where),
                     repeat=self.flag(entry, where, "repeat"),
                     example=self.text(entry, "example", where=where),
-                    tip=self.text(entry, "tip", where=where),
+                    tip=self.tip(entry, "tip", where=where),
                 )
             )
         return tuple(steps)
@@ -365,6 +367,22 @@ class _Validator:
             raise self.fail(field, "must not be empty")
         self.printable(field, value)
         return value.strip()
+
+    def tip(self, table: dict, key: str, where: str) -> str:
+        """A coaching line whose {fields} are all ones voicedrill fills in, written plainly (a
+        typo would otherwise fail every rep it coaches, or silently read as nothing)."""
+        value, field = self.text(table, key, where=where), f"{where}.{key}"
+        try:
+            parts = list(string.Formatter().parse(value))
+        except ValueError:
+            raise self.fail(field, "has a { or } with no partner; write {{ or }} for a brace itself") from None
+        for _, name, spec, conversion in parts:
+            if name is not None and name not in TIP_FIELDS:
+                known = ", ".join(f"{{{f}}}" for f in TIP_FIELDS)
+                raise self.fail(field, f"{{{name}}} is not a field voicedrill fills in; use {known}")
+            if spec or conversion:
+                raise self.fail(field, f"write {{{name}}} as it is: its value comes ready to read")
+        return value
 
     def printable(self, field: str, value: str) -> None:
         """Control characters (terminal escape codes among them) would reach the rep's screen raw."""

@@ -19,12 +19,11 @@ import numpy as np
 from .align import align, judge_order
 from .analysis import analyse, clean_words
 from .asr import Engine
-from .audio import RATE, SilenceTracker, clip_blocks
+from .audio import RATE, SilenceTracker
 from .data import CustomerTurn, Hit, RepReport, TurnKind, Word
 from .decoding import DecoderGone, Decoding, Heard, InlineDecoding, Twin
 from .drills import Drill
 from .metrics import pause_between
-from .second_look import second_look
 
 END_SILENCE_S = 1.5  # from a microphone, the rep ends this long after the last step is said…
 GIVE_UP_SILENCE_S = 6.0  # …or this long after any speech, if the rep stalls
@@ -139,11 +138,11 @@ class LiveRep:
     def __init__(self, drill: Drill, engine: Engine, number: int = 1, twin: Twin | None = None):
         self.drill = drill
         self.engine = engine
-        self.decoding: Decoding = twin.stream() if twin else InlineDecoding(engine)
+        self.decoding: Decoding = twin.stream(drill) if twin else InlineDecoding(engine, drill)
         self._decoded_s = 0.0  # how far into the rep the recogniser has heard (behind audio_s in a twin)
         self.tracker = SilenceTracker()
         self.state = LiveState(drill, rep=number)
-        self.audio: list[np.ndarray] = []  # the rep as heard (a missing step is listened to again)
+        self.audio: list[np.ndarray] = []  # the rep as heard (decoded again here if its child stops)
         self._aligner = LiveAligner(drill)
         self._samples = 0
         self._announced: dict[str, LiveEvent] = {}  # every step event raised, first time only
@@ -190,7 +189,7 @@ class LiveRep:
         try:
             return self.decoding.finish() if finish else self.decoding.heard()
         except DecoderGone:
-            self.decoding = InlineDecoding(self.engine)
+            self.decoding = InlineDecoding(self.engine, self.drill)
             self.state.final, self.state.partial = [], []
             self._aligner, self._seen = LiveAligner(self.drill), ()
             for block in self.audio:
@@ -284,11 +283,12 @@ class LiveRep:
     def finish(self) -> RepReport:
         """End of audio: the scorecard, exactly as `check` computes it."""
         state = self.state
-        for heard in self._decoded(finish=True):
-            self._take(heard)
+        heard = self._decoded(finish=True)
+        for part in heard:
+            self._take(part)
         self.event(EventType.REP_END)
-        words = second_look(state.final, self.drill, self.engine, lambda start, end: clip_blocks(self.audio, start, end))
-        return analyse(words, self.drill, self.engine.name, state.audio_s, self.tracker.silences(), state.turns)
+        looked = next(part.looked for part in heard if part.last)  # (listened to again where it was decoded)
+        return analyse(looked, self.drill, self.engine.name, state.audio_s, self.tracker.silences(), state.turns)
 
 
 Listener = Callable[[LiveState, list[LiveEvent]], None]
