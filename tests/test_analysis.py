@@ -65,6 +65,27 @@ def test_clean_rep_scores_full(drill):
     assert not report.extra
 
 
+@pytest.mark.parametrize("kind", ["cue", "hesitation"])
+def test_a_slow_start_after_their_yes_is_not_coached_as_a_concern(drill, kind):
+    """The customer's yes ("Yeah, that sounds good.") answered 3 s late: start collecting at once,
+    with the first line; a hesitation answered as late: address the concern."""
+    from voicedrill.data import CustomerTurn, TurnKind
+
+    if kind == "cue":
+        words, turn = timeline(4.0, *lines(drill, *ALL)), CustomerTurn(TurnKind.CUE, None, "Yeah, that sounds good.", 0.0, 1.0)
+    else:  # the customer speaks in the silence after the name line
+        words = timeline(*lines(drill, "name"), 3.5, *lines(drill, *ALL[1:]))
+        end = words[len(lines(drill, "name")[0].split()) - 1].end
+        turn = CustomerTurn(TurnKind.HESITATION, "name", "Can I think about it?", round(end + 0.1, 3), round(end + 0.6, 3))
+    tips = [t.tip for t in analyse(words, drill, "fake", 40.0, turns=[turn]).coaching.tips]
+    late = [t for t in tips if "you took" in t]
+    if kind == "cue":
+        assert late == ["They said yes and you took 3.0 s to start. Don't pause, don't celebrate: capture that momentum and "
+                        "start collecting info at once: “Perfect. What's the best name for the account?”"]
+    else:
+        assert not any("They said yes" in t for t in tips) and any("pause" in t.lower() for t in tips)
+
+
 def test_paraphrases_and_recognition_errors_still_match(drill):
     words = timeline(
         "what name should I put on the account",  # a listed variant

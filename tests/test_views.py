@@ -121,7 +121,7 @@ def test_speech_off_the_script_is_counted_in_words(drill, chatter, shown):
 
 @pytest.mark.parametrize(("trend", "words"), [
     (15.0, "climbing about 15.0 points a rep"),
-    (-10.0, "slipping about 10.0 points a rep — slow down"),
+    (-10.0, "slipping about 10.0 points a rep — fix what the last rep's “Next rep” says"),
     (0.2, "holding steady — pick one tip"),
 ])
 def test_the_run_trend_in_words(trend, words):

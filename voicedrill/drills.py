@@ -79,6 +79,7 @@ DEFAULT_TIPS = {
     "slow": "Speed up: {wpm} words a minute, aim for {low}–{high}. The faster you move, the less time they have to second-guess.",
     "fast": "Slow down a little: {wpm} words a minute, aim for {low}–{high}. Conversational, not rushed.",
     "late_reply": "After the customer's “{phrase}”, you took {gap} to answer (limit {limit}). Address it calmly and at once.",
+    "late_start": "After their yes (“{phrase}”) you took {gap} to start (limit {limit}). Don't pause, don't celebrate: start collecting at once: “{line}”",
     "stopped": "After the customer's “{phrase}”, the sequence stopped. Address the concern, then continue: “{line}”.",
     "nothing": "Nothing of the script was heard. Say the drill out loud, close to the microphone.",
     "clean": "Clean rep. Next: say it faster, with the same confidence.",

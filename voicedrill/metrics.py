@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .align import Alignment, is_filler
-from .data import Coaching, CustomerTurn, Hit, HitKind, Mark, Pace, nothing_heard, Pause, ScorePart, Status, StepResult, Tip, TurnResult, Word
+from .data import Coaching, CustomerTurn, Hit, HitKind, Mark, Pace, nothing_heard, Pause, ScorePart, Status, StepResult, Tip, TurnKind, TurnResult, Word
 from .drills import Drill
 
 SILENT_PAUSE_S = 0.25  # gaps at least this long are excluded from articulation rate
@@ -249,7 +249,9 @@ def _problems(drill, steps, pauses_, pace_, fillers, forbidden, turns) -> list[t
             add("flow", COST["stopped"], "after the customer", "stopped", following, phrase=t.turn.text)
         elif not t.in_time and not any(p.flagged and p.from_step == t.turn.after for p in pauses_):
             gap = "too long" if t.latency_s is None else f"{t.latency_s:.1f} s"
-            add("flow", COST["late_reply"], "after the customer", "late_reply", following, phrase=t.turn.text, gap=gap, limit=f"{t.limit_s:g} s")
+            yes = t.turn.kind == TurnKind.CUE  # their yes is no concern: the sequence starts at once
+            add("flow", COST["late_reply"], "after the customer", "late_start" if yes else "late_reply", ids[0] if yes else following,
+                phrase=t.turn.text, gap=gap, limit=f"{t.limit_s:g} s")
     low, high = drill.pace_wpm
     wpm = pace_.speech_wpm
     if wpm is not None and not low <= wpm <= high:

@@ -446,7 +446,7 @@ def summary_line(info: dict) -> str:
         if trend >= TREND_STEADY:
             line += f"; climbing about {trend:.1f} points a rep — it's starting to flow"
         elif trend <= -TREND_STEADY:
-            line += f"; slipping about {-trend:.1f} points a rep — slow down, get the order right, then build speed again"
+            line += f"; slipping about {-trend:.1f} points a rep — fix what the last rep's “Next rep” says before you go faster"
         elif info["last_score"] >= 100:
             line += "; holding steady at 100 — keep it flowing, faster and more natural each time"
         else:
