@@ -70,8 +70,10 @@ def test_a_drill_by_path(tmp_path):
         (GOOD.replace('id = "two"\nline = "Second question?"', 'id = "two"\nline = "   "'), ":9: steps[1].line: must not be empty"),
         # a tip's typo would fail every rep it coaches (a traceback, the rep unsaved) or read as nothing
         (GOOD + '[tips]\npause = "You paused {gap} (limit {limit)"\n', ":11: tips.pause: has a { or } with no partner"),
-        (GOOD + '[tips]\npause = "You paused {gap:.1f}"\n', ":11: tips.pause: write {gap} as it is"),
-        (GOOD + '[tips]\nslow = "Go straight to: {lnie}"\n', ":11: tips.slow: {lnie} is not a field voicedrill fills in; use {step}"),
+        (GOOD + '[tips]\npause = "You paused {gap:.1f}"\n', ":11: tips.pause: write just {gap}: voicedrill writes it out for you"),
+        (GOOD + '[tips]\npause = "Go straight to: {lnie}"\n', ":11: tips.pause: {lnie} is not a field voicedrill fills in for this tip; use {step}, {line}, {gap}, {limit}"),
+        (GOOD + '[tips]\nskipped = "You paused {gap}"\n', ":11: tips.skipped: {gap} is not a field voicedrill fills in for this tip; use {step}, {line}, {after}"),
+        (GOOD + '[tips]\nclean = "Clean rep at {wpm}"\n', ":11: tips.clean: {wpm} is not a field voicedrill fills in for this tip; it has none"),
         (GOOD.replace('id = "one"', 'id = "one"\ntip = "Ask {0} first"'), ":6: steps[0].tip: {0} is not a field"),
     ],
 )
@@ -98,9 +100,15 @@ def test_parse_is_pure():
     assert parse_drill(GOOD, "inline").steps[1].id == "two"
 
 
-def test_a_tip_may_use_every_field_and_a_brace_written_twice():
-    tip = "{step} {line} {after} {gap} {limit} {phrase} {wpm} {low} {high} {{as is}}"
-    assert dict(parse_drill(GOOD + f'[tips]\npause = "{tip}"\n', "inline").tips)["pause"] == tip
+def test_a_tip_reads_with_its_fields_filled_and_a_brace_written_twice_as_one():
+    """On the scorecard: the pause tip with its gap and limit; the clean tip, which has no field, too."""
+    from voicedrill.analysis import analyse
+    from voicedrill.data import Word
+
+    drill = parse_drill(GOOD + '[tips]\npause = "{{Pause}} {gap} over {limit} before {step}"\nclean = "{{Clean}} rep"\n', "inline")
+    said = [Word("first", 0.0, 0.3), Word("question", 0.3, 0.6), Word("second", 2.6, 2.9), Word("question", 2.9, 3.2)]
+    assert analyse(said, drill, "fake", 4.0).coaching.focus == "{Pause} 2.0 s over 1 s before two"
+    assert analyse(said[:2] + [Word(w.text, w.start - 1.7, w.end - 1.7) for w in said[2:]], drill, "fake", 4.0).coaching.focus == "{Clean} rep"
 
 
 def test_validate_command(tmp_path):

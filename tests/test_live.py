@@ -108,6 +108,7 @@ def test_a_step_only_a_second_look_finds_is_found_live_as_checked(drill, sphinx,
     assert report.steps == checked.steps and report.pauses == checked.pauses and report.score == checked.score
     assert {e.step for e in steps_of(events)} <= {s.id for s in report.steps if s.status != "missing"}
 
+
 def test_a_line_placed_late_does_not_lengthen_the_pause_before_it(drill, sphinx, tmp_path):
     """At 130 wpm (en-us) "This address here, right?" is misheard live until the next line
     comes: the silences inside and after it are not added to the pause before it (a false

@@ -31,7 +31,7 @@ from .drills import Drill
 from .second_look import second_look
 
 READY_TIMEOUT_S = 15.0  # loading the engine's copy takes about 1 s; longer, the rep decodes here
-FINISH_GRACE_S = 10.0  # a rep's last words come this long after its end at most (plus its backlog)
+FINISH_GRACE_S = 10.0  # a rep's last words and its second looks come this long after its end at most (plus its backlog)
 POLL_S = 0.05  # how often a wait checks that the child is still there
 PARENT_CHECK_S = 0.5  # how often an idle child checks that its parent is still there
 BACKLOG_S = 2.0  # this much audio sent and not heard: check that the child is still there…
@@ -116,6 +116,7 @@ class Ask(StrEnum):
 
 Payload = Drill | np.ndarray | None  # START comes with the drill, BLOCK with the audio
 
+
 def _serve(recipe: Callable[[], Engine], requests: multiprocessing.Queue, replies: multiprocessing.Queue) -> None:
     """The child: load the engine, then decode streams (one at a time) until told to stop."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle (it came blocked: see Twin)
@@ -151,13 +152,16 @@ def _decode_streams(engine: Engine, requests: multiprocessing.Queue, replies: mu
             if decoding is not None:
                 decoding.close()
             decoding = InlineDecoding(engine, payload)
-        elif ask == Ask.CLOSE:
+        elif ask == Ask.CLOSE and decoding is not None:
             decoding.close()
+            decoding = None  # (its audio goes now, not at the next rep)
         else:
             if ask == Ask.BLOCK:
                 decoding.send(payload)
             for heard in decoding.finish() if ask == Ask.FINISH else decoding.heard():
                 replies.put((stream, heard))
+            if ask == Ask.FINISH:
+                decoding = None
 
 
 class Twin:

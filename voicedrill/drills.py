@@ -64,9 +64,16 @@ class PauseRule:
     max_s: float | None = None
 
 
-# Coaching, in the playbook's words. A drill's [tips] table overrides any of these; the TIP_FIELDS
-# are filled in from the rep and the drill (a field a problem does not have reads as nothing).
-TIP_FIELDS = ("step", "line", "after", "gap", "limit", "phrase", "wpm", "low", "high")
+# Coaching, in the playbook's words. A drill's [tips] table overrides any of these; each kind's
+# TIP_FIELDS are filled in from the rep and the drill (a step's own `tip` is a "skipped" tip).
+_SAID = ("step", "line")
+_REPLY = ("phrase", "gap", "limit", *_SAID)
+TIP_FIELDS = {
+    "skipped": (*_SAID, "after"), "repeated": _SAID, "last": _SAID, "order": _SAID,
+    "pause": (*_SAID, "gap", "limit"), "required_pause": (*_SAID, "limit"), "forbidden": ("phrase",), "filler": ("phrase",),
+    "slow": ("wpm", "low", "high"), "fast": ("wpm", "low", "high"),
+    "late_reply": _REPLY, "late_start": _REPLY, "stopped": ("phrase", *_SAID), "nothing": (), "clean": (),
+}
 DEFAULT_TIPS = {
     "skipped": "You skipped {step}. Ask: “{line}” right after {after}.",
     "repeated": "You asked for {step} twice. Ask it once, then move straight on.",
@@ -286,7 +293,7 @@ class _Validator:
         if not isinstance(table, dict):
             raise self.fail("tips", "must be a table ([tips])")
         self.no_unknown(table, "tips.", set(DEFAULT_TIPS))
-        return tuple((key, self.tip(table, key, where="tips")) for key in table)
+        return tuple((key, self.tip(table, key, "tips", key)) for key in table)
 
     def pause_rules(self, raw: object, ids: list[str]) -> tuple[PauseRule, ...]:
         if not isinstance(raw, list):
@@ -345,7 +352,7 @@ class _Validator:
                     group=self.text(entry, "group", where=where),
                     repeat=self.flag(entry, where, "repeat"),
                     example=self.text(entry, "example", where=where),
-                    tip=self.tip(entry, "tip", where=where),
+                    tip=self.tip(entry, "tip", where, "skipped"),
                 )
             )
         return tuple(steps)
@@ -369,20 +376,20 @@ class _Validator:
         self.printable(field, value)
         return value.strip()
 
-    def tip(self, table: dict, key: str, where: str) -> str:
-        """A coaching line whose {fields} are all ones voicedrill fills in, written plainly (a
-        typo would otherwise fail every rep it coaches, or silently read as nothing)."""
-        value, field = self.text(table, key, where=where), f"{where}.{key}"
+    def tip(self, table: dict, key: str, where: str, kind: str) -> str:
+        """A coaching line of a `kind` whose {fields} are all ones voicedrill fills in for it,
+        written plainly (a typo would otherwise fail every rep it coaches, or read as nothing)."""
+        value, field, fields = self.text(table, key, where=where), f"{where}.{key}", TIP_FIELDS[kind]
         try:
             parts = list(string.Formatter().parse(value))
         except ValueError:
             raise self.fail(field, "has a { or } with no partner; write {{ or }} for a brace itself") from None
         for _, name, spec, conversion in parts:
-            if name is not None and name not in TIP_FIELDS:
-                known = ", ".join(f"{{{f}}}" for f in TIP_FIELDS)
-                raise self.fail(field, f"{{{name}}} is not a field voicedrill fills in; use {known}")
+            if name is not None and name not in fields:
+                known = "use " + ", ".join(f"{{{f}}}" for f in fields) if fields else "it has none"
+                raise self.fail(field, f"{{{name}}} is not a field voicedrill fills in for this tip; {known}")
             if spec or conversion:
-                raise self.fail(field, f"write {{{name}}} as it is: its value comes ready to read")
+                raise self.fail(field, f"write just {{{name}}}: voicedrill writes it out for you")
         return value
 
     def printable(self, field: str, value: str) -> None:

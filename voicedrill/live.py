@@ -142,7 +142,7 @@ class LiveRep:
         self._decoded_s = 0.0  # how far into the rep the recogniser has heard (behind audio_s in a twin)
         self.tracker = SilenceTracker()
         self.state = LiveState(drill, rep=number)
-        self.audio: list[np.ndarray] = []  # the rep as heard (decoded again here if its child stops)
+        self.audio: list[np.ndarray] = []  # the rep as heard (saved with --keep-audio; decoded again here if its child stops)
         self._aligner = LiveAligner(drill)
         self._samples = 0
         self._announced: dict[str, LiveEvent] = {}  # every step event raised, first time only

@@ -202,7 +202,7 @@ def score(
     """The 0–100 score as explained parts (steps said 35, in order 20, pauses 15, pace 10, words 20),
     each problem costing what the playbook says it is worth, and the coaching for every problem."""
     if nothing_heard(steps):
-        nothing = drill.tip("nothing")
+        nothing = drill.tip("nothing").format_map(_Blank())
         parts = tuple(ScorePart(name, 0, top, "nothing of the script was heard") for name, top in PART_MAX.items())
         return 0, parts, Coaching(nothing, (Tip("the whole drill", nothing, 100.0),))
     problems = _problems(drill, steps, pauses_, pace_, fillers, forbidden, turns)
@@ -211,7 +211,7 @@ def score(
         for (name, top), why in zip(PART_MAX.items(), _whys(drill, steps, pauses_, pace_, fillers, forbidden, problems))
     )
     tips = tuple(sorted((tip for _, _, tip in problems), key=lambda t: -t.points))
-    return round(sum(p.points for p in parts)), parts, Coaching(tips[0].tip if tips else drill.tip("clean"), tips)
+    return round(sum(p.points for p in parts)), parts, Coaching(tips[0].tip if tips else drill.tip("clean").format_map(_Blank()), tips)
 
 
 def _problems(drill, steps, pauses_, pace_, fillers, forbidden, turns) -> list[tuple[str, float, Tip]]:
