@@ -202,7 +202,7 @@ def score(
     """The 0–100 score as explained parts (steps said 35, in order 20, pauses 15, pace 10, words 20),
     each problem costing what the playbook says it is worth, and the coaching for every problem."""
     if nothing_heard(steps):
-        nothing = drill.tip("nothing").format_map(_Blank())
+        nothing = _tip(drill, "nothing")
         parts = tuple(ScorePart(name, 0, top, "nothing of the script was heard") for name, top in PART_MAX.items())
         return 0, parts, Coaching(nothing, (Tip("the whole drill", nothing, 100.0),))
     problems = _problems(drill, steps, pauses_, pace_, fillers, forbidden, turns)
@@ -211,7 +211,7 @@ def score(
         for (name, top), why in zip(PART_MAX.items(), _whys(drill, steps, pauses_, pace_, fillers, forbidden, problems))
     )
     tips = tuple(sorted((tip for _, _, tip in problems), key=lambda t: -t.points))
-    return round(sum(p.points for p in parts)), parts, Coaching(tips[0].tip if tips else drill.tip("clean").format_map(_Blank()), tips)
+    return round(sum(p.points for p in parts)), parts, Coaching(tips[0].tip if tips else _tip(drill, "clean"), tips)
 
 
 def _problems(drill, steps, pauses_, pace_, fillers, forbidden, turns) -> list[tuple[str, float, Tip]]:
@@ -221,8 +221,8 @@ def _problems(drill, steps, pauses_, pace_, fillers, forbidden, turns) -> list[t
     problems: list[tuple[str, float, Tip]] = []
 
     def add(part: str, points: float, about: str, kind: str, step_id: str | None = None, **fields: str) -> None:
-        fields = {"step": step_id or "", "line": line.get(step_id, ""), **fields}
-        problems.append((part, points, Tip(about, drill.tip(kind, step_id).format_map(_Blank(fields)), round(points, 1))))
+        text = _tip(drill, kind, step_id, step=step_id or "", line=line.get(step_id, ""), **fields)
+        problems.append((part, points, Tip(about, text, round(points, 1))))
 
     for s in steps:
         if s.status == Status.MISSING and not s.optional:
@@ -293,6 +293,11 @@ def _whys(drill, steps, pauses_, pace_, fillers, forbidden, problems) -> list[st
         " (too slow)" if wpm < low else " (too fast)" if wpm > high else "")
     clean_why = f"{len(forbidden)} word(s) to avoid, {len(fillers)} filler word(s)" if forbidden or fillers else "no words to avoid, no filler words"
     return [steps_why, order_why, ", ".join(reasons) or "no pause over the limit", pace_why, clean_why]
+
+
+def _tip(drill: Drill, kind: str, step_id: str | None = None, **fields: str) -> str:
+    """The drill's coaching line for a kind of problem with its fields filled in (see _Blank)."""
+    return drill.tip(kind, step_id).format_map(_Blank(fields))
 
 
 class _Blank(dict):
