@@ -152,7 +152,23 @@ def test_forbidden_filler_and_extra(drill):
     about = [t.about for t in report.coaching.tips]
     assert "“so you want to do it”" in about and "filler words" in about
     tip = next(t for t in report.coaching.tips if t.about == "filler words")
-    assert tip.points == 5 and "“um”" in tip.tip
+    assert "“um”" in tip.tip and report.score_parts[-1].why == "1 word to avoid, 1 filler word"
+    # 20 + 5 points of problems in a part of 20: each tip shows its share of the 20 the part lost
+    clean = [(t.about, t.points) for t in report.coaching.tips if t.about in ("“so you want to do it”", "filler words")]
+    assert clean == [("“so you want to do it”", 16.0), ("filler words", 4.0)]
+
+
+def test_tips_never_cost_more_than_their_part_lost(drill):
+    """Six hesitations of 2 s cost 7 points each as problems, 42 in all, but the pauses part holds
+    15: each tip shows its share of those 15, and the part's reason counts them in words."""
+    said = lines(drill, *ALL)
+    words = timeline(*[part for line in said for part in (line, 2.0)][:-1])
+    report = analyse(words, drill, "fake", 60.0)
+    flow = next(p for p in report.score_parts if p.name == "flow")
+    pauses = [t for t in report.coaching.tips if t.about.startswith("pause before")]
+    assert flow.points == 0 and flow.why.startswith("6 pauses too long") and "(s)" not in flow.why
+    assert len(pauses) == 6 and sum(t.points for t in pauses) == pytest.approx(15.0, abs=0.1)
+    assert report.coaching.tips[:6] == tuple(pauses)  # the part that lost most is coached first
 
 
 def test_pause_is_silence_not_speech(drill):

@@ -114,6 +114,21 @@ def test_synth_writes_a_drill_rep(tmp_path):
     assert "payment" in run.stderr
 
 
+def test_synth_keeps_the_pauses_a_drill_requires(tmp_path):
+    """first-close-recovery wants 1.5–5 s of silence before "Is there a concern…": synth's rep,
+    made with its default 0.3 s between lines, keeps that pause (it was 0.3 s: "1 required pause
+    missed", 90), so check finds no pause to coach."""
+    out = tmp_path / "rep.wav"
+    made = voicedrill("synth", str(out), "--drill", "first-close-recovery")
+    assert made.returncode == 0, made.stderr
+    run = voicedrill("check", str(out), "--drill", "first-close-recovery", "--json", "--no-save", env={"HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path)})
+    assert run.returncode == 0, run.stderr
+    report = json.loads(run.stdout)
+    before = next(p for p in report["pauses"] if p["to"] == "concern")
+    assert 1.5 <= before["gap_s"] <= 5 and not any(p["flagged"] for p in report["pauses"])
+    assert next(p for p in report["score_parts"] if p["part"] == "flow")["points"] == 15
+
+
 @pytest.mark.parametrize(
     "args",
     [[], ["check", "x.wav", "--engine", "nope"], ["drill", "--reps", "abc"], ["drills", "validate"], ["model"]],

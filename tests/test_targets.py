@@ -51,6 +51,18 @@ def test_targets_are_the_recent_best_and_say_if_beaten(drill):
     json.dumps(data)
 
 
+def test_a_rep_that_skipped_a_step_is_not_timed_against_the_target(drill):
+    """Leaving out the address makes a rep shorter, not faster: the time target is not met, and
+    the rep is told why."""
+    past = [rep(drill, gap) for gap in (0.6, 0.45, 0.5)]
+    skipped = judged(rep(drill, 0.3, skip="address"), past)
+    time = next(t for t in skipped.targets.results if t.what.startswith("time"))
+    assert skipped.duration_s < time.target and time.value is None and not time.met
+    console = Console(file=io.StringIO(), width=100, color_system=None)
+    render(skipped, console)
+    assert "time from first question to handoff not timed: a step was skipped, target" in " ".join(console.file.getvalue().split())
+
+
 def test_a_slow_rep_outside_the_band_never_sets_the_pace_target(drill):
     past = [rep(drill, 0.4, word_s=0.55) for _ in range(3)]  # about 100 words a minute: below the band
     pace = [t for t in judged(rep(drill, 0.4), past).targets.results if t.what == "speaking pace"]

@@ -137,7 +137,7 @@ def _parser() -> argparse.ArgumentParser:
     synth.add_argument("--drill", default="hard-close", help="drill name or .toml path")
     synth.add_argument("--voice", default=None, help="text-to-speech voice id (default gmw/en-us)")
     synth.add_argument("--wpm", type=_number(60, 400, whole=True), default=170, help="speaking rate, 60–400 words per minute")
-    synth.add_argument("--pause", type=_number(0, 30, unit=" s"), default=0.3, help="seconds of silence between steps, 0–30")
+    synth.add_argument("--pause", type=_number(0, 30, unit=" s"), default=0.3, help="seconds of silence between steps, 0–30 (a pause the drill requires is kept)")
 
     past = commands.add_parser("history", help="your reps so far: sessions, figures and trend; --plot for a chart")
     _filters(past)
@@ -515,11 +515,12 @@ def _synth(args: argparse.Namespace, err: Console) -> int:
     from .drills import load_drill
     from .audio import RATE
     from .files import destination, write_atomic
-    from .synth import DEFAULT_VOICE, Piece, build_rep, write_wav
+    from .practice import said_through
+    from .synth import DEFAULT_VOICE, build_rep, write_wav
 
     destination(args.out, (".wav",))  # refused before the speech is made
     drill = load_drill(args.drill)
-    pieces = [Piece(step.line, step.id, args.pause) for step in drill.steps]
+    pieces = said_through(drill, args.pause)
     audio, segments = build_rep(pieces, args.voice or DEFAULT_VOICE, args.wpm)
     write_atomic(args.out, lambda tmp: write_wav(tmp, audio))
     for segment in segments:

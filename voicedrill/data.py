@@ -247,3 +247,8 @@ class RepReport:
         about = self.coaching.tips[0].about
         status = next((s.status for s in self.steps if s.id == about), None)
         return {Status.MISSING: f"skipped {about}", Status.OUT_OF_ORDER: f"{about} out of order", Status.REPEATED: f"{about} said twice"}.get(status, about)
+
+
+def counted(n: int, one: str, many: str = "") -> str:
+    """A count in words: "1 rep", "3 reps" ("1 person", "2 people" with `many`)."""
+    return f"{n} {one if n == 1 else many or one + 's'}"

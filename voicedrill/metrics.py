@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from .align import Alignment, is_filler
-from .data import Coaching, CustomerTurn, Hit, HitKind, Mark, Pace, nothing_heard, Pause, ScorePart, Status, StepResult, Tip, TurnKind, TurnResult, Word
+from .data import Coaching, counted, CustomerTurn, Hit, HitKind, Mark, Pace, nothing_heard, Pause, ScorePart, Status, StepResult, Tip, TurnKind, TurnResult, Word
 from .drills import Drill
 
 SILENT_PAUSE_S = 0.25  # gaps at least this long are excluded from articulation rate
@@ -206,11 +207,15 @@ def score(
         parts = tuple(ScorePart(name, 0, top, "nothing of the script was heard") for name, top in PART_MAX.items())
         return 0, parts, Coaching(nothing, (Tip("the whole drill", nothing, 100.0),))
     problems = _problems(drill, steps, pauses_, pace_, fillers, forbidden, turns)
+    lost = {name: sum(cost for part, cost, _ in problems if part == name) for name in PART_MAX}
     parts = tuple(
-        ScorePart(name, round(max(0.0, top - sum(p for part, p, _ in problems if part == name)), 1), top, why)
+        ScorePart(name, round(max(0.0, top - lost[name]), 1), top, why)
         for (name, top), why in zip(PART_MAX.items(), _whys(drill, steps, pauses_, pace_, fillers, forbidden, problems))
     )
-    tips = tuple(sorted((tip for _, _, tip in problems), key=lambda t: -t.points))
+    # The part that lost most first, its worst problem first; each tip shows its share of what its
+    # part lost (six long pauses share the 15 points of the pauses part).
+    ranked = sorted(problems, key=lambda problem: (-min(lost[problem[0]], PART_MAX[problem[0]]), -problem[1]))
+    tips = tuple(replace(tip, points=round(cost * PART_MAX[part] / max(lost[part], PART_MAX[part]), 1)) for part, cost, tip in ranked)
     return round(sum(p.points for p in parts)), parts, Coaching(tips[0].tip if tips else _tip(drill, "clean"), tips)
 
 
@@ -222,7 +227,7 @@ def _problems(drill, steps, pauses_, pace_, fillers, forbidden, turns) -> list[t
 
     def add(part: str, points: float, about: str, kind: str, step_id: str | None = None, **fields: str) -> None:
         text = _tip(drill, kind, step_id, step=step_id or "", line=line.get(step_id, ""), **fields)
-        problems.append((part, points, Tip(about, text, round(points, 1))))
+        problems.append((part, points, Tip(about, text, points)))
 
     for s in steps:
         if s.status == Status.MISSING and not s.optional:
@@ -284,14 +289,15 @@ def _whys(drill, steps, pauses_, pace_, fillers, forbidden, problems) -> list[st
     order_why = "in order" if not order_tips else order_tips[0] if order_tips[0].endswith(" not last") else ", ".join(order_tips) + " out of order"
     long = [p for p in pauses_ if p.flagged and p.gap_s >= p.min_s]
     short = [p for p in pauses_ if p.flagged and p.gap_s < p.min_s]
-    reasons = [f"{len(long)} pause(s) too long (longest {max(p.gap_s for p in long):.1f} s, limit {long[0].max_s:g} s)"] if long else []
-    reasons += [f"{len(short)} required pause(s) missed"] if short else []
+    reasons = [f"{counted(len(long), 'pause')} too long (longest {max(p.gap_s for p in long):.1f} s, limit {long[0].max_s:g} s)"] if long else []
+    reasons += [f"{counted(len(short), 'required pause')} missed"] if short else []
     reasons += ["slow after the customer"] if any(part == "flow" and tip.about == "after the customer" for part, _, tip in problems) else []
     low, high = drill.pace_wpm
     wpm = pace_.speech_wpm
     pace_why = "no speech" if wpm is None else f"{wpm:.0f} words a minute, target {low:.0f}–{high:.0f}" + (
         " (too slow)" if wpm < low else " (too fast)" if wpm > high else "")
-    clean_why = f"{len(forbidden)} word(s) to avoid, {len(fillers)} filler word(s)" if forbidden or fillers else "no words to avoid, no filler words"
+    counts = [counted(len(forbidden), "word to avoid", "words to avoid")] * bool(forbidden) + [counted(len(fillers), "filler word")] * bool(fillers)
+    clean_why = ", ".join(counts) or "no words to avoid, no filler words"
     return [steps_why, order_why, ", ".join(reasons) or "no pause over the limit", pace_why, clean_why]
 
 

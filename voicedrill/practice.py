@@ -8,7 +8,7 @@ import signal
 import threading
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Protocol
@@ -74,11 +74,26 @@ def mic_sources() -> Callable[[int], MicSource]:
     return lambda number: MicSource()
 
 
+REQUIRED_MARGIN_S = 0.5  # a pause the drill requires is said this much over its minimum
+
+
+def said_through(drill: Drill, pause_s: float, example: bool = False) -> list[Piece]:
+    """The drill said through once, each line after `pause_s` of silence — or, where the drill
+    requires a pause ("take a pause before concern"), after its minimum and half a second, within
+    its maximum. `example`: each step's example line instead of its line."""
+    pieces = []
+    for before, step in zip([None, *drill.steps], drill.steps):
+        low, high = drill.pause_limits(before.id, step.id) if before else (0.0, pause_s)
+        gap = min(high, max(pause_s, low + REQUIRED_MARGIN_S)) if low else pause_s
+        pieces.append(Piece(step.example_line if example else step.line, step.id, gap))
+    return pieces
+
+
 def example_pieces(drill: Drill, pause_s: float = 0.3, slow_pause_s: float = 1.6) -> list[Piece]:
-    """The drill said through once (each step's example line), with one hesitation over the limit
+    """The drill said through (each step's example line), with one hesitation over the limit
     before the first of the steps that come last (else the last step), to show a flagged pause."""
     slow = drill.last[0] if drill.last else drill.steps[-1].id
-    return [Piece(step.example_line, step.id, slow_pause_s if step.id == slow else pause_s) for step in drill.steps]
+    return [replace(p, pause_before=slow_pause_s) if p.label == slow else p for p in said_through(drill, pause_s, example=True)]
 
 
 def example_rep(drill: Drill) -> Path:

@@ -16,10 +16,11 @@ from rich.table import Table
 from rich.text import Text
 
 from .align import normalise
-from .data import (Coaching, CustomerTurn, Mark, Pace, Pause, RepReport, ScorePart, Status, StepResult, Target, Targets, Tip, TurnKind,
+from .data import (Coaching, counted, CustomerTurn, Mark, Pace, Pause, RepReport, ScorePart, Status, StepResult, Target, Targets, Tip, TurnKind,
                    TurnResult, Word)
 from .drills import Drill
 from .errors import VoicedrillError
+from .targets import WHAT
 
 def _t(value: float | None, digits: int = 2) -> float | None:
     return None if value is None else round(value, digits)
@@ -239,11 +240,6 @@ def _beaten(targets: Targets | None) -> str:
     return "—" if targets is None else f"{sum(t.met for t in targets.results)}/{len(targets.results)}"
 
 
-def counted(n: int, one: str, many: str = "") -> str:
-    """A count in words: "1 rep", "3 reps" ("1 person", "2 people" with `many`)."""
-    return f"{n} {one if n == 1 else many or one + 's'}"
-
-
 def rep_name(number: int | None) -> str:
     """A rep's number as a table shows it; a rep still waiting to go into the history has none yet."""
     return str(number) if number else WAITING
@@ -353,7 +349,9 @@ def fact_lines(report: RepReport, mark: Callable[[str, str], str]) -> list[str]:
 
 
 def _figure(what: str, value: float | None) -> str:
-    return "—" if value is None else f"{value:.0f} words a minute" if what == "speaking pace" else f"{value:.1f}s"
+    if value is None:
+        return "not timed: a step was skipped" if what == WHAT[0] else "—"
+    return f"{value:.0f} words a minute" if what == "speaking pace" else f"{value:.1f}s"
 
 
 def score_line(report: RepReport) -> str:

@@ -29,7 +29,7 @@ def judged(report: RepReport, past: Sequence[RepReport]) -> RepReport:
     if len(recent) < MIN_REPS:
         return report
     time, pause, pace = bests(recent)
-    values = (report.duration_s, report.longest_pause_s or 0.0, report.pace.speech_wpm)
+    values = (report.handoff_s, report.longest_pause_s or 0.0, report.pace.speech_wpm)  # a rep that skipped a step is not timed
     results = tuple(
         Target(what, target, value, value is not None and (value >= target if what == "speaking pace" else value <= target))
         for what, target, value in zip(WHAT, (time, pause, pace), values)
