@@ -59,6 +59,7 @@ def test_a_drill_by_path(tmp_path):
         (GOOD.replace('id = "one"', 'id = "one"\noptional = "yes"'), ":6: steps[0].optional: must be true or false"),
         (GOOD + '[[rules.pauses]]\nfrom = "one"\nto = "three"\n', ":12: rules.pauses[0].to: unknown step 'three'"),
         (GOOD + '[[rules.pauses]]\nfrom = "one"\nto = "two"\nmin_s = 3\nmax_s = 1\n', ":13: rules.pauses[0].min_s: contradiction"),
+        (GOOD + '[[rules.pauses]]\nfrom = "one"\nto = "two"\nmin_s = 3\n', ":13: rules.pauses[0].min_s: contradiction: min_s 3 is above the drill's max_pause_s"),
         (GOOD + '[[rules.pauses]]\nfrom = "one"\nto = "one"\n', ":12: rules.pauses[0].to: a pause goes between two different steps"),
         (GOOD + '[[rules.pauses]]\nfrom = "one"\nto = "two"\nmin_s = -1\n', ":13: rules.pauses[0].min_s: must be a number of seconds 0 or more"),
         (GOOD + '[[rules.pauses]]\nto = "two"\n', ":10: rules.pauses[0].from: missing required field"),

@@ -272,6 +272,7 @@ class _Validator:
             spots = [i for i, s in enumerate(steps) if s.group == group]
             if spots != list(range(spots[0], spots[0] + len(spots))):
                 raise self.fail(f"steps[{spots[-1]}].group", f"the steps of group {group!r} must be listed together")
+        max_pause_s = self.seconds(rules, "rules", "max_pause_s", 1.0)
         return Drill(
             name=name,
             title=self.text(data, "title") or name,
@@ -280,12 +281,12 @@ class _Validator:
             steps=steps,
             order=Order(order),
             last=last,
-            max_pause_s=self.seconds(rules, "rules", "max_pause_s", 1.0),
+            max_pause_s=max_pause_s,
             pace_wpm=self.band(rules),
             forbidden=self.strings(rules, "rules.forbidden", "forbidden"),
             fillers=self.strings(rules, "rules.fillers", "fillers"),
             customer=self.customer(data.get("customer", {})),
-            pause_rules=self.pause_rules(rules.get("pauses", []), ids),
+            pause_rules=self.pause_rules(rules.get("pauses", []), ids, max_pause_s),
             tips=self.tips(data.get("tips", {})),
         )
 
@@ -295,7 +296,7 @@ class _Validator:
         self.no_unknown(table, "tips.", set(DEFAULT_TIPS))
         return tuple((key, self.tip(table, key, "tips", key)) for key in table)
 
-    def pause_rules(self, raw: object, ids: list[str]) -> tuple[PauseRule, ...]:
+    def pause_rules(self, raw: object, ids: list[str], max_pause_s: float) -> tuple[PauseRule, ...]:
         if not isinstance(raw, list):
             raise self.fail("rules.pauses", "must be a list of [[rules.pauses]] tables")
         result = []
@@ -314,6 +315,8 @@ class _Validator:
             high = self.seconds(entry, where, "max_s", None) if "max_s" in entry else None
             if high is not None and low > high:
                 raise self.fail(f"{where}.min_s", f"contradiction: min_s {low:g} is above max_s {high:g}")
+            if high is None and low > max_pause_s:
+                raise self.fail(f"{where}.min_s", f"contradiction: min_s {low:g} is above the drill's max_pause_s {max_pause_s:g}; give this pause its own max_s")
             result.append(PauseRule(ends[0], ends[1], low, high))
         return tuple(result)
 

@@ -212,9 +212,9 @@ def score(
         ScorePart(name, round(max(0.0, top - lost[name]), 1), top, why)
         for (name, top), why in zip(PART_MAX.items(), _whys(drill, steps, pauses_, pace_, fillers, forbidden, problems))
     )
-    # The part that lost most first, its worst problem first; each tip shows its share of what its
-    # part lost (six long pauses share the 15 points of the pauses part).
-    ranked = sorted(problems, key=lambda problem: (-min(lost[problem[0]], PART_MAX[problem[0]]), -problem[1]))
+    # Costliest first, as the playbook ranks mistakes; each tip shows its share of what its part
+    # lost (six long pauses share the 15 points of the pauses part).
+    ranked = sorted(problems, key=lambda problem: -problem[1])
     tips = tuple(replace(tip, points=round(cost * PART_MAX[part] / max(lost[part], PART_MAX[part]), 1)) for part, cost, tip in ranked)
     return round(sum(p.points for p in parts)), parts, Coaching(tips[0].tip if tips else _tip(drill, "clean"), tips)
 
@@ -296,7 +296,7 @@ def _whys(drill, steps, pauses_, pace_, fillers, forbidden, problems) -> list[st
     wpm = pace_.speech_wpm
     pace_why = "no speech" if wpm is None else f"{wpm:.0f} words a minute, target {low:.0f}–{high:.0f}" + (
         " (too slow)" if wpm < low else " (too fast)" if wpm > high else "")
-    counts = [counted(len(forbidden), "word to avoid", "words to avoid")] * bool(forbidden) + [counted(len(fillers), "filler word")] * bool(fillers)
+    counts = [counted(len(forbidden), "phrase to avoid", "phrases to avoid")] * bool(forbidden) + [counted(len(fillers), "filler word")] * bool(fillers)
     clean_why = ", ".join(counts) or "no words to avoid, no filler words"
     return [steps_why, order_why, ", ".join(reasons) or "no pause over the limit", pace_why, clean_why]
 

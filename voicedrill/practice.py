@@ -79,13 +79,15 @@ REQUIRED_MARGIN_S = 0.5  # a pause the drill requires is said this much over its
 
 def said_through(drill: Drill, pause_s: float, example: bool = False) -> list[Piece]:
     """The drill said through once, each line after `pause_s` of silence — or, where the drill
-    requires a pause ("take a pause before concern"), after its minimum and half a second, within
-    its maximum. `example`: each step's example line instead of its line."""
+    requires a pause ("take a pause before concern"), at least half a second over its minimum and
+    under its maximum (midway when they are closer). `example`: each step's example line."""
     pieces = []
     for before, step in zip([None, *drill.steps], drill.steps):
         low, high = drill.pause_limits(before.id, step.id) if before else (0.0, pause_s)
-        gap = min(high, max(pause_s, low + REQUIRED_MARGIN_S)) if low else pause_s
-        pieces.append(Piece(step.example_line if example else step.line, step.id, gap))
+        gap = max(pause_s, low + REQUIRED_MARGIN_S)
+        if low and gap > high - REQUIRED_MARGIN_S:
+            gap = (low + high) / 2
+        pieces.append(Piece(step.example_line if example else step.line, step.id, gap if low else pause_s))
     return pieces
 
 
