@@ -152,8 +152,9 @@ def _decode_streams(engine: Engine, requests: multiprocessing.Queue, replies: mu
             if decoding is not None:
                 decoding.close()
             decoding = InlineDecoding(engine, payload)
-        elif ask == Ask.CLOSE and decoding is not None:
-            decoding.close()
+        elif ask == Ask.CLOSE:
+            if decoding is not None:
+                decoding.close()
             decoding = None  # (its audio goes now, not at the next rep)
         else:
             if ask == Ask.BLOCK:

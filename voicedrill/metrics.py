@@ -296,7 +296,8 @@ def _whys(drill, steps, pauses_, pace_, fillers, forbidden, problems) -> list[st
     wpm = pace_.speech_wpm
     pace_why = "no speech" if wpm is None else f"{wpm:.0f} words a minute, target {low:.0f}–{high:.0f}" + (
         " (too slow)" if wpm < low else " (too fast)" if wpm > high else "")
-    counts = [counted(len(forbidden), "phrase to avoid", "phrases to avoid")] * bool(forbidden) + [counted(len(fillers), "filler word")] * bool(fillers)
+    counts = ([counted(len(forbidden), "phrase to avoid", "phrases to avoid")] if forbidden else []) + (
+        [counted(len(fillers), "filler word")] if fillers else [])
     clean_why = ", ".join(counts) or "no words to avoid, no filler words"
     return [steps_why, order_why, ", ".join(reasons) or "no pause over the limit", pace_why, clean_why]
 

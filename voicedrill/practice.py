@@ -83,11 +83,11 @@ def said_through(drill: Drill, pause_s: float, example: bool = False) -> list[Pi
     under its maximum (midway when they are closer). `example`: each step's example line."""
     pieces = []
     for before, step in zip([None, *drill.steps], drill.steps):
-        low, high = drill.pause_limits(before.id, step.id) if before else (0.0, pause_s)
-        gap = max(pause_s, low + REQUIRED_MARGIN_S)
+        low, high = drill.pause_limits(before.id, step.id) if before else (0.0, 0.0)
+        gap = max(pause_s, low + REQUIRED_MARGIN_S) if low else pause_s
         if low and gap > high - REQUIRED_MARGIN_S:
             gap = (low + high) / 2
-        pieces.append(Piece(step.example_line if example else step.line, step.id, gap if low else pause_s))
+        pieces.append(Piece(step.example_line if example else step.line, step.id, gap))
     return pieces
 
 
