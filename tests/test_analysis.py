@@ -167,8 +167,16 @@ def test_tips_never_cost_more_than_their_part_lost(drill):
     flow = next(p for p in report.score_parts if p.name == "flow")
     pauses = [t for t in report.coaching.tips if t.about.startswith("pause before")]
     assert flow.points == 0 and flow.why.startswith("6 pauses too long") and "(s)" not in flow.why
-    assert len(pauses) == 6 and sum(t.points for t in pauses) == pytest.approx(15.0, abs=0.1)
+    assert len(pauses) == 6 and sum(t.points for t in pauses) == pytest.approx(15.0, abs=1e-9)
     assert report.coaching.tips[0] in pauses  # a hesitation of 2 s costs more than the slow pace
+
+
+def test_shares_of_a_part_add_up_to_what_it_lost(drill):
+    """Three problems of one part share its 20 points: 6.7, 6.7 and 6.6 (rounded one by one, 20.1)."""
+    words = timeline(*lines(drill, "name"), "so you want to do it", "do you still want to do it", "are you sure you want to", *lines(drill, "phone"))
+    report = analyse(words, drill, "fake", 30.0)
+    phrases = [t.points for t in report.coaching.tips if t.about.startswith("“")]
+    assert sorted(phrases) == [6.6, 6.7, 6.7] and report.score_parts[-1].points == 0
 
 
 def test_pause_is_silence_not_speech(drill):

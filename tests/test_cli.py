@@ -129,6 +129,21 @@ def test_synth_keeps_the_pauses_a_drill_requires(tmp_path):
     assert next(p for p in report["score_parts"] if p["part"] == "flow")["points"] == 15
 
 
+@pytest.mark.parametrize("drill", ["hard-close", "micro-commitment"])
+def test_a_synthesised_rep_is_heard_from_its_first_word(tmp_path, drill):
+    """A new user's first try, synth then check: with digital silence between its lines the hard
+    close opened "to do it" ("Not in the script", for "Perfect.") and micro-commitment's "Does it
+    make sense…" began with a filler (95). synth writes a quiet room's tone under the rep, as a
+    microphone would: no filler, 100, and the hard close heard from its first word (micro-
+    commitment's opening is still heard as "ah the": a note, "not in the script", costs nothing)."""
+    out = tmp_path / "rep.wav"
+    assert voicedrill("synth", str(out), "--drill", drill).returncode == 0
+    run = voicedrill("check", str(out), "--drill", drill, "--json", "--no-save", env={"HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path)})
+    report = json.loads(run.stdout)
+    assert report["fillers"] == [] and report["score"] == 100
+    assert drill != "hard-close" or (report["words"][0]["w"] == "perfect" and report["extra"] == [])
+
+
 @pytest.mark.parametrize(
     "args",
     [[], ["check", "x.wav", "--engine", "nope"], ["drill", "--reps", "abc"], ["drills", "validate"], ["model"]],

@@ -516,12 +516,13 @@ def _synth(args: argparse.Namespace, err: Console) -> int:
     from .audio import RATE
     from .files import destination, write_atomic
     from .practice import said_through
-    from .synth import DEFAULT_VOICE, build_rep, write_wav
+    from .synth import DEFAULT_VOICE, build_rep, in_a_room, write_wav
 
     destination(args.out, (".wav",))  # refused before the speech is made
     drill = load_drill(args.drill)
     pieces = said_through(drill, args.pause)
     audio, segments = build_rep(pieces, args.voice or DEFAULT_VOICE, args.wpm)
+    audio = in_a_room(audio)
     write_atomic(args.out, lambda tmp: write_wav(tmp, audio))
     for segment in segments:
         err.print(f"{segment.start:6.2f}–{segment.end:6.2f}s  {segment.label}: {segment.text}", markup=False)

@@ -213,10 +213,23 @@ def score(
         for (name, top), why in zip(PART_MAX.items(), _whys(drill, steps, pauses_, pace_, fillers, forbidden, problems))
     )
     # Costliest first, as the playbook ranks mistakes; each tip shows its share of what its part
-    # lost (six long pauses share the 15 points of the pauses part).
+    # lost (six long pauses share the 15 points of the pauses part), and the shares add up to it.
     ranked = sorted(problems, key=lambda problem: -problem[1])
-    tips = tuple(replace(tip, points=round(cost * PART_MAX[part] / max(lost[part], PART_MAX[part]), 1)) for part, cost, tip in ranked)
+    shares: dict[int, float] = {}
+    for name, top in PART_MAX.items():
+        mine = [i for i, (part, _, _) in enumerate(ranked) if part == name]
+        shares |= zip(mine, _tenths([ranked[i][1] * top / max(lost[name], top) for i in mine]))
+    tips = tuple(replace(tip, points=shares[i]) for i, (_, _, tip) in enumerate(ranked))
     return round(sum(p.points for p in parts)), parts, Coaching(tips[0].tip if tips else _tip(drill, "clean"), tips)
+
+
+def _tenths(values: list[float]) -> list[float]:
+    """The values rounded to tenths so that they add up to their rounded sum (three shares of 20
+    are 6.7, 6.7 and 6.6, not 20.1): the tenths left over go to the largest remainders."""
+    floors = [int(v * 10 + 1e-9) for v in values]
+    spare = round(sum(values) * 10) - sum(floors)
+    biggest = sorted(range(len(values)), key=lambda i: floors[i] - values[i] * 10)[:spare]
+    return [(f + (i in biggest)) / 10 for i, f in enumerate(floors)]
 
 
 def _problems(drill, steps, pauses_, pace_, fillers, forbidden, turns) -> list[tuple[str, float, Tip]]:

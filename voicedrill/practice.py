@@ -29,7 +29,7 @@ from .files import destination, reason, write_atomic, write_file
 from .live import LiveEvent, LiveRep, LiveState
 from .report import counted, to_dict
 from .second_look import second_look
-from .synth import Piece, Speaker, build_rep, write_wav
+from .synth import ROOM_TONE, Piece, Speaker, build_rep, in_a_room, write_wav
 from .targets import RECENT, judged
 
 
@@ -75,6 +75,7 @@ def mic_sources() -> Callable[[int], MicSource]:
 
 
 REQUIRED_MARGIN_S = 0.5  # a pause the drill requires is said this much over its minimum
+HESITATION_OVER_S = 0.6  # the example rep's hesitation is this much over its limit: clearly flagged
 
 
 def said_through(drill: Drill, pause_s: float, example: bool = False) -> list[Piece]:
@@ -91,17 +92,25 @@ def said_through(drill: Drill, pause_s: float, example: bool = False) -> list[Pi
     return pieces
 
 
-def example_pieces(drill: Drill, pause_s: float = 0.3, slow_pause_s: float = 1.6) -> list[Piece]:
-    """The drill said through (each step's example line), with one hesitation over the limit
-    before the first of the steps that come last (else the last step), to show a flagged pause."""
-    slow = drill.last[0] if drill.last else drill.steps[-1].id
-    return [replace(p, pause_before=slow_pause_s) if p.label == slow else p for p in said_through(drill, pause_s, example=True)]
+def example_pieces(drill: Drill, pause_s: float = 0.3) -> list[Piece]:
+    """The drill said through (each step's example line), with one hesitation HESITATION_OVER_S
+    over its limit before the first of the steps that come last (else the last step) — or, if
+    the drill requires a pause there, before the last step that requires none — to show a
+    flagged pause."""
+    pieces = said_through(drill, pause_s, example=True)
+    free = [i for i in range(1, len(pieces)) if drill.pause_limits(pieces[i - 1].label, pieces[i].label)[0] == 0]
+    if not free:
+        return pieces
+    first_last = next((i for i, p in enumerate(pieces) if p.label in drill.last), len(pieces) - 1)
+    slow = first_last if first_last in free else free[-1]
+    limit = drill.pause_limits(pieces[slow - 1].label, pieces[slow].label)[1]
+    return [replace(p, pause_before=limit + HESITATION_OVER_S) if i == slow else p for i, p in enumerate(pieces)]
 
 
 def example_rep(drill: Drill) -> Path:
     """A synthesised example rep of the drill, made once and kept in the user cache."""
     pieces = example_pieces(drill)
-    recipe = hashlib.sha256(repr(pieces).encode()).hexdigest()[:10]  # a changed drill gets a new example
+    recipe = hashlib.sha256(repr((pieces, ROOM_TONE)).encode()).hexdigest()[:10]  # a changed drill (or room) gets a new example
     folder = Path(platformdirs.user_cache_dir("voicedrill"))
     path = folder / f"example-{drill.name}-{recipe}.wav"
     if path.is_file():
@@ -110,7 +119,7 @@ def example_rep(drill: Drill) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise VoicedrillError(f"cannot make the example rep in {folder} ({reason(exc)}); free space there or set XDG_CACHE_HOME") from None
-    audio, _ = build_rep(pieces)
+    audio = in_a_room(build_rep(pieces)[0])
     write_atomic(path, lambda tmp: write_wav(tmp, audio))
     return path
 
