@@ -63,12 +63,13 @@ def to_pcm16(samples: np.ndarray) -> np.ndarray:
     return (np.clip(samples, -1.0, 1.0) * 32767.0).astype(np.int16)
 
 
-def with_hiss(audio: np.ndarray, level: int = DITHER) -> np.ndarray:
-    """16-bit samples with a microphone's faint hiss (± `level`) under them, the same every time.
-    Between the lines of a synthesised rep is digital silence — exact zeros — and pocketsphinx
-    decoding a stretch whole then hears nothing at all (measured: a bare "Email?" between 1.3 s
-    pauses; and with every utterance of a clean rep decoded whole, false alarms on 62 % of reps)."""
-    hiss = np.random.default_rng(0).integers(-level, level + 1, audio.size)
+def with_hiss(audio: np.ndarray, level: int = DITHER, seed: int = 0) -> np.ndarray:
+    """16-bit samples with a microphone's faint hiss (± `level`) under them, the same every time
+    for a seed. Heard again on its own, a stretch of a synthesised rep made by the bench or the
+    tests (digital silence — exact zeros — between its lines) is heard as nothing at all by
+    pocketsphinx (measured: a bare "Email?" between 1.3 s pauses; and with every utterance of a
+    clean rep decoded whole, false alarms on 62 % of reps)."""
+    hiss = np.random.default_rng(seed).integers(-level, level + 1, audio.size)
     return np.clip(audio.astype(np.int32) + hiss, -32768, 32767).astype(np.int16)
 
 

@@ -216,18 +216,19 @@ def score(
     # lost (six long pauses share the 15 points of the pauses part), and the shares add up to it.
     ranked = sorted(problems, key=lambda problem: -problem[1])
     shares: dict[int, float] = {}
-    for name, top in PART_MAX.items():
-        mine = [i for i, (part, _, _) in enumerate(ranked) if part == name]
-        shares |= zip(mine, _tenths([ranked[i][1] * top / max(lost[name], top) for i in mine]))
+    for part_ in parts:
+        mine = [i for i, (part, _, _) in enumerate(ranked) if part == part_.name]
+        share = part_.max_points / max(lost[part_.name], part_.max_points)
+        shares |= zip(mine, _tenths([ranked[i][1] * share for i in mine], part_.max_points - part_.points))
     tips = tuple(replace(tip, points=shares[i]) for i, (_, _, tip) in enumerate(ranked))
     return round(sum(p.points for p in parts)), parts, Coaching(tips[0].tip if tips else _tip(drill, "clean"), tips)
 
 
-def _tenths(values: list[float]) -> list[float]:
-    """The values rounded to tenths so that they add up to their rounded sum (three shares of 20
-    are 6.7, 6.7 and 6.6, not 20.1): the tenths left over go to the largest remainders."""
+def _tenths(values: list[float], total: float) -> list[float]:
+    """Values of at least 0, about `total` together, rounded to tenths that add up to it (three
+    shares of 20 are 6.7, 6.7 and 6.6, not 20.1): the tenths left over go to the largest remainders."""
     floors = [int(v * 10 + 1e-9) for v in values]
-    spare = round(sum(values) * 10) - sum(floors)
+    spare = max(0, round(total * 10) - sum(floors))
     biggest = sorted(range(len(values)), key=lambda i: floors[i] - values[i] * 10)[:spare]
     return [(f + (i in biggest)) / 10 for i, f in enumerate(floors)]
 

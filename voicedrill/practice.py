@@ -29,7 +29,7 @@ from .files import destination, reason, write_atomic, write_file
 from .live import LiveEvent, LiveRep, LiveState
 from .report import counted, to_dict
 from .second_look import second_look
-from .synth import ROOM_TONE, Piece, Speaker, build_rep, in_a_room, write_wav
+from .synth import ROOM_SEED, ROOM_TONE, Piece, Speaker, build_rep, in_a_room, write_wav
 from .targets import RECENT, judged
 
 
@@ -81,11 +81,12 @@ HESITATION_OVER_S = 0.6  # the example rep's hesitation is this much over its li
 def said_through(drill: Drill, pause_s: float, example: bool = False) -> list[Piece]:
     """The drill said through once, each line after `pause_s` of silence — or, where the drill
     requires a pause ("take a pause before concern"), at least half a second over its minimum and
-    under its maximum (midway when they are closer). `example`: each step's example line."""
+    under its maximum (midway when they are closer), and where it allows less than `pause_s`,
+    half of what it allows. `example`: each step's example line."""
     pieces = []
     for before, step in zip([None, *drill.steps], drill.steps):
-        low, high = drill.pause_limits(before.id, step.id) if before else (0.0, 0.0)
-        gap = max(pause_s, low + REQUIRED_MARGIN_S) if low else pause_s
+        low, high = drill.pause_limits(before.id, step.id) if before else (0.0, pause_s)
+        gap = max(pause_s, low + REQUIRED_MARGIN_S) if low else min(pause_s, high / 2) if pause_s > high else pause_s
         if low and gap > high - REQUIRED_MARGIN_S:
             gap = (low + high) / 2
         pieces.append(Piece(step.example_line if example else step.line, step.id, gap))
@@ -94,23 +95,22 @@ def said_through(drill: Drill, pause_s: float, example: bool = False) -> list[Pi
 
 def example_pieces(drill: Drill, pause_s: float = 0.3) -> list[Piece]:
     """The drill said through (each step's example line), with one hesitation HESITATION_OVER_S
-    over its limit before the first of the steps that come last (else the last step) — or, if
-    the drill requires a pause there, before the last step that requires none — to show a
-    flagged pause."""
+    over the drill's pause limit, to show a flagged pause: before the first of the steps that
+    come last (else the last step), or, if a pause rule of the drill's own governs that gap,
+    before the last step no rule governs. A drill whose every gap has a rule has no hesitation."""
     pieces = said_through(drill, pause_s, example=True)
-    free = [i for i in range(1, len(pieces)) if drill.pause_limits(pieces[i - 1].label, pieces[i].label)[0] == 0]
+    free = [i for i in range(1, len(pieces)) if drill.pause_limits(pieces[i - 1].label, pieces[i].label) == (0.0, drill.max_pause_s)]
     if not free:
         return pieces
     first_last = next((i for i, p in enumerate(pieces) if p.label in drill.last), len(pieces) - 1)
     slow = first_last if first_last in free else free[-1]
-    limit = drill.pause_limits(pieces[slow - 1].label, pieces[slow].label)[1]
-    return [replace(p, pause_before=limit + HESITATION_OVER_S) if i == slow else p for i, p in enumerate(pieces)]
+    return [replace(p, pause_before=drill.max_pause_s + HESITATION_OVER_S) if i == slow else p for i, p in enumerate(pieces)]
 
 
 def example_rep(drill: Drill) -> Path:
     """A synthesised example rep of the drill, made once and kept in the user cache."""
     pieces = example_pieces(drill)
-    recipe = hashlib.sha256(repr((pieces, ROOM_TONE)).encode()).hexdigest()[:10]  # a changed drill (or room) gets a new example
+    recipe = hashlib.sha256(repr((pieces, ROOM_TONE, ROOM_SEED)).encode()).hexdigest()[:10]  # a changed drill (or room) gets a new example
     folder = Path(platformdirs.user_cache_dir("voicedrill"))
     path = folder / f"example-{drill.name}-{recipe}.wav"
     if path.is_file():
