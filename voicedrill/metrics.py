@@ -218,8 +218,8 @@ def score(
     shares: dict[int, float] = {}
     for part_ in parts:
         mine = [i for i, (part, _, _) in enumerate(ranked) if part == part_.name]
-        share = part_.max_points / max(lost[part_.name], part_.max_points)
-        shares |= zip(mine, _tenths([ranked[i][1] * share for i in mine], part_.max_points - part_.points))
+        scale = part_.max_points / max(lost[part_.name], part_.max_points)
+        shares |= zip(mine, _tenths([ranked[i][1] * scale for i in mine], part_.max_points - part_.points))
     tips = tuple(replace(tip, points=shares[i]) for i, (_, _, tip) in enumerate(ranked))
     return round(sum(p.points for p in parts)), parts, Coaching(tips[0].tip if tips else _tip(drill, "clean"), tips)
 

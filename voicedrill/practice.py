@@ -86,9 +86,12 @@ def said_through(drill: Drill, pause_s: float, example: bool = False) -> list[Pi
     pieces = []
     for before, step in zip([None, *drill.steps], drill.steps):
         low, high = drill.pause_limits(before.id, step.id) if before else (0.0, pause_s)
-        gap = max(pause_s, low + REQUIRED_MARGIN_S) if low else min(pause_s, high / 2) if pause_s > high else pause_s
-        if low and gap > high - REQUIRED_MARGIN_S:
-            gap = (low + high) / 2
+        if low:
+            gap = max(pause_s, low + REQUIRED_MARGIN_S)
+            if gap > high - REQUIRED_MARGIN_S:
+                gap = (low + high) / 2
+        else:
+            gap = pause_s if pause_s <= high else high / 2
         pieces.append(Piece(step.example_line if example else step.line, step.id, gap))
     return pieces
 
