@@ -243,6 +243,11 @@ def speech_edges(text: str) -> tuple[float, float]:
     return round(max(0.0, words[0].start), 2), round(max(0.0, clip.size / RATE - words[-1].end), 2)
 
 
+def where_words_are(segments: list[Segment]) -> list[Segment]:
+    """Joined librivox sentences cut to their aligned words (speech_edges): human speech's truth."""
+    return [replace(s, start=s.start + lead, end=s.end - tail) for s in segments for lead, tail in [speech_edges(s.text)]]
+
+
 def trim(audio: np.ndarray, frame: int = 160) -> np.ndarray:
     """Drop a clean recording's leading and trailing silence: frames 10 dB over its noise floor are speech."""
     frames = audio[: audio.size // frame * frame].reshape(-1, frame)
@@ -270,7 +275,7 @@ def render(condition: Condition, case: Case, voice: str, wpm: int, seed: int, fo
     spoken = None
     if condition.human:
         audio, segments = join(case.pieces, human_clips())
-        spoken = [replace(s, start=s.start + lead, end=s.end - tail) for s in segments for lead, tail in [speech_edges(s.text)]]
+        spoken = where_words_are(segments)
     else:
         pcm, segments = build_rep(case.pieces, voice, wpm)
         audio = pcm.astype(np.float64) / 32768.0

@@ -209,6 +209,22 @@ def test_pauses_from_audio_silences(drill):
     assert silence_between(10.0, 10.2, [(10.5, 11.0)]) == 0.0
 
 
+def test_a_breath_spanned_by_one_hush_is_pause_and_a_missed_line_s_edges_are_not():
+    """Between two words 1 s apart, silent for 0.6 s and then a breath: where one hush (nothing
+    louder than a breath) spans the gap, give or take a word's edge, all of it from the silence on
+    is pause (the quiet end of the word before stays the word's); where louder sound no word names
+    splits the hushes (a line the recogniser missed), only the silence is; a word heard clearly
+    inside a hush is still speech."""
+    silences = [(10.0, 10.6)]
+    assert silence_between(10.0, 11.0, silences, hushes=[(9.95, 11.05)]) == pytest.approx(1.0)
+    assert silence_between(10.0, 11.0, [(10.2, 10.6)], hushes=[(9.95, 11.05)]) == pytest.approx(0.8)
+    assert silence_between(10.0, 11.0, silences, hushes=[(10.1, 10.8)]) == pytest.approx(0.7)  # edges within a word's
+    assert silence_between(10.0, 11.0, silences, hushes=[(9.95, 10.6), (10.75, 11.05)]) == pytest.approx(0.6)
+    assert silence_between(10.0, 11.0, silences, hushes=[(9.95, 10.6)]) == pytest.approx(0.6)
+    said = [Word("okay", 10.7, 10.9, 0.9)]
+    assert silence_between(10.0, 11.0, silences, said, hushes=[(9.95, 11.05)]) == pytest.approx(0.8)
+
+
 def test_pace():
     words = timeline("one two three four", 1.0, "five six seven eight")
     result = pace(words)

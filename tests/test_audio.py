@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from voicedrill.audio import RATE, FileSource, SilenceTracker, probe, stream_file
+from voicedrill.audio import RATE, FileSource, SilenceTracker, probe, stream_file, to_pcm16
 from voicedrill.errors import VoicedrillError
 
 BURST = (0.5, 1.0)  # a tone from 0.5 s to 1.0 s in 1.5 s of audio
@@ -62,6 +62,23 @@ def test_silences_are_found(tmp_path):
     (first, second) = tracker.silences()
     assert first[0] == 0.0 and abs(first[1] - BURST[0]) <= 0.02
     assert abs(second[0] - BURST[1]) <= 0.02 and abs(second[1] - 1.5) <= 0.02
+
+
+def test_a_breath_is_a_hush_not_a_silence():
+    """A line, a faint room, a breath 28 dB under the line, the next line: the breath is sound to
+    silences() (pauses split by louder sound keep it as speech) but inside the hush that spans
+    the whole gap between the lines."""
+    rng = np.random.default_rng(0)
+    t = np.arange(int(0.5 * RATE)) / RATE
+    line = 0.3 * np.sin(2 * np.pi * 220 * t)
+    room = 10 ** (-75 / 20) * rng.standard_normal(int(0.6 * RATE))
+    breath = 0.3 / np.sqrt(2) * 10 ** (-28 / 20) * rng.standard_normal(int(0.2 * RATE))
+    tracker = SilenceTracker()
+    tracker.feed(to_pcm16(np.concatenate([line, room, breath, line])))
+    (gap,) = [s for s in tracker.silences() if 0.4 < s[0] < 0.6]
+    assert abs(gap[0] - 0.5) <= 0.02 and abs(gap[1] - 1.1) <= 0.02  # the breath is sound
+    (hush,) = [h for h in tracker.hushes() if 0.4 < h[0] < 0.6]
+    assert abs(hush[0] - 0.5) <= 0.02 and abs(hush[1] - 1.3) <= 0.02  # the breath is a hush
 
 
 class Clock:

@@ -26,13 +26,14 @@ def analyse(
     audio_s: float,
     silences: Sequence[tuple[float, float]] = (),
     turns: Sequence[CustomerTurn] = (),
+    hushes: Sequence[tuple[float, float]] = (),
 ) -> RepReport:
-    """Score one rep of a drill from its recognised words (and, if known, the audio's silences
-    and the simulated customer's turns)."""
+    """Score one rep of a drill from its recognised words (and, if known, the audio's silences and
+    hushes, SilenceTracker's, and the simulated customer's turns)."""
     words = clean_words(words)
     alignment = align(words, drill)
     steps = metrics.step_results(words, drill, alignment)
-    pauses = metrics.pauses(words, drill, alignment, silences, turns)
+    pauses = metrics.pauses(words, drill, alignment, silences, turns, hushes)
     pace = metrics.pace(words, turns)
     fillers = metrics.fillers(words, alignment)
     forbidden = metrics.marks(words, alignment.hits, HitKind.FORBIDDEN)

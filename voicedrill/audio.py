@@ -162,6 +162,7 @@ FRAME_S = 0.01  # energy envelope resolution
 SMOOTH_FRAMES = 3  # levels judged over 30 ms: a noisy room's frame-to-frame flicker is not speech
 NOISE_MARGIN_DB = 6.0  # silence: less than this over the noise floor (a quiet word ending is more)
 SPEECH_RANGE_DB = 35.0  # …and, in a silent room, this far under the speech
+HUSH_DB = 20.0  # a hush: this far under the speech (a breath before a line is 25–30 dB under it)
 BLIP_S = 0.03  # a louder stretch this short between two silences is the room, not a word
 
 
@@ -218,14 +219,14 @@ class SilenceTracker:
         padded = np.pad(db, (0, -db.size % per), constant_values=-100.0)
         return padded.reshape(-1, per).max(axis=1) if padded.size else padded
 
-    def threshold(self) -> float:
+    def threshold(self, under_speech_db: float = SPEECH_RANGE_DB) -> float:
         """The smoothed level below which a frame is silence: NOISE_MARGIN_DB over the noise floor,
-        and at least SPEECH_RANGE_DB under speech (where the floor is digital silence)."""
+        and at least `under_speech_db` under speech (where the floor is digital silence)."""
         db = _smoothed(self.envelope())
         heard = db[~self._held[: self._size]]
         heard = heard if heard.size else db
         floor, speech = np.percentile(heard, 5), np.percentile(heard, 95)
-        return float(max(floor + NOISE_MARGIN_DB, speech - SPEECH_RANGE_DB))
+        return float(max(floor + NOISE_MARGIN_DB, speech - under_speech_db))
 
     def silences(self, min_s: float = 0.1, since_s: float = 0.0) -> list[tuple[float, float]]:
         """(start, end) seconds of every stretch quieter than the adaptive threshold, from `since_s`
@@ -234,12 +235,22 @@ class SilenceTracker:
         Stretches under 0.1 s are articulation (the closure before a k or t), not pauses; two
         stretches with only a blip of noise (BLIP_S) between them are one.
         """
+        return self._quieter(SPEECH_RANGE_DB, min_s, since_s)
+
+    def hushes(self, since_s: float = 0.0) -> list[tuple[float, float]]:
+        """Every stretch quieter than silence or a hush (HUSH_DB under the speech), from `since_s`
+        on: where one spans the whole gap between two words, a breath in it is pause, in a quiet
+        room as under a room's noise, which covers it (metrics.silence_between)."""
+        return self._quieter(HUSH_DB, 0.0, since_s)
+
+    def _quieter(self, under_speech_db: float, min_s: float, since_s: float) -> list[tuple[float, float]]:
+        """The stretches under threshold(under_speech_db) lasting `min_s` or more, from `since_s` on."""
         if self._size == 0:
             return []
         first = min(self._size, max(0, int(since_s / FRAME_S)))
         margin = min(first, SMOOTH_FRAMES)  # smoothing needs the frames just before
         db = _smoothed(self.envelope()[first - margin :])[margin:]
-        quiet = np.concatenate([[False], db < self.threshold(), [False]])
+        quiet = np.concatenate([[False], db < self.threshold(under_speech_db), [False]])
         edges = np.flatnonzero(np.diff(quiet.astype(np.int8))) + first
         stretches: list[list[int]] = []
         for start, end in zip(edges[::2], edges[1::2]):

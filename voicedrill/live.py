@@ -254,17 +254,19 @@ class LiveRep:
         (metrics.pause_between): words said since then that are not fillers may be the next step,
         not yet placed, and the silences before and after them are not added up."""
         said = [w for w in self.state.words if w.start >= since]
-        return pause_between(since, now, self._placed_silences(since), said, self.drill)
+        silences = self._placed(self.tracker.silences(since_s=since - 1.0), since)
+        hushes = self._placed(self.tracker.hushes(since - 1.0), since)
+        return pause_between(since, now, silences, said, self.drill, hushes)
 
-    def _placed_silences(self, since: float) -> list[tuple[float, float]]:
-        """The silences since the step that ended at `since` whose place among the words is known.
+    def _placed(self, found: list[tuple[float, float]], since: float) -> list[tuple[float, float]]:
+        """The silences (or hushes) found since the step that ended at `since` whose place among
+        the words is known.
 
         A silence begun after sound the recogniser has not named yet (a word after the last one
         heard: it names a short "Email?" about 0.4 s after it ends) may follow the next step, so
         it waits to be counted until that sound is named or PLACING_S of audio past it is decoded
         without a word. Nor is a silence counted before the audio it begins in is decoded.
         """
-        found = self.tracker.silences(since_s=since - 1.0)
         words_end = max((w.end for w in self.state.words), default=since)
         unnamed_from = next((e for _, e in found if e > words_end), float("inf"))  # where sound after the last word begins
         return [(s, e) for s, e in found if s <= self._decoded_s - (PLACING_S if s >= unnamed_from else 0.0)]
@@ -288,7 +290,7 @@ class LiveRep:
             self._take(part)
         self.event(EventType.REP_END)
         looked = next(part.looked for part in heard if part.last)  # (listened to again where it was decoded)
-        return analyse(looked, self.drill, self.engine.name, state.audio_s, self.tracker.silences(), state.turns)
+        return analyse(looked, self.drill, self.engine.name, state.audio_s, self.tracker.silences(), state.turns, self.tracker.hushes())
 
 
 Listener = Callable[[LiveState, list[LiveEvent]], None]

@@ -68,11 +68,24 @@ def step_results(words: Sequence[Word], drill: Drill, alignment: Alignment) -> t
     return tuple(results)
 
 
-def silence_between(end: float, start: float, silences: Sequence[tuple[float, float]], spoken: Sequence[Word] = ()) -> float:
+def silence_between(
+    end: float, start: float, silences: Sequence[tuple[float, float]], spoken: Sequence[Word] = (), hushes: Sequence[tuple[float, float]] = ()
+) -> float:
     """Silence at a boundary the recogniser put between `end` and `start`: where the audio is
     silent and no recognised word is sounding — neither the steps' own words (a word's quiet
     tail, taken for silence by the energy under a room's noise, is still the word's) nor any word
-    heard clearly in between (the closures inside a forbidden phrase are not pause)."""
+    heard clearly in between (the closures inside a forbidden phrase are not pause).
+
+    Where one hush (SilenceTracker.hushes) spans the gap between the two words, give or take a
+    word's edge, nothing in it is louder than a breath, and from its first silence on all of it
+    is pause: a breath before the next line is pause in a quiet room as under a room's noise,
+    which covers it. The quiet end of the word before stays the word's, and sound the recogniser
+    did not name, louder than a breath (a line it missed), keeps its quiet edges as speech."""
+    spans = [(s, e) for s, e in hushes if s <= end + EDGE_S and e >= start - EDGE_S]
+    first = min((s for s, e in silences if e > end and s < start), default=None)
+    if spans and first is not None:
+        silences = [(max(spans[0][0], first), spans[0][1])]
+
     def within(a: float, b: float) -> float:
         return max(0.0, min(b, start) - max(a, end))
 
@@ -85,14 +98,16 @@ def silence_between(end: float, start: float, silences: Sequence[tuple[float, fl
     return sum(within(s, e) - sum(within(max(s, a), min(e, b)) for a, b in sounding) for s, e in silences)
 
 
-def pause_between(end: float, start: float, silences: Sequence[tuple[float, float]], between: Sequence[Word], drill: Drill) -> float:
+def pause_between(
+    end: float, start: float, silences: Sequence[tuple[float, float]], between: Sequence[Word], drill: Drill, hushes: Sequence[tuple[float, float]] = ()
+) -> float:
     """The pause between two questions, ended at `end` and begun at `start`: the longest silence
     between the words said there (measured as silence_between does). A phrase or a line the
     recogniser did not place, heard clearly in between, splits it — two short silences around a
     line are two short pauses, not one long one — while an "um" is a hesitation inside it."""
     said = [w for w in between if clear((w,)) and not is_filler(w, drill)]
     edges = [end, *(t for w in said for t in (w.start, w.end)), start]
-    return max(silence_between(a, b, silences, between) for a, b in zip(edges[::2], edges[1::2]))
+    return max(silence_between(a, b, silences, between, hushes) for a, b in zip(edges[::2], edges[1::2]))
 
 
 def pauses(
@@ -101,6 +116,7 @@ def pauses(
     alignment: Alignment,
     silences: Sequence[tuple[float, float]] = (),
     turns: Sequence[CustomerTurn] = (),
+    hushes: Sequence[tuple[float, float]] = (),
 ) -> tuple[Pause, ...]:
     """The silence between each pair of consecutive steps heard, in spoken order.
 
@@ -120,7 +136,7 @@ def pauses(
             back = next((w.start for w in words[a.last + 1 : b.first + 1] if w.start >= turn.end - 0.05), start)
             gap = max(0.0, back - turn.end)
         else:
-            gap = pause_between(end, start, quiet, words[a.last + 1 : b.first], drill)
+            gap = pause_between(end, start, quiet, words[a.last + 1 : b.first], drill, hushes)
         low, high = drill.pause_limits(a.key, b.key)
         result.append(Pause(a.key, b.key, round(gap, 3), not low <= gap <= high, end, start, low, high))
     return tuple(result)

@@ -39,7 +39,7 @@ def score_file(source: str | Path | AudioInfo, drill: Drill, engine: Engine, tra
     tracker = tracker or SilenceTracker()
     transcript = transcribe(engine, tracker.tee(stream_file(source)))  # a bad file fails before any decoding
     words = second_look(transcript.words, drill, engine, lambda start, end: clip_file(source, start, end))
-    return analyse(words, drill, engine.name, transcript.audio_s, tracker.silences())
+    return analyse(words, drill, engine.name, transcript.audio_s, tracker.silences(), hushes=tracker.hushes())
 
 
 def with_targets(store: history.Store | None, drill: Drill, report: RepReport, user: str) -> RepReport:
