@@ -182,6 +182,7 @@ class SilenceTracker:
         self._db = np.zeros(1024)
         self._held = np.zeros(1024, dtype=bool)
         self._size = 0
+        self._levels = (-1, 0.0, 0.0)  # (frames, noise floor, speech level) when last measured
 
     def feed(self, pcm: np.ndarray, held: bool = False) -> None:
         samples = np.concatenate([self._carry, pcm.astype(np.float32) / 32768.0])
@@ -222,11 +223,13 @@ class SilenceTracker:
     def threshold(self, under_speech_db: float = SPEECH_RANGE_DB) -> float:
         """The smoothed level below which a frame is silence: NOISE_MARGIN_DB over the noise floor,
         and at least `under_speech_db` under speech (where the floor is digital silence)."""
-        db = _smoothed(self.envelope())
-        heard = db[~self._held[: self._size]]
-        heard = heard if heard.size else db
-        floor, speech = np.percentile(heard, 5), np.percentile(heard, 95)
-        return float(max(floor + NOISE_MARGIN_DB, speech - under_speech_db))
+        if self._levels[0] != self._size:  # live, silences and hushes are asked for after every block
+            db = _smoothed(self.envelope())
+            heard = db[~self._held[: self._size]]
+            floor, speech = np.percentile(heard if heard.size else db, [5, 95])
+            self._levels = (self._size, float(floor), float(speech))
+        _, floor, speech = self._levels
+        return max(floor + NOISE_MARGIN_DB, speech - under_speech_db)
 
     def silences(self, min_s: float = 0.1, since_s: float = 0.0) -> list[tuple[float, float]]:
         """(start, end) seconds of every stretch quieter than the adaptive threshold, from `since_s`
@@ -238,10 +241,11 @@ class SilenceTracker:
         return self._quieter(SPEECH_RANGE_DB, min_s, since_s)
 
     def hushes(self, since_s: float = 0.0) -> list[tuple[float, float]]:
-        """Every stretch quieter than silence or a hush (HUSH_DB under the speech), from `since_s`
-        on: where one spans the whole gap between two words, a breath in it is pause, in a quiet
-        room as under a room's noise, which covers it (metrics.silence_between)."""
-        return self._quieter(HUSH_DB, 0.0, since_s)
+        """Every stretch no louder than a breath (HUSH_DB under the speech, or silence where the
+        room is louder than that), from `since_s` on, as silences() finds them: where one spans
+        the gap between two words, a breath in it is pause, in a quiet room as under a room's
+        noise, which covers it (metrics.silence_between)."""
+        return self._quieter(HUSH_DB, 0.1, since_s)
 
     def _quieter(self, under_speech_db: float, min_s: float, since_s: float) -> list[tuple[float, float]]:
         """The stretches under threshold(under_speech_db) lasting `min_s` or more, from `since_s` on."""

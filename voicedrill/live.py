@@ -256,6 +256,9 @@ class LiveRep:
         said = [w for w in self.state.words if w.start >= since]
         silences = self._placed(self.tracker.silences(since_s=since - 1.0), since)
         hushes = self._placed(self.tracker.hushes(since - 1.0), since)
+        words_end = max((w.end for w in self.state.words), default=since)
+        if hushes and words_end <= hushes[-1][1] and now - hushes[-1][1] <= PLACING_S:
+            now = hushes[-1][1]  # sound not named yet follows the hush: the next line may begin there
         return pause_between(since, now, silences, said, self.drill, hushes)
 
     def _placed(self, found: list[tuple[float, float]], since: float) -> list[tuple[float, float]]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
 from .align import Alignment, is_filler
@@ -68,55 +68,79 @@ def step_results(words: Sequence[Word], drill: Drill, alignment: Alignment) -> t
     return tuple(results)
 
 
-def silence_between(
-    end: float, start: float, silences: Sequence[tuple[float, float]], spoken: Sequence[Word] = (), hushes: Sequence[tuple[float, float]] = ()
-) -> float:
+Span = tuple[float, float]
+
+
+def silence_between(end: float, start: float, silences: Sequence[Span], spoken: Sequence[Word] = (), hushes: Sequence[Span] = ()) -> float:
     """Silence at a boundary the recogniser put between `end` and `start`: where the audio is
     silent and no recognised word is sounding — neither the steps' own words (a word's quiet
     tail, taken for silence by the energy under a room's noise, is still the word's) nor any word
-    heard clearly in between (the closures inside a forbidden phrase are not pause).
+    heard clearly in between (the closures inside a forbidden phrase are not pause) — and a
+    breath before the next word (_breath), pause in a quiet room as under a room's noise, which
+    covers it. (Pass `hushes` only where no word but a filler was heard in between: a quiet word
+    is not a breath.)"""
+    def outside(span: Span, cuts: list[Span]) -> float:
+        """How much of `span` lies within the boundary and outside every one of `cuts` (merged)."""
+        def within(a: float, b: float) -> float:
+            return max(0.0, min(b, start) - max(a, end))
 
-    Where one hush (SilenceTracker.hushes) spans the gap between the two words, give or take a
-    word's edge, nothing in it is louder than a breath, and from its first silence on all of it
-    is pause: a breath before the next line is pause in a quiet room as under a room's noise,
-    which covers it. The quiet end of the word before stays the word's, and sound the recogniser
-    did not name, louder than a breath (a line it missed), keeps its quiet edges as speech."""
-    spans = [(s, e) for s, e in hushes if s <= end + EDGE_S and e >= start - EDGE_S]
-    first = min((s for s, e in silences if e > end and s < start), default=None)
-    if spans and first is not None:
-        silences = [(max(spans[0][0], first), spans[0][1])]
+        return within(*span) - sum(within(max(span[0], a), min(span[1], b)) for a, b in cuts)
 
-    def within(a: float, b: float) -> float:
-        return max(0.0, min(b, start) - max(a, end))
+    clear = _merged((w.start, w.end) for w in spoken if w.conf >= UNCLEAR_CONF)
+    quiet = sum(outside(s, clear) for s in _merged(silences))
+    edges = [end, *(t for a, b in clear if a < start and b > end for t in (a, b)), start]  # a breath before each word heard
+    breaths = [found for found in (_breath(*gap, silences, hushes) for gap in zip(edges[::2], edges[1::2])) if found]
+    return quiet + sum(outside(breath, _merged([*silences, *clear])) for breath in breaths)
 
-    sounding: list[tuple[float, float]] = []  # the clear words' union: overlapping words count once
-    for w in sorted((w for w in spoken if w.conf >= UNCLEAR_CONF), key=lambda w: w.start):
-        if sounding and w.start <= sounding[-1][1]:
-            sounding[-1] = (sounding[-1][0], max(sounding[-1][1], w.end))
+
+def _breath(end: float, start: float, silences: Sequence[Span], hushes: Sequence[Span]) -> Span | None:
+    """Where one hush (SilenceTracker.hushes: nothing louder than a breath) spans the gap between
+    two words, give or take a word's edge, the stretch from its first silence to its end. The
+    quiet end of the word before stays the word's; sound no word was put on that is louder than a
+    breath (a line the recogniser missed) splits the hushes, so its quiet edges stay speech."""
+    if start <= end:
+        return None
+    middle = (end + start) / 2
+    hush = next(((a, b) for a, b in hushes if a <= min(end + EDGE_S, middle) and b >= max(start - EDGE_S, middle)), None)
+    if hush is None:
+        return None
+    first = min((a for a, b in silences if a < min(hush[1], start) and b > max(hush[0], end)), default=None)
+    return None if first is None else (max(first, end), min(hush[1], start))
+
+
+def _merged(spans: Iterable[Span]) -> list[Span]:
+    """Spans sorted and overlapping ones merged: each moment counted once."""
+    merged: list[Span] = []
+    for a, b in sorted(spans):
+        if merged and a <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
         else:
-            sounding.append((w.start, w.end))
-    return sum(within(s, e) - sum(within(max(s, a), min(e, b)) for a, b in sounding) for s, e in silences)
+            merged.append((a, b))
+    return merged
 
 
-def pause_between(
-    end: float, start: float, silences: Sequence[tuple[float, float]], between: Sequence[Word], drill: Drill, hushes: Sequence[tuple[float, float]] = ()
-) -> float:
+def pause_between(end: float, start: float, silences: Sequence[Span], between: Sequence[Word], drill: Drill, hushes: Sequence[Span] = ()) -> float:
     """The pause between two questions, ended at `end` and begun at `start`: the longest silence
     between the words said there (measured as silence_between does). A phrase or a line the
     recogniser did not place, heard clearly in between, splits it — two short silences around a
     line are two short pauses, not one long one — while an "um" is a hesitation inside it."""
     said = [w for w in between if clear((w,)) and not is_filler(w, drill)]
     edges = [end, *(t for w in said for t in (w.start, w.end)), start]
-    return max(silence_between(a, b, silences, between, hushes) for a, b in zip(edges[::2], edges[1::2]))
+    guessed = [w for w in between if not is_filler(w, drill)]  # a word heard unsure may be a quiet word, not a breath
+
+    def quiet(a: float, b: float) -> float:
+        return silence_between(a, b, silences, between, () if any(a < w.end and w.start < b for w in guessed) else hushes)
+
+    return max(quiet(a, b) for a, b in zip(edges[::2], edges[1::2]))
 
 
 def pauses(
     words: Sequence[Word],
     drill: Drill,
     alignment: Alignment,
-    silences: Sequence[tuple[float, float]] = (),
+    silences: Sequence[Span] = (),
     turns: Sequence[CustomerTurn] = (),
-    hushes: Sequence[tuple[float, float]] = (),
+    hushes: Sequence[Span] = (),
 ) -> tuple[Pause, ...]:
     """The silence between each pair of consecutive steps heard, in spoken order.
 
