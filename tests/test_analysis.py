@@ -209,30 +209,34 @@ def test_pauses_from_audio_silences(drill):
     assert silence_between(10.0, 10.2, [(10.5, 11.0)]) == 0.0
 
 
-def test_a_breath_spanned_by_one_hush_is_pause_and_a_missed_line_s_edges_are_not():
-    """Between two words 1 s apart, silent for 0.6 s and then a breath: where one hush (nothing
-    louder than a breath) spans the gap, give or take a word's edge, all of it from the silence on
-    is pause (the quiet end of the word before stays the word's); where louder sound no word names
-    splits the hushes (a line the recogniser missed), only the silence is."""
-    silences = [(10.0, 10.6)]
-    assert silence_between(10.0, 11.0, silences, hushes=[(9.95, 11.05)]) == pytest.approx(1.0)
+def test_a_breath_after_a_silence_is_pause_and_a_word_s_quiet_end_is_not():
+    """Between two words 1 s apart, silent for 0.6 s and then a breath, all in one hush (sound 20
+    dB or more under the speech): from the silence on all of it is pause; the hush before the
+    silence is the quiet end of the word before, and stays the word's; a hush with no silence in
+    it (a word's quiet edge, a line's soft onset) is not pause; a breath, a cough, a silence: the
+    breath is pause before a cough as before a line."""
+    assert silence_between(10.0, 11.0, [(10.0, 10.6)], hushes=[(9.95, 11.05)]) == pytest.approx(1.0)
     assert silence_between(10.0, 11.0, [(10.2, 10.6)], hushes=[(9.95, 11.05)]) == pytest.approx(0.8)
-    assert silence_between(10.0, 11.0, silences, hushes=[(9.95, 10.8)]) == pytest.approx(0.8)  # the next word's soft onset
-    assert silence_between(10.0, 11.0, silences, hushes=[(9.95, 10.6), (10.75, 11.05)]) == pytest.approx(0.6)
-    assert silence_between(10.0, 11.0, silences, hushes=[(9.95, 10.6)]) == pytest.approx(0.6)
+    assert silence_between(10.0, 11.0, [(10.0, 10.6)], hushes=[(9.95, 10.8)]) == pytest.approx(0.8)
+    assert silence_between(10.0, 11.0, [(10.0, 10.6)], hushes=[(9.95, 10.6), (10.75, 11.05)]) == pytest.approx(0.6)
+    assert silence_between(10.0, 11.0, [(10.0, 10.5), (10.8, 11.0)], hushes=[(9.95, 10.65), (10.8, 11.05)]) == pytest.approx(0.85)
 
 
-def test_a_breath_never_shortens_a_pause_nor_counts_where_a_word_was_heard(drill):
-    """The breath only ever adds to the silences: not a hush ending before the gap (a closure
-    inside the last word), not a hush that only a short gap's edges reach, not a silence in a
-    hush beside the one that spans; and where the recogniser heard a word unsure, the pause keeps
-    to its silences (a quiet word is not a breath), while an "um" in the breath is part of the
-    pause (its own sound not, when heard clearly). A word heard clearly splits the pause: the
-    breath before it is pause before it."""
-    assert silence_between(10.0, 10.2, [(10.0, 10.15)], hushes=[(9.9, 9.96), (10.0, 10.15)]) == pytest.approx(0.15)
-    assert silence_between(10.0, 10.4, [(10.25, 10.4)], hushes=[(9.9, 10.1), (10.2, 10.45)]) == pytest.approx(0.15)
-    assert silence_between(10.0, 11.0, [(9.5, 9.7), (10.0, 10.3)], hushes=[(9.4, 9.8), (9.9, 11.1)]) == pytest.approx(1.0)
-    for word, conf, gap in (("right", 0.9, 0.7), ("right", 0.01, 0.6), ("um", 0.9, 0.7), ("um", 0.01, 1.0)):
+def test_a_breath_never_shortens_a_pause_nor_counts_where_a_word_was_heard_unsure(drill):
+    """The breath only ever adds to the silences (never below them, never more than the gap); where
+    the recogniser heard a word unsure, the pause keeps to its silences (a quiet word is not a
+    breath), while an "um" in the breath is part of the pause (its own sound not, when heard
+    clearly). A word heard clearly splits the pause: the breath before it is pause before it."""
+    cases = [
+        (10.0, 10.2, [(10.0, 10.15)], [(9.9, 9.96), (10.0, 10.15)]),
+        (10.0, 10.4, [(10.25, 10.4)], [(9.9, 10.1), (10.2, 10.45)]),
+        (10.0, 11.0, [(9.5, 9.7), (10.0, 10.3)], [(9.4, 9.8), (9.9, 11.1)]),
+        (10.0, 11.0, [(10.4, 10.2)], [(11.0, 10.0)]),  # spans the wrong way round: nothing
+    ]
+    for end, start, silences, hushes in cases:
+        alone = silence_between(end, start, silences)
+        assert alone <= silence_between(end, start, silences, hushes=hushes) <= start - end
+    for word, conf, gap in (("right", 0.9, 0.7), ("right", 0.01, 0.6), ("um", 0.9, 0.8), ("um", 0.01, 1.0)):
         between = [Word(word, 10.7, 10.9, conf)]
         assert pause_between(10.0, 11.0, [(10.0, 10.6)], between, drill, [(9.95, 11.05)]) == pytest.approx(gap), (word, conf)
 

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from voicedrill.analysis import analyse
 from voicedrill.data import CustomerTurn, RepReport, Word
 from voicedrill.drills import load_drill
+from voicedrill.metrics import silence_between
 from voicedrill.report import to_json
 
 DRILLS = {name: load_drill(name) for name in ("hard-close", "first-close-recovery", "soft-to-hard")}
@@ -62,10 +63,26 @@ def test_any_timeline_reports_or_refuses_clearly(timeline, name):
     [(0.0, 1.0)], [], "hard-close",
 )
 def test_sane_timelines_always_report(timeline, silences, customer, name):
-    """Overlapping, unsorted, repeated words, arbitrary silences and customer turns: a valid report."""
-    report = analyse(timeline, DRILLS[name], "fuzz", 60.0, sorted(silences), customer)
+    """Overlapping, unsorted, repeated words, arbitrary silences (and hushes) and customer turns: a valid report."""
+    report = analyse(timeline, DRILLS[name], "fuzz", 60.0, sorted(silences), customer, hushes=sorted(silences))
     assert 0 <= report.score <= 100
     assert [s.id for s in report.steps] == [s.id for s in DRILLS[name].steps]
     assert all(p.gap_s >= 0 for p in report.pauses)
     assert all(t.latency_s is None or t.latency_s >= -0.05 for t in report.turns)
     to_json(report)
+
+
+@settings(max_examples=500, deadline=None, derandomize=True)
+@given(
+    st.floats(min_value=0, max_value=10),
+    st.floats(min_value=0, max_value=3),
+    st.lists(spans, max_size=6),
+    st.lists(spans, max_size=6),
+    st.lists(sane_words, max_size=6),
+)
+def test_a_breath_only_ever_adds_to_the_silences(end, gap, silences, hushes, spoken):
+    """However the silences, hushes and words lie, a pause with its breaths is at least the pause
+    without them and at most the gap (overlapping, unsorted, nested, outside the gap)."""
+    start = end + gap
+    alone = silence_between(end, start, silences, spoken)
+    assert 0.0 <= alone <= silence_between(end, start, silences, spoken, hushes) <= gap + 1e-9

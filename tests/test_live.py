@@ -225,6 +225,37 @@ def test_a_long_pause_after_a_step_decoded_late_is_alarmed(drill, blocks_behind)
     assert alarms == [p.from_step for p in report.pauses if p.flagged] == ["name", "phone"]
 
 
+@pytest.mark.parametrize("blocks_behind", [0, 3, 5])
+@pytest.mark.parametrize("cough", [False, True])
+def test_a_breath_before_the_next_line_is_on_the_meter_as_on_the_scorecard(drill, blocks_behind, cough):
+    """After the name, 0.6 s of a quiet room, a breath 26 dB under the speech (0.45 s), then the
+    phone line — or a cough no word is put on, 0.3 s of room and then the line: the breath is
+    pause live as on the scorecard, so the meter raises the alarm the scorecard's flag asks for
+    (silence and breath 1.03 s), decoded as said or up to half a second behind; and the meter
+    never drops the breath while the line's first sound waits to be named."""
+    phone = 2.95 if cough else 2.55
+    engine = Scripted({1.6: (said("what's the best name for the account", 0.5, 1.5), []),
+                       phone + 1.1: (said("and what's a good phone number for you", phone, phone + 1.0), [])})
+    rep = LiveRep(drill, engine)
+    rep.decoding.close()
+    rep.decoding = Behind(engine, drill, blocks_behind)
+    rng = np.random.default_rng(0)
+    audio = rng.standard_normal(int(16000 * (phone + 1.6))) * 30  # the rep ends 0.6 s after the line
+    loud = [(0.5, 1.5), (phone, phone + 1.0)] + [(2.55, 2.65)] * cough
+    for start, end, level in [(2.1, 2.55, 150), *((a, b, 3000) for a, b in loud)]:
+        audio[int(start * 16000):int(end * 16000)] = rng.standard_normal(int(end * 16000) - int(start * 16000)) * level
+    readings = []
+    for i in range(0, audio.size, 1600):
+        rep.feed(audio[i:i + 1600].astype(np.int16))
+        if rep.state.last_step == "name" and rep.state.pause_s:
+            readings.append(rep.state.pause_s)
+    report = rep.finish()
+    (pause,) = report.pauses
+    assert pause.flagged and pause.gap_s >= 1.0
+    assert [e.after for e in rep.outbox if e.type == EventType.PAUSE_ALARM] == ["name"]
+    assert max(readings) >= 1.0 and all(b >= a - 0.02 for a, b in zip(readings, readings[1:]))
+
+
 def test_a_sound_never_named_delays_the_alarm_at_most_half_a_second(drill):
     """After the name, 0.9 s of silence, a click the recogniser never names, then silence: the
     silence after the click may follow a line not named yet, so it waits live.PLACING_S (0.5 s

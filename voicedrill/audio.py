@@ -162,8 +162,9 @@ FRAME_S = 0.01  # energy envelope resolution
 SMOOTH_FRAMES = 3  # levels judged over 30 ms: a noisy room's frame-to-frame flicker is not speech
 NOISE_MARGIN_DB = 6.0  # silence: less than this over the noise floor (a quiet word ending is more)
 SPEECH_RANGE_DB = 35.0  # …and, in a silent room, this far under the speech
-HUSH_DB = 20.0  # a hush: this far under the speech (a breath before a line is 25–30 dB under it)
+HUSH_DB = 20.0  # a hush: this far or more under the speech (a breath is 25–30 dB under it)
 BLIP_S = 0.03  # a louder stretch this short between two silences is the room, not a word
+MIN_QUIET_S = 0.1  # a quiet stretch shorter than this is articulation (the closure before a k or t), not a pause
 
 
 class SilenceTracker:
@@ -222,7 +223,7 @@ class SilenceTracker:
 
     def threshold(self, under_speech_db: float = SPEECH_RANGE_DB) -> float:
         """The smoothed level below which a frame is silence: NOISE_MARGIN_DB over the noise floor,
-        and at least `under_speech_db` under speech (where the floor is digital silence)."""
+        or `under_speech_db` under the speech where that is higher (a silent room, digital silence)."""
         if self._levels[0] != self._size:  # live, silences and hushes are asked for after every block
             db = _smoothed(self.envelope())
             heard = db[~self._held[: self._size]]
@@ -231,21 +232,20 @@ class SilenceTracker:
         _, floor, speech = self._levels
         return max(floor + NOISE_MARGIN_DB, speech - under_speech_db)
 
-    def silences(self, min_s: float = 0.1, since_s: float = 0.0) -> list[tuple[float, float]]:
+    def silences(self, min_s: float = MIN_QUIET_S, since_s: float = 0.0) -> list[tuple[float, float]]:
         """(start, end) seconds of every stretch quieter than the adaptive threshold, from `since_s`
         on (a stretch under way at the end of the stream counts up to its end).
 
-        Stretches under 0.1 s are articulation (the closure before a k or t), not pauses; two
-        stretches with only a blip of noise (BLIP_S) between them are one.
+        Stretches under MIN_QUIET_S are articulation, not pauses; two stretches with only a blip of
+        noise (BLIP_S) between them are one.
         """
         return self._quieter(SPEECH_RANGE_DB, min_s, since_s)
 
     def hushes(self, since_s: float = 0.0) -> list[tuple[float, float]]:
-        """Every stretch no louder than a breath (HUSH_DB under the speech, or silence where the
-        room is louder than that), from `since_s` on, as silences() finds them: where one spans
-        the gap between two words, a breath in it is pause, in a quiet room as under a room's
-        noise, which covers it (metrics.silence_between)."""
-        return self._quieter(HUSH_DB, 0.1, since_s)
+        """Every stretch HUSH_DB or more under the speech (or silent, where the room is louder than
+        that), from `since_s` on, as silences() finds them: a breath after a silence in one is
+        pause, in a quiet room as under a room's noise, which covers it (metrics.silence_between)."""
+        return self._quieter(HUSH_DB, MIN_QUIET_S, since_s)
 
     def _quieter(self, under_speech_db: float, min_s: float, since_s: float) -> list[tuple[float, float]]:
         """The stretches under threshold(under_speech_db) lasting `min_s` or more, from `since_s` on."""

@@ -255,10 +255,7 @@ class LiveRep:
         not yet placed, and the silences before and after them are not added up."""
         said = [w for w in self.state.words if w.start >= since]
         silences = self._placed(self.tracker.silences(since_s=since - 1.0), since)
-        hushes = self._placed(self.tracker.hushes(since - 1.0), since)
-        words_end = max((w.end for w in self.state.words), default=since)
-        if hushes and words_end <= hushes[-1][1] and now - hushes[-1][1] <= PLACING_S:
-            now = hushes[-1][1]  # sound not named yet follows the hush: the next line may begin there
+        hushes = self._placed(self.tracker.hushes(since_s=since - 1.0), since)
         return pause_between(since, now, silences, said, self.drill, hushes)
 
     def _placed(self, found: list[tuple[float, float]], since: float) -> list[tuple[float, float]]:

@@ -76,9 +76,9 @@ def silence_between(end: float, start: float, silences: Sequence[Span], spoken: 
     silent and no recognised word is sounding — neither the steps' own words (a word's quiet
     tail, taken for silence by the energy under a room's noise, is still the word's) nor any word
     heard clearly in between (the closures inside a forbidden phrase are not pause) — and a
-    breath before the next word (_breath), pause in a quiet room as under a room's noise, which
-    covers it. (Pass `hushes` only where no word but a filler was heard in between: a quiet word
-    is not a breath.)"""
+    breath after a silence (_breaths): pause in a quiet room as under a room's noise, which
+    covers it. pause_between passes no `hushes` where a word was heard unsure in between: a
+    quiet word is not a breath."""
     def outside(span: Span, cuts: list[Span]) -> float:
         """How much of `span` lies within the boundary and outside every one of `cuts` (merged)."""
         def within(a: float, b: float) -> float:
@@ -88,24 +88,19 @@ def silence_between(end: float, start: float, silences: Sequence[Span], spoken: 
 
     clear = _merged((w.start, w.end) for w in spoken if w.conf >= UNCLEAR_CONF)
     quiet = sum(outside(s, clear) for s in _merged(silences))
-    edges = [end, *(t for a, b in clear if a < start and b > end for t in (a, b)), start]  # a breath before each word heard
-    breaths = [found for found in (_breath(*gap, silences, hushes) for gap in zip(edges[::2], edges[1::2])) if found]
-    return quiet + sum(outside(breath, _merged([*silences, *clear])) for breath in breaths)
+    return quiet + sum(outside(b, _merged([*silences, *clear])) for b in _breaths(end, start, silences, hushes))
 
 
-def _breath(end: float, start: float, silences: Sequence[Span], hushes: Sequence[Span]) -> Span | None:
-    """Where one hush (SilenceTracker.hushes: nothing louder than a breath) spans the gap between
-    two words, give or take a word's edge, the stretch from its first silence to its end. The
-    quiet end of the word before stays the word's; sound no word was put on that is louder than a
-    breath (a line the recogniser missed) splits the hushes, so its quiet edges stay speech."""
-    if start <= end:
-        return None
-    middle = (end + start) / 2
-    hush = next(((a, b) for a, b in hushes if a <= min(end + EDGE_S, middle) and b >= max(start - EDGE_S, middle)), None)
-    if hush is None:
-        return None
-    first = min((a for a, b in silences if a < min(hush[1], start) and b > max(hush[0], end)), default=None)
-    return None if first is None else (max(first, end), min(hush[1], start))
+def _breaths(end: float, start: float, silences: Sequence[Span], hushes: Sequence[Span]) -> list[Span]:
+    """In each hush (SilenceTracker.hushes: sound 20 dB or more under the speech) between `end`
+    and `start`, the stretch from its first silence to its end: a breath taken in a pause. The
+    hush before that silence is the quiet end of the word before, and stays the word's."""
+    found = []
+    for a, b in _merged(hushes):
+        first = min((s for s, e in silences if s < min(b, start) and e > max(a, end)), default=None)
+        if first is not None:
+            found.append((max(first, end), min(b, start)))
+    return found
 
 
 def _merged(spans: Iterable[Span]) -> list[Span]:
@@ -126,10 +121,10 @@ def pause_between(end: float, start: float, silences: Sequence[Span], between: S
     line are two short pauses, not one long one — while an "um" is a hesitation inside it."""
     said = [w for w in between if clear((w,)) and not is_filler(w, drill)]
     edges = [end, *(t for w in said for t in (w.start, w.end)), start]
-    guessed = [w for w in between if not is_filler(w, drill)]  # a word heard unsure may be a quiet word, not a breath
+    unsure = [w for w in between if not clear((w,)) and not is_filler(w, drill)]  # a quiet word, maybe, not a breath
 
     def quiet(a: float, b: float) -> float:
-        return silence_between(a, b, silences, between, () if any(a < w.end and w.start < b for w in guessed) else hushes)
+        return silence_between(a, b, silences, between, () if any(a < w.end and w.start < b for w in unsure) else hushes)
 
     return max(quiet(a, b) for a, b in zip(edges[::2], edges[1::2]))
 
