@@ -66,8 +66,8 @@ def test_silences_are_found(tmp_path):
 
 def test_a_breath_is_a_hush_not_a_silence():
     """A line, a faint room, a breath 28 dB under the line, the next line: the breath is sound to
-    silences() (pauses split by louder sound keep it as speech) but inside the hush that spans
-    the whole gap between the lines."""
+    silences() but part of the hush that begins with the room's silence, so a pause counts it
+    (metrics.silence_between)."""
     rng = np.random.default_rng(0)
     t = np.arange(int(0.5 * RATE)) / RATE
     line = 0.3 * np.sin(2 * np.pi * 220 * t)
