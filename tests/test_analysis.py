@@ -314,3 +314,20 @@ def test_unclear_stretches_never_count_against_the_rep(drill):
     assert heard.fillers and heard.forbidden and heard.extra
     assert not mumbled.fillers and not mumbled.forbidden and not mumbled.extra
     assert mumbled.score > heard.score
+
+
+def test_every_tip_is_filled_in_with_each_field_its_kind_names(drill):
+    """A manager's tip may use any field TIP_FIELDS names for its kind: each one is filled in."""
+    from voicedrill.data import CustomerTurn, TurnKind
+    from voicedrill.drills import TIP_FIELDS
+
+    written = replace(drill, steps=tuple(replace(s, tip="") for s in drill.steps),
+                      tips=tuple((k, k + ": " + " ".join(f"{f}=[{{{f}}}]" for f in TIP_FIELDS[k])) for k in TIP_FIELDS))
+    skip_email = timeline(*lines(drill, "name", "phone"), 0.4, "um", 2.5, *lines(drill, "address", "payment", "notes", "handoff"), word_s=0.45)
+    stopped = timeline(*lines(drill, "name"), 3.0)
+    turn = CustomerTurn(TurnKind.HESITATION, "name", "Can I think about it?", stopped[-1].end + 0.1, stopped[-1].end + 0.6)
+    tips = [t.tip for t in analyse(skip_email, written, "fake", 30.0).coaching.tips]
+    tips += [t.tip for t in analyse(stopped, written, "fake", 10.0, turns=[turn]).coaching.tips]
+    assert {t.split(":")[0] for t in tips} == {"skipped", "pause", "last", "filler", "slow", "stopped"}
+    for tip in tips:
+        assert "[]" not in tip, tip

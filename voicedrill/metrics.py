@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from .align import Alignment, is_filler
 from .data import Coaching, counted, CustomerTurn, Hit, HitKind, Mark, Pace, nothing_heard, Pause, ScorePart, Status, StepResult, Tip, TurnKind, TurnResult, Word
-from .drills import Drill
+from .drills import TIP_FIELDS, Drill
 
 SILENT_PAUSE_S = 0.25  # gaps at least this long are excluded from articulation rate
 EDGE_S = 0.25  # how far a recogniser's step edge may sit from the true one
@@ -352,12 +352,7 @@ def _whys(drill, steps, pauses_, pace_, fillers, forbidden, problems) -> list[st
 
 
 def _tip(drill: Drill, kind: str, step_id: str | None = None, **fields: str) -> str:
-    """The drill's coaching line for a kind of problem with its fields filled in (see _Blank)."""
-    return drill.tip(kind, step_id).format_map(_Blank(fields))
-
-
-class _Blank(dict):
-    """Tip templates may name fields a problem does not have: they read as nothing."""
-
-    def __missing__(self, key: str) -> str:
-        return ""
+    """The drill's coaching line for a kind of problem, filled in with the fields TIP_FIELDS names
+    for that kind (a drill's tips are checked against the same list when it loads); a field this
+    problem has no value for (no step after the last one) reads as nothing."""
+    return drill.tip(kind, step_id).format(**{name: fields.get(name, "") for name in TIP_FIELDS[kind]})
