@@ -224,6 +224,20 @@ def test_telephone_audio_is_heard_again_whole(drill, telephone):
     assert report.flagged_pauses == 1
 
 
+@pytest.mark.parametrize("case", ["clean", "forbidden"])
+def test_a_telephone_line_heard_in_part_is_found_where_it_belongs(drill, sphinx, folder, case):
+    """Over a telephone line (en-us-nyc), "This address here, right?" came back as "is right" alone
+    (clean rep), and in the forbidden-phrase rep the address as "pretty it right", a pause, then
+    the notes line as "anything the to limited", the address taking "anything". The look held only
+    the words no step explained, 0.3 s round them: the address was reported skipped in one, the
+    notes in the other. Now a look takes in the words a neighbour took across a pause, and once
+    more with more of the audio round it: every step said, in order, the forbidden phrase caught."""
+    path, _ = bench_rep("phone-8k", 2, folder, drill, case=case)
+    report = score_file(path, drill, sphinx)
+    assert [s.status for s in report.steps] == ["ok"] * len(drill.steps) and report.order_ok
+    assert len(report.forbidden) == (case == "forbidden")
+
+
 def test_an_utterance_heard_again_whole_leaves_the_stream_as_it_was(sphinx, telephone):
     """The whole hearing runs on the engine's second decoder: heard in the middle of a rep's
     stream, the stream hears the rep as it does alone, and an interrupted whole hearing (Ctrl-C)

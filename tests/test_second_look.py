@@ -171,3 +171,58 @@ def test_a_filler_the_drill_spells_with_a_hyphen_is_one_filler():
     assert "uh huh" in [w.text for w in words]
     report = analyse(words, drill, "test", 20.0)
     assert [m.text for m in report.fillers] == ["uh huh"]
+
+
+def stamped(start: float, end: float) -> np.ndarray:
+    """Audio whose every sample says when the clip starts (in hundredths of a second)."""
+    return np.full(int((end - start) * 16000), int(start * 100), dtype=np.int16)
+
+
+class Hears:
+    """Hears a step's line only in audio that starts before `before` s (else nothing); keeps what it was asked."""
+
+    def __init__(self, lines: dict[str, tuple[str, float]]):
+        self.lines, self.asked = lines, []
+
+    def hear_only(self, audio, phrases):
+        self.asked.append((audio[0] / 100, phrases[0]))
+        return next((heard for line, (heard, before) in self.lines.items() if line in phrases and audio[0] / 100 < before), None)
+
+
+EMAIL_SAID = [replace(w, text="email") if w.text == "he" else w for w in REP]
+NOTES_LENT = sorted([w for w in EMAIL_SAID if w.start < 4.5 or w.start >= 9.0] + said(("pretty it right", 5.0), ("anything the to limited", 6.0)),
+                    key=lambda w: w.start)
+
+
+def test_a_line_s_first_word_a_neighbour_took_across_a_pause_is_heard_with_it():
+    """Over a telephone line the address came back as "pretty it right", a pause, then the notes
+    line as "anything the to limited": the address took "anything" (its best guess), and the
+    notes, looked for in "the to limited" alone, were not heard. The look takes in the words said
+    with the stretch that a neighbour took across a pause, and the neighbour, which loses them, is
+    looked for again without them: both are found."""
+    listener = Hears({"Anything specific I should note for the tech?": ("anything specific i should note for the tech", 6.0),
+                      "This address here, right?": ("this address here right", 9.0)})
+    words = second_look(NOTES_LENT, DRILL, listener, stamped)
+    report = analyse(words, DRILL, "fake", 14.0)
+    assert all(s.status == "ok" for s in report.steps)
+    notes = [w for w in words if 5.9 < w.start < 7.0]
+    assert [w.text for w in notes][:2] == ["anything", "specific"] and notes[0].start == 6.0
+
+
+def test_a_look_that_costs_a_neighbour_its_step_is_not_taken():
+    """The same, but the address is not heard again without "anything": the notes look is not taken
+    (a step found must not cost one heard before)."""
+    listener = Hears({"Anything specific I should note for the tech?": ("anything specific i should note for the tech", 6.0)})
+    assert second_look(NOTES_LENT, DRILL, listener, stamped) == NOTES_LENT
+
+
+def test_a_line_named_only_by_its_last_word_is_heard_with_the_sound_before_it():
+    """Over a telephone line "This address here, right?" came back as "right" alone: the words before
+    it had no word put on them, and the look 0.3 s round "right" did not hold them. Heard once more
+    with more of the audio round it, it is the address; its words keep the span "right" was heard in."""
+    rep = sorted([w for w in EMAIL_SAID if not 5.0 <= w.start < 6.0] + said(("right", 5.6)), key=lambda w: w.start)
+    listener = Hears({"This address here, right?": ("this address here right", 5.0)})
+    words = second_look(rep, DRILL, listener, stamped)
+    assert [w.text for w in words if 5.5 < w.start < 6.0] == ["this", "address", "here", "right"]
+    assert [w.end for w in words if 5.5 < w.start < 6.0][-1] == pytest.approx(5.78)
+    assert [start for start, _ in listener.asked] == pytest.approx([5.3, 4.18], abs=0.1)  # 0.3 s round it, then back to "email" (a faint hiss on top)

@@ -4,8 +4,10 @@ A short line said on its own ("Email?") is often misheard as another short word 
 required step is missing (or heard only out of place: misheard where it belongs, said again later)
 and its gap — between the steps said before and after it — holds speech no step or forbidden
 phrase explains, each stretch of that speech (words said without a pause between them) is decoded
-again by the engine, allowed to hear only the step's own phrases. When what it hears there puts
-the step where the script does, it replaces the stretch's words (same span, so pauses are
+again by the engine, allowed to hear only the step's own phrases — then with the words said with
+it that a neighbouring step took across a pause, then with more of the audio round it (a line the
+recogniser named only by its last words). When what it hears there puts the step where the script
+does, and costs no step heard before, it replaces the stretch's words (same span, so pauses are
 measured as before); anything else leaves the words as they were.
 
 Then a filler the recogniser named as a word: a lone word too unsure to count ("i'm", "bomb", an
@@ -25,13 +27,14 @@ from .align import Alignment, align, is_filler, normalise
 from .analysis import clean_words
 from .audio import with_hiss
 from .data import Word
-from .drills import Drill
+from .drills import Drill, Step
 from .metrics import clear
 
 PAD_S = 0.3  # audio kept either side of the stretch: the engine needs silence round a phrase
+REACH_S = 1.5  # …or, looked at once more, this much: the part of its line no word was put on ("is right")
 RUN_GAP_S = 0.25  # a silence this long between two unexplained words starts another stretch
 MAX_STRETCH_S = 8.0  # longer than any one line: not a misheard step
-MAX_LOOKS = 4  # stretches listened to per missing step (the cost stays bounded on long recordings)
+MAX_LOOKS = 8  # stretches listened to per missing step (the cost stays bounded on long recordings)
 MAX_FILLER_LOOKS = 12  # lone unsure words heard again per recording (the cost stays bounded on long ones)
 Clip = Callable[[float, float], np.ndarray]  # (start s, end s) → the rep's 16 kHz samples
 
@@ -64,19 +67,55 @@ def second_look(words: Sequence[Word], drill: Drill, engine: object, clip: Clip)
         return words
     alignment = align(words, drill)  # aligned again only when a look changes the words
     for step in drill.steps:
-        if step.optional or alignment.placed(step.id):
-            continue
-        stretches = _stretches(words, _unexplained_gap(words, drill, alignment, step.id))
-        for first, last in [(a, b) for a, b in stretches if words[b].end - words[a].start <= MAX_STRETCH_S][:MAX_LOOKS]:
-            heard = engine.hear_only(_audio_of(words, first, last, clip), step.phrases)
-            if not heard:
-                continue
-            again = words[:first] + _spread(heard.split(), words[first].start, words[last].end) + words[last + 1 :]
-            realigned = align(again, drill)
-            if realigned.placed(step.id):
-                words, alignment = again, realigned
-                break
+        if not step.optional and not alignment.placed(step.id):
+            words, alignment = _looked_for(step, words, alignment, drill, engine, clip) or (words, alignment)
     return _fillers_heard_again(words, drill, alignment, engine, clip)
+
+
+def _looked_for(step: Step, words: list[Word], alignment: Alignment, drill: Drill, engine: Listener, clip: Clip,
+                widen: bool = True) -> tuple[list[Word], Alignment] | None:
+    """The words and their alignment once the step is heard where the script puts it, or None.
+    Each stretch of unexplained speech in its gap is heard again allowed only the step's phrases;
+    then (`widen`) with the words said with it, without a pause, that a neighbouring step took
+    across a pause at its edge ("…is right" + pause + "anything" | "the to limited"); then with
+    more of the audio round it, where the part of its line no word was put on may be ("is right"
+    for "This address here, right?"). A step that loses its words to a look must be found again
+    without them, or the look is not taken: no step heard before is lost."""
+    stretches = _stretches(words, _unexplained_gap(words, drill, alignment, step.id))
+    free = (set(range(len(words))) - _explained(alignment)) | _apart(words, alignment) if widen else set()
+    widened = [_said_with(words, a, b, free) for a, b in stretches]
+    looks = dict.fromkeys([(a, b, PAD_S) for a, b in stretches + widened] + [(a, b, REACH_S) for a, b in stretches])
+    for first, last, pad in [(a, b, pad) for a, b, pad in looks if words[b].end - words[a].start <= MAX_STRETCH_S][:MAX_LOOKS]:
+        heard = engine.hear_only(_audio_of(words, first, last, clip, pad), step.phrases)
+        if not heard:
+            continue
+        again = words[:first] + _spread(heard.split(), words[first].start, words[last].end) + words[last + 1 :]
+        found: tuple[list[Word], Alignment] | None = (again, align(again, drill))
+        for other in [s for s in drill.steps if alignment.placed(s.id) and not found[1].placed(s.id)] if widen else ():
+            found = found and _looked_for(other, *found, drill, engine, clip, widen=False)
+        if found and found[1].placed(step.id) and all(found[1].placed(s.id) for s in drill.steps if alignment.placed(s.id)):
+            return found
+    return None
+
+
+def _apart(words: list[Word], alignment: Alignment) -> set[int]:
+    """Indices of the words a hit took across a pause at its edges: those before its first pause
+    and after its last (a line is said in one breath; a misheard one next to it may lend its words)."""
+    apart: set[int] = set()
+    for h in alignment.hits:
+        pauses = [i for i in range(h.first + 1, h.last + 1) if words[i].start - words[i - 1].end >= RUN_GAP_S]
+        if pauses:
+            apart |= set(range(h.first, pauses[0])) | set(range(pauses[-1], h.last + 1))
+    return apart
+
+
+def _said_with(words: list[Word], first: int, last: int, free: set[int]) -> tuple[int, int]:
+    """The stretch widened to the `free` words said with it, without a pause."""
+    while first - 1 in free and words[first].start - words[first - 1].end < RUN_GAP_S:
+        first -= 1
+    while last + 1 in free and words[last + 1].start - words[last].end < RUN_GAP_S:
+        last += 1
+    return first, last
 
 
 def _fillers_heard_again(words: list[Word], drill: Drill, alignment: Alignment, engine: object, clip: Clip) -> list[Word]:
@@ -95,12 +134,12 @@ def _fillers_heard_again(words: list[Word], drill: Drill, alignment: Alignment, 
     return words
 
 
-def _audio_of(words: list[Word], first: int, last: int, clip: Clip) -> np.ndarray:
-    """The audio of words[first..last], with silence either side up to their neighbours, and a faint hiss."""
+def _audio_of(words: list[Word], first: int, last: int, clip: Clip, pad: float = PAD_S) -> np.ndarray:
+    """The audio of words[first..last] with `pad` seconds either side, never into their neighbours, and a faint hiss."""
     start, end = words[first].start, words[last].end
     before = words[first - 1].end if first else 0.0
-    after = words[last + 1].start if last + 1 < len(words) else end + PAD_S
-    return with_hiss(clip(max(before, start - PAD_S), min(after, end + PAD_S)))
+    after = words[last + 1].start if last + 1 < len(words) else end + pad
+    return with_hiss(clip(max(before, start - pad), min(after, end + pad)))
 
 
 def _explained(alignment: Alignment) -> set[int]:
