@@ -226,3 +226,47 @@ def test_a_line_named_only_by_its_last_word_is_heard_with_the_sound_before_it():
     assert [w.text for w in words if 5.5 < w.start < 6.0] == ["this", "address", "here", "right"]
     assert [w.end for w in words if 5.5 < w.start < 6.0][-1] == pytest.approx(5.78)
     assert [start for start, _ in listener.asked] == pytest.approx([5.3, 4.18], abs=0.1)  # 0.3 s round it, then back to "email" (a faint hiss on top)
+
+
+class Wide:
+    """Hears the email line in any clip longer than `seconds` (as a widened look's is); keeps the clips' lengths."""
+
+    def __init__(self, seconds: float):
+        self.seconds, self.asked = seconds, []
+
+    def hear_only(self, audio, phrases):
+        self.asked.append(audio.size / 16000)
+        return "and your email" if "And your email?" in phrases and audio.size > self.seconds * 16000 else None
+
+
+REST = (("this address here right", 6.5), ("anything specific i should note for the tech", 7.5),
+        ("are you using a credit or debit card today", 10.0), ("you're all set my tech will be out tomorrow you're going to love it", 12.5))
+START = (("what's the best name for the account", 0.0), ("and what's a good phone number for you", 2.0))
+
+
+@pytest.mark.parametrize("rep", [
+    said(*START, ("what's a good", 4.0), ("phone number", 4.9), ("he", 5.3), *REST),  # phone asked again, a breath inside
+    said(*START, ("he", 4.22), ("so you want", 4.62), ("to do it", 5.5), *REST),  # the forbidden phrase right after "he"
+], ids=["a repeat", "a forbidden phrase"])
+def test_a_look_never_takes_what_the_rep_is_marked_down_for(rep):
+    """Found by a review: a widened look took the words of a step said twice (the repeat was lost)
+    or of a forbidden phrase (it was no longer reported, 66 → 100). A look is taken only when every
+    other step, repeat, order and forbidden phrase reads as before."""
+    def said_of(report):
+        return [(s.id, s.status, s.count) for s in report.steps if s.id != "email"], report.forbidden, report.order_ok
+
+    before = analyse(rep, DRILL, "fake", 15.0)
+    after = analyse(second_look(rep, DRILL, Wide(1.0), clip), DRILL, "fake", 15.0)
+    assert said_of(after) == said_of(before)
+
+
+def test_a_missing_step_and_the_neighbours_its_look_displaces_share_one_budget():
+    """Found by a review: looking again for a step a widened look displaced cost up to MAX_LOOKS
+    more decodes each (11 for one missing step)."""
+    from voicedrill.second_look import MAX_LOOKS
+
+    rep = said(*START, ("email", 4.0), ("um", 4.5), ("uh", 5.0), ("er", 5.5), ("pretty it right", 6.0), ("anything the to limited", 7.0),
+               *REST[2:])
+    listener = Hears({"Anything specific I should note for the tech?": ("anything specific i should note for the tech", 7.0)})
+    second_look(rep, DRILL, listener, stamped)
+    assert len(listener.asked) <= MAX_LOOKS

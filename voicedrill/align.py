@@ -223,6 +223,14 @@ def _misheard_script_words(
     return misheard
 
 
+def sure(hit: Hit, words: Sequence[Word], drill: Drill) -> bool:
+    """Was the hit heard as what it is, not guessed: a forbidden phrase, or a step's words holding one of its keywords?"""
+    if hit.kind != HitKind.STEP:
+        return True
+    content = [" ".join(t) for w in words[hit.first : hit.last + 1] if (t := normalise(w.text)) and " ".join(t) not in _script(drill).fillers]
+    return keyword_reach(content, _script(drill).keywords[hit.key])[:1] < [len(content)]
+
+
 def keyword_reach(content: list[str], keywords: Sequence[list[str]]) -> list[int]:
     """For each position, the last position a window starting there must reach to hold one of the
     keywords, its tokens in a row (a content word may hold several tokens: "credit card" holds

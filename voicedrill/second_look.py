@@ -18,12 +18,13 @@ misheard as a faint "um" stays unclear: "perfect" explains it better; a click ma
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from .align import Alignment, align, is_filler, normalise
+from .align import Alignment, align, is_filler, normalise, sure
 from .analysis import clean_words
 from .audio import with_hiss
 from .data import Word
@@ -34,7 +35,7 @@ PAD_S = 0.3  # audio kept either side of the stretch: the engine needs silence r
 REACH_S = 1.5  # …or, looked at once more, this much: the part of its line no word was put on ("is right")
 RUN_GAP_S = 0.25  # a silence this long between two unexplained words starts another stretch
 MAX_STRETCH_S = 8.0  # longer than any one line: not a misheard step
-MAX_LOOKS = 8  # stretches listened to per missing step (the cost stays bounded on long recordings)
+MAX_LOOKS = 8  # looks per missing step, a neighbour's looks again included (the cost stays bounded on long recordings)
 MAX_FILLER_LOOKS = 12  # lone unsure words heard again per recording (the cost stays bounded on long ones)
 Clip = Callable[[float, float], np.ndarray]  # (start s, end s) → the rep's 16 kHz samples
 
@@ -68,41 +69,61 @@ def second_look(words: Sequence[Word], drill: Drill, engine: object, clip: Clip)
     alignment = align(words, drill)  # aligned again only when a look changes the words
     for step in drill.steps:
         if not step.optional and not alignment.placed(step.id):
-            words, alignment = _looked_for(step, words, alignment, drill, engine, clip) or (words, alignment)
+            words, alignment = _looked_for(step, words, alignment, drill, engine, clip, [MAX_LOOKS]) or (words, alignment)
     return _fillers_heard_again(words, drill, alignment, engine, clip)
 
 
 def _looked_for(step: Step, words: list[Word], alignment: Alignment, drill: Drill, engine: Listener, clip: Clip,
-                widen: bool = True) -> tuple[list[Word], Alignment] | None:
+                budget: list[int], widen: bool = True) -> tuple[list[Word], Alignment] | None:
     """The words and their alignment once the step is heard where the script puts it, or None.
     Each stretch of unexplained speech in its gap is heard again allowed only the step's phrases;
     then (`widen`) with the words said with it, without a pause, that a neighbouring step took
     across a pause at its edge ("…is right" + pause + "anything" | "the to limited"); then with
     more of the audio round it, where the part of its line no word was put on may be ("is right"
-    for "This address here, right?"). A step that loses its words to a look must be found again
-    without them, or the look is not taken: no step heard before is lost."""
+    for "This address here, right?"). A look is taken only when everything else reads as before
+    (_same_elsewhere); a step that loses its words to a widened look is looked for again without
+    them. `budget` holds the looks left for the missing step, those looks again included."""
     stretches = _stretches(words, _unexplained_gap(words, drill, alignment, step.id))
-    free = (set(range(len(words))) - _explained(alignment)) | _apart(words, alignment) if widen else set()
+    free = ((set(range(len(words))) - _explained(alignment)) | _apart(words, alignment)) if widen else set()
     widened = [_said_with(words, a, b, free) for a, b in stretches]
-    looks = dict.fromkeys([(a, b, PAD_S) for a, b in stretches + widened] + [(a, b, REACH_S) for a, b in stretches])
-    for first, last, pad in [(a, b, pad) for a, b, pad in looks if words[b].end - words[a].start <= MAX_STRETCH_S][:MAX_LOOKS]:
-        heard = engine.hear_only(_audio_of(words, first, last, clip, pad), step.phrases)
-        if not heard:
+    looks = [(a, b, pad) for a, b, pad in [(a, b, PAD_S) for a, b in stretches + widened] + [(a, b, REACH_S) for a, b in stretches]
+             if words[b].end - words[a].start <= MAX_STRETCH_S]
+    spans = dict.fromkeys((a, b, _span(words, a, b, pad)) for a, b, pad in looks)  # one look per clip
+    for first, last, span in spans:
+        if budget[0] <= 0:
+            return None
+        budget[0] -= 1
+        heard = engine.hear_only(with_hiss(clip(*span)), step.phrases)
+        if not heard or not heard.split():
             continue
         again = words[:first] + _spread(heard.split(), words[first].start, words[last].end) + words[last + 1 :]
         found: tuple[list[Word], Alignment] | None = (again, align(again, drill))
-        for other in [s for s in drill.steps if alignment.placed(s.id) and not found[1].placed(s.id)] if widen else ():
-            found = found and _looked_for(other, *found, drill, engine, clip, widen=False)
-        if found and found[1].placed(step.id) and all(found[1].placed(s.id) for s in drill.steps if alignment.placed(s.id)):
+        lost = [s for s in drill.steps if alignment.placed(s.id) and not found[1].placed(s.id)] if widen else []
+        for other in lost:  # each must be found again without the words it lost
+            if found:
+                found = _looked_for(other, *found, drill, engine, clip, budget, widen=False)
+        if found and found[1].placed(step.id) and _same_elsewhere(words, alignment, *found, drill, step.id):
             return found
     return None
 
 
+def _same_elsewhere(words: list[Word], alignment: Alignment, again: list[Word], realigned: Alignment, drill: Drill, step_id: str) -> bool:
+    """Is everything heard for sure before (align.sure) heard as before after a look: every other
+    step said with its keyword as often, in order or out of it as before, every forbidden phrase?
+    A look must not turn a repeat into a single saying or a swap into a skip, nor take a forbidden
+    phrase's words; it may take a guess's ("will that be out told it", guessed as payment where
+    the name was said)."""
+    before = Counter((h.kind, h.key) for h in alignment.hits if h.key != step_id and sure(h, words, drill))
+    after = Counter((h.kind, h.key) for h in realigned.hits if h.key != step_id and sure(h, again, drill))
+    keys = {key for _, key in before}
+    return all(after[k] == n for k, n in before.items()) and alignment.out_of_order & keys == realigned.out_of_order & keys
+
+
 def _apart(words: list[Word], alignment: Alignment) -> set[int]:
-    """Indices of the words a hit took across a pause at its edges: those before its first pause
-    and after its last (a line is said in one breath; a misheard one next to it may lend its words)."""
+    """Indices of the words a step's hit took across a pause at its edges: those before its first
+    pause and after its last (a line is said in one breath; a misheard one next to it may lend its words)."""
     apart: set[int] = set()
-    for h in alignment.hits:
+    for h in alignment.step_hits():
         pauses = [i for i in range(h.first + 1, h.last + 1) if words[i].start - words[i - 1].end >= RUN_GAP_S]
         if pauses:
             apart |= set(range(h.first, pauses[0])) | set(range(pauses[-1], h.last + 1))
@@ -128,18 +149,18 @@ def _fillers_heard_again(words: list[Word], drill: Drill, alignment: Alignment, 
     lone = [a for a, b in _stretches(words, [i for i in range(len(words)) if i not in explained]) if a == b]
     words = list(words)
     for i in [i for i in lone if not clear(words[i : i + 1])][:MAX_FILLER_LOOKS]:
-        heard = engine.hear_filler(_audio_of(words, i, i, clip), drill.fillers, script)
+        heard = engine.hear_filler(with_hiss(clip(*_span(words, i, i))), drill.fillers, script)
         if heard and is_filler(Word(heard, 0.0, 0.0), drill):
             words[i] = Word(heard, words[i].start, words[i].end)
     return words
 
 
-def _audio_of(words: list[Word], first: int, last: int, clip: Clip, pad: float = PAD_S) -> np.ndarray:
-    """The audio of words[first..last] with `pad` seconds either side, never into their neighbours, and a faint hiss."""
+def _span(words: list[Word], first: int, last: int, pad: float = PAD_S) -> tuple[float, float]:
+    """Where the audio of words[first..last] is, with `pad` seconds either side, never into their neighbours."""
     start, end = words[first].start, words[last].end
     before = words[first - 1].end if first else 0.0
     after = words[last + 1].start if last + 1 < len(words) else end + pad
-    return with_hiss(clip(max(before, start - pad), min(after, end + pad)))
+    return max(before, start - pad), min(after, end + pad)
 
 
 def _explained(alignment: Alignment) -> set[int]:
