@@ -7,8 +7,9 @@ phrase explains, each stretch of that speech (words said without a pause between
 again by the engine, allowed to hear only the step's own phrases — then with the words said with
 it that a neighbouring step took across a pause, then with more of the audio round it (a line the
 recogniser named only by its last words). When what it hears there puts the step where the script
-does, and costs no step heard before, it replaces the stretch's words (same span, so pauses are
-measured as before); anything else leaves the words as they were.
+does, and all else heard for sure stands (a step said with its keyword, a forbidden phrase), it
+replaces the stretch's words (same span, so pauses are measured as before); anything else leaves
+the words as they were.
 
 Then a filler the recogniser named as a word: a lone word too unsure to count ("i'm", "bomb", an
 "um" at low confidence), that no line explains, is decoded again allowed to be a filler, a word of
