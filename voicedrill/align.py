@@ -227,8 +227,9 @@ def sure(hit: Hit, words: Sequence[Word], drill: Drill) -> bool:
     """Was the hit heard as what it is, not guessed: a forbidden phrase, or a step's words holding one of its keywords?"""
     if hit.kind != HitKind.STEP:
         return True
-    content = [" ".join(t) for w in words[hit.first : hit.last + 1] if (t := normalise(w.text)) and " ".join(t) not in _script(drill).fillers]
-    return keyword_reach(content, _script(drill).keywords[hit.key])[:1] < [len(content)]
+    script = _script(drill)
+    content = [" ".join(t) for w in words[hit.first : hit.last + 1] if (t := normalise(w.text)) and " ".join(t) not in script.fillers]
+    return bool(content) and keyword_reach(content, script.keywords[hit.key])[0] < len(content)  # (no keywords: -1, any words do)
 
 
 def keyword_reach(content: list[str], keywords: Sequence[list[str]]) -> list[int]:
