@@ -81,8 +81,8 @@ def _looked_for(step: Step, words: list[Word], alignment: Alignment, drill: Dril
     then (`widen`) with the words said with it, without a pause, that a neighbouring step took
     across a pause at its edge ("…is right" + pause + "anything" | "the to limited"); then with
     more of the audio round it, where the part of its line no word was put on may be ("is right"
-    for "This address here, right?"). A look is taken only when everything else reads as before
-    (_same_elsewhere); a step that loses its words to a widened look is looked for again without
+    for "This address here, right?"). A look is taken only when all else heard for sure reads as
+    before (_same_elsewhere); a step that loses its words to a widened look is looked for again without
     them. `budget` holds the looks left for the missing step, those looks again included."""
     stretches = _stretches(words, _unexplained_gap(words, drill, alignment, step.id))
     free = ((set(range(len(words))) - _explained(alignment)) | _apart(words, alignment)) if widen else set()
