@@ -4,7 +4,8 @@ A condition is a way of saying the drill (voices, speaking rate, the words used)
 to the sound on its way to the recogniser (room noise, reverberation, a laptop microphone's band,
 a telephone line). Every condition but `clean` has room noise under the whole rep, gaps included:
 a real recording never holds digital silence. `human` joins pocketsphinx-testdata's librivox
-sentences (a drill of their own, bench/librivox.toml) with known gaps of room noise.
+sentences (a drill of their own, bench/librivox.toml) with known gaps of room noise, and another
+speaker's "go somewhere and do something" as the phrase that drill forbids.
 Only numpy and soxr: filters and convolution are done in the frequency domain (pocketsphinx only
 aligns the human sentences' known words, for their second truth: speech_edges).
 """
@@ -27,10 +28,13 @@ from voicedrill.drills import Drill, load_drill
 from voicedrill.synth import Piece, Segment, build_rep
 
 LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")
+SOMETHING = Path("/usr/share/pocketsphinx/test/data/something.raw")  # 16 kHz, 16-bit, another speaker
+HUMAN_FORBIDDEN = "go somewhere and do something"  # what SOMETHING says: librivox.toml forbids it
 HUMAN_DRILL = Path(__file__).parent / "librivox.toml"
 PHONE_RATE = 8000
 BASE_SNR_DB = 30.0  # the quiet office under every condition but `clean`
 PAD_S = 0.3  # silence either side of a sentence aligned alone
+TAIL_S = 0.05  # kept after the forbidden phrase's last aligned word
 
 # Lines said in other words than the hard-close drill lists (its keywords mostly kept, as a rep would).
 PARAPHRASES = {
@@ -155,12 +159,12 @@ class Case:
     target: str = ""
 
 
-def cases(drill: Drill, lines: dict[str, str], gap_s: float, speech_only: bool = False) -> list[Case]:
+def cases(drill: Drill, lines: dict[str, str], gap_s: float, forbidden: str = "So you want to do it?", filler: str | None = "Um,") -> list[Case]:
     """Clean, skipped step, swapped steps, long pause, forbidden phrase, filler, repeated step.
 
     Which steps: the middle one skipped, the two before the last swapped, the long pause before
     the one before last, the second step repeated (for the hard close: address, notes ↔ payment,
-    payment, phone). `speech_only` leaves out the cases that need words the recording lacks.
+    payment, phone). No filler case where `filler` is None (no recording of one).
     """
     from voicedrill.align import judge_order
 
@@ -176,11 +180,9 @@ def cases(drill: Drill, lines: dict[str, str], gap_s: float, speech_only: bool =
         ("long-pause", [Piece(p.text, p.label, 2.0) if p.label == ids[n - 2] else p for p in base], ids[n - 2]),
         ("repeat", [*base[:3], Piece(base[1].text, "again", gap_s), *base[3:]], ids[1]),
     ]
-    if not speech_only:
-        recipes[4:4] = [
-            ("forbidden", [base[0], Piece("So you want to do it?", "", gap_s), *base[1:]], ""),
-            ("filler", [*base[:2], Piece("Um,", "", 0.4), *base[2:]], ""),
-        ]
+    recipes[4:4] = [("forbidden", [base[0], Piece(forbidden, "", gap_s), *base[1:]], "")]
+    if filler is not None:
+        recipes[5:5] = [("filler", [*base[:2], Piece(filler, "", 0.4), *base[2:]], "")]
     result = []
     for name, pieces, target in recipes:
         said = [p.label for p in pieces if p.label in ids]
@@ -214,12 +216,17 @@ class Rep:
 
 @lru_cache(maxsize=1)
 def human_clips() -> dict[str, np.ndarray]:
-    """Each librivox sentence cut to its speech (its own lead-in and tail of silence dropped)."""
+    """Each librivox sentence, and the phrase the human drill forbids, cut to its speech (its own
+    lead-in and tail of silence dropped)."""
     clips = {}
     for line in (LIBRIVOX / "transcription").read_text().splitlines():
         text, name = re.match(r"<s> (.*) </s> \((.*)\)", line.strip()).groups()
         audio, rate = sf.read(str(LIBRIVOX / f"{name}.wav"), dtype="float32")
         clips[text] = trim(audio if rate == RATE else soxr.resample(audio, rate, RATE))
+    phrase = trim(np.fromfile(SOMETHING, dtype="<i2").astype(np.float32) / 32768.0)
+    # the recording's 0.26 s of noise after "something" would make the seeded 0.5 s gap about 1 s
+    _, last = aligned_edges(phrase, HUMAN_FORBIDDEN)
+    clips[HUMAN_FORBIDDEN] = phrase[: int((last + TAIL_S) * RATE)]
     return clips
 
 
@@ -228,19 +235,27 @@ def speech_edges(text: str) -> tuple[float, float]:
     """Seconds of a clean librivox sentence (as human_clips cuts it) before its first word and
     after its last, where pocketsphinx aligns the known words to the recording: the energy cut
     keeps a breath before "he was not…" (0.19 s) and the decay after a last word as speech."""
+    clip = human_clips()[text]
+    first, last = aligned_edges(clip, text)
+    return round(max(0.0, first), 2), round(max(0.0, clip.size / RATE - last), 2)
+
+
+def aligned_edges(clip: np.ndarray, text: str) -> tuple[float, float]:
+    """Where pocketsphinx aligns the known words of `text` in a clean clip: its first word's start
+    and its last word's end, in seconds from the clip's start."""
     import pocketsphinx
 
     from voicedrill.audio import with_hiss
     from voicedrill.sphinx_engine import _utterance, _words
 
-    clip, pad = human_clips()[text], int(PAD_S * RATE)
+    pad = int(PAD_S * RATE)
     audio = with_hiss(to_pcm16(np.concatenate([np.zeros(pad), clip, np.zeros(pad)])))
     decoder = pocketsphinx.Decoder(samprate=RATE, loglevel="FATAL")
     decoder.set_align_text(text)
     with _utterance(decoder):
         decoder.process_raw(audio.tobytes(), False, True)
     words = _words(decoder, -PAD_S)  # timed from the clip's start
-    return round(max(0.0, words[0].start), 2), round(max(0.0, clip.size / RATE - words[-1].end), 2)
+    return words[0].start, words[-1].end
 
 
 def where_words_are(segments: list[Segment]) -> list[Segment]:
@@ -298,7 +313,8 @@ def build(folder: Path, quick: bool, only: tuple[str, ...] = ()) -> list[Rep]:
         lines = {s.id: s.line for s in drill.steps} if condition.human else wording(drill, condition.wording)
         takes = condition.takes[:1] if quick else condition.takes
         seeds = condition.seeds[:1] if quick else condition.seeds
-        for case in cases(drill, lines, 0.5, speech_only=condition.human):
+        said = {"forbidden": HUMAN_FORBIDDEN, "filler": None} if condition.human else {}
+        for case in cases(drill, lines, 0.5, **said):
             for voice, wpm in takes:
                 for seed in seeds:
                     reps.append(render(condition, case, voice, wpm, seed, folder, drill))
