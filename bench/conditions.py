@@ -146,6 +146,7 @@ CONDITIONS = (
     Condition("paraphrase", (("gmw/en-us", 175), ("gmw/en", 200), ("gmw/en-us-nyc", 150)), wording="paraphrase"),
     Condition("human", (("librivox", 0),), human=True, seeds=(0, 1, 2)),
     Condition("human-12dB", (("librivox", 0),), noisy(12.0), human=True, seeds=(0, 1, 2)),
+    Condition("human-reverb", (("librivox", 0),), reverberant, human=True, seeds=(0, 1, 2)),
 )
 
 
