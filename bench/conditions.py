@@ -195,6 +195,13 @@ def cases(drill: Drill, lines: dict[str, str], gap_s: float, forbidden: str = "S
     return result
 
 
+def said_in(condition: Condition, drill: Drill) -> list[Case]:
+    """The cases a condition says: its wording of the drill's lines, or the human recordings."""
+    if condition.human:
+        return cases(drill, {s.id: s.line for s in drill.steps}, 0.5, forbidden=HUMAN_FORBIDDEN, filler=None)
+    return cases(drill, wording(drill, condition.wording), 0.5)
+
+
 def wording(drill: Drill, how: str) -> dict[str, str]:
     """Each step's line as this condition says it."""
     if how == "paraphrase":
@@ -311,11 +318,9 @@ def build(folder: Path, quick: bool, only: tuple[str, ...] = ()) -> list[Rep]:
         if only and condition.name not in only:
             continue
         drill = human if condition.human else hard_close
-        lines = {s.id: s.line for s in drill.steps} if condition.human else wording(drill, condition.wording)
         takes = condition.takes[:1] if quick else condition.takes
         seeds = condition.seeds[:1] if quick else condition.seeds
-        said = {"forbidden": HUMAN_FORBIDDEN, "filler": None} if condition.human else {}
-        for case in cases(drill, lines, 0.5, **said):
+        for case in said_in(condition, drill):
             for voice, wpm in takes:
                 for seed in seeds:
                     reps.append(render(condition, case, voice, wpm, seed, folder, drill))

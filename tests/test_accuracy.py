@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.conditions import CONDITIONS, HUMAN_DRILL, HUMAN_FORBIDDEN, PARAPHRASES, add_noise, cases, human_clips, join, render, speech_edges, where_words_are, wording
+from bench.conditions import CONDITIONS, HUMAN_DRILL, HUMAN_FORBIDDEN, PARAPHRASES, add_noise, cases, human_clips, join, render, said_in, speech_edges, where_words_are
 from voicedrill.audio import RATE, FileSource, stream_file, to_pcm16
 from voicedrill.decoding import InlineDecoding
 from voicedrill.drills import load_drill
@@ -42,10 +42,15 @@ def folder(tmp_path_factory):
 
 def bench_rep(condition: str, take: int, folder, drill, case: str = "clean"):
     """A case of a bench condition, exactly as bench/run.py --conditions renders it."""
-    found = next(c for c in CONDITIONS if c.name == condition)
-    said = next(c for c in cases(drill, wording(drill, found.wording), 0.5) if c.name == case)
-    rep = render(found, said, *found.takes[take], 0, folder, drill)
+    rep = bench_render(condition, take, folder, drill, case)
     return rep.path, rep.segments
+
+
+def bench_render(condition: str, take: int, folder, drill, case: str = "clean"):
+    """A case of a bench condition rendered as bench/run.py --conditions renders it, with its truth."""
+    found = next(c for c in CONDITIONS if c.name == condition)
+    said = next(c for c in said_in(found, drill) if c.name == case)
+    return render(found, said, *found.takes[take], 0, folder, drill)
 
 
 @pytest.fixture(scope="module")
@@ -152,9 +157,7 @@ def test_a_forbidden_phrase_a_person_says_is_caught_and_splits_the_pause(folder,
     gaps (within 0.12 s of where the words are), not flagged. Before the bench cut the
     recording's 0.26 s of noise after "something", that gap was about 1 s and read 1.05 s."""
     drill = load_drill(str(HUMAN_DRILL))
-    found = next(c for c in CONDITIONS if c.name == condition)
-    said = next(c for c in cases(drill, {s.id: s.line for s in drill.steps}, 0.5, forbidden=HUMAN_FORBIDDEN, filler=None) if c.name == "forbidden")
-    rep = render(found, said, *found.takes[0], 0, folder, drill)
+    rep = bench_render(condition, 0, folder, drill, "forbidden")
     report = score_file(rep.path, drill, SphinxEngine(drill))
     assert [m.text for m in report.forbidden] == [HUMAN_FORBIDDEN]
     assert all(s.status == "ok" for s in report.steps) and report.order_ok
