@@ -119,6 +119,7 @@ def test_a_lone_unsure_word_heard_as_a_filler_is_that_filler():
     assert [(w.text, w.start, w.end, w.conf) for w in words if 3.6 < w.start < 4.1] == [("um", 3.7, 4.0, 1.0)]
     (size, fillers, script), = listener.sounds
     assert fillers == DRILL.fillers and {"perfect", "email", "account"} <= set(script)
+    assert not {"the", "best", "for"} & set(script)  # a line's inner words: no lone word between two lines
     assert abs(size - (4.2 - 3.58) * 16000) < 2  # the silence either side, up to the words around it
 
 
@@ -133,19 +134,25 @@ def test_a_lone_unsure_word_heard_as_anything_else_stays_as_it_was(sound):
     assert len(listener.sounds) == 1
 
 
-def test_only_lone_unsure_words_outside_the_lines_are_heard_again():
-    """A word clear enough to count, a word inside a line and a word with another right next to it
-    are not looked at; a word just under the confidence that counts is."""
+def test_only_lone_odd_words_outside_the_lines_are_heard_again():
+    """A word of the drill clear enough to count, a word inside a line and a word with another right
+    next to it are not looked at; the same word just under the confidence that counts is, and so is
+    a word the drill does not have heard less than half sure ("i'm" at 0.41 for an "um" at 240
+    wpm), not one heard surer ("Okay." at 0.64 at 20 dB is a word)."""
     from voicedrill.metrics import UNCLEAR_CONF
+    from voicedrill.second_look import ODD_CONF
 
     inside = said(("what's the best name for the account", 0.0))
     inside[3] = Word("nine", inside[3].start, inside[3].end, 0.1)
-    rep = inside + BETWEEN[7:] + said(("so", 14.5)) + [unsure("oh", 14.7), unsure("okay", 3.7, UNCLEAR_CONF)]
+    rep = inside + BETWEEN[7:] + said(("so", 14.5)) + [unsure("oh", 14.7), unsure("perfect", 3.7, UNCLEAR_CONF)]
     listener = Listener(None, "um")
     assert [w.text for w in second_look(rep, DRILL, listener, clip)] == [w.text for w in sorted(rep, key=lambda w: w.start)]
     assert listener.sounds == []
-    second_look(rep[:-1] + [unsure("okay", 3.7, UNCLEAR_CONF - 0.01)], DRILL, listener, clip)
-    assert len(listener.sounds) == 1
+    for odd, looked in [(unsure("perfect", 3.7, UNCLEAR_CONF - 0.01), True), (unsure("i'm", 3.7, ODD_CONF - 0.01), True),
+                        (unsure("okay", 3.7, ODD_CONF), False)]:
+        listener = Listener(None, "um")
+        assert ("um" in [w.text for w in second_look(rep[:-1] + [odd], DRILL, listener, clip)]) == looked
+        assert len(listener.sounds) == looked
 
 
 def test_no_fillers_in_the_drill_no_filler_look():

@@ -11,10 +11,14 @@ does, and all else heard for sure stands (a step said with its keyword, a forbid
 replaces the stretch's words (same span, so pauses are measured as before); anything else leaves
 the words as they were.
 
-Then a filler the recogniser named as a word: a lone word too unsure to count ("i'm", "bomb", an
-"um" at low confidence), that no line explains, is decoded again allowed to be a filler, a word of
-the script or nothing. Only when a filler explains the sound best is it that filler ("Perfect."
-misheard as a faint "um" stays unclear: "perfect" explains it better; a click may stay nothing).
+Then a filler the recogniser named as a word: a lone word that no line explains, too unsure to
+count ("bomb", an "um" at low confidence) or no word of the drill and heard less than half sure
+("i'm" at 0.41 at 240 wpm; a clear "Okay." at 0.64 stays a word), is decoded again allowed to be
+a filler, a word that begins or ends a line of the script, or nothing. Only when a filler
+explains the sound best is it that filler ("Perfect." misheard as a faint "um" stays unclear:
+"perfect" explains it better; a click may stay nothing). A line's inner words are not offered:
+a lone word between two lines is no line's middle, and in a ringing room "the" took an "um"
+that "uh" explains once "the" is not there to take it.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ RUN_GAP_S = 0.25  # a silence this long between two unexplained words starts ano
 MAX_STRETCH_S = 8.0  # longer than any one line: not a misheard step
 MAX_LOOKS = 8  # looks per missing step, a neighbour's looks again included (the cost stays bounded on long recordings)
 MAX_FILLER_LOOKS = 12  # lone unsure words heard again per recording (the cost stays bounded on long ones)
+ODD_CONF = 0.5  # a word the drill does not have, heard less sure than this, may be a filler named as a word
 Clip = Callable[[float, float], np.ndarray]  # (start s, end s) → the rep's 16 kHz samples
 
 
@@ -141,16 +146,21 @@ def _said_with(words: list[Word], first: int, last: int, free: set[int]) -> tupl
 
 
 def _fillers_heard_again(words: list[Word], drill: Drill, alignment: Alignment, engine: object, clip: Clip) -> list[Word]:
-    """The words with each lone word too unsure to count that no hit explains heard again (see
-    FillerListener): where a filler explains it best it replaces the word (same span, heard clearly)."""
+    """The words with each lone word that no hit explains, too unsure to count or no word of the
+    drill and under ODD_CONF, heard again (see FillerListener): where a filler explains it best it
+    replaces the word (same span, heard clearly)."""
     if not isinstance(engine, FillerListener) or not drill.fillers:
         return words
-    script = sorted({t for line in drill.script_lines() for t in normalise(line)})
+    lines = [said for said in map(normalise, drill.script_lines()) if said]
+    vocabulary = {t for said in lines for t in said}
+    line_edges = sorted({t for said in lines for t in (said[0], said[-1])})
     explained = _explained(alignment)
     lone = [a for a, b in _stretches(words, [i for i in range(len(words)) if i not in explained]) if a == b]
+    odd = [i for i in lone if not clear(words[i : i + 1])
+           or (words[i].conf < ODD_CONF and not set(normalise(words[i].text)) <= vocabulary)]
     words = list(words)
-    for i in [i for i in lone if not clear(words[i : i + 1])][:MAX_FILLER_LOOKS]:
-        heard = engine.hear_filler(with_hiss(clip(*_span(words, i, i))), drill.fillers, script)
+    for i in odd[:MAX_FILLER_LOOKS]:
+        heard = engine.hear_filler(with_hiss(clip(*_span(words, i, i))), drill.fillers, line_edges)
         if heard and is_filler(Word(heard, 0.0, 0.0), drill):
             words[i] = Word(heard, words[i].start, words[i].end)
     return words
