@@ -14,11 +14,9 @@ the words as they were.
 Then a filler the recogniser named as a word: a lone word that no line explains, too unsure to
 count ("bomb", an "um" at low confidence) or no word of the drill and heard less than half sure
 ("i'm" at 0.41 at 240 wpm; a clear "Okay." at 0.64 stays a word), is decoded again allowed to be
-a filler, a word that begins or ends a line of the script, or nothing. Only when a filler
-explains the sound best is it that filler ("Perfect." misheard as a faint "um" stays unclear:
-"perfect" explains it better; a click may stay nothing). A line's inner words are not offered:
-a lone word between two lines is no line's middle, and in a ringing room "the" took an "um"
-that "uh" explains once "the" is not there to take it.
+a filler, a word of the script or nothing. Only when a filler explains the sound best is it that
+filler ("Perfect." misheard as a faint "um" stays unclear: "perfect" explains it better; a click
+may stay nothing). The words too unsure to count are heard again first.
 """
 
 from __future__ import annotations
@@ -151,16 +149,14 @@ def _fillers_heard_again(words: list[Word], drill: Drill, alignment: Alignment, 
     replaces the word (same span, heard clearly)."""
     if not isinstance(engine, FillerListener) or not drill.fillers:
         return words
-    lines = [said for said in map(normalise, drill.script_lines()) if said]
-    vocabulary = {t for said in lines for t in said}
-    line_edges = sorted({t for said in lines for t in (said[0], said[-1])})
+    script = {t for line in drill.script_lines() for t in normalise(line)}
     explained = _explained(alignment)
     lone = [a for a, b in _stretches(words, [i for i in range(len(words)) if i not in explained]) if a == b]
-    odd = [i for i in lone if not clear(words[i : i + 1])
-           or (words[i].conf < ODD_CONF and not set(normalise(words[i].text)) <= vocabulary)]
+    unsure = [i for i in lone if not clear(words[i : i + 1])]
+    odd = [i for i in lone if i not in unsure and words[i].conf < ODD_CONF and not set(normalise(words[i].text)) <= script]
     words = list(words)
-    for i in odd[:MAX_FILLER_LOOKS]:
-        heard = engine.hear_filler(with_hiss(clip(*_span(words, i, i))), drill.fillers, line_edges)
+    for i in (unsure + odd)[:MAX_FILLER_LOOKS]:
+        heard = engine.hear_filler(with_hiss(clip(*_span(words, i, i))), drill.fillers, sorted(script))
         if heard and is_filler(Word(heard, 0.0, 0.0), drill):
             words[i] = Word(heard, words[i].start, words[i].end)
     return words
