@@ -39,7 +39,7 @@ REACH_S = 1.5  # …or, looked at once more, this much: the part of its line no 
 RUN_GAP_S = 0.25  # a silence this long between two unexplained words starts another stretch
 MAX_STRETCH_S = 8.0  # longer than any one line: not a misheard step
 MAX_LOOKS = 8  # looks per missing step, a neighbour's looks again included (the cost stays bounded on long recordings)
-MAX_FILLER_LOOKS = 12  # lone unsure words heard again per recording (the cost stays bounded on long ones)
+MAX_FILLER_LOOKS = 12  # lone words heard again as a possible filler per recording (the cost stays bounded on long ones)
 ODD_CONF = 0.5  # a word the drill does not have, heard less sure than this, may be a filler named as a word
 Clip = Callable[[float, float], np.ndarray]  # (start s, end s) → the rep's 16 kHz samples
 
@@ -154,9 +154,9 @@ def _fillers_heard_again(words: list[Word], drill: Drill, alignment: Alignment, 
     lone = [a for a, b in _stretches(words, [i for i in range(len(words)) if i not in explained]) if a == b]
     unsure = [i for i in lone if not clear(words[i : i + 1])]
     odd = [i for i in lone if i not in unsure and words[i].conf < ODD_CONF and not set(normalise(words[i].text)) <= script]
-    words = list(words)
+    offered, words = sorted(script), list(words)
     for i in (unsure + odd)[:MAX_FILLER_LOOKS]:
-        heard = engine.hear_filler(with_hiss(clip(*_span(words, i, i))), drill.fillers, sorted(script))
+        heard = engine.hear_filler(with_hiss(clip(*_span(words, i, i))), drill.fillers, offered)
         if heard and is_filler(Word(heard, 0.0, 0.0), drill):
             words[i] = Word(heard, words[i].start, words[i].end)
     return words
