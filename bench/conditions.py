@@ -3,9 +3,11 @@
 A condition is a way of saying the drill (voices, speaking rate, the words used) and what happens
 to the sound on its way to the recogniser (room noise, reverberation, a laptop microphone's band,
 a telephone line). Every condition but `clean` has room noise under the whole rep, gaps included:
-a real recording never holds digital silence. `human` joins pocketsphinx-testdata's librivox
-sentences (a drill of their own, bench/librivox.toml) with known gaps of room noise, and another
-speaker's "go somewhere and do something" as the phrase that drill forbids.
+a real recording never holds digital silence. The `human` rows join pocketsphinx-testdata's
+librivox sentences (a drill of their own, bench/librivox.toml) with known gaps of room noise, and
+another speaker's "go somewhere and do something" as the phrase that drill forbids; the `cards`
+rows do the same with its five short hands of cards said by another person (bench/cards.toml:
+lines of two to nine words that share "of clubs"), forbidding "go forward ten meters".
 Only numpy and soxr: filters and convolution are done in the frequency domain (pocketsphinx only
 aligns the human sentences' known words, for their second truth: speech_edges).
 """
@@ -27,14 +29,11 @@ from voicedrill.audio import RATE, to_pcm16
 from voicedrill.drills import Drill, load_drill
 from voicedrill.synth import Piece, Segment, build_rep
 
-LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")
-SOMETHING = Path("/usr/share/pocketsphinx/test/data/something.raw")  # 16 kHz, 16-bit, another speaker
-HUMAN_FORBIDDEN = "go somewhere and do something"  # what SOMETHING says: librivox.toml forbids it
-HUMAN_DRILL = Path(__file__).parent / "librivox.toml"
+TESTDATA = Path("/usr/share/pocketsphinx/test/data")  # Debian's pocketsphinx-testdata
 PHONE_RATE = 8000
 BASE_SNR_DB = 30.0  # the quiet office under every condition but `clean`
 PAD_S = 0.3  # silence either side of a sentence aligned alone
-TAIL_S = 0.05  # kept after the forbidden phrase's last aligned word
+TAIL_S = 0.05  # kept before the forbidden phrase's first aligned word and after its last
 
 # Lines said in other words than the hard-close drill lists (its keywords mostly kept, as a rep would).
 PARAPHRASES = {
@@ -118,6 +117,26 @@ def telephone(audio, segments, rng):
 
 
 @dataclass(frozen=True)
+class People:
+    """Recordings of people made into a drill of their own (bench/<name>.toml): each line of the
+    transcription (pocketsphinx's "<s> words </s> (file)") is a step's line, and a recording of
+    someone else (16 kHz, 16-bit raw) says the phrase the drill forbids."""
+
+    name: str
+    folder: Path
+    transcription: str
+    forbidden: tuple[str, Path]  # (what is said, the recording)
+
+    @property
+    def drill(self) -> Path:
+        return Path(__file__).parent / f"{self.name}.toml"
+
+
+LIBRIVOX = People("librivox", TESTDATA / "librivox", "transcription", ("go somewhere and do something", TESTDATA / "something.raw"))
+CARDS = People("cards", TESTDATA / "cards", "cards.transcription", ("go forward ten meters", TESTDATA / "goforward.raw"))
+
+
+@dataclass(frozen=True)
 class Condition:
     """One row of the bench: how the reps are said, and what happens to the sound."""
 
@@ -126,7 +145,7 @@ class Condition:
     effect: Effect = noisy(BASE_SNR_DB)
     wording: str = "example"  # "example" (the drill's example lines), "line" (the script's own: "Email?"), "paraphrase"
     file_rate: int = RATE
-    human: bool = False
+    people: People | None = None  # recordings of people joined, not espeak-ng's voices
     seeds: tuple[int, ...] = field(default=(0,))
 
 
@@ -144,9 +163,12 @@ CONDITIONS = (
     Condition("voices", (("gmw/en-us+f3", 175), ("gmw/en-gb-scotland", 190), ("gmw/en-029+m3", 160))),
     Condition("script-lines", (("gmw/en-us", 220), ("gmw/en", 175), ("gmw/en-us-nyc", 240)), wording="line"),
     Condition("paraphrase", (("gmw/en-us", 175), ("gmw/en", 200), ("gmw/en-us-nyc", 150)), wording="paraphrase"),
-    Condition("human", (("librivox", 0),), human=True, seeds=(0, 1, 2)),
-    Condition("human-12dB", (("librivox", 0),), noisy(12.0), human=True, seeds=(0, 1, 2)),
-    Condition("human-reverb", (("librivox", 0),), reverberant, human=True, seeds=(0, 1, 2)),
+    Condition("human", (("librivox", 0),), people=LIBRIVOX, seeds=(0, 1, 2)),
+    Condition("human-12dB", (("librivox", 0),), noisy(12.0), people=LIBRIVOX, seeds=(0, 1, 2)),
+    Condition("human-reverb", (("librivox", 0),), reverberant, people=LIBRIVOX, seeds=(0, 1, 2)),
+    Condition("cards", (("cards", 0),), people=CARDS, seeds=(0, 1, 2)),
+    Condition("cards-12dB", (("cards", 0),), noisy(12.0), people=CARDS, seeds=(0, 1, 2)),
+    Condition("cards-reverb", (("cards", 0),), reverberant, people=CARDS, seeds=(0, 1, 2)),
 )
 
 
@@ -196,9 +218,9 @@ def cases(drill: Drill, lines: dict[str, str], gap_s: float, forbidden: str = "S
 
 
 def said_in(condition: Condition, drill: Drill) -> list[Case]:
-    """The cases a condition says: its wording of the drill's lines, or the human recordings."""
-    if condition.human:
-        return cases(drill, {s.id: s.line for s in drill.steps}, 0.5, forbidden=HUMAN_FORBIDDEN, filler=None)
+    """The cases a condition says: its wording of the drill's lines, or the people's recordings."""
+    if condition.people:
+        return cases(drill, {s.id: s.line for s in drill.steps}, 0.5, forbidden=condition.people.forbidden[0], filler=None)
     return cases(drill, wording(drill, condition.wording), 0.5)
 
 
@@ -222,28 +244,45 @@ class Rep:
     spoken: list[Segment] | None = None
 
 
-@lru_cache(maxsize=1)
-def human_clips() -> dict[str, np.ndarray]:
-    """Each librivox sentence, and the phrase the human drill forbids, cut to its speech (its own
+@lru_cache(maxsize=None)
+def human_clips(people: People) -> dict[str, np.ndarray]:
+    """Each of the people's lines, and the phrase their drill forbids, cut to its speech (its own
     lead-in and tail of silence dropped)."""
     clips = {}
-    for line in (LIBRIVOX / "transcription").read_text().splitlines():
+    for line in (people.folder / people.transcription).read_text().splitlines():
         text, name = re.match(r"<s> (.*) </s> \((.*)\)", line.strip()).groups()
-        audio, rate = sf.read(str(LIBRIVOX / f"{name}.wav"), dtype="float32")
-        clips[text] = trim(audio if rate == RATE else soxr.resample(audio, rate, RATE))
-    phrase = trim(np.fromfile(SOMETHING, dtype="<i2").astype(np.float32) / 32768.0)
-    # the recording's 0.26 s of noise after "something" would make the seeded 0.5 s gap about 1 s
-    _, last = aligned_edges(phrase, HUMAN_FORBIDDEN)
-    clips[HUMAN_FORBIDDEN] = phrase[: int((last + TAIL_S) * RATE)]
+        audio, rate = sf.read(str(people.folder / f"{name}.wav"), dtype="float32")
+        clips[" ".join(text.split())] = trim(audio if rate == RATE else soxr.resample(audio, rate, RATE))
+    text, path = people.forbidden
+    phrase = trim(np.fromfile(path, dtype="<i2").astype(np.float32) / 32768.0)
+    # cut to its words: the noise a recording keeps round them would lengthen the seeded gaps
+    # (0.26 s after "something", 0.5 s before "go forward")
+    first, last = aligned_edges(phrase, text)
+    said = phrase[max(0, int((first - TAIL_S) * RATE)) : int((last + TAIL_S) * RATE)]
+    # said as loud as the lines, as one person would say it: brought within their range of levels
+    # (goforward.raw is 9 dB under the quietest hand of cards; "something" is within the sentences')
+    levels = [loudness(c) for c in clips.values()]
+    clips[text] = said * np.float32(10 ** ((np.clip(loudness(said), min(levels), max(levels)) - loudness(said)) / 20))
     return clips
 
 
+def loudness(audio: np.ndarray) -> float:
+    """A recording's speech level: the 95th percentile of its 10 ms frames' levels, in dB."""
+    return float(np.percentile(frame_levels(audio), 95))
+
+
+def frame_levels(audio: np.ndarray, frame: int = 160) -> np.ndarray:
+    """The level of each 10 ms frame of a recording, in dB."""
+    frames = audio[: audio.size // frame * frame].reshape(-1, frame)
+    return 10 * np.log10(np.maximum(np.mean(frames**2, axis=1), 1e-10))
+
+
 @lru_cache(maxsize=None)
-def speech_edges(text: str) -> tuple[float, float]:
-    """Seconds of a clean librivox sentence (as human_clips cuts it) before its first word and
-    after its last, where pocketsphinx aligns the known words to the recording: the energy cut
-    keeps a breath before "he was not…" (0.19 s) and the decay after a last word as speech."""
-    clip = human_clips()[text]
+def speech_edges(people: People, text: str) -> tuple[float, float]:
+    """Seconds of a clean recorded line (as human_clips cuts it) before its first word and after
+    its last, where pocketsphinx aligns the known words to the recording: the energy cut keeps a
+    breath before "he was not…" (0.19 s) and the decay after a last word as speech."""
+    clip = human_clips(people)[text]
     first, last = aligned_edges(clip, text)
     return round(max(0.0, first), 2), round(max(0.0, clip.size / RATE - last), 2)
 
@@ -266,15 +305,14 @@ def aligned_edges(clip: np.ndarray, text: str) -> tuple[float, float]:
     return words[0].start, words[-1].end
 
 
-def where_words_are(segments: list[Segment]) -> list[Segment]:
-    """Joined librivox sentences cut to their aligned words (speech_edges): human speech's truth."""
-    return [replace(s, start=s.start + lead, end=s.end - tail) for s in segments for lead, tail in [speech_edges(s.text)]]
+def where_words_are(people: People, segments: list[Segment]) -> list[Segment]:
+    """Joined recorded lines cut to their aligned words (speech_edges): human speech's truth."""
+    return [replace(s, start=s.start + lead, end=s.end - tail) for s in segments for lead, tail in [speech_edges(people, s.text)]]
 
 
 def trim(audio: np.ndarray, frame: int = 160) -> np.ndarray:
     """Drop a clean recording's leading and trailing silence: frames 10 dB over its noise floor are speech."""
-    frames = audio[: audio.size // frame * frame].reshape(-1, frame)
-    db = 10 * np.log10(np.maximum(np.mean(frames**2, axis=1), 1e-10))
+    db = frame_levels(audio, frame)
     loud = np.flatnonzero(db > np.percentile(db, 5) + 10.0)
     return audio[loud[0] * frame : (loud[-1] + 1) * frame]
 
@@ -296,9 +334,9 @@ def render(condition: Condition, case: Case, voice: str, wpm: int, seed: int, fo
     """Say (or join) the case's pieces, pass the sound through the condition, write the file."""
     rng = np.random.default_rng([seed, zlib.crc32(f"{condition.name} {case.name} {voice} {wpm}".encode())])
     spoken = None
-    if condition.human:
-        audio, segments = join(case.pieces, human_clips())
-        spoken = where_words_are(segments)
+    if condition.people:
+        audio, segments = join(case.pieces, human_clips(condition.people))
+        spoken = where_words_are(condition.people, segments)
     else:
         pcm, segments = build_rep(case.pieces, voice, wpm)
         audio = pcm.astype(np.float64) / 32768.0
@@ -312,12 +350,12 @@ def render(condition: Condition, case: Case, voice: str, wpm: int, seed: int, fo
 
 def build(folder: Path, quick: bool, only: tuple[str, ...] = ()) -> list[Rep]:
     """Every condition × take × case (the first take and seed of each with `quick`)."""
-    hard_close, human = load_drill("hard-close"), load_drill(str(HUMAN_DRILL))
+    hard_close = load_drill("hard-close")
     reps = []
     for condition in CONDITIONS:
         if only and condition.name not in only:
             continue
-        drill = human if condition.human else hard_close
+        drill = load_drill(str(condition.people.drill)) if condition.people else hard_close
         takes = condition.takes[:1] if quick else condition.takes
         seeds = condition.seeds[:1] if quick else condition.seeds
         for case in said_in(condition, drill):

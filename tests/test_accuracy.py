@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.conditions import CONDITIONS, HUMAN_DRILL, HUMAN_FORBIDDEN, PARAPHRASES, add_noise, cases, human_clips, join, render, said_in, speech_edges, where_words_are
+from bench.conditions import CONDITIONS, LIBRIVOX, PARAPHRASES, add_noise, cases, human_clips, join, render, said_in, speech_edges, where_words_are
 from voicedrill.audio import RATE, FileSource, stream_file, to_pcm16
 from voicedrill.decoding import InlineDecoding
 from voicedrill.drills import load_drill
@@ -89,14 +89,14 @@ def test_pauses_follow_the_noise_floor_at_12_db(drill, sphinx, loud_room):
 def human_rooms(folder):
     """The librivox sentences joined by half-second gaps, in a quiet room (30 dB) and a loud one
     (12 dB), each scored; and where each sentence's words are (pocketsphinx's alignment)."""
-    drill = load_drill(str(HUMAN_DRILL))
-    audio, segments = join([Piece(s.line, s.id, 0.5) for s in drill.steps], human_clips())
+    drill = load_drill(str(LIBRIVOX.drill))
+    audio, segments = join([Piece(s.line, s.id, 0.5) for s in drill.steps], human_clips(LIBRIVOX))
     engine, reports = SphinxEngine(drill), {}
     for snr_db in (30.0, 12.0):
         path = folder / f"human-{snr_db:g}dB.wav"
         write_wav(path, to_pcm16(add_noise(audio, segments, snr_db, np.random.default_rng(14))))
         reports[snr_db] = score_file(path, drill, engine)
-    return reports, where_words_are(segments)
+    return reports, where_words_are(LIBRIVOX, segments)
 
 
 def test_live_the_breath_before_a_line_is_on_the_meter_as_on_the_scorecard(human_rooms, folder):
@@ -104,7 +104,7 @@ def test_live_the_breath_before_a_line_is_on_the_meter_as_on_the_scorecard(human
     was not…" as the scorecard does — its last reading before that line is ticked is the
     scorecard's pause, it never dropped on the way (the line's first sound, not named yet, does
     not take the breath off the meter) — and the live scorecard is the checked one."""
-    drill = load_drill(str(HUMAN_DRILL))
+    drill = load_drill(str(LIBRIVOX.drill))
     readings: list[float] = []
 
     def meter(state, events) -> None:
@@ -144,22 +144,30 @@ def test_the_same_human_rep_s_pauses_read_alike_in_a_quiet_and_a_loud_room(human
 def test_the_bench_aligns_where_a_human_sentence_s_words_begin_and_end():
     """The human rows' second truth: pocketsphinx aligns "he was not…" to its clean recording
     with a breath before "he" that the energy cut keeps as speech; "had he married…" starts at the cut."""
-    lead, tail = speech_edges("he was not an ill disposed young man")
+    lead, tail = speech_edges(LIBRIVOX, "he was not an ill disposed young man")
     assert 0.1 < lead < 0.3 and 0.0 <= tail < 0.15
-    assert speech_edges("had he married a more a amiable woman he might have been made still more respectable than he was")[0] < 0.05
+    assert speech_edges(LIBRIVOX, "had he married a more a amiable woman he might have been made still more respectable than he was")[0] < 0.05
 
 
-@pytest.mark.parametrize("condition", ["human", "human-12dB"])
+QUIET_TAIL = pytest.mark.xfail(strict=True, reason="a quiet room keeps the 0.23 s after \"seven of clubs\" the aligner ends it as the word's: 0.57 s read for 0.73 s (ACCURACY.md, what is left)")
+
+
+@pytest.mark.parametrize("condition", ["human", "human-12dB", pytest.param("cards", marks=QUIET_TAIL), "cards-12dB"])
 def test_a_forbidden_phrase_a_person_says_is_caught_and_splits_the_pause(folder, condition):
     """Another speaker's "go somewhere and do something" (pocketsphinx-testdata), the phrase the
     human drill forbids, said between its first two sentences, in the bench's quiet and loud
-    rooms: caught once, every sentence found, and the pause round it is the longer of its two
-    gaps (within 0.12 s of where the words are), not flagged. Before the bench cut the
-    recording's 0.26 s of noise after "something", that gap was about 1 s and read 1.05 s."""
-    drill = load_drill(str(HUMAN_DRILL))
+    rooms — and "go forward ten meters" between the first two hands of the cards drill, another
+    person's short lines: caught once, every line found, and the pause round it is the longer of
+    its two gaps (within 0.12 s of where the words are), not flagged. Before the bench cut the
+    recording's 0.26 s of noise after "something", that gap was about 1 s and read 1.05 s; before
+    it cut the 0.5 s before "go forward" (and said it as loud as the cards, not 10 dB under them),
+    the 12 dB room's cards pause was 1.02 s and flagged. In the quiet room the cards' "seven of
+    clubs" keeps a quiet sound 0.23 s past where the aligner ends it: known, not fixed (QUIET_TAIL)."""
+    found = next(c for c in CONDITIONS if c.name == condition)
+    drill = load_drill(str(found.people.drill))
     rep = bench_render(condition, 0, folder, drill, "forbidden")
     report = score_file(rep.path, drill, SphinxEngine(drill))
-    assert [m.text for m in report.forbidden] == [HUMAN_FORBIDDEN]
+    assert [m.text for m in report.forbidden] == [found.people.forbidden[0]]
     assert all(s.status == "ok" for s in report.steps) and report.order_ok
     place = {s.label: i for i, s in enumerate(rep.spoken) if s.label}
     for pause in report.pauses:
