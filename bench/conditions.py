@@ -256,7 +256,7 @@ def human_clips(people: People) -> dict[str, np.ndarray]:
     text, path = people.forbidden
     phrase = trim(np.fromfile(path, dtype="<i2").astype(np.float32) / 32768.0)
     # cut to its words: the noise a recording keeps round them would lengthen the seeded gaps
-    # (0.26 s after "something", 0.5 s before "go forward")
+    # (0.26 s after "something", 0.38 s before "go forward")
     first, last = aligned_edges(phrase, text)
     said = phrase[max(0, int((first - TAIL_S) * RATE)) : int((last + TAIL_S) * RATE)]
     # said as loud as the lines, as one person would say it: brought within their range of levels

@@ -149,31 +149,46 @@ def test_the_bench_aligns_where_a_human_sentence_s_words_begin_and_end():
     assert speech_edges(LIBRIVOX, "had he married a more a amiable woman he might have been made still more respectable than he was")[0] < 0.05
 
 
-QUIET_TAIL = pytest.mark.xfail(strict=True, reason="a quiet room keeps the 0.23 s after \"seven of clubs\" the aligner ends it as the word's: 0.57 s read for 0.73 s (ACCURACY.md, what is left)")
-
-
-@pytest.mark.parametrize("condition", ["human", "human-12dB", pytest.param("cards", marks=QUIET_TAIL), "cards-12dB"])
+@pytest.mark.parametrize("condition", ["human", "human-12dB", "cards", "cards-12dB"])
 def test_a_forbidden_phrase_a_person_says_is_caught_and_splits_the_pause(folder, condition):
     """Another speaker's "go somewhere and do something" (pocketsphinx-testdata), the phrase the
     human drill forbids, said between its first two sentences, in the bench's quiet and loud
     rooms — and "go forward ten meters" between the first two hands of the cards drill, another
-    person's short lines: caught once, every line found, and the pause round it is the longer of
-    its two gaps (within 0.12 s of where the words are), not flagged. Before the bench cut the
-    recording's 0.26 s of noise after "something", that gap was about 1 s and read 1.05 s; before
-    it cut the 0.5 s before "go forward" (and said it as loud as the cards, not 10 dB under them),
-    the 12 dB room's cards pause was 1.02 s and flagged. In the quiet room the cards' "seven of
-    clubs" keeps a quiet sound 0.23 s past where the aligner ends it: known, not fixed (QUIET_TAIL)."""
+    person's short lines: caught once, every line found, no pause flagged, and the pause round
+    the phrase is the longer of its two gaps (within 0.12 s of where the words are). Before the
+    bench cut the recording's 0.26 s of noise after "something", that gap was about 1 s and read
+    1.05 s; before it cut the 0.38 s before "go forward" (and said it as loud as the cards, not
+    9 dB under them), the 12 dB room's cards pause was 1.02 s and flagged."""
     found = next(c for c in CONDITIONS if c.name == condition)
     drill = load_drill(str(found.people.drill))
     rep = bench_render(condition, 0, folder, drill, "forbidden")
     report = score_file(rep.path, drill, SphinxEngine(drill))
     assert [m.text for m in report.forbidden] == [found.people.forbidden[0]]
     assert all(s.status == "ok" for s in report.steps) and report.order_ok
+    assert not any(p.flagged for p in report.pauses)
+    (pause,) = [p for p in report.pauses if p.from_step == drill.steps[0].id]  # the phrase is said after the first line
+    assert abs(pause.gap_s - true_pause(rep, pause)) <= 0.12
+
+
+def true_pause(rep, pause) -> float:
+    """The longest silence between the words said from one line to the next (bench truth: where the words are)."""
     place = {s.label: i for i, s in enumerate(rep.spoken) if s.label}
-    for pause in report.pauses:
-        between = rep.spoken[place[pause.from_step] : place[pause.to_step] + 1]
-        assert not pause.flagged
-        assert abs(pause.gap_s - max(b.start - a.end for a, b in zip(between, between[1:]))) <= 0.12
+    between = rep.spoken[place[pause.from_step] : place[pause.to_step] + 1]
+    return max(b.start - a.end for a, b in zip(between, between[1:]))
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason="known, not fixed: ACCURACY.md, what is left")
+def test_a_quiet_sound_after_a_person_s_last_word_is_pause(folder):
+    """The cards' "seven of clubs" in the bench's quiet room: 0.23 s of quiet sound (18–31 dB under
+    the speech) go on after where the aligner ends "clubs", and the pause measure keeps them as
+    the word's, so the pause to "five five" reads 0.57 s for 0.73 s between the words (12 dB of
+    noise covers that sound: 0.08 s off there). Passes, and so fails this strict xfail, once fixed."""
+    found = next(c for c in CONDITIONS if c.name == "cards")
+    drill = load_drill(str(found.people.drill))
+    rep = bench_render("cards", 0, folder, drill)
+    report = score_file(rep.path, drill, SphinxEngine(drill))
+    (pause,) = [p for p in report.pauses if p.from_step == "seven"]
+    assert abs(pause.gap_s - true_pause(rep, pause)) <= 0.12
 
 
 def test_a_phrase_said_between_two_questions_is_not_pause(drill, sphinx, folder):
