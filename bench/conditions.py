@@ -261,8 +261,8 @@ def human_clips(people: People) -> dict[str, np.ndarray]:
     said = phrase[max(0, int((first - TAIL_S) * RATE)) : int((last + TAIL_S) * RATE)]
     # said as loud as the lines, as one person would say it: brought within their range of levels
     # (goforward.raw is 9 dB under the quietest hand of cards; "something" is within the sentences')
-    levels = [loudness(c) for c in clips.values()]
-    clips[text] = said * np.float32(10 ** ((np.clip(loudness(said), min(levels), max(levels)) - loudness(said)) / 20))
+    levels, level = [loudness(c) for c in clips.values()], loudness(said)
+    clips[text] = said * np.float32(10 ** ((np.clip(level, min(levels), max(levels)) - level) / 20))
     return clips
 
 
