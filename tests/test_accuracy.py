@@ -155,9 +155,10 @@ def test_a_forbidden_phrase_a_person_says_is_caught_and_splits_the_pause(folder,
     human drill forbids, said between its first two sentences, in the bench's quiet and loud
     rooms — and "go forward ten meters" between the first two hands of the cards drill, another
     person's short lines: caught once, every line found, no pause flagged, and the pause round
-    the phrase is the longer of its two gaps, within 0.15 s of where the words are (12 dB of noise
-    covers the last 0.09 s of "something" and the first 0.05 s of "he": 0.87 s for 0.74 s; not
-    split, the pause would be both gaps, 1.35 s). Before the
+    the phrase is the longer of its two gaps: within the target of where the words are in a quiet
+    room, within 0.15 s at 12 dB, where the noise covers the last 0.09 s of "something" and the
+    first 0.05 s of "he" (0.87 s for 0.74 s; 0.85 s when a frame's level was its mean square, not its
+    variance; not split, the pause would be both gaps, 1.35 s). Before the
     bench cut the recording's 0.26 s of noise after "something", that gap was about 1 s and read
     1.05 s; before it cut the 0.38 s before "go forward" (and said it as loud as the cards, not
     9 dB under them), the 12 dB room's cards pause was 1.02 s and flagged."""
@@ -170,14 +171,16 @@ def test_a_forbidden_phrase_a_person_says_is_caught_and_splits_the_pause(folder,
     assert not any(p.flagged for p in report.pauses)
     (pause,) = [p for p in report.pauses if p.from_step == drill.steps[0].id]  # the phrase is said after the first line
     between = rep.spoken[:3]  # the first line, the phrase, the second line: where their words are
-    assert abs(pause.gap_s - max(b.start - a.end for a, b in zip(between, between[1:]))) <= 0.15
+    tolerance = 0.15 if condition.endswith("12dB") else PAUSE_TOLERANCE_S
+    assert abs(pause.gap_s - max(b.start - a.end for a, b in zip(between, between[1:]))) <= tolerance
 
 
 def test_a_low_rumble_after_a_person_s_last_word_is_pause(folder):
     """The cards' "seven of clubs" in the bench's quiet room: 0.23 s of low sound (10–30 Hz, a
     microphone's thump, 18–31 dB under the speech) go on after the "s" of "clubs" has stopped.
-    Kept as the word's, the pause to "five five" read 0.57 s for 0.73 s between the words; the
-    silence is now measured above RUMBLE_HZ (12 dB of noise covered it: 0.08 s off there)."""
+    Kept as the word's, the pause to "five five" read 0.57 s for 0.73 s between the words; a
+    frame's level is now its variance, which a sound slower than the frame hardly has (12 dB of
+    noise covered it: 0.08 s off there)."""
     found = next(c for c in CONDITIONS if c.name == "cards")
     drill = load_drill(str(found.people.drill))
     rep = bench_render("cards", 0, folder, drill)

@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 import soxr
-from scipy.signal import butter, sosfilt
 
 from .errors import VoicedrillError
 from .files import keep_safe, regular_input
@@ -166,15 +165,15 @@ SPEECH_RANGE_DB = 35.0  # …and, in a silent room, this far under the speech
 HUSH_DB = 20.0  # a hush: this far or more under the speech (a breath is 25–30 dB under it)
 BLIP_S = 0.03  # a louder stretch this short between two silences is the room, not a word
 MIN_QUIET_S = 0.1  # a quiet stretch shorter than this is articulation (the closure before a k or t), not a pause
-RUMBLE_HZ = 60.0  # under this is the desk and the microphone's rumble (a thump, handling, a puff of air), not a voice
-_RUMBLE_CUT = butter(2, RUMBLE_HZ, "highpass", fs=RATE, output="sos")
 
 
 class SilenceTracker:
     """Keeps a 10 ms energy envelope of a stream (100 numbers a second) and finds its silences.
 
-    The sound is measured above RUMBLE_HZ: a low thump or rumble after a word (a microphone's
-    handling, a desk) is no voice, and kept as the word's it would shorten the pause after it.
+    A frame's level is its variance, the sound about the frame's own mean: a microphone's DC
+    offset, or a thump or rumble slower than the frame (10–20 Hz after a word, 9–15 dB down), is no
+    voice, and kept as the word's it would shorten the pause after it; a voice's pitch (80 Hz and
+    up) keeps its level.
     The threshold follows the recording's noise floor: levels over 30 ms, a few dB over the floor,
     so a word's quiet tail stays speech even with the room's noise under it.
     Blocks fed as `held` (the customer's turn, when the rep's input is blanked or paused) are
@@ -185,20 +184,18 @@ class SilenceTracker:
     def __init__(self) -> None:
         self._frame = int(RATE * FRAME_S)
         self._carry = np.zeros(0, dtype=np.float32)
-        self._rumble = np.zeros((_RUMBLE_CUT.shape[0], 2))  # the filter's state from block to block
         self._db = np.zeros(1024)
         self._held = np.zeros(1024, dtype=bool)
         self._size = 0
         self._levels = (-1, 0.0, 0.0)  # (frames, noise floor, speech level) when last measured
 
     def feed(self, pcm: np.ndarray, held: bool = False) -> None:
-        voiced, self._rumble = sosfilt(_RUMBLE_CUT, pcm.astype(np.float32) / 32768.0, zi=self._rumble)
-        samples = np.concatenate([self._carry, voiced.astype(np.float32)])
+        samples = np.concatenate([self._carry, pcm.astype(np.float32) / 32768.0])
         whole = samples.size // self._frame * self._frame
         frames = samples[:whole].reshape(-1, self._frame)
         self._carry = samples[whole:]
         if frames.size:
-            power = np.mean(frames * frames, axis=1)
+            power = frames.var(axis=1)  # about the frame's own mean: see the class docstring
             self._append(10.0 * np.log10(np.maximum(power, 1e-10)), held)
 
     def _append(self, db: np.ndarray, held: bool) -> None:
@@ -218,7 +215,7 @@ class SilenceTracker:
             yield block
 
     def envelope(self) -> np.ndarray:
-        """Frame levels in dBFS."""
+        """Frame levels in dBFS (each frame's variance: see the class docstring)."""
         return self._db[: self._size]
 
     def levels(self, step_s: float) -> np.ndarray:
