@@ -156,9 +156,9 @@ def measure(engine, path: Path, drill):
     tracker = SilenceTracker()
     started = time.perf_counter()
     transcript = transcribe(engine, tracker.tee(stream_file(path)))
-    words = second_look(transcript.words, drill, engine, lambda start, end: clip_file(path, start, end))
-    decoded = time.perf_counter()
     silences, hushes = tracker.silences(), tracker.hushes()
+    words = second_look(transcript.words, drill, engine, lambda start, end: clip_file(path, start, end), silences)
+    decoded = time.perf_counter()
     report = analyse(words, drill, engine.name, transcript.audio_s, silences, hushes=hushes)
     done = time.perf_counter()
     return report, transcript, (silences, hushes), decoded - started, done - decoded

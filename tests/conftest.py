@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from voicedrill.decoding import InlineDecoding
+from voicedrill.audio import Silences
+from voicedrill.decoding import Heard, InlineDecoding
 from voicedrill.drills import Drill, load_drill
 from voicedrill.synth import Piece, Segment, build_rep, write_wav
 
@@ -29,9 +30,9 @@ class Behind(InlineDecoding):
         ready, self._held = self._held[:cut], self._held[cut:]
         return ready
 
-    def finish(self):
+    def finish(self, silences: Silences = ()) -> list[Heard]:
         self._blocks = 0  # the end: everything held back is handed over
-        return super().finish()
+        return super().finish(silences)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -576,6 +576,26 @@ def test_pocketsphinx_hears_a_lone_sound_as_a_filler_a_script_word_or_nothing(sp
     assert sphinx.hear_filler(to_pcm16(0.003 * rng.standard_normal(RATE)), drill.fillers, script) is None
 
 
+def test_pocketsphinx_hears_a_sound_no_word_was_put_on_as_the_step_or_nothing_at_all(sphinx, drill):
+    """The sound look on the real engine (second_look._heard_in_sound): a lone "Email?" held to
+    the email's phrases is "email"; room noise, a breath and a cough between two lines end in none
+    of them, so a skipped step stays skipped."""
+    rng = np.random.default_rng(7)
+    email = next(s for s in drill.steps if s.id == "email")
+
+    def between_silences(sound: np.ndarray) -> np.ndarray:
+        quiet = np.zeros(RATE // 3)
+        audio = np.concatenate([quiet, sound, quiet])
+        return to_pcm16(audio + 0.003 * rng.standard_normal(audio.size))
+
+    def burst(seconds: float, level: float) -> np.ndarray:
+        return level * rng.standard_normal(int(seconds * RATE)) * np.hanning(int(seconds * RATE))
+
+    assert sphinx.hear_only(between_silences(speak("Email?")), email.phrases) == "email"
+    for sound in (np.zeros(RATE // 2), burst(0.4, 0.05), burst(0.15, 0.5)):  # room noise, a breath, a cough
+        assert sphinx.hear_only(between_silences(sound), email.phrases) is None
+
+
 def test_vosk_hears_only_the_phrases_it_is_given(ko_model, drill):
     """The vosk engine's second look, on a real model (Korean: no English one on CI): held to the
     words it heard freely in a stretch, it hears only those words again; held to English phrases

@@ -20,7 +20,7 @@ from voicedrill.decoding import InlineDecoding, ProcessDecoding, Twin
 from voicedrill.live import MAX_TAIL_WORDS, EventType, LiveAligner, LiveRep, run_rep
 from voicedrill.practice import score_file
 from voicedrill.sphinx_engine import SphinxEngine
-from voicedrill.synth import Piece
+from voicedrill.synth import Piece, build_rep, in_a_room, write_wav
 
 from conftest import Behind
 
@@ -94,13 +94,21 @@ def test_pause_meter_alarms_exactly_where_the_scorecard_flags(drill, sphinx, twi
     assert late[len(late) // 2] <= 0.25 and max(lag for e, lag in zip(events, lags) if e.type == EventType.STEP) <= 0.45
 
 
-def test_a_step_only_a_second_look_finds_is_found_live_as_checked(drill, sphinx, twin, make_rep):
+@pytest.mark.parametrize("pause_s", [0.3, 1.3])
+def test_a_step_only_a_second_look_finds_is_found_live_as_checked(drill, sphinx, twin, make_rep, tmp_path, pause_s):
     """`voicedrill synth`'s rep says the bare "Email?", streamed as "the": only listening to it
     again finds the step. `voicedrill drill` streams a paced rep in its child process; the rep was
     listened to again on this process's copy of the engine, which had heard nothing of it and found
     nothing there: "You skipped the email" live, 86/100, where `check` says it and gives 100.
-    Now a rep is listened to again where it was decoded, as `check` does."""
-    path, _ = make_rep([Piece(s.line, s.id, 0.3) for s in drill.steps], "bare lines")
+    Now a rep is listened to again where it was decoded, as `check` does. Said 1.3 s apart in
+    synth's quiet room, the "Email?" is heard as no word at all: the child listens to the sound
+    between the rep's silences, which the live meter measured, as `check` does."""
+    pieces = [Piece(s.line, s.id, pause_s) for s in drill.steps]
+    if pause_s < 1.0:
+        path, _ = make_rep(pieces, "bare lines")
+    else:
+        path = tmp_path / "long pauses.wav"
+        write_wav(path, in_a_room(build_rep(pieces)[0]))
     checked = score_file(path, drill, sphinx)
     assert {s.id: s.status for s in checked.steps}["email"] == "ok"
     heard_nothing = SphinxEngine(drill)  # as `voicedrill drill` loads it: the child decodes every paced rep

@@ -289,3 +289,75 @@ def test_a_missing_step_and_the_neighbours_its_look_displaces_share_one_budget()
     listener = Hears({"Anything specific I should note for the tech?": ("anything specific i should note for the tech", 7.0)})
     second_look(rep, DRILL, listener, stamped)
     assert len(listener.asked) <= MAX_LOOKS
+
+
+WORDLESS = [w for w in REP if w.text != "he"]  # the lone "Email?" (4.0–4.18 s) heard as no word at all
+AROUND_EMAIL = [(3.6, 3.95), (4.3, 4.98)]  # the rep's silences either side of that sound
+
+
+def test_a_sound_no_word_was_put_on_is_heard_again_where_the_missing_step_belongs():
+    """`voicedrill synth --pause 1.3`: the lone "Email?" between two 1.3 s pauses was heard as
+    nothing at all, no word to look at again: "You skipped the email". The sound between two of
+    the rep's silences in the step's gap is heard again, allowed only the step's phrases;
+    the step's words are put on the sound, so its pauses are the silences round it."""
+    listener = Listener("email")
+    words = second_look(WORDLESS, DRILL, listener, clip, AROUND_EMAIL)
+    email = next(w for w in words if w.text == "email")
+    assert (email.start, email.end) == (3.95, 4.3)
+    (size, phrases), = listener.asked
+    assert "Email?" in phrases
+    assert size == int((4.3 + 0.3 - (3.95 - 0.3)) * 16000)  # with silence either side
+    assert second_look(WORDLESS, DRILL, Listener("email"), clip) == WORDLESS  # the rep's silences unknown: no sound to look at
+
+
+@pytest.mark.parametrize("silences", [
+    [(3.6, 3.95), (4.05, 4.98)],  # 0.1 s: a click
+    [(3.6, 3.95)],  # sound from 3.95 s up to the address line: the line's own
+    [(0.5, 0.7), (1.0, 1.3), (3.6, 3.95)],  # a sound before the name line, out of the email's gap
+], ids=["too short", "touches a word", "out of its gap"])
+def test_only_a_sound_in_the_gap_between_two_silences_is_heard_again(silences):
+    listener = Listener("email")
+    assert second_look(WORDLESS, DRILL, listener, clip, silences) == WORDLESS and listener.asked == []
+
+
+def test_a_sound_a_word_overlaps_is_that_word_s():
+    from voicedrill.second_look import _wordless_sounds
+
+    words = [Word("uh", 1.0, 1.2)]
+    silences = [(0.5, 0.9), (1.3, 1.5), (2.0, 2.2), (2.5, 3.0)]
+    assert _wordless_sounds(words, silences, 0.5, 3.0) == [(1.5, 2.0), (2.2, 2.5)]  # not (0.9, 1.3): "uh" is there
+    assert _wordless_sounds(words, silences, 0.5, 2.1) == [(1.5, 2.0)]
+
+
+class Answers:
+    """Hears `answer` in any clip, whatever the phrases it is held to."""
+
+    def __init__(self, answer: str):
+        self.answer, self.asked = answer, 0
+
+    def hear_only(self, audio, phrases):
+        self.asked += 1
+        return self.answer
+
+
+@pytest.mark.parametrize("answer", ["the", "and what's a good phone number for you and your email"], ids=["not the step", "the phone again"])
+def test_a_sound_look_that_does_not_place_the_step_alone_is_not_taken(answer):
+    """Heard as something that does not make the email where it belongs, or that also makes the
+    phone said twice (a look must not change what else the rep said), the words stay as they were."""
+    assert second_look(WORDLESS, DRILL, Answers(answer), clip, AROUND_EMAIL) == WORDLESS
+
+
+def test_the_sounds_of_a_gap_share_the_step_s_budget():
+    from voicedrill.second_look import MAX_LOOKS
+
+    rep = said(("what's the best name for the account", 0.0), ("and what's a good phone number for you", 2.0), ("this address here right", 8.0))
+    chatter = [(3.6 + 0.4 * i, 3.8 + 0.4 * i) for i in range(11)]  # 0.2 s of sound after each: 10 sounds
+    listener = Answers("")
+    second_look(rep, DRILL, listener, clip, chatter)
+    assert listener.asked == MAX_LOOKS
+
+
+def test_a_sound_heard_as_nothing_leaves_the_step_skipped():
+    """A breath, a cough or a click between two lines is heard as nothing: the step stays skipped."""
+    listener = Listener(None)
+    assert second_look(WORDLESS, DRILL, listener, clip, AROUND_EMAIL) == WORDLESS and len(listener.asked) == 1

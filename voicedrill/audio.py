@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import queue
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -165,6 +165,7 @@ SPEECH_RANGE_DB = 35.0  # …and, in a silent room, this far under the speech
 HUSH_DB = 20.0  # a hush: this far or more under the speech (a breath is 25–30 dB under it)
 BLIP_S = 0.03  # a louder stretch this short between two silences is the room, not a word
 MIN_QUIET_S = 0.1  # a quiet stretch shorter than this is articulation (the closure before a k or t), not a pause
+Silences = Sequence[tuple[float, float]]  # (start, end) s of a rep's silences, in order and apart (SilenceTracker.silences)
 
 
 class SilenceTracker:

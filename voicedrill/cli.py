@@ -10,13 +10,19 @@ import sys
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 
 from .errors import VoicedrillError
 from .schema import DB_ENV, LARGEST_ID
 
+if TYPE_CHECKING:
+    from .drills import Drill
+    from .synth import Piece
+
 EXIT_USER_ERROR = 2
+CLEARLY_OVER_S = 0.1  # synth names a pause this much over the drill's limit or more: check surely flags it
 
 
 class _Parser(argparse.ArgumentParser):
@@ -137,7 +143,9 @@ def _parser() -> argparse.ArgumentParser:
     synth.add_argument("--drill", default="hard-close", help="drill name or .toml path")
     synth.add_argument("--voice", default=None, help="text-to-speech voice id (default gmw/en-us)")
     synth.add_argument("--wpm", type=_number(60, 400, whole=True), default=170, help="speaking rate, 60–400 words per minute")
-    synth.add_argument("--pause", type=_number(0, 30, unit=" s"), default=0.3, help="seconds of silence between steps, 0–30 (a pause the drill requires is kept)")
+    synth.add_argument("--pause", type=_number(0, 30, unit=" s"), default=None,
+                       help="seconds of silence between steps, 0–30 (default 0.3, kept under the drill's limits); a pause "
+                       "over a limit is said as asked, to hear it flagged; where the drill requires a pause, at least 0.5 s over its minimum")
 
     past = commands.add_parser("history", help="your reps so far: sessions, figures and trend; --plot for a chart")
     _filters(past)
@@ -515,19 +523,36 @@ def _synth(args: argparse.Namespace, err: Console) -> int:
     from .drills import load_drill
     from .audio import RATE
     from .files import destination, write_atomic
-    from .practice import said_through
+    from .practice import SAID_PAUSE_S, said_through
     from .synth import DEFAULT_VOICE, build_rep, in_a_room, write_wav
 
     destination(args.out, (".wav",))  # refused before the speech is made
     drill = load_drill(args.drill)
-    pieces = said_through(drill, args.pause)
+    pieces = said_through(drill, SAID_PAUSE_S if args.pause is None else args.pause, within_limits=args.pause is None)
     audio, segments = build_rep(pieces, args.voice or DEFAULT_VOICE, args.wpm)
     audio = in_a_room(audio)
     write_atomic(args.out, lambda tmp: write_wav(tmp, audio))
     for segment in segments:
         err.print(f"{segment.start:6.2f}–{segment.end:6.2f}s  {segment.label}: {segment.text}", markup=False)
+    if over := _over_limit(drill, pieces):
+        err.print(over, markup=False, soft_wrap=False)
     err.print(f"wrote {args.out} ({len(audio) / RATE:.1f}s)", markup=False)
     return 0
+
+
+def _over_limit(drill: Drill, pieces: list[Piece]) -> str:
+    """The line naming a synthesised rep's pauses clearly over the drill's limit, which check will
+    flag ("" if none); one just over it may measure under it (a word's quiet edges are speech)."""
+    over: dict[tuple[float, float], list[str]] = {}  # (pause, limit) → the steps it comes before
+    for before, piece in zip(pieces, pieces[1:]):
+        high = drill.pause_limits(before.label, piece.label)[1]
+        if piece.pause_before >= high + CLEARLY_OVER_S:
+            over.setdefault((piece.pause_before, high), []).append(piece.label)
+    if not over:
+        return ""
+    many = sum(map(len, over.values())) > 1
+    said = "; ".join(f"before {', '.join(labels)}: {gap:g}s, over the drill's {high:g}s limit" for (gap, high), labels in over.items())
+    return f"Pause{'s' * many} {said} (check will flag {'them' if many else 'it'})."
 
 
 def _model(args: argparse.Namespace, err: Console) -> int:

@@ -25,7 +25,7 @@ from typing import Protocol
 import numpy as np
 
 from .asr import Engine
-from .audio import RATE, clip_blocks
+from .audio import RATE, Silences, clip_blocks
 from .data import Word
 from .drills import Drill
 from .second_look import second_look
@@ -64,9 +64,10 @@ class Decoding(Protocol):
         """What was decoded since the last call, in audio order."""
         ...
 
-    def finish(self) -> list[Heard]:
+    def finish(self, silences: Silences = ()) -> list[Heard]:
         """End of audio: everything not yet returned, ending with the stream's last words and
-        the rep's words after its second looks."""
+        the rep's words after its second looks (which also listen to the sounds between the
+        rep's `silences` that no word was put on)."""
         ...
 
     def close(self) -> None:
@@ -96,9 +97,9 @@ class InlineDecoding:
         ready, self._ready = self._ready, []
         return ready
 
-    def finish(self) -> list[Heard]:
+    def finish(self, silences: Silences = ()) -> list[Heard]:
         final = self._recognizer.finish()
-        looked = second_look(self._words + final, self._drill, self._engine, lambda start, end: clip_blocks(self._audio, start, end))
+        looked = second_look(self._words + final, self._drill, self._engine, lambda start, end: clip_blocks(self._audio, start, end), silences)
         return self.heard() + [Heard(self._samples / RATE, final, [], last=True, looked=looked)]
 
     def close(self) -> None:
@@ -114,7 +115,7 @@ class Ask(StrEnum):
     CLOSE = "close"
 
 
-Payload = Drill | np.ndarray | None  # START comes with the drill, BLOCK with the audio
+Payload = Drill | np.ndarray | Silences | None  # START comes with the drill, BLOCK with the audio, FINISH with the rep's silences
 
 
 def _serve(recipe: Callable[[], Engine], requests: multiprocessing.Queue, replies: multiprocessing.Queue) -> None:
@@ -159,7 +160,7 @@ def _decode_streams(engine: Engine, requests: multiprocessing.Queue, replies: mu
         else:
             if ask == Ask.BLOCK:
                 decoding.send(payload)
-            for heard in decoding.finish() if ask == Ask.FINISH else decoding.heard():
+            for heard in decoding.finish(payload) if ask == Ask.FINISH else decoding.heard():
                 replies.put((stream, heard))
             if ask == Ask.FINISH:
                 decoding = None
@@ -269,8 +270,8 @@ class ProcessDecoding:
     def heard(self) -> list[Heard]:
         return self._collect(until_last=False)
 
-    def finish(self) -> list[Heard]:
-        self._twin.put(self._number, Ask.FINISH)
+    def finish(self, silences: Silences = ()) -> list[Heard]:
+        self._twin.put(self._number, Ask.FINISH, list(silences))
         self._open = False
         return self._collect(until_last=True)
 

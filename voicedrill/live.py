@@ -187,14 +187,14 @@ class LiveRep:
         rep so far is decoded again here (the screen waits for that, about a tenth of the rep's
         length), so nothing said is lost."""
         try:
-            return self.decoding.finish() if finish else self.decoding.heard()
+            return self.decoding.finish(self.tracker.silences()) if finish else self.decoding.heard()
         except DecoderGone:
             self.decoding = InlineDecoding(self.engine, self.drill)
             self.state.final, self.state.partial = [], []
             self._aligner, self._seen = LiveAligner(self.drill), ()
             for block in self.audio:
                 self.decoding.send(block)
-            return self.decoding.finish() if finish else self.decoding.heard()
+            return self.decoding.finish(self.tracker.silences()) if finish else self.decoding.heard()
 
     def _take(self, heard: Heard) -> None:
         state = self.state

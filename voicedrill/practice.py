@@ -38,8 +38,9 @@ def score_file(source: str | Path | AudioInfo, drill: Drill, engine: Engine, tra
     """Transcribe a recorded rep and score it against the drill (`tracker` keeps its energy envelope)."""
     tracker = tracker or SilenceTracker()
     transcript = transcribe(engine, tracker.tee(stream_file(source)))  # a bad file fails before any decoding
-    words = second_look(transcript.words, drill, engine, lambda start, end: clip_file(source, start, end))
-    return analyse(words, drill, engine.name, transcript.audio_s, tracker.silences(), hushes=tracker.hushes())
+    silences = tracker.silences()
+    words = second_look(transcript.words, drill, engine, lambda start, end: clip_file(source, start, end), silences)
+    return analyse(words, drill, engine.name, transcript.audio_s, silences, hushes=tracker.hushes())
 
 
 def with_targets(store: history.Store | None, drill: Drill, report: RepReport, user: str) -> RepReport:
@@ -75,28 +76,30 @@ def mic_sources() -> Callable[[int], MicSource]:
 
 
 REQUIRED_MARGIN_S = 0.5  # a pause the drill requires is said this much over its minimum
+SAID_PAUSE_S = 0.3  # the silence between lines of synth's rep and the example rep
 HESITATION_OVER_S = 0.6  # the example rep's hesitation is this much over its limit: clearly flagged
 
 
-def said_through(drill: Drill, pause_s: float, example: bool = False) -> list[Piece]:
+def said_through(drill: Drill, pause_s: float, example: bool = False, within_limits: bool = True) -> list[Piece]:
     """The drill said through once, each line after `pause_s` of silence — or, where the drill
     requires a pause ("take a pause before concern"), at least half a second over its minimum and
     under its maximum (midway when they are closer), and where it allows less than `pause_s`,
-    half of what it allows. `example`: each step's example line."""
+    half of what it allows. `within_limits` False: `pause_s` as asked wherever it is at least what
+    the drill requires (to hear a long pause flagged). `example`: each step's example line."""
     pieces = []
     for before, step in zip([None, *drill.steps], drill.steps):
         low, high = drill.pause_limits(before.id, step.id) if before else (0.0, pause_s)
         if low:
             gap = max(pause_s, low + REQUIRED_MARGIN_S)
-            if gap > high - REQUIRED_MARGIN_S:
+            if gap > high - REQUIRED_MARGIN_S and (within_limits or gap > pause_s):
                 gap = (low + high) / 2
         else:
-            gap = pause_s if pause_s <= high else high / 2
+            gap = pause_s if pause_s <= high or not within_limits else high / 2
         pieces.append(Piece(step.example_line if example else step.line, step.id, gap))
     return pieces
 
 
-def example_pieces(drill: Drill, pause_s: float = 0.3) -> list[Piece]:
+def example_pieces(drill: Drill, pause_s: float = SAID_PAUSE_S) -> list[Piece]:
     """The drill said through (each step's example line), with one hesitation HESITATION_OVER_S
     over the drill's pause limit, to show a flagged pause: before the first of the steps that
     come last (else the last step), or, if a pause rule of the drill's own governs that gap,

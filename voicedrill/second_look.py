@@ -21,6 +21,7 @@ may stay nothing). The words too unsure to count are heard again first.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Protocol, runtime_checkable
@@ -29,8 +30,8 @@ import numpy as np
 
 from .align import Alignment, align, is_filler, normalise, sure
 from .analysis import clean_words
-from .audio import with_hiss
-from .data import Word
+from .audio import Silences, with_hiss
+from .data import Hit, Word
 from .drills import Drill, Step
 from .metrics import clear
 
@@ -38,6 +39,7 @@ PAD_S = 0.3  # audio kept either side of the stretch: the engine needs silence r
 REACH_S = 1.5  # …or, looked at once more, this much: the part of its line no word was put on ("is right")
 RUN_GAP_S = 0.25  # a silence this long between two unexplained words starts another stretch
 MAX_STRETCH_S = 8.0  # longer than any one line: not a misheard step
+SOUND_MIN_S = 0.15  # a sound no word was put on, shorter than this, is a click or a breath, not a line
 MAX_LOOKS = 8  # looks per missing step, a neighbour's looks again included (the cost stays bounded on long recordings)
 MAX_FILLER_LOOKS = 12  # lone words heard again as a possible filler per recording (the cost stays bounded on long ones)
 ODD_CONF = 0.5  # a word the drill does not have, heard less sure than this, may be a filler named as a word
@@ -62,18 +64,21 @@ class Listener(Protocol):
         ...
 
 
-def second_look(words: Sequence[Word], drill: Drill, engine: object, clip: Clip) -> list[Word]:
+def second_look(words: Sequence[Word], drill: Drill, engine: object, clip: Clip, silences: Silences = ()) -> list[Word]:
     """The words with the stretch where each missing step belongs heard again — and where a step
     heard only out of place belongs (its line misheard there, said again later: a repeat, not a
-    swap) — and each lone unsure word between the lines (see _fillers_heard_again). Unchanged if
-    the engine cannot listen again."""
+    swap) — then each sound there no word was put on, between two of the rep's `silences` (a lone
+    "Email?" the recogniser heard as nothing; see _heard_in_sound), and each lone unsure word
+    between the lines (see _fillers_heard_again). Unchanged if the engine cannot listen again."""
     words = clean_words(words)
     if not isinstance(engine, Listener) or not words:
         return words
     alignment = align(words, drill)  # aligned again only when a look changes the words
     for step in drill.steps:
         if not step.optional and not alignment.placed(step.id):
-            words, alignment = _looked_for(step, words, alignment, drill, engine, clip, [MAX_LOOKS]) or (words, alignment)
+            budget = [MAX_LOOKS]
+            found = _looked_for(step, words, alignment, drill, engine, clip, budget) or _heard_in_sound(step, words, alignment, drill, engine, clip, silences, budget)
+            words, alignment = found or (words, alignment)
     return _fillers_heard_again(words, drill, alignment, engine, clip)
 
 
@@ -109,6 +114,43 @@ def _looked_for(step: Step, words: list[Word], alignment: Alignment, drill: Dril
         if found and found[1].placed(step.id) and _same_elsewhere(words, alignment, *found, drill, step.id):
             return found
     return None
+
+
+def _heard_in_sound(step: Step, words: list[Word], alignment: Alignment, drill: Drill, engine: Listener, clip: Clip,
+                    silences: Silences, budget: list[int]) -> tuple[list[Word], Alignment] | None:
+    """The words and their alignment once the step is heard in a sound of its gap that no word was
+    put on, or None. Each such sound, between two silences, is heard allowed only the step's phrases
+    (a breath, a cough or room noise ends in none of them: nothing); the phrase heard is spread
+    over the sound, so its pauses are the silences round it. Kept, as a word look, only when all
+    else heard for sure reads as before (_same_elsewhere)."""
+    earlier, later = _neighbours(drill, alignment, step.id)
+    if earlier is None and later is None:
+        return None
+    before = words[earlier.last].end if earlier else 0.0
+    after = words[later.first].start if later else math.inf
+    between = words[earlier.last + 1 if earlier else 0 : later.first if later else len(words)]
+    for start, end in _wordless_sounds(between, silences, before, after):
+        if budget[0] <= 0:
+            return None
+        budget[0] -= 1
+        edges = max((w.end for w in between if w.end <= start), default=before), min((w.start for w in between if w.start >= end), default=after)
+        heard = engine.hear_only(with_hiss(clip(*_padded(start, end, *edges))), step.phrases)
+        if not heard or not heard.split():
+            continue
+        again = sorted(words + _spread(heard.split(), start, end), key=lambda w: (w.start, w.end))
+        realigned = align(again, drill)
+        if realigned.placed(step.id) and _same_elsewhere(words, alignment, again, realigned, drill, step.id):
+            return again, realigned
+    return None
+
+
+def _wordless_sounds(words: list[Word], silences: Silences, low: float, high: float) -> list[tuple[float, float]]:
+    """The sounds from `low` to `high` s between two of the `silences` (in order, apart, as
+    SilenceTracker gives them) that none of these `words` overlaps, SOUND_MIN_S to MAX_STRETCH_S
+    long (a sound touching a word with no silence between is that word's)."""
+    quiet = [(a, b) for a, b in silences if b > low and a < high]
+    sounds = [(a[1], b[0]) for a, b in zip(quiet, quiet[1:])]
+    return [(s, e) for s, e in sounds if SOUND_MIN_S <= e - s <= MAX_STRETCH_S and not any(w.start < e and w.end > s for w in words)]
 
 
 def _same_elsewhere(words: list[Word], alignment: Alignment, again: list[Word], realigned: Alignment, drill: Drill, step_id: str) -> bool:
@@ -164,9 +206,12 @@ def _fillers_heard_again(words: list[Word], drill: Drill, alignment: Alignment, 
 
 def _span(words: list[Word], first: int, last: int, pad: float = PAD_S) -> tuple[float, float]:
     """Where the audio of words[first..last] is, with `pad` seconds either side, never into their neighbours."""
-    start, end = words[first].start, words[last].end
-    before = words[first - 1].end if first else 0.0
-    after = words[last + 1].start if last + 1 < len(words) else end + pad
+    end = words[last].end
+    return _padded(words[first].start, end, words[first - 1].end if first else 0.0, words[last + 1].start if last + 1 < len(words) else end + pad, pad)
+
+
+def _padded(start: float, end: float, before: float, after: float, pad: float = PAD_S) -> tuple[float, float]:
+    """`start`–`end` s with `pad` seconds either side, never before `before` nor after `after` (the neighbours' words)."""
     return max(before, start - pad), min(after, end + pad)
 
 
@@ -186,14 +231,20 @@ def _stretches(words: list[Word], indices: list[int]) -> list[tuple[int, int]]:
     return runs
 
 
-def _unexplained_gap(words: list[Word], drill: Drill, alignment: Alignment, step_id: str) -> list[int]:
-    """Indices of the words between the steps said before and after `step_id` (in the script's
-    order) that no hit explains; none when no step at all was heard."""
+def _neighbours(drill: Drill, alignment: Alignment, step_id: str) -> tuple[Hit | None, Hit | None]:
+    """The hits of the steps said before and after `step_id`, in the script's order (None: none heard)."""
     ids = [s.id for s in drill.steps]
     spot = ids.index(step_id)
     heard = {h.key: h for h in alignment.step_hits()}
     earlier = next((heard[i] for i in reversed(ids[:spot]) if i in heard), None)
     later = next((heard[i] for i in ids[spot + 1 :] if i in heard), None)
+    return earlier, later
+
+
+def _unexplained_gap(words: list[Word], drill: Drill, alignment: Alignment, step_id: str) -> list[int]:
+    """Indices of the words between the steps said before and after `step_id` (in the script's
+    order) that no hit explains; none when no step at all was heard."""
+    earlier, later = _neighbours(drill, alignment, step_id)
     low = earlier.last + 1 if earlier else 0
     high = later.first if later else len(words)
     if low >= high or (earlier is None and later is None):
