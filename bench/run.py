@@ -32,13 +32,12 @@ import numpy as np
 
 from voicedrill.analysis import analyse
 from voicedrill.align import is_filler
-from voicedrill.asr import transcribe
-from voicedrill.audio import RATE, SilenceTracker, clip_file, stream_file
+from voicedrill.audio import RATE, SilenceTracker, stream_file
 from voicedrill.data import Word
 from voicedrill.drills import load_drill
 from voicedrill.live import PLACING_S
 from voicedrill.metrics import silence_between
-from voicedrill.second_look import second_look
+from voicedrill.practice import hear_file
 
 from conditions import CONDITIONS, Case, Condition, Rep, build, cases, render, wording
 
@@ -155,10 +154,9 @@ def measure(engine, path: Path, drill):
     """Decode once with timing; return the report and the seconds spent in each part."""
     tracker = SilenceTracker()
     started = time.perf_counter()
-    transcript = transcribe(engine, tracker.tee(stream_file(path)))
-    silences, hushes = tracker.silences(), tracker.hushes()
-    words = second_look(transcript.words, drill, engine, lambda start, end: clip_file(path, start, end), silences)
+    transcript, words, silences = hear_file(path, drill, engine, tracker)
     decoded = time.perf_counter()
+    hushes = tracker.hushes()
     report = analyse(words, drill, engine.name, transcript.audio_s, silences, hushes=hushes)
     done = time.perf_counter()
     return report, transcript, (silences, hushes), decoded - started, done - decoded

@@ -18,9 +18,9 @@ import platformdirs
 
 from . import history
 from .analysis import analyse
-from .asr import Engine, transcribe
-from .audio import AudioInfo, FileSource, MicSource, SilenceTracker, clip_file, stream_file
-from .data import RepReport
+from .asr import Engine, Transcript, transcribe
+from .audio import AudioInfo, FileSource, MicSource, SilenceTracker, Silences, clip_file, stream_file
+from .data import RepReport, Word
 from .decoding import Twin
 from .customer import Customer
 from .drills import Drill
@@ -37,10 +37,16 @@ from .targets import RECENT, judged
 def score_file(source: str | Path | AudioInfo, drill: Drill, engine: Engine, tracker: SilenceTracker | None = None) -> RepReport:
     """Transcribe a recorded rep and score it against the drill (`tracker` keeps its energy envelope)."""
     tracker = tracker or SilenceTracker()
+    transcript, words, silences = hear_file(source, drill, engine, tracker)
+    return analyse(words, drill, engine.name, transcript.audio_s, silences, hushes=tracker.hushes())
+
+
+def hear_file(source: str | Path | AudioInfo, drill: Drill, engine: Engine, tracker: SilenceTracker) -> tuple[Transcript, list[Word], Silences]:
+    """A recorded rep's transcript, its words once a missing step is listened for again (second_look),
+    and its silences, which `tracker` measures on the way."""
     transcript = transcribe(engine, tracker.tee(stream_file(source)))  # a bad file fails before any decoding
     silences = tracker.silences()
-    words = second_look(transcript.words, drill, engine, lambda start, end: clip_file(source, start, end), silences)
-    return analyse(words, drill, engine.name, transcript.audio_s, silences, hushes=tracker.hushes())
+    return transcript, second_look(transcript.words, drill, engine, lambda start, end: clip_file(source, start, end), silences), silences
 
 
 def with_targets(store: history.Store | None, drill: Drill, report: RepReport, user: str) -> RepReport:
