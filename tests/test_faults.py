@@ -378,6 +378,37 @@ def test_nowhere_to_keep_a_rep_is_one_clear_line(db, cli, line_wav, monkeypatch)
 
 # --- full disks: old files stay whole, one line says so ---------------------------------------
 
+STANDARD_OUTPUTS = {  # (what it prints, and the rep a check saves before printing)
+    "drills list": ["drills", "list"],
+    "history": ["history"],
+    "export": ["export"],
+    "check --json": ["check", "--example", "--json"],
+}
+
+
+@pytest.mark.parametrize("command", sorted(STANDARD_OUTPUTS))
+def test_standard_output_full_or_closed_is_one_line_or_silence(db, history_bytes, command):
+    """`> /dev/full` is one line and exit 2; a reader that stopped reading (`| head -c 10`) ends the
+    command quietly (status 1, as rich's own output gives); never a traceback. A checked rep is
+    kept before it is printed, so neither loses it."""
+    db.write_bytes(history_bytes)
+    env = {**os.environ, DB_ENV: str(db)}
+    args = [sys.executable, "-m", "voicedrill.cli", *STANDARD_OUTPUTS[command]]
+    with open("/dev/full", "w") as full:
+        result = subprocess.run(args, stdout=full, stderr=subprocess.PIPE, text=True, env=env, timeout=120)
+    assert result.returncode == 2 and result.stderr.splitlines()[-1] == "voicedrill: error: could not write the output: the disk is full", result.stderr
+    assert "Traceback" not in result.stderr
+    reader, writer = os.pipe()
+    os.close(reader)  # gone before anything is written: the first write fails
+    try:
+        result = subprocess.run(args, stdout=writer, stderr=subprocess.PIPE, text=True, env=env, timeout=120)
+    finally:
+        os.close(writer)
+    assert result.returncode == 1 and "Traceback" not in result.stderr and "Exception" not in result.stderr, result.stderr
+    if command.startswith("check"):
+        assert len(Store(db).reps()) == 29 + 2
+
+
 OUTPUTS = {
     "synth": (["synth", "{out}.wav", "--pause", "0.1"], ".wav"),
     "export": (["export", "--out", "{out}.csv"], ".csv"),

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import os
 import random
 import re
@@ -15,6 +17,7 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 
 from .errors import VoicedrillError
+from .files import reason
 from .schema import DB_ENV, LARGEST_ID
 
 if TYPE_CHECKING:
@@ -221,6 +224,20 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         err.print("voicedrill: interrupted")
         return 130
+    except BrokenPipeError:  # the reader stopped reading (`| head`): nothing more to say, status 1 as rich's own output gives
+        _quiet_stdout()
+        return 1
+    except OSError as exc:  # an output that cannot be written (`> /dev/full`)
+        _quiet_stdout()
+        where = f"{exc.filename}: " if exc.filename else "could not write the output: "
+        err.print(f"voicedrill: error: {where}{reason(exc)}", markup=False, soft_wrap=True)
+        return EXIT_USER_ERROR
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at the null device, so what is left in its buffer is not written again on exit."""
+    with contextlib.suppress(OSError, ValueError, io.UnsupportedOperation):  # (a test's captured stdout has no file)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def _run(args: argparse.Namespace, err: Console) -> int:
