@@ -108,7 +108,7 @@ def test_a_tip_reads_with_its_fields_filled_and_a_brace_written_twice_as_one():
 
     drill = parse_drill(GOOD + '[tips]\npause = "{{Pause}} {gap} over {limit} before {step}"\nclean = "{{Clean}} rep"\n', "inline")
     said = [Word("first", 0.0, 0.3), Word("question", 0.3, 0.6), Word("second", 2.6, 2.9), Word("question", 2.9, 3.2)]
-    assert analyse(said, drill, "fake", 4.0).coaching.focus == "{Pause} 2.0 s over 1 s before two"
+    assert analyse(said, drill, "fake", 4.0).coaching.focus == "{Pause} 2.00 s over 1 s before two"
     assert analyse(said[:2] + [Word(w.text, w.start - 1.7, w.end - 1.7) for w in said[2:]], drill, "fake", 4.0).coaching.focus == "{Clean} rep"
 
 

@@ -17,7 +17,7 @@ from voicedrill.errors import VoicedrillError
 from voicedrill.align import align
 from voicedrill.data import Word
 from voicedrill.decoding import InlineDecoding, ProcessDecoding, Twin
-from voicedrill.live import MAX_TAIL_WORDS, EventType, LiveAligner, LiveRep, run_rep
+from voicedrill.live import MAX_TAIL_WORDS, EventType, LiveAligner, LiveEvent, LiveRep, LiveState, run_rep
 from voicedrill.practice import score_file
 from voicedrill.sphinx_engine import SphinxEngine
 from voicedrill.synth import Piece, build_rep, in_a_room, write_wav
@@ -512,3 +512,18 @@ def test_stop_drops_a_rep_it_cuts_short_and_keeps_one_that_ended(tmp_path, drill
     keeper = Keeper(None, Session.of("drill", drill, sphinx.name, sphinx.model_name), tmp_path)
     run = run_drill(drill, sphinx, lambda n: FileSource(no_handoff), 3, StoppedScreen(at), Speaker(False), keeper)
     assert run.interrupted and len(run.reports) == (1 if kept else 0) and run.dropped == (None if kept else 1)
+
+
+@pytest.mark.parametrize("said, out_of_order, expected", [
+    ([], (), "name"),
+    (["name", "phone"], (), "email"),
+    (["name", "phone", "address"], (), "notes"),  # a skipped step is left behind
+    (["payment"], (), "name"),  # said first, payment moves nobody on (found by a new user: ▶ jumped to the handoff)
+    (["name", "phone", "email", "address", "payment"], (), "notes"),
+    (["name", "phone", "email", "address", "payment", "notes"], ("payment", "notes"), "handoff"),
+    (["name", "phone", "email", "address", "notes", "payment", "handoff"], (), None),
+])
+def test_the_step_to_say_next_follows_the_latest_said_in_its_place(drill, said, out_of_order, expected):
+    state = LiveState(drill, heard={s: LiveEvent(EventType.STEP, float(i), 1, step=s) for i, s in enumerate(said)},
+                      out_of_order=frozenset(out_of_order), last_step=said[-1] if said else None)
+    assert state.current_step() == expected

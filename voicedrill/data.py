@@ -194,7 +194,7 @@ class RepReport:
     score_parts: tuple[ScorePart, ...]
     turns: tuple[TurnResult, ...] = ()
     coaching: Coaching | None = None  # None only in reports saved before coaching existed
-    targets: Targets | None = None  # None until the rep has three complete reps of the drill
+    targets: Targets | None = None  # None until the rep has three reps of the drill said by the script
 
     # headline figures, read off the verdicts above (never re-judged against a limit)
     @property
@@ -224,9 +224,15 @@ class RepReport:
 
     @property
     def complete(self) -> bool:
-        """Every required step said and a pace measured: only such reps set targets and a time to
-        handoff (a rep that skipped steps is short, not fast)."""
+        """Every required step said and a pace measured: only such reps have a time to handoff (a rep
+        that skipped steps is short, not fast)."""
         return self.steps_missing == 0 and self.pace.speech_wpm is not None
+
+    @property
+    def by_the_script(self) -> bool:
+        """Complete, in order and with no forbidden phrase: only such reps set personal targets and
+        bests (a rep that jumped to payment is quick, not fluent)."""
+        return self.complete and self.order_ok and not self.forbidden
 
     @property
     def reached_end(self) -> bool:

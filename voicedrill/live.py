@@ -98,9 +98,12 @@ class LiveState:
         return None
 
     def current_step(self) -> str | None:
-        """The step the rep should say next: the first not heard after the latest one said."""
+        """The step the rep should say next: the first not heard after the latest one said in its
+        place. A step that must come last (payment) or was said out of order moves nobody on: said
+        first, payment leaves the rep on the name, not the handoff (a skipped step is left behind)."""
         steps = [s.id for s in self.drill.steps]
-        start = steps.index(self.last_step) + 1 if self.last_step else 0
+        placed = [step for step in self.heard if step not in self.out_of_order and step not in self.drill.last]  # (in spoken order)
+        start = steps.index(placed[-1]) + 1 if placed else 0
         return next((s for s in steps[start:] if s not in self.heard), None)
 
 

@@ -296,7 +296,7 @@ def _problems(drill, steps, pauses_, pace_, fillers, forbidden, turns) -> list[t
             add("flow", COST["required_pause"], f"pause before {p.to_step}", "required_pause", p.to_step, limit=f"{p.min_s:g} s")
         elif p.flagged:
             cost = COST["pause"] + COST["pause_per_s"] * (p.gap_s - p.max_s)
-            add("flow", cost, f"pause before {p.to_step}", "pause", p.to_step, gap=f"{p.gap_s:.1f} s", limit=f"{p.max_s:g} s")
+            add("flow", cost, f"pause before {p.to_step}", "pause", p.to_step, gap=f"{p.gap_s:.2f} s", limit=f"{p.max_s:g} s")  # as the pauses table shows it
     for t in turns:
         following = ids[ids.index(t.turn.after) + 1] if t.turn.after in ids[:-1] else None
         if not t.continued and following:
@@ -338,7 +338,7 @@ def _whys(drill, steps, pauses_, pace_, fillers, forbidden, problems) -> list[st
     order_why = "in order" if not order_tips else order_tips[0] if order_tips[0].endswith(" not last") else ", ".join(order_tips) + " out of order"
     long = [p for p in pauses_ if p.flagged and p.gap_s >= p.min_s]
     short = [p for p in pauses_ if p.flagged and p.gap_s < p.min_s]
-    reasons = [f"{counted(len(long), 'pause')} too long (longest {max(p.gap_s for p in long):.1f} s, limit {long[0].max_s:g} s)"] if long else []
+    reasons = [f"{counted(len(long), 'pause')} too long (longest {max(p.gap_s for p in long):.2f} s, limit {long[0].max_s:g} s)"] if long else []
     reasons += [f"{counted(len(short), 'required pause')} missed"] if short else []
     reasons += ["slow after the customer"] if any(part == "flow" and tip.about == "after the customer" for part, _, tip in problems) else []
     low, high = drill.pace_wpm

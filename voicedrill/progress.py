@@ -15,7 +15,7 @@ from rich.text import Text
 
 from .history import SavedRep
 from .report import counted, shown_name, to_dict
-from .targets import bests
+from .targets import WHAT, bests, figure
 
 SPARKS = "▁▂▃▄▅▆▇█"
 
@@ -59,10 +59,9 @@ def render_history(reps: Sequence[SavedRep], console: Console) -> None:
         for drill in dict.fromkeys(r.drill for r in own):
             best = bests([r.report for r in own if r.drill == drill])
             if best:
-                time, pause, pace = best
-                figures = [f"time {time:.1f}s" if time is not None else "", f"longest pause {pause:.2f}s",
-                           f"{pace:.0f} words a minute" if pace is not None else ""]
-                console.print(Text(f"Personal bests, {drill}: " + ", ".join(f for f in figures if f)))
+                labels = ("time ", "longest pause ", "")
+                figures = [label + figure(what, value) for label, what, value in zip(labels, WHAT, best) if value is not None]
+                console.print(Text(f"Personal bests, {drill}: " + ", ".join(figures)))
     console.print(
         f"{counted(len(reps), 'rep')} in {counted(len({r.session for r in reps}), 'session')}; wpm = words a minute, pause = longest pause between "
         "questions, order = steps out of order. A picture: voicedrill report REP_OR_SESSION --html page.html",

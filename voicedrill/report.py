@@ -20,7 +20,7 @@ from .data import (Coaching, counted, CustomerTurn, Mark, Pace, Pause, RepReport
                    TurnResult, Word)
 from .drills import Drill
 from .errors import VoicedrillError
-from .targets import WHAT
+from .targets import figure
 
 def _t(value: float | None, digits: int = 2) -> float | None:
     return None if value is None else round(value, digits)
@@ -228,12 +228,14 @@ def steps_grid(report: RepReport, title: str = "") -> Grid:
 
 
 def pauses_grid(report: RepReport) -> Grid:
+    """Each pause between questions against what the drill allows, said in words too (not only in red)."""
     rows = tuple(
         (Cell(f"{p.from_step} → {p.to_step}"), Cell(f"{p.gap_s:.2f}s", "bad" if p.flagged else "ok"),
-         Cell(f"{p.min_s:g}–{p.max_s:g}s" if p.min_s else f"≤ {p.max_s:g}s"))
+         Cell(f"{p.min_s:g}–{p.max_s:g}s" if p.min_s else f"≤ {p.max_s:g}s"),
+         Cell(("too short" if p.gap_s < p.min_s else "too long") if p.flagged else "ok", "bad" if p.flagged else "ok"))
         for p in report.pauses
     )
-    return Grid("Pauses between questions", ("between", "gap", "allowed"), rows, ("gap", "allowed"))
+    return Grid("Pauses between questions", ("between", "gap", "allowed", ""), rows, ("gap", "allowed"))
 
 
 def _beaten(targets: Targets | None) -> str:
@@ -290,8 +292,13 @@ def render(report: RepReport, console: Console, title: str = "") -> None:
         console.print(rich_table(pauses_grid(report)))
     for line in fact_lines(report, _rich_mark):
         console.print(line)
+    tips = Table.grid()  # a tip that wraps stays under its bullet
+    tips.add_column(width=4)
+    tips.add_column()
     for tip in tip_lines(report):
-        console.print(Text("  • " + tip))
+        tips.add_row("  •", Text(tip))
+    if tips.row_count:
+        console.print(tips)
     head, _, parts = score_line(report).partition(" — ")
     console.print(f"[bold]{head}[/] — {escape(parts)}")
 
@@ -336,8 +343,8 @@ def fact_lines(report: RepReport, mark: Callable[[str, str], str]) -> list[str]:
     if report.targets:
         beaten = sum(t.met for t in report.targets.results)
         lines.append(plain(f"Your targets (your best of the last {counted(report.targets.from_reps, 'rep')}): ") + plain("; ").join(
-            plain(f"{t.what} ") + mark(_figure(t.what, t.value) + (" ✓" if t.met else ""), "ok" if t.met else "warn")
-            + plain(f", target {_figure(t.what, t.target)}")
+            plain(f"{t.what} ") + mark(figure(t.what, t.value) + (" ✓" if t.met else ""), "ok" if t.met else "warn")
+            + plain(f", target {figure(t.what, t.target)}")
             for t in report.targets.results) + plain(f" — {beaten} of {len(report.targets.results)} met"))
     for t in report.turns:
         latency = "no reply" if t.latency_s is None else f"back in {t.latency_s:.2f}s (limit {t.limit_s:g}s)"
@@ -346,12 +353,6 @@ def fact_lines(report: RepReport, mark: Callable[[str, str], str]) -> list[str]:
         slips = mark(" — said " + ", ".join(f"“{p}”" for p in t.forbidden), "bad") if t.forbidden else ""
         lines.append(plain(f"Customer {t.turn.kind} “{t.turn.text}”: ") + mark(latency, "ok" if t.in_time else "bad") + plain(said) + onward + slips)
     return lines
-
-
-def _figure(what: str, value: float | None) -> str:
-    if value is None:
-        return "not timed: a step was skipped" if what == WHAT[0] else "—"
-    return f"{value:.0f} words a minute" if what == "speaking pace" else f"{value:.1f}s"
 
 
 def score_line(report: RepReport) -> str:

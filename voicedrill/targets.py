@@ -1,5 +1,6 @@
-"""Personal targets: once a rep has three complete reps of a drill, their own recent best is the bar
-the next rep is judged against. Pure: reports in, targets and verdicts out."""
+"""Personal targets: once a rep has three reps of a drill said by the script (every step, in order,
+no forbidden phrase), their own recent best is the bar the next rep is judged against, at the
+precision it is shown ("16.7s, target 16.7s" is met). Pure: reports in, targets and verdicts out."""
 
 from __future__ import annotations
 
@@ -9,13 +10,14 @@ from dataclasses import replace
 from .data import RepReport, Target, Targets
 
 MIN_REPS = 3  # reps of a drill before targets start
-RECENT = 10  # targets come from the best of this many most recent complete reps
+RECENT = 10  # targets come from the best of this many most recent reps said by the script
 WHAT = ("time from first question to handoff", "longest pause between questions", "speaking pace")
+DECIMALS = dict(zip(WHAT, (1, 2, 0)))  # each is shown and judged to this many decimals: 16.7s, 0.26s, 190 words a minute
 
 
 def bests(past: Sequence[RepReport]) -> tuple[float | None, float | None, float | None] | None:
-    """The best time, longest pause and pace among complete reps (pace only from reps inside the drill's band)."""
-    done = [r for r in past if r.complete]
+    """The best time, longest pause and pace among reps said by the script (pace only from reps inside the drill's band)."""
+    done = [r for r in past if r.by_the_script]
     if not done:
         return None
     in_band = [r.pace.speech_wpm for r in done if all(p.points == p.max_points for p in r.score_parts if p.name == "pace")]
@@ -25,14 +27,25 @@ def bests(past: Sequence[RepReport]) -> tuple[float | None, float | None, float 
 
 def judged(report: RepReport, past: Sequence[RepReport]) -> RepReport:
     """The report with its targets judged, from the rep's recent reps of the same drill (oldest first)."""
-    recent = [r for r in past if r.complete][-RECENT:]
+    recent = [r for r in past if r.by_the_script][-RECENT:]
     if len(recent) < MIN_REPS:
         return report
     time, pause, pace = bests(recent)
     values = (report.handoff_s, report.longest_pause_s or 0.0, report.pace.speech_wpm)  # a rep that skipped a step is not timed
-    results = tuple(
-        Target(what, target, value, value is not None and (value >= target if what == "speaking pace" else value <= target))
-        for what, target, value in zip(WHAT, (time, pause, pace), values)
-        if target is not None
-    )
+    results = tuple(Target(what, target, value, _met(what, value, target)) for what, target, value in zip(WHAT, (time, pause, pace), values) if target is not None)
     return replace(report, targets=Targets(len(recent), results))
+
+
+def _met(what: str, value: float | None, target: float) -> bool:
+    """Is the value as good as the target, both as shown (DECIMALS)?"""
+    if value is None:
+        return False
+    value, target = round(value, DECIMALS[what]), round(target, DECIMALS[what])
+    return value >= target if what == "speaking pace" else value <= target
+
+
+def figure(what: str, value: float | None) -> str:
+    """A target's figure as every view shows it."""
+    if value is None:
+        return "not timed: a step was skipped" if what == WHAT[0] else "—"
+    return f"{value:.{DECIMALS[what]}f}" + (" words a minute" if what == "speaking pace" else "s")
