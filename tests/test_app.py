@@ -104,6 +104,9 @@ def test_a_run_ticks_steps_in_order_scores_each_rep_and_lists_them(server, page,
     page.check("input[name=reps][value='10']")
     page.click("[data-action=start]")
     page.wait_for_selector("[data-step][data-state=current]")
+    page.wait_for_function("document.querySelector('#words').textContent.trim().length > 0", timeout=30000)
+    said, script = page.inner_text("#words").split(), {w for s in drill.steps for w in s.line.split()}
+    assert said[0] == "heard:" and set(said[1:]) <= script, said  # a line of the script, never the recogniser's raw guesses
     page.wait_for_function("document.querySelectorAll('#run table tr').length === 3", timeout=60000)  # two reps scored
     shown = page.evaluate("window.shown")
     order = [s.id for s in drill.steps]

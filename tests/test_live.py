@@ -527,3 +527,12 @@ def test_the_step_to_say_next_follows_the_latest_said_in_its_place(drill, said, 
     state = LiveState(drill, heard={s: LiveEvent(EventType.STEP, float(i), 1, step=s) for i, s in enumerate(said)},
                       out_of_order=frozenset(out_of_order), last_step=said[-1] if said else None)
     assert state.current_step() == expected
+
+
+def test_the_live_screen_shows_the_line_said_as_the_script_has_it(drill):
+    """Found by a new user: a clean rep showed "a good low we ah mood for you" as what they said.
+    The screen shows the latest step's line, each word marked caught or not; before any step, nothing."""
+    assert LiveState(drill).said_line() == ()
+    state = LiveState(drill, last_step="phone", last_step_heard="and what's a good low we ah mood for you")
+    assert state.said_line() == (("And", True), ("what's", True), ("a", True), ("good", True), ("phone", False),
+                                 ("number", False), ("for", True), ("you?", True))

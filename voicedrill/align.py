@@ -34,6 +34,13 @@ def normalise(text: str) -> list[str]:
     return [t.strip("'") for t in tokens if t.strip("'")]
 
 
+def marked_line(line: str, heard: str) -> tuple[tuple[str, bool], ...]:
+    """A script line word by word, each marked caught or not in what was `heard` (raw recogniser
+    words are never shown as what the rep said: the line is, with the words not caught greyed)."""
+    caught = set(normalise(heard))
+    return tuple((word, bool(set(normalise(word)) & caught)) for word in line.split())
+
+
 @dataclass(frozen=True)
 class Alignment:
     """Where each step and forbidden phrase was heard, and the order verdict."""

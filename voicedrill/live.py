@@ -16,7 +16,7 @@ from enum import StrEnum
 
 import numpy as np
 
-from .align import align, judge_order
+from .align import align, judge_order, marked_line
 from .analysis import analyse, clean_words
 from .asr import Engine
 from .audio import RATE, SilenceTracker
@@ -80,6 +80,7 @@ class LiveState:
     heard: dict[str, LiveEvent] = field(default_factory=dict)  # steps in the words as they stand now
     out_of_order: frozenset[str] = frozenset()
     last_step: str | None = None  # the step said most recently
+    last_step_heard: str = ""  # …what the recogniser heard of it
     last_step_end_s: float | None = None
     pause_s: float = 0.0  # silence since the last step (or the customer's line after it)
     pause_limits: tuple[float, float] | None = None  # for the pause under way; None: no next step
@@ -96,6 +97,13 @@ class LiveState:
         if self.turns and self.audio_s < self.turns[-1].end + (self.echo_guard_s if guard else 0.0):
             return self.turns[-1]
         return None
+
+    def said_line(self) -> tuple[tuple[str, bool], ...]:
+        """The line of the step said most recently as the script has it, each word marked caught or
+        not: what the live screen shows of the rep's words (never the recogniser's raw guesses)."""
+        if self.last_step is None:
+            return ()
+        return marked_line(next(s.line for s in self.drill.steps if s.id == self.last_step), self.last_step_heard)
 
     def current_step(self) -> str | None:
         """The step the rep should say next: the first not heard after the latest one said in its
@@ -227,6 +235,7 @@ class LiveRep:
         if hits:
             latest = max(hits, key=lambda h: words[h.last].end)
             state.last_step, state.last_step_end_s = latest.key, words[latest.last].end
+            state.last_step_heard = " ".join(w.text for w in words[latest.first : latest.last + 1])
             self._last_step_start_s = words[latest.first].start
 
     def _measure_pause(self) -> None:

@@ -22,7 +22,6 @@ from .report import render
 from .live import EventType, LiveEvent, Listener, LiveRep, LiveState, run_rep
 
 REFRESH_PER_S = 12
-TRANSCRIPT_WORDS = 14
 METER_CELLS = 20
 
 
@@ -54,11 +53,9 @@ def panel(state: LiveState, title: str) -> Group:
         else:
             mark, style = " ", "dim"
         script.add_row(Text(mark, style=style), Text(step.id, style=style), Text(step.line, style=style))
-    words = state.words[-TRANSCRIPT_WORDS:]
-    final_count = max(0, len(words) - len(state.partial))
-    transcript = Text("… " if len(state.words) > TRANSCRIPT_WORDS else "")
-    for i, word in enumerate(words):
-        transcript.append(word.text + " ", style="" if i < final_count else "dim italic")
+    transcript = Text("heard: " if state.last_step else "", style="dim")
+    for word, caught in state.said_line():
+        transcript.append(word + " ", style="" if caught else "dim")
     status = Text(f"{title}   ⏱ {state.audio_s:5.1f}s   ")
     turn = state.customer_speaking()
     if turn:

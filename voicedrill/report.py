@@ -15,7 +15,7 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from .align import normalise
+from .align import marked_line
 from .data import (Coaching, counted, CustomerTurn, Mark, Pace, Pause, RepReport, ScorePart, Status, StepResult, Target, Targets, Tip, TurnKind,
                    TurnResult, Word)
 from .drills import Drill
@@ -204,8 +204,7 @@ PART_LABEL = {"steps": "steps said", "order": "in order", "flow": "pauses betwee
 
 def script_words(step: StepResult) -> tuple[tuple[str, bool], ...]:
     """The step's script line word by word, each marked heard or not (raw recogniser words are never shown)."""
-    heard = set(normalise(step.heard))
-    return tuple((word, bool(set(normalise(word)) & heard)) for word in step.line.split())
+    return marked_line(step.line, step.heard)
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,6 @@ from ..synth import Speaker
 from ..webpage import rep_section, run_table
 
 STATE_PER_S = 12  # live state messages a second (events go at once)
-SHOWN_WORDS = 30
 CHECK_BUSY = "a practice run is under way: stop it (or let it finish), then check the recording"
 
 
@@ -88,13 +87,11 @@ class Broadcast:
 def state_message(state: LiveState) -> dict:
     """What the practice page shows while the rep speaks."""
     turn = state.customer_speaking()
-    final = len(state.final)
-    words = state.words
     return {
         "type": "state", "rep": state.rep, "t": round(state.audio_s, 2),
         "current": state.current_step(), "heard": sorted(state.heard), "out_of_order": sorted(state.out_of_order),
         "pause_s": round(state.pause_s, 2), "limits": state.pause_limits, "alarm": state.alarm,
-        "words": [[w.text, i < final] for i, w in enumerate(words)][-SHOWN_WORDS:],
+        "words": [list(pair) for pair in state.said_line()],  # the last line said, as the script has it: [word, caught]
         "customer": turn.text if turn else None,
     }
 

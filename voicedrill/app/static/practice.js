@@ -72,10 +72,13 @@ function showMeter(state) {
 }
 
 function showWords(words) {
-  $("words").replaceChildren(...words.map(([text, final]) => {
+  const label = document.createElement("span");
+  label.textContent = words.length ? "heard: " : "";
+  label.className = "unclear";
+  $("words").replaceChildren(label, ...words.map(([text, caught]) => {
     const span = document.createElement("span");
     span.textContent = text + " ";
-    if (!final) span.className = "partial";
+    if (!caught) span.className = "unclear";
     return span;
   }));
 }
