@@ -44,38 +44,38 @@ def test_a_drill_by_path(tmp_path):
     [
         (GOOD.replace('name = "mini"', 'name = "mini'), ":1: invalid TOML"),
         (GOOD.replace('name = "mini"\n', ""), ":1: name: missing required field"),
-        (GOOD.replace('id = "two"', 'id = "one"'), ':8: steps[1].id: duplicate id "one"'.replace('"one"', "'one'")),
-        (GOOD.replace('line = "Second question?"\n', ""), ":7: steps[1].line: missing required field"),
+        (GOOD.replace('id = "two"', 'id = "one"'), ':8: step 2, id: duplicate id "one"'.replace('"one"', "'one'")),
+        (GOOD.replace('line = "Second question?"\n', ""), ":7: step 2, line: missing required field"),
         (GOOD.replace("max_pause_s = 1.0", "max_pause_s = -2"), ":3: rules.max_pause_s: must be a number"),
         (GOOD.replace("max_pause_s = 1.0", 'order = "sideways"'), ":3: rules.order: unknown order rule"),
         (GOOD.replace("max_pause_s = 1.0", "pace_wpm = [200, 100]"), ":3: rules.pace_wpm: must be [low, high]"),
         (GOOD.replace("max_pause_s = 1.0", 'last = ["three"]'), ":3: rules.last: last[0] names unknown step"),
-        (GOOD.replace('line = "First question?"', "line = 3"), ":6: steps[0].line: must be a string"),
-        (GOOD.replace('id = "one"', 'id = "One Two"'), ":5: steps[0].id: 'One Two' must be lower-case"),
-        (GOOD.replace('id = "one"', 'id = "one"\nkeyword = ["x"]'), ":6: steps[0].keyword: unknown field"),
+        (GOOD.replace('line = "First question?"', "line = 3"), ":6: step 1, line: must be a string"),
+        (GOOD.replace('id = "one"', 'id = "One Two"'), ":5: step 1, id: 'One Two' must be lower-case"),
+        (GOOD.replace('id = "one"', 'id = "one"\nkeyword = ["x"]'), ":6: step 1, keyword: unknown field"),
         (GOOD.replace("[rules]", "colour = 1\n[rules]"), ":2: colour: unknown field"),
         (GOOD.split("[[steps]]")[0], ":1: steps: missing"),
-        (GOOD.replace('line = "First question?"', 'line = "First question?"\nvariants = "x"'), ":7: steps[0].variants: must be a list"),
-        (GOOD.replace('id = "one"', 'id = "one"\noptional = "yes"'), ":6: steps[0].optional: must be true or false"),
-        (GOOD + '[[rules.pauses]]\nfrom = "one"\nto = "three"\n', ":12: rules.pauses[0].to: unknown step 'three'"),
-        (GOOD + '[[rules.pauses]]\nfrom = "one"\nto = "two"\nmin_s = 3\nmax_s = 1\n', ":13: rules.pauses[0].min_s: contradiction"),
-        (GOOD + '[[rules.pauses]]\nfrom = "one"\nto = "two"\nmin_s = 3\n', ":13: rules.pauses[0].min_s: contradiction: min_s 3 is above the drill's max_pause_s"),
-        (GOOD + '[[rules.pauses]]\nfrom = "one"\nto = "one"\n', ":12: rules.pauses[0].to: a pause goes between two different steps"),
-        (GOOD + '[[rules.pauses]]\nfrom = "one"\nto = "two"\nmin_s = -1\n', ":13: rules.pauses[0].min_s: must be a number of seconds 0 or more"),
-        (GOOD + '[[rules.pauses]]\nto = "two"\n', ":10: rules.pauses[0].from: missing required field"),
+        (GOOD.replace('line = "First question?"', 'line = "First question?"\nvariants = "x"'), ":7: step 1, variants: must be a list"),
+        (GOOD.replace('id = "one"', 'id = "one"\noptional = "yes"'), ":6: step 1, optional: must be true or false"),
+        (GOOD + '[[rules.pauses]]\nfrom = "one"\nto = "three"\n', ":12: rules.pauses, entry 1, to: unknown step 'three'"),
+        (GOOD + '[[rules.pauses]]\nfrom = "one"\nto = "two"\nmin_s = 3\nmax_s = 1\n', ":13: rules.pauses, entry 1, min_s: contradiction"),
+        (GOOD + '[[rules.pauses]]\nfrom = "one"\nto = "two"\nmin_s = 3\n', ":13: rules.pauses, entry 1, min_s: contradiction: min_s 3 is above the drill's max_pause_s"),
+        (GOOD + '[[rules.pauses]]\nfrom = "one"\nto = "one"\n', ":12: rules.pauses, entry 1, to: a pause goes between two different steps"),
+        (GOOD + '[[rules.pauses]]\nfrom = "one"\nto = "two"\nmin_s = -1\n', ":13: rules.pauses, entry 1, min_s: must be a number of seconds 0 or more"),
+        (GOOD + '[[rules.pauses]]\nto = "two"\n', ":10: rules.pauses, entry 1, from: missing required field"),
         (GOOD.replace('id = "one"', 'id = "one"\ngroup = "g"') + '[[steps]]\nid = "three"\nline = "Third?"\ngroup = "g"\n',
-         ":14: steps[2].group: the steps of group 'g' must be listed together"),
+         ":14: step 3, group: the steps of group 'g' must be listed together"),
         (GOOD.replace("max_pause_s = 1.0", 'last = ["two"]').replace('id = "one"', 'id = "one"\ngroup = "g"').replace('id = "two"', 'id = "two"\ngroup = "g"'),
          ":3: rules.last: contradiction: group 'g' mixes last and other steps"),
         (GOOD.replace("[rules]", "[customer]\ncue = 3\n[rules]"), ":3: customer.cue: must be a string"),
-        (GOOD.replace('id = "two"\nline = "Second question?"', 'id = "two"\nline = "   "'), ":9: steps[1].line: must not be empty"),
+        (GOOD.replace('id = "two"\nline = "Second question?"', 'id = "two"\nline = "   "'), ":9: step 2, line: must not be empty"),
         # a tip's typo would fail every rep it coaches (a traceback, the rep unsaved) or read as nothing
         (GOOD + '[tips]\npause = "You paused {gap} (limit {limit)"\n', ":11: tips.pause: has a { or } with no partner"),
         (GOOD + '[tips]\npause = "You paused {gap:.1f}"\n', ":11: tips.pause: write just {gap}: voicedrill writes it out for you"),
         (GOOD + '[tips]\npause = "Go straight to: {lnie}"\n', ":11: tips.pause: {lnie} is not a field voicedrill fills in for this tip; use {step}, {line}, {gap}, {limit}"),
         (GOOD + '[tips]\nskipped = "You paused {gap}"\n', ":11: tips.skipped: {gap} is not a field voicedrill fills in for this tip; use {step}, {line}, {after}"),
         (GOOD + '[tips]\nclean = "Clean rep at {wpm}"\n', ":11: tips.clean: {wpm} is not a field voicedrill fills in for this tip; it has none"),
-        (GOOD.replace('id = "one"', 'id = "one"\ntip = "Ask {0} first"'), ":6: steps[0].tip: {0} is not a field"),
+        (GOOD.replace('id = "one"', 'id = "one"\ntip = "Ask {0} first"'), ":6: step 1, tip: {0} is not a field"),
     ],
 )
 def test_broken_drills_say_where(tmp_path, text, expected):
@@ -124,7 +124,7 @@ def test_validate_command(tmp_path):
                          capture_output=True, text=True, timeout=60)
     assert run.returncode == 2
     assert f"{good}: ok (mini, 2 steps)" in run.stdout
-    assert run.stderr.strip() == f"{broken}:8: steps[1].id: duplicate id 'one'"
+    assert run.stderr.strip() == f"{broken}:8: step 2, id: duplicate id 'one'"
     ok = subprocess.run([sys.executable, "-m", "voicedrill.cli", "drills", "validate", str(good)], capture_output=True, text=True, timeout=60)
     assert ok.returncode == 0
 

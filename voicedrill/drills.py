@@ -234,7 +234,7 @@ class _Validator:
         self.lines = _key_lines(text)
 
     def fail(self, field: str, problem: str) -> VoicedrillError:
-        return VoicedrillError(f"{self.filename}:{self.line_of(field)}: {field}: {problem}")
+        return VoicedrillError(f"{self.filename}:{self.line_of(field)}: {_counted(field)}: {problem}")
 
     def line_of(self, field: str) -> int:
         """Best line for a field: its own key, else its table, else line 1."""
@@ -433,6 +433,15 @@ class _Validator:
         if not ok:
             raise self.fail("rules.pace_wpm", f"must be [low, high] words per minute with 0 < low < high <= 600, got {value!r}")
         return float(value[0]), float(value[1])
+
+
+def _counted(field: str) -> str:
+    """A field path as a manager counts: `steps[1].keywords` is "step 2, keywords", `rules.pauses[0]`
+    is "rules.pauses, entry 1"."""
+    def one(match: re.Match) -> str:
+        number = int(match.group(2)) + 1
+        return (f"step {number}" if match.group(1) == "steps" else f"{match.group(1)}, entry {number}") + (", " if match.group(3) else "")
+    return re.sub(r"([A-Za-z_.]+)\[(\d+)\](\.?)", one, field)
 
 
 def _key_lines(text: str) -> dict[str, int]:
