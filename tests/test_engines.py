@@ -95,6 +95,25 @@ def test_check_cli_with_vosk(ko_model, gapped_rep, tmp_path):
     assert "vosk" in run.stderr
 
 
+def test_a_damaged_vosk_graph_is_one_line_before_any_decoding(ko_model, gapped_rep, tmp_path):
+    """A model whose graph is cut short loads as a model and failed only when the first rep's
+    recogniser was made: a traceback, exit 1, after Kaldi's own log lines (found by an attack).
+    Now it is refused at load, in one line of ours, exit 2; the model is left as it was."""
+    import shutil
+
+    path, _ = gapped_rep
+    damaged = tmp_path / "damaged-model"
+    shutil.copytree(ko_model, damaged)
+    graph = damaged / "graph" / "HCLr.fst"
+    graph.write_bytes(graph.read_bytes()[:1000])
+    run = subprocess.run([sys.executable, "-m", "voicedrill.cli", "check", str(path), "--engine", "vosk", "--model", str(damaged), "--no-save"],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 2 and run.stdout == "", run.stderr
+    assert run.stderr.splitlines() == [f"voicedrill: error: {damaged}: vosk could not load this model (Failed to create a recognizer); "
+                                       "re-download it with: voicedrill model download"]
+    assert graph.stat().st_size == 1000
+
+
 def test_auto_prefers_an_english_vosk_model(ko_model, tmp_path, monkeypatch, drill):
     """auto skips models that are not English and takes one that is (found in $VOSK_MODEL_PATH)."""
     from voicedrill import models

@@ -253,6 +253,18 @@ def test_session_deleted_mid_run_stops_saving_there_and_keeps_the_reps(db, cli, 
     store.close()
 
 
+def test_a_full_disk_under_the_events_file_loses_no_rep(db, cli, line_wav, full_disk):
+    """The events file could not be written: the run stopped there, with the rep just heard neither
+    saved nor pending, and the reps after it never said (found by an attack). Now the events stop,
+    every rep is still scored and saved, and one line says so after the run (exit 2)."""
+    fill(full_disk)
+    events = full_disk / "events.jsonl"
+    code, out, err = cli("drill", "--reps", "3", "--input", line_wav, "--speed", "0", "--no-speech", "--events", events)
+    assert code == 2 and "Traceback" not in err and ids(db) == [1, 2, 3], (out, err)
+    assert err.splitlines()[-1] == f"voicedrill: error: {events}: the events file stopped in rep 1 (the disk is full); every rep was still scored and saved"
+    assert "3 reps saved" in " ".join(out.split())
+
+
 def test_history_disk_full_mid_run_keeps_reps_pending_until_there_is_room(tmp_path, cli, line_wav, full_disk, monkeypatch):
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     path = full_disk / "history.db"
@@ -504,6 +516,17 @@ def test_a_damaged_rep_row_is_left_out_and_named(db, cli, history_bytes):
         code, out, err = cli(*command)
         assert code == 0 and "rep 7 is damaged in the history and left out" in err and "Traceback" not in err
     assert "\n7," not in cli("export")[1]
+
+
+@pytest.mark.parametrize("column, value", [("saved_at", "garbage"), ("score", "abc"), ("handoff_s", "fast")])
+def test_the_team_view_leaves_a_damaged_rep_out_and_names_it(db, cli, history_bytes, column, value):
+    """`team` read its columns unchecked: a traceback (found by an attack). Now as history and export."""
+    db.write_bytes(history_bytes)
+    with sqlite3.connect(db) as con:
+        con.execute(f"UPDATE reps SET {column} = ? WHERE id = 5", (value,))
+    code, out, err = cli("team")
+    assert code == 0 and "Traceback" not in err and err.count("rep 5 is damaged in the history and left out") == 1, err
+    assert "28 reps" in " ".join(out.split())
 
 
 def test_stale_temporary_files_of_killed_writers_are_cleaned_up(db, cli, history_bytes, tmp_path):
@@ -768,6 +791,8 @@ ONTO_HISTORY = {
     "chart": ["history", "--plot", "{db}"],
     "chart onto the wal": ["history", "--plot", "{db}-wal"],
     "events": ["drill", "--input", "{wav}", "--speed", "0", "--no-speech", "--events", "{db}"],
+    "events onto a hard link": ["drill", "--input", "{wav}", "--speed", "0", "--no-speech", "--events", "{link}"],
+    "export onto a hard link": ["export", "--out", "{link}"],
 }
 
 
@@ -775,7 +800,9 @@ ONTO_HISTORY = {
 def test_no_output_may_replace_the_history(db, cli, history_bytes, line_wav, case):
     db.write_bytes(history_bytes)
     before = digest(db)
-    err = cli.refused([a.format(db=db, wav=line_wav) for a in ONTO_HISTORY[case]], "your history")
+    link = db.parent / "history-link.csv"  # the same file by another name (found by an attack: the events wiped the history)
+    os.link(db, link)
+    err = cli.refused([a.format(db=db, wav=line_wav, link=link) for a in ONTO_HISTORY[case]], "your history")
     assert "engine:" not in err and digest(db) == before and len(ids(db)) == 29
 
 

@@ -210,11 +210,14 @@ def _filters(command: argparse.ArgumentParser) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
     try:
         args = _parser().parse_args(argv)
     except SystemExit as done:  # --help, or a usage mistake already said in one line
         return done.code if isinstance(done.code, int) else EXIT_USER_ERROR
-    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    except KeyboardInterrupt:  # Ctrl-C while the commands load
+        err.print("voicedrill: interrupted")
+        return 130
     try:
         return _run(args, err)
     except VoicedrillError as exc:

@@ -8,6 +8,7 @@ import os
 import re
 import stat
 from collections.abc import Callable
+from contextlib import suppress
 from pathlib import Path
 
 from .errors import VoicedrillError
@@ -54,12 +55,21 @@ def regular_input(path: str | Path, what: str = "file") -> Path:
     return path
 
 
-_KEPT: dict[str, str] = {}  # files this run reads or keeps (real path → what it is): never written over
+_KEPT: dict[str, str] = {}  # files this run reads or keeps (real path, and inode, → what it is): never written over
 
 
 def keep_safe(path: str | Path, what: str) -> None:
-    """Mark a file this run reads or keeps (the history, a recording) so no output may replace it."""
+    """Mark a file this run reads or keeps (the history, a recording) so no output may replace it,
+    by any name: its path, a symbolic link, or a hard link to it (the same file on the disk)."""
     _KEPT[os.path.realpath(path)] = what
+    with suppress(OSError):  # (not made yet: nothing can link to it)
+        found = os.stat(path)
+        _KEPT[_identity(found)] = what
+
+
+def _identity(found: os.stat_result) -> str:
+    """A file as the disk knows it, whatever it is called."""
+    return f"inode {found.st_dev}:{found.st_ino}"
 
 
 def destination(path: str | Path, suffixes: tuple[str, ...] = ()) -> Path:
@@ -76,9 +86,10 @@ def destination(path: str | Path, suffixes: tuple[str, ...] = ()) -> Path:
             raise VoicedrillError(f"{path}: is not a regular file (a device or a pipe); choose a file name")
         if not real.parent.is_dir():
             raise VoicedrillError(f"{path}: the folder {path.parent} does not exist; create it or choose another")
+        identity = _identity(os.stat(real)) if real.is_file() else None
     except OSError as exc:
         raise VoicedrillError(f"{path}: cannot write there ({reason(exc)})") from None
-    if kept := _KEPT.get(str(real)):
+    if kept := _KEPT.get(str(real)) or _KEPT.get(identity or ""):
         raise VoicedrillError(f"{path}: that is {kept}; choose another file name")
     return real
 

@@ -19,10 +19,11 @@ import sqlite3
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import platformdirs
@@ -34,6 +35,8 @@ from .errors import VoicedrillError
 from .files import keep_safe, reason
 from .report import counted, from_dict, plain, rep_row, to_dict
 from .schema import APPLICATION_ID, DB_ENV, HEADLINES_VERSION, LARGEST_ID, MIGRATIONS, SCHEMA_VERSION, check_header, damaged, foreign, is_url, newer, unusable, writable
+
+T = TypeVar("T")
 
 BUSY_TIMEOUT_S = 10.0  # how long a save waits for another process's write to finish
 LEVEL_STEP_S = 0.05  # stored energy envelope resolution (for the timeline picture)
@@ -413,16 +416,22 @@ class Store:
         )
         with self._errors():
             rows = self.db.execute(sql, (*args, last) if last is not None else args).fetchall()
-        saved = []
-        for row in reversed(rows):
+        return self._kept(reversed(rows), _saved)
+
+    def _kept(self, rows: Iterable[tuple], read: Callable[[tuple], T]) -> list[T]:
+        """Each row `read`, a damaged one (its rep id first) left out and named once in the notes."""
+        kept, damaged = [], []
+        for row in rows:
             try:
-                saved.append(_saved(row))
+                kept.append(read(row))
             except (ValueError, TypeError, KeyError):
-                self.damaged.append(row[0])
-        if self.damaged:
-            named = ", ".join(str(n) for n in self.damaged[:10]) + (f" and {len(self.damaged) - 10} more" if len(self.damaged) > 10 else "")
-            self.notes.append(f"rep{'s' if len(self.damaged) > 1 else ''} {named} {'are' if len(self.damaged) > 1 else 'is'} damaged in the history and left out")
-        return saved
+                damaged.append(row[0])
+        damaged = [n for n in damaged if n not in self.damaged]
+        if damaged:
+            self.damaged += damaged
+            named = ", ".join(str(n) for n in damaged[:10]) + (f" and {len(damaged) - 10} more" if len(damaged) > 10 else "")
+            self.notes.append(f"rep{'s' if len(damaged) > 1 else ''} {named} {'are' if len(damaged) > 1 else 'is'} damaged in the history and left out")
+        return kept
 
     def team_reps(self, drill: str | None = None, since: datetime | None = None, user: str | None = None) -> list[TeamRep]:
         """Every rep's headline for the team view, oldest first: read from columns, no whole reports
@@ -431,11 +440,11 @@ class Store:
             return [TeamRep(r.user, r.drill, r.saved_at, r.report.score, r.report.handoff_s, r.report.fix_first)
                     for r in self.reps(drill=drill, since=since, user=user)]
         where, args = _filters(drill=drill, since=since, user=user)
-        sql = ('SELECT s."user", s.drill, r.saved_at, r.score, r.handoff_s, r.fix_first FROM reps r JOIN sessions s ON s.id = r.session_id'
+        sql = ('SELECT r.id, s."user", s.drill, r.saved_at, r.score, r.handoff_s, r.fix_first FROM reps r JOIN sessions s ON s.id = r.session_id'
                + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY r.id")
         with self._errors():
             rows = self.db.execute(sql, args).fetchall()
-        return [TeamRep(str(u), str(d), datetime.fromisoformat(t).astimezone(), int(score), handoff, fix) for u, d, t, score, handoff, fix in rows]
+        return self._kept(rows, _team_rep)
 
     def resolve(self, kind: str, number: int | None, user: str | None = None, anyones: bool = True) -> tuple[str, int | None]:
         """A rep or session reference; no number means the newest session — `user`'s own where the
@@ -607,6 +616,13 @@ def _insert(db: sqlite3.Connection, record: dict, session: Session, report: RepR
         ),
     )
     return rep_id
+
+
+def _team_rep(row: tuple) -> TeamRep:
+    """A team-view headline from its row (rep id, user, drill, saved_at, score, handoff_s, fix_first)."""
+    _, user, drill, saved_at, score, handoff, fix = row
+    return TeamRep(str(user), str(drill), datetime.fromisoformat(saved_at).astimezone(), int(score),
+                   None if handoff is None else float(handoff), None if fix is None else str(fix))
 
 
 def _saved(row: tuple) -> SavedRep:

@@ -7,7 +7,7 @@ import json
 import signal
 import threading
 from collections.abc import Callable, Iterable
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -365,19 +365,27 @@ class EventLog:
         except OSError as exc:
             raise VoicedrillError(f"{path}: cannot write the events file ({reason(exc)})") from None
         self.path = path
+        self.problem: str | None = None  # why the events stopped (the run goes on: no rep is lost to its log)
 
     def __call__(self, state: LiveState, events: list[LiveEvent]) -> None:
+        if self.problem:
+            return
         try:
             for event in events:
                 self.file.write(json.dumps(event.to_dict(), ensure_ascii=False) + "\n")
         except OSError as exc:
-            raise VoicedrillError(f"{self.path}: cannot write the events file ({reason(exc)})") from None
+            self.problem = f"{self.path}: the events file stopped in rep {state.rep} ({reason(exc)}); every rep was still scored and saved"
+            with suppress(OSError):
+                self.file.close()
 
     def close(self) -> None:
+        """Close the file; raise the problem that stopped it, if one did (said once, after the run)."""
         try:
             self.file.close()
         except OSError as exc:
-            raise VoicedrillError(f"{self.path}: the last events could not be written ({reason(exc)})") from None
+            self.problem = self.problem or f"{self.path}: the last events could not be written ({reason(exc)})"
+        if self.problem:
+            raise VoicedrillError(self.problem)
 
 
 @contextmanager

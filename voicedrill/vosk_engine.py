@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 
@@ -15,6 +17,20 @@ from .errors import VoicedrillError
 from .models import FoundModel
 
 UNKNOWN = "[unk]"
+
+
+@contextlib.contextmanager
+def _kaldi_quiet() -> Iterator[None]:
+    """Standard error closed to Kaldi's own log lines ("ERROR: ConstFst::Read…") while a model
+    loads: a model that fails says so in one line of ours."""
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def _words(result_json: str) -> list[Word]:
@@ -80,8 +96,10 @@ class VoskEngine:
 
         vosk.SetLogLevel(-2)  # errors only: Kaldi warnings (e.g. "partial word at end of utterance") mean nothing to a rep
         try:
-            self.model = vosk.Model(str(found.path))
-        except Exception as exc:  # vosk raises a bare Exception("Failed to create a model")
+            with _kaldi_quiet():
+                self.model = vosk.Model(str(found.path))
+                VoskRecognizer(self.model, phrases)  # a damaged graph loads as a model and fails only here
+        except Exception as exc:  # vosk raises a bare Exception("Failed to create a model" / "…a recognizer")
             raise VoicedrillError(f"{found.path}: vosk could not load this model ({exc}); re-download it with: voicedrill model download") from None
         self.description = f"vosk, model {found.path.name} ({found.why})"
         self.model_name = str(found.path)
