@@ -202,7 +202,8 @@ def test_a_foreign_host_or_origin_is_refused(client, headers):
 
 
 @pytest.mark.parametrize("path", ["/static/../server.py", "/static/%2e%2e/server.py", "/static/..%2fserver.py", "/static/%2e%2e%2f%2e%2e%2fhistory.py",
-                                  "/rep/abc", "/nosuch", "/rep/999", "/history/hard-close/../../etc.png", "/export.sh"])
+                                  "/rep/abc", "/nosuch", "/rep/999", "/history/hard-close/../../etc.png", "/export.sh",
+                                  "/rep/99999999999999999999", "/session/99999999999999999999", "/rep/99999999999999999999/delete"])
 def test_nothing_outside_the_apps_own_files_is_served(client, path):
     answer = client.get(path)
     assert answer.status_code == 404 and "import" not in answer.text and "Traceback" not in answer.text
@@ -294,7 +295,7 @@ def test_only_drill_names_are_taken_never_paths(client, tmp_path):
     assert client.get("/drills/~").status_code == 404 and "/root" not in client.get("/drills/~").text
 
 
-@pytest.mark.parametrize("field, value", [("reps", "abc"), ("reps", "-5"), ("customer", "yes"), ("source", "../..")])
+@pytest.mark.parametrize("field, value", [("reps", "abc"), ("reps", "-5"), ("customer", "yes"), ("source", "../.."), ("source", "9" * 25)])
 def test_a_bad_form_value_is_named(client, field, value):
     answer = client.post("/api/start", data={field: value})
     assert answer.status_code == 400 and answer.json()["error"].startswith(f"{field}=")

@@ -32,6 +32,7 @@ from ..files import write_atomic, write_file
 from ..plots import fluency_figure, png_bytes, progress_figure, team_figure
 from ..progress import export
 from ..report import counted, summary, summary_line, to_dict
+from ..schema import LARGEST_ID
 from ..team import team_rows
 from ..webpage import REPORT_STYLE, body, rep_section, team_body, title
 from .guard import Guard, own_hosts
@@ -79,7 +80,7 @@ class App:
         form = await request.form(max_files=0, max_fields=6)
         reps, customer, source = str(form.get("reps", "1")), str(form.get("customer", "off")), str(form.get("source", "file"))
         for field, value, allowed in (("reps", reps, reps in ("1", "10")), ("customer", customer, customer in ("on", "off")),
-                                      ("source", source, source == "file" or source.isdigit())):
+                                      ("source", source, source == "file" or (source.isdigit() and len(source) <= 4))):
             if not allowed:
                 return self.problem(request, f"{field}={value[:40]!r} is not a choice on this page (reps: 1 or 10; customer: on or off; source: file or a microphone number)")
         try:
@@ -209,7 +210,7 @@ class App:
         kind, number = request.path_params["kind"], request.path_params["number"]
         if kind not in ("rep", "session"):
             raise HTTPException(404)
-        reps = await run_in_threadpool(self._read, "reps", **{kind: number})
+        reps = await run_in_threadpool(self._read, "reps", **{kind: number}) if number <= LARGEST_ID else []  # (SQLite holds no bigger number)
         if not reps:
             raise HTTPException(404, f"There is no {'rep ' if kind == 'rep' else 'session s'}{number} in your history (it may have been deleted).")
         return kind, number, reps
