@@ -8,7 +8,6 @@ import os
 import re
 import stat
 from collections.abc import Callable
-from contextlib import suppress
 from pathlib import Path
 
 from .errors import VoicedrillError
@@ -55,21 +54,22 @@ def regular_input(path: str | Path, what: str = "file") -> Path:
     return path
 
 
-_KEPT: dict[str, str] = {}  # files this run reads or keeps (real path, and inode, → what it is): never written over
+_KEPT: dict[str, str] = {}  # files this run reads or keeps (real path → what it is): never written over, by any name
 
 
 def keep_safe(path: str | Path, what: str) -> None:
     """Mark a file this run reads or keeps (the history, a recording) so no output may replace it,
-    by any name: its path, a symbolic link, or a hard link to it (the same file on the disk)."""
+    by any name: its path, a symbolic link, or a hard link to it (see destination)."""
     _KEPT[os.path.realpath(path)] = what
-    with suppress(OSError):  # (not made yet: nothing can link to it)
-        found = os.stat(path)
-        _KEPT[_identity(found)] = what
 
 
-def _identity(found: os.stat_result) -> str:
-    """A file as the disk knows it, whatever it is called."""
-    return f"inode {found.st_dev}:{found.st_ino}"
+def _same_file(kept: str, real: Path) -> bool:
+    """Is `real` the kept file by another name (a hard link)? Asked of the files as they are now:
+    a kept file since deleted frees its inode for another."""
+    try:
+        return os.path.samefile(kept, real)
+    except OSError:
+        return False
 
 
 def destination(path: str | Path, suffixes: tuple[str, ...] = ()) -> Path:
@@ -86,10 +86,10 @@ def destination(path: str | Path, suffixes: tuple[str, ...] = ()) -> Path:
             raise VoicedrillError(f"{path}: is not a regular file (a device or a pipe); choose a file name")
         if not real.parent.is_dir():
             raise VoicedrillError(f"{path}: the folder {path.parent} does not exist; create it or choose another")
-        identity = _identity(os.stat(real)) if real.is_file() else None
+        linked = real.is_file() and os.stat(real).st_nlink > 1
     except OSError as exc:
         raise VoicedrillError(f"{path}: cannot write there ({reason(exc)})") from None
-    if kept := _KEPT.get(str(real)) or _KEPT.get(identity or ""):
+    if kept := _KEPT.get(str(real)) or next((what for name, what in _KEPT.items() if linked and _same_file(name, real)), None):
         raise VoicedrillError(f"{path}: that is {kept}; choose another file name")
     return real
 
