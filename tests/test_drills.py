@@ -49,7 +49,7 @@ def test_a_drill_by_path(tmp_path):
         (GOOD.replace("max_pause_s = 1.0", "max_pause_s = -2"), ":3: rules.max_pause_s: must be a number"),
         (GOOD.replace("max_pause_s = 1.0", 'order = "sideways"'), ":3: rules.order: unknown order rule"),
         (GOOD.replace("max_pause_s = 1.0", "pace_wpm = [200, 100]"), ":3: rules.pace_wpm: must be [low, high]"),
-        (GOOD.replace("max_pause_s = 1.0", 'last = ["three"]'), ":3: rules.last: last[0] names unknown step"),
+        (GOOD.replace("max_pause_s = 1.0", 'last = ["three"]'), ":3: rules.last: names unknown step"),
         (GOOD.replace('line = "First question?"', "line = 3"), ":6: step 1, line: must be a string"),
         (GOOD.replace('id = "one"', 'id = "One Two"'), ":5: step 1, id: 'One Two' must be lower-case"),
         (GOOD.replace('id = "one"', 'id = "one"\nkeyword = ["x"]'), ":6: step 1, keyword: unknown field"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import io
 import os
 import random
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from .synth import Piece
 
 EXIT_USER_ERROR = 2
+OUTPUT_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO)  # an output that cannot take what is printed
 CLEARLY_OVER_S = 0.1  # synth names a pause this much over the drill's limit or more: check surely flags it
 
 
@@ -219,7 +221,9 @@ def main(argv: list[str] | None = None) -> int:
         err.print("voicedrill: interrupted")
         return 130
     try:
-        return _run(args, err)
+        code = _run(args, err)
+        sys.stdout.flush()  # what print() holds is written now, inside the handlers below, not at exit
+        return code
     except VoicedrillError as exc:
         one_line = str(exc).replace("\r", "\\r").replace("\n", "\\n")  # a name with a newline in it stays on one line
         err.print(f"voicedrill: error: {one_line}", markup=False, soft_wrap=True)
@@ -230,17 +234,20 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # the reader stopped reading (`| head`): nothing more to say, status 1 as rich's own output gives
         _quiet_stdout()
         return 1
-    except OSError as exc:  # an output that cannot be written (`> /dev/full`)
+    except OSError as exc:  # standard output that cannot be written (`> /dev/full`); anything else is a fault to see
+        if exc.filename is not None or exc.errno not in OUTPUT_ERRORS:
+            raise
         _quiet_stdout()
-        where = f"{exc.filename}: " if exc.filename else "could not write the output: "
-        err.print(f"voicedrill: error: {where}{reason(exc)}", markup=False, soft_wrap=True)
+        err.print(f"voicedrill: error: could not write the output: {reason(exc)}", markup=False, soft_wrap=True)
         return EXIT_USER_ERROR
 
 
 def _quiet_stdout() -> None:
     """Point stdout at the null device, so what is left in its buffer is not written again on exit."""
     with contextlib.suppress(OSError, ValueError, io.UnsupportedOperation):  # (a test's captured stdout has no file)
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        os.close(null)
 
 
 def _run(args: argparse.Namespace, err: Console) -> int:

@@ -260,9 +260,9 @@ class _Validator:
         if order not in tuple(Order):
             raise self.fail("rules.order", f"unknown order rule {order!r} (use one of: {', '.join(Order)})")
         last = self.strings(rules, "rules.last", "last")
-        for i, step_id in enumerate(last):
+        for step_id in last:
             if step_id not in ids:
-                raise self.fail("rules.last", f"last[{i}] names unknown step {step_id!r}")
+                raise self.fail("rules.last", f"names unknown step {step_id!r}")
         if len(set(last)) != len(last):
             raise self.fail("rules.last", "lists a step twice")
         for group in {s.group for s in steps if s.group}:

@@ -420,17 +420,17 @@ class Store:
 
     def _kept(self, rows: Iterable[tuple], read: Callable[[tuple], T]) -> list[T]:
         """Each row `read`, a damaged one (its rep id first) left out and named once in the notes."""
-        kept, damaged = [], []
+        kept, unread = [], []
         for row in rows:
             try:
                 kept.append(read(row))
             except (ValueError, TypeError, KeyError):
-                damaged.append(row[0])
-        damaged = [n for n in damaged if n not in self.damaged]
-        if damaged:
-            self.damaged += damaged
-            named = ", ".join(str(n) for n in damaged[:10]) + (f" and {len(damaged) - 10} more" if len(damaged) > 10 else "")
-            self.notes.append(f"rep{'s' if len(damaged) > 1 else ''} {named} {'are' if len(damaged) > 1 else 'is'} damaged in the history and left out")
+                unread.append(row[0])
+        unread = [n for n in unread if n not in self.damaged]
+        if unread:
+            self.damaged += unread
+            named = ", ".join(str(n) for n in unread[:10]) + (f" and {len(unread) - 10} more" if len(unread) > 10 else "")
+            self.notes.append(f"rep{'s' if len(unread) > 1 else ''} {named} {'are' if len(unread) > 1 else 'is'} damaged in the history and left out")
         return kept
 
     def team_reps(self, drill: str | None = None, since: datetime | None = None, user: str | None = None) -> list[TeamRep]:

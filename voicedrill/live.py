@@ -100,10 +100,13 @@ class LiveState:
 
     def said_line(self) -> tuple[tuple[str, bool], ...]:
         """The line of the step said most recently as the script has it, each word marked caught or
-        not: what the live screen shows of the rep's words (never the recogniser's raw guesses)."""
-        if self.last_step is None:
+        not, in the wording they used (its line or a variant): what the live screen shows of the rep's
+        words (never the recogniser's raw guesses); nothing once its tick went (a partial revised)."""
+        if self.last_step not in self.heard:
             return ()
-        return marked_line(next(s.line for s in self.drill.steps if s.id == self.last_step), self.last_step_heard)
+        step = next(s for s in self.drill.steps if s.id == self.last_step)
+        marked = [marked_line(phrase, self.last_step_heard) for phrase in step.phrases]  # the wording they used: a variant is as good
+        return max(marked, key=lambda words: sum(caught for _, caught in words))
 
     def current_step(self) -> str | None:
         """The step the rep should say next: the first not heard after the latest one said in its
@@ -111,7 +114,7 @@ class LiveState:
         first, payment leaves the rep on the name, not the handoff (a skipped step is left behind)."""
         steps = [s.id for s in self.drill.steps]
         placed = [step for step in self.heard if step not in self.out_of_order and step not in self.drill.last]  # (in spoken order)
-        start = steps.index(placed[-1]) + 1 if placed else 0
+        start = self.drill.order_rank(placed[-1]) if placed else 0  # a group's steps come in any order: from its first
         return next((s for s in steps[start:] if s not in self.heard), None)
 
 

@@ -368,13 +368,14 @@ class EventLog:
         self.problem: str | None = None  # why the events stopped (the run goes on: no rep is lost to its log)
 
     def __call__(self, state: LiveState, events: list[LiveEvent]) -> None:
+        """Write the events; a file that cannot take them stops, never the run (see close)."""
         if self.problem:
             return
         try:
             for event in events:
                 self.file.write(json.dumps(event.to_dict(), ensure_ascii=False) + "\n")
         except OSError as exc:
-            self.problem = f"{self.path}: the events file stopped in rep {state.rep} ({reason(exc)}); every rep was still scored and saved"
+            self.problem = f"{self.path}: the events file stopped in rep {state.rep} ({reason(exc)}); the run went on without it"
             with suppress(OSError):
                 self.file.close()
 

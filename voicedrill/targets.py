@@ -31,7 +31,8 @@ def judged(report: RepReport, past: Sequence[RepReport]) -> RepReport:
     if len(recent) < MIN_REPS:
         return report
     time, pause, pace = bests(recent)
-    values = (report.handoff_s, report.longest_pause_s or 0.0, report.pace.speech_wpm)  # a rep that skipped a step is not timed
+    time_s = report.handoff_s if report.by_the_script else None  # a rep that skipped or jumped a step is short, not fast
+    values = (time_s, report.longest_pause_s or 0.0, report.pace.speech_wpm)
     results = tuple(Target(what, target, value, _met(what, value, target)) for what, target, value in zip(WHAT, (time, pause, pace), values) if target is not None)
     return replace(report, targets=Targets(len(recent), results))
 
@@ -47,5 +48,5 @@ def _met(what: str, value: float | None, target: float) -> bool:
 def figure(what: str, value: float | None) -> str:
     """A target's figure as every view shows it."""
     if value is None:
-        return "not timed: a step was skipped" if what == WHAT[0] else "—"
+        return "not timed: not said by the script (a step skipped or out of order, or a phrase to avoid)" if what == WHAT[0] else "—"
     return f"{value:.{DECIMALS[what]}f}" + (" words a minute" if what == "speaking pace" else "s")

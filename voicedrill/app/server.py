@@ -80,7 +80,7 @@ class App:
         form = await request.form(max_files=0, max_fields=6)
         reps, customer, source = str(form.get("reps", "1")), str(form.get("customer", "off")), str(form.get("source", "file"))
         for field, value, allowed in (("reps", reps, reps in ("1", "10")), ("customer", customer, customer in ("on", "off")),
-                                      ("source", source, source == "file" or (source.isdigit() and len(source) <= 4))):
+                                      ("source", source, source == "file" or re.fullmatch(r"[0-9]{1,4}", source) is not None)):
             if not allowed:
                 return self.problem(request, f"{field}={value[:40]!r} is not a choice on this page (reps: 1 or 10; customer: on or off; source: file or a microphone number)")
         try:
