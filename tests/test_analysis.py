@@ -331,3 +331,14 @@ def test_every_tip_is_filled_in_with_each_field_its_kind_names(drill):
     assert {t.split(":")[0] for t in tips} == {"skipped", "pause", "last", "filler", "slow", "stopped"}
     for tip in tips:
         assert "[]" not in tip, tip
+
+
+@pytest.mark.parametrize("silence, flagged", [(0.971, False), (0.976, True)])
+def test_a_pause_is_judged_as_it_is_shown(drill, silence, flagged):
+    """A word ends 0.03 s before the next starts (0.27 s of a 0.3 s slot), so `silence` seconds
+    between two lines are a pause of silence + 0.03 s: 1.001 s reads 1.00s and is within the 1 s
+    limit; 1.006 s reads 1.01s and is over it (found by a review: "1.00s | ≤ 1s | too long")."""
+    name, phone, *rest = lines(drill, *ALL)
+    report = analyse(timeline(name, silence, phone, 0.3, *rest), drill, "fake", 30.0)
+    pause = report.pauses[0]
+    assert abs(pause.gap_s - (silence + 0.03)) < 0.0015 and pause.flagged == flagged, pause

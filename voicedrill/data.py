@@ -95,6 +95,11 @@ class Pause:
     min_s: float = 0.0  # above 0: a pause is required here
     max_s: float = 1.0
 
+    @property
+    def too_short(self) -> bool:
+        """Flagged for being under a required pause (else, when flagged, it is too long)."""
+        return self.flagged and self.gap_s < self.min_s
+
 
 @dataclass(frozen=True)
 class Pace:

@@ -23,7 +23,7 @@ from .audio import RATE, SilenceTracker
 from .data import CustomerTurn, Hit, RepReport, TurnKind, Word
 from .decoding import DecoderGone, Decoding, Heard, InlineDecoding, Twin
 from .drills import Drill
-from .metrics import pause_between
+from .metrics import pause_between, shown_gap
 
 END_SILENCE_S = 1.5  # from a microphone, the rep ends this long after the last step is said…
 GIVE_UP_SILENCE_S = 6.0  # …or this long after any speech, if the rep stalls
@@ -256,7 +256,7 @@ class LiveRep:
             state.pause_s = sum(e - max(s, turn.end) for s, e in silences if e > turn.end)
         following = state.current_step()
         state.pause_limits = self.drill.pause_limits(state.last_step, following) if following else None
-        state.alarm = state.pause_limits is not None and state.pause_s > state.pause_limits[1]
+        state.alarm = state.pause_limits is not None and shown_gap(state.pause_s) > state.pause_limits[1]
         # one alarm per pause: the alarm is for the silence after the last word heard, so a line
         # heard by then and named or its end revised later (heard whole, or misheard until then) is
         # still that pause; a step begun after that word, named when it is decoded, starts a new one

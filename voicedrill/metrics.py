@@ -114,6 +114,12 @@ def _merged(spans: Iterable[Span]) -> list[Span]:
     return merged
 
 
+def shown_gap(gap_s: float) -> float:
+    """A pause as every view shows it, and as it is judged against its limits: 1.004 s reads 1.00s,
+    within a 1 s limit, on the scorecard as on the live meter."""
+    return round(gap_s, 2)
+
+
 def pause_between(end: float, start: float, silences: Sequence[Span], between: Sequence[Word], drill: Drill, hushes: Sequence[Span] = ()) -> float:
     """The pause between two questions, ended at `end` and begun at `start`: the longest silence
     between the words said there (measured as silence_between does). A phrase or a line the
@@ -157,7 +163,7 @@ def pauses(
         else:
             gap = pause_between(end, start, quiet, words[a.last + 1 : b.first], drill, hushes)
         low, high = drill.pause_limits(a.key, b.key)
-        result.append(Pause(a.key, b.key, round(gap, 3), not low <= gap <= high, end, start, low, high))
+        result.append(Pause(a.key, b.key, round(gap, 3), not low <= shown_gap(gap) <= high, end, start, low, high))
     return tuple(result)
 
 
@@ -292,7 +298,7 @@ def _problems(drill, steps, pauses_, pace_, fillers, forbidden, turns) -> list[t
             if s.status == Status.OUT_OF_ORDER:
                 add("order", COST["order"], s.id, "order", s.id)
     for p in pauses_:
-        if p.flagged and p.gap_s < p.min_s:
+        if p.too_short:
             add("flow", COST["required_pause"], f"pause before {p.to_step}", "required_pause", p.to_step, limit=f"{p.min_s:g} s")
         elif p.flagged:
             cost = COST["pause"] + COST["pause_per_s"] * (p.gap_s - p.max_s)
@@ -336,8 +342,8 @@ def _whys(drill, steps, pauses_, pace_, fillers, forbidden, problems) -> list[st
     steps_why = f"{len(said)} of {len(required)} steps said" + (f" (skipped: {', '.join(skipped)})" if skipped else "")
     order_tips = [tip.about for part, _, tip in problems if part == "order"]
     order_why = "in order" if not order_tips else order_tips[0] if order_tips[0].endswith(" not last") else ", ".join(order_tips) + " out of order"
-    long = [p for p in pauses_ if p.flagged and p.gap_s >= p.min_s]
-    short = [p for p in pauses_ if p.flagged and p.gap_s < p.min_s]
+    long = [p for p in pauses_ if p.flagged and not p.too_short]
+    short = [p for p in pauses_ if p.too_short]
     reasons = [f"{counted(len(long), 'pause')} too long (longest {max(p.gap_s for p in long):.2f} s, limit {long[0].max_s:g} s)"] if long else []
     reasons += [f"{counted(len(short), 'required pause')} missed"] if short else []
     reasons += ["slow after the customer"] if any(part == "flow" and tip.about == "after the customer" for part, _, tip in problems) else []

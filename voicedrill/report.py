@@ -231,7 +231,7 @@ def pauses_grid(report: RepReport) -> Grid:
     rows = tuple(
         (Cell(f"{p.from_step} → {p.to_step}"), Cell(f"{p.gap_s:.2f}s", "bad" if p.flagged else "ok"),
          Cell(f"{p.min_s:g}–{p.max_s:g}s" if p.min_s else f"≤ {p.max_s:g}s"),
-         Cell(("too short" if p.gap_s < p.min_s else "too long") if p.flagged else "ok", "bad" if p.flagged else "ok"))
+         Cell(("too short" if p.too_short else "too long") if p.flagged else "ok", "bad" if p.flagged else "ok"))
         for p in report.pauses
     )
     return Grid("Pauses between questions", ("between", "gap", "allowed", ""), rows, ("gap", "allowed"))
