@@ -13,6 +13,7 @@ SILENT_PAUSE_S = 0.25  # gaps at least this long are excluded from articulation 
 EDGE_S = 0.25  # how far a recogniser's step edge may sit from the true one
 MIN_SPAN_S = 0.05  # rates over shorter spans are not measurable
 UNCLEAR_CONF = 0.3  # below this mean confidence a stretch is unclear: it never makes a verdict against the rep
+PAUSE_DECIMALS = 2  # a pause is shown and judged to the hundredth of a second
 
 
 def words_per_minute(count: int, seconds: float) -> float | None:
@@ -117,7 +118,7 @@ def _merged(spans: Iterable[Span]) -> list[Span]:
 def shown_gap(gap_s: float) -> float:
     """A pause as every view shows it, and as it is judged against its limits: 1.004 s reads 1.00s,
     within a 1 s limit, on the scorecard as on the live meter."""
-    return round(gap_s, 2)
+    return round(gap_s, PAUSE_DECIMALS)
 
 
 def pause_between(end: float, start: float, silences: Sequence[Span], between: Sequence[Word], drill: Drill, hushes: Sequence[Span] = ()) -> float:

@@ -8,11 +8,12 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from .data import RepReport, Target, Targets
+from .metrics import PAUSE_DECIMALS
 
 MIN_REPS = 3  # reps of a drill before targets start
 RECENT = 10  # targets come from the best of this many most recent reps said by the script
 WHAT = ("time from first question to handoff", "longest pause between questions", "speaking pace")
-DECIMALS = dict(zip(WHAT, (1, 2, 0)))  # each is shown and judged to this many decimals: 16.7s, 0.26s, 190 words a minute
+DECIMALS = dict(zip(WHAT, (1, PAUSE_DECIMALS, 0)))  # each is shown and judged to this many decimals: 16.7s, 0.26s, 190 words a minute
 
 
 def bests(past: Sequence[RepReport]) -> tuple[float | None, float | None, float | None] | None:
