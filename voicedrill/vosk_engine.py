@@ -23,7 +23,11 @@ UNKNOWN = "[unk]"
 def _kaldi_quiet() -> Iterator[None]:
     """Standard error closed to Kaldi's own log lines ("ERROR: ConstFst::Read…") while a model
     loads: a model that fails says so in one line of ours."""
-    saved = os.dup(2)
+    try:
+        saved = os.dup(2)
+    except OSError:  # no standard error at all: nothing to quiet, and no load error to blame on it
+        yield
+        return
     try:
         with open(os.devnull, "w") as null:
             os.dup2(null.fileno(), 2)
