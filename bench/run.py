@@ -493,6 +493,7 @@ def main() -> int:
     parser.add_argument("--conditions", action="store_true", help="only the conditions section: a row per condition (noise, reverb, mic, phone, rates, voices, wording, human speech)")
     parser.add_argument("--vosk-phrases", action="store_true", help="with --conditions and an English --vosk-model: also vosk held to each drill's phrase list")
     parser.add_argument("--live", action="store_true", help="with --conditions: also each condition's reps through the live path at real time (about 7 min a condition)")
+    parser.add_argument("--live-agreement", action="store_true", help="with --conditions: also each condition's reps through the live path as fast as possible: ticks and alarms against the scorecard")
     parser.add_argument("--only", default="", help="with --conditions: just these conditions (e.g. noise-12dB,human)")
     parser.add_argument("--app", action="store_true", help="only the app: page load, live event delay to the browser, memory after 50 reps")
     parser.add_argument("--stores", action="store_true", help="only the history stores: saves a second and the team view at 100,000 reps, SQLite and PostgreSQL")
@@ -592,10 +593,12 @@ def run_conditions(args: argparse.Namespace) -> int:
         drills = {rep.drill.name: rep.drill for rep in corpus}
         engines = {n: SphinxEngine(d) for n, d in drills.items()}
         rows = [{"engine": "pocketsphinx"} | row for row in bench_conditions(engines, corpus)]
-        if args.live:
-            for row in rows:
-                reps = [rep for rep in corpus if rep.condition == row["condition"]]
+        for row in rows:
+            reps = [rep for rep in corpus if rep.condition == row["condition"]]
+            if args.live:
                 row |= live_at_real_time(engines[reps[0].drill.name], reps, reps[0].drill)
+            if args.live_agreement:
+                row |= live_agreement(engines[reps[0].drill.name], reps, reps[0].drill)
         found = vosk_model(args.vosk_model)
         if found is not None and "-en" in found.path.name:  # step accuracy needs an English model
             from voicedrill.vosk_engine import VoskEngine, phrase_list
@@ -619,6 +622,30 @@ def live_at_real_time(engine, reps: list[Rep], drill) -> dict:
         twin.close()
 
 
+def live_agreement(engine, reps: list[Rep], drill) -> dict:
+    """One condition's reps through the live path as fast as possible (decoded in this process, as
+    with the simulated customer): how far the live screen agrees with the scorecard it ends in —
+    steps ticked live of those it says were said, ticks of steps it says were not, and alarms
+    paired with a pause it flags too long (matches), named after that pause's own step or not."""
+    from voicedrill.audio import FileSource
+    from voicedrill.live import EventType, LiveRep, run_rep
+
+    said = ticked = unsaid = alarms = flagged = paired = named = 0
+    for rep in reps:
+        events = []
+        report = run_rep(LiveRep(drill, engine), FileSource(rep.path), lambda state, new: events.extend(new))
+        heard = {s.id for s in report.steps if s.status != "missing"}
+        ticks = {e.step for e in events if e.type == EventType.STEP}
+        alarmed = [e for e in events if e.type == EventType.PAUSE_ALARM]
+        too_long = [p for p in report.pauses if p.flagged and p.gap_s > p.max_s]
+        pairs = matches(alarmed, too_long)
+        said, ticked, unsaid = said + len(heard), ticked + len(heard & ticks), unsaid + len(ticks - heard)
+        alarms, flagged, paired = alarms + len(alarmed), flagged + len(too_long), paired + len(pairs)
+        named += sum(alarmed[i].after == pause.from_step for i, pause in pairs.items())
+    return {"live_steps_said": said, "live_steps_ticked": ticked, "live_ticks_not_said": unsaid,
+            "live_alarms": alarms, "live_flagged_pauses": flagged, "live_alarms_paired": paired, "live_alarms_named_right": named}
+
+
 def energy_cut(row: dict) -> str:
     """Human speech's pause error against the sentences' energy cut, beside the aligned words'."""
     cut = row.get("pause_abs_err_p90_energy_cut_s")
@@ -631,14 +658,19 @@ def print_conditions(rows: list[dict]) -> None:
 
     table = Table(title=f"voicedrill check by condition — {machine()}")
     live = any("live_x1_alarms" in r for r in rows)
+    agreement = any("live_steps_said" in r for r in rows)
     columns = ("engine", "condition", "reps", "steps located", "errors caught", "false-alarm reps", "pause |err| p90")
-    for column in columns + (("live alarms unflagged/flags unalarmed",) if live else ()) + ("false alarms",):
+    extra = (("live alarms unflagged/flags unalarmed",) if live else ()) + (("live ticks of said, not said; alarms paired (named right)/flags",) if agreement else ())
+    for column in columns + extra + ("false alarms",):
         table.add_column(column, justify="left" if column in ("engine", "condition", "false alarms") else "right")
     for r in rows:
         cells = [r["engine"], r["condition"], str(r["reps"]), f"{r['step_status_accuracy']:.1%}", r["caught_errors"],
                  f"{r['false_alarm_rep_rate']:.1%}", f"{r['pause_abs_err_p90_s']:.3f} s" + energy_cut(r)]
         if live:
             cells.append(f"{r['live_x1_false_alarms']}/{r['live_x1_alarms']}, {r['live_x1_missed_alarms']}/{r['live_x1_flagged_pauses']}" if "live_x1_alarms" in r else "")
+        if agreement:
+            cells.append(f"{r['live_steps_ticked']}/{r['live_steps_said']}, {r['live_ticks_not_said']}; "
+                         f"{r['live_alarms_paired']} ({r['live_alarms_named_right']})/{r['live_flagged_pauses']} of {r['live_alarms']}" if "live_steps_said" in r else "")
         table.add_row(*cells, r["false_alarms_by_kind"])
     Console(width=200).print(table)
 

@@ -11,7 +11,7 @@ import pytest
 from voicedrill.audio import Silences
 from voicedrill.decoding import Heard, InlineDecoding
 from voicedrill.drills import Drill, load_drill
-from voicedrill.synth import Piece, Segment, build_rep, write_wav
+from voicedrill.synth import Piece, Segment, build_rep, in_a_room, write_wav
 
 LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")
 
@@ -180,6 +180,14 @@ def vosk_ko(ko_model):
 def pieces(drill) -> list[Piece]:
     """The hard close said through once, half a second between questions."""
     return [Piece(s.example_line, s.id, 0.5) for s in drill.steps]
+
+
+@pytest.fixture(scope="session")
+def long_pauses(drill, tmp_path_factory) -> Path:
+    """`voicedrill synth --pause 1.3`: every line 1.3 s after the last, in synth's quiet room."""
+    path = tmp_path_factory.mktemp("long") / "long pauses.wav"
+    write_wav(path, in_a_room(build_rep([Piece(s.line, s.id, 1.3) for s in drill.steps])[0]))
+    return path
 
 
 @pytest.fixture(scope="session")

@@ -137,6 +137,19 @@ def test_recording_waits_for_the_customer(drill, sphinx, waiting_rep, seed):
     assert [(e.kind, e.after, e.text, e.t) for e in said] == [(t.kind, t.after, t.text, t.start) for t in turns]
 
 
+@pytest.mark.parametrize("seed", [1, 3])
+def test_with_the_customer_the_live_alarms_are_the_scorecards(drill, sphinx, long_pauses, seed):
+    """The customer answers a rep said with 1.3 s pauses. Live, "pause after payment" went red
+    where the scorecard has the rep back in 0.84 s: the meter added the silences inside "You're
+    all set. … My tech …" until it was named the handoff. And the bare "Email?" after the phone's
+    answer was never ticked, its pause alarmed as the phone's. Now the meter after the customer's
+    line stops at the rep's first word, as the scorecard measures it, and the email is ticked."""
+    report, _, events = customer_run(drill, sphinx, long_pauses, seed)
+    assert {e.step for e in events if e.type == EventType.STEP} == {s.id for s in report.steps if s.status != "missing"} == {s.id for s in drill.steps}
+    too_long = [p.from_step for p in report.pauses if p.flagged and p.gap_s > p.max_s]
+    assert [e.after for e in events if e.type == EventType.PAUSE_ALARM] == too_long
+
+
 def test_customer_mode_from_the_command_line(waiting_rep, tmp_path):
     path, _ = waiting_rep
     run = subprocess.run(

@@ -96,7 +96,7 @@ def test_pause_meter_alarms_exactly_where_the_scorecard_flags(drill, sphinx, twi
 
 
 @pytest.mark.parametrize("pause_s", [0.3, 1.3])
-def test_a_step_only_a_second_look_finds_is_found_live_as_checked(drill, sphinx, twin, make_rep, tmp_path, pause_s):
+def test_a_step_only_a_second_look_finds_is_found_live_as_checked(drill, sphinx, twin, make_rep, long_pauses, pause_s):
     """`voicedrill synth`'s rep says the bare "Email?", streamed as "the": only listening to it
     again finds the step. `voicedrill drill` streams a paced rep in its child process; the rep was
     listened to again on this process's copy of the engine, which had heard nothing of it and found
@@ -104,18 +104,55 @@ def test_a_step_only_a_second_look_finds_is_found_live_as_checked(drill, sphinx,
     Now a rep is listened to again where it was decoded, as `check` does. Said 1.3 s apart in
     synth's quiet room, the "Email?" is heard as no word at all: the child listens to the sound
     between the rep's silences, which the live meter measured, as `check` does."""
-    pieces = [Piece(s.line, s.id, pause_s) for s in drill.steps]
-    if pause_s < 1.0:
-        path, _ = make_rep(pieces, "bare lines")
-    else:
-        path = tmp_path / "long pauses.wav"
-        write_wav(path, in_a_room(build_rep(pieces)[0]))
+    path = make_rep([Piece(s.line, s.id, pause_s) for s in drill.steps], "bare lines")[0] if pause_s < 1.0 else long_pauses
     checked = score_file(path, drill, sphinx)
     assert {s.id: s.status for s in checked.steps}["email"] == "ok"
     heard_nothing = SphinxEngine(drill)  # as `voicedrill drill` loads it: the child decodes every paced rep
     report, events, _ = live(drill, heard_nothing, path, speed=4.0, twin=twin)
     assert report.steps == checked.steps and report.pauses == checked.pauses and report.score == checked.score
     assert {e.step for e in steps_of(events)} <= {s.id for s in report.steps if s.status != "missing"}
+
+
+@pytest.mark.parametrize("decoded", ["here", "in the twin"])
+def test_a_line_heard_as_no_word_is_ticked_live_and_splits_the_pause(drill, sphinx, twin, long_pauses, decoded):
+    """At 1.3 s pauses the stream puts no word on the lone "Email?". Live, it was never ticked, and
+    the pause meter added the silences either side of it into one pause: 2.55 s after the phone,
+    where the scorecard has 1.27 s and 1.28 s. Now the sound is heard again as soon as it is over,
+    as `check` hears it after the rep: ticked, and each pause on the meter as on the scorecard,
+    with one alarm each — decoded here (the simulated customer's way) and in the child process."""
+    peaks: dict[str, float] = {}
+    alarms: list[str] = []
+
+    def watch(state, events):
+        if state.last_step:
+            peaks[state.last_step] = max(peaks.get(state.last_step, 0.0), state.pause_s)
+        alarms.extend(e.after for e in events if e.type == EventType.PAUSE_ALARM)
+
+    rep = LiveRep(drill, sphinx, twin=twin if decoded == "in the twin" else None)
+    report = run_rep(rep, FileSource(long_pauses, speed=4.0 if decoded == "in the twin" else None), watch)
+    assert set(rep.state.heard) == {s.id for s in drill.steps} == {s.id for s in report.steps if s.status == "ok"}
+    assert alarms == [p.from_step for p in report.pauses if p.flagged] == [s.id for s in drill.steps[:-1]]
+    assert all(abs(peaks[p.from_step] - p.gap_s) <= 0.03 for p in report.pauses), (peaks, report.pauses)
+
+
+@pytest.mark.parametrize("condition, case, voice", [("voices", "long-pause", "gmw/en-029+m3"), ("voices", "clean", "gmw/en-029+m3"),
+                                                     ("script-lines", "clean", "gmw/en-us-nyc")])
+def test_lines_the_stream_mishears_are_ticked_live_as_the_scorecard_finds_them(drill, sphinx, tmp_path, condition, case, voice):
+    """Reps of the bench's corpus whose lines the stream misheard (the bare "Email?" at 240 wpm; the
+    address and the notes in a Caribbean voice), found only by listening again. Live they went
+    unticked, and the long pause after the notes was alarmed as the email's. Now each is looked
+    for as soon as a pause follows it, and what one look found is never looked at again for the
+    next step (the notes' line was "found" again as the payment): every step the scorecard says
+    was said is ticked live, and every pause it flags too long is alarmed after its own step."""
+    from bench.conditions import CONDITIONS, render, said_in
+
+    chosen = next(c for c in CONDITIONS if c.name == condition)
+    rep = render(chosen, next(c for c in said_in(chosen, drill) if c.name == case), voice, dict(chosen.takes)[voice], 0, tmp_path, drill)
+    events = []
+    report = run_rep(LiveRep(drill, sphinx), FileSource(rep.path), lambda state, new: events.extend(new))
+    assert {e.step for e in steps_of(events)} == {s.id for s in report.steps if s.status != "missing"} == {s.id for s in drill.steps}
+    too_long = [p.from_step for p in report.pauses if p.flagged and p.gap_s > p.max_s]
+    assert [e.after for e in events if e.type == EventType.PAUSE_ALARM] == too_long == (["notes"] if case == "long-pause" else [])
 
 
 def test_a_line_placed_late_does_not_lengthen_the_pause_before_it(drill, sphinx, tmp_path):
@@ -466,6 +503,30 @@ def test_input_vanishing_mid_rep_keeps_completed_reps(tmp_path, drill, sphinx, p
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rep-01.json"]
     # the engine is shared: a rep cut off mid-utterance must not break the next one
     assert score_file(clean, drill, sphinx).steps == run.reports[0].steps
+
+
+def test_input_removed_between_reps_is_named_so(tmp_path, drill, sphinx, pieces, make_rep):
+    """The recording moved away after rep 1: the run stops saying so (it said "damaged"), rep 1 kept."""
+    from rich.console import Console
+
+    from voicedrill.audio import probe
+    from voicedrill.history import Session
+    from voicedrill.liveview import LiveView
+    from voicedrill.practice import Keeper, file_sources, run_drill
+    from voicedrill.synth import Speaker
+
+    path = tmp_path / "rep.wav"
+    path.write_bytes(make_rep(pieces, "clean")[0].read_bytes())
+    played = file_sources([probe(path)], 0)
+
+    def sources(number):
+        if number == 2:
+            path.unlink()
+        return played(number)
+
+    keeper = Keeper(None, Session.of("drill", drill, sphinx.name, sphinx.model_name), tmp_path / "reps")
+    run = run_drill(drill, sphinx, sources, 2, LiveView(Console(file=open(os.devnull, "w"))), Speaker(False), keeper)
+    assert str(run.error) == f"{path}: the file is gone (moved or deleted during the run)" and len(run.reports) == 1
 
 
 class StoppedScreen:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import queue
+import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -19,6 +20,9 @@ RATE = 16000  # what both engines want
 BLOCK_S = 0.1  # 100 ms blocks: small enough for live feedback, large enough to be cheap
 DITHER = 10  # ± this many 16-bit steps of noise (about −75 dBFS): a microphone's own faint hiss
 MIN_RATE, MAX_RATE = 8000, 384000  # telephone to studio; outside that a header is lying
+CUT_S = 0.1  # a WAV file missing this much of the audio its header promises is cut short (less: a torn last sample)
+OPEN_ENDED = 0x7FFFFFFF  # a WAV data size this large or more: a recorder's "still recording", not a promise
+MOST_NOT_NUMBERS = 0.1  # a float file with more than this share of samples not numbers is damaged (a few: a glitch)
 
 
 @dataclass(frozen=True)
@@ -47,8 +51,13 @@ def probe(path: str | Path) -> AudioInfo:
         with sf.SoundFile(path) as f:
             info = AudioInfo(path, f.samplerate, f.channels, f.frames)
             compressed = f.format == "MPEG"
+            cut = _cut_short(f.extra_info)
     except (sf.LibsndfileError, OSError, RuntimeError):  # the decoder's own words mean nothing to a rep
         raise VoicedrillError(f"{path}: not a readable audio file (another format, or damaged); use WAV, FLAC or OGG") from None
+    should_s = info.seconds * cut[1] / cut[0] if cut else info.seconds
+    if should_s - info.seconds >= CUT_S:
+        raise VoicedrillError(f"{path}: the recording is cut short: the file holds {info.seconds:.1f} s of the {should_s:.1f} s it "
+                              "should (an unfinished copy or download); copy it again, or record the rep again")
     if compressed:
         raise VoicedrillError(f"{path}: MP3 is not supported; convert it to WAV or FLAC (e.g. ffmpeg -i rep.mp3 rep.wav)")
     if not MIN_RATE <= info.rate <= MAX_RATE:
@@ -56,6 +65,16 @@ def probe(path: str | Path) -> AudioInfo:
     if info.frames <= 0:
         raise VoicedrillError(f"{path}: contains no audio (0 samples)")
     return info
+
+
+def _cut_short(extra_info: str) -> tuple[int, int] | None:
+    """(bytes held, bytes promised) of a WAV file whose audio ends before its header says, read
+    from libsndfile's notes on it ("data : 96000 (should be 47978)"); None if it is whole, or
+    open-ended (a recorder that never wrote the final size)."""
+    found = re.search(r"^data : (\d+) \(should be (\d+)\)", extra_info, re.MULTILINE)
+    if found and 0 < int(found[2]) < int(found[1]) < OPEN_ENDED:
+        return int(found[2]), int(found[1])
+    return None
 
 
 def to_pcm16(samples: np.ndarray) -> np.ndarray:
@@ -79,10 +98,18 @@ def stream_file(source: str | Path | AudioInfo, block_s: float = BLOCK_S) -> Ite
     block = max(1, int(info.rate * block_s))
     resampler = None if info.rate == RATE else soxr.ResampleStream(info.rate, RATE, 1, dtype="float32")
     try:
-        with sf.SoundFile(info.path) as f:
+        f = sf.SoundFile(info.path)
+    except (sf.LibsndfileError, OSError):
+        gone = not info.path.exists()
+        raise VoicedrillError(f"{info.path}: " + ("the file is gone (moved or deleted during the run)" if gone else "the file can no longer be read")) from None
+    not_numbers = 0
+    try:
+        with f:
             for chunk in f.blocks(blocksize=block, dtype="float32", always_2d=True):
-                # a float file may hold NaN or infinite samples: heard as silence and full scale
-                mono = np.nan_to_num(chunk.mean(axis=1, dtype=np.float32), nan=0.0, posinf=1.0, neginf=-1.0)
+                # a float file may hold NaN or infinite samples: a few are heard as silence and full scale
+                mono = chunk.mean(axis=1, dtype=np.float32)
+                not_numbers += int(np.isnan(mono).sum())
+                mono = np.nan_to_num(mono, nan=0.0, posinf=1.0, neginf=-1.0)
                 if resampler is not None:
                     mono = resampler.resample_chunk(mono, last=False)
                 if mono.size:
@@ -93,6 +120,8 @@ def stream_file(source: str | Path | AudioInfo, block_s: float = BLOCK_S) -> Ite
                     yield to_pcm16(tail)
     except sf.LibsndfileError:
         raise VoicedrillError(f"{info.path}: the audio is damaged partway through; record the rep again or convert it to WAV") from None
+    if not_numbers > MOST_NOT_NUMBERS * info.frames:
+        raise VoicedrillError(f"{info.path}: the audio is damaged: {not_numbers / info.frames:.0%} of it is not sound at all (samples that are not numbers); record the rep again")
 
 
 def clip_file(source: str | Path | AudioInfo, start_s: float, end_s: float) -> np.ndarray:

@@ -4,26 +4,31 @@ Blocks are decoded here or, at real-time pace, in a child process (see decoding)
 so far (final and partial) are aligned to the drill after every block decoded, so a step is
 ticked from partial results, before the recogniser finalises it. Step hits well behind the newest
 final words are settled and only the tail is aligned again, so the cost of a block stays flat as
-the rep grows. The pause meter is measured on the audio's own silences, as the scorecard measures
-pauses. When the rep ends, the final words go through the same analysis as `voicedrill check`.
+the rep grows. A line the recogniser misheard or put no word on (a bare "Email?") is listened to
+again as soon as a pause follows it, as the scorecard listens to it after the rep. The pause meter
+is measured on the audio's own silences, as the scorecard measures pauses. When the rep ends, the
+final words go through the same analysis as `voicedrill check`.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from typing import NamedTuple
 
 import numpy as np
 
 from .align import align, judge_order, marked_line
 from .analysis import analyse, clean_words
 from .asr import Engine
-from .audio import RATE, SilenceTracker
+from .audio import RATE, SilenceTracker, clip_blocks
 from .data import CustomerTurn, Hit, RepReport, TurnKind, Word
 from .decoding import DecoderGone, Decoding, Heard, InlineDecoding, Twin
 from .drills import Drill
-from .metrics import pause_between, shown_gap
+from .metrics import REPLY_EDGE_S, pause_between, shown_gap
+from .second_look import RUN_GAP_S, step_looked_for
 
 END_SILENCE_S = 1.5  # from a microphone, the rep ends this long after the last step is said…
 GIVE_UP_SILENCE_S = 6.0  # …or this long after any speech, if the rep stalls
@@ -118,6 +123,15 @@ class LiveState:
         return next((s for s in steps[start:] if s not in self.heard), None)
 
 
+class Said(NamedTuple):
+    """A step heard live: where its words are and what the recogniser heard of them."""
+
+    start: float
+    end: float
+    step: str
+    heard: str
+
+
 class LiveAligner:
     """Step hits over a growing transcript, at a flat cost per call.
 
@@ -163,6 +177,9 @@ class LiveRep:
         self._alarmed_s = -1.0  # the end of the last word heard when the last pause alarm was raised
         self._last_step_start_s = 0.0  # where the step said most recently begins
         self._seen: tuple = ()
+        self._looks: list[Said] = []  # steps found by looking again (second_look.step_looked_for)…
+        self._look_words: list[Word] = []  # …and the words each look put there
+        self._looked: set[tuple[str, float]] = set()  # (step, where a pause began): looked for there
         self.ended_itself = False  # its end was heard (or its recording ran out): not cut short by a Stop
         self.outbox: list[LiveEvent] = [LiveEvent(EventType.REP_START, 0.0, number)]
 
@@ -224,22 +241,52 @@ class LiveRep:
         state = self.state
         words = state.words
         hits = self._aligner.step_hits(words, len(state.final))
-        state.out_of_order, _ = judge_order([h.key for h in hits], self.drill)
+        said = [Said(words[h.first].start, words[h.last].end, h.key, " ".join(w.text for w in words[h.first : h.last + 1])) for h in hits]
+        said = sorted(said + [look for look in self._looks if look.step not in {h.key for h in hits}])
+        state.out_of_order, _ = judge_order([s.step for s in said], self.drill)
         heard: dict[str, LiveEvent] = {}
-        for hit in hits:
-            if hit.key not in heard:
-                event = self._announced.get(hit.key)
+        for step in said:
+            if step.step not in heard:
+                event = self._announced.get(step.step)
                 if event is None:
-                    out_of_order = hit.key in state.out_of_order
-                    event = self.event(EventType.STEP, step=hit.key, out_of_order=out_of_order, word_end_s=words[hit.last].end)
-                    self._announced[hit.key] = event
-                heard[hit.key] = event
+                    out_of_order = step.step in state.out_of_order
+                    event = self.event(EventType.STEP, step=step.step, out_of_order=out_of_order, word_end_s=step.end)
+                    self._announced[step.step] = event
+                heard[step.step] = event
         state.heard = heard  # a tick from a partial the recogniser later revised goes away
-        if hits:
-            latest = max(hits, key=lambda h: words[h.last].end)
-            state.last_step, state.last_step_end_s = latest.key, words[latest.last].end
-            state.last_step_heard = " ".join(w.text for w in words[latest.first : latest.last + 1])
-            self._last_step_start_s = words[latest.first].start
+        if said:
+            latest = max(said, key=lambda s: s.end)
+            state.last_step, state.last_step_end_s, state.last_step_heard = latest.step, latest.end, latest.heard
+            self._last_step_start_s = latest.start
+
+    def _look_again(self, since: float) -> None:
+        """What may be the line of the step the rep is on, said since the last step, is looked at
+        again as the scorecard will look at it after the rep (second_look.step_looked_for) once a
+        pause follows it whose place among the words is known (see _placed): words no step
+        explains ("Email?" heard as "he"), or a sound no word was put on. The step found there is
+        ticked now. Each pause starts one look, at what was said before it."""
+        state = self.state
+        following = state.current_step()
+        silences = self._placed(self.tracker.silences(since_s=since - 1.0), since)
+        over = max((s for s, e in silences if s > since and e - s >= RUN_GAP_S), default=None)
+        if following is None or over is None or (following, over) in self._looked:
+            return
+        self._looked.add((following, over))
+        words = self._with_looks([w for w in state.words if w.end <= over])
+        before = [(s, e) for s, e in silences if s <= over]
+        found = step_looked_for(words, self.drill, self.engine, lambda a, b: clip_blocks(self.audio, a, b), before, following)
+        if found:
+            new = [w for w in found if w not in words]
+            self._looks.append(Said(new[0].start, new[-1].end, following, " ".join(w.text for w in new)))
+            self._look_words += new
+            self._track_steps()
+
+    def _with_looks(self, words: list[Word]) -> list[Word]:
+        """The words with what each look found in place of what was heard there: a line found by
+        a look is that step's, never looked at again for the next one."""
+        spans = [(look.start, look.end) for look in self._looks]
+        heard = [w for w in words if not any(a <= w.start and w.end <= b for a, b in spans)]
+        return sorted(heard + self._look_words, key=lambda w: (w.start, w.end))
 
     def _measure_pause(self) -> None:
         """The pause meter: silence heard since the last step, or since the customer's reply to it."""
@@ -247,13 +294,10 @@ class LiveRep:
         if state.last_step_end_s is None or state.customer_speaking():
             state.pause_s, state.alarm = 0.0, False
             return
+        self._look_again(state.last_step_end_s)
         now, since = state.audio_s, state.last_step_end_s
         turn = state.turns[-1] if state.turns and state.turns[-1].end > since else None
-        if turn is None:
-            state.pause_s = self._pause_since(since, now)
-        else:  # the rep's response time after the customer's line
-            silences = self.tracker.silences(min_s=0.0, since_s=turn.end)
-            state.pause_s = sum(e - max(s, turn.end) for s, e in silences if e > turn.end)
+        state.pause_s = self._pause_since(since, now) if turn is None else self._reply_time(turn.end)
         following = state.current_step()
         state.pause_limits = self.drill.pause_limits(state.last_step, following) if following else None
         state.alarm = state.pause_limits is not None and shown_gap(state.pause_s) > state.pause_limits[1]
@@ -261,7 +305,7 @@ class LiveRep:
         # heard by then and named or its end revised later (heard whole, or misheard until then) is
         # still that pause; a step begun after that word, named when it is decoded, starts a new one
         if state.alarm and self._last_step_start_s >= self._alarmed_s:
-            self._alarmed_s = max(w.end for w in state.words)
+            self._alarmed_s = self._heard_until(0.0)
             self.event(EventType.PAUSE_ALARM, after=state.last_step)
 
     def _pause_since(self, since: float, now: float) -> float:
@@ -273,6 +317,15 @@ class LiveRep:
         hushes = self._placed(self.tracker.hushes(since_s=since - 1.0), since)
         return pause_between(since, now, silences, said, self.drill, hushes)
 
+    def _reply_time(self, after: float) -> float:
+        """The rep's response time to the customer's line that ended at `after`, as the scorecard
+        measures it (metrics.pauses): up to the first word said after it, not the silences inside
+        their reply ("You're all set. … My tech…" before it is named as the handoff); until a word
+        is heard, the silences since the line whose place among the words is known (see _placed)."""
+        reply = min((w.start for w in self.state.words if w.start >= after - REPLY_EDGE_S), default=math.inf)
+        silences = self._placed(self.tracker.silences(min_s=0.0, since_s=after), after)
+        return sum(min(e, reply) - max(s, after) for s, e in silences if e > after and s < reply)
+
     def _placed(self, found: list[tuple[float, float]], since: float) -> list[tuple[float, float]]:
         """The silences (or hushes) found since the step that ended at `since` whose place among
         the words is known.
@@ -282,9 +335,13 @@ class LiveRep:
         it waits to be counted until that sound is named or PLACING_S of audio past it is decoded
         without a word. Nor is a silence counted before the audio it begins in is decoded.
         """
-        words_end = max((w.end for w in self.state.words), default=since)
+        words_end = self._heard_until(since)
         unnamed_from = next((e for _, e in found if e > words_end), float("inf"))  # where sound after the last word begins
         return [(s, e) for s, e in found if s <= self._decoded_s - (PLACING_S if s >= unnamed_from else 0.0)]
+
+    def _heard_until(self, default: float) -> float:
+        """Where the last word heard ends (a word put on a sound by a look included), else `default`."""
+        return max([w.end for w in self.state.words] + [look.end for look in self._looks], default=default)
 
     def should_end(self) -> bool:
         """For a microphone: the last step said and a pause after it, a stall, or too long."""
@@ -293,7 +350,7 @@ class LiveRep:
             return True
         if not state.words:
             return False
-        quiet = self._decoded_s - state.words[-1].end
+        quiet = self._decoded_s - self._heard_until(0.0)
         last = self.drill.steps[-1].id
         return (last in state.heard and quiet >= END_SILENCE_S) or quiet >= GIVE_UP_SILENCE_S
 

@@ -14,6 +14,7 @@ EDGE_S = 0.25  # how far a recogniser's step edge may sit from the true one
 MIN_SPAN_S = 0.05  # rates over shorter spans are not measurable
 UNCLEAR_CONF = 0.3  # below this mean confidence a stretch is unclear: it never makes a verdict against the rep
 PAUSE_DECIMALS = 2  # a pause is shown and judged to the hundredth of a second
+REPLY_EDGE_S = 0.05  # a word begun this soon before the customer's line ended is the rep's reply to it
 
 
 def words_per_minute(count: int, seconds: float) -> float | None:
@@ -159,7 +160,7 @@ def pauses(
         end, start = words[a.last].end, words[b.first].start
         turn = next((t for t in reversed(turns) if end - EDGE_S <= t.start and t.end <= start + EDGE_S), None)
         if turn is not None:  # the rep's response time: from the customer's last word to the rep's first
-            back = next((w.start for w in words[a.last + 1 : b.first + 1] if w.start >= turn.end - 0.05), start)
+            back = next((w.start for w in words[a.last + 1 : b.first + 1] if w.start >= turn.end - REPLY_EDGE_S), start)
             gap = max(0.0, back - turn.end)
         else:
             gap = pause_between(end, start, quiet, words[a.last + 1 : b.first], drill, hushes)
@@ -174,9 +175,9 @@ def customer_turns(words: Sequence[Word], drill: Drill, alignment: Alignment, tu
     rank = {s.id: i for i, s in enumerate(drill.steps)}
     results = []
     for turn in turns:
-        after = [i for i, w in enumerate(words) if w.start >= turn.end - 0.05]
+        after = [i for i, w in enumerate(words) if w.start >= turn.end - REPLY_EDGE_S]
         latency = round(words[after[0]].start - turn.end, 3) if after else None
-        later_steps = [h for h in alignment.step_hits() if words[h.first].start >= turn.end - 0.05]
+        later_steps = [h for h in alignment.step_hits() if words[h.first].start >= turn.end - REPLY_EDGE_S]
         floor = rank.get(turn.after, -1) if turn.after else -1  # a turn after no known step: any step counts
         onward = [h for h in later_steps if rank[h.key] > floor]
         reply_end = onward[0].first if onward else len(words)

@@ -76,10 +76,28 @@ def second_look(words: Sequence[Word], drill: Drill, engine: object, clip: Clip,
     alignment = align(words, drill)  # aligned again only when a look changes the words
     for step in drill.steps:
         if not step.optional and not alignment.placed(step.id):
-            budget = [MAX_LOOKS]
-            found = _looked_for(step, words, alignment, drill, engine, clip, budget) or _heard_in_sound(step, words, alignment, drill, engine, clip, silences, budget)
-            words, alignment = found or (words, alignment)
+            words, alignment = _step_found(step, words, alignment, drill, engine, clip, silences) or (words, alignment)
     return _fillers_heard_again(words, drill, alignment, engine, clip)
+
+
+def step_looked_for(words: list[Word], drill: Drill, engine: object, clip: Clip, silences: Silences, step_id: str) -> list[Word] | None:
+    """The words once one step not heard yet is found by looking again where it belongs, as
+    second_look looks after the rep, or None. Live, the step the rep is on is looked for as soon
+    as what may be its line is over: the screen ticks the lone "Email?" the scorecard will find,
+    and the pause meter measures from it (not one pause over the silences either side of it)."""
+    if not isinstance(engine, Listener) or not words:
+        return None
+    step = next(s for s in drill.steps if s.id == step_id)
+    found = _step_found(step, words, align(words, drill), drill, engine, clip, silences)
+    return found[0] if found else None
+
+
+def _step_found(step: Step, words: list[Word], alignment: Alignment, drill: Drill, engine: Listener, clip: Clip,
+                silences: Silences) -> tuple[list[Word], Alignment] | None:
+    """The words and their alignment once a missing step is heard where it belongs: in its gap's
+    words (_looked_for), else in a sound there no word was put on (_heard_in_sound); or None."""
+    budget = [MAX_LOOKS]
+    return _looked_for(step, words, alignment, drill, engine, clip, budget) or _heard_in_sound(step, words, alignment, drill, engine, clip, silences, budget)
 
 
 def _looked_for(step: Step, words: list[Word], alignment: Alignment, drill: Drill, engine: Listener, clip: Clip,

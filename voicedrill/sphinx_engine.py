@@ -268,13 +268,15 @@ class SphinxEngine:
         word at all): the phrase heard, or None. Heard on the stream's decoder, with the mean the
         rep left; when that finds none of them, on the second decoder normalised by the stretch's
         own mean, as the model was trained (a faint "um" between two lines of a silent room is
-        only heard that way; under a room's noise the rep's mean hears more)."""
-        if not allowed or not audio.size or (self._current is not None and not self._current.closed):
+        only heard that way; under a room's noise the rep's mean hears more). While a stream is
+        open (a live look, decoded here), the first decoder is the stream's: only the second hears it."""
+        streaming = self._current is not None and not self._current.closed
+        if not allowed or not audio.size or (streaming and self._whole is None):
             return None
         choices = ["<NULL>"] * nothing + [f"( {p} )" for p in allowed]
         grammar = "#JSGF V1.0;\ngrammar look;\npublic <look> = " + " | ".join(choices) + " ;\n"
         try:
-            heard = _heard_with(self.decoder, grammar, audio)
+            heard = None if streaming else _heard_with(self.decoder, grammar, audio)
             if heard not in allowed and self._whole is not None:
                 self._whole.reinit_feat()
                 heard = _heard_with(self._whole, grammar, audio)
