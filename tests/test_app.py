@@ -178,7 +178,7 @@ def test_a_broken_drill_upload_shows_its_line_and_a_good_one_can_be_practised(se
     assert page.eval_on_selector_all("[data-step]", "els => els.map(e => e.dataset.step)") == ["hello", "name"]
 
 
-def test_the_api_check_answers_exactly_what_check_json_prints(server, reps, cli, tmp_path, monkeypatch):
+def test_the_api_check_answers_what_check_json_prints_and_where_the_rep_went(server, reps, cli, tmp_path, monkeypatch):
     app, base = server
     client = TestClient(asgi(app), base_url="http://127.0.0.1:8000")
     with open(reps[1], "rb") as f:
@@ -186,7 +186,28 @@ def test_the_api_check_answers_exactly_what_check_json_prints(server, reps, cli,
     assert answer.status_code == 200
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "other"))  # the same empty history as the app had
     code, out, _ = cli("check", reps[1], "--json")
-    assert code == 0 and answer.json() == json.loads(out)
+    checked = answer.json()
+    assert code == 0 and checked.pop("saved") == {"rep": 1, "waiting": None} and checked == json.loads(out)
+
+
+def test_a_locked_history_is_said_in_the_apps_words(client, reps, tmp_path, monkeypatch):
+    """A history another program holds: the app says so and to try again, not a command-line option."""
+    from voicedrill import history
+
+    path = tmp_path / "h.db"
+    history.Store(path).close()
+    locker = subprocess.Popen([sys.executable, "-c", "import sqlite3, sys, time; db = sqlite3.connect(sys.argv[1], isolation_level=None); "
+                               "db.execute('BEGIN EXCLUSIVE'); print('locked', flush=True); time.sleep(60)", str(path)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert locker.stdout.readline().strip() == "locked"
+        monkeypatch.setattr(history, "BUSY_TIMEOUT_S", 0.3)
+        monkeypatch.setenv(history.DB_ENV, str(path))
+        with open(reps[0], "rb") as f:
+            error = client.post("/api/check", files={"file": ("rep.wav", f, "audio/wav")}).json()["error"]
+    finally:
+        locker.kill()
+        locker.wait()
+    assert "locked by another program" in error and error.endswith("try again when it is done") and "--" not in error
 
 
 @pytest.fixture(scope="module")
@@ -243,6 +264,13 @@ def test_deleting_asks_first_then_the_rep_is_gone(server, reps):
     assert client.post("/rep/1/delete", follow_redirects=False).status_code == 303
     assert client.get("/rep/1").status_code == 404
     assert client.get("/export.csv").text.count("\n") == 1  # the header only
+
+
+def test_each_start_plays_the_next_recording(reps):
+    """`app --input a.wav --input b.wav`: one rep per Start plays a, then b (it played a every time), then b again."""
+    practice = App(AppConfig([probe(r) for r in reps], speech=False)).practice
+    played = [practice.sources("file")(1).name for _ in range(3)]
+    assert played == [str(probe(r).path) for r in (reps[0], reps[1], reps[1])]
 
 
 def test_start_is_refused_in_words_when_it_cannot_run(server):
@@ -401,10 +429,13 @@ def test_a_recording_checked_while_the_team_database_is_away_shows_its_scorecard
     try:
         with open(reps[0], "rb") as f:
             page = client.post("/check", files={"file": ("mine.wav", f, "audio/wav")}, data={"drill": "hard-close"})
+        with open(reps[0], "rb") as f:
+            saved = client.post("/api/check", files={"file": ("mine.wav", f, "audio/wav")}).json()["saved"]
     finally:
         postgres.start()
     assert page.status_code == 200 and 'data-waiting="true"' in page.text and "cannot be reached" in page.text
+    assert saved["rep"] is None and "cannot be reached" in saved["waiting"] and "goes into the history" in saved["waiting"]  # a script is told too
     assert "Score 100/100" in page.text and "timeline of rep" in page.text
     back = PgStore(url)
-    assert len(back.reps()) == 1  # and it went in when the database was next opened
+    assert len(back.reps()) == 2  # and they went in when the database was next opened
     back.close()

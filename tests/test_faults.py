@@ -676,6 +676,27 @@ def test_deeply_nested_drills_are_one_line(tmp_path, cli, depth, shape):
     assert code == 2 and err.count("\n") == 1 and f"{path}:" in err and "Traceback" not in err
 
 
+def _huge(kind: str) -> str:
+    """A drill file over one of the limits that keep a drill a page a rep says in one go."""
+    step = '[[steps]]\nid = "s{n}"\nline = "Step {n}, said out loud."\n'
+    if kind == "steps":  # 5,000 steps took 2.3 GB to load
+        return 'name = "huge"\ntitle = "Huge"\n' + "".join(step.format(n=n) for n in range(41))
+    if kind == "variants":
+        return 'name = "huge"\ntitle = "Huge"\n' + step.format(n=1) + "variants = [" + ", ".join(f'"way {n}"' for n in range(51)) + "]\n"
+    if kind == "line":
+        return 'name = "huge"\ntitle = "Huge"\n[[steps]]\nid = "s"\nline = "' + "word " * 201 + '"\n'
+    return 'name = "huge"\ntitle = "Huge"\n' + step.format(n=1) + "# " + "x" * 256 * 1024 + "\n"
+
+
+@pytest.mark.parametrize("kind, message", [("steps", "41 steps: a drill is said in one go, so it has at most 40"), ("variants", "51 entries: at most 50"),
+                                           ("line", "1005 characters: at most 1000"), ("file", "too large for a drill file (the limit is 256 KB)")])
+def test_a_drill_too_large_to_say_in_one_go_is_refused(tmp_path, cli, kind, message):
+    path = tmp_path / "huge.toml"
+    path.write_text(_huge(kind), encoding="utf-8")
+    code, out, err = cli("drills", "validate", path)
+    assert code == 2 and err.count("\n") == 1 and f"{path}" in err and message in err and "Traceback" not in err, err
+
+
 def test_a_drill_with_a_byte_order_mark_loads(tmp_path, cli):
     path = tmp_path / "bom.toml"
     path.write_bytes(b"\xef\xbb\xbf" + GOOD_DRILL.encode("utf-8"))
@@ -711,6 +732,7 @@ AUDIO = {
     "mp3 with ID3": (lambda p: _write(p, b"ID3\x04\x00\x00\x00\x00\x00\x00" + _mp3_frames() * 50), "convert it to WAV or FLAC"),
     "mp3 frames": (lambda p: _write(p, _mp3_frames() * 50), "convert it to WAV or FLAC"),
 }
+AUDIO["a WAV cut short (an unfinished copy)"] = (lambda p: _cut(_spoken(p), 0.5), "the file holds 0.9 s of the 1.9 s it should")
 for _rate in (1, 4, 100, 7999, 384001, 2_000_000_000):
     AUDIO[f"header says {_rate} Hz"] = (lambda p, r=_rate: _wav_at(p, r), "not a recording rate")
 
@@ -723,6 +745,46 @@ def _wav_at(path: Path, rate: int) -> Path:
         f.write(b"RIFF" + struct.pack("<I", 36 + len(data)) + b"WAVEfmt " + struct.pack("<IHHIIHH", 16, 1, 1, rate, (rate * 2) & 0xFFFFFFFF, 2, 16))
         f.write(b"data" + struct.pack("<I", len(data)) + data)
     return path
+
+
+def _spoken(path: Path) -> Path:
+    write_wav(path, speak("And what's a good phone number for you?"))
+    return path
+
+
+def _cut(path: Path, keep: float) -> Path:
+    """The file's first `keep` share of bytes, its header unchanged (what an interrupted copy leaves)."""
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * keep)])
+    return path
+
+
+def _open_ended(path: Path) -> Path:
+    """The data size a recorder writes before it knows the length (never finalised)."""
+    data = bytearray(path.read_bytes())
+    at = data.index(b"data") + 4
+    data[at : at + 4] = b"\xff\xff\xff\xff"
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize("make", [lambda p: _cut(p, 1 - 1e-5), _open_ended], ids=["last sample torn", "length never written"])
+def test_a_wav_whose_length_is_not_final_is_heard_whole(tmp_path, cli, make):
+    """Only audio missing from a file whose header promised it is refused (a copy cut short)."""
+    path = make(_spoken(tmp_path / "rep.wav"))
+    code, out, err = cli("check", path, "--json", "--no-save")
+    assert code == 0 and {s["id"]: s["status"] for s in json.loads(out)["steps"]}["phone"] == "ok", err
+
+
+def test_a_recording_mostly_not_numbers_is_refused(tmp_path, cli, monkeypatch):
+    """A float file whose samples are not numbers is damaged, not a silent rep: refused, not saved."""
+    monkeypatch.setenv(DB_ENV, str(tmp_path / "history.db"))
+    path = tmp_path / "rep.wav"
+    sf.write(str(path), np.full(RATE * 2, np.nan, dtype=np.float32), RATE, subtype="FLOAT")
+    before = path.read_bytes()
+    code, out, err = cli("check", path)
+    assert code == 2 and "100% of it is not sound at all" in err and "Traceback" not in err, err
+    assert path.read_bytes() == before and not Store(tmp_path / "history.db").reps()
 
 
 @pytest.mark.parametrize("case", sorted(AUDIO))
@@ -771,6 +833,22 @@ def test_ctrl_c_before_any_rep_says_nothing_was_saved(db, line_wav, tmp_path):
     run.send_signal(signal.SIGINT)
     out, err = run.communicate(timeout=30)
     assert run.returncode == 130 and "no rep was finished, so nothing was saved" in out and "--no-save" not in out
+
+
+def test_ctrl_c_while_the_command_loads_is_a_plain_interrupted(monkeypatch, capsys):
+    """Ctrl-C lands while `voicedrill` imports its modules (before cli.main runs): one line, 130."""
+    import importlib.abc
+
+    import voicedrill
+
+    class Interrupted(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path, target=None):
+            if name == "voicedrill.cli":
+                raise KeyboardInterrupt
+
+    monkeypatch.delitem(sys.modules, "voicedrill.cli", raising=False)
+    monkeypatch.setattr(sys, "meta_path", [Interrupted(), *sys.meta_path])
+    assert voicedrill.main() == 130 and capsys.readouterr().err == "voicedrill: interrupted\n"
 
 
 def test_an_unreadable_recording_says_permission_denied(tmp_path, line_wav, ordinary_user):

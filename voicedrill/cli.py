@@ -138,7 +138,7 @@ def _parser() -> argparse.ArgumentParser:
     app.add_argument("--port", type=_number(0, 65535, whole=True, zero=True), default=0, help="port (default: a free one)")
     app.add_argument("--no-browser", action="store_true", help="only serve; do not open the browser")
     app.add_argument("--input", action="append", type=Path, default=[], metavar="FILE",
-                     help="Start plays these recordings instead of the microphone (repeat for one file per rep)")
+                     help="Start plays these recordings instead of the microphone, one per rep in this order, run after run (repeat for one file per rep)")
     app.add_argument("--speed", type=_number(0.25, 100, zero=True), default=1.0, help="with --input: 1 = real time, 0 = as fast as possible")
     _engine_options(app, drill=False)
     app.add_argument("--no-speech", action="store_true", help="cues and customer lines on screen only, not spoken")
@@ -225,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.flush()  # what print() holds is written now, inside the handlers below, not at exit
         return code
     except VoicedrillError as exc:
-        one_line = str(exc).replace("\r", "\\r").replace("\n", "\\n")  # a name with a newline in it stays on one line
+        one_line = exc.said_to(args).replace("\r", "\\r").replace("\n", "\\n")  # a name with a newline in it stays on one line
         err.print(f"voicedrill: error: {one_line}", markup=False, soft_wrap=True)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
@@ -302,14 +302,14 @@ def _check(args: argparse.Namespace, err: Console) -> int:
     from .audio import RATE, SilenceTracker, probe
     from .drills import load_drill
     from .report import render, to_json
-    from .practice import example_rep, keep_check, score_file, with_targets
+    from .practice import example_note, example_rep, keep_check, score_file, with_targets
 
     if bool(args.audio) == bool(args.example):
         raise VoicedrillError("check needs an audio file or --example (not both)")
     drill = load_drill(args.drill)
     audio = example_rep(drill) if args.example else Path(args.audio)
     if args.example:
-        err.print(f"example rep: {audio}", markup=False)
+        err.print(f"example rep: {audio} ({example_note(drill)})", markup=False)
     info = probe(audio)  # a bad file is refused before the model loads…
     if info.rate < RATE:
         err.print(f"note: {audio} is {info.rate} Hz (telephone quality); speech recognition is less reliable below 16 kHz", markup=False, soft_wrap=True)

@@ -18,6 +18,10 @@ from .errors import VoicedrillError
 from .files import reason, regular_input
 
 PACKAGE_DIR = Path(__file__).resolve().parent
+MAX_DRILL_BYTES = 256 * 1024  # a drill file is a page of text
+MAX_STEPS = 40  # a drill is said in one go: a longer script is several drills
+MAX_PHRASES = 50  # in one list (a step's variants, the words to avoid, …)
+MAX_TEXT_CHARS = 1000  # in one line, tip or phrase: a paragraph, not a document
 
 
 class Order(StrEnum):
@@ -204,6 +208,8 @@ def load_drill_file(path: Path) -> Drill:
     """Read and validate the drill file at `path` (a path, never a name to look up)."""
     regular_input(path, "drill file")
     try:
+        if path.stat().st_size > MAX_DRILL_BYTES:
+            raise VoicedrillError(f"{path}: too large for a drill file (the limit is {MAX_DRILL_BYTES // 1024} KB)")
         text = path.read_text(encoding="utf-8-sig")  # a byte-order mark from Windows editors is fine
     except OSError as exc:
         raise VoicedrillError(f"{path}: cannot read drill file ({reason(exc)})") from None
@@ -331,6 +337,8 @@ class _Validator:
             raise self.fail("steps", "missing: a drill needs at least one [[steps]] entry")
         if not isinstance(raw, list) or not raw:
             raise self.fail("steps", "must be a non-empty list of [[steps]] tables")
+        if len(raw) > MAX_STEPS:
+            raise self.fail("steps", f"{len(raw)} steps: a drill is said in one go, so it has at most {MAX_STEPS}; split it into several drills")
         steps: list[Step] = []
         seen: set[str] = set()
         for i, entry in enumerate(raw):
@@ -396,7 +404,10 @@ class _Validator:
         return value
 
     def printable(self, field: str, value: str) -> None:
-        """Control characters (terminal escape codes among them) would reach the rep's screen raw."""
+        """Text the rep's screen can show: no control characters (terminal escape codes among them
+        would reach it raw), and not longer than a paragraph."""
+        if len(value) > MAX_TEXT_CHARS:
+            raise self.fail(field, f"{len(value)} characters: at most {MAX_TEXT_CHARS}")
         if bad := next((c for c in value if unicodedata.category(c) == "Cc" and c not in "\n\t"), None):
             raise self.fail(field, f"contains a control character (U+{ord(bad):04X}); remove it")
 
@@ -404,6 +415,8 @@ class _Validator:
         value = table.get(key, [])
         if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
             raise self.fail(field, "must be a list of non-empty strings")
+        if len(value) > MAX_PHRASES:
+            raise self.fail(field, f"{len(value)} entries: at most {MAX_PHRASES}")
         for v in value:
             self.printable(field, v)
         return tuple(v.strip() for v in value)

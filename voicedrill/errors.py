@@ -2,4 +2,16 @@
 
 
 class VoicedrillError(Exception):
-    """A user-facing problem: the CLI prints its message as one line and exits 2."""
+    """A user-facing problem: the CLI prints its message as one line and exits 2.
+
+    `option` is the command-line way past it ("--no-save"), said only where there are options:
+    str() ends with it, `plain` (what the app says) does not."""
+
+    def __init__(self, message: str, option: str = ""):
+        super().__init__(f"{message}, or use {option}" if option else message)
+        self.plain, self.option = message, option
+
+    def said_to(self, args: object) -> str:
+        """The message for a command whose parsed `args` are given: the option only if it has it."""
+        has = self.option and hasattr(args, self.option.lstrip("-").replace("-", "_"))
+        return str(self) if has else self.plain

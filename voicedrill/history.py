@@ -158,7 +158,7 @@ class Store:
         try:
             self.db = sqlite3.connect(target, timeout=self.timeout_s, isolation_level=None, uri=uri)
         except (OSError, sqlite3.Error) as exc:
-            raise VoicedrillError(unusable(self.path, str(exc))) from None
+            raise unusable(self.path, str(exc)) from None
 
     def _open_write(self) -> None:
         """Open for saving: checked first, then migrated if older, else a write lock taken and released
@@ -166,7 +166,7 @@ class Store:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise VoicedrillError(unusable(self.path, reason(exc))) from None
+            raise unusable(self.path, reason(exc)) from None
         beside = self._beside()
         self._connect(self.path)
         try:
@@ -240,7 +240,7 @@ class Store:
             shutil.copyfile(wal, self._copy / "history.db-wal")
         except OSError as exc:
             self.close()
-            raise VoicedrillError(unusable(self.path, reason(exc))) from None
+            raise unusable(self.path, reason(exc)) from None
         self._connect(self._copy / "history.db")
 
     def _verify(self) -> int:
@@ -482,8 +482,7 @@ class _Translate:
         path, message = self.store.path, str(exc)
         if "locked" in message or "busy" in message:
             raise VoicedrillError(
-                f"history database {path} is locked by another program (waited {self.store.timeout_s:g} s); "
-                "try again when it is done, or use --no-save"
+                f"history database {path} is locked by another program (waited {self.store.timeout_s:g} s); try again when it is done", "--no-save"
             ) from None
         if "full" in message:
             raise VoicedrillError(f"history database {path}: the disk is full; free some space") from None
@@ -492,7 +491,7 @@ class _Translate:
             why = "the disk is full; free some space" if full else "the disk reported an error (removed or failing?)"
             raise VoicedrillError(f"history database {path}: {why}") from None
         if "readonly" in message or "read-only" in message or "unable to open" in message:
-            raise VoicedrillError(unusable(path, message)) from None
+            raise unusable(path, message) from None
         if type(exc) is sqlite3.DatabaseError or "malformed" in message:
             raise VoicedrillError(damaged(path, message)) from None
         raise VoicedrillError(f"history database {path}: {message}") from None

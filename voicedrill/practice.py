@@ -119,6 +119,15 @@ def example_pieces(drill: Drill, pause_s: float = SAID_PAUSE_S) -> list[Piece]:
     return [replace(p, pause_before=drill.max_pause_s + HESITATION_OVER_S) if i == slow else p for i, p in enumerate(pieces)]
 
 
+def example_note(drill: Drill) -> str:
+    """What the example rep says, so its flagged pause reads as meant: "every step in order, with a
+    1.6 s hesitation before payment to show a long pause flagged"."""
+    pieces = example_pieces(drill)
+    slow = next((p for p in pieces if p.pause_before == drill.max_pause_s + HESITATION_OVER_S), None)
+    said = "every step in order, each with its example line"
+    return said if slow is None else f"{said}, with a {slow.pause_before:g} s hesitation before {slow.label} on purpose, to show a long pause flagged"
+
+
 def example_rep(drill: Drill) -> Path:
     """A synthesised example rep of the drill, made once and kept in the user cache."""
     pieces = example_pieces(drill)

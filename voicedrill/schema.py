@@ -102,7 +102,7 @@ def check_header(path: Path) -> None:
     except FileNotFoundError:
         return
     except OSError as exc:
-        raise VoicedrillError(unusable(path, reason(exc))) from None
+        raise unusable(path, reason(exc)) from None
     if stat.S_ISDIR(mode):
         raise VoicedrillError(f"history database {path} is a folder; set {DB_ENV} to a file path")
     if not stat.S_ISREG(mode):
@@ -113,7 +113,7 @@ def check_header(path: Path) -> None:
         with open(path, "rb") as f:
             header = f.read(100)
     except OSError as exc:
-        raise VoicedrillError(unusable(path, reason(exc))) from None
+        raise unusable(path, reason(exc)) from None
     if len(header) < 100 or not header.startswith(_SQLITE_MAGIC):
         raise VoicedrillError(damaged(path, "it is not an SQLite database"))
     page_size = struct.unpack(">H", header[16:18])[0]
@@ -147,11 +147,12 @@ def damaged(path: Path, why: str) -> str:
     )
 
 
-def unusable(path: Path, why: str) -> str:
+def unusable(path: Path, why: str) -> VoicedrillError:
+    """The history file cannot be opened or written: why, and what to do."""
     folder = next((p for p in (path.parent, *path.parent.parents) if p.exists()), path.parent)
     if not os.access(folder, os.W_OK):
         why = f"{folder} is read-only"
-    return f"cannot use history database {path} ({why}); make its folder writable, set {DB_ENV} to another file, or use --no-save"
+    return VoicedrillError(f"cannot use history database {path} ({why}); make its folder writable or set {DB_ENV} to another file", "--no-save")
 
 
 def writable(path: Path) -> bool:

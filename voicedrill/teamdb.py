@@ -272,7 +272,7 @@ class _Translate:
         if isinstance(exc, psycopg.errors.InsufficientPrivilege):
             raise VoicedrillError(f"{where}: your database role may not do this ({message}); ask your manager") from None
         if isinstance(exc, psycopg.errors.LockNotAvailable | psycopg.errors.QueryCanceled):
-            raise VoicedrillError(f"{where} is busy (waited {self.store.timeout_s:g} s); try again, or use --no-save") from None
+            raise VoicedrillError(f"{where} is busy (waited {self.store.timeout_s:g} s); try again", "--no-save") from None
         if isinstance(exc, psycopg.OperationalError) and unreachable(exc):
             self.store._away = True
             raise Unreachable(f"{where} cannot be reached ({message})") from None

@@ -8,6 +8,7 @@ state and events into messages instead of drawing them.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
 import threading
 import time
@@ -186,6 +187,7 @@ class Practice:
         self.screen: WebScreen | None = None
         self.thread: threading.Thread | None = None
         self._stopping = threading.Event()  # Stop pressed for the run under way (also before its screen exists)
+        self._played = itertools.count(1)  # the reps fed from --input recordings since the app started
 
     def engine(self, drill: Drill) -> Engine:
         """The engine, loaded once; pocketsphinx is loaded again when the drill changes (its
@@ -197,11 +199,13 @@ class Practice:
             return self._engine[1]
 
     def sources(self, source: str) -> Callable[[int], Iterable[np.ndarray]]:
-        """'file': the --input recordings; else a microphone by its device number."""
+        """'file': the --input recordings, one per rep run after run (the next Start plays the
+        next one, not the first again); else a microphone by its device number."""
         if source == "file":
             if not self.config.inputs:
                 raise VoicedrillError("no recordings to play: start the app with --input rep.wav to practise without a microphone")
-            return file_sources(self.config.inputs, self.config.speed)
+            play = file_sources(self.config.inputs, self.config.speed)
+            return lambda number: play(next(self._played))
         device = int(source) if source.isdigit() else None
         MicSource(device)  # refused now if it cannot record
         return lambda number: MicSource(device)
@@ -252,7 +256,7 @@ class Practice:
             run = run_drill(drill, engine, sources, reps, self.screen, speaker, keeper, simulated)
             self._finish(run, keeper)
         except VoicedrillError as exc:
-            self.broadcast.publish({"type": "run_end", "summary": "", "saved": "", "error": str(exc)})
+            self.broadcast.publish({"type": "run_end", "summary": "", "saved": "", "error": exc.plain})
         except Exception:
             self.broadcast.publish({"type": "run_end", "summary": "", "saved": "", "error": "the run stopped on an internal error (details in the app's terminal)"})
             raise
@@ -269,7 +273,7 @@ class Practice:
             saved = " ".join([saved.rstrip(".") + "." if saved else "", f"Rep {run.dropped} was stopped before the handoff, so it was not scored or saved."]).strip()
         self.broadcast.publish({
             "type": "run_end", "summary": summary_line(info) if info else "", "saved": saved,
-            "error": str(run.error) if run.error else None,
+            "error": run.error.plain if run.error else None,
         })
 
     def refuse_if_running(self) -> None:

@@ -26,7 +26,7 @@ from starlette.templating import Jinja2Templates
 
 from .. import history
 from ..audio import input_devices, probe
-from ..drills import Drill, drill_dirs, list_drills, load_drill_file, load_named_drill, user_drills_dir
+from ..drills import MAX_DRILL_BYTES, Drill, drill_dirs, list_drills, load_drill_file, load_named_drill, user_drills_dir
 from ..errors import VoicedrillError
 from ..files import write_atomic, write_file
 from ..plots import fluency_figure, png_bytes, progress_figure, team_figure
@@ -39,7 +39,6 @@ from .guard import Guard, own_hosts
 from .runs import AppConfig, Broadcast, Busy, Practice, uploads_dir
 
 HERE = Path(__file__).parent
-MAX_DRILL_BYTES = 256 * 1024  # a drill file is a page of text
 CHART_REPS = 40  # the history page's charts show a drill's newest reps
 KEEPALIVE_S = 15.0
 
@@ -89,7 +88,7 @@ class App:
         except Busy as exc:
             return self.problem(request, str(exc), 409)
         except VoicedrillError as exc:
-            return self.problem(request, str(exc))
+            return self.problem(request, exc.plain)
         return JSONResponse({"started": drill.name, "reps": int(reps)}, status_code=202)
 
     async def stop(self, request: Request) -> Response:
@@ -144,16 +143,18 @@ class App:
         except Busy as exc:
             return self.problem(request, str(exc), 409)
         except VoicedrillError as exc:
-            message = str(exc).replace(str(path), Path(upload.filename).name) if path else str(exc)
+            message = exc.plain.replace(str(path), Path(upload.filename).name) if path else exc.plain
             return self.problem(request, message)
         return to_dict(report), saved, shown
 
     async def api_check(self, request: Request) -> Response:
-        """`voicedrill check --json` over HTTP: multipart field `file`, optional `drill`."""
+        """`voicedrill check --json` over HTTP (multipart field `file`, optional `drill`), and
+        `saved`: the rep's number in the history, or why it waits and where (as check says it)."""
         result = await self._checked(request)
         if isinstance(result, Response):
             return result
-        return JSONResponse(result[0])
+        report, saved, _ = result
+        return JSONResponse(report | {"saved": {"rep": saved.rep, "waiting": None if saved.rep else saved.waiting}})
 
     async def check(self, request: Request) -> Response:
         result = await self._checked(request)
@@ -309,12 +310,12 @@ class App:
         try:
             await run_in_threadpool(_save_drill, drill.name, data)
         except VoicedrillError as exc:
-            return await self.drills_page(request, 400, error=str(exc))
+            return await self.drills_page(request, 400, error=exc.plain)
         return RedirectResponse(f"/drills/{drill.name}?{'replaced' if replaced else 'added'}=1", status_code=303)
 
     async def unavailable(self, request: Request, exc: VoicedrillError) -> Response:
         """The history (or a drill) could not be used for this page: said in words, never a stack trace."""
-        return self.problem(request, str(exc), 503)
+        return self.problem(request, exc.plain, 503)
 
     async def not_found(self, request: Request, exc: HTTPException) -> Response:
         message = exc.detail if exc.status_code == 404 and exc.detail != "Not Found" else "There is no such page in the voicedrill app."
