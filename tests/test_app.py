@@ -267,10 +267,10 @@ def test_deleting_asks_first_then_the_rep_is_gone(server, reps):
 
 
 def test_each_start_plays_the_next_recording(reps):
-    """`app --input a.wav --input b.wav`: one rep per Start plays a, then b (it played a every time), then b again."""
+    """`app --input a.wav --input b.wav`: one rep per Start plays a, then b (it played a every time), then a again."""
     practice = App(AppConfig([probe(r) for r in reps], speech=False)).practice
     played = [practice.sources("file")(1).name for _ in range(3)]
-    assert played == [str(probe(r).path) for r in (reps[0], reps[1], reps[1])]
+    assert played == [str(probe(r).path) for r in (reps[0], reps[1], reps[0])]
 
 
 def test_start_is_refused_in_words_when_it_cannot_run(server):

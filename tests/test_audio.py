@@ -127,7 +127,7 @@ def test_file_source_paces_in_real_time(tmp_path, monkeypatch):
     [
         (lambda p: None, "no such file"),
         (lambda p: p.mkdir(), "is a folder"),
-        (lambda p: p.write_bytes(b""), "not a readable audio file"),
+        (lambda p: p.write_bytes(b""), r"the file is empty \(0 bytes\)"),
         (lambda p: p.write_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt "), "not a readable audio file"),
         (lambda p: p.write_text("this is not audio at all " * 20), "not a readable audio file"),
         (lambda p: sf.write(str(p), np.zeros(0, dtype=np.int16), 16000), "contains no audio"),

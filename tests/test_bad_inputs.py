@@ -120,7 +120,7 @@ def _wav_bytes(speech: np.ndarray) -> bytes:
 
 
 BROKEN_FILES = {
-    "zero bytes": (lambda s: b"", "not a readable audio file"),
+    "zero bytes": (lambda s: b"", "the file is empty (0 bytes)"),
     "truncated header": (lambda s: _wav_bytes(s)[:20], "not a readable audio file"),
     "header only": (lambda s: _wav_bytes(s)[:44], "contains no audio"),
     "text named .wav": (lambda s: b"This is a sales script, not audio.\n" * 40, "not a readable audio file"),

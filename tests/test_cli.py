@@ -49,13 +49,15 @@ def test_check_terminal_report(pieces, make_rep):
 
 
 def test_example_rep_shows_a_flagged_pause(tmp_path):
-    run = voicedrill("check", "--example", "--json", env={"XDG_CACHE_HOME": str(tmp_path), "HOME": str(tmp_path)})
+    run = voicedrill("check", "--example", "--json", env={"XDG_CACHE_HOME": str(tmp_path), "HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path / "data")})
     assert run.returncode == 0, run.stderr
     report = json.loads(run.stdout)
     assert sum(s["status"] == "ok" for s in report["steps"]) >= 6
     assert [(p["from"], p["to"]) for p in report["pauses"] if p["flagged"]] == [("notes", "payment")]
     assert list((tmp_path / "voicedrill").glob("example-hard-close-*.wav"))
-    assert "with a 1.6 s hesitation before payment on purpose, to show a long pause flagged" in run.stderr  # not a fault of the tool
+    assert "with a hesitation of about 1.6 s before payment on purpose, to show a long pause flagged" in run.stderr  # not a fault of the tool
+    assert "not saved to your history" in run.stderr and "saved as rep" not in run.stderr  # not the rep's own: never their target
+    assert not list((tmp_path / "data").rglob("history.db"))
 
 
 def test_silent_audio_is_a_report_not_an_error(tmp_path):

@@ -143,10 +143,28 @@ def test_with_the_customer_the_live_alarms_are_the_scorecards(drill, sphinx, lon
     where the scorecard has the rep back in 0.84 s: the meter added the silences inside "You're
     all set. … My tech …" until it was named the handoff. And the bare "Email?" after the phone's
     answer was never ticked, its pause alarmed as the phone's. Now the meter after the customer's
-    line stops at the rep's first word, as the scorecard measures it, and the email is ticked."""
+    line stops at the rep's first word, as the scorecard measures it, and the email is ticked.
+    The rep starts 1.3 s after the customer's "yes": the scorecard takes points for it, and the
+    meter (which only ran after a step) now runs from the "yes" and alarms it too."""
     report, _, events = customer_run(drill, sphinx, long_pauses, seed)
     assert {e.step for e in events if e.type == EventType.STEP} == {s.id for s in report.steps if s.status != "missing"} == {s.id for s in drill.steps}
+    cue, = [t for t in report.turns if t.turn.kind == "cue"]
     too_long = [p.from_step for p in report.pauses if p.flagged and p.gap_s > p.max_s]
+    assert not cue.in_time and [e.after for e in events if e.type == EventType.PAUSE_ALARM] == [None, *too_long]
+
+
+def test_an_um_then_a_stall_after_the_customer_is_a_long_pause(drill, sphinx, pieces, make_rep):
+    """After the customer's answer the rep says "Um," and stalls 3 s: that was counted as coming
+    back at once (the "um" was their reply), on the scorecard and the live meter alike. A filler
+    is no reply: the pause runs to their next real word, flagged, and alarmed live."""
+    recipe = [Piece(p.text, p.label, WAIT_S) for p in pieces]
+    recipe[1:1] = [Piece("Um,", "", WAIT_S)]
+    recipe[2] = Piece(recipe[2].text, recipe[2].label, 3.0)
+    path, _ = make_rep(recipe, "um after the answer")
+    report, _, events = customer_run(drill, sphinx, path, 1)
+    assert next(t for t in report.turns if t.turn.after == "name").turn.kind == "answer"
+    too_long = [p.from_step for p in report.pauses if p.flagged and p.gap_s > p.max_s]
+    assert too_long == ["name"] and not next(t for t in report.turns if t.turn.after == "name").in_time
     assert [e.after for e in events if e.type == EventType.PAUSE_ALARM] == too_long
 
 

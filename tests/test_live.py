@@ -155,6 +155,21 @@ def test_lines_the_stream_mishears_are_ticked_live_as_the_scorecard_finds_them(d
     assert [e.after for e in events if e.type == EventType.PAUSE_ALARM] == too_long == (["notes"] if case == "long-pause" else [])
 
 
+def test_keep_moving_shows_only_while_the_pause_goes_on(drill, sphinx, make_rep):
+    """Said with 1.3 s pauses: "keep moving!" was still on the screen a second into the next line,
+    until that line was named a step. It shows while the rep is silent past the limit; once they
+    talk again the meter says the pause was too long, and "keep moving!" is gone."""
+    from voicedrill.liveview import pause_meter
+
+    path, segments = make_rep([Piece(s.line, s.id, 1.3) for s in drill.steps], "long pauses, timed")
+    shown: list[tuple[float, str]] = []
+    run_rep(LiveRep(drill, sphinx), FileSource(path), lambda state, new: shown.append((state.audio_s, pause_meter(state).plain)))
+    talking = [text for t, text in shown if any(s.start + 0.15 <= t <= s.end for s in segments)]
+    silent = [text for t, text in shown if not any(s.start <= t <= s.end + 1.0 for s in segments)]  # past the 1 s limit
+    assert not [text for text in talking if "keep moving!" in text] and any("too long (limit 1s)" in text for text in talking)
+    assert sum("keep moving!" in text for text in silent) >= len(segments) - 2  # (as the pauses run on)
+
+
 def test_a_line_placed_late_does_not_lengthen_the_pause_before_it(drill, sphinx, tmp_path):
     """At 130 wpm (en-us) "This address here, right?" is misheard live until the next line
     comes: the silences inside and after it are not added to the pause before it (a false

@@ -21,7 +21,7 @@ BLOCK_S = 0.1  # 100 ms blocks: small enough for live feedback, large enough to 
 DITHER = 10  # ± this many 16-bit steps of noise (about −75 dBFS): a microphone's own faint hiss
 MIN_RATE, MAX_RATE = 8000, 384000  # telephone to studio; outside that a header is lying
 CUT_S = 0.1  # a WAV file missing this much of the audio its header promises is cut short (less: a torn last sample)
-OPEN_ENDED = 0x7FFFFFFF  # a WAV data size this large or more: a recorder's "still recording", not a promise
+OPEN_ENDED = 0x70000000  # a WAV data size this large or more (1.8 GB; SoX writes 0x7FFFF000): a recorder's "still recording", not a promise
 MOST_NOT_NUMBERS = 0.1  # a float file with more than this share of samples not numbers is damaged (a few: a glitch)
 
 
@@ -45,6 +45,8 @@ def probe(path: str | Path) -> AudioInfo:
     keep_safe(path, "the recording being checked")
     with open(path, "rb") as f:
         head = f.read(4)
+    if not head:
+        raise VoicedrillError(f"{path}: the file is empty (0 bytes): nothing was recorded or copied into it; record the rep again")
     if head[:3] == b"ID3" or (len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0):
         raise VoicedrillError(f"{path}: MP3 is not supported; convert it to WAV or FLAC (e.g. ffmpeg -i rep.mp3 rep.wav)")
     try:
@@ -106,10 +108,14 @@ def stream_file(source: str | Path | AudioInfo, block_s: float = BLOCK_S) -> Ite
     try:
         with f:
             for chunk in f.blocks(blocksize=block, dtype="float32", always_2d=True):
-                # a float file may hold NaN or infinite samples: a few are heard as silence and full scale
-                mono = chunk.mean(axis=1, dtype=np.float32)
-                not_numbers += int(np.isnan(mono).sum())
-                mono = np.nan_to_num(mono, nan=0.0, posinf=1.0, neginf=-1.0)
+                # a float file may hold NaN or infinite samples: a few are heard as silence and full
+                # scale; a channel of them (a dead one) is left out; a file mostly of them is damaged
+                lost = np.isnan(chunk)
+                not_numbers += int(lost.all(axis=1).sum())
+                if not_numbers > MOST_NOT_NUMBERS * info.frames:
+                    raise VoicedrillError(f"{info.path}: the audio is damaged: much of it is not sound at all (samples that are not numbers); record the rep again")
+                mono = np.where(lost, 0.0, chunk).sum(axis=1) / np.maximum(1, (~lost).sum(axis=1))  # the channels that hold numbers
+                mono = np.nan_to_num(mono, nan=0.0, posinf=1.0, neginf=-1.0).astype(np.float32)
                 if resampler is not None:
                     mono = resampler.resample_chunk(mono, last=False)
                 if mono.size:
@@ -120,8 +126,6 @@ def stream_file(source: str | Path | AudioInfo, block_s: float = BLOCK_S) -> Ite
                     yield to_pcm16(tail)
     except sf.LibsndfileError:
         raise VoicedrillError(f"{info.path}: the audio is damaged partway through; record the rep again or convert it to WAV") from None
-    if not_numbers > MOST_NOT_NUMBERS * info.frames:
-        raise VoicedrillError(f"{info.path}: the audio is damaged: {not_numbers / info.frames:.0%} of it is not sound at all (samples that are not numbers); record the rep again")
 
 
 def clip_file(source: str | Path | AudioInfo, start_s: float, end_s: float) -> np.ndarray:

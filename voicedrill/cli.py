@@ -113,7 +113,7 @@ def _parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("check", help="score a recorded rep (WAV, FLAC or OGG)")
     check.add_argument("audio", nargs="?", help="the recording; omit with --example")
-    check.add_argument("--example", action="store_true", help="check a synthesised example rep of the drill")
+    check.add_argument("--example", action="store_true", help="check a synthesised example rep of the drill (not saved to your history)")
     _engine_options(check)
     check.add_argument("--json", action="store_true", help="print exactly one JSON object")
     check.add_argument("--no-save", action="store_true", help="do not keep this rep in the history")
@@ -138,7 +138,7 @@ def _parser() -> argparse.ArgumentParser:
     app.add_argument("--port", type=_number(0, 65535, whole=True, zero=True), default=0, help="port (default: a free one)")
     app.add_argument("--no-browser", action="store_true", help="only serve; do not open the browser")
     app.add_argument("--input", action="append", type=Path, default=[], metavar="FILE",
-                     help="Start plays these recordings instead of the microphone, one per rep in this order, run after run (repeat for one file per rep)")
+                     help="Start plays these recordings instead of the microphone, one per rep in turn, run after run (repeat for one file per rep)")
     app.add_argument("--speed", type=_number(0.25, 100, zero=True), default=1.0, help="with --input: 1 = real time, 0 = as fast as possible")
     _engine_options(app, drill=False)
     app.add_argument("--no-speech", action="store_true", help="cues and customer lines on screen only, not spoken")
@@ -308,12 +308,12 @@ def _check(args: argparse.Namespace, err: Console) -> int:
         raise VoicedrillError("check needs an audio file or --example (not both)")
     drill = load_drill(args.drill)
     audio = example_rep(drill) if args.example else Path(args.audio)
-    if args.example:
-        err.print(f"example rep: {audio} ({example_note(drill)})", markup=False)
+    if args.example:  # not the rep's own: never in their history, never their target
+        err.print(f"example rep: {audio} ({example_note(drill)}; not saved to your history)", markup=False)
     info = probe(audio)  # a bad file is refused before the model loads…
     if info.rate < RATE:
         err.print(f"note: {audio} is {info.rate} Hz (telephone quality); speech recognition is less reliable below 16 kHz", markup=False, soft_wrap=True)
-    store = None if args.no_save else history.open_store(offline=True)  # …and so is an unusable history
+    store = None if args.no_save or args.example else history.open_store(offline=True)  # …and so is an unusable history
     user = history.who(args.user)  # …and a bad name
     engine = load_engine(args.engine, args.model, drill)
     err.print(f"engine: {engine.description}", markup=False)

@@ -149,7 +149,7 @@ class Store:
         except VoicedrillError as exc:
             if write:
                 raise
-            self.notes.append(f"{counted(len(waiting), 'rep')} waiting in {waiting[0].parent} for the history ({exc})")
+            self.notes.append(f"{counted(len(waiting), 'rep')} waiting in {waiting[0].parent} for the history ({exc.plain})")
             self._open_read()
         else:
             self._import(waiting)

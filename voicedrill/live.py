@@ -23,11 +23,11 @@ import numpy as np
 from .align import align, judge_order, marked_line
 from .analysis import analyse, clean_words
 from .asr import Engine
-from .audio import RATE, SilenceTracker, clip_blocks
+from .audio import FRAME_S, RATE, SilenceTracker, clip_blocks
 from .data import CustomerTurn, Hit, RepReport, TurnKind, Word
 from .decoding import DecoderGone, Decoding, Heard, InlineDecoding, Twin
 from .drills import Drill
-from .metrics import REPLY_EDGE_S, pause_between, shown_gap
+from .metrics import pause_between, replies, shown_gap
 from .second_look import RUN_GAP_S, step_looked_for
 
 END_SILENCE_S = 1.5  # from a microphone, the rep ends this long after the last step is said…
@@ -90,6 +90,7 @@ class LiveState:
     pause_s: float = 0.0  # silence since the last step (or the customer's line after it)
     pause_limits: tuple[float, float] | None = None  # for the pause under way; None: no next step
     alarm: bool = False  # the pause under way is over its limit
+    resumed: bool = False  # the rep has made sound since the pause passed its limit: it was too long, "keep moving!" is over
     turns: list[CustomerTurn] = field(default_factory=list)
     echo_guard_s: float = ECHO_GUARD_S
 
@@ -113,14 +114,14 @@ class LiveState:
         marked = [marked_line(phrase, self.last_step_heard) for phrase in step.phrases]  # the wording they used: a variant is as good
         return max(marked, key=lambda words: sum(caught for _, caught in words))
 
-    def current_step(self) -> str | None:
-        """The step the rep should say next: the first not heard after the latest one said in its
-        place. A step that must come last (payment) or was said out of order moves nobody on: said
-        first, payment leaves the rep on the name, not the handoff (a skipped step is left behind)."""
-        steps = [s.id for s in self.drill.steps]
+    def current_step(self, required: bool = False) -> str | None:
+        """The step the rep should say next (with `required`, the next they may not leave out):
+        the first not heard after the latest one said in its place. A step that must come last
+        (payment) or was said out of order moves nobody on: said first, payment leaves the rep on
+        the name, not the handoff (a skipped step is left behind)."""
         placed = [step for step in self.heard if step not in self.out_of_order and step not in self.drill.last]  # (in spoken order)
         start = self.drill.order_rank(placed[-1]) if placed else 0  # a group's steps come in any order: from its first
-        return next((s for s in steps[start:] if s not in self.heard), None)
+        return next((s.id for s in self.drill.steps[start:] if s.id not in self.heard and not (required and s.optional)), None)
 
 
 class Said(NamedTuple):
@@ -180,6 +181,7 @@ class LiveRep:
         self._looks: list[Said] = []  # steps found by looking again (second_look.step_looked_for)…
         self._look_words: list[Word] = []  # …and the words each look put there
         self._looked: set[tuple[str, float]] = set()  # (step, where a pause began): looked for there
+        self._over_at: float | None = None  # when the pause under way passed its limit
         self.ended_itself = False  # its end was heard (or its recording ran out): not cut short by a Stop
         self.outbox: list[LiveEvent] = [LiveEvent(EventType.REP_START, 0.0, number)]
 
@@ -223,6 +225,7 @@ class LiveRep:
             self.decoding = InlineDecoding(self.engine, self.drill)
             self.state.final, self.state.partial = [], []
             self._aligner, self._seen = LiveAligner(self.drill), ()
+            self._looks, self._look_words, self._looked = [], [], set()  # (looked at over the lost decoder's words: again)
             for block in self.audio:
                 self.decoding.send(block)
             return self.decoding.finish(self.tracker.silences()) if finish else self.decoding.heard()
@@ -242,7 +245,9 @@ class LiveRep:
         words = state.words
         hits = self._aligner.step_hits(words, len(state.final))
         said = [Said(words[h.first].start, words[h.last].end, h.key, " ".join(w.text for w in words[h.first : h.last + 1])) for h in hits]
-        said = sorted(said + [look for look in self._looks if look.step not in {h.key for h in hits}])
+        spans = [(s.start, s.end) for s in said]  # a look whose line the stream now names as a step (or another) is gone
+        said = sorted(said + [look for look in self._looks if look.step not in {h.key for h in hits}
+                              and not any(look.start < end and start < look.end for start, end in spans)])
         state.out_of_order, _ = judge_order([s.step for s in said], self.drill)
         heard: dict[str, LiveEvent] = {}
         for step in said:
@@ -260,25 +265,27 @@ class LiveRep:
             self._last_step_start_s = latest.start
 
     def _look_again(self, since: float) -> None:
-        """What may be the line of the step the rep is on, said since the last step, is looked at
-        again as the scorecard will look at it after the rep (second_look.step_looked_for) once a
-        pause follows it whose place among the words is known (see _placed): words no step
-        explains ("Email?" heard as "he"), or a sound no word was put on. The step found there is
-        ticked now. Each pause starts one look, at what was said before it."""
+        """What may be the line of the next step the rep may not leave out, said since the last
+        step, is looked at again as the scorecard will look at it after the rep
+        (second_look.step_looked_for) once a pause follows it whose place among the words is known
+        (see _placed): words no step explains ("Email?" heard as "he"), or a sound no word was put
+        on. The step found there is ticked now, until the stream names those words as a step (see
+        _track_steps). Each pause starts one look, at what was said since the last look for that
+        step (the cost stays flat)."""
         state = self.state
-        following = state.current_step()
+        following = state.current_step(required=True)
         silences = self._placed(self.tracker.silences(since_s=since - 1.0), since)
         over = max((s for s, e in silences if s > since and e - s >= RUN_GAP_S), default=None)
         if following is None or over is None or (following, over) in self._looked:
             return
         self._looked.add((following, over))
+        fresh_from = max((at for step, at in self._looked if step == following and at < over), default=0.0)
         words = self._with_looks([w for w in state.words if w.end <= over])
         before = [(s, e) for s, e in silences if s <= over]
-        found = step_looked_for(words, self.drill, self.engine, lambda a, b: clip_blocks(self.audio, a, b), before, following)
+        found = step_looked_for(words, self.drill, self.engine, lambda a, b: clip_blocks(self.audio, a, b), before, following, fresh_from)
         if found:
-            new = [w for w in found if w not in words]
-            self._looks.append(Said(new[0].start, new[-1].end, following, " ".join(w.text for w in new)))
-            self._look_words += new
+            self._looks.append(Said(found[0].start, found[-1].end, following, " ".join(w.text for w in found)))
+            self._look_words += found
             self._track_steps()
 
     def _with_looks(self, words: list[Word]) -> list[Word]:
@@ -289,23 +296,30 @@ class LiveRep:
         return sorted(heard + self._look_words, key=lambda w: (w.start, w.end))
 
     def _measure_pause(self) -> None:
-        """The pause meter: silence heard since the last step, or since the customer's reply to it."""
+        """The pause meter: silence heard since the last step, or since the customer's line after
+        it (their "yes" before the first step: how fast the rep starts)."""
         state = self.state
-        if state.last_step_end_s is None or state.customer_speaking():
+        if (state.last_step_end_s is None and not state.turns) or state.customer_speaking():
             state.pause_s, state.alarm = 0.0, False
             return
-        self._look_again(state.last_step_end_s)
         now, since = state.audio_s, state.last_step_end_s
-        turn = state.turns[-1] if state.turns and state.turns[-1].end > since else None
-        state.pause_s = self._pause_since(since, now) if turn is None else self._reply_time(turn.end)
-        following = state.current_step()
-        state.pause_limits = self.drill.pause_limits(state.last_step, following) if following else None
+        if since is None:  # the customer's cue said, no step yet
+            state.pause_s, state.pause_limits = self._reply_time(state.turns[-1].end), (0.0, self.drill.max_pause_s)
+        else:
+            self._look_again(since)
+            since = state.last_step_end_s  # (a step the look found moves it on)
+            turn = state.turns[-1] if state.turns and state.turns[-1].end > since else None
+            state.pause_s = self._pause_since(since, now) if turn is None else self._reply_time(turn.end)
+            following = state.current_step()
+            state.pause_limits = self.drill.pause_limits(state.last_step, following) if following else None
         state.alarm = state.pause_limits is not None and shown_gap(state.pause_s) > state.pause_limits[1]
+        self._over_at = (self._over_at or now) if state.alarm else None
+        state.resumed = self._over_at is not None and self._sound_since(self._over_at)
         # one alarm per pause: the alarm is for the silence after the last word heard, so a line
         # heard by then and named or its end revised later (heard whole, or misheard until then) is
         # still that pause; a step begun after that word, named when it is decoded, starts a new one
         if state.alarm and self._last_step_start_s >= self._alarmed_s:
-            self._alarmed_s = self._heard_until(0.0)
+            self._alarmed_s = self._heard_until(now)
             self.event(EventType.PAUSE_ALARM, after=state.last_step)
 
     def _pause_since(self, since: float, now: float) -> float:
@@ -319,10 +333,10 @@ class LiveRep:
 
     def _reply_time(self, after: float) -> float:
         """The rep's response time to the customer's line that ended at `after`, as the scorecard
-        measures it (metrics.pauses): up to the first word said after it, not the silences inside
+        measures it (metrics.pauses): up to the first word said after it (not a filler), not the silences inside
         their reply ("You're all set. … My tech…" before it is named as the handoff); until a word
         is heard, the silences since the line whose place among the words is known (see _placed)."""
-        reply = min((w.start for w in self.state.words if w.start >= after - REPLY_EDGE_S), default=math.inf)
+        reply = min((w.start for w in self.state.words if replies(w, after, self.drill)), default=math.inf)
         silences = self._placed(self.tracker.silences(min_s=0.0, since_s=after), after)
         return sum(min(e, reply) - max(s, after) for s, e in silences if e > after and s < reply)
 
@@ -338,6 +352,11 @@ class LiveRep:
         words_end = self._heard_until(since)
         unnamed_from = next((e for _, e in found if e > words_end), float("inf"))  # where sound after the last word begins
         return [(s, e) for s, e in found if s <= self._decoded_s - (PLACING_S if s >= unnamed_from else 0.0)]
+
+    def _sound_since(self, start: float) -> bool:
+        """Has the rep made any sound from `start` on (a silence under way ends at the last frame)?"""
+        quiet = self.tracker.silences(min_s=0.0, since_s=start)
+        return not (quiet and quiet[0][0] <= start + FRAME_S and quiet[0][1] >= self.state.audio_s - FRAME_S)
 
     def _heard_until(self, default: float) -> float:
         """Where the last word heard ends (a word put on a sound by a look included), else `default`."""

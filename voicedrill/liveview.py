@@ -32,6 +32,8 @@ def pause_meter(state: LiveState) -> Text:
     if state.pause_limits is None:
         return Text(f"pause {pause:4.1f}s {bar}", style="dim")
     low, high = state.pause_limits
+    if state.alarm and state.resumed:  # they are talking again: the pause is over, and was too long
+        return Text(f"pause {pause:4.1f}s {bar}  too long (limit {high:g}s)", style="red")
     if state.alarm:
         return Text(f"pause {pause:4.1f}s {bar}  keep moving!", style="bold red")
     if pause < low:
@@ -70,7 +72,7 @@ def event_line(event: LiveEvent) -> str | None:
     if event.type == EventType.STEP:
         return f"  ✓ {event.step} at {event.t:.1f}s" + ("  (out of order)" if event.out_of_order else "")
     if event.type == EventType.PAUSE_ALARM:
-        return f"  ! pause after {event.after} at {event.t:.1f}s: keep moving"
+        return f"  ! pause after {event.after or 'the customer'} at {event.t:.1f}s: keep moving"
     if event.type == EventType.CUSTOMER:
         return f"  customer ({event.kind}) at {event.t:.1f}s: {event.text}"
     return None

@@ -160,7 +160,7 @@ def pauses(
         end, start = words[a.last].end, words[b.first].start
         turn = next((t for t in reversed(turns) if end - EDGE_S <= t.start and t.end <= start + EDGE_S), None)
         if turn is not None:  # the rep's response time: from the customer's last word to the rep's first
-            back = next((w.start for w in words[a.last + 1 : b.first + 1] if w.start >= turn.end - REPLY_EDGE_S), start)
+            back = next((w.start for w in words[a.last + 1 : b.first + 1] if replies(w, turn.end, drill)), start)
             gap = max(0.0, back - turn.end)
         else:
             gap = pause_between(end, start, quiet, words[a.last + 1 : b.first], drill, hushes)
@@ -176,7 +176,8 @@ def customer_turns(words: Sequence[Word], drill: Drill, alignment: Alignment, tu
     results = []
     for turn in turns:
         after = [i for i, w in enumerate(words) if w.start >= turn.end - REPLY_EDGE_S]
-        latency = round(words[after[0]].start - turn.end, 3) if after else None
+        back = next((words[i].start for i in after if replies(words[i], turn.end, drill)), None)
+        latency = round(back - turn.end, 3) if back is not None else None
         later_steps = [h for h in alignment.step_hits() if words[h.first].start >= turn.end - REPLY_EDGE_S]
         floor = rank.get(turn.after, -1) if turn.after else -1  # a turn after no known step: any step counts
         onward = [h for h in later_steps if rank[h.key] > floor]
@@ -190,6 +191,12 @@ def customer_turns(words: Sequence[Word], drill: Drill, alignment: Alignment, tu
     return tuple(results)
 
 
+
+
+def replies(word: Word, turn_end: float, drill: Drill) -> bool:
+    """Is this word the rep's reply to the customer's line that ended at `turn_end`: said after it
+    (or as it ended), and not a filler ("ah", then a stall, is no reply yet)?"""
+    return word.start >= turn_end - REPLY_EDGE_S and not is_filler(word, drill)
 
 
 def clear(words: Sequence[Word]) -> bool:
@@ -302,9 +309,16 @@ def _problems(drill, steps, pauses_, pace_, fillers, forbidden, turns) -> list[t
     for p in pauses_:
         if p.too_short:
             add("flow", COST["required_pause"], f"pause before {p.to_step}", "required_pause", p.to_step, limit=f"{p.min_s:g} s")
-        elif p.flagged:
-            cost = COST["pause"] + COST["pause_per_s"] * (p.gap_s - p.max_s)
-            add("flow", cost, f"pause before {p.to_step}", "pause", p.to_step, gap=f"{p.gap_s:.2f} s", limit=f"{p.max_s:g} s")  # as the pauses table shows it
+    long = [p for p in pauses_ if p.flagged and not p.too_short]
+    if long:  # one tip, told about the longest: the same advice six times over is noise
+        worst = max(long, key=lambda p: p.gap_s)
+        others = [f"{p.gap_s:.2f} s before {p.to_step}" for p in long if p is not worst]  # as the pauses table shows them, in spoken order
+        cost = sum(COST["pause"] + COST["pause_per_s"] * (p.gap_s - p.max_s) for p in long)
+        about = f"pause before {worst.to_step}" if not others else f"{len(long)} pauses too long"
+        add("flow", cost, about, "pause", worst.to_step, gap=f"{worst.gap_s:.2f} s", limit=f"{worst.max_s:g} s")
+        if others:
+            part, points, tip = problems.pop()
+            problems.append((part, points, replace(tip, tip=f"{tip.tip} Also too long: {', '.join(others)}.")))
     for t in turns:
         following = ids[ids.index(t.turn.after) + 1] if t.turn.after in ids[:-1] else None
         if not t.continued and following:

@@ -125,7 +125,7 @@ def example_note(drill: Drill) -> str:
     pieces = example_pieces(drill)
     slow = next((p for p in pieces if p.pause_before == drill.max_pause_s + HESITATION_OVER_S), None)
     said = "every step in order, each with its example line"
-    return said if slow is None else f"{said}, with a {slow.pause_before:g} s hesitation before {slow.label} on purpose, to show a long pause flagged"
+    return said if slow is None else f"{said}, with a hesitation of about {slow.pause_before:g} s before {slow.label} on purpose, to show a long pause flagged"
 
 
 def example_rep(drill: Drill) -> Path:
@@ -349,7 +349,7 @@ def run_drill(
                 kept = keeper.keep(number, report, rep, getattr(source, "name", "microphone"))
                 run.reports.append(report)
                 run.kept.append(kept)
-            screen.scored(number, report, kept, f"Rep {number} — {drill.title}  (saved: {kept.where})")
+            screen.scored(number, report, kept, f"Rep {number} — {drill.title}  ({'saved: ' + kept.where if kept.places else 'not saved: --no-save'})")
     except KeyboardInterrupt:
         run.interrupted = True
     except VoicedrillError as exc:

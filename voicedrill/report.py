@@ -438,6 +438,8 @@ def render_summary(reports: list[RepReport], console: Console, interrupted: bool
 def summary_line(info: dict) -> str:
     """First vs last, the best rep and the trend, in words (`info` from summary(), at least one rep)."""
     best = f"rep {info['best_rep']}" if info["best_rep"] else "a rep waiting on this computer"
+    if info.get("reps") == 1:
+        return f"Score {info['best_score']} ({best}). A run of ten reps shows how it flows from rep to rep."
     line = f"First rep {info['first_score']} → last rep {info['last_score']}; best: {best} ({info['best_score']})"
     if "trend_per_rep" in info:
         trend = info["trend_per_rep"]

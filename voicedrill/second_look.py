@@ -80,28 +80,36 @@ def second_look(words: Sequence[Word], drill: Drill, engine: object, clip: Clip,
     return _fillers_heard_again(words, drill, alignment, engine, clip)
 
 
-def step_looked_for(words: list[Word], drill: Drill, engine: object, clip: Clip, silences: Silences, step_id: str) -> list[Word] | None:
-    """The words once one step not heard yet is found by looking again where it belongs, as
-    second_look looks after the rep, or None. Live, the step the rep is on is looked for as soon
-    as what may be its line is over: the screen ticks the lone "Email?" the scorecard will find,
-    and the pause meter measures from it (not one pause over the silences either side of it)."""
+def step_looked_for(words: list[Word], drill: Drill, engine: object, clip: Clip, silences: Silences, step_id: str,
+                    fresh_from: float = 0.0) -> list[Word] | None:
+    """The step's words once a step not heard yet is found by looking again where it belongs, as
+    second_look looks after the rep (only at what was said from `fresh_from` on: the rest was
+    looked at already), or None. Live, the step the rep is on is looked for as soon as what may be
+    its line is over: the screen ticks the lone "Email?" the scorecard will find, and the pause
+    meter measures from it (not one pause over the silences either side of it)."""
     if not isinstance(engine, Listener) or not words:
         return None
     step = next(s for s in drill.steps if s.id == step_id)
-    found = _step_found(step, words, align(words, drill), drill, engine, clip, silences)
-    return found[0] if found else None
+    found = _step_found(step, words, align(words, drill), drill, engine, clip, silences, fresh_from)
+    if found is None:
+        return None
+    again, realigned = found
+    hit = next(h for h in realigned.step_hits() if h.key == step_id and any(w not in words for w in again[h.first : h.last + 1]))
+    return again[hit.first : hit.last + 1]
 
 
 def _step_found(step: Step, words: list[Word], alignment: Alignment, drill: Drill, engine: Listener, clip: Clip,
-                silences: Silences) -> tuple[list[Word], Alignment] | None:
+                silences: Silences, fresh_from: float = 0.0) -> tuple[list[Word], Alignment] | None:
     """The words and their alignment once a missing step is heard where it belongs: in its gap's
-    words (_looked_for), else in a sound there no word was put on (_heard_in_sound); or None."""
+    words (_looked_for), else in a sound there no word was put on (_heard_in_sound); or None.
+    Only what begins at `fresh_from` or later is heard again."""
     budget = [MAX_LOOKS]
-    return _looked_for(step, words, alignment, drill, engine, clip, budget) or _heard_in_sound(step, words, alignment, drill, engine, clip, silences, budget)
+    return (_looked_for(step, words, alignment, drill, engine, clip, budget, fresh_from=fresh_from)
+            or _heard_in_sound(step, words, alignment, drill, engine, clip, silences, budget, fresh_from))
 
 
 def _looked_for(step: Step, words: list[Word], alignment: Alignment, drill: Drill, engine: Listener, clip: Clip,
-                budget: list[int], widen: bool = True) -> tuple[list[Word], Alignment] | None:
+                budget: list[int], widen: bool = True, fresh_from: float = 0.0) -> tuple[list[Word], Alignment] | None:
     """The words and their alignment once the step is heard where the script puts it, or None.
     Each stretch of unexplained speech in its gap is heard again allowed only the step's phrases;
     then (`widen`) with the words said with it, without a pause, that a neighbouring step took
@@ -109,8 +117,9 @@ def _looked_for(step: Step, words: list[Word], alignment: Alignment, drill: Dril
     more of the audio round it, where the part of its line no word was put on may be ("is right"
     for "This address here, right?"). A look is taken only when all else heard for sure reads as
     before (_same_elsewhere); a step that loses its words to a widened look is looked for again without
-    them. `budget` holds the looks left for the missing step, those looks again included."""
-    stretches = _stretches(words, _unexplained_gap(words, drill, alignment, step.id))
+    them. `budget` holds the looks left for the missing step, those looks again included; only
+    stretches begun at `fresh_from` or later are heard."""
+    stretches = [(a, b) for a, b in _stretches(words, _unexplained_gap(words, drill, alignment, step.id)) if words[a].start >= fresh_from]
     free = ((set(range(len(words))) - _explained(alignment)) | _apart(words, alignment)) if widen else set()
     widened = [_said_with(words, a, b, free) for a, b in stretches]
     looks = [(a, b, pad) for a, b, pad in [(a, b, PAD_S) for a, b in stretches + widened] + [(a, b, REACH_S) for a, b in stretches]
@@ -135,16 +144,16 @@ def _looked_for(step: Step, words: list[Word], alignment: Alignment, drill: Dril
 
 
 def _heard_in_sound(step: Step, words: list[Word], alignment: Alignment, drill: Drill, engine: Listener, clip: Clip,
-                    silences: Silences, budget: list[int]) -> tuple[list[Word], Alignment] | None:
+                    silences: Silences, budget: list[int], fresh_from: float = 0.0) -> tuple[list[Word], Alignment] | None:
     """The words and their alignment once the step is heard in a sound of its gap that no word was
-    put on, or None. Each such sound, between two silences, is heard allowed only the step's phrases
+    put on (begun at `fresh_from` or later), or None. Each such sound, between two silences, is heard allowed only the step's phrases
     (a breath, a cough or room noise ends in none of them: nothing); the phrase heard is spread
     over the sound, so its pauses are the silences round it. Kept, as a word look, only when all
     else heard for sure reads as before (_same_elsewhere)."""
     earlier, later = _neighbours(drill, alignment, step.id)
     if earlier is None and later is None:
         return None
-    before = words[earlier.last].end if earlier else 0.0
+    before = max(words[earlier.last].end if earlier else 0.0, fresh_from)
     after = words[later.first].start if later else math.inf
     between = words[earlier.last + 1 if earlier else 0 : later.first if later else len(words)]
     for start, end in _wordless_sounds(between, silences, before, after):

@@ -134,7 +134,7 @@ class PgStore(Store):
         except Unreachable as exc:
             if not offline:
                 raise
-            self.problem = str(exc)  # practice goes on: every rep waits in a pending file until the server is back
+            self.problem = exc.plain  # practice goes on: every rep waits in a pending file until the server is back
             return
         if not (write or waiting):  # a reader changes nothing and takes no write lock: an older schema is read as it is
             with self._errors() as db:
@@ -208,7 +208,7 @@ class PgStore(Store):
         except psycopg.Error:
             return False
         except VoicedrillError as exc:  # refused (another program's tables, a newer schema): the reps keep waiting
-            self.problem = str(exc)
+            self.problem = exc.plain
             self.db.close()
             return False
         return True

@@ -91,7 +91,7 @@ def state_message(state: LiveState) -> dict:
     return {
         "type": "state", "rep": state.rep, "t": round(state.audio_s, 2),
         "current": state.current_step(), "heard": sorted(state.heard), "out_of_order": sorted(state.out_of_order),
-        "pause_s": round(state.pause_s, 2), "limits": state.pause_limits, "alarm": state.alarm,
+        "pause_s": round(state.pause_s, 2), "limits": state.pause_limits, "alarm": state.alarm, "resumed": state.resumed,
         "words": [list(pair) for pair in state.said_line()],  # the last line said, as the script has it: [word, caught]
         "customer": turn.text if turn else None,
     }
@@ -199,13 +199,14 @@ class Practice:
             return self._engine[1]
 
     def sources(self, source: str) -> Callable[[int], Iterable[np.ndarray]]:
-        """'file': the --input recordings, one per rep run after run (the next Start plays the
-        next one, not the first again); else a microphone by its device number."""
+        """'file': the --input recordings in turn, one per rep run after run (the next Start plays
+        the next one, not the first again; after the last, the first); else a microphone by its
+        device number."""
         if source == "file":
             if not self.config.inputs:
                 raise VoicedrillError("no recordings to play: start the app with --input rep.wav to practise without a microphone")
             play = file_sources(self.config.inputs, self.config.speed)
-            return lambda number: play(next(self._played))
+            return lambda number: play((next(self._played) - 1) % len(self.config.inputs) + 1)
         device = int(source) if source.isdigit() else None
         MicSource(device)  # refused now if it cannot record
         return lambda number: MicSource(device)

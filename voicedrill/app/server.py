@@ -68,7 +68,9 @@ class App:
         drills = [d for _, d in await run_in_threadpool(list_drills) if isinstance(d, Drill)]
         chosen = request.query_params.get("drill", "hard-close")
         names = ", ".join(i.path.name for i in self.config.inputs)
-        sources = [("file", f"recording: {names}" if len(names) < 60 else f"the {len(self.config.inputs)} recordings the app was started with")] if self.config.inputs else []
+        several = len(self.config.inputs) > 1
+        named = f"recordings, one per rep in turn: {names}" if several else f"recording: {names}"
+        sources = [("file", named if len(names) < 60 else f"the {len(self.config.inputs)} recordings the app was started with, in turn")] if self.config.inputs else []
         sources += [(str(i), f"microphone: {name}") for i, name in await run_in_threadpool(input_devices)]
         steps = {d.name: {"title": d.title, "customer": d.has_customer,
                           "steps": [{"id": s.id, "line": s.line} for s in d.steps]} for d in drills}

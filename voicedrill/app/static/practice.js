@@ -66,7 +66,8 @@ function showMeter(state) {
   meter.dataset.alarm = String(state.alarm);
   meter.dataset.required = String(Boolean(state.limits) && state.pause_s < low);
   const seconds = state.pause_s.toFixed(1) + " s";
-  text.textContent = state.alarm ? `pause ${seconds} — keep moving!`
+  text.textContent = state.alarm && state.resumed ? `pause ${seconds} — too long (limit ${high} s)`
+    : state.alarm ? `pause ${seconds} — keep moving!`
     : state.limits && state.pause_s < low ? `hold the pause: ${(low - state.pause_s).toFixed(1)} s more`
     : state.limits ? `pause ${seconds} (limit ${high} s)` : `pause ${seconds}`;
 }
