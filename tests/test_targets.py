@@ -13,7 +13,7 @@ from voicedrill.data import Word
 from voicedrill.history import Session, Store
 from voicedrill.practice import with_targets
 from voicedrill.progress import render_history
-from voicedrill.report import render, render_summary, reps_grid, summary, to_dict
+from voicedrill.report import from_dict, render, render_summary, reps_grid, summary, to_dict
 from voicedrill.targets import MIN_REPS, judged
 
 
@@ -41,7 +41,7 @@ def test_targets_are_the_recent_best_and_say_if_beaten(drill):
     faster = judged(rep(drill, 0.3), past)
     assert faster.targets.from_reps == MIN_REPS
     met = {t.what: t.met for t in faster.targets.results}
-    assert met == {"time from first question to handoff": True, "longest pause between questions": True, "speaking pace": True}
+    assert met == {"time from first question through the handoff": True, "longest pause between questions": True, "speaking pace": True}
     best_time = min(r.duration_s for r in past)
     slower = judged(rep(drill, 0.9), past)
     time = next(t for t in slower.targets.results if t.what.startswith("time"))
@@ -60,7 +60,7 @@ def test_a_rep_that_skipped_a_step_is_not_timed_against_the_target(drill):
     assert skipped.duration_s < time.target and time.value is None and not time.met
     console = Console(file=io.StringIO(), width=100, color_system=None)
     render(skipped, console)
-    assert "time from first question to handoff not timed: not said by the script (a step skipped or out of order, or a phrase to avoid), target" in " ".join(console.file.getvalue().split())
+    assert "time from first question through the handoff not timed: not said by the script (a step skipped or out of order, or a phrase to avoid), target" in " ".join(console.file.getvalue().split())
 
 
 def test_a_rep_out_of_order_or_with_a_forbidden_phrase_sets_no_target(drill):
@@ -92,6 +92,17 @@ def test_a_slow_rep_outside_the_band_never_sets_the_pace_target(drill):
     past = [rep(drill, 0.4, word_s=0.55) for _ in range(3)]  # about 100 words a minute: below the band
     pace = [t for t in judged(rep(drill, 0.4), past).targets.results if t.what == "speaking pace"]
     assert pace == []
+
+
+def test_a_target_stored_under_its_former_name_still_shows(drill):
+    """Older histories stored the time target as "time from first question to handoff" (it is the
+    first word to the last: the handoff included); such a rep still reads, under today's name."""
+    past = [rep(drill, 0.3) for _ in range(MIN_REPS)]
+    stored = to_dict(judged(rep(drill, 0.3), past))
+    stored["targets"]["results"][0]["what"] = "time from first question to handoff"
+    console = Console(file=io.StringIO(), width=200)
+    render(from_dict(stored), console)
+    assert "time from first question through the handoff" in console.file.getvalue()
 
 
 def test_views_show_the_stored_targets(tmp_path, drill):

@@ -103,7 +103,7 @@ class TeamRep:
     drill: str
     saved_at: datetime  # local time
     score: int
-    handoff_s: float | None  # time from first question to handoff (complete reps only)
+    handoff_s: float | None  # time from first question through the handoff (complete reps only)
     fix_first: str | None
 
 

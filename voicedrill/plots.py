@@ -107,14 +107,14 @@ def _title(rep: SavedRep, report: RepReport) -> str:
 
 
 def fluency_figure(reps: Sequence[SavedRep]) -> Figure:
-    """A run's fluency curve: time from first question to handoff and the longest pause, rep by rep,
+    """A run's fluency curve: time from first question through the handoff and the longest pause, rep by rep,
     against each rep's personal target (where it had one) and the drill's pause limit."""
     figure = Figure(figsize=(10, 4.5), dpi=DPI)
     time, pause = figure.subplots(2, 1, sharex=True)
     x = np.arange(1, len(reps) + 1)
     pause.axhline(reps[0].max_pause_s, color=FLAGGED, linestyle="dotted", lw=1, label="the drill's limit")
     for ax, what, values in (
-        (time, "time from first question to handoff", [r.report.handoff_s for r in reps]),  # (complete reps only)
+        (time, "time from first question through the handoff", [r.report.handoff_s for r in reps]),  # (complete reps only)
         (pause, "longest pause between questions", [r.report.longest_pause_s for r in reps]),
     ):
         ax.plot(x, [np.nan if v is None else v for v in values], marker="o", color="#37474f", lw=1.5)
@@ -183,7 +183,7 @@ def png_bytes(figure: Figure) -> bytes:
 
 
 def team_figure(reps: Sequence[TeamRep]) -> Figure:
-    """Score and time from first question to handoff, rep by rep, one line per person (and drill);
+    """Score and time from first question through the handoff, rep by rep, one line per person (and drill);
     the legend names the LEGEND_MAX most active."""
     if not reps:
         raise VoicedrillError("no reps to plot: none match --drill/--since/--user")
@@ -205,7 +205,7 @@ def team_figure(reps: Sequence[TeamRep]) -> Figure:
     score.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False, title_fontsize=8,
                  title=f"the {len(active)} with most reps (of {len(people)})" if len(people) > len(active) else None)
     handoff.set_ylabel("seconds")
-    handoff.set_title("time from first question to handoff (reps with every step said)", loc="left", fontsize=9)
+    handoff.set_title("time from first question through the handoff (reps with every step said)", loc="left", fontsize=9)
     handoff.set_xlabel("each person's reps, oldest first")
     handoff.xaxis.set_major_locator(MaxNLocator(integer=True))
     handoff.set_xlim(0.5, max(len(m) for m in people.values()) + 0.5)

@@ -20,7 +20,7 @@ from .data import (Coaching, counted, CustomerTurn, Mark, Pace, Pause, RepReport
                    TurnResult, Word)
 from .drills import Drill
 from .errors import VoicedrillError
-from .targets import figure
+from .targets import FORMERLY, figure
 
 def _t(value: float | None, digits: int = 2) -> float | None:
     return None if value is None else round(value, digits)
@@ -147,7 +147,7 @@ def _report(data: dict) -> RepReport:
 def _targets(data: dict | None) -> Targets | None:
     if data is None:
         return None
-    return Targets(data["from_reps"], tuple(Target(t["what"], t["target"], t["value"], t["met"]) for t in data["results"]))
+    return Targets(data["from_reps"], tuple(Target(FORMERLY.get(t["what"], t["what"]), t["target"], t["value"], t["met"]) for t in data["results"]))
 
 
 def _coaching(data: dict | None) -> Coaching | None:

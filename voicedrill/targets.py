@@ -12,7 +12,8 @@ from .metrics import PAUSE_DECIMALS
 
 MIN_REPS = 3  # reps of a drill before targets start
 RECENT = 10  # targets come from the best of this many most recent reps said by the script
-WHAT = ("time from first question to handoff", "longest pause between questions", "speaking pace")
+WHAT = ("time from first question through the handoff", "longest pause between questions", "speaking pace")
+FORMERLY = {"time from first question to handoff": WHAT[0]}  # (as older histories stored it: it is first word to last)
 DECIMALS = dict(zip(WHAT, (1, PAUSE_DECIMALS, 0)))  # each is shown and judged to this many decimals: 16.7s, 0.26s, 190 words a minute
 
 

@@ -23,7 +23,7 @@ class TeamRow:
     reps: int  # reps in the period
     last_score: int
     best_score: int
-    handoff_first_s: float | None  # time from first question to handoff: first complete rep of the period…
+    handoff_first_s: float | None  # time from first question through the handoff: first complete rep of the period…
     handoff_last_s: float | None  # …and the newest
     common_problem: str | None  # what most reps were told to fix first ("pause before payment", "email", …)
 

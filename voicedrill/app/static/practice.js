@@ -5,6 +5,7 @@ const $ = (id) => document.getElementById(id);
 const drills = JSON.parse($("drill-data").textContent);
 const startButton = $("start"), stopButton = $("stop");
 let running = startButton.disabled && !stopButton.disabled;
+let inRep = false;  // between rep_start and rep_end: live states are drawn
 
 function showScript(steps) {
   const list = $("script");
@@ -104,12 +105,14 @@ const handlers = {
   },
   cue(m) { $("cue").textContent = m.text; },
   rep_start(m) {
+    inRep = true;
     for (const item of $("script").children) item.dataset.state = item === $("script").firstElementChild ? "current" : "pending";
     showWords([]);
     $("timer").textContent = "0.0 s";
     showMeter({ pause_s: 0, limits: null, alarm: false });
   },
   state(m) {
+    if (!inRep) return;  // a state sent just after the rep ended: the meter and words stay cleared
     $("timer").textContent = m.t.toFixed(1) + " s";
     stepStates(m);
     showMeter(m);
@@ -120,6 +123,7 @@ const handlers = {
   },
   pause_alarm() { $("meter").dataset.alarm = "true"; },
   rep_end(m) {
+    inRep = false;
     $("cue").textContent = `Rep ${m.rep} done — scoring…`;
     showMeter({ pause_s: 0, limits: null, alarm: false });  // the meter measures pauses inside a rep only
   },
