@@ -168,6 +168,21 @@ def test_keep_moving_shows_only_while_the_pause_goes_on(drill, sphinx, make_rep)
     silent = [text for t, text in shown if not any(s.start <= t <= s.end + 1.0 for s in segments)]  # past the 1 s limit
     assert not [text for text in talking if "keep moving!" in text] and any("too long (limit 1s)" in text for text in talking)
     assert sum("keep moving!" in text for text in silent) >= len(segments) - 2  # (as the pauses run on)
+    assert "keep moving!" in next(text for _, text in shown if "keep moving!" in text or "too long" in text)  # from the moment it goes red
+
+
+def test_an_um_does_not_end_keep_moving(drill, sphinx, make_rep):
+    """Name, a pause past the limit, "Um," and a stall: the "um" is no way out of the pause, so
+    "keep moving!" is back on the meter while the stall goes on (it read "too long", as if over)."""
+    from voicedrill.liveview import pause_meter
+
+    said = [Piece(s.line, s.id, 0.3) for s in drill.steps]
+    path, segments = make_rep([said[0], Piece("Um,", "", 1.4), Piece(said[1].text, said[1].label, 1.8), *said[2:]], "um in a long pause")
+    shown: list[tuple[float, str]] = []
+    run_rep(LiveRep(drill, sphinx), FileSource(path), lambda state, new: shown.append((state.audio_s, pause_meter(state).plain)))
+    um = next(s for s in segments if not s.label)
+    stall = [text for t, text in shown if um.end + 0.8 <= t <= um.end + 1.7]
+    assert stall and all("keep moving!" in text for text in stall), stall
 
 
 def test_a_line_placed_late_does_not_lengthen_the_pause_before_it(drill, sphinx, tmp_path):

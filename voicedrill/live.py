@@ -12,7 +12,6 @@ final words go through the same analysis as `voicedrill check`.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
@@ -20,7 +19,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .align import align, judge_order, marked_line
+from .align import align, is_filler, judge_order, marked_line
 from .analysis import analyse, clean_words
 from .asr import Engine
 from .audio import FRAME_S, RATE, SilenceTracker, clip_blocks
@@ -37,6 +36,7 @@ ECHO_GUARD_S = 0.4  # the mic stays deaf this long after the customer's line (ro
 SETTLE_WORDS = 16  # step hits this many final words behind the newest are settled (longer than any window)
 MAX_TAIL_WORDS = 64  # …and never more than this many words are aligned again per block
 PLACING_S = 0.5  # the recogniser names a word within this much decoded audio after it ends
+WORD_TAIL_S = 0.25  # …and may end it this much before its sound does (an "um" fading out)
 
 
 class EventType(StrEnum):
@@ -178,10 +178,9 @@ class LiveRep:
         self._alarmed_s = -1.0  # the end of the last word heard when the last pause alarm was raised
         self._last_step_start_s = 0.0  # where the step said most recently begins
         self._seen: tuple = ()
-        self._looks: list[Said] = []  # steps found by looking again (second_look.step_looked_for)…
-        self._look_words: list[Word] = []  # …and the words each look put there
+        self._looks: dict[Said, list[Word]] = {}  # steps found by looking again (second_look.step_looked_for), and the words each put there
         self._looked: set[tuple[str, float]] = set()  # (step, where a pause began): looked for there
-        self._over_at: float | None = None  # when the pause under way passed its limit
+        self._over: tuple[str | None, float] | None = None  # (the step before it, when) the last pause passed its limit
         self.ended_itself = False  # its end was heard (or its recording ran out): not cut short by a Stop
         self.outbox: list[LiveEvent] = [LiveEvent(EventType.REP_START, 0.0, number)]
 
@@ -225,7 +224,7 @@ class LiveRep:
             self.decoding = InlineDecoding(self.engine, self.drill)
             self.state.final, self.state.partial = [], []
             self._aligner, self._seen = LiveAligner(self.drill), ()
-            self._looks, self._look_words, self._looked = [], [], set()  # (looked at over the lost decoder's words: again)
+            self._looks, self._looked = {}, set()  # (looked at over the lost decoder's words: again)
             for block in self.audio:
                 self.decoding.send(block)
             return self.decoding.finish(self.tracker.silences()) if finish else self.decoding.heard()
@@ -245,9 +244,10 @@ class LiveRep:
         words = state.words
         hits = self._aligner.step_hits(words, len(state.final))
         said = [Said(words[h.first].start, words[h.last].end, h.key, " ".join(w.text for w in words[h.first : h.last + 1])) for h in hits]
-        spans = [(s.start, s.end) for s in said]  # a look whose line the stream now names as a step (or another) is gone
-        said = sorted(said + [look for look in self._looks if look.step not in {h.key for h in hits}
-                              and not any(look.start < end and start < look.end for start, end in spans)])
+        spans = [(s.start, s.end) for s in said]  # a look whose step the stream now names, or whose words it takes whole into a step, is gone
+        for look in [look for look in self._looks if look.step in {h.key for h in hits} or any(a <= look.start and look.end <= b for a, b in spans)]:
+            del self._looks[look]
+        said = sorted(said + list(self._looks))
         state.out_of_order, _ = judge_order([s.step for s in said], self.drill)
         heard: dict[str, LiveEvent] = {}
         for step in said:
@@ -284,16 +284,14 @@ class LiveRep:
         before = [(s, e) for s, e in silences if s <= over]
         found = step_looked_for(words, self.drill, self.engine, lambda a, b: clip_blocks(self.audio, a, b), before, following, fresh_from)
         if found:
-            self._looks.append(Said(found[0].start, found[-1].end, following, " ".join(w.text for w in found)))
-            self._look_words += found
+            self._looks[Said(found[0].start, found[-1].end, following, " ".join(w.text for w in found))] = found
             self._track_steps()
 
     def _with_looks(self, words: list[Word]) -> list[Word]:
         """The words with what each look found in place of what was heard there: a line found by
         a look is that step's, never looked at again for the next one."""
-        spans = [(look.start, look.end) for look in self._looks]
-        heard = [w for w in words if not any(a <= w.start and w.end <= b for a, b in spans)]
-        return sorted(heard + self._look_words, key=lambda w: (w.start, w.end))
+        heard = [w for w in words if not any(look.start <= w.start and w.end <= look.end for look in self._looks)]
+        return sorted(heard + [w for found in self._looks.values() for w in found], key=lambda w: (w.start, w.end))
 
     def _measure_pause(self) -> None:
         """The pause meter: silence heard since the last step, or since the customer's line after
@@ -313,8 +311,9 @@ class LiveRep:
             following = state.current_step()
             state.pause_limits = self.drill.pause_limits(state.last_step, following) if following else None
         state.alarm = state.pause_limits is not None and shown_gap(state.pause_s) > state.pause_limits[1]
-        self._over_at = (self._over_at or now) if state.alarm else None
-        state.resumed = self._over_at is not None and self._sound_since(self._over_at)
+        if state.alarm and (self._over is None or self._over[0] != state.last_step):  # (the same pause red again after a
+            self._over = (state.last_step, now)                                          # revised partial keeps its moment)
+        state.resumed = state.alarm and self._resumed(self._over[1])
         # one alarm per pause: the alarm is for the silence after the last word heard, so a line
         # heard by then and named or its end revised later (heard whole, or misheard until then) is
         # still that pause; a step begun after that word, named when it is decoded, starts a new one
@@ -333,12 +332,17 @@ class LiveRep:
 
     def _reply_time(self, after: float) -> float:
         """The rep's response time to the customer's line that ended at `after`, as the scorecard
-        measures it (metrics.pauses): up to the first word said after it (not a filler), not the silences inside
-        their reply ("You're all set. … My tech…" before it is named as the handoff); until a word
-        is heard, the silences since the line whose place among the words is known (see _placed)."""
-        reply = min((w.start for w in self.state.words if replies(w, after, self.drill)), default=math.inf)
+        measures it (metrics.pauses): up to the first word said after it that is not a filler,
+        not the silences inside their reply ("You're all set. … My tech…" before it is named as
+        the handoff); until such a word is heard, the silences since the line whose place among
+        the words is known (see _placed), and the fillers said in them ("um" is no reply)."""
+        words = self.state.words
+        reply = min((w.start for w in words if replies(w, after, self.drill)), default=None)
+        if reply is not None:
+            return max(0.0, reply - after)
         silences = self._placed(self.tracker.silences(min_s=0.0, since_s=after), after)
-        return sum(min(e, reply) - max(s, after) for s, e in silences if e > after and s < reply)
+        fillers = [w for w in words if w.start >= after and is_filler(w, self.drill)]
+        return sum(e - max(s, after) for s, e in silences if e > after) + sum(w.end - w.start for w in fillers)
 
     def _placed(self, found: list[tuple[float, float]], since: float) -> list[tuple[float, float]]:
         """The silences (or hushes) found since the step that ended at `since` whose place among
@@ -353,10 +357,16 @@ class LiveRep:
         unnamed_from = next((e for _, e in found if e > words_end), float("inf"))  # where sound after the last word begins
         return [(s, e) for s, e in found if s <= self._decoded_s - (PLACING_S if s >= unnamed_from else 0.0)]
 
-    def _sound_since(self, start: float) -> bool:
-        """Has the rep made any sound from `start` on (a silence under way ends at the last frame)?"""
-        quiet = self.tracker.silences(min_s=0.0, since_s=start)
-        return not (quiet and quiet[0][0] <= start + FRAME_S and quiet[0][1] >= self.state.audio_s - FRAME_S)
+    def _resumed(self, over_at: float) -> bool:
+        """Has the rep spoken again since the pause passed its limit at `over_at`: are they making
+        sound now (a limit noticed mid-line), or did the silence under way begin after some? A
+        filler is no way out of the pause ("um", then the stall goes on): only sound after the
+        last one heard counts."""
+        start = max([over_at] + [w.end for w in self.state.words if w.end > over_at and is_filler(w, self.drill)])
+        now = self.state.audio_s
+        quiet = self.tracker.silences(min_s=0.0, since_s=max(0.0, min(start, now - 1.0)))
+        silent_now = bool(quiet) and quiet[-1][1] >= now - FRAME_S  # (a silence under way ends at the last frame)
+        return not silent_now or quiet[-1][0] > start + WORD_TAIL_S
 
     def _heard_until(self, default: float) -> float:
         """Where the last word heard ends (a word put on a sound by a look included), else `default`."""

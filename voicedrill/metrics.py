@@ -186,7 +186,7 @@ def customer_turns(words: Sequence[Word], drill: Drill, alignment: Alignment, tu
         following = onward[0].key if onward else drill.steps[min(floor + 1, len(drill.steps) - 1)].id
         limit = drill.pause_limits(turn.after, following)[1] if turn.after else drill.max_pause_s
         slips = tuple(h.key for h in alignment.hits if h.kind == HitKind.FORBIDDEN and after and after[0] <= h.first < reply_end)
-        in_time = latency is not None and latency <= limit
+        in_time = latency is not None and shown_gap(latency) <= limit  # judged as shown, as the live meter judges it
         results.append(TurnResult(turn, latency, bool(onward), reply, limit, in_time, slips))
     return tuple(results)
 
@@ -310,15 +310,18 @@ def _problems(drill, steps, pauses_, pace_, fillers, forbidden, turns) -> list[t
         if p.too_short:
             add("flow", COST["required_pause"], f"pause before {p.to_step}", "required_pause", p.to_step, limit=f"{p.min_s:g} s")
     long = [p for p in pauses_ if p.flagged and not p.too_short]
-    if long:  # one tip, told about the longest: the same advice six times over is noise
-        worst = max(long, key=lambda p: p.gap_s)
-        others = [f"{p.gap_s:.2f} s before {p.to_step}" for p in long if p is not worst]  # as the pauses table shows them, in spoken order
+    if long:  # one tip, told about the furthest over its limit: the same advice six times over is noise
+        worst = max(long, key=lambda p: p.gap_s - p.max_s)
+        others = [f"{p.gap_s:.2f} s before {p.to_step}" + (f" (limit {p.max_s:g} s)" if p.max_s != worst.max_s else "")
+                  for p in long if p is not worst]  # as the pauses table shows them, in spoken order
         cost = sum(COST["pause"] + COST["pause_per_s"] * (p.gap_s - p.max_s) for p in long)
-        about = f"pause before {worst.to_step}" if not others else f"{len(long)} pauses too long"
-        add("flow", cost, about, "pause", worst.to_step, gap=f"{worst.gap_s:.2f} s", limit=f"{worst.max_s:g} s")
+        add("flow", cost, f"pause before {worst.to_step}" if not others else "pauses too long", "pause", worst.to_step,
+            gap=f"{worst.gap_s:.2f} s", limit=f"{worst.max_s:g} s")
         if others:
             part, points, tip = problems.pop()
-            problems.append((part, points, replace(tip, tip=f"{tip.tip} Also too long: {', '.join(others)}.")))
+            said = tip.tip.rstrip()
+            said += "" if said.endswith((".", "!", "?", "”", "\"", ")")) else "."
+            problems.append((part, points, replace(tip, tip=f"{said} Also too long: {', '.join(others)}.")))
     for t in turns:
         following = ids[ids.index(t.turn.after) + 1] if t.turn.after in ids[:-1] else None
         if not t.continued and following:

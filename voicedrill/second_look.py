@@ -94,8 +94,8 @@ def step_looked_for(words: list[Word], drill: Drill, engine: object, clip: Clip,
     if found is None:
         return None
     again, realigned = found
-    hit = next(h for h in realigned.step_hits() if h.key == step_id and any(w not in words for w in again[h.first : h.last + 1]))
-    return again[hit.first : hit.last + 1]
+    hit = next((h for h in realigned.step_hits() if h.key == step_id and any(w not in words for w in again[h.first : h.last + 1])), None)
+    return again[hit.first : hit.last + 1] if hit else None
 
 
 def _step_found(step: Step, words: list[Word], alignment: Alignment, drill: Drill, engine: Listener, clip: Clip,
