@@ -394,18 +394,18 @@ STANDARD_OUTPUTS = {  # (what it prints, and the rep a check saves before printi
     "drills list": ["drills", "list"],
     "history": ["history"],
     "export": ["export"],
-    "check --json": ["check", "--example", "--json"],
+    "check --json": ["check", "{wav}", "--json"],
 }
 
 
 @pytest.mark.parametrize("command", sorted(STANDARD_OUTPUTS))
-def test_standard_output_full_or_closed_is_one_line_or_silence(db, history_bytes, command):
+def test_standard_output_full_or_closed_is_one_line_or_silence(db, history_bytes, line_wav, command):
     """`> /dev/full` is one line and exit 2; a reader that stopped reading (`| head -c 10`) ends the
     command quietly (status 1, as rich's own output gives); never a traceback. A checked rep is
     kept before it is printed, so neither loses it."""
     db.write_bytes(history_bytes)
     env = {key: value for key, value in os.environ.items() if key != "PYTHONUNBUFFERED"} | {DB_ENV: str(db)}  # print() held to the end
-    args = [sys.executable, "-m", "voicedrill.cli", *STANDARD_OUTPUTS[command]]
+    args = [sys.executable, "-m", "voicedrill.cli", *(a.format(wav=line_wav) for a in STANDARD_OUTPUTS[command])]
     with open("/dev/full", "w") as full:
         result = subprocess.run(args, stdout=full, stderr=subprocess.PIPE, text=True, env=env, timeout=120)
     assert result.returncode == 2 and result.stderr.splitlines()[-1] == "voicedrill: error: could not write the output: the disk is full", result.stderr
