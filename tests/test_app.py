@@ -27,6 +27,7 @@ from voicedrill.synth import Piece
 
 CHROMIUM = next((p for p in ("/usr/lib/chromium/chromium", shutil.which("chromium") or "") if Path(p).is_file()), None)
 BROKEN_DRILL = b'name = "broken"\ntitle = "Broken"\n\n[[steps]]\nid = "a"\nline = \n'
+TWO_MISTAKES = b'name = "two"\ntitle = "Two"\n\n[[steps]]\nid = "Hello"\nline = "Hi."\n\n[[steps]]\nid = "name"\noptional = "no"\nline = "Who am I speaking with?"\n'
 GOOD_DRILL = b'name = "team-greeting"\ntitle = "Team greeting"\n\n[[steps]]\nid = "hello"\nline = "Hi, thanks for calling."\n\n[[steps]]\nid = "name"\nline = "Who am I speaking with?"\n'
 
 
@@ -166,6 +167,12 @@ def test_a_broken_drill_upload_shows_its_line_and_a_good_one_can_be_practised(se
     page.click("button[type=submit]")
     assert page.inner_text("[data-error=drill]").startswith("mine.toml:6: invalid TOML")
     assert page.inner_text("[data-error=drill] code").strip() == BROKEN_DRILL.decode().splitlines()[5].strip()  # the line itself, as written
+    page.set_input_files("input[name=file]", files=[{"name": "two.toml", "mimeType": "text/plain", "buffer": TWO_MISTAKES}])
+    page.click("button[type=submit]")
+    assert page.inner_text("[data-error=drill]").startswith("2 mistakes in this file")
+    assert [li.inner_text().splitlines()[0] for li in page.query_selector_all("[data-error=drill] li")] == [
+        "two.toml:5: step 1, id: 'Hello' must be lower-case letters, digits, - or _", "two.toml:10: step 2, optional: must be true or false, not 'no'"]
+    assert [c.inner_text() for c in page.query_selector_all("[data-error=drill] code")] == ['id = "Hello"', 'optional = "no"']
     page.click("text=how to write one")
     assert "A drill is a TOML file" in page.inner_text("pre.guide")
     page.goto(base + "/drills")

@@ -129,6 +129,55 @@ def test_validate_command(tmp_path):
     assert ok.returncode == 0
 
 
+MANY_MISTAKES = """name = "My Drill"
+colour = "red"
+[rules]
+order = "sometimes"
+last = ["payment"]
+[[steps]]
+id = "name"
+line = "Can I get your name?"
+optional = "yes"
+[[steps]]
+id = "phone"
+line = "And your phone?"
+keywords = "phone"
+[[steps]]
+id = "payment"
+line = "Card number?"
+[[rules.pauses]]
+from = "name"
+to = "fone"
+[tips]
+pause = "Pause {gapp}"
+"""
+
+
+def test_every_mistake_in_a_drill_is_named_in_file_order_and_none_is_made_up():
+    """A manager fixes a file once, not once per mistake. A step with a mistake of its own is still a
+    step: the pause rule and rules.last that name it are not reported as naming an unknown step."""
+    from voicedrill.drills import DrillMistakes
+
+    with pytest.raises(DrillMistakes) as refused:
+        parse_drill(MANY_MISTAKES, "mine.toml")
+    assert [m.split(": ")[0] for m in refused.value.mistakes] == [f"mine.toml:{n}" for n in (1, 2, 4, 9, 13, 19, 21)]
+    assert refused.value.mistakes[3] == "mine.toml:9: step 1, optional: must be true or false, not 'yes'"
+    assert not any("'name'" in m or "'payment'" in m for m in refused.value.mistakes)
+    assert str(refused.value) == refused.value.mistakes[0] + " (and 6 more mistakes in this file)"
+    with pytest.raises(DrillMistakes) as one:
+        parse_drill(GOOD.replace('"Second question?"', "2"), "one.toml")
+    assert str(one.value) == "one.toml:9: step 2, line: must be a string, not int" and len(one.value.mistakes) == 1
+
+
+def test_validate_lists_every_mistake_on_its_own_line_and_other_commands_say_how_many(tmp_path, cli):
+    path = tmp_path / "mine.toml"
+    path.write_text(MANY_MISTAKES)
+    code, out, err = cli("drills", "validate", path)
+    assert code == 2 and err.count("\n") == 7 and all(line.startswith(f"{path}:") for line in err.splitlines())
+    code, out, err = cli("drills", "show", path)
+    assert code == 2 and err.count("\n") == 1 and err.rstrip().endswith("(and 6 more mistakes in this file)")
+
+
 def test_list_and_show(tmp_path):
     import os
     import subprocess

@@ -673,7 +673,9 @@ def test_deeply_nested_drills_are_one_line(tmp_path, cli, depth, shape):
     body = "[" * depth + "]" * depth if shape == "arrays" else "{a = " * depth + "1" + "}" * depth
     path.write_text(f'name = "deep"\nx = {body}\n')
     code, out, err = cli("drills", "validate", path)
-    assert code == 2 and err.count("\n") == 1 and f"{path}:" in err and "Traceback" not in err
+    assert code == 2 and err and all(line.startswith(f"{path}:") for line in err.splitlines()) and "Traceback" not in err
+    code, out, err = cli("drills", "show", path)
+    assert code == 2 and err.count("\n") == 1 and f"{path}:" in err
 
 
 def _huge(kind: str) -> str:

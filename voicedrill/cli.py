@@ -539,7 +539,8 @@ def _drills(args: argparse.Namespace, err: Console) -> int:
         try:
             drill = load_drill_file(Path(name))
         except VoicedrillError as exc:
-            err.print(str(exc), markup=False, soft_wrap=True)
+            for mistake in getattr(exc, "mistakes", (str(exc),)):  # every mistake in a drill, each on its line
+                err.print(mistake, markup=False, soft_wrap=True)
             failed += 1
         else:
             console.print(f"{name}: ok ({drill.name}, {len(drill.steps)} steps)", markup=False, soft_wrap=True)

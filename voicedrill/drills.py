@@ -8,9 +8,11 @@ import re
 import string
 import tomllib
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import TypeVar
 
 import platformdirs
 
@@ -32,6 +34,7 @@ class Order(StrEnum):
 
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -232,15 +235,46 @@ def parse_drill(text: str, filename: str) -> Drill:
     return _Validator(text, filename).drill(data)
 
 
+class DrillMistakes(VoicedrillError):
+    """Every mistake found in one drill file, in file order, each `file:line: field: problem`.
+
+    The message is the first one and how many more there are; `mistakes` lists them all."""
+
+    def __init__(self, mistakes: list[str]):
+        more = len(mistakes) - 1
+        super().__init__(mistakes[0] + (f" (and {more} more mistake{'s' if more > 1 else ''} in this file)" if more else ""))
+        self.mistakes = tuple(mistakes)
+
+
+class _Mistake(VoicedrillError):
+    """One mistake, with the source line it is on (for putting mistakes in file order)."""
+
+    def __init__(self, message: str, line: int):
+        super().__init__(message)
+        self.line = line
+
+
 class _Validator:
-    """Checks a parsed drill table field by field, pointing errors at source lines."""
+    """Checks a parsed drill table field by field, pointing errors at source lines.
+
+    A mistake in one part does not stop the other parts being checked: the manager sees every one."""
 
     def __init__(self, text: str, filename: str):
         self.filename = filename
         self.lines = _key_lines(text)
+        self.found: list[_Mistake] = []
 
-    def fail(self, field: str, problem: str) -> VoicedrillError:
-        return VoicedrillError(f"{self.filename}:{self.line_of(field)}: {_counted(field)}: {problem}")
+    def fail(self, field: str, problem: str) -> _Mistake:
+        line = self.line_of(field)
+        return _Mistake(f"{self.filename}:{line}: {_counted(field)}: {problem}", line)
+
+    def checked(self, part: Callable[[], T], fallback: T) -> T:
+        """`part()`, or `fallback` with the mistake that stopped it recorded."""
+        try:
+            return part()
+        except _Mistake as mistake:
+            self.found.append(mistake)
+            return fallback
 
     def line_of(self, field: str) -> int:
         """Best line for a field: its own key, else its table, else line 1."""
@@ -252,19 +286,54 @@ class _Validator:
         return self.lines[field]
 
     def drill(self, data: dict) -> Drill:
+        """The drill, or DrillMistakes naming every mistake found."""
         self.no_unknown(data, "", {"name", "title", "source", "description", "rules", "steps", "customer", "tips"})
+        name = self.checked(lambda: self.name(data), "")
+        rules = self.checked(lambda: self.table(data, "rules", "[rules]"), {})
+        self.no_unknown(rules, "rules.", {"order", "last", "max_pause_s", "pace_wpm", "forbidden", "fillers", "pauses"})
+        steps = self.steps(data.get("steps"))
+        ids = _written_ids(data.get("steps"))  # as written: a step with a mistake elsewhere is still named
+        max_pause_s = self.checked(lambda: self.seconds(rules, "rules", "max_pause_s", 1.0), 1.0)
+        drill = Drill(
+            name=name,
+            title=self.checked(lambda: self.text(data, "title"), "") or name,
+            source=self.checked(lambda: self.text(data, "source"), ""),
+            description=" ".join(self.checked(lambda: self.text(data, "description"), "").split()),
+            steps=steps,
+            order=self.checked(lambda: self.order(rules), Order.STRICT),
+            last=self.checked(lambda: self.last(rules, steps, ids), ()),
+            max_pause_s=max_pause_s,
+            pace_wpm=self.checked(lambda: self.band(rules), (140.0, 200.0)),
+            forbidden=self.checked(lambda: self.strings(rules, "rules.forbidden", "forbidden"), ()),
+            fillers=self.checked(lambda: self.strings(rules, "rules.fillers", "fillers"), ()),
+            customer=self.checked(lambda: self.customer(data.get("customer", {})), CustomerLines()),
+            pause_rules=self.pause_rules(rules.get("pauses", []), ids, max_pause_s),
+            tips=self.checked(lambda: self.tips(data.get("tips", {})), ()),
+        )
+        if self.found:
+            raise DrillMistakes([m.plain for m in sorted(self.found, key=lambda m: m.line)])
+        return drill
+
+    def name(self, data: dict) -> str:
         name = self.text(data, "name", required=True)
         if not _ID.match(name):
             raise self.fail("name", f"{name!r} must be lower-case letters, digits, - or _ (it names files)")
-        rules = data.get("rules", {})
-        if not isinstance(rules, dict):
-            raise self.fail("rules", "must be a table ([rules])")
-        self.no_unknown(rules, "rules.", {"order", "last", "max_pause_s", "pace_wpm", "forbidden", "fillers", "pauses"})
-        steps = self.steps(data.get("steps"))
-        ids = [s.id for s in steps]
+        return name
+
+    def table(self, data: dict, key: str, written: str) -> dict:
+        value = data.get(key, {})
+        if not isinstance(value, dict):
+            raise self.fail(key, f"must be a table ({written})")
+        return value
+
+    def order(self, rules: dict) -> Order:
         order = rules.get("order", "strict")
         if order not in tuple(Order):
             raise self.fail("rules.order", f"unknown order rule {order!r} (use one of: {', '.join(Order)})")
+        return Order(order)
+
+    def last(self, rules: dict, steps: tuple[Step, ...], ids: set[str]) -> tuple[str, ...]:
+        """`rules.last`: steps that exist, each once, never splitting a group."""
         last = self.strings(rules, "rules.last", "last")
         for step_id in last:
             if step_id not in ids:
@@ -275,56 +344,39 @@ class _Validator:
             members = [s.id for s in steps if s.group == group]
             if 0 < sum(m in last for m in members) < len(members):
                 raise self.fail("rules.last", f"contradiction: group {group!r} mixes last and other steps")
-            spots = [i for i, s in enumerate(steps) if s.group == group]
-            if spots != list(range(spots[0], spots[0] + len(spots))):
-                raise self.fail(f"steps[{spots[-1]}].group", f"the steps of group {group!r} must be listed together")
-        max_pause_s = self.seconds(rules, "rules", "max_pause_s", 1.0)
-        return Drill(
-            name=name,
-            title=self.text(data, "title") or name,
-            source=self.text(data, "source"),
-            description=" ".join(self.text(data, "description").split()),
-            steps=steps,
-            order=Order(order),
-            last=last,
-            max_pause_s=max_pause_s,
-            pace_wpm=self.band(rules),
-            forbidden=self.strings(rules, "rules.forbidden", "forbidden"),
-            fillers=self.strings(rules, "rules.fillers", "fillers"),
-            customer=self.customer(data.get("customer", {})),
-            pause_rules=self.pause_rules(rules.get("pauses", []), ids, max_pause_s),
-            tips=self.tips(data.get("tips", {})),
-        )
+        return last
 
     def tips(self, table: object) -> tuple[tuple[str, str], ...]:
         if not isinstance(table, dict):
             raise self.fail("tips", "must be a table ([tips])")
         self.no_unknown(table, "tips.", set(DEFAULT_TIPS))
-        return tuple((key, self.tip(table, key, "tips", key)) for key in table)
+        tips = ((key, self.checked(lambda: self.tip(table, key, "tips", key), None)) for key in table if key in DEFAULT_TIPS)
+        return tuple((key, tip) for key, tip in tips if tip is not None)
 
-    def pause_rules(self, raw: object, ids: list[str], max_pause_s: float) -> tuple[PauseRule, ...]:
+    def pause_rules(self, raw: object, ids: set[str], max_pause_s: float) -> tuple[PauseRule, ...]:
         if not isinstance(raw, list):
-            raise self.fail("rules.pauses", "must be a list of [[rules.pauses]] tables")
-        result = []
-        for i, entry in enumerate(raw):
-            where = f"rules.pauses[{i}]"
-            if not isinstance(entry, dict):
-                raise self.fail(where, "must be a table with from and to")
-            self.no_unknown(entry, f"{where}.", {"from", "to", "min_s", "max_s"})
-            ends = [self.text(entry, key, required=True, where=where) for key in ("from", "to")]
-            for key, step_id in zip(("from", "to"), ends):
-                if step_id not in ids:
-                    raise self.fail(f"{where}.{key}", f"unknown step {step_id!r}")
-            if ends[0] == ends[1]:
-                raise self.fail(f"{where}.to", "a pause goes between two different steps")
-            low = self.seconds(entry, where, "min_s", 0.0, allow_zero=True)
-            high = self.seconds(entry, where, "max_s", None) if "max_s" in entry else None
-            if high is not None and low > high:
-                raise self.fail(f"{where}.min_s", f"contradiction: min_s {low:g} is above max_s {high:g}")
-            if high is None and low > max_pause_s:
-                raise self.fail(f"{where}.min_s", f"contradiction: min_s {low:g} is above the drill's max_pause_s {max_pause_s:g}; give this pause its own max_s")
-            result.append(PauseRule(ends[0], ends[1], low, high))
-        return tuple(result)
+            self.found.append(self.fail("rules.pauses", "must be a list of [[rules.pauses]] tables"))
+            return ()
+        rules = (self.checked(lambda: self.pause_rule(f"rules.pauses[{i}]", entry, ids, max_pause_s), None) for i, entry in enumerate(raw))
+        return tuple(rule for rule in rules if rule is not None)
+
+    def pause_rule(self, where: str, entry: object, ids: set[str], max_pause_s: float) -> PauseRule:
+        if not isinstance(entry, dict):
+            raise self.fail(where, "must be a table with from and to")
+        self.no_unknown(entry, f"{where}.", {"from", "to", "min_s", "max_s"})
+        ends = [self.text(entry, key, required=True, where=where) for key in ("from", "to")]
+        for key, step_id in zip(("from", "to"), ends):
+            if step_id not in ids:
+                raise self.fail(f"{where}.{key}", f"unknown step {step_id!r}")
+        if ends[0] == ends[1]:
+            raise self.fail(f"{where}.to", "a pause goes between two different steps")
+        low = self.seconds(entry, where, "min_s", 0.0, allow_zero=True)
+        high = self.seconds(entry, where, "max_s", None) if "max_s" in entry else None
+        if high is not None and low > high:
+            raise self.fail(f"{where}.min_s", f"contradiction: min_s {low:g} is above max_s {high:g}")
+        if high is None and low > max_pause_s:
+            raise self.fail(f"{where}.min_s", f"contradiction: min_s {low:g} is above the drill's max_pause_s {max_pause_s:g}; give this pause its own max_s")
+        return PauseRule(ends[0], ends[1], low, high)
 
     def customer(self, table: object) -> CustomerLines:
         if not isinstance(table, dict):
@@ -333,45 +385,54 @@ class _Validator:
         return CustomerLines(self.text(table, "cue", where="customer"), self.strings(table, "customer.hesitations", "hesitations"))
 
     def steps(self, raw: object) -> tuple[Step, ...]:
+        """Every step written well; each step with a mistake is recorded and left out."""
         if raw is None:
-            raise self.fail("steps", "missing: a drill needs at least one [[steps]] entry")
+            self.found.append(self.fail("steps", "missing: a drill needs at least one [[steps]] entry"))
+            return ()
         if not isinstance(raw, list) or not raw:
-            raise self.fail("steps", "must be a non-empty list of [[steps]] tables")
+            self.found.append(self.fail("steps", "must be a non-empty list of [[steps]] tables"))
+            return ()
         if len(raw) > MAX_STEPS:
-            raise self.fail("steps", f"{len(raw)} steps: a drill is said in one go, so it has at most {MAX_STEPS}; split it into several drills")
+            self.found.append(self.fail("steps", f"{len(raw)} steps: a drill is said in one go, so it has at most {MAX_STEPS}; split it into several drills"))
+            return ()
         steps: list[Step] = []
-        seen: set[str] = set()
         for i, entry in enumerate(raw):
-            where = f"steps[{i}]"
-            if not isinstance(entry, dict):
-                raise self.fail(where, "must be a table with id and line")
-            self.no_unknown(entry, f"{where}.", {"id", "line", "variants", "keywords", "answer", "optional", "group", "repeat", "example", "tip"})
-            step_id = self.text(entry, "id", required=True, where=where)
-            if not _ID.match(step_id):
-                raise self.fail(f"{where}.id", f"{step_id!r} must be lower-case letters, digits, - or _")
-            if step_id in seen:
-                raise self.fail(f"{where}.id", f"duplicate id {step_id!r}")
-            seen.add(step_id)
-            steps.append(
-                Step(
-                    id=step_id,
-                    line=self.text(entry, "line", required=True, where=where),
-                    variants=self.strings(entry, f"{where}.variants", "variants"),
-                    keywords=self.strings(entry, f"{where}.keywords", "keywords"),
-                    answer=self.text(entry, "answer", where=where),
-                    optional=self.flag(entry, where, "optional"),
-                    group=self.text(entry, "group", where=where),
-                    repeat=self.flag(entry, where, "repeat"),
-                    example=self.text(entry, "example", where=where),
-                    tip=self.tip(entry, "tip", where, "skipped"),
-                )
-            )
+            step = self.checked(lambda: self.step(f"steps[{i}]", entry, {s.id for s in steps}), None)
+            if step is not None:
+                steps.append(step)
+        for group in dict.fromkeys(s.group for s in steps if s.group):
+            spots = [i for i, s in enumerate(steps) if s.group == group]
+            if spots != list(range(spots[0], spots[0] + len(spots))):
+                self.found.append(self.fail(f"steps[{spots[-1]}].group", f"the steps of group {group!r} must be listed together"))
         return tuple(steps)
 
+    def step(self, where: str, entry: object, seen: set[str]) -> Step:
+        if not isinstance(entry, dict):
+            raise self.fail(where, "must be a table with id and line")
+        self.no_unknown(entry, f"{where}.", {"id", "line", "variants", "keywords", "answer", "optional", "group", "repeat", "example", "tip"})
+        step_id = self.text(entry, "id", required=True, where=where)
+        if not _ID.match(step_id):
+            raise self.fail(f"{where}.id", f"{step_id!r} must be lower-case letters, digits, - or _")
+        if step_id in seen:
+            raise self.fail(f"{where}.id", f"duplicate id {step_id!r}")
+        return Step(
+            id=step_id,
+            line=self.text(entry, "line", required=True, where=where),
+            variants=self.strings(entry, f"{where}.variants", "variants"),
+            keywords=self.strings(entry, f"{where}.keywords", "keywords"),
+            answer=self.text(entry, "answer", where=where),
+            optional=self.flag(entry, where, "optional"),
+            group=self.text(entry, "group", where=where),
+            repeat=self.flag(entry, where, "repeat"),
+            example=self.text(entry, "example", where=where),
+            tip=self.tip(entry, "tip", where, "skipped"),
+        )
+
     def no_unknown(self, table: dict, prefix: str, allowed: set[str]) -> None:
+        """Record every field that is not one of `allowed`."""
         for key in table:
             if key not in allowed:
-                raise self.fail(f"{prefix}{key}", f"unknown field (allowed: {', '.join(sorted(allowed))})")
+                self.found.append(self.fail(f"{prefix}{key}", f"unknown field (allowed: {', '.join(sorted(allowed))})"))
 
     def text(self, table: dict, key: str, required: bool = False, where: str = "") -> str:
         field = f"{where}.{key}" if where else key
@@ -446,6 +507,12 @@ class _Validator:
         if not ok:
             raise self.fail("rules.pace_wpm", f"must be [low, high] words per minute with 0 < low < high <= 600, got {value!r}")
         return float(value[0]), float(value[1])
+
+
+def _written_ids(raw: object) -> set[str]:
+    """The step ids a drill file writes, whatever else is wrong with their steps."""
+    entries = raw if isinstance(raw, list) else []
+    return {e["id"].strip() for e in entries if isinstance(e, dict) and isinstance(e.get("id"), str)}
 
 
 def _counted(field: str) -> str:

@@ -304,8 +304,8 @@ class App:
             try:
                 drill = await run_in_threadpool(load_drill_file, path)
             except VoicedrillError as exc:
-                message = str(exc).replace(str(path), shown)
-                return await self.drills_page(request, 400, error=message, error_line=_line_named(message, shown, data))
+                said = [m.replace(str(path), shown) for m in getattr(exc, "mistakes", (str(exc),))]
+                return await self.drills_page(request, 400, mistakes=[(m, _line_named(m, shown, data)) for m in said])
         if any((folder / f"{drill.name}.toml").is_file() for folder in drill_dirs() if folder != user_drills_dir()):
             return await self.drills_page(request, 400, error=f"{shown}: a drill that comes with voicedrill is called {drill.name!r}; give yours another name")
         replaced = (user_drills_dir() / f"{drill.name}.toml").is_file()
