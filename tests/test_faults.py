@@ -117,7 +117,7 @@ def test_damaged_page_is_refused_before_any_work(db, cli, history_bytes, line_wa
     db.write_bytes(bytes(data))
     before = digest(db)
     err = cli.refused([a.format(wav=line_wav) for a in COMMANDS[command]], "move it aside", db)
-    assert "engine:" not in err  # refused before the model loaded or anything was transcribed
+    assert "speech recogniser:" not in err  # refused before the model loaded or anything was transcribed
     assert digest(db) == before and sorted(p.name for p in db.parent.iterdir()) == ["history.db"]
 
 
@@ -244,7 +244,7 @@ def test_session_deleted_mid_run_stops_saving_there_and_keeps_the_reps(db, cli, 
     out = " ".join(out.split())
     assert code == 0 and "Traceback" not in err
     assert out.count("was deleted from the history during this run") == 1
-    assert "3 reps finished: 1 saved in history session s1; 2 waiting in" in out
+    assert "3 reps finished: 1 saved in your history as session s1; 2 waiting in" in out
     assert [c.rep for c in calls] == [1, None, None] and all(c.pending.is_file() for c in calls[1:])
     monkeypatch.undo()
     store = Store(db, write=False)
@@ -281,7 +281,7 @@ def test_history_disk_full_mid_run_keeps_reps_pending_until_there_is_room(tmp_pa
     code, out, err = cli("drill", "--reps", "3", "--input", line_wav, "--speed", "0", "--no-speech")
     out = " ".join(out.split())
     assert code == 0 and "Traceback" not in err and "the disk is full" in out, out
-    assert "3 reps finished: 1 saved in history session s1; 2 waiting in" in out
+    assert "3 reps finished: 1 saved in your history as session s1; 2 waiting in" in out
     monkeypatch.undo()
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     monkeypatch.setenv(DB_ENV, str(path))
@@ -806,7 +806,7 @@ def test_audio_that_is_not_a_recording_file_is_refused_before_the_engine(tmp_pat
     path = make(tmp_path / "rep.wav")
     args = ["check", path] if command == "check" else ["drill", "--input", path, "--speed", "0", "--no-speech"]
     err = cli.refused(args, message, path)
-    assert "engine:" not in err
+    assert "speech recogniser:" not in err
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
@@ -835,7 +835,7 @@ def test_a_history_path_that_is_not_a_file_is_refused_at_once(tmp_path, cli, lin
             "folder": lambda: (tmp_path / "h.db").mkdir() or tmp_path / "h.db", "symlink loop": lambda: _loop(tmp_path / "h.db")}[kind]()
     monkeypatch.setenv(DB_ENV, str(path))
     err = cli.refused([a.format(wav=line_wav) for a in command], "", path)
-    assert "engine:" not in err and ("folder" in err or "pipe or a device" in err or "loop" in err)
+    assert "speech recogniser:" not in err and ("folder" in err or "pipe or a device" in err or "loop" in err)
 
 
 def test_ctrl_c_before_any_rep_says_nothing_was_saved(db, line_wav, tmp_path):
@@ -893,7 +893,7 @@ def test_no_output_may_replace_the_history(db, cli, history_bytes, line_wav, cas
     link = db.parent / "history-link.csv"  # the same file by another name (found by an attack: the events wiped the history)
     os.link(db, link)
     err = cli.refused([a.format(db=db, wav=line_wav, link=link) for a in ONTO_HISTORY[case]], "your history")
-    assert "engine:" not in err and digest(db) == before and len(ids(db)) == 29
+    assert "speech recogniser:" not in err and digest(db) == before and len(ids(db)) == 29
 
 
 def test_events_may_not_replace_the_recording(db, cli, line_wav, tmp_path):

@@ -263,7 +263,7 @@ def test_read_only_location(tmp_path, drill, pieces, make_rep, ordinary_user):
     env = {**_env(), "XDG_DATA_HOME": str(tmp_path)}
     refused = run_in_read_only(tmp_path, ordinary_user, "check", str(clean), "--engine", "pocketsphinx", env=env)
     assert refused.returncode == 2 and refused.stderr.count("\n") == 1, refused.stderr
-    assert f"{tmp_path} is read-only" in refused.stderr and "--no-save" in refused.stderr and "engine:" not in refused.stderr
+    assert f"{tmp_path} is read-only" in refused.stderr and "--no-save" in refused.stderr and "speech recogniser:" not in refused.stderr
     assert run_in_read_only(tmp_path, ordinary_user, "check", str(clean), "--engine", "pocketsphinx", "--no-save", env=env).returncode == 0
     assert list(tmp_path.iterdir()) == []
     # a history that exists can still be read from a read-only place, not written

@@ -389,7 +389,7 @@ def test_events_file_that_cannot_be_written_is_refused_first(paced_rep, tmp_path
         [sys.executable, "-m", "voicedrill.cli", "drill", "--input", str(path), "--no-save", "--events", str(tmp_path / "no" / "such.jsonl")],
         capture_output=True, text=True, timeout=60,
     )
-    assert run.returncode == 2 and run.stderr.count("\n") == 1 and "events file" in run.stderr and "engine:" not in run.stderr
+    assert run.returncode == 2 and run.stderr.count("\n") == 1 and "events file" in run.stderr and "speech recogniser:" not in run.stderr
 
 
 def test_live_alignment_is_incremental_and_agrees_with_the_whole(drill):

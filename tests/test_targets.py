@@ -119,10 +119,10 @@ def test_views_show_the_stored_targets(tmp_path, drill):
     render_history(reps, console)
     text = " ".join(console.file.getvalue().split())
     assert "Your targets (your best of the last 4 reps)" in text and "met" in text
-    assert "3/3" in text and "Personal bests, hard-close: time" in text
+    assert "3 of 3" in text and "Personal bests, hard-close: time" in text
     grid = reps_grid(summary([r.report for r in reps], [r.id for r in reps]))
-    column = grid.columns.index("targets")
-    assert [row[column].text for row in grid.rows][:4] == ["—", "—", "—", "3/3"]  # no targets before three complete reps
+    column = grid.columns.index("targets met")
+    assert [row[column].text for row in grid.rows][:4] == ["not yet", "not yet", "not yet", "3 of 3"]  # no targets before three complete reps
     store.close()
 
 

@@ -84,7 +84,7 @@ def load_engine(choice: str = "auto", model: str | Path | None = None, drill: Dr
 
         engine = SphinxEngine(drill)
         if choice == "auto":
-            engine.description += " — for vosk: voicedrill model download"
+            engine.description += "; for vosk: voicedrill model download"
         return engine
     from .vosk_engine import VoskEngine
 

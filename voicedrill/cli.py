@@ -316,7 +316,7 @@ def _check(args: argparse.Namespace, err: Console) -> int:
     store = None if args.no_save or args.example else history.open_store(offline=True)  # …and so is an unusable history
     user = history.who(args.user)  # …and a bad name
     engine = load_engine(args.engine, args.model, drill)
-    err.print(f"engine: {engine.description}", markup=False)
+    err.print(f"speech recogniser: {engine.description}", markup=False)
     tracker = SilenceTracker()
     report = with_targets(store, drill, score_file(info, drill, engine, tracker), user)
     session = history.Session.of("check", drill, engine.name, engine.model_name, user)
@@ -354,7 +354,7 @@ def _drill(args: argparse.Namespace, err: Console) -> int:
     history.who(args.user)  # a bad name is said before anything loads
     events = EventLog(args.events) if args.events else None
     engine = load_engine(args.engine, args.model, drill)
-    err.print(f"engine: {engine.description}", markup=False)
+    err.print(f"speech recogniser: {engine.description}", markup=False)
     folder = new_folder(args.out) if args.out or args.keep_audio else None
     keeper = Keeper(store, history.Session.of("drill", drill, engine.name, engine.model_name, args.user), folder, args.keep_audio)
     console = Console(highlight=False)

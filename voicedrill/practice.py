@@ -248,8 +248,10 @@ def saved_line(run: DrillRun, keeper: Keeper) -> str:
     if keeper.store is None:
         return f"{counted(len(run.saved), 'rep')} saved in {folder[0]}" if folder else f"{counted(len(run.saved), 'rep')} not saved (--no-save)"
     if not run.pending:
-        return f"{counted(len(run.saved), 'rep')} saved in " + " and ".join([f"history session s{keeper.session.id}", *folder])
-    session = f"history session s{keeper.session.id}" if keeper.session.id else "the history"
+        session = f"s{keeper.session.id}"
+        places = " and in ".join([f"your history as session {session}", *folder])
+        return f"{counted(len(run.saved), 'rep')} saved in {places} (a page of them: voicedrill report {session} --html session.html)"
+    session = f"your history as session s{keeper.session.id}" if keeper.session.id else "your history"
     places = [f"{len(run.saved) - len(run.pending)} saved in {session}"] if len(run.saved) > len(run.pending) else []
     places.append(f"{len(run.pending)} waiting in {run.pending[0].parent} (they go into the history {keeper.store.UNTIL})")
     return f"{counted(len(run.saved), 'rep')} finished: " + "; ".join(places + [f"files in {f}" for f in folder])

@@ -238,7 +238,8 @@ def pauses_grid(report: RepReport) -> Grid:
 
 
 def _beaten(targets: Targets | None) -> str:
-    return "—" if targets is None else f"{sum(t.met for t in targets.results)}/{len(targets.results)}"
+    """How many of the rep's own targets it met ("not yet": targets start after MIN_REPS reps by the script)."""
+    return "not yet" if targets is None else f"{sum(t.met for t in targets.results)} of {len(targets.results)}"
 
 
 def rep_name(number: int | None) -> str:
@@ -254,7 +255,7 @@ def reps_grid(info: dict, title: str = "Reps") -> Grid:
          Cell(_beaten(r["targets"]), "ok" if r["targets"] and all(t.met for t in r["targets"].results) else ""), Cell(str(r["score"])))
         for r in info["rows"]
     )
-    columns = ("rep", "duration", "words a minute", "longest pause", "out of order", "targets", "score")
+    columns = ("rep", "duration", "words a minute", "longest pause", "out of order", "targets met", "score")
     return Grid(title, columns, rows, columns)
 
 

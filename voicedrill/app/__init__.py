@@ -22,7 +22,7 @@ def serve(config: AppConfig, host: str, port: int, browser: bool, say: Callable[
     sock = _bind(host, port)
     bound = sock.getsockname()[1]
     app = App(config)
-    say(f"engine: {app.practice.engine(load_drill('hard-close')).description}")  # loaded once, before the first rep
+    say(f"speech recogniser: {app.practice.engine(load_drill('hard-close')).description}")  # loaded once, before the first rep
     if not _loopback(host):
         say(f"warning: serving on {host}: anyone who can reach this computer on port {bound} can use the app and see your reps")
     url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else _url_host(host)}:{bound}/"
