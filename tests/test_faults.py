@@ -874,15 +874,13 @@ def test_an_unreadable_recording_says_permission_denied(tmp_path, line_wav, ordi
 
 # --- found by a hostile look at the first version of all this ----------------------------------
 
-ONTO_HISTORY = {
-    "export": ["export", "--out", "{db}"],
-    "page": ["report", "1", "--html", "{db}"],
-    "picture": ["report", "1", "--png", "{db}"],
-    "chart": ["history", "--plot", "{db}"],
-    "chart onto the wal": ["history", "--plot", "{db}-wal"],
-    "events": ["drill", "--input", "{wav}", "--speed", "0", "--no-speech", "--events", "{db}"],
-    "events onto a hard link": ["drill", "--input", "{wav}", "--speed", "0", "--no-speech", "--events", "{link}"],
-    "export onto a hard link": ["export", "--out", "{link}"],
+ONTO_HISTORY = {  # the history by another name of the kind each option writes (a hard link: found by an attack, the events wiped it)
+    "export": ["export", "--out", "{link}.csv"],
+    "page": ["report", "1", "--html", "{link}.html"],
+    "picture": ["report", "1", "--png", "{link}.png"],
+    "chart": ["history", "--plot", "{link}.png"],
+    "chart onto the wal": ["history", "--plot", "{wal}.png"],
+    "events": ["drill", "--input", "{wav}", "--speed", "0", "--no-speech", "--events", "{link}.jsonl"],
 }
 
 
@@ -890,14 +888,34 @@ ONTO_HISTORY = {
 def test_no_output_may_replace_the_history(db, cli, history_bytes, line_wav, case):
     db.write_bytes(history_bytes)
     before = digest(db)
-    link = db.parent / "history-link.csv"  # the same file by another name (found by an attack: the events wiped the history)
-    os.link(db, link)
-    err = cli.refused([a.format(db=db, wav=line_wav, link=link) for a in ONTO_HISTORY[case]], "your history")
+    link = db.parent / "history-link"
+    suffix = ONTO_HISTORY[case][-1].rsplit(".", 1)[1]
+    os.link(db, f"{link}.{suffix}")
+    wal = Path(f"{db}-wal")
+    if "{wal}" in ONTO_HISTORY[case][-1]:
+        wal.write_bytes(b"")
+        os.link(wal, f"{wal}.png")
+    err = cli.refused([a.format(wav=line_wav, link=link, wal=wal) for a in ONTO_HISTORY[case]], "your history")
     assert "speech recogniser:" not in err and digest(db) == before and len(ids(db)) == 29
 
 
+OUTPUT_OPTIONS = {"page": ["report", "1", "--html"], "picture": ["report", "1", "--png"], "chart": ["history", "--plot"],
+           "team page": ["team", "--html"], "export": ["export", "--out"], "events": ["drill", "--input", "{wav}", "--speed", "0", "--no-speech", "--events"]}
+
+
+@pytest.mark.parametrize("kept", ["recording.wav", "drill.toml", "recording.flac"])
+@pytest.mark.parametrize("case", sorted(OUTPUT_OPTIONS))
+def test_an_output_is_never_written_over_a_file_of_another_kind(db, cli, history_bytes, line_wav, tmp_path, case, kept):
+    """A slip of the name ("--png keep.wav") used to replace a recording or a drill file with a chart."""
+    db.write_bytes(history_bytes)
+    path = tmp_path / kept
+    path.write_bytes(b"the rep's own file")
+    err = cli.refused([a.format(wav=line_wav) for a in OUTPUT_OPTIONS[case]] + [path], "give a name ending in")
+    assert path.read_bytes() == b"the rep's own file" and "speech recogniser:" not in err
+
+
 def test_events_may_not_replace_the_recording(db, cli, line_wav, tmp_path):
-    recording = tmp_path / "in.wav"
+    recording = tmp_path / "in.jsonl"  # a recording by a name the events option takes
     recording.write_bytes(line_wav.read_bytes())
     cli.refused(["drill", "--input", recording, "--events", recording, "--speed", "0", "--no-speech"], "the recording being checked")
     assert recording.read_bytes() == line_wav.read_bytes()
@@ -905,7 +923,8 @@ def test_events_may_not_replace_the_recording(db, cli, line_wav, tmp_path):
 
 @pytest.mark.parametrize("target", ["pipe", "/dev/full", "/dev/null"])
 def test_events_into_a_pipe_or_device_is_refused_not_a_hang(db, cli, line_wav, tmp_path, target):
-    path = _fifo(tmp_path / "ev") if target == "pipe" else Path(target)
+    path = tmp_path / "ev.jsonl"
+    _fifo(path) if target == "pipe" else path.symlink_to(target)
     cli.refused(["drill", "--input", line_wav, "--events", path, "--speed", "0", "--no-speech"], "not a regular file")
 
 

@@ -53,6 +53,22 @@ def _number(low: float, high: float, whole: bool = False, zero: bool = False, un
     return parse
 
 
+def _output(what: str, *suffixes: str) -> Callable[[str], Path]:
+    """An argparse type: a file name of the kind the option writes (a chart is never written over a
+    recording or a drill file by a slip of the name)."""
+
+    def parse(text: str) -> Path:
+        if Path(text).suffix.lower() not in suffixes:
+            raise argparse.ArgumentTypeError(f"{text!r}: this writes {what}; give a name ending in {' or '.join(suffixes)}")
+        return Path(text)
+
+    return parse
+
+
+PNG = _output("a PNG picture", ".png")
+HTML = _output("a web page", ".html", ".htm")
+
+
 def _person(text: str) -> str:
     """--user: a rep's name as it shows in the history and the team view."""
     from .history import person
@@ -131,7 +147,7 @@ def _parser() -> argparse.ArgumentParser:
     drill.add_argument("--no-speech", action="store_true", help="cues and customer lines on screen only, not spoken")
     drill.add_argument("--customer", action="store_true", help="a simulated customer says yes, answers each question and hesitates once")
     drill.add_argument("--seed", type=int, default=None, help="with --customer: choose which step the customer hesitates at")
-    drill.add_argument("--events", type=Path, default=None, metavar="FILE", help="write live events as JSON lines (steps, pause alarms, customer lines)")
+    drill.add_argument("--events", type=_output("live events as JSON lines", ".jsonl", ".json", ".log"), default=None, metavar="FILE", help="write live events as JSON lines (steps, pause alarms, customer lines)")
 
     app = commands.add_parser("app", help="the voicedrill app: practice, progress and drills in your browser")
     app.add_argument("--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1: this computer only)")
@@ -155,26 +171,26 @@ def _parser() -> argparse.ArgumentParser:
     past = commands.add_parser("history", help="your reps so far: sessions, figures and trend; --plot for a chart")
     _filters(past)
     past.add_argument("--last", type=_at_least_one, default=None, metavar="N", help="only the newest N reps")
-    past.add_argument("--plot", type=Path, default=None, metavar="PNG", help="write a chart of score, words a minute and longest pause")
+    past.add_argument("--plot", type=PNG, default=None, metavar="PNG", help="write a chart of score, words a minute and longest pause")
     past.add_argument("--delete", type=ref, default=None, metavar="REP_OR_SESSION", help="delete a rep (12) or a whole session (s3) from the history")
 
     report = commands.add_parser("report", help="a rep or a session as a scorecard, a web page (--html) or a timeline picture (--png)")
     report.add_argument("ref", type=ref, metavar="REP_OR_SESSION", help="a rep number (12), a session (s3) or 'last' (your newest session)")
-    report.add_argument("--html", type=Path, default=None, help="write one self-contained page")
-    report.add_argument("--png", type=Path, default=None, help="write the timeline picture")
+    report.add_argument("--html", type=HTML, default=None, help="write one self-contained page")
+    report.add_argument("--png", type=PNG, default=None, help="write the timeline picture")
 
     sync = commands.add_parser("sync", help="send this computer's reps to the team database (again: adds nothing)")
     sync.add_argument("--to", required=True, metavar="URL", help="the team database, postgresql://user@host/db")
 
     team = commands.add_parser("team", help="the manager's view: per person and drill, reps today and this week, scores, time to handoff")
     _filters(team)
-    team.add_argument("--html", type=Path, default=None, help="write one self-contained page")
-    team.add_argument("--png", type=Path, default=None, help="write a chart of score and time to handoff per person")
+    team.add_argument("--html", type=HTML, default=None, help="write one self-contained page")
+    team.add_argument("--png", type=PNG, default=None, help="write a chart of score and time to handoff per person")
 
     export = commands.add_parser("export", help="one row per rep, for spreadsheets and managers")
     export.add_argument("--format", choices=("csv", "jsonl"), default="csv", help="csv (default) or jsonl (with the full report)")
     _filters(export)
-    export.add_argument("--out", type=Path, default=None, help="write to this file instead of standard output")
+    export.add_argument("--out", type=_output("a table of reps", ".csv", ".jsonl", ".json", ".txt"), default=None, help="write to this file instead of standard output")
 
     drills = commands.add_parser("drills", help="list, show and validate drills")
     drills_commands = drills.add_subparsers(dest="drills_command", required=True)
