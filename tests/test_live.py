@@ -155,6 +155,34 @@ def test_lines_the_stream_mishears_are_ticked_live_as_the_scorecard_finds_them(d
     assert [e.after for e in events if e.type == EventType.PAUSE_ALARM] == too_long == (["notes"] if case == "long-pause" else [])
 
 
+def test_a_tick_a_look_gave_stays_when_the_next_line_takes_its_word_across_a_pause(drill, sphinx, tmp_path):
+    """`voicedrill synth`'s rep, live: the stream heard "Email?" as "be", a look found the email
+    there and ticked it, and four seconds later the stream put "be" at the head of the address's
+    line, 0.45 s before "this address here, right": the email's tick went, for the rest of the rep,
+    while the scorecard says it was said (the scorecard's look takes a word a neighbour took across
+    a pause). A line the look found keeps its tick unless the stream names that step or says those
+    words inside another line."""
+    from voicedrill.practice import SAID_PAUSE_S, said_through
+    from voicedrill.synth import DEFAULT_VOICE
+
+    path = tmp_path / "synth.wav"
+    write_wav(path, in_a_room(build_rep(said_through(drill, SAID_PAUSE_S, within_limits=True), DEFAULT_VOICE, 170)[0]))
+    ticked: dict[str, float] = {}
+    gone: list[tuple[str, float]] = []
+
+    def watch(state, events):
+        for step in state.heard:
+            ticked.setdefault(step, state.audio_s)
+        gone.extend((step, state.audio_s) for step, since in list(ticked.items()) if step not in state.heard and state.audio_s - since > 1.0)
+        for step, _ in gone:
+            ticked.pop(step, None)
+
+    rep = LiveRep(drill, sphinx)
+    report = run_rep(rep, FileSource(path), watch)
+    assert {s.id for s in report.steps if s.status == "ok"} == {s.id for s in drill.steps} == set(ticked)
+    assert gone == [], gone
+
+
 def test_keep_moving_shows_only_while_the_pause_goes_on(drill, sphinx, make_rep):
     """Said with 1.3 s pauses: "keep moving!" was still on the screen a second into the next line,
     until that line was named a step. It shows while the rep is silent past the limit; once they

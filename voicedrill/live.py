@@ -243,11 +243,9 @@ class LiveRep:
         state = self.state
         words = state.words
         hits = self._aligner.step_hits(words, len(state.final))
-        said = [Said(words[h.first].start, words[h.last].end, h.key, " ".join(w.text for w in words[h.first : h.last + 1])) for h in hits]
-        spans = [(s.start, s.end) for s in said]  # a look whose step the stream now names, or whose words it takes whole into a step, is gone
-        for look in [look for look in self._looks if look.step in {h.key for h in hits} or any(a <= look.start and look.end <= b for a, b in spans)]:
-            del self._looks[look]
-        said = sorted(said + list(self._looks))
+        for look in [look for look in self._looks if any(h.key == look.step or _takes(words[h.first : h.last + 1], look) for h in hits)]:
+            del self._looks[look]  # the stream now names its step, or says its words inside another line
+        said = sorted([s for h in hits if (s := self._said(words[h.first : h.last + 1], h.key))] + list(self._looks))
         state.out_of_order, _ = judge_order([s.step for s in said], self.drill)
         heard: dict[str, LiveEvent] = {}
         for step in said:
@@ -263,6 +261,12 @@ class LiveRep:
             latest = max(said, key=lambda s: s.end)
             state.last_step, state.last_step_end_s, state.last_step_heard = latest.step, latest.end, latest.heard
             self._last_step_start_s = latest.start
+
+    def _said(self, hit_words: list[Word], step: str) -> Said | None:
+        """A step hit as said: without the words at its edge, across a pause, that a look found
+        another step in (as the scorecard's look takes them: second_look._apart); None if no word is left."""
+        own = [w for w in hit_words if not any(_inside(w, look) for look in self._looks)]
+        return Said(own[0].start, own[-1].end, step, " ".join(w.text for w in own)) if own else None
 
     def _look_again(self, since: float) -> None:
         """What may be the line of the next step the rep may not leave out, said since the last
@@ -395,6 +399,21 @@ class LiveRep:
 
 
 Listener = Callable[[LiveState, list[LiveEvent]], None]
+
+
+def _inside(word: Word, look: Said) -> bool:
+    return look.start <= word.start and word.end <= look.end
+
+
+def _takes(hit_words: list[Word], look: Said) -> bool:
+    """Does a step hit say the look's words inside its line: covering them whole, its other words
+    said on with them, no pause between (RUN_GAP_S)? A hit that took them across a pause at its
+    edge ("be" + pause + "this address here right") does not: the look keeps them."""
+    if not (hit_words[0].start <= look.start and look.end <= hit_words[-1].end):
+        return False
+    before = [w for w in hit_words if w.end <= look.start and not _inside(w, look)]
+    after = [w for w in hit_words if w.start >= look.end and not _inside(w, look)]
+    return (not before or look.start - before[-1].end < RUN_GAP_S) and (not after or after[0].start - look.end < RUN_GAP_S)
 
 
 def run_rep(rep: LiveRep, source: Iterable[np.ndarray], on_update: Listener | None = None, customer=None) -> RepReport:
