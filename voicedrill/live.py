@@ -37,6 +37,7 @@ SETTLE_WORDS = 16  # step hits this many final words behind the newest are settl
 MAX_TAIL_WORDS = 64  # …and never more than this many words are aligned again per block
 PLACING_S = 0.5  # the recogniser names a word within this much decoded audio after it ends
 WORD_TAIL_S = 0.25  # …and may end it this much before its sound does (an "um" fading out)
+ONSET_S = 0.05  # …and start it up to this much before the sound the meter hears (measured: 0.02–0.03 s)
 
 
 class EventType(StrEnum):
@@ -306,15 +307,15 @@ class LiveRep:
             return
         now, since = state.audio_s, state.last_step_end_s
         if since is None:  # the customer's cue said, no step yet
-            state.pause_s, state.pause_limits = self._reply_time(state.turns[-1].end), (0.0, self.drill.max_pause_s)
+            (state.pause_s, judged), state.pause_limits = self._reply_time(state.turns[-1].end), (0.0, self.drill.max_pause_s)
         else:
             self._look_again(since)
             since = state.last_step_end_s  # (a step the look found moves it on)
             turn = state.turns[-1] if state.turns and state.turns[-1].end > since else None
-            state.pause_s = self._pause_since(since, now) if turn is None else self._reply_time(turn.end)
+            state.pause_s, judged = (self._pause_since(since, now),) * 2 if turn is None else self._reply_time(turn.end)
             following = state.current_step()
             state.pause_limits = self.drill.pause_limits(state.last_step, following) if following else None
-        state.alarm = state.pause_limits is not None and shown_gap(state.pause_s) > state.pause_limits[1]
+        state.alarm = state.pause_limits is not None and judged is not None and shown_gap(judged) > state.pause_limits[1]
         if state.alarm and (self._over is None or self._over[0] != state.last_step):  # (the same pause red again after a
             self._over = (state.last_step, now)                                          # revised partial keeps its moment)
         state.resumed = state.alarm and self._resumed(self._over[1])
@@ -334,19 +335,26 @@ class LiveRep:
         hushes = self._placed(self.tracker.hushes(since_s=since - 1.0), since)
         return pause_between(since, now, silences, said, self.drill, hushes)
 
-    def _reply_time(self, after: float) -> float:
+    def _reply_time(self, after: float) -> tuple[float, float | None]:
         """The rep's response time to the customer's line that ended at `after`, as the scorecard
         measures it (metrics.pauses): up to the first word said after it that is not a filler,
         not the silences inside their reply ("You're all set. … My tech…" before it is named as
         the handoff); until such a word is heard, the silences since the line whose place among
-        the words is known (see _placed), and the fillers said in them ("um" is no reply)."""
+        the words is known (see _placed), and the fillers said in them ("um" is no reply).
+
+        With it, the time to judge against the limit: the same once the reply is named; while
+        the rep is still silent, ONSET_S less (the recogniser starts a word that much before the
+        sound the meter hears: 0.99 s on the scorecard was 1.02 s of silence); None while sound
+        has come back and is not named yet (its word decides)."""
         words = self.state.words
         reply = min((w.start for w in words if replies(w, after, self.drill)), default=None)
         if reply is not None:
-            return max(0.0, reply - after)
+            return (max(0.0, reply - after),) * 2
         silences = self._placed(self.tracker.silences(min_s=0.0, since_s=after), after)
         fillers = [w for w in words if w.start >= after and is_filler(w, self.drill)]
-        return sum(e - max(s, after) for s, e in silences if e > after) + sum(w.end - w.start for w in fillers)
+        waited = sum(e - max(s, after) for s, e in silences if e > after) + sum(w.end - w.start for w in fillers)
+        silent_now = bool(silences) and silences[-1][1] >= self.state.audio_s - FRAME_S
+        return waited, waited - ONSET_S if silent_now else None
 
     def _placed(self, found: list[tuple[float, float]], since: float) -> list[tuple[float, float]]:
         """The silences (or hushes) found since the step that ended at `since` whose place among
