@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from voicedrill.drills import load_drill, parse_drill
@@ -193,3 +195,36 @@ def test_list_and_show(tmp_path):
         assert name in listing.stdout
     show = subprocess.run([sys.executable, "-m", "voicedrill.cli", "drills", "show", "my-close"], capture_output=True, text=True, env=env, timeout=60)
     assert show.returncode == 0 and "First question?" in show.stdout and "Second question?" in show.stdout
+
+
+def test_a_drill_of_your_own_that_one_coming_with_voicedrill_hides_is_listed_as_not_used(tmp_path, monkeypatch):
+    """A manager's edited copy of hard-close.toml in their drills folder was never used, and
+    nothing said so: `drills list` did not show it, `drills show hard-close` showed the old rules.
+    Now it is listed, with why and what to change; so is a file of another name whose name = is
+    a shipped drill's (its reps would mix with that drill's). A broken file is named by its file name
+    and line, at 80 columns too."""
+    import io
+
+    from rich.console import Console
+
+    from voicedrill.drills import Drill, list_drills
+    from voicedrill.report import render_drill_list
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    mine = tmp_path / "voicedrill" / "drills"
+    mine.mkdir(parents=True)
+    shipped = load_drill("hard-close")
+    text = (Path(__file__).parents[1] / "drills" / "hard-close.toml").read_text()
+    (mine / "hard-close.toml").write_text(text.replace("max_pause_s = 1.0", "max_pause_s = 0.8"))
+    (mine / "my-close.toml").write_text(text)
+    (mine / "zz-broken.toml").write_text(GOOD.replace("max_pause_s", "max_pase_s"))
+    found = {(p.parent == mine, p.name): d for p, d in list_drills()}
+    assert isinstance(found[False, "hard-close.toml"], Drill) and found[False, "hard-close.toml"].max_pause_s == shipped.max_pause_s
+    assert str(found[True, "hard-close.toml"]) == "not used: voicedrill comes with a drill called 'hard-close'; rename the file and its name = line"
+    assert str(found[True, "my-close.toml"]) == "not used: voicedrill comes with a drill called 'hard-close'; change its name = line"
+    console = Console(file=io.StringIO(), width=80, color_system=None)
+    render_drill_list(list_drills(), console)
+    rows = [" ".join(line.split()) for line in console.file.getvalue().splitlines()]
+    assert any(r.startswith("│ hard-close.toml │ — │ not used: voicedrill comes") for r in rows)
+    assert any(r.startswith("│ my-close.toml │ — │ not used: voicedrill comes") for r in rows)
+    assert any(r.startswith("│ zz-broken.toml │ — │ broken: zz-broken.toml:3:") for r in rows), rows

@@ -168,17 +168,25 @@ def drill_dirs() -> list[Path]:
 
 
 def list_drills() -> list[tuple[Path, Drill | VoicedrillError]]:
-    """Every drill file found by name, each loaded or with the error that stops it loading."""
+    """Every drill file found, each loaded or with the error that stops it being used: a file of
+    the rep's own that a drill coming with voicedrill hides (the same name) is one of those."""
     found: dict[str, Path] = {}
+    hidden: list[Path] = []
     for folder in drill_dirs():
         for path in sorted(folder.glob("*.toml")):
-            found.setdefault(path.stem, path)
+            (hidden.append(path) if path.stem in found else found.setdefault(path.stem, path))
+    shipped = {stem for stem, path in found.items() if path.parent != user_drills_dir()}
     result: list[tuple[Path, Drill | VoicedrillError]] = []
-    for path in found.values():
+    for path in sorted([*found.values(), *hidden], key=lambda p: p.stem):
         try:
-            result.append((path, load_drill_file(path)))
+            drill = load_drill_file(path)
         except VoicedrillError as exc:
             result.append((path, exc))
+            continue
+        if path.parent == user_drills_dir() and (path in hidden or drill.name in shipped):
+            fix = "rename the file and its name = line" if path in hidden else "change its name = line"
+            drill = VoicedrillError(f"not used: voicedrill comes with a drill called {drill.name if path not in hidden else path.stem!r}; {fix}")
+        result.append((path, drill))
     return result
 
 

@@ -370,7 +370,8 @@ def render_drill_list(found: list[tuple[Path, Drill | VoicedrillError]], console
     table.add_column("what it trains")
     for path, drill in found:
         if isinstance(drill, VoicedrillError):
-            table.add_row(path.stem, "—", Text(f"broken: {drill}", style="red"))
+            broken = "broken: " if drill.plain.startswith(str(path)) else ""  # (else a drill that is fine but not used)
+            table.add_row(path.name, "—", Text(broken + drill.plain.replace(str(path), path.name), style="red"))
         else:
             table.add_row(drill.name, str(len(drill.steps)), Text(drill.title))
     console.print(table)
