@@ -51,6 +51,16 @@ def test_targets_are_the_recent_best_and_say_if_beaten(drill):
     json.dumps(data)
 
 
+def test_a_time_only_met_by_speaking_too_fast_is_no_target(drill):
+    """A 300 wpm rep (the drill asks 150-220) was told "slow down" and its time became the target,
+    met only by speaking too fast again. Time and pace targets come from reps inside the band."""
+    steady = [rep(drill, gap) for gap in (0.6, 0.45)]
+    rushed = rep(drill, 0.3, word_s=0.2)
+    assert rushed.pace.speech_wpm > drill.pace_wpm[1] and rushed.duration_s < min(r.duration_s for r in steady)
+    time = next(t for t in judged(rep(drill, 0.5), [*steady, rushed]).targets.results if t.what.startswith("time"))
+    assert time.target == min(r.duration_s for r in steady)
+
+
 def test_a_rep_that_skipped_a_step_is_not_timed_against_the_target(drill):
     """Leaving out the address makes a rep shorter, not faster: the time target is not met, and
     the rep is told why."""
