@@ -344,7 +344,10 @@ def test_every_tip_is_filled_in_with_each_field_its_kind_names(drill):
     turn = CustomerTurn(TurnKind.HESITATION, "name", "Can I think about it?", stopped[-1].end + 0.1, stopped[-1].end + 0.6)
     tips = [t.tip for t in analyse(skip_email, written, "fake", 30.0).coaching.tips]
     tips += [t.tip for t in analyse(stopped, written, "fake", 10.0, turns=[turn]).coaching.tips]
-    assert {t.split(":")[0] for t in tips} == {"skipped", "pause", "last", "filler", "slow", "stopped"}
+    went_on = timeline(*lines(drill, "name"), 1.5, *lines(drill, "phone"))
+    concern = CustomerTurn(TurnKind.HESITATION, "name", "Can I think about it?", went_on[7].end + 0.1, went_on[7].end + 0.9)
+    tips += [t.tip for t in analyse(went_on, written, "fake", 10.0, turns=[concern]).coaching.tips if t.tip.startswith("unanswered")]
+    assert {t.split(":")[0] for t in tips} == {"skipped", "pause", "last", "filler", "slow", "stopped", "unanswered"}
     for tip in tips:
         assert "[]" not in tip, tip
 
@@ -358,3 +361,19 @@ def test_a_pause_is_judged_as_it_is_shown(drill, silence, flagged):
     report = analyse(timeline(name, silence, phone, 0.3, *rest), drill, "fake", 30.0)
     pause = report.pauses[0]
     assert abs(pause.gap_s - (silence + 0.03)) < 0.0015 and pause.flagged == flagged, pause
+
+
+def test_a_concern_the_rep_went_straight_past_is_coached_and_one_they_answered_is_not(drill):
+    """"If they hesitate at any point, address it calmly and continue." The rep who ignored the
+    customer's "Can I think about it?" and asked for the phone was told nothing; now they are, in
+    the playbook's words, and an answer of any words (not an "um") clears it."""
+    from voicedrill.data import CustomerTurn, TurnKind
+
+    def coached(*between: str | float) -> list[str]:
+        said = timeline(*lines(drill, "name"), 1.0, *between, *lines(drill, "phone"))
+        turn = CustomerTurn(TurnKind.HESITATION, "name", "Can I think about it?", said[7].end + 0.05, said[7].end + 0.6)
+        return [t.about for t in analyse(said, drill, "fake", 12.0, turns=[turn]).coaching.tips]
+
+    assert "the customer's concern" in coached(0.0)
+    assert "the customer's concern" in coached("um", 0.3)
+    assert "the customer's concern" not in coached("i", "understand", "here's", "how", "we", "handle", "it", 0.3)

@@ -79,7 +79,7 @@ TIP_FIELDS = {
     "skipped": (*_SAID, "after"), "repeated": _SAID, "last": _SAID, "order": _SAID,
     "pause": (*_SAID, "gap", "limit"), "required_pause": (*_SAID, "limit"), "forbidden": ("phrase",), "filler": ("phrase",),
     "slow": ("wpm", "low", "high"), "fast": ("wpm", "low", "high"),
-    "late_reply": _REPLY, "late_start": _REPLY, "stopped": ("phrase", *_SAID), "nothing": (), "clean": (),
+    "late_reply": _REPLY, "late_start": _REPLY, "stopped": ("phrase", *_SAID), "unanswered": ("phrase", *_SAID), "nothing": (), "clean": (),
 }
 DEFAULT_TIPS = {
     "skipped": "You skipped {step}. Ask: “{line}” right after {after}.",
@@ -95,6 +95,7 @@ DEFAULT_TIPS = {
     "late_reply": "After the customer's “{phrase}”, you took {gap} to answer (limit {limit}). Address it calmly and at once.",
     "late_start": "After their yes (“{phrase}”) you took {gap} to start (limit {limit}). Don't pause, don't celebrate: start collecting at once: “{line}”",
     "stopped": "After the customer's “{phrase}”, the sequence stopped. Address the concern, then continue: “{line}”.",
+    "unanswered": "The customer said “{phrase}” and you went straight on. Address the concern first, calmly, then continue: “{line}”",
     "nothing": "Nothing of the script was heard. Say the drill out loud, close to the microphone.",
     "clean": "Clean rep. Next: say it faster, with the same confidence.",
 }

@@ -237,7 +237,7 @@ PART_MAX = {"steps": 35, "order": 20, "flow": 15, "pace": 10, "clean": 20}
 # < a filler < one pause just over the limit < a slow but clean rep < a clean rep.
 COST = {
     "skipped": 14.0, "repeated": 3.0, "last": 20.0, "order": 8.0, "pause": 3.0, "pause_per_s": 4.0,
-    "required_pause": 10.0, "late_reply": 5.0, "stopped": 10.0, "forbidden": 20.0, "filler": 5.0, "pace_per_wpm": 0.1,
+    "required_pause": 10.0, "late_reply": 5.0, "unanswered": 5.0, "stopped": 10.0, "forbidden": 20.0, "filler": 5.0, "pace_per_wpm": 0.1,
 }
 
 
@@ -326,6 +326,8 @@ def _problems(drill, steps, pauses_, pace_, fillers, forbidden, turns) -> list[t
         following = ids[ids.index(t.turn.after) + 1] if t.turn.after in ids[:-1] else None
         if not t.continued and following:
             add("flow", COST["stopped"], "after the customer", "stopped", following, phrase=t.turn.text)
+        elif t.turn.kind == TurnKind.HESITATION and following and not any(not is_filler(Word(w, 0.0, 0.0), drill) for w in t.reply.split()):
+            add("flow", COST["unanswered"], "the customer's concern", "unanswered", following, phrase=t.turn.text)
         elif not t.in_time and not any(p.flagged and p.from_step == t.turn.after for p in pauses_):
             gap = "too long" if t.latency_s is None else f"{t.latency_s:.1f} s"
             yes = t.turn.kind == TurnKind.CUE  # their yes is no concern: the sequence starts at once
