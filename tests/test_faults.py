@@ -1063,3 +1063,28 @@ def test_outputs_are_written_through_a_link_not_over_it(db, cli, history_bytes, 
     link.symlink_to(target)
     assert cli("export", "--out", link)[0] == 0
     assert link.is_symlink() and target.read_text().startswith("rep,")
+
+
+@pytest.mark.parametrize("answer, kept", [("n\n", True), ("\n", True), ("", True), ("y\n", False), ("yes\n", False)])
+def test_deleting_on_a_terminal_asks_first(db, history_bytes, answer, kept):
+    """`history --delete s8` took a whole ten-rep session at once, and a rep's number is never used
+    again: a slip ("s8" for "8") lost ten reps with no way back. On a terminal it now says what
+    would go and asks; only "y" deletes (Enter, anything else or the end of input keeps it)."""
+    import pty
+
+    db.write_bytes(history_bytes)
+    session = ids(db, "reps", "session_id")[-1]
+    count = ids(db, "reps", "session_id").count(session)
+    master, slave = pty.openpty()
+    run = subprocess.Popen([sys.executable, "-m", "voicedrill.cli", "history", "--delete", f"s{session}"], stdin=slave,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    os.close(slave)
+    os.write(master, answer.encode() if answer else b"\x04")  # (Ctrl-D: the end of input)
+    out, err = run.communicate(timeout=60)
+    os.close(master)
+    assert run.returncode == 0 and err == "", err
+    assert f"Delete {count} reps of hard-close (session s{session}, " in out and "It cannot be undone. [y/N]" in out
+    assert ("nothing deleted" in out) == kept and (len(ids(db)) == 29) == kept
+    yes = subprocess.run([sys.executable, "-m", "voicedrill.cli", "history", "--delete", "1", "--yes"], stdin=subprocess.DEVNULL,
+                         capture_output=True, text=True, timeout=60)
+    assert yes.returncode == 0 and "deleted 1 rep" in yes.stdout and "[y/N]" not in yes.stdout

@@ -173,6 +173,7 @@ def _parser() -> argparse.ArgumentParser:
     past.add_argument("--last", type=_at_least_one, default=None, metavar="N", help="only the newest N reps")
     past.add_argument("--plot", type=PNG, default=None, metavar="PNG", help="write a chart of score, words a minute and longest pause")
     past.add_argument("--delete", type=ref, default=None, metavar="REP_OR_SESSION", help="delete a rep (12) or a whole session (s3) from the history")
+    past.add_argument("--yes", action="store_true", help="with --delete: do not ask first (it asks only on a terminal)")
 
     report = commands.add_parser("report", help="a rep or a session as a scorecard, a web page (--html) or a timeline picture (--png)")
     report.add_argument("ref", type=ref, metavar="REP_OR_SESSION", help="a rep number (12), a session (s3) or 'last' (your newest session)")
@@ -414,6 +415,9 @@ def _history(args: argparse.Namespace, store, err: Console) -> int:
 
     if args.delete is not None:
         kind, number = store.resolve(*args.delete, user=who(args.user), anyones=False)  # 'last': only ever your own
+        if sys.stdin.isatty() and not args.yes and not _sure_to_delete(store, kind, number):
+            print("nothing deleted")
+            return 0
         gone = store.delete(**{kind: number})
         if not gone:
             raise VoicedrillError(f"no {_named(kind, number)} in the history (see voicedrill history)")
@@ -426,6 +430,23 @@ def _history(args: argparse.Namespace, store, err: Console) -> int:
         return 0
     render_history(reps, Console(highlight=False))
     return 0
+
+
+def _sure_to_delete(store, kind: str, number: int | None) -> bool:
+    """Asked on a terminal: what would go, and that it cannot come back (a rep's number is never
+    used again). Only "y" or "yes" deletes; Enter, anything else or the end of input keeps it."""
+    from .report import counted
+
+    doomed = store.reps(**{kind: number}) if number is not None else []
+    if not doomed:
+        raise VoicedrillError(f"no {_named(kind, number)} in the history (see voicedrill history)")
+    when = f"{doomed[0].saved_at:%Y-%m-%d %H:%M}" if len(doomed) == 1 else f"{doomed[0].saved_at:%Y-%m-%d %H:%M} to {doomed[-1].saved_at:%H:%M}"
+    try:
+        answer = input(f"Delete {counted(len(doomed), 'rep')} of {doomed[0].drill} ({_named(kind, number)}, {when})? "
+                       "It cannot be undone. [y/N] ")
+    except EOFError:
+        return False
+    return answer.strip().lower() in ("y", "yes")
 
 
 def _named(kind: str, number: int | None) -> str:
