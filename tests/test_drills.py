@@ -171,6 +171,35 @@ def test_every_mistake_in_a_drill_is_named_in_file_order_and_none_is_made_up():
     assert str(one.value) == "one.toml:9: step 2, line: must be a string, not int" and len(one.value.mistakes) == 1
 
 
+CASCADES = {  # (a drill file, the mistakes it holds, by line and field): none made up from another, none missed
+    "a bad max_pause_s is not the limit a pause's min_s is held to":
+        ('name="x"\n[rules]\nmax_pause_s = "5"\n[[rules.pauses]]\nfrom="a"\nto="b"\nmin_s=2\n[[steps]]\nid="a"\nline="A?"\n[[steps]]\nid="b"\nline="B?"\n',
+         ["3: rules.max_pause_s"]),
+    "steps that are not a list name no unknown step": ('name="x"\nsteps = 3\n[rules]\nlast=["a"]\n[[rules.pauses]]\nfrom="a"\nto="b"\n', ["2: steps"]),
+    "a group is checked as written, a step with a mistake holding its place":
+        ('name="x"\n[[steps]]\nid="a"\nline="A"\ngroup="g"\n[[steps]]\nid="b"\ngroup="h"\n[[steps]]\nid="c"\nline="C"\ngroup="g"\n',
+         ["6: step 2, line", "12: step 3, group"]),
+    "rules.last is checked against the groups as written":
+        ('name="x"\n[rules]\nlast=["c"]\n[[steps]]\nid="a"\nline="A"\n[[steps]]\nid="b"\ngroup="g"\n[[steps]]\nid="c"\nline="C"\ngroup="g"\n',
+         ["3: rules.last", "7: step 2, line"]),
+    "every mistake inside one step": ('name="x"\n[[steps]]\nid="A"\noptional="yes"\nrepeat=1\nvariants=3\nkeywords=[1]\n',
+                                      ["2: step 1, line", "3: step 1, id", "4: step 1, optional", "5: step 1, repeat", "6: step 1, variants", "7: step 1, keywords"]),
+    "every mistake inside one pause rule": ('name="x"\n[[steps]]\nid="a"\nline="A"\n[[rules.pauses]]\nfrom="a"\nto="a"\nmin_s=-1\nmax_s="x"\n',
+                                            ["7: rules.pauses, entry 1, to", "8: rules.pauses, entry 1, min_s", "9: rules.pauses, entry 1, max_s"]),
+    "tables that are not tables": ('name="x"\nsteps=3\nrules="x"\ntips=[]\ncustomer=1\n', ["2: steps", "3: rules", "4: tips", "5: customer"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASCADES))
+def test_each_mistake_is_named_once_and_none_is_made_up_from_another(case):
+    from voicedrill.drills import DrillMistakes
+
+    text, expected = CASCADES[case]
+    with pytest.raises(DrillMistakes) as refused:
+        parse_drill(text, "f.toml")
+    assert [m.removeprefix("f.toml:").split(":")[0] + ":" + m.removeprefix("f.toml:").split(":")[1] for m in refused.value.mistakes] == expected
+
+
 def test_validate_lists_every_mistake_on_its_own_line_and_other_commands_say_how_many(tmp_path, cli):
     path = tmp_path / "mine.toml"
     path.write_text(MANY_MISTAKES)
@@ -220,8 +249,14 @@ def test_a_drill_of_your_own_that_one_coming_with_voicedrill_hides_is_listed_as_
     (mine / "zz-broken.toml").write_text(GOOD.replace("max_pause_s", "max_pase_s"))
     found = {(p.parent == mine, p.name): d for p, d in list_drills()}
     assert isinstance(found[False, "hard-close.toml"], Drill) and found[False, "hard-close.toml"].max_pause_s == shipped.max_pause_s
-    assert str(found[True, "hard-close.toml"]) == "not used: voicedrill comes with a drill called 'hard-close'; rename the file and its name = line"
-    assert str(found[True, "my-close.toml"]) == "not used: voicedrill comes with a drill called 'hard-close'; change its name = line"
+    assert str(found[True, "hard-close.toml"]) == f"{mine}/hard-close.toml: not used: voicedrill comes with a drill called 'hard-close'; rename the file and its name = line"
+    assert str(found[True, "my-close.toml"]) == f"{mine}/my-close.toml: not used: voicedrill comes with a drill called 'hard-close'; change its name = line"
+    (mine / "soft-to-hard.toml").write_text(GOOD)
+    assert str(dict((p.name, d) for p, d in list_drills() if p.parent == mine)["soft-to-hard.toml"]).endswith("called 'soft-to-hard'; rename the file")
+    for name in ("my-close", str(mine / "my-close.toml"), str(mine / "hard-close.toml")):  # by its name or its path: never used, its reps never mixed in
+        with pytest.raises(VoicedrillError, match="not used: voicedrill comes with a drill called 'hard-close'"):
+            load_drill(name)
+    assert load_drill("hard-close").max_pause_s == shipped.max_pause_s
     console = Console(file=io.StringIO(), width=80, color_system=None)
     render_drill_list(list_drills(), console)
     rows = [" ".join(line.split()) for line in console.file.getvalue().splitlines()]

@@ -11,6 +11,7 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
@@ -169,26 +170,43 @@ def drill_dirs() -> list[Path]:
 
 
 def list_drills() -> list[tuple[Path, Drill | VoicedrillError]]:
-    """Every drill file found, each loaded or with the error that stops it being used: a file of
-    the rep's own that a drill coming with voicedrill hides (the same name) is one of those."""
-    found: dict[str, Path] = {}
-    hidden: list[Path] = []
+    """Every drill file found, each loaded or with the error that stops it being used (a file of
+    the rep's own that shares a name with a drill coming with voicedrill is one of those)."""
+    shipped: dict[str, Path] = {}
     for folder in drill_dirs():
-        for path in sorted(folder.glob("*.toml")):
-            (hidden.append(path) if path.stem in found else found.setdefault(path.stem, path))
-    shipped = {stem for stem, path in found.items() if path.parent != user_drills_dir()}
+        if folder != user_drills_dir():
+            for path in sorted(folder.glob("*.toml")):
+                shipped.setdefault(path.stem, path)
+    mine = sorted(user_drills_dir().glob("*.toml")) if user_drills_dir().is_dir() else []
     result: list[tuple[Path, Drill | VoicedrillError]] = []
-    for path in sorted([*found.values(), *hidden], key=lambda p: p.stem):
+    for path in sorted([*shipped.values(), *mine], key=lambda p: (p.stem, p in mine)):
         try:
-            drill = load_drill_file(path)
+            result.append((path, _usable(path, load_drill_file(path), set(shipped))))
         except VoicedrillError as exc:
             result.append((path, exc))
-            continue
-        if path.parent == user_drills_dir() and (path in hidden or drill.name in shipped):
-            fix = "rename the file and its name = line" if path in hidden else "change its name = line"
-            drill = VoicedrillError(f"not used: voicedrill comes with a drill called {drill.name if path not in hidden else path.stem!r}; {fix}")
-        result.append((path, drill))
     return result
+
+
+def _usable(path: Path, drill: Drill, shipped: set[str]) -> Drill:
+    """The drill, unless it is one of the rep's own that shares its file name or its name = with a
+    drill coming with voicedrill: that one is never used (by name the shipped one is found; its
+    reps would mix with the shipped drill's history and targets)."""
+    if Path(os.path.realpath(path)).parent != Path(os.path.realpath(user_drills_dir())):
+        return drill
+    taken = [name for name in (path.stem, drill.name) if name in shipped]
+    if not taken:
+        return drill
+    fix = {(True, True): "rename the file and its name = line", (True, False): "rename the file", (False, True): "change its name = line"}
+    raise NotUsed(f"{path}: not used: voicedrill comes with a drill called {taken[0]!r}; {fix[path.stem in shipped, drill.name in shipped]}")
+
+
+class NotUsed(VoicedrillError):
+    """A drill file that is fine but never used (see _usable)."""
+
+
+def listed_problem(path: Path, problem: VoicedrillError) -> str:
+    """Why a drill file in the drills list is not offered, said without its folder (the list says where drills are)."""
+    return problem.plain.removeprefix(f"{path}: ") if isinstance(problem, NotUsed) else "broken: " + problem.plain.replace(str(path), path.name)
 
 
 def find_drill(name_or_path: str) -> Path:
@@ -212,8 +230,11 @@ def load_named_drill(name: str) -> Drill:
 
 
 def load_drill(name_or_path: str) -> Drill:
-    """Find (by name or path), read and validate a drill."""
-    return load_drill_file(find_drill(name_or_path))
+    """Find (by name or path), read and validate a drill (never one of the rep's own that a
+    shipped drill's name hides: see _usable)."""
+    path = find_drill(name_or_path)
+    shipped = {p.stem for folder in drill_dirs() if folder != user_drills_dir() for p in folder.glob("*.toml")}
+    return _usable(path, load_drill_file(path), shipped)
 
 
 def load_drill_file(path: Path) -> Drill:
@@ -295,14 +316,16 @@ class _Validator:
         return self.lines[field]
 
     def drill(self, data: dict) -> Drill:
-        """The drill, or DrillMistakes naming every mistake found."""
+        """The drill, or DrillMistakes naming every mistake found. A check that rests on a part
+        with a mistake of its own is left out (no mistake is reported only because of another)."""
         self.no_unknown(data, "", {"name", "title", "source", "description", "rules", "steps", "customer", "tips"})
         name = self.checked(lambda: self.name(data), "")
         rules = self.checked(lambda: self.table(data, "rules", "[rules]"), {})
         self.no_unknown(rules, "rules.", {"order", "last", "max_pause_s", "pace_wpm", "forbidden", "fillers", "pauses"})
-        steps = self.steps(data.get("steps"))
-        ids = _written_ids(data.get("steps"))  # as written: a step with a mistake elsewhere is still named
-        max_pause_s = self.checked(lambda: self.seconds(rules, "rules", "max_pause_s", 1.0), 1.0)
+        raw = data.get("steps")
+        written = _written(raw) if isinstance(raw, list) else None  # step id → group, as written (None: no steps to check against)
+        steps = self.steps(raw)
+        max_pause_s = self.checked(lambda: self.seconds(rules, "rules", "max_pause_s", 1.0), None)
         drill = Drill(
             name=name,
             title=self.checked(lambda: self.text(data, "title"), "") or name,
@@ -310,18 +333,22 @@ class _Validator:
             description=" ".join(self.checked(lambda: self.text(data, "description"), "").split()),
             steps=steps,
             order=self.checked(lambda: self.order(rules), Order.STRICT),
-            last=self.checked(lambda: self.last(rules, steps, ids), ()),
-            max_pause_s=max_pause_s,
+            last=self.checked(lambda: self.last(rules, written), ()),
+            max_pause_s=max_pause_s or 1.0,
             pace_wpm=self.checked(lambda: self.band(rules), (140.0, 200.0)),
             forbidden=self.checked(lambda: self.strings(rules, "rules.forbidden", "forbidden"), ()),
             fillers=self.checked(lambda: self.strings(rules, "rules.fillers", "fillers"), ()),
             customer=self.checked(lambda: self.customer(data.get("customer", {})), CustomerLines()),
-            pause_rules=self.pause_rules(rules.get("pauses", []), ids, max_pause_s),
+            pause_rules=self.pause_rules(rules.get("pauses", []), written, max_pause_s),
             tips=self.checked(lambda: self.tips(data.get("tips", {})), ()),
         )
         if self.found:
             raise DrillMistakes([m.plain for m in sorted(self.found, key=lambda m: m.line)])
         return drill
+
+    def note(self, field: str, problem: str) -> None:
+        """Record a mistake and go on checking."""
+        self.found.append(self.fail(field, problem))
 
     def name(self, data: dict) -> str:
         name = self.text(data, "name", required=True)
@@ -341,16 +368,15 @@ class _Validator:
             raise self.fail("rules.order", f"unknown order rule {order!r} (use one of: {', '.join(Order)})")
         return Order(order)
 
-    def last(self, rules: dict, steps: tuple[Step, ...], ids: set[str]) -> tuple[str, ...]:
-        """`rules.last`: steps that exist, each once, never splitting a group."""
+    def last(self, rules: dict, written: dict[str, str] | None) -> tuple[str, ...]:
+        """`rules.last`: steps that exist, each once, never splitting a group (as the steps are written)."""
         last = self.strings(rules, "rules.last", "last")
-        for step_id in last:
-            if step_id not in ids:
-                raise self.fail("rules.last", f"names unknown step {step_id!r}")
+        if written is not None and (unknown := next((s for s in last if s not in written), None)):
+            raise self.fail("rules.last", f"names unknown step {unknown!r}")
         if len(set(last)) != len(last):
             raise self.fail("rules.last", "lists a step twice")
-        for group in {s.group for s in steps if s.group}:
-            members = [s.id for s in steps if s.group == group]
+        for group in dict.fromkeys(g for g in (written or {}).values() if g):
+            members = [step_id for step_id, g in written.items() if g == group]
             if 0 < sum(m in last for m in members) < len(members):
                 raise self.fail("rules.last", f"contradiction: group {group!r} mixes last and other steps")
         return last
@@ -362,86 +388,99 @@ class _Validator:
         tips = ((key, self.checked(lambda: self.tip(table, key, "tips", key), None)) for key in table if key in DEFAULT_TIPS)
         return tuple((key, tip) for key, tip in tips if tip is not None)
 
-    def pause_rules(self, raw: object, ids: set[str], max_pause_s: float) -> tuple[PauseRule, ...]:
+    def pause_rules(self, raw: object, written: dict[str, str] | None, max_pause_s: float | None) -> tuple[PauseRule, ...]:
         if not isinstance(raw, list):
-            self.found.append(self.fail("rules.pauses", "must be a list of [[rules.pauses]] tables"))
+            self.note("rules.pauses", "must be a list of [[rules.pauses]] tables")
             return ()
-        rules = (self.checked(lambda: self.pause_rule(f"rules.pauses[{i}]", entry, ids, max_pause_s), None) for i, entry in enumerate(raw))
+        rules = (self.pause_rule(f"rules.pauses[{i}]", entry, written, max_pause_s) for i, entry in enumerate(raw))
         return tuple(rule for rule in rules if rule is not None)
 
-    def pause_rule(self, where: str, entry: object, ids: set[str], max_pause_s: float) -> PauseRule:
+    def pause_rule(self, where: str, entry: object, written: dict[str, str] | None, max_pause_s: float | None) -> PauseRule | None:
+        """One [[rules.pauses]] entry, or None with each of its mistakes recorded."""
         if not isinstance(entry, dict):
-            raise self.fail(where, "must be a table with from and to")
+            self.note(where, "must be a table with from and to")
+            return None
+        before = len(self.found)
         self.no_unknown(entry, f"{where}.", {"from", "to", "min_s", "max_s"})
-        ends = [self.text(entry, key, required=True, where=where) for key in ("from", "to")]
+        ends = [self.checked(lambda key=key: self.text(entry, key, required=True, where=where), "") for key in ("from", "to")]
         for key, step_id in zip(("from", "to"), ends):
-            if step_id not in ids:
-                raise self.fail(f"{where}.{key}", f"unknown step {step_id!r}")
-        if ends[0] == ends[1]:
-            raise self.fail(f"{where}.to", "a pause goes between two different steps")
-        low = self.seconds(entry, where, "min_s", 0.0, allow_zero=True)
-        high = self.seconds(entry, where, "max_s", None) if "max_s" in entry else None
-        if high is not None and low > high:
-            raise self.fail(f"{where}.min_s", f"contradiction: min_s {low:g} is above max_s {high:g}")
-        if high is None and low > max_pause_s:
-            raise self.fail(f"{where}.min_s", f"contradiction: min_s {low:g} is above the drill's max_pause_s {max_pause_s:g}; give this pause its own max_s")
-        return PauseRule(ends[0], ends[1], low, high)
+            if step_id and written is not None and step_id not in written:
+                self.note(f"{where}.{key}", f"unknown step {step_id!r}")
+        if ends[0] and ends[0] == ends[1]:
+            self.note(f"{where}.to", "a pause goes between two different steps")
+        low = self.checked(lambda: self.seconds(entry, where, "min_s", 0.0, allow_zero=True), None)
+        high = self.checked(lambda: self.seconds(entry, where, "max_s", None), None) if "max_s" in entry else None
+        if low is not None and high is not None and low > high:
+            self.note(f"{where}.min_s", f"contradiction: min_s {low:g} is above max_s {high:g}")
+        if low is not None and "max_s" not in entry and max_pause_s is not None and low > max_pause_s:
+            self.note(f"{where}.min_s", f"contradiction: min_s {low:g} is above the drill's max_pause_s {max_pause_s:g}; give this pause its own max_s")
+        return PauseRule(ends[0], ends[1], low or 0.0, high) if len(self.found) == before else None
 
     def customer(self, table: object) -> CustomerLines:
         if not isinstance(table, dict):
             raise self.fail("customer", "must be a table ([customer])")
         self.no_unknown(table, "customer.", {"cue", "hesitations"})
-        return CustomerLines(self.text(table, "cue", where="customer"), self.strings(table, "customer.hesitations", "hesitations"))
+        return CustomerLines(self.checked(lambda: self.text(table, "cue", where="customer"), ""),
+                             self.checked(lambda: self.strings(table, "customer.hesitations", "hesitations"), ()))
 
     def steps(self, raw: object) -> tuple[Step, ...]:
         """Every step written well; each step with a mistake is recorded and left out."""
         if raw is None:
-            self.found.append(self.fail("steps", "missing: a drill needs at least one [[steps]] entry"))
+            self.note("steps", "missing: a drill needs at least one [[steps]] entry")
             return ()
         if not isinstance(raw, list) or not raw:
-            self.found.append(self.fail("steps", "must be a non-empty list of [[steps]] tables"))
+            self.note("steps", "must be a non-empty list of [[steps]] tables")
             return ()
         if len(raw) > MAX_STEPS:
-            self.found.append(self.fail("steps", f"{len(raw)} steps: a drill is said in one go, so it has at most {MAX_STEPS}; split it into several drills"))
+            self.note("steps", f"{len(raw)} steps: a drill is said in one go, so it has at most {MAX_STEPS}; split it into several drills")
             return ()
         steps: list[Step] = []
         for i, entry in enumerate(raw):
-            step = self.checked(lambda: self.step(f"steps[{i}]", entry, {s.id for s in steps}), None)
-            if step is not None:
+            if (step := self.step(f"steps[{i}]", entry, {s.id for s in steps})) is not None:
                 steps.append(step)
-        for group in dict.fromkeys(s.group for s in steps if s.group):
-            spots = [i for i, s in enumerate(steps) if s.group == group]
+        groups = [(i, e["group"].strip()) for i, e in enumerate(raw) if isinstance(e, dict) and isinstance(e.get("group"), str) and e["group"].strip()]
+        for group in dict.fromkeys(g for _, g in groups):  # as written: a step left out for a mistake of its own still holds its place
+            spots = [i for i, g in groups if g == group]
             if spots != list(range(spots[0], spots[0] + len(spots))):
-                self.found.append(self.fail(f"steps[{spots[-1]}].group", f"the steps of group {group!r} must be listed together"))
+                self.note(f"steps[{spots[-1]}].group", f"the steps of group {group!r} must be listed together")
         return tuple(steps)
 
-    def step(self, where: str, entry: object, seen: set[str]) -> Step:
+    def step(self, where: str, entry: object, seen: set[str]) -> Step | None:
+        """One [[steps]] entry, or None with each of its mistakes recorded."""
         if not isinstance(entry, dict):
-            raise self.fail(where, "must be a table with id and line")
+            self.note(where, "must be a table with id and line")
+            return None
+        before = len(self.found)
         self.no_unknown(entry, f"{where}.", {"id", "line", "variants", "keywords", "answer", "optional", "group", "repeat", "example", "tip"})
+        step_id = self.checked(lambda: self.step_id(entry, where, seen), "")
+        field = partial(self.checked, fallback="")
+        step = Step(
+            id=step_id,
+            line=field(lambda: self.text(entry, "line", required=True, where=where)),
+            variants=self.checked(lambda: self.strings(entry, f"{where}.variants", "variants"), ()),
+            keywords=self.checked(lambda: self.strings(entry, f"{where}.keywords", "keywords"), ()),
+            answer=field(lambda: self.text(entry, "answer", where=where)),
+            optional=self.checked(lambda: self.flag(entry, where, "optional"), False),
+            group=field(lambda: self.text(entry, "group", where=where)),
+            repeat=self.checked(lambda: self.flag(entry, where, "repeat"), False),
+            example=field(lambda: self.text(entry, "example", where=where)),
+            tip=field(lambda: self.tip(entry, "tip", where, "skipped")),
+        )
+        return step if len(self.found) == before else None
+
+    def step_id(self, entry: dict, where: str, seen: set[str]) -> str:
         step_id = self.text(entry, "id", required=True, where=where)
         if not _ID.match(step_id):
             raise self.fail(f"{where}.id", f"{step_id!r} must be lower-case letters, digits, - or _")
         if step_id in seen:
             raise self.fail(f"{where}.id", f"duplicate id {step_id!r}")
-        return Step(
-            id=step_id,
-            line=self.text(entry, "line", required=True, where=where),
-            variants=self.strings(entry, f"{where}.variants", "variants"),
-            keywords=self.strings(entry, f"{where}.keywords", "keywords"),
-            answer=self.text(entry, "answer", where=where),
-            optional=self.flag(entry, where, "optional"),
-            group=self.text(entry, "group", where=where),
-            repeat=self.flag(entry, where, "repeat"),
-            example=self.text(entry, "example", where=where),
-            tip=self.tip(entry, "tip", where, "skipped"),
-        )
+        return step_id
 
     def no_unknown(self, table: dict, prefix: str, allowed: set[str]) -> None:
         """Record every field that is not one of `allowed`."""
         for key in table:
             if key not in allowed:
-                self.found.append(self.fail(f"{prefix}{key}", f"unknown field (allowed: {', '.join(sorted(allowed))})"))
+                self.note(f"{prefix}{key}", f"unknown field (allowed: {', '.join(sorted(allowed))})")
 
     def text(self, table: dict, key: str, required: bool = False, where: str = "") -> str:
         field = f"{where}.{key}" if where else key
@@ -518,10 +557,11 @@ class _Validator:
         return float(value[0]), float(value[1])
 
 
-def _written_ids(raw: object) -> set[str]:
-    """The step ids a drill file writes, whatever else is wrong with their steps."""
-    entries = raw if isinstance(raw, list) else []
-    return {e["id"].strip() for e in entries if isinstance(e, dict) and isinstance(e.get("id"), str)}
+def _written(raw: list) -> dict[str, str]:
+    """Each step id the drill's [[steps]] write, with its group ("" for none), whatever else is
+    wrong with their steps: the rules that name a step rest on what the manager wrote."""
+    entries = [e for e in raw if isinstance(e, dict) and isinstance(e.get("id"), str)]
+    return {e["id"].strip(): e["group"].strip() if isinstance(e.get("group"), str) else "" for e in entries}
 
 
 def _counted(field: str) -> str:

@@ -18,7 +18,7 @@ from rich.text import Text
 from .align import marked_line
 from .data import (Coaching, counted, CustomerTurn, Mark, Pace, Pause, RepReport, ScorePart, Status, StepResult, Target, Targets, Tip, TurnKind,
                    TurnResult, Word)
-from .drills import Drill
+from .drills import Drill, listed_problem
 from .errors import VoicedrillError
 from .targets import FORMERLY, figure
 
@@ -370,8 +370,7 @@ def render_drill_list(found: list[tuple[Path, Drill | VoicedrillError]], console
     table.add_column("what it trains")
     for path, drill in found:
         if isinstance(drill, VoicedrillError):
-            broken = "broken: " if drill.plain.startswith(str(path)) else ""  # (else a drill that is fine but not used)
-            table.add_row(path.name, "—", Text(broken + drill.plain.replace(str(path), path.name), style="red"))
+            table.add_row(path.name, "—", Text(listed_problem(path, drill), style="red"))
         else:
             table.add_row(drill.name, str(len(drill.steps)), Text(drill.title))
     console.print(table)

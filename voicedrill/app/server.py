@@ -26,7 +26,7 @@ from starlette.templating import Jinja2Templates
 
 from .. import history
 from ..audio import input_devices, probe
-from ..drills import MAX_DRILL_BYTES, Drill, drill_dirs, list_drills, load_drill_file, load_named_drill, user_drills_dir
+from ..drills import MAX_DRILL_BYTES, Drill, drill_dirs, list_drills, listed_problem, load_drill_file, load_named_drill, user_drills_dir
 from ..errors import VoicedrillError
 from ..files import write_atomic, write_file
 from ..plots import fluency_figure, png_bytes, progress_figure, team_figure
@@ -270,7 +270,7 @@ class App:
     # drills ---------------------------------------------------------------------------------
 
     async def drills_page(self, request: Request, status: int = 200, **context) -> Response:
-        found = await run_in_threadpool(list_drills)
+        found = [(path, d if isinstance(d, Drill) else listed_problem(path, d)) for path, d in await run_in_threadpool(list_drills)]
         return self.page(request, "drills.html", status, found=found, **context)
 
     async def drill_format(self, request: Request) -> Response:
