@@ -218,3 +218,22 @@ def test_customer_mode_needs_customer_lines(tmp_path):
     )
     assert run.returncode == 2 and run.stderr.count("\n") == 1 and "no customer lines" in run.stderr
     assert not out.exists()  # refused before anything was created
+
+
+def test_a_late_start_stays_red_until_the_rep_is_named_and_then_reads_too_long(drill, sphinx, pauses_of_1_5):
+    """The rep starts 1.6 s after the customer's "yes". The meter went red while they were silent,
+    then, the moment their sound came back (not yet named a word), the alarm went off again: red,
+    then nothing, never "too long". Now red stays red while the word that decides it is heard,
+    and once they are talking it reads "too long"."""
+    shown: list[tuple[bool, bool]] = []
+    ticked = []
+
+    def watch(state, events):
+        ticked.extend(e for e in events if e.type == EventType.STEP)
+        if not ticked:
+            shown.append((state.alarm, state.resumed))
+
+    run_rep(LiveRep(drill, sphinx), FileSource(pauses_of_1_5), watch, Customer(drill, Speaker(enabled=False), random.Random(2)))
+    red = [alarm for alarm, _ in shown]
+    assert True in red and all(red[red.index(True):]), red
+    assert (True, True) in shown

@@ -315,7 +315,10 @@ class LiveRep:
             state.pause_s, judged = (self._pause_since(since, now),) * 2 if turn is None else self._reply_time(turn.end)
             following = state.current_step()
             state.pause_limits = self.drill.pause_limits(state.last_step, following) if following else None
-        state.alarm = state.pause_limits is not None and judged is not None and shown_gap(judged) > state.pause_limits[1]
+        if judged is None:  # a reply's sound is back but not named yet: red stays red (and only its word can make it so)
+            state.alarm = state.alarm and state.pause_limits is not None
+        else:
+            state.alarm = state.pause_limits is not None and shown_gap(judged) > state.pause_limits[1]
         if state.alarm and (self._over is None or self._over[0] != state.last_step):  # (the same pause red again after a
             self._over = (state.last_step, now)                                          # revised partial keeps its moment)
         state.resumed = state.alarm and self._resumed(self._over[1])
