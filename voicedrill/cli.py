@@ -433,20 +433,21 @@ def _history(args: argparse.Namespace, store, err: Console) -> int:
 
 
 def _sure_to_delete(store, kind: str, number: int | None) -> bool:
-    """Asked on a terminal: what would go, and that it cannot come back (a rep's number is never
-    used again). Only "y" or "yes" deletes; Enter, anything else or the end of input keeps it."""
+    """Asked on the terminal (on standard error: an answer is never written into a file the
+    output goes to): what would go, and that it cannot come back (a rep's number is never used
+    again). Only "y" or "yes" deletes; Enter, anything else or the end of input keeps it."""
     from .report import counted
 
-    doomed = store.reps(**{kind: number}) if number is not None else []
-    if not doomed:
+    count = store.count(**{kind: number}) if number is not None else 0
+    if not count:
         raise VoicedrillError(f"no {_named(kind, number)} in the history (see voicedrill history)")
-    when = f"{doomed[0].saved_at:%Y-%m-%d %H:%M}" if len(doomed) == 1 else f"{doomed[0].saved_at:%Y-%m-%d %H:%M} to {doomed[-1].saved_at:%H:%M}"
-    try:
-        answer = input(f"Delete {counted(len(doomed), 'rep')} of {doomed[0].drill} ({_named(kind, number)}, {when})? "
-                       "It cannot be undone. [y/N] ")
-    except EOFError:
-        return False
-    return answer.strip().lower() in ("y", "yes")
+    readable = store.reps(**{kind: number})  # (a damaged rep is counted, not described)
+    first, last = (f"{r.saved_at:%Y-%m-%d %H:%M}" for r in (readable[0], readable[-1])) if readable else ("", "")
+    when = "" if not readable else f", {first}" if first == last else f", {first} to {last[-5:]}"
+    of = f" of {readable[0].drill}" if readable else ""
+    sys.stderr.write(f"Delete {counted(count, 'rep')}{of} ({_named(kind, number)}{when})? It cannot be undone. [y/N] ")
+    sys.stderr.flush()
+    return sys.stdin.readline().strip().lower() in ("y", "yes")
 
 
 def _named(kind: str, number: int | None) -> str:

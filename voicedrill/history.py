@@ -455,6 +455,11 @@ class Store:
                 number = own if own is not None or not anyones else _one(self.db, "SELECT max(session_id) FROM reps")
         return kind, number
 
+    def count(self, session: int | None = None, rep: int | None = None) -> int:
+        """How many reps one rep or session holds, damaged ones too: what delete() would take."""
+        with self._errors():
+            return _one(self.db, f"SELECT count(*) FROM reps WHERE {'id' if rep is not None else 'session_id'} = ?", (rep if rep is not None else session,))
+
     def delete(self, session: int | None = None, rep: int | None = None) -> int:
         """Delete one rep or a whole session; returns how many reps went. Sessions left empty go too."""
         with self._write() as db:
