@@ -369,11 +369,26 @@ def test_a_concern_the_rep_went_straight_past_is_coached_and_one_they_answered_i
     the playbook's words, and an answer of any words (not an "um") clears it."""
     from voicedrill.data import CustomerTurn, TurnKind
 
-    def coached(*between: str | float) -> list[str]:
+    import io
+
+    from rich.console import Console
+
+    from voicedrill.report import from_dict, render, to_dict
+
+    def checked(*between: str | float):
         said = timeline(*lines(drill, "name"), 1.0, *between, *lines(drill, "phone"))
         turn = CustomerTurn(TurnKind.HESITATION, "name", "Can I think about it?", said[7].end + 0.05, said[7].end + 0.6)
-        return [t.about for t in analyse(said, drill, "fake", 12.0, turns=[turn]).coaching.tips]
+        return analyse(said, drill, "fake", 12.0, turns=[turn])
+
+    def coached(*between: str | float) -> list[str]:
+        return [t.about for t in checked(*between).coaching.tips]
 
     assert "the customer's concern" in coached(0.0)
     assert "the customer's concern" in coached("um", 0.3)
     assert "the customer's concern" not in coached("i", "understand", "here's", "how", "we", "handle", "it", 0.3)
+    ignored = checked(0.0)  # the verdict is the turn's, stored with it; the scorecard says it where it says the turn
+    assert not ignored.turns[0].answered and from_dict(to_dict(ignored)).turns[0].answered is False
+    assert next(p.why for p in ignored.score_parts if p.name == "flow") == "a concern not answered"
+    console = Console(file=io.StringIO(), width=200, color_system=None)
+    render(ignored, console)
+    assert "“Can I think about it?”: back in" in console.file.getvalue() and "not answered: you went straight on" in console.file.getvalue()

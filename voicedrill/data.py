@@ -141,6 +141,7 @@ class TurnResult:
     limit_s: float = 1.0  # the longest response the drill allows here
     in_time: bool = False  # back within limit_s
     forbidden: tuple[str, ...] = ()  # forbidden phrases said in the reply
+    answered: bool = True  # a hesitation: the rep said something (not a filler) about it before going on
 
 
 @dataclass(frozen=True)

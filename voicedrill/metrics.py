@@ -187,7 +187,8 @@ def customer_turns(words: Sequence[Word], drill: Drill, alignment: Alignment, tu
         limit = drill.pause_limits(turn.after, following)[1] if turn.after else drill.max_pause_s
         slips = tuple(h.key for h in alignment.hits if h.kind == HitKind.FORBIDDEN and after and after[0] <= h.first < reply_end)
         in_time = latency is not None and shown_gap(latency) <= limit  # judged as shown, as the live meter judges it
-        results.append(TurnResult(turn, latency, bool(onward), reply, limit, in_time, slips))
+        answered = turn.kind != TurnKind.HESITATION or any(not is_filler(words[i], drill) for i in after if i < reply_end)
+        results.append(TurnResult(turn, latency, bool(onward), reply, limit, in_time, slips, answered))
     return tuple(results)
 
 
@@ -326,7 +327,7 @@ def _problems(drill, steps, pauses_, pace_, fillers, forbidden, turns) -> list[t
         following = ids[ids.index(t.turn.after) + 1] if t.turn.after in ids[:-1] else None
         if not t.continued and following:
             add("flow", COST["stopped"], "after the customer", "stopped", following, phrase=t.turn.text)
-        elif t.turn.kind == TurnKind.HESITATION and following and not any(not is_filler(Word(w, 0.0, 0.0), drill) for w in t.reply.split()):
+        elif not t.answered and following:
             add("flow", COST["unanswered"], "the customer's concern", "unanswered", following, phrase=t.turn.text)
         elif not t.in_time and not any(p.flagged and p.from_step == t.turn.after for p in pauses_):
             gap = "too long" if t.latency_s is None else f"{t.latency_s:.1f} s"
@@ -368,6 +369,7 @@ def _whys(drill, steps, pauses_, pace_, fillers, forbidden, problems) -> list[st
     reasons = [f"{counted(len(long), 'pause')} too long (longest {max(p.gap_s for p in long):.2f} s, limit {long[0].max_s:g} s)"] if long else []
     reasons += [f"{counted(len(short), 'required pause')} missed"] if short else []
     reasons += ["slow after the customer"] if any(part == "flow" and tip.about == "after the customer" for part, _, tip in problems) else []
+    reasons += ["a concern not answered"] if any(tip.about == "the customer's concern" for _, _, tip in problems) else []
     low, high = drill.pace_wpm
     wpm = pace_.speech_wpm
     pace_why = "no speech" if wpm is None else f"{wpm:.0f} words a minute, target {low:.0f}–{high:.0f}" + (

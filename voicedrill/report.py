@@ -74,6 +74,7 @@ def to_dict(report: RepReport) -> dict:
                 "limit_s": t.limit_s,
                 "in_time": t.in_time,
                 "forbidden": list(t.forbidden),
+                "answered": t.answered,
             }
             for t in report.turns
         ],
@@ -162,7 +163,7 @@ def _turn(t: dict) -> TurnResult:
     limit = t.get("limit_s", 1.0)
     in_time = t.get("in_time", t["latency_s"] is not None and t["latency_s"] <= limit)
     turn = CustomerTurn(TurnKind(t["kind"]), t["after"], t["text"], t["start"], t["end"])
-    return TurnResult(turn, t["latency_s"], t["continued"], t["reply"], limit, in_time, tuple(t.get("forbidden", ())))
+    return TurnResult(turn, t["latency_s"], t["continued"], t["reply"], limit, in_time, tuple(t.get("forbidden", ())), t.get("answered", True))
 
 
 def to_json(report: RepReport) -> str:
@@ -349,7 +350,7 @@ def fact_lines(report: RepReport, mark: Callable[[str, str], str]) -> list[str]:
     for t in report.turns:
         latency = "no reply" if t.latency_s is None else f"back in {t.latency_s:.2f}s (limit {t.limit_s:g}s)"
         said = f" (“{t.reply}”)" if t.turn.kind == TurnKind.HESITATION and t.reply else ""
-        onward = "" if t.continued else mark(" — the sequence stopped here", "bad")
+        onward = mark(" — the sequence stopped here", "bad") if not t.continued else "" if t.answered else mark(" — not answered: you went straight on", "bad")
         slips = mark(" — said " + ", ".join(f"“{p}”" for p in t.forbidden), "bad") if t.forbidden else ""
         lines.append(plain(f"Customer {t.turn.kind} “{t.turn.text}”: ") + mark(latency, "ok" if t.in_time else "bad") + plain(said) + onward + slips)
     return lines
