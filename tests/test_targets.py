@@ -14,7 +14,7 @@ from voicedrill.history import Session, Store
 from voicedrill.practice import with_targets
 from voicedrill.progress import render_history
 from voicedrill.report import from_dict, render, render_summary, reps_grid, summary, to_dict
-from voicedrill.targets import MIN_REPS, judged
+from voicedrill.targets import MIN_REPS, WHAT, judged
 
 
 def rep(drill, gap: float, word_s: float = 0.3, skip: str = "", first: str = "", said: str = "") -> object:
@@ -59,6 +59,8 @@ def test_a_time_only_met_by_speaking_too_fast_is_no_target(drill):
     assert rushed.pace.speech_wpm > drill.pace_wpm[1] and rushed.duration_s < min(r.duration_s for r in steady)
     time = next(t for t in judged(rep(drill, 0.5), [*steady, rushed]).targets.results if t.what.startswith("time"))
     assert time.target == min(r.duration_s for r in steady)
+    again = judged(rep(drill, 0.3, word_s=0.2), [*steady, rep(drill, 0.5)])  # nor is a rep told to slow down told it met them
+    assert {t.what: t.met for t in again.targets.results} == dict(zip(WHAT, (False, True, False)))
 
 
 def test_a_rep_that_skipped_a_step_is_not_timed_against_the_target(drill):
