@@ -910,7 +910,7 @@ def test_an_output_is_never_written_over_a_file_of_another_kind(db, cli, history
     db.write_bytes(history_bytes)
     path = tmp_path / kept
     path.write_bytes(b"the rep's own file")
-    err = cli.refused([a.format(wav=line_wav) for a in OUTPUT_OPTIONS[case]] + [path], "give a name ending in")
+    err = cli.refused([a.format(wav=line_wav) for a in OUTPUT_OPTIONS[case]] + [path], "give a file name ending in")
     assert path.read_bytes() == b"the rep's own file" and "speech recogniser:" not in err
 
 
@@ -1107,3 +1107,15 @@ def test_deleting_a_damaged_rep_on_a_terminal_counts_it_and_deletes_it(db, histo
     os.close(master)
     assert run.returncode == 0 and f"Delete {count} reps" in err and f"deleted {count} reps" in out, err
     assert 2 not in ids(db) and len(ids(db)) == 29 - count
+
+
+def test_export_writes_what_its_file_name_says(db, cli, history_bytes, tmp_path):
+    """`export --out reps.jsonl` wrote CSV into a .jsonl file (the format defaulted to csv). The
+    name now picks the format; a --format that contradicts the name is refused, nothing written."""
+    db.write_bytes(history_bytes)
+    code, out, err = cli("export", "--out", tmp_path / "reps.jsonl")
+    assert code == 0 and json.loads((tmp_path / "reps.jsonl").read_text().splitlines()[0])["rep"] == 1
+    code, out, err = cli("export", "--out", tmp_path / "reps.csv")
+    assert code == 0 and (tmp_path / "reps.csv").read_text().startswith("rep,")
+    cli.refused(["export", "--out", tmp_path / "other.csv", "--format", "jsonl"], "--format jsonl writes JSON lines")
+    assert not (tmp_path / "other.csv").exists()

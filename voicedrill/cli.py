@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 EXIT_USER_ERROR = 2
 OUTPUT_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO)  # an output that cannot take what is printed
+JSON_LINES = (".jsonl", ".json")  # export --out names that take JSON lines
 CLEARLY_OVER_S = 0.1  # synth names a pause this much over the drill's limit or more: check surely flags it
 
 
@@ -54,13 +55,14 @@ def _number(low: float, high: float, whole: bool = False, zero: bool = False, un
 
 
 def _output(what: str, *suffixes: str) -> Callable[[str], Path]:
-    """An argparse type: a file name of the kind the option writes (a chart is never written over a
-    recording or a drill file by a slip of the name)."""
+    """An argparse type: a file name of the kind the option writes (files.named_as)."""
+    from .files import named_as
 
     def parse(text: str) -> Path:
-        if Path(text).suffix.lower() not in suffixes:
-            raise argparse.ArgumentTypeError(f"{text!r}: this writes {what}; give a name ending in {' or '.join(suffixes)}")
-        return Path(text)
+        try:
+            return named_as(text, what, suffixes)
+        except VoicedrillError as exc:
+            raise argparse.ArgumentTypeError(exc.plain) from None
 
     return parse
 
@@ -189,7 +191,7 @@ def _parser() -> argparse.ArgumentParser:
     team.add_argument("--png", type=PNG, default=None, help="write a chart of score and time to handoff per person")
 
     export = commands.add_parser("export", help="one row per rep, for spreadsheets and managers")
-    export.add_argument("--format", choices=("csv", "jsonl"), default="csv", help="csv (default) or jsonl (with the full report)")
+    export.add_argument("--format", choices=("csv", "jsonl"), default=None, help="csv or jsonl (with the full report); default: by --out's name, else csv")
     _filters(export)
     export.add_argument("--out", type=_output("a table of reps", ".csv", ".jsonl", ".json", ".txt"), default=None, help="write to this file instead of standard output")
 
@@ -551,8 +553,12 @@ def _export(args: argparse.Namespace, store, err: Console) -> int:
     from .report import counted
     from .progress import export
 
+    form = args.format or ("jsonl" if args.out and args.out.suffix.lower() in JSON_LINES else "csv")
+    if args.out and args.format and (args.out.suffix.lower() in JSON_LINES) != (form == "jsonl"):
+        raise VoicedrillError(f"{args.out}: --format {form} writes {'JSON lines' if form == 'jsonl' else 'CSV'}; give a name ending in "
+                              + (" or ".join(JSON_LINES) if form == "jsonl" else ".csv or .txt"))
     reps = _selected(args, store)
-    text = export(reps, args.format)
+    text = export(reps, form)
     if args.out:
         write_file(args.out, text.encode("utf-8"))
         err.print(f"wrote {counted(len(reps), 'rep')} to {args.out}", markup=False)
@@ -588,11 +594,11 @@ def _drills(args: argparse.Namespace, err: Console) -> int:
 def _synth(args: argparse.Namespace, err: Console) -> int:
     from .drills import load_drill
     from .audio import RATE
-    from .files import destination, write_atomic
+    from .files import destination, named_as, write_atomic
     from .practice import SAID_PAUSE_S, said_through
     from .synth import DEFAULT_VOICE, build_rep, in_a_room, write_wav
 
-    destination(args.out, (".wav",))  # refused before the speech is made
+    destination(named_as(args.out, "a WAV recording", (".wav",)))  # refused before the speech is made
     drill = load_drill(args.drill)
     pieces = said_through(drill, SAID_PAUSE_S if args.pause is None else args.pause, within_limits=args.pause is None)
     audio, segments = build_rep(pieces, args.voice or DEFAULT_VOICE, args.wpm)

@@ -72,12 +72,19 @@ def _same_file(kept: str, real: Path) -> bool:
         return False
 
 
-def destination(path: str | Path, suffixes: tuple[str, ...] = ()) -> Path:
-    """Refuse a place a whole file cannot go: wrong kind of name, a folder, a device, no such folder,
-    or a file this run reads or keeps; returns the real path (a symbolic link is written through)."""
+def named_as(path: str | Path, what: str, suffixes: tuple[str, ...]) -> Path:
+    """`path`, if its name says it is `what` (ends in one of `suffixes`): an output of one kind is
+    never written over a file of another by a slip of the name ("--png keep.wav")."""
+    name = Path(path).name.lower()
+    if not any(name.endswith(suffix) and len(name) > len(suffix) for suffix in suffixes):
+        raise VoicedrillError(f"{path}: this writes {what}; give a file name ending in {' or '.join(suffixes)}")
+    return Path(path)
+
+
+def destination(path: str | Path) -> Path:
+    """Refuse a place a whole file cannot go: a folder, a device, no such folder, or a file this
+    run reads or keeps; returns the real path (a symbolic link is written through)."""
     path = Path(path)
-    if suffixes and path.suffix.lower() not in suffixes:
-        raise VoicedrillError(f"{path}: this writes {' or '.join(suffixes)} files; give a name ending in {suffixes[0]}")
     try:
         real = Path(os.path.realpath(path))
         if real.is_dir():
