@@ -1082,7 +1082,7 @@ def test_deleting_on_a_terminal_asks_first(db, history_bytes, answer, kept):
     os.write(master, answer.encode() if answer else b"\x04")  # (Ctrl-D: the end of input)
     out, err = run.communicate(timeout=60)
     os.close(master)
-    assert run.returncode == 0 and f"Delete {count} reps of hard-close (session s{session}, " in err and "It cannot be undone. [y/N]" in err
+    assert run.returncode == 0 and f"Session s{session}: {count} reps of hard-close, " in err and ".\nDelete it? It cannot be undone. [y/N]" in err
     assert ("nothing deleted" in out) == kept and (len(ids(db)) == 29) == kept and "[y/N]" not in out
     yes = subprocess.run([sys.executable, "-m", "voicedrill.cli", "history", "--delete", "1", "--yes"], stdin=subprocess.DEVNULL,
                          capture_output=True, text=True, timeout=60)
@@ -1105,7 +1105,7 @@ def test_deleting_a_damaged_rep_on_a_terminal_counts_it_and_deletes_it(db, histo
     os.write(master, b"y\n")
     out, err = run.communicate(timeout=60)
     os.close(master)
-    assert run.returncode == 0 and f"Delete {count} reps" in err and f"deleted {count} reps" in out, err
+    assert run.returncode == 0 and f"Session s{session}: {count} reps" in err and f"deleted {count} reps" in out, err
     assert 2 not in ids(db) and len(ids(db)) == 29 - count
 
 

@@ -445,9 +445,9 @@ def _sure_to_delete(store, kind: str, number: int | None) -> bool:
         raise VoicedrillError(f"no {_named(kind, number)} in the history (see voicedrill history)")
     readable = store.reps(**{kind: number})  # (a damaged rep is counted, not described)
     first, last = (f"{r.saved_at:%Y-%m-%d %H:%M}" for r in (readable[0], readable[-1])) if readable else ("", "")
-    when = "" if not readable else f", {first}" if first == last else f", {first} to {last[-5:]}"
-    of = f" of {readable[0].drill}" if readable else ""
-    sys.stderr.write(f"Delete {counted(count, 'rep')}{of} ({_named(kind, number)}{when})? It cannot be undone. [y/N] ")
+    what = [counted(count, "rep")] if kind == "session" else []
+    what += [f"{readable[0].drill}, {first}" + ("" if first == last else f" to {last[-5:]}")] if readable else []
+    sys.stderr.write(f"{_named(kind, number).capitalize()}{': ' + ' of '.join(what) if what else ''}.\nDelete it? It cannot be undone. [y/N] ")
     sys.stderr.flush()
     return sys.stdin.readline().strip().lower() in ("y", "yes")
 
