@@ -669,3 +669,16 @@ def test_a_group_said_in_any_order_leaves_none_of_its_steps_behind(said, expecte
     drill = load_drill("first-close-recovery")
     state = LiveState(drill, heard={s: LiveEvent(EventType.STEP, float(i), 1, step=s) for i, s in enumerate(said)}, last_step=said[-1])
     assert state.current_step() == expected
+
+
+def test_recordings_play_in_turn_after_the_last_the_first_again(tmp_path, long_pauses):
+    """`drill --reps 10` with five --input files played the fifth six times; the app starts again
+    from the first. Both play them in turn now."""
+    from voicedrill.audio import probe
+    from voicedrill.practice import file_sources
+
+    files = [tmp_path / f"rep{n}.wav" for n in range(1, 4)]
+    for path in files:
+        path.write_bytes(long_pauses.read_bytes())
+    play = file_sources([probe(p) for p in files], 0)
+    assert [play(n).name for n in range(1, 8)] == [str(files[(n - 1) % 3]) for n in range(1, 8)]

@@ -140,7 +140,7 @@ def _parser() -> argparse.ArgumentParser:
     _engine_options(drill)
     drill.add_argument("--reps", type=_number(1, 100, whole=True), default=1, help="how many reps, 1–100 (e.g. 10 for a fluency run)")
     drill.add_argument("--input", action="append", type=Path, default=None, metavar="FILE",
-                       help="feed a recording instead of the microphone (repeat for one file per rep)")
+                       help="feed a recording instead of the microphone (repeat for one file per rep, in turn: after the last, the first again)")
     drill.add_argument("--speed", type=_number(0.25, 100, zero=True), default=1.0,
                        help="with --input: 1 = real time, 4 = four times faster, 0 = as fast as possible")
     drill.add_argument("--keep-audio", action="store_true", help="also save each rep's audio (in --out, else the data folder)")

@@ -71,8 +71,9 @@ def keep_check(store: history.Store, session: history.Session, info: AudioInfo, 
 
 
 def file_sources(infos: list[AudioInfo], speed: float) -> Callable[[int], FileSource]:
-    """Rep N plays the Nth recording (the last one again once they run out); speed 0 = as fast as possible."""
-    return lambda number: FileSource(infos[min(number, len(infos)) - 1], speed=speed or None)
+    """Rep N plays the Nth recording, in turn (after the last, the first again, as the app plays
+    them); speed 0 = as fast as possible."""
+    return lambda number: FileSource(infos[(number - 1) % len(infos)], speed=speed or None)
 
 
 def mic_sources() -> Callable[[int], MicSource]:

@@ -206,7 +206,7 @@ class Practice:
             if not self.config.inputs:
                 raise VoicedrillError("no recordings to play: start the app with --input rep.wav to practise without a microphone")
             play = file_sources(self.config.inputs, self.config.speed)
-            return lambda number: play((next(self._played) - 1) % len(self.config.inputs) + 1)
+            return lambda number: play(next(self._played))
         device = int(source) if source.isdigit() else None
         MicSource(device)  # refused now if it cannot record
         return lambda number: MicSource(device)
