@@ -486,8 +486,8 @@ def test_three_reps_from_files_are_saved(tmp_path, pieces, make_rep):
     reps = [json.loads(p.read_text()) for p in sorted(session.glob("rep-*.json"))]
     assert [r["rep"] for r in reps] == [1, 2, 3]
     statuses = [{s["id"]: s["status"] for s in r["report"]["steps"]} for r in reps]
-    assert statuses[0]["address"] == "ok" and statuses[1]["address"] == statuses[2]["address"] == "missing"
-    assert reps[1]["source"] == str(skip) == reps[2]["source"]
+    assert statuses[0]["address"] == statuses[2]["address"] == "ok" and statuses[1]["address"] == "missing"
+    assert reps[0]["source"] == str(clean) == reps[2]["source"] and reps[1]["source"] == str(skip)  # in turn: after the last, the first
     assert "3 reps saved" in out and "First rep" in out
     assert not list(session.glob(".rep-*"))  # no temporary files left
 
