@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Sequence
 from html import escape
+from pathlib import Path
 
 from .history import SavedRep, TeamRep
 from .team import LEGEND, TeamRow, team_grids
@@ -50,8 +51,8 @@ def body(reps: Sequence[SavedRep]) -> str:
     what = title(reps)
     parts = [
         f"<h1>voicedrill — {escape(first.drill)}, {escape(what)}</h1>",
-        f"<p class=meta>{first.saved_at:%Y-%m-%d %H:%M} · engine {escape(first.engine)} ({escape(first.model)})"
-        f" · {escape(first.kind)}{' · ' + escape(first.user) if first.user else ''}</p>",
+        f"<p class=meta>{first.saved_at:%Y-%m-%d %H:%M} · {'a recording checked' if first.kind == 'check' else 'practised live'}"
+        f"{' · ' + escape(first.user) if first.user else ''} · speech recogniser: {escape(first.engine)}, {escape(Path(first.model).name or first.model)}</p>",
     ]
     if len(reps) > 1:
         parts += [run_table(reps), _image(png_bytes(progress_figure(reps)), "score, pace and longest pause per rep")]
