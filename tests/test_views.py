@@ -74,6 +74,7 @@ def test_the_verdicts_are_the_stored_ones_in_every_view(saved):
     assert html.count("class='n bad'") == 1 and "Next rep:" in html and "unclear" in html or "skipped" in html
     for rep in saved:
         assert json.loads(export([rep], "jsonl"))["report"] == to_dict(rep.report)
+    assert "a recording checked · " in page(saved[:1]) and " · speech recogniser: fake, none</p>" in page(saved[:1])  # (not "engine fake (none) · check")
 
 
 def test_json_carries_the_coaching(saved):
