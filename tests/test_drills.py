@@ -187,6 +187,9 @@ CASCADES = {  # (a drill file, the mistakes it holds, by line and field): none m
     "every mistake inside one pause rule": ('name="x"\n[[steps]]\nid="a"\nline="A"\n[[rules.pauses]]\nfrom="a"\nto="a"\nmin_s=-1\nmax_s="x"\n',
                                             ["7: rules.pauses, entry 1, to", "8: rules.pauses, entry 1, min_s", "9: rules.pauses, entry 1, max_s"]),
     "tables that are not tables": ('name="x"\nsteps=3\nrules="x"\ntips=[]\ncustomer=1\n', ["2: steps", "3: rules", "4: tips", "5: customer"]),
+    "no steps name no unknown step": ('name="x"\nsteps = []\n[rules]\nlast=["a"]\n[[rules.pauses]]\nfrom="a"\nto="b"\n', ["2: steps"]),
+    "a duplicate of a step with a mistake": ('name="x"\n[[steps]]\nid="one"\nline=3\n[[steps]]\nid="one"\nline="x"\n',
+                                              ["4: step 1, line", "6: step 2, id"]),
 }
 
 
@@ -207,6 +210,15 @@ def test_validate_lists_every_mistake_on_its_own_line_and_other_commands_say_how
     assert code == 2 and err.count("\n") == 7 and all(line.startswith(f"{path}:") for line in err.splitlines())
     code, out, err = cli("drills", "show", path)
     assert code == 2 and err.count("\n") == 1 and err.rstrip().endswith("(and 6 more mistakes in this file)")
+
+
+def test_validate_says_a_drill_of_your_own_a_shipped_one_hides_is_not_used(tmp_path, cli, monkeypatch):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    mine = tmp_path / "voicedrill" / "drills"
+    mine.mkdir(parents=True)
+    (mine / "mine.toml").write_text(GOOD.replace('name = "mini"', 'name = "soft-to-hard"'))
+    code, out, err = cli("drills", "validate", mine / "mine.toml")
+    assert code == 2 and "not used: voicedrill comes with a drill called 'soft-to-hard'" in err and "ok (" not in out
 
 
 def test_list_and_show(tmp_path):
@@ -257,6 +269,14 @@ def test_a_drill_of_your_own_that_one_coming_with_voicedrill_hides_is_listed_as_
         with pytest.raises(VoicedrillError, match="not used: voicedrill comes with a drill called 'hard-close'"):
             load_drill(name)
     assert load_drill("hard-close").max_pause_s == shipped.max_pause_s
+    outside = tmp_path / "clash.toml"  # a link in the folder is judged where it is found, not where it points
+    outside.write_text(text.replace('name = "hard-close"', 'name = "soft-to-hard"'))
+    (mine / "linked.toml").symlink_to(outside)
+    with pytest.raises(VoicedrillError, match="called 'soft-to-hard'; change its name = line"):
+        load_drill("linked")
+    (mine / "ok.toml").write_text(GOOD.replace('name = "mini"', 'name = "other"'))  # found by its file name, it names itself otherwise
+    with pytest.raises(VoicedrillError, match="its name = line says 'other', so voicedrill looks for it as other.toml"):
+        load_drill("ok")
     console = Console(file=io.StringIO(), width=80, color_system=None)
     render_drill_list(list_drills(), console)
     rows = [" ".join(line.split()) for line in console.file.getvalue().splitlines()]

@@ -1065,24 +1065,39 @@ def test_outputs_are_written_through_a_link_not_over_it(db, cli, history_bytes, 
     assert link.is_symlink() and target.read_text().startswith("rep,")
 
 
-@pytest.mark.parametrize("answer, kept", [("n\n", True), ("\n", True), ("", True), ("y\n", False), ("yes\n", False)])
+def _on_a_terminal(args: list[str], answer: bytes) -> tuple[int, str, str]:
+    """Run voicedrill with standard input and error on a terminal (a pseudo-terminal), standard
+    output to a pipe; `answer` is typed (b"\\x04": Ctrl-D). Returns (status, output, what the terminal showed)."""
+    import pty
+
+    master, slave = pty.openpty()
+    run = subprocess.Popen([sys.executable, "-m", "voicedrill.cli", *args], stdin=slave, stdout=subprocess.PIPE, stderr=slave, text=True)
+    os.close(slave)
+    os.write(master, answer)
+    out, _ = run.communicate(timeout=60)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # the terminal's other end is closed: all of it read
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(master)
+    return run.returncode, out, shown.decode().replace("\r\n", "\n")
+
+
+@pytest.mark.parametrize("answer, kept", [(b"n\n", True), (b"\n", True), (b"\x04", True), (b"y\n", False), (b"yes\n", False)])
 def test_deleting_on_a_terminal_asks_first(db, history_bytes, answer, kept):
     """`history --delete s8` took a whole ten-rep session at once, and a rep's number is never used
     again: a slip ("s8" for "8") lost ten reps with no way back. On a terminal it now says what
     would go and asks; only "y" deletes (Enter, anything else or the end of input keeps it)."""
-    import pty
-
     db.write_bytes(history_bytes)
     session = ids(db, "reps", "session_id")[-1]
     count = ids(db, "reps", "session_id").count(session)
-    master, slave = pty.openpty()
-    run = subprocess.Popen([sys.executable, "-m", "voicedrill.cli", "history", "--delete", f"s{session}"], stdin=slave,
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    os.close(slave)
-    os.write(master, answer.encode() if answer else b"\x04")  # (Ctrl-D: the end of input)
-    out, err = run.communicate(timeout=60)
-    os.close(master)
-    assert run.returncode == 0 and f"Session s{session}: {count} reps of hard-close, " in err and ".\nDelete it? It cannot be undone. [y/N]" in err
+    code, out, shown = _on_a_terminal(["history", "--delete", f"s{session}"], answer)
+    assert code == 0 and f"Session s{session}: {count} reps of hard-close, " in shown and ".\nDelete it? It cannot be undone. [y/N]" in shown
     assert ("nothing deleted" in out) == kept and (len(ids(db)) == 29) == kept and "[y/N]" not in out
     yes = subprocess.run([sys.executable, "-m", "voicedrill.cli", "history", "--delete", "1", "--yes"], stdin=subprocess.DEVNULL,
                          capture_output=True, text=True, timeout=60)
@@ -1092,21 +1107,27 @@ def test_deleting_on_a_terminal_asks_first(db, history_bytes, answer, kept):
 def test_deleting_a_damaged_rep_on_a_terminal_counts_it_and_deletes_it(db, history_bytes):
     """A damaged rep is left out of every view, but it is in the history: asked on a terminal,
     `--delete` said "no rep 2 in the history", and for a session counted fewer reps than it took."""
-    import pty
-
     db.write_bytes(history_bytes)
     with sqlite3.connect(db) as con:
         con.execute("UPDATE reps SET report = '{broken' WHERE id = 2")
         session, count = con.execute("SELECT session_id, count(*) FROM reps WHERE session_id = (SELECT session_id FROM reps WHERE id = 2)").fetchone()
-    master, slave = pty.openpty()
-    run = subprocess.Popen([sys.executable, "-m", "voicedrill.cli", "history", "--delete", f"s{session}"], stdin=slave,
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    os.close(slave)
-    os.write(master, b"y\n")
-    out, err = run.communicate(timeout=60)
-    os.close(master)
-    assert run.returncode == 0 and f"Session s{session}: {count} reps" in err and f"deleted {count} reps" in out, err
+    code, out, shown = _on_a_terminal(["history", "--delete", f"s{session}"], b"y\n")
+    assert code == 0 and f"Session s{session}: {count} reps of hard-close, " in shown and "(1 damaged)" in shown, shown
+    assert f"deleted {count} reps" in out and "left out" not in shown  # (no note about the rep it has just deleted)
     assert 2 not in ids(db) and len(ids(db)) == 29 - count
+
+
+def test_deleting_on_a_terminal_with_its_question_hidden_is_refused_not_a_hang(db, history_bytes):
+    """`history --delete s4 2>/dev/null` on a terminal waited for an answer to a question nobody saw."""
+    import pty
+
+    db.write_bytes(history_bytes)
+    master, slave = pty.openpty()
+    run = subprocess.run([sys.executable, "-m", "voicedrill.cli", "history", "--delete", "1"], stdin=slave,
+                         capture_output=True, text=True, timeout=60)
+    os.close(slave)
+    os.close(master)
+    assert run.returncode == 2 and "add --yes to delete without asking" in run.stderr and len(ids(db)) == 29
 
 
 def test_export_writes_what_its_file_name_says(db, cli, history_bytes, tmp_path):

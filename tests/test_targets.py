@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+from dataclasses import replace
 
 from rich.console import Console
 
@@ -61,6 +62,8 @@ def test_a_time_only_met_by_speaking_too_fast_is_no_target(drill):
     assert time.target == min(r.duration_s for r in steady)
     again = judged(rep(drill, 0.3, word_s=0.2), [*steady, rep(drill, 0.5)])  # nor is a rep told to slow down told it met them
     assert {t.what: t.met for t in again.targets.results} == dict(zip(WHAT, (False, True, False)))
+    edge = analyse(rep(drill, 0.3).words, replace(drill, pace_wpm=(150.0, rep(drill, 0.3).pace.speech_wpm - 0.4)), "fake", 30.0)
+    assert "Slow down" in edge.coaching.focus and next(p for p in edge.score_parts if p.name == "pace").points < 10  # 0.4 over: a tenth at least
 
 
 def test_a_rep_that_skipped_a_step_is_not_timed_against_the_target(drill):

@@ -417,6 +417,8 @@ def _history(args: argparse.Namespace, store, err: Console) -> int:
 
     if args.delete is not None:
         kind, number = store.resolve(*args.delete, user=who(args.user), anyones=False)  # 'last': only ever your own
+        if sys.stdin.isatty() and not args.yes and not sys.stderr.isatty():
+            raise VoicedrillError("history --delete asks first, on the terminal's standard error, which goes elsewhere here; add --yes to delete without asking")
         if sys.stdin.isatty() and not args.yes and not _sure_to_delete(store, kind, number):
             print("nothing deleted")
             return 0
@@ -443,13 +445,21 @@ def _sure_to_delete(store, kind: str, number: int | None) -> bool:
     count = store.count(**{kind: number}) if number is not None else 0
     if not count:
         raise VoicedrillError(f"no {_named(kind, number)} in the history (see voicedrill history)")
-    readable = store.reps(**{kind: number})  # (a damaged rep is counted, not described)
-    first, last = (f"{r.saved_at:%Y-%m-%d %H:%M}" for r in (readable[0], readable[-1])) if readable else ("", "")
+    noted = len(store.notes)
+    readable = store.reps(**{kind: number})  # a damaged rep is counted, not described…
+    del store.notes[noted:]  # …nor noted as left out: it is what would go
+    damaged = f"{count - len(readable)} damaged" if len(readable) < count else ""
     what = [counted(count, "rep")] if kind == "session" else []
-    what += [f"{readable[0].drill}, {first}" + ("" if first == last else f" to {last[-5:]}")] if readable else []
-    sys.stderr.write(f"{_named(kind, number).capitalize()}{': ' + ' of '.join(what) if what else ''}.\nDelete it? It cannot be undone. [y/N] ")
+    if readable:
+        first, last = (f"{r.saved_at:%Y-%m-%d %H:%M}" for r in (readable[0], readable[-1]))
+        what.append(f"{readable[0].drill}, {first}" + ("" if first == last else f" to {last[-5:]}"))
+    said = " of ".join(what) + (f" ({damaged})" if damaged and what else damaged)
+    sys.stderr.write(f"{_named(kind, number).capitalize()}: {said}.\nDelete it? It cannot be undone. [y/N] ")
     sys.stderr.flush()
-    return sys.stdin.readline().strip().lower() in ("y", "yes")
+    answer = sys.stdin.readline()
+    if not answer.endswith("\n"):  # the end of input (Ctrl-D): what follows starts on a line of its own
+        sys.stderr.write("\n")
+    return answer.strip().lower() in ("y", "yes")
 
 
 def _named(kind: str, number: int | None) -> str:
@@ -568,7 +578,7 @@ def _export(args: argparse.Namespace, store, err: Console) -> int:
 
 
 def _drills(args: argparse.Namespace, err: Console) -> int:
-    from .drills import list_drills, load_drill, load_drill_file
+    from .drills import list_drills, load_drill, load_drill_file, usable
     from .report import render_drill_list, render_script
 
     console = Console(highlight=False)
@@ -581,7 +591,7 @@ def _drills(args: argparse.Namespace, err: Console) -> int:
     failed = 0
     for name in args.files:
         try:
-            drill = load_drill_file(Path(name))
+            drill = usable(Path(name), load_drill_file(Path(name)))  # (a drill of your own a shipped one hides is no good either)
         except VoicedrillError as exc:
             for mistake in getattr(exc, "mistakes", (str(exc),)):  # every mistake in a drill, each on its line
                 err.print(mistake, markup=False, soft_wrap=True)

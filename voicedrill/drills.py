@@ -173,35 +173,42 @@ def list_drills() -> list[tuple[Path, Drill | VoicedrillError]]:
     """Every drill file found, each loaded or with the error that stops it being used (a file of
     the rep's own that shares a name with a drill coming with voicedrill is one of those)."""
     shipped: dict[str, Path] = {}
-    for folder in drill_dirs():
-        if folder != user_drills_dir():
-            for path in sorted(folder.glob("*.toml")):
-                shipped.setdefault(path.stem, path)
+    for folder in _shipped_dirs():
+        for path in sorted(folder.glob("*.toml")):
+            shipped.setdefault(path.stem, path)
     mine = sorted(user_drills_dir().glob("*.toml")) if user_drills_dir().is_dir() else []
     result: list[tuple[Path, Drill | VoicedrillError]] = []
     for path in sorted([*shipped.values(), *mine], key=lambda p: (p.stem, p in mine)):
         try:
-            result.append((path, _usable(path, load_drill_file(path), set(shipped))))
+            result.append((path, usable(path, load_drill_file(path))))
         except VoicedrillError as exc:
             result.append((path, exc))
     return result
 
 
-def _usable(path: Path, drill: Drill, shipped: set[str]) -> Drill:
-    """The drill, unless it is one of the rep's own that shares its file name or its name = with a
-    drill coming with voicedrill: that one is never used (by name the shipped one is found; its
-    reps would mix with the shipped drill's history and targets)."""
-    if Path(os.path.realpath(path)).parent != Path(os.path.realpath(user_drills_dir())):
+def _shipped_dirs() -> list[Path]:
+    return [folder for folder in drill_dirs() if folder != user_drills_dir()]
+
+
+def usable(path: Path, drill: Drill) -> Drill:
+    """The drill, unless it is a file in the rep's own drills folder (as found: a link there too)
+    that is never used: it shares its file name or its name = with a drill coming with voicedrill
+    (by name the shipped one is found; its reps would mix with that drill's history and targets),
+    or its name = is not its file name (a drill is found by its file name)."""
+    if Path(os.path.abspath(path)).parent != Path(os.path.abspath(user_drills_dir())):
         return drill
-    taken = [name for name in (path.stem, drill.name) if name in shipped]
-    if not taken:
+    shipped = {p.stem for folder in _shipped_dirs() for p in folder.glob("*.toml")}
+    if path.stem not in shipped and drill.name not in shipped:
+        if drill.name != path.stem:
+            raise NotUsed(f"{path}: not used: its name = line says {drill.name!r}, so voicedrill looks for it as {drill.name}.toml; rename the file or change that line")
         return drill
     fix = {(True, True): "rename the file and its name = line", (True, False): "rename the file", (False, True): "change its name = line"}
-    raise NotUsed(f"{path}: not used: voicedrill comes with a drill called {taken[0]!r}; {fix[path.stem in shipped, drill.name in shipped]}")
+    taken = path.stem if path.stem in shipped else drill.name
+    raise NotUsed(f"{path}: not used: voicedrill comes with a drill called {taken!r}; {fix[path.stem in shipped, drill.name in shipped]}")
 
 
 class NotUsed(VoicedrillError):
-    """A drill file that is fine but never used (see _usable)."""
+    """A drill file that is fine but never used (see usable)."""
 
 
 def listed_problem(path: Path, problem: VoicedrillError) -> str:
@@ -231,10 +238,9 @@ def load_named_drill(name: str) -> Drill:
 
 def load_drill(name_or_path: str) -> Drill:
     """Find (by name or path), read and validate a drill (never one of the rep's own that a
-    shipped drill's name hides: see _usable)."""
+    shipped drill's name hides: see usable)."""
     path = find_drill(name_or_path)
-    shipped = {p.stem for folder in drill_dirs() if folder != user_drills_dir() for p in folder.glob("*.toml")}
-    return _usable(path, load_drill_file(path), shipped)
+    return usable(path, load_drill_file(path))
 
 
 def load_drill_file(path: Path) -> Drill:
@@ -323,7 +329,7 @@ class _Validator:
         rules = self.checked(lambda: self.table(data, "rules", "[rules]"), {})
         self.no_unknown(rules, "rules.", {"order", "last", "max_pause_s", "pace_wpm", "forbidden", "fillers", "pauses"})
         raw = data.get("steps")
-        written = _written(raw) if isinstance(raw, list) else None  # step id → group, as written (None: no steps to check against)
+        written = _written(raw) if isinstance(raw, list) and any(isinstance(e, dict) for e in raw) else None  # step id → group, as written (None: no steps to check against)
         steps = self.steps(raw)
         max_pause_s = self.checked(lambda: self.seconds(rules, "rules", "max_pause_s", 1.0), None)
         drill = Drill(
@@ -436,7 +442,7 @@ class _Validator:
             return ()
         steps: list[Step] = []
         for i, entry in enumerate(raw):
-            if (step := self.step(f"steps[{i}]", entry, {s.id for s in steps})) is not None:
+            if (step := self.step(f"steps[{i}]", entry, set(_written(raw[:i])))) is not None:  # (a duplicate of a step with a mistake too)
                 steps.append(step)
         groups = [(i, e["group"].strip()) for i, e in enumerate(raw) if isinstance(e, dict) and isinstance(e.get("group"), str) and e["group"].strip()]
         for group in dict.fromkeys(g for _, g in groups):  # as written: a step left out for a mistake of its own still holds its place

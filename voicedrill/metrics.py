@@ -239,6 +239,7 @@ PART_MAX = {"steps": 35, "order": 20, "flow": 15, "pace": 10, "clean": 20}
 COST = {
     "skipped": 14.0, "repeated": 3.0, "last": 20.0, "order": 8.0, "pause": 3.0, "pause_per_s": 4.0,
     "required_pause": 10.0, "late_reply": 5.0, "unanswered": 5.0, "stopped": 10.0, "forbidden": 20.0, "filler": 5.0, "pace_per_wpm": 0.1,
+    "pace_least": 0.1,  # any pace outside the band loses a tenth at least: the part's points are the verdict (targets.py reads them)
 }
 
 
@@ -338,7 +339,7 @@ def _problems(drill, steps, pauses_, pace_, fillers, forbidden, turns) -> list[t
     wpm = pace_.speech_wpm
     if wpm is not None and not low <= wpm <= high:
         distance = low - wpm if wpm < low else wpm - high
-        add("pace", min(PART_MAX["pace"], COST["pace_per_wpm"] * distance), "speaking pace", "slow" if wpm < low else "fast",
+        add("pace", min(PART_MAX["pace"], max(COST["pace_least"], COST["pace_per_wpm"] * distance)), "speaking pace", "slow" if wpm < low else "fast",
             wpm=f"{wpm:.0f}", low=f"{low:.0f}", high=f"{high:.0f}")
     for m in forbidden:
         add("clean", COST["forbidden"], f"“{m.text}”", "forbidden", phrase=m.text)

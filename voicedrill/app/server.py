@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import tempfile
 from datetime import datetime
@@ -284,8 +285,8 @@ class App:
         name = request.path_params["name"]
         try:
             drill = await run_in_threadpool(load_named_drill, name)
-        except VoicedrillError as exc:
-            raise HTTPException(404, str(exc)) from None
+        except VoicedrillError as exc:  # (a drill of the rep's own by its file name, never the server's folders)
+            raise HTTPException(404, exc.plain.replace(f"{user_drills_dir()}{os.sep}", "")) from None
         return self.page(request, "drill.html", drill=drill)
 
     async def upload_drill(self, request: Request) -> Response:
