@@ -188,6 +188,8 @@ CASCADES = {  # (a drill file, the mistakes it holds, by line and field): none m
                                             ["7: rules.pauses, entry 1, to", "8: rules.pauses, entry 1, min_s", "9: rules.pauses, entry 1, max_s"]),
     "tables that are not tables": ('name="x"\nsteps=3\nrules="x"\ntips=[]\ncustomer=1\n', ["2: steps", "3: rules", "4: tips", "5: customer"]),
     "no steps name no unknown step": ('name="x"\nsteps = []\n[rules]\nlast=["a"]\n[[rules.pauses]]\nfrom="a"\nto="b"\n', ["2: steps"]),
+    "a line inside a multi-line text is no table": ('name="x"\ndescription = """\nA drill.\n[[steps]]\n"""\n[[steps]]\nid = "a"\nline = 3\n',
+                                                     ["8: step 1, line"]),
     "a duplicate of a step with a mistake": ('name="x"\n[[steps]]\nid="one"\nline=3\n[[steps]]\nid="one"\nline="x"\n',
                                               ["4: step 1, line", "6: step 2, id"]),
 }

@@ -580,12 +580,18 @@ def _counted(field: str) -> str:
 
 
 def _key_lines(text: str) -> dict[str, int]:
-    """Map field paths like `steps[2].id` and `rules.max_pause_s` to their 1-based source lines."""
+    """Map field paths like `steps[2].id` and `rules.max_pause_s` to their 1-based source lines
+    (the lines inside a multi-line string are text, never a table or a key)."""
     lines: dict[str, int] = {}
     table = ""
     counts: dict[str, int] = {}
+    inside = ""  # the quotes of the multi-line string the line is in
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
+        if inside:
+            inside = "" if raw.count(inside) % 2 else inside
+            continue
+        inside = next((quotes for quotes in ('"""', "'''") if raw.count(quotes) % 2), "")
         if line.startswith("[["):
             name = line.strip("[] ")
             index = counts.get(name, -1) + 1
