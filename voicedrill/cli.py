@@ -417,11 +417,12 @@ def _history(args: argparse.Namespace, store, err: Console) -> int:
 
     if args.delete is not None:
         kind, number = store.resolve(*args.delete, user=who(args.user), anyones=False)  # 'last': only ever your own
-        if sys.stdin.isatty() and not args.yes and not sys.stderr.isatty():
-            raise VoicedrillError("history --delete asks first, on the terminal's standard error, which goes elsewhere here; add --yes to delete without asking")
-        if sys.stdin.isatty() and not args.yes and not _sure_to_delete(store, kind, number):
-            print("nothing deleted")
-            return 0
+        if sys.stdin.isatty() and not args.yes:  # someone at a terminal: asked first (a script is not)
+            if not sys.stderr.isatty():
+                raise VoicedrillError("history --delete asks first, on the terminal's standard error, which goes elsewhere here; add --yes to delete without asking")
+            if not _sure_to_delete(store, kind, number):
+                print("nothing deleted")
+                return 0
         gone = store.delete(**{kind: number})
         if not gone:
             raise VoicedrillError(f"no {_named(kind, number)} in the history (see voicedrill history)")
@@ -563,8 +564,9 @@ def _export(args: argparse.Namespace, store, err: Console) -> int:
     from .report import counted
     from .progress import export
 
-    form = args.format or ("jsonl" if args.out and args.out.suffix.lower() in JSON_LINES else "csv")
-    if args.out and args.format and (args.out.suffix.lower() in JSON_LINES) != (form == "jsonl"):
+    named_jsonl = bool(args.out) and args.out.suffix.lower() in JSON_LINES
+    form = args.format or ("jsonl" if named_jsonl else "csv")
+    if args.out and args.format and named_jsonl != (form == "jsonl"):
         raise VoicedrillError(f"{args.out}: --format {form} writes {'JSON lines' if form == 'jsonl' else 'CSV'}; give a name ending in "
                               + (" or ".join(JSON_LINES) if form == "jsonl" else ".csv or .txt"))
     reps = _selected(args, store)

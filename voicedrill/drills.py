@@ -11,7 +11,6 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
@@ -173,7 +172,7 @@ def list_drills() -> list[tuple[Path, Drill | VoicedrillError]]:
     """Every drill file found, each loaded or with the error that stops it being used (a file of
     the rep's own that shares a name with a drill coming with voicedrill is one of those)."""
     shipped: dict[str, Path] = {}
-    for folder in _shipped_dirs():
+    for folder in shipped_dirs():
         for path in sorted(folder.glob("*.toml")):
             shipped.setdefault(path.stem, path)
     mine = sorted(user_drills_dir().glob("*.toml")) if user_drills_dir().is_dir() else []
@@ -186,8 +185,14 @@ def list_drills() -> list[tuple[Path, Drill | VoicedrillError]]:
     return result
 
 
-def _shipped_dirs() -> list[Path]:
+def shipped_dirs() -> list[Path]:
+    """The folders of the drills that come with voicedrill (not the rep's own)."""
     return [folder for folder in drill_dirs() if folder != user_drills_dir()]
+
+
+def shipped_names() -> set[str]:
+    """The names of the drills that come with voicedrill."""
+    return {p.stem for folder in shipped_dirs() for p in folder.glob("*.toml")}
 
 
 def usable(path: Path, drill: Drill) -> Drill:
@@ -197,7 +202,7 @@ def usable(path: Path, drill: Drill) -> Drill:
     or its name = is not its file name (a drill is found by its file name)."""
     if Path(os.path.abspath(path)).parent != Path(os.path.abspath(user_drills_dir())):
         return drill
-    shipped = {p.stem for folder in _shipped_dirs() for p in folder.glob("*.toml")}
+    shipped = shipped_names()
     if path.stem not in shipped and drill.name not in shipped:
         if drill.name != path.stem:
             raise NotUsed(f"{path}: not used: its name = line says {drill.name!r}, so voicedrill looks for it as {drill.name}.toml; rename the file or change that line")
@@ -459,18 +464,17 @@ class _Validator:
         before = len(self.found)
         self.no_unknown(entry, f"{where}.", {"id", "line", "variants", "keywords", "answer", "optional", "group", "repeat", "example", "tip"})
         step_id = self.checked(lambda: self.step_id(entry, where, seen), "")
-        field = partial(self.checked, fallback="")
         step = Step(
             id=step_id,
-            line=field(lambda: self.text(entry, "line", required=True, where=where)),
+            line=self.checked(lambda: self.text(entry, "line", required=True, where=where), ""),
             variants=self.checked(lambda: self.strings(entry, f"{where}.variants", "variants"), ()),
             keywords=self.checked(lambda: self.strings(entry, f"{where}.keywords", "keywords"), ()),
-            answer=field(lambda: self.text(entry, "answer", where=where)),
+            answer=self.checked(lambda: self.text(entry, "answer", where=where), ""),
             optional=self.checked(lambda: self.flag(entry, where, "optional"), False),
-            group=field(lambda: self.text(entry, "group", where=where)),
+            group=self.checked(lambda: self.text(entry, "group", where=where), ""),
             repeat=self.checked(lambda: self.flag(entry, where, "repeat"), False),
-            example=field(lambda: self.text(entry, "example", where=where)),
-            tip=field(lambda: self.tip(entry, "tip", where, "skipped")),
+            example=self.checked(lambda: self.text(entry, "example", where=where), ""),
+            tip=self.checked(lambda: self.tip(entry, "tip", where, "skipped"), ""),
         )
         return step if len(self.found) == before else None
 

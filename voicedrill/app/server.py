@@ -27,7 +27,7 @@ from starlette.templating import Jinja2Templates
 
 from .. import history
 from ..audio import input_devices, probe
-from ..drills import MAX_DRILL_BYTES, Drill, drill_dirs, list_drills, listed_problem, load_drill_file, load_named_drill, user_drills_dir
+from ..drills import MAX_DRILL_BYTES, Drill, list_drills, listed_problem, load_drill_file, load_named_drill, shipped_dirs, shipped_names, user_drills_dir
 from ..errors import VoicedrillError
 from ..files import write_atomic, write_file
 from ..plots import fluency_figure, png_bytes, progress_figure, team_figure
@@ -276,7 +276,7 @@ class App:
 
     async def drill_format(self, request: Request) -> Response:
         """How a drill file is written: the shipped drills folder's README, as it reads."""
-        readme = next((d / "README.md" for d in drill_dirs() if d != user_drills_dir() and (d / "README.md").is_file()), None)
+        readme = next((d / "README.md" for d in shipped_dirs() if (d / "README.md").is_file()), None)
         if readme is None:
             raise HTTPException(404, "the drill file guide is not installed with this copy of voicedrill")
         return self.page(request, "format.html", text=await run_in_threadpool(readme.read_text, encoding="utf-8"))
@@ -307,7 +307,7 @@ class App:
             except VoicedrillError as exc:
                 said = [m.replace(str(path), shown) for m in getattr(exc, "mistakes", (str(exc),))]
                 return await self.drills_page(request, 400, mistakes=[(m, _line_named(m, shown, data)) for m in said])
-        if any((folder / f"{drill.name}.toml").is_file() for folder in drill_dirs() if folder != user_drills_dir()):
+        if drill.name in shipped_names():
             return await self.drills_page(request, 400, error=f"{shown}: a drill that comes with voicedrill is called {drill.name!r}; give yours another name")
         replaced = (user_drills_dir() / f"{drill.name}.toml").is_file()
         try:
