@@ -15,7 +15,9 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
+import soundfile as sf
 import uvicorn
 from starlette.testclient import TestClient
 
@@ -145,6 +147,31 @@ def test_space_bar_starts_and_stops_a_rep(server, page, monkeypatch):
     wait_idle(app)
     assert page.is_enabled("[data-action=start]") and page.is_disabled("[data-action=stop]")
     assert page.get_attribute("#scorecard", "data-rep") == "1"  # stopped after its handoff: the rep was scored and kept
+
+
+def test_nothing_heard_is_asked_about_live_then_named_and_nothing_is_saved(server, page, tmp_path, monkeypatch):
+    """A rep with no voice in it (a muted microphone; here a silent recording): the meter asks
+    whether the microphone is on; at the end the run says what happened, and no score-0 rep goes
+    into the progress. The same silence uploaded for a check is refused in the same words."""
+    app, base = server
+    silent = tmp_path / "muted.wav"
+    sf.write(str(silent), np.zeros(16000 * 7, dtype=np.int16), 16000)
+    monkeypatch.setattr(app.config, "inputs", [probe(silent)])
+    monkeypatch.setattr(app.config, "speed", 2.0)
+    page.goto(base + "/")
+    page.click("[data-action=start]")
+    page.wait_for_selector("#meter[data-unheard=true]", timeout=30000)
+    assert page.inner_text("#meter-text") == "nothing heard yet: is the microphone on?"
+    page.wait_for_function("document.querySelector('[data-action=start]').disabled === false", timeout=30000)
+    wait_idle(app)
+    assert page.inner_text("#notice") == f"rep 1 ({silent}): nothing was heard in 7 s, so nothing was scored or saved; is it the rep's recording?"
+    assert page.get_attribute("#meter", "data-unheard") == "false"
+    page.goto(base + "/check")
+    with page.expect_navigation():
+        page.set_input_files("input[name=file]", str(silent))
+    assert page.inner_text(".problem") == "muted.wav: nothing was heard in 7 s, so nothing was scored or saved; is it the rep's recording, with the drill said out loud?"
+    page.goto(base + "/history")
+    assert "No reps yet." in page.inner_text("main")
 
 
 def test_a_recording_dropped_on_the_check_page_gets_its_scorecard(server, page, reps):

@@ -60,18 +60,24 @@ def test_example_rep_shows_a_flagged_pause(tmp_path):
     assert not list((tmp_path / "data").rglob("history.db"))
 
 
-def test_silent_audio_is_a_report_not_an_error(tmp_path):
+def test_a_recording_with_no_speech_is_refused_in_one_line_and_not_saved(tmp_path):
+    """A silent recording (the wrong file, a muted microphone) was saved as a score-0 rep that
+    dragged the progress down. Nothing heard is no rep: one line, exit 2, nothing saved, the file
+    untouched; with --json too (no report to print)."""
     path = tmp_path / "silence.wav"
     sf.write(str(path), np.zeros(16000 * 3, dtype=np.int16), 16000)
-    run = voicedrill("check", str(path), "--json")
-    assert run.returncode == 0
-    report = json.loads(run.stdout)
-    assert report["words"] == [] and report["score"] == 0
-    assert all(s["status"] == "missing" for s in report["steps"])
-    shown = voicedrill("check", str(path), "--no-save").stdout
-    assert "No speech was recognised in this audio (3.0s recorded)." in shown
-    assert "Score 0/100 — nothing of the script was heard\n" in shown  # said once, not once per part
-    assert "In order" not in shown and "Speaking pace" not in shown  # nothing to order or time: no "In order: yes"
+    before, own = path.read_bytes(), {"XDG_DATA_HOME": str(tmp_path / "data")}
+    for extra in ([], ["--json"], ["--no-save"]):
+        run = voicedrill("check", str(path), *extra, env=own)
+        assert run.returncode == 2 and run.stdout == "", run.stderr
+        assert run.stderr.splitlines()[-1] == (f"voicedrill: error: {path}: nothing was heard in 3 s, so nothing was scored or saved; "
+                                               "is it the rep's recording, with the drill said out loud?")
+    drilled = voicedrill("drill", "--input", str(path), "--speed", "0", "--no-speech", env=own)  # the same rule live
+    assert drilled.returncode == 2 and drilled.stderr.splitlines()[-1] == (
+        f"voicedrill: error: rep 1 ({path}): nothing was heard in 3 s, so nothing was scored or saved; is it the rep's recording?")
+    assert drilled.stdout.splitlines() == ["Rep 1 — go", "no rep was finished, so nothing was saved"]  # no empty table of reps
+    assert path.read_bytes() == before
+    assert voicedrill("history", env=own).stdout.startswith("No reps saved yet")
 
 
 @pytest.mark.parametrize(

@@ -682,3 +682,53 @@ def test_recordings_play_in_turn_after_the_last_the_first_again(tmp_path, long_p
         path.write_bytes(long_pauses.read_bytes())
     play = file_sources([probe(p) for p in files], 0)
     assert [play(n).name for n in range(1, 8)] == [str(files[(n - 1) % 3]) for n in range(1, 8)]
+
+
+class MutedMicrophone:
+    """A microphone that is on but muted: blocks of near-silence, as fast as they are taken, until stopped."""
+
+    live = True
+
+    def __init__(self):
+        self.stopped = False
+        self.rng = np.random.default_rng(7)
+
+    def stop(self) -> None:
+        self.stopped = True
+
+    def __iter__(self):
+        while not self.stopped:
+            yield (self.rng.normal(0, 3, 1600)).astype(np.int16)  # 0.1 s, far under any voice
+
+
+def test_a_muted_microphone_is_asked_about_then_named_and_no_rep_is_saved(tmp_path, drill, sphinx, pieces, make_rep):
+    """Nothing heard: after 5 s the screen asks whether the microphone is on; the rep ends at 20 s
+    (it waited the two-minute limit) and the run stops in one line. No score-0 rep is kept: it
+    went into the history and dragged the progress down. The rep before it is kept."""
+    from rich.console import Console
+
+    from voicedrill.history import Session
+    from voicedrill.live import UNHEARD_ASK, UNHEARD_END_S
+    from voicedrill.liveview import LiveView, panel
+    from voicedrill.practice import Keeper, run_drill
+    from voicedrill.synth import Speaker
+
+    clean, _ = make_rep(pieces, "clean")
+    asked: list[float] = []
+    ends: list[float] = []
+
+    def watch(state, events):
+        if state.unheard and not asked:
+            asked.append(state.audio_s)
+            shown = Console(width=200, record=True, file=open(os.devnull, "w"))
+            shown.print(panel(state, "rep 2/3"))
+            assert UNHEARD_ASK in shown.export_text()
+        ends.append(state.audio_s)
+
+    sources = lambda n: FileSource(clean) if n == 1 else MutedMicrophone()
+    keeper = Keeper(None, Session.of("drill", drill, sphinx.name, sphinx.model_name), tmp_path)
+    run = run_drill(drill, sphinx, sources, 3, LiveView(Console(file=open(os.devnull, "w")), watch), Speaker(False), keeper)
+    assert str(run.error) == (f"rep 2: nothing was heard in {UNHEARD_END_S:.0f} s, so nothing was scored or saved; "
+                              "check that the microphone is on and not muted, then start again")
+    assert 5.0 <= asked[0] <= 5.2 and UNHEARD_END_S <= ends[-1] <= UNHEARD_END_S + 0.2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rep-01.json"] and len(run.reports) == 1

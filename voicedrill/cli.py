@@ -321,7 +321,7 @@ def _check(args: argparse.Namespace, err: Console) -> int:
     from .audio import RATE, SilenceTracker, probe
     from .drills import load_drill
     from .report import render, to_json
-    from .practice import example_note, example_rep, keep_check, score_file, with_targets
+    from .practice import check_heard, example_note, example_rep, keep_check, score_file, with_targets
 
     if bool(args.audio) == bool(args.example):
         raise VoicedrillError("check needs an audio file or --example (not both)")
@@ -337,7 +337,7 @@ def _check(args: argparse.Namespace, err: Console) -> int:
     engine = load_engine(args.engine, args.model, drill)
     err.print(f"speech recogniser: {engine.description}", markup=False)
     tracker = SilenceTracker()
-    report = with_targets(store, drill, score_file(info, drill, engine, tracker), user)
+    report = with_targets(store, drill, check_heard(score_file(info, drill, engine, tracker), str(audio)), user)
     session = history.Session.of("check", drill, engine.name, engine.model_name, user)
     saved = keep_check(store, session, info, report, tracker) if store is not None else None  # kept before it is shown
     if args.json:

@@ -38,6 +38,9 @@ MAX_TAIL_WORDS = 64  # …and never more than this many words are aligned again 
 PLACING_S = 0.5  # the recogniser names a word within this much decoded audio after it ends
 WORD_TAIL_S = 0.25  # …and may end it this much before its sound does (an "um" fading out)
 ONSET_S = 0.05  # …and start it up to this much before the sound the meter hears (measured: 0.02–0.03 s)
+UNHEARD_ASK_S = 5.0  # no word heard this long into a rep: the screen asks about the microphone…
+UNHEARD_END_S = 20.0  # …and from a microphone the rep ends here (practice.heard_something: no rep)
+UNHEARD_ASK = "nothing heard yet: is the microphone on?"
 
 
 class EventType(StrEnum):
@@ -104,6 +107,18 @@ class LiveState:
         if self.turns and self.audio_s < self.turns[-1].end + (self.echo_guard_s if guard else 0.0):
             return self.turns[-1]
         return None
+
+    def unheard_s(self) -> float:
+        """How long the rep has been listened to with no word heard (after the customer's opening
+        line and its echo); 0 once a word is heard."""
+        if self.words:
+            return 0.0
+        return max(0.0, self.audio_s - (self.turns[-1].end + self.echo_guard_s if self.turns else 0.0))
+
+    @property
+    def unheard(self) -> bool:
+        """Nothing heard UNHEARD_ASK_S into the rep: the screen asks whether the microphone is on."""
+        return self.unheard_s() >= UNHEARD_ASK_S
 
     def said_line(self) -> tuple[tuple[str, bool], ...]:
         """The line of the step said most recently as the script has it, each word marked caught or
@@ -388,12 +403,12 @@ class LiveRep:
         return max([w.end for w in self.state.words] + [look.end for look in self._looks], default=default)
 
     def should_end(self) -> bool:
-        """For a microphone: the last step said and a pause after it, a stall, or too long."""
+        """For a microphone: the last step said and a pause after it, a stall, nothing heard, or too long."""
         state = self.state
         if state.audio_s >= MAX_REP_S:
             return True
         if not state.words:
-            return False
+            return state.unheard_s() >= UNHEARD_END_S
         quiet = self._decoded_s - self._heard_until(0.0)
         last = self.drill.steps[-1].id
         return (last in state.heard and quiet >= END_SILENCE_S) or quiet >= GIVE_UP_SILENCE_S

@@ -19,7 +19,7 @@ from rich.text import Text
 
 from .data import RepReport
 from .report import render
-from .live import EventType, LiveEvent, Listener, LiveRep, LiveState, run_rep
+from .live import UNHEARD_ASK, EventType, LiveEvent, Listener, LiveRep, LiveState, run_rep
 
 REFRESH_PER_S = 12
 METER_CELLS = 20
@@ -62,6 +62,8 @@ def panel(state: LiveState, title: str) -> Group:
     turn = state.customer_speaking()
     if turn:
         status.append(f"customer: “{turn.text}”", style="bold cyan")
+    elif state.unheard:
+        status.append(UNHEARD_ASK, style="bold yellow")
     else:
         status.append_text(pause_meter(state))
     return Group(status, script, transcript)

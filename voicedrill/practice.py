@@ -49,6 +49,19 @@ def hear_file(source: str | Path | AudioInfo, drill: Drill, engine: Engine, trac
     return transcript, second_look(transcript.words, drill, engine, lambda start, end: clip_file(source, start, end), silences), silences
 
 
+def heard_something(report: RepReport, what: str, advice: str) -> RepReport:
+    """The report, unless no word at all was heard (a muted microphone, a silent file): that is no
+    rep, so it is refused in one line (`what` happened; `advice`: what to do), never saved."""
+    if not report.words:
+        raise VoicedrillError(f"{what}: nothing was heard in {report.audio_s:.0f} s, so nothing was scored or saved; {advice}")
+    return report
+
+
+def check_heard(report: RepReport, recording: str) -> RepReport:
+    """A checked recording's report, refused if nothing was heard in it."""
+    return heard_something(report, recording, "is it the rep's recording, with the drill said out loud?")
+
+
 def with_targets(store: history.Store | None, drill: Drill, report: RepReport, user: str) -> RepReport:
     """The report judged against this person's own recent best at this drill (no history: no targets).
     A history that cannot be read now will not take the rep either: it goes to a pending file."""
@@ -347,6 +360,9 @@ def run_drill(
                 run.interrupted = True  # stopped before a word, or mid-rep: nothing to score
                 run.dropped = number if report.words else None
                 break
+            name = getattr(source, "name", None)  # a recording's; else the microphone
+            heard_something(report, f"rep {number} ({name})" if name else f"rep {number}", "is it the rep's recording?" if name
+                            else "check that the microphone is on and not muted, then start again")
             run.overflows += getattr(source, "overflows", 0)
             with _no_interrupt():
                 kept = keeper.keep(number, report, rep, getattr(source, "name", "microphone"))

@@ -428,12 +428,11 @@ def summary(reports: list[RepReport], numbers: list[int | None] | None = None) -
 
 
 def render_summary(reports: list[RepReport], console: Console, interrupted: bool = False, numbers: list[int] | None = None) -> None:
-    """The run's table and closing lines."""
+    """The run's table and closing line; nothing before a rep is finished (the saved line says so)."""
+    if not reports:
+        return
     info = summary(reports, numbers)
     console.print(rich_table(reps_grid(info, "Reps" + (" (stopped early)" if interrupted else ""))))
-    if not reports:
-        console.print("No rep was completed.")
-        return
     console.print(summary_line(info))
 
 

@@ -26,8 +26,8 @@ from ..customer import Customer
 from ..data import RepReport
 from ..drills import Drill
 from ..errors import VoicedrillError
-from ..live import LiveRep, LiveState, LiveEvent, run_rep
-from ..practice import DrillRun, Kept, Keeper, file_sources, keep_check, run_drill, saved_line, score_file, with_targets
+from ..live import UNHEARD_ASK, LiveRep, LiveState, LiveEvent, run_rep
+from ..practice import DrillRun, Kept, Keeper, check_heard, file_sources, keep_check, run_drill, saved_line, score_file, with_targets
 from ..report import counted, summary, summary_line
 from ..synth import Speaker
 from ..webpage import rep_section, run_table
@@ -94,6 +94,7 @@ def state_message(state: LiveState) -> dict:
         "pause_s": round(state.pause_s, 2), "limits": state.pause_limits, "alarm": state.alarm, "resumed": state.resumed,
         "words": [list(pair) for pair in state.said_line()],  # the last line said, as the script has it: [word, caught]
         "customer": turn.text if turn else None,
+        "unheard": UNHEARD_ASK if state.unheard else None,  # nothing heard yet, well into the rep
     }
 
 
@@ -293,7 +294,7 @@ class Practice:
             engine = self.engine(drill)
             tracker = SilenceTracker()
             user = history.who(self.config.user)
-            report = with_targets(store, drill, score_file(audio, drill, engine, tracker), user)
+            report = with_targets(store, drill, check_heard(score_file(audio, drill, engine, tracker), str(audio.path)), user)
             session = history.Session.of("check", drill, engine.name, engine.model_name, user)
             saved = keep_check(store, session, audio, report, tracker, name)
             return report, saved, shown_rep(session, 1, 1, report, saved.rep, name, tracker)

@@ -66,8 +66,10 @@ function showMeter(state) {
   $("meter-fill").style.width = Math.min(100, (100 * state.pause_s) / span) + "%";
   meter.dataset.alarm = String(state.alarm);
   meter.dataset.required = String(Boolean(state.limits) && state.pause_s < low);
+  meter.dataset.unheard = String(Boolean(state.unheard));
   const seconds = state.pause_s.toFixed(1) + " s";
-  text.textContent = state.alarm && state.resumed ? `pause ${seconds} — too long (limit ${high} s)`
+  text.textContent = state.unheard ? state.unheard
+    : state.alarm && state.resumed ? `pause ${seconds} — too long (limit ${high} s)`
     : state.alarm ? `pause ${seconds} — keep moving!`
     : state.limits && state.pause_s < low ? `hold the pause: ${(low - state.pause_s).toFixed(1)} s more`
     : state.limits ? `pause ${seconds} (limit ${high} s)` : `pause ${seconds}`;
