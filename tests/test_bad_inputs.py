@@ -85,19 +85,28 @@ def test_awkward_recordings_are_analysed(tmp_path, cli, speech, name, make):
 
 
 @pytest.mark.parametrize(
-    "name, make",
+    "name, make, seconds",
     [
-        ("ten minutes of silence", lambda p: _silence(p, 600)),
-        ("white noise", lambda p: sf.write(str(p), np.random.default_rng(1).normal(0, 0.2, RATE * 5).clip(-1, 1), RATE)),
-        ("0.1 s of audio", lambda p: sf.write(str(p), np.zeros(RATE // 10), RATE)),
-        ("one sample", lambda p: sf.write(str(p), np.zeros(1), RATE)),
-        ("digital full scale square", lambda p: sf.write(str(p), np.sign(np.sin(np.arange(RATE * 2) / 10)), RATE)),
+        ("ten minutes of silence", lambda p: _silence(p, 600), 600),
+        ("0.1 s of audio", lambda p: sf.write(str(p), np.zeros(RATE // 10), RATE), 0),
+        ("one sample", lambda p: sf.write(str(p), np.zeros(1), RATE), 0),
+        ("digital full scale square", lambda p: sf.write(str(p), np.sign(np.sin(np.arange(RATE * 2) / 10)), RATE), 2),
     ],
 )
-def test_no_speech_is_a_report_not_an_error(tmp_path, cli, name, make):
+def test_no_speech_is_refused_in_one_line_not_saved_as_a_rep(tmp_path, cli, name, make, seconds):
+    """Nothing heard is no rep (it was saved as a score-0 rep): after the recogniser's name, one line, exit 2."""
     path = tmp_path / "input.wav"
     make(path)
-    report = assert_report(cli, path)
+    code, out, err = cli("check", str(path), "--json")
+    assert code == 2 and out == "" and "Traceback" not in err
+    assert err.splitlines()[-1] == (f"voicedrill: error: {path}: nothing was heard in {seconds} s, so nothing was scored or saved; "
+                                    "is it the rep's recording, with the drill said out loud?")
+
+
+def test_noise_the_recogniser_puts_a_word_on_is_a_report_with_nothing_of_the_script(tmp_path, cli):
+    path = tmp_path / "input.wav"
+    sf.write(str(path), np.random.default_rng(1).normal(0, 0.2, RATE * 5).clip(-1, 1), RATE)
+    report = assert_report(cli, path, heard=True)
     assert all(s["status"] == "missing" for s in report["steps"]) and report["score"] <= 10
 
 
