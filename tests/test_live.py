@@ -732,3 +732,40 @@ def test_a_muted_microphone_is_asked_about_then_named_and_no_rep_is_saved(tmp_pa
                               "check that the microphone is on and not muted, then start again")
     assert 5.0 <= asked[0] <= 5.2 and UNHEARD_END_S <= ends[-1] <= UNHEARD_END_S + 0.2
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rep-01.json"] and len(run.reports) == 1
+
+
+@pytest.mark.parametrize("when", ["scoring", "saving"])
+def test_ctrl_c_once_a_reps_audio_is_over_keeps_that_rep(tmp_path, drill, sphinx, pieces, make_rep, monkeypatch, when):
+    """Ctrl-C in the second after a rep's recording ended (its scorecard under way) dropped the
+    finished rep; Ctrl-C while it was saved, when the signal reached another of the run's threads
+    (the terminal's goes to any), threw it away too: the hold blocked the main thread alone. The
+    rep is now scored and kept, then the run stops."""
+    import threading
+
+    from rich.console import Console
+
+    from voicedrill.history import Session
+    from voicedrill.liveview import LiveView
+    from voicedrill.practice import Keeper, run_drill
+    from voicedrill.synth import Speaker
+
+    clean, _ = make_rep(pieces, "clean")
+    bystander = threading.Thread(target=threading.Event().wait, args=(30,), daemon=True)
+    bystander.start()
+
+    def interrupted(method):
+        def at(*args, **kwargs):
+            signal.pthread_kill(bystander.ident, signal.SIGINT)
+            time.sleep(0.05)  # (the handler runs on the main thread, at its next step)
+            return method(*args, **kwargs)
+        return at
+
+    if when == "scoring":
+        monkeypatch.setattr(LiveRep, "finish", interrupted(LiveRep.finish))
+    else:
+        monkeypatch.setattr(Keeper, "keep", interrupted(Keeper.keep))
+    keeper = Keeper(None, Session.of("drill", drill, sphinx.name, sphinx.model_name), tmp_path)
+    run = run_drill(drill, sphinx, lambda n: FileSource(clean), 3, LiveView(Console(file=open(os.devnull, "w"))), Speaker(False), keeper)
+    assert run.interrupted and run.error is None
+    assert len(run.reports) == 1 and run.reports[0].reached_end
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rep-01.json"]

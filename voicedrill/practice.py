@@ -330,7 +330,8 @@ def run_drill(
 ) -> DrillRun:
     """Rep after rep on one loaded engine; each rep is saved before the next starts.
 
-    Ctrl-C ends the run: the rep under way is dropped, the completed ones are kept. So does an
+    Ctrl-C ends the run: the rep under way is dropped (once its audio is over, it is scored and kept
+    first), the completed ones are kept. So does an
     input that fails mid-rep (a microphone unplugged) or a save that fails; the error is kept. A
     rep the screen stopped (the app's Stop) is kept if it reached the handoff, else dropped too:
     an unfinished rep would be scored as skipped steps the rep never had the chance to say.
@@ -355,16 +356,16 @@ def run_drill(
             if notice := speaker.take_notice():
                 screen.notice(notice)
             rep = LiveRep(drill, engine, number, beside)
-            report = with_targets(keeper.store, drill, screen.run(rep, source, f"rep {number}/{reps}", customer), keeper.session.user)
-            if not screen.wants_more() and not (report.words and (report.reached_end or rep.ended_itself)):
-                run.interrupted = True  # stopped before a word, or mid-rep: nothing to score
-                run.dropped = number if report.words else None
-                break
-            name = getattr(source, "name", None)  # a recording's; else the microphone
-            heard_something(report, f"rep {number} ({name})" if name else f"rep {number}", "is it the rep's recording?" if name
-                            else "check that the microphone is on and not muted, then start again")
-            run.overflows += getattr(source, "overflows", 0)
-            with _no_interrupt():
+            with _interrupt_after(lambda: rep.ended_itself):  # a rep whose audio is over is scored and kept, Ctrl-C or not
+                report = with_targets(keeper.store, drill, screen.run(rep, source, f"rep {number}/{reps}", customer), keeper.session.user)
+                if not screen.wants_more() and not (report.words and (report.reached_end or rep.ended_itself)):
+                    run.interrupted = True  # stopped before a word, or mid-rep: nothing to score
+                    run.dropped = number if report.words else None
+                    break
+                name = getattr(source, "name", None)  # a recording's; else the microphone
+                heard_something(report, f"rep {number} ({name})" if name else f"rep {number}", "is it the rep's recording?" if name
+                                else "check that the microphone is on and not muted, then start again")
+                run.overflows += getattr(source, "overflows", 0)
                 kept = keeper.keep(number, report, rep, getattr(source, "name", "microphone"))
                 run.reports.append(report)
                 run.kept.append(kept)
@@ -418,13 +419,24 @@ class EventLog:
 
 
 @contextmanager
-def _no_interrupt():
-    """Hold Ctrl-C while a rep is being saved; it takes effect right after."""
+def _interrupt_after(holding: Callable[[], bool]):
+    """Ctrl-C stops the run at once, but while `holding()` (the rep's audio is over, so it is being
+    scored and saved) only after the block. Python runs the handler on the main thread, whichever
+    of the run's threads the signal reaches (blocking it on the main thread alone did not hold it)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    held: list[int] = []
+
+    def handler(signum: int, frame) -> None:
+        if not holding():
+            raise KeyboardInterrupt
+        held.append(signum)
+
+    previous = signal.signal(signal.SIGINT, handler)
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+        signal.signal(signal.SIGINT, previous)
+    if held:
+        raise KeyboardInterrupt
