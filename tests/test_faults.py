@@ -226,6 +226,46 @@ def test_history_locked_past_the_timeout_mid_check_keeps_the_rep(db, cli, line_w
     assert ids(db) == [1] and cli("history")[2] == ""  # imported once, and only once
 
 
+def test_ctrl_c_while_a_checked_rep_waits_for_a_locked_history_keeps_it(db, cli, line_wav, monkeypatch):
+    """Ctrl-C while `check` waited for a history another program held: "interrupted", and the
+    transcribed rep was in neither the history nor a pending file. It is kept first (in a pending
+    file here), then the check stops with 130. The signal reaches another thread, as a terminal's may."""
+    import threading
+    import time as clock
+
+    from voicedrill import practice
+
+    Store(db).close()
+    bystander = threading.Thread(target=threading.Event().wait, args=(30,), daemon=True)
+    bystander.start()
+    lockers = []
+    transcribe = practice.score_file
+
+    def then_lock(*args, **kwargs):
+        report = transcribe(*args, **kwargs)
+        lockers.append(subprocess.Popen([sys.executable, "-c", LOCKER, str(db)], stdout=subprocess.PIPE, text=True))
+        assert lockers[0].stdout.readline().strip() == "locked"
+        return report
+
+    def interrupted(*args, **kwargs):  # Ctrl-C while it waits for the history
+        signal.pthread_kill(bystander.ident, signal.SIGINT)
+        clock.sleep(0.05)
+        return save(*args, **kwargs)
+
+    save = Store.save_rep
+    monkeypatch.setattr(practice, "score_file", then_lock)
+    monkeypatch.setattr(Store, "save_rep", interrupted)
+    monkeypatch.setattr(history, "BUSY_TIMEOUT_S", 0.3)
+    try:
+        code, out, err = cli("check", line_wav)
+    finally:
+        for locker in lockers:
+            locker.kill()
+            locker.wait()
+    assert code == 130 and "Traceback" not in err, err
+    assert cli("history")[0] == 0 and ids(db) == [1]  # the rep waited in a pending file, and went in
+
+
 def test_session_deleted_mid_run_stops_saving_there_and_keeps_the_reps(db, cli, line_wav, monkeypatch):
     save = Store.save_rep
     calls = []

@@ -321,7 +321,7 @@ def _check(args: argparse.Namespace, err: Console) -> int:
     from .audio import RATE, SilenceTracker, probe
     from .drills import load_drill
     from .report import render, to_json
-    from .practice import check_heard, example_note, example_rep, keep_check, score_file, with_targets
+    from .practice import check_heard, example_note, example_rep, interrupt_after, keep_check, score_file, with_targets
 
     if bool(args.audio) == bool(args.example):
         raise VoicedrillError("check needs an audio file or --example (not both)")
@@ -337,9 +337,11 @@ def _check(args: argparse.Namespace, err: Console) -> int:
     engine = load_engine(args.engine, args.model, drill)
     err.print(f"speech recogniser: {engine.description}", markup=False)
     tracker = SilenceTracker()
-    report = with_targets(store, drill, check_heard(score_file(info, drill, engine, tracker), str(audio)), user)
+    report = check_heard(score_file(info, drill, engine, tracker), str(audio))
     session = history.Session.of("check", drill, engine.name, engine.model_name, user)
-    saved = keep_check(store, session, info, report, tracker) if store is not None else None  # kept before it is shown
+    with interrupt_after(lambda: True):  # transcribed: kept before it is shown, Ctrl-C or not (a locked history waits)
+        report = with_targets(store, drill, report, user)
+        saved = keep_check(store, session, info, report, tracker) if store is not None else None
     if args.json:
         print(to_json(report), flush=True)
     else:

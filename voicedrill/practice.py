@@ -356,7 +356,7 @@ def run_drill(
             if notice := speaker.take_notice():
                 screen.notice(notice)
             rep = LiveRep(drill, engine, number, beside)
-            with _interrupt_after(lambda: rep.ended_itself):  # a rep whose audio is over is scored and kept, Ctrl-C or not
+            with interrupt_after(lambda: rep.ended_itself):  # a rep whose audio is over is scored and kept, Ctrl-C or not
                 report = with_targets(keeper.store, drill, screen.run(rep, source, f"rep {number}/{reps}", customer), keeper.session.user)
                 if not screen.wants_more() and not (report.words and (report.reached_end or rep.ended_itself)):
                     run.interrupted = True  # stopped before a word, or mid-rep: nothing to score
@@ -419,7 +419,7 @@ class EventLog:
 
 
 @contextmanager
-def _interrupt_after(holding: Callable[[], bool]):
+def interrupt_after(holding: Callable[[], bool]):
     """Ctrl-C stops the run at once, but while `holding()` (the rep's audio is over, so it is being
     scored and saved) only after the block. Python runs the handler on the main thread, whichever
     of the run's threads the signal reaches (blocking it on the main thread alone did not hold it)."""
