@@ -548,17 +548,23 @@ def test_readers_leave_nothing_beside_the_history(db, cli, command):
     assert sorted(p.name for p in db.parent.iterdir()) == ["history.db"] and len(ids(db)) == 3
 
 
-def test_a_damaged_rep_row_is_left_out_and_named(db, cli, history_bytes):
+@pytest.mark.parametrize("damage", ["cut", "a number past a float", "nested past the stack"])
+def test_a_damaged_rep_row_is_left_out_and_named(db, cli, history_bytes, line_wav, damage):
+    """A number past a float (1 and 400 zeros) or a report nested 200 000 deep was a traceback in
+    every command, and `check` lost the new rep to it (found by an attack)."""
     db.write_bytes(history_bytes)
     with sqlite3.connect(db) as con:
-        con.execute("UPDATE reps SET report = '{\"half' WHERE id = 7")
-    for command in (["history"], ["export"], ["report", "s1"]):
+        report = con.execute("SELECT report FROM reps WHERE id = 7").fetchone()[0]
+        damaged = {"cut": '{"half', "a number past a float": report.replace('"audio_s": ', '"audio_s": 1' + "0" * 400 + ", \"was\": ", 1),
+                   "nested past the stack": "[" * 200000 + "]" * 200000}[damage]
+        con.execute("UPDATE reps SET report = ? WHERE id = 7", (damaged,))
+    for command in (["history"], ["export"], ["report", "s1"], ["check", line_wav]):
         code, out, err = cli(*command)
-        assert code == 0 and "rep 7 is damaged in the history and left out" in err and "Traceback" not in err
-    assert "\n7," not in cli("export")[1]
+        assert code == 0 and "rep 7 is damaged in the history and left out" in err and "Traceback" not in err, err
+    assert "\n7," not in cli("export")[1] and len(ids(db)) == 30  # the checked rep went in
 
 
-@pytest.mark.parametrize("column, value", [("saved_at", "garbage"), ("score", "abc"), ("handoff_s", "fast")])
+@pytest.mark.parametrize("column, value", [("saved_at", "garbage"), ("score", "abc"), ("handoff_s", "fast"), ("score", float("inf"))])
 def test_the_team_view_leaves_a_damaged_rep_out_and_names_it(db, cli, history_bytes, column, value):
     """`team` read its columns unchecked: a traceback (found by an attack). Now as history and export."""
     db.write_bytes(history_bytes)

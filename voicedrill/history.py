@@ -34,7 +34,7 @@ from .drills import Drill
 from .errors import VoicedrillError
 from .files import keep_safe, reason
 from .report import counted, from_dict, plain, rep_row, to_dict
-from .schema import APPLICATION_ID, DB_ENV, HEADLINES_VERSION, LARGEST_ID, MIGRATIONS, SCHEMA_VERSION, check_header, damaged, foreign, is_url, newer, unusable, writable
+from .schema import APPLICATION_ID, DAMAGED_ROW, DB_ENV, HEADLINES_VERSION, LARGEST_ID, MIGRATIONS, SCHEMA_VERSION, check_header, damaged, foreign, is_url, newer, unusable, writable
 
 T = TypeVar("T")
 
@@ -424,7 +424,7 @@ class Store:
         for row in rows:
             try:
                 kept.append(read(row))
-            except (ValueError, TypeError, KeyError):
+            except DAMAGED_ROW:
                 unread.append(row[0])
         unread = [n for n in unread if n not in self.damaged]
         if unread:

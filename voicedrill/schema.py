@@ -70,6 +70,11 @@ def _v2(db: sqlite3.Connection) -> None:
         db.execute(statement)
 
 
+# what reading a damaged row raises: bad JSON or fields, numbers past a float (1e400), nesting past
+# Python's stack, dates past the calendar in this time zone
+DAMAGED_ROW = (ValueError, TypeError, KeyError, ArithmeticError, RecursionError)
+
+
 def _v3(db: sqlite3.Connection) -> None:
     """Time to handoff and what to fix first as columns: the team view reads them, not whole reports."""
     from .report import from_dict
@@ -79,7 +84,7 @@ def _v3(db: sqlite3.Connection) -> None:
     for rep_id, text in db.execute("SELECT id, report FROM reps").fetchall():
         try:
             report = from_dict(json.loads(text))
-        except (ValueError, KeyError, TypeError):
+        except DAMAGED_ROW:
             continue  # a damaged row stays as it is (it is named when read)
         db.execute("UPDATE reps SET handoff_s = ?, fix_first = ? WHERE id = ?", (report.handoff_s, report.fix_first, rep_id))
 
