@@ -420,6 +420,18 @@ def test_events_file_that_cannot_be_written_is_refused_first(paced_rep, tmp_path
     assert run.returncode == 2 and run.stderr.count("\n") == 1 and "events file" in run.stderr and "speech recogniser:" not in run.stderr
 
 
+def test_a_run_refused_before_it_starts_leaves_an_events_file_as_it_was(paced_rep, tmp_path):
+    """A run refused after the events file was named (a model that is not there) emptied it (found by an attack)."""
+    path, _ = paced_rep
+    events = tmp_path / "keep.jsonl"
+    events.write_text('{"important": 1}\n')
+    run = subprocess.run(
+        [sys.executable, "-m", "voicedrill.cli", "drill", "--input", str(path), "--no-save", "--events", str(events), "--model", str(tmp_path / "none")],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert run.returncode == 2 and "does not exist" in run.stderr and events.read_text() == '{"important": 1}\n'
+
+
 def test_live_alignment_is_incremental_and_agrees_with_the_whole(drill):
     """Ten reps' words fed a word at a time: the settled-plus-tail hits equal one alignment of
     everything, and no call re-reads more than the tail."""

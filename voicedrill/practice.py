@@ -386,14 +386,11 @@ class EventLog:
 
     def __init__(self, path: Path):
         try:
-            target = destination(path)  # not a pipe, a device, the history or a recording
+            self.target = destination(path)  # not a pipe, a device, the history or a recording
         except VoicedrillError as exc:
             raise VoicedrillError(f"the events file: {exc}") from None
-        try:
-            self.file = open(target, "w", encoding="utf-8", buffering=1)
-        except OSError as exc:
-            raise VoicedrillError(f"{path}: cannot write the events file ({reason(exc)})") from None
         self.path = path
+        self.file = None  # opened at the first event: a run refused before it starts leaves the file as it was
         self.problem: str | None = None  # why the events stopped (the run goes on: no rep is lost to its log)
 
     def __call__(self, state: LiveState, events: list[LiveEvent]) -> None:
@@ -401,17 +398,20 @@ class EventLog:
         if self.problem:
             return
         try:
+            if self.file is None:
+                self.file = open(self.target, "w", encoding="utf-8", buffering=1)
             for event in events:
                 self.file.write(json.dumps(event.to_dict(), ensure_ascii=False) + "\n")
         except OSError as exc:
             self.problem = f"{self.path}: the events file stopped in rep {state.rep} ({reason(exc)}); the run went on without it"
-            with suppress(OSError):
+            with suppress(OSError, AttributeError):  # (AttributeError: it never opened)
                 self.file.close()
 
     def close(self) -> None:
         """Close the file; raise the problem that stopped it, if one did (said once, after the run)."""
         try:
-            self.file.close()
+            if self.file is not None:
+                self.file.close()
         except OSError as exc:
             self.problem = self.problem or f"{self.path}: the last events could not be written ({reason(exc)})"
         if self.problem:
