@@ -91,6 +91,32 @@ def test_cli_download_of_a_wrong_file_fails_cleanly(tmp_path):
     assert leftovers(dest) == []
 
 
+@pytest.mark.parametrize("answer", [b"GARBAGE\r\n\r\n", b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", None])
+def test_a_server_that_does_not_answer_in_http_or_a_bad_url_is_one_line(tmp_path, answer):
+    """http.client's own errors (not an HTTP status line, a broken chunked body, a URL with a
+    space) were tracebacks (found by an attack)."""
+    import socket
+    import threading
+
+    url = "http://127.0.0.1:1/a model.zip"
+    if answer is not None:
+        listener = socket.create_server(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}/model.zip"
+
+        def answer_once():
+            conn, _ = listener.accept()
+            with conn:
+                conn.recv(65536)
+                conn.sendall(answer)
+
+        threading.Thread(target=answer_once, daemon=True).start()
+    dest = tmp_path / "models"
+    run = subprocess.run([sys.executable, "-m", "voicedrill.cli", "model", "download", "--dir", str(dest), "--url", url],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2 and run.stderr.count("\n") == 1 and "nothing was installed" in run.stderr, run.stderr
+    assert leftovers(dest) == []
+
+
 @pytest.mark.parametrize(
     "layout, reason",
     [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
 import re
 import shutil
@@ -158,7 +159,7 @@ def _fetch(url: str, archive: Path, size: int | None, sha256: str | None) -> Non
                     bar.update(task, advance=len(chunk))
                     if size is not None and received > size:  # an endless or wrong source: stop, don't fill the disk
                         break
-    except (urllib.error.URLError, OSError, ValueError) as exc:
+    except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:  # (a bad URL, an answer that is not HTTP)
         why = getattr(exc, "reason", None) or exc
         why = reason(why) if isinstance(why, OSError) else why
         raise VoicedrillError(f"model download from {url} failed ({why}); nothing was installed") from None
