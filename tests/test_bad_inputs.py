@@ -164,6 +164,18 @@ def test_truncated_data_is_refused_as_cut_short(tmp_path, cli, speech):
     assert path.read_bytes() == before
 
 
+@pytest.mark.parametrize("kind, name", [("W64", "cut.w64"), ("RF64", "cut.wav"), ("AIFF", "cut.aiff")])
+def test_other_containers_cut_short_are_refused_too(tmp_path, cli, speech, kind, name):
+    """W64, RF64 and AIFF name their missing audio in other words than WAV's "data": cut in half,
+    they were scored and saved as reps that stopped halfway (found by an attack)."""
+    whole = tmp_path / f"whole-{name}"
+    sf.write(str(whole), speech, RATE, format=kind)
+    path = tmp_path / name
+    path.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    seconds = len(speech) / RATE
+    cli.refused(["check", path], f"the recording is cut short: the file holds {seconds / 2:.1f} s of the {seconds:.1f} s it should", path)
+
+
 @pytest.mark.parametrize(
     "case, args, message",
     [

@@ -70,13 +70,16 @@ def probe(path: str | Path) -> AudioInfo:
 
 
 def _cut_short(extra_info: str) -> tuple[int, int] | None:
-    """(bytes held, bytes promised) of a WAV file whose audio ends before its header says, read
-    from libsndfile's notes on it ("data : 96000 (should be 47978)"); None if it is whole, or
-    open-ended (a recorder that never wrote the final size)."""
-    found = re.search(r"^data : (\d+) \(should be (\d+)\)", extra_info, re.MULTILINE)
-    if found and 0 < int(found[2]) < int(found[1]) < OPEN_ENDED:
-        return int(found[2]), int(found[1])
-    return None
+    """(bytes held, bytes promised) of a WAV, W64, RF64 or AIFF file whose audio ends before its
+    header says, read from libsndfile's notes on it ("data : 96000 (should be 47978)"; the audio's
+    chunk where it names one, else the file's: "riff", "Riff size", "FORM"); None if it is whole,
+    or open-ended (a recorder that never wrote the final size)."""
+    notes = dict(re.findall(r"^\s*(data|SSND|RIFF|riff|Riff size|FORM) : (\d+ \(should be \d+\))", extra_info, re.MULTILINE))
+    chunk = next((notes[name] for name in ("data", "SSND", "RIFF", "riff", "Riff size", "FORM") if name in notes), None)
+    if chunk is None:
+        return None
+    promised, held = (int(n) for n in re.findall(r"\d+", chunk))
+    return (held, promised) if 0 < held < promised < OPEN_ENDED else None
 
 
 def to_pcm16(samples: np.ndarray) -> np.ndarray:
