@@ -51,12 +51,14 @@ def test_reps_saved_read_and_deleted_alike(target, drill):
 
 
 def test_one_person_whatever_the_case_of_their_name(target, drill):
-    """"ana" after "Ana" is the same person: saved under the first spelling, found by any."""
+    """"ana" after "Ana" is the same person: saved under the first spelling, found by any. So is
+    "émile" after "Émile" (two people on this computer, one on the team database: found by an attack)."""
     store = open_at(target)
-    for name in ("Ana", "ana", "Bo"):
+    for name in ("Ana", "ana", "Bo", "Émile", "émile"):
         store.save_rep(Session.of("drill", drill, "fake", "none", name), 1, sample_report(drill), "mic")
-    assert [r.user for r in store.reps()] == ["Ana", "Ana", "Bo"]
+    assert [r.user for r in store.reps()] == ["Ana", "Ana", "Bo", "Émile", "Émile"]
     assert len(store.reps(user="ANA")) == 2 and store.resolve("session", None, user="aNa", anyones=False) == ("session", 2)
+    assert len(store.reps(user="ÉMILE")) == 2
     store.close()
 
 

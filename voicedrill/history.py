@@ -157,6 +157,8 @@ class Store:
     def _connect(self, target: str | Path, uri: bool = False) -> None:
         try:
             self.db = sqlite3.connect(target, timeout=self.timeout_s, isolation_level=None, uri=uri)
+            # a name is one person whatever its case, as on the team database: SQLite's own lower() folds ASCII alone ("Émile")
+            self.db.create_function("lower", 1, lambda text: text.lower() if isinstance(text, str) else text, deterministic=True)
         except (OSError, sqlite3.Error) as exc:
             raise unusable(self.path, str(exc)) from None
 
