@@ -44,7 +44,7 @@ def saved(tmp_path_factory, pieces, make_rep):
     run = voicedrill("drill", "--reps", "3", "--input", str(clean), "--input", str(slow_rep), "--speed", "0",
                      "--no-speech", "--engine", "pocketsphinx", "--out", str(out), env=env)
     assert run.returncode == 0, run.stderr
-    assert "3 reps saved in your history as session s2 and in " in run.stdout and "(a page of them: voicedrill report s2 --html session.html)" in run.stdout
+    assert "3 reps saved in your history as session s2 and in " in run.stdout and "\nA page of them: voicedrill report s2 --html session.html\n" in run.stdout
     drilled = [json.loads(p.read_text())["report"] for p in sorted(out.glob("*/rep-*.json"))]
     return env, home, json.loads(checked.stdout), drilled
 

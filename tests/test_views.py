@@ -133,6 +133,17 @@ def test_the_run_trend_in_words(trend, words):
     assert words in line and "+" not in line
 
 
+def test_a_slipping_run_that_ends_on_a_clean_rep_is_not_told_to_fix_it():
+    """"fix what the last rep's Next rep says" when that rep's Next rep said "Clean rep" (found by a new user)."""
+    from voicedrill.report import summary_line
+
+    line = summary_line({"first_score": 100, "last_score": 100, "best_rep": 1, "best_score": 100, "trend_per_rep": -1.4})
+    assert "but the last rep was clean — say the next one just like it" in line and "fix" not in line
+    one = {"reps": 1, "best_rep": 4, "best_score": 86}
+    assert summary_line(one) == "Score 86 (rep 4). A run of ten reps shows how it flows from rep to rep."
+    assert summary_line(one, stopped=True) == "Score 86 (rep 4)."  # a run of ten stopped after one: not told to run ten
+
+
 def test_a_perfect_steady_run_is_told_to_keep_flowing():
     from voicedrill.report import summary_line
 

@@ -264,7 +264,7 @@ def saved_line(run: DrillRun, keeper: Keeper) -> str:
     if not run.pending:
         session = f"s{keeper.session.id}"
         places = " and in ".join([f"your history as session {session}", *folder])
-        return f"{counted(len(run.saved), 'rep')} saved in {places} (a page of them: voicedrill report {session} --html session.html)"
+        return f"{counted(len(run.saved), 'rep')} saved in {places}.\nA page of them: voicedrill report {session} --html session.html"  # (a line of its own: never wrapped mid-command)
     session = f"your history as session s{keeper.session.id}" if keeper.session.id else "your history"
     places = [f"{len(run.saved) - len(run.pending)} saved in {session}"] if len(run.saved) > len(run.pending) else []
     places.append(f"{len(run.pending)} waiting in {run.pending[0].parent} (they go into the history {keeper.store.UNTIL})")

@@ -433,19 +433,22 @@ def render_summary(reports: list[RepReport], console: Console, interrupted: bool
         return
     info = summary(reports, numbers)
     console.print(rich_table(reps_grid(info, "Reps" + (" (stopped early)" if interrupted else ""))))
-    console.print(summary_line(info))
+    console.print(summary_line(info, interrupted))
 
 
-def summary_line(info: dict) -> str:
-    """First vs last, the best rep and the trend, in words (`info` from summary(), at least one rep)."""
+def summary_line(info: dict, stopped: bool = False) -> str:
+    """First vs last, the best rep and the trend, in words (`info` from summary(), at least one rep;
+    `stopped`: the run ended before its last rep)."""
     best = f"rep {info['best_rep']}" if info["best_rep"] else "a rep waiting on this computer"
     if info.get("reps") == 1:
-        return f"Score {info['best_score']} ({best}). A run of ten reps shows how it flows from rep to rep."
+        return f"Score {info['best_score']} ({best})." + ("" if stopped else " A run of ten reps shows how it flows from rep to rep.")
     line = f"First rep {info['first_score']} → last rep {info['last_score']}; best: {best} ({info['best_score']})"
     if "trend_per_rep" in info:
         trend = info["trend_per_rep"]
         if trend >= TREND_STEADY:
             line += f"; climbing about {trend:.1f} points a rep — it's starting to flow"
+        elif trend <= -TREND_STEADY and info["last_score"] >= 100:
+            line += f"; slipping about {-trend:.1f} points a rep, but the last rep was clean — say the next one just like it"
         elif trend <= -TREND_STEADY:
             line += f"; slipping about {-trend:.1f} points a rep — fix what the last rep's “Next rep” says before you go faster"
         elif info["last_score"] >= 100:
