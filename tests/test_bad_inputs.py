@@ -99,8 +99,20 @@ def test_no_speech_is_refused_in_one_line_not_saved_as_a_rep(tmp_path, cli, name
     make(path)
     code, out, err = cli("check", str(path), "--json")
     assert code == 2 and out == "" and "Traceback" not in err
-    assert err.splitlines()[-1] == (f"voicedrill: error: {path}: nothing was heard in {seconds} s, so nothing was scored or saved; "
+    assert err.splitlines()[-1] == (f"voicedrill: error: {path}: no word was heard clearly in {seconds} s, so nothing was scored or saved; "
                                     "is it the rep's recording, with the drill said out loud?")
+
+
+def test_a_faint_guess_at_a_near_silent_rep_is_no_rep(tmp_path, cli, drill, pieces, make_rep):
+    """A rep 60 dB down (a microphone all but muted): the recogniser put one unsure "you" on it, and
+    it was saved as a rep at 353 words a minute (found by a new user). No word heard clearly and
+    no step found is nothing heard; 40 dB down it is still a rep."""
+    audio, rate = sf.read(str(make_rep(pieces, "clean")[0]))
+    for db, refused in ((60, True), (40, False)):
+        path = tmp_path / f"down-{db}.wav"
+        sf.write(str(path), audio * 10 ** (-db / 20), rate)
+        code, out, err = cli("check", str(path), "--json", "--no-save")
+        assert (code == 2 and "no word was heard clearly in" in err) if refused else (code == 0 and json.loads(out)["score"] > 50), err
 
 
 def test_noise_the_recogniser_puts_a_word_on_is_a_report_with_nothing_of_the_script(tmp_path, cli):

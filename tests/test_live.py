@@ -740,7 +740,7 @@ def test_a_muted_microphone_is_asked_about_then_named_and_no_rep_is_saved(tmp_pa
     sources = lambda n: FileSource(clean) if n == 1 else MutedMicrophone()
     keeper = Keeper(None, Session.of("drill", drill, sphinx.name, sphinx.model_name), tmp_path)
     run = run_drill(drill, sphinx, sources, 3, LiveView(Console(file=open(os.devnull, "w")), watch), Speaker(False), keeper)
-    assert str(run.error) == (f"rep 2: nothing was heard in {UNHEARD_END_S:.0f} s, so nothing was scored or saved; "
+    assert str(run.error) == (f"rep 2: no word was heard clearly in {UNHEARD_END_S:.0f} s, so nothing was scored or saved; "
                               "check that the microphone is on and not muted, then start again")
     assert 5.0 <= asked[0] <= 5.2 and UNHEARD_END_S <= ends[-1] <= UNHEARD_END_S + 0.2
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rep-01.json"] and len(run.reports) == 1

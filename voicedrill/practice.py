@@ -20,13 +20,14 @@ from . import history
 from .analysis import analyse
 from .asr import Engine, Transcript, transcribe
 from .audio import AudioInfo, FileSource, MicSource, SilenceTracker, Silences, clip_file, stream_file
-from .data import RepReport, Word
+from .data import RepReport, Status, Word
 from .decoding import Twin
 from .customer import Customer
 from .drills import Drill
 from .errors import VoicedrillError
 from .files import destination, reason, write_atomic, write_file
 from .live import LiveEvent, LiveRep, LiveState
+from .metrics import UNCLEAR_CONF
 from .report import counted, to_dict
 from .second_look import second_look
 from .synth import ROOM_SEED, ROOM_TONE, Piece, Speaker, build_rep, in_a_room, write_wav
@@ -50,10 +51,11 @@ def hear_file(source: str | Path | AudioInfo, drill: Drill, engine: Engine, trac
 
 
 def heard_something(report: RepReport, what: str, advice: str) -> RepReport:
-    """The report, unless no word at all was heard (a muted microphone, a silent file): that is no
-    rep, so it is refused in one line (`what` happened; `advice`: what to do), never saved."""
-    if not report.words:
-        raise VoicedrillError(f"{what}: nothing was heard in {report.audio_s:.0f} s, so nothing was scored or saved; {advice}")
+    """The report, unless no word was heard clearly and no step found (a muted microphone, a silent
+    file, a faint guess at a sound: one "you" under 0.1 sure read as a rep at 353 words a minute):
+    that is no rep, so it is refused in one line (`what` happened; `advice`: what to do), never saved."""
+    if not any(w.conf >= UNCLEAR_CONF for w in report.words) and all(s.status == Status.MISSING for s in report.steps):
+        raise VoicedrillError(f"{what}: no word was heard clearly in {report.audio_s:.0f} s, so nothing was scored or saved; {advice}")
     return report
 
 
