@@ -69,6 +69,8 @@ def test_a_drill_by_path(tmp_path):
          ":14: step 3, group: the steps of group 'g' must be listed together"),
         (GOOD.replace("max_pause_s = 1.0", 'last = ["two"]').replace('id = "one"', 'id = "one"\ngroup = "g"').replace('id = "two"', 'id = "two"\ngroup = "g"'),
          ":3: rules.last: contradiction: group 'g' mixes last and other steps"),
+        # the drill's own rep, said as written, was scored out of order and told to keep the order it kept (found by a new user)
+        (GOOD.replace("max_pause_s = 1.0", 'last = ["two", "one"]'), ":3: rules.last: contradiction: 'two' before 'one', but the steps are written the other way round"),
         (GOOD.replace("[rules]", "[customer]\ncue = 3\n[rules]"), ":3: customer.cue: must be a string"),
         (GOOD.replace('id = "two"\nline = "Second question?"', 'id = "two"\nline = "   "'), ":9: step 2, line: must not be empty"),
         # a tip's typo would fail every rep it coaches (a traceback, the rep unsaved) or read as nothing

@@ -380,12 +380,15 @@ class _Validator:
         return Order(order)
 
     def last(self, rules: dict, written: dict[str, str] | None) -> tuple[str, ...]:
-        """`rules.last`: steps that exist, each once, never splitting a group (as the steps are written)."""
+        """`rules.last`: steps that exist, each once, in the order they are written, never splitting a group."""
         last = self.strings(rules, "rules.last", "last")
         if written is not None and (unknown := next((s for s in last if s not in written), None)):
             raise self.fail("rules.last", f"names unknown step {unknown!r}")
         if len(set(last)) != len(last):
             raise self.fail("rules.last", "lists a step twice")
+        if written is not None and (wrong := next(((a, b) for a, b in zip(last, last[1:]) if list(written).index(a) > list(written).index(b)), None)):
+            raise self.fail("rules.last", f"contradiction: {wrong[0]!r} before {wrong[1]!r}, but the steps are written the other way round "
+                                          "(the drill said as written would be out of order): list them as the steps are written")
         for group in dict.fromkeys(g for g in (written or {}).values() if g):
             members = [step_id for step_id, g in written.items() if g == group]
             if 0 < sum(m in last for m in members) < len(members):
