@@ -125,6 +125,8 @@ def test_a_run_ticks_steps_in_order_scores_each_rep_and_lists_them(server, page,
     page.wait_for_function("document.querySelector('[data-action=start]').disabled === false", timeout=60000)
     wait_idle(app)
     assert page.inner_text("#summary").endswith("2 reps saved to your progress. Rep 3 was stopped before the handoff, so it was not scored or saved.")
+    # the unscored rep 3's ticks go: the script shows rep 2's verdicts, beside its scorecard (found by a new user)
+    assert page.eval_on_selector_all("[data-step]", "els => els.map(e => e.dataset.state)") == ["ok"] * len(drill.steps)
     page.goto(base + "/history")
     assert page.get_attribute("table.reps", "data-reps") == "2"
     assert [page.get_attribute(f"tr[data-rep='{n}'] td:first-child a", "href") for n in (1, 2)] == ["/rep/1", "/rep/2"]

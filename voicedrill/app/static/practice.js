@@ -6,6 +6,7 @@ const drills = JSON.parse($("drill-data").textContent);
 const startButton = $("start"), stopButton = $("stop");
 let running = startButton.disabled && !stopButton.disabled;
 let inRep = false;  // between rep_start and rep_end: live states are drawn
+let verdicts = null;  // the last scorecard's verdict per step, in this run
 
 function showScript(steps) {
   const list = $("script");
@@ -22,6 +23,7 @@ function showScript(steps) {
 }
 
 function clearResults() {
+  verdicts = null;
   $("scorecard").replaceChildren();
   delete $("scorecard").dataset.score;
   $("run").replaceChildren();
@@ -49,6 +51,13 @@ function setRunning(on) {
   stopButton.disabled = !on;
   document.querySelectorAll("#setup select, #setup input").forEach((el) => { el.disabled = on; });
   if (!on) offerCustomer($("drill").value);  // the script keeps the last rep's verdicts
+}
+
+function showVerdicts() {
+  for (const item of $("script").children) {
+    const status = verdicts ? verdicts[item.dataset.step] : "pending";
+    item.dataset.state = status === "repeated" ? "ok" : status;
+  }
 }
 
 function stepStates(state) {
@@ -130,10 +139,8 @@ const handlers = {
     showMeter({ pause_s: 0, limits: null, alarm: false });  // the meter measures pauses inside a rep only
   },
   scorecard(m) {
-    for (const item of $("script").children) {
-      const status = m.steps[item.dataset.step];
-      item.dataset.state = status === "repeated" ? "ok" : status;
-    }
+    verdicts = m.steps;
+    showVerdicts();
     const card = $("scorecard");
     card.innerHTML = m.html;
     card.dataset.score = m.score;
@@ -145,6 +152,8 @@ const handlers = {
   notice(m) { notice(m.text, false); },
   run_end(m) {
     setRunning(false);
+    showVerdicts();  // a rep stopped before its handoff was not scored: its ticks go, the last scorecard's verdicts stay
+    $("timer").textContent = "";
     $("summary").textContent = [m.summary, m.saved].filter(Boolean).join(" · ");
     if (m.error) notice(m.error, true);
     $("cue").textContent = "Press Start for the next rep.";
