@@ -44,7 +44,9 @@ def test_a_drill_by_path(tmp_path):
 @pytest.mark.parametrize(
     "text, expected",
     [
-        (GOOD.replace('name = "mini"', 'name = "mini'), ":1: invalid TOML"),
+        (GOOD.replace('name = "mini"', 'name = "mini'), ":1: invalid TOML: Illegal character '\\n' (a quote \" is not closed on this line"),
+        # pasted from a word processor (found by a new user's manager: "Invalid value" said nothing)
+        (GOOD.replace('line = "First question?"', 'line = “First question?”'), ":6: invalid TOML: Invalid value (curly quotes “ ” from a word processor: type the text between straight quotes"),
         (GOOD.replace('name = "mini"\n', ""), ":1: name: missing required field"),
         (GOOD.replace('id = "two"', 'id = "one"'), ':8: step 2, id: duplicate id "one"'.replace('"one"', "'one'")),
         (GOOD.replace('line = "Second question?"\n', ""), ":7: step 2, line: missing required field"),

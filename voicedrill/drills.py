@@ -262,6 +262,17 @@ def load_drill_file(path: Path) -> Drill:
     return parse_drill(text, str(path))
 
 
+def _hint(text: str, line: int) -> str:
+    """What a manager most likely did on a line TOML refuses: curly quotes from a word processor,
+    or a quote left open."""
+    said = (text.splitlines() or [""])[min(line, len(text.splitlines() or [""])) - 1]
+    if any(q in said for q in "“”‘’"):
+        return " (curly quotes “ ” from a word processor: type the text between straight quotes \" \")"
+    if said.count('"') % 2:
+        return " (a quote \" is not closed on this line: every text goes between two straight quotes)"
+    return ""
+
+
 def parse_drill(text: str, filename: str) -> Drill:
     """Parse drill TOML text; every problem is reported as `file:line: field: problem`."""
     try:
@@ -270,7 +281,7 @@ def parse_drill(text: str, filename: str) -> Drill:
         match = re.search(r"\(at line (\d+), column \d+\)", str(exc))
         line = match.group(1) if match else "1"
         problem = re.sub(r"\s*\(at line.*\)", "", str(exc))
-        raise VoicedrillError(f"{filename}:{line}: invalid TOML: {problem}") from None
+        raise VoicedrillError(f"{filename}:{line}: invalid TOML: {problem}{_hint(text, int(line))}") from None
     except RecursionError:
         raise VoicedrillError(f"{filename}:1: invalid TOML: tables or lists nested too deeply") from None
     return _Validator(text, filename).drill(data)
