@@ -351,6 +351,21 @@ def test_the_team_page_shows_each_person(server, reps, monkeypatch):
     assert client.get("/team.png?drill=hard-close").content[:4] == b"\x89PNG"
 
 
+def test_two_drills_with_one_title_are_told_apart_by_name(client, drill):
+    """A manager's copy of the hard close under another name showed as a second "The hard close
+    sequence" in the pickers, with no way to tell which (found by a new user)."""
+    from voicedrill.drills import user_drills_dir
+
+    folder = user_drills_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    shipped = (Path(__file__).parents[1] / "drills" / "hard-close.toml").read_text()
+    (folder / "team-close.toml").write_text(shipped.replace('name = "hard-close"', 'name = "team-close"'))
+    for page in ("/", "/check"):
+        text = client.get(page).text
+        assert f">{drill.title} (hard-close)</option>" in text and f">{drill.title} (team-close)</option>" in text, page
+        assert ">Micro-commitments: the two questions</option>" in text  # a title of its own stays as it is
+
+
 def test_only_drill_names_are_taken_never_paths(client, tmp_path):
     for value in ("/etc/passwd", "../../etc/passwd", "~", "hard-close.toml", "x" * 300):
         answer = client.post("/api/start", data={"drill": value})
