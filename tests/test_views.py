@@ -149,3 +149,11 @@ def test_a_perfect_steady_run_is_told_to_keep_flowing():
 
     line = summary_line({"first_score": 100, "last_score": 100, "best_rep": 1, "best_score": 100, "trend_per_rep": 0.0})
     assert "holding steady at 100" in line and "tip" not in line
+
+
+def test_a_recordings_name_with_escape_codes_is_shown_not_obeyed(drill):
+    """A file named with a terminal's escape codes ("esc\\x1b[31mred.wav") coloured the terminal from
+    the scorecard's title (found by an attack); its control characters show as "?"."""
+    report = analyse([Word("email", 0.5, 0.9)], drill, "fake", 2.0)
+    shown = text_of(lambda console: render(report, console, title="The close — esc\x1b[31mred.wav"), 100)
+    assert "esc?[31mred.wav" in shown and "\x1b" not in shown

@@ -288,6 +288,7 @@ def render(report: RepReport, console: Console, title: str = "") -> None:
     """A scorecard a rep can read at a glance: the one thing to change, steps, pauses, facts, tips, score."""
     if report.coaching:
         console.print(Text("Next rep: ", style="bold") + Text(report.coaching.focus))
+    title = "".join(c if plain(c) else "?" for c in title)  # (a file's name may hold a terminal's escape codes)
     console.print(rich_table(steps_grid(report, title)))
     if report.pauses:
         console.print(rich_table(pauses_grid(report)))
