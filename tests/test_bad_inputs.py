@@ -188,6 +188,14 @@ def test_other_containers_cut_short_are_refused_too(tmp_path, cli, speech, kind,
     cli.refused(["check", path], f"the recording is cut short: the file holds {seconds / 2:.1f} s of the {seconds:.1f} s it should", path)
 
 
+def test_out_naming_a_file_says_it_takes_a_folder(tmp_path, cli, speech):
+    """`drill --out rep.wav` said "(File exists)" (found by an attack)."""
+    good = tmp_path / "good.wav"
+    sf.write(str(good), speech, RATE)
+    code, out, err = cli("drill", "--input", good, "--speed", "0", "--no-speech", "--out", good)
+    assert code == 2 and err.splitlines()[-1] == f"voicedrill: error: {good} is a file, not a folder: --out takes a folder, where each run gets a folder of its own"
+
+
 @pytest.mark.parametrize(
     "case, args, message",
     [

@@ -165,6 +165,8 @@ def new_folder(root: Path | None = None) -> Path:
     """A fresh folder for one run's files (--out, --keep-audio), named by its start time."""
     root = root or history.data_dir() / "recordings"
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    if root.exists() and not root.is_dir():
+        raise VoicedrillError(f"{root} is a file, not a folder: --out takes a folder, where each run gets a folder of its own")
     try:
         root.mkdir(parents=True, exist_ok=True)
         for n in range(100):
