@@ -188,6 +188,19 @@ def test_other_containers_cut_short_are_refused_too(tmp_path, cli, speech, kind,
     cli.refused(["check", path], f"the recording is cut short: the file holds {seconds / 2:.1f} s of the {seconds:.1f} s it should", path)
 
 
+def test_a_whole_recording_whose_trailing_tag_is_cut_is_still_a_rep(tmp_path, cli, speech):
+    """A WAV whose audio is whole and whose LIST tag after it is cut: the file's size note says
+    "should be" less, and the first W64/AIFF fix refused it as cut short (found by a review)."""
+    import struct
+
+    path = tmp_path / "tagged.wav"
+    sf.write(str(path), speech, RATE, subtype="PCM_16")
+    data = bytearray(path.read_bytes()) + b"LIST" + struct.pack("<I", 200000) + b"INFO" + b"x" * 996
+    struct.pack_into("<I", data, 4, len(data) - 8 + 199000)
+    path.write_bytes(bytes(data))
+    assert assert_report(cli, path, heard=True)["words"]
+
+
 def test_out_naming_a_file_says_it_takes_a_folder(tmp_path, cli, speech):
     """`drill --out rep.wav` said "(File exists)" (found by an attack)."""
     good = tmp_path / "good.wav"

@@ -73,7 +73,10 @@ def _cut_short(extra_info: str) -> tuple[int, int] | None:
     """(bytes held, bytes promised) of a WAV, W64, RF64 or AIFF file whose audio ends before its
     header says, read from libsndfile's notes on it ("data : 96000 (should be 47978)"; the audio's
     chunk where it names one, else the file's: "riff", "Riff size", "FORM"); None if it is whole,
-    or open-ended (a recorder that never wrote the final size)."""
+    if only what follows its audio is cut, or open-ended (a recorder that never wrote the final size)."""
+    audio, length = (re.search(pattern, extra_info, re.MULTILINE) for pattern in (r"^\s*(?:data|SSND) : (\d+)\s*$", r"^Length : (\d+)"))
+    if audio and length and int(audio[1]) <= int(length[1]):
+        return None  # the audio's chunk fits in the file: what is missing comes after it (a tag, a comment)
     notes = dict(re.findall(r"^\s*(data|SSND|RIFF|riff|Riff size|FORM) : (\d+ \(should be \d+\))", extra_info, re.MULTILINE))
     chunk = next((notes[name] for name in ("data", "SSND", "RIFF", "riff", "Riff size", "FORM") if name in notes), None)
     if chunk is None:
