@@ -263,6 +263,7 @@ def test_ctrl_c_while_a_checked_rep_waits_for_a_locked_history_keeps_it(db, cli,
             locker.kill()
             locker.wait()
     assert code == 130 and "Traceback" not in err, err
+    assert "Score" in out and "the rep is kept in" in err  # shown with where it went (a review: it said only "interrupted")
     assert cli("history")[0] == 0 and ids(db) == [1]  # the rep waited in a pending file, and went in
 
 

@@ -339,19 +339,19 @@ def _check(args: argparse.Namespace, err: Console) -> int:
     tracker = SilenceTracker()
     report = check_heard(score_file(info, drill, engine, tracker), str(audio))
     session = history.Session.of("check", drill, engine.name, engine.model_name, user)
-    with interrupt_after(lambda: True):  # transcribed: kept before it is shown, Ctrl-C or not (a locked history waits)
+    with interrupt_after(lambda: True):  # transcribed: kept and shown with where it went, Ctrl-C or not (a locked history waits)
         report = with_targets(store, drill, report, user)
         saved = keep_check(store, session, info, report, tracker) if store is not None else None
-    if args.json:
-        print(to_json(report), flush=True)
-    else:
-        render(report, Console(highlight=False), title=f"{drill.title} — {audio.name}")
-    if store is not None:
-        _close(store, err)
-        if saved.rep is not None:
-            err.print(f"saved as rep {saved.rep} (voicedrill report {saved.rep} --html rep.html)", markup=False)
+        if args.json:
+            print(to_json(report), flush=True)
         else:
-            err.print(f"voicedrill: {saved.waiting}", markup=False, soft_wrap=True)
+            render(report, Console(highlight=False), title=f"{drill.title} — {audio.name}")
+        if store is not None:
+            _close(store, err)
+            if saved.rep is not None:
+                err.print(f"saved as rep {saved.rep} (voicedrill report {saved.rep} --html rep.html)", markup=False)
+            else:
+                err.print(f"voicedrill: {saved.waiting}", markup=False, soft_wrap=True)
     return 0
 
 

@@ -360,7 +360,7 @@ def run_drill(
             if notice := speaker.take_notice():
                 screen.notice(notice)
             rep = LiveRep(drill, engine, number, beside)
-            with interrupt_after(lambda: rep.ended_itself):  # a rep whose audio is over is scored and kept, Ctrl-C or not
+            with interrupt_after(lambda: rep.ended_itself):  # a rep whose audio is over is scored, kept and shown, Ctrl-C or not
                 report = with_targets(keeper.store, drill, screen.run(rep, source, f"rep {number}/{reps}", customer), keeper.session.user)
                 if not screen.wants_more() and not (report.words and (report.reached_end or rep.ended_itself)):
                     run.interrupted = True  # stopped before a word, or mid-rep: nothing to score
@@ -373,7 +373,7 @@ def run_drill(
                 kept = keeper.keep(number, report, rep, getattr(source, "name", "microphone"))
                 run.reports.append(report)
                 run.kept.append(kept)
-            screen.scored(number, report, kept, f"Rep {number} — {drill.title}  ({'saved: ' + kept.where if kept.places else 'not saved: --no-save'})")
+                screen.scored(number, report, kept, f"Rep {number} — {drill.title}  ({'saved: ' + kept.where if kept.places else 'not saved: --no-save'})")
     except KeyboardInterrupt:
         run.interrupted = True
     except VoicedrillError as exc:
@@ -425,10 +425,10 @@ class EventLog:
 @contextmanager
 def interrupt_after(holding: Callable[[], bool]):
     """Ctrl-C stops the run at once, but while `holding()` (the rep's audio is over, so it is being
-    scored and saved) only after the block. Python runs the handler on the main thread, whichever
+    scored, saved and shown) only after the block. Python runs the handler on the main thread, whichever
     of the run's threads the signal reaches (blocking it on the main thread alone did not hold it)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield  # (a thread of the app; or Ctrl-C ignored, or handled by someone else: left as it is)
         return
     held: list[int] = []
 
