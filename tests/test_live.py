@@ -420,6 +420,17 @@ def test_events_file_that_cannot_be_written_is_refused_first(paced_rep, tmp_path
     assert run.returncode == 2 and run.stderr.count("\n") == 1 and "events file" in run.stderr and "speech recogniser:" not in run.stderr
 
 
+def test_an_events_file_that_cannot_be_written_is_refused_before_the_run(paced_rep, tmp_path, ordinary_user):
+    """Opened at the first event, a read-only events file let the whole run happen first (found by a review)."""
+    path, _ = paced_rep
+    events = tmp_path / "read-only.jsonl"
+    events.write_text("")
+    events.chmod(0o444)
+    run = subprocess.run([*ordinary_user, sys.executable, "-m", "voicedrill.cli", "drill", "--input", str(path), "--no-save", "--no-speech",
+                          "--events", str(events)], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2 and run.stderr == f"voicedrill: error: {events}: cannot write the events file (permission denied)\n"
+
+
 def test_a_run_refused_before_it_starts_leaves_an_events_file_as_it_was(paced_rep, tmp_path):
     """A run refused after the events file was named (a model that is not there) emptied it (found by an attack)."""
     path, _ = paced_rep

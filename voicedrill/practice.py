@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import signal
 import threading
 from collections.abc import Callable, Iterable
@@ -393,6 +394,8 @@ class EventLog:
             self.target = destination(path)  # not a pipe, a device, the history or a recording
         except VoicedrillError as exc:
             raise VoicedrillError(f"the events file: {exc}") from None
+        if not os.access(self.target if self.target.exists() else self.target.parent, os.W_OK):
+            raise VoicedrillError(f"{path}: cannot write the events file (permission denied)")
         self.path = path
         self.file = None  # opened at the first event: a run refused before it starts leaves the file as it was
         self.problem: str | None = None  # why the events stopped (the run goes on: no rep is lost to its log)
@@ -408,8 +411,9 @@ class EventLog:
                 self.file.write(json.dumps(event.to_dict(), ensure_ascii=False) + "\n")
         except OSError as exc:
             self.problem = f"{self.path}: the events file stopped in rep {state.rep} ({reason(exc)}); the run went on without it"
-            with suppress(OSError, AttributeError):  # (AttributeError: it never opened)
-                self.file.close()
+            if self.file is not None:
+                with suppress(OSError):
+                    self.file.close()
 
     def close(self) -> None:
         """Close the file; raise the problem that stopped it, if one did (said once, after the run)."""
