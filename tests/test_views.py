@@ -157,3 +157,9 @@ def test_a_recordings_name_with_escape_codes_is_shown_not_obeyed(drill):
     report = analyse([Word("email", 0.5, 0.9)], drill, "fake", 2.0)
     shown = text_of(lambda console: render(report, console, title="The close — esc\x1b[31mred.wav"), 100)
     assert "esc?[31mred.wav" in shown and "\x1b" not in shown
+
+
+def test_a_refusal_naming_a_file_with_escape_codes_shows_them(cli, tmp_path):
+    """The one line of a refusal echoed the file's name raw, escape codes and all (found by a review)."""
+    code, out, err = cli("check", str(tmp_path / "nosuch\x1b[31m.wav"))
+    assert code == 2 and err == f"voicedrill: error: {tmp_path}/nosuch?[31m.wav: no such file\n"
