@@ -166,12 +166,12 @@ def test_nothing_heard_is_asked_about_live_then_named_and_nothing_is_saved(serve
     assert page.inner_text("#meter-text") == "nothing heard yet: is the microphone on?"
     page.wait_for_function("document.querySelector('[data-action=start]').disabled === false", timeout=30000)
     wait_idle(app)
-    assert page.inner_text("#notice") == f"rep 1 ({silent}): no word was heard clearly in 7 s, so nothing was scored or saved; is it the rep's recording?"
+    assert page.inner_text("#notice") == f"rep 1 ({silent}): no word was heard clearly in 7 s, so nothing was scored or saved; is it a recording of the drill said out loud?"
     assert page.get_attribute("#meter", "data-unheard") == "false"
     page.goto(base + "/check")
     with page.expect_navigation():
         page.set_input_files("input[name=file]", str(silent))
-    assert page.inner_text(".problem") == "muted.wav: no word was heard clearly in 7 s, so nothing was scored or saved; is it the rep's recording, with the drill said out loud?"
+    assert page.inner_text(".problem") == "muted.wav: no word was heard clearly in 7 s, so nothing was scored or saved; is it a recording of the drill said out loud?"
     page.goto(base + "/history")
     assert "No reps yet." in page.inner_text("main")
 

@@ -88,7 +88,7 @@ def test_awkward_recordings_are_analysed(tmp_path, cli, speech, name, make):
     "name, make, seconds",
     [
         ("ten minutes of silence", lambda p: _silence(p, 600), 600),
-        ("0.1 s of audio", lambda p: sf.write(str(p), np.zeros(RATE // 10), RATE), 0),
+        ("0.1 s of audio", lambda p: sf.write(str(p), np.zeros(RATE // 10), RATE), 0.1),
         ("one sample", lambda p: sf.write(str(p), np.zeros(1), RATE), 0),
         ("digital full scale square", lambda p: sf.write(str(p), np.sign(np.sin(np.arange(RATE * 2) / 10)), RATE), 2),
     ],
@@ -100,7 +100,7 @@ def test_no_speech_is_refused_in_one_line_not_saved_as_a_rep(tmp_path, cli, name
     code, out, err = cli("check", str(path), "--json")
     assert code == 2 and out == "" and "Traceback" not in err
     assert err.splitlines()[-1] == (f"voicedrill: error: {path}: no word was heard clearly in {seconds} s, so nothing was scored or saved; "
-                                    "is it the rep's recording, with the drill said out loud?")
+                                    "is it a recording of the drill said out loud?")
 
 
 def test_a_faint_guess_at_a_near_silent_rep_is_no_rep(tmp_path, cli, drill, pieces, make_rep):

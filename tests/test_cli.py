@@ -71,10 +71,10 @@ def test_a_recording_with_no_speech_is_refused_in_one_line_and_not_saved(tmp_pat
         run = voicedrill("check", str(path), *extra, env=own)
         assert run.returncode == 2 and run.stdout == "", run.stderr
         assert run.stderr.splitlines()[-1] == (f"voicedrill: error: {path}: no word was heard clearly in 3 s, so nothing was scored or saved; "
-                                               "is it the rep's recording, with the drill said out loud?")
+                                               "is it a recording of the drill said out loud?")
     drilled = voicedrill("drill", "--input", str(path), "--speed", "0", "--no-speech", env=own)  # the same rule live
     assert drilled.returncode == 2 and drilled.stderr.splitlines()[-1] == (
-        f"voicedrill: error: rep 1 ({path}): no word was heard clearly in 3 s, so nothing was scored or saved; is it the rep's recording?")
+        f"voicedrill: error: rep 1 ({path}): no word was heard clearly in 3 s, so nothing was scored or saved; is it a recording of the drill said out loud?")
     assert drilled.stdout.splitlines() == ["Rep 1 — go", "no rep was finished, so nothing was saved"]  # no empty table of reps
     assert path.read_bytes() == before
     assert voicedrill("history", env=own).stdout.startswith("No reps saved yet")

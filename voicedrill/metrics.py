@@ -205,6 +205,11 @@ def clear(words: Sequence[Word]) -> bool:
     return sum(w.conf for w in words) / max(1, len(words)) >= UNCLEAR_CONF
 
 
+def any_clear(words: Sequence[Word]) -> bool:
+    """Was any word heard clearly? (None: a muted microphone, silence, or a faint guess at a sound.)"""
+    return any(w.conf >= UNCLEAR_CONF for w in words)
+
+
 def marks(words: Sequence[Word], hits: Sequence[Hit], kind: str) -> tuple[Mark, ...]:
     """Forbidden phrases as timed marks (clearly heard ones only)."""
     return tuple(Mark(h.key, words[h.first].start, words[h.last].end) for h in hits

@@ -21,14 +21,14 @@ from . import history
 from .analysis import analyse
 from .asr import Engine, Transcript, transcribe
 from .audio import AudioInfo, FileSource, MicSource, SilenceTracker, Silences, clip_file, stream_file
-from .data import RepReport, Status, Word
+from .data import RepReport, Word
 from .decoding import Twin
 from .customer import Customer
 from .drills import Drill
 from .errors import VoicedrillError
 from .files import destination, reason, write_atomic, write_file
 from .live import LiveEvent, LiveRep, LiveState
-from .metrics import UNCLEAR_CONF
+from .metrics import any_clear
 from .report import counted, to_dict
 from .second_look import second_look
 from .synth import ROOM_SEED, ROOM_TONE, Piece, Speaker, build_rep, in_a_room, write_wav
@@ -55,14 +55,15 @@ def heard_something(report: RepReport, what: str, advice: str) -> RepReport:
     """The report, unless no word was heard clearly and no step found (a muted microphone, a silent
     file, a faint guess at a sound: one "you" under 0.1 sure read as a rep at 353 words a minute):
     that is no rep, so it is refused in one line (`what` happened; `advice`: what to do), never saved."""
-    if not any(w.conf >= UNCLEAR_CONF for w in report.words) and all(s.status == Status.MISSING for s in report.steps):
-        raise VoicedrillError(f"{what}: no word was heard clearly in {report.audio_s:.0f} s, so nothing was scored or saved; {advice}")
+    if not any_clear(report.words) and report.nothing_heard:
+        seconds = f"{report.audio_s:.1f}".rstrip("0").rstrip(".")
+        raise VoicedrillError(f"{what}: no word was heard clearly in {seconds} s, so nothing was scored or saved; {advice}")
     return report
 
 
 def check_heard(report: RepReport, recording: str) -> RepReport:
     """A checked recording's report, refused if nothing was heard in it."""
-    return heard_something(report, recording, "is it the rep's recording, with the drill said out loud?")
+    return heard_something(report, recording, "is it a recording of the drill said out loud?")
 
 
 def with_targets(store: history.Store | None, drill: Drill, report: RepReport, user: str) -> RepReport:
@@ -368,7 +369,7 @@ def run_drill(
                     run.dropped = number if report.words else None
                     break
                 name = getattr(source, "name", None)  # a recording's; else the microphone
-                heard_something(report, f"rep {number} ({name})" if name else f"rep {number}", "is it the rep's recording?" if name
+                heard_something(report, f"rep {number} ({name})" if name else f"rep {number}", "is it a recording of the drill said out loud?" if name
                                 else "check that the microphone is on and not muted, then start again")
                 run.overflows += getattr(source, "overflows", 0)
                 kept = keeper.keep(number, report, rep, getattr(source, "name", "microphone"))
