@@ -93,6 +93,13 @@ def test_broken_drills_say_where(tmp_path, text, expected):
     assert expected in str(caught.value)
 
 
+def test_a_curly_apostrophe_inside_straight_quotes_gets_no_curly_quotes_hint():
+    """Scripts are full of "we’ll": a mistake elsewhere on such a line was blamed on curly quotes (found by a review)."""
+    with pytest.raises(VoicedrillError) as caught:
+        parse_drill(GOOD.replace('line = "First question?"', 'line = "We’ll call you" x'), "d.toml")
+    assert str(caught.value) == "d.toml:6: invalid TOML: Expected newline or end of document after a statement"
+
+
 def test_unknown_drill_name_lists_known():
     with pytest.raises(VoicedrillError, match="known: .*hard-close"):
         load_drill("no-such-drill")

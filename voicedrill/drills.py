@@ -266,7 +266,7 @@ def _hint(text: str, line: int) -> str:
     """What a manager most likely did on a line TOML refuses: curly quotes from a word processor,
     or a quote left open."""
     said = (text.splitlines() or [""])[min(line, len(text.splitlines() or [""])) - 1]
-    if any(q in said for q in "“”‘’"):
+    if re.search(r"=\s*[“‘]", said):  # (a curly apostrophe inside straight quotes, "we’ll", is fine)
         return " (curly quotes “ ” from a word processor: type the text between straight quotes \" \")"
     if said.count('"') % 2:
         return " (a quote \" is not closed on this line: every text goes between two straight quotes)"
