@@ -43,6 +43,17 @@ def test_rows_count_today_and_the_week_and_follow_time_to_handoff(store, drill):
     assert team_rows(reps, datetime.now().astimezone() + timedelta(days=10))[0].week == 0
 
 
+def test_two_spellings_of_one_name_in_an_older_history_are_one_person(store, drill):
+    """A history from before a name was one person whatever its case may hold "Émile" and "émile"
+    as two sessions' names: history and targets read them as one person, the team view as two
+    (found by a review). One row, under the name as first written."""
+    for name in ("Émile", "Ana"):
+        store.save_rep(Session.of("drill", drill, "fake", "none", name), 1, sample_report(drill), "mic")
+    reps = store.team_reps()
+    older = [reps[0], replace(reps[0], user="émile"), reps[1]]  # as an older history stored them
+    assert [(r.user, r.reps) for r in team_rows(older, reps[-1].saved_at)] == [("Émile", 2), ("Ana", 1)]
+
+
 def test_team_shows_each_person_from_real_checks(cli, make_rep, drill, tmp_path, monkeypatch):
     monkeypatch.setenv("VOICEDRILL_DB", str(tmp_path / "floor.db"))
     rep, _ = make_rep([Piece(s.example_line, s.id, 0.6) for s in drill.steps], "team-rep")

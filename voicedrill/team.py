@@ -32,10 +32,11 @@ def team_rows(reps: Sequence[TeamRep], now: datetime) -> list[TeamRow]:
     """One row per (person, drill), most active this week first; `reps` oldest first."""
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
     groups: dict[tuple[str, str], list[TeamRep]] = {}
-    for rep in reps:
-        groups.setdefault((rep.user or "(no name)", rep.drill), []).append(rep)
+    for rep in reps:  # a name is one person whatever its case (a history from before that rule may hold both spellings)
+        groups.setdefault(((rep.user or "(no name)").lower(), rep.drill), []).append(rep)
     rows = []
-    for (user, drill), mine in groups.items():
+    for (_, drill), mine in groups.items():
+        user = mine[0].user or "(no name)"  # as they first wrote it
         handoffs = [r.handoff_s for r in mine if r.handoff_s is not None]
         problems = Counter(r.fix_first for r in mine if r.fix_first)
         rows.append(TeamRow(
