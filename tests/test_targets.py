@@ -74,10 +74,12 @@ def test_a_rep_that_skipped_a_step_is_not_timed_against_the_target(drill):
     time = next(t for t in skipped.targets.results if t.what.startswith("time"))
     assert skipped.duration_s < time.target and time.value is None and not time.met
     pause = next(t for t in skipped.targets.results if t.what == WHAT[1])  # half a rep has half the pauses (found by a new user)
-    assert pause.value <= pause.target and not pause.met
+    assert pause.value is None and not pause.met
     console = Console(file=io.StringIO(), width=100, color_system=None)
     render(skipped, console)
-    assert "time from first question through the handoff not timed: not said by the script (a step skipped or out of order, or a phrase to avoid), target" in " ".join(console.file.getvalue().split())
+    shown = " ".join(console.file.getvalue().split())
+    assert "time from first question through the handoff not timed: not said by the script (a step skipped or out of order, or a phrase to avoid), target" in shown
+    assert "longest pause between questions not judged: not said by the script" in shown  # (a review: no ✓ and no reason)
 
 
 def test_a_rep_out_of_order_or_with_a_forbidden_phrase_sets_no_target(drill):

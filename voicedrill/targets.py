@@ -38,9 +38,9 @@ def judged(report: RepReport, past: Sequence[RepReport]) -> RepReport:
     if len(recent) < MIN_REPS:
         return report
     time, pause, pace = bests(recent)
-    time_s = report.handoff_s if report.by_the_script else None  # a rep that skipped or jumped a step is short, not fast
-    values = (time_s, report.longest_pause_s or 0.0, report.pace.speech_wpm)
-    results = tuple(Target(what, target, value, _met(what, value, target) and (report.by_the_script if what == WHAT[1] else _in_band(report)))
+    scripted = report.by_the_script  # a rep that skipped or jumped a step is short, not fast, and has fewer pauses
+    values = (report.handoff_s if scripted else None, report.longest_pause_s or 0.0 if scripted else None, report.pace.speech_wpm)
+    results = tuple(Target(what, target, value, _met(what, value, target) and (what == WHAT[1] or _in_band(report)))
                     for what, target, value in zip(WHAT, (time, pause, pace), values) if target is not None)
     return replace(report, targets=Targets(len(recent), results))
 
@@ -62,5 +62,6 @@ def _met(what: str, value: float | None, target: float) -> bool:
 def figure(what: str, value: float | None) -> str:
     """A target's figure as every view shows it."""
     if value is None:
-        return "not timed: not said by the script (a step skipped or out of order, or a phrase to avoid)" if what == WHAT[0] else "—"
+        why = "not said by the script (a step skipped or out of order, or a phrase to avoid)"
+        return {WHAT[0]: f"not timed: {why}", WHAT[1]: f"not judged: {why}"}.get(what, "—")
     return f"{value:.{DECIMALS[what]}f}" + (" words a minute" if what == "speaking pace" else "s")
