@@ -626,19 +626,22 @@ def live_agreement(engine, reps: list[Rep], drill) -> dict:
     """One condition's reps through the live path as fast as possible (decoded in this process, as
     with the simulated customer): how far the live screen agrees with the scorecard it ends in —
     steps ticked live of those it says were said, ticks of steps it says were not, ticks of steps
-    it says were said that were on the screen during the rep and no longer when its audio ended, and alarms
+    it says were said that were on the screen during the rep and no longer when its audio ended, ticks
+    that went while the rep was under way (a step unticked, whether or not it came back), and alarms
     paired with a pause it flags too long (matches), named after that pause's own step or not."""
     from voicedrill.audio import FileSource
     from voicedrill.live import EventType, LiveRep, run_rep
 
-    said = ticked = unsaid = gone = alarms = flagged = paired = named = 0
+    said = ticked = unsaid = gone = unticked = alarms = flagged = paired = named = 0
     for rep in reps:
         events, shown, standing = [], set(), [set()]
 
         def watch(state, new):
+            nonlocal unticked
             events.extend(new)
             if not any(e.type == EventType.REP_END for e in new):  # (the rep's audio goes on)
                 shown.update(state.heard)
+                unticked += len(standing[0] - set(state.heard))
                 standing[0] = set(state.heard)
 
         report = run_rep(LiveRep(drill, engine), FileSource(rep.path), watch)
@@ -652,7 +655,7 @@ def live_agreement(engine, reps: list[Rep], drill) -> dict:
         alarms, flagged, paired = alarms + len(alarmed), flagged + len(too_long), paired + len(pairs)
         named += sum(alarmed[i].after == pause.from_step for i, pause in pairs.items())
     return {"live_steps_said": said, "live_steps_ticked": ticked, "live_ticks_not_said": unsaid, "live_ticks_gone_by_the_end": gone,
-            "live_alarms": alarms, "live_flagged_pauses": flagged, "live_alarms_paired": paired, "live_alarms_named_right": named}
+            "live_unticks": unticked, "live_alarms": alarms, "live_flagged_pauses": flagged, "live_alarms_paired": paired, "live_alarms_named_right": named}
 
 
 def energy_cut(row: dict) -> str:
@@ -669,7 +672,7 @@ def print_conditions(rows: list[dict]) -> None:
     live = any("live_x1_alarms" in r for r in rows)
     agreement = any("live_steps_said" in r for r in rows)
     columns = ("engine", "condition", "reps", "steps located", "errors caught", "false-alarm reps", "pause |err| p90")
-    extra = (("live alarms unflagged/flags unalarmed",) if live else ()) + (("live ticks of said, not said, gone by the end; alarms paired (named right)/flags",) if agreement else ())
+    extra = (("live alarms unflagged/flags unalarmed",) if live else ()) + (("live ticks of said, not said, gone by the end (unticks under way); alarms paired (named right)/flags",) if agreement else ())
     for column in columns + extra + ("false alarms",):
         table.add_column(column, justify="left" if column in ("engine", "condition", "false alarms") else "right")
     for r in rows:
@@ -678,7 +681,7 @@ def print_conditions(rows: list[dict]) -> None:
         if live:
             cells.append(f"{r['live_x1_false_alarms']}/{r['live_x1_alarms']}, {r['live_x1_missed_alarms']}/{r['live_x1_flagged_pauses']}" if "live_x1_alarms" in r else "")
         if agreement:
-            cells.append(f"{r['live_steps_ticked']}/{r['live_steps_said']}, {r['live_ticks_not_said']}, {r.get('live_ticks_gone_by_the_end', '—')}; "
+            cells.append(f"{r['live_steps_ticked']}/{r['live_steps_said']}, {r['live_ticks_not_said']}, {r.get('live_ticks_gone_by_the_end', '—')} ({r.get('live_unticks', '—')} unticks); "
                          f"{r['live_alarms_paired']} ({r['live_alarms_named_right']})/{r['live_flagged_pauses']} of {r['live_alarms']}" if "live_steps_said" in r else "")
         table.add_row(*cells, r["false_alarms_by_kind"])
     Console(width=200).print(table)

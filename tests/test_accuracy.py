@@ -215,6 +215,27 @@ def test_two_short_silences_around_a_line_not_placed_are_not_one_long_pause(dril
     assert [p for p in report.pauses if p.flagged] == [e for e in events if e.type == EventType.PAUSE_ALARM] == []
 
 
+def test_a_guess_under_way_without_its_keyword_ticks_nothing_until_settled(drill, sphinx, folder, loud_room):
+    """At 12 dB the recogniser's guess while the name line was said read "what's the best they",
+    which ticked the email before the phone was asked; a tenth of a second later it read "…name"
+    and the email's tick went (in 18 of 21 reps). A guess under way ticks a step only once it
+    holds the step's keyword (or the step is ticked already); other guesses wait to be settled.
+    No step is ticked before its line begins, no tick goes, and every step said ends ticked."""
+    path, segments = loud_room
+    begins = {s.label: s.start for s in reversed(segments) if s.label}
+    early, gone, shown = [], [], [set()]
+
+    def watch(state, new):
+        if not any(e.type == EventType.REP_END for e in new):
+            early.extend(step for step in state.heard if state.audio_s < begins[step])
+            gone.extend(shown[0] - set(state.heard))
+            shown[0] = set(state.heard)
+
+    report = run_rep(LiveRep(drill, sphinx), FileSource(path), watch)
+    assert early == [] and gone == []
+    assert shown[0] == {s.id for s in report.steps if s.status != "missing"} == {s.id for s in drill.steps}
+
+
 @pytest.mark.parametrize("decoding", [InlineDecoding, Behind])
 def test_live_a_word_not_named_yet_does_not_lengthen_the_pause(drill, sphinx, folder, decoding):
     """ "…for you? Um, … Email?" at 220 wpm: live, "Email?" is named about 0.4 s after it ends

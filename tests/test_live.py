@@ -792,3 +792,40 @@ def test_ctrl_c_once_a_reps_audio_is_over_keeps_that_rep(tmp_path, drill, sphinx
     assert run.interrupted and run.error is None
     assert len(run.reports) == 1 and run.reports[0].reached_end
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rep-01.json"]
+
+
+class Guesses:
+    """A decoding that hands back prepared hearings, one per block: the recogniser's guesses under
+    way, written out (a pure-logic stand-in; the same rule on real audio: test_accuracy)."""
+
+    def __init__(self, hearings):
+        self.hearings = list(hearings)
+
+    def send(self, block):
+        pass
+
+    def heard(self):
+        return [self.hearings.pop(0)] if self.hearings else []
+
+    def close(self):
+        pass
+
+
+def test_a_guess_under_way_ticks_its_step_only_with_its_keyword_or_as_the_step_expected(drill, sphinx):
+    from voicedrill.decoding import Heard
+
+    def said(text, at=0.5):
+        return [Word(w, round(at + i * 0.3, 2), round(at + i * 0.3 + 0.25, 2)) for i, w in enumerate(text.split())]
+
+    rep = LiveRep(drill, sphinx)
+    rep.decoding.close()
+    rep.decoding = Guesses([
+        Heard(0.1, [], said("what's the best any older the account")),  # the name line misheard: no keyword, but the step expected
+        Heard(0.2, [], said("what's the best any older the account and what's a good fun this address here")),  # read as the email: not expected (the phone is), no keyword
+        Heard(0.3, [], said("what's the best any older the account and what's a good fun number for")),  # revised: the phone, with its keyword
+    ])
+    shown = []
+    for _ in range(3):
+        rep.feed(np.zeros(1600, dtype=np.int16))
+        shown.append(sorted(rep.state.heard))
+    assert shown == [["name"], ["name"], ["name", "phone"]]  # the email was never shown ticked
