@@ -19,7 +19,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .align import Hit, align, is_filler, judge_order, marked_line, sure
+from .align import align, is_filler, judge_order, marked_line, sure
 from .analysis import analyse, clean_words
 from .asr import Engine
 from .audio import FRAME_S, RATE, SilenceTracker, clip_blocks
