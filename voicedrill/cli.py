@@ -244,10 +244,10 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.flush()  # what print() holds is written now, inside the handlers below, not at exit
         return code
     except VoicedrillError as exc:
-        from .report import plain
+        from .report import shown
 
         one_line = exc.said_to(args).replace("\r", "\\r").replace("\n", "\\n")  # a name with a newline in it stays on one line…
-        one_line = "".join(c if plain(c) else "?" for c in one_line)  # …and one with a terminal's escape codes is shown, not obeyed
+        one_line = shown(one_line)  # …and one with a terminal's escape codes is shown, not obeyed
         err.print(f"voicedrill: error: {one_line}", markup=False, soft_wrap=True)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:

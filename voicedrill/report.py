@@ -175,10 +175,16 @@ def plain(c: str) -> bool:
     return c.isprintable() and unicodedata.category(c) != "Cf"
 
 
+def shown(text: str) -> str:
+    """Text as a terminal shows it, not obeys it: control and direction codes (a terminal's escape
+    codes among them) as "?"."""
+    return "".join(c if plain(c) else "?" for c in text)
+
+
 def shown_name(name: str, width: int = 20) -> str:
     """A person's name for a table or chart: control and direction codes shown as "?" (a name may
     come from anyone's database role), at most `width` characters."""
-    clean = "".join(c if plain(c) else "?" for c in name) or "(no name)"
+    clean = shown(name) or "(no name)"
     return clean if len(clean) <= width else clean[: width - 1] + "…"
 
 
@@ -288,8 +294,7 @@ def render(report: RepReport, console: Console, title: str = "") -> None:
     """A scorecard a rep can read at a glance: the one thing to change, steps, pauses, facts, tips, score."""
     if report.coaching:
         console.print(Text("Next rep: ", style="bold") + Text(report.coaching.focus))
-    title = "".join(c if plain(c) else "?" for c in title)  # (a file's name may hold a terminal's escape codes)
-    console.print(rich_table(steps_grid(report, title)))
+    console.print(rich_table(steps_grid(report, shown(title))))  # (a file's name may hold a terminal's escape codes)
     if report.pauses:
         console.print(rich_table(pauses_grid(report)))
     for line in fact_lines(report, _rich_mark):
