@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 from pathlib import Path
 
 import pytest
@@ -275,3 +276,15 @@ def postgres():
     except subprocess.CalledProcessError:  # already stopped by a test that took it away
         pass
     shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def stopping_signals():
+    """SIGTERM and SIGHUP stop this process as they stop the `voicedrill` command (put back after)."""
+    from voicedrill.stopping import STOPPING, stop_on_signals
+
+    before = {signum: signal.signal(signum, signal.SIG_DFL) for signum in STOPPING[1:]}
+    stop_on_signals()
+    yield
+    for signum, handler in before.items():
+        signal.signal(signum, handler)

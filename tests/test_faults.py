@@ -894,7 +894,7 @@ def test_ctrl_c_before_any_rep_says_nothing_was_saved(db, line_wav, tmp_path):
     assert run.returncode == 130 and "no rep was finished, so nothing was saved" in out and "--no-save" not in out
 
 
-def test_ctrl_c_while_the_command_loads_is_a_plain_interrupted(monkeypatch, capsys):
+def test_ctrl_c_while_the_command_loads_is_a_plain_interrupted(monkeypatch, capsys, stopping_signals):
     """Ctrl-C lands while `voicedrill` imports its modules (before cli.main runs): one line, 130."""
     import importlib.abc
 

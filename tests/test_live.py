@@ -518,13 +518,17 @@ def test_three_reps_from_files_are_saved(tmp_path, pieces, make_rep):
     assert not list(session.glob(".rep-*"))  # no temporary files left
 
 
-def test_ctrl_c_keeps_completed_reps(tmp_path, pieces, make_rep):
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+def test_ctrl_c_keeps_completed_reps(tmp_path, pieces, make_rep, signum):
+    """Ctrl-C mid-rep 3 stops the run with reps 1–2 kept and said; so do SIGTERM (a shutdown,
+    `kill`) and SIGHUP (the terminal closed), which killed the run at once (status -15, a leaked
+    semaphore from the child process said on the way out)."""
     clean, _ = make_rep(pieces, "clean")
     proc = voicedrill("drill", "--reps", "3", "--input", str(clean), "--speed", "8", "--out", str(tmp_path), "--no-speech", "--keep-audio")
     wait_into_rep_3(proc)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signum)
     out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err
+    assert proc.returncode == 128 + signum, err
     (session,) = tmp_path.iterdir()
     assert sorted(p.name for p in session.iterdir()) == ["rep-01.json", "rep-01.wav", "rep-02.json", "rep-02.wav"]
     for rep in session.glob("rep-*.json"):
@@ -760,8 +764,9 @@ def test_a_muted_microphone_is_asked_about_then_named_and_no_rep_is_saved(tmp_pa
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rep-01.json"] and len(run.reports) == 1
 
 
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 @pytest.mark.parametrize("when", ["scoring", "saving"])
-def test_ctrl_c_once_a_reps_audio_is_over_keeps_that_rep(tmp_path, drill, sphinx, pieces, make_rep, monkeypatch, when):
+def test_ctrl_c_once_a_reps_audio_is_over_keeps_that_rep(tmp_path, drill, sphinx, pieces, make_rep, monkeypatch, stopping_signals, when, signum):
     """Ctrl-C in the second after a rep's recording ended (its scorecard under way) dropped the
     finished rep; Ctrl-C while it was saved, when the signal reached another of the run's threads
     (the terminal's goes to any), threw it away too: the hold blocked the main thread alone. The
@@ -781,7 +786,7 @@ def test_ctrl_c_once_a_reps_audio_is_over_keeps_that_rep(tmp_path, drill, sphinx
 
     def interrupted(method):
         def at(*args, **kwargs):
-            signal.pthread_kill(bystander.ident, signal.SIGINT)
+            signal.pthread_kill(bystander.ident, signum)
             time.sleep(0.05)  # (the handler runs on the main thread, at its next step)
             return method(*args, **kwargs)
         return at
@@ -792,7 +797,7 @@ def test_ctrl_c_once_a_reps_audio_is_over_keeps_that_rep(tmp_path, drill, sphinx
         monkeypatch.setattr(Keeper, "keep", interrupted(Keeper.keep))
     keeper = Keeper(None, Session.of("drill", drill, sphinx.name, sphinx.model_name), tmp_path)
     run = run_drill(drill, sphinx, lambda n: FileSource(clean), 3, LiveView(Console(file=open(os.devnull, "w"))), Speaker(False), keeper)
-    assert run.interrupted and run.error is None
+    assert run.interrupted and run.error is None and run.status == 128 + signum
     assert len(run.reports) == 1 and run.reports[0].reached_end
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rep-01.json"]
 

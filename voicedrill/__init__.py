@@ -6,10 +6,14 @@ __version__ = "0.1.0"
 
 
 def main() -> int:
-    """The `voicedrill` command (cli.main); Ctrl-C while its modules load reads as it does later."""
+    """The `voicedrill` command (cli.main); Ctrl-C while its modules load reads as it does later, and
+    SIGTERM or SIGHUP stops it as Ctrl-C does."""
+    from .stopping import exit_status, stop_on_signals
+
+    stop_on_signals()
     try:
         from .cli import main as command
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:
         sys.stderr.write("voicedrill: interrupted\n")
-        return 130
+        return exit_status(stop)
     return command()

@@ -20,6 +20,7 @@ from rich.console import Console
 from .errors import VoicedrillError
 from .files import reason
 from .schema import DB_ENV, LARGEST_ID
+from .stopping import exit_status, stop_on_signals
 
 if TYPE_CHECKING:
     from .drills import Drill
@@ -236,9 +237,9 @@ def main(argv: list[str] | None = None) -> int:
         args = _parser().parse_args(argv)
     except SystemExit as done:  # --help, or a usage mistake already said in one line
         return done.code if isinstance(done.code, int) else EXIT_USER_ERROR
-    except KeyboardInterrupt:  # Ctrl-C while the commands load
+    except KeyboardInterrupt as stop:  # Ctrl-C (or SIGTERM, SIGHUP) while the commands load
         err.print("voicedrill: interrupted")
-        return 130
+        return exit_status(stop)
     try:
         code = _run(args, err)
         sys.stdout.flush()  # what print() holds is written now, inside the handlers below, not at exit
@@ -250,9 +251,9 @@ def main(argv: list[str] | None = None) -> int:
         one_line = shown(one_line)  # …and one with a terminal's escape codes is shown, not obeyed
         err.print(f"voicedrill: error: {one_line}", markup=False, soft_wrap=True)
         return EXIT_USER_ERROR
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:
         err.print("voicedrill: interrupted")
-        return 130
+        return exit_status(stop)
     except BrokenPipeError:  # the reader stopped reading (`| head`): nothing more to say, status 1 as rich's own output gives
         _quiet_stdout()
         return 1
@@ -324,7 +325,8 @@ def _check(args: argparse.Namespace, err: Console) -> int:
     from .audio import RATE, SilenceTracker, probe
     from .drills import load_drill
     from .report import render, to_json
-    from .practice import check_heard, example_note, example_rep, interrupt_after, keep_check, score_file, with_targets
+    from .practice import check_heard, example_note, example_rep, keep_check, score_file, with_targets
+    from .stopping import interrupt_after
 
     if bool(args.audio) == bool(args.example):
         raise VoicedrillError("check needs an audio file or --example (not both)")
@@ -398,7 +400,7 @@ def _drill(args: argparse.Namespace, err: Console) -> int:
         _close(store, err)
     if run.error:
         raise run.error
-    return 130 if run.interrupted else 0
+    return run.status if run.interrupted else 0
 
 
 def _app(args: argparse.Namespace, err: Console) -> int:
@@ -663,4 +665,5 @@ def _model(args: argparse.Namespace, err: Console) -> int:
 
 
 if __name__ == "__main__":
+    stop_on_signals()  # as the `voicedrill` command does
     sys.exit(main())

@@ -5,10 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import signal
-import threading
 from collections.abc import Callable, Iterable
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -31,6 +29,7 @@ from .live import LiveEvent, LiveRep, LiveState
 from .metrics import any_clear
 from .report import counted, to_dict
 from .second_look import second_look
+from .stopping import exit_status, interrupt_after
 from .synth import ROOM_SEED, ROOM_TONE, Piece, Speaker, build_rep, in_a_room, write_wav
 from .targets import RECENT, judged
 
@@ -284,6 +283,7 @@ class DrillRun:
     reports: list[RepReport] = field(default_factory=list)
     kept: list[Kept] = field(default_factory=list)  # where each rep went (a waiting rep's place changes when it goes in)
     interrupted: bool = False
+    status: int = 130  # the shell's status for a run a signal stopped (130: Ctrl-C)
     dropped: int | None = None  # the rep stopped before its handoff (not scored or saved)
     overflows: int = 0
     error: VoicedrillError | None = None  # the input failed mid-run (e.g. the microphone went away)
@@ -376,8 +376,9 @@ def run_drill(
                 run.reports.append(report)
                 run.kept.append(kept)
                 screen.scored(number, report, kept, f"Rep {number} — {drill.title}  ({'saved: ' + kept.where if kept.places else 'not saved: --no-save'})")
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:  # Ctrl-C, SIGTERM or SIGHUP
         run.interrupted = True
+        run.status = exit_status(stop)
     except VoicedrillError as exc:
         run.interrupted = True
         run.error = exc
@@ -425,27 +426,3 @@ class EventLog:
             self.problem = self.problem or f"{self.path}: the last events could not be written ({reason(exc)})"
         if self.problem:
             raise VoicedrillError(self.problem)
-
-
-@contextmanager
-def interrupt_after(holding: Callable[[], bool]):
-    """Ctrl-C stops the run at once, but while `holding()` (the rep's audio is over, so it is being
-    scored, saved and shown) only after the block. Python runs the handler on the main thread, whichever
-    of the run's threads the signal reaches (blocking it on the main thread alone did not hold it)."""
-    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
-        yield  # (a thread of the app; or Ctrl-C ignored, or handled by someone else: left as it is)
-        return
-    held: list[int] = []
-
-    def handler(signum: int, frame) -> None:
-        if not holding():
-            raise KeyboardInterrupt
-        held.append(signum)
-
-    previous = signal.signal(signal.SIGINT, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    if held:
-        raise KeyboardInterrupt

@@ -1,0 +1,67 @@
+"""Signals that stop a command: Ctrl-C, and SIGTERM (a shutdown, `kill`) or SIGHUP (the terminal
+closed) the same way; and the hold that lets a rep whose audio is over be kept first."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+STOPPING = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+class Stopped(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised where Ctrl-C raises KeyboardInterrupt: the command stops as for Ctrl-C."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def exit_status(stop: KeyboardInterrupt) -> int:
+    """The shell's status for a command a signal stopped: 128 + its number (130 for Ctrl-C)."""
+    return 128 + (stop.signum if isinstance(stop, Stopped) else signal.SIGINT)
+
+
+def _stop(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt if signum == signal.SIGINT else Stopped(signum)
+
+
+def stop_on_signals() -> None:
+    """SIGTERM and SIGHUP stop this command as Ctrl-C does (where nobody set them otherwise): the
+    reps finished are said and a run's twin process is closed, where the default killed it mid-write."""
+    for signum in STOPPING[1:]:
+        if signal.getsignal(signum) is signal.SIG_DFL:
+            signal.signal(signum, _stop)
+
+
+def _ours(signum: int) -> bool:
+    """Whether `signum` stops the command by raising (Ctrl-C's default, or stop_on_signals)."""
+    return signal.getsignal(signum) in (signal.default_int_handler, _stop)
+
+
+@contextmanager
+def interrupt_after(holding: Callable[[], bool]) -> Iterator[None]:
+    """A stopping signal stops the run at once, but while `holding()` (the rep's audio is over, so it
+    is being scored, saved and shown) only after the block. Python runs the handler on the main
+    thread, whichever of the run's threads the signal reaches (blocking it on the main thread alone
+    did not hold it). Signals ignored or handled by someone else are left as they are."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # (a thread of the app)
+        return
+    held: list[int] = []
+
+    def handler(signum: int, frame: object) -> None:
+        if not holding():
+            _stop(signum, frame)
+        held.append(signum)
+
+    previous = {signum: signal.signal(signum, handler) for signum in STOPPING if _ours(signum)}
+    try:
+        yield
+    finally:
+        for signum, before in previous.items():
+            signal.signal(signum, before)
+    if held:
+        _stop(held[0], None)
