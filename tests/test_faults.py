@@ -493,6 +493,21 @@ def test_a_full_disk_for_the_run_files_still_saves_the_rep_in_the_history(db, cl
         assert code == 0 and "the disk is full" in out and ids(db) == [1]
 
 
+def test_a_disk_with_no_room_for_the_audio_keeps_the_reps_record(db, cli, line_wav, full_disk):
+    """--keep-audio with room for rep-01.json but not rep-01.wav: the record is written and the audio
+    said missing (the audio went first, and its failure skipped the record too)."""
+    (full_disk / "run").mkdir()
+    filler = fill(full_disk)
+    with open(filler, "rb+") as f:
+        f.truncate(filler.stat().st_size - 48 * 1024)  # room for a record (about 10 kB), not 3 s of audio
+    code, out, err = cli("drill", "--input", line_wav, "--speed", "0", "--no-speech", "--keep-audio", "--out", full_disk / "run")
+    assert code == 0 and "Traceback" not in err and ids(db) == [1], err
+    (session,) = (full_disk / "run").iterdir()
+    assert sorted(p.name for p in session.iterdir()) == ["rep-01.json"]
+    assert json.loads((session / "rep-01.json").read_text())["report"]["steps"]
+    assert "rep-01.wav" in " ".join(out.split()) and "the disk is full" in out
+
+
 def test_example_rep_with_a_full_cache_is_one_line(db, cli, full_disk, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(full_disk))
     fill(full_disk)

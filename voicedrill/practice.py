@@ -182,15 +182,6 @@ def new_folder(root: Path | None = None) -> Path:
     raise VoicedrillError(f"too many runs started this second in {root}")
 
 
-def write_rep_files(folder: Path, number: int, record: dict, audio: np.ndarray | None = None) -> Path:
-    """rep-NN.json (and rep-NN.wav if audio is given), each whole or not at all."""
-    path = folder / f"rep-{number:02d}.json"
-    if audio is not None:
-        write_atomic(folder / f"rep-{number:02d}.wav", lambda tmp: write_wav(tmp, audio))
-    write_file(path, json.dumps(record, ensure_ascii=False, indent=1).encode("utf-8"))
-    return path
-
-
 @dataclass
 class Keeper:
     """Where finished reps go: the history store (unless --no-save) and, if asked, a folder of files."""
@@ -215,9 +206,12 @@ class Keeper:
                 "drill": self.session.drill, "engine": self.session.engine, "model": self.session.model,
                 "source": source, "report": to_dict(report),
             }
-            try:
-                kept.places.append(str(write_rep_files(self.folder, number, record, audio)))
-                wav = self.folder / f"rep-{number:02d}.wav" if audio is not None else None
+            try:  # each file whole or not at all; the record first, so a disk with no room for the audio keeps it
+                write_file(self.folder / f"rep-{number:02d}.json", json.dumps(record, ensure_ascii=False, indent=1).encode("utf-8"))
+                kept.places.append(str(self.folder / f"rep-{number:02d}.json"))
+                if audio is not None:
+                    write_atomic(self.folder / f"rep-{number:02d}.wav", lambda tmp: write_wav(tmp, audio))
+                    wav = self.folder / f"rep-{number:02d}.wav"
             except VoicedrillError as exc:
                 kept.problems.append(str(exc))
                 self.files_failed = True
