@@ -1202,3 +1202,22 @@ def test_export_writes_what_its_file_name_says(db, cli, history_bytes, tmp_path)
     assert code == 0 and (tmp_path / "reps.csv").read_text().startswith("rep,")
     cli.refused(["export", "--out", tmp_path / "other.csv", "--format", "jsonl"], "--format jsonl writes JSON lines")
     assert not (tmp_path / "other.csv").exists()
+
+
+EMPTY_NAMES = [  # each option or argument that names something, given as '' (or blanks)
+    ["check", "", "--no-save"], ["check", "{wav}", "--drill="], ["check", "{wav}", "--model= "], ["drill", "--input=", "--no-speech"],
+    ["drill", "--input", "{wav}", "--out=", "--no-speech"], ["app", "--host="], ["synth", ""], ["synth", "x.wav", "--voice="],
+    ["history", "--drill="], ["report", "1", "--html="], ["export", "--out="], ["drills", "show", ""], ["drills", "validate", ""],
+    ["sync", "--to="], ["model", "download", "--dir="], ["model", "download", "--url="], ["model", "path", "--model="], ["--db=", "history"],
+]
+
+
+@pytest.mark.parametrize("args", EMPTY_NAMES, ids=" ".join)
+def test_an_empty_name_is_refused_as_empty(db, cli, line_wav, tmp_path, monkeypatch, args):
+    """`--model ''` looked for vosk everywhere and `--out ''` wrote into the current folder, `--input ''`
+    said ".: is a folder" and `model download --dir ''` went to the network: each is now one line
+    that says the name is empty and what to give, before anything is done."""
+    monkeypatch.chdir(tmp_path)
+    before = sorted(tmp_path.rglob("*"))
+    cli.refused([a.format(wav=line_wav) for a in args], "is empty; give ")
+    assert sorted(tmp_path.rglob("*")) == before and not db.exists()

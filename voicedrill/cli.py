@@ -55,7 +55,19 @@ def _number(low: float, high: float, whole: bool = False, zero: bool = False, un
     return parse
 
 
-def _output(what: str, *suffixes: str) -> Callable[[str], Path]:
+def _given(what: str, then: Callable[[str], object] = str) -> Callable[[str], object]:
+    """An argparse type: a name that is not empty (`--model ''` read as the current folder, or as no
+    model at all), turned into a value by `then`."""
+
+    def parse(text: str) -> object:
+        if not text.strip():
+            raise argparse.ArgumentTypeError(f"is empty; give {what}")
+        return then(text)
+
+    return parse
+
+
+def _output(what: str, *suffixes: str) -> Callable[[str], object]:
     """An argparse type: a file name of the kind the option writes (files.named_as)."""
     from .files import named_as
 
@@ -65,7 +77,13 @@ def _output(what: str, *suffixes: str) -> Callable[[str], Path]:
         except VoicedrillError as exc:
             raise argparse.ArgumentTypeError(exc.plain) from None
 
-    return parse
+    return _given(f"a file name ending in {' or '.join(suffixes)}", parse)
+
+
+FOLDER = _given("a folder", Path)
+RECORDING = _given("a recording (WAV, FLAC or OGG)", Path)
+DRILL = _given("a drill's name (voicedrill drills list) or a .toml file")
+MODEL = _given("a vosk model folder")
 
 
 PNG = _output("a PNG picture", ".png")
@@ -126,12 +144,12 @@ def ref(text: str) -> tuple[str, int | None]:
 
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="voicedrill", description="Practise the hard close out loud, offline.")
-    parser.add_argument("--db", default=None, metavar="FILE_OR_URL",
+    parser.add_argument("--db", type=_given("a history file, or a team database postgresql://user@host/db"), default=None, metavar="FILE_OR_URL",
                         help="the history: a file, or a team database postgresql://user@host/db (default $VOICEDRILL_DB, else your own file)")
     commands = parser.add_subparsers(dest="command", required=True)
 
     check = commands.add_parser("check", help="score a recorded rep (WAV, FLAC or OGG)")
-    check.add_argument("audio", nargs="?", help="the recording; omit with --example")
+    check.add_argument("audio", nargs="?", type=RECORDING, help="the recording; omit with --example")
     check.add_argument("--example", action="store_true", help="check a synthesised example rep of the drill (not saved to your history)")
     _engine_options(check)
     check.add_argument("--json", action="store_true", help="print exactly one JSON object")
@@ -140,12 +158,12 @@ def _parser() -> argparse.ArgumentParser:
     drill = commands.add_parser("drill", help="practise live: say the drill, rep after rep, with live feedback")
     _engine_options(drill)
     drill.add_argument("--reps", type=_number(1, 100, whole=True), default=1, help="how many reps, 1–100 (e.g. 10 for a fluency run)")
-    drill.add_argument("--input", action="append", type=Path, default=None, metavar="FILE",
+    drill.add_argument("--input", action="append", type=RECORDING, default=None, metavar="FILE",
                        help="feed a recording instead of the microphone (repeat for one file per rep, in turn: after the last, the first again)")
     drill.add_argument("--speed", type=_number(0.25, 100, zero=True), default=1.0,
                        help="with --input: 1 = real time, 4 = four times faster, 0 = as fast as possible")
     drill.add_argument("--keep-audio", action="store_true", help="also save each rep's audio (in --out, else the data folder)")
-    drill.add_argument("--out", type=Path, default=None, help="also write each rep as rep-NN.json (and .wav) into a new folder here")
+    drill.add_argument("--out", type=FOLDER, default=None, help="also write each rep as rep-NN.json (and .wav) into a new folder here")
     drill.add_argument("--no-save", action="store_true", help="do not keep these reps in the history")
     drill.add_argument("--no-speech", action="store_true", help="cues and customer lines on screen only, not spoken")
     drill.add_argument("--customer", action="store_true", help="a simulated customer says yes, answers each question and hesitates once")
@@ -153,19 +171,19 @@ def _parser() -> argparse.ArgumentParser:
     drill.add_argument("--events", type=_output("live events as JSON lines", ".jsonl", ".json", ".log"), default=None, metavar="FILE", help="write live events as JSON lines (steps, pause alarms, customer lines)")
 
     app = commands.add_parser("app", help="the voicedrill app: practice, progress and drills in your browser")
-    app.add_argument("--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1: this computer only)")
+    app.add_argument("--host", type=_given("an address, such as 127.0.0.1"), default="127.0.0.1", help="address to serve on (default 127.0.0.1: this computer only)")
     app.add_argument("--port", type=_number(0, 65535, whole=True, zero=True), default=0, help="port (default: a free one)")
     app.add_argument("--no-browser", action="store_true", help="only serve; do not open the browser")
-    app.add_argument("--input", action="append", type=Path, default=[], metavar="FILE",
+    app.add_argument("--input", action="append", type=RECORDING, default=[], metavar="FILE",
                      help="Start plays these recordings instead of the microphone, one per rep in turn, run after run (repeat for one file per rep)")
     app.add_argument("--speed", type=_number(0.25, 100, zero=True), default=1.0, help="with --input: 1 = real time, 0 = as fast as possible")
     _engine_options(app, drill=False)
     app.add_argument("--no-speech", action="store_true", help="cues and customer lines on screen only, not spoken")
 
     synth = commands.add_parser("synth", help="write the drill spoken by text-to-speech to a WAV file")
-    synth.add_argument("out", help="output .wav path")
-    synth.add_argument("--drill", default="hard-close", help="drill name or .toml path")
-    synth.add_argument("--voice", default=None, help="text-to-speech voice id (default gmw/en-us)")
+    synth.add_argument("out", type=_given("a file name ending in .wav"), help="output .wav path")
+    synth.add_argument("--drill", type=DRILL, default="hard-close", help="drill name or .toml path")
+    synth.add_argument("--voice", type=_given("a voice id, such as gmw/en-us"), default=None, help="text-to-speech voice id (default gmw/en-us)")
     synth.add_argument("--wpm", type=_number(60, 400, whole=True), default=170, help="speaking rate, 60–400 words per minute")
     synth.add_argument("--pause", type=_number(0, 30, unit=" s"), default=None,
                        help="seconds of silence between steps, 0–30 (default 0.3, kept under the drill's limits); a pause "
@@ -184,7 +202,7 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--png", type=PNG, default=None, help="write the timeline picture")
 
     sync = commands.add_parser("sync", help="send this computer's reps to the team database (again: adds nothing)")
-    sync.add_argument("--to", required=True, metavar="URL", help="the team database, postgresql://user@host/db")
+    sync.add_argument("--to", type=_given("the team database's address, postgresql://user@host/db"), required=True, metavar="URL", help="the team database, postgresql://user@host/db")
 
     team = commands.add_parser("team", help="the manager's view: per person and drill, reps today and this week, scores, time to handoff")
     _filters(team)
@@ -200,17 +218,17 @@ def _parser() -> argparse.ArgumentParser:
     drills_commands = drills.add_subparsers(dest="drills_command", required=True)
     drills_commands.add_parser("list", help="the drills you can practise")
     show = drills_commands.add_parser("show", help="a drill's script as a rep would read it")
-    show.add_argument("drill", help="drill name or .toml path")
+    show.add_argument("drill", type=DRILL, help="drill name or .toml path")
     validate = drills_commands.add_parser("validate", help="check drill files; errors name file, line and field")
-    validate.add_argument("files", nargs="+", help=".toml files")
+    validate.add_argument("files", nargs="+", type=_given("a drill file (.toml)"), help=".toml files")
 
     model = commands.add_parser("model", help="find or download the vosk speech model")
     model_commands = model.add_subparsers(dest="model_command", required=True)
     download = model_commands.add_parser("download", help="download the small English vosk model")
-    download.add_argument("--dir", type=Path, default=None, help="where to unpack (default: voicedrill data folder)")
-    download.add_argument("--url", default=None, help="a mirror of the same zip (its size and SHA-256 are still checked)")
+    download.add_argument("--dir", type=FOLDER, default=None, help="where to unpack (default: voicedrill data folder)")
+    download.add_argument("--url", type=_given("the address of the model's zip"), default=None, help="a mirror of the same zip (its size and SHA-256 are still checked)")
     where = model_commands.add_parser("path", help="say which model would be used and why")
-    where.add_argument("--model", default=None, help="a vosk model folder")
+    where.add_argument("--model", type=MODEL, default=None, help="a vosk model folder")
     return parser
 
 
@@ -220,13 +238,13 @@ def _engine_options(command: argparse.ArgumentParser, drill: bool = True) -> Non
 
     command.add_argument("--user", type=_person, default=None, metavar="NAME", help="whose reps these are (default $VOICEDRILL_USER, else your login name)")
     if drill:
-        command.add_argument("--drill", default="hard-close", help="drill name or .toml path (default hard-close)")
+        command.add_argument("--drill", type=DRILL, default="hard-close", help="drill name or .toml path (default hard-close)")
     command.add_argument("--engine", default="auto", choices=ENGINES, help="recogniser (auto: vosk if an English model is found)")
-    command.add_argument("--model", default=None, help="vosk model folder (else $VOICEDRILL_MODEL, models/, data folder)")
+    command.add_argument("--model", type=MODEL, default=None, help="vosk model folder (else $VOICEDRILL_MODEL, models/, data folder)")
 
 
 def _filters(command: argparse.ArgumentParser) -> None:
-    command.add_argument("--drill", default=None, help="only this drill")
+    command.add_argument("--drill", type=DRILL, default=None, help="only this drill")
     command.add_argument("--user", type=_person, default=None, metavar="NAME", help="only this person's reps")
     command.add_argument("--since", type=since, default=None, metavar="DATE", help="from this date: 2026-11-01, today, yesterday, 7d, 2w")
 
