@@ -133,6 +133,21 @@ def test_payment_must_be_last_before_handoff(drill):
     assert {s.id for s in report.steps if s.status == "out_of_order"} == {"payment"}
 
 
+@pytest.mark.parametrize("said, late", [
+    (["name", "payment", "phone"], {"payment"}),  # was payment and phone: the scorecard then took phone back
+    (["payment", "name"], {"payment"}),  # was both
+    (["name", "payment", "phone", "email", "address", "notes", "handoff"], {"payment"}),
+    (["name", "email", "phone"], {"phone"}),
+])
+def test_a_step_kept_last_said_early_is_the_one_out_of_order(drill, said, late):
+    """Payment said second: at every moment of the rep (as live judges it) payment is the step out
+    of order, never the phone line said after it in its right place."""
+    for upto in range(2, len(said) + 1):
+        bad, notes = judge_order(said[:upto], drill)
+        assert bad <= late and len(notes) == len(bad), (said[:upto], bad)
+    assert judge_order(said, drill)[0] == late
+
+
 def test_last_rule_without_strict_order(drill):
     from dataclasses import replace
 

@@ -67,6 +67,16 @@ def test_live_ticks_the_right_steps_and_matches_check(drill, sphinx, pieces, mak
         assert [e.step for e in ticks if e.out_of_order] == ["notes"]  # marked the moment it was heard late
 
 
+def test_payment_said_early_is_marked_live_as_on_the_scorecard(drill, sphinx, pieces, make_rep):
+    """Payment said second: live marked the phone line after it out of order too (its event, the
+    log line and the events file kept the mark) while the scorecard flags payment alone."""
+    recipe = sorted(pieces, key=lambda p: {"name": 0, "payment": 1}.get(p.label, 2))
+    path, _ = make_rep(recipe, "payment-early")
+    report, events, _ = live(drill, sphinx, path)
+    late = {s.id for s in report.steps if s.status == "out_of_order"}
+    assert late == {"payment"} and {e.step for e in steps_of(events) if e.out_of_order} <= late
+
+
 @pytest.fixture(scope="module")
 def paced_rep(drill, make_rep):
     """Gaps of 0.7 s (under the 1 s limit) and one hesitation of 1.6 s before payment."""

@@ -349,26 +349,29 @@ def _best_non_overlapping(candidates: list[Hit]) -> list[Hit]:
 
 
 def judge_order(spoken: Sequence[str], drill: Drill) -> tuple[frozenset[str], tuple[str, ...]]:
-    """Steps heard out of order (first occurrences), with a human note for each rule broken."""
+    """Steps heard out of order (first occurrences), with a human note for each rule broken.
+
+    A step the drill keeps last, said before others, is out of order first; the written order is
+    judged on the rest (name, payment, phone: payment early, not phone late, which live showed
+    while the rep said it and the scorecard then took back)."""
     firsts = list(dict.fromkeys(spoken))
     rank = {s.id: drill.order_rank(s.id) for s in drill.steps}
     bad: set[str] = set()
     notes: list[str] = []
-    if drill.order == Order.STRICT:
-        keep = set(_longest_in_order([rank[s] for s in firsts]))
-        for position, step_id in enumerate(firsts):
-            if position not in keep:
-                bad.add(step_id)
-                notes.append(_misplaced_note(step_id, firsts, rank))
-    last_rule = [s for s in drill.last if s in firsts]
-    for step_id in last_rule:
+    for step_id in [s for s in drill.last if s in firsts]:
         later = firsts[firsts.index(step_id) + 1 :]
         intruders = [s for s in later if s not in drill.last]
         wrong_tail = [s for s in later if s in drill.last and drill.last.index(s) < drill.last.index(step_id)]
         if intruders or wrong_tail:
-            if step_id not in bad:
-                notes.append(f"{step_id} must come after {', '.join(intruders + wrong_tail)}")
+            notes.append(f"{step_id} must come after {', '.join(intruders + wrong_tail)}")
             bad.add(step_id)
+    if drill.order == Order.STRICT:
+        rest = [s for s in firsts if s not in bad]
+        keep = set(_longest_in_order([rank[s] for s in rest]))
+        for position, step_id in enumerate(rest):
+            if position not in keep:
+                bad.add(step_id)
+                notes.append(_misplaced_note(step_id, rest, rank))
     return frozenset(bad), tuple(notes)
 
 
