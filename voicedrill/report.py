@@ -20,7 +20,7 @@ from .data import (Coaching, counted, CustomerTurn, Mark, Pace, Pause, RepReport
                    TurnResult, Word)
 from .drills import Drill, listed_problem
 from .errors import VoicedrillError
-from .targets import FORMERLY, figure
+from .targets import FORMERLY, UNJUDGED, WHAT, figure
 
 def _t(value: float | None, digits: int = 2) -> float | None:
     return None if value is None else round(value, digits)
@@ -352,7 +352,8 @@ def fact_lines(report: RepReport, mark: Callable[[str, str], str]) -> list[str]:
         lines.append(plain(f"Your targets (your best of the last {counted(report.targets.from_reps, 'rep')}): ") + plain("; ").join(
             plain(f"{t.what} ") + mark(figure(t.what, t.value) + (" ✓" if t.met else ""), "ok" if t.met else "warn")
             + plain(f", target {figure(t.what, t.target)}")
-            for t in report.targets.results) + plain(f" — {beaten} of {len(report.targets.results)} met"))
+            for t in report.targets.results) + plain(f" — {beaten} of {len(report.targets.results)} met")
+            + plain(f". {UNJUDGED}" if any(t.value is None and t.what in WHAT[:2] for t in report.targets.results) else ""))
     for t in report.turns:
         latency = "no reply" if t.latency_s is None else f"back in {t.latency_s:.2f}s (limit {t.limit_s:g}s)"
         said = f" (“{t.reply}”)" if t.turn.kind == TurnKind.HESITATION and t.reply else ""

@@ -59,9 +59,11 @@ def _met(what: str, value: float | None, target: float) -> bool:
     return value >= target if what == "speaking pace" else value <= target
 
 
+UNJUDGED = "Not timed or judged: a rep not said by the script (a step skipped or out of order, or a phrase to avoid)."
+
+
 def figure(what: str, value: float | None) -> str:
     """A target's figure as every view shows it."""
     if value is None:
-        why = "not said by the script (a step skipped or out of order, or a phrase to avoid)"
-        return {WHAT[0]: f"not timed: {why}", WHAT[1]: f"not judged: {why}"}.get(what, "—")
+        return {WHAT[0]: "not timed", WHAT[1]: "not judged"}.get(what, "—")  # (why: UNJUDGED, said once)
     return f"{value:.{DECIMALS[what]}f}" + (" words a minute" if what == "speaking pace" else "s")
