@@ -47,6 +47,9 @@ def test_a_drill_by_path(tmp_path):
         (GOOD.replace('name = "mini"', 'name = "mini'), ":1: invalid TOML: Illegal character '\\n' (a quote \" is not closed on this line"),
         # pasted from a word processor (found by a new user's manager: "Invalid value" said nothing)
         (GOOD.replace('line = "First question?"', 'line = “First question?”'), ":6: invalid TOML: Invalid value (curly quotes “ ” from a word processor: type the text between straight quotes"),
+        # a straight quote inside a tip, and a field given twice (found by a new user's manager: neither said what to do)
+        (GOOD.replace('line = "First question?"', 'line = "Say "First" first?"'), ":6: invalid TOML: Expected newline or end of document after a statement (a straight quote \" inside a text ends it"),
+        (GOOD.replace('name = "mini"', 'name = "mini"\nname = "maxi"'), ":2: invalid TOML: Cannot overwrite a value (this field or table is given twice: keep one of them)"),
         (GOOD.replace('name = "mini"\n', ""), ":1: name: missing required field"),
         (GOOD.replace('id = "two"', 'id = "one"'), ':8: step 2, id: duplicate id "one"'.replace('"one"', "'one'")),
         (GOOD.replace('line = "Second question?"\n', ""), ":7: step 2, line: missing required field"),

@@ -262,14 +262,18 @@ def load_drill_file(path: Path) -> Drill:
     return parse_drill(text, str(path))
 
 
-def _hint(text: str, line: int) -> str:
+def _hint(text: str, line: int, problem: str) -> str:
     """What a manager most likely did on a line TOML refuses: curly quotes from a word processor,
-    or a quote left open."""
+    a quote left open, a quote inside a text, or a field given twice."""
     said = (text.splitlines() or [""])[min(line, len(text.splitlines() or [""])) - 1]
+    if problem.startswith("Cannot overwrite") or problem.startswith("Cannot declare"):
+        return " (this field or table is given twice: keep one of them)"
     if re.search(r"=\s*[“‘]", said):  # (a curly apostrophe inside straight quotes, "we’ll", is fine)
         return " (curly quotes “ ” from a word processor: type the text between straight quotes \" \")"
     if said.count('"') % 2:
         return " (a quote \" is not closed on this line: every text goes between two straight quotes)"
+    if re.search(r'=\s*"[^"]*"[^"#]*"', said):
+        return " (a straight quote \" inside a text ends it: quote words in it with curly quotes “ ”, or write \\\" for each)"
     return ""
 
 
@@ -281,7 +285,7 @@ def parse_drill(text: str, filename: str) -> Drill:
         match = re.search(r"\(at line (\d+), column \d+\)", str(exc))
         line = match.group(1) if match else "1"
         problem = re.sub(r"\s*\(at line.*\)", "", str(exc))
-        raise VoicedrillError(f"{filename}:{line}: invalid TOML: {problem}{_hint(text, int(line))}") from None
+        raise VoicedrillError(f"{filename}:{line}: invalid TOML: {problem}{_hint(text, int(line), problem)}") from None
     except RecursionError:
         raise VoicedrillError(f"{filename}:1: invalid TOML: tables or lists nested too deeply") from None
     return _Validator(text, filename).drill(data)
