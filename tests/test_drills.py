@@ -299,3 +299,17 @@ def test_a_drill_of_your_own_that_one_coming_with_voicedrill_hides_is_listed_as_
     assert any(r.startswith("│ hard-close.toml │ — │ not used: voicedrill comes") for r in rows)
     assert any(r.startswith("│ my-close.toml │ — │ not used: voicedrill comes") for r in rows)
     assert any(r.startswith("│ zz-broken.toml │ — │ broken: zz-broken.toml:3:") for r in rows), rows
+
+
+def test_show_says_a_drills_required_pause_and_steps_in_any_order(cli):
+    """`drills show first-close-recovery` said only "pauses between steps ≤ 1.5 s": a rep learned of
+    the breath it requires before "concern", and that the probes come in any order, from a failed
+    scorecard (found by a new user). At 80 columns a wrapped line keeps its indent."""
+    code, out, err = cli("drills", "show", "first-close-recovery")
+    assert code == 0, err
+    said = " ".join(out.split())
+    assert "concern Is there a concern you have that I haven't addressed? (take a pause of at least 1.5 seconds before it" in said
+    assert "probe-price Is it the price? (in any order with probe-me, probe-company, probe-timing)" in said
+    assert "Rules: the steps in the order written; pauses between questions at most 1.5 seconds, unless a step says otherwise" in said
+    steps = out[out.index("\n1. ") : out.index("Rules:")]
+    assert max(map(len, out.splitlines())) <= 80 and all(line[:1] in " 123456789" for line in steps.splitlines() if line), out

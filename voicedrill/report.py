@@ -18,7 +18,7 @@ from rich.text import Text
 from .align import marked_line
 from .data import (Coaching, counted, CustomerTurn, Mark, Pace, Pause, RepReport, ScorePart, Status, StepResult, Target, Targets, Tip, TurnKind,
                    TurnResult, Word)
-from .drills import Drill, listed_problem
+from .drills import Drill, Order, listed_problem
 from .errors import VoicedrillError
 from .targets import FORMERLY, UNJUDGED, WHAT, figure
 
@@ -386,21 +386,56 @@ def render_drill_list(found: list[tuple[Path, Drill | VoicedrillError]], console
     console.print(Text("From: " + ", ".join(folders) + " — voicedrill drills show NAME for the script"), soft_wrap=True)
 
 
+def step_notes(drill: Drill, step_id: str) -> list[str]:
+    """What a rep should know about one step beyond its line, in words: a pause the drill asks
+    for before it, its own pause limit, the steps it may swap with, whether it may be left out."""
+    notes = []
+    step = next(s for s in drill.steps if s.id == step_id)
+    ids = [s.id for s in drill.steps]
+    before = ids[ids.index(step_id) - 1] if ids.index(step_id) else None
+    low, high = drill.pause_limits(before, step_id) if before else (0.0, drill.max_pause_s)
+    if low:
+        notes.append(f"take a pause of at least {low:g} seconds before it")
+    if before and high != drill.max_pause_s:
+        notes.append(f"the pause before it may be up to {high:g} seconds")
+    if step.group:
+        notes.append("in any order with " + ", ".join(s.id for s in drill.steps if s.group == step.group and s.id != step_id))
+    if step.optional:
+        notes.append("may be left out")
+    if step.repeat:
+        notes.append("may be said again")
+    return notes
+
+
+def drill_rules(drill: Drill) -> list[str]:
+    """A drill's rules as a rep reads them before practising."""
+    rules = ["the steps in the order written" if drill.order == Order.STRICT else "the steps in any order",
+             f"pauses between questions at most {drill.max_pause_s:g} seconds, unless a step says otherwise",
+             f"speaking pace {drill.pace_wpm[0]:.0f}–{drill.pace_wpm[1]:.0f} words a minute"]
+    if drill.last:
+        rules.append(" then ".join(drill.last) + " always last")
+    return rules
+
+
 def render_script(drill: Drill, console: Console) -> None:
     """A drill as a rep reads it before practising: the lines in order, and the rules."""
     console.print(f"[bold]{escape(drill.title)}[/]" + (f"  [dim](from {escape(drill.source)})[/]" if drill.source else ""))
     if drill.description:
         console.print(Text(drill.description, style="italic"))
+    lines = Table.grid(padding=(0, 1))  # a wrapped line keeps its indent
+    lines.add_column(justify="right")
+    lines.add_column()
     for number, step in enumerate(drill.steps, start=1):
-        console.print(f"{number:2d}. [bold]{step.id}[/]  {escape(step.line)}")
+        said = Text.assemble((step.id, "bold"), "  ", step.line)
+        if notes := step_notes(drill, step.id):
+            said.append(f"\n({'; '.join(notes)})", style="yellow")
         if step.variants:
-            console.print(Text("      or: " + " / ".join(step.variants), style="dim"))
-    rules = [f"order: {drill.order}", f"pauses between steps ≤ {drill.max_pause_s:g} s", f"pace {drill.pace_wpm[0]:.0f}–{drill.pace_wpm[1]:.0f} wpm"]
-    if drill.last:
-        rules.append("last: " + " then ".join(drill.last))
-    console.print("Rules: " + "; ".join(rules))
+            said.append("\nor: " + " / ".join(step.variants), style="dim")
+        lines.add_row(f"{number}.", said)
+    console.print(lines)
+    console.print(Text("Rules: " + "; ".join(drill_rules(drill)) + "."))
     if drill.forbidden:
-        console.print("Never say: " + ", ".join(f"“{escape(p)}”" for p in drill.forbidden))
+        console.print(Text("Never say: " + ", ".join(f"“{p}”" for p in drill.forbidden)))
 
 
 def rep_row(report: RepReport) -> dict:

@@ -32,7 +32,7 @@ from ..errors import VoicedrillError
 from ..files import write_atomic, write_file
 from ..plots import fluency_figure, png_bytes, progress_figure, team_figure
 from ..progress import export
-from ..report import counted, summary, summary_line, to_dict
+from ..report import counted, drill_rules, step_notes, summary, summary_line, to_dict
 from ..schema import LARGEST_ID
 from ..team import team_rows
 from ..webpage import REPORT_STYLE, body, rep_section, team_body, title
@@ -287,7 +287,7 @@ class App:
             drill = await run_in_threadpool(load_named_drill, name)
         except VoicedrillError as exc:  # (a drill of the rep's own by its file name, never the server's folders)
             raise HTTPException(404, exc.plain.replace(f"{user_drills_dir()}{os.sep}", "")) from None
-        return self.page(request, "drill.html", drill=drill)
+        return self.page(request, "drill.html", drill=drill, notes={s.id: step_notes(drill, s.id) for s in drill.steps}, rules=drill_rules(drill))
 
     async def upload_drill(self, request: Request) -> Response:
         """A drill file checked line by line; a good one joins the rep's own drills."""
