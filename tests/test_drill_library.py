@@ -8,6 +8,7 @@ from voicedrill.drills import list_drills, load_drill
 from voicedrill.practice import HESITATION_OVER_S, example_pieces, score_file
 from voicedrill.sphinx_engine import SphinxEngine
 from voicedrill.synth import Piece
+from voicedrill.targets import WHAT, judged
 
 DRILLS = ["hard-close", "soft-to-hard", "micro-commitment", "first-close-recovery"]
 GAP_S = 0.5
@@ -134,6 +135,11 @@ def test_first_close_recovery_requires_a_pause(engines, make_rep):
     _, calm = run(engines, make_rep, "first-close-recovery", pieces, "clean")
     pause = next(p for p in calm.pauses if (p.from_step, p.to_step) == ("breathe", "concern"))
     assert not pause.flagged and pause.gap_s >= 1.5
+    # the breath is no pause between questions: the rep that took it has the shorter longest pause,
+    # and meets the pause target the rushed one sets (found by a new user: it was 2.0 s, target 0.6 s)
+    assert calm.longest_pause_s < 1.0 and report.by_the_script
+    pause_target = next(t for t in judged(calm, [report] * 3).targets.results if t.what == WHAT[1])
+    assert pause_target.met, pause_target
 
 
 def test_probes_may_come_in_any_order(engines, make_rep):

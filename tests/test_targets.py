@@ -7,6 +7,7 @@ import io
 import json
 from dataclasses import replace
 
+import numpy as np
 from rich.console import Console
 
 from voicedrill.analysis import analyse
@@ -175,6 +176,23 @@ def test_a_runs_page_draws_the_fluency_curve_against_the_targets(tmp_path, drill
     assert [t.get_text() for t in one.get_xticklabels() if t.get_text()] == ["2"]
     assert "the drill's limit" in [line.get_label() for line in pause.get_lines()]
     assert "the fluency curve" in page(reps)
+    store.close()
+
+
+def test_the_fluency_curve_leaves_out_the_reps_the_scorecard_does_not_time(tmp_path, drill):
+    """A payment-first rep and one with a phrase to avoid are "not timed" on their scorecards, yet
+    the fluency curve drew their quick times (found by a new user)."""
+    from voicedrill.plots import fluency_figure
+
+    store = Store(tmp_path / "h.db")
+    session = Session.of("drill", drill, "fake", "none")
+    made = [rep(drill, 0.5), rep(drill, 0.3, first="payment"), rep(drill, 0.3, said="So you want to do it?"), rep(drill, 0.4)]
+    for number, report in enumerate(made, 1):
+        store.save_rep(session, number, report, "mic")
+    time, pause = fluency_figure(store.reps(session=session.id)).axes
+    for ax in (time, pause):
+        drawn = ax.get_lines()[-1 if ax is time else 1].get_ydata()
+        assert [bool(np.isnan(y)) for y in drawn] == [False, True, True, False], drawn
     store.close()
 
 

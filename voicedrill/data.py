@@ -205,7 +205,9 @@ class RepReport:
     # headline figures, read off the verdicts above (never re-judged against a limit)
     @property
     def longest_pause_s(self) -> float | None:
-        return max((p.gap_s for p in self.pauses), default=None)
+        """The longest pause between questions: a pause the drill asks for ("take a breath") is not
+        one (with it, the target was set by a rep that skipped the breath, and missed by every rep that took it)."""
+        return max((p.gap_s for p in self.pauses if not p.min_s), default=None)
 
     @property
     def flagged_pauses(self) -> int:
@@ -250,6 +252,11 @@ class RepReport:
     def handoff_s(self) -> float | None:
         """Time from the first question to the handoff, for a complete rep."""
         return self.duration_s if self.complete else None
+
+    @property
+    def timed_s(self) -> float | None:
+        """The time a rep's targets and fluency curve take: through the handoff, said by the script."""
+        return self.handoff_s if self.by_the_script else None
 
     @property
     def fix_first(self) -> str | None:

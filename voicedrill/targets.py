@@ -39,7 +39,7 @@ def judged(report: RepReport, past: Sequence[RepReport]) -> RepReport:
         return report
     time, pause, pace = bests(recent)
     scripted = report.by_the_script  # a rep that skipped or jumped a step is short, not fast, and has fewer pauses
-    values = (report.handoff_s if scripted else None, report.longest_pause_s or 0.0 if scripted else None, report.pace.speech_wpm)
+    values = (report.timed_s, report.longest_pause_s or 0.0 if scripted else None, report.pace.speech_wpm)
     results = tuple(Target(what, target, value, _met(what, value, target) and (what == WHAT[1] or _in_band(report)))
                     for what, target, value in zip(WHAT, (time, pause, pace), values) if target is not None)
     return replace(report, targets=Targets(len(recent), results))
