@@ -407,3 +407,15 @@ def test_a_concern_the_rep_went_straight_past_is_coached_and_one_they_answered_i
     console = Console(file=io.StringIO(), width=200, color_system=None)
     render(ignored, console)
     assert "“Can I think about it?”: back in" in console.file.getvalue() and "not answered: you went straight on" in console.file.getvalue()
+
+
+def test_a_line_said_three_times_is_shown_as_such(drill):
+    """The steps table said "said twice ×3" for a line said three times (found by a new user)."""
+    from voicedrill.report import steps_grid
+
+    phone = lines(drill, "phone")[0]
+    words = timeline(*lines(drill, "name"), 0.4, phone, 0.4, phone, 0.4, phone, 0.4, *lines(drill, *ALL[2:]))
+    report = analyse(words, drill, "fake", 40.0)
+    assert next(s for s in report.steps if s.id == "phone").count == 3
+    row = next(r for r in steps_grid(report).rows if r[0].text == "phone")
+    assert row[1].text == "said 3 times"

@@ -226,7 +226,7 @@ class Grid:
 
 def steps_grid(report: RepReport, title: str = "") -> Grid:
     rows = tuple(
-        (Cell(s.id), Cell(STATUS_LABEL[s.status] + (f" ×{s.count}" if s.count > 2 else ""), s.status), Cell(fmt_seconds(s.start)),
+        (Cell(s.id), Cell(f"said {s.count} times" if s.status == Status.REPEATED and s.count > 2 else STATUS_LABEL[s.status], s.status), Cell(fmt_seconds(s.start)),
          Cell(s.line or s.heard, words=script_words(s) if s.line and s.status != Status.MISSING else ()))
         for s in report.steps
     )
