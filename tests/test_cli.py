@@ -201,3 +201,20 @@ def test_usage_mistakes_are_one_line(args):
     run = voicedrill(*args)
     assert run.returncode == 2
     assert run.stderr.count("\n") == 1 and ": error: " in run.stderr and "--help" in run.stderr
+
+
+def test_version_and_which_model_in_plain_words(cli, monkeypatch, tmp_path):
+    """`voicedrill --version` was refused; `model path` with no vosk model was an error although
+    the built-in recogniser works (found by a new user)."""
+    from voicedrill import __version__
+
+    code, out, err = cli("--version")
+    assert code == 0 and out.strip() == f"voicedrill {__version__}"
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.delenv("VOICEDRILL_MODEL", raising=False)
+    monkeypatch.chdir(tmp_path)
+    code, out, err = cli("model", "path")
+    if code == 0:
+        pytest.skip(f"a vosk model is installed here: {out}")
+    assert code == 1 and out == "" and "uses pocketsphinx (built in)" in err and "error" not in err

@@ -337,7 +337,8 @@ class MicSource:
         try:
             self._sd.check_input_settings(device=device, channels=1, samplerate=RATE, dtype="int16")
         except (self._sd.PortAudioError, ValueError) as exc:  # no device, or it can't do 16 kHz mono
-            raise VoicedrillError(f"no usable microphone ({exc}); feed a recording instead with --input FILE") from None
+            why = "none is connected" if "-1" in str(exc) or "No Default" in str(exc) else "it cannot record 16 kHz mono"  # (PortAudio's words otherwise)
+            raise VoicedrillError(f"no usable microphone ({why}): plug one in", "--input FILE") from None
         self.device = device
         self.block = int(RATE * block_s)
         self.stall_s = stall_s

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from rich.console import Console
 
+from . import __version__
 from .errors import VoicedrillError
 from .files import reason
 from .schema import DB_ENV, LARGEST_ID
@@ -144,6 +145,7 @@ def ref(text: str) -> tuple[str, int | None]:
 
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="voicedrill", description="Practise the hard close out loud, offline.")
+    parser.add_argument("--version", action="version", version=f"voicedrill {__version__}")
     parser.add_argument("--db", type=_given("a history file, or a team database postgresql://user@host/db"), default=None, metavar="FILE_OR_URL",
                         help="the history: a file, or a team database postgresql://user@host/db (default $VOICEDRILL_DB, else your own file)")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -669,8 +671,9 @@ def _model(args: argparse.Namespace, err: Console) -> int:
 
     if args.model_command == "path":
         found = models.resolve(args.model)
-        if found is None:
-            raise VoicedrillError(models.missing_model_message())
+        if found is None:  # (not a mistake: the built-in recogniser is used; status 1, as `which` says "none")
+            err.print("no vosk model here, so voicedrill uses pocketsphinx (built in). For vosk: voicedrill model download", markup=False)
+            return 1
         print(found.path)
         err.print(f"({found.why})", markup=False)
         return 0

@@ -13,5 +13,5 @@ class VoicedrillError(Exception):
 
     def said_to(self, args: object) -> str:
         """The message for a command whose parsed `args` are given: the option only if it has it."""
-        has = self.option and hasattr(args, self.option.lstrip("-").replace("-", "_"))
+        has = self.option and hasattr(args, self.option.split()[0].lstrip("-").replace("-", "_"))  # ("--input FILE")
         return str(self) if has else self.plain
