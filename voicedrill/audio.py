@@ -337,7 +337,7 @@ class MicSource:
         try:
             self._sd.check_input_settings(device=device, channels=1, samplerate=RATE, dtype="int16")
         except (self._sd.PortAudioError, ValueError) as exc:  # no device, or it can't do 16 kHz mono
-            why = "none is connected" if "-1" in str(exc) or "No Default" in str(exc) else "it cannot record 16 kHz mono"  # (PortAudio's words otherwise)
+            why = "it cannot record 16 kHz mono" if _any_input(self._sd) else "none is connected"  # (not PortAudio's words)
             raise VoicedrillError(f"no usable microphone ({why}): plug one in", "--input FILE") from None
         self.device = device
         self.block = int(RATE * block_s)
@@ -385,6 +385,14 @@ def input_devices() -> list[tuple[int, str]]:
                 continue
             usable.append((index, str(device.get("name", f"input {index}"))))
     return usable
+
+
+def _any_input(sd) -> bool:
+    """Is there a device that records at all?"""
+    try:
+        return any(device["max_input_channels"] > 0 for device in sd.query_devices())
+    except sd.PortAudioError:
+        return False
 
 
 def _sounddevice():
