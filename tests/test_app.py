@@ -214,6 +214,22 @@ def test_a_broken_drill_upload_shows_its_line_and_a_good_one_can_be_practised(se
     assert page.eval_on_selector_all("[data-step]", "els => els.map(e => e.dataset.step)") == ["hello", "name"]
 
 
+def test_uploading_a_drill_of_the_same_name_keeps_the_earlier_one(client, tmp_path):
+    """An upload replaced a manager's edited drill of the same name with no trace (found by a new
+    user): the earlier file is kept beside it, under a name no drill list reads, and the page says where."""
+    folder = tmp_path / "data" / "voicedrill" / "drills"
+    first = client.post("/drills", files={"file": ("greeting.toml", GOOD_DRILL, "text/plain")}, follow_redirects=False)
+    assert first.headers["location"] == "/drills/team-greeting?added=1"
+    edited = GOOD_DRILL.replace(b"Hi, thanks for calling.", b"Hello, thanks for calling.")
+    second = client.post("/drills", files={"file": ("greeting.toml", edited, "text/plain")})
+    (earlier,) = folder.glob("team-greeting.toml.*.earlier")
+    assert earlier.read_bytes() == GOOD_DRILL and (folder / "team-greeting.toml").read_bytes() == edited
+    assert f"which is kept as {earlier.name} in your drills folder" in " ".join(second.text.split())
+    assert [p.name for p in folder.glob("*.toml")] == ["team-greeting.toml"]  # (the drills list reads only these)
+    again = client.post("/drills", files={"file": ("greeting.toml", edited, "text/plain")}, follow_redirects=False)
+    assert again.headers["location"].endswith("added=1") and len(list(folder.glob("*.earlier"))) == 1  # the same file again: nothing to keep
+
+
 def test_the_api_check_answers_what_check_json_prints_and_where_the_rep_went(server, reps, cli, tmp_path, monkeypatch):
     app, base = server
     client = TestClient(asgi(app), base_url="http://127.0.0.1:8000")

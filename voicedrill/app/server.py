@@ -287,7 +287,8 @@ class App:
             drill = await run_in_threadpool(load_named_drill, name)
         except VoicedrillError as exc:  # (a drill of the rep's own by its file name, never the server's folders)
             raise HTTPException(404, exc.plain.replace(f"{user_drills_dir()}{os.sep}", "")) from None
-        return self.page(request, "drill.html", drill=drill, notes={s.id: step_notes(drill, s.id) for s in drill.steps}, rules=drill_rules(drill))
+        return self.page(request, "drill.html", drill=drill, notes={s.id: step_notes(drill, s.id) for s in drill.steps}, rules=drill_rules(drill),
+                         drills_folder=user_drills_dir())
 
     async def upload_drill(self, request: Request) -> Response:
         """A drill file checked line by line; a good one joins the rep's own drills."""
@@ -309,12 +310,12 @@ class App:
                 return await self.drills_page(request, 400, mistakes=[(m, _line_named(m, shown, data)) for m in said])
         if drill.name in shipped_names():
             return await self.drills_page(request, 400, error=f"{shown}: a drill that comes with voicedrill is called {drill.name!r}; give yours another name")
-        replaced = (user_drills_dir() / f"{drill.name}.toml").is_file()
         try:
-            await run_in_threadpool(_save_drill, drill.name, data)
+            earlier = await run_in_threadpool(_save_drill, drill.name, data)
         except VoicedrillError as exc:
             return await self.drills_page(request, 400, error=exc.plain)
-        return RedirectResponse(f"/drills/{drill.name}?{'replaced' if replaced else 'added'}=1", status_code=303)
+        said = f"kept={quote(earlier)}" if earlier else "added=1"
+        return RedirectResponse(f"/drills/{drill.name}?{said}", status_code=303)
 
     async def unavailable(self, request: Request, exc: VoicedrillError) -> Response:
         """The history (or a drill) could not be used for this page: said in words, never a stack trace."""
@@ -346,13 +347,22 @@ def _keep_upload(upload: UploadFile) -> Path:
     return path
 
 
-def _save_drill(name: str, data: bytes) -> None:
+def _save_drill(name: str, data: bytes) -> str | None:
+    """Save an uploaded drill among the rep's own. A different one of that name is kept beside it,
+    dated, under a name no drill list reads (an upload replaced it without a trace): its file name."""
     folder = user_drills_dir()
+    target = folder / f"{name}.toml"
     try:
         folder.mkdir(parents=True, exist_ok=True)
+        before = target.read_bytes() if target.is_file() else None
     except OSError as exc:
         raise VoicedrillError(f"cannot save the drill in {folder} ({exc.strerror})") from None
-    write_file(folder / f"{name}.toml", data)
+    earlier = None
+    if before is not None and before != data:
+        earlier = f"{name}.toml.{datetime.now():%Y%m%d-%H%M%S}.earlier"
+        write_file(folder / earlier, before)
+    write_file(target, data)
+    return earlier
 
 
 def asgi(app: App, host: str = "127.0.0.1", port: int = 8000) -> Guard:
