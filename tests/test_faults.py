@@ -564,15 +564,17 @@ def test_readers_leave_nothing_beside_the_history(db, cli, command):
     assert sorted(p.name for p in db.parent.iterdir()) == ["history.db"] and len(ids(db)) == 3
 
 
-@pytest.mark.parametrize("damage", ["cut", "a number past a float", "nested past the stack"])
+@pytest.mark.parametrize("damage", ["cut", "a number past a float", "nested past the stack", "a list of no objects"])
 def test_a_damaged_rep_row_is_left_out_and_named(db, cli, history_bytes, line_wav, damage):
-    """A number past a float (1 and 400 zeros) or a report nested 200 000 deep was a traceback in
-    every command, and `check` lost the new rep to it (found by an attack)."""
+    """A number past a float (1 and 400 zeros), a report nested 200 000 deep, or a customer's turns
+    that are not objects ("customer": "x") was a traceback in every command, and `check` lost the
+    new rep to it (found by attacks)."""
     db.write_bytes(history_bytes)
     with sqlite3.connect(db) as con:
         report = con.execute("SELECT report FROM reps WHERE id = 7").fetchone()[0]
         damaged = {"cut": '{"half', "a number past a float": report.replace('"audio_s": ', '"audio_s": 1' + "0" * 400 + ", \"was\": ", 1),
-                   "nested past the stack": "[" * 200000 + "]" * 200000}[damage]
+                   "nested past the stack": "[" * 200000 + "]" * 200000,
+                   "a list of no objects": json.dumps(json.loads(report) | {"customer": "x"})}[damage]
         con.execute("UPDATE reps SET report = ? WHERE id = 7", (damaged,))
     for command in (["history"], ["export"], ["report", "s1"], ["check", line_wav]):
         code, out, err = cli(*command)
@@ -1022,6 +1024,8 @@ SPOILED = {
     "one-value pace": lambda r: r["session"].update(pace_wpm=[1]),
     "no source": lambda r: r.update(source=None),
     "a list": lambda r: (r.clear(), r.update(x=[])),
+    "turns that are not objects": lambda r: r["report"].update(customer=[None]),  # (found by an attack: a traceback in every command)
+    "nested past the stack": lambda r: None,
 }
 
 
@@ -1030,7 +1034,7 @@ def test_a_pending_file_of_the_wrong_shape_is_left_with_a_note(db, cli, drill, c
     path = _real_pending(db, drill)
     record = json.loads(path.read_text())
     SPOILED[case](record)
-    path.write_text(json.dumps(record))
+    path.write_text(json.dumps(record) if case != "nested past the stack" else "[" * 200000)
     for _ in range(2):  # and again: nothing breaks for good
         code, out, err = cli("history")
         assert code == 0 and "Traceback" not in err and f"{path.name} is not a rep voicedrill can read" in err, err

@@ -700,7 +700,7 @@ def _import_rep_folders(db: sqlite3.Connection, root: Path) -> None:
                 record = json.loads(path.read_text(encoding="utf-8"))
                 report, number, saved_at = record["report"], int(record["rep"]), datetime.fromisoformat(record["saved_at"])
                 typed = from_dict(report)  # a whole report
-            except (OSError, ValueError, KeyError, TypeError):
+            except (OSError, RecursionError, *DAMAGED_ROW):
                 continue  # not a rep file we wrote; leave it be
             if number in seen or not 0 < number < 2**31:
                 continue

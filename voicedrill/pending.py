@@ -75,7 +75,7 @@ def read(path: Path) -> dict | None:
     file cannot be read as one (it is then left where it is)."""
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # (RecursionError: nesting past Python's stack)
         return None
     return record if isinstance(record, dict) else None
 

@@ -93,8 +93,11 @@ def to_dict(report: RepReport) -> dict:
 
 def from_dict(data: dict) -> RepReport:
     """A stored report back as a RepReport (the inverse of to_dict, at its rounding); a damaged one
-    (a figure that is not a number, a text that is not text) raises ValueError."""
-    return _checked(_report(data))
+    (a figure that is not a number, a text that is not text, a list that holds no objects) raises ValueError."""
+    try:
+        return _checked(_report(data))
+    except (AttributeError, IndexError) as exc:  # ("customer": "x" has no .get): damaged, like any other
+        raise ValueError(f"not a report: {exc}") from None
 
 
 def _checked(report: RepReport) -> RepReport:
