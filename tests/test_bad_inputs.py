@@ -188,6 +188,22 @@ def test_other_containers_cut_short_are_refused_too(tmp_path, cli, speech, kind,
     cli.refused(["check", path], f"the recording is cut short: the file holds {seconds / 2:.1f} s of the {seconds:.1f} s it should", path)
 
 
+@pytest.mark.parametrize("kind, subtype, name", [("WAV", "GSM610", "phone.wav"), ("AIFF", "GSM610", "phone.aiff"), ("WAV", "G721_32", "g721.wav"),
+                                                  ("AU", "G723_24", "g723.au"), ("WAV", "NMS_ADPCM_16", "nms.wav"), ("XI", "DPCM_8", "sample.xi")])
+def test_a_sound_encoding_that_cannot_be_read_through_is_refused(tmp_path, cli, speech, kind, subtype, name):
+    """Telephone encodings libsndfile opens but cannot read through (GSM 6.10, G.721, …) passed the
+    header check and were a traceback in check, drill and the app (found by an attack)."""
+    path = tmp_path / name
+    sf.write(str(path), speech[::2], 8000, subtype=subtype, format=kind)
+    cli.refused(["check", path], "which voicedrill cannot read; save it as WAV (16-bit PCM), FLAC or OGG", path)
+
+
+def test_raw_samples_with_no_header_are_refused(tmp_path, cli, speech):
+    path = tmp_path / "rep.raw"
+    path.write_bytes((speech * 32767).astype(np.int16).tobytes())
+    cli.refused(["check", path], "not a readable audio file", path)
+
+
 def test_a_whole_recording_whose_trailing_tag_is_cut_is_still_a_rep(tmp_path, cli, speech):
     """A WAV whose audio is whole and whose LIST tag after it is cut: the file's size note says
     "should be" less, and the first W64/AIFF fix refused it as cut short (found by a review)."""

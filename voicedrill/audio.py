@@ -54,8 +54,11 @@ def probe(path: str | Path) -> AudioInfo:
             info = AudioInfo(path, f.samplerate, f.channels, f.frames)
             compressed = f.format == "MPEG"
             cut = _cut_short(f.extra_info)
-    except (sf.LibsndfileError, OSError, RuntimeError):  # the decoder's own words mean nothing to a rep
+            unreadable = None if f.seekable() else f.subtype_info  # (GSM 6.10, G.721, …: opened, but not read through)
+    except (sf.LibsndfileError, OSError, RuntimeError, TypeError):  # the decoder's own words mean nothing to a rep (TypeError: raw samples, no header)
         raise VoicedrillError(f"{path}: not a readable audio file (another format, or damaged); use WAV, FLAC or OGG") from None
+    if unreadable:
+        raise VoicedrillError(f"{path}: its sound is stored as {unreadable}, which voicedrill cannot read; save it as WAV (16-bit PCM), FLAC or OGG")
     should_s = info.seconds * cut[1] / cut[0] if cut else info.seconds
     if should_s - info.seconds >= CUT_S:
         raise VoicedrillError(f"{path}: the recording is cut short: the file holds {info.seconds:.1f} s of the {should_s:.1f} s it "
