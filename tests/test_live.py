@@ -549,6 +549,18 @@ def test_ctrl_c_keeps_completed_reps(tmp_path, pieces, make_rep, signum):
     assert "Traceback" not in err
 
 
+def test_closing_the_terminal_stops_the_run_without_a_traceback(tmp_path, pieces, make_rep):
+    """Closing the terminal sends SIGHUP to the whole process group: it killed multiprocessing's
+    resource tracker too, which printed a traceback per queue on the way out (found by an attack)."""
+    clean, _ = make_rep(pieces, "clean")
+    proc = voicedrill("drill", "--reps", "3", "--input", str(clean), "--speed", "8", "--out", str(tmp_path), "--no-speech", start_new_session=True)
+    wait_into_rep_3(proc)
+    os.killpg(proc.pid, signal.SIGHUP)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 129 and "Traceback" not in err and "resource_tracker" not in err, err
+    assert "2 reps saved" in out
+
+
 def test_killed_run_leaves_completed_reps_intact(tmp_path, pieces, make_rep):
     """SIGKILL (no chance to clean up) mid-rep 3: reps 1–2 are whole, nothing half-written."""
     clean, _ = make_rep(pieces, "clean")

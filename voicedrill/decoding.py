@@ -18,6 +18,7 @@ import queue
 import signal
 import time
 from collections.abc import Callable, Iterator
+from contextlib import suppress
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
@@ -171,15 +172,17 @@ class Twin:
 
     def __init__(self, recipe: Callable[[], Engine]):
         context = multiprocessing.get_context("spawn")  # no fork: the app's threads stay out of it
-        self._requests = context.Queue()
-        self._requests.cancel_join_thread()  # exiting never waits on a child that has gone
-        self._replies = context.Queue()
-        self._process = context.Process(target=_serve, args=(recipe, self._requests, self._replies), daemon=True, name="voicedrill-decoder")
-        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})  # a Ctrl-C while the child starts is not its to print
+        # A Ctrl-C while the child starts is not its to print; and the terminal closing (SIGHUP to the
+        # whole group) is the parent's to handle: it killed multiprocessing's resource tracker, started
+        # with the first queue, which then printed a traceback per queue. Both keep the mask they start with.
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGHUP})
         try:
-            self._process.start()
-        except OSError:  # no memory or processes left for it: never ready, every rep decodes here
-            pass
+            self._requests = context.Queue()
+            self._requests.cancel_join_thread()  # exiting never waits on a child that has gone
+            self._replies = context.Queue()
+            self._process = context.Process(target=_serve, args=(recipe, self._requests, self._replies), daemon=True, name="voicedrill-decoder")
+            with suppress(OSError):  # no memory or processes left for it: never ready, every rep decodes here
+                self._process.start()
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         self._streams = 0
