@@ -1225,3 +1225,18 @@ def test_an_empty_name_is_refused_as_empty(db, cli, line_wav, tmp_path, monkeypa
     before = sorted(tmp_path.rglob("*"))
     cli.refused([a.format(wav=line_wav) for a in args], "is empty; give ")
     assert sorted(tmp_path.rglob("*")) == before and not db.exists()
+
+
+@pytest.mark.parametrize("name, args", [("history.wav", ["synth", "{db}"]),
+                                        ("history.jsonl", ["drill", "--input", "{wav}", "--no-save", "--no-speech", "--speed", "0", "--events", "{db}"])])
+def test_a_command_that_never_opens_the_history_does_not_write_over_it(tmp_path, cli, line_wav, monkeypatch, name, args):
+    """`synth` and `drill --no-save` never open the history, so the guard that keeps outputs off it
+    did not apply: `synth history.wav` replaced a history of that name with a recording (found by an attack)."""
+    db = tmp_path / name
+    monkeypatch.setenv(DB_ENV, str(db))
+    assert cli("check", line_wav)[0] == 0
+    before = digest(db)
+    run = subprocess.run([sys.executable, "-m", "voicedrill.cli", *[a.format(db=db, wav=line_wav) for a in args]],
+                         capture_output=True, text=True, timeout=120)  # (a process of its own: this one has opened the history)
+    assert run.returncode == 2 and f"{db}: that is your history" in run.stderr and "Traceback" not in run.stderr, run.stderr
+    assert digest(db) == before

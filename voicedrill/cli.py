@@ -308,6 +308,11 @@ def _run(args: argparse.Namespace, err: Console) -> int:
 
 
 def _command(args: argparse.Namespace, err: Console) -> int:
+    from .files import keep_safe
+    from .history import db_path
+
+    for suffix in ("", "-wal", "-shm"):  # no output replaces this computer's history, opened or not (synth, --no-save)
+        keep_safe(f"{db_path()}{suffix}", "your history")
     if args.command == "sync":
         return _sync(args, err)
     if args.command == "check":
