@@ -418,15 +418,21 @@ def test_an_unreadable_pending_file_is_left_where_it_is_with_a_note(db, cli):
     assert (folder / "rep-bogus.json").read_text() == "{not json"
 
 
-def test_nowhere_to_keep_a_rep_is_one_clear_line(db, cli, line_wav, monkeypatch):
+@pytest.mark.parametrize("command", [["check"], ["check", "--json"], ["drill", "--speed", "0", "--no-speech", "--input"]])
+def test_nowhere_to_keep_a_rep_is_one_clear_line_after_its_scorecard(db, cli, line_wav, monkeypatch, command):
+    """Every place a rep may go is full: one line says so, after the scorecard (or the JSON), which
+    is all that is left of the rep; neither was shown, and drill said no rep was finished (found by an attack)."""
     def full(*args):
         raise history.VoicedrillError("history database: the disk is full")
 
     monkeypatch.setattr(history, "_insert", full)
     monkeypatch.setattr(pending, "folders", lambda path: [Path("/proc/voicedrill-cannot")])
-    code, out, err = cli("check", line_wav)
+    code, out, err = cli(*command, line_wav)
     assert code == 2 and err.splitlines()[-1].startswith("voicedrill: error: the rep could not be kept anywhere")
     assert "Traceback" not in err and "/proc/voicedrill-cannot" in err
+    assert "the scorecard above is all there is of this rep" in (out if "drill" in command else err.splitlines()[-1]), (out, err)
+    assert json.loads(out)["steps"] if "--json" in command else "Score " in out
+    assert "no rep was finished" not in out
 
 
 # --- full disks: old files stay whole, one line says so ---------------------------------------

@@ -371,17 +371,24 @@ def _check(args: argparse.Namespace, err: Console) -> int:
     session = history.Session.of("check", drill, engine.name, engine.model_name, user)
     with interrupt_after(lambda: True):  # transcribed: kept and shown with where it went, Ctrl-C or not (a locked history waits)
         report = with_targets(store, drill, report, user)
-        saved = keep_check(store, session, info, report, tracker) if store is not None else None
+        try:
+            saved = keep_check(store, session, info, report, tracker) if store is not None else None
+        except VoicedrillError as exc:  # kept nowhere (every place full): shown at least, then said
+            lost, saved = exc, None
+        else:
+            lost = None
         if args.json:
             print(to_json(report), flush=True)
         else:
             render(report, Console(highlight=False), title=f"{drill.title} — {audio.name}")
         if store is not None:
             _close(store, err)
-            if saved.rep is not None:
-                err.print(f"saved as rep {saved.rep} (voicedrill report {saved.rep} --html rep.html)", markup=False)
-            else:
-                err.print(f"voicedrill: {saved.waiting}", markup=False, soft_wrap=True)
+        if saved is not None and saved.rep is not None:
+            err.print(f"saved as rep {saved.rep} (voicedrill report {saved.rep} --html rep.html)", markup=False)
+        elif saved is not None:
+            err.print(f"voicedrill: {saved.waiting}", markup=False, soft_wrap=True)
+    if lost:
+        raise VoicedrillError(f"{lost}; the scorecard above is all there is of this rep")
     return 0
 
 

@@ -256,7 +256,7 @@ class Kept:
 def saved_line(run: DrillRun, keeper: Keeper) -> str:
     """Where the run's reps went, counted per place."""
     if not run.saved:
-        return "no rep was finished, so nothing was saved"
+        return "nothing was saved" if run.unkept else "no rep was finished, so nothing was saved"
     folder = [f"{keeper.folder} (some files could not be written, see above)" if keeper.files_failed else str(keeper.folder)] if keeper.folder is not None else []
     if keeper.store is None:
         return f"{counted(len(run.saved), 'rep')} saved in {folder[0]}" if folder else f"{counted(len(run.saved), 'rep')} not saved (--no-save)"
@@ -279,6 +279,7 @@ class DrillRun:
     interrupted: bool = False
     status: int = 130  # the shell's status for a run a signal stopped (130: Ctrl-C)
     dropped: int | None = None  # the rep stopped before its handoff (not scored or saved)
+    unkept: int | None = None  # the rep scored and shown, but kept nowhere (every place full)
     overflows: int = 0
     error: VoicedrillError | None = None  # the input failed mid-run (e.g. the microphone went away)
 
@@ -366,7 +367,13 @@ def run_drill(
                 heard_something(report, f"rep {number} ({name})" if name else f"rep {number}", "is it a recording of the drill said out loud?" if name
                                 else "check that the microphone is on and not muted, then start again")
                 run.overflows += getattr(source, "overflows", 0)
-                kept = keeper.keep(number, report, rep, getattr(source, "name", "microphone"))
+                try:
+                    kept = keeper.keep(number, report, rep, getattr(source, "name", "microphone"))
+                except VoicedrillError as exc:  # kept nowhere (every place full): shown at least, and the run stops
+                    screen.scored(number, report, Kept(problems=[f"{exc}; the scorecard above is all there is of this rep"]),
+                                  f"Rep {number} — {drill.title}  (not saved)")
+                    run.unkept = number
+                    raise
                 run.reports.append(report)
                 run.kept.append(kept)
                 screen.scored(number, report, kept, f"Rep {number} — {drill.title}  ({'saved: ' + kept.where if kept.places else 'not saved: --no-save'})")
