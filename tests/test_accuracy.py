@@ -116,7 +116,8 @@ def test_live_the_breath_before_a_line_is_on_the_meter_as_on_the_scorecard(human
     assert [p.gap_s for p in live.pauses] == [p.gap_s for p in checked.pauses]
     gap = next(p.gap_s for p in checked.pauses if p.from_step == "leisure")
     assert abs(readings[-1] - gap) <= 0.05
-    assert all(b >= a - 0.02 for a, b in zip(readings, readings[1:]))
+    # (the breath is 0.3 s; where the line after it starts moves by a frame or two as its guess is revised)
+    assert all(b >= a - 0.05 for a, b in zip(readings, readings[1:]))
 
 
 @pytest.mark.parametrize("snr_db", [30.0, 12.0])

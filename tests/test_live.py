@@ -63,8 +63,11 @@ def test_live_ticks_the_right_steps_and_matches_check(drill, sphinx, pieces, mak
     assert {e.step for e in ticks} == heard
     assert [e.step for e in ticks] == [s.label for s in segments if s.label in heard]  # ticked in spoken order
     assert [e.type for e in (events[0], events[-1])] == [EventType.REP_START, EventType.REP_END]
-    if case == "swap":
-        assert [e.step for e in ticks if e.out_of_order] == ["notes"]  # marked the moment it was heard late
+    if case == "swap":  # payment said before the notes: told the moment the notes show it came early
+        assert not any(e.out_of_order for e in ticks) and [s.id for s in checked.steps if s.status == "out_of_order"] == ["payment"]
+        (told,) = [e for e in events if e.type == EventType.OUT_OF_ORDER]
+        assert told.step == "payment" and told.text == "payment must come after notes"
+        assert next(e for e in ticks if e.step == "notes").t <= told.t <= next(e for e in ticks if e.step == "handoff").t
 
 
 def test_payment_said_early_is_marked_live_as_on_the_scorecard(drill, sphinx, pieces, make_rep):
@@ -851,13 +854,19 @@ def test_a_guess_under_way_ticks_its_step_only_with_its_keyword_or_as_the_step_e
 
     rep = LiveRep(drill, sphinx)
     rep.decoding.close()
+    name = "what's the best any older the account"
     rep.decoding = Guesses([
-        Heard(0.1, [], said("what's the best any older the account")),  # the name line misheard: no keyword, but the step expected
-        Heard(0.2, [], said("what's the best any older the account and what's a good fun this address here")),  # read as the email: not expected (the phone is), no keyword
-        Heard(0.3, [], said("what's the best any older the account and what's a good fun number for")),  # revised: the phone, with its keyword
+        Heard(0.1, [], said(name)),  # the name line misheard: no keyword, but the step expected…
+        Heard(0.3, [], said(name)),  # …ticked once the guess has held it GUESS_HOLD_S
+        Heard(0.4, [], said(f"{name} and what's a good fun this address here")),  # read as the email: not expected (the phone is), no keyword
+        Heard(0.5, [], said(f"{name} and what's a good fun this address here")),
+        Heard(0.6, [], said(f"{name} and what's a good fun number for")),  # revised: the phone, with its keyword…
+        Heard(0.7, [], said(name)),  # …named for a tenth of a second: not shown
+        Heard(0.8, [], said(f"{name} and what's a good fun number for")),
+        Heard(1.0, [], said(f"{name} and what's a good fun number for you")),  # held: ticked
     ])
     shown = []
-    for _ in range(3):
+    for _ in range(8):
         rep.feed(np.zeros(1600, dtype=np.int16))
         shown.append(sorted(rep.state.heard))
-    assert shown == [["name"], ["name"], ["name", "phone"]]  # the email was never shown ticked
+    assert shown == [[], ["name"], ["name"], ["name"], ["name"], ["name"], ["name"], ["name", "phone"]]  # the email never shown ticked

@@ -38,6 +38,7 @@ MAX_TAIL_WORDS = 64  # …and never more than this many words are aligned again 
 PLACING_S = 0.5  # the recogniser names a word within this much decoded audio after it ends
 WORD_TAIL_S = 0.25  # …and may end it this much before its sound does (an "um" fading out)
 ONSET_S = 0.05  # …and start it up to this much before the sound the meter hears (measured: 0.02–0.03 s)
+GUESS_HOLD_S = 0.15  # a guess under way ticks a new step once it has named it this long (see LiveRep._ticking)
 UNHEARD_ASK_S = 5.0  # no word heard this long into a rep: the screen asks about the microphone…
 UNHEARD_END_S = 20.0  # …and from a microphone the rep ends here (practice.heard_something: no rep)
 UNHEARD_ASK = "nothing heard yet: is the microphone on?"
@@ -46,6 +47,7 @@ UNHEARD_ASK = "nothing heard yet: is the microphone on?"
 class EventType(StrEnum):
     REP_START = "rep_start"
     STEP = "step"
+    OUT_OF_ORDER = "out_of_order"  # a step ticked in order, shown out of it by a step said after it
     PAUSE_ALARM = "pause_alarm"
     CUSTOMER = "customer"
     REP_END = "rep_end"
@@ -63,13 +65,14 @@ class LiveEvent:
     word_end_s: float | None = None  # step: when its last word ended
     after: str | None = None  # pause_alarm: the step the pause follows; customer: the step answered
     kind: TurnKind | None = None  # a customer line
-    text: str | None = None  # customer: the line
+    text: str | None = None  # customer: the line; out_of_order: the rule it broke
 
     def to_dict(self) -> dict:
         """The event as one JSON object of the --events stream."""
         fields = {
             EventType.REP_START: (),
             EventType.STEP: ("step", "out_of_order"),
+            EventType.OUT_OF_ORDER: ("step", "text"),
             EventType.PAUSE_ALARM: ("after",),
             EventType.CUSTOMER: ("kind", "after", "text"),
             EventType.REP_END: (),
@@ -197,9 +200,11 @@ class LiveRep:
         self._aligner = LiveAligner(drill)
         self._samples = 0
         self._announced: dict[str, LiveEvent] = {}  # every step event raised, first time only
+        self._told_late: set[str] = set()  # steps ticked in order, then told out of it (once)
         self._alarmed_s = -1.0  # the end of the last word heard when the last pause alarm was raised
         self._last_step_start_s = 0.0  # where the step said most recently begins
         self._seen: tuple = ()
+        self._guessed: dict[str, float] = {}  # steps a guess under way would tick, and since when (decoded audio)
         self._looks: dict[Said, list[Word]] = {}  # steps found by looking again (second_look.step_looked_for), and the words each put there
         self._looked: set[tuple[str, float]] = set()  # (step, where a pause began): looked for there
         self._over: tuple[str | None, float] | None = None  # (the step before it, when) the last pause passed its limit
@@ -247,6 +252,7 @@ class LiveRep:
             self.state.final, self.state.partial = [], []
             self._aligner, self._seen = LiveAligner(self.drill), ()
             self._looks, self._looked = {}, set()  # (looked at over the lost decoder's words: again)
+            self._guessed = {}
             for block in self.audio:
                 self.decoding.send(block)
             return self.decoding.finish(self.tracker.silences()) if finish else self.decoding.heard()
@@ -257,7 +263,8 @@ class LiveRep:
         state.final += clean_words(heard.final)
         state.partial = clean_words(heard.partial)
         seen = (len(state.final), tuple(state.partial))
-        if seen != self._seen:  # the words changed: align again
+        held = any(self._decoded_s - since >= GUESS_HOLD_S for since in self._guessed.values())
+        if seen != self._seen or held:  # the words changed (or a guess has held its step long enough): align again
             self._seen = seen
             self._track_steps()
 
@@ -269,7 +276,7 @@ class LiveRep:
         for look in [look for look in self._looks if any(h.key == look.step or _takes(words[h.first : h.last + 1], look) for h in hits)]:
             del self._looks[look]  # the stream now names its step, or says its words inside another line
         said = sorted([s for h in hits if (s := self._said(words[h.first : h.last + 1], h.key))] + list(self._looks))
-        state.out_of_order, _ = judge_order([s.step for s in said], self.drill)
+        state.out_of_order, order_notes = judge_order([s.step for s in said], self.drill)
         heard: dict[str, LiveEvent] = {}
         for step in said:
             if step.step not in heard:
@@ -280,6 +287,10 @@ class LiveRep:
                     self._announced[step.step] = event
                 heard[step.step] = event
         state.heard = heard  # a tick from a partial the recogniser later revised goes away
+        for step in sorted(state.out_of_order & (heard.keys() - self._told_late)):  # (payment said before the notes: told when the notes come)
+            if not heard[step].out_of_order:
+                self._told_late.add(step)
+                self.event(EventType.OUT_OF_ORDER, step=step, text=next((n for n in order_notes if n.startswith(f"{step} ")), None))
         if said:
             latest = max(said, key=lambda s: s.end)
             state.last_step, state.last_step_end_s, state.last_step_heard = latest.step, latest.end, latest.heard
@@ -292,11 +303,17 @@ class LiveRep:
         they", said in the name line, ticked the email in 18 of 21 reps, and a tenth of a second
         later read "…name" (on six bench conditions, ticks before their line began 56 → 14, ticks
         that came and went 165 → 107; the name line heard as "what's the best any older the
-        account" is the step expected, and ticks at once)."""
+        account" is the step expected, and ticks at once). A guess ticks a new step only once it
+        has named it for GUESS_HOLD_S: most that went were on screen 0.1–0.2 s, and the guess
+        named the step again a moment later (on four conditions, ticks that came and went 91 → 25,
+        ticks before their line began 14 → 7, for ticks 0.1–0.35 s later in the median)."""
         state, drill = self.state, self.drill
         final, expected = len(state.final), state.current_step()
         rank = drill.order_rank(expected) if expected else None  # (a group's steps come in any order)
-        return [h for h in hits if h.last < final or h.key in state.heard or drill.order_rank(h.key) == rank or sure(h, words, drill)]
+        ticking = [h for h in hits if h.last < final or h.key in state.heard or drill.order_rank(h.key) == rank or sure(h, words, drill)]
+        guessed = {h.key for h in ticking if h.last >= final and h.key not in state.heard}
+        self._guessed = {step: self._guessed.get(step, self._decoded_s) for step in guessed}
+        return [h for h in ticking if h.key not in guessed or self._decoded_s - self._guessed[h.key] >= GUESS_HOLD_S]
 
     def _said(self, hit_words: list[Word], step: str) -> Said | None:
         """A step hit as said: without the words at its edge, across a pause, that a look found

@@ -73,6 +73,8 @@ def event_line(event: LiveEvent) -> str | None:
     """One plain line per live event, for output that is not a terminal."""
     if event.type == EventType.STEP:
         return f"  ✓ {event.step} at {event.t:.1f}s" + ("  (out of order)" if event.out_of_order else "")
+    if event.type == EventType.OUT_OF_ORDER:
+        return f"  ✗ {event.step} out of order at {event.t:.1f}s" + (f" ({event.text})" if event.text else "")
     if event.type == EventType.PAUSE_ALARM:
         return f"  ! pause after {event.after or 'the customer'} at {event.t:.1f}s: keep moving"
     if event.type == EventType.CUSTOMER:
