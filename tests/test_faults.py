@@ -570,7 +570,7 @@ def test_readers_leave_nothing_beside_the_history(db, cli, command):
     assert sorted(p.name for p in db.parent.iterdir()) == ["history.db"] and len(ids(db)) == 3
 
 
-@pytest.mark.parametrize("damage", ["cut", "a number past a float", "nested past the stack", "a list of no objects"])
+@pytest.mark.parametrize("damage", ["cut", "a number past a float", "nested past the stack", "a list of no objects", "a byte not UTF-8"])
 def test_a_damaged_rep_row_is_left_out_and_named(db, cli, history_bytes, line_wav, damage):
     """A number past a float (1 and 400 zeros), a report nested 200 000 deep, or a customer's turns
     that are not objects ("customer": "x") was a traceback in every command, and `check` lost the
@@ -580,8 +580,10 @@ def test_a_damaged_rep_row_is_left_out_and_named(db, cli, history_bytes, line_wa
         report = con.execute("SELECT report FROM reps WHERE id = 7").fetchone()[0]
         damaged = {"cut": '{"half', "a number past a float": report.replace('"audio_s": ', '"audio_s": 1' + "0" * 400 + ", \"was\": ", 1),
                    "nested past the stack": "[" * 200000 + "]" * 200000,
-                   "a list of no objects": json.dumps(json.loads(report) | {"customer": "x"})}[damage]
+                   "a list of no objects": json.dumps(json.loads(report) | {"customer": "x"}), "a byte not UTF-8": report}[damage]
         con.execute("UPDATE reps SET report = ? WHERE id = 7", (damaged,))
+        if damage == "a byte not UTF-8":  # (every row unreadable: "Could not decode to UTF-8 column 'report'…", found by an attack)
+            con.execute("UPDATE reps SET report = CAST(CAST(report AS BLOB) || X'FF' AS TEXT) WHERE id = 7")
     for command in (["history"], ["export"], ["report", "s1"], ["check", line_wav]):
         code, out, err = cli(*command)
         assert code == 0 and "rep 7 is damaged in the history and left out" in err and "Traceback" not in err, err

@@ -159,6 +159,9 @@ class Store:
             self.db = sqlite3.connect(target, timeout=self.timeout_s, isolation_level=None, uri=uri)
             # a name is one person whatever its case, as on the team database: SQLite's own lower() folds ASCII alone ("Émile")
             self.db.create_function("lower", 1, lambda text: text.lower() if isinstance(text, str) else text, deterministic=True)
+            # a text that is not UTF-8 (a byte flipped on disk) is read with "�" where it breaks: its row is then
+            # damaged and left out (its JSON no longer parses), not every row of the history unreadable
+            self.db.text_factory = lambda data: data.decode("utf-8", "replace")
         except (OSError, sqlite3.Error) as exc:
             raise unusable(self.path, str(exc)) from None
 
