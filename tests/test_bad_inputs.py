@@ -204,6 +204,19 @@ def test_raw_samples_with_no_header_are_refused(tmp_path, cli, speech):
     cli.refused(["check", path], "not a readable audio file", path)
 
 
+@pytest.mark.parametrize("subtype", ["VORBIS", "OPUS"])
+def test_an_ogg_recording_cut_short_is_refused_and_a_whole_one_is_a_rep(tmp_path, cli, speech, subtype):
+    """No OGG header says how long its sound is: half a file was scored and saved as a rep that
+    stopped halfway (found by an attack). A finished OGG file ends with a whole page marked end-of-stream."""
+    whole = tmp_path / "whole.ogg"
+    sf.write(str(whole), speech, RATE if subtype == "VORBIS" else 48000 // 3, format="OGG", subtype=subtype)
+    cut = tmp_path / "cut.ogg"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    cli.refused(["check", cut, "--no-save"], "the recording is cut short: its end is missing" if subtype == "VORBIS" else "", cut)  # (half an Opus file: libsndfile refuses it)
+    code, out, err = cli("check", whole, "--no-save")
+    assert code == 0 and "Score" in out, err
+
+
 def test_a_whole_recording_whose_trailing_tag_is_cut_is_still_a_rep(tmp_path, cli, speech):
     """A WAV whose audio is whole and whose LIST tag after it is cut: the file's size note says
     "should be" less, and the first W64/AIFF fix refused it as cut short (found by a review)."""

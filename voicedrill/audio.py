@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import queue
 import re
 import time
@@ -21,6 +22,7 @@ BLOCK_S = 0.1  # 100 ms blocks: small enough for live feedback, large enough to 
 DITHER = 10  # ± this many 16-bit steps of noise (about −75 dBFS): a microphone's own faint hiss
 MIN_RATE, MAX_RATE = 8000, 384000  # telephone to studio; outside that a header is lying
 CUT_S = 0.1  # a WAV file missing this much of the audio its header promises is cut short (less: a torn last sample)
+OGG_TAIL = 65307  # an OGG page's largest size: its last page is in this much of the file's end
 OPEN_ENDED = 0x70000000  # a WAV data size this large or more (1.8 GB; SoX writes 0x7FFFF000): a recorder's "still recording", not a promise
 MOST_NOT_NUMBERS = 0.1  # a float file with more than this share of samples not numbers is damaged (a few: a glitch)
 
@@ -54,11 +56,14 @@ def probe(path: str | Path) -> AudioInfo:
             info = AudioInfo(path, f.samplerate, f.channels, f.frames)
             compressed = f.format == "MPEG"
             cut = _cut_short(f.extra_info)
+            unended = f.format == "OGG" and not _ogg_ended(path)
             unreadable = None if f.seekable() else f.subtype_info  # (GSM 6.10, G.721, …: opened, but not read through)
     except (sf.LibsndfileError, OSError, RuntimeError, TypeError):  # the decoder's own words mean nothing to a rep (TypeError: raw samples, no header)
         raise VoicedrillError(f"{path}: not a readable audio file (another format, or damaged); use WAV, FLAC or OGG") from None
     if unreadable:
         raise VoicedrillError(f"{path}: its sound is stored as {unreadable}, which voicedrill cannot read; save it as WAV (16-bit PCM), FLAC or OGG")
+    if unended:
+        raise VoicedrillError(f"{path}: the recording is cut short: its end is missing (an unfinished copy or download); copy it again, or record the rep again")
     should_s = info.seconds * cut[1] / cut[0] if cut else info.seconds
     if should_s - info.seconds >= CUT_S:
         raise VoicedrillError(f"{path}: the recording is cut short: the file holds {info.seconds:.1f} s of the {should_s:.1f} s it "
@@ -70,6 +75,20 @@ def probe(path: str | Path) -> AudioInfo:
     if info.frames <= 0:
         raise VoicedrillError(f"{path}: contains no audio (0 samples)")
     return info
+
+
+def _ogg_ended(path: Path) -> bool:
+    """Does an OGG file end as a finished one does: a whole last page marked end-of-stream? (No
+    header says how long its sound is: half an OGG file was scored as a rep that stopped halfway.)"""
+    with open(path, "rb") as f:
+        f.seek(max(0, os.fstat(f.fileno()).st_size - OGG_TAIL))
+        tail = f.read()
+    at = tail.rfind(b"OggS")
+    if at < 0 or len(tail) - at < 27:
+        return False
+    kind, segments = tail[at + 5], tail[at + 26]
+    table = tail[at + 27 : at + 27 + segments]
+    return bool(kind & 0x04) and len(table) == segments and len(tail) - at == 27 + segments + sum(table)
 
 
 def _cut_short(extra_info: str) -> tuple[int, int] | None:
