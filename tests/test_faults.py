@@ -1248,3 +1248,25 @@ def test_a_command_that_never_opens_the_history_does_not_write_over_it(tmp_path,
                          capture_output=True, text=True, timeout=120)  # (a process of its own: this one has opened the history)
     assert run.returncode == 2 and f"{db}: that is your history" in run.stderr and "Traceback" not in run.stderr, run.stderr
     assert digest(db) == before
+
+
+@pytest.mark.parametrize("make, message", [
+    ("PRAGMA user_version = 3; CREATE TABLE t (x)", "an SQLite database of another program"),
+    ("PRAGMA user_version = 2; CREATE TABLE t (x)", "an SQLite database of another program"),
+    ("DROP TABLE issued", "cannot be read: the table issued is missing"),
+    ("ALTER TABLE reps DROP COLUMN fix_first", "cannot be read: the column reps.fix_first is missing"),
+])
+def test_a_history_without_voicedrills_tables_is_refused_before_any_work(db, cli, history_bytes, line_wav, make, message):
+    """Another program's file that says schema 3 (or 2), or a history missing a table or column,
+    was opened: check transcribed, then kept its rep waiting for a history it could never go into,
+    and every later command failed with 'no such table' (found by an attack)."""
+    if not make.startswith("PRAGMA"):
+        db.write_bytes(history_bytes)
+    con = sqlite3.connect(db)
+    con.executescript(make)
+    con.close()
+    before = digest(db)
+    for command in (["check", line_wav], ["history"]):
+        err = cli.refused(command, message, db)
+        assert "speech recogniser" not in err
+    assert digest(db) == before and sorted(p.name for p in db.parent.iterdir()) == [db.name]

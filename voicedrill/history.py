@@ -34,7 +34,8 @@ from .drills import Drill
 from .errors import VoicedrillError
 from .files import keep_safe, reason
 from .report import counted, from_dict, plain, rep_row, to_dict
-from .schema import APPLICATION_ID, DAMAGED_ROW, DB_ENV, HEADLINES_VERSION, LARGEST_ID, MIGRATIONS, SCHEMA_VERSION, check_header, damaged, foreign, is_url, newer, unusable, writable
+from .schema import (APPLICATION_ID, DAMAGED_ROW, DB_ENV, HEADLINES_VERSION, LARGEST_ID, MIGRATIONS, SCHEMA_VERSION, check_header, damaged, foreign, is_url,
+                     missing, newer, unusable, writable)
 
 T = TypeVar("T")
 
@@ -260,6 +261,9 @@ class Store:
                 raise VoicedrillError(newer(self.path, version))
             if version == 0 and _one(db, "SELECT count(*) FROM sqlite_master"):
                 raise VoicedrillError(foreign(self.path))
+            if gap := missing(db, min(version, SCHEMA_VERSION)):  # refused before any work: a rep was transcribed, then kept waiting for good
+                what, not_ours = gap
+                raise VoicedrillError(foreign(self.path) if not_ours else damaged(self.path, f"{what} is missing"))
         return version
 
     def _create(self, db: sqlite3.Connection) -> None:
