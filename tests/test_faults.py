@@ -1270,3 +1270,14 @@ def test_a_history_without_voicedrills_tables_is_refused_before_any_work(db, cli
         err = cli.refused(command, message, db)
         assert "speech recogniser" not in err
     assert digest(db) == before and sorted(p.name for p in db.parent.iterdir()) == [db.name]
+
+
+def test_a_pipe_named_as_a_drill_is_said_to_be_a_pipe(tmp_path, cli, line_wav, monkeypatch):
+    """`--drill fifo` with fifo.toml a pipe in the drills folder said "no drill named 'fifo' (known: …,
+    fifo, …)" (found by an attack)."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    folder = tmp_path / "voicedrill" / "drills"
+    folder.mkdir(parents=True)
+    os.mkfifo(folder / "fifo.toml")
+    cli.refused(["check", line_wav, "--drill", "fifo", "--no-save"], "is a pipe or a device, not a drill file", folder / "fifo.toml")
+    assert "fifo" not in cli.refused(["check", line_wav, "--drill", "nope", "--no-save"], "no drill named 'nope' (known: ")

@@ -228,9 +228,9 @@ def find_drill(name_or_path: str) -> Path:
         return path  # a path: load_drill_file says what is wrong with it, if anything
     for folder in drill_dirs():
         candidate = folder / f"{name_or_path}.toml"
-        if os.path.isfile(candidate):  # False, not an error, for names the system cannot hold
-            return candidate
-    known = sorted({p.stem for d in drill_dirs() for p in d.glob("*.toml")})
+        if os.path.lexists(candidate):  # (isfile: False, not an error, for names the system cannot hold)
+            return candidate  # a pipe or a folder by that name: load_drill_file says what it is
+    known = sorted({p.stem for d in drill_dirs() for p in d.glob("*.toml") if p.is_file()})
     raise VoicedrillError(f"no drill named {name_or_path!r} (known: {', '.join(known) or 'none'}); use one of these, or a drill file (.toml)")
 
 
