@@ -1281,3 +1281,32 @@ def test_a_pipe_named_as_a_drill_is_said_to_be_a_pipe(tmp_path, cli, line_wav, m
     os.mkfifo(folder / "fifo.toml")
     cli.refused(["check", line_wav, "--drill", "fifo", "--no-save"], "is a pipe or a device, not a drill file", folder / "fifo.toml")
     assert "fifo" not in cli.refused(["check", line_wav, "--drill", "nope", "--no-save"], "no drill named 'nope' (known: ")
+
+
+OTHER_PROGRAM = """
+import sqlite3, sys
+con = sqlite3.connect(sys.argv[1])
+con.execute("PRAGMA journal_mode = WAL")
+con.execute("PRAGMA wal_autocheckpoint = 0")
+con.execute("CREATE TABLE t (x)")
+con.executemany("INSERT INTO t VALUES (?)", [(i,) for i in range(50)])
+if sys.argv[2] == "newer":
+    con.execute("PRAGMA user_version = 99")
+con.commit()
+import os; os._exit(0)  # crashed: its reps stay in the -wal
+"""
+
+
+@pytest.mark.parametrize("kind, message", [("foreign", "an SQLite database of another program"), ("newer", "newer")])
+def test_a_refused_history_with_a_wal_is_left_as_it_is(tmp_path, cli, line_wav, monkeypatch, kind, message):
+    """Another program's WAL-mode file (or a newer voicedrill's) with its changes still in the -wal:
+    refused, and "left as it is" said — while SQLite, closing, wrote the -wal into it and deleted it (found by an attack)."""
+    db = tmp_path / "other.db"
+    subprocess.run([sys.executable, "-c", OTHER_PROGRAM, str(db), kind], check=True, timeout=60)
+    files = lambda: {p.name: digest(p) for p in tmp_path.iterdir() if not p.name.endswith("-shm")}  # (-shm: SQLite's shared-memory index)
+    before, names = files(), sorted(p.name for p in tmp_path.iterdir())
+    assert "other.db-wal" in before
+    monkeypatch.setenv(DB_ENV, str(db))
+    for command in (["history"], ["check", line_wav]):
+        cli.refused(command, message, db)
+        assert files() == before and sorted(p.name for p in tmp_path.iterdir()) == names

@@ -183,7 +183,7 @@ class Store:
                 with self._write():
                     pass
         except VoicedrillError:
-            self.close()  # SQLite tidies its -wal and -shm files away as the last connection closes…
+            self._close_untouched()  # SQLite tidies its -wal and -shm files away as the last connection closes…
             self._tidy(beside)  # …unless a full disk stopped it
             raise
 
@@ -205,6 +205,7 @@ class Store:
             self._connect(":memory:")  # nothing saved yet: read without creating the file
             self._create(self.db)
             return
+        beside = self._beside()
         if not (writable(self.path) and self._open_ordinary()):
             self._open_private()
         try:
@@ -216,7 +217,8 @@ class Store:
             else:
                 self.version = version
         except VoicedrillError:
-            self.close()
+            self._close_untouched()
+            self._tidy(beside)
             raise
 
     def _open_ordinary(self) -> bool:
@@ -291,6 +293,19 @@ class Store:
             db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
             if version == 0 and not os.environ.get(DB_ENV):
                 _import_rep_folders(db, data_dir() / "sessions")
+
+    def _close_untouched(self) -> None:
+        """Close on a file we refuse, leaving it as it is: the last connection to close writes the
+        WAL into the file (another program's reps, or a newer schema's). A read-only connection holds
+        the file shared while ours closes, so ours cannot, and cannot itself (it may not write)."""
+        try:
+            guard = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)
+            guard.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except (OSError, sqlite3.Error):
+            guard = None  # (no WAL to write: nothing to guard)
+        self.close()
+        if guard is not None:
+            guard.close()
 
     def close(self) -> None:
         if getattr(self, "db", None) is not None:
