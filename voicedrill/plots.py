@@ -25,6 +25,7 @@ from .history import LEVEL_STEP_S, SavedRep, TeamRep  # noqa: E402
 
 DPI = 100
 LEGEND_MAX = 12  # people named in the team chart's legend
+MIN_TIME_SPAN_S = 2.0  # the fluency curve's time axis spans at least this much
 STATUS_COLOUR = {Status.OK: "#2e8b57", Status.MISSING: "#c0392b", Status.OUT_OF_ORDER: "#e6a100", Status.REPEATED: "#2a7fb8"}
 FLAGGED, FINE, CUSTOMER = "#c0392b", "#2e8b57", "#9e9e9e"
 
@@ -125,6 +126,10 @@ def fluency_figure(reps: Sequence[SavedRep]) -> Figure:
             ax.legend(loc="upper right", fontsize=8, frameon=False)
         ax.set_ylabel("seconds")
         ax.set_title(what, loc="left", fontsize=9)
+    low, high = time.get_ylim()
+    if high - low < MIN_TIME_SPAN_S:  # a tenth of a second between reps is not drawn as a climb
+        middle = (low + high) / 2
+        time.set_ylim(middle - MIN_TIME_SPAN_S / 2, middle + MIN_TIME_SPAN_S / 2)
     pause.set_xlabel("rep (numbered as in the table)")
     pause.set_xticks(x, [rep_name(r.id) for r in reps])
     figure.tight_layout()
