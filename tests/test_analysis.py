@@ -419,3 +419,21 @@ def test_a_line_said_three_times_is_shown_as_such(drill):
     assert next(s for s in report.steps if s.id == "phone").count == 3
     row = next(r for r in steps_grid(report).rows if r[0].text == "phone")
     assert row[1].text == "said 3 times"
+
+
+def test_a_reply_to_the_customer_over_its_limit_says_so(drill):
+    """The customer line read "back in 1.17s (limit 1s)" and nothing more (found by a new user)."""
+    import io
+
+    from rich.console import Console
+
+    from voicedrill.data import CustomerTurn, TurnKind
+    from voicedrill.report import render
+
+    said = timeline(*lines(drill, "name"), 2.5, *lines(drill, "phone"))
+    turn = CustomerTurn(TurnKind.ANSWER, "name", "Jordan Miller.", said[7].end + 0.05, said[7].end + 0.6)
+    report = analyse(said, drill, "fake", 12.0, turns=[turn])
+    assert not report.turns[0].in_time
+    console = Console(file=io.StringIO(), width=200, color_system=None)
+    render(report, console)
+    assert "(limit 1s): too slow, answer at once" in console.file.getvalue()

@@ -358,7 +358,7 @@ def fact_lines(report: RepReport, mark: Callable[[str, str], str]) -> list[str]:
             for t in report.targets.results) + plain(f" — {beaten} of {len(report.targets.results)} met")
             + plain(f". {UNJUDGED}" if any(t.value is None and t.what in WHAT[:2] for t in report.targets.results) else ""))
     for t in report.turns:
-        latency = "no reply" if t.latency_s is None else f"back in {t.latency_s:.2f}s (limit {t.limit_s:g}s)"
+        latency = "no reply" if t.latency_s is None else f"back in {t.latency_s:.2f}s (limit {t.limit_s:g}s)" + ("" if t.in_time else ": too slow, answer at once")
         said = f" (“{t.reply}”)" if t.turn.kind == TurnKind.HESITATION and t.reply else ""
         onward = mark(" — the sequence stopped here", "bad") if not t.continued else "" if t.answered else mark(" — not answered: you went straight on", "bad")
         slips = mark(" — said " + ", ".join(f"“{p}”" for p in t.forbidden), "bad") if t.forbidden else ""
