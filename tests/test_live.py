@@ -564,6 +564,31 @@ def test_closing_the_terminal_stops_the_run_without_a_traceback(tmp_path, pieces
     assert "2 reps saved" in out
 
 
+def test_a_terminal_that_closes_mid_run_stops_it_as_closed(tmp_path, pieces, make_rep):
+    """The run in a real terminal (a pty), which then closes: every write to it fails, and the stop
+    (129) became an error on the way out, status 1 (found by a review). Rep 1 is kept."""
+    import pty
+    import sqlite3
+
+    clean, _ = make_rep(pieces, "clean")
+    db = tmp_path / "h.db"
+    pid, terminal = pty.fork()
+    if pid == 0:  # the child: the pty is its terminal
+        try:
+            os.environ["VOICEDRILL_DB"] = str(db)
+            os.execv(sys.executable, [sys.executable, "-m", "voicedrill.cli", "drill", "--input", str(clean), "--reps", "3", "--speed", "0", "--no-speech"])
+        finally:
+            os._exit(127)  # (never back into the tests)
+    seen = b""
+    while b"Rep 2" not in seen:
+        seen += os.read(terminal, 4096)
+    os.close(terminal)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 129
+    with sqlite3.connect(db) as con:
+        assert con.execute("SELECT count(*) FROM reps").fetchone()[0] >= 1
+
+
 def test_killed_run_leaves_completed_reps_intact(tmp_path, pieces, make_rep):
     """SIGKILL (no chance to clean up) mid-rep 3: reps 1–2 are whole, nothing half-written."""
     clean, _ = make_rep(pieces, "clean")

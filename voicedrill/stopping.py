@@ -3,12 +3,14 @@ closed) the same way; and the hold that lets a rep whose audio is over be kept f
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 STOPPING = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+_terminal: tuple[int, ...] = ()  # the standard output and error that were a terminal when the command started
 
 
 class Stopped(KeyboardInterrupt):
@@ -25,12 +27,26 @@ def exit_status(stop: KeyboardInterrupt) -> int:
 
 
 def _stop(signum: int, frame: object) -> None:
+    _hung_up(signum)
     raise KeyboardInterrupt if signum == signal.SIGINT else Stopped(signum)
+
+
+def _hung_up(signum: int) -> None:
+    """The terminal closed (SIGHUP): what is still said to it goes nowhere, rather than failing on
+    the way out (every write to a closed terminal fails) and turning the stop into an error."""
+    if signum != signal.SIGHUP or not _terminal:
+        return
+    null = os.open(os.devnull, os.O_WRONLY)
+    for fd in _terminal:
+        os.dup2(null, fd)
+    os.close(null)
 
 
 def stop_on_signals() -> None:
     """SIGTERM and SIGHUP stop this command as Ctrl-C does (where nobody set them otherwise): the
     reps finished are said and a run's twin process is closed, where the default killed it mid-write."""
+    global _terminal
+    _terminal = tuple(fd for fd in (1, 2) if os.isatty(fd))
     for signum in STOPPING[1:]:
         if signal.getsignal(signum) is signal.SIG_DFL:
             signal.signal(signum, _stop)
@@ -55,6 +71,7 @@ def interrupt_after(holding: Callable[[], bool]) -> Iterator[None]:
     def handler(signum: int, frame: object) -> None:
         if not holding():
             _stop(signum, frame)
+        _hung_up(signum)  # (the rep is still kept, then shown to nobody)
         held.append(signum)
 
     previous = {signum: signal.signal(signum, handler) for signum in STOPPING if _ours(signum)}
