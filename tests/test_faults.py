@@ -418,8 +418,9 @@ def test_an_unreadable_pending_file_is_left_where_it_is_with_a_note(db, cli):
     assert (folder / "rep-bogus.json").read_text() == "{not json"
 
 
-@pytest.mark.parametrize("command", [["check"], ["check", "--json"], ["drill", "--speed", "0", "--no-speech", "--input"]])
-def test_nowhere_to_keep_a_rep_is_one_clear_line_after_its_scorecard(db, cli, line_wav, monkeypatch, command):
+@pytest.mark.parametrize("command", [["check"], ["check", "--json"], ["drill", "--speed", "0", "--no-speech", "--input"],
+                                     ["drill", "--speed", "0", "--no-speech", "--out", "{out}", "--input"]])
+def test_nowhere_to_keep_a_rep_is_one_clear_line_after_its_scorecard(db, cli, line_wav, monkeypatch, tmp_path, command):
     """Every place a rep may go is full: one line says so, after the scorecard (or the JSON), which
     is all that is left of the rep; neither was shown, and drill said no rep was finished (found by an attack)."""
     def full(*args):
@@ -427,9 +428,14 @@ def test_nowhere_to_keep_a_rep_is_one_clear_line_after_its_scorecard(db, cli, li
 
     monkeypatch.setattr(history, "_insert", full)
     monkeypatch.setattr(pending, "folders", lambda path: [Path("/proc/voicedrill-cannot")])
-    code, out, err = cli(*command, line_wav)
+    code, out, err = cli(*[a.format(out=tmp_path / "run") for a in command], line_wav)
     assert code == 2 and err.splitlines()[-1].startswith("voicedrill: error: the rep could not be kept anywhere")
     assert "Traceback" not in err and "/proc/voicedrill-cannot" in err
+    if "--out" in command:  # (a review: "all there is of this rep", "nothing was saved", with the rep in --out)
+        (filed,) = (tmp_path / "run").glob("*/rep-01.json")
+        said = " ".join(out.split())
+        assert "; the rep is only in " in said and f"nothing was saved in your history; the last rep is only in {filed}" in out
+        return
     assert "the scorecard above is all there is of this rep" in (out if "drill" in command else err.splitlines()[-1]), (out, err)
     assert json.loads(out)["steps"] if "--json" in command else "Score " in out
     assert "no rep was finished" not in out

@@ -250,12 +250,14 @@ class Kept:
 
     @property
     def where(self) -> str:
-        return ", ".join(self.places) or "not saved (--no-save)"
+        return ", ".join(self.places) or ("not saved" if self.problems else "not saved (--no-save)")
 
 
 def saved_line(run: DrillRun, keeper: Keeper) -> str:
     """Where the run's reps went, counted per place."""
     if not run.saved:
+        if isinstance(run.unkept, Path):
+            return f"nothing was saved in your history; the last rep is only in {run.unkept}"
         return "nothing was saved" if run.unkept else "no rep was finished, so nothing was saved"
     folder = [f"{keeper.folder} (some files could not be written, see above)" if keeper.files_failed else str(keeper.folder)] if keeper.folder is not None else []
     if keeper.store is None:
@@ -279,7 +281,7 @@ class DrillRun:
     interrupted: bool = False
     status: int = 130  # the shell's status for a run a signal stopped (130: Ctrl-C)
     dropped: int | None = None  # the rep stopped before its handoff (not scored or saved)
-    unkept: int | None = None  # the rep scored and shown, but kept nowhere (every place full)
+    unkept: int | Path | None = None  # the rep scored and shown, kept neither in the history nor waiting for it: its number, or its --out file
     overflows: int = 0
     error: VoicedrillError | None = None  # the input failed mid-run (e.g. the microphone went away)
 
@@ -369,10 +371,11 @@ def run_drill(
                 run.overflows += getattr(source, "overflows", 0)
                 try:
                     kept = keeper.keep(number, report, rep, getattr(source, "name", "microphone"))
-                except VoicedrillError as exc:  # kept nowhere (every place full): shown at least, and the run stops
-                    screen.scored(number, report, Kept(problems=[f"{exc}; the scorecard above is all there is of this rep"]),
-                                  f"Rep {number} — {drill.title}  (not saved)")
-                    run.unkept = number
+                except VoicedrillError as exc:  # not in the history, nor waiting for it (every place full): shown, and the run stops
+                    filed = keeper.folder / f"rep-{number:02d}.json" if keeper.folder is not None else None
+                    run.unkept = filed if filed is not None and filed.is_file() else number
+                    only = f"the rep is only in {filed}" if isinstance(run.unkept, Path) else "the scorecard above is all there is of this rep"
+                    screen.scored(number, report, Kept(problems=[f"{exc}; {only}"]), f"Rep {number} — {drill.title}  (not in your history)")
                     raise
                 run.reports.append(report)
                 run.kept.append(kept)
