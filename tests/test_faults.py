@@ -588,8 +588,9 @@ def test_a_damaged_rep_row_is_left_out_and_named(db, cli, history_bytes, line_wa
                    "nested past the stack": "[" * 200000 + "]" * 200000,
                    "a list of no objects": json.dumps(json.loads(report) | {"customer": "x"}), "a byte not UTF-8": report}[damage]
         con.execute("UPDATE reps SET report = ? WHERE id = 7", (damaged,))
-        if damage == "a byte not UTF-8":  # (every row unreadable: "Could not decode to UTF-8 column 'report'…", found by an attack)
-            con.execute("UPDATE reps SET report = CAST(CAST(report AS BLOB) || X'FF' AS TEXT) WHERE id = 7")
+        if damage == "a byte not UTF-8":  # (every row unreadable: "Could not decode to UTF-8 column 'report'…", found by an attack;
+            # then, inside a text, read as "�" and shown: found by a review)
+            con.execute("UPDATE reps SET report = CAST(REPLACE(CAST(report AS BLOB), CAST('hard-close' AS BLOB), X'68FF') AS TEXT) WHERE id = 7")
     for command in (["history"], ["export"], ["report", "s1"], ["check", line_wav]):
         code, out, err = cli(*command)
         assert code == 0 and "rep 7 is damaged in the history and left out" in err and "Traceback" not in err, err

@@ -160,9 +160,9 @@ class Store:
             self.db = sqlite3.connect(target, timeout=self.timeout_s, isolation_level=None, uri=uri)
             # a name is one person whatever its case, as on the team database: SQLite's own lower() folds ASCII alone ("Émile")
             self.db.create_function("lower", 1, lambda text: text.lower() if isinstance(text, str) else text, deterministic=True)
-            # a text that is not UTF-8 (a byte flipped on disk) is read with "�" where it breaks: its row is then
-            # damaged and left out (its JSON no longer parses), not every row of the history unreadable
-            self.db.text_factory = lambda data: data.decode("utf-8", "replace")
+            # a text that is not UTF-8 (a byte flipped on disk) is read with its bad bytes kept apart, and its row
+            # is then damaged, left out and named (see _kept), not every row of the history unreadable
+            self.db.text_factory = lambda data: data.decode("utf-8", "surrogateescape")
         except (OSError, sqlite3.Error) as exc:
             raise unusable(self.path, str(exc)) from None
 
@@ -447,6 +447,8 @@ class Store:
         kept, unread = [], []
         for row in rows:
             try:
+                for text in (value for value in row if isinstance(value, str)):
+                    text.encode("utf-8")  # (a byte that is not UTF-8: UnicodeEncodeError, a ValueError)
                 kept.append(read(row))
             except DAMAGED_ROW:
                 unread.append(row[0])
@@ -722,7 +724,7 @@ def _import_rep_folders(db: sqlite3.Connection, root: Path) -> None:
                 record = json.loads(path.read_text(encoding="utf-8"))
                 report, number, saved_at = record["report"], int(record["rep"]), datetime.fromisoformat(record["saved_at"])
                 typed = from_dict(report)  # a whole report
-            except (OSError, RecursionError, *DAMAGED_ROW):
+            except (OSError, *DAMAGED_ROW):
                 continue  # not a rep file we wrote; leave it be
             if number in seen or not 0 < number < 2**31:
                 continue
