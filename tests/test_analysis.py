@@ -437,3 +437,22 @@ def test_a_reply_to_the_customer_over_its_limit_says_so(drill):
     console = Console(file=io.StringIO(), width=200, color_system=None)
     render(report, console)
     assert "(limit 1s): too slow, answer at once" in console.file.getvalue()
+
+
+def test_a_required_pause_counts_as_the_longest_only_when_it_is_flagged():
+    """first-close-recovery asks for a breath of 1.5–5 s before "concern": taken as asked it is no
+    pause between questions; held 6 s it is flagged, and the longest pause says so (a review: the
+    headline showed a small figure coloured as flagged)."""
+    recovery = load_drill("first-close-recovery")
+    ids = [s.id for s in recovery.steps]
+
+    def said(breath: float):
+        parts = []
+        for step in recovery.steps:
+            parts += [breath if step.id == "concern" else 0.4, step.line.lower().replace(",", "").replace(".", "").replace("?", "")]
+        return analyse(timeline(*parts[1:]), recovery, "fake", 60.0)
+
+    calm, held = said(2.0), said(6.0)
+    assert [p.flagged for p in calm.pauses if p.to_step == "concern"] == [False] and calm.longest_pause_s < 1.0
+    assert [p.flagged for p in held.pauses if p.to_step == "concern"] == [True] and held.longest_pause_s > 5.0
+    assert ids[1] == "concern"

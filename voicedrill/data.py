@@ -205,9 +205,10 @@ class RepReport:
     # headline figures, read off the verdicts above (never re-judged against a limit)
     @property
     def longest_pause_s(self) -> float | None:
-        """The longest pause between questions: a pause the drill asks for ("take a breath") is not
-        one (with it, the target was set by a rep that skipped the breath, and missed by every rep that took it)."""
-        return max((p.gap_s for p in self.pauses if not p.min_s), default=None)
+        """The longest pause between questions: a pause the drill asks for ("take a breath"), taken
+        as asked, is not one (with it, the target was set by a rep that skipped the breath, and missed
+        by every rep that took it); one flagged, too long or too short, is."""
+        return max((p.gap_s for p in self.pauses if not p.min_s or p.flagged), default=None)
 
     @property
     def flagged_pauses(self) -> int:
