@@ -215,6 +215,9 @@ def test_an_ogg_recording_cut_short_is_refused_and_a_whole_one_is_a_rep(tmp_path
     cli.refused(["check", cut, "--no-save"], "the recording is cut short: its end is missing" if subtype == "VORBIS" else "", cut)  # (half an Opus file: libsndfile refuses it)
     code, out, err = cli("check", whole, "--no-save")
     assert code == 0 and "Score" in out, err
+    tagged = tmp_path / "tagged.ogg"  # a whole file with a tag after it (an ID3v1 "TAG" block) is whole (found by a review)
+    tagged.write_bytes(whole.read_bytes() + b"TAG" + b"x" * 125)
+    assert cli("check", tagged, "--no-save")[0] == 0
 
 
 def test_a_whole_recording_whose_trailing_tag_is_cut_is_still_a_rep(tmp_path, cli, speech):

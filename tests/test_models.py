@@ -128,8 +128,8 @@ def test_a_server_that_does_not_answer_in_http_or_a_bad_url_is_one_line(tmp_path
         ({}, "am/final.mdl missing"),
         ({"am/final.mdl": "x"}, "conf/mfcc.conf missing"),
         ({"am/final.mdl": "x", "conf/mfcc.conf": "x"}, "no graph"),
-        ({"am/final.mdl": "x", "conf/mfcc.conf": "x", "graph/HCLG.fst": "x"}, "conf/model.conf missing or empty"),
-        ({"am/final.mdl": "x", "conf/mfcc.conf": "x", "graph/HCLG.fst": "x", "conf/model.conf": ""}, "conf/model.conf missing or empty"),
+        ({"am/final.mdl": "x", "conf/mfcc.conf": "x", "graph/HCLG.fst": "x"}, "conf/model.conf missing, or without its endpoint settings"),
+        ({"am/final.mdl": "x", "conf/mfcc.conf": "x", "graph/HCLG.fst": "x", "conf/model.conf": ""}, "conf/model.conf missing, or without its endpoint settings"),
     ],
 )
 def test_partial_models_are_refused(tmp_path, layout, reason):
@@ -244,4 +244,4 @@ def test_a_real_model_with_its_settings_emptied_is_refused_not_a_hang(ko_model, 
     (broken / "conf" / "model.conf").write_text("")
     wav = tmp_path / "rep.wav"
     write_wav(wav, np.zeros(16000, dtype=np.int16))
-    cli.refused(["check", wav, "--engine", "vosk", "--model", broken, "--no-save"], "conf/model.conf missing or empty", broken)
+    cli.refused(["check", wav, "--engine", "vosk", "--model", broken, "--no-save"], "conf/model.conf missing, or without its endpoint settings", broken)

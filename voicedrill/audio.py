@@ -78,17 +78,20 @@ def probe(path: str | Path) -> AudioInfo:
 
 
 def _ogg_ended(path: Path) -> bool:
-    """Does an OGG file end as a finished one does: a whole last page marked end-of-stream? (No
-    header says how long its sound is: half an OGG file was scored as a rep that stopped halfway.)"""
+    """Does an OGG file end as a finished one does: its last page whole and marked end-of-stream
+    (bytes after it, a tag, may follow)? No header says how long its sound is: half an OGG file was
+    scored as a rep that stopped halfway. "OggS" inside a page's sound is passed over."""
     with open(path, "rb") as f:
         f.seek(max(0, os.fstat(f.fileno()).st_size - OGG_TAIL))
         tail = f.read()
-    at = tail.rfind(b"OggS")
-    if at < 0 or len(tail) - at < 27:
-        return False
-    kind, segments = tail[at + 5], tail[at + 26]
-    table = tail[at + 27 : at + 27 + segments]
-    return bool(kind & 0x04) and len(table) == segments and len(tail) - at == 27 + segments + sum(table)
+    at = len(tail)
+    while (at := tail.rfind(b"OggS", 0, at)) >= 0:
+        segments = tail[at + 26] if len(tail) - at > 26 else 0
+        table = tail[at + 27 : at + 27 + segments]
+        whole = len(tail) - at > 26 and len(table) == segments and len(tail) - at >= 27 + segments + sum(table)
+        if whole and tail[at + 4] == 0:  # (a page: version 0, all of it here)
+            return bool(tail[at + 5] & 0x04)  # the last whole page: finished, or cut after it
+    return False
 
 
 def _cut_short(extra_info: str) -> tuple[int, int] | None:

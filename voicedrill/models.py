@@ -73,7 +73,7 @@ def problem(path: Path) -> str | None:
         return f"cannot be read ({unreadable[0].relative_to(path)}: permission denied)"
     settings = next((path / p for p in ("conf/model.conf", "model.conf") if (path / p).is_file()), None)
     if settings is None or "--endpoint.silence-phones" not in settings.read_text(encoding="utf-8", errors="replace"):
-        return "is not a complete vosk model (conf/model.conf missing or empty)"  # (vosk then spins for ever, deaf to Ctrl-C)
+        return "is not a complete vosk model (conf/model.conf missing, or without its endpoint settings)"  # (vosk then spins for ever, deaf to Ctrl-C)
     return None
 
 

@@ -287,8 +287,7 @@ class App:
             drill = await run_in_threadpool(load_named_drill, name)
         except VoicedrillError as exc:  # (a drill of the rep's own by its file name, never the server's folders)
             raise HTTPException(404, exc.plain.replace(f"{user_drills_dir()}{os.sep}", "")) from None
-        return self.page(request, "drill.html", drill=drill, notes={s.id: step_notes(drill, s.id) for s in drill.steps}, rules=drill_rules(drill),
-                         drills_folder=user_drills_dir())
+        return self.page(request, "drill.html", drill=drill, notes={s.id: step_notes(drill, s.id) for s in drill.steps}, rules=drill_rules(drill))
 
     async def upload_drill(self, request: Request) -> Response:
         """A drill file checked line by line; a good one joins the rep's own drills."""
@@ -359,7 +358,7 @@ def _save_drill(name: str, data: bytes) -> str | None:
         raise VoicedrillError(f"cannot save the drill in {folder} ({exc.strerror})") from None
     earlier = None
     if before is not None and before != data:
-        earlier = f"{name}.toml.{datetime.now():%Y%m%d-%H%M%S}.earlier"
+        earlier = f"{name}.toml.{datetime.now():%Y%m%d-%H%M%S-%f}.earlier"  # (two uploads in one second keep both)
         write_file(folder / earlier, before)
     write_file(target, data)
     return earlier
