@@ -362,8 +362,8 @@ class MicSource:
         try:
             self._sd.check_input_settings(device=device, channels=1, samplerate=RATE, dtype="int16")
         except (self._sd.PortAudioError, ValueError) as exc:  # no device, or it can't do 16 kHz mono
-            why = "it cannot record 16 kHz mono" if _any_input(self._sd) else "none is connected"  # (not PortAudio's words)
-            raise VoicedrillError(f"no usable microphone ({why}): plug one in", "--input FILE") from None
+            why, advice = _why_no_microphone(self._sd, device)
+            raise VoicedrillError(f"no usable microphone ({why}): {advice}", "--input FILE") from None
         self.device = device
         self.block = int(RATE * block_s)
         self.stall_s = stall_s
@@ -412,12 +412,17 @@ def input_devices() -> list[tuple[int, str]]:
     return usable
 
 
-def _any_input(sd) -> bool:
-    """Is there a device that records at all?"""
+def _why_no_microphone(sd, device: int | str | None) -> tuple[str, str]:
+    """Why no microphone can be used, and what to do, in words (not PortAudio's)."""
     try:
-        return any(device["max_input_channels"] > 0 for device in sd.query_devices())
+        inputs = [d for d in sd.query_devices() if d["max_input_channels"] > 0]
     except sd.PortAudioError:
-        return False
+        inputs = []
+    if not inputs:
+        return "none is connected", "plug one in"
+    if device is None and sd.default.device[0] < 0:
+        return "none is set as the default input", "choose one in your system's sound settings"
+    return "it cannot record 16 kHz mono", "choose another in your system's sound settings"
 
 
 def _sounddevice():
