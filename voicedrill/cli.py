@@ -20,7 +20,7 @@ from rich.console import Console
 from . import __version__
 from .errors import VoicedrillError
 from .files import reason
-from .schema import DB_ENV, LARGEST_ID
+from .schema import DB_ENV, LARGEST_ID, db_path
 from .stopping import exit_status, stop_on_signals
 
 if TYPE_CHECKING:
@@ -309,7 +309,6 @@ def _run(args: argparse.Namespace, err: Console) -> int:
 
 def _command(args: argparse.Namespace, err: Console) -> int:
     from .files import keep_safe
-    from .history import db_path
 
     for suffix in ("", "-wal", "-shm"):  # no output replaces this computer's history, opened or not (synth, --no-save)
         keep_safe(f"{db_path()}{suffix}", "your history")

@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
-import platformdirs
 
 from . import pending
 from .data import RepReport
@@ -34,23 +33,13 @@ from .drills import Drill
 from .errors import VoicedrillError
 from .files import keep_safe, reason
 from .report import counted, from_dict, plain, rep_row, to_dict
-from .schema import (APPLICATION_ID, DAMAGED_ROW, DB_ENV, HEADLINES_VERSION, LARGEST_ID, MIGRATIONS, SCHEMA_VERSION, check_header, damaged, foreign, is_url,
-                     missing, newer, unusable, writable)
+from .schema import (APPLICATION_ID, DAMAGED_ROW, DB_ENV, HEADLINES_VERSION, LARGEST_ID, MIGRATIONS, SCHEMA_VERSION, check_header, damaged, data_dir,
+                     db_path, foreign, is_url, missing, newer, unusable, writable)
 
 T = TypeVar("T")
 
 BUSY_TIMEOUT_S = 10.0  # how long a save waits for another process's write to finish
 LEVEL_STEP_S = 0.05  # stored energy envelope resolution (for the timeline picture)
-
-
-def data_dir() -> Path:
-    return Path(platformdirs.user_data_dir("voicedrill"))
-
-
-def db_path() -> Path:
-    """This computer's history file: $VOICEDRILL_DB (unless it names a team database), else history.db in the data folder."""
-    target = os.environ.get(DB_ENV, "")
-    return Path(target) if target and not is_url(target) else data_dir() / "history.db"
 
 
 @dataclass

@@ -11,6 +11,8 @@ import struct
 from collections.abc import Callable
 from pathlib import Path
 
+import platformdirs
+
 from .errors import VoicedrillError
 from .files import reason
 
@@ -117,6 +119,16 @@ def missing(db: sqlite3.Connection, version: int) -> tuple[str, bool] | None:
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3]
 SCHEMA_VERSION = len(MIGRATIONS)
 HEADLINES_VERSION = 3  # from this schema on, each rep's headline verdicts are columns (_v3)
+
+
+def data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("voicedrill"))
+
+
+def db_path() -> Path:
+    """This computer's history file: $VOICEDRILL_DB (unless it names a team database), else history.db in the data folder."""
+    target = os.environ.get(DB_ENV, "")
+    return Path(target) if target and not is_url(target) else data_dir() / "history.db"
 
 
 def is_url(target: str) -> bool:
