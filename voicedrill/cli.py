@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from rich.console import Console
 
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from .synth import Piece
 
 EXIT_USER_ERROR = 2
+T = TypeVar("T")
 OUTPUT_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO)  # an output that cannot take what is printed
 JSON_LINES = (".jsonl", ".json")  # export --out names that take JSON lines
 CLEARLY_OVER_S = 0.1  # synth names a pause this much over the drill's limit or more: check surely flags it
@@ -56,11 +57,11 @@ def _number(low: float, high: float, whole: bool = False, zero: bool = False, un
     return parse
 
 
-def _given(what: str, then: Callable[[str], object] = str) -> Callable[[str], object]:
+def _given(what: str, then: Callable[[str], T] = str) -> Callable[[str], T]:
     """An argparse type: a name that is not empty (`--model ''` read as the current folder, or as no
     model at all), turned into a value by `then`."""
 
-    def parse(text: str) -> object:
+    def parse(text: str) -> T:
         if not text.strip():
             raise argparse.ArgumentTypeError(f"is empty; give {what}")
         return then(text)
@@ -68,7 +69,7 @@ def _given(what: str, then: Callable[[str], object] = str) -> Callable[[str], ob
     return parse
 
 
-def _output(what: str, *suffixes: str) -> Callable[[str], object]:
+def _output(what: str, *suffixes: str) -> Callable[[str], Path]:
     """An argparse type: a file name of the kind the option writes (files.named_as)."""
     from .files import named_as
 

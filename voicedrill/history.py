@@ -252,7 +252,7 @@ class Store:
                 raise VoicedrillError(newer(self.path, version))
             if version == 0 and _one(db, "SELECT count(*) FROM sqlite_master"):
                 raise VoicedrillError(foreign(self.path))
-            if gap := missing(db, min(version, SCHEMA_VERSION)):  # refused before any work: a rep was transcribed, then kept waiting for good
+            if gap := missing(db, version):  # refused before any work: a rep was transcribed, then kept waiting for good
                 what, not_ours = gap
                 raise VoicedrillError(foreign(self.path) if not_ours else damaged(self.path, f"{what} is missing"))
         return version

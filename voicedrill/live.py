@@ -287,7 +287,7 @@ class LiveRep:
                     self._announced[step.step] = event
                 heard[step.step] = event
         state.heard = heard  # a tick from a partial the recogniser later revised goes away
-        for step in sorted(state.out_of_order & (heard.keys() - self._told_late)):  # (payment said before the notes: told when the notes come)
+        for step in [s for s in heard if s in state.out_of_order and s not in self._told_late]:  # (payment said before the notes: told when the notes come)
             if not heard[step].out_of_order:
                 self._told_late.add(step)
                 self.event(EventType.OUT_OF_ORDER, step=step, text=next((n for n in order_notes if n.startswith(f"{step} ")), None))
@@ -303,7 +303,7 @@ class LiveRep:
         they", said in the name line, ticked the email in 18 of 21 reps, and a tenth of a second
         later read "…name" (on six bench conditions, ticks before their line began 56 → 14, ticks
         that came and went 165 → 107; the name line heard as "what's the best any older the
-        account" is the step expected, and ticks at once). A guess ticks a new step only once it
+        account" is the step expected, and ticks). A guess ticks a new step only once it
         has named it for GUESS_HOLD_S: most that went were on screen 0.1–0.2 s, and the guess
         named the step again a moment later (on four conditions, ticks that came and went 91 → 25,
         ticks before their line began 14 → 7, for ticks 0.1–0.35 s later in the median)."""

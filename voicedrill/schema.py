@@ -3,6 +3,8 @@ migrations, and what to tell the rep when the file cannot be used."""
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import os
 import sqlite3
@@ -91,28 +93,27 @@ def _v3(db: sqlite3.Connection) -> None:
         db.execute("UPDATE reps SET handoff_s = ?, fix_first = ? WHERE id = ?", (report.handoff_s, report.fix_first, rep_id))
 
 
-# what each schema version has that voicedrill reads and writes: table → columns
-_TABLES = {
-    1: {"sessions": {"id", "started_at", "kind", "drill", "engine", "model", "user", "pace_low", "pace_high", "max_pause_s"},
-        "reps": {"id", "session_id", "number", "saved_at", "source", "audio", "duration_s", "speech_wpm", "longest_pause_s",
-                 "order_errors", "score", "report", "levels"}},
-    2: {"issued": {"name", "last"}, "sessions": {"uid"}, "reps": {"uid"}},
-    3: {"reps": {"handoff_s", "fix_first"}},
-}
-
-
 def missing(db: sqlite3.Connection, version: int) -> tuple[str, bool] | None:
     """What of its schema a history at `version` lacks ("the table issued", "the column reps.uid"),
     and whether it has none of voicedrill's tables at all (another program's file); None if whole."""
     tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    for v in range(1, version + 1):
-        for table, columns in _TABLES.get(v, {}).items():
-            if table not in tables:
-                return f"the table {table}", not tables & {"sessions", "reps"}
-            have = {row[1] for row in db.execute(f'PRAGMA table_info("{table}")')}
-            if columns - have:
-                return f"the column {table}.{min(columns - have)}", False
+    for table, columns in _schema(version).items():
+        if table not in tables:
+            return f"the table {table}", not tables & {"sessions", "reps"}
+        have = {row[1] for row in db.execute(f'PRAGMA table_info("{table}")')}
+        if columns - have:
+            return f"the column {table}.{min(columns - have)}", False
     return None
+
+
+@functools.cache
+def _schema(version: int) -> dict[str, frozenset[str]]:
+    """The tables and columns a history has at `version`: its migrations run on an empty database."""
+    with contextlib.closing(sqlite3.connect(":memory:")) as db:
+        for step in MIGRATIONS[:version]:
+            step(db)
+        tables = [name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        return {t: frozenset(row[1] for row in db.execute(f'PRAGMA table_info("{t}")')) for t in tables}
 
 
 # MIGRATIONS[n] takes the schema from version n to n + 1 (version 0: a new, empty file).
