@@ -350,7 +350,7 @@ def _check(args: argparse.Namespace, err: Console) -> int:
     from .audio import RATE, SilenceTracker, probe
     from .drills import load_drill
     from .report import render, to_json
-    from .practice import check_heard, example_note, example_rep, keep_check, score_file, with_targets
+    from .practice import ONLY_SHOWN, check_heard, example_note, example_rep, keep_check, score_file, with_targets
     from .stopping import interrupt_after
 
     if bool(args.audio) == bool(args.example):
@@ -388,7 +388,7 @@ def _check(args: argparse.Namespace, err: Console) -> int:
         elif saved is not None:
             err.print(f"voicedrill: {saved.waiting}", markup=False, soft_wrap=True)
     if lost:
-        raise VoicedrillError(f"{lost}; the scorecard above is all there is of this rep")
+        raise VoicedrillError(f"{lost}; {ONLY_SHOWN}")
     return 0
 
 

@@ -33,6 +33,7 @@ from .stopping import exit_status, interrupt_after
 from .synth import ROOM_SEED, ROOM_TONE, Piece, Speaker, build_rep, in_a_room, write_wav
 from .targets import RECENT, judged
 
+ONLY_SHOWN = "the scorecard above is all there is of this rep"  # said of a rep kept nowhere (every place full)
 
 
 def score_file(source: str | Path | AudioInfo, drill: Drill, engine: Engine, tracker: SilenceTracker | None = None) -> RepReport:
@@ -374,7 +375,7 @@ def run_drill(
                 except VoicedrillError as exc:  # not in the history, nor waiting for it (every place full): shown, and the run stops
                     filed = keeper.folder / f"rep-{number:02d}.json" if keeper.folder is not None else None
                     run.unkept = filed if filed is not None and filed.is_file() else number
-                    only = f"the rep is only in {filed}" if isinstance(run.unkept, Path) else "the scorecard above is all there is of this rep"
+                    only = f"the rep is only in {filed}" if isinstance(run.unkept, Path) else ONLY_SHOWN
                     screen.scored(number, report, Kept(problems=[f"{exc}; {only}"]), f"Rep {number} — {drill.title}  (not in your history)")
                     raise
                 run.reports.append(report)
