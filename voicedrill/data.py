@@ -260,6 +260,12 @@ class RepReport:
         return self.handoff_s if self.by_the_script else None
 
     @property
+    def judged_pause_s(self) -> float | None:
+        """The longest pause a rep's targets and fluency curve take: said by the script (half a rep
+        has half the pauses); a rep with no pause between questions, 0."""
+        return (self.longest_pause_s or 0.0) if self.by_the_script else None
+
+    @property
     def fix_first(self) -> str | None:
         """What the rep was told to fix first, as a manager reads it ("skipped email", "pause before payment")."""
         if not (self.coaching and self.coaching.tips):

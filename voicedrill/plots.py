@@ -116,7 +116,7 @@ def fluency_figure(reps: Sequence[SavedRep]) -> Figure:
     pause.axhline(reps[0].max_pause_s, color=FLAGGED, linestyle="dotted", lw=1, label="the drill's limit")
     for ax, what, values in (
         (time, "time from first question through the handoff", [r.report.timed_s for r in reps]),  # (as its targets: reps said by the script)
-        (pause, "longest pause between questions", [r.report.longest_pause_s if r.report.by_the_script else None for r in reps]),
+        (pause, "longest pause between questions", [r.report.judged_pause_s for r in reps]),
     ):
         ax.plot(x, [np.nan if v is None else v for v in values], marker="o", color="#37474f", lw=1.5)
         targets = [next((t.target for t in r.report.targets.results if t.what == what), np.nan) if r.report.targets else np.nan for r in reps]

@@ -38,8 +38,7 @@ def judged(report: RepReport, past: Sequence[RepReport]) -> RepReport:
     if len(recent) < MIN_REPS:
         return report
     time, pause, pace = bests(recent)
-    scripted = report.by_the_script  # a rep that skipped or jumped a step is short, not fast, and has fewer pauses
-    values = (report.timed_s, report.longest_pause_s or 0.0 if scripted else None, report.pace.speech_wpm)
+    values = (report.timed_s, report.judged_pause_s, report.pace.speech_wpm)  # (a rep that skipped or jumped a step: neither timed nor judged)
     results = tuple(Target(what, target, value, _met(what, value, target) and (what == WHAT[1] or _in_band(report)))
                     for what, target, value in zip(WHAT, (time, pause, pace), values) if target is not None)
     return replace(report, targets=Targets(len(recent), results))
