@@ -254,6 +254,7 @@ def test_out_naming_a_file_says_it_takes_a_folder(tmp_path, cli, speech):
         ("drill input missing", ["drill", "--input", "{tmp}/nope.wav"], "no such file"),
         ("reps out of range", ["drill", "--input", "{good}", "--reps", "0"], "--reps"),
         ("speed out of range", ["drill", "--input", "{good}", "--speed", "-1"], "--speed"),
+        ("speed too small to be a speed", ["drill", "--input", "{good}", "--speed", "1e-400"], "--speed"),
         ("no microphone", ["drill"], "--input FILE"),
         ("validate missing", ["drills", "validate", "{tmp}/none.toml"], "no such drill file"),
     ],

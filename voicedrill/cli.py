@@ -12,6 +12,7 @@ import re
 import sys
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -42,14 +43,15 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _number(low: float, high: float, whole: bool = False, zero: bool = False, unit: str = "") -> Callable[[str], float]:
-    """An argparse type: a number in [low, high] (or 0, with `zero`), said in words when it is not."""
+    """An argparse type: a number in [low, high] (or 0, with `zero`, written as a 0: not a number too
+    small for a float, such as 1e-400), said in words when it is not."""
 
     def parse(text: str) -> float:
         try:
             value = int(text) if whole else float(text)
         except ValueError:
             value = None
-        if value is None or not (low <= value <= high or (zero and value == 0)):
+        if value is None or not (low <= value <= high or (zero and Decimal(text) == 0)):
             span = f"{low:g}–{high:g}{unit}" + (" (or 0)" if zero else "")
             raise argparse.ArgumentTypeError(f"{text!r} is not {'a whole number' if whole else 'a number'} in {span}")
         return value
