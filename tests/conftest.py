@@ -16,6 +16,9 @@ from voicedrill.synth import Piece, Segment, build_rep, in_a_room, write_wav
 
 LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")
 
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:  # started in the background by a shell (`pytest &`), which
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # ignores Ctrl-C there and in every child: the Ctrl-C tests need it
+
 
 class Behind(InlineDecoding):
     """Decoded here, each block handed back `blocks` blocks late, as the decoding child does at
