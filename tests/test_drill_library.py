@@ -179,6 +179,23 @@ def test_going_hard_to_soft_is_an_order_error(engines, make_rep):
     assert not report.order_ok
 
 
+def test_soft_close_again_after_the_hard_close_began_is_an_order_error(engines, make_rep):
+    """Seed 00: soft to hard, not hard to soft. The soft close may come again after a concern, not
+    once the name was asked; the tip names this drill's sequence, not the hard close's."""
+    drill = load_drill("soft-to-hard")
+    lines = {s.id: s.line for s in drill.steps}
+    back = [
+        Piece(lines["soft"], "soft", GAP_S),
+        Piece(lines["name"], "name", GAP_S),
+        Piece("Would you be interested in getting started?", "soft2", GAP_S),
+        *[Piece(lines[s], s, GAP_S) for s in ("email", "payment")],
+    ]
+    _, report = run(engines, make_rep, "soft-to-hard", back, "back-to-soft")
+    assert report.order_notes == ("soft came again after name",)
+    assert {s.id: s.status for s in report.steps}["soft"] == "out_of_order"
+    assert "Keep the sequence: soft, concern, name, email, then payment." in " ".join(t.tip for t in report.coaching.tips)
+
+
 TIGHT = """name = "tight"
 [rules]
 last = ["pay", "bye"]

@@ -313,3 +313,13 @@ def test_show_says_a_drills_required_pause_and_steps_in_any_order(cli):
     assert "Rules: the steps in the order written; pauses between questions at most 1.5 seconds, unless a step says otherwise" in said
     steps = out[out.index("\n1. ") : out.index("Rules:")]
     assert max(map(len, out.splitlines())) <= 80 and all(line[:1] in " 123456789" for line in steps.splitlines() if line), out
+
+
+def test_show_says_how_long_a_soft_close_may_come_again_and_a_pause_rule_across_an_optional_step(cli):
+    """soft-to-hard's soft close may come again after a concern, not once the name was asked; its
+    2 s pause from soft to name holds with the optional concern listed between them."""
+    code, out, err = cli("drills", "show", "soft-to-hard")
+    assert code == 0, err
+    said = " ".join(out.split())
+    assert "soft Does this sound like something that would help you? (may be said again before name)" in said
+    assert "name Perfect. What's the best name for the account? (after soft, the pause before it may be up to 2 seconds)" in said

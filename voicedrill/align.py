@@ -353,7 +353,9 @@ def judge_order(spoken: Sequence[str], drill: Drill) -> tuple[frozenset[str], tu
 
     A step the drill keeps last, said before others, is out of order first; the written order is
     judged on the rest (name, payment, phone: payment early, not phone late, which live showed
-    while the rep said it and the scorecard then took back)."""
+    while the rep said it and the scorecard then took back). A step that may be said again (a soft
+    close after a concern) is out of order said again once a later required step has begun: soft
+    to hard, never hard to soft."""
     firsts = list(dict.fromkeys(spoken))
     rank = {s.id: drill.order_rank(s.id) for s in drill.steps}
     bad: set[str] = set()
@@ -372,7 +374,26 @@ def judge_order(spoken: Sequence[str], drill: Drill) -> tuple[frozenset[str], tu
             if position not in keep:
                 bad.add(step_id)
                 notes.append(_misplaced_note(step_id, rest, rank))
+        for step_id, later in _gone_back(spoken, drill, rank).items():
+            if step_id not in bad:
+                bad.add(step_id)
+                notes.append(f"{step_id} came again after {later}")
     return frozenset(bad), tuple(notes)
+
+
+def _gone_back(spoken: Sequence[str], drill: Drill, rank: dict[str, int]) -> dict[str, str]:
+    """Steps that may be said again, said again after a later required step (soft close, name, soft
+    close), each with the first such step; an optional step between (the concern) is in the loop.
+    (A step that may not be said again is "said twice" wherever it comes.)"""
+    required = {s.id for s in drill.steps if not s.optional}
+    again = {s.id for s in drill.steps if s.repeat}
+    back: dict[str, str] = {}
+    for position, step_id in enumerate(spoken):
+        if step_id in again and step_id in spoken[:position]:
+            later = [s for s in spoken[:position] if s in required and rank[s] > rank[step_id]]
+            if later:
+                back.setdefault(step_id, later[0])
+    return back
 
 
 def _misplaced_note(step_id: str, firsts: list[str], rank: dict[str, int]) -> str:

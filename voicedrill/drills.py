@@ -11,6 +11,7 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from itertools import groupby
 from pathlib import Path
 from typing import TypeVar
 
@@ -76,7 +77,7 @@ class PauseRule:
 _SAID = ("step", "line")
 _REPLY = ("phrase", "gap", "limit", *_SAID)
 TIP_FIELDS = {
-    "skipped": (*_SAID, "after"), "repeated": _SAID, "last": _SAID, "order": _SAID,
+    "skipped": (*_SAID, "after"), "repeated": _SAID, "last": _SAID, "order": (*_SAID, "sequence"),
     "pause": (*_SAID, "gap", "limit"), "required_pause": (*_SAID, "limit"), "forbidden": ("phrase",), "filler": ("phrase",),
     "slow": ("wpm", "low", "high"), "fast": ("wpm", "low", "high"),
     "late_reply": _REPLY, "late_start": _REPLY, "stopped": ("phrase", *_SAID), "unanswered": ("phrase", *_SAID), "nothing": (), "clean": (),
@@ -85,7 +86,7 @@ DEFAULT_TIPS = {
     "skipped": "You skipped {step}. Ask: “{line}” right after {after}.",
     "repeated": "You asked for {step} twice. Ask it once, then move straight on.",
     "last": "Ask for payment last: “{line}” comes after everything else is collected. By then backing out feels harder.",
-    "order": "{step} came out of order. Keep the sequence: name, phone, email, address, notes, then payment.",
+    "order": "{step} came out of order. Keep the sequence: {sequence}.",
     "pause": "You paused {gap} before {step} (limit {limit}). No pauses between questions: momentum is everything. Go straight to: “{line}”",
     "required_pause": "Hold the pause before {step}: at least {limit} of silence lets the customer talk. Then say: “{line}”",
     "forbidden": "Don't say “{phrase}”: it hands the customer a reason to stop. Go straight into the next question instead.",
@@ -146,6 +147,14 @@ class Drill:
         """Position in the order; steps of one group share the position of the group's first step."""
         step = next(s for s in self.steps if s.id == step_id)
         return next(i for i, s in enumerate(self.steps) if s is step or (step.group and s.group == step.group))
+
+    @property
+    def sequence(self) -> str:
+        """The steps in the order to say them, in words: "name, phone, …, then handoff" (a group's
+        steps "in any order")."""
+        parts = [" / ".join(ids) + " in any order" if len(ids) > 1 else ids[0]
+                 for ids in ([s.id for s in steps] for _, steps in groupby(self.steps, key=lambda s: self.order_rank(s.id)))]
+        return ", ".join(parts[:-1]) + f", then {parts[-1]}" if len(parts) > 1 else parts[0]
 
     @property
     def has_customer(self) -> bool:

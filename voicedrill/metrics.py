@@ -312,7 +312,7 @@ def _problems(drill, steps, pauses_, pace_, fillers, forbidden, turns) -> list[t
     else:
         for s in steps:
             if s.status == Status.OUT_OF_ORDER:
-                add("order", COST["order"], s.id, "order", s.id)
+                add("order", COST["order"], s.id, "order", s.id, sequence=drill.sequence)
     for p in pauses_:
         if p.too_short:
             add("flow", COST["required_pause"], f"pause before {p.to_step}", "required_pause", p.to_step, limit=f"{p.min_s:g} s")

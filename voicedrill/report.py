@@ -396,17 +396,21 @@ def step_notes(drill: Drill, step_id: str) -> list[str]:
     step = next(s for s in drill.steps if s.id == step_id)
     ids = [s.id for s in drill.steps]
     before = ids[ids.index(step_id) - 1] if ids.index(step_id) else None
-    low, high = drill.pause_limits(before, step_id) if before else (0.0, drill.max_pause_s)
-    if low:
-        notes.append(f"take a pause of at least {low:g} seconds before it")
-    if before and high != drill.max_pause_s:
-        notes.append(f"the pause before it may be up to {high:g} seconds")
+    for rule in [r for r in drill.pause_rules if r.to_step == step_id]:  # (soft → name, with an optional concern between)
+        after = "" if rule.from_step == before else f"after {rule.from_step}, "
+        low, high = drill.pause_limits(rule.from_step, step_id)
+        if low:
+            notes.append(f"{after}take a pause of at least {low:g} seconds before it")
+        if high != drill.max_pause_s:
+            notes.append(f"{after}the pause before it may be up to {high:g} seconds")
     if step.group:
         notes.append("in any order with " + ", ".join(s.id for s in drill.steps if s.group == step.group and s.id != step_id))
     if step.optional:
         notes.append("may be left out")
-    if step.repeat:
-        notes.append("may be said again")
+    if step.repeat:  # in the written order, until a later required step is said (align.judge_order)
+        later = next((s.id for s in drill.steps[ids.index(step_id) + 1 :] if not s.optional
+                      and drill.order_rank(s.id) > drill.order_rank(step_id)), None) if drill.order == Order.STRICT else None
+        notes.append(f"may be said again before {later}" if later else "may be said again")
     return notes
 
 
