@@ -456,3 +456,12 @@ def test_a_required_pause_counts_as_the_longest_only_when_it_is_flagged():
     assert [p.flagged for p in calm.pauses if p.to_step == "concern"] == [False] and calm.longest_pause_s < 1.0
     assert [p.flagged for p in held.pauses if p.to_step == "concern"] == [True] and held.longest_pause_s > 5.0
     assert ids[1] == "concern"
+
+
+@pytest.mark.parametrize("word_s, told", [(0.33, "say it faster"), (0.28, "Keep that pace")])
+def test_a_clean_rep_at_the_top_of_the_pace_band_is_not_told_to_speed_up(drill, word_s, told):
+    """"Say it faster" to a clean rep already at 215 of 150–220 words a minute pushes them over the
+    band (found by a new user); near the top, the tip says to keep the pace."""
+    report = analyse(timeline(*lines(drill, *ALL), word_s=word_s), drill, "fake", 30.0)
+    assert report.score == 100 and report.coaching.tips == ()
+    assert told.lower() in report.coaching.focus.lower(), (report.pace.speech_wpm, report.coaching.focus)

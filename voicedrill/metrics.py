@@ -278,7 +278,19 @@ def score(
         scale = part_.max_points / max(lost[part_.name], part_.max_points)
         shares |= zip(mine, _tenths([ranked[i][1] * scale for i in mine], part_.max_points - part_.points))
     tips = tuple(replace(tip, points=shares[i]) for i, (_, _, tip) in enumerate(ranked))
-    return round(sum(p.points for p in parts)), parts, Coaching(tips[0].tip if tips else _tip(drill, "clean"), tips)
+    return round(sum(p.points for p in parts)), parts, Coaching(tips[0].tip if tips else _clean_tip(drill, pace_), tips)
+
+
+TOP_OF_BAND = 0.15  # a clean rep this near the top of the pace band (a share of its width) is not told to speed up
+
+
+def _clean_tip(drill: Drill, pace_: Pace) -> str:
+    """A clean rep's tip: say it faster, unless it is already at the top of the pace band."""
+    low, high = drill.pace_wpm
+    wpm = pace_.speech_wpm
+    if wpm is not None and wpm >= high - TOP_OF_BAND * (high - low):
+        return _tip(drill, "clean_top", wpm=f"{wpm:.0f}", low=f"{low:.0f}", high=f"{high:.0f}")
+    return _tip(drill, "clean")
 
 
 def _tenths(values: list[float], total: float) -> list[float]:
