@@ -209,3 +209,20 @@ def test_targets_are_each_persons_own(tmp_path, drill):
     store.save_rep(ben, 1, rep(drill, 0.8), "mic")
     assert [r.user for r in store.reps(user="ben")] == ["ben"]
     store.close()
+
+
+def test_the_progress_charts_session_labels_never_overlap(tmp_path, drill):
+    """Forty one-rep sessions drew forty labels over each other (found by a new user): a session too
+    narrow for its label is labelled only where there is room, and a few wide sessions all are."""
+    from voicedrill.plots import progress_figure
+
+    store = Store(tmp_path / "h.db")
+    for _ in range(40):
+        store.save_rep(Session.of("check", drill, "fake", "none"), 1, rep(drill, 0.4), "rep.wav")
+    for many in (store.reps(), store.reps()[:6]):
+        figure = progress_figure(many)
+        figure.canvas.draw()
+        boxes = sorted((t.get_window_extent() for t in figure.axes[0].texts), key=lambda box: box.x0)
+        assert all(a.x1 < b.x0 for a, b in zip(boxes, boxes[1:]))
+        assert len(boxes) >= (6 if len(many) == 6 else 8)
+    store.close()

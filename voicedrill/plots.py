@@ -136,6 +136,10 @@ def fluency_figure(reps: Sequence[SavedRep]) -> Figure:
     return figure
 
 
+PROGRESS_AXES_IN = 8.7  # the progress chart's plotting width, inches (10 in less the labels at its left)
+LABEL_CHAR_IN, LABEL_GAP_IN = 0.06, 0.15  # a character of a session's label at 7 pt, and room between two labels, inches
+
+
 def progress_figure(reps: Sequence[SavedRep]) -> Figure:
     """Score, speech wpm and longest pause, one point per rep; each session a band; the drill's limits drawn in."""
     if not reps:
@@ -144,6 +148,8 @@ def progress_figure(reps: Sequence[SavedRep]) -> Figure:
     score, wpm, pause = figure.subplots(3, 1, sharex=True)
     x = np.arange(len(reps))
     position = 0
+    reps_per_in = len(reps) / PROGRESS_AXES_IN
+    labelled_to = -np.inf  # where the last session's label ends, in reps
     for band, (session, group) in enumerate(groupby(reps, key=lambda r: r.session)):
         group = list(group)
         xs = x[position:position + len(group)]
@@ -154,7 +160,11 @@ def progress_figure(reps: Sequence[SavedRep]) -> Figure:
                 ax.axvspan(left, right, color="#eceff1", lw=0, zorder=0)
         wpm.fill_between([left, right], *first.pace_wpm, color="#c8e6c9", alpha=0.6, lw=0, zorder=1)
         pause.hlines(first.max_pause_s, left, right, colors=FLAGGED, linestyles="dashed", lw=1, zorder=1)
-        score.text((left + right) / 2, 103, f"s{session} {first.saved_at:%m-%d}", ha="center", fontsize=7, color="#546e7a")
+        label = f"s{session} {first.saved_at:%m-%d}"
+        half = (LABEL_CHAR_IN * len(label) + LABEL_GAP_IN) / 2 * reps_per_in
+        if (left + right) / 2 - half >= labelled_to:  # sessions too narrow for their labels: every few labelled
+            score.text((left + right) / 2, 103, label, ha="center", fontsize=7, color="#546e7a")
+            labelled_to = (left + right) / 2 + half
         for ax, values in (
             (score, [r.report.score for r in group]),
             (wpm, [np.nan if r.report.pace.speech_wpm is None else r.report.pace.speech_wpm for r in group]),
