@@ -465,3 +465,24 @@ def test_a_clean_rep_at_the_top_of_the_pace_band_is_not_told_to_speed_up(drill, 
     report = analyse(timeline(*lines(drill, *ALL), word_s=word_s), drill, "fake", 30.0)
     assert report.score == 100 and report.coaching.tips == ()
     assert told.lower() in report.coaching.focus.lower(), (report.pace.speech_wpm, report.coaching.focus)
+
+
+def test_tips_are_listed_by_the_points_they_show_and_the_focus_shows_its_own(drill):
+    """A concern's 5 points shrink to 2.7 in a pauses part already lost to a long pause, and were
+    listed before a pace tip's 3.1 (found by a new user). The focus said no points at all."""
+    import io
+
+    from rich.console import Console
+
+    from voicedrill.data import CustomerTurn, TurnKind
+    from voicedrill.report import render
+
+    said = timeline(*lines(drill, "name"), 1.5, *lines(drill, "phone", "email", "address", "notes"), 6.0, *lines(drill, "payment", "handoff"), word_s=0.42)
+    concern = CustomerTurn(TurnKind.HESITATION, "name", "Can I think about it?", said[7].end + 0.1, said[7].end + 0.9)
+    report = analyse(said, drill, "fake", 40.0, turns=[concern])
+    points = [t.points for t in report.coaching.tips]
+    assert [t.about for t in report.coaching.tips] == ["pause before payment", "speaking pace", "the customer's concern"], points
+    assert points == sorted(points, reverse=True)
+    console = Console(file=io.StringIO(), width=200, color_system=None)
+    render(report, console)
+    assert f"Next rep: {report.coaching.focus} (−{points[0]:g})" in console.file.getvalue()

@@ -269,15 +269,17 @@ def score(
         ScorePart(name, round(max(0.0, top - lost[name]), 1), top, why)
         for (name, top), why in zip(PART_MAX.items(), _whys(drill, steps, pauses_, pace_, fillers, forbidden, problems))
     )
-    # Costliest first, as the playbook ranks mistakes; each tip shows its share of what its part
-    # lost (six long pauses share the 15 points of the pauses part), and the shares add up to it.
+    # Each tip shows its share of what its part lost (six long pauses share the 15 points of the
+    # pauses part), and the shares add up to it; costliest first by those shares, as shown (by the
+    # playbook's ranking, a concern's 5 points shrank to 2.2 in a full part and were listed before
+    # a pace tip's 3.1), the playbook's ranking between equal shares.
     ranked = sorted(problems, key=lambda problem: -problem[1])
     shares: dict[int, float] = {}
     for part_ in parts:
         mine = [i for i, (part, _, _) in enumerate(ranked) if part == part_.name]
         scale = part_.max_points / max(lost[part_.name], part_.max_points)
         shares |= zip(mine, _tenths([ranked[i][1] * scale for i in mine], part_.max_points - part_.points))
-    tips = tuple(replace(tip, points=shares[i]) for i, (_, _, tip) in enumerate(ranked))
+    tips = tuple(sorted((replace(tip, points=shares[i]) for i, (_, _, tip) in enumerate(ranked)), key=lambda tip: -tip.points))
     return round(sum(p.points for p in parts)), parts, Coaching(tips[0].tip if tips else _clean_tip(drill, pace_), tips)
 
 

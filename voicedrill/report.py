@@ -296,7 +296,7 @@ def _rich_cell(cell: Cell) -> Text:
 def render(report: RepReport, console: Console, title: str = "") -> None:
     """A scorecard a rep can read at a glance: the one thing to change, steps, pauses, facts, tips, score."""
     if report.coaching:
-        console.print(Text("Next rep: ", style="bold") + Text(report.coaching.focus))
+        console.print(Text("Next rep: ", style="bold") + Text(focus_line(report)))
     console.print(rich_table(steps_grid(report, shown(title))))  # (a file's name may hold a terminal's escape codes)
     if report.pauses:
         console.print(rich_table(pauses_grid(report)))
@@ -311,6 +311,13 @@ def render(report: RepReport, console: Console, title: str = "") -> None:
         console.print(tips)
     head, _, parts = score_line(report).partition(" — ")
     console.print(f"[bold]{head}[/] — {escape(parts)}")
+
+
+def focus_line(report: RepReport) -> str:
+    """The one change worth most next rep, with the points it cost (a clean rep's costs none); the
+    other tips follow it (tip_lines)."""
+    tips = report.coaching.tips if report.coaching else ()
+    return report.coaching.focus + (f" (−{tips[0].points:g})" if tips and tips[0].tip == report.coaching.focus else "")
 
 
 def tip_lines(report: RepReport) -> list[str]:
