@@ -486,3 +486,10 @@ def test_tips_are_listed_by_the_points_they_show_and_the_focus_shows_its_own(dri
     console = Console(file=io.StringIO(), width=200, color_system=None)
     render(report, console)
     assert f"Next rep: {report.coaching.focus} (−{points[0]:g})" in console.file.getvalue()
+
+
+def test_a_word_misheard_between_lines_is_not_speech_off_the_script(drill):
+    """"Perfect." heard as "it" between two lines was "Not in the script: 1 stretch of speech" on a
+    rep that said nothing else (found by a new user); a remark of a few words still is."""
+    said = timeline(*lines(drill, "name", "phone"), "it", *lines(drill, "email"), "my cousin builds boats", *lines(drill, "address", "notes", "payment", "handoff"))
+    assert [m.text for m in analyse(said, drill, "fake", 30.0).extra] == ["my cousin builds boats"]

@@ -98,7 +98,7 @@ DEFAULT_TIPS = {
     "late_start": "After their yes (“{phrase}”) you took {gap} to start (limit {limit}). Don't pause, don't celebrate: start collecting at once: “{line}”",
     "stopped": "After the customer's “{phrase}”, the sequence stopped. Address the concern, then continue: “{line}”.",
     "unanswered": "The customer said “{phrase}” and you went straight on. Address the concern first, calmly, then continue: “{line}”",
-    "nothing": "Nothing of the script was heard. Say the drill out loud, close to the microphone.",
+    "nothing": "None of the drill's lines were heard. Check this is the drill you meant to practise, then say its lines as the script has them, close to the microphone.",
     "clean": "Clean rep. Next: say it faster, with the same confidence.",
     "clean_top": "Clean rep, at {wpm} words a minute: the top of {low}–{high}. Keep that pace and make it sound like a conversation, not a script.",
 }

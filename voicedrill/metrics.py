@@ -221,8 +221,11 @@ def fillers(words: Sequence[Word], alignment: Alignment) -> tuple[Mark, ...]:
     return tuple(Mark(words[i].text, words[i].start, words[i].end) for i in alignment.fillers if clear(words[i:i + 1]))
 
 
+EXTRA_MIN_WORDS = 3  # a run of fewer words outside the script is a word misheard ("Perfect." heard as "it"), not a remark
+
+
 def extra_speech(words: Sequence[Word], alignment: Alignment) -> tuple[Mark, ...]:
-    """Runs of words that belong to no step, forbidden phrase or filler: off-script speech."""
+    """Runs of words that belong to no step, forbidden phrase or filler: off-script speech, EXTRA_MIN_WORDS at least."""
     covered = set(alignment.fillers)
     for hit in alignment.hits:
         covered.update(range(hit.first, hit.last + 1))
@@ -234,7 +237,7 @@ def extra_speech(words: Sequence[Word], alignment: Alignment) -> tuple[Mark, ...
             runs[-1].append(word)
         else:
             runs.append([word])
-    return tuple(Mark(" ".join(w.text for w in run), run[0].start, run[-1].end) for run in runs if clear(run))
+    return tuple(Mark(" ".join(w.text for w in run), run[0].start, run[-1].end) for run in runs if len(run) >= EXTRA_MIN_WORDS and clear(run))
 
 
 PART_MAX = {"steps": 35, "order": 20, "flow": 15, "pace": 10, "clean": 20}
