@@ -323,3 +323,4 @@ def test_show_says_how_long_a_soft_close_may_come_again_and_a_pause_rule_across_
     said = " ".join(out.split())
     assert "soft Does this sound like something that would help you? (may be said again before name)" in said
     assert "name Perfect. What's the best name for the account? (after soft, the pause before it may be up to 2 seconds)" in said
+    assert "pauses between questions at most 1 second, unless" in said

@@ -396,6 +396,11 @@ def render_drill_list(found: list[tuple[Path, Drill | VoicedrillError]], console
     console.print(Text("From: " + ", ".join(folders) + " — voicedrill drills show NAME for the script"), soft_wrap=True)
 
 
+def _seconds(value: float) -> str:
+    """Seconds in words: 1 second, 1.5 seconds."""
+    return f"{value:g} second" + ("" if value == 1 else "s")
+
+
 def step_notes(drill: Drill, step_id: str) -> list[str]:
     """What a rep should know about one step beyond its line, in words: a pause the drill asks
     for before it, its own pause limit, the steps it may swap with, whether it may be left out."""
@@ -407,9 +412,9 @@ def step_notes(drill: Drill, step_id: str) -> list[str]:
         after = "" if rule.from_step == before else f"after {rule.from_step}, "
         low, high = drill.pause_limits(rule.from_step, step_id)
         if low:
-            notes.append(f"{after}take a pause of at least {low:g} seconds before it")
+            notes.append(f"{after}take a pause of at least {_seconds(low)} before it")
         if high != drill.max_pause_s:
-            notes.append(f"{after}the pause before it may be up to {high:g} seconds")
+            notes.append(f"{after}the pause before it may be up to {_seconds(high)}")
     if step.group:
         notes.append("in any order with " + ", ".join(s.id for s in drill.steps if s.group == step.group and s.id != step_id))
     if step.optional:
@@ -424,7 +429,7 @@ def step_notes(drill: Drill, step_id: str) -> list[str]:
 def drill_rules(drill: Drill) -> list[str]:
     """A drill's rules as a rep reads them before practising."""
     rules = ["the steps in the order written" if drill.order == Order.STRICT else "the steps in any order",
-             f"pauses between questions at most {drill.max_pause_s:g} seconds, unless a step says otherwise",
+             f"pauses between questions at most {_seconds(drill.max_pause_s)}, unless a step says otherwise",
              f"speaking pace {drill.pace_wpm[0]:.0f}–{drill.pace_wpm[1]:.0f} words a minute"]
     if drill.last:
         rules.append(" then ".join(drill.last) + " always last")
