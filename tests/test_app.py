@@ -124,9 +124,11 @@ def test_a_run_ticks_steps_in_order_scores_each_rep_and_lists_them(server, page,
     page.click("[data-action=stop]")  # rep 3 has begun: stopped before its handoff, it is not scored; no rep 4 starts
     page.wait_for_function("document.querySelector('[data-action=start]').disabled === false", timeout=60000)
     wait_idle(app)
-    assert page.inner_text("#summary").endswith("2 reps saved to your progress. Rep 3 was stopped before the handoff, so it was not scored or saved.")
-    # the unscored rep 3's ticks go: the script shows rep 2's verdicts, beside its scorecard (found by a new user)
+    assert page.inner_text("#summary") == "2 reps saved to your progress. Rep 3 was stopped before the handoff, so it was not scored or saved."
+    assert page.inner_text("main").count("First rep ") == 1  # under the run's table, not again below it (found by a new user)
+    # the unscored rep 3's ticks and words go: the script shows rep 2's verdicts, beside its scorecard (found by a new user)
     assert page.eval_on_selector_all("[data-step]", "els => els.map(e => e.dataset.state)") == ["ok"] * len(drill.steps)
+    assert page.inner_text("#words") == ""
     page.goto(base + "/history")
     assert page.get_attribute("table.reps", "data-reps") == "2"
     assert [page.get_attribute(f"tr[data-rep='{n}'] td:first-child a", "href") for n in (1, 2)] == ["/rep/1", "/rep/2"]
@@ -134,6 +136,34 @@ def test_a_run_ticks_steps_in_order_scores_each_rep_and_lists_them(server, page,
     assert "Score" in page.inner_text("article.report")
     for chart in page.query_selector_all("figure img"):
         assert chart.evaluate("img => img.complete && img.naturalWidth > 0")
+
+
+@pytest.mark.parametrize("size", [{"width": 1366, "height": 768}, {"width": 390, "height": 844}])
+def test_the_line_to_say_and_then_the_score_are_on_screen_on_a_laptop_and_a_phone(server, browser, size):
+    """On a laptop the last steps of the script, and the score after the rep, were below the fold;
+    on a phone, the step to say next (found by a new user). The step to say is scrolled to as the
+    rep goes, the score when the run ends."""
+    app, base = server
+    context = browser.new_context(viewport=size)
+    page = context.new_page()
+    page.add_init_script("""
+        window.offScreen = [];
+        new MutationObserver((changes) => {
+          for (const c of changes) {
+            const box = c.target.getBoundingClientRect();
+            if (c.target.dataset.state === "current" && (box.top < 0 || box.bottom > innerHeight)) window.offScreen.push(c.target.dataset.step);
+          }
+        }).observe(document, {subtree: true, attributes: true, attributeFilter: ["data-state"]});
+    """)
+    page.goto(base + "/")
+    page.click("[data-action=start]")
+    page.wait_for_function("document.querySelector('[data-action=start]').disabled === false && document.querySelector('#scorecard').dataset.score", timeout=60000)
+    wait_idle(app)
+    page.wait_for_timeout(200)  # (the scroll after the run's end)
+    assert page.evaluate("window.offScreen") == []
+    top = page.evaluate("document.querySelector('#scorecard .score').getBoundingClientRect().top")
+    assert 0 <= top < size["height"] / 2, top
+    context.close()
 
 
 def test_space_bar_starts_and_stops_a_rep(server, page, monkeypatch):

@@ -28,7 +28,7 @@ from ..drills import Drill
 from ..errors import VoicedrillError
 from ..live import UNHEARD_ASK, LiveRep, LiveState, LiveEvent, run_rep
 from ..practice import DrillRun, Kept, Keeper, check_heard, file_sources, keep_check, run_drill, saved_line, score_file, with_targets
-from ..report import counted, summary, summary_line
+from ..report import counted
 from ..synth import Speaker
 from ..webpage import rep_section, run_table
 
@@ -258,9 +258,9 @@ class Practice:
             run = run_drill(drill, engine, sources, reps, self.screen, speaker, keeper, simulated)
             self._finish(run, keeper)
         except VoicedrillError as exc:
-            self.broadcast.publish({"type": "run_end", "summary": "", "saved": "", "error": exc.plain})
+            self.broadcast.publish({"type": "run_end", "saved": "", "error": exc.plain})
         except Exception:
-            self.broadcast.publish({"type": "run_end", "summary": "", "saved": "", "error": "the run stopped on an internal error (details in the app's terminal)"})
+            self.broadcast.publish({"type": "run_end", "saved": "", "error": "the run stopped on an internal error (details in the app's terminal)"})
             raise
         finally:
             if store is not None:
@@ -268,13 +268,12 @@ class Practice:
             self._busy.release()
 
     def _finish(self, run: DrillRun, keeper: Keeper) -> None:
-        info = summary(run.reports, run.numbers) if len(run.reports) > 1 else None
         count = len(run.saved)
         saved = saved_line(run, keeper) if run.pending else f"{counted(count, 'rep')} saved to your progress" if count else ""
         if run.dropped:
             saved = " ".join([saved.rstrip(".") + "." if saved else "", f"Rep {run.dropped} was stopped before the handoff, so it was not scored or saved."]).strip()
         self.broadcast.publish({
-            "type": "run_end", "summary": summary_line(info) if info else "", "saved": saved,
+            "type": "run_end", "saved": saved,  # (the run's first → last line is under its table, run_html)
             "error": run.error.plain if run.error else None,
         })
 

@@ -65,6 +65,7 @@ function stepStates(state) {
     const id = item.dataset.step;
     item.dataset.state = state.out_of_order.includes(id) ? "out_of_order"
       : state.heard.includes(id) ? "ok" : id === state.current ? "current" : "pending";
+    if (id === state.current) item.scrollIntoView({ block: "nearest" });  // the line to say next stays on screen
   }
 }
 
@@ -117,6 +118,7 @@ const handlers = {
   cue(m) { $("cue").textContent = m.text; },
   rep_start(m) {
     inRep = true;
+    $("live").scrollIntoView({ block: "start" });  // the meter and the script on screen, on a laptop or a phone
     for (const item of $("script").children) item.dataset.state = item === $("script").firstElementChild ? "current" : "pending";
     showWords([]);
     $("timer").textContent = "0.0 s";
@@ -154,9 +156,11 @@ const handlers = {
     setRunning(false);
     showVerdicts();  // a rep stopped before its handoff was not scored: its ticks go, the last scorecard's verdicts stay
     $("timer").textContent = "";
-    $("summary").textContent = [m.summary, m.saved].filter(Boolean).join(" · ");
+    showWords([]);  // what a rep stopped before its handoff was heard saying goes with its ticks
+    $("summary").textContent = m.saved;
     if (m.error) notice(m.error, true);
     $("cue").textContent = "Press Start for the next rep.";
+    if ($("scorecard").dataset.score) $("scorecard").scrollIntoView({ block: "start" });  // the score, its tips and the run's table
   },
 };
 
