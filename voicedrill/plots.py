@@ -123,7 +123,7 @@ def fluency_figure(reps: Sequence[SavedRep]) -> Figure:
         if not np.all(np.isnan(targets)):
             ax.step(x, targets, where="mid", color="#2e7d32", linestyle="dashed", lw=1.2, label="your target")
         if ax.get_legend_handles_labels()[0]:
-            ax.legend(loc="upper right", fontsize=8, frameon=False)
+            ax.legend(loc="best", fontsize=8, frameon=False)  # (upper right covered a last rep's long pause)
         ax.set_ylabel("seconds")
         ax.set_title(what, loc="left", fontsize=9)
     low, high = time.get_ylim()
