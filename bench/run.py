@@ -78,7 +78,7 @@ class Tally:
 
     def __init__(self) -> None:
         self.step_right = self.step_total = self.order_right = self.reps = 0
-        self.caught = self.seeded = self.alarm_reps = 0
+        self.caught = self.seeded = self.alarm_reps = self.unlike = 0
         self.alarm_kinds: Counter[str] = Counter()
         self.pause_errors: list[float] = []
         self.cut_errors: list[float] = []  # human speech: against the sentences' energy cut as well
@@ -95,6 +95,7 @@ class Tally:
             self.caught += caught(case, report)
         alarms = false_alarms(case, report)
         self.alarm_reps += bool(alarms)
+        self.unlike += report.coaching.unlike  # asked whether it is the drill meant: it is
         self.alarm_kinds.update(alarms)
         if report.pace.speech_wpm is not None:
             self.wpm_errors.append(abs(report.pace.speech_wpm - true_wpm(segments)))
@@ -113,6 +114,7 @@ class Tally:
             "caught_errors": f"{self.caught}/{self.seeded}",
             "false_alarm_rep_rate": self.alarm_reps / self.reps,
             "false_alarms_by_kind": ", ".join(f"{kind} {n}" for kind, n in self.alarm_kinds.most_common()) or "none",
+            "asked_if_the_drill_meant": self.unlike,
             "pause_abs_err_median_s": float(np.median(errors)),
             "pause_abs_err_p90_s": float(np.percentile(errors, 90)),
             "pause_abs_err_p95_s": float(np.percentile(errors, 95)),
@@ -495,11 +497,14 @@ def main() -> int:
     parser.add_argument("--live", action="store_true", help="with --conditions: also each condition's reps through the live path at real time (about 7 min a condition)")
     parser.add_argument("--live-agreement", action="store_true", help="with --conditions: also each condition's reps through the live path as fast as possible: ticks and alarms against the scorecard")
     parser.add_argument("--only", default="", help="with --conditions: just these conditions (e.g. noise-12dB,human)")
+    parser.add_argument("--wrong-drill", action="store_true", help="only each shipped drill said and checked as every drill: asked whether it is the drill meant, or credited")
     parser.add_argument("--app", action="store_true", help="only the app: page load, live event delay to the browser, memory after 50 reps")
     parser.add_argument("--stores", action="store_true", help="only the history stores: saves a second and the team view at 100,000 reps, SQLite and PostgreSQL")
     args = parser.parse_args()
     if args.conditions:
         return run_conditions(args)
+    if args.wrong_drill:
+        return run_wrong_drill(args)
     if args.app or args.stores:
         return run_app_and_stores(args)
     drill = load_drill("hard-close")
@@ -612,6 +617,53 @@ def run_conditions(args: argparse.Namespace) -> int:
     return finish(rows, args, "-conditions", table=False)
 
 
+WRONG_DRILL_TAKES = (("gmw/en-us", 150), ("gmw/en", 200), ("gmw/en-us-nyc", 175))
+
+
+def run_wrong_drill(args: argparse.Namespace) -> int:
+    """Every shipped drill said through (3 voices, a quiet room and 20 dB of room noise) and checked
+    against every shipped drill: a rep of another drill should be asked whether it is the drill
+    meant, never credited without (a score of 50 or more); a rep of its own drill never asked."""
+    from voicedrill.drills import load_drill_file
+    from voicedrill.practice import said_through, score_file
+    from voicedrill.sphinx_engine import SphinxEngine
+
+    drills = [load_drill_file(path) for path in sorted((Path(__file__).parent.parent / "drills").glob("*.toml"))]
+    rooms = [c for c in CONDITIONS if c.name in ("clean", "noise-20dB")]
+    engines = {d.name: SphinxEngine(d) for d in drills}
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for said in drills:
+            case = Case("clean", said_through(said, GAP_S), {})
+            recordings = [render(room, case, voice, wpm, 1, Path(tmp), said) for room in rooms for voice, wpm in WRONG_DRILL_TAKES]
+            for judged in drills:
+                reports = [score_file(rep.path, judged, engines[judged.name]) for rep in recordings]
+                found = [r for r in reports if not r.nothing_heard]
+                rows.append({"said": said.name, "checked_as": judged.name, "reps": len(reports), "some_step_found": len(found),
+                             "asked_if_the_drill_meant": sum(r.coaching.unlike for r in found),
+                             "credited_unasked": sum(r.score >= 50 and not r.coaching.unlike for r in found),
+                             "mean_score": float(np.mean([r.score for r in reports]))})
+    print_wrong_drill(rows)
+    return finish(rows, args, "-wrong-drill", table=False)
+
+
+def print_wrong_drill(rows: list[dict]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"a drill said, checked as each drill — {machine()}")
+    for column in ("said", "checked as", "reps", "some step found", "asked: the drill meant?", "credited (≥ 50) unasked", "mean score"):
+        table.add_column(column, justify="left" if column in ("said", "checked as") else "right")
+    for r in rows:
+        table.add_row(r["said"], r["checked_as"], str(r["reps"]), str(r["some_step_found"]), str(r["asked_if_the_drill_meant"]),
+                      str(r["credited_unasked"]), f"{r['mean_score']:.0f}")
+    wrong = [r for r in rows if r["said"] != r["checked_as"]]
+    right = [r for r in rows if r["said"] == r["checked_as"]]
+    Console(width=200).print(table)
+    print(f"another drill's reps with a step found: asked {sum(r['asked_if_the_drill_meant'] for r in wrong)} of {sum(r['some_step_found'] for r in wrong)}, "
+          f"credited unasked {sum(r['credited_unasked'] for r in wrong)}; their own drill's reps asked: {sum(r['asked_if_the_drill_meant'] for r in right)} of {sum(r['reps'] for r in right)}")
+
+
 def live_at_real_time(engine, reps: list[Rep], drill) -> dict:
     """One condition's reps through the live path at real time, decoded in the child as
     `voicedrill drill` does: live alarms against the scorecard's flags, tick latency."""
@@ -671,13 +723,13 @@ def print_conditions(rows: list[dict]) -> None:
     table = Table(title=f"voicedrill check by condition — {machine()}")
     live = any("live_x1_alarms" in r for r in rows)
     agreement = any("live_steps_said" in r for r in rows)
-    columns = ("engine", "condition", "reps", "steps located", "errors caught", "false-alarm reps", "pause |err| p90")
+    columns = ("engine", "condition", "reps", "steps located", "errors caught", "false-alarm reps", "pause |err| p90", "asked: the drill meant?")
     extra = (("live alarms unflagged/flags unalarmed",) if live else ()) + (("live ticks of said, not said, gone by the end (unticks under way); alarms paired (named right)/flags",) if agreement else ())
     for column in columns + extra + ("false alarms",):
         table.add_column(column, justify="left" if column in ("engine", "condition", "false alarms") else "right")
     for r in rows:
         cells = [r["engine"], r["condition"], str(r["reps"]), f"{r['step_status_accuracy']:.1%}", r["caught_errors"],
-                 f"{r['false_alarm_rep_rate']:.1%}", f"{r['pause_abs_err_p90_s']:.3f} s" + energy_cut(r)]
+                 f"{r['false_alarm_rep_rate']:.1%}", f"{r['pause_abs_err_p90_s']:.3f} s" + energy_cut(r), str(r["asked_if_the_drill_meant"])]
         if live:
             cells.append(f"{r['live_x1_false_alarms']}/{r['live_x1_alarms']}, {r['live_x1_missed_alarms']}/{r['live_x1_flagged_pauses']}" if "live_x1_alarms" in r else "")
         if agreement:

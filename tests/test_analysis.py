@@ -493,3 +493,14 @@ def test_a_word_misheard_between_lines_is_not_speech_off_the_script(drill):
     rep that said nothing else (found by a new user); a remark of a few words still is."""
     said = timeline(*lines(drill, "name", "phone"), "it", *lines(drill, "email"), "my cousin builds boats", *lines(drill, "address", "notes", "payment", "handoff"))
     assert [m.text for m in analyse(said, drill, "fake", 30.0).extra] == ["my cousin builds boats"]
+
+
+def test_a_rep_of_another_drill_is_asked_whether_it_is_the_drill_meant(drill):
+    """Checked as the hard close, a rep that says one of its lines among another drill's is asked
+    first whether this is the drill meant; the hard close said through is not."""
+    other = timeline("does it make sense to put a proposal together", 0.4, *lines(drill, "name"), 0.4,
+                     "what would you say is a good next step then", 0.4, "absolutely that makes sense", 0.4, "let's look at some dates together")
+    asked = analyse(other, drill, "fake", 30.0)
+    assert asked.coaching.unlike and asked.coaching.focus.startswith("Little of what you said matches this drill's lines")
+    assert f"“{drill.steps[0].line}”" in asked.coaching.focus and asked.coaching.tips  # the rep's problems are still listed
+    assert not analyse(timeline(*lines(drill, *ALL)), drill, "fake", 30.0).coaching.unlike

@@ -79,7 +79,7 @@ def test_the_verdicts_are_the_stored_ones_in_every_view(saved):
 
 def test_json_carries_the_coaching(saved):
     hard = to_dict(saved[0].report)
-    assert set(hard["coaching"]) == {"focus", "tips"}
+    assert set(hard["coaching"]) == {"focus", "tips", "unlike"} and hard["coaching"]["unlike"] is False
     assert hard["coaching"]["focus"] == hard["coaching"]["tips"][0]["tip"]
     assert {t["about"] for t in hard["coaching"]["tips"]} == {"email", "pause before payment", "filler words"}
     assert all(set(t) >= {"about", "tip"} for t in hard["coaching"]["tips"])

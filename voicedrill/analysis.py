@@ -38,7 +38,8 @@ def analyse(
     fillers = metrics.fillers(words, alignment)
     forbidden = metrics.marks(words, alignment.hits, HitKind.FORBIDDEN)
     turn_results = metrics.customer_turns(words, drill, alignment, turns)
-    score, parts, coaching = metrics.score(drill, steps, pauses, pace, fillers, forbidden, turn_results)
+    unlike = metrics.unlike_the_drill(words, steps, fillers + forbidden)
+    score, parts, coaching = metrics.score(drill, steps, pauses, pace, fillers, forbidden, turn_results, unlike)
     return RepReport(
         drill=drill.name,
         engine=engine,

@@ -155,10 +155,12 @@ class Tip:
 
 @dataclass(frozen=True)
 class Coaching:
-    """The one change worth most next rep, and a tip for every problem (costliest first)."""
+    """The one change worth most next rep, and a tip for every problem (costliest first); `unlike`:
+    the rep does not sound like its drill, so the focus asks whether it is the drill meant."""
 
     focus: str
     tips: tuple[Tip, ...] = ()
+    unlike: bool = False
 
 
 @dataclass(frozen=True)

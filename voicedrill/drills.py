@@ -81,7 +81,7 @@ TIP_FIELDS = {
     "pause": (*_SAID, "gap", "limit"), "required_pause": (*_SAID, "limit"), "forbidden": ("phrase",), "filler": ("phrase",),
     "slow": ("wpm", "low", "high"), "fast": ("wpm", "low", "high"),
     "late_reply": _REPLY, "late_start": _REPLY, "stopped": ("phrase", *_SAID), "unanswered": ("phrase", *_SAID), "nothing": (), "clean": (),
-    "clean_top": ("wpm", "low", "high"),
+    "clean_top": ("wpm", "low", "high"), "unlike": ("line",),
 }
 DEFAULT_TIPS = {
     "skipped": "You skipped {step}. Ask: “{line}” right after {after}.",
@@ -100,6 +100,7 @@ DEFAULT_TIPS = {
     "unanswered": "The customer said “{phrase}” and you went straight on. Address the concern first, calmly, then continue: “{line}”",
     "nothing": "None of the drill's lines were heard. Check this is the drill you meant to practise, then say its lines as the script has them, close to the microphone.",
     "clean": "Clean rep. Next: say it faster, with the same confidence.",
+    "unlike": "Little of what you said matches this drill's lines: is it the drill you meant? If it is, say its lines as the script has them, starting with “{line}”",
     "clean_top": "Clean rep, at {wpm} words a minute: the top of {low}–{high}. Keep that pace and make it sound like a conversation, not a script.",
 }
 

@@ -240,6 +240,25 @@ def extra_speech(words: Sequence[Word], alignment: Alignment) -> tuple[Mark, ...
     return tuple(Mark(" ".join(w.text for w in run), run[0].start, run[-1].end) for run in runs if len(run) >= EXTRA_MIN_WORDS and clear(run))
 
 
+WEAK_LIKENESS = 0.66  # the lines found are on average this like the drill's phrases or less…
+OFF_SCRIPT_SHARE = 0.45  # …or more than this share of the speech is none of its lines: it does not sound like this drill
+
+
+def unlike_the_drill(words: Sequence[Word], steps: Sequence[StepResult], said: Sequence[Mark]) -> bool:
+    """Does the rep sound like another drill (or none): the lines found only weakly like this one's,
+    or much of the speech in none of its steps (nor `said`: its phrases to avoid and fillers)? A
+    recogniser held to one drill's script bends other speech into its lines: a first-close-recovery
+    rep checked as micro-commitment scored 100. Measured (bench/run.py --wrong-drill): no rep of the
+    right drill in any condition, paraphrases included. A rep with no line found is told so already."""
+    matches = [s.match for s in steps if s.match is not None]
+    if not matches:
+        return False
+    spans = [(m.start, m.end) for m in said] + [span for s in steps if s.start is not None for span in ((s.start, s.end), *s.again)]
+    spoken = sum(w.end - w.start for w in words)
+    off = sum(w.end - w.start for w in words if not any(start <= w.start and w.end <= end for start, end in spans))
+    return sum(matches) / len(matches) <= WEAK_LIKENESS or off > OFF_SCRIPT_SHARE * spoken
+
+
 PART_MAX = {"steps": 35, "order": 20, "flow": 15, "pace": 10, "clean": 20}
 # What each problem costs, ranked as the playbook ranks mistakes (see tests/test_ranking.py):
 # two steps missing < a forbidden phrase ≈ payment not last < a skipped step < a long hesitation
@@ -259,9 +278,11 @@ def score(
     fillers: Sequence[Mark],
     forbidden: Sequence[Mark],
     turns: Sequence[TurnResult] = (),
+    unlike: bool = False,
 ) -> tuple[int, tuple[ScorePart, ...], Coaching]:
     """The 0–100 score as explained parts (steps said 35, in order 20, pauses 15, pace 10, words 20),
-    each problem costing what the playbook says it is worth, and the coaching for every problem."""
+    each problem costing what the playbook says it is worth, and the coaching for every problem
+    (`unlike`: the rep does not sound like this drill, and is first asked whether it is the one meant)."""
     if nothing_heard(steps):
         nothing = _tip(drill, "nothing")
         parts = tuple(ScorePart(name, 0, top, "nothing of the script was heard") for name, top in PART_MAX.items())
@@ -283,7 +304,8 @@ def score(
         scale = part_.max_points / max(lost[part_.name], part_.max_points)
         shares |= zip(mine, _tenths([ranked[i][1] * scale for i in mine], part_.max_points - part_.points))
     tips = tuple(sorted((replace(tip, points=shares[i]) for i, (_, _, tip) in enumerate(ranked)), key=lambda tip: -tip.points))
-    return round(sum(p.points for p in parts)), parts, Coaching(tips[0].tip if tips else _clean_tip(drill, pace_), tips)
+    focus = _tip(drill, "unlike", line=drill.steps[0].line) if unlike else tips[0].tip if tips else _clean_tip(drill, pace_)
+    return round(sum(p.points for p in parts)), parts, Coaching(focus, tips, unlike)
 
 
 TOP_OF_BAND = 0.15  # a clean rep this near the top of the pace band (a share of its width) is not told to speed up

@@ -83,6 +83,7 @@ def to_dict(report: RepReport) -> dict:
         "coaching": None if report.coaching is None else {
             "focus": report.coaching.focus,
             "tips": [{"about": t.about, "tip": t.tip, "points": t.points} for t in report.coaching.tips],
+            "unlike": report.coaching.unlike,
         },
         "targets": None if report.targets is None else {
             "from_reps": report.targets.from_reps,
@@ -158,7 +159,7 @@ def _coaching(data: dict | None) -> Coaching | None:
     """Stored coaching (reports saved before coaching existed have none)."""
     if data is None:
         return None
-    return Coaching(data["focus"], tuple(Tip(t["about"], t["tip"], t.get("points", 0.0)) for t in data["tips"]))
+    return Coaching(data["focus"], tuple(Tip(t["about"], t["tip"], t.get("points", 0.0)) for t in data["tips"]), data.get("unlike", False))
 
 
 def _turn(t: dict) -> TurnResult:
