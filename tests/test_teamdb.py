@@ -135,6 +135,41 @@ def test_the_server_going_away_mid_run_loses_nothing(postgres, drill, monkeypatc
     back.close()
 
 
+def test_a_server_that_stops_answering_mid_save_keeps_the_rep_waiting_not_the_rep(postgres, drill, monkeypatch):
+    """A server that holds its connections but answers nothing (stopped; as a network that drops
+    without a word looks from a laptop) held a check, a run or the app for as long as it lasted,
+    deaf to SIGTERM (found by a fault attack). A statement it does not answer is given up: the rep
+    waits in a pending file, and goes in once the server answers again."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    from voicedrill import teamdb
+
+    monkeypatch.setattr(teamdb, "ANSWER_S", 1.0)
+    url = postgres.new_database()
+    store = PgStore(url, timeout_s=1.0)
+    session = Session.of("drill", drill, "fake", "none", "ana")
+    assert store.save_rep(session, 1, sample_report(drill), "mic").rep == 1
+    postmaster = int((postgres.folder / "data" / "postmaster.pid").read_text().split()[0])
+    server = [postmaster, *map(int, subprocess.run(["pgrep", "-P", str(postmaster)], capture_output=True, text=True).stdout.split())]
+    for pid in server:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        waiting = store.save_rep(session, 2, sample_report(drill), "mic")
+        assert waiting.rep is None and waiting.pending.is_file() and "cannot be reached" in waiting.waiting
+        assert time.monotonic() - started < 30
+        store.close()
+    finally:
+        for pid in server:
+            os.kill(pid, signal.SIGCONT)
+    back = PgStore(url)
+    assert [(r.session, r.number) for r in back.reps()] == [(1, 1), (1, 2)] and not waiting.pending.exists()
+    back.close()
+
+
 def test_reps_that_waited_go_in_when_the_server_answers_again_mid_run(postgres, drill, monkeypatch):
     """A run goes on while the server is away; at the first rep after it is back, the reps that
     waited go in first, in order, in the run's session, and the run's screen is told so."""
@@ -227,6 +262,7 @@ def test_reps_wait_for_the_database_however_its_url_is_written(postgres, drill):
 @pytest.mark.parametrize("message, away", [
     ("connection failed: connection to server at \"127.0.0.1\", port 5 failed: Connection refused", True),
     ("failed to resolve host 'teamdb.example.com': [Errno -3] Temporary failure in name resolution", True),
+    ("connection timeout expired", True),
     ("failed to resolve host 'temdb.example.com': [Errno -2] Name or service not known", False),
     ("connection failed: connection to server at \"127.0.0.1\", port 5 failed: fe_sendauth: no password supplied", False),
     ("connection failed: connection to server at \"127.0.0.1\", port 5 failed: FATAL:  password authentication failed for user \"ana\"", False),

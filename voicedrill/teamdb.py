@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import os
 import re
+import socket
+import threading
 import time
 from pathlib import Path
 from urllib.parse import unquote
@@ -26,6 +28,8 @@ from .schema import MIGRATIONS, SCHEMA_VERSION
 
 WRITE_LOCK = 0x56445231  # the advisory lock every voicedrill writer takes ("VDR1")
 CONNECT_TIMEOUT_S = 5
+ANSWER_S = 15.0  # a server that has not answered a query this long (beyond any wait for the write lock) is taken for gone
+KEEPALIVE = {"keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2, "keepalives_count": 3}  # a network gone quiet: noticed in ~11 s
 RETRY_S = 10  # a server that went away is asked again at the next save at least this long after
 _PASSWORD_PARAM = re.compile(r"(?i)(password=)([^&\s]*)")
 _TYPES = ((r"\bINTEGER PRIMARY KEY\b", "BIGINT PRIMARY KEY"), (r"\bINTEGER\b", "BIGINT"), (r"\bREAL\b", "DOUBLE PRECISION"), (r"\bBLOB\b", "BYTEA"))
@@ -78,7 +82,7 @@ def unreachable(exc: Exception) -> bool:
         return True
     message = str(exc)
     lost = ("connection failed", "consuming input failed", "server closed the connection", "the connection is lost", "the connection is closed",
-            "Temporary failure in name resolution")  # (no network; a name that does not exist is an error to fix)
+            "timeout expired", "Temporary failure in name resolution")  # (no network; a name that does not exist is an error to fix)
     refused = ("FATAL", "authentication", "does not exist", "password", "fe_sendauth")  # credentials or a name to fix first
     return any(w in message for w in lost) and not any(w in message for w in refused)
 
@@ -90,16 +94,37 @@ class Unreachable(VoicedrillError):
 class _Connection:
     """psycopg speaking the history's SQL: `?` placeholders, SQLite's column types in DDL."""
 
-    def __init__(self, url: str, timeout_s: float = CONNECT_TIMEOUT_S):
+    def __init__(self, url: str, timeout_s: float = CONNECT_TIMEOUT_S, answer_s: float = ANSWER_S):
         import psycopg
 
-        self.raw = psycopg.connect(url, autocommit=True, connect_timeout=timeout_s)
+        self.raw = psycopg.connect(url, autocommit=True, connect_timeout=timeout_s, **KEEPALIVE)
+        self.answer_s = answer_s
 
     def execute(self, sql: str, params: tuple | list = ()):
+        """A statement, given up as a lost connection if the server does not answer in `answer_s`
+        (a server that stopped answering, or a network that dropped without a word, held a check,
+        a run or the app for as long as it was away)."""
         if sql.lstrip().upper().startswith(("CREATE", "ALTER")):
             for pattern, replacement in _TYPES:
                 sql = re.sub(pattern, replacement, sql)
-        return self.raw.execute(sql.replace("?", "%s"), tuple(params))
+        watchdog = threading.Timer(self.answer_s, self._cut)
+        watchdog.daemon = True
+        watchdog.start()
+        try:
+            return self.raw.execute(sql.replace("?", "%s"), tuple(params))
+        finally:
+            watchdog.cancel()
+
+    def _cut(self) -> None:
+        """End the connection under a statement that waits on a server gone quiet: its socket shut
+        (psycopg keeps the descriptor and its memory; the wait then fails as a lost connection)."""
+        import psycopg
+
+        try:
+            with socket.socket(fileno=os.dup(self.raw.fileno())) as duplicate:
+                duplicate.shutdown(socket.SHUT_RDWR)
+        except (OSError, psycopg.Error):  # closed meanwhile: nothing to end
+            pass
 
     def close(self) -> None:
         self.raw.close()
@@ -191,7 +216,7 @@ class PgStore(Store):
     def _connect(self, timeout_s: float = CONNECT_TIMEOUT_S) -> None:
         """A new connection to the server (when it was asked is noted: see `_reconnected`)."""
         self._asked = time.monotonic()
-        self.db = _Connection(self.url, timeout_s)
+        self.db = _Connection(self.url, timeout_s, ANSWER_S + self.timeout_s)  # (a save may first wait its turn for the write lock)
 
     def _reconnected(self) -> bool:
         """Connected: still, or again (the server is asked at most every RETRY_S)."""
