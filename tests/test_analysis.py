@@ -502,5 +502,8 @@ def test_a_rep_of_another_drill_is_asked_whether_it_is_the_drill_meant(drill):
                      "what would you say is a good next step then", 0.4, "absolutely that makes sense", 0.4, "let's look at some dates together")
     asked = analyse(other, drill, "fake", 30.0)
     assert asked.coaching.unlike and asked.coaching.focus.startswith("Little of what you said matches this drill's lines")
-    assert f"“{drill.steps[0].line}”" in asked.coaching.focus and asked.coaching.tips  # the rep's problems are still listed
+    assert f"“{drill.steps[0].line}”" in asked.coaching.focus and asked.coaching.tips  # the rep's problems are still listed…
+    from voicedrill.report import focus_line, tip_lines
+
+    assert focus_line(asked) == asked.coaching.focus and len(tip_lines(asked)) == len(asked.coaching.tips)  # …all of them, under it
     assert not analyse(timeline(*lines(drill, *ALL)), drill, "fake", 30.0).coaching.unlike

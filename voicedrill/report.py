@@ -322,9 +322,11 @@ def focus_line(report: RepReport) -> str:
 
 
 def tip_lines(report: RepReport) -> list[str]:
-    """Every tip after the focus (which is shown first), costliest first."""
+    """Every tip but the focus (shown first), costliest first; all of them under a focus that is no
+    tip (a rep asked whether it is the drill meant)."""
     tips = report.coaching.tips if report.coaching else ()
-    return [f"{t.tip} (−{t.points:g})" for t in tips[1:]]
+    shown_first = bool(tips) and tips[0].tip == report.coaching.focus
+    return [f"{t.tip} (−{t.points:g})" for t in tips[shown_first:]]
 
 
 def _rich_mark(text: str, role: str = "") -> str:
