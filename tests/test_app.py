@@ -272,6 +272,21 @@ def test_the_api_check_answers_what_check_json_prints_and_where_the_rep_went(ser
     assert code == 0 and checked.pop("saved") == {"rep": 1, "waiting": None} and checked == json.loads(out)
 
 
+def test_a_check_while_another_is_checked_is_told_so_not_that_a_run_is_under_way(server, client, reps):
+    """Six checks at once: the five refused were each told a practice run was under way (found by
+    a fault attack)."""
+    app, _ = server
+    assert app.practice._busy.acquire(blocking=False)  # as a check under way holds the engine
+    try:
+        with open(reps[1], "rb") as f:
+            answer = client.post("/api/check", files={"file": ("rep.wav", f, "audio/wav")})
+        started = client.post("/api/start", data={"drill": "hard-close", "reps": "1", "source": "file"})
+    finally:
+        app.practice._busy.release()
+    assert answer.status_code == 409 and answer.json()["error"] == "another recording is being checked: try again when it is done"
+    assert started.status_code == 409 and started.json()["error"] == "another recording is being checked: try again when it is done"
+
+
 def test_a_locked_history_is_said_in_the_apps_words(client, reps, tmp_path, monkeypatch):
     """A history another program holds: the app says so and to try again, not a command-line option."""
     from voicedrill import history
@@ -431,6 +446,35 @@ def test_only_drill_names_are_taken_never_paths(client, tmp_path):
 def test_a_bad_form_value_is_named(client, field, value):
     answer = client.post("/api/start", data={field: value})
     assert answer.status_code == 400 and answer.json()["error"].startswith(f"{field}=")
+
+
+@pytest.mark.parametrize("asked, named", [("✓", "voicedrill---"), ("a\r\nX-Evil: 1", "voicedrill-a-X-Evil-1-")])
+def test_an_export_of_any_drill_name_is_a_file_of_a_plain_name(client, asked, named):
+    """A drill name outside ASCII was a 500, one with a line break a dropped connection (found by a
+    fault attack): the file's name keeps only what a header may carry."""
+    answer = client.get("/export.csv", params={"drill": asked})
+    assert answer.status_code == 200 and "x-evil" not in answer.headers
+    assert answer.headers["content-disposition"].startswith(f'attachment; filename="{named}')
+
+
+def test_a_drill_file_of_a_long_name_in_any_script_uploads(client):
+    """A hundred "𝄞" are 400 bytes, over the 255 a file name may have: a 500 (found by a fault attack)."""
+    answer = client.post("/drills", files={"file": ("𝄞" * 100 + ".toml", GOOD_DRILL, "text/plain")}, follow_redirects=False)
+    assert answer.status_code == 303 and answer.headers["location"].startswith("/drills/team-greeting")
+
+
+def test_a_recording_named_with_control_codes_is_kept_under_a_name_any_history_holds(client, reps):
+    """A NUL in an uploaded file's name kept the rep out of a team database for good (PostgreSQL
+    text holds no NUL; found by a fault attack): it is saved as "?"."""
+    body = (b'--x\r\nContent-Disposition: form-data; name="file"; filename="a\x00b\x1b.wav"\r\nContent-Type: audio/wav\r\n\r\n'
+            + reps[1].read_bytes() + b"\r\n--x--\r\n")  # (as a browser or curl sends it: httpx would write the NUL as %00)
+    answer = client.post("/api/check", content=body, headers={"Content-Type": "multipart/form-data; boundary=x"})
+    assert answer.status_code == 200, answer.text
+    from voicedrill import history
+
+    store = history.open_store(write=False)
+    assert [r.source for r in store.reps()][-1] == "a?b?.wav"
+    store.close()
 
 
 def test_limits_answer_in_the_apps_own_words(server, client):

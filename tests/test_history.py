@@ -276,3 +276,13 @@ def test_read_only_location(tmp_path, drill, pieces, make_rep, ordinary_user):
     refused = run_in_read_only(tmp_path / "voicedrill", ordinary_user, "history", "--delete", "1", env=env)
     assert refused.returncode == 2 and "read-only" in refused.stderr and "Traceback" not in refused.stderr
     assert sorted(p.name for p in (tmp_path / "voicedrill").iterdir()) == before
+
+
+def test_a_history_named_from_home_in_quotes_is_in_home(tmp_path, monkeypatch):
+    """VOICEDRILL_DB="~/h.db" (quoted: the shell leaves the ~) made a folder named "~" wherever
+    voicedrill ran (found by a fault attack)."""
+    from voicedrill.schema import db_path
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("VOICEDRILL_DB", "~/h.db")
+    assert db_path() == tmp_path / "h.db"

@@ -34,7 +34,7 @@ from .errors import VoicedrillError
 from .files import keep_safe, reason
 from .report import counted, from_dict, plain, rep_row, to_dict
 from .schema import (APPLICATION_ID, DAMAGED_ROW, DB_ENV, HEADLINES_VERSION, LARGEST_ID, MIGRATIONS, SCHEMA_VERSION, check_header, damaged, data_dir,
-                     db_path, foreign, is_url, missing, newer, unusable, writable)
+                     db_path, foreign, is_url, missing, newer, unusable, wal_bytes, writable)
 
 T = TypeVar("T")
 
@@ -228,7 +228,7 @@ class Store:
         """Where SQLite cannot share the WAL index (a read-only folder, a full disk): the file as it
         is, or, with reps still in the WAL, a private copy of the file and its WAL."""
         wal = Path(f"{self.path}-wal")
-        if not (wal.exists() and wal.stat().st_size):
+        if not wal_bytes(self.path):
             self._connect(f"{self.path.resolve().as_uri()}?mode=ro&immutable=1", uri=True)
             return
         self._copy = Path(tempfile.mkdtemp(prefix="voicedrill-read-"))

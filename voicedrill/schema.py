@@ -129,7 +129,7 @@ def data_dir() -> Path:
 def db_path() -> Path:
     """This computer's history file: $VOICEDRILL_DB (unless it names a team database), else history.db in the data folder."""
     target = os.environ.get(DB_ENV, "")
-    return Path(target) if target and not is_url(target) else data_dir() / "history.db"
+    return Path(target).expanduser() if target and not is_url(target) else data_dir() / "history.db"  # ("~/h.db" quoted: home, not a folder named ~)
 
 
 def is_url(target: str) -> bool:
@@ -162,8 +162,7 @@ def check_header(path: Path) -> None:
     page_size = 65536 if page_size == 1 else page_size
     pages, app_id = struct.unpack(">I", header[28:32])[0], struct.unpack(">I", header[68:72])[0]
     size_valid = header[24:28] == header[92:96]
-    wal = Path(f"{path}-wal")
-    if wal.is_file() and wal.stat().st_size:
+    if wal_bytes(path):
         size_valid = False  # committed pages may still be in the WAL (a full disk stops the file growing)
     if page_size < 512 or size % page_size or (size_valid and size < pages * page_size):
         raise VoicedrillError(damaged(path, f"it is truncated or damaged ({size} bytes)"))
@@ -172,6 +171,15 @@ def check_header(path: Path) -> None:
         raise VoicedrillError(newer(path, version))
     if app_id != APPLICATION_ID and pages > 1:
         raise VoicedrillError(foreign(path))
+
+
+def wal_bytes(path: Path) -> int:
+    """The size of the history's write-ahead log, 0 if there is none: the last connection to close
+    removes it, in another process or thread, any time (it went between a check and a stat: a 500)."""
+    try:
+        return Path(f"{path}-wal").stat().st_size
+    except OSError:
+        return 0
 
 
 def newer(path: Path, version: int) -> str:

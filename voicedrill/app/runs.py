@@ -34,6 +34,7 @@ from ..webpage import rep_section, run_table
 
 STATE_PER_S = 12  # live state messages a second (events go at once)
 CHECK_BUSY = "a practice run is under way: stop it (or let it finish), then check the recording"
+CHECKING = "another recording is being checked: try again when it is done"
 
 
 class Busy(VoicedrillError):
@@ -221,7 +222,7 @@ class Practice:
             raise VoicedrillError(f"drill {drill.name!r} has no customer lines, so it cannot be practised with the customer")
         sources = self.sources(source)
         if not self._busy.acquire(blocking=False):
-            raise Busy("a run is under way: stop it first")
+            raise self._taken("a run is under way: stop it first")
         try:
             self._stopping = threading.Event()
             self.screen = None
@@ -280,13 +281,18 @@ class Practice:
     def refuse_if_running(self) -> None:
         """Busy while a run (or another check) holds the engine."""
         if self.running() or self._busy.locked():
-            raise Busy(CHECK_BUSY)
+            raise self._taken(CHECK_BUSY)
+
+    def _taken(self, during_run: str) -> Busy:
+        """Why the engine is taken: a run under way (said as `during_run`), or another recording
+        being checked (six checks at once were each told a run was under way)."""
+        return Busy(during_run if self.running() else CHECKING)
 
     def check(self, audio: AudioInfo, drill: Drill, name: str) -> tuple[RepReport, history.Saved, history.SavedRep]:
         """A recording scored and kept as `voicedrill check` does it (`name`: as the rep uploaded it);
         also the rep as its page shows it (for a rep that waits for the history)."""
         if not self._busy.acquire(blocking=False):
-            raise Busy(CHECK_BUSY)
+            raise self._taken(CHECK_BUSY)
         store = None
         try:
             store = history.open_store(offline=True)

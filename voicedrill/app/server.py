@@ -33,6 +33,7 @@ from ..files import write_atomic, write_file
 from ..plots import fluency_figure, png_bytes, progress_figure, team_figure
 from ..progress import export
 from ..report import counted, drill_rules, step_notes, summary, summary_line, to_dict
+from ..report import shown as shown_text
 from ..schema import LARGEST_ID
 from ..team import team_rows
 from ..webpage import REPORT_STYLE, body, rep_section, team_body, title
@@ -139,7 +140,8 @@ class App:
             path = await run_in_threadpool(_keep_upload, upload)
             try:
                 info = await run_in_threadpool(probe, path)
-                report, saved, shown = await run_in_threadpool(self.practice.check, info, drill, Path(upload.filename).name)
+                named = shown_text(Path(upload.filename).name)  # as the rep's source: no control codes (a NUL kept it from a team database for good)
+                report, saved, shown = await run_in_threadpool(self.practice.check, info, drill, named)
             except VoicedrillError:
                 path.unlink(missing_ok=True)  # not checked: nothing worth keeping
                 raise
@@ -232,7 +234,8 @@ class App:
         drill, who = request.query_params.get("drill") or None, request.query_params.get("who") or None
         reps = await run_in_threadpool(self._read, "reps", drill=drill, user=who)
         text = await run_in_threadpool(export, reps, "jsonl" if fmt == "jsonl" else "csv")
-        name = f"voicedrill-{drill or 'all'}-{datetime.now():%Y%m%d}.{fmt}"  # (the rows name their person)
+        named = re.sub(r"[^A-Za-z0-9._-]+", "-", drill or "all")  # (a header carries no "✓", nor a line break)
+        name = f"voicedrill-{named}-{datetime.now():%Y%m%d}.{fmt}"  # (the rows name their person)
         return Response(text, media_type="text/csv" if fmt == "csv" else "application/jsonl",
                         headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
@@ -300,7 +303,8 @@ class App:
         if len(data) > MAX_DRILL_BYTES:
             return await self.drills_page(request, 413, error=f"{shown}: too large for a drill file (the limit is {MAX_DRILL_BYTES // 1024} KB)")
         with tempfile.TemporaryDirectory() as folder:
-            path = Path(folder) / (Path(shown).stem[:100] + ".toml")
+            stem = re.sub(r"[\x00-\x1f]", "", Path(shown).stem).encode()[:100].decode(errors="ignore") or "drill"  # (a name's limit is in bytes)
+            path = Path(folder) / (stem + ".toml")
             path.write_bytes(data)
             try:
                 drill = await run_in_threadpool(load_drill_file, path)
