@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -385,9 +386,20 @@ def test_voicedrill_app_serves_on_loopback_and_refuses_bad_options(reps, cli, tm
         lines = [process.stderr.readline() for _ in range(2)]
         url = lines[1].split()[2]
         assert url.startswith("http://127.0.0.1:"), lines
-        with socket.create_connection(("127.0.0.1", int(url.rsplit(":", 1)[1].strip("/")))) as conn:
+        port = int(url.rsplit(":", 1)[1].strip("/"))
+        with socket.create_connection(("127.0.0.1", port)) as conn:
             conn.sendall(f"GET / HTTP/1.1\r\nHost: {url[7:-1]}\r\nConnection: close\r\n\r\n".encode())
             assert conn.recv(100).startswith(b"HTTP/1.1 200")
+        # Ctrl-C with a page open (its live stream held open): the app stops in a line, no traceback (found by a fault attack)
+        with socket.create_connection(("127.0.0.1", port)) as stream:
+            stream.sendall(f"GET /api/events HTTP/1.1\r\nHost: {url[7:-1]}\r\n\r\n".encode())
+            opened = b""
+            while b"voicedrill live" not in opened:
+                opened += stream.recv(1000)
+            process.send_signal(signal.SIGINT)
+            assert process.wait(10) == 130
+        said = process.stderr.read()
+        assert "Traceback" not in said and "ERROR" not in said and said.strip() == "voicedrill: interrupted", said
     finally:
         process.terminate()
         process.wait(10)

@@ -72,6 +72,12 @@ class Broadcast:
             for loop, queue in self._streams:
                 loop.call_soon_threadsafe(queue.put_nowait, message)
 
+    def close(self) -> None:
+        """End every stream (the app is stopping): each is sent None, its last message."""
+        with self._lock:
+            for loop, queue in self._streams:
+                loop.call_soon_threadsafe(queue.put_nowait, None)
+
     def subscribe(self) -> asyncio.Queue:
         """A queue of messages for one event stream (call from the event loop)."""
         queue: asyncio.Queue = asyncio.Queue()

@@ -115,6 +115,8 @@ class App:
                     except asyncio.TimeoutError:
                         yield ": keepalive\n\n"
                         continue
+                    if message is None:  # the app is stopping (Broadcast.close)
+                        return
                     yield f"data: {json.dumps(message, ensure_ascii=False)}\n\n"
             finally:
                 broadcast.unsubscribe(queue)
