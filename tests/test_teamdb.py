@@ -347,6 +347,25 @@ def test_the_documented_roles_let_reps_save_and_read_but_not_delete(postgres, dr
     manager = PgStore(url)
     assert manager.delete(rep=1) == 1
     manager.close()
+    PgStore(url.replace("voicedrill@", "ana@"), offline=True).close()  # opened to practise: the reps role may save
+
+
+def test_a_role_that_may_only_read_is_told_before_any_work(postgres, drill, cli, make_rep):
+    """A read-only role's rep was transcribed, then kept in a pending file "until the server answers
+    again", for good (found by a fault attack): refused in a line first, and it may still read."""
+    from voicedrill.synth import Piece
+
+    url = postgres.new_database()
+    PgStore(url).close()
+    with psycopg.connect(url, autocommit=True) as db:
+        db.execute("CREATE ROLE viewer LOGIN")
+        db.execute("GRANT SELECT ON sessions, reps, issued, voicedrill_schema TO viewer")
+    viewer = url.replace("voicedrill@", "viewer@")
+    wav, _ = make_rep([Piece(s.line, s.id, 0.4) for s in drill.steps[:2]], "viewer")
+    err = cli.refused(["--db", viewer, "check", wav], "your database role may not save reps (it lacks INSERT on sessions, INSERT on reps, INSERT on issued, UPDATE on issued)")
+    assert "--no-save" in err
+    cli.refused(["sync", "--to", viewer], "may not save reps")
+    PgStore(viewer, write=False).close()
 
 
 def test_practice_goes_on_while_the_server_is_away(postgres, make_rep, drill, cli, monkeypatch):

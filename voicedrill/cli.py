@@ -561,6 +561,7 @@ def _sync(args: argparse.Namespace, err: Console) -> int:
         _close(local, err)
     team = PgStore(args.to)  # unreachable: one line (sync has nothing to do until it is back); reps waiting for it go in
     try:
+        team.may_save()
         sent = sum(team.take(*record) is not None for record in records)
     finally:
         _close(team, err)

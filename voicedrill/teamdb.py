@@ -28,6 +28,7 @@ from .schema import MIGRATIONS, SCHEMA_VERSION
 
 WRITE_LOCK = 0x56445231  # the advisory lock every voicedrill writer takes ("VDR1")
 CONNECT_TIMEOUT_S = 5
+SAVES = (("sessions", "INSERT"), ("reps", "INSERT"), ("issued", "INSERT"), ("issued", "UPDATE"))  # what saving a rep takes
 ANSWER_S = 15.0  # a server that has not answered a query this long (beyond any wait for the write lock) is taken for gone
 KEEPALIVE = {"keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2, "keepalives_count": 3}  # a network gone quiet: noticed in ~11 s
 RETRY_S = 10  # a server that went away is asked again at the next save at least this long after
@@ -167,8 +168,20 @@ class PgStore(Store):
             self._checked = True
             return
         self._migrate()
+        if offline:  # opened to save this run's reps: a role that may not is told before any work
+            self.may_save()
         if waiting:
             self._import(waiting)
+
+    def may_save(self) -> None:
+        """Refuse a database role that cannot save reps, in a line, before any work: it transcribed
+        the rep, then kept it in a pending file "until the server answers again", for good."""
+        with self._errors() as db:
+            lacks = [f"{what} on {table}" for table, what in SAVES
+                     if not db.execute("SELECT has_table_privilege(?, ?)", (table, what)).fetchone()[0]]
+        if lacks:
+            raise VoicedrillError(f"team database {self.path}: your database role may not save reps (it lacks {', '.join(lacks)}); "
+                                  "ask your manager for the reps role", "--no-save")
 
     def _migrate(self) -> None:
         """The schema checked (another program's tables or a newer voicedrill's refused) and brought
