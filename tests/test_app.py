@@ -288,6 +288,22 @@ def test_a_check_while_another_is_checked_is_told_so_not_that_a_run_is_under_way
     assert started.status_code == 409 and started.json()["error"] == "another recording is being checked: try again when it is done"
 
 
+def test_a_recording_the_disk_has_no_room_for_is_refused_without_the_servers_folders(client, reps, monkeypatch):
+    """On a full disk the refusal named the app's uploads folder and "the old file" of a file the
+    rep never had (found by a fault attack)."""
+    import errno
+
+    from voicedrill import files
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(files.os, "fsync", full)
+    with open(reps[1], "rb") as f:
+        answer = client.post("/api/check", files={"file": ("rep.wav", f, "audio/wav")})
+    assert answer.status_code == 400 and answer.json()["error"] == "cannot keep the recording on this computer (the disk is full)"
+
+
 def test_a_locked_history_is_said_in_the_apps_words(client, reps, tmp_path, monkeypatch):
     """A history another program holds: the app says so and to try again, not a command-line option."""
     from voicedrill import history

@@ -101,9 +101,10 @@ def destination(path: str | Path) -> Path:
     return real
 
 
-def write_atomic(path: str | Path, write: Callable[[Path], object]) -> None:
+def write_atomic(path: str | Path, write: Callable[[Path], object], new: str = "") -> None:
     """Call `write(temp)` on a temporary file beside `path` and move it into place: a crash or a full
-    disk leaves the old file as it was, never half a file."""
+    disk leaves the old file as it was, never half a file. `new`: what a file of a name only this
+    program picks holds (an upload), said in its place when it cannot be written."""
     path = destination(path)
     clean_stale(path.parent)
     tmp = path.parent / f".{path.name}.{os.getpid()}.voicedrill-tmp"
@@ -117,7 +118,8 @@ def write_atomic(path: str | Path, write: Callable[[Path], object]) -> None:
             if os.path.lexists(tmp):
                 os.unlink(tmp)
     except OSError as exc:
-        raise VoicedrillError(f"cannot write {path} ({reason(exc)}); the old file, if any, is unchanged") from None
+        raise VoicedrillError(f"cannot keep {new} on this computer ({reason(exc)})" if new
+                              else f"cannot write {path} ({reason(exc)}); the old file, if any, is unchanged") from None
 
 
 def write_file(path: str | Path, data: bytes) -> None:

@@ -348,7 +348,7 @@ def _keep_upload(upload: UploadFile) -> Path:
     name = re.sub(r"[^A-Za-z0-9._-]+", "-", Path(upload.filename or "rep").name)[-80:].lstrip(".") or "rep"
     path = folder / f"{datetime.now():%Y%m%d-%H%M%S-%f}-{name}"
     upload.file.seek(0)
-    write_atomic(path, lambda tmp: tmp.write_bytes(upload.file.read()))
+    write_atomic(path, lambda tmp: tmp.write_bytes(upload.file.read()), new="the recording")
     return path
 
 
