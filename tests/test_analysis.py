@@ -506,4 +506,14 @@ def test_a_rep_of_another_drill_is_asked_whether_it_is_the_drill_meant(drill):
     from voicedrill.report import focus_line, tip_lines
 
     assert focus_line(asked) == asked.coaching.focus and len(tip_lines(asked)) == len(asked.coaching.tips)  # …all of them, under it
+    assert not asked.by_the_script and asked.fix_first == "not this drill?"  # no targets, bests or team time from it
     assert not analyse(timeline(*lines(drill, *ALL)), drill, "fake", 30.0).coaching.unlike
+
+
+def test_every_step_said_in_order_is_the_drill_however_long_the_rep_talked_between():
+    """A hard close said whole, with a fifty-word answer to a concern in it, scored 100 and was
+    asked whether it was the drill meant (found by a review)."""
+    drill = load_drill("hard-close")
+    concern = " ".join(["i", "understand", "you", "are", "worried", "about", "the", "cost", "so", "let", "me", "explain"] * 4 + ["okay", "now"])
+    report = analyse(timeline(*lines(drill, "name", "phone"), 0.5, concern, 0.5, *lines(drill, "email", "address", "notes", "payment", "handoff")), drill, "fake", 60.0)
+    assert report.score == 100 and not report.coaching.unlike and report.by_the_script

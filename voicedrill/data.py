@@ -240,10 +240,16 @@ class RepReport:
         return self.steps_missing == 0 and self.pace.speech_wpm is not None
 
     @property
+    def unlike(self) -> bool:
+        """The rep does not sound like its drill (metrics.unlike_the_drill): asked whether it is the drill meant."""
+        return bool(self.coaching and self.coaching.unlike)
+
+    @property
     def by_the_script(self) -> bool:
-        """Complete, in order and with no forbidden phrase: only such reps set personal targets and
-        bests (a rep that jumped to payment is quick, not fluent)."""
-        return self.complete and self.order_ok and not self.forbidden
+        """Complete, in order, with no forbidden phrase, and sounding like its drill: only such reps
+        set personal targets and bests (a rep that jumped to payment is quick, not fluent; another
+        drill's rep, heard as this one's lines, is neither)."""
+        return self.complete and self.order_ok and not self.forbidden and not self.unlike
 
     @property
     def reached_end(self) -> bool:
@@ -253,8 +259,8 @@ class RepReport:
 
     @property
     def handoff_s(self) -> float | None:
-        """Time from the first question to the handoff, for a complete rep."""
-        return self.duration_s if self.complete else None
+        """Time from the first question to the handoff, for a complete rep of its drill."""
+        return self.duration_s if self.complete and not self.unlike else None
 
     @property
     def timed_s(self) -> float | None:
@@ -270,6 +276,8 @@ class RepReport:
     @property
     def fix_first(self) -> str | None:
         """What the rep was told to fix first, as a manager reads it ("skipped email", "pause before payment")."""
+        if self.unlike:
+            return "not this drill?"
         if not (self.coaching and self.coaching.tips):
             return None
         about = self.coaching.tips[0].about
