@@ -517,3 +517,11 @@ def test_every_step_said_in_order_is_the_drill_however_long_the_rep_talked_betwe
     concern = " ".join(["i", "understand", "you", "are", "worried", "about", "the", "cost", "so", "let", "me", "explain"] * 4 + ["okay", "now"])
     report = analyse(timeline(*lines(drill, "name", "phone"), 0.5, concern, 0.5, *lines(drill, "email", "address", "notes", "payment", "handoff")), drill, "fake", 60.0)
     assert report.score == 100 and not report.coaching.unlike and report.by_the_script
+
+
+def test_a_phrase_to_avoid_said_twice_is_one_tip_and_still_the_focus(drill):
+    """Said twice, the phrase was two tips of 10 points each, below the skipped email's 14, which
+    became the focus: the playbook ranks the phrase worse (found by a review)."""
+    said = timeline(*lines(drill, "name"), "so you want to do it", *lines(drill, "phone"), "so you want to do it", *lines(drill, "address", "notes", "payment", "handoff"))
+    tips = analyse(said, drill, "fake", 40.0).coaching.tips
+    assert [t.about for t in tips] == ["“so you want to do it”", "email"] and tips[0].points == 20

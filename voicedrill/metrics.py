@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
@@ -392,8 +393,8 @@ def _problems(drill, steps, pauses_, pace_, fillers, forbidden, turns) -> list[t
         distance = low - wpm if wpm < low else wpm - high
         add("pace", min(PART_MAX["pace"], max(COST["pace_least"], COST["pace_per_wpm"] * distance)), "speaking pace", "slow" if wpm < low else "fast",
             wpm=f"{wpm:.0f}", low=f"{low:.0f}", high=f"{high:.0f}")
-    for m in forbidden:
-        add("clean", COST["forbidden"], f"“{m.text}”", "forbidden", phrase=m.text)
+    for phrase, times in Counter(m.text for m in forbidden).items():  # one tip a phrase, however often said (as fillers): sorted by
+        add("clean", COST["forbidden"] * times, f"“{phrase}”", "forbidden", phrase=phrase)  # points, twice said was two halves below a skip
     if fillers:
         add("clean", COST["filler"] * len(fillers), "filler words", "filler", phrase=", ".join(dict.fromkeys(m.text for m in fillers)))
     return problems
