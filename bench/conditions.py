@@ -209,7 +209,7 @@ def cases(drill: Drill, lines: dict[str, str], gap_s: float, forbidden: str = "S
     result = []
     for name, pieces, target in recipes:
         said = [p.label for p in pieces if p.label in ids]
-        late, _ = judge_order(said, drill)
+        late = judge_order(said, drill)[0]
         expected = {i: "missing" if i not in said else "out_of_order" if i in late else "ok" for i in ids}
         if name == "repeat":
             expected[target] = "repeated"

@@ -143,7 +143,7 @@ def test_a_step_kept_last_said_early_is_the_one_out_of_order(drill, said, late):
     """Payment said second: at every moment of the rep (as live judges it) payment is the step out
     of order, never the phone line said after it in its right place."""
     for upto in range(2, len(said) + 1):
-        bad, notes = judge_order(said[:upto], drill)
+        bad, notes, _ = judge_order(said[:upto], drill)
         assert bad <= late and len(notes) == len(bad), (said[:upto], bad)
     assert judge_order(said, drill)[0] == late
 
@@ -152,7 +152,7 @@ def test_last_rule_without_strict_order(drill):
     from dataclasses import replace
 
     loose = replace(drill, order=Order.ANY)
-    bad, notes = judge_order(["name", "payment", "phone", "handoff"], loose)
+    bad, notes, _ = judge_order(["name", "payment", "phone", "handoff"], loose)
     assert bad == {"payment"} and "payment must come after phone" in notes[0]
     assert judge_order(["phone", "name", "payment", "handoff"], loose)[0] == frozenset()
     assert judge_order(["name", "handoff", "payment"], loose)[0] == {"handoff"}

@@ -181,7 +181,7 @@ def test_going_hard_to_soft_is_an_order_error(engines, make_rep):
 
 def test_soft_close_again_after_the_hard_close_began_is_an_order_error(engines, make_rep):
     """Seed 00: soft to hard, not hard to soft. The soft close may come again after a concern, not
-    once the name was asked; the tip names this drill's sequence, not the hard close's."""
+    once the name was asked with no concern answered; the tip says so."""
     drill = load_drill("soft-to-hard")
     lines = {s.id: s.line for s in drill.steps}
     back = [
@@ -193,7 +193,18 @@ def test_soft_close_again_after_the_hard_close_began_is_an_order_error(engines, 
     _, report = run(engines, make_rep, "soft-to-hard", back, "back-to-soft")
     assert report.order_notes == ("soft came again after name",)
     assert {s.id: s.status for s in report.steps}["soft"] == "out_of_order"
-    assert "Keep the sequence: soft, concern, name, email, then payment." in " ".join(t.tip for t in report.coaching.tips)
+    assert "You went back to soft after name." in " ".join(t.tip for t in report.coaching.tips)
+
+
+def test_a_concern_answered_after_the_name_then_a_soft_close_again_is_the_loop(engines, make_rep):
+    """The customer hesitates after the name or the email (customer.py): the rep answers the concern
+    and soft closes again, as the drill asks; neither was out of order (found by a review)."""
+    drill = load_drill("soft-to-hard")
+    lines = {s.id: s.line for s in drill.steps}
+    loop = [Piece(lines[s], s, GAP_S) for s in ("soft", "name", "concern")]
+    loop += [Piece("Would you be interested in getting started?", "soft2", GAP_S), *[Piece(lines[s], s, GAP_S) for s in ("email", "payment")]]
+    _, report = run(engines, make_rep, "soft-to-hard", loop, "concern-after-name")
+    assert report.order_ok and {s.id: s.status for s in report.steps} == dict.fromkeys(lines, "ok")
 
 
 TIGHT = """name = "tight"

@@ -321,6 +321,6 @@ def test_show_says_how_long_a_soft_close_may_come_again_and_a_pause_rule_across_
     code, out, err = cli("drills", "show", "soft-to-hard")
     assert code == 0, err
     said = " ".join(out.split())
-    assert "soft Does this sound like something that would help you? (may be said again before name)" in said
+    assert "soft Does this sound like something that would help you? (may be said again before name, or after concern)" in said
     assert "name Perfect. What's the best name for the account? (after soft, the pause before it may be up to 2 seconds)" in said
     assert "pauses between questions at most 1 second, unless" in said

@@ -49,6 +49,7 @@ class Alignment:
     fillers: tuple[int, ...]  # word indices of filler words
     out_of_order: frozenset[str]
     order_notes: tuple[str, ...]
+    gone_back: tuple[tuple[str, str], ...] = ()  # (step said again, the later step it came back after): judge_order
 
     def step_hits(self, step_id: str | None = None) -> list[Hit]:
         return [h for h in self.hits if h.kind == HitKind.STEP and (step_id is None or h.key == step_id)]
@@ -121,8 +122,8 @@ def align(words: Sequence[Word], drill: Drill) -> Alignment:
     hits = tuple(Hit(h.kind, h.key, index[h.first], index[h.last], h.score, h.weight) for h in chosen)
     hits = _one_breath(_edges_said_with_it(hits, words, drill.max_pause_s), words)
     misheard = _misheard_script_words(fillers, hits, tokens, words, drill)
-    out_of_order, notes = judge_order([h.key for h in hits if h.kind == HitKind.STEP], drill)
-    return Alignment(hits, tuple(i for i in fillers if i not in misheard), out_of_order, notes)
+    out_of_order, notes, back = judge_order([h.key for h in hits if h.kind == HitKind.STEP], drill)
+    return Alignment(hits, tuple(i for i in fillers if i not in misheard), out_of_order, notes, tuple(back.items()))
 
 
 def _missed_in_slot(chosen: list[Hit], content: list[str], drill: Drill) -> list[Hit]:
@@ -348,16 +349,20 @@ def _best_non_overlapping(candidates: list[Hit]) -> list[Hit]:
     return chosen[::-1]
 
 
-def judge_order(spoken: Sequence[str], drill: Drill) -> tuple[frozenset[str], tuple[str, ...]]:
-    """Steps heard out of order (first occurrences), with a human note for each rule broken.
+def judge_order(spoken: Sequence[str], drill: Drill) -> tuple[frozenset[str], tuple[str, ...], dict[str, str]]:
+    """Steps heard out of order, with a human note for each rule broken, and the steps said again
+    after a later one (each with that step).
 
     A step the drill keeps last, said before others, is out of order first; the written order is
     judged on the rest (name, payment, phone: payment early, not phone late, which live showed
-    while the rep said it and the scorecard then took back). A step that may be said again (a soft
-    close after a concern) is out of order said again once a later required step has begun: soft
-    to hard, never hard to soft."""
+    while the rep said it and the scorecard then took back), by each step's first saying. An
+    optional step (the concern, said when they hesitate) is in order wherever it comes. A step
+    that may be said again (the soft close) is out of order said again once a later required step
+    has begun, unless an optional step came between: soft to hard, not hard to soft, but after a
+    hesitation "address the concern, then soft close again"."""
     firsts = list(dict.fromkeys(spoken))
     rank = {s.id: drill.order_rank(s.id) for s in drill.steps}
+    optional = {s.id for s in drill.steps if s.optional}
     bad: set[str] = set()
     notes: list[str] = []
     for step_id in [s for s in drill.last if s in firsts]:
@@ -367,8 +372,9 @@ def judge_order(spoken: Sequence[str], drill: Drill) -> tuple[frozenset[str], tu
         if intruders or wrong_tail:
             notes.append(f"{step_id} must come after {', '.join(intruders + wrong_tail)}")
             bad.add(step_id)
+    back: dict[str, str] = {}
     if drill.order == Order.STRICT:
-        rest = [s for s in firsts if s not in bad]
+        rest = [s for s in firsts if s not in bad and s not in optional]
         keep = set(_longest_in_order([rank[s] for s in rest]))
         for position, step_id in enumerate(rest):
             if position not in keep:
@@ -377,22 +383,24 @@ def judge_order(spoken: Sequence[str], drill: Drill) -> tuple[frozenset[str], tu
         for step_id, later in _gone_back(spoken, drill, rank).items():
             if step_id not in bad:
                 bad.add(step_id)
+                back[step_id] = later
                 notes.append(f"{step_id} came again after {later}")
-    return frozenset(bad), tuple(notes)
+    return frozenset(bad), tuple(notes), back
 
 
 def _gone_back(spoken: Sequence[str], drill: Drill, rank: dict[str, int]) -> dict[str, str]:
-    """Steps that may be said again, said again after a later required step (soft close, name, soft
-    close), each with the first such step; an optional step between (the concern) is in the loop.
-    (A step that may not be said again is "said twice" wherever it comes.)"""
+    """Steps that may be said again, said again after a later required step with no optional step
+    between (soft close, name, soft close), each with that later step. (A step that may not be said
+    again is "said twice" wherever it comes.)"""
     required = {s.id for s in drill.steps if not s.optional}
+    optional = {s.id for s in drill.steps if s.optional}
     again = {s.id for s in drill.steps if s.repeat}
     back: dict[str, str] = {}
     for position, step_id in enumerate(spoken):
         if step_id in again and step_id in spoken[:position]:
-            later = [s for s in spoken[:position] if s in required and rank[s] > rank[step_id]]
-            if later:
-                back.setdefault(step_id, later[0])
+            later = [i for i, s in enumerate(spoken[:position]) if s in required and rank[s] > rank[step_id]]
+            if later and not optional & set(spoken[later[-1] + 1 : position]):
+                back.setdefault(step_id, spoken[later[0]])
     return back
 
 

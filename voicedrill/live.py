@@ -276,7 +276,7 @@ class LiveRep:
         for look in [look for look in self._looks if any(h.key == look.step or _takes(words[h.first : h.last + 1], look) for h in hits)]:
             del self._looks[look]  # the stream now names its step, or says its words inside another line
         said = sorted([s for h in hits if (s := self._said(words[h.first : h.last + 1], h.key))] + list(self._looks))
-        state.out_of_order, order_notes = judge_order([s.step for s in said], self.drill)
+        state.out_of_order, order_notes, _ = judge_order([s.step for s in said], self.drill)
         heard: dict[str, LiveEvent] = {}
         for step in said:
             if step.step not in heard:

@@ -287,15 +287,17 @@ def score(
     forbidden: Sequence[Mark],
     turns: Sequence[TurnResult] = (),
     unlike: bool = False,
+    gone_back: Sequence[tuple[str, str]] = (),
 ) -> tuple[int, tuple[ScorePart, ...], Coaching]:
     """The 0–100 score as explained parts (steps said 35, in order 20, pauses 15, pace 10, words 20),
     each problem costing what the playbook says it is worth, and the coaching for every problem
-    (`unlike`: the rep does not sound like this drill, and is first asked whether it is the one meant)."""
+    (`unlike`: the rep does not sound like this drill, and is first asked whether it is the one meant;
+    `gone_back`: steps said again after a later one, as Alignment has them)."""
     if nothing_heard(steps):
         nothing = _tip(drill, "nothing")
         parts = tuple(ScorePart(name, 0, top, "nothing of the script was heard") for name, top in PART_MAX.items())
         return 0, parts, Coaching(nothing, (Tip("the whole drill", nothing, 100.0),))
-    problems = _problems(drill, steps, pauses_, pace_, fillers, forbidden, turns)
+    problems = _problems(drill, steps, pauses_, pace_, fillers, forbidden, turns, dict(gone_back))
     lost = {name: sum(cost for part, cost, _ in problems if part == name) for name in PART_MAX}
     parts = tuple(
         ScorePart(name, round(max(0.0, top - lost[name]), 1), top, why)
@@ -337,7 +339,7 @@ def _tenths(values: list[float], total: float) -> list[float]:
     return [(f + (i in biggest)) / 10 for i, f in enumerate(floors)]
 
 
-def _problems(drill, steps, pauses_, pace_, fillers, forbidden, turns) -> list[tuple[str, float, Tip]]:
+def _problems(drill, steps, pauses_, pace_, fillers, forbidden, turns, gone_back) -> list[tuple[str, float, Tip]]:
     """Every problem as (score part, points it costs, its tip)."""
     ids = [s.id for s in drill.steps]
     line = {s.id: s.line for s in drill.steps}
@@ -358,7 +360,9 @@ def _problems(drill, steps, pauses_, pace_, fillers, forbidden, turns) -> list[t
         add("order", COST["last"], f"{late} not last", "last", late)
     else:
         for s in steps:
-            if s.status == Status.OUT_OF_ORDER:
+            if s.id in gone_back:
+                add("order", COST["order"], f"{s.id} again", "back", s.id, after=gone_back[s.id])
+            elif s.status == Status.OUT_OF_ORDER:
                 add("order", COST["order"], s.id, "order", s.id, sequence=drill.sequence)
     for p in pauses_:
         if p.too_short:

@@ -425,7 +425,8 @@ def step_notes(drill: Drill, step_id: str) -> list[str]:
     if step.repeat:  # in the written order, until a later required step is said (align.judge_order)
         later = next((s.id for s in drill.steps[ids.index(step_id) + 1 :] if not s.optional
                       and drill.order_rank(s.id) > drill.order_rank(step_id)), None) if drill.order == Order.STRICT else None
-        notes.append(f"may be said again before {later}" if later else "may be said again")
+        answers = [s.id for s in drill.steps if s.optional]  # (judge_order: going back after one is the loop)
+        notes.append(f"may be said again before {later}" + (f", or after {' or '.join(answers)}" if answers else "") if later else "may be said again")
     return notes
 
 
