@@ -4,7 +4,11 @@ what only a server has: going away mid-run, `voicedrill sync`, credentials never
 
 from __future__ import annotations
 
+import os
+import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -135,39 +139,82 @@ def test_the_server_going_away_mid_run_loses_nothing(postgres, drill, monkeypatc
     back.close()
 
 
-def test_a_server_that_stops_answering_mid_save_keeps_the_rep_waiting_not_the_rep(postgres, drill, monkeypatch):
-    """A server that holds its connections but answers nothing (stopped; as a network that drops
-    without a word looks from a laptop) held a check, a run or the app for as long as it lasted,
-    deaf to SIGTERM (found by a fault attack). A statement it does not answer is given up: the rep
-    waits in a pending file, and goes in once the server answers again."""
+@contextmanager
+def frozen(postgres):
+    """The server holding its connections but answering nothing (stopped), as a network that drops
+    without a word looks from a laptop; answering again after."""
     import os
     import signal
     import subprocess
-    import time
 
-    from voicedrill import teamdb
-
-    monkeypatch.setattr(teamdb, "ANSWER_S", 1.0)
-    url = postgres.new_database()
-    store = PgStore(url, timeout_s=1.0)
-    session = Session.of("drill", drill, "fake", "none", "ana")
-    assert store.save_rep(session, 1, sample_report(drill), "mic").rep == 1
     postmaster = int((postgres.folder / "data" / "postmaster.pid").read_text().split()[0])
     server = [postmaster, *map(int, subprocess.run(["pgrep", "-P", str(postmaster)], capture_output=True, text=True).stdout.split())]
     for pid in server:
         os.kill(pid, signal.SIGSTOP)
     try:
+        yield
+    finally:
+        for pid in server:
+            os.kill(pid, signal.SIGCONT)
+
+
+@pytest.fixture
+def quick_to_give_up(monkeypatch):
+    from voicedrill import teamdb
+
+    monkeypatch.setattr(teamdb, "ANSWER_S", 1.0)
+    monkeypatch.setattr(teamdb, "READ_ANSWER_S", 1.0)
+
+
+def test_a_server_that_stops_answering_mid_save_keeps_the_rep_waiting_not_the_rep(postgres, drill, quick_to_give_up):
+    """A server that stops answering held a check, a run or the app for as long as it lasted, deaf
+    to SIGTERM (found by a fault attack). A statement it does not answer is given up: the rep
+    waits in a pending file, and goes in once the server answers again."""
+    import time
+
+    url = postgres.new_database()
+    store = PgStore(url, timeout_s=1.0)
+    session = Session.of("drill", drill, "fake", "none", "ana")
+    assert store.save_rep(session, 1, sample_report(drill), "mic").rep == 1
+    with frozen(postgres):
         started = time.monotonic()
+        with pytest.raises(VoicedrillError, match="cannot be reached"):
+            store.reps()  # a read given up too (a run reading its targets goes on without them: practice.with_targets)
         waiting = store.save_rep(session, 2, sample_report(drill), "mic")
         assert waiting.rep is None and waiting.pending.is_file() and "cannot be reached" in waiting.waiting
         assert time.monotonic() - started < 30
         store.close()
-    finally:
-        for pid in server:
-            os.kill(pid, signal.SIGCONT)
     back = PgStore(url)
     assert [(r.session, r.number) for r in back.reps()] == [(1, 1), (1, 2)] and not waiting.pending.exists()
     back.close()
+
+
+def test_a_server_that_stops_answering_as_a_run_opens_it_keeps_the_runs_reps_waiting(postgres, drill, quick_to_give_up, monkeypatch):
+    """Let in, then no answer while the schema is checked: check and drill said "cannot be
+    reached" and stopped, where practice goes on (found by a review)."""
+    url = postgres.new_database()
+    PgStore(url).close()
+    checked = PgStore._migrate
+    with frozen(postgres):
+        monkeypatch.setattr(PgStore, "_migrate", lambda store: (time.sleep(0.2), checked(store)))
+        store = PgStore(url, timeout_s=1.0, offline=True)
+        assert "cannot be reached" in store.problem
+        waiting = store.save_rep(Session.of("check", drill, "fake", "none", "ana"), 1, sample_report(drill), "rep.wav")
+        assert waiting.rep is None and waiting.pending.is_file()
+        store.close()
+    monkeypatch.undo()
+    back = PgStore(url)
+    assert len(back.reps()) == 1
+    back.close()
+
+
+def test_a_name_with_a_nul_goes_into_a_team_database(postgres, drill):
+    """PostgreSQL's text holds no NUL: a rep named with one (uploaded before the app cleaned names,
+    or synced from a laptop's history) waited for good (found by a review)."""
+    store = PgStore(postgres.new_database())
+    assert store.save_rep(Session.of("check", drill, "fake", "none", "ana"), 1, sample_report(drill), "a\x00b.wav").rep == 1
+    assert [r.source for r in store.reps()] == ["a?b.wav"]
+    store.close()
 
 
 def test_reps_that_waited_go_in_when_the_server_answers_again_mid_run(postgres, drill, monkeypatch):
@@ -366,6 +413,28 @@ def test_a_role_that_may_only_read_is_told_before_any_work(postgres, drill, cli,
     assert "--no-save" in err
     cli.refused(["sync", "--to", viewer], "may not save reps")
     PgStore(viewer, write=False).close()
+    assert not any((Path(os.environ["XDG_DATA_HOME"]) / "voicedrill" / "pending").rglob("*.json"))  # nothing transcribed and kept
+
+
+def test_a_role_that_may_only_read_is_told_when_the_server_is_back(postgres, drill, monkeypatch):
+    """Opened to practise while the server was away, a read-only role was never asked whether it
+    may save once the server answered (found by a review)."""
+    from voicedrill import teamdb
+
+    url = postgres.new_database()
+    PgStore(url).close()
+    with psycopg.connect(url, autocommit=True) as db:
+        db.execute("CREATE ROLE looker LOGIN")
+        db.execute("GRANT SELECT ON sessions, reps, issued, voicedrill_schema TO looker")
+    postgres.stop()
+    try:
+        store = PgStore(url.replace("voicedrill@", "looker@"), offline=True)
+    finally:
+        postgres.start()
+    monkeypatch.setattr(teamdb, "RETRY_S", 0)
+    waiting = store.save_rep(Session.of("check", drill, "fake", "none", "ana"), 1, sample_report(drill), "rep.wav")
+    assert waiting.rep is None and waiting.pending.is_file() and "may not save reps" in store.problem
+    store.close()
 
 
 def test_practice_goes_on_while_the_server_is_away(postgres, make_rep, drill, cli, monkeypatch):

@@ -18,6 +18,8 @@ import re
 import socket
 import threading
 import time
+from collections.abc import Callable
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -28,8 +30,9 @@ from .schema import MIGRATIONS, SCHEMA_VERSION
 
 WRITE_LOCK = 0x56445231  # the advisory lock every voicedrill writer takes ("VDR1")
 CONNECT_TIMEOUT_S = 5
-SAVES = (("sessions", "INSERT"), ("reps", "INSERT"), ("issued", "INSERT"), ("issued", "UPDATE"))  # what saving a rep takes
-ANSWER_S = 15.0  # a server that has not answered a query this long (beyond any wait for the write lock) is taken for gone
+SAVES = tuple((table, what) for table in ("sessions", "reps", "issued") for what in ("SELECT", "INSERT")) + (("issued", "UPDATE"),)  # what a save takes
+ANSWER_S = 15.0  # a server that has not answered a statement of a save this long (beyond its wait for the lock) is taken for gone…
+READ_ANSWER_S = 60.0  # …or a read this long (the progress of a whole team reads every report)
 KEEPALIVE = {"keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2, "keepalives_count": 3}  # a network gone quiet: noticed in ~11 s
 RETRY_S = 10  # a server that went away is asked again at the next save at least this long after
 _PASSWORD_PARAM = re.compile(r"(?i)(password=)([^&\s]*)")
@@ -92,29 +95,77 @@ class Unreachable(VoicedrillError):
     """The server could not be reached (down, or the network): worth trying again later."""
 
 
+class _Watchdog:
+    """One thread for a connection: a statement still running at its deadline has its connection
+    ended (`cut`), under the same lock that `timing` and `closing` take, so a statement that ends
+    just then and a connection being closed never race it."""
+
+    def __init__(self, cut: Callable[[], None]):
+        self._cut = cut
+        self._lock = threading.Condition()
+        self._deadline: float | None = None
+        self._closed = False
+        self._thread: threading.Thread | None = None
+
+    @contextmanager
+    def timing(self, seconds: float):
+        """A statement run inside: given up at `seconds`."""
+        with self._lock:
+            self._deadline = time.monotonic() + seconds
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._watch, daemon=True, name="team database watchdog")
+                self._thread.start()
+            self._lock.notify()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._deadline = None
+
+    def closing(self, close: Callable[[], None]) -> None:
+        """Stop watching, and `close` the connection, never beside a cut."""
+        with self._lock:
+            self._closed = True
+            self._lock.notify()
+            close()
+
+    def _watch(self) -> None:
+        with self._lock:
+            while not self._closed:
+                left = None if self._deadline is None else self._deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    self._deadline = None
+                    self._cut()
+                else:
+                    self._lock.wait(left)
+
+
 class _Connection:
-    """psycopg speaking the history's SQL: `?` placeholders, SQLite's column types in DDL."""
+    """psycopg speaking the history's SQL: `?` placeholders, SQLite's column types in DDL; a
+    statement the server does not answer in time is given up as a lost connection."""
 
     def __init__(self, url: str, timeout_s: float = CONNECT_TIMEOUT_S, answer_s: float = ANSWER_S):
         import psycopg
 
         self.raw = psycopg.connect(url, autocommit=True, connect_timeout=timeout_s, **KEEPALIVE)
         self.answer_s = answer_s
+        self.watchdog = _Watchdog(self._cut)
 
     def execute(self, sql: str, params: tuple | list = ()):
         """A statement, given up as a lost connection if the server does not answer in `answer_s`
-        (a server that stopped answering, or a network that dropped without a word, held a check,
-        a run or the app for as long as it was away)."""
+        (in a write, beyond its wait for the lock) or READ_ANSWER_S (a read of many reports): a
+        server that stopped answering, or a network that dropped without a word, held a check, a
+        run or the app for as long as it was away. Text holds no NUL (PostgreSQL's cannot; a rep
+        named with one waited for good): it is "?"."""
+        from psycopg.pq import TransactionStatus
+
         if sql.lstrip().upper().startswith(("CREATE", "ALTER")):
             for pattern, replacement in _TYPES:
                 sql = re.sub(pattern, replacement, sql)
-        watchdog = threading.Timer(self.answer_s, self._cut)
-        watchdog.daemon = True
-        watchdog.start()
-        try:
-            return self.raw.execute(sql.replace("?", "%s"), tuple(params))
-        finally:
-            watchdog.cancel()
+        params = tuple(p.replace("\x00", "?") if isinstance(p, str) else p for p in params)
+        reading = self.raw.info.transaction_status == TransactionStatus.IDLE and sql.lstrip().upper().startswith("SELECT")
+        with self.watchdog.timing(READ_ANSWER_S if reading else self.answer_s):
+            return self.raw.execute(sql.replace("?", "%s"), params)
 
     def _cut(self) -> None:
         """End the connection under a statement that waits on a server gone quiet: its socket shut
@@ -128,7 +179,7 @@ class _Connection:
             pass
 
     def close(self) -> None:
-        self.raw.close()
+        self.watchdog.closing(self.raw.close)
 
 
 class PgStore(Store):
@@ -153,25 +204,25 @@ class PgStore(Store):
         self._checked = False  # the schema was checked on this server (not yet when opened while it was away)
         if url.partition("://")[2].partition("/")[0].count("@") > 1:
             raise VoicedrillError(f"team database {self.path}: an @ in the password must be written %40 in the URL")
+        self._saves = offline  # opened to save a run's reps (check, drill, the app): a role that may not is told
         waiting = self._waiting()
         try:
             with self._errors():
                 self._connect()
-        except Unreachable as exc:
+            if not (write or waiting):  # a reader changes nothing and takes no write lock: an older schema is read as it is
+                with self._errors() as db:
+                    self.version = self._version(db)
+                self._checked = True
+                return
+            self._migrate()
+            if offline:
+                self.may_save()
+            if waiting:
+                self._import(waiting)
+        except Unreachable as exc:  # (the server may stop answering after it let us in)
             if not offline:
                 raise
             self.problem = exc.plain  # practice goes on: every rep waits in a pending file until the server is back
-            return
-        if not (write or waiting):  # a reader changes nothing and takes no write lock: an older schema is read as it is
-            with self._errors() as db:
-                self.version = self._version(db)
-            self._checked = True
-            return
-        self._migrate()
-        if offline:  # opened to save this run's reps: a role that may not is told before any work
-            self.may_save()
-        if waiting:
-            self._import(waiting)
 
     def may_save(self) -> None:
         """Refuse a database role that cannot save reps, in a line, before any work: it transcribed
@@ -243,6 +294,8 @@ class PgStore(Store):
             self._connect(timeout_s=2)
             if not self._checked:
                 self._migrate()
+                if self._saves:
+                    self.may_save()
         except psycopg.Error:
             return False
         except VoicedrillError as exc:  # refused (another program's tables, a newer schema): the reps keep waiting
