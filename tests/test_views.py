@@ -163,3 +163,11 @@ def test_a_refusal_naming_a_file_with_escape_codes_shows_them(cli, tmp_path):
     """The one line of a refusal echoed the file's name raw, escape codes and all (found by a review)."""
     code, out, err = cli("check", str(tmp_path / "nosuch\x1b[31m.wav"))
     assert code == 2 and err == f"voicedrill: error: {tmp_path}/nosuch?[31m.wav: no such file\n"
+
+
+def test_a_rep_with_nothing_of_the_script_heard_is_not_told_its_points(drill):
+    """"Next rep: None of the drill's lines were heard… (−100)" (found by a review): the score says it."""
+    from voicedrill.report import focus_line, tip_lines
+
+    report = analyse([Word("hello", 0.2, 0.6), Word("there", 0.7, 1.1)], drill, "fake", 3.0)
+    assert focus_line(report) == report.coaching.focus and "(−" not in focus_line(report) and tip_lines(report) == []

@@ -155,7 +155,8 @@ class Tip:
 
 @dataclass(frozen=True)
 class Coaching:
-    """The one change worth most next rep, and a tip for every problem (costliest first); `unlike`:
+    """The one change worth most next rep, and a tip for every problem (costliest first, by the
+    points each shows); `unlike`:
     the rep does not sound like its drill, so the focus asks whether it is the drill meant."""
 
     focus: str

@@ -315,18 +315,19 @@ def render(report: RepReport, console: Console, title: str = "") -> None:
 
 
 def focus_line(report: RepReport) -> str:
-    """The one change worth most next rep, with the points it cost (a clean rep's costs none); the
-    other tips follow it (tip_lines)."""
+    """The one change worth most next rep, with the points it is worth: the costliest tip's (a clean
+    rep's focus costs none; a rep asked whether it is the drill meant, or with nothing of the
+    script heard, is told no points)."""
     tips = report.coaching.tips if report.coaching else ()
-    return report.coaching.focus + (f" (−{tips[0].points:g})" if tips and tips[0].tip == report.coaching.focus else "")
+    counted = tips and not report.unlike and not report.nothing_heard
+    return report.coaching.focus + (f" (−{tips[0].points:g})" if counted else "")
 
 
 def tip_lines(report: RepReport) -> list[str]:
-    """Every tip but the focus (shown first), costliest first; all of them under a focus that is no
-    tip (a rep asked whether it is the drill meant)."""
+    """Every tip but the focus (shown first: the costliest), costliest first; all of them under a
+    rep asked whether it is the drill meant, whose focus is that question."""
     tips = report.coaching.tips if report.coaching else ()
-    shown_first = bool(tips) and tips[0].tip == report.coaching.focus
-    return [f"{t.tip} (−{t.points:g})" for t in tips[shown_first:]]
+    return [f"{t.tip} (−{t.points:g})" for t in tips[0 if report.unlike else 1 :]]
 
 
 def _rich_mark(text: str, role: str = "") -> str:
