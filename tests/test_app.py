@@ -615,3 +615,18 @@ def test_a_recording_checked_while_the_team_database_is_away_shows_its_scorecard
     back = PgStore(url)
     assert len(back.reps()) == 2  # and they went in when the database was next opened
     back.close()
+
+
+def test_a_page_that_opens_its_stream_as_the_app_stops_is_ended_too():
+    """A page reconnecting while the server stops held its stream to the graceful timeout, and the
+    traceback came back (found by a review)."""
+    import asyncio
+
+    from voicedrill.app.runs import Broadcast
+
+    async def opened_after_close():
+        broadcast = Broadcast()
+        broadcast.close()
+        return await asyncio.wait_for(broadcast.subscribe().get(), 1)
+
+    assert asyncio.run(opened_after_close()) is None

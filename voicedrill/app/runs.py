@@ -50,6 +50,7 @@ class Broadcast:
         self._streams: list[tuple[asyncio.AbstractEventLoop, asyncio.Queue]] = []
         self._said: list[dict] = []  # the current run's messages, for a page that opens late
         self._state: dict | None = None  # only the newest live state is replayed
+        self._closed = False
 
     def publish(self, message: dict) -> None:
         """Send a message to every stream, stamped with the wall-clock time it was sent (`sent`).
@@ -73,8 +74,10 @@ class Broadcast:
                 loop.call_soon_threadsafe(queue.put_nowait, message)
 
     def close(self) -> None:
-        """End every stream (the app is stopping): each is sent None, its last message."""
+        """End every stream (the app is stopping): each is sent None, its last message, and so is
+        one opened after (a page reconnecting while the server stops)."""
         with self._lock:
+            self._closed = True
             for loop, queue in self._streams:
                 loop.call_soon_threadsafe(queue.put_nowait, None)
 
@@ -82,7 +85,7 @@ class Broadcast:
         """A queue of messages for one event stream (call from the event loop)."""
         queue: asyncio.Queue = asyncio.Queue()
         with self._lock:
-            for message in self._said + ([self._state] if self._state else []):
+            for message in self._said + ([self._state] if self._state else []) + ([None] if self._closed else []):
                 queue.put_nowait(message)
             self._streams.append((asyncio.get_running_loop(), queue))
         return queue

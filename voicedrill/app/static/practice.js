@@ -7,6 +7,7 @@ const startButton = $("start"), stopButton = $("stop");
 let running = startButton.disabled && !stopButton.disabled;
 let inRep = false;  // between rep_start and rep_end: live states are drawn
 let verdicts = null;  // the last scorecard's verdict per step, in this run
+let shownCurrent = null;  // the step last scrolled to as the one to say next
 
 function showScript(steps) {
   const list = $("script");
@@ -65,7 +66,10 @@ function stepStates(state) {
     const id = item.dataset.step;
     item.dataset.state = state.out_of_order.includes(id) ? "out_of_order"
       : state.heard.includes(id) ? "ok" : id === state.current ? "current" : "pending";
-    if (id === state.current) item.scrollIntoView({ block: "nearest" });  // the line to say next stays on screen
+    if (id === state.current && item.dataset.state === "current" && id !== shownCurrent) {
+      shownCurrent = id;
+      item.scrollIntoView({ block: "nearest" });  // the line to say next comes on screen, once (a rep may scroll away)
+    }
   }
 }
 
@@ -119,6 +123,7 @@ const handlers = {
   rep_start(m) {
     inRep = true;
     $("live").scrollIntoView({ block: "start" });  // the meter and the script on screen, on a laptop or a phone
+    shownCurrent = null;
     for (const item of $("script").children) item.dataset.state = item === $("script").firstElementChild ? "current" : "pending";
     showWords([]);
     $("timer").textContent = "0.0 s";
@@ -160,7 +165,7 @@ const handlers = {
     $("summary").textContent = m.saved;
     if (m.error) notice(m.error, true);
     $("cue").textContent = "Press Start for the next rep.";
-    if ($("scorecard").dataset.score) $("scorecard").scrollIntoView({ block: "start" });  // the score, its tips and the run's table
+    if ($("scorecard").dataset.score && !m.error) $("scorecard").scrollIntoView({ block: "start" });  // the score, its tips, the run's table (a problem: the notice, at the top)
   },
 };
 
