@@ -324,3 +324,11 @@ def test_show_says_how_long_a_soft_close_may_come_again_and_a_pause_rule_across_
     assert "soft Does this sound like something that would help you? (may be said again before name, or after concern)" in said
     assert "name Perfect. What's the best name for the account? (after soft, the pause before it may be up to 2 seconds)" in said
     assert "pauses between questions at most 1 second, unless" in said
+
+
+def test_the_order_tip_names_each_drills_own_sequence():
+    """Every drill was told the hard close's "name, phone, email, address, notes, then payment"; an
+    optional step is said as one, a group as steps in any order."""
+    assert load_drill("hard-close").sequence == "name, phone, email, address, notes, payment, then handoff"
+    assert load_drill("soft-to-hard").sequence == "soft, concern if needed, name, email, then payment"
+    assert "probe-me / probe-price / probe-company / probe-timing in any order, stay, then agenda" in load_drill("first-close-recovery").sequence

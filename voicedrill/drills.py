@@ -155,9 +155,9 @@ class Drill:
     @property
     def sequence(self) -> str:
         """The steps in the order to say them, in words: "name, phone, …, then handoff" (a group's
-        steps "in any order")."""
-        parts = [" / ".join(ids) + " in any order" if len(ids) > 1 else ids[0]
-                 for ids in ([s.id for s in steps] for _, steps in groupby(self.steps, key=lambda s: self.order_rank(s.id)))]
+        steps "in any order", an optional step "if needed")."""
+        named = [[s.id + (" if needed" if s.optional else "") for s in steps] for _, steps in groupby(self.steps, key=lambda s: self.order_rank(s.id))]
+        parts = [" / ".join(ids) + " in any order" if len(ids) > 1 else ids[0] for ids in named]
         return ", ".join(parts[:-1]) + f", then {parts[-1]}" if len(parts) > 1 else parts[0]
 
     @property
