@@ -247,11 +247,16 @@ def find_drill(name_or_path: str) -> Path:
     raise VoicedrillError(f"no drill named {name_or_path!r} (known: {', '.join(known) or 'none'}); use one of these, or a drill file (.toml)")
 
 
-def load_named_drill(name: str) -> Drill:
-    """A drill by its name only (never a path): what the app accepts from a page."""
+def drill_name(name: str) -> str:
+    """`name`, if it can name a drill (a page's choice, never a path), else refused in words."""
     if not _ID.match(name) or len(name) > 100:
         raise VoicedrillError(f"no drill named {name[:60]!r}: choose one from the drills list")
-    return load_drill(name)
+    return name
+
+
+def load_named_drill(name: str) -> Drill:
+    """A drill by its name only (never a path): what the app accepts from a page."""
+    return load_drill(drill_name(name))
 
 
 def load_drill(name_or_path: str) -> Drill:

@@ -27,7 +27,7 @@ from starlette.templating import Jinja2Templates
 
 from .. import history
 from ..audio import input_devices, probe
-from ..drills import MAX_DRILL_BYTES, Drill, list_drills, listed_problem, load_drill_file, load_named_drill, shipped_dirs, shipped_names, user_drills_dir
+from ..drills import MAX_DRILL_BYTES, Drill, list_drills, listed_problem, drill_name, load_drill_file, load_named_drill, shipped_dirs, shipped_names, user_drills_dir
 from ..errors import VoicedrillError
 from ..files import write_atomic, write_file
 from ..plots import fluency_figure, png_bytes, progress_figure, team_figure
@@ -234,10 +234,13 @@ class App:
         if fmt not in ("csv", "jsonl"):
             raise HTTPException(404)
         drill, who = request.query_params.get("drill") or None, request.query_params.get("who") or None
+        try:
+            drill = drill and drill_name(drill)  # (it names the file: a header carries no "✓", nor a line break)
+        except VoicedrillError as exc:
+            return self.problem(request, exc.plain)
         reps = await run_in_threadpool(self._read, "reps", drill=drill, user=who)
         text = await run_in_threadpool(export, reps, "jsonl" if fmt == "jsonl" else "csv")
-        named = re.sub(r"[^A-Za-z0-9._-]+", "-", drill or "all")  # (a header carries no "✓", nor a line break)
-        name = f"voicedrill-{named}-{datetime.now():%Y%m%d}.{fmt}"  # (the rows name their person)
+        name = f"voicedrill-{drill or 'all'}-{datetime.now():%Y%m%d}.{fmt}"  # (the rows name their person)
         return Response(text, media_type="text/csv" if fmt == "csv" else "application/jsonl",
                         headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
