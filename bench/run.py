@@ -2,6 +2,7 @@
 
     python bench/run.py [--quick] [--vosk-model PATH]
     python bench/run.py --conditions [--quick] [--only NAMES] [--live] [--vosk-model PATH [--vosk-phrases]]
+    python bench/run.py --wrong-drill
 
 The corpus: the project's TTS voices × speaking rates × seeded errors (clean, skipped step, swapped
 steps, long pause, forbidden phrase, filler, repeated step). Every rep's true step order, pauses and
@@ -13,6 +14,8 @@ bench/results/<date>.json (<date>-quick.json with --quick). `--conditions` runs 
 recording conditions of bench/conditions.py (noise, reverb, mic, phone, rates, voices, wording,
 human speech): a row per condition, written to <date>-conditions.json; with `--live`, each row
 also gets the live figures at real time (alarms against the scorecard, tick latency).
+`--wrong-drill`: each shipped drill said and checked as every drill (is a rep of another drill
+asked whether it is the drill meant, or credited?), written to <date>-wrong-drill.json.
 """
 
 from __future__ import annotations
