@@ -426,7 +426,7 @@ def _drill(args: argparse.Namespace, err: Console) -> int:
             events.close()
         except VoicedrillError as exc:
             run.error = run.error or exc
-    render_summary(run.reports, console, run.interrupted, run.numbers)
+    render_summary(run.reports, console, run.interrupted, run.numbers, targets=store is not None)
     if run.overflows:
         console.print(f"[yellow]{counted(run.overflows, 'audio block')} dropped by the input device (overflow)[/]")
     console.print(saved_line(run, keeper), markup=False, soft_wrap=True)

@@ -258,8 +258,10 @@ def rep_name(number: int | None) -> str:
     return str(number) if number else WAITING
 
 
-def reps_grid(info: dict, title: str = "Reps") -> Grid:
-    """The per-rep table of a run or a session (`info` from summary())."""
+def reps_grid(info: dict, title: str = "Reps", targets: bool = True) -> Grid:
+    """The per-rep table of a run or a session (`info` from summary()); without `targets` (a run
+    kept out of the history, --no-save: no rep is judged against it), no "targets met" column,
+    whose "not yet" said the history held too few reps."""
     rows = tuple(
         (Cell(rep_name(r["rep"])), Cell(fmt_seconds(r["duration_s"])), Cell("—" if r["speech_wpm"] is None else f"{r['speech_wpm']:.0f}"),
          Cell(fmt_seconds(r["longest_pause_s"]), "bad" if r["flagged_pauses"] else ""), Cell(str(r["order_errors"])),
@@ -267,6 +269,9 @@ def reps_grid(info: dict, title: str = "Reps") -> Grid:
         for r in info["rows"]
     )
     columns = ("rep", "duration", "words a minute", "longest pause", "out of order", "targets met", "score")
+    if not targets:
+        keep = [i for i, column in enumerate(columns) if column != "targets met"]
+        rows, columns = tuple(tuple(row[i] for i in keep) for row in rows), tuple(columns[i] for i in keep)
     return Grid(title, columns, rows, columns)
 
 
@@ -493,12 +498,13 @@ def summary(reports: list[RepReport], numbers: list[int | None] | None = None) -
     return result
 
 
-def render_summary(reports: list[RepReport], console: Console, interrupted: bool = False, numbers: list[int] | None = None) -> None:
+def render_summary(reports: list[RepReport], console: Console, interrupted: bool = False, numbers: list[int] | None = None,
+                   targets: bool = True) -> None:
     """The run's table and closing line; nothing before a rep is finished (the saved line says so)."""
     if not reports:
         return
     info = summary(reports, numbers)
-    console.print(rich_table(reps_grid(info, "Reps" + (" (stopped early)" if interrupted else ""))))
+    console.print(rich_table(reps_grid(info, "Reps" + (" (stopped early)" if interrupted else ""), targets)))
     console.print(summary_line(info, interrupted))
 
 
