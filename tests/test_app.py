@@ -278,11 +278,13 @@ def test_a_check_while_another_is_checked_is_told_so_not_that_a_run_is_under_way
     a fault attack)."""
     app, _ = server
     assert app.practice._busy.acquire(blocking=False)  # as a check under way holds the engine
+    app.practice._checking = True
     try:
         with open(reps[1], "rb") as f:
             answer = client.post("/api/check", files={"file": ("rep.wav", f, "audio/wav")})
         started = client.post("/api/start", data={"drill": "hard-close", "reps": "1", "source": "file"})
     finally:
+        app.practice._checking = False
         app.practice._busy.release()
     assert answer.status_code == 409 and answer.json()["error"] == "another recording is being checked: try again when it is done"
     assert started.status_code == 409 and started.json()["error"] == "another recording is being checked: try again when it is done"

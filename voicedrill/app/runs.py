@@ -193,6 +193,7 @@ class Practice:
         self.config = config
         self.broadcast = broadcast
         self._busy = threading.Lock()
+        self._checking = False  # the engine is taken by a check (else, when taken, by a run)
         self._engine: tuple[str, Engine] | None = None  # (which drill it was built for, the engine)
         self._loading = threading.Lock()
         self.screen: WebScreen | None = None
@@ -295,13 +296,14 @@ class Practice:
     def _taken(self, during_run: str) -> Busy:
         """Why the engine is taken: a run under way (said as `during_run`), or another recording
         being checked (six checks at once were each told a run was under way)."""
-        return Busy(during_run if self.running() else CHECKING)
+        return Busy(CHECKING if self._checking else during_run)  # (a run's thread may not have started yet)
 
     def check(self, audio: AudioInfo, drill: Drill, name: str) -> tuple[RepReport, history.Saved, history.SavedRep]:
         """A recording scored and kept as `voicedrill check` does it (`name`: as the rep uploaded it);
         also the rep as its page shows it (for a rep that waits for the history)."""
         if not self._busy.acquire(blocking=False):
             raise self._taken(CHECK_BUSY)
+        self._checking = True
         store = None
         try:
             store = history.open_store(offline=True)
@@ -315,6 +317,7 @@ class Practice:
         finally:
             if store is not None:
                 store.close()
+            self._checking = False
             self._busy.release()
 
 
