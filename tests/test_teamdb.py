@@ -5,6 +5,8 @@ what only a server has: going away mid-run, `voicedrill sync`, credentials never
 from __future__ import annotations
 
 import os
+import socket
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -139,23 +141,50 @@ def test_the_server_going_away_mid_run_loses_nothing(postgres, drill, monkeypatc
     back.close()
 
 
-@contextmanager
-def frozen(postgres):
-    """The server holding its connections but answering nothing (stopped), as a network that drops
-    without a word looks from a laptop; answering again after."""
-    import os
-    import signal
-    import subprocess
+class Relay:
+    """A loopback relay to the test server that can go quiet: it keeps every connection and passes
+    nothing on, either way (a server that stops answering, or a network that drops without a word,
+    as a laptop sees it). Stopping the server's processes is no such test: the kernel wakes a
+    stopped process group when one of its backends exits."""
 
-    postmaster = int((postgres.folder / "data" / "postmaster.pid").read_text().split()[0])
-    server = [postmaster, *map(int, subprocess.run(["pgrep", "-P", str(postmaster)], capture_output=True, text=True).stdout.split())]
-    for pid in server:
-        os.kill(pid, signal.SIGSTOP)
-    try:
-        yield
-    finally:
-        for pid in server:
-            os.kill(pid, signal.SIGCONT)
+    def __init__(self, postgres):
+        self.port = postgres.port
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.quiet = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def url(self, direct: str) -> str:
+        """The same database, through the relay."""
+        return direct.replace(f":{self.port}/", f":{self.listener.getsockname()[1]}/")
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:  # closed
+                return
+            upstream = socket.create_connection(("127.0.0.1", self.port))
+            for source, target in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pass, args=(source, target), daemon=True).start()
+
+    def _pass(self, source: socket.socket, target: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                while self.quiet.is_set():
+                    time.sleep(0.02)
+                target.sendall(data)
+        except OSError:
+            pass
+        finally:
+            target.close()
+
+
+@pytest.fixture
+def relay(postgres):
+    relay = Relay(postgres)
+    yield relay
+    relay.quiet.clear()
+    relay.listener.close()
 
 
 @pytest.fixture
@@ -166,44 +195,43 @@ def quick_to_give_up(monkeypatch):
     monkeypatch.setattr(teamdb, "READ_ANSWER_S", 1.0)
 
 
-def test_a_server_that_stops_answering_mid_save_keeps_the_rep_waiting_not_the_rep(postgres, drill, quick_to_give_up):
+def test_a_server_that_stops_answering_mid_save_keeps_the_rep_waiting_not_the_rep(postgres, relay, drill, quick_to_give_up):
     """A server that stops answering held a check, a run or the app for as long as it lasted, deaf
     to SIGTERM (found by a fault attack). A statement it does not answer is given up: the rep
     waits in a pending file, and goes in once the server answers again."""
-    import time
-
     url = postgres.new_database()
-    store = PgStore(url, timeout_s=1.0)
+    store = PgStore(relay.url(url), timeout_s=1.0)
     session = Session.of("drill", drill, "fake", "none", "ana")
     assert store.save_rep(session, 1, sample_report(drill), "mic").rep == 1
-    with frozen(postgres):
-        started = time.monotonic()
-        with pytest.raises(VoicedrillError, match="cannot be reached"):
-            store.reps()  # a read given up too (a run reading its targets goes on without them: practice.with_targets)
-        waiting = store.save_rep(session, 2, sample_report(drill), "mic")
-        assert waiting.rep is None and waiting.pending.is_file() and "cannot be reached" in waiting.waiting
-        assert time.monotonic() - started < 30
-        store.close()
-    back = PgStore(url)
+    relay.quiet.set()
+    started = time.monotonic()
+    with pytest.raises(VoicedrillError, match="cannot be reached"):
+        store.reps()  # a read given up too (a run reading its targets goes on without them: practice.with_targets)
+    waiting = store.save_rep(session, 2, sample_report(drill), "mic")
+    assert waiting.rep is None and waiting.pending.is_file() and "cannot be reached" in waiting.waiting
+    assert time.monotonic() - started < 30
+    store.close()
+    relay.quiet.clear()
+    back = PgStore(relay.url(url))  # (reps wait for the server as they reached it: here, through the relay)
     assert [(r.session, r.number) for r in back.reps()] == [(1, 1), (1, 2)] and not waiting.pending.exists()
     back.close()
 
 
-def test_a_server_that_stops_answering_as_a_run_opens_it_keeps_the_runs_reps_waiting(postgres, drill, quick_to_give_up, monkeypatch):
+def test_a_server_that_stops_answering_as_a_run_opens_it_keeps_the_runs_reps_waiting(postgres, relay, drill, quick_to_give_up, monkeypatch):
     """Let in, then no answer while the schema is checked: check and drill said "cannot be
     reached" and stopped, where practice goes on (found by a review)."""
     url = postgres.new_database()
     PgStore(url).close()
     checked = PgStore._migrate
-    with frozen(postgres):
-        monkeypatch.setattr(PgStore, "_migrate", lambda store: (time.sleep(0.2), checked(store)))
-        store = PgStore(url, timeout_s=1.0, offline=True)
-        assert "cannot be reached" in store.problem
-        waiting = store.save_rep(Session.of("check", drill, "fake", "none", "ana"), 1, sample_report(drill), "rep.wav")
-        assert waiting.rep is None and waiting.pending.is_file()
-        store.close()
+    monkeypatch.setattr(PgStore, "_migrate", lambda store: (relay.quiet.set(), checked(store)))
+    store = PgStore(relay.url(url), timeout_s=1.0, offline=True)
+    assert "cannot be reached" in store.problem
+    waiting = store.save_rep(Session.of("check", drill, "fake", "none", "ana"), 1, sample_report(drill), "rep.wav")
+    assert waiting.rep is None and waiting.pending.is_file()
+    store.close()
+    relay.quiet.clear()
     monkeypatch.undo()
-    back = PgStore(url)
+    back = PgStore(relay.url(url))
     assert len(back.reps()) == 1
     back.close()
 
