@@ -778,3 +778,16 @@ def test_a_guess_under_way_ticks_its_step_only_with_its_keyword_or_as_the_step_e
         rep.feed(np.zeros(1600, dtype=np.int16))
         shown.append(sorted(rep.state.heard))
     assert shown == [[], ["name"], ["name"], ["name"], ["name"], ["name"], ["name"], ["name", "phone"]]  # the email never shown ticked
+
+
+@pytest.mark.parametrize("gap_s, flagged", [(1.5, False), (2.6, True)])
+def test_the_meter_after_a_soft_close_holds_the_drills_own_limit_for_the_name(make_rep, gap_s, flagged):
+    """soft-to-hard allows the name 2 s after the soft close; the optional concern (said only when
+    they hesitate) stood between them in the script, so the meter took the drill's 1 s: "keep
+    moving!" at 1.1 s where the scorecard said ok (found by a new user). Over 2 s, both flag it."""
+    drill = load_drill("soft-to-hard")
+    lines = {s.id: s.line for s in drill.steps}
+    pieces = [Piece(lines["soft"], "soft", 0.4), Piece(lines["name"], "name", gap_s), *[Piece(lines[s], s, 0.4) for s in ("email", "payment")]]
+    path, _ = make_rep(pieces, f"soft-then-name-{gap_s}")
+    report, events, _ = live(drill, SphinxEngine(drill), path)
+    assert [e.after for e in events if e.type == EventType.PAUSE_ALARM] == [p.from_step for p in report.pauses if p.flagged] == (["soft"] if flagged else [])

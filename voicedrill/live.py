@@ -365,8 +365,7 @@ class LiveRep:
             since = state.last_step_end_s  # (a step the look found moves it on)
             turn = state.turns[-1] if state.turns and state.turns[-1].end > since else None
             state.pause_s, judged = (self._pause_since(since, now),) * 2 if turn is None else self._reply_time(turn.end)
-            following = state.current_step()
-            state.pause_limits = self.drill.pause_limits(state.last_step, following) if following else None
+            state.pause_limits = self._limits_after(state.last_step)
         if judged is None:  # a reply's sound is back but not named yet: red stays red (and only its word can make it so)
             state.alarm = state.alarm and state.pause_limits is not None
         else:
@@ -434,6 +433,18 @@ class LiveRep:
         quiet = self.tracker.silences(min_s=0.0, since_s=max(0.0, min(start, now - 1.0)))
         silent_now = bool(quiet) and quiet[-1][1] >= now - FRAME_S  # (a silence under way ends at the last frame)
         return not silent_now or quiet[-1][0] > start + WORD_TAIL_S
+
+    def _limits_after(self, last: str) -> tuple[float, float] | None:
+        """The pause limits after `last`, the most lenient over the steps that may come next: an
+        optional one (the concern, when they hesitate) and the required one after it. The meter
+        went red at soft-to-hard's 1 s after the soft close, where the drill allows the name 2 s
+        and the scorecard said ok (found by a new user); None: nothing is left to say."""
+        first, required = self.state.current_step(), self.state.current_step(required=True)
+        if first is None:
+            return None
+        ids = [s.id for s in self.drill.steps]
+        limits = [self.drill.pause_limits(last, step) for step in ids[ids.index(first) : ids.index(required) + 1 if required else None]]
+        return min(low for low, _ in limits), max(high for _, high in limits)
 
     def _heard_until(self, default: float) -> float:
         """Where the last word heard ends (a word put on a sound by a look included), else `default`."""

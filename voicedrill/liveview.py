@@ -44,7 +44,7 @@ def pause_meter(state: LiveState) -> Text:
 def panel(state: LiveState, title: str) -> Group:
     """The live screen for the current state."""
     script = Table.grid(padding=(0, 1))
-    current = state.current_step()
+    current = state.current_step(required=True)  # (an optional step, the concern, is said only when they hesitate)
     for step in state.drill.steps:
         if step.id in state.out_of_order:
             mark, style = "✗", "bold yellow"
