@@ -171,3 +171,21 @@ def test_a_rep_with_nothing_of_the_script_heard_is_not_told_its_points(drill):
 
     report = analyse([Word("hello", 0.2, 0.6), Word("there", 0.7, 1.1)], drill, "fake", 3.0)
     assert focus_line(report) == report.coaching.focus and "(−" not in focus_line(report) and tip_lines(report) == []
+
+
+def test_an_optional_step_left_out_is_not_needed_not_skipped():
+    """soft-to-hard's concern, said only when they hesitate, was "skipped" in red on a rep that
+    scored 100 (found by a new user)."""
+    from voicedrill.drills import load_drill
+    from voicedrill.report import steps_grid
+
+    drill = load_drill("soft-to-hard")
+    said, t = [], 0.5
+    for step in [s for s in drill.steps if not s.optional]:
+        for token in step.line.split():
+            said.append(Word(token.strip(",.?!").lower(), round(t, 3), round(t + 0.27, 3)))
+            t += 0.3
+        t += 0.4
+    report = analyse(said, drill, "fake", t + 0.5)
+    concern = next(row for row in steps_grid(report).rows if row[0].text == "concern")
+    assert report.score == 100 and concern[1].text == "not needed" and concern[1].role == ""

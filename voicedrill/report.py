@@ -228,9 +228,17 @@ class Grid:
     right: tuple[str, ...] = ()  # columns of figures, aligned right
 
 
+def _status_cell(step: StepResult) -> Cell:
+    """A step's verdict in words: an optional step left out was not needed, not "skipped" in red
+    on a rep that scored 100 (found by a new user)."""
+    if step.status == Status.MISSING and step.optional:
+        return Cell("not needed")
+    return Cell(f"said {step.count} times" if step.status == Status.REPEATED and step.count > 2 else STATUS_LABEL[step.status], step.status)
+
+
 def steps_grid(report: RepReport, title: str = "") -> Grid:
     rows = tuple(
-        (Cell(s.id), Cell(f"said {s.count} times" if s.status == Status.REPEATED and s.count > 2 else STATUS_LABEL[s.status], s.status), Cell(fmt_seconds(s.start)),
+        (Cell(s.id), _status_cell(s), Cell(fmt_seconds(s.start)),
          Cell(s.line or s.heard, words=script_words(s) if s.line and s.status != Status.MISSING else ()))
         for s in report.steps
     )
