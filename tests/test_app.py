@@ -125,7 +125,7 @@ def test_a_run_ticks_steps_in_order_scores_each_rep_and_lists_them(server, page,
     page.click("[data-action=stop]")  # rep 3 has begun: stopped before its handoff, it is not scored; no rep 4 starts
     page.wait_for_function("document.querySelector('[data-action=start]').disabled === false", timeout=60000)
     wait_idle(app)
-    assert page.inner_text("#summary") == "2 reps saved to your progress. Rep 3 was stopped before the handoff, so it was not scored or saved."
+    assert page.inner_text("#summary") == "2 reps saved to your progress. Rep 3 was stopped before its last step (handoff), so it was not scored or saved."
     assert page.inner_text("main").count("First rep ") == 1  # under the run's table, not again below it (found by a new user)
     # the unscored rep 3's ticks and words go: the script shows rep 2's verdicts, beside its scorecard (found by a new user)
     assert page.eval_on_selector_all("[data-step]", "els => els.map(e => e.dataset.state)") == ["ok"] * len(drill.steps)

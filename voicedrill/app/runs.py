@@ -267,7 +267,7 @@ class Practice:
             self.screen = WebScreen(self.broadcast, drill, reps, keeper, self._stopping)
             simulated = Customer(drill, speaker, random.Random()) if customer else None
             run = run_drill(drill, engine, sources, reps, self.screen, speaker, keeper, simulated)
-            self._finish(run, keeper)
+            self._finish(run, keeper, drill)
         except VoicedrillError as exc:
             self.broadcast.publish({"type": "run_end", "saved": "", "error": exc.plain})
         except Exception:
@@ -278,11 +278,12 @@ class Practice:
                 store.close()
             self._busy.release()
 
-    def _finish(self, run: DrillRun, keeper: Keeper) -> None:
+    def _finish(self, run: DrillRun, keeper: Keeper, drill: Drill) -> None:
         count = len(run.saved)
         saved = saved_line(run, keeper) if run.pending else f"{counted(count, 'rep')} saved to your progress" if count else ""
-        if run.dropped:
-            saved = " ".join([saved.rstrip(".") + "." if saved else "", f"Rep {run.dropped} was stopped before the handoff, so it was not scored or saved."]).strip()
+        if run.dropped:  # (the drill's last step: soft-to-hard has no handoff)
+            last = [s.id for s in drill.steps if not s.optional][-1]
+            saved = " ".join([saved.rstrip(".") + "." if saved else "", f"Rep {run.dropped} was stopped before its last step ({last}), so it was not scored or saved."]).strip()
         self.broadcast.publish({
             "type": "run_end", "saved": saved,  # (the run's first → last line is under its table, run_html)
             "error": run.error.plain if run.error else None,
