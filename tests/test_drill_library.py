@@ -193,7 +193,17 @@ def test_soft_close_again_after_the_hard_close_began_is_an_order_error(engines, 
     _, report = run(engines, make_rep, "soft-to-hard", back, "back-to-soft")
     assert report.order_notes == ("soft came again after name",)
     assert {s.id: s.status for s in report.steps}["soft"] == "out_of_order"
-    assert "You went back to soft after name." in " ".join(t.tip for t in report.coaching.tips)
+    assert "You went back to a soft close after the name." in " ".join(t.tip for t in report.coaching.tips)
+
+
+def test_a_concern_answered_then_straight_to_the_name_is_told_to_soft_close_again(engines, make_rep):
+    """Seed 00: "Answer their concern. Then soft close again." Answered, then straight on to the
+    name, scored 100 "Clean rep" (found by a new user)."""
+    drill = load_drill("soft-to-hard")
+    lines = {s.id: s.line for s in drill.steps}
+    _, report = run(engines, make_rep, "soft-to-hard", [Piece(lines[s], s, GAP_S) for s in ("soft", "concern", "name", "email", "payment")], "no-soft-again")
+    assert report.order_notes == ("concern not followed by soft again",)
+    assert report.coaching.focus.startswith("You answered the concern, then went straight on. Soft close again first: “Does this sound like")
 
 
 def test_a_concern_answered_after_the_name_then_a_soft_close_again_is_the_loop(engines, make_rep):

@@ -49,7 +49,7 @@ class Alignment:
     fillers: tuple[int, ...]  # word indices of filler words
     out_of_order: frozenset[str]
     order_notes: tuple[str, ...]
-    gone_back: tuple[tuple[str, str], ...] = ()  # (step said again, the later step it came back after): judge_order
+    loops: tuple[tuple[str, str], ...] = ()  # loops broken (judge_order): (step said again, the later step), (optional step, the step not said again)
 
     def step_hits(self, step_id: str | None = None) -> list[Hit]:
         return [h for h in self.hits if h.kind == HitKind.STEP and (step_id is None or h.key == step_id)]
@@ -350,8 +350,9 @@ def _best_non_overlapping(candidates: list[Hit]) -> list[Hit]:
 
 
 def judge_order(spoken: Sequence[str], drill: Drill) -> tuple[frozenset[str], tuple[str, ...], dict[str, str]]:
-    """Steps heard out of order, with a human note for each rule broken, and the steps said again
-    after a later one (each with that step).
+    """Steps heard out of order, with a human note for each rule broken, and the loops broken:
+    a step said again after a later one (with that step), or an optional step the loop's first
+    step did not follow (with that step).
 
     A step the drill keeps last, said before others, is out of order first; the written order is
     judged on the rest (name, payment, phone: payment early, not phone late, which live showed
@@ -359,7 +360,9 @@ def judge_order(spoken: Sequence[str], drill: Drill) -> tuple[frozenset[str], tu
     optional step (the concern, said when they hesitate) is in order wherever it comes. A step
     that may be said again (the soft close) is out of order said again once a later required step
     has begun, unless an optional step came between: soft to hard, not hard to soft, but after a
-    hesitation "address the concern, then soft close again"."""
+    hesitation "address the concern, then soft close again" — and an optional step after such a
+    step is out of order when a later step, not that one again, comes next (the concern answered,
+    then straight to the name)."""
     firsts = list(dict.fromkeys(spoken))
     rank = {s.id: drill.order_rank(s.id) for s in drill.steps}
     optional = {s.id for s in drill.steps if s.optional}
@@ -385,7 +388,26 @@ def judge_order(spoken: Sequence[str], drill: Drill) -> tuple[frozenset[str], tu
                 bad.add(step_id)
                 back[step_id] = later
                 notes.append(f"{step_id} came again after {later}")
+        for step_id, head in _loop_not_closed(spoken, drill, rank).items():
+            bad.add(step_id)
+            back[step_id] = head
+            notes.append(f"{step_id} not followed by {head} again")
     return frozenset(bad), tuple(notes), back
+
+
+def _loop_not_closed(spoken: Sequence[str], drill: Drill, rank: dict[str, int]) -> dict[str, str]:
+    """Optional steps that close no loop: said after a step that may be said again (the concern
+    after the soft close), then followed by a later step instead of that one (straight to the
+    name), each with that step (seed 00: "Answer their concern. Then soft close again.")."""
+    heads = [s.id for s in drill.steps if s.repeat]
+    optional = {s.id for s in drill.steps if s.optional}
+    unclosed: dict[str, str] = {}
+    for position, step_id in enumerate(spoken[:-1]):
+        head = next((h for h in heads if rank[h] < rank[step_id] and h in spoken[:position]), None) if step_id in optional else None
+        following = spoken[position + 1]
+        if head and following != head and following not in optional:
+            unclosed.setdefault(step_id, head)
+    return unclosed
 
 
 def _gone_back(spoken: Sequence[str], drill: Drill, rank: dict[str, int]) -> dict[str, str]:

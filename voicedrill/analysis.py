@@ -39,7 +39,7 @@ def analyse(
     forbidden = metrics.marks(words, alignment.hits, HitKind.FORBIDDEN)
     turn_results = metrics.customer_turns(words, drill, alignment, turns)
     unlike = metrics.unlike_the_drill(words, steps, fillers + forbidden)
-    score, parts, coaching = metrics.score(drill, steps, pauses, pace, fillers, forbidden, turn_results, unlike, alignment.gone_back)
+    score, parts, coaching = metrics.score(drill, steps, pauses, pace, fillers, forbidden, turn_results, unlike, alignment.loops)
     return RepReport(
         drill=drill.name,
         engine=engine,

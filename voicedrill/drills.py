@@ -77,7 +77,7 @@ class PauseRule:
 _SAID = ("step", "line")
 _REPLY = ("phrase", "gap", "limit", *_SAID)
 TIP_FIELDS = {
-    "skipped": (*_SAID, "after"), "repeated": _SAID, "last": _SAID, "order": (*_SAID, "sequence"), "back": (*_SAID, "after"),
+    "skipped": (*_SAID, "after"), "repeated": _SAID, "last": _SAID, "order": (*_SAID, "sequence"), "back": (*_SAID, "after"), "loop": (*_SAID, "after"),
     "pause": (*_SAID, "gap", "limit"), "required_pause": (*_SAID, "limit"), "forbidden": ("phrase",), "filler": ("phrase",),
     "slow": ("wpm", "low", "high"), "fast": ("wpm", "low", "high"),
     "late_reply": _REPLY, "late_start": _REPLY, "stopped": ("phrase", *_SAID), "unanswered": ("phrase", *_SAID), "nothing": (), "clean": (),
@@ -89,6 +89,7 @@ DEFAULT_TIPS = {
     "last": "Ask for payment last: “{line}” comes after everything else is collected. By then backing out feels harder.",
     "order": "{step} came out of order. Keep the sequence: {sequence}.",
     "back": "You went back to {step} after {after}. Once you have asked for {after}, keep going; go back to {step} only after answering a concern.",
+    "loop": "After {after}, say {step} again before you go on: “{line}”",
     "pause": "You paused {gap} before {step} (limit {limit}). No pauses between questions: momentum is everything. Go straight to: “{line}”",
     "required_pause": "Hold the pause before {step}: at least {limit} of silence lets the customer talk. Then say: “{line}”",
     "forbidden": "Don't say “{phrase}”: it hands the customer a reason to stop. Go straight into the next question instead.",

@@ -287,17 +287,17 @@ def score(
     forbidden: Sequence[Mark],
     turns: Sequence[TurnResult] = (),
     unlike: bool = False,
-    gone_back: Sequence[tuple[str, str]] = (),
+    loops: Sequence[tuple[str, str]] = (),
 ) -> tuple[int, tuple[ScorePart, ...], Coaching]:
     """The 0–100 score as explained parts (steps said 35, in order 20, pauses 15, pace 10, words 20),
     each problem costing what the playbook says it is worth, and the coaching for every problem
     (`unlike`: the rep does not sound like this drill, and is first asked whether it is the one meant;
-    `gone_back`: steps said again after a later one, as Alignment has them)."""
+    `loops`: the loops broken, as Alignment has them)."""
     if nothing_heard(steps):
         nothing = _tip(drill, "nothing")
         parts = tuple(ScorePart(name, 0, top, "nothing of the script was heard") for name, top in PART_MAX.items())
         return 0, parts, Coaching(nothing, (Tip("the whole drill", nothing, 100.0),))
-    problems = _problems(drill, steps, pauses_, pace_, fillers, forbidden, turns, dict(gone_back))
+    problems = _problems(drill, steps, pauses_, pace_, fillers, forbidden, turns, dict(loops))
     lost = {name: sum(cost for part, cost, _ in problems if part == name) for name in PART_MAX}
     parts = tuple(
         ScorePart(name, round(max(0.0, top - lost[name]), 1), top, why)
@@ -339,7 +339,7 @@ def _tenths(values: list[float], total: float) -> list[float]:
     return [(f + (i in biggest)) / 10 for i, f in enumerate(floors)]
 
 
-def _problems(drill, steps, pauses_, pace_, fillers, forbidden, turns, gone_back) -> list[tuple[str, float, Tip]]:
+def _problems(drill, steps, pauses_, pace_, fillers, forbidden, turns, loops) -> list[tuple[str, float, Tip]]:
     """Every problem as (score part, points it costs, its tip)."""
     ids = [s.id for s in drill.steps]
     line = {s.id: s.line for s in drill.steps}
@@ -360,8 +360,10 @@ def _problems(drill, steps, pauses_, pace_, fillers, forbidden, turns, gone_back
         add("order", COST["last"], f"{late} not last", "last", late)
     else:
         for s in steps:
-            if s.id in gone_back:
-                add("order", COST["order"], f"{s.id} again", "back", s.id, after=gone_back[s.id])
+            if s.id in loops and s.optional:  # the concern answered, then straight on: no soft close again
+                add("order", COST["order"], f"{loops[s.id]} again after {s.id}", "loop", loops[s.id], after=s.id)
+            elif s.id in loops:  # the soft close again after the name, no concern between
+                add("order", COST["order"], f"{s.id} again", "back", s.id, after=loops[s.id])
             elif s.status == Status.OUT_OF_ORDER:
                 add("order", COST["order"], s.id, "order", s.id, sequence=drill.sequence)
     for p in pauses_:

@@ -109,9 +109,11 @@ def said_through(drill: Drill, pause_s: float, example: bool = False, within_lim
     requires a pause ("take a pause before concern"), at least half a second over its minimum and
     under its maximum (midway when they are closer), and where it allows less than `pause_s`,
     half of what it allows. `within_limits` False: `pause_s` as asked wherever it is at least what
-    the drill requires (to hear a long pause flagged). `example`: each step's example line."""
+    the drill requires (to hear a long pause flagged). `example`: each step's example line. An
+    optional step (the concern, said when they hesitate) is left out: this customer says yes."""
+    said = [step for step in drill.steps if not step.optional]
     pieces = []
-    for before, step in zip([None, *drill.steps], drill.steps):
+    for before, step in zip([None, *said], said):
         low, high = drill.pause_limits(before.id, step.id) if before else (0.0, pause_s)
         if low:
             gap = max(pause_s, low + REQUIRED_MARGIN_S)
