@@ -397,6 +397,50 @@ def test_start_is_refused_in_words_when_it_cannot_run(server):
     assert mic.status_code == 400 and "no usable microphone" in mic.json()["error"]
 
 
+def test_stopping_the_app_keeps_the_rep_whose_audio_is_over(reps, tmp_path):
+    """Ctrl-C while a rep's audio is over and it waits for a locked history: the app's run thread
+    went with the process, and the rep was nowhere (found by a fault attack). It is kept first."""
+    import os
+    import sqlite3
+
+    from voicedrill.history import Store
+
+    data = tmp_path / "data"
+    db = data / "voicedrill" / "history.db"
+    db.parent.mkdir(parents=True)
+    Store(db).close()
+    process = subprocess.Popen([sys.executable, "-m", "voicedrill.cli", "app", "--no-browser", "--engine", "pocketsphinx", "--input", str(reps[0]),
+                                "--speed", "0", "--no-speech"], stderr=subprocess.PIPE, text=True, env=os.environ | {"XDG_DATA_HOME": str(data)})
+    holder = sqlite3.connect(db, isolation_level=None)
+    try:
+        url = [process.stderr.readline() for _ in range(2)][1].split()[2]
+        host = url[7:-1]
+        with socket.create_connection(("127.0.0.1", int(host.rsplit(":", 1)[1])), timeout=60) as stream:
+            stream.sendall(f"GET /api/events HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+            with socket.create_connection(("127.0.0.1", int(host.rsplit(":", 1)[1]))) as start:
+                form = "reps=10&source=file&drill=hard-close"
+                start.sendall(f"POST /api/start HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+                              f"Content-Length: {len(form)}\r\nConnection: close\r\n\r\n{form}".encode())
+                assert start.recv(100).startswith(b"HTTP/1.1 202")
+            said, stream_ends = b"", time.monotonic() + 60
+            for awaited in (b'"rep_start"', b'"rep_end"'):
+                while awaited not in said and b'"run_end"' not in said and time.monotonic() < stream_ends:
+                    said += stream.recv(65536)
+                assert awaited in said, said[-2000:]
+                if awaited == b'"rep_start"':
+                    holder.execute("BEGIN IMMEDIATE")  # another program writing: the rep's save will wait its turn
+            process.send_signal(signal.SIGINT)
+            time.sleep(1.0)
+            holder.execute("ROLLBACK")
+            assert process.wait(60) == 130
+    finally:
+        holder.close()
+        process.kill()
+    kept = Store(db, write=False)
+    assert len(kept.reps()) == 1
+    kept.close()
+
+
 def test_voicedrill_app_serves_on_loopback_and_refuses_bad_options(reps, cli, tmp_path):
     process = subprocess.Popen([sys.executable, "-m", "voicedrill.cli", "app", "--no-browser", "--engine", "pocketsphinx", "--input", str(reps[0])],
                                stderr=subprocess.PIPE, text=True)

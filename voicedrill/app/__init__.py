@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import socket
 import threading
@@ -11,6 +12,9 @@ from collections.abc import Callable
 from ..drills import load_drill
 from ..errors import VoicedrillError
 from .runs import AppConfig
+
+
+WIND_DOWN_S = 40.0  # a rep under way when the app stops is kept within this (a locked history waits 10 s, a team server 15 s past the lock)
 
 
 def serve(config: AppConfig, host: str, port: int, browser: bool, say: Callable[[str], None]) -> None:
@@ -34,6 +38,10 @@ def serve(config: AppConfig, host: str, port: int, browser: bool, say: Callable[
         was cut after the graceful second, a traceback on every Ctrl-C with the app open."""
 
         async def shutdown(self, sockets=None) -> None:
+            if app.practice.running() or app.practice.busy():
+                say("voicedrill app: keeping the rep under way before stopping…")
+                if not await asyncio.to_thread(app.practice.wind_down, WIND_DOWN_S):
+                    say(f"voicedrill app: the rep under way was not kept within {WIND_DOWN_S:g} s")
             app.practice.broadcast.close()
             await super().shutdown(sockets)
 

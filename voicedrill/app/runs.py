@@ -226,6 +226,10 @@ class Practice:
     def running(self) -> bool:
         return self.thread is not None and self.thread.is_alive()
 
+    def busy(self) -> bool:
+        """The engine is taken: a run, or a check."""
+        return self._busy.locked()
+
     def start(self, drill: Drill, reps: int, customer: bool, source: str) -> None:
         """Start a run of `reps` reps on its own thread; Busy if the engine is taken."""
         if customer and not drill.has_customer:
@@ -251,6 +255,16 @@ class Practice:
         self._stopping.set()
         if self.screen is not None:
             self.screen.stop()
+        return True
+
+    def wind_down(self, timeout_s: float) -> bool:
+        """The app is stopping: the run is stopped, and a rep being scored and kept (a run's, or a
+        check's) is waited for, at most `timeout_s`; False if it was still going. A stop took the
+        run's thread with it: a rep whose audio was over, waiting for a locked history, was lost."""
+        self.stop()
+        if not self._busy.acquire(timeout=timeout_s):
+            return False
+        self._busy.release()
         return True
 
     def session_under_way(self) -> int | None:
@@ -291,7 +305,7 @@ class Practice:
 
     def refuse_if_running(self) -> None:
         """Busy while a run (or another check) holds the engine."""
-        if self.running() or self._busy.locked():
+        if self.running() or self.busy():
             raise self._taken(CHECK_BUSY)
 
     def _taken(self, during_run: str) -> Busy:
