@@ -286,3 +286,15 @@ def test_a_history_named_from_home_in_quotes_is_in_home(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setenv("VOICEDRILL_DB", "~/h.db")
     assert db_path() == tmp_path / "h.db"
+
+
+@pytest.mark.parametrize("target, said", [(":memory:", "a history is a file"), ("file:x.db", "a history is a file"),
+                                          ("mysql://x@y/z", "a history is a file"), ("~nosuchuser/x.db", "no such user's home folder")])
+def test_a_history_that_is_no_file_is_refused_in_a_line(cli, tmp_path, monkeypatch, target, said):
+    """":memory:" kept every rep in memory and reused its numbers at the next run; "file:x.db" was
+    written where no read looked; "mysql://…" made folders; "~nosuchuser" was a traceback (found by
+    a fault attack)."""
+    monkeypatch.chdir(tmp_path)
+    for args in (["--db", target, "history"], ["--db", target, "check", str(tmp_path / "none.wav")]):
+        cli.refused(args, said)
+    assert list(tmp_path.iterdir()) == []

@@ -7,6 +7,7 @@ import contextlib
 import functools
 import json
 import os
+import re
 import sqlite3
 import stat
 import struct
@@ -129,7 +130,15 @@ def data_dir() -> Path:
 def db_path() -> Path:
     """This computer's history file: $VOICEDRILL_DB (unless it names a team database), else history.db in the data folder."""
     target = os.environ.get(DB_ENV, "")
-    return Path(target).expanduser() if target and not is_url(target) else data_dir() / "history.db"  # ("~/h.db" quoted: home, not a folder named ~)
+    if not target or is_url(target):
+        return data_dir() / "history.db"
+    if target.startswith((":memory:", "file:")) or re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", target):  # SQLite would keep it in memory,
+        raise VoicedrillError(f"{DB_ENV} / --db {target!r}: a history is a file (or a team database, "  # or where no read looks: reps lost,
+                              "postgresql://user@host/database)")                                       # numbers reused
+    try:
+        return Path(target).expanduser()  # ("~/h.db" quoted: home, not a folder named ~)
+    except RuntimeError:  # ~nosuchuser
+        raise VoicedrillError(f"{DB_ENV} / --db {target!r}: no such user's home folder") from None
 
 
 def is_url(target: str) -> bool:
