@@ -34,8 +34,9 @@ def serve(config: AppConfig, host: str, port: int, browser: bool, say: Callable[
     if browser:
         threading.Timer(0.3, webbrowser.open, [url]).start()
     class Server(uvicorn.Server):
-        """uvicorn, ending the pages' live event streams first when it stops: an open page's stream
-        was cut after the graceful second, a traceback on every Ctrl-C with the app open."""
+        """uvicorn, stopping in order: the rep under way kept first (its thread went with the
+        process), then the pages' live event streams ended (cut after the graceful second, they
+        printed a traceback on every Ctrl-C with the app open)."""
 
         async def shutdown(self, sockets=None) -> None:
             if app.practice.running() or app.practice.busy():
