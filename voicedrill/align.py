@@ -122,8 +122,8 @@ def align(words: Sequence[Word], drill: Drill) -> Alignment:
     hits = tuple(Hit(h.kind, h.key, index[h.first], index[h.last], h.score, h.weight) for h in chosen)
     hits = _one_breath(_edges_said_with_it(hits, words, drill.max_pause_s), words)
     misheard = _misheard_script_words(fillers, hits, tokens, words, drill)
-    out_of_order, notes, back = judge_order([h.key for h in hits if h.kind == HitKind.STEP], drill)
-    return Alignment(hits, tuple(i for i in fillers if i not in misheard), out_of_order, notes, tuple(back.items()))
+    out_of_order, notes, loops = judge_order([h.key for h in hits if h.kind == HitKind.STEP], drill)
+    return Alignment(hits, tuple(i for i in fillers if i not in misheard), out_of_order, notes, tuple(loops.items()))
 
 
 def _missed_in_slot(chosen: list[Hit], content: list[str], drill: Drill) -> list[Hit]:
@@ -375,7 +375,7 @@ def judge_order(spoken: Sequence[str], drill: Drill) -> tuple[frozenset[str], tu
         if intruders or wrong_tail:
             notes.append(f"{step_id} must come after {', '.join(intruders + wrong_tail)}")
             bad.add(step_id)
-    back: dict[str, str] = {}
+    loops: dict[str, str] = {}  # (Alignment.loops)
     if drill.order == Order.STRICT:
         rest = [s for s in firsts if s not in bad and s not in optional]
         keep = set(_longest_in_order([rank[s] for s in rest]))
@@ -386,13 +386,13 @@ def judge_order(spoken: Sequence[str], drill: Drill) -> tuple[frozenset[str], tu
         for step_id, later in _gone_back(spoken, drill, rank).items():
             if step_id not in bad:
                 bad.add(step_id)
-                back[step_id] = later
+                loops[step_id] = later
                 notes.append(f"{step_id} came again after {later}")
         for step_id, head in _loop_not_closed(spoken, drill, rank).items():
             bad.add(step_id)
-            back[step_id] = head
+            loops[step_id] = head
             notes.append(f"{step_id} not followed by {head} again")
-    return frozenset(bad), tuple(notes), back
+    return frozenset(bad), tuple(notes), loops
 
 
 def _loop_not_closed(spoken: Sequence[str], drill: Drill, rank: dict[str, int]) -> dict[str, str]:
