@@ -237,3 +237,36 @@ def test_a_late_start_stays_red_until_the_rep_is_named_and_then_reads_too_long(d
     red = [alarm for alarm, _ in shown]
     assert True in red and all(red[red.index(True):]), red
     assert (True, True) in shown
+
+
+def test_soft_to_hards_customer_hesitates_at_the_soft_close_and_says_yes_to_the_second(tmp_path):
+    """Seed 00's main case: the customer hesitates at the soft close, the rep answers the concern,
+    then soft closes again. The customer never hesitated there, and a second soft close got no
+    reply (found by a new user). Said through the microphone path, with the customer's voice as echo."""
+    from voicedrill.drills import load_drill
+    from voicedrill.sphinx_engine import SphinxEngine
+
+    drill = load_drill("soft-to-hard")
+    step = {s.id: s for s in drill.steps}
+    seed = next(n for n in range(50) if random.Random(n).choice(["soft", "name", "email"]) == "soft")  # Customer.open()'s draw
+    speaker = Speaker(enabled=False)
+    said = [("soft", None), ("concern", None), ("soft", "yes"), ("name", None), ("email", None), ("payment", None)]
+    parts, t = [], 0.0
+    for text, who in [(drill.customer.cue, "customer")] + [(step[s].line, s) for s, _ in said]:
+        audio = speaker.audio(text, CUSTOMER_VOICE) if who == "customer" else speak(text)
+        parts += [np.zeros(int(RATE * (ECHO_AFTER_S if who == "customer" else LATENCY_S)), dtype=np.float32), audio]
+        if who not in ("customer", "payment"):  # the customer's reply to it, as echo (its words are the longest it might say)
+            longest = max([*drill.customer.hesitations, step[who].answer], key=len)
+            parts += [np.zeros(int(RATE * ECHO_AFTER_S), dtype=np.float32), speaker.audio(longest, CUSTOMER_VOICE)]
+    parts.append(np.zeros(RATE // 2, dtype=np.float32))
+    path = tmp_path / "soft-again.wav"
+    write_wav(path, to_pcm16(np.concatenate(parts)))
+    customer = Customer(drill, speaker, random.Random(seed))
+    report = run_rep(LiveRep(drill, SphinxEngine(drill)), iter(FileSource(path)), customer=customer)
+    assert customer.hesitate_at == "soft"
+    assert [(t.turn.kind, t.turn.after) for t in report.turns] == [
+        ("cue", None), ("hesitation", "soft"), ("answer", "concern"), ("answer", "soft"), ("answer", "name"), ("answer", "email")]
+    assert report.turns[3].turn.text == step["soft"].answer
+    assert report.order_ok and all(s.status == "ok" for s in report.steps), [(s.id, s.status) for s in report.steps]
+    assert not any("went straight on" in tip.tip for tip in report.coaching.tips)  # the concern's line is its answer
+    assert all(t.continued and t.answered for t in report.turns), [(t.turn.kind, t.turn.after, t.continued, t.answered, t.reply) for t in report.turns]

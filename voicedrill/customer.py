@@ -2,7 +2,9 @@
 
 Seed 01: "If they hesitate at any point, address it calmly and continue." The customer answers the
 step the rep has just said, once the rep pauses after it; an answer never comes after a later step.
-It hesitates once per rep, at a step chosen at random (or the first step answered after it).
+It hesitates once per rep, at a step chosen at random (or the first step answered after it): in a
+drill that opens with a soft close, at that too (seed 00: "If they hesitate, address the concern,
+then soft close again"), and the soft close said again after the concern is answered again.
 """
 
 from __future__ import annotations
@@ -38,7 +40,8 @@ class Customer:
         """A new rep: choose where to hesitate; the customer's yes to the soft close starts it."""
         self.answered = set()
         self.hesitated = False
-        middle = [s.id for s in self.drill.steps[1:-1]] or [self.drill.steps[0].id]
+        steps = self.drill.steps
+        middle = [s.id for s in steps[:-1] if (s.repeat or s is not steps[0]) and not s.optional] or [steps[0].id]
         hesitations = self.drill.customer.hesitations
         self.hesitate_at = self.rng.choice(middle) if hesitations else None
         self.hesitation = self.rng.choice(hesitations) if hesitations else ""
@@ -58,7 +61,10 @@ class Customer:
             self.hesitated = True
             self._say(rep, TurnKind.HESITATION, step_id, self.hesitation)
             return
-        answer = next(s.answer for s in self.drill.steps if s.id == step_id)
+        step = next(s for s in self.drill.steps if s.id == step_id)
+        if step.optional:  # the concern answered: the soft close may come again, and is answered again
+            self.answered -= {s.id for s in self.drill.steps if s.repeat}
+        answer = step.answer
         if answer:
             self._say(rep, TurnKind.ANSWER, step_id, answer)
 

@@ -174,6 +174,7 @@ def customer_turns(words: Sequence[Word], drill: Drill, alignment: Alignment, tu
     """For each customer line: how fast the rep came back (against the drill's pause limit after
     that step), what they said, whether they carried on, and any forbidden phrase in the reply."""
     rank = {s.id: i for i, s in enumerate(drill.steps)}
+    optional = {s.id for s in drill.steps if s.optional}  # the concern's own step answers a hesitation (seed 00)
     results = []
     for turn in turns:
         after = [i for i, w in enumerate(words) if w.start >= turn.end - REPLY_EDGE_S]
@@ -188,7 +189,8 @@ def customer_turns(words: Sequence[Word], drill: Drill, alignment: Alignment, tu
         limit = drill.pause_limits(turn.after, following)[1] if turn.after else drill.max_pause_s
         slips = tuple(h.key for h in alignment.hits if h.kind == HitKind.FORBIDDEN and after and after[0] <= h.first < reply_end)
         in_time = latency is not None and shown_gap(latency) <= limit  # judged as shown, as the live meter judges it
-        answered = turn.kind != TurnKind.HESITATION or any(not is_filler(words[i], drill) for i in after if i < reply_end)
+        answered = (turn.kind != TurnKind.HESITATION or any(not is_filler(words[i], drill) for i in after if i < reply_end)
+                    or bool(onward) and onward[0].key in optional)
         results.append(TurnResult(turn, latency, bool(onward), reply, limit, in_time, slips, answered))
     return tuple(results)
 
