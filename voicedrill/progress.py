@@ -46,7 +46,7 @@ def render_history(reps: Sequence[SavedRep], console: Console) -> None:
             speech = report.pace.speech_wpm
             table.add_row(
                 str(r.id), f"s{r.session} #{r.number}", *((Text(shown_name(r.user, 12)),) if people else ()), f"{r.saved_at:%m-%d %H:%M}", Text(r.drill),
-                "—" if report.duration_s is None else f"{report.duration_s:.1f}s", "—" if speech is None else f"{speech:.0f}",
+                "—" if report.timed_s is None else f"{report.timed_s:.1f}s", "—" if speech is None else f"{speech:.0f}",
                 f"[red]{pause}[/]" if report.flagged_pauses else pause, str(report.order_errors), f"[bold]{report.score}[/]",
             )
         table.add_section()
@@ -63,8 +63,8 @@ def render_history(reps: Sequence[SavedRep], console: Console) -> None:
                 figures = [label + figure(what, value) for label, what, value in zip(labels, WHAT, best) if value is not None]
                 console.print(Text(f"Personal bests, {drill}: " + ", ".join(figures)))
     console.print(
-        f"{counted(len(reps), 'rep')} in {counted(len({r.session for r in reps}), 'session')}; wpm = words a minute, pause = longest pause between "
-        "questions, order = steps out of order. A picture: voicedrill report REP_OR_SESSION --html page.html",
+        f"{counted(len(reps), 'rep')} in {counted(len({r.session for r in reps}), 'session')}; secs = time from the first line to the last "
+        "(— : not said by the script, so not timed), wpm = words a minute, pause = longest pause between questions, order = steps out of order. A picture: voicedrill report REP_OR_SESSION --html page.html",
         markup=False,
     )
 
