@@ -199,7 +199,7 @@ def test_the_pause_tip_is_about_the_pause_furthest_over_its_limit():
     words = timeline(said[0], 5.2, said[1], 2.5, *[part for line in said[2:] for part in (0.3, line)])
     tips = [t for t in analyse(words, drill, "fake", 60.0).coaching.tips if "pause" in t.about]
     assert [t.about for t in tips] == ["pauses too long"]
-    assert re.fullmatch(r"You paused 2\.\d\d s before blame \(limit 1\.5 s\)\. Outside the one deliberate pause.*” Also too long: 5\.2\d s before concern \(limit 5 s\)\.", tips[0].tip), tips[0].tip
+    assert re.fullmatch(r"You paused 2\.\d\d s before taking the blame \(limit 1\.5 s\)\. Outside the one deliberate pause.*” Also too long: 5\.2\d s before asking for a concern \(limit 5 s\)\.", tips[0].tip), tips[0].tip
 
 
 def test_shares_of_a_part_add_up_to_what_it_lost(drill):
@@ -525,3 +525,29 @@ def test_a_phrase_to_avoid_said_twice_is_one_tip_and_still_the_focus(drill):
     said = timeline(*lines(drill, "name"), "so you want to do it", *lines(drill, "phone"), "so you want to do it", *lines(drill, "address", "notes", "payment", "handoff"))
     tips = analyse(said, drill, "fake", 40.0).coaching.tips
     assert [t.about for t in tips] == ["“so you want to do it”", "email"] and tips[0].points == 20
+
+
+def test_steps_are_named_in_words_a_rep_reads_never_by_their_ids():
+    """first-close-recovery's tips and tables said "You skipped probe-price" and "before probe-me"
+    (found by a new user): a step is named by its title, or its id in words ("next step"), in the
+    tips, the reasons, the order notes, the JSON report, and what a manager reads first."""
+    from voicedrill.report import from_dict, to_dict
+
+    drill = load_drill("first-close-recovery")
+    said = [s.id for s in drill.steps if s.id != "probe-price"]
+    said[said.index("probe-timing")], said[said.index("probe-company")] = "probe-company", "probe-timing"
+    words = timeline(*[part for i, line in enumerate(lines(drill, *said)) for part in ((2.0, line) if i == 1 else (0.3, line))])
+    report = analyse(words, drill, "fake", 60.0)
+    skip = next(t for t in report.coaching.tips if t.about == "asking about price")
+    assert skip.tip.startswith("You skipped asking about price. Ask: “Is it the price?” right after asking if it's you."), skip.tip
+    assert report.fix_first == "skipped asking about price"
+    assert "(skipped: asking about price)" in report.score_parts[0].why
+    stored = to_dict(report)
+    assert [s["title"] for s in stored["steps"]][:4] == ["acknowledging", "asking for a concern", "taking the blame", "asking if it's you"]
+    assert [s.named for s in from_dict(stored).steps] == [s.named for s in report.steps]
+    for step in stored["steps"]:
+        del step["title"]  # a report saved before steps had titles: its ids in words
+    assert [s.named for s in from_dict(stored).steps][3:5] == ["probe me", "probe price"]
+    micro = load_drill("micro-commitment")
+    assert micro.named("next-step") == "asking the next step" and replace(micro.steps[1], title="").named == "next step"
+    assert not any(re.search(r"\bprobe-|\bnext-step\b", t.tip) for t in report.coaching.tips)

@@ -167,8 +167,9 @@ def test_synth_names_each_pause_over_its_limit_once():
     assert [p.pause_before for p in said_through(recovery, 1.2, within_limits=False)][:3] == [1.2, 2.0, 1.2]
     assert _over_limit(recovery, said_through(recovery, 1.2, within_limits=False)) == ""
     assert _over_limit(recovery, said_through(recovery, 6.0, within_limits=False)) == (
-        "Pauses before concern: 6s, over the drill's 5s limit; before blame, probe-me, probe-price, probe-company, "
-        "probe-timing, stay, agenda: 6s, over the drill's 1.5s limit (check will flag them).")
+        "Pauses before asking for a concern: 6s, over the drill's 5s limit; before taking the blame, asking if it's you, "
+        "asking about price, asking about the company, asking about timing, staying, setting an agenda: 6s, over the drill's "
+        "1.5s limit (check will flag them).")
     assert _over_limit(recovery, said_through(recovery, 6.0)) == ""  # the default keeps every pause under its limit
     hard_close = load_drill("hard-close")
     pieces = said_through(hard_close, 0.3)

@@ -191,7 +191,7 @@ def test_soft_close_again_after_the_hard_close_began_is_an_order_error(engines, 
         *[Piece(lines[s], s, GAP_S) for s in ("email", "payment")],
     ]
     _, report = run(engines, make_rep, "soft-to-hard", back, "back-to-soft")
-    assert report.order_notes == ("soft came again after name",)
+    assert report.order_notes == ("soft close came again after name",)
     assert {s.id: s.status for s in report.steps}["soft"] == "out_of_order"
     assert "You went back to a soft close after the name." in " ".join(t.tip for t in report.coaching.tips)
 
@@ -202,7 +202,7 @@ def test_a_concern_answered_then_straight_to_the_name_is_told_to_soft_close_agai
     drill = load_drill("soft-to-hard")
     lines = {s.id: s.line for s in drill.steps}
     _, report = run(engines, make_rep, "soft-to-hard", [Piece(lines[s], s, GAP_S) for s in ("soft", "concern", "name", "email", "payment")], "no-soft-again")
-    assert report.order_notes == ("concern not followed by soft again",)
+    assert report.order_notes == ("concern not followed by soft close again",)
     assert report.coaching.focus.startswith("You answered the concern, then went straight on. Soft close again first: “Does this sound like")
 
 

@@ -85,6 +85,9 @@ def test_a_drill_by_path(tmp_path):
         (GOOD + '[tips]\nskipped = "You paused {gap}"\n', ":11: tips.skipped: {gap} is not a field voicedrill fills in for this tip; use {step}, {line}, {after}"),
         (GOOD + '[tips]\nclean = "Clean rep at {wpm}"\n', ":11: tips.clean: {wpm} is not a field voicedrill fills in for this tip; it has none"),
         (GOOD.replace('id = "one"', 'id = "one"\ntip = "Ask {0} first"'), ":6: step 1, tip: {0} is not a field"),
+        # a step's title heads the scorecard's first column and names it in tips: short, and one a step
+        (GOOD.replace('id = "one"', 'id = "one"\ntitle = "' + "a" * 31 + '"'), ":6: step 1, title: 31 characters: a step's title heads a column, so it has at most 30"),
+        (GOOD.replace('id = "two"', 'id = "two"\ntitle = "one"'), ":9: step 2, title: two would be shown as 'one', as one is: give each step its own title"),
     ],
 )
 def test_broken_drills_say_where(tmp_path, text, expected):
@@ -308,8 +311,8 @@ def test_show_says_a_drills_required_pause_and_steps_in_any_order(cli):
     code, out, err = cli("drills", "show", "first-close-recovery")
     assert code == 0, err
     said = " ".join(out.split())
-    assert "concern Is there a concern you have that I haven't addressed? (take a pause of at least 1.5 seconds before it" in said
-    assert "probe-price Is it the price? (in any order with probe-me, probe-company, probe-timing)" in said
+    assert "asking for a concern Is there a concern you have that I haven't addressed? (take a pause of at least 1.5 seconds before it" in said
+    assert "asking about price Is it the price? (in any order with asking if it's you, asking about the company, asking about timing)" in said
     assert "Rules: the steps in the order written; pauses between questions at most 1.5 seconds, unless a step says otherwise" in said
     steps = out[out.index("\n1. ") : out.index("Rules:")]
     assert max(map(len, out.splitlines())) <= 80 and all(line[:1] in " 123456789" for line in steps.splitlines() if line), out
@@ -321,8 +324,8 @@ def test_show_says_how_long_a_soft_close_may_come_again_and_a_pause_rule_across_
     code, out, err = cli("drills", "show", "soft-to-hard")
     assert code == 0, err
     said = " ".join(out.split())
-    assert "soft Does this sound like something that would help you? (may be said again before name, or after concern)" in said
-    assert "name Perfect. What's the best name for the account? (after soft, the pause before it may be up to 2 seconds)" in said
+    assert "soft close Does this sound like something that would help you? (may be said again before name, or after concern)" in said
+    assert "name Perfect. What's the best name for the account? (after soft close, the pause before it may be up to 2 seconds)" in said
     assert "pauses between questions at most 1 second, unless" in said
 
 
@@ -330,5 +333,6 @@ def test_the_order_tip_names_each_drills_own_sequence():
     """Every drill was told the hard close's "name, phone, email, address, notes, then payment"; an
     optional step is said as one, a group as steps in any order."""
     assert load_drill("hard-close").sequence == "name, phone, email, address, notes, payment, then handoff"
-    assert load_drill("soft-to-hard").sequence == "soft, concern if needed, name, email, then payment"
-    assert "probe-me / probe-price / probe-company / probe-timing in any order, stay, then agenda" in load_drill("first-close-recovery").sequence
+    assert load_drill("soft-to-hard").sequence == "soft close, concern if needed, name, email, then payment"
+    assert ("asking if it's you / asking about price / asking about the company / asking about timing in any order, staying, "
+            "then setting an agenda") in load_drill("first-close-recovery").sequence

@@ -226,3 +226,35 @@ def test_the_progress_charts_session_labels_never_overlap(tmp_path, drill):
         assert all(a.x1 < b.x0 for a, b in zip(boxes, boxes[1:]))
         assert len(boxes) >= (6 if len(many) == 6 else 8)
     store.close()
+
+
+def test_a_drill_without_a_handoff_is_timed_from_its_first_line_to_its_last():
+    """micro-commitment's scorecard and fluency chart said "time from first question through the
+    handoff": it has no handoff (found by a new user). The target is stored under its one name."""
+    from voicedrill.drills import load_drill
+    from voicedrill.targets import named
+
+    micro = load_drill("micro-commitment")
+    report = judged(rep(micro, 0.3), [rep(micro, 0.3) for _ in range(MIN_REPS)])
+    assert report.targets.results[0].what == WHAT[0]
+    console = Console(file=io.StringIO(), width=300)
+    render(report, console)
+    shown = console.file.getvalue()
+    assert "time from the first line to the last " in shown and "handoff" not in shown
+    assert named(WHAT[0], rep(load_drill("hard-close"), 0.3)) == "time from first question through the handoff"
+
+
+def test_the_history_times_only_reps_said_by_the_script(tmp_path, drill):
+    """`history` showed 9.4 s in its secs column for a rep that skipped the email, as if it were
+    fast (found by a new user): such a rep is not timed anywhere else, so not there either."""
+    store = Store(tmp_path / "h.db")
+    session = Session.of("drill", drill, "fake", "none")
+    store.save_rep(session, 1, rep(drill, 0.3), "mic")
+    store.save_rep(session, 2, rep(drill, 0.3, skip="email"), "mic")
+    reps = store.reps()
+    console = Console(file=io.StringIO(), width=150, color_system=None)
+    render_history(reps, console)
+    rows = {line.split()[0]: line.split() for line in console.file.getvalue().splitlines() if "hard-close" in line.split()[5:6]}
+    assert rows["1"][6] == f"{reps[0].report.duration_s:.1f}s" and rows["2"][6] == "—", rows
+    assert "secs = time from the first line to the last (— : not said by the script, so not timed)" in " ".join(console.file.getvalue().split())
+    store.close()

@@ -189,3 +189,14 @@ def test_an_optional_step_left_out_is_not_needed_not_skipped():
     report = analyse(said, drill, "fake", t + 0.5)
     concern = next(row for row in steps_grid(report).rows if row[0].text == "concern")
     assert report.score == 100 and concern[1].text == "not needed" and concern[1].role == ""
+
+
+def test_live_event_lines_name_steps_as_the_rep_reads_them():
+    """Lines printed live when output is no terminal said "✓ probe-me" (found by a new user)."""
+    from voicedrill.live import EventType, LiveEvent
+    from voicedrill.liveview import event_line
+
+    drill = load_drill("first-close-recovery")
+    assert event_line(LiveEvent(EventType.STEP, 3.04, 1, step="probe-me"), drill) == "  ✓ asking if it's you at 3.0s"
+    assert event_line(LiveEvent(EventType.PAUSE_ALARM, 5.0, 1, after="probe-price"), drill) == "  ! pause after asking about price at 5.0s: keep moving"
+    assert event_line(LiveEvent(EventType.PAUSE_ALARM, 5.0, 1), drill) == "  ! pause after the customer at 5.0s: keep moving"

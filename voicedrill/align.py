@@ -373,7 +373,7 @@ def judge_order(spoken: Sequence[str], drill: Drill) -> tuple[frozenset[str], tu
         intruders = [s for s in later if s not in drill.last]
         wrong_tail = [s for s in later if s in drill.last and drill.last.index(s) < drill.last.index(step_id)]
         if intruders or wrong_tail:
-            notes.append(f"{step_id} must come after {', '.join(intruders + wrong_tail)}")
+            notes.append(f"{drill.named(step_id)} must come after {', '.join(map(drill.named, intruders + wrong_tail))}")
             bad.add(step_id)
     loops: dict[str, str] = {}  # (Alignment.loops)
     if drill.order == Order.STRICT:
@@ -382,16 +382,16 @@ def judge_order(spoken: Sequence[str], drill: Drill) -> tuple[frozenset[str], tu
         for position, step_id in enumerate(rest):
             if position not in keep:
                 bad.add(step_id)
-                notes.append(_misplaced_note(step_id, rest, rank))
+                notes.append(_misplaced_note(step_id, rest, rank, drill.named))
         for step_id, later in _gone_back(spoken, drill, rank).items():
             if step_id not in bad:
                 bad.add(step_id)
                 loops[step_id] = later
-                notes.append(f"{step_id} came again after {later}")
+                notes.append(f"{drill.named(step_id)} came again after {drill.named(later)}")
         for step_id, head in _loop_not_closed(spoken, drill, rank).items():
             bad.add(step_id)
             loops[step_id] = head
-            notes.append(f"{step_id} not followed by {head} again")
+            notes.append(f"{drill.named(step_id)} not followed by {drill.named(head)} again")
     return frozenset(bad), tuple(notes), loops
 
 
@@ -426,13 +426,14 @@ def _gone_back(spoken: Sequence[str], drill: Drill, rank: dict[str, int]) -> dic
     return back
 
 
-def _misplaced_note(step_id: str, firsts: list[str], rank: dict[str, int]) -> str:
+def _misplaced_note(step_id: str, firsts: list[str], rank: dict[str, int], named: Callable[[str], str]) -> str:
+    """What an out-of-order step came before or after, in the steps' names."""
     position = firsts.index(step_id)
     early = [s for s in firsts[position + 1 :] if rank[s] < rank[step_id]]
     if early:
-        return f"{step_id} came before {', '.join(early)}"
+        return f"{named(step_id)} came before {', '.join(map(named, early))}"
     late = [s for s in firsts[:position] if rank[s] > rank[step_id]]
-    return f"{step_id} came after {', '.join(late)}"
+    return f"{named(step_id)} came after {', '.join(map(named, late))}"
 
 
 def _longest_in_order(values: list[int]) -> list[int]:

@@ -673,7 +673,7 @@ def _over_limit(drill: Drill, pieces: list[Piece]) -> str:
     for before, piece in zip(pieces, pieces[1:]):
         high = drill.pause_limits(before.label, piece.label)[1]
         if piece.pause_before >= high + CLEARLY_OVER_S:
-            over.setdefault((piece.pause_before, high), []).append(piece.label)
+            over.setdefault((piece.pause_before, high), []).append(drill.named(piece.label))
     if not over:
         return ""
     many = sum(map(len, over.values())) > 1

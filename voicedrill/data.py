@@ -75,6 +75,17 @@ class StepResult:
     optional: bool = False
     line: str = ""  # the script's line for this step, as the rep should say it
     again: tuple[tuple[float, float], ...] = ()  # (start, end) of each later time it was said
+    title: str = ""  # the step's name as the rep reads it (drills.Step.named); "" in reports saved before titles
+
+    @property
+    def named(self) -> str:
+        """The step's name as the rep reads it."""
+        return self.title or in_words(self.id)
+
+
+def in_words(step_id: str) -> str:
+    """A step's id as words, its name where the drill gives it no title: "next-step" as "next step"."""
+    return step_id.replace("-", " ").replace("_", " ")
 
 
 def nothing_heard(steps: Sequence[StepResult]) -> bool:
@@ -213,6 +224,10 @@ class RepReport:
         by every rep that took it); one flagged, too long or too short, is."""
         return max((p.gap_s for p in self.pauses if not p.min_s or p.flagged), default=None)
 
+    def named(self, step_id: str) -> str:
+        """A step's name as the rep reads it (a pause's ends are step ids)."""
+        return next((s.named for s in self.steps if s.id == step_id), in_words(step_id))
+
     @property
     def flagged_pauses(self) -> int:
         return sum(p.flagged for p in self.pauses)
@@ -281,9 +296,12 @@ class RepReport:
             return "not this drill?"
         if not (self.coaching and self.coaching.tips):
             return None
-        about = self.coaching.tips[0].about
-        status = next((s.status for s in self.steps if s.id == about), None)
-        return {Status.MISSING: f"skipped {about}", Status.OUT_OF_ORDER: f"{about} out of order", Status.REPEATED: f"{about} said twice"}.get(status, about)
+        about = self.coaching.tips[0].about  # a step's name, or its id in reports saved before titles
+        step = next((s for s in self.steps if about in (s.named, s.id)), None)
+        if step is None:
+            return about
+        return {Status.MISSING: f"skipped {step.named}", Status.OUT_OF_ORDER: f"{step.named} out of order",
+                Status.REPEATED: f"{step.named} said twice"}.get(step.status, about)
 
 
 def counted(n: int, one: str, many: str = "") -> str:

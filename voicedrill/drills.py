@@ -17,6 +17,7 @@ from typing import TypeVar
 
 import platformdirs
 
+from .data import in_words
 from .errors import VoicedrillError
 from .files import reason, regular_input
 
@@ -25,6 +26,7 @@ MAX_DRILL_BYTES = 256 * 1024  # a drill file is a page of text
 MAX_STEPS = 40  # a drill is said in one go: a longer script is several drills
 MAX_PHRASES = 50  # in one list (a step's variants, the words to avoid, …)
 MAX_TEXT_CHARS = 1000  # in one line, tip or phrase: a paragraph, not a document
+MAX_TITLE = 30  # a step's title heads a column of the scorecard at 80 columns
 
 
 class Order(StrEnum):
@@ -52,6 +54,12 @@ class Step:
     repeat: bool = False  # may be said again (a loop: address the concern, soft close again)
     example: str = ""  # what the synthesised example rep says instead of `line`
     tip: str = ""  # what to do next rep when this step was skipped (default: DEFAULT_TIPS["skipped"])
+    title: str = ""  # how a rep reads the step's name in tips and tables (default: its id, "next-step" as "next step")
+
+    @property
+    def named(self) -> str:
+        """The step's name as a rep reads it: its title, else its id in words."""
+        return self.title or in_words(self.id)
 
     @property
     def phrases(self) -> tuple[str, ...]:
@@ -141,6 +149,10 @@ class Drill:
             return step.tip
         return dict(self.tips).get(kind) or DEFAULT_TIPS[kind]
 
+    def named(self, step_id: str) -> str:
+        """A step's name as a rep reads it (Step.named); an id the drill does not have, as it is."""
+        return next((s.named for s in self.steps if s.id == step_id), step_id)
+
     def pause_limits(self, from_step: str, to_step: str) -> tuple[float, float]:
         """(minimum, maximum) pause allowed between these two steps."""
         rule = next((r for r in self.pause_rules if (r.from_step, r.to_step) == (from_step, to_step)), None)
@@ -157,7 +169,7 @@ class Drill:
     def sequence(self) -> str:
         """The steps in the order to say them, in words: "name, phone, …, then handoff" (a group's
         steps "in any order", an optional step "if needed")."""
-        named = [[s.id + (" if needed" if s.optional else "") for s in steps] for _, steps in groupby(self.steps, key=lambda s: self.order_rank(s.id))]
+        named = [[s.named + (" if needed" if s.optional else "") for s in steps] for _, steps in groupby(self.steps, key=lambda s: self.order_rank(s.id))]
         parts = [" / ".join(ids) + " in any order" if len(ids) > 1 else ids[0] for ids in named]
         return ", ".join(parts[:-1]) + f", then {parts[-1]}" if len(parts) > 1 else parts[0]
 
@@ -485,6 +497,9 @@ class _Validator:
         steps: list[Step] = []
         for i, entry in enumerate(raw):
             if (step := self.step(f"steps[{i}]", entry, set(_written(raw[:i])))) is not None:  # (a duplicate of a step with a mistake too)
+                if (twin := next((s for s in steps if s.named == step.named), None)) is not None:
+                    self.note(f"steps[{i}].title", f"{step.id} would be shown as {step.named!r}, as {twin.id} is: give each step its own title")
+                    continue
                 steps.append(step)
         groups = [(i, e["group"].strip()) for i, e in enumerate(raw) if isinstance(e, dict) and isinstance(e.get("group"), str) and e["group"].strip()]
         for group in dict.fromkeys(g for _, g in groups):  # as written: a step left out for a mistake of its own still holds its place
@@ -499,7 +514,7 @@ class _Validator:
             self.note(where, "must be a table with id and line")
             return None
         before = len(self.found)
-        self.no_unknown(entry, f"{where}.", {"id", "line", "variants", "keywords", "answer", "optional", "group", "repeat", "example", "tip"})
+        self.no_unknown(entry, f"{where}.", {"id", "title", "line", "variants", "keywords", "answer", "optional", "group", "repeat", "example", "tip"})
         step_id = self.checked(lambda: self.step_id(entry, where, seen), "")
         step = Step(
             id=step_id,
@@ -512,6 +527,7 @@ class _Validator:
             repeat=self.checked(lambda: self.flag(entry, where, "repeat"), False),
             example=self.checked(lambda: self.text(entry, "example", where=where), ""),
             tip=self.checked(lambda: self.tip(entry, "tip", where, "skipped"), ""),
+            title=self.checked(lambda: self.step_title(entry, where), ""),
         )
         return step if len(self.found) == before else None
 
@@ -522,6 +538,13 @@ class _Validator:
         if step_id in seen:
             raise self.fail(f"{where}.id", f"duplicate id {step_id!r}")
         return step_id
+
+    def step_title(self, entry: dict, where: str) -> str:
+        """A step's `title`: short, as it heads a column of the scorecard."""
+        title = " ".join(self.text(entry, "title", where=where).split())
+        if len(title) > MAX_TITLE:
+            raise self.fail(f"{where}.title", f"{len(title)} characters: a step's title heads a column, so it has at most {MAX_TITLE}")
+        return title
 
     def no_unknown(self, table: dict, prefix: str, allowed: set[str]) -> None:
         """Record every field that is not one of `allowed`."""

@@ -290,7 +290,7 @@ class LiveRep:
         for step in [s for s in heard if s in state.out_of_order and s not in self._told_late]:  # (payment said before the notes: told when the notes come)
             if not heard[step].out_of_order:
                 self._told_late.add(step)
-                self.event(EventType.OUT_OF_ORDER, step=step, text=next((n for n in order_notes if n.startswith(f"{step} ")), None))
+                self.event(EventType.OUT_OF_ORDER, step=step, text=next((n for n in order_notes if n.startswith(f"{self.drill.named(step)} ")), None))
         if said:
             latest = max(said, key=lambda s: s.end)
             state.last_step, state.last_step_end_s, state.last_step_heard = latest.step, latest.end, latest.heard

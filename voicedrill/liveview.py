@@ -18,6 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .data import RepReport
+from .drills import Drill
 from .report import render
 from .live import UNHEARD_ASK, EventType, LiveEvent, Listener, LiveRep, LiveState, run_rep
 
@@ -54,7 +55,7 @@ def panel(state: LiveState, title: str) -> Group:
             mark, style = "▶", "bold reverse"
         else:
             mark, style = " ", "dim"
-        script.add_row(Text(mark, style=style), Text(step.id, style=style), Text(step.line, style=style))
+        script.add_row(Text(mark, style=style), Text(step.named, style=style), Text(step.line, style=style))
     transcript = Text("heard: " if state.last_step else "", style="dim")
     for word, caught in state.said_line():
         transcript.append(word + " ", style="" if caught else "dim")
@@ -69,14 +70,14 @@ def panel(state: LiveState, title: str) -> Group:
     return Group(status, script, transcript)
 
 
-def event_line(event: LiveEvent) -> str | None:
-    """One plain line per live event, for output that is not a terminal."""
+def event_line(event: LiveEvent, drill: Drill) -> str | None:
+    """One plain line per live event, for output that is not a terminal (steps by their names)."""
     if event.type == EventType.STEP:
-        return f"  ✓ {event.step} at {event.t:.1f}s" + ("  (out of order)" if event.out_of_order else "")
+        return f"  ✓ {drill.named(event.step)} at {event.t:.1f}s" + ("  (out of order)" if event.out_of_order else "")
     if event.type == EventType.OUT_OF_ORDER:
-        return f"  ✗ {event.step} out of order at {event.t:.1f}s" + (f" ({event.text})" if event.text else "")
+        return f"  ✗ {drill.named(event.step)} out of order at {event.t:.1f}s" + (f" ({event.text})" if event.text else "")
     if event.type == EventType.PAUSE_ALARM:
-        return f"  ! pause after {event.after or 'the customer'} at {event.t:.1f}s: keep moving"
+        return f"  ! pause after {drill.named(event.after) if event.after else 'the customer'} at {event.t:.1f}s: keep moving"
     if event.type == EventType.CUSTOMER:
         return f"  customer ({event.kind}) at {event.t:.1f}s: {event.text}"
     return None
@@ -134,5 +135,5 @@ class LiveView:
 
     def _print_events(self, state: LiveState, events: list[LiveEvent]) -> None:
         for event in events:
-            if line := event_line(event):
+            if line := event_line(event, state.drill):
                 self.console.print(line, markup=False)

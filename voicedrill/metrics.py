@@ -44,7 +44,7 @@ def step_results(words: Sequence[Word], drill: Drill, alignment: Alignment) -> t
     for step in drill.steps:
         hits = alignment.step_hits(step.id)
         if not hits:
-            results.append(StepResult(step.id, Status.MISSING, None, None, "", None, 0, None, step.optional, step.line))
+            results.append(StepResult(step.id, Status.MISSING, None, None, "", None, 0, None, step.optional, step.line, title=step.named))
             continue
         first = hits[0]
         spoken = words[first.first : first.last + 1]
@@ -66,6 +66,7 @@ def step_results(words: Sequence[Word], drill: Drill, alignment: Alignment) -> t
                 optional=step.optional,
                 line=step.line,
                 again=tuple(again),
+                title=step.named,
             )
         )
     return tuple(results)
@@ -345,39 +346,40 @@ def _problems(drill, steps, pauses_, pace_, fillers, forbidden, turns, loops) ->
     """Every problem as (score part, points it costs, its tip)."""
     ids = [s.id for s in drill.steps]
     line = {s.id: s.line for s in drill.steps}
+    named = drill.named
     problems: list[tuple[str, float, Tip]] = []
 
     def add(part: str, points: float, about: str, kind: str, step_id: str | None = None, **fields: str) -> None:
-        text = _tip(drill, kind, step_id, step=step_id or "", line=line.get(step_id, ""), **fields)
+        text = _tip(drill, kind, step_id, step=named(step_id) if step_id else "", line=line.get(step_id, ""), **fields)
         problems.append((part, points, Tip(about, text, points)))
 
     for s in steps:
         if s.status == Status.MISSING and not s.optional:
             spot = ids.index(s.id)
-            add("steps", COST["skipped"], s.id, "skipped", s.id, after=ids[spot - 1] if spot else "the customer's yes")
+            add("steps", COST["skipped"], s.named, "skipped", s.id, after=named(ids[spot - 1]) if spot else "the customer's yes")
         elif s.status == Status.REPEATED:
-            add("steps", COST["repeated"], s.id, "repeated", s.id)
+            add("steps", COST["repeated"], s.named, "repeated", s.id)
     late = _last_broken(drill, steps)
     if late:
-        add("order", COST["last"], f"{late} not last", "last", late)
+        add("order", COST["last"], f"{named(late)} not last", "last", late)
     else:
         for s in steps:
             if s.id in loops and s.optional:  # the concern answered, then straight on: no soft close again
-                add("order", COST["order"], f"{loops[s.id]} again after {s.id}", "loop", loops[s.id], after=s.id)
+                add("order", COST["order"], f"{named(loops[s.id])} again after {s.named}", "loop", loops[s.id], after=s.named)
             elif s.id in loops:  # the soft close again after the name, no concern between
-                add("order", COST["order"], f"{s.id} again", "back", s.id, after=loops[s.id])
+                add("order", COST["order"], f"{s.named} again", "back", s.id, after=named(loops[s.id]))
             elif s.status == Status.OUT_OF_ORDER:
-                add("order", COST["order"], s.id, "order", s.id, sequence=drill.sequence)
+                add("order", COST["order"], s.named, "order", s.id, sequence=drill.sequence)
     for p in pauses_:
         if p.too_short:
-            add("flow", COST["required_pause"], f"pause before {p.to_step}", "required_pause", p.to_step, limit=f"{p.min_s:g} s")
+            add("flow", COST["required_pause"], f"pause before {named(p.to_step)}", "required_pause", p.to_step, limit=f"{p.min_s:g} s")
     long = [p for p in pauses_ if p.flagged and not p.too_short]
     if long:  # one tip, told about the furthest over its limit: the same advice six times over is noise
         worst = max(long, key=lambda p: p.gap_s - p.max_s)
-        others = [f"{p.gap_s:.2f} s before {p.to_step}" + (f" (limit {p.max_s:g} s)" if p.max_s != worst.max_s else "")
+        others = [f"{p.gap_s:.2f} s before {named(p.to_step)}" + (f" (limit {p.max_s:g} s)" if p.max_s != worst.max_s else "")
                   for p in long if p is not worst]  # as the pauses table shows them, in spoken order
         cost = sum(COST["pause"] + COST["pause_per_s"] * (p.gap_s - p.max_s) for p in long)
-        add("flow", cost, f"pause before {worst.to_step}" if not others else "pauses too long", "pause", worst.to_step,
+        add("flow", cost, f"pause before {named(worst.to_step)}" if not others else "pauses too long", "pause", worst.to_step,
             gap=f"{worst.gap_s:.2f} s", limit=f"{worst.max_s:g} s")
         if others:
             part, points, tip = problems.pop()
@@ -421,7 +423,7 @@ def _whys(drill, steps, pauses_, pace_, fillers, forbidden, problems) -> list[st
     """Each score part's reason, in plain words."""
     required = [s for s in steps if not s.optional]
     said = [s for s in required if s.status != Status.MISSING]
-    skipped = [s.id for s in required if s.status == Status.MISSING]
+    skipped = [s.named for s in required if s.status == Status.MISSING]
     steps_why = f"{len(said)} of {len(required)} steps said" + (f" (skipped: {', '.join(skipped)})" if skipped else "")
     order_tips = [tip.about for part, _, tip in problems if part == "order"]
     order_why = "in order" if not order_tips else order_tips[0] if order_tips[0].endswith(" not last") else ", ".join(order_tips) + " out of order"

@@ -22,6 +22,7 @@ from .data import RepReport, Status  # noqa: E402
 from .errors import VoicedrillError  # noqa: E402
 from .report import counted, rep_name, shown_name  # noqa: E402
 from .history import LEVEL_STEP_S, SavedRep, TeamRep  # noqa: E402
+from .targets import WHAT, named  # noqa: E402
 
 DPI = 100
 LEGEND_MAX = 12  # people named in the team chart's legend
@@ -48,11 +49,11 @@ def draw_timeline(ax: Axes, report: RepReport, levels: np.ndarray | None, span_s
         if step.start is None or step.end is None:
             continue
         colour = STATUS_COLOUR[step.status]
-        label = step.id + ("" if step.status == Status.OK else f" ({step.status.replace('_', ' ')})")
-        for start, end, text in [(step.start, step.end, label), *((a, b, f"{step.id} (again)") for a, b in step.again)]:
+        label = step.named + ("" if step.status == Status.OK else f" ({step.status.replace('_', ' ')})")
+        for start, end, text in [(step.start, step.end, label), *((a, b, f"{step.named} (again)") for a, b in step.again)]:
             ax.add_patch(Rectangle((start, 1.0), end - start, 0.28, color=colour, alpha=0.85, lw=0))
             ax.text((start + end) / 2, 1.33, text, ha="center", va="bottom", fontsize=8, color=colour)
-    missing = [s.id for s in report.steps if s.status == Status.MISSING and not s.optional]
+    missing = [s.named for s in report.steps if s.status == Status.MISSING and not s.optional]
     if missing:
         ax.text(1.0, 1.02, "missing: " + ", ".join(missing), transform=ax.transAxes, fontsize=8, color=STATUS_COLOUR[Status.MISSING], va="bottom", ha="right")
     for pause in report.pauses:
@@ -115,8 +116,8 @@ def fluency_figure(reps: Sequence[SavedRep]) -> Figure:
     x = np.arange(1, len(reps) + 1)
     pause.axhline(reps[0].max_pause_s, color=FLAGGED, linestyle="dotted", lw=1, label="the drill's limit")
     for ax, what, values in (
-        (time, "time from first question through the handoff", [r.report.timed_s for r in reps]),  # (as its targets: reps said by the script)
-        (pause, "longest pause between questions", [r.report.judged_pause_s for r in reps]),
+        (time, WHAT[0], [r.report.timed_s for r in reps]),  # (as its targets: reps said by the script)
+        (pause, WHAT[1], [r.report.judged_pause_s for r in reps]),
     ):
         ax.plot(x, [np.nan if v is None else v for v in values], marker="o", color="#37474f", lw=1.5)
         targets = [next((t.target for t in r.report.targets.results if t.what == what), np.nan) if r.report.targets else np.nan for r in reps]
@@ -125,7 +126,7 @@ def fluency_figure(reps: Sequence[SavedRep]) -> Figure:
         if ax.get_legend_handles_labels()[0]:
             ax.legend(loc="best", fontsize=8, frameon=False)  # (upper right covered a last rep's long pause)
         ax.set_ylabel("seconds")
-        ax.set_title(what, loc="left", fontsize=9)
+        ax.set_title(named(what, reps[0].report), loc="left", fontsize=9)
     low, high = time.get_ylim()
     if high - low < MIN_TIME_SPAN_S:  # a tenth of a second between reps is not drawn as a climb
         middle = (low + high) / 2

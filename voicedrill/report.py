@@ -20,7 +20,7 @@ from .data import (Coaching, counted, CustomerTurn, Mark, Pace, Pause, RepReport
                    TurnResult, Word)
 from .drills import Drill, Order, listed_problem
 from .errors import VoicedrillError
-from .targets import FORMERLY, UNJUDGED, WHAT, figure
+from .targets import FORMERLY, UNJUDGED, WHAT, figure, named
 
 def _t(value: float | None, digits: int = 2) -> float | None:
     return None if value is None else round(value, digits)
@@ -46,6 +46,7 @@ def to_dict(report: RepReport) -> dict:
                 "match": s.match,
                 "optional": s.optional,
                 "line": s.line,
+                "title": s.named,
                 "again": [[_t(a), _t(b)] for a, b in s.again],
             }
             for s in report.steps
@@ -105,7 +106,7 @@ def _checked(report: RepReport) -> RepReport:
     numbers = [report.audio_s, report.score, *(t for p in report.pauses for t in (p.gap_s, p.start, p.end)), *(p.points for p in report.score_parts),
                *(t for w in report.words for t in (w.start, w.end)), *(t for s in report.steps for span in s.again for t in span)]
     maybe = [report.duration_s, report.pace.speech_wpm, report.pace.articulation_wpm, *(v for s in report.steps for v in (s.start, s.end, s.wpm))]
-    texts = [report.drill, report.engine, *(s.id for s in report.steps), *(s.heard for s in report.steps), *(w.text for w in report.words),
+    texts = [report.drill, report.engine, *(s.id for s in report.steps), *(s.title for s in report.steps), *(s.heard for s in report.steps), *(w.text for w in report.words),
              *(p.why for p in report.score_parts)]
     if not (all(_is_number(v) for v in numbers) and all(v is None or _is_number(v) for v in maybe) and all(isinstance(t, str) for t in texts)):
         raise ValueError("a damaged report")
@@ -129,7 +130,7 @@ def _report(data: dict) -> RepReport:
         words=tuple(Word(w["w"], w["start"], w["end"], w["conf"]) for w in data["words"]),
         steps=tuple(
             StepResult(s["id"], Status(s["status"]), s["start"], s["end"], s["heard"], s["wpm"], s["count"], s["match"], s["optional"], s.get("line", ""),
-                       tuple((a, b) for a, b in s.get("again", ())))
+                       tuple((a, b) for a, b in s.get("again", ())), s.get("title", ""))
             for s in data["steps"]
         ),
         order_ok=data["order_ok"],
@@ -238,7 +239,7 @@ def _status_cell(step: StepResult) -> Cell:
 
 def steps_grid(report: RepReport, title: str = "") -> Grid:
     rows = tuple(
-        (Cell(s.id), _status_cell(s), Cell(fmt_seconds(s.start)),
+        (Cell(s.named), _status_cell(s), Cell(fmt_seconds(s.start)),
          Cell(s.line or s.heard, words=script_words(s) if s.line and s.status != Status.MISSING else ()))
         for s in report.steps
     )
@@ -248,7 +249,7 @@ def steps_grid(report: RepReport, title: str = "") -> Grid:
 def pauses_grid(report: RepReport) -> Grid:
     """Each pause between questions against what the drill allows, said in words too (not only in red)."""
     rows = tuple(
-        (Cell(f"{p.from_step} → {p.to_step}"), Cell(f"{p.gap_s:.2f}s", "bad" if p.flagged else "ok"),
+        (Cell(f"{report.named(p.from_step)} → {report.named(p.to_step)}"), Cell(f"{p.gap_s:.2f}s", "bad" if p.flagged else "ok"),
          Cell(f"{p.min_s:g}–{p.max_s:g}s" if p.min_s else f"≤ {p.max_s:g}s"),
          Cell(("too short" if p.too_short else "too long") if p.flagged else "ok", "bad" if p.flagged else "ok"))
         for p in report.pauses
@@ -377,7 +378,7 @@ def fact_lines(report: RepReport, mark: Callable[[str, str], str]) -> list[str]:
     if report.targets:
         beaten = sum(t.met for t in report.targets.results)
         lines.append(plain(f"Your targets (your best of the last {counted(report.targets.from_reps, 'rep')}): ") + plain("; ").join(
-            plain(f"{t.what} ") + mark(figure(t.what, t.value) + (" ✓" if t.met else ""), "ok" if t.met else "warn")
+            plain(f"{named(t.what, report)} ") + mark(figure(t.what, t.value) + (" ✓" if t.met else ""), "ok" if t.met else "warn")
             + plain(f", target {figure(t.what, t.target)}")
             for t in report.targets.results) + plain(f" — {beaten} of {len(report.targets.results)} met")
             + plain(f". {UNJUDGED}" if any(t.value is None and t.what in WHAT[:2] for t in report.targets.results) else ""))
@@ -426,20 +427,20 @@ def step_notes(drill: Drill, step_id: str) -> list[str]:
     ids = [s.id for s in drill.steps]
     before = ids[ids.index(step_id) - 1] if ids.index(step_id) else None
     for rule in [r for r in drill.pause_rules if r.to_step == step_id]:  # (soft → name, with an optional concern between)
-        after = "" if rule.from_step == before else f"after {rule.from_step}, "
+        after = "" if rule.from_step == before else f"after {drill.named(rule.from_step)}, "
         low, high = drill.pause_limits(rule.from_step, step_id)
         if low:
             notes.append(f"{after}take a pause of at least {_seconds(low)} before it")
         if high != drill.max_pause_s:
             notes.append(f"{after}the pause before it may be up to {_seconds(high)}")
     if step.group:
-        notes.append("in any order with " + ", ".join(s.id for s in drill.steps if s.group == step.group and s.id != step_id))
+        notes.append("in any order with " + ", ".join(s.named for s in drill.steps if s.group == step.group and s.id != step_id))
     if step.optional:
         notes.append("may be left out")
     if step.repeat:  # in the written order, until a later required step is said (align.judge_order)
-        later = next((s.id for s in drill.steps[ids.index(step_id) + 1 :] if not s.optional
+        later = next((s.named for s in drill.steps[ids.index(step_id) + 1 :] if not s.optional
                       and drill.order_rank(s.id) > drill.order_rank(step_id)), None) if drill.order == Order.STRICT else None
-        answers = [s.id for s in drill.steps if s.optional]  # (judge_order: going back after one is the loop)
+        answers = [s.named for s in drill.steps if s.optional]  # (judge_order: going back after one is the loop)
         notes.append(f"may be said again before {later}" + (f", or after {' or '.join(answers)}" if answers else "") if later else "may be said again")
     return notes
 
@@ -450,7 +451,7 @@ def drill_rules(drill: Drill) -> list[str]:
              f"pauses between questions at most {_seconds(drill.max_pause_s)}, unless a step says otherwise",
              f"speaking pace {drill.pace_wpm[0]:.0f}–{drill.pace_wpm[1]:.0f} words a minute"]
     if drill.last:
-        rules.append(" then ".join(drill.last) + " always last")
+        rules.append(" then ".join(map(drill.named, drill.last)) + " always last")
     return rules
 
 
@@ -463,7 +464,7 @@ def render_script(drill: Drill, console: Console) -> None:
     lines.add_column(justify="right")
     lines.add_column()
     for number, step in enumerate(drill.steps, start=1):
-        said = Text.assemble((step.id, "bold"), "  ", step.line)
+        said = Text.assemble((step.named, "bold"), "  ", step.line)
         if notes := step_notes(drill, step.id):
             said.append(f"\n({'; '.join(notes)})", style="yellow")
         if step.variants:

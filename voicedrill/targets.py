@@ -58,6 +58,14 @@ def _met(what: str, value: float | None, target: float) -> bool:
     return value >= target if what == "speaking pace" else value <= target
 
 
+def named(what: str, report: RepReport) -> str:
+    """A target's name as the rep's drill reads it: the hard close is timed through the handoff,
+    a drill with no handoff from its first line to its last (micro-commitment was told "through
+    the handoff", found by a new user)."""
+    required = [s for s in report.steps if not s.optional]
+    return "time from the first line to the last" if what == WHAT[0] and required and required[-1].id != "handoff" else what
+
+
 UNJUDGED = "Not timed or judged: a rep not said by the script (a step skipped or out of order, or a phrase to avoid)."
 
 

@@ -241,7 +241,7 @@ class Practice:
             self._stopping = threading.Event()
             self.screen = None
             self.broadcast.publish({"type": "run_start", "drill": drill.name, "reps": reps, "customer": customer,
-                                    "steps": [{"id": s.id, "line": s.line} for s in drill.steps]})
+                                    "steps": [{"id": s.id, "title": s.named, "line": s.line} for s in drill.steps]})
             self.thread = threading.Thread(target=self._run, args=(drill, reps, customer, sources), daemon=True, name="practice")
             self.thread.start()
         except BaseException:
@@ -296,7 +296,7 @@ class Practice:
         count = len(run.saved)
         saved = saved_line(run, keeper) if run.pending else f"{counted(count, 'rep')} saved to your progress" if count else ""
         if run.dropped:  # (the drill's last step: soft-to-hard has no handoff)
-            last = [s.id for s in drill.steps if not s.optional][-1]
+            last = [s.named for s in drill.steps if not s.optional][-1]
             saved = " ".join([saved.rstrip(".") + "." if saved else "", f"Rep {run.dropped} was stopped before its last step ({last}), so it was not scored or saved."]).strip()
         self.broadcast.publish({
             "type": "run_end", "saved": saved,  # (the run's first → last line is under its table, run_html)

@@ -17,7 +17,7 @@ function showScript(steps) {
     item.dataset.state = i === 0 ? "current" : "pending";
     const id = document.createElement("span");
     id.className = "id";
-    id.textContent = step.id;
+    id.textContent = step.title;
     item.append(id, step.line);
     return item;
   }));
