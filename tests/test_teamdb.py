@@ -5,7 +5,10 @@ what only a server has: going away mid-run, `voicedrill sync`, credentials never
 from __future__ import annotations
 
 import os
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -151,6 +154,8 @@ class Relay:
         self.port = postgres.port
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.quiet = threading.Event()
+        self.held = threading.Event()  # something was sent while quiet (a statement the server never sees)
+        self.trap: bytes | None = None  # goes quiet as a client sends this
         threading.Thread(target=self._accept, daemon=True).start()
 
     def url(self, direct: str) -> str:
@@ -170,6 +175,10 @@ class Relay:
     def _pass(self, source: socket.socket, target: socket.socket) -> None:
         try:
             while data := source.recv(65536):
+                if self.trap is not None and self.trap in data:
+                    self.quiet.set()
+                if self.quiet.is_set():
+                    self.held.set()
                 while self.quiet.is_set():
                     time.sleep(0.02)
                 target.sendall(data)
@@ -215,6 +224,78 @@ def test_a_server_that_stops_answering_mid_save_keeps_the_rep_waiting_not_the_re
     back = PgStore(relay.url(url))  # (reps wait for the server as they reached it: here, through the relay)
     assert [(r.session, r.number) for r in back.reps()] == [(1, 1), (1, 2)] and not waiting.pending.exists()
     back.close()
+
+
+def test_a_hurried_store_gives_up_a_statement_under_way_and_the_next_in_seconds(postgres, relay, drill):
+    """The app stopping, or Ctrl-C while a rep is kept, hurries the store from another thread: a
+    read the silent server holds is given up in seconds, not READ_ANSWER_S, and so is a save after it."""
+    url = postgres.new_database()
+    store = PgStore(relay.url(url), timeout_s=1.0)
+    relay.quiet.set()
+    with ThreadPoolExecutor(1) as pool:
+        reading = pool.submit(store.reps)
+        time.sleep(1.0)
+        asked = time.monotonic()
+        store.hurry()
+        with pytest.raises(VoicedrillError, match="cannot be reached"):
+            reading.result(timeout=30)
+    waiting = store.save_rep(Session.of("drill", drill, "fake", "none", "ana"), 1, sample_report(drill), "mic")
+    assert waiting.rep is None and waiting.pending.is_file()
+    assert time.monotonic() - asked < 8
+    store.close()
+    relay.quiet.clear()
+    back = PgStore(relay.url(url))  # the rep that waited goes in
+    assert len(back.reps()) == 1 and not waiting.pending.exists()
+    back.close()
+
+
+def test_ctrl_c_while_a_silent_server_reads_a_checks_targets_stops_in_seconds(postgres, relay, pieces, make_rep):
+    """Ctrl-C while a server that stopped answering read the rep's targets: check held the stop
+    (the rep is kept first) for the read's full minute (found by a fault attack). The history is
+    hurried: the rep waits in a pending file and check stops within seconds."""
+    url = postgres.new_database()
+    PgStore(url).close()
+    path, _ = make_rep(pieces, "clean")
+    run = subprocess.Popen([sys.executable, "-u", "-m", "voicedrill.cli", "check", str(path), "--engine", "pocketsphinx"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "VOICEDRILL_DB": relay.url(url)})
+    try:
+        assert run.stderr.readline().startswith("speech recogniser:")  # the history is open
+        relay.quiet.set()
+        assert relay.held.wait(120)  # transcribed: the targets' read went out, and no answer comes
+        time.sleep(0.5)
+        asked = time.monotonic()
+        run.send_signal(signal.SIGINT)
+        out, err = run.communicate(timeout=40)
+    finally:
+        run.kill()
+    assert time.monotonic() - asked < 15, err
+    assert run.returncode == 130 and "Score " in out and "cannot be reached" in err, (out, err)
+    relay.quiet.clear()
+    back = PgStore(relay.url(url))  # the rep that waited goes in
+    assert len(back.reps()) == 1
+    back.close()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_stop_while_a_silent_server_reads_the_history_ends_at_once_in_one_line(postgres, relay, drill, signum):
+    """`history` on a server that stopped answering took 10 s to stop on Ctrl-C, and printed
+    psycopg's "query cancellation failed" and "closing connection" (found by a fault attack): its
+    statement is cut, no cancel is sent to a server that will not hear it."""
+    url = postgres.new_database()
+    PgStore(url).close()
+    relay.trap = b"FROM reps r JOIN sessions s"  # the history's read goes unanswered
+    run = subprocess.Popen([sys.executable, "-u", "-m", "voicedrill.cli", "history"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True, env={**os.environ, "VOICEDRILL_DB": relay.url(url)})
+    try:
+        assert relay.held.wait(60)
+        time.sleep(0.3)
+        asked = time.monotonic()
+        run.send_signal(signum)
+        out, err = run.communicate(timeout=30)
+    finally:
+        run.kill()
+    assert time.monotonic() - asked < 2.5, err
+    assert run.returncode == 128 + signum and err == "voicedrill: interrupted\n", err
 
 
 def test_a_server_that_stops_answering_as_a_run_opens_it_keeps_the_runs_reps_waiting(postgres, relay, drill, quick_to_give_up, monkeypatch):

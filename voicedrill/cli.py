@@ -371,7 +371,7 @@ def _check(args: argparse.Namespace, err: Console) -> int:
     tracker = SilenceTracker()
     report = check_heard(score_file(info, drill, engine, tracker), str(audio))
     session = history.Session.of("check", drill, engine.name, engine.model_name, user)
-    with interrupt_after(lambda: True):  # transcribed: kept and shown with where it went, Ctrl-C or not (a locked history waits)
+    with interrupt_after(lambda: True, store.hurry if store else None):  # transcribed: kept and shown with where it went, Ctrl-C or not
         report = with_targets(store, drill, report, user)
         try:
             saved = keep_check(store, session, info, report, tracker) if store is not None else None

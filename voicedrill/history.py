@@ -296,6 +296,10 @@ class Store:
         if guard is not None:
             guard.close()
 
+    def hurry(self) -> None:
+        """A stop was asked for while a rep is kept: wait on the history no longer than needed. A
+        history file waits at most `timeout_s` for another's write: nothing to cut short."""
+
     def close(self) -> None:
         if getattr(self, "db", None) is not None:
             self.db.close()

@@ -362,7 +362,7 @@ def run_drill(
             if notice := speaker.take_notice():
                 screen.notice(notice)
             rep = LiveRep(drill, engine, number, beside)
-            with interrupt_after(lambda: rep.ended_itself):  # a rep whose audio is over is scored, kept and shown, Ctrl-C or not
+            with interrupt_after(lambda: rep.ended_itself, keeper.store.hurry if keeper.store else None):  # a rep whose audio is over is scored, kept and shown, Ctrl-C or not
                 report = with_targets(keeper.store, drill, screen.run(rep, source, f"rep {number}/{reps}", customer), keeper.session.user)
                 if not screen.wants_more() and not (report.words and (report.reached_end or rep.ended_itself)):
                     run.interrupted = True  # stopped before a word, or mid-rep: nothing to score

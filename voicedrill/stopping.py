@@ -58,11 +58,12 @@ def _ours(signum: int) -> bool:
 
 
 @contextmanager
-def interrupt_after(holding: Callable[[], bool]) -> Iterator[None]:
+def interrupt_after(holding: Callable[[], bool], hurry: Callable[[], None] | None = None) -> Iterator[None]:
     """A stopping signal stops the run at once, but while `holding()` (the rep's audio is over, so it
-    is being scored, saved and shown) only after the block. Python runs the handler on the main
-    thread, whichever of the run's threads the signal reaches (blocking it on the main thread alone
-    did not hold it). Signals ignored or handled by someone else are left as they are."""
+    is being scored, saved and shown) only after the block, and `hurry()` is told (the history
+    waits no longer than it must). Python runs the handler on the main thread, whichever of the
+    run's threads the signal reaches (blocking it on the main thread alone did not hold it).
+    Signals ignored or handled by someone else are left as they are."""
     if threading.current_thread() is not threading.main_thread():
         yield  # (a thread of the app)
         return
@@ -71,6 +72,8 @@ def interrupt_after(holding: Callable[[], bool]) -> Iterator[None]:
     def handler(signum: int, frame: object) -> None:
         if not holding():
             _stop(signum, frame)
+        if hurry is not None:
+            hurry()
         _hung_up(signum)  # (the rep is still kept, then shown to nobody)
         held.append(signum)
 
@@ -82,3 +85,28 @@ def interrupt_after(holding: Callable[[], bool]) -> Iterator[None]:
             signal.signal(signum, before)
     if held:
         _stop(held[0], None)
+
+
+@contextmanager
+def cut_on_stop(cut: Callable[[], None]) -> Iterator[None]:
+    """A stopping signal during a call that would tidy up before it stops (psycopg cancels its
+    statement on Ctrl-C, then waits for a server that may not answer: `history` took 10 s to stop
+    on a silent team server and printed psycopg's two warnings) ends the call with `cut()`, and
+    the stop is raised as it returns. Held signals (interrupt_after) are left as they are."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    stops: list[int] = []
+
+    def handler(signum: int, frame: object) -> None:
+        stops.append(signum)
+        cut()
+
+    previous = {signum: signal.signal(signum, handler) for signum in STOPPING if _ours(signum)}
+    try:
+        yield
+    finally:
+        for signum, before in previous.items():
+            signal.signal(signum, before)
+        if stops:
+            _stop(stops[0], None)

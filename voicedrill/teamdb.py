@@ -26,6 +26,7 @@ from urllib.parse import unquote
 from . import pending
 from .errors import VoicedrillError
 from .history import BUSY_TIMEOUT_S, Store
+from .stopping import cut_on_stop
 from .schema import MIGRATIONS, SCHEMA_VERSION
 
 WRITE_LOCK = 0x56445231  # the advisory lock every voicedrill writer takes ("VDR1")
@@ -34,6 +35,7 @@ SAVES = tuple((table, what) for table in ("sessions", "reps", "issued") for what
 ANSWER_S = 15.0  # a server that has not answered a statement of a save this long (beyond its wait for the lock) is taken for gone…
 READ_ANSWER_S = 60.0  # …or a read this long (the progress of a whole team reads every report)
 KEEPALIVE = {"keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2, "keepalives_count": 3}  # a network gone quiet: noticed in ~11 s
+HURRY_S = 2.0  # once a stop is asked for while a rep is kept, a statement is given up this soon: the rep waits in a pending file
 RETRY_S = 10  # a server that went away is asked again at the next save at least this long after
 _PASSWORD_PARAM = re.compile(r"(?i)(password=)([^&\s]*)")
 _TYPES = ((r"\bINTEGER PRIMARY KEY\b", "BIGINT PRIMARY KEY"), (r"\bINTEGER\b", "BIGINT"), (r"\bREAL\b", "DOUBLE PRECISION"), (r"\bBLOB\b", "BYTEA"))
@@ -104,6 +106,7 @@ class _Watchdog:
         self._cut = cut
         self._lock = threading.Condition()
         self._deadline: float | None = None
+        self._most: float | None = None  # (hurry) no statement is given longer than this
         self._closed = False
         self._thread: threading.Thread | None = None
 
@@ -111,7 +114,7 @@ class _Watchdog:
     def timing(self, seconds: float):
         """A statement run inside: given up at `seconds`."""
         with self._lock:
-            self._deadline = time.monotonic() + seconds
+            self._deadline = time.monotonic() + min(seconds, self._most or seconds)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._watch, daemon=True, name="team database watchdog")
                 self._thread.start()
@@ -121,6 +124,14 @@ class _Watchdog:
         finally:
             with self._lock:
                 self._deadline = None
+
+    def hurry(self, seconds: float) -> None:
+        """Give the statement under way, and every later one, at most `seconds` from now."""
+        with self._lock:  # (reentrant: safe in a signal handler of the thread inside `timing`)
+            self._most = seconds
+            if self._deadline is not None:
+                self._deadline = min(self._deadline, time.monotonic() + seconds)
+            self._lock.notify()
 
     def closing(self, close: Callable[[], None]) -> None:
         """Stop watching, and `close` the connection, never beside a cut."""
@@ -164,7 +175,7 @@ class _Connection:
                 sql = re.sub(pattern, replacement, sql)
         params = tuple(p.replace("\x00", "?") if isinstance(p, str) else p for p in params)
         reading = self.raw.info.transaction_status == TransactionStatus.IDLE and sql.lstrip().upper().startswith("SELECT")
-        with self.watchdog.timing(READ_ANSWER_S if reading else self.answer_s):
+        with self.watchdog.timing(READ_ANSWER_S if reading else self.answer_s), cut_on_stop(self._cut):
             return self.raw.execute(sql.replace("?", "%s"), params)
 
     def _cut(self) -> None:
@@ -201,6 +212,7 @@ class PgStore(Store):
         self.db = None
         self._asked = time.monotonic()  # when the server was last asked for a connection
         self._away = False  # the server could not be reached at the last try: reps wait
+        self._hurried = False  # a stop was asked for: statements are given HURRY_S (see hurry)
         self._checked = False  # the schema was checked on this server (not yet when opened while it was away)
         if url.partition("://")[2].partition("/")[0].count("@") > 1:
             raise VoicedrillError(f"team database {self.path}: an @ in the password must be written %40 in the URL")
@@ -277,10 +289,19 @@ class PgStore(Store):
     def _connected(self) -> bool:
         return self.db is not None and not self.db.raw.closed
 
+    def hurry(self) -> None:
+        """A stop was asked for while a rep is kept (Ctrl-C): a server that does not answer is given
+        HURRY_S, not ANSWER_S or READ_ANSWER_S (a check waited a minute for its targets' read)."""
+        self._hurried = True
+        if self.db is not None:
+            self.db.watchdog.hurry(HURRY_S)
+
     def _connect(self, timeout_s: float = CONNECT_TIMEOUT_S) -> None:
         """A new connection to the server (when it was asked is noted: see `_reconnected`)."""
         self._asked = time.monotonic()
         self.db = _Connection(self.url, timeout_s, ANSWER_S + self.timeout_s)  # (a save may first wait its turn for the write lock)
+        if self._hurried:
+            self.db.watchdog.hurry(HURRY_S)
 
     def _reconnected(self) -> bool:
         """Connected: still, or again (the server is asked at most every RETRY_S)."""

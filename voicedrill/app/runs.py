@@ -260,8 +260,11 @@ class Practice:
     def wind_down(self, timeout_s: float) -> bool:
         """The app is stopping: the run is stopped, and a rep being scored and kept (a run's, or a
         check's) is waited for, at most `timeout_s`; False if it was still going. A stop took the
-        run's thread with it: a rep whose audio was over, waiting for a locked history, was lost."""
+        run's thread with it: a rep whose audio was over, waiting for a locked history, was lost.
+        A team database that does not answer is hurried: the rep waits in a pending file."""
         self.stop()
+        if (screen := self.screen) is not None and screen.keeper.store is not None:
+            screen.keeper.store.hurry()
         if not self._busy.acquire(timeout=timeout_s):
             return False
         self._busy.release()
