@@ -58,15 +58,27 @@ def _ours(signum: int) -> bool:
 
 
 @contextmanager
+def _handled_by(handler: Callable[[int, object], None]) -> Iterator[None]:
+    """`handler` for every stopping signal that stops the command by raising, for the block; on the
+    main thread only (Python runs handlers there; a thread of the app leaves them as they are)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {signum: signal.signal(signum, handler) for signum in STOPPING if _ours(signum)}
+    try:
+        yield
+    finally:
+        for signum, before in previous.items():
+            signal.signal(signum, before)
+
+
+@contextmanager
 def interrupt_after(holding: Callable[[], bool], hurry: Callable[[], None] | None = None) -> Iterator[None]:
     """A stopping signal stops the run at once, but while `holding()` (the rep's audio is over, so it
     is being scored, saved and shown) only after the block, and `hurry()` is told (the history
     waits no longer than it must). Python runs the handler on the main thread, whichever of the
     run's threads the signal reaches (blocking it on the main thread alone did not hold it).
     Signals ignored or handled by someone else are left as they are."""
-    if threading.current_thread() is not threading.main_thread():
-        yield  # (a thread of the app)
-        return
     held: list[int] = []
 
     def handler(signum: int, frame: object) -> None:
@@ -77,12 +89,8 @@ def interrupt_after(holding: Callable[[], bool], hurry: Callable[[], None] | Non
         _hung_up(signum)  # (the rep is still kept, then shown to nobody)
         held.append(signum)
 
-    previous = {signum: signal.signal(signum, handler) for signum in STOPPING if _ours(signum)}
-    try:
+    with _handled_by(handler):
         yield
-    finally:
-        for signum, before in previous.items():
-            signal.signal(signum, before)
     if held:
         _stop(held[0], None)
 
@@ -93,20 +101,15 @@ def cut_on_stop(cut: Callable[[], None]) -> Iterator[None]:
     statement on Ctrl-C, then waits for a server that may not answer: `history` took 10 s to stop
     on a silent team server and printed psycopg's two warnings) ends the call with `cut()`, and
     the stop is raised as it returns. Held signals (interrupt_after) are left as they are."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
     stops: list[int] = []
 
     def handler(signum: int, frame: object) -> None:
         stops.append(signum)
         cut()
 
-    previous = {signum: signal.signal(signum, handler) for signum in STOPPING if _ours(signum)}
     try:
-        yield
+        with _handled_by(handler):
+            yield
     finally:
-        for signum, before in previous.items():
-            signal.signal(signum, before)
         if stops:
             _stop(stops[0], None)
