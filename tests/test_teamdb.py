@@ -506,6 +506,29 @@ def test_the_documented_roles_let_reps_save_and_read_but_not_delete(postgres, dr
     PgStore(url.replace("voicedrill@", "ana@"), offline=True).close()  # opened to practise: the reps role may save
 
 
+def test_the_app_refuses_a_delete_the_role_may_not_do_with_403(postgres, drill, monkeypatch):
+    """A rep's delete refused by a role that may not delete was a 503 page, as for a server gone
+    (found by a fault attack): it is the user's role, not a fault, so 403, said in words."""
+    from starlette.testclient import TestClient
+
+    from voicedrill.app.runs import AppConfig
+    from voicedrill.app.server import App, asgi
+
+    url = postgres.new_database()
+    PgStore(url).close()
+    with psycopg.connect(url, autocommit=True) as db:
+        for statement in ROLES.strip().split(";\n"):
+            db.execute(statement.strip().rstrip(";"))
+    ana = PgStore(url.replace("voicedrill@", "ana@"))
+    ana.save_rep(Session.of("drill", drill, "fake", "none", "ana"), 1, sample_report(drill), "mic")
+    ana.close()
+    monkeypatch.setenv("VOICEDRILL_DB", url.replace("voicedrill@", "ana@"))
+    client = TestClient(asgi(App(AppConfig([], speech=False))), base_url="http://127.0.0.1:8000")
+    refused = client.post("/rep/1/delete", follow_redirects=False)
+    assert refused.status_code == 403 and "your database role may not do this" in refused.text and "ask your manager" in refused.text
+    assert client.get("/rep/1").status_code == 200  # still there
+
+
 def test_a_role_that_may_only_read_is_told_before_any_work(postgres, drill, cli, make_rep):
     """A read-only role's rep was transcribed, then kept in a pending file "until the server answers
     again", for good (found by a fault attack): refused in a line first, and it may still read."""

@@ -15,3 +15,7 @@ class VoicedrillError(Exception):
         """The message for a command whose parsed `args` are given: the option only if it has it."""
         has = self.option and hasattr(args, self.option.split()[0].lstrip("-").replace("-", "_"))  # ("--input FILE")
         return str(self) if has else self.plain
+
+
+class NotAllowed(VoicedrillError):
+    """Refused for who the user is (a database role that may only read), not for a fault: the app answers 403."""

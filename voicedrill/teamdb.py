@@ -24,7 +24,7 @@ from pathlib import Path
 from urllib.parse import unquote
 
 from . import pending
-from .errors import VoicedrillError
+from .errors import NotAllowed, VoicedrillError
 from .history import BUSY_TIMEOUT_S, Store
 from .stopping import cut_on_stop
 from .schema import MIGRATIONS, SCHEMA_VERSION
@@ -243,7 +243,7 @@ class PgStore(Store):
             lacks = [f"{what} on {table}" for table, what in SAVES
                      if not db.execute("SELECT has_table_privilege(?, ?)", (table, what)).fetchone()[0]]
         if lacks:
-            raise VoicedrillError(f"team database {self.path}: your database role may not save reps (it lacks {', '.join(lacks)}); "
+            raise NotAllowed(f"team database {self.path}: your database role may not save reps (it lacks {', '.join(lacks)}); "
                                   "ask your manager for the reps role", "--no-save")
 
     def _migrate(self) -> None:
@@ -382,7 +382,7 @@ class _Translate:
         for secret in secrets(self.store.url):
             message = message.replace(secret, "***")
         if isinstance(exc, psycopg.errors.InsufficientPrivilege):
-            raise VoicedrillError(f"{where}: your database role may not do this ({message}); ask your manager") from None
+            raise NotAllowed(f"{where}: your database role may not do this ({message}); ask your manager") from None
         if isinstance(exc, psycopg.errors.LockNotAvailable | psycopg.errors.QueryCanceled):
             raise VoicedrillError(f"{where} is busy (waited {self.store.timeout_s:g} s); try again", "--no-save") from None
         if isinstance(exc, psycopg.OperationalError) and unreachable(exc):

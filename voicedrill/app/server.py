@@ -28,7 +28,7 @@ from starlette.templating import Jinja2Templates
 from .. import history
 from ..audio import input_devices, probe
 from ..drills import MAX_DRILL_BYTES, Drill, list_drills, listed_problem, drill_name, load_drill_file, load_named_drill, shipped_dirs, shipped_names, user_drills_dir
-from ..errors import VoicedrillError
+from ..errors import NotAllowed, VoicedrillError
 from ..files import write_atomic, write_file
 from ..plots import fluency_figure, png_bytes, progress_figure, team_figure
 from ..progress import export
@@ -326,8 +326,9 @@ class App:
         return RedirectResponse(f"/drills/{drill.name}?{said}", status_code=303)
 
     async def unavailable(self, request: Request, exc: VoicedrillError) -> Response:
-        """The history (or a drill) could not be used for this page: said in words, never a stack trace."""
-        return self.problem(request, exc.plain, 503)
+        """The history (or a drill) could not be used for this page: said in words, never a stack
+        trace; 403 where the user may not do it (a delete by a role that may only read)."""
+        return self.problem(request, exc.plain, 403 if isinstance(exc, NotAllowed) else 503)
 
     async def not_found(self, request: Request, exc: HTTPException) -> Response:
         message = exc.detail if exc.status_code == 404 and exc.detail != "Not Found" else "There is no such page in the voicedrill app."
