@@ -516,13 +516,15 @@ def test_the_app_refuses_a_delete_the_role_may_not_do_with_403(postgres, drill, 
 
     url = postgres.new_database()
     PgStore(url).close()
-    with psycopg.connect(url, autocommit=True) as db:
-        for statement in ROLES.strip().split(";\n"):
-            db.execute(statement.strip().rstrip(";"))
-    ana = PgStore(url.replace("voicedrill@", "ana@"))
-    ana.save_rep(Session.of("drill", drill, "fake", "none", "ana"), 1, sample_report(drill), "mic")
-    ana.close()
-    monkeypatch.setenv("VOICEDRILL_DB", url.replace("voicedrill@", "ana@"))
+    with psycopg.connect(url, autocommit=True) as db:  # (roles are the server's: one of this test's own)
+        db.execute("CREATE ROLE ben LOGIN")
+        db.execute("GRANT SELECT, INSERT ON sessions, reps TO ben")
+        db.execute("GRANT SELECT, INSERT, UPDATE ON issued TO ben")
+        db.execute("GRANT SELECT ON voicedrill_schema TO ben")
+    ben = PgStore(url.replace("voicedrill@", "ben@"))
+    ben.save_rep(Session.of("drill", drill, "fake", "none", "ben"), 1, sample_report(drill), "mic")
+    ben.close()
+    monkeypatch.setenv("VOICEDRILL_DB", url.replace("voicedrill@", "ben@"))
     client = TestClient(asgi(App(AppConfig([], speech=False))), base_url="http://127.0.0.1:8000")
     refused = client.post("/rep/1/delete", follow_redirects=False)
     assert refused.status_code == 403 and "your database role may not do this" in refused.text and "ask your manager" in refused.text
