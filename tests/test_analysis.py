@@ -539,7 +539,7 @@ def test_steps_are_named_in_words_a_rep_reads_never_by_their_ids():
     words = timeline(*[part for i, line in enumerate(lines(drill, *said)) for part in ((2.0, line) if i == 1 else (0.3, line))])
     report = analyse(words, drill, "fake", 60.0)
     skip = next(t for t in report.coaching.tips if t.about == "asking about price")
-    assert skip.tip.startswith("You skipped asking about price. Ask: “Is it the price?” right after asking if it's you."), skip.tip
+    assert skip.tip == "You left out asking about price: say “Is it the price?” right after taking the blame.", skip.tip  # (the probes: any order)
     assert report.fix_first == "skipped asking about price"
     assert "(skipped: asking about price)" in report.score_parts[0].why
     stored = to_dict(report)
@@ -551,3 +551,25 @@ def test_steps_are_named_in_words_a_rep_reads_never_by_their_ids():
     micro = load_drill("micro-commitment")
     assert micro.named("next-step") == "asking the next step" and replace(micro.steps[1], title="").named == "next step"
     assert not any(re.search(r"\bprobe-|\bnext-step\b", t.tip) for t in report.coaching.tips)
+
+
+def test_each_drill_coaches_the_customers_lines_in_its_own_terms():
+    """The customer's opening line was always "their yes": first-close-recovery's is their no, and
+    the rep was told to "start collecting". micro-commitment's next line is the answer to a
+    hesitation, yet the rep was told "you went straight on" (found by a new user)."""
+    from voicedrill.data import CustomerTurn, TurnKind
+
+    recovery = load_drill("first-close-recovery")
+    words = timeline(3.0, *[part for line in lines(recovery, *[s.id for s in recovery.steps]) for part in (2.0, line)][1:])
+    turn = CustomerTurn(TurnKind.CUE, None, recovery.customer.cue, 0.0, 1.0)
+    late = [t.tip for t in analyse(words, recovery, "fake", 60.0, turns=[turn]).coaching.tips if "you took" in t.tip]
+    assert late == ["They said “I don't think we're ready to confirm today.” and you took 2.0 s to answer (limit 1.5 s). Don't freak out, "
+                    "and don't go quiet yet: acknowledge it at once (“Okay. I hear you.”), then take your breath."]
+    micro = load_drill("micro-commitment")
+    said = lines(micro, *[s.id for s in micro.steps])
+    words = timeline(said[0], 0.5, said[1], 2.0, said[2], 0.5, said[3])
+    end = words[len(said[0].split()) + len(said[1].split()) - 1].end
+    hesitation = CustomerTurn(TurnKind.HESITATION, "next-step", micro.customer.hesitations[0], round(end + 0.1, 3), round(end + 1.2, 3))
+    report = analyse(words, micro, "fake", 30.0, turns=[hesitation])
+    assert report.turns[0].answered and not any("went straight on" in t.tip for t in report.coaching.tips)
+    assert not load_drill("hard-close").customer.next_step_answers  # where the next question is no answer, it is still told

@@ -204,6 +204,7 @@ def test_a_concern_answered_then_straight_to_the_name_is_told_to_soft_close_agai
     _, report = run(engines, make_rep, "soft-to-hard", [Piece(lines[s], s, GAP_S) for s in ("soft", "concern", "name", "email", "payment")], "no-soft-again")
     assert report.order_notes == ("concern not followed by soft close again",)
     assert report.coaching.focus.startswith("You answered the concern, then went straight on. Soft close again first: “Does this sound like")
+    assert report.score_parts[1].why == "soft close again after concern"  # it read "… after concern out of order" (found by a new user)
 
 
 def test_a_concern_answered_after_the_name_then_a_soft_close_again_is_the_loop(engines, make_rep):

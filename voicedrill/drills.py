@@ -92,24 +92,24 @@ TIP_FIELDS = {
     "clean_top": ("wpm", "low", "high"), "unlike": ("line",),
 }
 DEFAULT_TIPS = {
-    "skipped": "You skipped {step}. Ask: “{line}” right after {after}.",
-    "repeated": "You asked for {step} twice. Ask it once, then move straight on.",
-    "last": "Ask for payment last: “{line}” comes after everything else is collected. By then backing out feels harder.",
-    "order": "{step} came out of order. Keep the sequence: {sequence}.",
+    "skipped": "You left out {step}: say “{line}” right after {after}.",
+    "repeated": "You said “{line}” twice. Say it once, then move straight on.",
+    "last": "Say {step} last: “{line}” comes after everything else.",
+    "order": "Out of order: {step}. Keep the sequence: {sequence}.",
     "back": "You went back to {step} after {after}. Once you have asked for {after}, keep going; go back to {step} only after answering a concern.",
     "loop": "After {after}, say {step} again before you go on: “{line}”",
-    "pause": "You paused {gap} before {step} (limit {limit}). No pauses between questions: momentum is everything. Go straight to: “{line}”",
+    "pause": "You paused {gap} before {step} (limit {limit}). Keep the conversation moving: go straight to “{line}”",
     "required_pause": "Hold the pause before {step}: at least {limit} of silence lets the customer talk. Then say: “{line}”",
-    "forbidden": "Don't say “{phrase}”: it hands the customer a reason to stop. Go straight into the next question instead.",
-    "filler": "Drop the filler words (“{phrase}”). Say the next question instead, with confidence.",
-    "slow": "Speed up: {wpm} words a minute, aim for {low}–{high}. The faster you move, the less time they have to second-guess.",
+    "forbidden": "Don't say “{phrase}”: it hands the customer a reason to stop. Go straight to your next line instead.",
+    "filler": "Drop the filler words (“{phrase}”). Say your next line instead, with confidence.",
+    "slow": "Speed up: {wpm} words a minute, aim for {low}–{high}. Keep the conversation moving.",
     "fast": "Slow down a little: {wpm} words a minute, aim for {low}–{high}. Conversational, not rushed.",
-    "late_reply": "After the customer's “{phrase}”, you took {gap} to answer (limit {limit}). Address it calmly and at once.",
-    "late_start": "After their yes (“{phrase}”) you took {gap} to start (limit {limit}). Don't pause, don't celebrate: start collecting at once: “{line}”",
-    "stopped": "After the customer's “{phrase}”, the sequence stopped. Address the concern, then continue: “{line}”.",
+    "late_reply": "After the customer's “{phrase}”, you took {gap} to answer (limit {limit}). Answer calmly and at once.",
+    "late_start": "After “{phrase}” you took {gap} to start (limit {limit}). Come in at once: “{line}”",
+    "stopped": "After the customer's “{phrase}”, the sequence stopped. Answer calmly, then go on: “{line}”",
     "unanswered": "The customer said “{phrase}” and you went straight on. Address the concern first, calmly, then continue: “{line}”",
     "nothing": "None of the drill's lines were heard. Check this is the drill you meant to practise, then say its lines as the script has them, close to the microphone.",
-    "clean": "Clean rep. Next: say it faster, with the same confidence.",
+    "clean": "Clean rep. Practise it until it flows without thinking.",
     "unlike": "Little of what you said matches this drill's lines: is it the drill you meant? If it is, say its lines as the script has them, starting with “{line}”",
     "clean_top": "Clean rep, at {wpm} words a minute: the top of {low}–{high}. Keep that pace and make it sound like a conversation, not a script.",
 }
@@ -121,6 +121,7 @@ class CustomerLines:
 
     cue: str = ""  # the yes to the soft close that starts the rep
     hesitations: tuple[str, ...] = ()  # said, at one random step, instead of the answer
+    next_step_answers: bool = False  # the script's next line answers a hesitation (micro-commitment's "that makes sense"): nothing to address first
 
 
 @dataclass(frozen=True)
@@ -479,9 +480,10 @@ class _Validator:
     def customer(self, table: object) -> CustomerLines:
         if not isinstance(table, dict):
             raise self.fail("customer", "must be a table ([customer])")
-        self.no_unknown(table, "customer.", {"cue", "hesitations"})
+        self.no_unknown(table, "customer.", {"cue", "hesitations", "next_step_answers"})
         return CustomerLines(self.checked(lambda: self.text(table, "cue", where="customer"), ""),
-                             self.checked(lambda: self.strings(table, "customer.hesitations", "hesitations"), ()))
+                             self.checked(lambda: self.strings(table, "customer.hesitations", "hesitations"), ()),
+                             self.checked(lambda: self.flag(table, "customer", "next_step_answers"), False))
 
     def steps(self, raw: object) -> tuple[Step, ...]:
         """Every step written well; each step with a mistake is recorded and left out."""

@@ -190,8 +190,8 @@ def customer_turns(words: Sequence[Word], drill: Drill, alignment: Alignment, tu
         limit = drill.pause_limits(turn.after, following)[1] if turn.after else drill.max_pause_s
         slips = tuple(h.key for h in alignment.hits if h.kind == HitKind.FORBIDDEN and after and after[0] <= h.first < reply_end)
         in_time = latency is not None and shown_gap(latency) <= limit  # judged as shown, as the live meter judges it
-        answered = (turn.kind != TurnKind.HESITATION or any(not is_filler(words[i], drill) for i in after if i < reply_end)
-                    or bool(onward) and onward[0].key in optional)
+        answered = (turn.kind != TurnKind.HESITATION or drill.customer.next_step_answers
+                    or any(not is_filler(words[i], drill) for i in after if i < reply_end) or bool(onward) and onward[0].key in optional)
         results.append(TurnResult(turn, latency, bool(onward), reply, limit, in_time, slips, answered))
     return tuple(results)
 
@@ -355,8 +355,9 @@ def _problems(drill, steps, pauses_, pace_, fillers, forbidden, turns, loops) ->
 
     for s in steps:
         if s.status == Status.MISSING and not s.optional:
-            spot = ids.index(s.id)
-            add("steps", COST["skipped"], s.named, "skipped", s.id, after=named(ids[spot - 1]) if spot else "the customer's yes")
+            step = drill.steps[ids.index(s.id)]  # a step of a group comes after the step before its group (the probes, in any order)
+            spot = next(i for i, other in enumerate(drill.steps) if other is step or step.group and other.group == step.group)
+            add("steps", COST["skipped"], s.named, "skipped", s.id, after=named(ids[spot - 1]) if spot else "the customer's first line")
         elif s.status == Status.REPEATED:
             add("steps", COST["repeated"], s.named, "repeated", s.id)
     late = _last_broken(drill, steps)
@@ -426,7 +427,9 @@ def _whys(drill, steps, pauses_, pace_, fillers, forbidden, problems) -> list[st
     skipped = [s.named for s in required if s.status == Status.MISSING]
     steps_why = f"{len(said)} of {len(required)} steps said" + (f" (skipped: {', '.join(skipped)})" if skipped else "")
     order_tips = [tip.about for part, _, tip in problems if part == "order"]
-    order_why = "in order" if not order_tips else order_tips[0] if order_tips[0].endswith(" not last") else ", ".join(order_tips) + " out of order"
+    out = [about for about in order_tips if not about.endswith(" not last") and " again" not in about]  # (a loop says what it broke)
+    said = [about for about in order_tips if about not in out] + ([", ".join(out) + " out of order"] if out else [])
+    order_why = "; ".join(said) or "in order"
     long = [p for p in pauses_ if p.flagged and not p.too_short]
     short = [p for p in pauses_ if p.too_short]
     reasons = [f"{counted(len(long), 'pause')} too long (longest {max(p.gap_s for p in long):.2f} s, limit {long[0].max_s:g} s)"] if long else []
