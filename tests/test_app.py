@@ -234,7 +234,9 @@ def test_a_broken_drill_upload_shows_its_line_and_a_good_one_can_be_practised(se
         "two.toml:5: step 1, id: 'Hello' must be lower-case letters, digits, - or _", "two.toml:10: step 2, optional: must be true or false, not 'no'"]
     assert [c.inner_text() for c in page.query_selector_all("[data-error=drill] code")] == ['id = "Hello"', 'optional = "no"']
     page.click("text=how to write one")
-    assert "A drill is a TOML file" in page.inner_text("pre.guide")
+    assert "A drill is a TOML file" in page.inner_text(".guide")
+    # the guide as a page, not its Markdown: the step fields' table is a table (it showed "| field | meaning |")
+    assert page.locator(".guide table th").first.inner_text() == "field" and "| field |" not in page.inner_text(".guide")
     page.goto(base + "/drills")
     page.set_input_files("input[name=file]", files=[{"name": "greeting.toml", "mimeType": "text/plain", "buffer": GOOD_DRILL}])
     page.click("button[type=submit]")

@@ -131,6 +131,7 @@ def test_synth_keeps_the_pauses_a_drill_requires(tmp_path):
     out = tmp_path / "rep.wav"
     made = voicedrill("synth", str(out), "--drill", "first-close-recovery")
     assert made.returncode == 0, made.stderr
+    assert "s  asking about price: Is it the price?" in made.stderr and "probe-" not in made.stderr  # its lines by their names
     run = voicedrill("check", str(out), "--drill", "first-close-recovery", "--json", "--no-save", env={"HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path)})
     assert run.returncode == 0, run.stderr
     report = json.loads(run.stdout)

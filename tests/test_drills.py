@@ -88,6 +88,7 @@ def test_a_drill_by_path(tmp_path):
         # a step's title heads the scorecard's first column and names it in tips: short, and one a step
         (GOOD.replace('id = "one"', 'id = "one"\ntitle = "' + "a" * 31 + '"'), ":6: step 1, title: 31 characters: a step's title heads a column, so it has at most 30"),
         (GOOD.replace('id = "two"', 'id = "two"\ntitle = "one"'), ":9: step 2, title: two would be shown as 'one', as one is: give each step its own title"),
+        (GOOD.replace('id = "one"', 'id = "one"\ntitle = "  "'), ":6: step 1, title: is empty: leave the line out to show the step's id"),
     ],
 )
 def test_broken_drills_say_where(tmp_path, text, expected):
@@ -146,6 +147,11 @@ def test_validate_command(tmp_path):
     assert run.stderr.strip() == f"{broken}:8: step 2, id: duplicate id 'one'"
     ok = subprocess.run([sys.executable, "-m", "voicedrill.cli", "drills", "validate", str(good)], capture_output=True, text=True, timeout=60)
     assert ok.returncode == 0
+    # by name, as `drills list` and `drills show` take it: "no such drill file" (found by a new user's manager)
+    named = subprocess.run([sys.executable, "-m", "voicedrill.cli", "drills", "validate", "soft-to-hard", "no-such-drill"],
+                           capture_output=True, text=True, timeout=60)
+    assert named.returncode == 2 and "drills/soft-to-hard.toml: ok (soft-to-hard, 5 steps)" in named.stdout
+    assert named.stderr.startswith("no drill named 'no-such-drill' (known: "), named.stderr
 
 
 MANY_MISTAKES = """name = "My Drill"

@@ -197,6 +197,13 @@ def test_live_event_lines_name_steps_as_the_rep_reads_them():
     from voicedrill.liveview import event_line
 
     drill = load_drill("first-close-recovery")
-    assert event_line(LiveEvent(EventType.STEP, 3.04, 1, step="probe-me"), drill) == "  ✓ asking if it's you at 3.0s"
+    assert event_line(LiveEvent(EventType.STEP, 3.04, 1, step="probe-me"), drill) == "  ✓ asking if it's you, said by 3.0s"
     assert event_line(LiveEvent(EventType.PAUSE_ALARM, 5.0, 1, after="probe-price"), drill) == "  ! pause after asking about price at 5.0s: keep moving"
     assert event_line(LiveEvent(EventType.PAUSE_ALARM, 5.0, 1), drill) == "  ! pause after the customer at 5.0s: keep moving"
+
+
+def test_the_example_reps_note_names_its_hesitation_by_the_steps_name():
+    """`check --example --drill micro-commitment` said "a hesitation … before dates" (found by a new user)."""
+    from voicedrill.practice import example_note
+
+    assert "before looking at dates on purpose" in example_note(load_drill("micro-commitment"))

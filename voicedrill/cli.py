@@ -225,7 +225,7 @@ def _parser() -> argparse.ArgumentParser:
     show = drills_commands.add_parser("show", help="a drill's script as a rep would read it")
     show.add_argument("drill", type=DRILL, help="drill name or .toml path")
     validate = drills_commands.add_parser("validate", help="check drill files; errors name file, line and field")
-    validate.add_argument("files", nargs="+", type=_given("a drill file (.toml)"), help=".toml files")
+    validate.add_argument("files", nargs="+", type=_given("a drill file (.toml)"), help=".toml files, or drills' names as `drills list` shows them")
 
     model = commands.add_parser("model", help="find or download the vosk speech model")
     model_commands = model.add_subparsers(dest="model_command", required=True)
@@ -622,7 +622,7 @@ def _export(args: argparse.Namespace, store, err: Console) -> int:
 
 
 def _drills(args: argparse.Namespace, err: Console) -> int:
-    from .drills import list_drills, load_drill, load_drill_file, usable
+    from .drills import find_drill, list_drills, load_drill, load_drill_file, usable
     from .report import render_drill_list, render_script
 
     console = Console(highlight=False)
@@ -635,13 +635,14 @@ def _drills(args: argparse.Namespace, err: Console) -> int:
     failed = 0
     for name in args.files:
         try:
-            drill = usable(Path(name), load_drill_file(Path(name)))  # (a drill of your own a shipped one hides is no good either)
+            path = find_drill(name)  # a file, or a drill's name as `drills list` shows it
+            drill = usable(path, load_drill_file(path))  # (a drill of your own a shipped one hides is no good either)
         except VoicedrillError as exc:
             for mistake in getattr(exc, "mistakes", (str(exc),)):  # every mistake in a drill, each on its line
                 err.print(mistake, markup=False, soft_wrap=True)
             failed += 1
         else:
-            console.print(f"{name}: ok ({drill.name}, {len(drill.steps)} steps)", markup=False, soft_wrap=True)
+            console.print(f"{path}: ok ({drill.name}, {len(drill.steps)} steps)", markup=False, soft_wrap=True)
     return EXIT_USER_ERROR if failed else 0
 
 
@@ -659,7 +660,7 @@ def _synth(args: argparse.Namespace, err: Console) -> int:
     audio = in_a_room(audio)
     write_atomic(args.out, lambda tmp: write_wav(tmp, audio))
     for segment in segments:
-        err.print(f"{segment.start:6.2f}–{segment.end:6.2f}s  {segment.label}: {segment.text}", markup=False)
+        err.print(f"{segment.start:6.2f}–{segment.end:6.2f}s  {drill.named(segment.label)}: {segment.text}", markup=False)
     if over := _over_limit(drill, pieces):
         err.print(over, markup=False, soft_wrap=False)
     err.print(f"wrote {args.out} ({len(audio) / RATE:.1f}s)", markup=False)

@@ -544,6 +544,8 @@ class _Validator:
     def step_title(self, entry: dict, where: str) -> str:
         """A step's `title`: short, as it heads a column of the scorecard."""
         title = " ".join(self.text(entry, "title", where=where).split())
+        if "title" in entry and not title:
+            raise self.fail(f"{where}.title", "is empty: leave the line out to show the step's id")
         if len(title) > MAX_TITLE:
             raise self.fail(f"{where}.title", f"{len(title)} characters: a step's title heads a column, so it has at most {MAX_TITLE}")
         return title

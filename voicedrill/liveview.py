@@ -73,9 +73,9 @@ def panel(state: LiveState, title: str) -> Group:
 def event_line(event: LiveEvent, drill: Drill) -> str | None:
     """One plain line per live event, for output that is not a terminal (steps by their names)."""
     if event.type == EventType.STEP:
-        return f"  ✓ {drill.named(event.step)} at {event.t:.1f}s" + ("  (out of order)" if event.out_of_order else "")
-    if event.type == EventType.OUT_OF_ORDER:
-        return f"  ✗ {drill.named(event.step)} out of order at {event.t:.1f}s" + (f" ({event.text})" if event.text else "")
+        return f"  ✓ {drill.named(event.step)}, said by {event.t:.1f}s" + ("  (out of order)" if event.out_of_order else "")
+    if event.type == EventType.OUT_OF_ORDER:  # ("by": when it was heard; the scorecard's "at" is where the line starts)
+        return f"  ✗ {drill.named(event.step)} out of order, said by {event.t:.1f}s" + (f" ({event.text})" if event.text else "")
     if event.type == EventType.PAUSE_ALARM:
         return f"  ! pause after {drill.named(event.after) if event.after else 'the customer'} at {event.t:.1f}s: keep moving"
     if event.type == EventType.CUSTOMER:

@@ -145,7 +145,7 @@ def example_note(drill: Drill) -> str:
     pieces = example_pieces(drill)
     slow = next((p for p in pieces if p.pause_before == drill.max_pause_s + HESITATION_OVER_S), None)
     said = "every step in order, each with its example line"
-    return said if slow is None else f"{said}, with a hesitation of about {slow.pause_before:g} s before {slow.label} on purpose, to show a long pause flagged"
+    return said if slow is None else f"{said}, with a hesitation of about {slow.pause_before:g} s before {drill.named(slow.label)} on purpose, to show a long pause flagged"
 
 
 def example_rep(drill: Drill) -> Path:

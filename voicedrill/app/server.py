@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote
 
+from markupsafe import Markup
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
@@ -287,7 +288,7 @@ class App:
         readme = next((d / "README.md" for d in shipped_dirs() if (d / "README.md").is_file()), None)
         if readme is None:
             raise HTTPException(404, "the drill file guide is not installed with this copy of voicedrill")
-        return self.page(request, "format.html", text=await run_in_threadpool(readme.read_text, encoding="utf-8"))
+        return self.page(request, "format.html", guide=Markup(await run_in_threadpool(_guide, readme)))
 
     async def drill_page(self, request: Request) -> Response:
         name = request.path_params["name"]
@@ -333,6 +334,14 @@ class App:
     async def not_found(self, request: Request, exc: HTTPException) -> Response:
         message = exc.detail if exc.status_code == 404 and exc.detail != "Not Found" else "There is no such page in the voicedrill app."
         return self.problem(request, message if exc.status_code == 404 else str(exc.detail), exc.status_code)
+
+
+def _guide(readme: Path) -> str:
+    """The drill file guide as a page: its Markdown (tables included) made HTML; any HTML written
+    in it is shown as text, never run (the page showed the Markdown itself, pipes and all)."""
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark", {"html": False}).enable("table").render(readme.read_text(encoding="utf-8"))
 
 
 def _line_named(message: str, name: str, data: bytes) -> str | None:
