@@ -6,6 +6,7 @@ import pytest
 
 from voicedrill.drills import list_drills, load_drill
 from voicedrill.practice import HESITATION_OVER_S, example_pieces, score_file
+from voicedrill.report import steps_grid
 from voicedrill.sphinx_engine import SphinxEngine
 from voicedrill.synth import Piece
 from voicedrill.targets import WHAT, judged
@@ -194,6 +195,8 @@ def test_soft_close_again_after_the_hard_close_began_is_an_order_error(engines, 
     assert report.order_notes == ("soft close came again after name",)
     assert {s.id: s.status for s in report.steps}["soft"] == "out_of_order"
     assert "You went back to a soft close after the name." in " ".join(t.tip for t in report.coaching.tips)
+    assert {s.id: s.loop for s in report.steps if s.loop} == {"soft": "came again after name"}  # the first was in its place
+    assert [row[1].text for row in steps_grid(report).rows][0] == "came again after name"  # the scorecard's row, not "out of order"
 
 
 def test_a_concern_answered_then_straight_to_the_name_is_told_to_soft_close_again(engines, make_rep):
@@ -205,6 +208,7 @@ def test_a_concern_answered_then_straight_to_the_name_is_told_to_soft_close_agai
     assert report.order_notes == ("concern not followed by soft close again",)
     assert report.coaching.focus.startswith("You answered the concern, then went straight on. Soft close again first: “Does this sound like")
     assert report.score_parts[1].why == "soft close again after concern"  # it read "… after concern out of order" (found by a new user)
+    assert {s.id: s.loop for s in report.steps if s.loop} == {"concern": "not followed by soft close"}  # its row: not "out of order"
 
 
 def test_a_concern_answered_after_the_name_then_a_soft_close_again_is_the_loop(engines, make_rep):

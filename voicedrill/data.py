@@ -76,6 +76,7 @@ class StepResult:
     line: str = ""  # the script's line for this step, as the rep should say it
     again: tuple[tuple[float, float], ...] = ()  # (start, end) of each later time it was said
     title: str = ""  # the step's name as the rep reads it (drills.Step.named); "" in reports saved before titles
+    loop: str = ""  # a loop it broke, in words: "came again after name" (the soft close), "not followed by soft close" (the concern)
 
     @property
     def named(self) -> str:

@@ -41,6 +41,7 @@ def step_results(words: Sequence[Word], drill: Drill, alignment: Alignment) -> t
     """One result per drill step, in drill order; timing from the first time it was heard (and
     where each later saying sits)."""
     results = []
+    loops = dict(alignment.loops)
     for step in drill.steps:
         hits = alignment.step_hits(step.id)
         if not hits:
@@ -67,6 +68,8 @@ def step_results(words: Sequence[Word], drill: Drill, alignment: Alignment) -> t
                 line=step.line,
                 again=tuple(again),
                 title=step.named,
+                loop="" if step.id not in loops else f"not followed by {drill.named(loops[step.id])}" if step.optional
+                else f"came again after {drill.named(loops[step.id])}",
             )
         )
     return tuple(results)

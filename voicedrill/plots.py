@@ -49,7 +49,7 @@ def draw_timeline(ax: Axes, report: RepReport, levels: np.ndarray | None, span_s
         if step.start is None or step.end is None:
             continue
         colour = STATUS_COLOUR[step.status]
-        label = step.named + ("" if step.status == Status.OK else f" ({step.status.replace('_', ' ')})")
+        label = step.named + ("" if step.status == Status.OK else f" ({step.loop or step.status.replace('_', ' ')})")
         for start, end, text in [(step.start, step.end, label), *((a, b, f"{step.named} (again)") for a, b in step.again)]:
             ax.add_patch(Rectangle((start, 1.0), end - start, 0.28, color=colour, alpha=0.85, lw=0))
             ax.text((start + end) / 2, 1.33, text, ha="center", va="bottom", fontsize=8, color=colour)

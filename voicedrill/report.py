@@ -47,6 +47,7 @@ def to_dict(report: RepReport) -> dict:
                 "optional": s.optional,
                 "line": s.line,
                 "title": s.named,
+                "loop": s.loop,
                 "again": [[_t(a), _t(b)] for a, b in s.again],
             }
             for s in report.steps
@@ -106,7 +107,7 @@ def _checked(report: RepReport) -> RepReport:
     numbers = [report.audio_s, report.score, *(t for p in report.pauses for t in (p.gap_s, p.start, p.end)), *(p.points for p in report.score_parts),
                *(t for w in report.words for t in (w.start, w.end)), *(t for s in report.steps for span in s.again for t in span)]
     maybe = [report.duration_s, report.pace.speech_wpm, report.pace.articulation_wpm, *(v for s in report.steps for v in (s.start, s.end, s.wpm))]
-    texts = [report.drill, report.engine, *(s.id for s in report.steps), *(s.title for s in report.steps), *(s.heard for s in report.steps), *(w.text for w in report.words),
+    texts = [report.drill, report.engine, *(s.id for s in report.steps), *(s.title for s in report.steps), *(s.loop for s in report.steps), *(s.heard for s in report.steps), *(w.text for w in report.words),
              *(p.why for p in report.score_parts)]
     if not (all(_is_number(v) for v in numbers) and all(v is None or _is_number(v) for v in maybe) and all(isinstance(t, str) for t in texts)):
         raise ValueError("a damaged report")
@@ -130,7 +131,7 @@ def _report(data: dict) -> RepReport:
         words=tuple(Word(w["w"], w["start"], w["end"], w["conf"]) for w in data["words"]),
         steps=tuple(
             StepResult(s["id"], Status(s["status"]), s["start"], s["end"], s["heard"], s["wpm"], s["count"], s["match"], s["optional"], s.get("line", ""),
-                       tuple((a, b) for a, b in s.get("again", ())), s.get("title", ""))
+                       tuple((a, b) for a, b in s.get("again", ())), s.get("title", ""), s.get("loop", ""))
             for s in data["steps"]
         ),
         order_ok=data["order_ok"],
@@ -234,6 +235,8 @@ def _status_cell(step: StepResult) -> Cell:
     on a rep that scored 100 (found by a new user)."""
     if step.status == Status.MISSING and step.optional:
         return Cell("not needed")
+    if step.loop:  # the first soft close was where it belongs: what broke the loop was later
+        return Cell(step.loop, step.status)
     return Cell(f"said {step.count} times" if step.status == Status.REPEATED and step.count > 2 else STATUS_LABEL[step.status], step.status)
 
 
