@@ -76,6 +76,30 @@ def test_a_repeated_step_is_drawn_where_each_saying_was(drill):
     draw_timeline(Figure().add_subplot(), stored_before, None)
 
 
+def test_step_labels_said_close_together_are_drawn_on_rows_of_their_own():
+    """first-close-recovery's four short probes, said in 4 s: their names were printed on top of
+    each other (found by a new user). Each label is drawn clear of the labels beside it."""
+    from matplotlib.figure import Figure
+    from voicedrill.drills import load_drill
+    from voicedrill.plots import draw_timeline
+
+    recovery = load_drill("first-close-recovery")
+    words, t = [], 0.3
+    for step in recovery.steps:
+        for token in step.line.split():
+            words.append(Word(token.strip(",.?!").lower(), round(t, 3), round(t + 0.22, 3)))
+            t += 0.25
+        t += 0.3 if step.id != "breathe" else 2.0
+    figure = Figure(figsize=(12, 2.6))
+    ax = figure.add_subplot()
+    draw_timeline(ax, analyse(words, recovery, "fake", t + 0.5), None)
+    figure.canvas.draw()
+    names = {s.named for s in recovery.steps}
+    boxes = [text.get_window_extent() for text in ax.texts if text.get_text() in names]
+    assert len(boxes) == len(names)
+    assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+
+
 def test_saved_reps_read_back_with_their_figures(tmp_path, drill):
     store = Store(tmp_path / "h.db")
     run = Session.of("drill", drill, "fake", "none")

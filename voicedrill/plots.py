@@ -31,6 +31,22 @@ STATUS_COLOUR = {Status.OK: "#2e8b57", Status.MISSING: "#c0392b", Status.OUT_OF_
 FLAGGED, FINE, CUSTOMER = "#c0392b", "#2e8b57", "#9e9e9e"
 
 
+LABEL_CHAR_IN = 0.075  # a character of an 8 pt label, in inches (with room between labels)
+LABEL_ROW = 0.22  # a row of step labels, in the timeline's units
+
+
+def _label_rows(labels: list[tuple[float, float]]) -> list[int]:
+    """A row for each label (centre, width, in seconds, left to right), the lowest where it
+    overlaps none before it: four short probes said in 4 s printed on top of each other."""
+    ends: list[float] = []  # each row's right edge so far
+    rows = []
+    for centre, width in labels:
+        row = next((i for i, right in enumerate(ends) if centre - width / 2 > right), len(ends))
+        ends[row:row + 1] = [centre + width / 2]
+        rows.append(row)
+    return rows
+
+
 def draw_timeline(ax: Axes, report: RepReport, levels: np.ndarray | None, span_s: float | None = None) -> None:
     """One rep on a time axis: energy, step spans, pauses between questions, fillers and forbidden phrases."""
     end = span_s or max(report.audio_s, 1.0)
@@ -45,14 +61,14 @@ def draw_timeline(ax: Axes, report: RepReport, levels: np.ndarray | None, span_s
     for turn in report.turns:
         ax.axvspan(turn.turn.start, turn.turn.end, ymin=0.2, ymax=0.75, color=CUSTOMER, alpha=0.25, hatch="//", lw=0)
         ax.text((turn.turn.start + turn.turn.end) / 2, 0.9, "customer", ha="center", fontsize=7, color="#616161")
-    for step in report.steps:
-        if step.start is None or step.end is None:
-            continue
-        colour = STATUS_COLOUR[step.status]
-        label = step.named + ("" if step.status == Status.OK else f" ({step.loop or step.status.replace('_', ' ')})")
-        for start, end, text in [(step.start, step.end, label), *((a, b, f"{step.named} (again)") for a, b in step.again)]:
-            ax.add_patch(Rectangle((start, 1.0), end - start, 0.28, color=colour, alpha=0.85, lw=0))
-            ax.text((start + end) / 2, 1.33, text, ha="center", va="bottom", fontsize=8, color=colour)
+    spans = sorted((start, end, text, STATUS_COLOUR[step.status]) for step in report.steps if step.start is not None and step.end is not None
+                   for start, end, text in [(step.start, step.end, step.named + ("" if step.status == Status.OK else f" ({step.loop or step.status.replace('_', ' ')})")),
+                                            *((a, b, f"{step.named} (again)") for a, b in step.again)])
+    inch_s = end / (ax.get_position().width * ax.figure.get_figwidth())  # seconds of the axis an inch of the figure takes
+    rows = _label_rows([((a + b) / 2, len(text) * LABEL_CHAR_IN * inch_s) for a, b, text, _ in spans])
+    for (start, stop, text, colour), row in zip(spans, rows):
+        ax.add_patch(Rectangle((start, 1.0), stop - start, 0.28, color=colour, alpha=0.85, lw=0))
+        ax.text((start + stop) / 2, 1.33 + LABEL_ROW * row, text, ha="center", va="bottom", fontsize=8, color=colour)
     missing = [s.named for s in report.steps if s.status == Status.MISSING and not s.optional]
     if missing:
         ax.text(1.0, 1.02, "missing: " + ", ".join(missing), transform=ax.transAxes, fontsize=8, color=STATUS_COLOUR[Status.MISSING], va="bottom", ha="right")
@@ -69,7 +85,7 @@ def draw_timeline(ax: Axes, report: RepReport, levels: np.ndarray | None, span_s
         ax.plot([mark.start], [0.95], marker="X", color=FLAGGED, ms=8)
         ax.text(mark.start, 0.05, f"“{mark.text}”", fontsize=7, color=FLAGGED)
     ax.set_xlim(0, end)
-    ax.set_ylim(-0.45, 1.6)
+    ax.set_ylim(-0.45, 1.6 + LABEL_ROW * max(rows, default=0))
     ax.set_yticks([])
     ax.set_xlabel("seconds")
     for side in ("left", "right", "top"):
