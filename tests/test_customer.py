@@ -270,3 +270,23 @@ def test_soft_to_hards_customer_hesitates_at_the_soft_close_and_says_yes_to_the_
     assert report.order_ok and all(s.status == "ok" for s in report.steps), [(s.id, s.status) for s in report.steps]
     assert not any("went straight on" in tip.tip for tip in report.coaching.tips)  # the concern's line is its answer
     assert all(t.continued and t.answered for t in report.turns), [(t.turn.kind, t.turn.after, t.continued, t.answered, t.reply) for t in report.turns]
+
+
+def test_a_reply_begun_with_a_filler_run_into_it_is_not_alarmed_live(tmp_path):
+    """micro-commitment with the customer: live heard the rep's first "Does" as "ah" and alarmed
+    the start at 1.54 s, where the scorecard heard "does" and said 1.36 s, in time (found by a new
+    user). A filler run straight into the words after it starts the reply, live and on the card."""
+    from voicedrill.drills import load_drill
+    from voicedrill.sphinx_engine import SphinxEngine
+
+    path = tmp_path / "micro.wav"
+    made = subprocess.run([sys.executable, "-m", "voicedrill.cli", "synth", str(path), "--drill", "micro-commitment", "--pause", "1.3"],
+                          capture_output=True, text=True, timeout=120)
+    assert made.returncode == 0, made.stderr
+    drill = load_drill("micro-commitment")
+    customer = Customer(drill, Speaker(enabled=False), random.Random(2))
+    events = []
+    report = run_rep(LiveRep(drill, SphinxEngine(drill)), FileSource(path), lambda state, new: events.extend(new), customer)
+    cue = report.turns[0]
+    assert cue.turn.kind == "cue" and cue.in_time and cue.latency_s == pytest.approx(1.36, abs=0.1)
+    assert not [e for e in events if e.type == EventType.PAUSE_ALARM and e.after is None]  # the start, alarmed live only

@@ -26,7 +26,7 @@ from .audio import FRAME_S, RATE, SilenceTracker, clip_blocks
 from .data import CustomerTurn, Hit, RepReport, TurnKind, Word
 from .decoding import DecoderGone, Decoding, Heard, InlineDecoding, Twin
 from .drills import Drill
-from .metrics import any_clear, pause_between, replies, shown_gap
+from .metrics import any_clear, pause_between, reply_start, shown_gap
 from .second_look import RUN_GAP_S, step_looked_for
 
 END_SILENCE_S = 1.5  # from a microphone, the rep ends this long after the last step is said…
@@ -401,7 +401,7 @@ class LiveRep:
         sound the meter hears: 0.99 s on the scorecard was 1.02 s of silence); None while sound
         has come back and is not named yet (its word decides)."""
         words = self.state.words
-        reply = min((w.start for w in words if replies(w, after, self.drill)), default=None)
+        reply = reply_start(words, after, self.drill)
         if reply is not None:
             return (max(0.0, reply - after),) * 2
         silences = self._placed(self.tracker.silences(min_s=0.0, since_s=after), after)

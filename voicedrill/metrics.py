@@ -16,6 +16,7 @@ MIN_SPAN_S = 0.05  # rates over shorter spans are not measurable
 UNCLEAR_CONF = 0.3  # below this mean confidence a stretch is unclear: it never makes a verdict against the rep
 PAUSE_DECIMALS = 2  # a pause is shown and judged to the hundredth of a second
 REPLY_EDGE_S = 0.05  # a word begun this soon before the customer's line ended is the rep's reply to it
+RUN_ON_S = 0.15  # a filler this close before a word runs into it (a word boundary, no stall: the shortest stall pinned is 0.3 s)
 
 
 def words_per_minute(count: int, seconds: float) -> float | None:
@@ -165,7 +166,8 @@ def pauses(
         end, start = words[a.last].end, words[b.first].start
         turn = next((t for t in reversed(turns) if end - EDGE_S <= t.start and t.end <= start + EDGE_S), None)
         if turn is not None:  # the rep's response time: from the customer's last word to the rep's first
-            back = next((w.start for w in words[a.last + 1 : b.first + 1] if replies(w, turn.end, drill)), start)
+            back = reply_start(words[a.last + 1 : b.first + 1], turn.end, drill)
+            back = start if back is None else back
             gap = max(0.0, back - turn.end)
         else:
             gap = pause_between(end, start, quiet, words[a.last + 1 : b.first], drill, hushes)
@@ -182,7 +184,7 @@ def customer_turns(words: Sequence[Word], drill: Drill, alignment: Alignment, tu
     results = []
     for turn in turns:
         after = [i for i, w in enumerate(words) if w.start >= turn.end - REPLY_EDGE_S]
-        back = next((words[i].start for i in after if replies(words[i], turn.end, drill)), None)
+        back = reply_start([words[i] for i in after], turn.end, drill)
         latency = round(back - turn.end, 3) if back is not None else None
         later_steps = [h for h in alignment.step_hits() if words[h.first].start >= turn.end - REPLY_EDGE_S]
         floor = rank.get(turn.after, -1) if turn.after else -1  # a turn after no known step: any step counts
@@ -205,6 +207,22 @@ def replies(word: Word, turn_end: float, drill: Drill) -> bool:
     """Is this word the rep's reply to the customer's line that ended at `turn_end`: said after it
     (or as it ended), and not a filler ("ah", then a stall, is no reply yet)?"""
     return word.start >= turn_end - REPLY_EDGE_S and not is_filler(word, drill)
+
+
+def reply_start(words: Sequence[Word], turn_end: float, drill: Drill) -> float | None:
+    """When the rep's reply to the customer's line that ended at `turn_end` began (None: not yet):
+    at its first word that replies, or at the fillers run straight into that word. "Ah", then a
+    stall, is no reply yet; "ah-does it make sense" is one, and live hears "does" as "ah" before
+    the scorecard hears it right (the meter went red at 1.54 s where the scorecard said 1.36 s)."""
+    first = next((i for i, w in enumerate(words) if replies(w, turn_end, drill)), None)
+    if first is None:
+        return None
+    start = words[first].start
+    for word in reversed(words[:first]):
+        if not (is_filler(word, drill) and word.start >= turn_end - REPLY_EDGE_S and start - word.end <= RUN_ON_S):
+            break
+        start = word.start
+    return start
 
 
 def clear(words: Sequence[Word]) -> bool:
