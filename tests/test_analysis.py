@@ -153,7 +153,7 @@ def test_last_rule_without_strict_order(drill):
 
     loose = replace(drill, order=Order.ANY)
     bad, notes, _ = judge_order(["name", "payment", "phone", "handoff"], loose)
-    assert bad == {"payment"} and "payment must come after phone" in notes[0]
+    assert bad == {"payment"} and "payment must come after phone" in notes["payment"]
     assert judge_order(["phone", "name", "payment", "handoff"], loose)[0] == frozenset()
     assert judge_order(["name", "handoff", "payment"], loose)[0] == {"handoff"}
 
@@ -573,3 +573,16 @@ def test_each_drill_coaches_the_customers_lines_in_its_own_terms():
     report = analyse(words, micro, "fake", 30.0, turns=[hesitation])
     assert report.turns[0].answered and not any("went straight on" in t.tip for t in report.coaching.tips)
     assert not load_drill("hard-close").customer.next_step_answers  # where the next question is no answer, it is still told
+
+
+@pytest.mark.parametrize("said, started", [
+    ([("ah", 2.61, 2.72), ("it", 2.79, 2.91)], 2.61),  # "ah-does it…": run straight into its words, the reply began at it
+    ([("ah", 2.61, 2.72), ("it", 3.02, 3.2)], 3.02),  # "ah", then a stall of 0.3 s: no reply yet
+    ([("um", 1.0, 2.9), ("perfect", 3.0, 3.3)], 3.0),  # a stall said aloud is no reply
+    ([("um", 1.0, 1.3), ("uh", 1.35, 1.6), ("er", 1.65, 2.9), ("perfect", 3.0, 3.3)], 3.0),  # nor is a chain of fillers
+    ([("um", 1.0, 1.2), ("uh", 1.3, 1.6), ("perfect", 1.65, 2.0)], 1.3),  # only the filler run into the reply counts
+])
+def test_a_reply_begins_at_one_short_filler_run_into_it(drill, said, started):
+    from voicedrill.metrics import reply_start
+
+    assert reply_start([Word(w, a, b) for w, a, b in said], 1.0, drill) == started

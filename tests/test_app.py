@@ -384,6 +384,26 @@ def test_deleting_asks_first_then_the_rep_is_gone(server, reps):
     assert client.get("/export.csv").text.count("\n") == 1  # the header only
 
 
+def test_stopping_the_app_hurries_the_history_of_a_run_or_check_under_way(monkeypatch):
+    """The app's stop hurried only a run's history: a check reading its targets from a team server
+    that stopped answering held the stop past WIND_DOWN_S (found by a review). Whatever history is
+    open for the work under way is hurried, and one opened after the stop began is too."""
+    from voicedrill.app import runs
+
+    class Opened:
+        hurried = False
+
+        def hurry(self) -> None:
+            self.hurried = True
+
+    monkeypatch.setattr(runs.history, "open_store", lambda offline: Opened())
+    practice = App(AppConfig([], speech=False)).practice
+    checking = practice._opened()  # (as a check, or a run, opens it)
+    assert not checking.hurried
+    assert practice.wind_down(0.1) and checking.hurried
+    assert practice._opened().hurried  # opened while the app stops
+
+
 def test_each_start_plays_the_next_recording(reps):
     """`app --input a.wav --input b.wav`: one rep per Start plays a, then b (it played a every time), then a again."""
     practice = App(AppConfig([probe(r) for r in reps], speech=False)).practice

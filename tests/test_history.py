@@ -100,6 +100,28 @@ def test_step_labels_said_close_together_are_drawn_on_rows_of_their_own():
     assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
 
 
+def test_a_step_named_with_dollar_signs_is_drawn_as_written(drill):
+    """A manager's step title "pay $5 or $10" came out as italic maths, and "cost $^$ check" failed
+    the rep's picture and page (found by a review): names are text."""
+    from dataclasses import replace as changed
+
+    from matplotlib.figure import Figure
+    from voicedrill.plots import draw_timeline, png_bytes
+
+    titled = changed(drill, steps=(changed(drill.steps[0], title="cost $^$ check"), changed(drill.steps[1], title="pay $5 or $10"), *drill.steps[2:]))
+    words, t = [], 0.3
+    for step in titled.steps:
+        for token in step.line.split():
+            words.append(Word(token.strip(",.?!").lower(), round(t, 3), round(t + 0.27, 3)))
+            t += 0.3
+        t += 0.4
+    figure = Figure()
+    ax = figure.add_subplot()
+    draw_timeline(ax, analyse(words, titled, "fake", t), None)
+    assert png_bytes(figure).startswith(b"\x89PNG")
+    assert "pay $5 or $10" in [text.get_text() for text in ax.texts]
+
+
 def test_saved_reps_read_back_with_their_figures(tmp_path, drill):
     store = Store(tmp_path / "h.db")
     run = Session.of("drill", drill, "fake", "none")

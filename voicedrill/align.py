@@ -123,7 +123,7 @@ def align(words: Sequence[Word], drill: Drill) -> Alignment:
     hits = _one_breath(_edges_said_with_it(hits, words, drill.max_pause_s), words)
     misheard = _misheard_script_words(fillers, hits, tokens, words, drill)
     out_of_order, notes, loops = judge_order([h.key for h in hits if h.kind == HitKind.STEP], drill)
-    return Alignment(hits, tuple(i for i in fillers if i not in misheard), out_of_order, notes, tuple(loops.items()))
+    return Alignment(hits, tuple(i for i in fillers if i not in misheard), out_of_order, tuple(notes.values()), tuple(loops.items()))
 
 
 def _missed_in_slot(chosen: list[Hit], content: list[str], drill: Drill) -> list[Hit]:
@@ -349,8 +349,8 @@ def _best_non_overlapping(candidates: list[Hit]) -> list[Hit]:
     return chosen[::-1]
 
 
-def judge_order(spoken: Sequence[str], drill: Drill) -> tuple[frozenset[str], tuple[str, ...], dict[str, str]]:
-    """Steps heard out of order, with a human note for each rule broken, and the loops broken:
+def judge_order(spoken: Sequence[str], drill: Drill) -> tuple[frozenset[str], dict[str, str], dict[str, str]]:
+    """Steps heard out of order, with a human note for each (by step id), and the loops broken:
     a step said again after a later one (with that step), or an optional step the loop's first
     step did not follow (with that step).
 
@@ -367,13 +367,13 @@ def judge_order(spoken: Sequence[str], drill: Drill) -> tuple[frozenset[str], tu
     rank = {s.id: drill.order_rank(s.id) for s in drill.steps}
     optional = {s.id for s in drill.steps if s.optional}
     bad: set[str] = set()
-    notes: list[str] = []
+    notes: dict[str, str] = {}
     for step_id in [s for s in drill.last if s in firsts]:
         later = firsts[firsts.index(step_id) + 1 :]
         intruders = [s for s in later if s not in drill.last]
         wrong_tail = [s for s in later if s in drill.last and drill.last.index(s) < drill.last.index(step_id)]
         if intruders or wrong_tail:
-            notes.append(f"{drill.named(step_id)} must come after {', '.join(map(drill.named, intruders + wrong_tail))}")
+            notes[step_id] = f"{drill.named(step_id)} must come after {', '.join(map(drill.named, intruders + wrong_tail))}"
             bad.add(step_id)
     loops: dict[str, str] = {}  # (Alignment.loops)
     if drill.order == Order.STRICT:
@@ -382,17 +382,24 @@ def judge_order(spoken: Sequence[str], drill: Drill) -> tuple[frozenset[str], tu
         for position, step_id in enumerate(rest):
             if position not in keep:
                 bad.add(step_id)
-                notes.append(_misplaced_note(step_id, rest, rank, drill.named))
+                notes[step_id] = _misplaced_note(step_id, rest, rank, drill.named)
         for step_id, later in _gone_back(spoken, drill, rank).items():
             if step_id not in bad:
                 bad.add(step_id)
                 loops[step_id] = later
-                notes.append(f"{drill.named(step_id)} came again after {drill.named(later)}")
+                notes[step_id] = f"{drill.named(step_id)} {loop_words(drill, step_id, later)}"
         for step_id, head in _loop_not_closed(spoken, drill, rank).items():
             bad.add(step_id)
             loops[step_id] = head
-            notes.append(f"{drill.named(step_id)} not followed by {drill.named(head)} again")
-    return frozenset(bad), tuple(notes), loops
+            notes[step_id] = f"{drill.named(step_id)} {loop_words(drill, step_id, head)} again"
+    return frozenset(bad), notes, loops
+
+
+def loop_words(drill: Drill, step_id: str, other: str) -> str:
+    """A loop the step broke, in words (Alignment.loops): the soft close "came again after name",
+    the concern "not followed by soft close"."""
+    optional = next(s.optional for s in drill.steps if s.id == step_id)
+    return f"not followed by {drill.named(other)}" if optional else f"came again after {drill.named(other)}"
 
 
 def _loop_not_closed(spoken: Sequence[str], drill: Drill, rank: dict[str, int]) -> dict[str, str]:

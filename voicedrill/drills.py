@@ -151,8 +151,8 @@ class Drill:
         return dict(self.tips).get(kind) or DEFAULT_TIPS[kind]
 
     def named(self, step_id: str) -> str:
-        """A step's name as a rep reads it (Step.named); an id the drill does not have, as it is."""
-        return next((s.named for s in self.steps if s.id == step_id), step_id)
+        """A step's name as a rep reads it (Step.named); an id the drill does not have, in words."""
+        return next((s.named for s in self.steps if s.id == step_id), in_words(step_id))
 
     def pause_limits(self, from_step: str, to_step: str) -> tuple[float, float]:
         """(minimum, maximum) pause allowed between these two steps."""

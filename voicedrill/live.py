@@ -290,7 +290,7 @@ class LiveRep:
         for step in [s for s in heard if s in state.out_of_order and s not in self._told_late]:  # (payment said before the notes: told when the notes come)
             if not heard[step].out_of_order:
                 self._told_late.add(step)
-                self.event(EventType.OUT_OF_ORDER, step=step, text=next((n for n in order_notes if n.startswith(f"{self.drill.named(step)} ")), None))
+                self.event(EventType.OUT_OF_ORDER, step=step, text=order_notes.get(step))
         if said:
             latest = max(said, key=lambda s: s.end)
             state.last_step, state.last_step_end_s, state.last_step_heard = latest.step, latest.end, latest.heard
@@ -391,8 +391,8 @@ class LiveRep:
 
     def _reply_time(self, after: float) -> tuple[float, float | None]:
         """The rep's response time to the customer's line that ended at `after`, as the scorecard
-        measures it (metrics.pauses): up to the first word said after it that is not a filler,
-        not the silences inside their reply ("You're all set. … My tech…" before it is named as
+        measures it (metrics.reply_start): up to the first word said after it that is not a filler
+        (or one short filler run straight into it), not the silences inside their reply ("You're all set. … My tech…" before it is named as
         the handoff); until such a word is heard, the silences since the line whose place among
         the words is known (see _placed), and the fillers said in them ("um" is no reply).
 

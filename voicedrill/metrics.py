@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
+from typing import NamedTuple
 
-from .align import Alignment, is_filler
+from .align import Alignment, is_filler, loop_words
 from .data import Coaching, counted, CustomerTurn, Hit, HitKind, Mark, Pace, nothing_heard, Pause, ScorePart, Status, StepResult, Tip, TurnKind, TurnResult, Word
 from .drills import TIP_FIELDS, Drill
 
@@ -16,7 +17,8 @@ MIN_SPAN_S = 0.05  # rates over shorter spans are not measurable
 UNCLEAR_CONF = 0.3  # below this mean confidence a stretch is unclear: it never makes a verdict against the rep
 PAUSE_DECIMALS = 2  # a pause is shown and judged to the hundredth of a second
 REPLY_EDGE_S = 0.05  # a word begun this soon before the customer's line ended is the rep's reply to it
-RUN_ON_S = 0.15  # a filler this close before a word runs into it (a word boundary, no stall: the shortest stall pinned is 0.3 s)
+RUN_ON_S = 0.15  # a filler this close before a word runs into it (a word boundary, no stall: the shortest stall pinned is 0.3 s)…
+RUN_ON_FILLER_S = 0.45  # …if it is no longer than this (a long "ummm" is a stall said aloud)
 
 
 def words_per_minute(count: int, seconds: float) -> float | None:
@@ -69,8 +71,7 @@ def step_results(words: Sequence[Word], drill: Drill, alignment: Alignment) -> t
                 line=step.line,
                 again=tuple(again),
                 title=step.named,
-                loop="" if step.id not in loops else f"not followed by {drill.named(loops[step.id])}" if step.optional
-                else f"came again after {drill.named(loops[step.id])}",
+                loop=loop_words(drill, step.id, loops[step.id]) if step.id in loops else "",
             )
         )
     return tuple(results)
@@ -211,18 +212,16 @@ def replies(word: Word, turn_end: float, drill: Drill) -> bool:
 
 def reply_start(words: Sequence[Word], turn_end: float, drill: Drill) -> float | None:
     """When the rep's reply to the customer's line that ended at `turn_end` began (None: not yet):
-    at its first word that replies, or at the fillers run straight into that word. "Ah", then a
+    at its first word that replies, or at one short filler run straight into that word. "Ah", then a
     stall, is no reply yet; "ah-does it make sense" is one, and live hears "does" as "ah" before
     the scorecard hears it right (the meter went red at 1.54 s where the scorecard said 1.36 s)."""
     first = next((i for i, w in enumerate(words) if replies(w, turn_end, drill)), None)
     if first is None:
         return None
     start = words[first].start
-    for word in reversed(words[:first]):
-        if not (is_filler(word, drill) and word.start >= turn_end - REPLY_EDGE_S and start - word.end <= RUN_ON_S):
-            break
-        start = word.start
-    return start
+    before = words[first - 1] if first else None  # (one: "um… uh… er…" for 2 s is a stall said aloud)
+    runs_on = before is not None and is_filler(before, drill) and before.start >= turn_end - REPLY_EDGE_S
+    return before.start if runs_on and before.end - before.start <= RUN_ON_FILLER_S and start - before.end <= RUN_ON_S else start
 
 
 def clear(words: Sequence[Word]) -> bool:
@@ -322,7 +321,7 @@ def score(
         parts = tuple(ScorePart(name, 0, top, "nothing of the script was heard") for name, top in PART_MAX.items())
         return 0, parts, Coaching(nothing, (Tip("the whole drill", nothing, 100.0),))
     problems = _problems(drill, steps, pauses_, pace_, fillers, forbidden, turns, dict(loops))
-    lost = {name: sum(cost for part, cost, _ in problems if part == name) for name in PART_MAX}
+    lost = {name: sum(p.points for p in problems if p.part == name) for name in PART_MAX}
     parts = tuple(
         ScorePart(name, round(max(0.0, top - lost[name]), 1), top, why)
         for (name, top), why in zip(PART_MAX.items(), _whys(drill, steps, pauses_, pace_, fillers, forbidden, problems))
@@ -331,13 +330,13 @@ def score(
     # pauses part), and the shares add up to it; costliest first by those shares, as shown (by the
     # playbook's ranking, a concern's 5 points shrank to 2.2 in a full part and were listed before
     # a pace tip's 3.1), the playbook's ranking between equal shares.
-    ranked = sorted(problems, key=lambda problem: -problem[1])
+    ranked = sorted(problems, key=lambda problem: -problem.points)
     shares: dict[int, float] = {}
     for part_ in parts:
-        mine = [i for i, (part, _, _) in enumerate(ranked) if part == part_.name]
+        mine = [i for i, problem in enumerate(ranked) if problem.part == part_.name]
         scale = part_.max_points / max(lost[part_.name], part_.max_points)
-        shares |= zip(mine, _tenths([ranked[i][1] * scale for i in mine], part_.max_points - part_.points))
-    tips = tuple(sorted((replace(tip, points=shares[i]) for i, (_, _, tip) in enumerate(ranked)), key=lambda tip: -tip.points))
+        shares |= zip(mine, _tenths([ranked[i].points * scale for i in mine], part_.max_points - part_.points))
+    tips = tuple(sorted((replace(problem.tip, points=shares[i]) for i, problem in enumerate(ranked)), key=lambda tip: -tip.points))
     focus = _tip(drill, "unlike", line=drill.steps[0].line) if unlike else tips[0].tip if tips else _clean_tip(drill, pace_)
     return round(sum(p.points for p in parts)), parts, Coaching(focus, tips, unlike)
 
@@ -363,16 +362,25 @@ def _tenths(values: list[float], total: float) -> list[float]:
     return [(f + (i in biggest)) / 10 for i, f in enumerate(floors)]
 
 
-def _problems(drill, steps, pauses_, pace_, fillers, forbidden, turns, loops) -> list[tuple[str, float, Tip]]:
-    """Every problem as (score part, points it costs, its tip)."""
+class _Problem(NamedTuple):
+    """One problem of a rep: the score part it costs, how many points, its tip, and its kind of tip."""
+
+    part: str
+    points: float
+    tip: Tip
+    kind: str
+
+
+def _problems(drill, steps, pauses_, pace_, fillers, forbidden, turns, loops) -> list[_Problem]:
+    """Every problem of the rep, each with its tip."""
     ids = [s.id for s in drill.steps]
     line = {s.id: s.line for s in drill.steps}
     named = drill.named
-    problems: list[tuple[str, float, Tip]] = []
+    problems: list[_Problem] = []
 
     def add(part: str, points: float, about: str, kind: str, step_id: str | None = None, **fields: str) -> None:
         text = _tip(drill, kind, step_id, step=named(step_id) if step_id else "", line=line.get(step_id, ""), **fields)
-        problems.append((part, points, Tip(about, text, points)))
+        problems.append(_Problem(part, points, Tip(about, text, points), kind))
 
     for s in steps:
         if s.status == Status.MISSING and not s.optional:
@@ -404,10 +412,10 @@ def _problems(drill, steps, pauses_, pace_, fillers, forbidden, turns, loops) ->
         add("flow", cost, f"pause before {named(worst.to_step)}" if not others else "pauses too long", "pause", worst.to_step,
             gap=f"{worst.gap_s:.2f} s", limit=f"{worst.max_s:g} s")
         if others:
-            part, points, tip = problems.pop()
+            part, points, tip, kind = problems.pop()
             said = tip.tip.rstrip()
             said += "" if said.endswith((".", "!", "?", "”", "\"", ")")) else "."
-            problems.append((part, points, replace(tip, tip=f"{said} Also too long: {', '.join(others)}.")))
+            problems.append(_Problem(part, points, replace(tip, tip=f"{said} Also too long: {', '.join(others)}."), kind))
     for t in turns:
         following = ids[ids.index(t.turn.after) + 1] if t.turn.after in ids[:-1] else None
         if not t.continued and following:
@@ -444,19 +452,18 @@ def _last_broken(drill: Drill, steps: Sequence[StepResult]) -> str | None:
 def _whys(drill, steps, pauses_, pace_, fillers, forbidden, problems) -> list[str]:
     """Each score part's reason, in plain words."""
     required = [s for s in steps if not s.optional]
-    said = [s for s in required if s.status != Status.MISSING]
+    heard = [s for s in required if s.status != Status.MISSING]
     skipped = [s.named for s in required if s.status == Status.MISSING]
-    steps_why = f"{len(said)} of {len(required)} steps said" + (f" (skipped: {', '.join(skipped)})" if skipped else "")
-    order_tips = [tip.about for part, _, tip in problems if part == "order"]
-    out = [about for about in order_tips if not about.endswith(" not last") and " again" not in about]  # (a loop says what it broke)
-    said = [about for about in order_tips if about not in out] + ([", ".join(out) + " out of order"] if out else [])
-    order_why = "; ".join(said) or "in order"
+    steps_why = f"{len(heard)} of {len(required)} steps said" + (f" (skipped: {', '.join(skipped)})" if skipped else "")
+    out = [p.tip.about for p in problems if p.kind == "order"]
+    broken = [p.tip.about for p in problems if p.kind in ("last", "back", "loop")]  # (each says what it broke: "payment not last")
+    order_why = "; ".join(broken + ([", ".join(out) + " out of order"] if out else [])) or "in order"
     long = [p for p in pauses_ if p.flagged and not p.too_short]
     short = [p for p in pauses_ if p.too_short]
     reasons = [f"{counted(len(long), 'pause')} too long (longest {max(p.gap_s for p in long):.2f} s, limit {long[0].max_s:g} s)"] if long else []
     reasons += [f"{counted(len(short), 'required pause')} missed"] if short else []
-    reasons += ["slow after the customer"] if any(part == "flow" and tip.about == "after the customer" for part, _, tip in problems) else []
-    reasons += ["a concern not answered"] if any(tip.about == "the customer's concern" for _, _, tip in problems) else []
+    reasons += ["slow after the customer"] if any(p.kind in ("late_reply", "late_start", "stopped") for p in problems) else []
+    reasons += ["a concern not answered"] if any(p.kind == "unanswered" for p in problems) else []
     low, high = drill.pace_wpm
     wpm = pace_.speech_wpm
     pace_why = "no speech" if wpm is None else f"{wpm:.0f} words a minute, target {low:.0f}–{high:.0f}" + (

@@ -10,6 +10,7 @@ from itertools import groupby
 import matplotlib
 
 matplotlib.use("Agg")  # no display needed, ever
+matplotlib.rcParams["text.parse_math"] = False  # names and phrases are text: "pay $5 or $10" is no formula (and "$^$" failed the page)
 warnings.filterwarnings("ignore", message="Glyph .* missing from font", category=UserWarning)  # a name in a script the font lacks: boxes, not a warning
 
 import numpy as np  # noqa: E402

@@ -64,12 +64,24 @@ def _handled_by(handler: Callable[[int, object], None]) -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = {signum: signal.signal(signum, handler) for signum in STOPPING if _ours(signum)}
+    with _held_off():  # (a signal between two of the swaps would find one handler stale)
+        previous = {signum: signal.signal(signum, handler) for signum in STOPPING if _ours(signum)}
     try:
         yield
     finally:
-        for signum, before in previous.items():
-            signal.signal(signum, before)
+        with _held_off():
+            for signum, before in previous.items():
+                signal.signal(signum, before)
+
+
+@contextmanager
+def _held_off() -> Iterator[None]:
+    """The stopping signals held back for the block (delivered after it, to the handlers then set)."""
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, STOPPING)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
 
 @contextmanager

@@ -100,21 +100,26 @@ class Unreachable(VoicedrillError):
 class _Watchdog:
     """One thread for a connection: a statement still running at its deadline has its connection
     ended (`cut`), under the same lock that `timing` and `closing` take, so a statement that ends
-    just then and a connection being closed never race it."""
+    just then and a connection being closed never race it. The deadline is worked out by the
+    watching thread from what `timing` and `hurry` noted, so a hurry from a signal handler that
+    lands in the middle of `timing` is never lost."""
 
     def __init__(self, cut: Callable[[], None]):
         self._cut = cut
         self._lock = threading.Condition()
-        self._deadline: float | None = None
-        self._most: float | None = None  # (hurry) no statement is given longer than this
+        self._started: float | None = None  # the statement under way began (None: none)
+        self._seconds = 0.0  # …and is given this long
+        self._hurried: float | None = None  # hurry was asked for then: from then on, at most `_most`
+        self._most = 0.0
         self._closed = False
         self._thread: threading.Thread | None = None
 
     @contextmanager
     def timing(self, seconds: float):
-        """A statement run inside: given up at `seconds`."""
+        """A statement run inside: given up at `seconds` (or sooner, hurried)."""
         with self._lock:
-            self._deadline = time.monotonic() + min(seconds, self._most or seconds)
+            self._seconds = seconds
+            self._started = time.monotonic()
             if self._thread is None:
                 self._thread = threading.Thread(target=self._watch, daemon=True, name="team database watchdog")
                 self._thread.start()
@@ -123,14 +128,12 @@ class _Watchdog:
             yield
         finally:
             with self._lock:
-                self._deadline = None
+                self._started = None
 
     def hurry(self, seconds: float) -> None:
         """Give the statement under way, and every later one, at most `seconds` from now."""
-        with self._lock:  # (reentrant: safe in a signal handler of the thread inside `timing`)
-            self._most = seconds
-            if self._deadline is not None:
-                self._deadline = min(self._deadline, time.monotonic() + seconds)
+        with self._lock:  # (an RLock: a signal handler of the thread inside `timing` takes it again)
+            self._hurried, self._most = time.monotonic(), seconds
             self._lock.notify()
 
     def closing(self, close: Callable[[], None]) -> None:
@@ -140,12 +143,21 @@ class _Watchdog:
             self._lock.notify()
             close()
 
+    def _due(self) -> float | None:
+        """When the statement under way is given up (None: none is)."""
+        started = self._started
+        if started is None:
+            return None
+        due = started + self._seconds
+        return due if self._hurried is None else min(due, max(started, self._hurried) + self._most)
+
     def _watch(self) -> None:
         with self._lock:
             while not self._closed:
-                left = None if self._deadline is None else self._deadline - time.monotonic()
+                due = self._due()
+                left = None if due is None else due - time.monotonic()
                 if left is not None and left <= 0:
-                    self._deadline = None
+                    self._started = None
                     self._cut()
                 else:
                     self._lock.wait(left)

@@ -194,6 +194,8 @@ class Practice:
         self.broadcast = broadcast
         self._busy = threading.Lock()
         self._checking = False  # the engine is taken by a check (else, when taken, by a run)
+        self._store: history.Store | None = None  # the history the run or check under way keeps its reps in
+        self._winding = False  # the app is stopping: every history opened from now on is hurried
         self._engine: tuple[str, Engine] | None = None  # (which drill it was built for, the engine)
         self._loading = threading.Lock()
         self.screen: WebScreen | None = None
@@ -263,8 +265,9 @@ class Practice:
         run's thread with it: a rep whose audio was over, waiting for a locked history, was lost.
         A team database that does not answer is hurried: the rep waits in a pending file."""
         self.stop()
-        if (screen := self.screen) is not None and screen.keeper.store is not None:
-            screen.keeper.store.hurry()
+        self._winding = True
+        if (store := self._store) is not None:
+            store.hurry()
         if not self._busy.acquire(timeout=timeout_s):
             return False
         self._busy.release()
@@ -274,10 +277,17 @@ class Practice:
         """The history session the run under way saves into (None: no run, or no rep saved yet)."""
         return self.screen.keeper.session.id if self.running() and self.screen is not None else None
 
+    def _opened(self) -> history.Store:
+        """The history, opened for the run or check under way (hurried if the app is stopping)."""
+        self._store = history.open_store(offline=True)
+        if self._winding:
+            self._store.hurry()
+        return self._store
+
     def _run(self, drill: Drill, reps: int, customer: bool, sources: Callable[[int], Iterable[np.ndarray]]) -> None:
         store = None
         try:
-            store = history.open_store(offline=True)
+            store = self._opened()
             engine = self.engine(drill)
             keeper = Keeper(store, history.Session.of("drill", drill, engine.name, engine.model_name, self.config.user))
             speaker = Speaker(self.config.speech)
@@ -293,6 +303,7 @@ class Practice:
         finally:
             if store is not None:
                 store.close()
+            self._store = None
             self._busy.release()
 
     def _finish(self, run: DrillRun, keeper: Keeper, drill: Drill) -> None:
@@ -324,7 +335,7 @@ class Practice:
         self._checking = True
         store = None
         try:
-            store = history.open_store(offline=True)
+            store = self._opened()
             engine = self.engine(drill)
             tracker = SilenceTracker()
             user = history.who(self.config.user)
@@ -335,6 +346,7 @@ class Practice:
         finally:
             if store is not None:
                 store.close()
+            self._store = None
             self._checking = False
             self._busy.release()
 

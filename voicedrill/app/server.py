@@ -152,7 +152,7 @@ class App:
             return self.problem(request, str(exc), 409)
         except VoicedrillError as exc:
             message = exc.plain.replace(str(path), Path(upload.filename).name) if path else exc.plain
-            return self.problem(request, message)
+            return self.problem(request, message, 403 if isinstance(exc, NotAllowed) else 400)
         return to_dict(report), saved, shown
 
     async def api_check(self, request: Request) -> Response:
