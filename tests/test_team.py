@@ -38,7 +38,7 @@ def test_rows_count_today_and_the_week_and_follow_time_to_handoff(store, drill):
     assert rows["ben"].handoff_first_s is None and rows["ben"].common_problem == "skipped email"
     assert rows["ana"].best_score >= rows["ana"].last_score
     grid, = team_grids(list(rows.values()))
-    handoff = grid.columns.index("handoff")
+    handoff = grid.columns.index("time")
     assert grid.rows[0][handoff].role == "ok" and "→" in grid.rows[0][handoff].text
     assert team_rows(reps, datetime.now().astimezone() + timedelta(days=10))[0].week == 0
 

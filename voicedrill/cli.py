@@ -209,10 +209,10 @@ def _parser() -> argparse.ArgumentParser:
     sync = commands.add_parser("sync", help="send this computer's reps to the team database (again: adds nothing)")
     sync.add_argument("--to", type=_given("the team database's address, postgresql://user@host/db"), required=True, metavar="URL", help="the team database, postgresql://user@host/db")
 
-    team = commands.add_parser("team", help="the manager's view: per person and drill, reps today and this week, scores, time to handoff")
+    team = commands.add_parser("team", help="the manager's view: per person and drill, reps today and this week, scores, time through the rep")
     _filters(team)
     team.add_argument("--html", type=HTML, default=None, help="write one self-contained page")
-    team.add_argument("--png", type=PNG, default=None, help="write a chart of score and time to handoff per person")
+    team.add_argument("--png", type=PNG, default=None, help="write a chart of score and time through the rep per person")
 
     export = commands.add_parser("export", help="one row per rep, for spreadsheets and managers")
     export.add_argument("--format", choices=("csv", "jsonl"), default=None, help="csv or jsonl (with the full report); default: by --out's name, else csv")

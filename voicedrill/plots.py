@@ -238,7 +238,7 @@ def team_figure(reps: Sequence[TeamRep]) -> Figure:
     score.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False, title_fontsize=8,
                  title=f"the {len(active)} with most reps (of {len(people)})" if len(people) > len(active) else None)
     handoff.set_ylabel("seconds")
-    handoff.set_title("time from first question through the handoff (reps with every step said)", loc="left", fontsize=9)
+    handoff.set_title("time from the first line to the last (reps with every step said; the hard close's, through the handoff)", loc="left", fontsize=9)
     handoff.set_xlabel("each person's reps, oldest first")
     handoff.xaxis.set_major_locator(MaxNLocator(integer=True))
     handoff.set_xlim(0.5, max(len(m) for m in people.values()) + 0.5)

@@ -54,7 +54,7 @@ def team_rows(reps: Sequence[TeamRep], now: datetime) -> list[TeamRow]:
 
 
 def trend(row: TeamRow) -> Cell:
-    """Time to handoff, first → newest complete rep, marked green when it came down (— : no rep said every step)."""
+    """The time from the first line to the last, first → newest complete rep, marked green when it came down (— : no rep said every step)."""
     first, last = row.handoff_first_s, row.handoff_last_s
     if first is None or last is None:
         return Cell("—")
@@ -66,7 +66,7 @@ def trend(row: TeamRow) -> Cell:
 def team_grids(rows: Sequence[TeamRow]) -> list[Grid]:
     """One table per drill (a manager reads a drill at a time; and it fits 80 columns)."""
     drills = dict.fromkeys(r.drill for r in rows)
-    columns = ("person", "today", "week", "reps", "last", "best", "handoff", "fix first")
+    columns = ("person", "today", "week", "reps", "last", "best", "time", "fix first")
     return [
         Grid(f"Team practice — {drill}", columns, tuple(
             (Cell(shown_name(r.user, 16)), Cell(str(r.today), "bad" if r.today == 0 else ""), Cell(str(r.week)), Cell(str(r.reps)),
@@ -77,5 +77,6 @@ def team_grids(rows: Sequence[TeamRow]) -> list[Grid]:
     ]
 
 
-LEGEND = ("today, week (last 7 days), reps (in the period): reps saved; last, best: scores; handoff: time from the first "
-          "question to the handoff, first → newest rep that said every step; fix first: what their reps were most often told to fix first")
+LEGEND = ("today, week (last 7 days), reps (in the period): reps saved; last, best: scores; time: from the first line to the "
+          "last (the hard close's, through the handoff), first → newest rep that said every step; fix first: what their reps were most "
+          "often told to fix first")

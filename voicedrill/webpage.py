@@ -120,6 +120,6 @@ def team_body(rows: Sequence[TeamRow], reps: Sequence[TeamRep], chart: str = "")
         return "<p>No reps saved yet (or none match).</p>"
     idle = sorted({r.user for r in rows} - {r.user for r in rows if r.today})
     line = f"<p>Not practised today: {escape(', '.join(idle))}</p>" if idle else "<p>Everyone has practised today.</p>"
-    picture = f'<p><img alt="score and time to handoff per person" src="{escape(chart)}"></p>' if chart else _image(png_bytes(team_figure(reps)), "score and time to handoff per person")
+    picture = f'<p><img alt="score and time through the rep per person" src="{escape(chart)}"></p>' if chart else _image(png_bytes(team_figure(reps)), "score and time through the rep per person")
     tables = "".join(f"<h2>{escape(grid.title)}</h2>{_table(grid)}" for grid in team_grids(rows))
     return tables + f"<p class=meta>{escape(LEGEND)}</p>" + line + picture
