@@ -342,3 +342,22 @@ def test_the_order_tip_names_each_drills_own_sequence():
     assert load_drill("soft-to-hard").sequence == "soft close, concern if needed, name, email, then payment"
     assert ("asking if it's you / asking about price / asking about the company / asking about timing in any order, staying, "
             "then setting an agenda") in load_drill("first-close-recovery").sequence
+
+
+def test_show_tips_lets_a_manager_read_every_tip_as_a_rep_will(cli):
+    """A manager edits a drill's [tips] as data, but read them only when a rep made that mistake
+    (found by a new user): `drills show --tips` fills each in with example figures, under when it is
+    given, the drill's own where it has one. A step left out is said after the required step before
+    it: soft-to-hard's name "right after concern" (an optional step) read as if the concern came first."""
+    code, out, err = cli("drills", "show", "soft-to-hard", "--tips")
+    assert code == 0, err
+    said = " ".join(out.split())
+    assert "What a rep is told (with example figures)" in said
+    assert "name left out: You left out name: say “Perfect. What's the best name for the account?” right after soft close." in said
+    assert "an answered concern, then straight on: You answered the concern, then went straight on. Soft close again first:" in said  # its own
+    assert "a pause over the limit: You paused 2.40 s before name (limit 2 s). Don't pause: momentum is everything." in said
+    assert max(map(len, out.splitlines())) <= 80
+    code, out, _ = cli("drills", "show", "micro-commitment", "--tips")
+    assert "a hesitation not answered" not in out and "What a rep is told" in out  # its next line answers a hesitation
+    code, out, _ = cli("drills", "show", "micro-commitment")
+    assert "What a rep is told" not in out

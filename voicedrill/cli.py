@@ -224,6 +224,7 @@ def _parser() -> argparse.ArgumentParser:
     drills_commands.add_parser("list", help="the drills you can practise")
     show = drills_commands.add_parser("show", help="a drill's script as a rep would read it")
     show.add_argument("drill", type=DRILL, help="drill name or .toml path")
+    show.add_argument("--tips", action="store_true", help="also every tip the drill gives, as a rep will read it (for a manager editing [tips])")
     validate = drills_commands.add_parser("validate", help="check drill files; errors name file, line and field")
     validate.add_argument("files", nargs="+", type=_given("a drill file (.toml)"), help=".toml files, or drills' names as `drills list` shows them")
 
@@ -623,14 +624,17 @@ def _export(args: argparse.Namespace, store, err: Console) -> int:
 
 def _drills(args: argparse.Namespace, err: Console) -> int:
     from .drills import find_drill, list_drills, load_drill, load_drill_file, usable
-    from .report import render_drill_list, render_script
+    from .report import render_drill_list, render_script, render_tips
 
     console = Console(highlight=False)
     if args.drills_command == "list":
         render_drill_list(list_drills(), console)
         return 0
     if args.drills_command == "show":
-        render_script(load_drill(args.drill), console)
+        drill = load_drill(args.drill)
+        render_script(drill, console)
+        if args.tips:
+            render_tips(drill, console)
         return 0
     failed = 0
     for name in args.files:

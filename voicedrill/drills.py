@@ -154,6 +154,13 @@ class Drill:
         """A step's name as a rep reads it (Step.named); an id the drill does not have, in words."""
         return next((s.named for s in self.steps if s.id == step_id), in_words(step_id))
 
+    def said_before(self, step_id: str) -> str | None:
+        """The required step said just before this one: before its group (the probes, in any
+        order), past optional steps (the concern); None for the first."""
+        step = next(s for s in self.steps if s.id == step_id)
+        start = next(i for i, s in enumerate(self.steps) if s is step or step.group and s.group == step.group)
+        return next((s.id for s in reversed(self.steps[:start]) if not s.optional), None)
+
     def pause_limits(self, from_step: str, to_step: str) -> tuple[float, float]:
         """(minimum, maximum) pause allowed between these two steps."""
         rule = next((r for r in self.pause_rules if (r.from_step, r.to_step) == (from_step, to_step)), None)

@@ -384,9 +384,8 @@ def _problems(drill, steps, pauses_, pace_, fillers, forbidden, turns, loops) ->
 
     for s in steps:
         if s.status == Status.MISSING and not s.optional:
-            step = drill.steps[ids.index(s.id)]  # a step of a group comes after the step before its group (the probes, in any order)
-            spot = next(i for i, other in enumerate(drill.steps) if other is step or step.group and other.group == step.group)
-            add("steps", COST["skipped"], s.named, "skipped", s.id, after=named(ids[spot - 1]) if spot else "the customer's first line")
+            before = drill.said_before(s.id)
+            add("steps", COST["skipped"], s.named, "skipped", s.id, after=named(before) if before else "the customer's first line")
         elif s.status == Status.REPEATED:
             add("steps", COST["repeated"], s.named, "repeated", s.id)
     late = _last_broken(drill, steps)
@@ -472,6 +471,52 @@ def _whys(drill, steps, pauses_, pace_, fillers, forbidden, problems) -> list[st
         [counted(len(fillers), "filler word")] if fillers else [])
     clean_why = ", ".join(counts) or "no words to avoid, no filler words"
     return [steps_why, order_why, ", ".join(reasons) or "no pause over the limit", pace_why, clean_why]
+
+
+def tip_examples(drill: Drill) -> list[tuple[str, str]]:
+    """Every tip this drill can give, filled in with example figures, each with when it is given:
+    what a manager editing the drill's [tips] reads before a rep does (`drills show --tips`)."""
+    steps = drill.steps
+    required = [s for s in steps if not s.optional]
+    first, second = required[0], required[min(1, len(required) - 1)]
+    low, high = drill.pace_wpm
+    limit = drill.pause_limits(first.id, second.id)[1]
+    said = {"step": second.named, "line": second.line}
+    reply = {"gap": f"{drill.max_pause_s + 1.4:.1f} s", "limit": f"{drill.max_pause_s:g} s", **said}
+    hesitation = drill.customer.hesitations[0] if drill.customer.hesitations else "Can I think about it?"
+    examples = [(f"{s.named} left out", "skipped", s.id, {"step": s.named, "line": s.line, "after": drill.named(before) if before else
+                 "the customer's first line"}) for s in required for before in [drill.said_before(s.id)]]
+    examples += [
+        ("a line said twice", "repeated", second.id, said),
+        *([(f"{drill.named(drill.last[0])} said before the other steps", "last", drill.last[0],
+            {"step": drill.named(drill.last[0]), "line": drill.steps[[s.id for s in steps].index(drill.last[0])].line})] if drill.last else []),
+        ("a step out of order", "order", second.id, {**said, "sequence": drill.sequence}),
+        *([("a step said again once a later one was said", "back", first.id, {"step": first.named, "line": first.line, "after": second.named}),
+           ("an answered concern, then straight on", "loop", first.id, {"step": first.named, "line": first.line, "after": "the concern"})]
+          if any(s.repeat for s in steps) else []),
+        ("a pause over the limit", "pause", second.id, {**said, "gap": f"{limit + 0.4:.2f} s", "limit": f"{limit:g} s"}),
+        *[(f"a pause the drill asks for, cut short before {drill.named(r.to_step)}", "required_pause", r.to_step,
+           {"step": drill.named(r.to_step), "line": next(s.line for s in steps if s.id == r.to_step), "limit": f"{r.min_s:g} s"})
+          for r in drill.pause_rules if r.min_s],
+        *([("a phrase to avoid", "forbidden", None, {"phrase": drill.forbidden[0]})] if drill.forbidden else []),
+        *([("filler words", "filler", None, {"phrase": ", ".join(drill.fillers[:2])})] if drill.fillers else []),
+        ("too slow", "slow", None, {"wpm": f"{low - 20:.0f}", "low": f"{low:.0f}", "high": f"{high:.0f}"}),
+        ("too fast", "fast", None, {"wpm": f"{high + 20:.0f}", "low": f"{low:.0f}", "high": f"{high:.0f}"}),
+    ]
+    if drill.has_customer:
+        examples += [
+            ("slow to start after the customer's first line", "late_start", first.id, {**reply, "phrase": drill.customer.cue or "Okay.", "step": first.named, "line": first.line}),
+            ("slow to answer the customer", "late_reply", second.id, {**reply, "phrase": hesitation}),
+            ("the sequence stopped after the customer hesitated", "stopped", second.id, {**said, "phrase": hesitation}),
+            *([] if drill.customer.next_step_answers else [("a hesitation not answered", "unanswered", second.id, {**said, "phrase": hesitation})]),
+        ]
+    examples += [
+        ("a clean rep", "clean", None, {}),
+        ("a clean rep at the top of the pace band", "clean_top", None, {"wpm": f"{high:.0f}", "low": f"{low:.0f}", "high": f"{high:.0f}"}),
+        ("little of what was said is like the drill's lines", "unlike", None, {"line": first.line}),
+        ("nothing of the drill heard", "nothing", None, {}),
+    ]
+    return [(when, _tip(drill, kind, step_id, **fields)) for when, kind, step_id, fields in examples]
 
 
 def _tip(drill: Drill, kind: str, step_id: str | None = None, **fields: str) -> str:

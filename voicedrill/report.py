@@ -20,6 +20,7 @@ from .data import (Coaching, counted, CustomerTurn, Mark, Pace, Pause, RepReport
                    TurnResult, Word)
 from .drills import Drill, Order, listed_problem
 from .errors import VoicedrillError
+from .metrics import tip_examples
 from .targets import FORMERLY, UNJUDGED, WHAT, figure, named
 
 def _t(value: float | None, digits: int = 2) -> float | None:
@@ -477,6 +478,17 @@ def render_script(drill: Drill, console: Console) -> None:
     console.print(Text("Rules: " + "; ".join(drill_rules(drill)) + "."))
     if drill.forbidden:
         console.print(Text("Never say: " + ", ".join(f"“{p}”" for p in drill.forbidden)))
+
+
+def render_tips(drill: Drill, console: Console) -> None:
+    """Every tip the drill gives, as a rep will read it (example figures filled in), each under
+    when it is given: the drill's own [tips] and steps' tips, else voicedrill's."""
+    console.print(Text("What a rep is told (with example figures), from the drill's [tips] or voicedrill's own:", style="bold"))
+    tips = Table.grid(padding=(0, 1))  # a wrapped tip keeps its indent
+    tips.add_column()
+    for when, tip in tip_examples(drill):
+        tips.add_row(Text.assemble((f"{when}:", "yellow"), "\n", tip))
+    console.print(tips)
 
 
 def rep_row(report: RepReport) -> dict:
