@@ -586,3 +586,21 @@ def test_a_reply_begins_at_one_short_filler_run_into_it(drill, said, started):
     from voicedrill.metrics import reply_start
 
     assert reply_start([Word(w, a, b) for w, a, b in said], 1.0, drill) == started
+
+
+def test_a_reps_time_leaves_out_the_customers_lines(drill):
+    """The team view showed a rep with the customer answering as twice as slow as the same rep
+    alone (found by a new user): the rep's time, as its pace, leaves the customer's lines out."""
+    from voicedrill.data import CustomerTurn, TurnKind
+
+    said = lines(drill, *ALL)
+    alone = analyse(timeline(said[0], 0.7, *[part for line in said[1:] for part in (0.4, line)]), drill, "fake", 60.0)
+    words = timeline(said[0], 3.0, *[part for line in said[1:] for part in (0.4, line)])
+    end = words[len(said[0].split()) - 1].end
+    answer = CustomerTurn(TurnKind.ANSWER, "name", "Jordan Miller.", round(end + 0.3, 3), round(end + 2.6, 3))
+    answered = analyse(words, drill, "fake", 60.0, turns=[answer])
+    assert answered.duration_s == pytest.approx(words[-1].end - words[0].start - 2.3, abs=0.01)
+    assert answered.duration_s == pytest.approx(alone.duration_s, abs=0.01) and answered.pace.speech_wpm == pytest.approx(60 * len(words) / answered.duration_s, rel=0.01)
+    # its timeline's arrow drew the reply's time across the customer's whole answer: the pause sits after their line
+    pause = answered.pauses[0]
+    assert (pause.start, pause.end) == (answer.end, pytest.approx(answer.end + pause.gap_s)) and pause.gap_s < 1.0

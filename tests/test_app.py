@@ -125,7 +125,7 @@ def test_a_run_ticks_steps_in_order_scores_each_rep_and_lists_them(server, page,
     page.click("[data-action=stop]")  # rep 3 has begun: stopped before its handoff, it is not scored; no rep 4 starts
     page.wait_for_function("document.querySelector('[data-action=start]').disabled === false", timeout=60000)
     wait_idle(app)
-    assert page.inner_text("#summary") == "2 reps saved to your progress. Rep 3 was stopped before its last step (handoff), so it was not scored or saved."
+    assert page.inner_text("#summary") == "2 reps saved to your progress. The last rep was stopped before its last step (handoff), so it was not scored or saved."
     assert page.inner_text("main").count("First rep ") == 1  # under the run's table, not again below it (found by a new user)
     # the unscored rep 3's ticks and words go: the script shows rep 2's verdicts, beside its scorecard (found by a new user)
     assert page.eval_on_selector_all("[data-step]", "els => els.map(e => e.dataset.state)") == ["ok"] * len(drill.steps)
@@ -625,6 +625,29 @@ def test_after_the_run_the_script_keeps_the_verdicts(server, page, drill):
     states = page.eval_on_selector_all("[data-step]", "els => els.map(e => e.dataset.state)")
     assert states == ["ok"] * len(drill.steps)
     assert page.is_enabled("input[name=customer]")  # the hard close has customer lines
+
+
+def test_an_optional_step_not_needed_is_not_struck_out_after_a_clean_rep(server, page, drill):
+    """soft-to-hard's concern, said only when the customer hesitates, was struck through in red
+    with ✗ after a rep that scored 100, whose scorecard said "not needed"; live it was numbered
+    as a step to say (found by a new user)."""
+    from voicedrill.drills import user_drills_dir
+
+    app, base = server
+    folder = user_drills_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    shipped = (Path(__file__).parents[1] / "drills" / "hard-close.toml").read_text()
+    concern = '[[steps]]\nid = "concern"\nline = "I understand. Here is how we handle that."\nkeywords = ["understand"]\noptional = true\n\n'
+    (folder / "close-with-concern.toml").write_text(shipped.replace('name = "hard-close"', 'name = "close-with-concern"')
+                                                   .replace('[[steps]]\nid = "phone"', concern + '[[steps]]\nid = "phone"', 1))
+    page.goto(base + "/?drill=close-with-concern")
+    assert page.inner_text("[data-step=concern]").endswith("(if needed)")
+    page.click("[data-action=start]")
+    page.wait_for_function("document.querySelector('[data-action=start]').disabled === false && document.querySelector('#summary').textContent", timeout=60000)
+    states = dict(zip(page.eval_on_selector_all("[data-step]", "els => els.map(e => e.dataset.step)"),
+                      page.eval_on_selector_all("[data-step]", "els => els.map(e => e.dataset.state)")))
+    assert states == {s.id: "ok" for s in drill.steps} | {"concern": "not_needed"}, states
+    assert "not needed" in page.inner_text("#scorecard")
 
 
 def test_a_history_that_cannot_be_read_is_said_on_the_page(client, tmp_path, monkeypatch):

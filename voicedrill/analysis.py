@@ -50,7 +50,7 @@ def analyse(
         order_notes=alignment.order_notes,
         pauses=pauses,
         pace=pace,
-        duration_s=round(words[-1].end - words[0].start, 3) if words else None,
+        duration_s=None if (span := metrics.spoken_span(words, turns)) is None else round(span, 3),
         fillers=fillers,
         forbidden=forbidden,
         extra=metrics.extra_speech(words, alignment),

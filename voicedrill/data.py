@@ -83,6 +83,12 @@ class StepResult:
         """The step's name as the rep reads it."""
         return self.title or in_words(self.id)
 
+    @property
+    def verdict(self) -> str:
+        """The step's verdict as every view shows it: its status, but an optional step left out was
+        "not_needed", not "missing" (struck through in red on a rep that scored 100)."""
+        return "not_needed" if self.optional and self.status == Status.MISSING else str(self.status)
+
 
 def in_words(step_id: str) -> str:
     """A step's id as words, its name where the drill gives it no title: "next-step" as "next step"."""
@@ -102,8 +108,8 @@ class Pause:
     to_step: str
     gap_s: float
     flagged: bool  # outside [min_s, max_s]
-    start: float  # where it sits: the end of the one step's saying
-    end: float  # and the start of the next
+    start: float  # where it sits: the end of the one step's saying (with the customer's line between, its end)
+    end: float  # and the start of the next (…the rep's reply)
     min_s: float = 0.0  # above 0: a pause is required here
     max_s: float = 1.0
 

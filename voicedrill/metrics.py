@@ -26,14 +26,22 @@ def words_per_minute(count: int, seconds: float) -> float | None:
     return round(count * 60.0 / seconds, 1) if seconds >= MIN_SPAN_S and count else None
 
 
+def spoken_span(words: Sequence[Word], turns: Sequence[CustomerTurn] = ()) -> float | None:
+    """The rep's time, from the first word to the last, the customer's lines left out (a rep with
+    the customer answering was twice as "slow" on the team view as one without)."""
+    if not words:
+        return None
+    first, last = words[0].start, words[-1].end
+    return last - first - sum(max(0.0, min(t.end, last) - max(t.start, first)) for t in turns)
+
+
 def pace(words: Sequence[Word], turns: Sequence[CustomerTurn] = ()) -> Pace:
     """Speech rate over the spoken span (the customer's lines left out), and articulation rate
     with silent pauses removed."""
-    if not words:
+    span = spoken_span(words, turns)
+    if span is None:
         return Pace(None, None)
     first, last = words[0].start, words[-1].end
-    customer = sum(max(0.0, min(t.end, last) - max(t.start, first)) for t in turns)
-    span = last - first - customer
     silent = sum(
         gap for a, b in zip(words, words[1:]) if (gap := b.start - a.end) >= SILENT_PAUSE_S
     )
@@ -166,14 +174,14 @@ def pauses(
     for a, b in zip(hits, hits[1:]):
         end, start = words[a.last].end, words[b.first].start
         turn = next((t for t in reversed(turns) if end - EDGE_S <= t.start and t.end <= start + EDGE_S), None)
-        if turn is not None:  # the rep's response time: from the customer's last word to the rep's first
+        if turn is not None:  # the rep's response time: from the customer's last word to the rep's first (where it sits)
             back = reply_start(words[a.last + 1 : b.first + 1], turn.end, drill)
             back = start if back is None else back
-            gap = max(0.0, back - turn.end)
+            gap, sits = max(0.0, back - turn.end), (turn.end, max(turn.end, back))
         else:
-            gap = pause_between(end, start, quiet, words[a.last + 1 : b.first], drill, hushes)
+            gap, sits = pause_between(end, start, quiet, words[a.last + 1 : b.first], drill, hushes), (end, start)
         low, high = drill.pause_limits(a.key, b.key)
-        result.append(Pause(a.key, b.key, round(gap, 3), not low <= shown_gap(gap) <= high, end, start, low, high))
+        result.append(Pause(a.key, b.key, round(gap, 3), not low <= shown_gap(gap) <= high, *sits, low, high))
     return tuple(result)
 
 

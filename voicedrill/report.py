@@ -234,7 +234,7 @@ class Grid:
 def _status_cell(step: StepResult) -> Cell:
     """A step's verdict in words: an optional step left out was not needed, not "skipped" in red
     on a rep that scored 100 (found by a new user)."""
-    if step.status == Status.MISSING and step.optional:
+    if step.verdict == "not_needed":
         return Cell("not needed")
     if step.loop:  # the first soft close was where it belongs: what broke the loop was later
         return Cell(step.loop, step.status)
@@ -367,7 +367,7 @@ def fact_lines(report: RepReport, mark: Callable[[str, str], str]) -> list[str]:
         plain("In order: ") + (mark("yes", "ok") if report.order_ok else mark("; ".join(report.order_notes), "warn")),
         plain(
             f"Speaking pace: {pace.speech_wpm or 0:.0f} words a minute, {fmt_seconds(report.duration_s)} from the first"
-            f" word to the last ({report.audio_s:.1f}s recorded)"
+            f" word to the last{', the customer left out' if report.turns else ''} ({report.audio_s:.1f}s recorded)"
         ),
     ]
     if report.forbidden:

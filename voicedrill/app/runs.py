@@ -150,7 +150,7 @@ class WebScreen:
         so_far = [replace(rep, id=k.rep_id or 0) for rep, k in self.shown]  # 0: still waiting
         self.broadcast.publish({
             "type": "scorecard", "rep": number, "id": kept.rep_id, "score": report.score, "saved": kept.where,
-            "problems": kept.problems, "notes": kept.notes, "steps": {s.id: str(s.status) for s in report.steps},
+            "problems": kept.problems, "notes": kept.notes, "steps": {s.id: s.verdict for s in report.steps},
             "html": rep_section(shown), "run_html": run_table(so_far) if self.reps > 1 else "",
         })
 
@@ -243,7 +243,7 @@ class Practice:
             self._stopping = threading.Event()
             self.screen = None
             self.broadcast.publish({"type": "run_start", "drill": drill.name, "reps": reps, "customer": customer,
-                                    "steps": [{"id": s.id, "title": s.named, "line": s.line} for s in drill.steps]})
+                                    "steps": [{"id": s.id, "title": s.named, "line": s.line, "optional": s.optional} for s in drill.steps]})
             self.thread = threading.Thread(target=self._run, args=(drill, reps, customer, sources), daemon=True, name="practice")
             self.thread.start()
         except BaseException:
@@ -309,9 +309,9 @@ class Practice:
     def _finish(self, run: DrillRun, keeper: Keeper, drill: Drill) -> None:
         count = len(run.saved)
         saved = saved_line(run, keeper) if run.pending else f"{counted(count, 'rep')} saved to your progress" if count else ""
-        if run.dropped:  # (the drill's last step: soft-to-hard has no handoff)
+        if run.dropped:  # (not numbered: the run's table numbers reps as the history does; the drill's last step: soft-to-hard has no handoff)
             last = [s.named for s in drill.steps if not s.optional][-1]
-            saved = " ".join([saved.rstrip(".") + "." if saved else "", f"Rep {run.dropped} was stopped before its last step ({last}), so it was not scored or saved."]).strip()
+            saved = " ".join([saved.rstrip(".") + "." if saved else "", f"The last rep was stopped before its last step ({last}), so it was not scored or saved."]).strip()
         self.broadcast.publish({
             "type": "run_end", "saved": saved,  # (the run's first → last line is under its table, run_html)
             "error": run.error.plain if run.error else None,

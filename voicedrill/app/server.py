@@ -76,7 +76,7 @@ class App:
         sources = [("file", named if len(names) < 60 else f"the {len(self.config.inputs)} recordings the app was started with, in turn")] if self.config.inputs else []
         sources += [(str(i), f"microphone: {name}") for i, name in await run_in_threadpool(input_devices)]
         steps = {d.name: {"title": d.title, "customer": d.has_customer,
-                          "steps": [{"id": s.id, "title": s.named, "line": s.line} for s in d.steps]} for d in drills}
+                          "steps": [{"id": s.id, "title": s.named, "line": s.line, "optional": s.optional} for s in d.steps]} for d in drills}
         return self.page(request, "practice.html", drills=drills, chosen=chosen, sources=sources, steps=steps,
                          running=self.practice.running())
 

@@ -19,6 +19,12 @@ function showScript(steps) {
     id.className = "id";
     id.textContent = step.title;
     item.append(id, step.line);
+    if (step.optional) {  // said only when it is needed (the concern, when they hesitate)
+      const note = document.createElement("small");
+      note.className = "note";
+      note.textContent = " (if needed)";
+      item.append(note);
+    }
     return item;
   }));
 }
