@@ -451,6 +451,21 @@ def test_stream_ending_mid_speech_on_a_frame_edge(sphinx):
     assert [w.text for w in recognizer.finish()]
 
 
+def test_a_stop_just_after_an_utterance_ended_closes_cleanly(sphinx):
+    """Ctrl-C landing just after the decoder's utterance ended, before that was noted: closing
+    ended it again, and check printed pocketsphinx's "Failed to stop utterance processing" as a
+    traceback, 1 stop in 8 (found by a fault attack)."""
+    recognizer = sphinx.recognizer()
+    recognizer.accept(to_pcm16(speak("And what's a good phone number for you?")))
+    assert recognizer._in_utt
+    recognizer._decoder.end_utt()  # (where the stop lands: the utterance over, not yet noted)
+    recognizer.close()
+    assert recognizer.closed
+    recognizer = sphinx.recognizer()  # the shared decoder is fit for the next rep
+    recognizer.accept(to_pcm16(speak("And what's a good phone number for you?")))
+    assert [w.text for w in recognizer.finish()]
+
+
 @pytest.mark.parametrize("pause, wpm", [(0.3, 170), (0.7, 170), (1.3, 170), (1.2, 220)])
 def test_a_bare_line_is_heard_again_where_it_belongs(drill, sphinx, folder, pause, wpm):
     """`voicedrill synth`'s rep says the script's own lines: the bare "Email?" comes back as "he",

@@ -89,6 +89,9 @@ def test_a_drill_by_path(tmp_path):
         (GOOD.replace('id = "one"', 'id = "one"\ntitle = "' + "a" * 31 + '"'), ":6: step 1, title: 31 characters: a step's title heads a column, so it has at most 30"),
         (GOOD.replace('id = "two"', 'id = "two"\ntitle = "one"'), ":9: step 2, title: two would be shown as 'one', as one is: give each step its own title"),
         (GOOD.replace('id = "one"', 'id = "one"\ntitle = "  "'), ":6: step 1, title: is empty: leave the line out to show the step's id"),
+        (GOOD.replace('id = "one"', 'id = "one"\ntitle = "\u200b"'), ":6: step 1, title: is empty: leave the line out to show the step's id"),
+        # said where the title is written, whichever step has it; "Two" and "two" read as one name (found by a fault attack)
+        (GOOD.replace('id = "one"', 'id = "one"\ntitle = "Two"'), ":6: step 1, title: two would be shown as 'two', as one is: give each step its own title"),
     ],
 )
 def test_broken_drills_say_where(tmp_path, text, expected):

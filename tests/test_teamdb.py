@@ -237,8 +237,11 @@ def test_a_hurried_store_gives_up_a_statement_under_way_and_the_next_in_seconds(
         time.sleep(1.0)
         asked = time.monotonic()
         store.hurry()
+        time.sleep(1.5)
+        store.hurry()  # Ctrl-C pressed again put the stop off 2 s each time (found by a fault attack): the first ask counts
         with pytest.raises(VoicedrillError, match="cannot be reached"):
             reading.result(timeout=30)
+        assert time.monotonic() - asked < 3.2
     waiting = store.save_rep(Session.of("drill", drill, "fake", "none", "ana"), 1, sample_report(drill), "mic")
     assert waiting.rep is None and waiting.pending.is_file()
     assert time.monotonic() - asked < 8
@@ -268,7 +271,7 @@ def test_ctrl_c_while_a_silent_server_reads_a_checks_targets_stops_in_seconds(po
         out, err = run.communicate(timeout=40)
     finally:
         run.kill()
-    assert time.monotonic() - asked < 15, err
+    assert time.monotonic() - asked < 4.5, err  # (2 s given the read, and no new connection asked for)
     assert run.returncode == 130 and "Score " in out and "cannot be reached" in err, (out, err)
     relay.quiet.clear()
     back = PgStore(relay.url(url))  # the rep that waited goes in
@@ -529,6 +532,33 @@ def test_the_app_refuses_a_delete_the_role_may_not_do_with_403(postgres, drill, 
     refused = client.post("/rep/1/delete", follow_redirects=False)
     assert refused.status_code == 403 and "your database role may not do this" in refused.text and "ask your manager" in refused.text
     assert client.get("/rep/1").status_code == 200  # still there
+
+
+def test_a_page_waiting_on_a_silent_server_is_answered_in_words_as_the_app_stops(postgres, relay, monkeypatch):
+    """Stopping the app while a page read a team server that stopped answering cut the page after
+    the server's graceful second: an HTTP 500 and a 45-line traceback (found by a fault attack).
+    Its history is hurried: the page says the server cannot be reached."""
+    import asyncio
+
+    from starlette.testclient import TestClient
+
+    from voicedrill.app.runs import AppConfig
+    from voicedrill.app.server import App, asgi
+
+    url = postgres.new_database()
+    PgStore(url).close()
+    monkeypatch.setenv("VOICEDRILL_DB", relay.url(url))
+    app = App(AppConfig([], speech=False))
+    client = TestClient(asgi(app), base_url="http://127.0.0.1:8000")
+    relay.trap = b"FROM reps r JOIN sessions s"  # the page's read goes unanswered
+    with ThreadPoolExecutor(1) as pool:
+        page = pool.submit(client.get, "/history")
+        assert relay.held.wait(30)
+        started = time.monotonic()
+        asyncio.run(app.wind_down_pages(5.0))
+        answer = page.result(timeout=30)
+    assert time.monotonic() - started < 4
+    assert answer.status_code == 503 and "cannot be reached" in answer.text and "Traceback" not in answer.text
 
 
 def test_a_role_that_may_only_read_is_told_before_any_work(postgres, drill, cli, make_rep):

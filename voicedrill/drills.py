@@ -504,11 +504,14 @@ class _Validator:
             self.note("steps", f"{len(raw)} steps: a drill is said in one go, so it has at most {MAX_STEPS}; split it into several drills")
             return ()
         steps: list[Step] = []
+        shown: dict[str, int] = {}  # a step's name as shown (in any case) → its entry
         for i, entry in enumerate(raw):
             if (step := self.step(f"steps[{i}]", entry, set(_written(raw[:i])))) is not None:  # (a duplicate of a step with a mistake too)
-                if (twin := next((s for s in steps if s.named == step.named), None)) is not None:
-                    self.note(f"steps[{i}].title", f"{step.id} would be shown as {step.named!r}, as {twin.id} is: give each step its own title")
+                if (twin := shown.get(step.named.casefold())) is not None:  # said at the title written, this one's or the other's
+                    where = i if step.title else twin
+                    self.note(f"steps[{where}].title", f"{step.id} would be shown as {step.named!r}, as {raw[twin]['id']} is: give each step its own title")
                     continue
+                shown[step.named.casefold()] = i
                 steps.append(step)
         groups = [(i, e["group"].strip()) for i, e in enumerate(raw) if isinstance(e, dict) and isinstance(e.get("group"), str) and e["group"].strip()]
         for group in dict.fromkeys(g for _, g in groups):  # as written: a step left out for a mistake of its own still holds its place
@@ -551,7 +554,7 @@ class _Validator:
     def step_title(self, entry: dict, where: str) -> str:
         """A step's `title`: short, as it heads a column of the scorecard."""
         title = " ".join(self.text(entry, "title", where=where).split())
-        if "title" in entry and not title:
+        if "title" in entry and all(unicodedata.category(c) in ("Cf", "Zs", "Cc") for c in title):  # (a zero-width space shows nothing)
             raise self.fail(f"{where}.title", "is empty: leave the line out to show the step's id")
         if len(title) > MAX_TITLE:
             raise self.fail(f"{where}.title", f"{len(title)} characters: a step's title heads a column, so it has at most {MAX_TITLE}")

@@ -163,7 +163,10 @@ class SphinxRecognizer:
     def close(self) -> None:
         """Give the shared decoder back; a rep cut off mid-utterance (Ctrl-C, a vanished microphone) ends here."""
         if self._in_utt:
-            self._decoder.end_utt()
+            try:
+                self._decoder.end_utt()
+            except RuntimeError:  # ended already: a stop landed just after end_utt returned, before it was noted
+                pass
             self._in_utt = False
         self._utt = None
         self.closed = True

@@ -131,10 +131,11 @@ class _Watchdog:
                 self._started = None
 
     def hurry(self, seconds: float) -> None:
-        """Give the statement under way, and every later one, at most `seconds` from now."""
+        """Give the statement under way, and every later one, at most `seconds` from the first time asked."""
         with self._lock:  # (an RLock: a signal handler of the thread inside `timing` takes it again)
-            self._hurried, self._most = time.monotonic(), seconds
-            self._lock.notify()
+            if self._hurried is None:  # (the first ask counts: Ctrl-C pressed again put the stop off 2 s each time)
+                self._hurried, self._most = time.monotonic(), seconds
+                self._lock.notify()
 
     def closing(self, close: Callable[[], None]) -> None:
         """Stop watching, and `close` the connection, never beside a cut."""
@@ -321,7 +322,7 @@ class PgStore(Store):
 
         if self._connected:
             return True
-        if time.monotonic() - self._asked < RETRY_S:
+        if self._hurried or time.monotonic() - self._asked < RETRY_S:  # (stopping: a reconnect took 2 to 5 s more)
             return False
         try:
             self._connect(timeout_s=2)
@@ -357,6 +358,8 @@ class PgStore(Store):
     def _begin(self) -> _Connection:
         """BEGIN holding voicedrill's advisory write lock (waiting at most the busy timeout)."""
         if not self._connected:
+            if self._hurried:  # stopping: the rep waits rather than a new connection to a server that went quiet
+                raise Unreachable(f"team database {self.path} was not asked again, as voicedrill was stopping")
             self._connect()  # the server came back
         self.db.execute("BEGIN")
         self.db.execute(f"SET LOCAL lock_timeout = '{int(self.timeout_s * 1000)}ms'")

@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from ..drills import load_drill
 from ..errors import VoicedrillError
+from ..teamdb import HURRY_S
 from .runs import AppConfig
 
 
@@ -44,6 +45,7 @@ def serve(config: AppConfig, host: str, port: int, browser: bool, say: Callable[
                 if not await asyncio.to_thread(app.practice.wind_down, WIND_DOWN_S):
                     say(f"voicedrill app: the rep under way was not kept within {WIND_DOWN_S:g} s")
             app.practice.broadcast.close()
+            await app.wind_down_pages(HURRY_S + 1.0)
             await super().shutdown(sockets)
 
     server = Server(uvicorn.Config(asgi(app, host, bound), log_level="warning", lifespan="off", timeout_graceful_shutdown=1))

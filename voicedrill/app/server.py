@@ -11,6 +11,9 @@ import json
 import os
 import re
 import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote
@@ -52,6 +55,8 @@ class App:
     def __init__(self, config: AppConfig):
         self.practice = Practice(config, Broadcast())
         self.config = config
+        self._pages: set[history.Store] = set()  # histories open for a page's read or delete
+        self._stopping = False
         self.templates = Jinja2Templates(directory=HERE / "templates")
         self.templates.env.globals["report_style"] = REPORT_STYLE
         self.templates.env.globals["counted"] = counted
@@ -175,13 +180,33 @@ class App:
 
     # progress -------------------------------------------------------------------------------
 
+    @contextmanager
+    def _history(self, **options) -> Iterator[history.Store]:
+        """The history, opened for one page's read or delete (hurried if the app is stopping)."""
+        store = history.open_store(**options)
+        self._pages.add(store)
+        try:
+            if self._stopping:
+                store.hurry()
+            yield store
+        finally:
+            self._pages.discard(store)
+            store.close()
+
+    async def wind_down_pages(self, timeout_s: float) -> None:
+        """The app is stopping: a page waiting on a team server that went quiet is answered in
+        words within `timeout_s` (it was cut by the server's stop, with a traceback, after 1 s)."""
+        self._stopping = True
+        for store in list(self._pages):
+            store.hurry()
+        deadline = time.monotonic() + timeout_s
+        while self._pages and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+
     def _read(self, what: str, **which) -> list:
         """`reps` or `team_reps` from the history, opened for this read only."""
-        store = history.open_store(write=False, create=False)
-        try:
+        with self._history(write=False, create=False) as store:
             return getattr(store, what)(**which)
-        finally:
-            store.close()
 
     @staticmethod
     def _whose(request: Request, people: set[str], me: str) -> str | None:
@@ -253,11 +278,8 @@ class App:
             return self.page(request, "delete.html", kind=kind, number=number, reps=reps, title=title(reps))
 
         def gone() -> int:
-            store = history.open_store()
-            try:
+            with self._history() as store:
                 return store.delete(**{kind: number})
-            finally:
-                store.close()
 
         await run_in_threadpool(gone)
         return RedirectResponse("/history", status_code=303)
