@@ -111,6 +111,7 @@ class _Watchdog:
         self._seconds = 0.0  # …and is given this long
         self._hurried: float | None = None  # hurry was asked for then: from then on, at most `_most`
         self._most = 0.0
+        self.waited: float | None = None  # how long the statement it last gave up had gone unanswered
         self._closed = False
         self._thread: threading.Thread | None = None
 
@@ -158,7 +159,7 @@ class _Watchdog:
                 due = self._due()
                 left = None if due is None else due - time.monotonic()
                 if left is not None and left <= 0:
-                    self._started = None
+                    self.waited, self._started = time.monotonic() - self._started, None
                     self._cut()
                 else:
                     self._lock.wait(left)
@@ -402,7 +403,9 @@ class _Translate:
             raise VoicedrillError(f"{where} is busy (waited {self.store.timeout_s:g} s); try again", "--no-save") from None
         if isinstance(exc, psycopg.OperationalError) and unreachable(exc):
             self.store._away = True
-            raise Unreachable(f"{where} cannot be reached ({message})") from None
+            waited = self.store.db.watchdog.waited if self.store.db is not None else None
+            said = f"it did not answer for {waited:.0f} s" if waited is not None else message  # (given up by us: psycopg says "closed unexpectedly")
+            raise Unreachable(f"{where} cannot be reached ({said})") from None
         raise VoicedrillError(f"{where}: {message}") from None
 
 
