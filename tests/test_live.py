@@ -81,6 +81,30 @@ def test_payment_said_early_is_marked_live_as_on_the_scorecard(drill, sphinx, pi
     assert late == {"payment"} and {e.step for e in steps_of(events) if e.out_of_order} <= late
 
 
+@pytest.mark.parametrize("case", ["swap", "skip"])
+def test_payment_said_before_the_notes_waits_live_for_them_and_is_never_ticked_green(drill, sphinx, pieces, make_rep, case):
+    """Payment said before the notes showed a green tick for 3 s, until the notes came and made it
+    out of order (found by a new user). Until then it is undecided: out of order if the notes come
+    after it, in order if they were skipped; so it waits, saying why, and is never a green tick."""
+    recipe = list(pieces)
+    recipe[4], recipe[5] = recipe[5], recipe[4]
+    if case == "skip":
+        recipe = [p for p in recipe if p.label != "notes"]
+    path, _ = make_rep(recipe, f"payment-before-notes-{case}")
+    shown = []
+
+    def watch(state, new):
+        if "payment" in state.heard:
+            shown.append(("notes" in state.heard, "payment" in state.early, "payment" in state.out_of_order, state.early_note()))
+
+    report = run_rep(LiveRep(drill, sphinx), FileSource(path), watch)
+    waiting = [s for s in shown if not s[0]]
+    assert waiting and all(early and not late and note == "said before notes: out of order if it comes after it" for _, early, late, note in waiting)
+    assert all(late and not early for notes, early, late, _ in shown if notes)  # the notes came: out of order, as on the scorecard
+    statuses = {s.id: s.status for s in report.steps}
+    assert (statuses["payment"], statuses["notes"]) == (("out_of_order", "ok") if case == "swap" else ("ok", "missing"))
+
+
 @pytest.fixture(scope="module")
 def paced_rep(drill, make_rep):
     """Gaps of 0.7 s (under the 1 s limit) and one hesitation of 1.6 s before payment."""

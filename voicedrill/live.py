@@ -25,7 +25,7 @@ from .asr import Engine
 from .audio import FRAME_S, RATE, SilenceTracker, clip_blocks
 from .data import CustomerTurn, Hit, RepReport, TurnKind, Word
 from .decoding import DecoderGone, Decoding, Heard, InlineDecoding, Twin
-from .drills import Drill
+from .drills import Drill, Step
 from .metrics import any_clear, pause_between, reply_start, shown_gap
 from .second_look import RUN_GAP_S, step_looked_for
 
@@ -138,6 +138,27 @@ class LiveState:
         step = next(s for s in self.drill.steps if s.id == self.last_step)
         marked = [marked_line(phrase, self.last_step_heard) for phrase in step.phrases]  # the wording they used: a variant is as good
         return max(marked, key=lambda words: sum(caught for _, caught in words))
+
+    @property
+    def early(self) -> frozenset[str]:
+        """Steps kept last (payment) heard in order so far, but before a required step the drill puts
+        ahead of them is: out of order if that step comes after, in order if it was skipped, so not
+        yet ticked (a green tick turned to "out of order" 3 s later, when the notes came)."""
+        return frozenset(s for s in self.drill.last if s in self.heard and s not in self.out_of_order and self._ahead(s))
+
+    def early_note(self) -> str:
+        """What the early steps wait on, in words ("" if none): "said before notes: out of order if
+        it comes after it"."""
+        if not (early := self.early):
+            return ""
+        ahead = self._ahead(min(early, key=self.drill.order_rank))
+        return f"said before {', '.join(s.named for s in ahead)}: out of order if {'they come' if len(ahead) > 1 else 'it comes'} after it"
+
+    def _ahead(self, step_id: str) -> list[Step]:
+        """The required steps the drill puts before `step_id` that are not heard yet (steps kept last aside)."""
+        rank = self.drill.order_rank(step_id)
+        return [s for s in self.drill.steps if not s.optional and s.id not in self.heard and s.id not in self.drill.last
+                and self.drill.order_rank(s.id) < rank]
 
     def current_step(self, required: bool = False) -> str | None:
         """The step the rep should say next (with `required`, the next they may not leave out):

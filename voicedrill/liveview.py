@@ -46,16 +46,19 @@ def panel(state: LiveState, title: str) -> Group:
     """The live screen for the current state."""
     script = Table.grid(padding=(0, 1))
     current = state.current_step(required=True)  # (an optional step, the concern, is said only when they hesitate)
+    early, note = state.early, state.early_note()
     for step in state.drill.steps:
         if step.id in state.out_of_order:
             mark, style = "✗", "bold yellow"
+        elif step.id in early:  # (out of order if the step still unheard comes after it)
+            mark, style = "?", "yellow"
         elif step.id in state.heard:
             mark, style = "✓", "green"
         elif step.id == current:
             mark, style = "▶", "bold reverse"
         else:
             mark, style = " ", "dim"
-        script.add_row(Text(mark, style=style), Text(step.named, style=style), Text(step.line, style=style))
+        script.add_row(Text(mark, style=style), Text(step.named, style=style), Text(step.line + (f" ({note})" if step.id in early else ""), style=style))
     transcript = Text("heard: " if state.last_step else "", style="dim")
     for word, caught in state.said_line():
         transcript.append(word + " ", style="" if caught else "dim")

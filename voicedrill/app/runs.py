@@ -100,7 +100,7 @@ def state_message(state: LiveState) -> dict:
     turn = state.customer_speaking()
     return {
         "type": "state", "rep": state.rep, "t": round(state.audio_s, 2),
-        "current": state.current_step(required=True), "heard": sorted(state.heard), "out_of_order": sorted(state.out_of_order),
+        "current": state.current_step(required=True), "heard": sorted(state.heard), "out_of_order": sorted(state.out_of_order), "early": sorted(state.early), "early_note": state.early_note(),
         "pause_s": round(state.pause_s, 2), "limits": state.pause_limits, "alarm": state.alarm, "resumed": state.resumed,
         "words": [list(pair) for pair in state.said_line()],  # the last line said, as the script has it: [word, caught]
         "customer": turn.text if turn else None,

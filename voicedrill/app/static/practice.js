@@ -71,7 +71,8 @@ function stepStates(state) {
   for (const item of $("script").children) {
     const id = item.dataset.step;
     item.dataset.state = state.out_of_order.includes(id) ? "out_of_order"
-      : state.heard.includes(id) ? "ok" : id === state.current ? "current" : "pending";
+      : state.early.includes(id) ? "early" : state.heard.includes(id) ? "ok" : id === state.current ? "current" : "pending";
+    item.dataset.note = item.dataset.state === "early" ? state.early_note : "";  // why it is not ticked yet
     if (id === state.current && item.dataset.state === "current" && id !== shownCurrent) {
       shownCurrent = id;
       item.scrollIntoView({ block: "nearest" });  // the line to say next comes on screen, once (a rep may scroll away)
