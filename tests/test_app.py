@@ -506,6 +506,10 @@ def test_the_team_page_shows_each_person(server, reps, monkeypatch):
     page = client.get("/team?drill=hard-close").text
     assert "<td>ana</td>" in page and "<td>ben</td>" in page and 'src="/team.png?drill=hard-close"' in page
     assert client.get("/team.png?drill=hard-close").content[:4] == b"\x89PNG"
+    # a drill by its title, as the practice page names it, not its file name (found by a new user)
+    assert "Team practice — The hard close sequence" in page
+    progress = client.get("/history").text
+    assert "<h2>The hard close sequence <small" in progress and "<td>The hard close sequence</td>" in progress
 
 
 def test_two_drills_with_one_title_are_told_apart_by_name(client, drill):

@@ -577,6 +577,7 @@ def _team(args: argparse.Namespace, store, err: Console) -> int:
     from .files import write_file
     from .plots import png_bytes, team_figure
     from .report import counted, rich_table
+    from .drills import titles
     from .team import LEGEND, team_grids, team_rows
     from .webpage import team_page
 
@@ -593,7 +594,7 @@ def _team(args: argparse.Namespace, store, err: Console) -> int:
         if not rows:
             console.print("No reps saved yet (or none match --drill/--since/--user).")
             return 0
-        for grid in team_grids(rows):
+        for grid in team_grids(rows, titles()):
             console.print(rich_table(grid, compact=True))
         console.print(LEGEND, style="dim", markup=False)
         people = len({r.user for r in rows})

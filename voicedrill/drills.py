@@ -219,6 +219,12 @@ def list_drills() -> list[tuple[Path, Drill | VoicedrillError]]:
     return result
 
 
+def titles() -> dict[str, str]:
+    """Each drill's title by its name, for views that hold only the name (a drill whose file is
+    gone or broken has none: its name is shown)."""
+    return {d.name: d.title for _, d in list_drills() if isinstance(d, Drill)}
+
+
 def shipped_dirs() -> list[Path]:
     """The folders of the drills that come with voicedrill (not the rep's own)."""
     return [folder for folder in drill_dirs() if folder != user_drills_dir()]

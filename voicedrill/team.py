@@ -4,7 +4,7 @@ saved reps in, one row per person and drill out (views only lay the rows out).""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -63,12 +63,13 @@ def trend(row: TeamRow) -> Cell:
     return Cell(f"{first:.1f}s → {last:.1f}s", "ok" if last < first else "warn")
 
 
-def team_grids(rows: Sequence[TeamRow]) -> list[Grid]:
-    """One table per drill (a manager reads a drill at a time; and it fits 80 columns)."""
+def team_grids(rows: Sequence[TeamRow], titles: Mapping[str, str] | None = None) -> list[Grid]:
+    """One table per drill (a manager reads a drill at a time; and it fits 80 columns), headed by
+    its title where `titles` has it (drills.titles)."""
     drills = dict.fromkeys(r.drill for r in rows)
     columns = ("person", "today", "week", "reps", "last", "best", "time", "fix first")
     return [
-        Grid(f"Team practice — {drill}", columns, tuple(
+        Grid(f"Team practice — {(titles or {}).get(drill, drill)}", columns, tuple(
             (Cell(shown_name(r.user, 16)), Cell(str(r.today), "bad" if r.today == 0 else ""), Cell(str(r.week)), Cell(str(r.reps)),
              Cell(str(r.last_score)), Cell(str(r.best_score)), trend(r), Cell(r.common_problem or "—"))
             for r in rows if r.drill == drill

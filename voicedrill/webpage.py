@@ -6,7 +6,7 @@ Pictures are inline PNG data, styles inline; the page loads nothing from anywher
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from html import escape
 from pathlib import Path
 
@@ -114,12 +114,12 @@ def team_page(rows: Sequence[TeamRow], reps: Sequence[TeamRep]) -> str:
     return _document("team", f"<h1>voicedrill — team practice</h1>{team_body(rows, reps)}")
 
 
-def team_body(rows: Sequence[TeamRow], reps: Sequence[TeamRep], chart: str = "") -> str:
+def team_body(rows: Sequence[TeamRow], reps: Sequence[TeamRep], chart: str = "", titles: Mapping[str, str] | None = None) -> str:
     """The team table, a line on who has not practised today, and the chart (inline, or `chart` as its address)."""
     if not rows:
         return "<p>No reps saved yet (or none match).</p>"
     idle = sorted({r.user for r in rows} - {r.user for r in rows if r.today})
     line = f"<p>Not practised today: {escape(', '.join(idle))}</p>" if idle else "<p>Everyone has practised today.</p>"
     picture = f'<p><img alt="score and time through the rep per person" src="{escape(chart)}"></p>' if chart else _image(png_bytes(team_figure(reps)), "score and time through the rep per person")
-    tables = "".join(f"<h2>{escape(grid.title)}</h2>{_table(grid)}" for grid in team_grids(rows))
+    tables = "".join(f"<h2>{escape(grid.title)}</h2>{_table(grid)}" for grid in team_grids(rows, titles))
     return tables + f"<p class=meta>{escape(LEGEND)}</p>" + line + picture

@@ -32,6 +32,7 @@ from starlette.templating import Jinja2Templates
 from .. import history
 from ..audio import input_devices, probe
 from ..drills import MAX_DRILL_BYTES, Drill, list_drills, listed_problem, drill_name, load_drill_file, load_named_drill, shipped_dirs, shipped_names, user_drills_dir
+from ..drills import titles as drill_titles
 from ..errors import NotAllowed, VoicedrillError
 from ..files import write_atomic, write_file
 from ..plots import fluency_figure, png_bytes, progress_figure, team_figure
@@ -60,6 +61,7 @@ class App:
         self.templates = Jinja2Templates(directory=HERE / "templates")
         self.templates.env.globals["report_style"] = REPORT_STYLE
         self.templates.env.globals["counted"] = counted
+        self.templates.env.globals["drill_titles"] = drill_titles  # a page shows a drill by its title, not its file name
 
     def page(self, request: Request, name: str, status: int = 200, **context) -> Response:
         return self.templates.TemplateResponse(request, name, context, status_code=status)
@@ -291,7 +293,7 @@ class App:
         reps = [r for r in everyone if drill in (None, r.drill)]
         rows = team_rows(reps, datetime.now().astimezone())
         chart = "/team.png" + (f"?drill={quote(drill)}" if drill else "")
-        return self.page(request, "team.html", content=team_body(rows, reps, chart), drill=drill, drills=sorted({r.drill for r in everyone}))
+        return self.page(request, "team.html", content=team_body(rows, reps, chart, await run_in_threadpool(drill_titles)), drill=drill, drills=sorted({r.drill for r in everyone}))
 
     async def team_chart(self, request: Request) -> Response:
         reps = await run_in_threadpool(self._read, "team_reps", drill=request.query_params.get("drill") or None)
