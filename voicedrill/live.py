@@ -413,9 +413,10 @@ class LiveRep:
     def _reply_time(self, after: float) -> tuple[float, float | None]:
         """The rep's response time to the customer's line that ended at `after`, as the scorecard
         measures it (metrics.reply_start): up to the first word said after it that is not a filler
-        (or one short filler run straight into it), not the silences inside their reply ("You're all set. … My tech…" before it is named as
-        the handoff); until such a word is heard, the silences since the line whose place among
-        the words is known (see _placed), and the fillers said in them ("um" is no reply).
+        (or one short filler run straight into it), not the silences inside their reply ("You're
+        all set. … My tech…" before it is named as the handoff); until such a word is heard, the
+        silences since the line whose place among the words is known (see _placed), and the
+        fillers said in them ("um" is no reply).
 
         With it, the time to judge against the limit: the same once the reply is named; while
         the rep is still silent, ONSET_S less (the recogniser starts a word that much before the

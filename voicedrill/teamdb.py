@@ -26,8 +26,8 @@ from urllib.parse import unquote
 from . import pending
 from .errors import NotAllowed, VoicedrillError
 from .history import BUSY_TIMEOUT_S, Store
-from .stopping import cut_on_stop
 from .schema import MIGRATIONS, SCHEMA_VERSION
+from .stopping import cut_on_stop
 
 WRITE_LOCK = 0x56445231  # the advisory lock every voicedrill writer takes ("VDR1")
 CONNECT_TIMEOUT_S = 5
@@ -258,7 +258,7 @@ class PgStore(Store):
                      if not db.execute("SELECT has_table_privilege(?, ?)", (table, what)).fetchone()[0]]
         if lacks:
             raise NotAllowed(f"team database {self.path}: your database role may not save reps (it lacks {', '.join(lacks)}); "
-                                  "ask your manager for the reps role", "--no-save")
+                             "ask your manager for the reps role", "--no-save")
 
     def _migrate(self) -> None:
         """The schema checked (another program's tables or a newer voicedrill's refused) and brought
