@@ -174,6 +174,9 @@ def test_a_runs_page_draws_the_fluency_curve_against_the_targets(tmp_path, drill
     one = progress_figure(reps[:1]).axes[-1]  # a single rep: ticks between reps carry no number
     one.figure.canvas.draw()
     assert [t.get_text() for t in one.get_xticklabels() if t.get_text()] == ["2"]
+    assert "shaded bands" not in one.get_xlabel()  # one session: no band to see, so none promised (found by a new user)
+    every = progress_figure(store.reps()).axes[-1].get_xlabel()
+    assert "shaded bands: sessions" in every  # rep 1 is another session
     assert "the drill's limit" in [line.get_label() for line in pause.get_lines()]
     assert "the fluency curve" in page(reps)
     store.close()
