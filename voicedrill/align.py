@@ -398,8 +398,7 @@ def judge_order(spoken: Sequence[str], drill: Drill) -> tuple[frozenset[str], di
 def loop_words(drill: Drill, step_id: str, other: str) -> str:
     """A loop the step broke, in words (Alignment.loops): the soft close "came again after name",
     the concern "not followed by soft close"."""
-    optional = next(s.optional for s in drill.steps if s.id == step_id)
-    return f"not followed by {drill.named(other)}" if optional else f"came again after {drill.named(other)}"
+    return f"not followed by {drill.named(other)}" if drill.step(step_id).optional else f"came again after {drill.named(other)}"
 
 
 def _loop_not_closed(spoken: Sequence[str], drill: Drill, rank: dict[str, int]) -> dict[str, str]:

@@ -61,7 +61,7 @@ class Customer:
             self.hesitated = True
             self._say(rep, TurnKind.HESITATION, step_id, self.hesitation)
             return
-        step = next(s for s in self.drill.steps if s.id == step_id)
+        step = self.drill.step(step_id)
         if step.optional:  # the concern answered: the soft close may come again, and is answered again
             self.answered -= {s.id for s in self.drill.steps if s.repeat}
         answer = step.answer

@@ -150,6 +150,10 @@ class Drill:
             return step.tip
         return dict(self.tips).get(kind) or DEFAULT_TIPS[kind]
 
+    def step(self, step_id: str) -> Step:
+        """The drill's step of that id."""
+        return next(s for s in self.steps if s.id == step_id)
+
     def named(self, step_id: str) -> str:
         """A step's name as a rep reads it (Step.named); an id the drill does not have, in words."""
         return next((s.named for s in self.steps if s.id == step_id), in_words(step_id))
@@ -157,9 +161,7 @@ class Drill:
     def said_before(self, step_id: str) -> str | None:
         """The required step said just before this one: before its group (the probes, in any
         order), past optional steps (the concern); None for the first."""
-        step = next(s for s in self.steps if s.id == step_id)
-        start = next(i for i, s in enumerate(self.steps) if s is step or step.group and s.group == step.group)
-        return next((s.id for s in reversed(self.steps[:start]) if not s.optional), None)
+        return next((s.id for s in reversed(self.steps[: self.order_rank(step_id)]) if not s.optional), None)
 
     def pause_limits(self, from_step: str, to_step: str) -> tuple[float, float]:
         """(minimum, maximum) pause allowed between these two steps."""
@@ -170,7 +172,7 @@ class Drill:
 
     def order_rank(self, step_id: str) -> int:
         """Position in the order; steps of one group share the position of the group's first step."""
-        step = next(s for s in self.steps if s.id == step_id)
+        step = self.step(step_id)
         return next(i for i, s in enumerate(self.steps) if s is step or (step.group and s.group == step.group))
 
     @property

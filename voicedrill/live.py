@@ -135,7 +135,7 @@ class LiveState:
         words (never the recogniser's raw guesses); nothing once its tick went (a partial revised)."""
         if self.last_step not in self.heard:
             return ()
-        step = next(s for s in self.drill.steps if s.id == self.last_step)
+        step = self.drill.step(self.last_step)
         marked = [marked_line(phrase, self.last_step_heard) for phrase in step.phrases]  # the wording they used: a variant is as good
         return max(marked, key=lambda words: sum(caught for _, caught in words))
 

@@ -392,8 +392,7 @@ def _problems(drill, steps, pauses_, pace_, fillers, forbidden, turns, loops) ->
 
     for s in steps:
         if s.status == Status.MISSING and not s.optional:
-            before = drill.said_before(s.id)
-            add("steps", COST["skipped"], s.named, "skipped", s.id, after=named(before) if before else "the customer's first line")
+            add("steps", COST["skipped"], s.named, "skipped", s.id, after=_said_after(drill, s.id))
         elif s.status == Status.REPEATED:
             add("steps", COST["repeated"], s.named, "repeated", s.id)
     late = _last_broken(drill, steps)
@@ -447,6 +446,12 @@ def _problems(drill, steps, pauses_, pace_, fillers, forbidden, turns, loops) ->
     return problems
 
 
+def _said_after(drill: Drill, step_id: str) -> str:
+    """What a step left out is said after, by name: the required step before it, or the customer's first line."""
+    before = drill.said_before(step_id)
+    return drill.named(before) if before else "the customer's first line"
+
+
 def _last_broken(drill: Drill, steps: Sequence[StepResult]) -> str | None:
     """The first of the drill's `last` steps said while other steps were still to come (payment not last)."""
     said = sorted((s for s in steps if s.start is not None), key=lambda s: s.start)
@@ -484,32 +489,31 @@ def _whys(drill, steps, pauses_, pace_, fillers, forbidden, problems) -> list[st
 def tip_examples(drill: Drill) -> list[tuple[str, str]]:
     """Every tip this drill can give, filled in with example figures, each with when it is given:
     what a manager editing the drill's [tips] reads before a rep does (`drills show --tips`)."""
-    steps = drill.steps
-    required = [s for s in steps if not s.optional]
+    required = [s for s in drill.steps if not s.optional]
     first, second = required[0], required[min(1, len(required) - 1)]
     low, high = drill.pace_wpm
     limit = drill.pause_limits(first.id, second.id)[1]
     said = {"step": second.named, "line": second.line}
     reply = {"gap": f"{drill.max_pause_s + 1.4:.1f} s", "limit": f"{drill.max_pause_s:g} s", **said}
     hesitation = drill.customer.hesitations[0] if drill.customer.hesitations else "Can I think about it?"
-    examples = [(f"{s.named} left out", "skipped", s.id, {"step": s.named, "line": s.line, "after": drill.named(before) if before else
-                 "the customer's first line"}) for s in required for before in [drill.said_before(s.id)]]
+    band = {"low": f"{low:.0f}", "high": f"{high:.0f}"}
+    examples = [(f"{s.named} left out", "skipped", s.id, {"step": s.named, "line": s.line, "after": _said_after(drill, s.id)}) for s in required]
     examples += [
         ("a line said twice", "repeated", second.id, said),
         *([(f"{drill.named(drill.last[0])} said before the other steps", "last", drill.last[0],
-            {"step": drill.named(drill.last[0]), "line": drill.steps[[s.id for s in steps].index(drill.last[0])].line})] if drill.last else []),
+            {"step": drill.named(drill.last[0]), "line": drill.step(drill.last[0]).line})] if drill.last else []),
         ("a step out of order", "order", second.id, {**said, "sequence": drill.sequence}),
         *([("a step said again once a later one was said", "back", first.id, {"step": first.named, "line": first.line, "after": second.named}),
            ("an answered concern, then straight on", "loop", first.id, {"step": first.named, "line": first.line, "after": "the concern"})]
-          if any(s.repeat for s in steps) else []),
+          if any(s.repeat for s in drill.steps) else []),
         ("a pause over the limit", "pause", second.id, {**said, "gap": f"{limit + 0.4:.2f} s", "limit": f"{limit:g} s"}),
         *[(f"a pause the drill asks for, cut short before {drill.named(r.to_step)}", "required_pause", r.to_step,
-           {"step": drill.named(r.to_step), "line": next(s.line for s in steps if s.id == r.to_step), "limit": f"{r.min_s:g} s"})
+           {"step": drill.named(r.to_step), "line": drill.step(r.to_step).line, "limit": f"{r.min_s:g} s"})
           for r in drill.pause_rules if r.min_s],
         *([("a phrase to avoid", "forbidden", None, {"phrase": drill.forbidden[0]})] if drill.forbidden else []),
         *([("filler words", "filler", None, {"phrase": ", ".join(drill.fillers[:2])})] if drill.fillers else []),
-        ("too slow", "slow", None, {"wpm": f"{low - 20:.0f}", "low": f"{low:.0f}", "high": f"{high:.0f}"}),
-        ("too fast", "fast", None, {"wpm": f"{high + 20:.0f}", "low": f"{low:.0f}", "high": f"{high:.0f}"}),
+        ("too slow", "slow", None, {"wpm": f"{low - 20:.0f}", **band}),
+        ("too fast", "fast", None, {"wpm": f"{high + 20:.0f}", **band}),
     ]
     if drill.has_customer:
         examples += [
@@ -520,7 +524,7 @@ def tip_examples(drill: Drill) -> list[tuple[str, str]]:
         ]
     examples += [
         ("a clean rep", "clean", None, {}),
-        ("a clean rep at the top of the pace band", "clean_top", None, {"wpm": f"{high:.0f}", "low": f"{low:.0f}", "high": f"{high:.0f}"}),
+        ("a clean rep at the top of the pace band", "clean_top", None, {"wpm": f"{high:.0f}", **band}),
         ("little of what was said is like the drill's lines", "unlike", None, {"line": first.line}),
         ("nothing of the drill heard", "nothing", None, {}),
     ]

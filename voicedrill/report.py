@@ -427,7 +427,7 @@ def step_notes(drill: Drill, step_id: str) -> list[str]:
     """What a rep should know about one step beyond its line, in words: a pause the drill asks
     for before it, its own pause limit, the steps it may swap with, whether it may be left out."""
     notes = []
-    step = next(s for s in drill.steps if s.id == step_id)
+    step = drill.step(step_id)
     ids = [s.id for s in drill.steps]
     before = ids[ids.index(step_id) - 1] if ids.index(step_id) else None
     for rule in [r for r in drill.pause_rules if r.to_step == step_id]:  # (soft → name, with an optional concern between)

@@ -89,7 +89,7 @@ def step_looked_for(words: list[Word], drill: Drill, engine: object, clip: Clip,
     meter measures from it (not one pause over the silences either side of it)."""
     if not isinstance(engine, Listener) or not words:
         return None
-    step = next(s for s in drill.steps if s.id == step_id)
+    step = drill.step(step_id)
     found = _step_found(step, words, align(words, drill), drill, engine, clip, silences, fresh_from)
     if found is None:
         return None
