@@ -20,6 +20,7 @@ from matplotlib.patches import Rectangle  # noqa: E402
 from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
 
 from .data import RepReport, Status  # noqa: E402
+from .drills import titles  # noqa: E402
 from .errors import VoicedrillError  # noqa: E402
 from .report import counted, rep_name, shown_name  # noqa: E402
 from .history import LEVEL_STEP_S, SavedRep, TeamRep  # noqa: E402
@@ -120,7 +121,7 @@ def session_figure(reps: Sequence[SavedRep], reports: Sequence[RepReport]) -> Fi
 def _title(rep: SavedRep, report: RepReport) -> str:
     pace = report.pace.speech_wpm
     return (
-        f"rep {rep.id} (session s{rep.session}, #{rep.number}) · {rep.saved_at:%Y-%m-%d %H:%M} · {rep.drill} · "
+        f"rep {rep.id} (session s{rep.session}, #{rep.number}) · {rep.saved_at:%Y-%m-%d %H:%M} · {titles().get(rep.drill, rep.drill)} · "
         f"score {report.score} · {'—' if pace is None else f'{pace:.0f}'} wpm"
     )
 
@@ -204,7 +205,8 @@ def progress_figure(reps: Sequence[SavedRep]) -> Figure:
     bands = "shaded bands: sessions; " if len({r.session for r in reps}) > 1 else ""  # (one session has no band to see)
     pause.set_xlabel(f"reps, oldest first, numbered as in the table ({bands}green: pace band; dashed: pause limit)")
     pause.set_xlim(-0.6, len(reps) - 0.4)
-    drills = sorted({r.drill for r in reps})
+    titled = titles()
+    drills = sorted({titled.get(r.drill, r.drill) for r in reps})
     figure.suptitle(f"voicedrill progress — {', '.join(drills)} — {counted(len(reps), 'rep')}", fontsize=11)
     figure.tight_layout()
     return figure
@@ -225,9 +227,10 @@ def team_figure(reps: Sequence[TeamRep]) -> Figure:
     figure = Figure(figsize=(11, 6.5), dpi=DPI)
     score, handoff = figure.subplots(2, 1, sharex=True)
     people: dict[str, list[TeamRep]] = {}
+    titled = titles()
     for rep in reps:
         name = shown_name(rep.user, 24)
-        people.setdefault(f"{name} · {rep.drill}" if several else name, []).append(rep)
+        people.setdefault(f"{name} · {titled.get(rep.drill, rep.drill)}" if several else name, []).append(rep)
     active = sorted(people, key=lambda n: -len(people[n]))[:LEGEND_MAX]
     for name, mine in sorted(people.items()):
         x = np.arange(1, len(mine) + 1)

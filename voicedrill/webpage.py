@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from pathlib import Path
 
+from .drills import titles
 from .history import SavedRep, TeamRep
 from .team import LEGEND, TeamRow, team_grids
 from .plots import fluency_figure, png_bytes, progress_figure, rep_figure, team_figure
@@ -50,7 +51,7 @@ def body(reps: Sequence[SavedRep]) -> str:
     first = reps[0]
     what = title(reps)
     parts = [
-        f"<h1>voicedrill — {escape(first.drill)}, {escape(what)}</h1>",
+        f"<h1>voicedrill — {escape(titles().get(first.drill, first.drill))}, {escape(what)}</h1>",
         f"<p class=meta>{first.saved_at:%Y-%m-%d %H:%M} · {'a recording checked' if first.kind == 'check' else 'practised live'}"
         f"{' · ' + escape(first.user) if first.user else ''} · speech recogniser: {escape(first.engine)}, {escape(Path(first.model).name or first.model)}</p>",
     ]
