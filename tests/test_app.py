@@ -6,6 +6,7 @@ synthesised reps through the same live path as `voicedrill drill --input`.
 
 from __future__ import annotations
 
+import html
 import json
 import shutil
 import signal
@@ -379,9 +380,30 @@ def test_deleting_asks_first_then_the_rep_is_gone(server, reps):
     asked = client.get("/rep/1/delete").text
     assert "Delete rep 1?" in asked and "1 rep of" in asked and "Its number is not used again" in asked
     assert client.get("/rep/1").status_code == 200  # asking deletes nothing
-    assert client.post("/rep/1/delete", follow_redirects=False).status_code == 303
+    assert "not yours" not in asked and "from your progress" in asked
+    done = client.post("/rep/1/delete", follow_redirects=False)
+    assert done.status_code == 303
+    assert "Rep 1 deleted from the history." in client.get(done.headers["location"]).text  # said once done (it said nothing)
     assert client.get("/rep/1").status_code == 404
     assert client.get("/export.csv").text.count("\n") == 1  # the header only
+    assert "deleted" not in client.get("/history?deleted=rep-1&count=x").text  # (only what the app itself wrote is said)
+
+
+def test_deleting_another_persons_rep_on_a_shared_history_says_whose_it_is(client, drill, monkeypatch):
+    """On a history several people share (a team database), anyone's rep can be deleted from the
+    app: the page asked "Delete rep 2?" as if it were the rep's own. It names whose it is."""
+    from test_history import sample_report
+
+    from voicedrill.history import Session, Store
+
+    monkeypatch.setenv("VOICEDRILL_USER", "maria")
+    store = Store()
+    for user in ("maria", "ana"):
+        store.save_rep(Session.of("drill", drill, "fake", "none", user), 1, sample_report(drill), "mic")
+    store.close()
+    own, theirs = (html.unescape(client.get(f"/rep/{n}/delete").text) for n in (1, 2))
+    assert "not yours" not in own and "from your progress" in own
+    assert "This is ana's rep, not yours." in theirs and "from ana's progress" in theirs and "Delete ana's rep</button>" in theirs
 
 
 def test_stopping_the_app_hurries_the_history_of_a_run_or_check_under_way(monkeypatch):
@@ -455,9 +477,11 @@ def test_stopping_the_app_keeps_the_rep_whose_audio_is_over(reps, tmp_path):
             time.sleep(1.0)
             holder.execute("ROLLBACK")
             assert process.wait(60) == 130
+            told = process.stderr.read()
     finally:
         holder.close()
         process.kill()
+    assert "voicedrill app: 1 rep saved to your progress" in told, told  # where it went, said as the app stops
     kept = Store(db, write=False)
     assert len(kept.reps()) == 1
     kept.close()

@@ -1185,6 +1185,18 @@ def test_deleting_on_a_terminal_asks_first(db, history_bytes, answer, kept):
     assert yes.returncode == 0 and "deleted 1 rep" in yes.stdout and "[y/N]" not in yes.stdout
 
 
+def test_deleting_someone_elses_reps_on_a_terminal_says_whose_they_are(db, history_bytes, monkeypatch):
+    """A shared history: `--delete s2` asked "Delete it?" of another person's session as of one's own."""
+    db.write_bytes(history_bytes)
+    session = ids(db, "reps", "session_id")[-1]
+    code, _, mine = _on_a_terminal(["history", "--delete", f"s{session}"], b"n\n")
+    assert code == 0 and "not yours" not in mine
+    owner = sqlite3.connect(db).execute("SELECT DISTINCT \"user\" FROM sessions").fetchone()[0]
+    monkeypatch.setenv("VOICEDRILL_USER", "someone-else")
+    code, _, theirs = _on_a_terminal(["history", "--delete", f"s{session}"], b"n\n")
+    assert code == 0 and f", {owner}'s reps, not yours.\nDelete it?" in theirs, theirs
+
+
 def test_deleting_a_damaged_rep_on_a_terminal_counts_it_and_deletes_it(db, history_bytes):
     """A damaged rep is left out of every view, but it is in the history: asked on a terminal,
     `--delete` said "no rep 2 in the history", and for a session counted fewer reps than it took."""

@@ -561,7 +561,7 @@ def test_a_page_waiting_on_a_silent_server_is_answered_in_words_as_the_app_stops
     assert answer.status_code == 503 and "cannot be reached" in answer.text and "Traceback" not in answer.text
 
 
-def test_a_role_that_may_only_read_is_told_before_any_work(postgres, drill, cli, make_rep):
+def test_a_role_that_may_only_read_is_told_before_any_work(postgres, drill, cli, make_rep, monkeypatch):
     """A read-only role's rep was transcribed, then kept in a pending file "until the server answers
     again", for good (found by a fault attack): refused in a line first, and it may still read."""
     from voicedrill.synth import Piece
@@ -577,6 +577,17 @@ def test_a_role_that_may_only_read_is_told_before_any_work(postgres, drill, cli,
     assert "--no-save" in err
     cli.refused(["sync", "--to", viewer], "may not save reps")
     PgStore(viewer, write=False).close()
+    from starlette.testclient import TestClient
+
+    from voicedrill.app.runs import AppConfig
+    from voicedrill.app.server import App, asgi
+    from voicedrill.audio import probe
+
+    app = App(AppConfig([probe(Path(wav))], speed=0, speech=False))
+    monkeypatch.setenv("VOICEDRILL_DB", viewer)
+    started = TestClient(asgi(app), base_url="http://127.0.0.1:8000").post("/api/start", data={"drill": "hard-close"})
+    assert started.status_code == 403 and "may not save reps" in started.json()["error"]  # said to Start (it was 202, then a line on the stream)
+    assert not app.practice.running() and not app.practice.busy()
     assert not any((Path(os.environ["XDG_DATA_HOME"]) / "voicedrill" / "pending").rglob("*.json"))  # nothing transcribed and kept
 
 

@@ -462,7 +462,7 @@ def _history(args: argparse.Namespace, store, err: Console) -> int:
         if sys.stdin.isatty() and not args.yes:  # someone at a terminal: asked first (a script is not)
             if not sys.stderr.isatty():
                 raise VoicedrillError("history --delete asks first, on the terminal's standard error, which goes elsewhere here; add --yes to delete without asking")
-            if not _sure_to_delete(store, kind, number):
+            if not _sure_to_delete(store, kind, number, who(args.user)):
                 print("nothing deleted")
                 return 0
         gone = store.delete(**{kind: number})
@@ -479,10 +479,11 @@ def _history(args: argparse.Namespace, store, err: Console) -> int:
     return 0
 
 
-def _sure_to_delete(store, kind: str, number: int | None) -> bool:
+def _sure_to_delete(store, kind: str, number: int | None, me: str) -> bool:
     """Asked on the terminal (on standard error: an answer is never written into a file the
-    output goes to): what would go, and that it cannot come back (a rep's number is never used
-    again). Only "y" or "yes" deletes; Enter, anything else or the end of input keeps it."""
+    output goes to): what would go, whose it is when not `me`'s (a shared history), and that it
+    cannot come back (a rep's number is never used again). Only "y" or "yes" deletes; Enter,
+    anything else or the end of input keeps it."""
     from .report import counted
 
     count = store.count(**{kind: number}) if number is not None else 0
@@ -496,6 +497,9 @@ def _sure_to_delete(store, kind: str, number: int | None) -> bool:
     if readable:
         first, last = (f"{r.saved_at:%Y-%m-%d %H:%M}" for r in (readable[0], readable[-1]))
         what.append(f"{readable[0].drill}, {first}" + ("" if first == last else f" to {last[-5:]}"))
+        others = sorted({r.user for r in readable if r.user.casefold() != me.casefold()})
+        if others:
+            what[-1] += f", {' and '.join(others)}'s {'rep' if count == 1 else 'reps'}, not yours"
     said = " of ".join(what) + (f" ({damaged})" if damaged and what else damaged)
     sys.stderr.write(f"{_named(kind, number).capitalize()}: {said}.\nDelete it? It cannot be undone. [y/N] ")
     sys.stderr.flush()

@@ -44,6 +44,8 @@ def serve(config: AppConfig, host: str, port: int, browser: bool, say: Callable[
                 say("voicedrill app: keeping the rep under way before stopping…")
                 if not await asyncio.to_thread(app.practice.wind_down, WIND_DOWN_S):
                     say(f"voicedrill app: the rep under way was not kept within {WIND_DOWN_S:g} s")
+                elif app.practice.outcome:  # where it went: a team server that went quiet keeps it in a pending file
+                    say(f"voicedrill app: {app.practice.outcome}")
             app.practice.broadcast.close()
             await app.wind_down_pages(HURRY_S + 1.0)
             await super().shutdown(sockets)

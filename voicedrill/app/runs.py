@@ -12,6 +12,7 @@ import itertools
 import random
 import threading
 import time
+from concurrent.futures import Future
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -202,6 +203,7 @@ class Practice:
         self.thread: threading.Thread | None = None
         self._stopping = threading.Event()  # Stop pressed for the run under way (also before its screen exists)
         self._played = itertools.count(1)  # the reps fed from --input recordings since the app started
+        self.outcome = ""  # where the last run's or check's reps went (the app says it if it stops under one)
 
     def engine(self, drill: Drill) -> Engine:
         """The engine, loaded once; pocketsphinx is loaded again when the drill changes (its
@@ -239,16 +241,48 @@ class Practice:
         sources = self.sources(source)
         if not self._busy.acquire(blocking=False):
             raise self._taken("a run is under way: stop it first")
+        opened: Future[None] = Future()
         try:
             self._stopping = threading.Event()
             self.screen = None
-            self.broadcast.publish({"type": "run_start", "drill": drill.name, "reps": reps, "customer": customer,
-                                    "steps": [{"id": s.id, "title": s.named, "line": s.line, "optional": s.optional} for s in drill.steps]})
-            self.thread = threading.Thread(target=self._run, args=(drill, reps, customer, sources), daemon=True, name="practice")
+            self.outcome = ""
+            self.thread = threading.Thread(target=self._run, args=(opened, drill, reps, customer, sources), daemon=True, name="practice")
             self.thread.start()
         except BaseException:
             self._busy.release()
             raise
+        opened.result()  # a history the run cannot save in (a role that may only read) is said in the answer to Start, not after it on the stream
+
+    def _run(self, opened: Future[None], drill: Drill, reps: int, customer: bool, sources: Callable[[int], Iterable[np.ndarray]]) -> None:
+        """The run, on its own thread: its history opened (`opened` says whether it could be), then its reps."""
+        try:
+            store = self._opened()
+        except BaseException as exc:
+            self._store = None
+            self._busy.release()
+            opened.set_exception(exc)
+            return
+        opened.set_result(None)
+        try:
+            self.broadcast.publish({"type": "run_start", "drill": drill.name, "reps": reps, "customer": customer,
+                                    "steps": [{"id": s.id, "title": s.named, "line": s.line, "optional": s.optional} for s in drill.steps]})
+            engine = self.engine(drill)
+            keeper = Keeper(store, history.Session.of("drill", drill, engine.name, engine.model_name, self.config.user))
+            speaker = Speaker(self.config.speech)
+            self.screen = WebScreen(self.broadcast, drill, reps, keeper, self._stopping)
+            simulated = Customer(drill, speaker, random.Random()) if customer else None
+            run = run_drill(drill, engine, sources, reps, self.screen, speaker, keeper, simulated)
+            self._finish(run, keeper, drill)
+        except VoicedrillError as exc:
+            self.outcome = exc.plain
+            self.broadcast.publish({"type": "run_end", "saved": "", "error": exc.plain})
+        except Exception:
+            self.broadcast.publish({"type": "run_end", "saved": "", "error": "the run stopped on an internal error (details in the app's terminal)"})
+            raise
+        finally:
+            store.close()
+            self._store = None
+            self._busy.release()
 
     def stop(self) -> bool:
         """Ask the run to end after scoring the rep under way; False when nothing runs."""
@@ -284,34 +318,13 @@ class Practice:
             self._store.hurry()
         return self._store
 
-    def _run(self, drill: Drill, reps: int, customer: bool, sources: Callable[[int], Iterable[np.ndarray]]) -> None:
-        store = None
-        try:
-            store = self._opened()
-            engine = self.engine(drill)
-            keeper = Keeper(store, history.Session.of("drill", drill, engine.name, engine.model_name, self.config.user))
-            speaker = Speaker(self.config.speech)
-            self.screen = WebScreen(self.broadcast, drill, reps, keeper, self._stopping)
-            simulated = Customer(drill, speaker, random.Random()) if customer else None
-            run = run_drill(drill, engine, sources, reps, self.screen, speaker, keeper, simulated)
-            self._finish(run, keeper, drill)
-        except VoicedrillError as exc:
-            self.broadcast.publish({"type": "run_end", "saved": "", "error": exc.plain})
-        except Exception:
-            self.broadcast.publish({"type": "run_end", "saved": "", "error": "the run stopped on an internal error (details in the app's terminal)"})
-            raise
-        finally:
-            if store is not None:
-                store.close()
-            self._store = None
-            self._busy.release()
-
     def _finish(self, run: DrillRun, keeper: Keeper, drill: Drill) -> None:
         count = len(run.saved)
         saved = saved_line(run, keeper) if run.pending else f"{counted(count, 'rep')} saved to your progress" if count else ""
         if run.dropped:  # (not numbered: the run's table numbers reps as the history does; the drill's last step: soft-to-hard has no handoff)
             last = [s.named for s in drill.steps if not s.optional][-1]
             saved = " ".join([saved.rstrip(".") + "." if saved else "", f"The last rep was stopped before its last step ({last}), so it was not scored or saved."]).strip()
+        self.outcome = " ".join(filter(None, [saved, run.error.plain if run.error else ""]))
         self.broadcast.publish({
             "type": "run_end", "saved": saved,  # (the run's first → last line is under its table, run_html)
             "error": run.error.plain if run.error else None,
@@ -341,7 +354,9 @@ class Practice:
             user = history.who(self.config.user)
             report = with_targets(store, drill, check_heard(score_file(audio, drill, engine, tracker), str(audio.path)), user)
             session = history.Session.of("check", drill, engine.name, engine.model_name, user)
+            self.outcome = ""
             saved = keep_check(store, session, audio, report, tracker, name)
+            self.outcome = f"the recording checked ({name}) was saved as rep {saved.rep}" if saved.rep else f"the recording checked ({name}): {saved.waiting}"
             return report, saved, shown_rep(session, 1, 1, report, saved.rep, name, tracker)
         finally:
             if store is not None:

@@ -96,11 +96,11 @@ class App:
                 return self.problem(request, f"{field}={value[:40]!r} is not a choice on this page (reps: 1 or 10; customer: on or off; source: file or a microphone number)")
         try:
             drill = await run_in_threadpool(load_named_drill, str(form.get("drill") or "hard-close"))
-            self.practice.start(drill, int(reps), customer == "on", source)
+            await run_in_threadpool(self.practice.start, drill, int(reps), customer == "on", source)
         except Busy as exc:
             return self.problem(request, str(exc), 409)
         except VoicedrillError as exc:
-            return self.problem(request, exc.plain)
+            return self.problem(request, exc.plain, 403 if isinstance(exc, NotAllowed) else 400)
         return JSONResponse({"started": drill.name, "reps": int(reps)}, status_code=202)
 
     async def stop(self, request: Request) -> Response:
@@ -228,7 +228,7 @@ class App:
         info = summary([r.report for r in reps], [r.id for r in reps]) if len(reps) > 1 and len({r.drill for r in reps}) == 1 else None  # first → last needs two
         return self.page(request, "history.html", reps=reps[::-1], drill=drill, drills=sorted({r.drill for r in everything}),
                          charted=sorted({r.drill for r in reps}), line=summary_line(info) if info else "",
-                         people=sorted(people) if len(people) > 1 else [], who=who, me=me)
+                         people=sorted(people) if len(people) > 1 else [], who=who, me=me, deleted=_deleted(request))
 
     async def chart(self, request: Request) -> Response:
         """A drill's progress (score, pace, longest pause) or fluency curve (time to handoff), as PNG."""
@@ -277,14 +277,16 @@ class App:
         if self.practice.session_under_way() in {r.session for r in reps}:
             return self.problem(request, "this rep's session is the practice run under way: stop the run first, then delete", 409)
         if request.method == "GET":
-            return self.page(request, "delete.html", kind=kind, number=number, reps=reps, title=title(reps))
+            me = history.who(self.config.user).casefold()
+            others = sorted({r.user for r in reps if r.user.casefold() != me})  # a shared history: someone else's reps, said so
+            return self.page(request, "delete.html", kind=kind, number=number, reps=reps, title=title(reps), others=others)
 
         def gone() -> int:
             with self._history() as store:
                 return store.delete(**{kind: number})
 
-        await run_in_threadpool(gone)
-        return RedirectResponse("/history", status_code=303)
+        count = await run_in_threadpool(gone)
+        return RedirectResponse(f"/history?deleted={kind}-{number}&count={count}", status_code=303)
 
     async def team_page(self, request: Request) -> Response:
         """The manager's view of everyone in this history (per person and drill)."""
@@ -358,6 +360,16 @@ class App:
     async def not_found(self, request: Request, exc: HTTPException) -> Response:
         message = exc.detail if exc.status_code == 404 and exc.detail != "Not Found" else "There is no such page in the voicedrill app."
         return self.problem(request, message if exc.status_code == 404 else str(exc.detail), exc.status_code)
+
+
+def _deleted(request: Request) -> str:
+    """What the delete just done removed, said on the page it lands on ("" when none was)."""
+    found = re.fullmatch(r"(rep|session)-([0-9]{1,19})", request.query_params.get("deleted", ""))
+    count = request.query_params.get("count", "")
+    if not found or not count.isdigit():
+        return ""
+    what = f"Rep {found[2]}" if found[1] == "rep" else f"Session s{found[2]} ({counted(int(count), 'rep')})"
+    return f"{what} deleted from the history." if int(count) else f"{what} was already gone: nothing was deleted."
 
 
 def _guide(readme: Path) -> str:
