@@ -386,7 +386,7 @@ def test_forbidden_phrase_needs_its_words(drill, sphinx, paraphrased):
     is held against the rep (before: flagged in 12 of 21 paraphrased reps)."""
     (clean, _), (forbidden, _) = paraphrased
     assert score_file(clean, drill, sphinx).forbidden == ()
-    assert [m.text for m in score_file(forbidden, drill, sphinx).forbidden] == ["so you want to do it"]
+    assert [m.text for m in score_file(forbidden, drill, sphinx).forbidden] == ["So you want to do it?"]
 
 
 def test_one_line_with_its_keywords_twice_is_said_once(drill, sphinx, folder):

@@ -161,17 +161,17 @@ def test_last_rule_without_strict_order(drill):
 def test_forbidden_filler_and_extra(drill):
     words = timeline(lines(drill, "name")[0], "so you want to do it", "um", "by the way nice dog", *lines(drill, "phone"))
     report = analyse(words, drill, "fake", 30.0)
-    assert [m.text for m in report.forbidden] == ["so you want to do it"]
+    assert [m.text for m in report.forbidden] == ["So you want to do it?"]
     assert [m.text for m in report.fillers] == ["um"]
     assert [m.text for m in report.extra] == ["by the way nice dog"]
     assert report.score_parts[-1].points == 0  # 20 for words to avoid and fillers, less 20 for the phrase and 5 for the filler
     about = [t.about for t in report.coaching.tips]
-    assert "“so you want to do it”" in about and "filler words" in about
+    assert "“So you want to do it?”" in about and "filler words" in about
     tip = next(t for t in report.coaching.tips if t.about == "filler words")
     assert "“um”" in tip.tip and report.score_parts[-1].why == "1 phrase to avoid, 1 filler word"
     # 20 + 5 points of problems in a part of 20: each tip shows its share of the 20 the part lost
-    clean = [(t.about, t.points) for t in report.coaching.tips if t.about in ("“so you want to do it”", "filler words")]
-    assert clean == [("“so you want to do it”", 16.0), ("filler words", 4.0)]
+    clean = [(t.about, t.points) for t in report.coaching.tips if t.about in ("“So you want to do it?”", "filler words")]
+    assert clean == [("“So you want to do it?”", 16.0), ("filler words", 4.0)]
 
 
 def test_tips_never_cost_more_than_their_part_lost(drill):
@@ -524,7 +524,7 @@ def test_a_phrase_to_avoid_said_twice_is_one_tip_and_still_the_focus(drill):
     became the focus: the playbook ranks the phrase worse (found by a review)."""
     said = timeline(*lines(drill, "name"), "so you want to do it", *lines(drill, "phone"), "so you want to do it", *lines(drill, "address", "notes", "payment", "handoff"))
     tips = analyse(said, drill, "fake", 40.0).coaching.tips
-    assert [t.about for t in tips] == ["“so you want to do it”", "email"] and tips[0].points == 20
+    assert [t.about for t in tips] == ["“So you want to do it?”", "email"] and tips[0].points == 20
 
 
 def test_steps_are_named_in_words_a_rep_reads_never_by_their_ids():

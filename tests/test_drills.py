@@ -31,7 +31,7 @@ def test_hard_close_matches_the_playbook():
     assert lines["payment"] == "Are you using a credit or debit card today?"
     assert lines["handoff"].startswith("You're all set.") and lines["handoff"].endswith("You're going to love it.")
     assert drill.order == "strict" and drill.last == ("payment", "handoff")
-    assert "so you want to do it" in drill.forbidden
+    assert "So you want to do it?" in drill.forbidden
     assert {"um", "uh"} <= set(drill.fillers)
 
 

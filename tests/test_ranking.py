@@ -94,7 +94,7 @@ def test_tips_say_what_to_do_in_the_playbooks_words(scored):
     focus = {name: report.coaching.focus for name, report in scored.items()}
     assert "“Email?” right after the phone number" in focus["email skipped"]
     assert focus["payment before the address"].startswith("Ask for payment last")
-    assert "“so you want to do it”" in focus["“so you want to do it?”"]
+    assert "“So you want to do it?”" in focus["“so you want to do it?”"]
     assert "faster" in focus["clean but slow"] and "words a minute" in focus["clean but slow"]
     assert "Don't pause between questions" in focus["one 1.3 s pause"] and "before payment" in focus["one 1.3 s pause"]
     assert "filler" in focus["a filler"]

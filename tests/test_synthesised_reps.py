@@ -83,7 +83,7 @@ def test_forbidden_phrase_is_caught(drill, sphinx, pieces, make_rep):
     pushy = [pieces[0], Piece("So you want to do it?", "forbidden", 0.5), *pieces[1:]]
     path, segments = make_rep(pushy, "forbidden")
     report = score_file(path, drill, sphinx)
-    assert [m.text for m in report.forbidden] == ["so you want to do it"]
+    assert [m.text for m in report.forbidden] == ["So you want to do it?"]
     said = next(s for s in segments if s.label == "forbidden")
     assert abs(report.forbidden[0].start - said.start) < 0.3
     assert all(status == "ok" for status in statuses(report).values())

@@ -54,6 +54,16 @@ def test_two_spellings_of_one_name_in_an_older_history_are_one_person(store, dri
     assert [(r.user, r.reps) for r in team_rows(older, reps[-1].saved_at)] == [("Émile", 2), ("Ana", 1)]
 
 
+def test_a_phrase_to_avoid_spelt_two_ways_over_time_is_one_problem(store, drill):
+    """The shipped drills once wrote their phrases to avoid in lower case ("so you want to do it"),
+    now as said ("So you want to do it?"): a person's reps either side are told of one problem."""
+    store.save_rep(Session.of("drill", drill, "fake", "none", "ana"), 1, sample_report(drill), "mic")
+    rep = store.team_reps()[0]
+    said = ["“so you want to do it”", "skipped email", "“So you want to do it?”"]
+    rows = team_rows([replace(rep, fix_first=f) for f in said], rep.saved_at)
+    assert rows[0].common_problem == "“So you want to do it?”"  # the newest spelling
+
+
 def test_team_shows_each_person_from_real_checks(cli, make_rep, drill, tmp_path, monkeypatch):
     monkeypatch.setenv("VOICEDRILL_DB", str(tmp_path / "floor.db"))
     rep, _ = make_rep([Piece(s.example_line, s.id, 0.6) for s in drill.steps], "team-rep")

@@ -3,6 +3,7 @@ saved reps in, one row per person and drill out (views only lay the rows out).""
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -38,7 +39,8 @@ def team_rows(reps: Sequence[TeamRep], now: datetime) -> list[TeamRow]:
     for (_, drill), mine in groups.items():
         user = mine[0].user or "(no name)"  # as they first wrote it
         handoffs = [r.handoff_s for r in mine if r.handoff_s is not None]
-        problems = Counter(r.fix_first for r in mine if r.fix_first)
+        problems = Counter(_alike(r.fix_first) for r in mine if r.fix_first)  # a phrase to avoid is one problem however the drill spelt it then
+        newest = {_alike(r.fix_first): r.fix_first for r in mine if r.fix_first}
         rows.append(TeamRow(
             user, drill,
             today=sum(r.saved_at >= midnight for r in mine),
@@ -48,9 +50,14 @@ def team_rows(reps: Sequence[TeamRep], now: datetime) -> list[TeamRow]:
             best_score=max(r.score for r in mine),
             handoff_first_s=handoffs[0] if handoffs else None,
             handoff_last_s=handoffs[-1] if handoffs else None,
-            common_problem=problems.most_common(1)[0][0] if problems else None,
+            common_problem=newest[problems.most_common(1)[0][0]] if problems else None,
         ))
     return sorted(rows, key=lambda r: (-r.week, r.user.lower(), r.drill))
+
+
+def _alike(problem: str) -> str:
+    """A problem as said whatever its case and punctuation (“so you want to do it” and “So you want to do it?”)."""
+    return " ".join(re.findall(r"[\w']+", problem.casefold()))
 
 
 def trend(row: TeamRow) -> Cell:
