@@ -155,6 +155,37 @@ def test_synth_says_a_long_pause_as_asked_and_check_hears_every_line(tmp_path):
     assert len(report["pauses"]) == 6 and all(abs(p["gap_s"] - 1.3) <= 0.1 and p["flagged"] for p in report["pauses"]), report["pauses"]
 
 
+SLOW_DRILL = """name = "slow-greeting"
+title = "Slow greeting"
+
+[rules]
+pace_wpm = [100, 140]
+
+[[steps]]
+id = "hello"
+line = "Hi, thanks for calling, this is Sam from the home team."
+
+[[steps]]
+id = "name"
+line = "Who am I speaking with today, please?"
+"""
+
+
+def test_synth_speaks_a_drill_within_its_pace_band(tmp_path):
+    """A manager's drill paced 100–140 words a minute was spoken at synth's one rate (about 186
+    as check measures it) and checked "too fast" (found by a new user). By default synth speaks
+    within the drill's band; a rate asked for outside it is said to be."""
+    drill = tmp_path / "slow.toml"
+    drill.write_text(SLOW_DRILL)
+    out = tmp_path / "rep.wav"
+    made = voicedrill("synth", str(out), "--drill", str(drill))
+    assert made.returncode == 0 and "pace band" not in made.stderr, made.stderr
+    run = voicedrill("check", str(out), "--drill", str(drill), "--json", "--no-save", env={"HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path)})
+    assert 100 <= json.loads(run.stdout)["pace"]["speech_wpm"] <= 140
+    fast = voicedrill("synth", str(out), "--drill", str(drill), "--wpm", "170")
+    assert "outside the drill's pace band (100–140): check will say so." in " ".join(fast.stderr.split())
+
+
 def test_synth_names_each_pause_over_its_limit_once():
     """A pause asked for is said as asked where it is at least what the drill requires (1.2 s
     before first-close-recovery's concern becomes the 2.0 s it requires), and the line synth

@@ -189,7 +189,7 @@ def _parser() -> argparse.ArgumentParser:
     synth.add_argument("out", type=_given("a file name ending in .wav"), help="output .wav path")
     synth.add_argument("--drill", type=DRILL, default="hard-close", help="drill name or .toml path")
     synth.add_argument("--voice", type=_given("a voice id, such as gmw/en-us"), default=None, help="text-to-speech voice id (default gmw/en-us)")
-    synth.add_argument("--wpm", type=_number(60, 400, whole=True), default=170, help="speaking rate, 60–400 words per minute")
+    synth.add_argument("--wpm", type=_number(60, 400, whole=True), default=None, help="speaking rate asked of the voice, 60–400 (default 170, or a rate paced within the drill's band)")
     synth.add_argument("--pause", type=_number(0, 30, unit=" s"), default=None,
                        help="seconds of silence between steps, 0–30 (default 0.3, kept under the drill's limits); a pause "
                        "over a limit is said as asked, to hear it flagged; where the drill requires a pause, at least 0.5 s over its minimum")
@@ -659,17 +659,20 @@ def _synth(args: argparse.Namespace, err: Console) -> int:
     from .drills import load_drill
     from .audio import RATE
     from .files import destination, named_as, write_atomic
-    from .practice import SAID_PAUSE_S, said_through
-    from .synth import DEFAULT_VOICE, build_rep, in_a_room, write_wav
+    from .practice import SAID_PAUSE_S, said_through, spoken
+    from .synth import DEFAULT_VOICE, in_a_room, write_wav
 
     destination(named_as(args.out, "a WAV recording", (".wav",)))  # refused before the speech is made
     drill = load_drill(args.drill)
     pieces = said_through(drill, SAID_PAUSE_S if args.pause is None else args.pause, within_limits=args.pause is None)
-    audio, segments = build_rep(pieces, args.voice or DEFAULT_VOICE, args.wpm)
+    audio, segments, pace = spoken(drill, pieces, args.voice or DEFAULT_VOICE, args.wpm)
     audio = in_a_room(audio)
     write_atomic(args.out, lambda tmp: write_wav(tmp, audio))
     for segment in segments:
         err.print(f"{segment.start:6.2f}–{segment.end:6.2f}s  {drill.named(segment.label)}: {segment.text}", markup=False)
+    low, high = drill.pace_wpm
+    if pace is not None and not low <= pace <= high:
+        err.print(f"Spoken at about {pace:.0f} words a minute, outside the drill's pace band ({low:g}–{high:g}): check will say so.", markup=False)
     if over := _over_limit(drill, pieces):
         err.print(over, markup=False, soft_wrap=False)
     err.print(f"wrote {args.out} ({len(audio) / RATE:.1f}s)", markup=False)

@@ -16,6 +16,7 @@ import numpy as np
 import platformdirs
 
 from . import history
+from .align import normalise
 from .analysis import analyse
 from .asr import Engine, Transcript, transcribe
 from .audio import AudioInfo, FileSource, MicSource, SilenceTracker, Silences, clip_file, stream_file
@@ -26,11 +27,11 @@ from .drills import Drill
 from .errors import VoicedrillError
 from .files import destination, reason, write_atomic, write_file
 from .live import LiveEvent, LiveRep, LiveState
-from .metrics import any_clear
+from .metrics import any_clear, words_per_minute
 from .report import counted, to_dict
 from .second_look import second_look
 from .stopping import exit_status, interrupt_after
-from .synth import ROOM_SEED, ROOM_TONE, Piece, Speaker, build_rep, in_a_room, write_wav
+from .synth import DEFAULT_VOICE, ROOM_SEED, ROOM_TONE, Piece, Segment, Speaker, build_rep, in_a_room, write_wav
 from .targets import RECENT, judged
 
 ONLY_SHOWN = "the scorecard above is all there is of this rep"  # said of a rep kept nowhere (every place full)
@@ -101,6 +102,7 @@ def mic_sources() -> Callable[[int], MicSource]:
 
 REQUIRED_MARGIN_S = 0.5  # a pause the drill requires is said this much over its minimum
 SAID_PAUSE_S = 0.3  # the silence between lines of synth's rep and the example rep
+SPOKEN_WPM, MIN_SPOKEN_WPM, MAX_SPOKEN_WPM = 170, 60, 400  # synth's speaking rate (what espeak-ng is asked for), by default and at most
 HESITATION_OVER_S = 0.6  # the example rep's hesitation is this much over its limit: clearly flagged
 
 
@@ -123,6 +125,28 @@ def said_through(drill: Drill, pause_s: float, example: bool = False, within_lim
             gap = pause_s if pause_s <= high or not within_limits else high / 2
         pieces.append(Piece(step.example_line if example else step.line, step.id, gap))
     return pieces
+
+
+def spoken(drill: Drill, pieces: list[Piece], voice: str = DEFAULT_VOICE, wpm: int | None = None) -> tuple[np.ndarray, list[Segment], float | None]:
+    """The pieces spoken at `wpm`, or by default at SPOKEN_WPM unless that is outside the drill's pace
+    band, then at a rate paced mid-band (a manager's drill paced 100–140 was spoken at 186 words a
+    minute and its example scored "too fast"); also the pace it was spoken at, as check measures it
+    (words over the time from the first to the last)."""
+    audio, segments = build_rep(pieces, voice, wpm or SPOKEN_WPM)
+    pace = _pace_of(segments)
+    low, high = drill.pace_wpm
+    if wpm is None and pace is not None and not low <= pace <= high:
+        for _ in range(2):  # the rate's pace is not proportional to it (espeak's pauses at commas keep their length)
+            rate = min(MAX_SPOKEN_WPM, max(MIN_SPOKEN_WPM, round(SPOKEN_WPM * (low + high) / 2 / pace)))
+            audio, segments = build_rep(pieces, voice, rate)
+            if (pace := _pace_of(segments)) is None or low <= pace <= high:
+                break
+    return audio, segments, pace
+
+
+def _pace_of(segments: list[Segment]) -> float | None:
+    """Words a minute from the first word of `segments` to the last."""
+    return words_per_minute(sum(len(normalise(s.text)) for s in segments), segments[-1].end - segments[0].start) if segments else None
 
 
 def example_pieces(drill: Drill, pause_s: float = SAID_PAUSE_S) -> list[Piece]:
@@ -151,7 +175,7 @@ def example_note(drill: Drill) -> str:
 def example_rep(drill: Drill) -> Path:
     """A synthesised example rep of the drill, made once and kept in the user cache."""
     pieces = example_pieces(drill)
-    recipe = hashlib.sha256(repr((pieces, ROOM_TONE, ROOM_SEED)).encode()).hexdigest()[:10]  # a changed drill (or room) gets a new example
+    recipe = hashlib.sha256(repr((pieces, drill.pace_wpm, ROOM_TONE, ROOM_SEED)).encode()).hexdigest()[:10]  # a changed drill (its pace too) or room gets a new example
     folder = Path(platformdirs.user_cache_dir("voicedrill"))
     path = folder / f"example-{drill.name}-{recipe}.wav"
     if path.is_file():
@@ -160,7 +184,7 @@ def example_rep(drill: Drill) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise VoicedrillError(f"cannot make the example rep in {folder} ({reason(exc)}); free space there or set XDG_CACHE_HOME") from None
-    audio = in_a_room(build_rep(pieces)[0])
+    audio = in_a_room(spoken(drill, pieces)[0])
     write_atomic(path, lambda tmp: write_wav(tmp, audio))
     return path
 
