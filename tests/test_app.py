@@ -168,6 +168,33 @@ def test_the_line_to_say_and_then_the_score_are_on_screen_on_a_laptop_and_a_phon
     context.close()
 
 
+@pytest.mark.parametrize("width", [1366, 390])
+def test_a_table_or_chart_wider_than_a_phone_says_to_swipe(server, browser, drill, monkeypatch, width):
+    """On a phone the reps table and the charts scroll sideways, and nothing said so: the columns
+    past the edge looked missing (found by a new user). A line above each says to swipe; on a
+    laptop, where all of it shows, there is none."""
+    from test_history import sample_report
+
+    from voicedrill.history import Session, Store
+
+    store = Store()
+    for number in (1, 2):
+        store.save_rep(Session.of("drill", drill, "fake", "none"), number, sample_report(drill), "mic")
+    store.close()
+    context = browser.new_context(viewport={"width": width, "height": 844})
+    page = context.new_page()
+    page.goto(server[1] + "/history")
+    page.wait_for_load_state("load")
+    page.wait_for_timeout(100)
+    shown = page.locator(".swipe:visible")
+    if width > 1000:
+        assert shown.count() == 0
+    else:
+        assert shown.count() == 3 and "Swipe sideways" in shown.first.inner_text()  # the two charts and the table
+        assert page.evaluate("[...document.querySelectorAll('.swipe')].every(h => h.nextElementSibling.scrollWidth > h.nextElementSibling.clientWidth)")
+    context.close()
+
+
 def test_space_bar_starts_and_stops_a_rep(server, page, monkeypatch):
     app, base = server
     # at 2x the handoff line still plays for a second after it ticks: the second press finds the rep under way

@@ -1,0 +1,24 @@
+// A table or chart wider than the screen (a phone) scrolls sideways: a line above it says so.
+"use strict";
+const WIDE = ".scroll, .report table, .scorecard table, .run table, figure, p:has(> img)";
+function markWide() {
+  for (const box of document.querySelectorAll(WIDE)) {
+    if (box.closest(".scroll") && box !== box.closest(".scroll")) continue;  // (its scrolling box says it)
+    const wide = box.scrollWidth > box.clientWidth + 2;
+    let hint = box.previousElementSibling;
+    if (!hint || !hint.classList.contains("swipe")) {
+      if (!wide) continue;
+      hint = document.createElement("p");
+      hint.className = "swipe";
+      hint.textContent = "Swipe sideways to see all of it →";
+      box.before(hint);
+    }
+    hint.hidden = !wide;
+  }
+}
+let queued = false;
+function soon() { if (!queued) { queued = true; requestAnimationFrame(() => { queued = false; markWide(); }); } }
+addEventListener("load", soon);
+addEventListener("resize", soon);
+new MutationObserver((changes) => { if (changes.some((c) => ![...c.addedNodes].every((n) => n.classList?.contains("swipe")))) soon(); })
+  .observe(document.querySelector("main"), { childList: true, subtree: true });
