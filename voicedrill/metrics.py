@@ -330,8 +330,10 @@ def score(
         return 0, parts, Coaching(nothing, (Tip("the whole drill", nothing, 100.0),))
     problems = _problems(drill, steps, pauses_, pace_, fillers, forbidden, turns, dict(loops))
     lost = {name: sum(p.points for p in problems if p.part == name) for name in PART_MAX}
+    spilt = _spilt(lost)
     parts = tuple(
-        ScorePart(name, round(max(0.0, top - lost[name]), 1), top, why)
+        ScorePart(name, round(max(0.0, top - lost[name] - spilt[name]), 1), top,
+                  why + (f"; {spilt[name]:.1f} points go with the steps skipped, {COST['skipped']:g} each" if spilt[name] >= 0.05 else ""))
         for (name, top), why in zip(PART_MAX.items(), _whys(drill, steps, pauses_, pace_, fillers, forbidden, problems))
     )
     # Each tip shows its share of what its part lost (six long pauses share the 15 points of the
@@ -342,11 +344,24 @@ def score(
     shares: dict[int, float] = {}
     for part_ in parts:
         mine = [i for i, problem in enumerate(ranked) if problem.part == part_.name]
-        scale = part_.max_points / max(lost[part_.name], part_.max_points)
-        shares |= zip(mine, _tenths([ranked[i].points * scale for i in mine], part_.max_points - part_.points))
+        taken = part_.max_points - part_.points - spilt[part_.name] + (sum(spilt.values()) if part_.name == "steps" else 0.0)  # (skips take theirs from every part)
+        scale = taken / max(lost[part_.name], taken) if lost[part_.name] else 1.0
+        shares |= zip(mine, _tenths([ranked[i].points * scale for i in mine], taken))
     tips = tuple(sorted((replace(problem.tip, points=shares[i]) for i, problem in enumerate(ranked)), key=lambda tip: -tip.points))
     focus = _tip(drill, "unlike", line=drill.steps[0].line) if unlike else tips[0].tip if tips else _clean_tip(drill, pace_)
     return round(sum(p.points for p in parts)), parts, Coaching(focus, tips, unlike)
+
+
+def _spilt(lost: dict[str, float]) -> dict[str, float]:
+    """What the steps skipped take from the other parts once they have cost the steps part all its
+    points, shared by what those parts have left (a rep who said one line of seven scored 65, all
+    in order, no pause too long: each skip now costs its 14 points wherever they are)."""
+    over = max(0.0, lost["steps"] - PART_MAX["steps"])
+    left = {name: max(0.0, top - lost[name]) for name, top in PART_MAX.items() if name != "steps"}
+    total = sum(left.values())
+    taken = min(over, total)
+    shares = _tenths([taken * points / total if total else 0.0 for points in left.values()], taken)
+    return {"steps": 0.0} | dict(zip(left, shares))
 
 
 TOP_OF_BAND = 0.15  # a clean rep this near the top of the pace band (a share of its width) is not told to speed up
