@@ -203,7 +203,8 @@ def test_each_step_skipped_costs_its_points_however_many_are_skipped(drill):
     assert scores == [16, 30, 44, 58, 72, 86, 100]
     one_line = analyse(timeline(lines(drill, "name")[0]), drill, "fake", 10.0)
     order = next(p for p in one_line.score_parts if p.name == "order")
-    assert order.points < 5 and order.why == "in order; 15.1 points go with the steps skipped, 14 each"
+    assert order.points < 5 and order.why == "in order; 17.8 points go with the steps skipped, 14 each"
+    assert next(p for p in one_line.score_parts if p.name == "pace").points == 10  # (its points say the pace was in the band)
     assert sum(p.points for p in one_line.score_parts) == pytest.approx(16, abs=0.05)
 
 

@@ -355,13 +355,14 @@ def score(
 def _spilt(lost: dict[str, float]) -> dict[str, float]:
     """What the steps skipped take from the other parts once they have cost the steps part all its
     points, shared by what those parts have left (a rep who said one line of seven scored 65, all
-    in order, no pause too long: each skip now costs its 14 points wherever they are)."""
+    in order, no pause too long: each skip now costs its 14 points wherever they are). Not from
+    the pace part: its points say whether the pace was in the band (targets.py reads them)."""
     over = max(0.0, lost["steps"] - PART_MAX["steps"])
-    left = {name: max(0.0, top - lost[name]) for name, top in PART_MAX.items() if name != "steps"}
+    left = {name: max(0.0, top - lost[name]) for name, top in PART_MAX.items() if name not in ("steps", "pace")}
     total = sum(left.values())
     taken = min(over, total)
     shares = _tenths([taken * points / total if total else 0.0 for points in left.values()], taken)
-    return {"steps": 0.0} | dict(zip(left, shares))
+    return {"steps": 0.0, "pace": 0.0} | dict(zip(left, shares))
 
 
 TOP_OF_BAND = 0.15  # a clean rep this near the top of the pace band (a share of its width) is not told to speed up
