@@ -208,6 +208,18 @@ def test_each_step_skipped_costs_its_points_however_many_are_skipped(drill):
     assert sum(p.points for p in one_line.score_parts) == pytest.approx(16, abs=0.05)
 
 
+def test_a_pause_over_its_limit_is_charged_once_not_again_as_a_slow_pace(drill):
+    """Six 3 s pauses on a rep said at about 240 words a minute: 0 of 15 for the pauses, and the
+    pace, over the whole rep, read 93 words a minute and told the rep "Say it faster" as well
+    (found by a new user). The pace is judged without the time the pauses ran over their limit."""
+    said = lines(drill, *ALL)
+    report = analyse(timeline(*[part for line in said for part in (line, 3.0)][:-1], word_s=0.25), drill, "fake", 60.0)
+    pace = next(p for p in report.score_parts if p.name == "pace")
+    assert report.pace.speech_wpm < 110 and pace.points == 10, pace  # (shown as measured; judged without the overrun)
+    assert re.fullmatch(r"1\d\d words a minute leaving out the time pauses ran over their limit \(\d+ with it\), target 150–220", pace.why), pace.why
+    assert [t.about for t in report.coaching.tips] == ["pauses too long"]
+
+
 def test_the_pause_tip_is_about_the_pause_furthest_over_its_limit():
     """A 5.2 s pause where 5 s is allowed (the deliberate breath) and a 2.5 s one where 1.5 s is:
     the one tip for both coaches the 1 s overrun, not the breath ("Outside the one deliberate
@@ -500,7 +512,7 @@ def test_tips_are_listed_by_the_points_they_show_and_the_focus_shows_its_own(dri
     concern = CustomerTurn(TurnKind.HESITATION, "name", "Can I think about it?", said[7].end + 0.1, said[7].end + 0.9)
     report = analyse(said, drill, "fake", 40.0, turns=[concern])
     points = [t.points for t in report.coaching.tips]
-    assert [t.about for t in report.coaching.tips] == ["pause before payment", "speaking pace", "the customer's concern"], points
+    assert [t.about for t in report.coaching.tips] == ["pause before payment", "the customer's concern", "speaking pace"], points  # (the pace judged without the 5 s the long pause ran over)
     assert points == sorted(points, reverse=True)
     console = Console(file=io.StringIO(), width=200, color_system=None)
     render(report, console)

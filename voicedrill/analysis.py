@@ -39,7 +39,8 @@ def analyse(
     forbidden = metrics.marks(words, alignment.hits, HitKind.FORBIDDEN)
     turn_results = metrics.customer_turns(words, drill, alignment, turns)
     unlike = metrics.unlike_the_drill(words, steps, fillers + forbidden)
-    score, parts, coaching = metrics.score(drill, steps, pauses, pace, fillers, forbidden, turn_results, unlike, alignment.loops)
+    span = metrics.spoken_span(words, turns)
+    score, parts, coaching = metrics.score(drill, steps, pauses, pace, fillers, forbidden, turn_results, unlike, alignment.loops, span)
     return RepReport(
         drill=drill.name,
         engine=engine,
@@ -50,7 +51,7 @@ def analyse(
         order_notes=alignment.order_notes,
         pauses=pauses,
         pace=pace,
-        duration_s=None if (span := metrics.spoken_span(words, turns)) is None else round(span, 3),
+        duration_s=None if span is None else round(span, 3),
         fillers=fillers,
         forbidden=forbidden,
         extra=metrics.extra_speech(words, alignment),

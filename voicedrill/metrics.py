@@ -319,22 +319,24 @@ def score(
     turns: Sequence[TurnResult] = (),
     unlike: bool = False,
     loops: Sequence[tuple[str, str]] = (),
+    span: float | None = None,
 ) -> tuple[int, tuple[ScorePart, ...], Coaching]:
     """The 0–100 score as explained parts (steps said 35, in order 20, pauses 15, pace 10, words 20),
     each problem costing what the playbook says it is worth, and the coaching for every problem
     (`unlike`: the rep does not sound like this drill, and is first asked whether it is the one meant;
-    `loops`: the loops broken, as Alignment has them)."""
+    `loops`: the loops broken, as Alignment has them; `span`: the rep's spoken span, see judged_wpm)."""
     if nothing_heard(steps):
         nothing = _tip(drill, "nothing")
         parts = tuple(ScorePart(name, 0, top, "nothing of the script was heard") for name, top in PART_MAX.items())
         return 0, parts, Coaching(nothing, (Tip("the whole drill", nothing, 100.0),))
-    problems = _problems(drill, steps, pauses_, pace_, fillers, forbidden, turns, dict(loops))
+    wpm = judged_wpm(pace_, pauses_, span)
+    problems = _problems(drill, steps, pauses_, wpm, fillers, forbidden, turns, dict(loops))
     lost = {name: sum(p.points for p in problems if p.part == name) for name in PART_MAX}
     spilt = _spilt(lost)
     parts = tuple(
         ScorePart(name, round(max(0.0, top - lost[name] - spilt[name]), 1), top,
                   why + (f"; {spilt[name]:.1f} points go with the steps skipped, {COST['skipped']:g} each" if spilt[name] >= 0.05 else ""))
-        for (name, top), why in zip(PART_MAX.items(), _whys(drill, steps, pauses_, pace_, fillers, forbidden, problems))
+        for (name, top), why in zip(PART_MAX.items(), _whys(drill, steps, pauses_, pace_, wpm, fillers, forbidden, problems))
     )
     # Each tip shows its share of what its part lost (six long pauses share the 15 points of the
     # pauses part), and the shares add up to it; costliest first by those shares, as shown (by the
@@ -348,7 +350,7 @@ def score(
         scale = taken / max(lost[part_.name], taken) if lost[part_.name] else 1.0
         shares |= zip(mine, _tenths([ranked[i].points * scale for i in mine], taken))
     tips = tuple(sorted((replace(problem.tip, points=shares[i]) for i, problem in enumerate(ranked)), key=lambda tip: -tip.points))
-    focus = _tip(drill, "unlike", line=drill.steps[0].line) if unlike else tips[0].tip if tips else _clean_tip(drill, pace_)
+    focus = _tip(drill, "unlike", line=drill.steps[0].line) if unlike else tips[0].tip if tips else _clean_tip(drill, wpm)
     return round(sum(p.points for p in parts)), parts, Coaching(focus, tips, unlike)
 
 
@@ -365,13 +367,22 @@ def _spilt(lost: dict[str, float]) -> dict[str, float]:
     return {"steps": 0.0, "pace": 0.0} | dict(zip(left, shares))
 
 
+def judged_wpm(pace_: Pace, pauses_: Sequence[Pause], span: float | None) -> float | None:
+    """The speaking pace the pace part judges: over the rep's `span` less the time its pauses ran
+    over their limits, which the pauses part has charged (six 3 s pauses made a rep said at 186
+    words a minute read 97, and told it "Say it faster" as well as of every pause)."""
+    over = sum(p.gap_s - p.max_s for p in pauses_ if p.flagged and not p.too_short)
+    if pace_.speech_wpm is None or span is None or over <= 0 or span - over < MIN_SPAN_S:
+        return pace_.speech_wpm
+    return round(pace_.speech_wpm * span / (span - over), 1)
+
+
 TOP_OF_BAND = 0.15  # a clean rep this near the top of the pace band (a share of its width) is not told to speed up
 
 
-def _clean_tip(drill: Drill, pace_: Pace) -> str:
+def _clean_tip(drill: Drill, wpm: float | None) -> str:
     """A clean rep's tip: say it faster, unless it is already at the top of the pace band."""
     low, high = drill.pace_wpm
-    wpm = pace_.speech_wpm
     if wpm is not None and wpm >= high - TOP_OF_BAND * (high - low):
         return _tip(drill, "clean_top", wpm=f"{wpm:.0f}", low=f"{low:.0f}", high=f"{high:.0f}")
     return _tip(drill, "clean")
@@ -395,7 +406,7 @@ class _Problem(NamedTuple):
     kind: str
 
 
-def _problems(drill, steps, pauses_, pace_, fillers, forbidden, turns, loops) -> list[_Problem]:
+def _problems(drill, steps, pauses_, wpm, fillers, forbidden, turns, loops) -> list[_Problem]:
     """Every problem of the rep, each with its tip."""
     ids = [s.id for s in drill.steps]
     line = {s.id: s.line for s in drill.steps}
@@ -450,7 +461,6 @@ def _problems(drill, steps, pauses_, pace_, fillers, forbidden, turns, loops) ->
             add("flow", COST["late_reply"], "after the customer", "late_start" if yes else "late_reply", ids[0] if yes else following,
                 phrase=t.turn.text, gap=gap, limit=f"{t.limit_s:g} s")
     low, high = drill.pace_wpm
-    wpm = pace_.speech_wpm
     if wpm is not None and not low <= wpm <= high:
         distance = low - wpm if wpm < low else wpm - high
         add("pace", min(PART_MAX["pace"], max(COST["pace_least"], COST["pace_per_wpm"] * distance)), "speaking pace", "slow" if wpm < low else "fast",
@@ -477,7 +487,7 @@ def _last_broken(drill: Drill, steps: Sequence[StepResult]) -> str | None:
     return None
 
 
-def _whys(drill, steps, pauses_, pace_, fillers, forbidden, problems) -> list[str]:
+def _whys(drill, steps, pauses_, pace_, wpm, fillers, forbidden, problems) -> list[str]:
     """Each score part's reason, in plain words."""
     required = [s for s in steps if not s.optional]
     heard = [s for s in required if s.status != Status.MISSING]
@@ -493,8 +503,8 @@ def _whys(drill, steps, pauses_, pace_, fillers, forbidden, problems) -> list[st
     reasons += ["slow after the customer"] if any(p.kind in ("late_reply", "late_start", "stopped") for p in problems) else []
     reasons += ["a concern not answered"] if any(p.kind == "unanswered" for p in problems) else []
     low, high = drill.pace_wpm
-    wpm = pace_.speech_wpm
-    pace_why = "no speech" if wpm is None else f"{wpm:.0f} words a minute, target {low:.0f}–{high:.0f}" + (
+    measured = "" if wpm == pace_.speech_wpm else f" leaving out the time pauses ran over their limit ({pace_.speech_wpm:.0f} with it)"
+    pace_why = "no speech" if wpm is None else f"{wpm:.0f} words a minute{measured}, target {low:.0f}–{high:.0f}" + (
         " (too slow)" if wpm < low else " (too fast)" if wpm > high else "")
     counts = ([counted(len(forbidden), "phrase to avoid", "phrases to avoid")] if forbidden else []) + (
         [counted(len(fillers), "filler word")] if fillers else [])
