@@ -123,6 +123,9 @@ def test_a_run_ticks_steps_in_order_scores_each_rep_and_lists_them(server, page,
     card = page.inner_text("#scorecard .score")
     assert card == f"Score {page.get_attribute('#scorecard', 'data-score')}/100"
     page.wait_for_function("window.shown.filter(s => s.startsWith('score')).length === 2 && !window.shown.at(-1).startsWith('score')", timeout=60000)
+    # rep 3 under way: the last rep's one change is in the live panel, above the script (the scorecard is below it, off screen)
+    focus = page.locator("#live #focus")
+    assert focus.is_visible() and focus.inner_text().startswith("Rep 2 scored ") and "Next rep: " in focus.inner_text()
     page.click("[data-action=stop]")  # rep 3 has begun: stopped before its handoff, it is not scored; no rep 4 starts
     page.wait_for_function("document.querySelector('[data-action=start]').disabled === false", timeout=60000)
     wait_idle(app)

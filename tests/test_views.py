@@ -133,6 +133,21 @@ def test_the_run_trend_in_words(trend, words):
     assert words in line and "+" not in line
 
 
+def test_two_reps_are_not_a_trend(drill):
+    """Two reps, 60 then 80, were "climbing about 20.0 points a rep — it's starting to flow" (found
+    by a new user): first → last says that much; a trend is told from three reps."""
+    from dataclasses import replace
+
+    from test_history import sample_report
+
+    from voicedrill.report import summary, summary_line
+
+    reports = [replace(sample_report(drill), score=score) for score in (60, 80, 85)]
+    two, three = summary(reports[:2]), summary(reports)
+    assert "trend_per_rep" not in two and "climbing" not in summary_line(two) and "60 → last rep 80" in summary_line(two)
+    assert "climbing about 12.5 points a rep" in summary_line(three)
+
+
 def test_a_slipping_run_that_ends_on_a_clean_rep_is_not_told_to_fix_it():
     """"fix what the last rep's Next rep says" when that rep's Next rep said "Clean rep" (found by a new user)."""
     from voicedrill.report import summary_line

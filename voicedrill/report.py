@@ -502,8 +502,11 @@ def rep_row(report: RepReport) -> dict:
     }
 
 
+TREND_REPS = 3  # a trend is told from this many reps (two climbing 20 points were "starting to flow": first → last says it)
+
+
 def summary(reports: list[RepReport], numbers: list[int | None] | None = None) -> dict:
-    """First vs last, best rep and trend (score points per rep, least squares).
+    """First vs last, best rep and trend (score points per rep, least squares, from TREND_REPS reps).
 
     `numbers` are the reps' numbers as `voicedrill report N` takes them (default 1, 2, …; None: a
     rep still waiting to go into the history)."""
@@ -514,7 +517,7 @@ def summary(reports: list[RepReport], numbers: list[int | None] | None = None) -
     if scores:
         best = max(range(len(scores)), key=lambda i: (scores[i], -i))
         result |= {"first_score": scores[0], "last_score": scores[-1], "best_rep": numbers[best], "best_score": scores[best]}
-    if len(scores) >= 2:
+    if len(scores) >= TREND_REPS:
         x = range(len(scores))
         mean_x, mean_y = sum(x) / len(scores), sum(scores) / len(scores)
         slope = sum((i - mean_x) * (y - mean_y) for i, y in zip(x, scores)) / sum((i - mean_x) ** 2 for i in x)

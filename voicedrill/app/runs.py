@@ -29,7 +29,7 @@ from ..drills import Drill
 from ..errors import VoicedrillError
 from ..live import UNHEARD_ASK, LiveRep, LiveState, LiveEvent, run_rep
 from ..practice import DrillRun, Kept, Keeper, check_heard, file_sources, keep_check, run_drill, saved_line, score_file, with_targets
-from ..report import counted
+from ..report import counted, focus_line
 from ..synth import Speaker
 from ..webpage import rep_section, run_table
 
@@ -151,6 +151,7 @@ class WebScreen:
         so_far = [replace(rep, id=k.rep_id or 0) for rep, k in self.shown]  # 0: still waiting
         self.broadcast.publish({
             "type": "scorecard", "rep": number, "id": kept.rep_id, "score": report.score, "saved": kept.where,
+            "focus": focus_line(report) if report.coaching else "",
             "problems": kept.problems, "notes": kept.notes, "steps": {s.id: s.verdict for s in report.steps},
             "html": rep_section(shown), "run_html": run_table(so_far) if self.reps > 1 else "",
         })

@@ -29,8 +29,14 @@ function showScript(steps) {
   }));
 }
 
+function showFocus(text) {
+  $("focus").hidden = !text;
+  $("focus").textContent = text;
+}
+
 function clearResults() {
   verdicts = null;
+  showFocus("");
   $("scorecard").replaceChildren();
   delete $("scorecard").dataset.score;
   $("run").replaceChildren();
@@ -160,7 +166,8 @@ const handlers = {
     card.dataset.score = m.score;
     card.dataset.rep = m.id ?? "";
     $("run").innerHTML = m.run_html;
-    $("cue").textContent = `Rep ${m.rep}: score ${m.score} — saved as ${m.saved}`;
+    $("cue").textContent = `Rep ${m.rep}: score ${m.score} — ${m.id ? "in your progress as " : ""}${m.saved}`;
+    showFocus(`Rep ${m.rep} scored ${m.score}. Next rep: ${m.focus}`);
     notice([...m.problems, ...m.notes].join(" "), m.problems.length > 0);
   },
   notice(m) { notice(m.text, false); },
