@@ -208,6 +208,16 @@ def test_each_step_skipped_costs_its_points_however_many_are_skipped(drill):
     assert sum(p.points for p in one_line.score_parts) == pytest.approx(16, abs=0.05)
 
 
+def test_a_rep_with_anything_to_fix_scores_under_100(drill):
+    """213 words a minute where 210 was the top: 0.3 points lost, shown "Score 100/100" with "Next
+    rep: Slow down a little" (found by a new user). 100 is a rep with nothing to fix."""
+    said = lines(drill, *ALL)
+    fast = analyse(timeline(*[part for line in said for part in (line, 0.3)][:-1], word_s=0.235), drill, "fake", 30.0)  # about 223 words a minute
+    assert 0 < 100 - sum(p.points for p in fast.score_parts) < 0.5 and fast.coaching.tips, fast.score_parts
+    assert fast.score == 99
+    assert analyse(timeline(*[part for line in said for part in (line, 0.3)][:-1]), drill, "fake", 30.0).score == 100
+
+
 def test_a_pause_over_its_limit_is_charged_once_not_again_as_a_slow_pace(drill):
     """Six 3 s pauses on a rep said at about 240 words a minute: 0 of 15 for the pauses, and the
     pace, over the whole rep, read 93 words a minute and told the rep "Say it faster" as well

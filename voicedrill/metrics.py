@@ -351,7 +351,8 @@ def score(
         shares |= zip(mine, _tenths([ranked[i].points * scale for i in mine], taken))
     tips = tuple(sorted((replace(problem.tip, points=shares[i]) for i, problem in enumerate(ranked)), key=lambda tip: -tip.points))
     focus = _tip(drill, "unlike", line=drill.steps[0].line) if unlike else tips[0].tip if tips else _clean_tip(drill, wpm)
-    return round(sum(p.points for p in parts)), parts, Coaching(focus, tips, unlike)
+    total = sum(p.points for p in parts)
+    return (100 if total >= 99.95 else min(99, round(total))), parts, Coaching(focus, tips, unlike)  # (a 100 is a rep with nothing to fix: 99.7 was 100 and "Next rep: Slow down")
 
 
 def _spilt(lost: dict[str, float]) -> dict[str, float]:
