@@ -272,6 +272,11 @@ def test_a_broken_drill_upload_shows_its_line_and_a_good_one_can_be_practised(se
     page.set_input_files("input[name=file]", files=[{"name": "greeting.toml", "mimeType": "text/plain", "buffer": GOOD_DRILL}])
     page.click("button[type=submit]")
     assert page.url.endswith("/drills/team-greeting?added=1")
+    assert "Drill “Team greeting” checked and added" in page.inner_text("[role=status]")  # by its title, as the drills list shows it
+    # what a rep will be told, read on the page (it took `voicedrill drills show NAME --tips` in a terminal)
+    page.click("#tips summary")
+    told = page.inner_text("#tips")
+    assert "Who am I speaking with?" in told and "Too slow" in told and "Nothing of the drill heard" in told
     page.click("text=Practise this drill")
     page.wait_for_selector("[data-step='hello']")
     assert page.eval_on_selector("#drill", "s => s.value") == "team-greeting"
@@ -288,7 +293,7 @@ def test_uploading_a_drill_of_the_same_name_keeps_the_earlier_one(client, tmp_pa
     second = client.post("/drills", files={"file": ("greeting.toml", edited, "text/plain")})
     (earlier,) = folder.glob("team-greeting.toml.*.earlier")
     assert earlier.read_bytes() == GOOD_DRILL and (folder / "team-greeting.toml").read_bytes() == edited
-    assert f"which is kept as {earlier.name} in your drills folder" in " ".join(second.text.split())
+    assert f"which is kept as {earlier.name} in your drills folder, {folder}." in " ".join(second.text.split())
     assert [p.name for p in folder.glob("*.toml")] == ["team-greeting.toml"]  # (the drills list reads only these)
     again = client.post("/drills", files={"file": ("greeting.toml", edited, "text/plain")}, follow_redirects=False)
     assert again.headers["location"].endswith("added=1") and len(list(folder.glob("*.earlier"))) == 1  # the same file again: nothing to keep

@@ -35,6 +35,7 @@ from ..drills import MAX_DRILL_BYTES, Drill, list_drills, listed_problem, drill_
 from ..drills import titles as drill_titles
 from ..errors import NotAllowed, VoicedrillError
 from ..files import write_atomic, write_file
+from ..metrics import tip_examples
 from ..plots import fluency_figure, png_bytes, progress_figure, team_figure
 from ..progress import export
 from ..report import counted, drill_rules, step_notes, summary, summary_line, to_dict
@@ -322,7 +323,8 @@ class App:
             drill = await run_in_threadpool(load_named_drill, name)
         except VoicedrillError as exc:  # (a drill of the rep's own by its file name, never the server's folders)
             raise HTTPException(404, exc.plain.replace(f"{user_drills_dir()}{os.sep}", "")) from None
-        return self.page(request, "drill.html", drill=drill, notes={s.id: step_notes(drill, s.id) for s in drill.steps}, rules=drill_rules(drill))
+        return self.page(request, "drill.html", drill=drill, notes={s.id: step_notes(drill, s.id) for s in drill.steps}, rules=drill_rules(drill),
+                         tips=tip_examples(drill), folder=user_drills_dir())
 
     async def upload_drill(self, request: Request) -> Response:
         """A drill file checked line by line; a good one joins the rep's own drills."""
