@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 import shutil
 import signal
 import socket
@@ -736,6 +737,7 @@ def test_on_a_shared_history_the_progress_page_shows_your_own_reps_first(client,
     store.close()
     own = client.get("/history").text
     assert "Your progress" in own and 'data-reps="1"' in own and "<th>who</th>" not in own and "maria (you)" in own
+    assert re.search(r'<option value="hard-close"\s*>The hard close sequence</option>', own)  # the drill filter by title (it listed file names)
     everyone = client.get("/history?who=").text
     assert "Everyone's progress" in everyone and 'data-reps="3"' in everyone and "<th>who</th>" in everyone
     ana = client.get("/history?who=ana").text

@@ -201,6 +201,18 @@ def test_the_fluency_curve_leaves_out_the_reps_the_scorecard_does_not_time(tmp_p
     store.close()
 
 
+def test_a_fluency_curve_with_no_rep_timed_says_why(tmp_path, drill):
+    """Reps that each skipped a step: the curve was an empty frame from −1 to 1 s (found by a new user)."""
+    from voicedrill.plots import fluency_figure
+
+    store = Store(tmp_path / "h.db")
+    for number in (1, 2):
+        store.save_rep(Session.of("drill", drill, "fake", "none"), number, rep(drill, 0.3, first="payment"), "mic")
+    for ax in fluency_figure(store.reps()).axes:
+        assert [t.get_text() for t in ax.texts][0].startswith("no rep here was said by the script yet")
+    store.close()
+
+
 def test_targets_are_each_persons_own(tmp_path, drill):
     store = Store(tmp_path / "h.db")
     fast = Session.of("drill", drill, "fake", "none", "ana")

@@ -145,6 +145,10 @@ def fluency_figure(reps: Sequence[SavedRep]) -> Figure:
             ax.legend(loc="best", fontsize=8, frameon=False)  # (upper right covered a last rep's long pause)
         ax.set_ylabel("seconds")
         ax.set_title(named(what, reps[0].report), loc="left", fontsize=9)
+        if all(v is None for v in values):  # (an empty frame from −1 to 1 s said nothing)
+            ax.text(0.5, 0.5, f"no rep here was said by the script yet (every step, in order, no phrase to avoid), so none is {'timed' if ax is time else 'judged'}",
+                    ha="center", va="center", transform=ax.transAxes, color="#607d8b", fontsize=9, bbox={"facecolor": "white", "edgecolor": "none"})
+            ax.set_yticks([])
     low, high = time.get_ylim()
     if high - low < MIN_TIME_SPAN_S:  # a tenth of a second between reps is not drawn as a climb
         middle = (low + high) / 2
