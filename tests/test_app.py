@@ -419,7 +419,7 @@ def test_deleting_asks_first_then_the_rep_is_gone(server, reps):
     assert "not yours" not in asked and "from your progress" in asked
     done = client.post("/rep/1/delete", follow_redirects=False)
     assert done.status_code == 303
-    assert "Rep 1 deleted from the history." in client.get(done.headers["location"]).text  # said once done (it said nothing)
+    assert "Rep 1 (The hard close sequence) deleted from the history." in client.get(done.headers["location"]).text  # said once done (it said nothing)
     assert client.get("/rep/1").status_code == 404
     assert client.get("/export.csv").text.count("\n") == 1  # the header only
     assert "deleted" not in client.get("/history?deleted=rep-1&count=x").text  # (only what the app itself wrote is said)
@@ -440,6 +440,13 @@ def test_deleting_another_persons_rep_on_a_shared_history_says_whose_it_is(clien
     own, theirs = (html.unescape(client.get(f"/rep/{n}/delete").text) for n in (1, 2))
     assert "not yours" not in own and "from your progress" in own
     assert "This is ana's rep, not yours." in theirs and "from ana's progress" in theirs and "Delete ana's rep</button>" in theirs
+    asked = client.get("/rep/2/delete", headers={"Referer": "http://127.0.0.1:8000/history?who=ana&drill=hard-close"}).text
+    assert '<input type="hidden" name="back" value="/history?who=ana&amp;drill=hard-close">' in asked
+    done = client.post("/rep/2/delete", data={"back": "/history?who=ana&drill=hard-close"}, follow_redirects=False)
+    assert done.headers["location"].startswith("/history?who=ana&drill=hard-close&deleted=rep-2")  # back to the list it was asked from
+    assert "Rep 2 (ana's, The hard close sequence) deleted from the history." in html.unescape(client.get(done.headers["location"]).text)
+    elsewhere = client.post("/rep/1/delete", data={"back": "https://elsewhere.example/history"}, follow_redirects=False)
+    assert elsewhere.headers["location"].startswith("/history?deleted=rep-1")  # never a page of somewhere else
 
 
 def test_stopping_the_app_hurries_the_history_of_a_run_or_check_under_way(monkeypatch):

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from markupsafe import Markup
 from starlette.applications import Starlette
@@ -277,17 +277,20 @@ class App:
         kind, number, reps = await self._picked(request)
         if self.practice.session_under_way() in {r.session for r in reps}:
             return self.problem(request, "this rep's session is the practice run under way: stop the run first, then delete", 409)
+        me = history.who(self.config.user).casefold()
+        others = sorted({r.user for r in reps if r.user.casefold() != me})  # a shared history: someone else's reps, said so
         if request.method == "GET":
-            me = history.who(self.config.user).casefold()
-            others = sorted({r.user for r in reps if r.user.casefold() != me})  # a shared history: someone else's reps, said so
-            return self.page(request, "delete.html", kind=kind, number=number, reps=reps, title=title(reps), others=others)
+            return self.page(request, "delete.html", kind=kind, number=number, reps=reps, title=title(reps), others=others,
+                             back=_progress_view(request.headers.get("referer", "")))
 
         def gone() -> int:
             with self._history() as store:
                 return store.delete(**{kind: number})
 
         count = await run_in_threadpool(gone)
-        return RedirectResponse(f"/history?deleted={kind}-{number}&count={count}", status_code=303)
+        back = _progress_view(str((await request.form(max_files=0, max_fields=2)).get("back", "")))
+        said = urlencode({"deleted": f"{kind}-{number}", "count": count, "whose": " and ".join(others), "of": reps[0].drill})
+        return RedirectResponse(f"{back}{'&' if '?' in back else '?'}{said}", status_code=303)
 
     async def team_page(self, request: Request) -> Response:
         """The manager's view of everyone in this history (per person and drill)."""
@@ -365,13 +368,28 @@ class App:
 
 
 def _deleted(request: Request) -> str:
-    """What the delete just done removed, said on the page it lands on ("" when none was)."""
-    found = re.fullmatch(r"(rep|session)-([0-9]{1,19})", request.query_params.get("deleted", ""))
-    count = request.query_params.get("count", "")
+    """What the delete just done removed, said on the page it lands on ("" when none was): "Rep 17
+    (alice's, The hard close sequence) deleted from the history."."""
+    asked = request.query_params
+    found = re.fullmatch(r"(rep|session)-([0-9]{1,19})", asked.get("deleted", ""))
+    count = asked.get("count", "")
     if not found or not count.isdigit():
         return ""
-    what = f"Rep {found[2]}" if found[1] == "rep" else f"Session s{found[2]} ({counted(int(count), 'rep')})"
+    what = f"Rep {found[2]}" if found[1] == "rep" else f"Session s{found[2]}"
+    whose = asked.get("whose", "")
+    about = [f"{whose}'s" if whose else "", drill_titles().get(asked.get("of", ""), asked.get("of", "")), counted(int(count), "rep") if found[1] == "session" else ""]
+    what += f" ({', '.join(filter(None, about))})" if any(about) else ""
     return f"{what} deleted from the history." if int(count) else f"{what} was already gone: nothing was deleted."
+
+
+def _progress_view(address: str) -> str:
+    """The progress page a delete was asked from, with its drill and person chosen (a delete from
+    another person's reps landed on one's own); anything else, the progress page as it opens."""
+    parts = urlsplit(address)
+    if parts.path != "/history":
+        return "/history"
+    kept = [(key, value) for key, value in parse_qsl(parts.query, keep_blank_values=True) if key in ("drill", "who")]
+    return "/history" + (f"?{urlencode(kept)}" if kept else "")
 
 
 def _guide(readme: Path) -> str:
