@@ -587,6 +587,7 @@ def test_a_role_that_may_only_read_is_told_before_any_work(postgres, drill, cli,
     monkeypatch.setenv("VOICEDRILL_DB", viewer)
     started = TestClient(asgi(app), base_url="http://127.0.0.1:8000").post("/api/start", data={"drill": "hard-close"})
     assert started.status_code == 403 and "may not save reps" in started.json()["error"]  # said to Start (it was 202, then a line on the stream)
+    app.practice.thread.join(10)  # (it ends just after saying why)
     assert not app.practice.running() and not app.practice.busy()
     assert not any((Path(os.environ["XDG_DATA_HOME"]) / "voicedrill" / "pending").rglob("*.json"))  # nothing transcribed and kept
 

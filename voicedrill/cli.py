@@ -497,7 +497,7 @@ def _sure_to_delete(store, kind: str, number: int | None, me: str) -> bool:
     if readable:
         first, last = (f"{r.saved_at:%Y-%m-%d %H:%M}" for r in (readable[0], readable[-1]))
         what.append(f"{readable[0].drill}, {first}" + ("" if first == last else f" to {last[-5:]}"))
-        others = sorted({r.user for r in readable if r.user.casefold() != me.casefold()})
+        others = sorted({r.user for r in readable if r.user and r.user.casefold() != me.casefold()})
         if others:
             what[-1] += f", {' and '.join(others)}'s {'rep' if count == 1 else 'reps'}, not yours"
     said = " of ".join(what) + (f" ({damaged})" if damaged and what else damaged)

@@ -329,14 +329,17 @@ def score(
         nothing = _tip(drill, "nothing")
         parts = tuple(ScorePart(name, 0, top, "nothing of the script was heard") for name, top in PART_MAX.items())
         return 0, parts, Coaching(nothing, (Tip("the whole drill", nothing, 100.0),))
-    wpm = judged_wpm(pace_, pauses_, span)
+    unpaused = without_overruns(pace_, pauses_, span)
+    wpm = pace_.speech_wpm if pace_.speech_wpm is None or pace_.speech_wpm >= drill.pace_wpm[0] else min(unpaused, drill.pace_wpm[1])
     problems = _problems(drill, steps, pauses_, wpm, fillers, forbidden, turns, dict(loops))
     lost = {name: sum(p.points for p in problems if p.part == name) for name in PART_MAX}
-    spilt = _spilt(lost)
+    spilt = _spilt(lost, sum(p.points for p in problems if p.kind == "skipped"))
+    required = [s for s in steps if not s.optional]
+    said = sum(s.status != Status.MISSING for s in required)
     parts = tuple(
-        ScorePart(name, round(max(0.0, top - lost[name] - spilt[name]), 1), top,
-                  why + (f"; {spilt[name]:.1f} points go with the steps skipped, {COST['skipped']:g} each" if spilt[name] >= 0.05 else ""))
-        for (name, top), why in zip(PART_MAX.items(), _whys(drill, steps, pauses_, pace_, wpm, fillers, forbidden, problems))
+        ScorePart(name, round(max(0.0, top - lost[name] - spilt[name]), 1), top, why + (
+            f" — for the {said} of {len(required)} steps said: the {len(required) - said} skipped take {spilt[name]:.1f} of these points" if spilt[name] >= 0.05 else ""))
+        for (name, top), why in zip(PART_MAX.items(), _whys(drill, steps, pauses_, pace_, unpaused, wpm, fillers, forbidden, problems))
     )
     # Each tip shows its share of what its part lost (six long pauses share the 15 points of the
     # pauses part), and the shares add up to it; costliest first by those shares, as shown (by the
@@ -355,12 +358,12 @@ def score(
     return (100 if total >= 99.95 else min(99, round(total))), parts, Coaching(focus, tips, unlike)  # (a 100 is a rep with nothing to fix: 99.7 was 100 and "Next rep: Slow down")
 
 
-def _spilt(lost: dict[str, float]) -> dict[str, float]:
-    """What the steps skipped take from the other parts once they have cost the steps part all its
-    points, shared by what those parts have left (a rep who said one line of seven scored 65, all
-    in order, no pause too long: each skip now costs its 14 points wherever they are). Not from
-    the pace part: its points say whether the pace was in the band (targets.py reads them)."""
-    over = max(0.0, lost["steps"] - PART_MAX["steps"])
+def _spilt(lost: dict[str, float], skipped: float) -> dict[str, float]:
+    """What the steps skipped (costing `skipped` points) take from the other parts once they have
+    cost the steps part all its points, shared by what those parts have left (a rep who said one
+    line of seven scored 65, all in order, no pause too long). Not from the pace part: its points
+    say whether the pace was in the band (targets.py reads them)."""
+    over = max(0.0, skipped - PART_MAX["steps"])
     left = {name: max(0.0, top - lost[name]) for name, top in PART_MAX.items() if name not in ("steps", "pace")}
     total = sum(left.values())
     taken = min(over, total)
@@ -368,10 +371,10 @@ def _spilt(lost: dict[str, float]) -> dict[str, float]:
     return {"steps": 0.0, "pace": 0.0} | dict(zip(left, shares))
 
 
-def judged_wpm(pace_: Pace, pauses_: Sequence[Pause], span: float | None) -> float | None:
-    """The speaking pace the pace part judges: over the rep's `span` less the time its pauses ran
-    over their limits, which the pauses part has charged (six 3 s pauses made a rep said at 186
-    words a minute read 97, and told it "Say it faster" as well as of every pause)."""
+def without_overruns(pace_: Pace, pauses_: Sequence[Pause], span: float | None) -> float | None:
+    """The speaking pace over the rep's `span` less the time its pauses ran over their limits,
+    which the pauses part has charged: a pace under the band is judged on it (six 3 s pauses made
+    a rep said at 186 words a minute read 97, and told it "Say it faster" as well as of every pause)."""
     over = sum(p.gap_s - p.max_s for p in pauses_ if p.flagged and not p.too_short)
     if pace_.speech_wpm is None or span is None or over <= 0 or span - over < MIN_SPAN_S:
         return pace_.speech_wpm
@@ -488,7 +491,7 @@ def _last_broken(drill: Drill, steps: Sequence[StepResult]) -> str | None:
     return None
 
 
-def _whys(drill, steps, pauses_, pace_, wpm, fillers, forbidden, problems) -> list[str]:
+def _whys(drill, steps, pauses_, pace_, unpaused, wpm, fillers, forbidden, problems) -> list[str]:
     """Each score part's reason, in plain words."""
     required = [s for s in steps if not s.optional]
     heard = [s for s in required if s.status != Status.MISSING]
@@ -504,8 +507,8 @@ def _whys(drill, steps, pauses_, pace_, wpm, fillers, forbidden, problems) -> li
     reasons += ["slow after the customer"] if any(p.kind in ("late_reply", "late_start", "stopped") for p in problems) else []
     reasons += ["a concern not answered"] if any(p.kind == "unanswered" for p in problems) else []
     low, high = drill.pace_wpm
-    measured = "" if wpm == pace_.speech_wpm else f" leaving out the time pauses ran over their limit ({pace_.speech_wpm:.0f} with it)"
-    pace_why = "no speech" if wpm is None else f"{wpm:.0f} words a minute{measured}, target {low:.0f}–{high:.0f}" + (
+    unpaused_why = "" if wpm == pace_.speech_wpm else f", {unpaused:.0f} leaving out the time the long pauses ran over their limit"
+    pace_why = "no speech" if wpm is None else f"{pace_.speech_wpm:.0f} words a minute{unpaused_why}, target {low:.0f}–{high:.0f}" + (
         " (too slow)" if wpm < low else " (too fast)" if wpm > high else "")
     counts = ([counted(len(forbidden), "phrase to avoid", "phrases to avoid")] if forbidden else []) + (
         [counted(len(fillers), "filler word")] if fillers else [])

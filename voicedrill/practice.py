@@ -132,16 +132,16 @@ def spoken(drill: Drill, pieces: list[Piece], voice: str = DEFAULT_VOICE, wpm: i
     band, then at a rate paced mid-band (a manager's drill paced 100–140 was spoken at 186 words a
     minute and its example scored "too fast"); also the pace it was spoken at, as check measures it
     (words over the time from the first to the last)."""
-    audio, segments = build_rep(pieces, voice, wpm or SPOKEN_WPM)
+    rate = wpm or SPOKEN_WPM
+    audio, segments = build_rep(pieces, voice, rate)
     pace = _pace_of(segments)
     low, high = drill.pace_wpm
-    if wpm is None and pace is not None and not low <= pace <= high:
-        for _ in range(2):  # the rate's pace is not proportional to it (espeak's pauses at commas keep their length)
-            rate = min(MAX_SPOKEN_WPM, max(MIN_SPOKEN_WPM, round(SPOKEN_WPM * (low + high) / 2 / pace)))
-            audio, segments = build_rep(pieces, voice, rate)
-            if (pace := _pace_of(segments)) is None or low <= pace <= high:
-                break
-    return audio, segments, pace
+    tries = [(audio, segments, pace)]
+    while wpm is None and pace is not None and not low <= pace <= high and len(tries) < 3:  # (a rate's pace is not proportional to it: espeak's pauses at commas keep their length)
+        rate = min(MAX_SPOKEN_WPM, max(MIN_SPOKEN_WPM, round(rate * (low + high) / 2 / pace)))
+        audio, segments = build_rep(pieces, voice, rate)
+        tries.append((audio, segments, pace := _pace_of(segments)))
+    return min(tries, key=lambda t: 0.0 if t[2] is None else abs(t[2] - (low + high) / 2)) if wpm is None else tries[0]
 
 
 def _pace_of(segments: list[Segment]) -> float | None:

@@ -3,12 +3,12 @@ saved reps in, one row per person and drill out (views only lay the rows out).""
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from .align import normalise
 from .history import TeamRep
 from .report import Cell, Grid, shown_name
 
@@ -57,7 +57,7 @@ def team_rows(reps: Sequence[TeamRep], now: datetime) -> list[TeamRow]:
 
 def _alike(problem: str) -> str:
     """A problem as said whatever its case and punctuation (“so you want to do it” and “So you want to do it?”)."""
-    return " ".join(re.findall(r"[\w']+", problem.casefold()))
+    return " ".join(normalise(problem))
 
 
 def trend(row: TeamRow) -> Cell:

@@ -347,6 +347,7 @@ class Practice:
         if not self._busy.acquire(blocking=False):
             raise self._taken(CHECK_BUSY)
         self._checking = True
+        self.outcome = ""
         store = None
         try:
             store = self._opened()
@@ -355,7 +356,6 @@ class Practice:
             user = history.who(self.config.user)
             report = with_targets(store, drill, check_heard(score_file(audio, drill, engine, tracker), str(audio.path)), user)
             session = history.Session.of("check", drill, engine.name, engine.model_name, user)
-            self.outcome = ""
             saved = keep_check(store, session, audio, report, tracker, name)
             self.outcome = f"the recording checked ({name}) was saved as rep {saved.rep}" if saved.rep else f"the recording checked ({name}): {saved.waiting}"
             return report, saved, shown_rep(session, 1, 1, report, saved.rep, name, tracker)

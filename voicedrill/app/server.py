@@ -10,6 +10,7 @@ import asyncio
 import json
 import os
 import re
+import secrets
 import tempfile
 import time
 from collections.abc import Iterator
@@ -49,6 +50,7 @@ from .runs import AppConfig, Broadcast, Busy, Practice, uploads_dir
 HERE = Path(__file__).parent
 CHART_REPS = 40  # the history page's charts show a drill's newest reps
 KEEPALIVE_S = 15.0
+DELETES_KEPT = 20  # the last deletes' messages kept for the page each lands on
 
 
 class App:
@@ -59,6 +61,7 @@ class App:
         self.config = config
         self._pages: set[history.Store] = set()  # histories open for a page's read or delete
         self._stopping = False
+        self._deleted: dict[str, str] = {}  # what a delete removed, by the token its redirect carries (a link's own words were shown)
         self.templates = Jinja2Templates(directory=HERE / "templates")
         self.templates.env.globals["report_style"] = REPORT_STYLE
         self.templates.env.globals["counted"] = counted
@@ -229,7 +232,8 @@ class App:
         info = summary([r.report for r in reps], [r.id for r in reps]) if len(reps) > 1 and len({r.drill for r in reps}) == 1 else None  # first → last needs two
         return self.page(request, "history.html", reps=reps[::-1], drill=drill, drills=sorted({r.drill for r in everything}),
                          charted=sorted({r.drill for r in reps}), line=summary_line(info) if info else "",
-                         people=sorted(people) if len(people) > 1 else [], who=who, me=me, deleted=_deleted(request))
+                         people=sorted(people) if len(people) > 1 else [], who=who, me=me,
+                         deleted=self._deleted.pop(request.query_params.get("deleted", ""), ""))  # said once: a reload does not say it again
 
     async def chart(self, request: Request) -> Response:
         """A drill's progress (score, pace, longest pause) or fluency curve (time to handoff), as PNG."""
@@ -278,19 +282,25 @@ class App:
         if self.practice.session_under_way() in {r.session for r in reps}:
             return self.problem(request, "this rep's session is the practice run under way: stop the run first, then delete", 409)
         me = history.who(self.config.user).casefold()
-        others = sorted({r.user for r in reps if r.user.casefold() != me})  # a shared history: someone else's reps, said so
+        others = sorted({r.user for r in reps if r.user and r.user.casefold() != me})  # a shared history: someone else's reps, said so
         if request.method == "GET":
             return self.page(request, "delete.html", kind=kind, number=number, reps=reps, title=title(reps), others=others,
                              back=_progress_view(request.headers.get("referer", "")))
+        back = _progress_view(str((await request.form(max_files=0, max_fields=2)).get("back", "")))  # (read before anything is deleted)
 
         def gone() -> int:
             with self._history() as store:
                 return store.delete(**{kind: number})
 
         count = await run_in_threadpool(gone)
-        back = _progress_view(str((await request.form(max_files=0, max_fields=2)).get("back", "")))
-        said = urlencode({"deleted": f"{kind}-{number}", "count": count, "whose": " and ".join(others), "of": reps[0].drill})
-        return RedirectResponse(f"{back}{'&' if '?' in back else '?'}{said}", status_code=303)
+        what = f"Rep {number}" if kind == "rep" else f"Session s{number}"
+        about = ", ".join(filter(None, [f"{' and '.join(others)}'s" if others else "", drill_titles().get(reps[0].drill, reps[0].drill),
+                                        counted(count, "rep") if kind == "session" else ""]))
+        token = secrets.token_urlsafe(8)
+        self._deleted[token] = f"{what} ({about}) deleted from the history." if count else f"{what} was already gone: nothing was deleted."
+        while len(self._deleted) > DELETES_KEPT:
+            self._deleted.pop(next(iter(self._deleted)))
+        return RedirectResponse(f"{back}{'&' if '?' in back else '?'}deleted={token}", status_code=303)
 
     async def team_page(self, request: Request) -> Response:
         """The manager's view of everyone in this history (per person and drill)."""
@@ -365,21 +375,6 @@ class App:
     async def not_found(self, request: Request, exc: HTTPException) -> Response:
         message = exc.detail if exc.status_code == 404 and exc.detail != "Not Found" else "There is no such page in the voicedrill app."
         return self.problem(request, message if exc.status_code == 404 else str(exc.detail), exc.status_code)
-
-
-def _deleted(request: Request) -> str:
-    """What the delete just done removed, said on the page it lands on ("" when none was): "Rep 17
-    (alice's, The hard close sequence) deleted from the history."."""
-    asked = request.query_params
-    found = re.fullmatch(r"(rep|session)-([0-9]{1,19})", asked.get("deleted", ""))
-    count = asked.get("count", "")
-    if not found or not count.isdigit():
-        return ""
-    what = f"Rep {found[2]}" if found[1] == "rep" else f"Session s{found[2]}"
-    whose = asked.get("whose", "")
-    about = [f"{whose}'s" if whose else "", drill_titles().get(asked.get("of", ""), asked.get("of", "")), counted(int(count), "rep") if found[1] == "session" else ""]
-    what += f" ({', '.join(filter(None, about))})" if any(about) else ""
-    return f"{what} deleted from the history." if int(count) else f"{what} was already gone: nothing was deleted."
 
 
 def _progress_view(address: str) -> str:
