@@ -231,6 +231,26 @@ def test_each_mistake_is_named_once_and_none_is_made_up_from_another(case):
     assert [m.removeprefix("f.toml:").split(":")[0] + ":" + m.removeprefix("f.toml:").split(":")[1] for m in refused.value.mistakes] == expected
 
 
+def test_a_drill_whose_lines_could_not_be_told_apart_is_refused_in_its_words():
+    """Each part well written, yet a filler said by a line ("like": reading it exactly cost 5
+    points), two steps with one wording (the second always "skipped") and keywords no wording
+    holds (the line read aloud scored 0) were "ok" (found by a new user). Each is named."""
+    from voicedrill.drills import DrillMistakes
+
+    text = ('name="x"\n[rules]\nfillers = ["um", "like"]\n[[steps]]\nid="card"\nline="Which card would you like?"\n'
+            '[[steps]]\nid="again"\nline="Which card would you like?"\n[[steps]]\nid="done"\nline="Thanks."\nkeywords=["zebra"]\n')
+    with pytest.raises(DrillMistakes) as refused:
+        parse_drill(text, "f.toml")
+    assert list(refused.value.mistakes) == [
+        "f.toml:3: rules.fillers: “like” is a filler, but step 1 (card) says it: reading the line would count it as a filler; take it out of the fillers",
+        "f.toml:7: step 2: says “Which card would you like?” as step 1 (card) does: a rep's line could never be told apart; word it "
+        "differently (or make one step with repeat = true)",
+        "f.toml:13: step 3, keywords: none of them is in the step's line or variants: a rep reading the line would not be heard saying it; "
+        "list words the line says"]
+    parse_drill(text.replace('"um", "like"', '"um"').replace('id="again"\nline="Which card', 'id="again"\nline="And which card')
+                .replace('"zebra"', '"zebra", "thanks"'), "f.toml")  # each mended: a drill
+
+
 def test_validate_lists_every_mistake_on_its_own_line_and_other_commands_say_how_many(tmp_path, cli):
     path = tmp_path / "mine.toml"
     path.write_text(MANY_MISTAKES)

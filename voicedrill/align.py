@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -12,7 +11,7 @@ from functools import cache, lru_cache
 import numpy as np
 from rapidfuzz import fuzz, process
 
-from .data import Hit, HitKind, Word
+from .data import Hit, HitKind, Word, normalise
 from .drills import Drill, Order
 
 MIN_STEP_SCORE = 0.6  # similarity a window needs to count as a step (with a keyword present)
@@ -26,12 +25,6 @@ ATTACHED_S = 0.3  # a filler-like word this close to a step's words is part of t
 SAME_SAYING = 0.8  # two guesses at one step this alike are the same line said twice
 SLOT_SCORE = 0.5  # a step the first pass missed, looked for again where it belongs, needs this likeness
 PHRASE_TIE = 10  # phrases within this many similarity points of the best are all plausible readings
-
-
-def normalise(text: str) -> list[str]:
-    """Lower-case tokens with punctuation dropped; `e-mail` becomes `e mail`, `what's` stays."""
-    tokens = re.sub(r"[^a-z0-9']+", " ", text.lower()).split()
-    return [t.strip("'") for t in tokens if t.strip("'")]
 
 
 def marked_line(line: str, heard: str) -> tuple[tuple[str, bool], ...]:

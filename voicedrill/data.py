@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -88,6 +90,12 @@ class StepResult:
         """The step's verdict as every view shows it: its status, but an optional step left out was
         "not_needed", not "missing" (struck through in red on a rep that scored 100)."""
         return "not_needed" if self.optional and self.status == Status.MISSING else str(self.status)
+
+
+def normalise(text: str) -> list[str]:
+    """Lower-case tokens with punctuation dropped; `e-mail` becomes `e mail`, `what's` stays."""
+    tokens = re.sub(r"[^a-z0-9']+", " ", text.lower()).split()
+    return [t.strip("'") for t in tokens if t.strip("'")]
 
 
 def in_words(step_id: str) -> str:

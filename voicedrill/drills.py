@@ -17,7 +17,7 @@ from typing import TypeVar
 
 import platformdirs
 
-from .data import in_words
+from .data import in_words, normalise
 from .errors import VoicedrillError
 from .files import reason, regular_input
 
@@ -415,9 +415,32 @@ class _Validator:
             pause_rules=self.pause_rules(rules.get("pauses", []), written, max_pause_s),
             tips=self.checked(lambda: self.tips(data.get("tips", {})), ()),
         )
+        if not self.found:
+            self.said_apart(drill)
         if self.found:
             raise DrillMistakes([m.plain for m in sorted(self.found, key=lambda m: m.line)])
         return drill
+
+    def said_apart(self, drill: Drill) -> None:
+        """What a drill written well in each part still cannot tell apart when a rep reads it: a
+        filler one of its lines says (reading the line exactly cost every rep 5 points), a wording
+        two steps share (the second was always "skipped"), and keywords none of a step's wordings
+        holds (its own line read aloud scored 0)."""
+        fillers = {" ".join(normalise(f)): f for f in drill.fillers}
+        owner: dict[str, int] = {}
+        for i, step in enumerate(drill.steps):
+            said = [normalise(p) for p in step.phrases]
+            for filler in sorted({t for tokens in said for t in tokens} & fillers.keys()):
+                self.note("rules.fillers", f"“{fillers.pop(filler)}” is a filler, but step {i + 1} ({step.named}) says it: reading the line "
+                                           "would count it as a filler; take it out of the fillers")
+            for phrase, tokens in zip(step.phrases, said):
+                if (first := owner.setdefault(" ".join(tokens), i)) != i:
+                    self.note(f"steps[{i}]", f"says “{phrase}” as step {first + 1} ({drill.steps[first].named}) does: a rep's line could "
+                                             "never be told apart; word it differently (or make one step with repeat = true)")
+                    break
+            if step.keywords and not any(f" {' '.join(normalise(k))} " in f" {' '.join(tokens)} " for k in step.keywords for tokens in said):
+                self.note(f"steps[{i}].keywords", "none of them is in the step's line or variants: a rep reading the line would not be "
+                                                  "heard saying it; list words the line says")
 
     def note(self, field: str, problem: str) -> None:
         """Record a mistake and go on checking."""
