@@ -257,6 +257,9 @@ def test_out_naming_a_file_says_it_takes_a_folder(tmp_path, cli, speech):
         ("speed too small to be a speed", ["drill", "--input", "{good}", "--speed", "1e-400"], "--speed"),
         ("no microphone", ["drill"], "--input FILE"),
         ("validate missing", ["drills", "validate", "{tmp}/none.toml"], "no such drill file"),
+        # a mistyped history folder read as "No reps saved yet", and a check made the folders and saved there (found by a new user)
+        ("history in no folder", ["--db", "{tmp}/no/such/h.db", "history"], "the folder {tmp}/no/such does not exist"),
+        ("check into no folder", ["--db", "{tmp}/no/h.db", "check", "{good}"], "the folder {tmp}/no does not exist"),
     ],
 )
 def test_bad_arguments_are_refused(tmp_path, cli, speech, case, args, message):
@@ -265,7 +268,8 @@ def test_bad_arguments_are_refused(tmp_path, cli, speech, case, args, message):
     (tmp_path / "empty").mkdir()
     args = [a.format(tmp=tmp_path, good=good) for a in args]
     code, out, err = cli(*args)
-    assert code == 2 and err.count("\n") == 1 and message in err and "Traceback" not in err, err
+    assert code == 2 and err.count("\n") == 1 and message.format(tmp=tmp_path) in err and "Traceback" not in err, err
+    assert not (tmp_path / "no").exists()
 
 
 def test_two_hour_recording_streams_in_flat_memory(tmp_path):

@@ -136,9 +136,13 @@ def db_path() -> Path:
         raise VoicedrillError(f"{DB_ENV} / --db {target!r}: a history is a file (or a team database, "  # or where no read looks: reps lost,
                               "postgresql://user@host/database)")                                       # numbers reused
     try:
-        return Path(target).expanduser()  # ("~/h.db" quoted: home, not a folder named ~)
+        path = Path(target).expanduser()  # ("~/h.db" quoted: home, not a folder named ~)
     except RuntimeError:  # ~nosuchuser
         raise VoicedrillError(f"{DB_ENV} / --db {target!r}: no such user's home folder") from None
+    if not path.parent.is_dir():  # a typo read as "No reps saved yet", and a check made the folders and saved there
+        raise VoicedrillError(f"{DB_ENV} / --db {target!r}: the folder {path.parent} does not exist; check the path "
+                              "(a history file is made only in a folder that exists)")
+    return path
 
 
 def is_url(target: str) -> bool:
