@@ -217,6 +217,15 @@ def test_only_skips_take_points_from_the_other_parts(drill):
     assert all(p.points == p.max_points for p in report.score_parts if p.name in ("order", "clean")), report.score_parts
 
 
+def test_a_first_step_left_out_of_a_drill_without_a_customer_is_said_at_the_start():
+    """"Say it right after the customer's first line" in a drill where the customer says nothing (found by a new user)."""
+    from voicedrill.drills import parse_drill
+
+    greeting = parse_drill('name="g"\n[[steps]]\nid="hello"\nline="Hi, thanks for calling."\n[[steps]]\nid="name"\nline="Who am I speaking with?"\n', "g.toml")
+    focus = analyse(timeline("who am i speaking with"), greeting, "fake", 3.0).coaching.focus
+    assert focus == "You left out hello: say “Hi, thanks for calling.” right after the start of the call."
+
+
 def test_a_rep_with_anything_to_fix_scores_under_100(drill):
     """223 words a minute where 220 is the top: 0.3 points lost, shown "Score 100/100" with "Next
     rep: Slow down a little" (found by a new user). 100 is a rep with nothing to fix."""

@@ -477,9 +477,10 @@ def _problems(drill, steps, pauses_, wpm, fillers, forbidden, turns, loops) -> l
 
 
 def _said_after(drill: Drill, step_id: str) -> str:
-    """What a step left out is said after, by name: the required step before it, or the customer's first line."""
+    """What a step left out is said after, by name: the required step before it, or what opens the
+    rep (the customer's first line; in a drill without one, the start of the call)."""
     before = drill.said_before(step_id)
-    return drill.named(before) if before else "the customer's first line"
+    return drill.named(before) if before else "the customer's first line" if drill.customer.cue else "the start of the call"
 
 
 def _last_broken(drill: Drill, steps: Sequence[StepResult]) -> str | None:
