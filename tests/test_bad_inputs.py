@@ -256,6 +256,7 @@ def test_out_naming_a_file_says_it_takes_a_folder(tmp_path, cli, speech):
         ("speed out of range", ["drill", "--input", "{good}", "--speed", "-1"], "--speed"),
         ("speed too small to be a speed", ["drill", "--input", "{good}", "--speed", "1e-400"], "--speed"),
         ("no microphone", ["drill"], "--input FILE"),
+        ("a seed for no customer", ["drill", "--input", "{good}", "--seed", "5"], "add --customer"),
         ("validate missing", ["drills", "validate", "{tmp}/none.toml"], "no such drill file"),
         # a mistyped history folder read as "No reps saved yet", and a check made the folders and saved there (found by a new user)
         ("history in no folder", ["--db", "{tmp}/no/such/h.db", "history"], "the folder {tmp}/no/such does not exist"),

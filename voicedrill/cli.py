@@ -407,6 +407,8 @@ def _drill(args: argparse.Namespace, err: Console) -> int:
     from .synth import Speaker
 
     # every refusal comes before the model loads and before a session folder exists
+    if args.seed is not None and not args.customer:  # (it was ignored without a word)
+        raise VoicedrillError("--seed chooses where the simulated customer hesitates: add --customer")
     drill = load_drill(args.drill)
     if args.customer and not drill.has_customer:
         raise VoicedrillError(f"drill {drill.name!r} has no customer lines ([customer] cue, steps' answer)")
