@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from dataclasses import replace
 
 import numpy as np
@@ -12,6 +13,7 @@ from rich.console import Console
 
 from voicedrill.analysis import analyse
 from voicedrill.data import Word
+from voicedrill.drills import load_drill
 from voicedrill.history import Session, Store
 from voicedrill.practice import with_targets
 from voicedrill.progress import render_history
@@ -272,4 +274,20 @@ def test_the_history_times_only_reps_said_by_the_script(tmp_path, drill):
     rows = {line.split()[0]: line.split() for line in console.file.getvalue().splitlines() if "hard-close" in line.split()[5:6]}
     assert rows["1"][6] == f"{reps[0].report.duration_s:.1f}s" and rows["2"][6] == "—", rows
     assert "secs = time from the first line to the last (— : not said by the script, so not timed)" in " ".join(console.file.getvalue().split())
+    store.close()
+
+
+def test_the_history_trend_is_each_drills_own(tmp_path, drill):
+    """`history` drew one sparkline over every drill: "score 100 → 16" from a hard close to another
+    drill's first try (found by a new user). Each drill has its own trend."""
+    store = Store(tmp_path / "h.db")
+    store.save_rep(Session.of("drill", drill, "fake", "none"), 1, rep(drill, 0.3), "mic")
+    other = load_drill("micro-commitment")
+    store.save_rep(Session.of("drill", other, "fake", "none"), 1, replace(rep(drill, 0.3, skip="email"), drill=other.name), "mic")
+    console = Console(file=io.StringIO(), width=150, color_system=None)
+    render_history(store.reps(), console)
+    shown = console.file.getvalue()
+    hard, micro = shown.split("hard-close:\n")[1], shown.split("micro-commitment:\n")[1]
+    assert re.search(r"score  \S+  100 → 100\n", hard) and "→ 86" not in hard.split("micro-commitment:")[0], shown
+    assert re.search(r"score  \S+  86 → 86\n", micro), shown
     store.close()

@@ -55,9 +55,13 @@ def render_history(reps: Sequence[SavedRep], console: Console) -> None:
         own = [r for r in reps if r.user == user]
         if people:
             console.print(Text(f"{shown_name(user)}:"))
-        _trend(own, console)
-        for drill in dict.fromkeys(r.drill for r in own):
-            best = bests([r.report for r in own if r.drill == drill])
+        drills = list(dict.fromkeys(r.drill for r in own))
+        for drill in drills:  # each drill's own: a hard close's 100 → a harder drill's first 16 is no trend
+            mine = [r for r in own if r.drill == drill]
+            if len(drills) > 1:
+                console.print(Text(f"{drill}:"))
+            _trend(mine, console)
+            best = bests([r.report for r in mine])
             if best:
                 labels = ("time ", "longest pause ", "")
                 figures = [label + figure(what, value) for label, what, value in zip(labels, WHAT, best) if value is not None]
