@@ -248,7 +248,6 @@ def test_the_progress_charts_session_labels_never_overlap(tmp_path, drill):
 def test_a_drill_without_a_handoff_is_timed_from_its_first_line_to_its_last():
     """micro-commitment's scorecard and fluency chart said "time from first question through the
     handoff": it has no handoff (found by a new user). The target is stored under its one name."""
-    from voicedrill.drills import load_drill
     from voicedrill.targets import named
 
     micro = load_drill("micro-commitment")
