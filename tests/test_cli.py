@@ -155,6 +155,19 @@ def test_synth_says_a_long_pause_as_asked_and_check_hears_every_line(tmp_path):
     assert len(report["pauses"]) == 6 and all(abs(p["gap_s"] - 1.3) <= 0.1 and p["flagged"] for p in report["pauses"]), report["pauses"]
 
 
+def test_a_rep_of_another_drill_is_asked_whether_it_is_the_drill_meant(tmp_path):
+    """synth's hard close checked as micro-commitment scored 86, three of its four steps "said": the
+    notes and payment lines, fifteen words, were heard again held to "Let's put a date in the
+    calendar" and taken (found by a new user). Asked whether it is the drill meant, as the bench's
+    other wrong-drill reps are."""
+    out = tmp_path / "rep.wav"
+    assert voicedrill("synth", str(out)).returncode == 0
+    run = voicedrill("check", str(out), "--drill", "micro-commitment", "--json", "--no-save", env={"HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path)})
+    report = json.loads(run.stdout)
+    assert report["coaching"]["unlike"] and report["score"] < 86, (report["score"], [(s["id"], s["status"]) for s in report["steps"]])
+    assert "let's put a date in the calendar" not in " ".join(w["w"] for w in report["words"])
+
+
 SLOW_DRILL = """name = "slow-greeting"
 title = "Slow greeting"
 

@@ -68,6 +68,22 @@ def test_each_stretch_is_heard_on_its_own():
     assert texts == ["hmm", "so", "email"]
 
 
+def test_a_stretch_far_longer_than_the_line_is_never_the_step():
+    """Another drill's rep: "note for the tech… debit card today", fifteen words where
+    micro-commitment's dates belong, was heard again held to "Let's put a date in the calendar"
+    and taken (found by a new user: 86, not asked whether it was the drill meant). A line misheard
+    as a few words is heard again; more than twice the words the step was heard as, and four more,
+    are something else said there."""
+    listener = Listener("email")
+    short = second_look(REP, DRILL, listener, clip)
+    assert "email" in [w.text for w in short]
+    rep = [w for w in REP if w.text != "he"]
+    misheard = rep + said(("he may you", 3.8))  # "Email?" heard as three words: heard again
+    assert "email" in [w.text for w in second_look(misheard, DRILL, Listener("email"), clip)]
+    other = rep + said(("so what else about that", 3.75))  # five words of something else: not "Email?"
+    assert "email" not in [w.text for w in second_look(other, DRILL, Listener("email"), clip)]
+
+
 def test_nothing_heard_leaves_the_words_alone():
     assert second_look(REP, DRILL, Listener(None), clip) == sorted(REP, key=lambda w: (w.start, w.end))
 

@@ -39,6 +39,7 @@ PAD_S = 0.3  # audio kept either side of the stretch: the engine needs silence r
 REACH_S = 1.5  # …or, looked at once more, this much: the part of its line no word was put on ("is right")
 RUN_GAP_S = 0.25  # a silence this long between two unexplained words starts another stretch
 MAX_STRETCH_S = 8.0  # longer than any one line: not a misheard step
+STRETCH_PER_WORD, STRETCH_SPARE = 2, 4  # see _something_else
 SOUND_MIN_S = 0.15  # a sound no word was put on, shorter than this, is a click or a breath, not a line
 MAX_LOOKS = 8  # looks per missing step, a neighbour's looks again included (the cost stays bounded on long recordings)
 MAX_FILLER_LOOKS = 12  # lone words heard again as a possible filler per recording (the cost stays bounded on long ones)
@@ -130,7 +131,7 @@ def _looked_for(step: Step, words: list[Word], alignment: Alignment, drill: Dril
             return None
         budget[0] -= 1
         heard = engine.hear_only(with_hiss(clip(*span)), step.phrases)
-        if not heard or not heard.split():
+        if not heard or not heard.split() or _something_else(len(heard.split()), last - first + 1):
             continue
         again = words[:first] + _spread(heard.split(), words[first].start, words[last].end) + words[last + 1 :]
         found: tuple[list[Word], Alignment] | None = (again, align(again, drill))
@@ -278,6 +279,14 @@ def _unexplained_gap(words: list[Word], drill: Drill, alignment: Alignment, step
         return []
     explained = _explained(alignment)
     return [i for i in range(low, high) if i not in explained]
+
+
+def _something_else(phrase_words: int, stretch_words: int) -> bool:
+    """Was a stretch heard as far more words than the phrase heard again in it has (more than
+    STRETCH_PER_WORD a word, and STRETCH_SPARE more)? Then something longer was said there, never
+    the step: another drill's "note for the tech… debit card today", 15 words, was taken as "Let's
+    put a date in the calendar". A short line misheard as a few words ("he may you") is heard again."""
+    return stretch_words > STRETCH_PER_WORD * phrase_words and stretch_words >= phrase_words + STRETCH_SPARE
 
 
 def _spread(tokens: list[str], start: float, end: float) -> list[Word]:
