@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from voicedrill.data import Word
 from voicedrill.drills import load_drill
 from voicedrill.decoding import InlineDecoding, ProcessDecoding, Twin
 from voicedrill.live import MAX_TAIL_WORDS, EventType, LiveAligner, LiveEvent, LiveRep, LiveState, run_rep
+from voicedrill.liveview import event_line
 from voicedrill.practice import score_file
 from voicedrill.sphinx_engine import SphinxEngine
 from voicedrill.synth import Piece, build_rep, in_a_room, write_wav
@@ -91,13 +93,18 @@ def test_payment_said_before_the_notes_waits_live_for_them_and_is_never_ticked_g
     if case == "skip":
         recipe = [p for p in recipe if p.label != "notes"]
     path, _ = make_rep(recipe, f"payment-before-notes-{case}")
-    shown = []
+    shown, lines = [], []
 
     def watch(state, new):
+        lines.extend(line for e in new if (line := event_line(e, drill)))
         if "payment" in state.heard:
             shown.append(("notes" in state.heard, "payment" in state.early, "payment" in state.out_of_order, state.early_note()))
 
     report = run_rep(LiveRep(drill, sphinx), FileSource(path), watch)
+    # the plain lines (output to a file or a pipe) say the same: "✓ payment", then "✗ payment out of order", was what they said (found by a new user)
+    payment = [line for line in lines if "payment" in line]
+    assert re.fullmatch(r"  \? payment, said by \d+\.\ds \(said before notes: out of order if it comes after it\)", payment[0]), payment
+    assert not any(line.startswith("  ✓ payment") for line in payment)
     waiting = [s for s in shown if not s[0]]
     assert waiting and all(early and not late and note == "said before notes: out of order if it comes after it" for _, early, late, note in waiting)
     assert all(late and not early for notes, early, late, _ in shown if notes)  # the notes came: out of order, as on the scorecard

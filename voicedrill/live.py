@@ -65,13 +65,13 @@ class LiveEvent:
     word_end_s: float | None = None  # step: when its last word ended
     after: str | None = None  # pause_alarm: the step the pause follows; customer: the step answered
     kind: TurnKind | None = None  # a customer line
-    text: str | None = None  # customer: the line; out_of_order: the rule it broke
+    text: str | None = None  # customer: the line; out_of_order: the rule it broke; step: why it waits (said early)
 
     def to_dict(self) -> dict:
         """The event as one JSON object of the --events stream."""
         fields = {
             EventType.REP_START: (),
-            EventType.STEP: ("step", "out_of_order"),
+            EventType.STEP: ("step", "out_of_order", "text"),
             EventType.OUT_OF_ORDER: ("step", "text"),
             EventType.PAUSE_ALARM: ("after",),
             EventType.CUSTOMER: ("kind", "after", "text"),
@@ -298,13 +298,16 @@ class LiveRep:
             del self._looks[look]  # the stream now names its step, or says its words inside another line
         said = sorted([s for h in hits if (s := self._said(words[h.first : h.last + 1], h.key))] + list(self._looks))
         state.out_of_order, order_notes, _ = judge_order([s.step for s in said], self.drill)
+        state.heard = dict.fromkeys(s.step for s in said)  # (what is early is judged on every step heard now)
+        early, early_note = state.early, state.early_note()
         heard: dict[str, LiveEvent] = {}
         for step in said:
             if step.step not in heard:
                 event = self._announced.get(step.step)
-                if event is None:
+                if event is None:  # (payment before the notes says so: it was a ✓, then ✗ out of order)
                     out_of_order = step.step in state.out_of_order
-                    event = self.event(EventType.STEP, step=step.step, out_of_order=out_of_order, word_end_s=step.end)
+                    event = self.event(EventType.STEP, step=step.step, out_of_order=out_of_order, word_end_s=step.end,
+                                       text=early_note if step.step in early else None)
                     self._announced[step.step] = event
                 heard[step.step] = event
         state.heard = heard  # a tick from a partial the recogniser later revised goes away

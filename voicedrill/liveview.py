@@ -76,6 +76,8 @@ def panel(state: LiveState, title: str) -> Group:
 def event_line(event: LiveEvent, drill: Drill) -> str | None:
     """One plain line per live event, for output that is not a terminal (steps by their names)."""
     if event.type == EventType.STEP:
+        if event.text:  # said early: out of order only if the step it waits on comes after it
+            return f"  ? {drill.named(event.step)}, said by {event.t:.1f}s ({event.text})"
         return f"  ✓ {drill.named(event.step)}, said by {event.t:.1f}s" + ("  (out of order)" if event.out_of_order else "")
     if event.type == EventType.OUT_OF_ORDER:  # ("by": when it was heard; the scorecard's "at" is where the line starts)
         return f"  ✗ {drill.named(event.step)} out of order, said by {event.t:.1f}s" + (f" ({event.text})" if event.text else "")
