@@ -324,13 +324,13 @@ def score(
     """The 0–100 score as explained parts (steps said 35, in order 20, pauses 15, pace 10, words 20),
     each problem costing what the playbook says it is worth, and the coaching for every problem
     (`unlike`: the rep does not sound like this drill, and is first asked whether it is the one meant;
-    `loops`: the loops broken, as Alignment has them; `span`: the rep's spoken span, see judged_wpm)."""
+    `loops`: the loops broken, as Alignment has them; `span`: the rep's spoken span, see without_overruns)."""
     if nothing_heard(steps):
         nothing = _tip(drill, "nothing")
         parts = tuple(ScorePart(name, 0, top, "nothing of the script was heard") for name, top in PART_MAX.items())
         return 0, parts, Coaching(nothing, (Tip("the whole drill", nothing, 100.0),))
     unpaused = without_overruns(pace_, pauses_, span)
-    wpm = pace_.speech_wpm if pace_.speech_wpm is None or pace_.speech_wpm >= drill.pace_wpm[0] else min(unpaused, drill.pace_wpm[1])
+    wpm = _judged_wpm(drill, pace_.speech_wpm, unpaused)
     problems = _problems(drill, steps, pauses_, wpm, fillers, forbidden, turns, dict(loops))
     lost = {name: sum(p.points for p in problems if p.part == name) for name in PART_MAX}
     spilt = _spilt(lost, sum(p.points for p in problems if p.kind == "skipped"))
@@ -379,6 +379,13 @@ def without_overruns(pace_: Pace, pauses_: Sequence[Pause], span: float | None) 
     if pace_.speech_wpm is None or span is None or over <= 0 or span - over < MIN_SPAN_S:
         return pace_.speech_wpm
     return round(pace_.speech_wpm * span / (span - over), 1)
+
+
+def _judged_wpm(drill: Drill, measured: float | None, unpaused: float | None) -> float | None:
+    """The pace the pace part judges: as measured, unless that is under the drill's band, then
+    without the long pauses' overrun (never "too fast" for it: a quick rep with one long pause was)."""
+    low, high = drill.pace_wpm
+    return measured if measured is None or unpaused is None or measured >= low else min(unpaused, high)
 
 
 TOP_OF_BAND = 0.15  # a clean rep this near the top of the pace band (a share of its width) is not told to speed up
