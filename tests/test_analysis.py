@@ -559,16 +559,21 @@ def test_a_word_misheard_between_lines_is_not_speech_off_the_script(drill):
 
 def test_a_rep_of_another_drill_is_asked_whether_it_is_the_drill_meant(drill):
     """Checked as the hard close, a rep that says one of its lines among another drill's is asked
-    first whether this is the drill meant; the hard close said through is not."""
+    first whether this is the drill meant, and not scored (a 72 beside the question read as a pass:
+    found by a new user); the hard close said through is not. Words heard clearly with none of the
+    drill's lines are another drill's too (they were told to speak closer to the microphone)."""
     other = timeline("does it make sense to put a proposal together", 0.4, *lines(drill, "name"), 0.4,
                      "what would you say is a good next step then", 0.4, "absolutely that makes sense", 0.4, "let's look at some dates together")
     asked = analyse(other, drill, "fake", 30.0)
     assert asked.coaching.unlike and asked.coaching.focus.startswith("Little of what you said matches this drill's lines")
-    assert f"“{drill.steps[0].line}”" in asked.coaching.focus and asked.coaching.tips  # the rep's problems are still listed…
+    assert f"“{drill.steps[0].line}”" in asked.coaching.focus
     from voicedrill.report import focus_line, tip_lines
 
-    assert focus_line(asked) == asked.coaching.focus and len(tip_lines(asked)) == len(asked.coaching.tips)  # …all of them, under it
+    assert asked.score == 0 and all(p.why == "not scored: little of what was said is like this drill's lines" for p in asked.score_parts)
+    assert focus_line(asked) == asked.coaching.focus and tip_lines(asked) == []  # the question alone, no points
     assert not asked.by_the_script and asked.fix_first == "not this drill?"  # no targets, bests or team time from it
+    none = analyse(timeline("does it make sense to put a proposal together", 0.4, "let's look at some dates together"), drill, "fake", 10.0)
+    assert none.nothing_heard and none.coaching.unlike and "microphone" not in none.coaching.focus
     assert not analyse(timeline(*lines(drill, *ALL)), drill, "fake", 30.0).coaching.unlike
 
 

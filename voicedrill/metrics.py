@@ -283,11 +283,12 @@ def unlike_the_drill(words: Sequence[Word], steps: Sequence[StepResult], said: S
     into its lines: a first-close-recovery rep checked as micro-commitment scored 100. Every step
     said in order is this drill, however long the rep talked between them (a concern answered).
     Measured by bench/run.py: --wrong-drill (each shipped drill said, checked as every drill) and
-    --conditions (noise, rooms, phone, voices, paraphrases, people). A rep with no line found is
-    told so already."""
+    --conditions (noise, rooms, phone, voices, paraphrases, people). A rep with no line found and
+    words heard clearly is another drill's too (it was told to speak closer to the microphone). Such a
+    rep is not scored (score): a 72 beside "is it the drill you meant?" read as a pass."""
     matches = [s.match for s in steps if s.match is not None]
-    if not matches:
-        return False
+    if not matches:  # none of its lines, yet words heard clearly: another drill's (a muted microphone is "nothing heard")
+        return any_clear(words)
     if sum(matches) / len(matches) <= WEAK_LIKENESS:
         return True
     if all(s.status in (Status.OK, Status.REPEATED) or (s.optional and s.status == Status.MISSING) for s in steps):
@@ -325,10 +326,11 @@ def score(
     each problem costing what the playbook says it is worth, and the coaching for every problem
     (`unlike`: the rep does not sound like this drill, and is first asked whether it is the one meant;
     `loops`: the loops broken, as Alignment has them; `span`: the rep's spoken span, see without_overruns)."""
-    if nothing_heard(steps):
-        nothing = _tip(drill, "nothing")
-        parts = tuple(ScorePart(name, 0, top, "nothing of the script was heard") for name, top in PART_MAX.items())
-        return 0, parts, Coaching(nothing, (Tip("the whole drill", nothing, 100.0),))
+    if nothing_heard(steps) or unlike:  # (another drill's rep scored 72–86 beside "is it the drill you meant?": read as a pass)
+        tip = _tip(drill, "unlike", line=drill.steps[0].line) if unlike else _tip(drill, "nothing")
+        why = "not scored: little of what was said is like this drill's lines" if unlike else "nothing of the script was heard"
+        parts = tuple(ScorePart(name, 0, top, why) for name, top in PART_MAX.items())
+        return 0, parts, Coaching(tip, (Tip("the whole drill", tip, 100.0),), unlike)
     unpaused = without_overruns(pace_, pauses_, span)
     wpm = _judged_wpm(drill, pace_.speech_wpm, unpaused)
     problems = _problems(drill, steps, pauses_, wpm, fillers, forbidden, turns, dict(loops))
@@ -353,9 +355,9 @@ def score(
         scale = taken / max(lost[part_.name], taken) if lost[part_.name] else 1.0
         shares |= zip(mine, _tenths([ranked[i].points * scale for i in mine], taken))
     tips = tuple(sorted((replace(problem.tip, points=shares[i]) for i, problem in enumerate(ranked)), key=lambda tip: -tip.points))
-    focus = _tip(drill, "unlike", line=drill.steps[0].line) if unlike else tips[0].tip if tips else _clean_tip(drill, wpm)
+    focus = tips[0].tip if tips else _clean_tip(drill, wpm)
     total = sum(p.points for p in parts)
-    return (100 if total >= 99.95 else min(99, round(total))), parts, Coaching(focus, tips, unlike)  # (a 100 is a rep with nothing to fix: 99.7 was 100 and "Next rep: Slow down")
+    return (100 if total >= 99.95 else min(99, round(total))), parts, Coaching(focus, tips)  # (a 100 is a rep with nothing to fix: 99.7 was 100 and "Next rep: Slow down")
 
 
 def _spilt(lost: dict[str, float], skipped: float) -> dict[str, float]:

@@ -342,10 +342,9 @@ def focus_line(report: RepReport) -> str:
 
 
 def tip_lines(report: RepReport) -> list[str]:
-    """Every tip but the focus (shown first: the costliest), costliest first; all of them under a
-    rep asked whether it is the drill meant, whose focus is that question."""
+    """Every tip but the focus (shown first: the costliest), costliest first."""
     tips = report.coaching.tips if report.coaching else ()
-    return [f"{t.tip} (−{t.points:g})" for t in tips[0 if report.unlike else 1 :]]
+    return [f"{t.tip} (−{t.points:g})" for t in tips[1:]]
 
 
 def _rich_mark(text: str, role: str = "") -> str:
