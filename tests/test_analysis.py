@@ -208,6 +208,16 @@ def test_each_step_skipped_costs_its_points_however_many_are_skipped(drill):
     assert sum(p.points for p in one_line.score_parts) == pytest.approx(16, abs=0.05)
 
 
+def test_a_step_of_a_short_drill_costs_its_share_of_the_drill():
+    """micro-commitment's first line alone scored 52, two of its four lines 69 with every other part
+    whole (found by a new user): a step left out costs its share of the drill where that is more
+    than 14, a quarter of four steps."""
+    micro = load_drill("micro-commitment")
+    said = [s.line for s in micro.steps if not s.optional]
+    scores = [analyse(timeline(*[part for line in said[:n] for part in (line, 0.4)]), micro, "fake", 30.0).score for n in range(1, 5)]
+    assert scores == [25, 50, 75, 100]
+
+
 def test_only_skips_take_points_from_the_other_parts(drill):
     """Two steps skipped and the rest said over and again: the repeats' cost took points from the
     order, pauses and words parts, said to "go with the steps skipped" (found by a review)."""

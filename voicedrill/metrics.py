@@ -360,6 +360,12 @@ def score(
     return (100 if total >= 99.95 else min(99, round(total))), parts, Coaching(focus, tips)  # (a 100 is a rep with nothing to fix: 99.7 was 100 and "Next rep: Slow down")
 
 
+def skip_cost(drill: Drill) -> float:
+    """What a required step left out costs: COST["skipped"], or its share of the drill if more (one
+    line of micro-commitment's four scored 52: a skip of four steps is a quarter of the drill)."""
+    return max(COST["skipped"], float(100 // sum(not s.optional for s in drill.steps)))
+
+
 def _spilt(lost: dict[str, float], skipped: float) -> dict[str, float]:
     """What the steps skipped (costing `skipped` points) take from the other parts once they have
     cost the steps part all its points, shared by what those parts have left (a rep who said one
@@ -432,7 +438,7 @@ def _problems(drill, steps, pauses_, wpm, fillers, forbidden, turns, loops) -> l
 
     for s in steps:
         if s.status == Status.MISSING and not s.optional:
-            add("steps", COST["skipped"], s.named, "skipped", s.id, after=_said_after(drill, s.id))
+            add("steps", skip_cost(drill), s.named, "skipped", s.id, after=_said_after(drill, s.id))
         elif s.status == Status.REPEATED:
             add("steps", COST["repeated"], s.named, "repeated", s.id)
     late = _last_broken(drill, steps)
