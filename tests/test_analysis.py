@@ -247,14 +247,14 @@ def test_a_rep_with_anything_to_fix_scores_under_100(drill):
 
 
 def test_a_pause_over_its_limit_is_charged_once_not_again_as_a_slow_pace(drill):
-    """Six 3 s pauses on a rep said at about 240 words a minute: 0 of 15 for the pauses, and the
+    """Six 3 s pauses on a rep said at about 200 words a minute: 0 of 15 for the pauses, and the
     pace, over the whole rep, read 93 words a minute and told the rep "Say it faster" as well
     (found by a new user). The pace is judged without the time the pauses ran over their limit."""
     said = lines(drill, *ALL)
-    report = analyse(timeline(*[part for line in said for part in (line, 3.0)][:-1], word_s=0.25), drill, "fake", 60.0)
+    report = analyse(timeline(*[part for line in said for part in (line, 3.0)][:-1], word_s=0.3), drill, "fake", 60.0)
     pace = next(p for p in report.score_parts if p.name == "pace")
     assert report.pace.speech_wpm < 110 and pace.points == 10, pace  # (shown as measured; judged without the overrun)
-    assert re.fullmatch(r"\d+ words a minute, 1\d\d leaving out the time the long pauses ran over their limit, target 150–220", pace.why), pace.why
+    assert re.fullmatch(r"\d+ words a minute, \d\d\d leaving out the pauses too long, target 150–220", pace.why), pace.why
     assert [t.about for t in report.coaching.tips] == ["pauses too long"]
     # a rep in the band with a long pause is judged as measured: never "too fast" for having paused (found by a review)
     quick = analyse(timeline(*[part for line in said for part in (line, 0.3)][:-2], 2.5, said[-1], word_s=0.225), drill, "fake", 60.0)

@@ -325,13 +325,13 @@ def score(
     """The 0–100 score as explained parts (steps said 35, in order 20, pauses 15, pace 10, words 20),
     each problem costing what the playbook says it is worth, and the coaching for every problem
     (`unlike`: the rep does not sound like this drill, and is first asked whether it is the one meant;
-    `loops`: the loops broken, as Alignment has them; `span`: the rep's spoken span, see without_overruns)."""
+    `loops`: the loops broken, as Alignment has them; `span`: the rep's spoken span, see without_long_pauses)."""
     if nothing_heard(steps) or unlike:  # (another drill's rep scored 72–86 beside "is it the drill you meant?": read as a pass)
         tip = _tip(drill, "unlike", line=drill.steps[0].line) if unlike else _tip(drill, "nothing")
         why = "not scored: little of what was said is like this drill's lines" if unlike else "nothing of the script was heard"
         parts = tuple(ScorePart(name, 0, top, why) for name, top in PART_MAX.items())
         return 0, parts, Coaching(tip, (Tip("the whole drill", tip, 100.0),), unlike)
-    unpaused = without_overruns(pace_, pauses_, span)
+    unpaused = without_long_pauses(pace_, pauses_, span)
     wpm = _judged_wpm(drill, pace_.speech_wpm, unpaused)
     problems = _problems(drill, steps, pauses_, wpm, fillers, forbidden, turns, dict(loops))
     lost = {name: sum(p.points for p in problems if p.part == name) for name in PART_MAX}
@@ -379,11 +379,12 @@ def _spilt(lost: dict[str, float], skipped: float) -> dict[str, float]:
     return {"steps": 0.0, "pace": 0.0} | dict(zip(left, shares))
 
 
-def without_overruns(pace_: Pace, pauses_: Sequence[Pause], span: float | None) -> float | None:
-    """The speaking pace over the rep's `span` less the time its pauses ran over their limits,
-    which the pauses part has charged: a pace under the band is judged on it (six 3 s pauses made
-    a rep said at 186 words a minute read 97, and told it "Say it faster" as well as of every pause)."""
-    over = sum(p.gap_s - p.max_s for p in pauses_ if p.flagged and not p.too_short)
+def without_long_pauses(pace_: Pace, pauses_: Sequence[Pause], span: float | None) -> float | None:
+    """The speaking pace over the rep's `span` less its pauses too long, which the pauses part has
+    charged: a pace under the band is judged on it (six 3 s pauses made a rep said at 186 words a
+    minute read 97, and told it "Say it faster" as well as of every pause; less only their overrun
+    past the 1 s limit, 148)."""
+    over = sum(p.gap_s for p in pauses_ if p.flagged and not p.too_short)
     if pace_.speech_wpm is None or span is None or over <= 0 or span - over < MIN_SPAN_S:
         return pace_.speech_wpm
     return round(pace_.speech_wpm * span / (span - over), 1)
@@ -391,7 +392,7 @@ def without_overruns(pace_: Pace, pauses_: Sequence[Pause], span: float | None) 
 
 def _judged_wpm(drill: Drill, measured: float | None, unpaused: float | None) -> float | None:
     """The pace the pace part judges: as measured, unless that is under the drill's band, then
-    without the long pauses' overrun (never "too fast" for it: a quick rep with one long pause was)."""
+    without its pauses too long (never "too fast" for them: a quick rep with one long pause was)."""
     low, high = drill.pace_wpm
     return measured if measured is None or unpaused is None or measured >= low else min(unpaused, high)
 
@@ -523,7 +524,7 @@ def _whys(drill, steps, pauses_, pace_, unpaused, wpm, fillers, forbidden, probl
     reasons += ["slow after the customer"] if any(p.kind in ("late_reply", "late_start", "stopped") for p in problems) else []
     reasons += ["a concern not answered"] if any(p.kind == "unanswered" for p in problems) else []
     low, high = drill.pace_wpm
-    unpaused_why = "" if wpm == pace_.speech_wpm else f", {unpaused:.0f} leaving out the time the long pauses ran over their limit"
+    unpaused_why = "" if wpm == pace_.speech_wpm else f", {unpaused:.0f} leaving out the pauses too long"
     pace_why = "no speech" if wpm is None else f"{pace_.speech_wpm:.0f} words a minute{unpaused_why}, target {low:.0f}–{high:.0f}" + (
         " (too slow)" if wpm < low else " (too fast)" if wpm > high else "")
     counts = ([counted(len(forbidden), "phrase to avoid", "phrases to avoid")] if forbidden else []) + (
