@@ -261,6 +261,7 @@ def test_out_naming_a_file_says_it_takes_a_folder(tmp_path, cli, speech):
         # a mistyped history folder read as "No reps saved yet", and a check made the folders and saved there (found by a new user)
         ("history in no folder", ["--db", "{tmp}/no/such/h.db", "history"], "the folder {tmp}/no/such does not exist"),
         ("check into no folder", ["--db", "{tmp}/no/h.db", "check", "{good}"], "the folder {tmp}/no does not exist"),
+        ("a history named as a folder", ["--db", "{tmp}/no/", "history"], "names a folder; give a history file's name"),
     ],
 )
 def test_bad_arguments_are_refused(tmp_path, cli, speech, case, args, message):
@@ -271,6 +272,12 @@ def test_bad_arguments_are_refused(tmp_path, cli, speech, case, args, message):
     code, out, err = cli(*args)
     assert code == 2 and err.count("\n") == 1 and message.format(tmp=tmp_path) in err and "Traceback" not in err, err
     assert not (tmp_path / "no").exists()
+
+
+def test_a_history_in_no_folder_stops_only_the_commands_that_open_it(tmp_path, cli):
+    """`--db` naming no folder refused `drills list` and `synth` too, which never open a history (found by an attack)."""
+    code, out, _ = cli("--db", str(tmp_path / "no" / "h.db"), "drills", "list")
+    assert code == 0 and "hard-close" in out and not (tmp_path / "no").exists()
 
 
 def test_two_hour_recording_streams_in_flat_memory(tmp_path):

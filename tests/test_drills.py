@@ -247,8 +247,25 @@ def test_a_drill_whose_lines_could_not_be_told_apart_is_refused_in_its_words():
         "differently (or make one step with repeat = true)",
         "f.toml:13: step 3, keywords: none of them is in the step's line or variants: a rep reading the line would not be heard saying it; "
         "list words the line says"]
-    parse_drill(text.replace('"um", "like"', '"um"').replace('id="again"\nline="Which card', 'id="again"\nline="And which card')
+    parse_drill(text.replace('"um", "like"', '"um"').replace('id="again"\nline="Which card', 'id="again"\nline="Which other card')
                 .replace('"zebra"', '"zebra", "thanks"'), "f.toml")  # each mended: a drill
+
+
+def test_a_line_inside_another_or_with_no_word_to_hear_is_refused_and_a_curly_apostrophe_is_one():
+    """A line inside another step's ("What is the best phone number…" and "And what is the best
+    phone number…": the first always "skipped") and a line of no word the recogniser can hear
+    ("???", a line in Cyrillic: 0 every time) passed (found by an attack); a keyword you're for
+    "You’re all set" was refused. Each is said; the apostrophe is one."""
+    from voicedrill.drills import DrillMistakes
+
+    text = ('name="x"\n[[steps]]\nid="a"\nline="What is the best phone number for you?"\n[[steps]]\nid="b"\n'
+            'line="And what is the best phone number for you?"\n[[steps]]\nid="c"\nline="???"\n[[steps]]\nid="d"\nline="You’re all set."\nkeywords=["you\'re"]\n')
+    with pytest.raises(DrillMistakes) as refused:
+        parse_drill(text, "f.toml")
+    assert list(refused.value.mistakes) == [
+        "f.toml:2: step 1: its wording is inside step 2's “And what is the best phone number for you?” (b): a rep saying that line would be "
+        "heard saying this one too; word them apart",
+        "f.toml:8: step 3: “???” has no word the recogniser can hear (it hears English words): write it in words"]
 
 
 def test_validate_lists_every_mistake_on_its_own_line_and_other_commands_say_how_many(tmp_path, cli):

@@ -94,7 +94,7 @@ class StepResult:
 
 def normalise(text: str) -> list[str]:
     """Lower-case tokens with punctuation dropped; `e-mail` becomes `e mail`, `what's` stays."""
-    tokens = re.sub(r"[^a-z0-9']+", " ", text.lower()).split()
+    tokens = re.sub(r"[^a-z0-9']+", " ", text.lower().replace("’", "'")).split()  # (a drill's “You’re” is the recogniser's "you're")
     return [t.strip("'") for t in tokens if t.strip("'")]
 
 

@@ -428,8 +428,17 @@ class _Validator:
         holds (its own line read aloud scored 0)."""
         fillers = {" ".join(normalise(f)): f for f in drill.fillers}
         owner: dict[str, int] = {}
+        wordings = [(i, phrase, f" {' '.join(normalise(phrase))} ") for i, step in enumerate(drill.steps) for phrase in step.phrases]
         for i, step in enumerate(drill.steps):
             said = [normalise(p) for p in step.phrases]
+            if blank := next((p for p, tokens in zip(step.phrases, said) if not tokens), None):
+                self.note(f"steps[{i}]", f"“{blank}” has no word the recogniser can hear (it hears English words): write it in words")
+                continue
+            inside = next(((phrase, j) for j, phrase, spaced in wordings if j != i
+                           for tokens in said if f" {' '.join(tokens)} " in spaced and len(spaced) > len(f" {' '.join(tokens)} ")), None)
+            if inside:
+                self.note(f"steps[{i}]", f"its wording is inside step {inside[1] + 1}'s “{inside[0]}” ({drill.steps[inside[1]].named}): a rep saying "
+                                         "that line would be heard saying this one too; word them apart")
             for filler in sorted({t for tokens in said for t in tokens} & fillers.keys()):
                 self.note("rules.fillers", f"“{fillers.pop(filler)}” is a filler, but step {i + 1} ({step.named}) says it: reading the line "
                                            "would count it as a filler; take it out of the fillers")

@@ -119,7 +119,7 @@ class Store:
     UNTIL = "the next time voicedrill opens it"  # when a rep the history could not take goes in
 
     def __init__(self, path: Path | None = None, write: bool = True, timeout_s: float | None = None):
-        self.path = path or db_path()
+        self.path = path or db_path(opening=True)
         self.waits_at: Path | str = self.path  # keys the pending files of reps waiting for it
         self.timeout_s = timeout_s or BUSY_TIMEOUT_S
         self.version = SCHEMA_VERSION  # an older file read as it is keeps its own

@@ -127,8 +127,10 @@ def data_dir() -> Path:
     return Path(platformdirs.user_data_dir("voicedrill"))
 
 
-def db_path() -> Path:
-    """This computer's history file: $VOICEDRILL_DB (unless it names a team database), else history.db in the data folder."""
+def db_path(opening: bool = False) -> Path:
+    """This computer's history file: $VOICEDRILL_DB (unless it names a team database), else history.db
+    in the data folder; `opening` it, one named in no existing folder is refused (commands that
+    never open the history are not)."""
     target = os.environ.get(DB_ENV, "")
     if not target or is_url(target):
         return data_dir() / "history.db"
@@ -139,8 +141,10 @@ def db_path() -> Path:
         path = Path(target).expanduser()  # ("~/h.db" quoted: home, not a folder named ~)
     except RuntimeError:  # ~nosuchuser
         raise VoicedrillError(f"{DB_ENV} / --db {target!r}: no such user's home folder") from None
-    if not path.parent.is_dir():  # a typo read as "No reps saved yet", and a check made the folders and saved there
-        raise VoicedrillError(f"{DB_ENV} / --db {target!r}: the folder {path.parent} does not exist; check the path "
+    if opening and target.endswith(("/", os.sep)):  # ("reps/" made a history file named reps)
+        raise VoicedrillError(f"{DB_ENV} / --db {target!r}: names a folder; give a history file's name, e.g. {target}history.db")
+    if opening and not path.resolve().parent.is_dir():  # a typo read as "No reps saved yet", and a check made the folders and saved there
+        raise VoicedrillError(f"{DB_ENV} / --db {target!r}: the folder {path.resolve().parent} does not exist; check the path "
                               "(a history file is made only in a folder that exists)")
     return path
 

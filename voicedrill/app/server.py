@@ -284,8 +284,9 @@ class App:
         me = history.who(self.config.user).casefold()
         others = sorted({r.user for r in reps if r.user and r.user.casefold() != me})  # a shared history: someone else's reps, said so
         if request.method == "GET":
+            own_view = "/history?" + urlencode({"drill": reps[0].drill} | ({"who": others[0]} if len(others) == 1 else {}))  # (asked from the rep's page)
             return self.page(request, "delete.html", kind=kind, number=number, reps=reps, title=title(reps), others=others,
-                             back=_progress_view(request.headers.get("referer", "")))
+                             back=_progress_view(request.headers.get("referer", ""), own_view))
         back = _progress_view(str((await request.form(max_files=0, max_fields=2)).get("back", "")))  # (read before anything is deleted)
 
         def gone() -> int:
@@ -377,12 +378,15 @@ class App:
         return self.problem(request, message if exc.status_code == 404 else str(exc.detail), exc.status_code)
 
 
-def _progress_view(address: str) -> str:
+def _progress_view(address: str, otherwise: str = "/history") -> str:
     """The progress page a delete was asked from, with its drill and person chosen (a delete from
-    another person's reps landed on one's own); anything else, the progress page as it opens."""
-    parts = urlsplit(address)
-    if parts.path != "/history":
+    another person's reps landed on one's own); asked from elsewhere (a rep's page), `otherwise`."""
+    try:
+        parts = urlsplit(address)
+    except ValueError:  # ("//[oops" is no address: a 500 and a traceback)
         return "/history"
+    if parts.path != "/history":
+        return _progress_view(otherwise) if otherwise != "/history" else "/history"
     kept = [(key, value) for key, value in parse_qsl(parts.query, keep_blank_values=True) if key in ("drill", "who")]
     return "/history" + (f"?{urlencode(kept)}" if kept else "")
 

@@ -167,7 +167,7 @@ const handlers = {
     card.dataset.rep = m.id ?? "";
     $("run").innerHTML = m.run_html;
     $("cue").textContent = `Rep ${m.rep}: score ${m.score} — ${m.id ? "in your progress as " : ""}${m.saved}`;
-    showFocus(`Rep ${m.rep} scored ${m.score}. Next rep: ${m.focus}`);
+    showFocus(`Rep ${m.rep}${m.id ? ` (rep ${m.id} in your progress)` : ""} scored ${m.score}. Next rep: ${m.focus}`);  // (the run's table numbers reps as the history does)
     notice([...m.problems, ...m.notes].join(" "), m.problems.length > 0);
   },
   notice(m) { notice(m.text, false); },
