@@ -1,6 +1,6 @@
 // A table or chart wider than the screen (a phone) scrolls sideways: a line above it says so.
 "use strict";
-const WIDE = ".scroll, .report table, .scorecard table, .run table, figure, .report p, .scorecard p, .run p";
+const WIDE = ".scroll, .report table, .scorecard table, .run table, .team table, figure, .report p, .scorecard p, .run p, .team p, .guide pre";
 function markWide() {
   for (const box of document.querySelectorAll(WIDE)) {
     if (box.tagName === "P" && !box.querySelector(":scope > img")) continue;  // a paragraph scrolls only round a chart
