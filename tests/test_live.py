@@ -453,7 +453,7 @@ def test_events_file_is_the_live_stream(drill, paced_rep, tmp_path):
     assert lines[0] == {"type": "rep_start", "rep": 1, "t": 0.0} and lines[-1]["type"] == "rep_end"
     assert [e["t"] for e in lines] == sorted(e["t"] for e in lines)
     ticks = [e for e in lines if e["type"] == "step"]
-    assert len(ticks) >= 6 and all(set(e) == {"type", "rep", "t", "step", "out_of_order"} for e in ticks)
+    assert len(ticks) >= 6 and all(set(e) == {"type", "rep", "t", "step", "out_of_order", "text"} for e in ticks)
     assert [(e["after"], set(e)) for e in lines if e["type"] == "pause_alarm"] == [("notes", {"type", "rep", "t", "after"})]
     # the terminal view printed the same stream
     assert run.stdout.count("✓ ") == sum(e["type"] == "step" for e in lines) and "pause after notes" in run.stdout

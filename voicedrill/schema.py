@@ -143,8 +143,9 @@ def db_path(opening: bool = False) -> Path:
         raise VoicedrillError(f"{DB_ENV} / --db {target!r}: no such user's home folder") from None
     if opening and target.endswith(("/", os.sep)):  # ("reps/" made a history file named reps)
         raise VoicedrillError(f"{DB_ENV} / --db {target!r}: names a folder; give a history file's name, e.g. {target}history.db")
-    if opening and not path.resolve().parent.is_dir():  # a typo read as "No reps saved yet", and a check made the folders and saved there
-        raise VoicedrillError(f"{DB_ENV} / --db {target!r}: the folder {path.resolve().parent} does not exist; check the path "
+    folder = Path(os.path.realpath(path)).parent  # (where a link leads; a link loop is refused when opened)
+    if opening and not folder.is_dir():  # a typo read as "No reps saved yet", and a check made the folders and saved there
+        raise VoicedrillError(f"{DB_ENV} / --db {target!r}: the folder {folder} does not exist; check the path "
                               "(a history file is made only in a folder that exists)")
     return path
 
