@@ -757,6 +757,8 @@ def test_on_a_shared_history_the_progress_page_shows_your_own_reps_first(client,
     own = client.get("/history").text
     assert 'data-reps="1"' in own and 'class="summary"' not in own  # one rep: no first → last line
     assert 'data-reps="2"' in client.get("/history?who=ANA").text
+    none = client.get("/history?who=ana&drill=micro-commitment").text  # an empty table said nothing (found by a new user)
+    assert 'data-reps="0"' in none and "No reps of Micro-commitments: the two questions by ana yet." in " ".join(none.split())
 
 
 def test_a_recording_checked_while_the_team_database_is_away_shows_its_scorecard(client, reps, postgres, monkeypatch):
