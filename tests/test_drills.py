@@ -251,6 +251,20 @@ def test_a_drill_whose_lines_could_not_be_told_apart_is_refused_in_its_words():
                 .replace('"zebra"', '"zebra", "thanks"'), "f.toml")  # each mended: a drill
 
 
+def test_an_example_line_the_example_rep_would_be_faulted_for_is_refused():
+    """"Um, who am I talking to?" as a step's example: `check --example` heard a filler and the step
+    left out (found by an attack)."""
+    from voicedrill.drills import DrillMistakes
+
+    text = 'name="x"\n[rules]\nfillers=["um"]\n[[steps]]\nid="a"\nline="Who am I speaking with?"\nkeywords=["speaking"]\nexample="{}"\n'
+    for example, said in (("Um, who am I speaking with?", "saying a filler"), ("Who am I talking to?", "leaving the step out")):
+        with pytest.raises(DrillMistakes) as refused:
+            parse_drill(text.format(example), "f.toml")
+        assert list(refused.value.mistakes) == [f"f.toml:8: step 1, example: the example rep would be heard {said}"
+                                                + (": none of its keywords is in it" if "out" in said else "") + "; write it as a rep should say the line"]
+    parse_drill(text.format("So, who am I speaking with today?"), "f.toml")
+
+
 def test_a_line_inside_another_or_with_no_word_to_hear_is_refused_and_a_curly_apostrophe_is_one():
     """A line inside another step's ("What is the best phone number…" and "And what is the best
     phone number…": the first always "skipped") and a line of no word the recogniser can hear

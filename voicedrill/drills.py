@@ -424,8 +424,8 @@ class _Validator:
     def said_apart(self, drill: Drill) -> None:
         """What a drill written well in each part still cannot tell apart when a rep reads it: a
         filler one of its lines says (reading the line exactly cost every rep 5 points), a wording
-        two steps share (the second was always "skipped"), and keywords none of a step's wordings
-        holds (its own line read aloud scored 0)."""
+        two steps share (the second was always "skipped"), keywords none of a step's wordings holds
+        (its own line read aloud scored 0), and an example line the example rep would be faulted for."""
         fillers = {" ".join(normalise(f)): f for f in drill.fillers}
         owner: dict[str, int] = {}
         wordings = [(i, phrase, f" {' '.join(normalise(phrase))} ") for i, step in enumerate(drill.steps) for phrase in step.phrases]
@@ -450,6 +450,10 @@ class _Validator:
             if step.keywords and not any(f" {' '.join(normalise(k))} " in f" {' '.join(tokens)} " for k in step.keywords for tokens in said):
                 self.note(f"steps[{i}].keywords", "none of them is in the step's line or variants: a rep reading the line would not be "
                                                   "heard saying it; list words the line says")
+            elif step.example and (heard := normalise(step.example)) and (
+                    set(heard) & fillers.keys() or step.keywords and not any(f" {' '.join(normalise(k))} " in f" {' '.join(heard)} " for k in step.keywords)):
+                self.note(f"steps[{i}].example", "the example rep would be heard " + ("saying a filler" if set(heard) & fillers.keys() else
+                          "leaving the step out: none of its keywords is in it") + "; write it as a rep should say the line")
 
     def note(self, field: str, problem: str) -> None:
         """Record a mistake and go on checking."""
