@@ -12,8 +12,8 @@ import itertools
 import random
 import threading
 import time
-from concurrent.futures import Future
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
