@@ -486,6 +486,7 @@ def _sure_to_delete(store, kind: str, number: int | None, me: str) -> bool:
     output goes to): what would go, whose it is when not `me`'s (a shared history), and that it
     cannot come back (a rep's number is never used again). Only "y" or "yes" deletes; Enter,
     anything else or the end of input keeps it."""
+    from . import history
     from .report import counted
 
     count = store.count(**{kind: number}) if number is not None else 0
@@ -499,9 +500,8 @@ def _sure_to_delete(store, kind: str, number: int | None, me: str) -> bool:
     if readable:
         first, last = (f"{r.saved_at:%Y-%m-%d %H:%M}" for r in (readable[0], readable[-1]))
         what.append(f"{readable[0].drill}, {first}" + ("" if first == last else f" to {last[-5:]}"))
-        others = sorted({r.user for r in readable if r.user and r.user.casefold() != me.casefold()})
-        if others:
-            what[-1] += f", {' and '.join(others)}'s {'rep' if count == 1 else 'reps'}, not yours"
+        if theirs := history.others(readable, me):
+            what[-1] += f", {' and '.join(theirs)}'s {'rep' if count == 1 else 'reps'}, not yours"
     said = " of ".join(what) + (f" ({damaged})" if damaged and what else damaged)
     sys.stderr.write(f"{_named(kind, number).capitalize()}: {said}.\nDelete it? It cannot be undone. [y/N] ")
     sys.stderr.flush()

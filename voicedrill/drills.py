@@ -193,6 +193,12 @@ class Drill:
         return [p for s in self.steps for p in s.phrases] + list(self.forbidden) + list(self.fillers)
 
 
+def _spaced(text: str) -> str:
+    """A wording's words as one string with a space either side: " what's the best email " holds
+    the keyword " email " as words, never inside one ("emailing")."""
+    return f" {' '.join(normalise(text))} "
+
+
 def user_drills_dir() -> Path:
     return Path(platformdirs.user_data_dir("voicedrill")) / "drills"
 
@@ -428,31 +434,30 @@ class _Validator:
         (its own line read aloud scored 0), and an example line the example rep would be faulted for."""
         fillers = {" ".join(normalise(f)): f for f in drill.fillers}
         owner: dict[str, int] = {}
-        wordings = [(i, phrase, f" {' '.join(normalise(phrase))} ") for i, step in enumerate(drill.steps) for phrase in step.phrases]
+        wordings = [(i, phrase, _spaced(phrase)) for i, step in enumerate(drill.steps) for phrase in step.phrases]
         for i, step in enumerate(drill.steps):
-            said = [normalise(p) for p in step.phrases]
-            if blank := next((p for p, tokens in zip(step.phrases, said) if not tokens), None):
+            said = [_spaced(p) for p in step.phrases]
+            if blank := next((p for p, spaced in zip(step.phrases, said) if not spaced.strip()), None):
                 self.note(f"steps[{i}]", f"“{blank}” has no word the recogniser can hear (it hears English words): write it in words")
                 continue
-            inside = next(((phrase, j) for j, phrase, spaced in wordings if j != i
-                           for tokens in said if f" {' '.join(tokens)} " in spaced and len(spaced) > len(f" {' '.join(tokens)} ")), None)
+            inside = next(((phrase, j) for j, phrase, other in wordings if j != i for mine in said if mine in other and mine != other), None)
             if inside:
                 self.note(f"steps[{i}]", f"its wording is inside step {inside[1] + 1}'s “{inside[0]}” ({drill.steps[inside[1]].named}): a rep saying "
                                          "that line would be heard saying this one too; word them apart")
-            for filler in sorted({t for tokens in said for t in tokens} & fillers.keys()):
+            for filler in sorted({t for spaced in said for t in spaced.split()} & fillers.keys()):
                 self.note("rules.fillers", f"“{fillers.pop(filler)}” is a filler, but step {i + 1} ({step.named}) says it: reading the line "
                                            "would count it as a filler; take it out of the fillers")
-            for phrase, tokens in zip(step.phrases, said):
-                if (first := owner.setdefault(" ".join(tokens), i)) != i:
+            for phrase, spaced in zip(step.phrases, said):
+                if (first := owner.setdefault(spaced, i)) != i:
                     self.note(f"steps[{i}]", f"says “{phrase}” as step {first + 1} ({drill.steps[first].named}) does: a rep's line could "
                                              "never be told apart; word it differently (or make one step with repeat = true)")
                     break
-            if step.keywords and not any(f" {' '.join(normalise(k))} " in f" {' '.join(tokens)} " for k in step.keywords for tokens in said):
+            keyed = lambda spaced: not step.keywords or any(_spaced(k) in spaced for k in step.keywords)  # noqa: E731
+            if not any(keyed(spaced) for spaced in said):
                 self.note(f"steps[{i}].keywords", "none of them is in the step's line or variants: a rep reading the line would not be "
                                                   "heard saying it; list words the line says")
-            elif step.example and (heard := normalise(step.example)) and (
-                    set(heard) & fillers.keys() or step.keywords and not any(f" {' '.join(normalise(k))} " in f" {' '.join(heard)} " for k in step.keywords)):
-                self.note(f"steps[{i}].example", "the example rep would be heard " + ("saying a filler" if set(heard) & fillers.keys() else
+            elif step.example and (example := _spaced(step.example)).strip() and (set(example.split()) & fillers.keys() or not keyed(example)):
+                self.note(f"steps[{i}].example", "the example rep would be heard " + ("saying a filler" if set(example.split()) & fillers.keys() else
                           "leaving the step out: none of its keywords is in it") + "; write it as a rep should say the line")
 
     def note(self, field: str, problem: str) -> None:

@@ -691,6 +691,11 @@ def person(text: str) -> str:
     return name
 
 
+def others(reps: Iterable[SavedRep], me: str) -> list[str]:
+    """Whose reps these are besides `me` (a shared history), by name; reps with no name are nobody else's."""
+    return sorted({r.user for r in reps if r.user and r.user.casefold() != me.casefold()})
+
+
 def who(name: str | None = None) -> str:
     """Who is practising: `name` (--user), else $VOICEDRILL_USER, else the login name."""
     if name:

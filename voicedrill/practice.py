@@ -141,7 +141,7 @@ def spoken(drill: Drill, pieces: list[Piece], voice: str = DEFAULT_VOICE, wpm: i
         rate = min(MAX_SPOKEN_WPM, max(MIN_SPOKEN_WPM, round(rate * (low + high) / 2 / pace)))
         audio, segments = build_rep(pieces, voice, rate)
         tries.append((audio, segments, pace := _pace_of(segments)))
-    return min(tries, key=lambda t: 0.0 if t[2] is None else abs(t[2] - (low + high) / 2)) if wpm is None else tries[0]
+    return min(tries, key=lambda t: 0.0 if t[2] is None else abs(t[2] - (low + high) / 2))  # (a rate asked for: its one try)
 
 
 def _pace_of(segments: list[Segment]) -> float | None:

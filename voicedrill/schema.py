@@ -141,10 +141,12 @@ def db_path(opening: bool = False) -> Path:
         path = Path(target).expanduser()  # ("~/h.db" quoted: home, not a folder named ~)
     except RuntimeError:  # ~nosuchuser
         raise VoicedrillError(f"{DB_ENV} / --db {target!r}: no such user's home folder") from None
-    if opening and target.endswith(("/", os.sep)):  # ("reps/" made a history file named reps)
+    if not opening:
+        return path
+    if target.endswith(("/", os.sep)):  # ("reps/" made a history file named reps)
         raise VoicedrillError(f"{DB_ENV} / --db {target!r}: names a folder; give a history file's name, e.g. {target}history.db")
     folder = Path(os.path.realpath(path)).parent  # (where a link leads; a link loop is refused when opened)
-    if opening and not folder.is_dir():  # a typo read as "No reps saved yet", and a check made the folders and saved there
+    if not folder.is_dir():  # a typo read as "No reps saved yet", and a check made the folders and saved there
         raise VoicedrillError(f"{DB_ENV} / --db {target!r}: the folder {folder} does not exist; check the path "
                               "(a history file is made only in a folder that exists)")
     return path

@@ -281,8 +281,7 @@ class App:
         kind, number, reps = await self._picked(request)
         if self.practice.session_under_way() in {r.session for r in reps}:
             return self.problem(request, "this rep's session is the practice run under way: stop the run first, then delete", 409)
-        me = history.who(self.config.user).casefold()
-        others = sorted({r.user for r in reps if r.user and r.user.casefold() != me})  # a shared history: someone else's reps, said so
+        others = history.others(reps, history.who(self.config.user))  # a shared history: someone else's reps, said so
         if request.method == "GET":
             own_view = "/history?" + urlencode({"drill": reps[0].drill} | ({"who": others[0]} if len(others) == 1 else {}))  # (asked from the rep's page)
             return self.page(request, "delete.html", kind=kind, number=number, reps=reps, title=title(reps), others=others,
