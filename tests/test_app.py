@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import re
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -358,11 +360,15 @@ def test_a_locked_history_is_said_in_the_apps_words(client, reps, tmp_path, monk
         monkeypatch.setattr(history, "BUSY_TIMEOUT_S", 0.3)
         monkeypatch.setenv(history.DB_ENV, str(path))
         with open(reps[0], "rb") as f:
-            error = client.post("/api/check", files={"file": ("rep.wav", f, "audio/wav")}).json()["error"]
+            checked = client.post("/api/check", files={"file": ("rep.wav", f, "audio/wav")})
+        started = client.post("/api/start", data={"reps": "1", "source": "file", "drill": "hard-close"})  # answered 400 before
     finally:
         locker.kill()
         locker.wait()
-    assert "locked by another program" in error and error.endswith("try again when it is done") and "--" not in error
+    for answer in (checked, started):
+        error = answer.json()["error"]
+        assert answer.status_code == 409 and "locked by another program" in error and error.endswith("try again when it is done") and "--" not in error
+    assert not client.get("/api/status").json()["running"]
 
 
 @pytest.fixture(scope="module")
@@ -486,20 +492,25 @@ def test_start_is_refused_in_words_when_it_cannot_run(server):
     assert mic.status_code == 400 and "no usable microphone" in mic.json()["error"]
 
 
-def test_stopping_the_app_keeps_the_rep_whose_audio_is_over(reps, tmp_path):
-    """Ctrl-C while a rep's audio is over and it waits for a locked history: the app's run thread
-    went with the process, and the rep was nowhere (found by a fault attack). It is kept first."""
-    import os
-    import sqlite3
-
+def _app_with_a_history(rep: Path, tmp_path: Path) -> tuple[subprocess.Popen, Path]:
+    """`voicedrill app` fed `rep` as fast as it goes, on a history file of its own (made): the process and the file."""
     from voicedrill.history import Store
 
     data = tmp_path / "data"
     db = data / "voicedrill" / "history.db"
     db.parent.mkdir(parents=True)
     Store(db).close()
-    process = subprocess.Popen([sys.executable, "-m", "voicedrill.cli", "app", "--no-browser", "--engine", "pocketsphinx", "--input", str(reps[0]),
+    process = subprocess.Popen([sys.executable, "-m", "voicedrill.cli", "app", "--no-browser", "--engine", "pocketsphinx", "--input", str(rep),
                                 "--speed", "0", "--no-speech"], stderr=subprocess.PIPE, text=True, env=os.environ | {"XDG_DATA_HOME": str(data)})
+    return process, db
+
+
+def test_stopping_the_app_keeps_the_rep_whose_audio_is_over(reps, tmp_path):
+    """Ctrl-C while a rep's audio is over and it waits for a locked history: the app's run thread
+    went with the process, and the rep was nowhere (found by a fault attack). It is kept first."""
+    from voicedrill.history import Store
+
+    process, db = _app_with_a_history(reps[0], tmp_path)
     holder = sqlite3.connect(db, isolation_level=None)
     try:
         url = [process.stderr.readline() for _ in range(2)][1].split()[2]
@@ -530,6 +541,33 @@ def test_stopping_the_app_keeps_the_rep_whose_audio_is_over(reps, tmp_path):
     kept = Store(db, write=False)
     assert len(kept.reps()) == 1
     kept.close()
+
+
+def test_stopping_the_app_while_start_waits_on_a_locked_history_is_quick(reps, tmp_path):
+    """Ctrl-C while Start waits for a history another program holds: nothing has been heard, so the
+    app stops at once and Start is answered why (it took 10 s, and Start's answer was cut off)."""
+    process, db = _app_with_a_history(reps[0], tmp_path)
+    holder = sqlite3.connect(db, isolation_level=None)
+    try:
+        host = [process.stderr.readline() for _ in range(2)][1].split()[2][7:-1]
+        holder.execute("BEGIN EXCLUSIVE")
+        with socket.create_connection(("127.0.0.1", int(host.rsplit(":", 1)[1])), timeout=30) as start:
+            form = "reps=1&source=file&drill=hard-close"
+            start.sendall(f"POST /api/start HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+                          f"Content-Length: {len(form)}\r\nConnection: close\r\n\r\n{form}".encode())
+            time.sleep(1.0)
+            asked = time.monotonic()
+            process.send_signal(signal.SIGINT)
+            assert process.wait(30) == 130
+            took = time.monotonic() - asked
+            answer = start.recv(1000).decode()
+        told = process.stderr.read()
+    finally:
+        holder.close()
+        process.kill()
+    assert took < 5, took
+    assert answer.startswith("HTTP/1.1 409") and "the app stopped before the run could begin" in answer, answer
+    assert "Traceback" not in told and "ERROR" not in told, told
 
 
 def test_voicedrill_app_serves_on_loopback_and_refuses_bad_options(reps, cli, tmp_path):
@@ -573,7 +611,14 @@ def test_the_team_page_shows_each_person(server, reps, monkeypatch):
         with open(reps[0], "rb") as f:
             client.post("/api/check", files={"file": ("rep.wav", f, "audio/wav")})
     page = client.get("/team?drill=hard-close").text
-    assert "<td>ana</td>" in page and "<td>ben</td>" in page and 'src="/team.png?drill=hard-close"' in page
+    assert 'src="/team.png?drill=hard-close"' in page
+    # each name opens that person's progress on the drill (a manager had to find it in the progress page's picker)
+    monkeypatch.setenv("VOICEDRILL_USER", "carla")  # the manager
+    for name in ("ana", "ben"):
+        link = f"/history?drill=hard-close&amp;who={name}"
+        assert f"<td><a href='{link}'>{name}</a></td>" in page
+        theirs = client.get(link.replace("&amp;", "&")).text
+        assert f"<h1>{name}'s progress</h1>" in theirs and 'data-reps="1"' in theirs, theirs  # their one rep
     assert client.get("/team.png?drill=hard-close").content[:4] == b"\x89PNG"
     # a drill by its title, as the practice page names it, not its file name (found by a new user)
     assert "Team practice — The hard close sequence" in page

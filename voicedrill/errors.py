@@ -19,3 +19,8 @@ class VoicedrillError(Exception):
 
 class NotAllowed(VoicedrillError):
     """Refused for who the user is (a database role that may only read), not for a fault: the app answers 403."""
+
+
+class InUse(VoicedrillError):
+    """Held by something else for now (a history another program is writing, an engine a run has):
+    worth trying again; the app answers 409."""

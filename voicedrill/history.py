@@ -30,7 +30,7 @@ import numpy as np
 from . import pending
 from .data import RepReport
 from .drills import Drill
-from .errors import VoicedrillError
+from .errors import InUse, VoicedrillError
 from .files import keep_safe, reason
 from .report import counted, from_dict, plain, rep_row, to_dict
 from .schema import (APPLICATION_ID, DAMAGED_ROW, DB_ENV, HEADLINES_VERSION, LARGEST_ID, MIGRATIONS, SCHEMA_VERSION, check_header, damaged, data_dir,
@@ -505,7 +505,7 @@ class _Translate:
             return
         path, message = self.store.path, str(exc)
         if "locked" in message or "busy" in message:
-            raise VoicedrillError(
+            raise InUse(
                 f"history database {path} is locked by another program (waited {self.store.timeout_s:g} s); try again when it is done", "--no-save"
             ) from None
         if "full" in message:

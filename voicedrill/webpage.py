@@ -6,7 +6,7 @@ Pictures are inline PNG data, styles inline; the page loads nothing from anywher
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from html import escape
 from pathlib import Path
 
@@ -66,16 +66,16 @@ def _image(png: bytes, alt: str) -> str:
     return f'<p><img alt="{escape(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode()}"></p>'
 
 
-def _table(grid: Grid, link: str = "") -> str:
-    """A Grid as an HTML table; `link` makes the first column point at the rep's section."""
+def _table(grid: Grid, links: Sequence[str] = ()) -> str:
+    """A Grid as an HTML table; `links` are addresses for each row's first cell."""
     head = "".join(f"<th>{escape(c)}</th>" for c in grid.columns)
     rows = []
-    for row in grid.rows:
+    for number, row in enumerate(grid.rows):
         cells = []
         for column, cell in zip(grid.columns, row):
             text = " ".join(escape(w) if heard else f"<span class=unclear>{escape(w)}</span>" for w, heard in cell.words) or escape(cell.text)
-            if link and column == grid.columns[0]:
-                text = f"<a href='#{link}{text}'>{text}</a>"
+            if links and column == grid.columns[0]:
+                text = f"<a href='{escape(links[number])}'>{text}</a>"
             classes = " ".join(c for c in ("n" if column in grid.right else "", cell.role) if c)
             cells.append(f"<td class='{classes}'>{text}</td>" if classes else f"<td>{text}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
@@ -86,7 +86,8 @@ def run_table(reps: Sequence[SavedRep]) -> str:
     """A run's reps: the per-rep table, its summary line and the fluency curve."""
     info = summary([r.report for r in reps], [r.id or None for r in reps])
     curve = _image(png_bytes(fluency_figure(reps)), "the fluency curve: time and longest pause per rep, against your targets")
-    return f"<h2>Reps</h2>{_table(reps_grid(info), link='rep-')}<p>{escape(summary_line(info))}</p>{curve}"
+    grid = reps_grid(info)
+    return f"<h2>Reps</h2>{_table(grid, [f'#rep-{row[0].text}' for row in grid.rows])}<p>{escape(summary_line(info))}</p>{curve}"
 
 
 def rep_section(rep: SavedRep, heading: bool = False) -> str:
@@ -115,12 +116,15 @@ def team_page(rows: Sequence[TeamRow], reps: Sequence[TeamRep]) -> str:
     return _document("team", f"<h1>voicedrill — team practice</h1>{team_body(rows, reps)}")
 
 
-def team_body(rows: Sequence[TeamRow], reps: Sequence[TeamRep], chart: str = "", titles: Mapping[str, str] | None = None) -> str:
-    """The team table, a line on who has not practised today, and the chart (inline, or `chart` as its address)."""
+def team_body(rows: Sequence[TeamRow], reps: Sequence[TeamRep], chart: str = "", titles: Mapping[str, str] | None = None,
+              person: Callable[[TeamRow], str] | None = None) -> str:
+    """The team table, a line on who has not practised today, and the chart (inline, or `chart` as
+    its address); `person` gives a row's name a link (the app's: to their progress on that drill)."""
     if not rows:
         return "<p>No reps saved yet (or none match).</p>"
     idle = sorted({r.user for r in rows} - {r.user for r in rows if r.today})
     line = f"<p>Not practised today: {escape(', '.join(idle))}</p>" if idle else "<p>Everyone has practised today.</p>"
     picture = f'<p><img alt="score and time through the rep per person" src="{escape(chart)}"></p>' if chart else _image(png_bytes(team_figure(reps)), "score and time through the rep per person")
-    tables = "".join(f"<h2>{escape(grid.title)}</h2>{_table(grid)}" for grid in team_grids(rows, titles))
+    tables = "".join(f"<h2>{escape(grid.title)}</h2>{_table(grid, [person(r) for r in rows if r.drill == drill] if person else ())}"
+                     for grid, drill in zip(team_grids(rows, titles), dict.fromkeys(r.drill for r in rows)))  # (team_grids: a table per drill, in this order)
     return tables + f"<p class=meta>{escape(LEGEND)}</p>" + line + picture

@@ -13,7 +13,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -26,7 +26,7 @@ from ..audio import AudioInfo, MicSource, SilenceTracker
 from ..customer import Customer
 from ..data import RepReport
 from ..drills import Drill
-from ..errors import VoicedrillError
+from ..errors import InUse, VoicedrillError
 from ..live import UNHEARD_ASK, LiveRep, LiveState, LiveEvent, run_rep
 from ..practice import DrillRun, Kept, Keeper, check_heard, file_sources, keep_check, run_drill, saved_line, score_file, with_targets
 from ..report import counted, focus_line
@@ -38,7 +38,19 @@ CHECK_BUSY = "a practice run is under way: stop it (or let it finish), then chec
 CHECKING = "another recording is being checked: try again when it is done"
 
 
-class Busy(VoicedrillError):
+STOPPED = "the app stopped before the run could begin; start it again when the app is back"
+
+
+def _settle(future: Future[None], exc: BaseException | None = None) -> bool:
+    """Give `future` its outcome (`exc`, else done) unless it has one already; whether this did."""
+    try:
+        future.set_exception(exc) if exc is not None else future.set_result(None)
+    except InvalidStateError:
+        return False
+    return True
+
+
+class Busy(InUse):
     """The engine is taken by a run or a check."""
 
 
@@ -197,6 +209,7 @@ class Practice:
         self._busy = threading.Lock()
         self._checking = False  # the engine is taken by a check (else, when taken, by a run)
         self._store: history.Store | None = None  # the history the run or check under way keeps its reps in
+        self._opening: Future[None] | None = None  # the run under way's history, being opened (done once it is)
         self._winding = False  # the app is stopping: every history opened from now on is hurried
         self._engine: tuple[str, Engine] | None = None  # (which drill it was built for, the engine)
         self._loading = threading.Lock()
@@ -235,14 +248,18 @@ class Practice:
         """The engine is taken: a run, or a check."""
         return self._busy.locked()
 
-    def start(self, drill: Drill, reps: int, customer: bool, source: str) -> None:
-        """Start a run of `reps` reps on its own thread; Busy if the engine is taken."""
+    def start(self, drill: Drill, reps: int, customer: bool, source: str) -> Future[None]:
+        """Start a run of `reps` reps on its own thread; Busy if the engine is taken. The future
+        is done once the run's history is open, or says why it could not be (a role that may
+        only read, a history locked by another program, the app stopping): said in the answer to
+        Start, not after it on the stream."""
         if customer and not drill.has_customer:
             raise VoicedrillError(f"drill {drill.name!r} has no customer lines, so it cannot be practised with the customer")
         sources = self.sources(source)
         if not self._busy.acquire(blocking=False):
             raise self._taken("a run is under way: stop it first")
         opened: Future[None] = Future()
+        self._opening = opened
         try:
             self._stopping = threading.Event()
             self.screen = None
@@ -252,7 +269,7 @@ class Practice:
         except BaseException:
             self._busy.release()
             raise
-        opened.result()  # a history the run cannot save in (a role that may only read) is said in the answer to Start, not after it on the stream
+        return opened
 
     def _run(self, opened: Future[None], drill: Drill, reps: int, customer: bool, sources: Callable[[int], Iterable[np.ndarray]]) -> None:
         """The run, on its own thread: its history opened (`opened` says whether it could be), then its reps."""
@@ -261,9 +278,13 @@ class Practice:
         except BaseException as exc:
             self._store = None
             self._busy.release()
-            opened.set_exception(exc)
+            _settle(opened, exc)
             return
-        opened.set_result(None)
+        if not _settle(opened):  # the app stopped while the history was being opened: nothing was heard
+            store.close()
+            self._store = None
+            self._busy.release()
+            return
         try:
             self.broadcast.publish({"type": "run_start", "drill": drill.name, "reps": reps, "customer": customer,
                                     "steps": [{"id": s.id, "title": s.named, "line": s.line, "optional": s.optional} for s in drill.steps]})
@@ -298,9 +319,12 @@ class Practice:
         """The app is stopping: the run is stopped, and a rep being scored and kept (a run's, or a
         check's) is waited for, at most `timeout_s`; False if it was still going. A stop took the
         run's thread with it: a rep whose audio was over, waiting for a locked history, was lost.
-        A team database that does not answer is hurried: the rep waits in a pending file."""
+        A team database that does not answer is hurried: the rep waits in a pending file. A run
+        still opening its history (locked by another program) has heard nothing: not waited for."""
         self.stop()
         self._winding = True
+        if self._opening is not None and _settle(self._opening, InUse(STOPPED)):
+            return True
         if (store := self._store) is not None:
             store.hurry()
         if not self._busy.acquire(timeout=timeout_s):

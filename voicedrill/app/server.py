@@ -34,7 +34,7 @@ from .. import history
 from ..audio import input_devices, probe
 from ..drills import MAX_DRILL_BYTES, Drill, list_drills, listed_problem, drill_name, load_drill_file, load_named_drill, shipped_dirs, shipped_names, user_drills_dir
 from ..drills import titles as drill_titles
-from ..errors import NotAllowed, VoicedrillError
+from ..errors import InUse, NotAllowed, VoicedrillError
 from ..files import write_atomic, write_file
 from ..metrics import tip_examples
 from ..plots import fluency_figure, png_bytes, progress_figure, team_figure
@@ -42,10 +42,10 @@ from ..progress import export
 from ..report import counted, drill_rules, step_notes, summary, summary_line, to_dict
 from ..report import shown as shown_text
 from ..schema import LARGEST_ID
-from ..team import team_rows
+from ..team import TeamRow, team_rows
 from ..webpage import REPORT_STYLE, body, rep_section, team_body, title
 from .guard import Guard, own_hosts
-from .runs import AppConfig, Broadcast, Busy, Practice, uploads_dir
+from .runs import AppConfig, Broadcast, Practice, uploads_dir
 
 HERE = Path(__file__).parent
 CHART_REPS = 40  # the history page's charts show a drill's newest reps
@@ -100,11 +100,10 @@ class App:
                 return self.problem(request, f"{field}={value[:40]!r} is not a choice on this page (reps: 1 or 10; customer: on or off; source: file or a microphone number)")
         try:
             drill = await run_in_threadpool(load_named_drill, str(form.get("drill") or "hard-close"))
-            await run_in_threadpool(self.practice.start, drill, int(reps), customer == "on", source)
-        except Busy as exc:
-            return self.problem(request, str(exc), 409)
+            opened = await run_in_threadpool(self.practice.start, drill, int(reps), customer == "on", source)
+            await asyncio.wrap_future(opened)  # (no worker thread waits on a locked history: the app's stop would wait for it)
         except VoicedrillError as exc:
-            return self.problem(request, exc.plain, 403 if isinstance(exc, NotAllowed) else 400)
+            return self.problem(request, exc.plain, _status(exc))
         return JSONResponse({"started": drill.name, "reps": int(reps)}, status_code=202)
 
     async def stop(self, request: Request) -> Response:
@@ -159,11 +158,9 @@ class App:
             except VoicedrillError:
                 path.unlink(missing_ok=True)  # not checked: nothing worth keeping
                 raise
-        except Busy as exc:
-            return self.problem(request, str(exc), 409)
         except VoicedrillError as exc:
             message = exc.plain.replace(str(path), Path(upload.filename).name) if path else exc.plain
-            return self.problem(request, message, 403 if isinstance(exc, NotAllowed) else 400)
+            return self.problem(request, message, _status(exc))
         return to_dict(report), saved, shown
 
     async def api_check(self, request: Request) -> Response:
@@ -309,7 +306,7 @@ class App:
         reps = [r for r in everyone if drill in (None, r.drill)]
         rows = team_rows(reps, datetime.now().astimezone())
         chart = "/team.png" + (f"?drill={quote(drill)}" if drill else "")
-        return self.page(request, "team.html", content=team_body(rows, reps, chart, await run_in_threadpool(drill_titles)), drill=drill, drills=sorted({r.drill for r in everyone}))
+        return self.page(request, "team.html", content=team_body(rows, reps, chart, await run_in_threadpool(drill_titles), _their_progress), drill=drill, drills=sorted({r.drill for r in everyone}))
 
     async def team_chart(self, request: Request) -> Response:
         reps = await run_in_threadpool(self._read, "team_reps", drill=request.query_params.get("drill") or None)
@@ -369,12 +366,23 @@ class App:
 
     async def unavailable(self, request: Request, exc: VoicedrillError) -> Response:
         """The history (or a drill) could not be used for this page: said in words, never a stack
-        trace; 403 where the user may not do it (a delete by a role that may only read)."""
-        return self.problem(request, exc.plain, 403 if isinstance(exc, NotAllowed) else 503)
+        trace; 403 where the user may not do it (a delete by a role that may only read), 409 where
+        another program holds it for now."""
+        return self.problem(request, exc.plain, _status(exc, 503))
 
     async def not_found(self, request: Request, exc: HTTPException) -> Response:
         message = exc.detail if exc.status_code == 404 and exc.detail != "Not Found" else "There is no such page in the voicedrill app."
         return self.problem(request, message if exc.status_code == 404 else str(exc.detail), exc.status_code)
+
+
+def _their_progress(row: TeamRow) -> str:
+    """A team row's person's progress page on its drill."""
+    return "/history?" + urlencode({"drill": row.drill, "who": row.user})
+
+
+def _status(exc: VoicedrillError, otherwise: int = 400) -> int:
+    """The HTTP status a refusal answers: 403 for who the user is, 409 for something held for now."""
+    return 403 if isinstance(exc, NotAllowed) else 409 if isinstance(exc, InUse) else otherwise
 
 
 def _progress_view(address: str, otherwise: str = "/history") -> str:
