@@ -158,6 +158,68 @@ def test_last_rule_without_strict_order(drill):
     assert judge_order(["name", "handoff", "payment"], loose)[0] == {"handoff"}
 
 
+@pytest.mark.parametrize("heard, held", [
+    ("so you want to do it", True),
+    ("so you want to eight", True),  # a telephone line: four of its six words, in order
+    ("old want to do it", True),  # another voice
+    ("so you want to", True),
+    ("do you want on", False),  # "What name do you want on the account?"
+    ("you want me to", False),  # "Anything you want me to note…": three of six
+    ("are you to do it", False),  # "Perfect." at 120 wpm: four of six, not one after another
+])
+def test_a_phrase_to_avoid_needs_most_of_its_words_in_order(drill, heard, held):
+    words = timeline(lines(drill, "name")[0], heard, *lines(drill, "phone"))
+    assert bool(analyse(words, drill, "fake", 30.0).forbidden) is held
+
+
+def test_a_short_phrase_to_avoid_needs_three_quarters_of_its_words():
+    """ "Everyone else signs." is not said by "everyone else" (two of three words): "Everyone else I
+    talk to…" is no pressure line."""
+    recovery = load_drill("first-close-recovery")
+    words = timeline("everyone else i talk to loves it")
+    assert analyse(words, recovery, "fake", 30.0).forbidden == ()
+    assert analyse(timeline("everyone else signs"), recovery, "fake", 30.0).forbidden
+
+
+def test_a_pause_before_a_step_said_too_early_says_to_go_on_with_the_next_in_order(drill):
+    """Phone, 2.5 s, then payment: "Ask for payment last" beside "You paused … before payment. Go
+    straight to: 'Are you using a credit or debit card today?'" (found by a new user). The pause
+    tip sends the rep on to the step that comes next: the email."""
+    words = timeline(*lines(drill, "name", "phone"), 2.5, *lines(drill, "payment", "email", "address", "notes", "handoff"), 0.3)
+    report = analyse(words, drill, "fake", 30.0)
+    pause = next(t.tip for t in report.coaching.tips if t.about == "pause before payment")
+    assert "before payment" in pause and pause.endswith("“Email?”"), pause
+    in_order = analyse(timeline(*lines(drill, "name", "phone"), 2.5, *lines(drill, *ALL[2:])), drill, "fake", 30.0)
+    assert next(t.tip for t in in_order.coaching.tips if t.about == "pause before email").endswith("“Email?”")
+
+
+@pytest.mark.parametrize("wpm, slow", [(149.7, False), (149.4, True)])
+def test_pace_is_judged_as_shown_to_the_whole_word(drill, wpm, slow):
+    """149.6 words a minute was shown "150 words a minute, target 150–220 (too slow)" with "Say it
+    faster: 150 words a minute, aim for 150–220" (found by a new user): judged as shown."""
+    n = len(" ".join(lines(drill, *ALL)).split())
+    words = timeline(*lines(drill, *ALL), word_s=n * 60 / ((n - 0.1) * wpm))
+    report = analyse(words, drill, "fake", 30.0)
+    assert round(report.pace.speech_wpm, 1) == wpm
+    told = [t.tip for t in report.coaching.tips if t.about == "speaking pace"]
+    assert bool(told) is slow and all(f"{round(wpm)} words a minute" in t for t in told)
+    assert ("(too slow)" in report.score_parts[3].why) is slow
+
+
+def test_a_variant_said_is_shown_as_said_not_as_the_line_half_heard(drill):
+    """A rep who said "What name should I put on the account?" (a variant) saw the line "Perfect.
+    What's the best name for the account?" with "Perfect", "best" and "for" greyed, "not heard
+    clearly" (found by a new user): the scorecard shows the wording said."""
+    from voicedrill.report import from_dict, script_words, to_dict
+
+    words = timeline("what name should i put on the account", *lines(drill, *ALL[1:]))
+    report = analyse(words, drill, "fake", 30.0)
+    name = report.steps[0]
+    assert name.said_as == "What name should I put on the account?" and all(heard for _, heard in script_words(name))
+    assert report.steps[1].said_as == drill.steps[1].line
+    assert from_dict(to_dict(report)).steps[0].said_as == name.said_as
+
+
 def test_forbidden_filler_and_extra(drill):
     words = timeline(lines(drill, "name")[0], "so you want to do it", "um", "by the way nice dog", *lines(drill, "phone"))
     report = analyse(words, drill, "fake", 30.0)
@@ -509,6 +571,20 @@ def test_a_reply_to_the_customer_over_its_limit_says_so(drill):
     console = Console(file=io.StringIO(), width=200, color_system=None)
     render(report, console)
     assert "(limit 1s): too slow, answer at once" in console.file.getvalue()
+
+
+def test_a_phrase_to_avoid_is_blamed_on_the_customer_line_it_follows(drill):
+    """Payment said early, then the address; "So you want to do it?" after the address's answer was
+    listed under the payment's answer too (its reply ran on to the handoff: found by a new user)."""
+    from voicedrill.data import CustomerTurn, TurnKind
+
+    said = timeline(*lines(drill, "name", "phone", "payment"), 1.0, *lines(drill, "email", "address"), 1.0, "so you want to do it",
+                    *lines(drill, "notes", "handoff"))
+    ends = {text: next(w.end for w in said if w.text == text) for text in ("today?", "right?")}
+    turns = [CustomerTurn(TurnKind.ANSWER, step, answer, ends[last] + 0.1, ends[last] + 0.9)
+             for step, answer, last in (("payment", "Credit, I guess.", "today?"), ("address", "Yes, that's the one.", "right?"))]
+    report = analyse(said, drill, "fake", 40.0, turns=turns)
+    assert [t.forbidden for t in report.turns] == [(), ("So you want to do it?",)]
 
 
 def test_a_required_pause_counts_as_the_longest_only_when_it_is_flagged():

@@ -55,6 +55,14 @@ def test_targets_are_the_recent_best_and_say_if_beaten(drill):
     json.dumps(data)
 
 
+def test_a_rep_not_scored_is_given_no_targets(drill):
+    """A rep of another drill (not scored) was shown "speaking pace 146 words a minute, target 186"."""
+    past = [rep(drill, gap) for gap in (0.6, 0.45, 0.5)]
+    other = rep(drill, 0.3)
+    other = replace(other, coaching=replace(other.coaching, unlike=True))
+    assert judged(other, past).targets is None
+
+
 def test_a_time_only_met_by_speaking_too_fast_is_no_target(drill):
     """A 300 wpm rep (the drill asks 150-220) was told "slow down" and its time became the target,
     met only by speaking too fast again. Time and pace targets come from reps inside the band."""
@@ -149,7 +157,7 @@ def test_views_show_the_stored_targets(tmp_path, drill):
     render_summary([r.report for r in reps], console, numbers=[r.id for r in reps])
     render_history(reps, console)
     text = " ".join(console.file.getvalue().split())
-    assert "Your targets (your best of the last 4 reps)" in text and "met" in text
+    assert "Your targets (your best of your last 4 reps said by the script)" in text and "met" in text
     assert "3 of 3" in text and "Personal bests, hard-close: time" in text
     grid = reps_grid(summary([r.report for r in reps], [r.id for r in reps]))
     column = grid.columns.index("targets met")

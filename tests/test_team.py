@@ -100,3 +100,22 @@ def test_team_reads_an_older_history_as_it_is(tmp_path, drill, history_bytes, cl
     monkeypatch.setenv("VOICEDRILL_DB", str(db))
     code, out, _ = cli("team")
     assert code == 0 and "29 reps" in out and db.read_bytes() == before  # read, not upgraded
+
+
+def test_a_rep_not_scored_is_no_last_or_best_score(store, drill):
+    """A rep of another drill is asked whether it is the drill meant and not scored: its 0 was the
+    person's "last" score and a dip on the team chart (found by a new user)."""
+    report = replace(sample_report(drill), score=80)
+    session = Session.of("drill", drill, "fake", "none", "ana")
+    store.save_rep(session, 1, report, "mic")
+    saved = store.save_rep(session, 2, replace(report, score=0, coaching=replace(report.coaching, unlike=True)), "mic")
+    assert saved.rep and not saved.pending  # (kept in the history: a review's change had sent it to a pending file)
+    rep, other = store.team_reps()
+    assert rep.scored and not other.scored
+    row, = team_rows([rep, other], rep.saved_at)
+    assert (row.last_score, row.best_score, row.reps) == (80, 80, 2)
+    row, = team_rows([other], rep.saved_at)
+    assert (row.last_score, row.best_score) == (None, None)
+    grid, = team_grids([row])
+    assert [grid.rows[0][grid.columns.index(c)].text for c in ("last", "best")] == ["—", "—"]
+

@@ -112,13 +112,13 @@ def test_tables_fit_without_cutting_values_or_names(saved, width):
 
 
 @pytest.mark.parametrize("chatter, shown", [
-    ({"phone": "nice weather we are having today"}, "1 stretch of speech"),
-    ({"phone": "nice weather we are having today", "notes": "my cousin builds boats out west"}, "2 stretches of speech"),
+    ({"phone": "nice weather we are having today"}, "1 stretch"),
+    ({"phone": "nice weather we are having today", "notes": "my cousin builds boats out west"}, "2 stretches"),
 ])
 def test_speech_off_the_script_is_counted_in_words(drill, chatter, shown):
     report = analyse(said(drill, {s: 0.8 for s in chatter}, extra=chatter), drill, "fake", 30.0)
     text = " ".join(text_of(lambda console: render(report, console), 200).split())
-    assert f"Not in the script: {shown}" in text
+    assert f"Said off the script: {shown}, starting at" in text
 
 @pytest.mark.parametrize(("trend", "words"), [
     (15.0, "climbing about 15.0 points a rep"),
@@ -129,8 +129,37 @@ def test_the_run_trend_in_words(trend, words):
     """The run's closing line says where the score is heading and what to do, not a signed slope."""
     from voicedrill.report import summary_line
 
-    line = summary_line({"first_score": 40, "last_score": 70, "best_rep": 3, "best_score": 70, "trend_per_rep": trend})
+    first, last = (70, 40) if trend < 0 else (40, 70)
+    line = summary_line({"first_score": first, "last_score": last, "best_rep": 3, "best_score": 70, "trend_per_rep": trend})
     assert words in line and "+" not in line
+
+
+def test_a_trend_the_first_and_last_reps_contradict_is_not_told():
+    """"First rep 36 → last rep 86; … slipping about 3.1 points a rep" (found by a new user)."""
+    from voicedrill.report import summary_line
+
+    line = summary_line({"first_score": 36, "last_score": 86, "best_rep": 2, "best_score": 100, "trend_per_rep": -3.1})
+    assert "slipping" not in line and "up and down from rep to rep" in line
+
+
+def test_a_rep_not_scored_is_left_out_of_first_last_best_and_trend(drill):
+    """A rep of another drill (asked whether it is the drill meant) reads 0 but is no score: a run
+    of 100 then that rep read "First rep 100 → last rep 0 … slipping" (found by a new user)."""
+    from dataclasses import replace
+
+    from test_history import sample_report
+
+    from voicedrill.report import reps_grid, summary, summary_line
+
+    report = sample_report(drill)
+    other = replace(report, score=0, coaching=replace(report.coaching, unlike=True))
+    reports = [replace(report, score=score) for score in (80, 90)] + [other] + [replace(report, score=95), other]
+    info = summary(reports)
+    line = summary_line(info)
+    assert line.startswith("First rep 80 → last rep 95; best: rep 4 (95); climbing") and " 0" not in line
+    assert [row[-1].text for row in reps_grid(info).rows] == ["80", "90", "not scored", "95", "not scored"]
+    assert summary_line(summary([other, other])) == "None of these reps was scored: little of what was said is like this drill's lines."
+    assert summary_line(summary([other, replace(report, score=70)])) == "Score 70 (rep 2). A run of ten reps shows how it flows from rep to rep."
 
 
 def test_two_reps_are_not_a_trend(drill):

@@ -12,7 +12,7 @@ import numpy as np
 from rapidfuzz import fuzz, process
 
 from .data import Hit, HitKind, Word, normalise
-from .drills import Drill, Order
+from .drills import Drill, Order, Step
 
 MIN_STEP_SCORE = 0.6  # similarity a window needs to count as a step (with a keyword present)
 MIN_BARE_SCORE = 0.7  # …and without a keyword (misheard), for phrases of BARE_MIN_WORDS or more
@@ -21,6 +21,8 @@ BARE_MARGIN = 0.1  # …beating every other step's phrases by this much,
 BARE_CLOSE = 0.85  # …or, when at least this close, merely beating them
 MIN_FORBIDDEN_SCORE = 0.75
 MIN_FORBIDDEN_WORDS = 0.75  # …and this share of its words heard, in order: "do you want on" is not "so you want to do it"
+FORBIDDEN_RUN = 4  # …or this many of them one after another, two thirds of its words: "so you want to eight" (a telephone),
+# "old want to do it" (another voice); not "are you to do it" ("Perfect." misheard at 120 wpm)
 ATTACHED_S = 0.3  # a filler-like word this close to a step's words is part of the same breath
 SAME_SAYING = 0.8  # two guesses at one step this alike are the same line said twice
 SLOT_SCORE = 0.5  # a step the first pass missed, looked for again where it belongs, needs this likeness
@@ -32,6 +34,14 @@ def marked_line(line: str, heard: str) -> tuple[tuple[str, bool], ...]:
     words are never shown as what the rep said: the line is, with the words not caught greyed)."""
     caught = set(normalise(heard))
     return tuple((word, bool(set(normalise(word)) & caught)) for word in line.split())
+
+
+def closest_wording(step: Step, heard: str) -> str:
+    """The step's wording (its line, a variant, its example) most like what was `heard`: the one a
+    scorecard shows (a rep who said a variant saw the line with its other words greyed, "not heard")."""
+    said = " ".join(normalise(heard))
+    wordings = dict.fromkeys((*step.phrases, step.example_line))
+    return max(wordings, key=lambda wording: fuzz.ratio(" ".join(normalise(wording)), said))
 
 
 @dataclass(frozen=True)
@@ -97,7 +107,7 @@ def align(words: Sequence[Word], drill: Drill) -> Alignment:
     anywhere = keyword_reach(content, [])
     for phrase, said in zip(drill.forbidden, script.forbidden):
         found = _windows(texts, said, anywhere, [], HitKind.FORBIDDEN, phrase, MIN_FORBIDDEN_SCORE)
-        candidates += [h for h in found if _words_in_order(said, content[h.first : h.last + 1]) >= MIN_FORBIDDEN_WORDS]
+        candidates += [h for h in found if _heard_enough(said, content[h.first : h.last + 1])]
     chosen = _best_non_overlapping(candidates)
     # A window without its step's keyword is a guess at a misheard line: it may find a step heard
     # nowhere else, never say a step was repeated (a misheard name line is not a second "email"):
@@ -309,10 +319,11 @@ def _windows(
     return sorted(hits, key=lambda h: (h.first, h.last))
 
 
-def _words_in_order(phrase: list[str], window: list[str]) -> float:
-    """The share of the phrase's words found in the window, in order (letters alike are not enough)."""
+def _heard_enough(phrase: list[str], window: list[str]) -> bool:
+    """Are enough of a forbidden phrase's words in the window, in order (letters alike are not enough)?"""
     blocks = SequenceMatcher(None, phrase, window, autojunk=False).get_matching_blocks()
-    return sum(b.size for b in blocks) / len(phrase)
+    found = sum(b.size for b in blocks)
+    return found >= MIN_FORBIDDEN_WORDS * len(phrase) or (max(b.size for b in blocks) >= FORBIDDEN_RUN and found * 3 >= 2 * len(phrase))
 
 
 def _heard_apart(a: Hit, b: Hit, content: list[str]) -> bool:

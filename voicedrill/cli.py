@@ -432,7 +432,7 @@ def _drill(args: argparse.Namespace, err: Console) -> int:
     render_summary(run.reports, console, run.interrupted, run.numbers, targets=store is not None)
     if run.overflows:
         console.print(f"[yellow]{counted(run.overflows, 'audio block')} dropped by the input device (overflow)[/]")
-    console.print(saved_line(run, keeper), markup=False, soft_wrap=True)
+    console.print(" ".join(filter(None, [run.cut_short, saved_line(run, keeper)])), markup=False, soft_wrap=True)
     if store is not None:
         _close(store, err)
     if run.error:

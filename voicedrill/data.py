@@ -78,6 +78,7 @@ class StepResult:
     again: tuple[tuple[float, float], ...] = ()  # (start, end) of each later time it was said
     title: str = ""  # the step's name as the rep reads it (drills.Step.named); "" in reports saved before titles
     loop: str = ""  # a loop it broke, in words: "came again after name" (the soft close), "not followed by soft close" (the concern)
+    said_as: str = ""  # the step's wording (line or variant) most like what was heard ("" if not heard, or in reports saved before it)
 
     @property
     def named(self) -> str:
@@ -275,6 +276,13 @@ class RepReport:
         return bool(self.coaching and self.coaching.unlike)
 
     @property
+    def scored(self) -> bool:
+        """Was the rep scored? One asked whether it is the drill meant was not: its 0 is no score,
+        and trends, bests, charts and targets leave it out (a first rep of 100 then one of another
+        drill read "slipping 17 points a rep")."""
+        return not self.unlike
+
+    @property
     def by_the_script(self) -> bool:
         """Complete, in order, with no forbidden phrase, and sounding like its drill: only such reps
         set personal targets and bests (a rep that jumped to payment is quick, not fluent; another
@@ -307,7 +315,7 @@ class RepReport:
     def fix_first(self) -> str | None:
         """What the rep was told to fix first, as a manager reads it ("skipped email", "pause before payment")."""
         if self.unlike:
-            return "not this drill?"
+            return NOT_THIS_DRILL
         if not (self.coaching and self.coaching.tips):
             return None
         about = self.coaching.tips[0].about  # a step's name, or its id in reports saved before titles
@@ -316,6 +324,9 @@ class RepReport:
             return about
         return {Status.MISSING: f"skipped {step.named}", Status.OUT_OF_ORDER: f"{step.named} out of order",
                 Status.REPEATED: f"{step.named} said twice"}.get(step.status, about)
+
+
+NOT_THIS_DRILL = "not this drill?"  # what a rep not scored (RepReport.scored) was told to fix first, as a manager reads it
 
 
 def counted(n: int, one: str, many: str = "") -> str:

@@ -28,7 +28,7 @@ from typing import TypeVar
 import numpy as np
 
 from . import pending
-from .data import RepReport
+from .data import NOT_THIS_DRILL, RepReport
 from .drills import Drill
 from .errors import InUse, VoicedrillError
 from .files import keep_safe, reason
@@ -95,6 +95,11 @@ class TeamRep:
     score: int
     handoff_s: float | None  # time from first question through the handoff (complete reps only)
     fix_first: str | None
+
+    @property
+    def scored(self) -> bool:
+        """Was the rep scored (RepReport.scored, as its fix-first says)?"""
+        return self.fix_first != NOT_THIS_DRILL
 
 
 @dataclass(frozen=True)

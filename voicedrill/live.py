@@ -147,12 +147,12 @@ class LiveState:
         return frozenset(s for s in self.drill.last if s in self.heard and s not in self.out_of_order and self._ahead(s))
 
     def early_note(self) -> str:
-        """What the early steps wait on, in words ("" if none): "said before notes: out of order if
-        it comes after it"."""
+        """What the early steps wait on, in the playbook's words ("" if none): "said before notes:
+        payment comes last" (it is out of order if the notes come after it)."""
         if not (early := self.early):
             return ""
-        ahead = self._ahead(min(early, key=self.drill.order_rank))
-        return f"said before {', '.join(s.named for s in ahead)}: out of order if {'they come' if len(ahead) > 1 else 'it comes'} after it"
+        first = min(early, key=self.drill.order_rank)
+        return f"said before {', '.join(s.named for s in self._ahead(first))}: {self.drill.step(first).named} comes last"
 
     def _ahead(self, step_id: str) -> list[Step]:
         """The required steps the drill puts before `step_id` that are not heard yet (steps kept last aside)."""
@@ -228,6 +228,8 @@ class LiveRep:
         self._guessed: dict[str, float] = {}  # steps a guess under way would tick, and since when (decoded audio)
         self._looks: dict[Said, list[Word]] = {}  # steps found by looking again (second_look.step_looked_for), and the words each put there
         self._looked: set[tuple[str, float]] = set()  # (step, where a pause began): looked for there
+        self._fresh: dict[str, float] = {}  # a step's next look hears what was said from here on (all before, looked at)
+        self._tried: dict[tuple[str, float], list[Word]] = {}  # a look that met words not settled yet, and those words
         self._over: tuple[str | None, float] | None = None  # (the step before it, when) the last pause passed its limit
         self.ended_itself = False  # its end was heard (or its recording ran out): not cut short by a Stop
         self.outbox: list[LiveEvent] = [LiveEvent(EventType.REP_START, 0.0, number)]
@@ -272,7 +274,7 @@ class LiveRep:
             self.decoding = InlineDecoding(self.engine, self.drill)
             self.state.final, self.state.partial = [], []
             self._aligner, self._seen = LiveAligner(self.drill), ()
-            self._looks, self._looked = {}, set()  # (looked at over the lost decoder's words: again)
+            self._looks, self._looked, self._fresh, self._tried = {}, set(), {}, {}  # (looked at over the lost decoder's words: again)
             self._guessed = {}
             for block in self.audio:
                 self.decoding.send(block)
@@ -352,16 +354,25 @@ class LiveRep:
         (see _placed): words no step explains ("Email?" heard as "he"), or a sound no word was put
         on. The step found there is ticked now, until the stream names those words as a step (see
         _track_steps). Each pause starts one look, at what was said since the last look for that
-        step (the cost stays flat)."""
+        step (the cost stays flat). A look that met words the stream had not settled yet ("the" on the
+        lone "Email?", then nothing) is taken again once they change, as the scorecard's look hears
+        the settled words (the screen left the email unticked and its pause meter ran on to 3.1 s,
+        beside a scorecard that found it: found by a new user)."""
         state = self.state
         following = state.current_step(required=True)
         silences = self._placed(self.tracker.silences(since_s=since - 1.0), since)
         over = max((s for s, e in silences if s > since and e - s >= RUN_GAP_S), default=None)
         if following is None or over is None or (following, over) in self._looked:
             return
-        self._looked.add((following, over))
-        fresh_from = max((at for step, at in self._looked if step == following and at < over), default=0.0)
         words = self._with_looks([w for w in state.words if w.end <= over])
+        if self._tried.get((following, over)) == words:
+            return
+        fresh_from = self._fresh.get(following, 0.0)
+        if any(w.end <= over for w in state.partial):  # (a guess under way: looked at again once it changes)
+            self._tried[(following, over)] = words
+        else:
+            self._looked.add((following, over))
+            self._fresh[following] = over
         before = [(s, e) for s, e in silences if s <= over]
         found = step_looked_for(words, self.drill, self.engine, lambda a, b: clip_blocks(self.audio, a, b), before, following, fresh_from)
         if found:

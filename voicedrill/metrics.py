@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import NamedTuple
 
-from .align import Alignment, is_filler, loop_words
+from .align import Alignment, closest_wording, is_filler, loop_words
 from .data import Coaching, counted, CustomerTurn, Hit, HitKind, Mark, Pace, nothing_heard, Pause, ScorePart, Status, StepResult, Tip, TurnKind, TurnResult, Word
 from .drills import TIP_FIELDS, Drill
 
@@ -71,7 +71,7 @@ def step_results(words: Sequence[Word], drill: Drill, alignment: Alignment) -> t
                 status=status,
                 start=start,
                 end=end,
-                heard=" ".join(w.text for w in spoken),
+                heard=(heard := " ".join(w.text for w in spoken)),
                 wpm=words_per_minute(len(spoken), end - start),
                 count=len(hits),
                 match=round(first.score, 2),
@@ -80,6 +80,7 @@ def step_results(words: Sequence[Word], drill: Drill, alignment: Alignment) -> t
                 again=tuple(again),
                 title=step.named,
                 loop=loop_words(drill, step.id, loops[step.id]) if step.id in loops else "",
+                said_as=closest_wording(step, heard),
             )
         )
     return tuple(results)
@@ -191,7 +192,7 @@ def customer_turns(words: Sequence[Word], drill: Drill, alignment: Alignment, tu
     rank = {s.id: i for i, s in enumerate(drill.steps)}
     optional = {s.id for s in drill.steps if s.optional}  # the concern's own step answers a hesitation (seed 00)
     results = []
-    for turn in turns:
+    for number, turn in enumerate(turns):
         after = [i for i, w in enumerate(words) if w.start >= turn.end - REPLY_EDGE_S]
         back = reply_start([words[i] for i in after], turn.end, drill)
         latency = round(back - turn.end, 3) if back is not None else None
@@ -202,7 +203,8 @@ def customer_turns(words: Sequence[Word], drill: Drill, alignment: Alignment, tu
         reply = " ".join(words[i].text for i in after if i < reply_end)
         following = onward[0].key if onward else drill.steps[min(floor + 1, len(drill.steps) - 1)].id
         limit = drill.pause_limits(turn.after, following)[1] if turn.after else drill.max_pause_s
-        slips = tuple(h.key for h in alignment.hits if h.kind == HitKind.FORBIDDEN and after and after[0] <= h.first < reply_end)
+        slips = tuple(h.key for h in alignment.hits if h.kind == HitKind.FORBIDDEN and after and after[0] <= h.first < reply_end
+                      and _answering(words[h.first], turns) == number)
         in_time = latency is not None and shown_gap(latency) <= limit  # judged as shown, as the live meter judges it
         answered = (turn.kind != TurnKind.HESITATION or drill.customer.next_step_answers
                     or any(not is_filler(words[i], drill) for i in after if i < reply_end) or bool(onward) and onward[0].key in optional)
@@ -210,6 +212,13 @@ def customer_turns(words: Sequence[Word], drill: Drill, alignment: Alignment, tu
     return tuple(results)
 
 
+
+
+def _answering(word: Word, turns: Sequence[CustomerTurn]) -> int | None:
+    """The customer line a word of the rep's follows: the last to end before it (a phrase to avoid
+    said once, after the address's answer, was blamed on the payment's answer too: that came
+    earlier, and its reply ran to the handoff)."""
+    return max((i for i, t in enumerate(turns) if word.start >= t.end - REPLY_EDGE_S), key=lambda i: turns[i].end, default=None)
 
 
 def replies(word: Word, turn_end: float, drill: Drill) -> bool:
@@ -390,11 +399,14 @@ def without_long_pauses(pace_: Pace, pauses_: Sequence[Pause], span: float | Non
     return round(pace_.speech_wpm * span / (span - over), 1)
 
 
-def _judged_wpm(drill: Drill, measured: float | None, unpaused: float | None) -> float | None:
-    """The pace the pace part judges: as measured, unless that is under the drill's band, then
-    without its pauses too long (never "too fast" for them: a quick rep with one long pause was)."""
+def _judged_wpm(drill: Drill, measured: float | None, unpaused: float | None) -> int | None:
+    """The pace the pace part judges, to the whole word a minute as every view shows it (149.6 read
+    "150 words a minute, target 150–220 (too slow)"): as measured, unless that is under the drill's
+    band, then without its pauses too long (never "too fast" for them: a quick rep with one long pause was)."""
+    if measured is None:
+        return None
     low, high = drill.pace_wpm
-    return measured if measured is None or unpaused is None or measured >= low else min(unpaused, high)
+    return round(measured) if unpaused is None or round(measured) >= low else round(min(unpaused, high))
 
 
 TOP_OF_BAND = 0.15  # a clean rep this near the top of the pace band (a share of its width) is not told to speed up
@@ -426,6 +438,16 @@ class _Problem(NamedTuple):
     kind: str
 
 
+def _go_on_with(drill: Drill, steps: Sequence[StepResult], pause: Pause) -> str:
+    """The line to go straight to after a pause: the one said after it, or, where that came out
+    of order, the drill's next after the one said before it ("Go straight to: payment" told a rep
+    who had jumped to payment, beside "ask for payment last")."""
+    ids = [s.id for s in drill.steps]
+    early = any(s.id == pause.to_step and s.status == Status.OUT_OF_ORDER for s in steps)
+    following = ids[ids.index(pause.from_step) + 1] if early and pause.from_step in ids[:-1] else pause.to_step
+    return next(s.line for s in drill.steps if s.id == following)
+
+
 def _problems(drill, steps, pauses_, wpm, fillers, forbidden, turns, loops) -> list[_Problem]:
     """Every problem of the rep, each with its tip."""
     ids = [s.id for s in drill.steps]
@@ -434,7 +456,7 @@ def _problems(drill, steps, pauses_, wpm, fillers, forbidden, turns, loops) -> l
     problems: list[_Problem] = []
 
     def add(part: str, points: float, about: str, kind: str, step_id: str | None = None, **fields: str) -> None:
-        text = _tip(drill, kind, step_id, step=named(step_id) if step_id else "", line=line.get(step_id, ""), **fields)
+        text = _tip(drill, kind, step_id, **{"step": named(step_id) if step_id else "", "line": line.get(step_id, "")} | fields)
         problems.append(_Problem(part, points, Tip(about, text, points), kind))
 
     for s in steps:
@@ -463,7 +485,7 @@ def _problems(drill, steps, pauses_, wpm, fillers, forbidden, turns, loops) -> l
                   for p in long if p is not worst]  # as the pauses table shows them, in spoken order
         cost = sum(COST["pause"] + COST["pause_per_s"] * (p.gap_s - p.max_s) for p in long)
         add("flow", cost, f"pause before {named(worst.to_step)}" if not others else "pauses too long", "pause", worst.to_step,
-            gap=f"{worst.gap_s:.2f} s", limit=f"{worst.max_s:g} s")
+            gap=f"{worst.gap_s:.2f} s", limit=f"{worst.max_s:g} s", line=_go_on_with(drill, steps, worst))
         if others:
             part, points, tip, kind = problems.pop()
             said = tip.tip.rstrip()
@@ -524,7 +546,7 @@ def _whys(drill, steps, pauses_, pace_, unpaused, wpm, fillers, forbidden, probl
     reasons += ["slow after the customer"] if any(p.kind in ("late_reply", "late_start", "stopped") for p in problems) else []
     reasons += ["a concern not answered"] if any(p.kind == "unanswered" for p in problems) else []
     low, high = drill.pace_wpm
-    unpaused_why = "" if wpm == pace_.speech_wpm else f", {unpaused:.0f} leaving out the pauses too long"
+    unpaused_why = "" if wpm is None or wpm == round(pace_.speech_wpm) else f", {unpaused:.0f} leaving out the pauses too long"
     pace_why = "no speech" if wpm is None else f"{pace_.speech_wpm:.0f} words a minute{unpaused_why}, target {low:.0f}–{high:.0f}" + (
         " (too slow)" if wpm < low else " (too fast)" if wpm > high else "")
     counts = ([counted(len(forbidden), "phrase to avoid", "phrases to avoid")] if forbidden else []) + (

@@ -189,7 +189,7 @@ def progress_figure(reps: Sequence[SavedRep]) -> Figure:
             score.text((left + right) / 2, 103, label, ha="center", fontsize=7, color="#546e7a")
             labelled_to = (left + right) / 2 + half
         for ax, values in (
-            (score, [r.report.score for r in group]),
+            (score, [r.report.score if r.report.scored else np.nan for r in group]),
             (wpm, [np.nan if r.report.pace.speech_wpm is None else r.report.pace.speech_wpm for r in group]),
             (pause, [np.nan if r.report.longest_pause_s is None else r.report.longest_pause_s for r in group]),
         ):
@@ -238,7 +238,7 @@ def team_figure(reps: Sequence[TeamRep]) -> Figure:
     active = sorted(people, key=lambda n: -len(people[n]))[:LEGEND_MAX]
     for name, mine in sorted(people.items()):
         x = np.arange(1, len(mine) + 1)
-        line, = score.plot(x, [r.score for r in mine], marker="o", ms=3, lw=1.3, label=name if name in active else None)
+        line, = score.plot(x, [r.score if r.scored else np.nan for r in mine], marker="o", ms=3, lw=1.3, label=name if name in active else None)
         handoff.plot(x, [np.nan if r.handoff_s is None else r.handoff_s for r in mine],
                      marker="o", ms=3, lw=1.3, color=line.get_color())
     score.set_ylim(0, 105)

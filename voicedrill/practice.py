@@ -311,6 +311,13 @@ class DrillRun:
     unkept: int | Path | None = None  # the rep scored and shown, kept neither in the history nor waiting for it: its number, or its --out file
     overflows: int = 0
     error: VoicedrillError | None = None  # the input failed mid-run (e.g. the microphone went away)
+    asked: int = 1  # the reps the run was to have
+
+    @property
+    def cut_short(self) -> str:
+        """A run of several reps an error ended early, in words ("" otherwise): "The run stopped at rep 7 of 10." """
+        done = len(self.reports) + (self.unkept is not None)
+        return f"The run stopped at rep {done + 1} of {self.asked}." if self.error and self.asked > 1 and done < self.asked else ""
 
     @property
     def saved(self) -> list[str]:
@@ -366,7 +373,7 @@ def run_drill(
     rep the screen stopped (the app's Stop) is kept if it reached the handoff, else dropped too:
     an unfinished rep would be scored as skipped steps the rep never had the chance to say.
     """
-    run = DrillRun()
+    run = DrillRun(asked=reps)
     twin: Twin | None = None  # decodes paced reps beside the live loop (started for the first one)
     try:
         for number in range(1, reps + 1):

@@ -47,7 +47,7 @@ def render_history(reps: Sequence[SavedRep], console: Console) -> None:
             table.add_row(
                 str(r.id), f"s{r.session} #{r.number}", *((Text(shown_name(r.user, 12)),) if people else ()), f"{r.saved_at:%m-%d %H:%M}", Text(r.drill),
                 "—" if report.timed_s is None else f"{report.timed_s:.1f}s", "—" if speech is None else f"{speech:.0f}",
-                f"[red]{pause}[/]" if report.flagged_pauses else pause, str(report.order_errors), f"[bold]{report.score}[/]",
+                f"[red]{pause}[/]" if report.flagged_pauses else pause, str(report.order_errors), f"[bold]{report.score}[/]" if report.scored else "—",
             )
         table.add_section()
     console.print(table)
@@ -76,7 +76,7 @@ def render_history(reps: Sequence[SavedRep], console: Console) -> None:
 def _trend(reps: Sequence[SavedRep], console: Console) -> None:
     """Sparklines of the figures that matter, first → last."""
     for name, values, fmt in (
-        ("score", [r.report.score for r in reps], "{:.0f}"),
+        ("score", [r.report.score if r.report.scored else None for r in reps], "{:.0f}"),
         ("words a minute", [r.report.pace.speech_wpm for r in reps], "{:.0f}"),
         ("longest pause", [r.report.longest_pause_s for r in reps], "{:.2f}s"),
     ):

@@ -49,6 +49,7 @@ def to_dict(report: RepReport) -> dict:
                 "line": s.line,
                 "title": s.named,
                 "loop": s.loop,
+                "said_as": s.said_as,
                 "again": [[_t(a), _t(b)] for a, b in s.again],
             }
             for s in report.steps
@@ -132,7 +133,7 @@ def _report(data: dict) -> RepReport:
         words=tuple(Word(w["w"], w["start"], w["end"], w["conf"]) for w in data["words"]),
         steps=tuple(
             StepResult(s["id"], Status(s["status"]), s["start"], s["end"], s["heard"], s["wpm"], s["count"], s["match"], s["optional"], s.get("line", ""),
-                       tuple((a, b) for a, b in s.get("again", ())), s.get("title", ""), s.get("loop", ""))
+                       tuple((a, b) for a, b in s.get("again", ())), s.get("title", ""), s.get("loop", ""), s.get("said_as", ""))
             for s in data["steps"]
         ),
         order_ok=data["order_ok"],
@@ -217,8 +218,9 @@ PART_LABEL = {"steps": "steps said", "order": "in order", "flow": "pauses betwee
 
 
 def script_words(step: StepResult) -> tuple[tuple[str, bool], ...]:
-    """The step's script line word by word, each marked heard or not (raw recogniser words are never shown)."""
-    return marked_line(step.line, step.heard)
+    """The step's wording as said (its line, or the variant most like what was heard) word by word,
+    each marked heard or not (raw recogniser words are never shown)."""
+    return marked_line(step.said_as or step.line, step.heard)
 
 
 @dataclass(frozen=True)
@@ -278,7 +280,8 @@ def reps_grid(info: dict, title: str = "Reps", targets: bool = True) -> Grid:
     rows = tuple(
         (Cell(rep_name(r["rep"])), Cell(fmt_seconds(r["duration_s"])), Cell("—" if r["speech_wpm"] is None else f"{r['speech_wpm']:.0f}"),
          Cell(fmt_seconds(r["longest_pause_s"]), "bad" if r["flagged_pauses"] else ""), Cell(str(r["order_errors"])),
-         Cell(_beaten(r["targets"]), "ok" if r["targets"] and all(t.met for t in r["targets"].results) else ""), Cell(str(r["score"])))
+         Cell(_beaten(r["targets"]), "ok" if r["targets"] and all(t.met for t in r["targets"].results) else ""),
+         Cell("not scored" if r["score"] is None else str(r["score"])))
         for r in info["rows"]
     )
     columns = ("rep", "duration", "words a minute", "longest pause", "out of order", "targets met", "score")
@@ -374,13 +377,13 @@ def fact_lines(report: RepReport, mark: Callable[[str, str], str]) -> list[str]:
     if report.fillers:
         lines.append(listed("Filler words", report.fillers, ""))
     if report.extra:
-        lines.append(plain(f"Not in the script: {counted(len(report.extra), 'stretch', 'stretches')} of speech, starting at ")
+        lines.append(plain(f"Said off the script: {counted(len(report.extra), 'stretch', 'stretches')}, starting at ")
                      + plain(", ".join(f"{m.start:.1f}s" for m in report.extra)))
     if not report.words:
         lines.append(mark(f"No speech was recognised in this audio ({report.audio_s:.1f}s recorded).", "warn"))
     if report.targets:
         beaten = sum(t.met for t in report.targets.results)
-        lines.append(plain(f"Your targets (your best of the last {counted(report.targets.from_reps, 'rep')}): ") + plain("; ").join(
+        lines.append(plain(f"Your targets (your best of your last {counted(report.targets.from_reps, 'rep')} said by the script): ") + plain("; ").join(
             plain(f"{named(t.what, report)} ") + mark(figure(t.what, t.value) + (" ✓" if t.met else ""), "ok" if t.met else "warn")
             + plain(f", target {figure(t.what, t.target)}")
             for t in report.targets.results) + plain(f" — {beaten} of {len(report.targets.results)} met")
@@ -510,9 +513,10 @@ def summary(reports: list[RepReport], numbers: list[int | None] | None = None) -
     `numbers` are the reps' numbers as `voicedrill report N` takes them (default 1, 2, …; None: a
     rep still waiting to go into the history)."""
     numbers = numbers or list(range(1, len(reports) + 1))
-    rows = [{"rep": n} | rep_row(r) | {"flagged_pauses": r.flagged_pauses, "targets": r.targets} for n, r in zip(numbers, reports)]
-    scores = [r.score for r in reports]
-    result: dict = {"reps": len(reports), "rows": rows}
+    rows = [{"rep": n} | rep_row(r) | {"score": r.score if r.scored else None, "flagged_pauses": r.flagged_pauses, "targets": r.targets}
+            for n, r in zip(numbers, reports)]  # (a rep not scored: its 0 is no score)
+    numbers, scores = [n for n, r in zip(numbers, reports) if r.scored], [r.score for r in reports if r.scored]  # (a rep not scored has no score to compare)
+    result: dict = {"reps": len(reports), "rows": rows, "scored": len(scores)}
     if scores:
         best = max(range(len(scores)), key=lambda i: (scores[i], -i))
         result |= {"first_score": scores[0], "last_score": scores[-1], "best_rep": numbers[best], "best_score": scores[best]}
@@ -537,13 +541,18 @@ def render_summary(reports: list[RepReport], console: Console, interrupted: bool
 def summary_line(info: dict, stopped: bool = False) -> str:
     """First vs last, the best rep and the trend, in words (`info` from summary(), at least one rep;
     `stopped`: the run ended before its last rep)."""
+    scored = info.get("scored", info.get("reps"))  # (summary() counts both)
+    if scored == 0:
+        return f"{'This rep was' if info['reps'] == 1 else 'None of these reps was'} scored: little of what was said is like this drill's lines."
     best = f"rep {info['best_rep']}" if info["best_rep"] else "a rep waiting on this computer"
-    if info.get("reps") == 1:
+    if scored == 1:
         return f"Score {info['best_score']} ({best})." + ("" if stopped else " A run of ten reps shows how it flows from rep to rep.")
     line = f"First rep {info['first_score']} → last rep {info['last_score']}; best: {best} ({info['best_score']})"
     if "trend_per_rep" in info:
         trend = info["trend_per_rep"]
-        if trend >= TREND_STEADY:
+        if abs(trend) >= TREND_STEADY and trend * (info["last_score"] - info["first_score"]) < 0:  # (36 → 86 was "slipping")
+            line += "; up and down from rep to rep — pick one tip and fix it on the next rep"
+        elif trend >= TREND_STEADY:
             line += f"; climbing about {trend:.1f} points a rep — it's starting to flow"
         elif trend <= -TREND_STEADY and info["last_score"] >= 100:
             line += f"; slipping about {-trend:.1f} points a rep, but the last rep was clean — say the next one just like it"

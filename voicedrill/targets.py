@@ -35,7 +35,7 @@ def judged(report: RepReport, past: Sequence[RepReport]) -> RepReport:
     A rep that skipped or jumped a step meets no time or pause target (half a rep has half the
     pauses); one outside the pace band, no time or pace target."""
     recent = [r for r in past if r.by_the_script][-RECENT:]
-    if len(recent) < MIN_REPS:
+    if len(recent) < MIN_REPS or not report.scored:  # (a rep of another drill was shown a pace target)
         return report
     time, pause, pace = bests(recent)
     values = (report.timed_s, report.judged_pause_s, report.pace.speech_wpm)  # (a rep that skipped or jumped a step: neither timed nor judged)

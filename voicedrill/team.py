@@ -22,8 +22,8 @@ class TeamRow:
     today: int  # reps since midnight
     week: int  # reps in the last 7 days
     reps: int  # reps in the period
-    last_score: int
-    best_score: int
+    last_score: int | None  # (None: no rep scored)
+    best_score: int | None
     handoff_first_s: float | None  # time from first question through the handoff: first complete rep of the period…
     handoff_last_s: float | None  # …and the newest
     common_problem: str | None  # what most reps were told to fix first ("pause before payment", "email", …)
@@ -39,6 +39,7 @@ def team_rows(reps: Sequence[TeamRep], now: datetime) -> list[TeamRow]:
     for (_, drill), mine in groups.items():
         user = mine[0].user or "(no name)"  # as they first wrote it
         handoffs = [r.handoff_s for r in mine if r.handoff_s is not None]
+        scores = [r.score for r in mine if r.scored]  # (a rep not scored is no 0)
         problems = Counter(_alike(r.fix_first) for r in mine if r.fix_first)  # a phrase to avoid is one problem however the drill spelt it then
         newest = {_alike(r.fix_first): r.fix_first for r in mine if r.fix_first}
         rows.append(TeamRow(
@@ -46,13 +47,17 @@ def team_rows(reps: Sequence[TeamRep], now: datetime) -> list[TeamRow]:
             today=sum(r.saved_at >= midnight for r in mine),
             week=sum(r.saved_at >= now - timedelta(days=7) for r in mine),
             reps=len(mine),
-            last_score=mine[-1].score,
-            best_score=max(r.score for r in mine),
+            last_score=scores[-1] if scores else None,
+            best_score=max(scores, default=None),
             handoff_first_s=handoffs[0] if handoffs else None,
             handoff_last_s=handoffs[-1] if handoffs else None,
             common_problem=newest[problems.most_common(1)[0][0]] if problems else None,
         ))
     return sorted(rows, key=lambda r: (-r.week, r.user.lower(), r.drill))
+
+
+def _score(score: int | None) -> str:
+    return "—" if score is None else str(score)
 
 
 def _alike(problem: str) -> str:
@@ -78,7 +83,7 @@ def team_grids(rows: Sequence[TeamRow], titles: Mapping[str, str] | None = None)
     return [
         Grid(f"Team practice — {(titles or {}).get(drill, drill)}", columns, tuple(
             (Cell(shown_name(r.user, 16)), Cell(str(r.today), "bad" if r.today == 0 else ""), Cell(str(r.week)), Cell(str(r.reps)),
-             Cell(str(r.last_score)), Cell(str(r.best_score)), trend(r), Cell(r.common_problem or "—"))
+             Cell(_score(r.last_score)), Cell(_score(r.best_score)), trend(r), Cell(r.common_problem or "—"))
             for r in rows if r.drill == drill
         ), ("today", "week", "reps", "last", "best"))
         for drill in drills

@@ -349,6 +349,7 @@ class Practice:
         if run.dropped:  # (not numbered: the run's table numbers reps as the history does; the drill's last step: soft-to-hard has no handoff)
             last = [s.named for s in drill.steps if not s.optional][-1]
             saved = " ".join([saved.rstrip(".") + "." if saved else "", f"The last rep was stopped before its last step ({last}), so it was not scored or saved."]).strip()
+        saved = " ".join(filter(None, [run.cut_short, saved]))  # (a silent seventh rep of ten ended the run; nothing said so)
         self.outcome = " ".join(filter(None, [saved, run.error.plain if run.error else ""]))
         self.broadcast.publish({
             "type": "run_end", "saved": saved,  # (the run's first → last line is under its table, run_html)

@@ -13,6 +13,7 @@ import re
 import secrets
 import tempfile
 import time
+import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -270,7 +271,7 @@ class App:
             return self.problem(request, exc.plain)
         reps = await run_in_threadpool(self._read, "reps", drill=drill, user=who)
         text = await run_in_threadpool(export, reps, "jsonl" if fmt == "jsonl" else "csv")
-        name = f"voicedrill-{drill or 'all'}-{datetime.now():%Y%m%d}.{fmt}"  # (the rows name their person)
+        name = "-".join(filter(None, ["voicedrill", who and _in_a_file_name(who), drill or "all", f"{datetime.now():%Y%m%d}"])) + f".{fmt}"  # (one person's: named)
         return Response(text, media_type="text/csv" if fmt == "csv" else "application/jsonl",
                         headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
@@ -373,6 +374,12 @@ class App:
     async def not_found(self, request: Request, exc: HTTPException) -> Response:
         message = exc.detail if exc.status_code == 404 and exc.detail != "Not Found" else "There is no such page in the voicedrill app."
         return self.problem(request, message if exc.status_code == 404 else str(exc.detail), exc.status_code)
+
+
+def _in_a_file_name(name: str) -> str:
+    """A person's name as a downloaded file's name may hold it: letters, digits, "_" and "-" ("Émile O'Neil": "Emile-O-Neil")."""
+    plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    return re.sub(r"[^A-Za-z0-9_]+", "-", plain).strip("-")[:40] or "someone"
 
 
 def _their_progress(row: TeamRow) -> str:
