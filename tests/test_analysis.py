@@ -160,14 +160,14 @@ def test_last_rule_without_strict_order(drill):
 
 @pytest.mark.parametrize("heard, held", [
     ("so you want to do it", True),
-    ("so you want to eight", True),  # a telephone line: four of its six words, in order
-    ("old want to do it", True),  # another voice
-    ("so you want to", True),
     ("do you want on", False),  # "What name do you want on the account?"
     ("you want me to", False),  # "Anything you want me to note…": three of six
-    ("are you to do it", False),  # "Perfect." at 120 wpm: four of six, not one after another
+    # four of its six words, one after another, were tried as enough (a telephone line's "so you
+    # want to eight"); ordinary questions then became phrases to avoid (found by a review)
+    ("so you want to get started", False),
+    ("i am sure you want to save money", False),
 ])
-def test_a_phrase_to_avoid_needs_most_of_its_words_in_order(drill, heard, held):
+def test_a_phrase_to_avoid_needs_three_quarters_of_its_words_in_order(drill, heard, held):
     words = timeline(lines(drill, "name")[0], heard, *lines(drill, "phone"))
     assert bool(analyse(words, drill, "fake", 30.0).forbidden) is held
 
@@ -191,6 +191,16 @@ def test_a_pause_before_a_step_said_too_early_says_to_go_on_with_the_next_in_ord
     assert "before payment" in pause and pause.endswith("“Email?”"), pause
     in_order = analyse(timeline(*lines(drill, "name", "phone"), 2.5, *lines(drill, *ALL[2:])), drill, "fake", 30.0)
     assert next(t.tip for t in in_order.coaching.tips if t.about == "pause before email").endswith("“Email?”")
+    # the first step not said yet, not merely the next listed (the email was said already: found by a review)
+    swapped = timeline(*lines(drill, "name", "email", "phone"), 2.5, *lines(drill, "payment", "address", "notes", "handoff"))
+    tip = next(t.tip for t in analyse(swapped, drill, "fake", 30.0).coaching.tips if t.about == "pause before payment")
+    assert tip.endswith("“This address here, right?”"), tip
+    # …nor an optional step (soft-to-hard's concern, with no concern raised)
+    soft = load_drill("soft-to-hard")
+    said = timeline(*[s.line for s in soft.steps if s.id == "soft"], 3.0, *[s.line for s in soft.steps if s.id == "payment"],
+                    *[s.line for s in soft.steps if not s.optional and s.id not in ("soft", "payment")])
+    tip = next(t.tip for t in analyse(said, soft, "fake", 40.0).coaching.tips if t.about == "pause before payment")
+    assert tip.endswith(f"“{soft.step('name').line}”"), tip
 
 
 @pytest.mark.parametrize("wpm, slow", [(149.7, False), (149.4, True)])

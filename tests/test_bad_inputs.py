@@ -262,6 +262,9 @@ def test_out_naming_a_file_says_it_takes_a_folder(tmp_path, cli, speech):
         ("history in no folder", ["--db", "{tmp}/no/such/h.db", "history"], "the folder {tmp}/no/such does not exist"),
         ("check into no folder", ["--db", "{tmp}/no/h.db", "check", "{good}"], "the folder {tmp}/no does not exist"),
         ("a history named as a folder", ["--db", "{tmp}/no/", "history"], "names a folder; give a history file's name"),
+        # a folder name too long for the file system was a traceback (found by a fault attack)
+        ("a folder name too long", ["--db", "{tmp}/" + "z" * 300 + "/h.db", "team"], "cannot be used (File name too long)"),
+        ("a file as its folder", ["--db", "{good}/h.db", "history"], "good.wav is not a folder; check the path"),
     ],
 )
 def test_bad_arguments_are_refused(tmp_path, cli, speech, case, args, message):

@@ -216,6 +216,8 @@ CASCADES = {  # (a drill file, the mistakes it holds, by line and field): none m
     "no steps name no unknown step": ('name="x"\nsteps = []\n[rules]\nlast=["a"]\n[[rules.pauses]]\nfrom="a"\nto="b"\n', ["2: steps"]),
     "a line inside a multi-line text is no table": ('name="x"\ndescription = """\nA drill.\n[[steps]]\n"""\n[[steps]]\nid = "a"\nline = 3\n',
                                                      ["8: step 1, line"]),
+    "a name longer than a drill's name may be (it was added, then could not be opened)":
+        ('name="' + "a" * 101 + '"\n[[steps]]\nid="a"\nline="A?"\n', ["1: name"]),
     "a duplicate of a step with a mistake": ('name="x"\n[[steps]]\nid="one"\nline=3\n[[steps]]\nid="one"\nline="x"\n',
                                               ["4: step 1, line", "6: step 2, id"]),
 }

@@ -344,3 +344,13 @@ def test_a_history_that_is_no_file_is_refused_in_a_line(cli, tmp_path, monkeypat
     for args in (["--db", target, "history"], ["--db", target, "check", str(tmp_path / "none.wav")]):
         cli.refused(args, said)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_one_person_is_one_name_whatever_its_case_as_the_history_reads_it():
+    """The progress page folded names one way (casefold: "Straße" as "STRASSE"), the history and the
+    team database another (lower): a team page's link to Straße's reps showed STRASSE's too (found
+    by a fault attack)."""
+    from voicedrill.history import same_person
+
+    assert same_person("ANA", "ana") and same_person("Émile", "ÉMILE")
+    assert not same_person("Straße", "STRASSE")

@@ -140,6 +140,8 @@ def test_a_trend_the_first_and_last_reps_contradict_is_not_told():
 
     line = summary_line({"first_score": 36, "last_score": 86, "best_rep": 2, "best_score": 100, "trend_per_rep": -3.1})
     assert "slipping" not in line and "up and down from rep to rep" in line
+    level = summary_line({"first_score": 50, "last_score": 50, "best_rep": 3, "best_score": 90, "trend_per_rep": 6.0})
+    assert "climbing" not in level and "up and down" in level
 
 
 def test_a_rep_not_scored_is_left_out_of_first_last_best_and_trend(drill):
@@ -160,6 +162,10 @@ def test_a_rep_not_scored_is_left_out_of_first_last_best_and_trend(drill):
     assert [row[-1].text for row in reps_grid(info).rows] == ["80", "90", "not scored", "95", "not scored"]
     assert summary_line(summary([other, other])) == "None of these reps was scored: little of what was said is like this drill's lines."
     assert summary_line(summary([other, replace(report, score=70)])) == "Score 70 (rep 2). A run of ten reps shows how it flows from rep to rep."
+    # every view of that rep says so: its heading, a chart's title, the CSV (a review found "score 0" in each)
+    from voicedrill.report import score_words
+
+    assert score_words(other) == "not scored" and score_words(report) == f"score {report.score}"
 
 
 def test_two_reps_are_not_a_trend(drill):

@@ -21,8 +21,6 @@ BARE_MARGIN = 0.1  # …beating every other step's phrases by this much,
 BARE_CLOSE = 0.85  # …or, when at least this close, merely beating them
 MIN_FORBIDDEN_SCORE = 0.75
 MIN_FORBIDDEN_WORDS = 0.75  # …and this share of its words heard, in order: "do you want on" is not "so you want to do it"
-FORBIDDEN_RUN = 4  # …or this many of them one after another, two thirds of its words: "so you want to eight" (a telephone),
-# "old want to do it" (another voice); not "are you to do it" ("Perfect." misheard at 120 wpm)
 ATTACHED_S = 0.3  # a filler-like word this close to a step's words is part of the same breath
 SAME_SAYING = 0.8  # two guesses at one step this alike are the same line said twice
 SLOT_SCORE = 0.5  # a step the first pass missed, looked for again where it belongs, needs this likeness
@@ -107,7 +105,7 @@ def align(words: Sequence[Word], drill: Drill) -> Alignment:
     anywhere = keyword_reach(content, [])
     for phrase, said in zip(drill.forbidden, script.forbidden):
         found = _windows(texts, said, anywhere, [], HitKind.FORBIDDEN, phrase, MIN_FORBIDDEN_SCORE)
-        candidates += [h for h in found if _heard_enough(said, content[h.first : h.last + 1])]
+        candidates += [h for h in found if _words_in_order(said, content[h.first : h.last + 1]) >= MIN_FORBIDDEN_WORDS]
     chosen = _best_non_overlapping(candidates)
     # A window without its step's keyword is a guess at a misheard line: it may find a step heard
     # nowhere else, never say a step was repeated (a misheard name line is not a second "email"):
@@ -319,11 +317,10 @@ def _windows(
     return sorted(hits, key=lambda h: (h.first, h.last))
 
 
-def _heard_enough(phrase: list[str], window: list[str]) -> bool:
-    """Are enough of a forbidden phrase's words in the window, in order (letters alike are not enough)?"""
+def _words_in_order(phrase: list[str], window: list[str]) -> float:
+    """The share of the phrase's words found in the window, in order (letters alike are not enough)."""
     blocks = SequenceMatcher(None, phrase, window, autojunk=False).get_matching_blocks()
-    found = sum(b.size for b in blocks)
-    return found >= MIN_FORBIDDEN_WORDS * len(phrase) or (max(b.size for b in blocks) >= FORBIDDEN_RUN and found * 3 >= 2 * len(phrase))
+    return sum(b.size for b in blocks) / len(phrase)
 
 
 def _heard_apart(a: Hit, b: Hit, content: list[str]) -> bool:

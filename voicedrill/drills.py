@@ -37,6 +37,7 @@ class Order(StrEnum):
 
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+MAX_DRILL_NAME = 100  # characters in a drill's name (it names its file and its page)
 T = TypeVar("T")
 
 
@@ -284,7 +285,7 @@ def find_drill(name_or_path: str) -> Path:
 
 def drill_name(name: str) -> str:
     """`name`, if it can name a drill (a page's choice, never a path), else refused in words."""
-    if not _ID.match(name) or len(name) > 100:
+    if not _ID.match(name) or len(name) > MAX_DRILL_NAME:
         raise VoicedrillError(f"no drill named {name[:60]!r}: choose one from the drills list")
     return name
 
@@ -468,6 +469,8 @@ class _Validator:
         name = self.text(data, "name", required=True)
         if not _ID.match(name):
             raise self.fail("name", f"{name!r} must be lower-case letters, digits, - or _ (it names files)")
+        if len(name) > MAX_DRILL_NAME:  # (one of 101 was added, then could not be opened or practised: found by a fault attack)
+            raise self.fail("name", f"{name[:40]!r}… is {len(name)} characters; at most {MAX_DRILL_NAME}")
         return name
 
     def table(self, data: dict, key: str, written: str) -> dict:

@@ -698,7 +698,13 @@ def person(text: str) -> str:
 
 def others(reps: Iterable[SavedRep], me: str) -> list[str]:
     """Whose reps these are besides `me` (a shared history), by name; reps with no name are nobody else's."""
-    return sorted({r.user for r in reps if r.user and r.user.casefold() != me.casefold()})
+    return sorted({r.user for r in reps if r.user and not same_person(r.user, me)})
+
+
+def same_person(one: str, other: str) -> bool:
+    """Are two names one person: alike whatever their case, as the history and the team database
+    read them (lower(): "Straße" and "STRASSE" are two people, as the team view lists them)."""
+    return one.lower() == other.lower()
 
 
 def who(name: str | None = None) -> str:

@@ -19,7 +19,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .align import align, is_filler, judge_order, marked_line, sure
+from .align import align, closest_wording, is_filler, judge_order, marked_line, sure
 from .analysis import analyse, clean_words
 from .asr import Engine
 from .audio import FRAME_S, RATE, SilenceTracker, clip_blocks
@@ -39,6 +39,7 @@ PLACING_S = 0.5  # the recogniser names a word within this much decoded audio af
 WORD_TAIL_S = 0.25  # …and may end it this much before its sound does (an "um" fading out)
 ONSET_S = 0.05  # …and start it up to this much before the sound the meter hears (measured: 0.02–0.03 s)
 GUESS_HOLD_S = 0.15  # a guess under way ticks a new step once it has named it this long (see LiveRep._ticking)
+RETRIES = 3  # a look that met a guess under way is taken again at most this often, as the guess changes (see LiveRep._look_again)
 UNHEARD_ASK_S = 5.0  # no word heard this long into a rep: the screen asks about the microphone…
 UNHEARD_END_S = 20.0  # …and from a microphone the rep ends here (practice.heard_something: no rep)
 UNHEARD_ASK = "nothing heard yet: is the microphone on?"
@@ -135,9 +136,7 @@ class LiveState:
         words (never the recogniser's raw guesses); nothing once its tick went (a partial revised)."""
         if self.last_step not in self.heard:
             return ()
-        step = self.drill.step(self.last_step)
-        marked = [marked_line(phrase, self.last_step_heard) for phrase in step.phrases]  # the wording they used: a variant is as good
-        return max(marked, key=lambda words: sum(caught for _, caught in words))
+        return marked_line(closest_wording(self.drill.step(self.last_step), self.last_step_heard), self.last_step_heard)  # (as the scorecard shows it)
 
     @property
     def early(self) -> frozenset[str]:
@@ -228,8 +227,7 @@ class LiveRep:
         self._guessed: dict[str, float] = {}  # steps a guess under way would tick, and since when (decoded audio)
         self._looks: dict[Said, list[Word]] = {}  # steps found by looking again (second_look.step_looked_for), and the words each put there
         self._looked: set[tuple[str, float]] = set()  # (step, where a pause began): looked for there
-        self._fresh: dict[str, float] = {}  # a step's next look hears what was said from here on (all before, looked at)
-        self._tried: dict[tuple[str, float], list[Word]] = {}  # a look that met words not settled yet, and those words
+        self._tried: dict[tuple[str, float], tuple[tuple[str, ...], int]] = {}  # each look: the guess's words it met, and its retries
         self._over: tuple[str | None, float] | None = None  # (the step before it, when) the last pause passed its limit
         self.ended_itself = False  # its end was heard (or its recording ran out): not cut short by a Stop
         self.outbox: list[LiveEvent] = [LiveEvent(EventType.REP_START, 0.0, number)]
@@ -274,7 +272,7 @@ class LiveRep:
             self.decoding = InlineDecoding(self.engine, self.drill)
             self.state.final, self.state.partial = [], []
             self._aligner, self._seen = LiveAligner(self.drill), ()
-            self._looks, self._looked, self._fresh, self._tried = {}, set(), {}, {}  # (looked at over the lost decoder's words: again)
+            self._looks, self._looked, self._tried = {}, set(), {}  # (looked at over the lost decoder's words: again)
             self._guessed = {}
             for block in self.audio:
                 self.decoding.send(block)
@@ -354,25 +352,24 @@ class LiveRep:
         (see _placed): words no step explains ("Email?" heard as "he"), or a sound no word was put
         on. The step found there is ticked now, until the stream names those words as a step (see
         _track_steps). Each pause starts one look, at what was said since the last look for that
-        step (the cost stays flat). A look that met words the stream had not settled yet ("the" on the
-        lone "Email?", then nothing) is taken again once they change, as the scorecard's look hears
-        the settled words (the screen left the email unticked and its pause meter ran on to 3.1 s,
+        step (the cost stays flat). A look that met a guess under way ("the" on the lone "Email?",
+        then nothing) is taken again, over the same stretch, when the guess's words there change, up
+        to RETRIES times (the screen left the email unticked and its pause meter ran on to 3.1 s,
         beside a scorecard that found it: found by a new user)."""
         state = self.state
         following = state.current_step(required=True)
         silences = self._placed(self.tracker.silences(since_s=since - 1.0), since)
         over = max((s for s, e in silences if s > since and e - s >= RUN_GAP_S), default=None)
-        if following is None or over is None or (following, over) in self._looked:
+        if following is None or over is None:
             return
+        key = (following, over)
+        guessed = tuple(w.text for w in state.partial if w.end <= over)
+        if key in self._looked and (key not in self._tried or self._tried[key][0] == guessed or self._tried[key][1] >= RETRIES):
+            return
+        self._tried[key] = (guessed, self._tried[key][1] + 1 if key in self._tried else 0)
+        self._looked.add(key)
+        fresh_from = max((at for step, at in self._looked if step == following and at < over), default=0.0)
         words = self._with_looks([w for w in state.words if w.end <= over])
-        if self._tried.get((following, over)) == words:
-            return
-        fresh_from = self._fresh.get(following, 0.0)
-        if any(w.end <= over for w in state.partial):  # (a guess under way: looked at again once it changes)
-            self._tried[(following, over)] = words
-        else:
-            self._looked.add((following, over))
-            self._fresh[following] = over
         before = [(s, e) for s, e in silences if s <= over]
         found = step_looked_for(words, self.drill, self.engine, lambda a, b: clip_blocks(self.audio, a, b), before, following, fresh_from)
         if found:

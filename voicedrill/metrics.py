@@ -440,12 +440,12 @@ class _Problem(NamedTuple):
 
 def _go_on_with(drill: Drill, steps: Sequence[StepResult], pause: Pause) -> str:
     """The line to go straight to after a pause: the one said after it, or, where that came out
-    of order, the drill's next after the one said before it ("Go straight to: payment" told a rep
-    who had jumped to payment, beside "ask for payment last")."""
-    ids = [s.id for s in drill.steps]
+    of order, the drill's first required step not said before the pause ("Go straight to: payment"
+    told a rep who had jumped to payment, beside "ask for payment last")."""
     early = any(s.id == pause.to_step and s.status == Status.OUT_OF_ORDER for s in steps)
-    following = ids[ids.index(pause.from_step) + 1] if early and pause.from_step in ids[:-1] else pause.to_step
-    return next(s.line for s in drill.steps if s.id == following)
+    said = {s.id for s in steps if s.start is not None and s.start < pause.end}
+    waiting = [s for s in drill.steps if not s.optional and s.id not in said] if early else []
+    return min(waiting, key=lambda s: drill.order_rank(s.id), default=drill.step(pause.to_step)).line
 
 
 def _problems(drill, steps, pauses_, wpm, fillers, forbidden, turns, loops) -> list[_Problem]:

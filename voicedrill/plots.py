@@ -22,7 +22,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
 from .data import RepReport, Status  # noqa: E402
 from .drills import titles  # noqa: E402
 from .errors import VoicedrillError  # noqa: E402
-from .report import counted, rep_name, shown_name  # noqa: E402
+from .report import counted, rep_name, score_words, shown_name  # noqa: E402
 from .history import LEVEL_STEP_S, SavedRep, TeamRep  # noqa: E402
 from .targets import WHAT, named  # noqa: E402
 
@@ -122,7 +122,7 @@ def _title(rep: SavedRep, report: RepReport) -> str:
     pace = report.pace.speech_wpm
     return (
         f"rep {rep.id} (session s{rep.session}, #{rep.number}) · {rep.saved_at:%Y-%m-%d %H:%M} · {titles().get(rep.drill, rep.drill)} · "
-        f"score {report.score} · {'—' if pace is None else f'{pace:.0f}'} wpm"
+        f"{score_words(report)} · {'—' if pace is None else f'{pace:.0f}'} wpm"
     )
 
 

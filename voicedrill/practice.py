@@ -316,7 +316,7 @@ class DrillRun:
     @property
     def cut_short(self) -> str:
         """A run of several reps an error ended early, in words ("" otherwise): "The run stopped at rep 7 of 10." """
-        done = len(self.reports) + (self.unkept is not None)
+        done = len(self.reports)  # (a rep scored but not kept, whose save failed, is where it stopped)
         return f"The run stopped at rep {done + 1} of {self.asked}." if self.error and self.asked > 1 and done < self.asked else ""
 
     @property

@@ -117,7 +117,7 @@ def export_row(rep: SavedRep) -> dict:
         "steps": len(report.steps),
         "fillers": len(report.fillers),
         "forbidden": len(report.forbidden),
-        "score": report.score,
+        "score": report.score if report.scored else None,  # (blank: a rep not scored is no 0 in a manager's average)
     }
 
 

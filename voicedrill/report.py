@@ -397,6 +397,12 @@ def fact_lines(report: RepReport, mark: Callable[[str, str], str]) -> list[str]:
     return lines
 
 
+def score_words(report: RepReport) -> str:
+    """The rep's score as a heading says it: "score 85", or "not scored" (a rep of another drill,
+    asked whether it is the one meant: its 0 is no score)."""
+    return f"score {report.score}" if report.scored else "not scored"
+
+
 def score_line(report: RepReport) -> str:
     if report.nothing_heard and report.score_parts:  # every part scored 0 for the one reason
         return f"Score {report.score}/100 — {report.score_parts[0].why}"
@@ -550,7 +556,8 @@ def summary_line(info: dict, stopped: bool = False) -> str:
     line = f"First rep {info['first_score']} → last rep {info['last_score']}; best: {best} ({info['best_score']})"
     if "trend_per_rep" in info:
         trend = info["trend_per_rep"]
-        if abs(trend) >= TREND_STEADY and trend * (info["last_score"] - info["first_score"]) < 0:  # (36 → 86 was "slipping")
+        rise = info["last_score"] - info["first_score"]
+        if abs(trend) >= TREND_STEADY and (trend * rise < 0 or rise == 0 and info["last_score"] < 100):  # (36 → 86 was "slipping")
             line += "; up and down from rep to rep — pick one tip and fix it on the next rep"
         elif trend >= TREND_STEADY:
             line += f"; climbing about {trend:.1f} points a rep — it's starting to flow"

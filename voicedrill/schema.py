@@ -4,6 +4,7 @@ migrations, and what to tell the rep when the file cannot be used."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import json
 import os
@@ -146,9 +147,14 @@ def db_path(opening: bool = False) -> Path:
     if target.endswith(("/", os.sep)):  # ("reps/" made a history file named reps)
         raise VoicedrillError(f"{DB_ENV} / --db {target!r}: names a folder; give a history file's name, e.g. {target}history.db")
     folder = Path(os.path.realpath(path)).parent  # (where a link leads; a link loop is refused when opened)
-    if not folder.is_dir():  # a typo read as "No reps saved yet", and a check made the folders and saved there
-        raise VoicedrillError(f"{DB_ENV} / --db {target!r}: the folder {folder} does not exist; check the path "
-                              "(a history file is made only in a folder that exists)")
+    try:
+        os.stat(folder)  # (is_dir() raised on a name too long for the file system: a traceback, and bare 500s in the app)
+    except OSError as exc:  # a typo read as "No reps saved yet", and a check made the folders and saved there
+        why = "does not exist; check the path" if exc.errno in (errno.ENOENT, errno.ENOTDIR) else f"cannot be used ({exc.strerror})"
+        raise VoicedrillError(f"{DB_ENV} / --db {target!r}: the folder {folder} {why} "
+                              "(a history file is made only in a folder that exists)") from None
+    if not folder.is_dir():
+        raise VoicedrillError(f"{DB_ENV} / --db {target!r}: {folder} is not a folder; check the path")
     return path
 
 

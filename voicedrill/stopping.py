@@ -27,11 +27,11 @@ def exit_status(stop: KeyboardInterrupt) -> int:
 
 
 def _stop(signum: int, frame: object) -> None:
-    _hung_up(signum)
+    redirect_hung_up(signum)
     raise KeyboardInterrupt if signum == signal.SIGINT else Stopped(signum)
 
 
-def _hung_up(signum: int) -> None:
+def redirect_hung_up(signum: int) -> None:
     """The terminal closed (SIGHUP): what is still said to it goes nowhere, rather than failing on
     the way out (every write to a closed terminal fails) and turning the stop into an error."""
     if signum != signal.SIGHUP or not _terminal:
@@ -98,7 +98,7 @@ def interrupt_after(holding: Callable[[], bool], hurry: Callable[[], None] | Non
             _stop(signum, frame)
         if hurry is not None:
             hurry()
-        _hung_up(signum)  # (the rep is still kept, then shown to nobody)
+        redirect_hung_up(signum)  # (the rep is still kept, then shown to nobody)
         held.append(signum)
 
     with _handled_by(handler):

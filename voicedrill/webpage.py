@@ -14,7 +14,7 @@ from .drills import titles
 from .history import SavedRep, TeamRep
 from .team import LEGEND, TeamRow, team_grids
 from .plots import fluency_figure, png_bytes, progress_figure, rep_figure, team_figure
-from .report import Grid, fact_lines, focus_line, pauses_grid, reps_grid, score_line, steps_grid, summary, summary_line, tip_lines
+from .report import Grid, fact_lines, focus_line, pauses_grid, reps_grid, score_line, score_words, steps_grid, summary, summary_line, tip_lines
 
 PAGE_STYLE = """
 body { font: 15px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 1250px; color: #263238; padding: 0 1em; }
@@ -93,7 +93,8 @@ def run_table(reps: Sequence[SavedRep]) -> str:
 def rep_section(rep: SavedRep, heading: bool = False) -> str:
     """One rep: score, next-rep focus, timeline, steps and pauses, facts and tips."""
     report = rep.report
-    out = [f"<h2 id='rep-{rep.id}'>Rep {rep.number} (rep {rep.id}) — score {report.score}</h2>" if heading else f"<p class=score>Score {report.score}/100</p>"]
+    out = [f"<h2 id='rep-{rep.id}'>Rep {rep.number} (rep {rep.id}) — {score_words(report)}</h2>" if heading
+           else f"<p class=score>{f'Score {report.score}/100' if report.scored else 'Not scored'}</p>"]
     if report.coaching:
         out.append(f"<p class=focus><b>Next rep:</b> {escape(focus_line(report))}</p>")
     out.append(_image(png_bytes(rep_figure(rep, report)), f"timeline of rep {rep.id}"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import signal
 import socket
 import threading
 import webbrowser
@@ -11,6 +12,7 @@ from collections.abc import Callable
 
 from ..drills import load_drill
 from ..errors import VoicedrillError
+from ..stopping import redirect_hung_up
 from ..teamdb import HURRY_S
 from .runs import AppConfig
 
@@ -39,6 +41,10 @@ def serve(config: AppConfig, host: str, port: int, browser: bool, say: Callable[
         process), then the pages' live event streams ended (cut after the graceful second, they
         printed a traceback on every Ctrl-C with the app open)."""
 
+        def handle_exit(self, sig: int, frame) -> None:
+            redirect_hung_up(sig)  # (the terminal closed: what is still said goes nowhere)
+            super().handle_exit(sig, frame)
+
         async def shutdown(self, sockets=None) -> None:
             if app.practice.running() or app.practice.busy():
                 say("voicedrill app: keeping the rep under way before stopping…")
@@ -50,6 +56,9 @@ def serve(config: AppConfig, host: str, port: int, browser: bool, say: Callable[
             await app.wind_down_pages(HURRY_S + 1.0)
             await super().shutdown(sockets)
 
+    # uvicorn's graceful stop on SIGHUP (the terminal closed) too, as on Ctrl-C and SIGTERM: raised in
+    # its loop, it lost the rep being kept and answered its check a bare 500 (found by a fault attack)
+    uvicorn.server.HANDLED_SIGNALS = (*uvicorn.server.HANDLED_SIGNALS, signal.SIGHUP)
     server = Server(uvicorn.Config(asgi(app, host, bound), log_level="warning", lifespan="off", timeout_graceful_shutdown=1))
     server.run(sockets=[sock])
 

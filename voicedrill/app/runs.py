@@ -39,6 +39,7 @@ CHECKING = "another recording is being checked: try again when it is done"
 
 
 STOPPED = "the app stopped before the run could begin; start it again when the app is back"
+NOT_BEGUN = "stopped before the run began (the history was still being opened)"
 
 
 def _settle(future: Future[None], exc: BaseException | None = None) -> bool:
@@ -162,7 +163,7 @@ class WebScreen:
         self.shown.append((shown, kept))
         so_far = [replace(rep, id=k.rep_id or 0) for rep, k in self.shown]  # 0: still waiting
         self.broadcast.publish({
-            "type": "scorecard", "rep": number, "id": kept.rep_id, "score": report.score, "saved": kept.where,
+            "type": "scorecard", "rep": number, "id": kept.rep_id, "score": report.score, "scored": report.scored, "saved": kept.where,
             "focus": focus_line(report) if report.coaching else "",
             "problems": kept.problems, "notes": kept.notes, "steps": {s.id: s.verdict for s in report.steps},
             "html": rep_section(shown), "run_html": run_table(so_far) if self.reps > 1 else "",
@@ -307,9 +308,12 @@ class Practice:
             self._busy.release()
 
     def stop(self) -> bool:
-        """Ask the run to end after scoring the rep under way; False when nothing runs."""
+        """Ask the run to end after scoring the rep under way; False when nothing runs. A run still
+        opening its history (locked by another program) is answered at once, and never begins."""
         if not self.running():
             return False
+        if self._opening is not None:
+            _settle(self._opening, InUse(NOT_BEGUN))
         self._stopping.set()
         if self.screen is not None:
             self.screen.stop()
@@ -321,10 +325,10 @@ class Practice:
         run's thread with it: a rep whose audio was over, waiting for a locked history, was lost.
         A team database that does not answer is hurried: the rep waits in a pending file. A run
         still opening its history (locked by another program) has heard nothing: not waited for."""
-        self.stop()
         self._winding = True
-        if self._opening is not None and _settle(self._opening, InUse(STOPPED)):
-            return True
+        if self.running() and self._opening is not None and (_settle(self._opening, InUse(STOPPED)) or self._opening.exception() is not None):
+            return True  # (the run never began: its history was not opened, or a Stop cut it short)
+        self.stop()
         if (store := self._store) is not None:
             store.hurry()
         if not self._busy.acquire(timeout=timeout_s):

@@ -224,9 +224,9 @@ class App:
         drill = request.query_params.get("drill") or None
         everything = await run_in_threadpool(self._read, "reps")
         people, me = {r.user for r in everything}, history.who(self.config.user)
-        me = next((p for p in people if p.casefold() == me.casefold()), me)  # as the history spells it
+        me = next((p for p in people if history.same_person(p, me)), me)  # as the history spells it
         who = self._whose(request, people, me)
-        reps = [r for r in everything if drill in (None, r.drill) and (who is None or r.user.casefold() == who.casefold())]
+        reps = [r for r in everything if drill in (None, r.drill) and (who is None or history.same_person(r.user, who))]
         info = summary([r.report for r in reps], [r.id for r in reps]) if len(reps) > 1 and len({r.drill for r in reps}) == 1 else None  # first → last needs two
         return self.page(request, "history.html", reps=reps[::-1], drill=drill, drills=sorted({r.drill for r in everything}),
                          charted=sorted({r.drill for r in reps}), line=summary_line(info) if info else "",

@@ -166,8 +166,8 @@ const handlers = {
     card.dataset.score = m.score;
     card.dataset.rep = m.id ?? "";
     $("run").innerHTML = m.run_html;
-    $("cue").textContent = `Rep ${m.rep}: score ${m.score} — ${m.id ? "in your progress as " : ""}${m.saved}`;
-    showFocus(`Rep ${m.rep}${m.id ? ` (rep ${m.id} in your progress)` : ""} scored ${m.score}. Next rep: ${m.focus}`);  // (the run's table numbers reps as the history does)
+    $("cue").textContent = `Rep ${m.rep}: ${m.scored ? `score ${m.score}` : "not scored"} — ${m.id ? "in your progress as " : ""}${m.saved}`;
+    showFocus(`Rep ${m.rep}${m.id ? ` (rep ${m.id} in your progress)` : ""} ${m.scored ? `scored ${m.score}` : "was not scored"}. Next rep: ${m.focus}`);  // (the run's table numbers reps as the history does)
     notice([...m.problems, ...m.notes].join(" "), m.problems.length > 0);
   },
   notice(m) { notice(m.text, false); },
