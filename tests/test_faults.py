@@ -351,6 +351,37 @@ def test_check_with_the_history_disk_already_full_loses_nothing(tmp_path, cli, l
     assert cli("history")[0] == 0 and len(ids(path)) == (1 if code == 2 else 2) and sound(path)
 
 
+def test_a_reader_does_not_wait_out_a_lock_to_take_in_a_waiting_rep(db, drill):
+    """A rep waiting in a pending file while another program writes the history: every reader (each
+    progress page, each of its charts) waited the lock's 10 s to take it in (found by a fault
+    attack). A reader reads the history as it is, saying the rep waits; a writer takes it in."""
+    import sqlite3
+    import time
+
+    from test_history import sample_report
+
+    Store(db).close()
+    blocked = Store(db)
+    blocked.problem = "history database is busy"  # the save goes to a pending file
+    blocked.save_rep(Session.of("drill", drill, "fake", "none"), 1, sample_report(drill), "mic")
+    blocked.close()
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        asked = time.monotonic()
+        reader = Store(db, write=False)
+        took = time.monotonic() - asked
+        assert reader.reps() == [] and any("1 rep waiting in" in note for note in reader.notes), reader.notes
+        reader.close()
+    finally:
+        holder.rollback()
+        holder.close()
+    assert took < 3, took
+    writer = Store(db)
+    assert len(writer.reps()) == 1
+    writer.close()
+
+
 IMPORTER = "import sys; from pathlib import Path; from voicedrill.history import Store; Store(Path(sys.argv[1]), write=False).close()"
 
 

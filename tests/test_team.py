@@ -119,3 +119,16 @@ def test_a_rep_not_scored_is_no_last_or_best_score(store, drill):
     grid, = team_grids([row])
     assert [grid.rows[0][grid.columns.index(c)].text for c in ("last", "best")] == ["—", "—"]
 
+
+
+def test_a_row_with_no_name_is_not_linked(store, drill):
+    """Reps saved with no name are "(no name)" on the team page; its link opened an empty page (a
+    fault attack): no page can pick those reps, so the name is not a link."""
+    from voicedrill.app.server import _their_progress
+    from voicedrill.webpage import team_body
+
+    store.save_rep(Session.of("drill", drill, "fake", "none", "ana"), 1, sample_report(drill), "mic")
+    rep = store.team_reps()[0]
+    rows = team_rows([rep, replace(rep, user="")], rep.saved_at)
+    page = team_body(rows, [rep], "/team.png", person=_their_progress)
+    assert "<a href='/history?drill=hard-close&amp;who=ana'>ana</a>" in page and "<td>(no name)</td>" in page

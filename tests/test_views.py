@@ -166,6 +166,11 @@ def test_a_rep_not_scored_is_left_out_of_first_last_best_and_trend(drill):
     from voicedrill.report import score_words
 
     assert score_words(other) == "not scored" and score_words(report) == f"score {report.score}"
+    from voicedrill.report import score_line
+
+    why = "not scored: little of what was said is like this drill's lines"
+    unlike = replace(other, score_parts=tuple(replace(p, points=0, why=why) for p in report.score_parts))
+    assert score_line(unlike) == "Not scored: little of what was said is like this drill's lines."  # once, not "Score 0/100 — …" five times
 
 
 def test_two_reps_are_not_a_trend(drill):

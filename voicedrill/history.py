@@ -39,6 +39,7 @@ from .schema import (APPLICATION_ID, DAMAGED_ROW, DB_ENV, HEADLINES_VERSION, LAR
 T = TypeVar("T")
 
 BUSY_TIMEOUT_S = 10.0  # how long a save waits for another process's write to finish
+READER_TAKES_IN_S = 0.5  # …and a reader, to take in reps waiting in pending files (else it reads the history as it is)
 LEVEL_STEP_S = 0.05  # stored energy envelope resolution (for the timeline picture)
 
 
@@ -139,15 +140,20 @@ class Store:
         if not (write or waiting):
             self._open_read()
             return
+        wait = self.timeout_s
+        if not write:  # a reader takes waiting reps in only if the history is free now (each progress page waited 10 s)
+            self.timeout_s = min(wait, READER_TAKES_IN_S)
         try:
             self._open_write()
         except VoicedrillError as exc:
             if write:
                 raise
             self.notes.append(f"{counted(len(waiting), 'rep')} waiting in {waiting[0].parent} for the history ({exc.plain})")
+            self.timeout_s = wait
             self._open_read()
         else:
             self._import(waiting)
+        self.timeout_s = wait
 
     def _connect(self, target: str | Path, uri: bool = False) -> None:
         try:

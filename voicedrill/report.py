@@ -332,7 +332,7 @@ def render(report: RepReport, console: Console, title: str = "") -> None:
     if tips.row_count:
         console.print(tips)
     head, _, parts = score_line(report).partition(" — ")
-    console.print(f"[bold]{head}[/] — {escape(parts)}")
+    console.print(f"[bold]{escape(head)}[/]" + (f" — {escape(parts)}" if parts else ""))
 
 
 def focus_line(report: RepReport) -> str:
@@ -404,6 +404,9 @@ def score_words(report: RepReport) -> str:
 
 
 def score_line(report: RepReport) -> str:
+    if not report.scored and report.score_parts:  # every part says why, the one reason: said once ("Score 0/100" beside it read as a score)
+        why = report.score_parts[0].why
+        return why[:1].upper() + why[1:] + "."
     if report.nothing_heard and report.score_parts:  # every part scored 0 for the one reason
         return f"Score {report.score}/100 — {report.score_parts[0].why}"
     parts = "; ".join(f"{PART_LABEL.get(p.name, p.name)} {p.points:g} of {p.max_points} points ({p.why})" for p in report.score_parts)

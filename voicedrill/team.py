@@ -29,15 +29,18 @@ class TeamRow:
     common_problem: str | None  # what most reps were told to fix first ("pause before payment", "email", …)
 
 
+NO_NAME = "(no name)"  # a team row's name for reps saved without one
+
+
 def team_rows(reps: Sequence[TeamRep], now: datetime) -> list[TeamRow]:
     """One row per (person, drill), most active this week first; `reps` oldest first."""
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
     groups: dict[tuple[str, str], list[TeamRep]] = {}
     for rep in reps:  # a name is one person whatever its case (a history from before that rule may hold both spellings)
-        groups.setdefault(((rep.user or "(no name)").lower(), rep.drill), []).append(rep)
+        groups.setdefault(((rep.user or NO_NAME).lower(), rep.drill), []).append(rep)
     rows = []
     for (_, drill), mine in groups.items():
-        user = mine[0].user or "(no name)"  # as they first wrote it
+        user = mine[0].user or NO_NAME  # as they first wrote it
         handoffs = [r.handoff_s for r in mine if r.handoff_s is not None]
         scores = [r.score for r in mine if r.scored]  # (a rep not scored is no 0)
         problems = Counter(_alike(r.fix_first) for r in mine if r.fix_first)  # a phrase to avoid is one problem however the drill spelt it then

@@ -67,14 +67,14 @@ def _image(png: bytes, alt: str) -> str:
 
 
 def _table(grid: Grid, links: Sequence[str] = ()) -> str:
-    """A Grid as an HTML table; `links` are addresses for each row's first cell."""
+    """A Grid as an HTML table; `links` are addresses for each row's first cell ("": none)."""
     head = "".join(f"<th>{escape(c)}</th>" for c in grid.columns)
     rows = []
     for number, row in enumerate(grid.rows):
         cells = []
         for column, cell in zip(grid.columns, row):
             text = " ".join(escape(w) if heard else f"<span class=unclear>{escape(w)}</span>" for w, heard in cell.words) or escape(cell.text)
-            if links and column == grid.columns[0]:
+            if links and links[number] and column == grid.columns[0]:
                 text = f"<a href='{escape(links[number])}'>{text}</a>"
             classes = " ".join(c for c in ("n" if column in grid.right else "", cell.role) if c)
             cells.append(f"<td class='{classes}'>{text}</td>" if classes else f"<td>{text}</td>")

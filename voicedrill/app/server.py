@@ -43,7 +43,7 @@ from ..progress import export
 from ..report import counted, drill_rules, step_notes, summary, summary_line, to_dict
 from ..report import shown as shown_text
 from ..schema import LARGEST_ID
-from ..team import TeamRow, team_rows
+from ..team import NO_NAME, TeamRow, team_rows
 from ..webpage import REPORT_STYLE, body, rep_section, team_body, title
 from .guard import Guard, own_hosts
 from .runs import AppConfig, Broadcast, Practice, uploads_dir
@@ -383,8 +383,8 @@ def _in_a_file_name(name: str) -> str:
 
 
 def _their_progress(row: TeamRow) -> str:
-    """A team row's person's progress page on its drill."""
-    return "/history?" + urlencode({"drill": row.drill, "who": row.user})
+    """A team row's person's progress page on its drill (none for reps saved without a name: no page picks them)."""
+    return "" if row.user == NO_NAME else "/history?" + urlencode({"drill": row.drill, "who": row.user})
 
 
 def _status(exc: VoicedrillError, otherwise: int = 400) -> int:
