@@ -189,6 +189,10 @@ def test_a_runs_page_draws_the_fluency_curve_against_the_targets(tmp_path, drill
     assert "shaded bands: sessions" in every  # rep 1 is another session
     assert "the drill's limit" in [line.get_label() for line in pause.get_lines()]
     assert "the fluency curve" in page(reps)
+    # everyone's reps (the app's "Whose reps: everyone"): each rep's target is its own person's, not "yours" (found by a new user)
+    theirs = [replace(r, user="ben") for r in reps[2:]]
+    labels = [line.get_label() for line in fluency_figure(reps[:2] + theirs).axes[0].get_lines()]
+    assert "your target" not in labels and "each rep's own person's target" in labels
     store.close()
 
 

@@ -140,7 +140,8 @@ def fluency_figure(reps: Sequence[SavedRep]) -> Figure:
         ax.plot(x, [np.nan if v is None else v for v in values], marker="o", color="#37474f", lw=1.5)
         targets = [next((t.target for t in r.report.targets.results if t.what == what), np.nan) if r.report.targets else np.nan for r in reps]
         if not np.all(np.isnan(targets)):
-            ax.step(x, targets, where="mid", color="#2e7d32", linestyle="dashed", lw=1.2, label="your target")
+            ax.step(x, targets, where="mid", color="#2e7d32", linestyle="dashed", lw=1.2,
+                    label="your target" if len({r.user.lower() for r in reps}) == 1 else "each rep's own person's target")  # (everyone's reps: not "yours")
         if ax.get_legend_handles_labels()[0]:
             ax.legend(loc="best", fontsize=8, frameon=False)  # (upper right covered a last rep's long pause)
         ax.set_ylabel("seconds")
