@@ -226,8 +226,8 @@ class LiveRep:
         self._seen: tuple = ()
         self._guessed: dict[str, float] = {}  # steps a guess under way would tick, and since when (decoded audio)
         self._looks: dict[Said, list[Word]] = {}  # steps found by looking again (second_look.step_looked_for), and the words each put there
-        self._looked: set[tuple[str, float]] = set()  # (step, where a pause began): looked for there
-        self._tried: dict[tuple[str, float], tuple[tuple[str, ...], int]] = {}  # each look: the guess's words it met, and its retries
+        # (step, where a pause began): looked for there, with the words of the guess under way it met and how often it was taken again
+        self._looked: dict[tuple[str, float], tuple[tuple[str, ...], int]] = {}
         self._over: tuple[str | None, float] | None = None  # (the step before it, when) the last pause passed its limit
         self.ended_itself = False  # its end was heard (or its recording ran out): not cut short by a Stop
         self.outbox: list[LiveEvent] = [LiveEvent(EventType.REP_START, 0.0, number)]
@@ -272,7 +272,7 @@ class LiveRep:
             self.decoding = InlineDecoding(self.engine, self.drill)
             self.state.final, self.state.partial = [], []
             self._aligner, self._seen = LiveAligner(self.drill), ()
-            self._looks, self._looked, self._tried = {}, set(), {}  # (looked at over the lost decoder's words: again)
+            self._looks, self._looked = {}, {}  # (looked at over the lost decoder's words: again)
             self._guessed = {}
             for block in self.audio:
                 self.decoding.send(block)
@@ -364,10 +364,10 @@ class LiveRep:
             return
         key = (following, over)
         guessed = tuple(w.text for w in state.partial if w.end <= over)
-        if key in self._looked and (key not in self._tried or self._tried[key][0] == guessed or self._tried[key][1] >= RETRIES):
+        met, retries = self._looked.get(key, (None, -1))
+        if met == guessed or retries >= RETRIES:
             return
-        self._tried[key] = (guessed, self._tried[key][1] + 1 if key in self._tried else 0)
-        self._looked.add(key)
+        self._looked[key] = (guessed, retries + 1)
         fresh_from = max((at for step, at in self._looked if step == following and at < over), default=0.0)
         words = self._with_looks([w for w in state.words if w.end <= over])
         before = [(s, e) for s, e in silences if s <= over]

@@ -126,6 +126,9 @@ def team_body(rows: Sequence[TeamRow], reps: Sequence[TeamRep], chart: str = "",
     idle = sorted({r.user for r in rows} - {r.user for r in rows if r.today})
     line = f"<p>Not practised today: {escape(', '.join(idle))}</p>" if idle else "<p>Everyone has practised today.</p>"
     picture = f'<p><img alt="score and time through the rep per person" src="{escape(chart)}"></p>' if chart else _image(png_bytes(team_figure(reps)), "score and time through the rep per person")
-    tables = "".join(f"<h2>{escape(grid.title)}</h2>{_table(grid, [person(r) for r in rows if r.drill == drill] if person else ())}"
-                     for grid, drill in zip(team_grids(rows, titles), dict.fromkeys(r.drill for r in rows)))  # (team_grids: a table per drill, in this order)
+    tables = ""
+    for drill in dict.fromkeys(r.drill for r in rows):  # a table per drill, each row's name linked to its own person
+        mine = [r for r in rows if r.drill == drill]
+        grid, = team_grids(mine, titles)
+        tables += f"<h2>{escape(grid.title)}</h2>{_table(grid, [person(r) for r in mine] if person else ())}"
     return tables + f"<p class=meta>{escape(LEGEND)}</p>" + line + picture
