@@ -193,6 +193,9 @@ def test_a_runs_page_draws_the_fluency_curve_against_the_targets(tmp_path, drill
     theirs = [replace(r, user="ben") for r in reps[2:]]
     labels = [line.get_label() for line in fluency_figure(reps[:2] + theirs).axes[0].get_lines()]
     assert "your target" not in labels and "each rep's own person's target" in labels
+    # a rep not scored is said so in the score line's gap (a blank said nothing: found looking at the page)
+    unscored = replace(reps[0], report=replace(reps[0].report, coaching=replace(reps[0].report.coaching, unlike=True)))
+    assert [t.get_text() for t in progress_figure([unscored, *reps[1:]]).axes[0].texts].count("not scored") == 1
     store.close()
 
 

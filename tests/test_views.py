@@ -107,6 +107,12 @@ def test_tables_fit_without_cutting_values_or_names(saved, width):
         assert "…" not in text and max(len(line) for line in text.splitlines()) <= width
     for name in ("hard-close", "first-close-recovery", "micro-commitment", "soft-to-hard"):
         assert re.search(rf"\b{name}\b", listing), listing
+    # a history two people share has a "who" column: at 80 columns the score was cut off the right edge
+    from dataclasses import replace
+
+    shared = text_of(lambda c: render_history([saved[0], replace(saved[1], user="bernadette")], c), width)
+    rows = [line for line in shared.splitlines() if re.match(r"\s+\d+\s+s\d+ #", line)]
+    assert "score" in shared.splitlines()[1] and [line.split()[-1] for line in rows] == [str(r.report.score) for r in saved], shared
 
 
 

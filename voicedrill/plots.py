@@ -195,6 +195,8 @@ def progress_figure(reps: Sequence[SavedRep]) -> Figure:
             (pause, [np.nan if r.report.longest_pause_s is None else r.report.longest_pause_s for r in group]),
         ):
             ax.plot(xs, values, marker="o", ms=4, color="#1565c0", lw=1.2, zorder=3)
+        for xi in [xi for xi, r in zip(xs, group) if not r.report.scored]:  # (a blank in the score line said nothing)
+            score.text(xi, 4, "not scored", ha="center", va="bottom", fontsize=7, color="#607d8b")
         over = [(xi, r.report.longest_pause_s) for xi, r in zip(xs, group) if r.report.flagged_pauses]
         if over:
             pause.scatter(*zip(*over), color=FLAGGED, s=22, zorder=4)

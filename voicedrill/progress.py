@@ -38,7 +38,8 @@ def render_history(reps: Sequence[SavedRep], console: Console) -> None:
     table = Table(title="History", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1), collapse_padding=True, show_edge=False)
     people = len({r.user for r in reps}) > 1  # a shared history: say whose each rep is
     for column in ("rep", "session", *(("who",) if people else ()), "when", "drill", "secs", "wpm", "pause", "order", "score"):
-        table.add_column(column, justify="left" if column in ("session", "who", "when", "drill") else "right", no_wrap=True, min_width=len(column))
+        table.add_column(column, justify="left" if column in ("session", "who", "when", "drill") else "right", no_wrap=column != "drill",
+                         overflow="fold", min_width=len(column))  # (a drill's name folds: with "who", 80 columns cut the score off)
     for _, group in groupby(reps, key=lambda r: r.session):
         for r in group:
             report = r.report
