@@ -191,8 +191,12 @@ def test_a_runs_page_draws_the_fluency_curve_against_the_targets(tmp_path, drill
     assert "the fluency curve" in page(reps)
     # everyone's reps (the app's "Whose reps: everyone"): each rep's target is its own person's, not "yours" (found by a new user)
     theirs = [replace(r, user="ben") for r in reps[2:]]
-    labels = [line.get_label() for line in fluency_figure(reps[:2] + theirs).axes[0].get_lines()]
-    assert "your target" not in labels and "each rep's own person's target" in labels
+    time, _ = fluency_figure(reps[:2] + theirs).axes
+    labels = [line.get_label() for line in time.get_lines()]
+    assert "your target" not in labels and "each person's own target (dashed)" in labels
+    # …and each person's reps are a line of their own: one line through both read as one person's curve
+    curves = [list(line.get_xdata()) for line in time.get_lines() if not line.get_linestyle() == "--"]
+    assert curves == [[1, 2], [3, 4]] and {session.user, "ben"} <= set(time.get_legend_handles_labels()[1])
     # a rep not scored is said so in the score line's gap (a blank said nothing: found looking at the page)
     unscored = replace(reps[0], report=replace(reps[0].report, coaching=replace(reps[0].report.coaching, unlike=True)))
     assert [t.get_text() for t in progress_figure([unscored, *reps[1:]]).axes[0].texts].count("not scored") == 1
@@ -202,17 +206,24 @@ def test_a_runs_page_draws_the_fluency_curve_against_the_targets(tmp_path, drill
 def test_the_fluency_curve_leaves_out_the_reps_the_scorecard_does_not_time(tmp_path, drill):
     """A payment-first rep and one with a phrase to avoid are "not timed" on their scorecards, yet
     the fluency curve drew their quick times (found by a new user)."""
-    from voicedrill.plots import fluency_figure
+    from voicedrill.plots import fluency_figure, progress_figure
 
     store = Store(tmp_path / "h.db")
     session = Session.of("drill", drill, "fake", "none")
     made = [rep(drill, 0.5), rep(drill, 0.3, first="payment"), rep(drill, 0.3, said="So you want to do it?"), rep(drill, 0.4)]
     for number, report in enumerate(made, 1):
         store.save_rep(session, number, report, "mic")
-    time, pause = fluency_figure(store.reps(session=session.id)).axes
+    reps = store.reps(session=session.id)
+    time, pause = fluency_figure(reps).axes
     for ax in (time, pause):
         drawn = ax.get_lines()[-1 if ax is time else 1].get_ydata()
         assert [bool(np.isnan(y)) for y in drawn] == [False, True, True, False], drawn
+    # their longest pauses are still drawn, hollow, as the progress chart beside it draws them (the two disagreed: found by a new user)
+    hollow, = pause.collections
+    assert [list(p) for p in hollow.get_offsets()] == [[2, reps[1].report.longest_pause_s], [3, reps[2].report.longest_pause_s]]
+    assert hollow.get_label() == "not said by the script: not judged"
+    charted = progress_figure(reps).axes[-1].get_lines()[-1].get_ydata()
+    assert [round(y, 3) for y in charted] == [round(r.report.longest_pause_s, 3) for r in reps]
     low, high = time.get_ylim()  # two reps 0.3 s apart are not drawn as a steep climb (found by a new user: 0.08 s filled the axis)
     assert high - low >= 2.0
     store.close()

@@ -36,7 +36,7 @@ FINISH_GRACE_S = 10.0  # a rep's last words and its second looks come this long 
 POLL_S = 0.05  # how often a wait checks that the child is still there
 PARENT_CHECK_S = 0.5  # how often an idle child checks that its parent is still there
 BACKLOG_S = 2.0  # this much audio sent and not heard: check that the child is still there…
-STALLED_S = 10.0  # …and this much: it is stuck, even if alive
+STALLED_S = 5.0  # …and no answer for this long on the clock: it is stuck, even if alive (a slow machine falls behind, but answers)
 
 
 @dataclass(frozen=True)
@@ -240,6 +240,7 @@ class ProcessDecoding:
         self._number = number
         self._sent = 0  # samples sent…
         self._heard = 0  # …and heard back
+        self._answered = time.monotonic()  # when the child last answered this stream
         self._open = True
         twin.put(number, Ask.START, drill)
 
@@ -257,7 +258,8 @@ class ProcessDecoding:
             except queue.Empty:
                 behind_s = (self._sent - self._heard) / RATE
                 gone = (until_last or behind_s > BACKLOG_S) and not self._twin.alive()
-                if gone or behind_s > STALLED_S or (until_last and time.monotonic() > deadline):
+                stuck = behind_s > BACKLOG_S and time.monotonic() - self._answered > STALLED_S
+                if gone or stuck or (until_last and time.monotonic() > deadline):
                     self._twin.stop()  # stuck or gone: the rest of the run decodes here
                     raise DecoderGone("the speech recogniser's process stopped answering") from None
                 if until_last:
@@ -266,6 +268,7 @@ class ProcessDecoding:
             if stream != self._number:  # the ready signal, or the tail of a stream cut off earlier
                 continue
             self._heard = round(heard.audio_s * RATE)
+            self._answered = time.monotonic()
             collected.append(heard)
             if heard.last:
                 return collected

@@ -707,10 +707,15 @@ def others(reps: Iterable[SavedRep], me: str) -> list[str]:
     return sorted({r.user for r in reps if r.user and not same_person(r.user, me)})
 
 
+def person_key(name: str) -> str:
+    """A name as the history and the team database tell people apart: whatever its case (lower():
+    "Straße" and "STRASSE" are two people, as the team view lists them)."""
+    return name.lower()
+
+
 def same_person(one: str, other: str) -> bool:
-    """Are two names one person: alike whatever their case, as the history and the team database
-    read them (lower(): "Straße" and "STRASSE" are two people, as the team view lists them)."""
-    return one.lower() == other.lower()
+    """Are two names one person (see person_key)?"""
+    return person_key(one) == person_key(other)
 
 
 def who(name: str | None = None) -> str:

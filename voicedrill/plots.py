@@ -23,7 +23,7 @@ from .data import RepReport, Status  # noqa: E402
 from .drills import titles  # noqa: E402
 from .errors import VoicedrillError  # noqa: E402
 from .report import counted, rep_name, score_words, shown_name  # noqa: E402
-from .history import LEVEL_STEP_S, SavedRep, TeamRep  # noqa: E402
+from .history import LEVEL_STEP_S, SavedRep, TeamRep, person_key  # noqa: E402
 from .targets import WHAT, named  # noqa: E402
 
 DPI = 100
@@ -31,6 +31,7 @@ LEGEND_MAX = 12  # people named in the team chart's legend
 MIN_TIME_SPAN_S = 2.0  # the fluency curve's time axis spans at least this much
 STATUS_COLOUR = {Status.OK: "#2e8b57", Status.MISSING: "#c0392b", Status.OUT_OF_ORDER: "#e6a100", Status.REPEATED: "#2a7fb8"}
 FLAGGED, FINE, CUSTOMER = "#c0392b", "#2e8b57", "#9e9e9e"
+PEOPLE_COLOURS = ("#1565c0", "#ef6c00", "#6a1b9a", "#00838f", "#ad1457", "#558b2f", "#4e342e", "#37474f")  # several people's lines in one chart
 
 
 LABEL_CHAR_IN = 0.075  # a character of an 8 pt label, in inches (with room between labels)
@@ -126,30 +127,53 @@ def _title(rep: SavedRep, report: RepReport) -> str:
     )
 
 
+def _people(reps: Sequence[SavedRep]) -> dict[str, list[int]]:
+    """Each person's reps' places in `reps` (first seen first)."""
+    people: dict[str, list[int]] = {}
+    for i, rep in enumerate(reps):
+        people.setdefault(person_key(rep.user), []).append(i)
+    return people
+
+
 def fluency_figure(reps: Sequence[SavedRep]) -> Figure:
     """A run's fluency curve: time from first question through the handoff and the longest pause, rep by rep,
-    against each rep's personal target (where it had one) and the drill's pause limit."""
+    against each rep's personal target (where it had one) and the drill's pause limit. Several people's
+    reps are a line each (one line through them all read as one person's curve). A rep not said by the
+    script is off the curve, as its scorecard does not time it; its longest pause is still drawn, as
+    the progress chart beside it draws it, hollow."""
     figure = Figure(figsize=(10, 4.5), dpi=DPI)
     time, pause = figure.subplots(2, 1, sharex=True)
     x = np.arange(1, len(reps) + 1)
+    people = _people(reps)
+    several = len(people) > 1
     pause.axhline(reps[0].max_pause_s, color=FLAGGED, linestyle="dotted", lw=1, label="the drill's limit")
+    off = [(x[i], r.report.longest_pause_s) for i, r in enumerate(reps) if r.report.judged_pause_s is None and r.report.longest_pause_s is not None]
+    if off:
+        pause.scatter(*zip(*off), s=28, facecolors="none", edgecolors="#90a4ae", zorder=3, label="not said by the script: not judged")
+    named_people = sorted(people, key=lambda n: -len(people[n]))[:LEGEND_MAX]
     for ax, what, values in (
         (time, WHAT[0], [r.report.timed_s for r in reps]),  # (as its targets: reps said by the script)
         (pause, WHAT[1], [r.report.judged_pause_s for r in reps]),
     ):
-        ax.plot(x, [np.nan if v is None else v for v in values], marker="o", color="#37474f", lw=1.5)
         targets = [next((t.target for t in r.report.targets.results if t.what == what), np.nan) if r.report.targets else np.nan for r in reps]
-        if not np.all(np.isnan(targets)):
-            ax.step(x, targets, where="mid", color="#2e7d32", linestyle="dashed", lw=1.2,
-                    label="your target" if len({r.user.lower() for r in reps}) == 1 else "each rep's own person's target")  # (everyone's reps: not "yours")
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(loc="best", fontsize=8, frameon=False)  # (upper right covered a last rep's long pause)
+        target_label = "each person's own target (dashed)" if several else "your target"
+        for k, (name, mine) in enumerate(people.items()):
+            colour = PEOPLE_COLOURS[k % len(PEOPLE_COLOURS)] if several else "#37474f"
+            ax.plot(x[mine], [np.nan if values[i] is None else values[i] for i in mine], marker="o", color=colour, lw=1.5,
+                    label=shown_name(reps[mine[0]].user, 24) if several and ax is time and name in named_people else None)
+            theirs = [targets[i] for i in mine]
+            if not np.all(np.isnan(theirs)):
+                ax.step(x[mine], theirs, where="mid", color=colour if several else "#2e7d32", linestyle="dashed", lw=1.2, label=target_label)
+                target_label = None
+        if ax.get_legend_handles_labels()[0]:  # (upper right covered a last rep's long pause; several names, the line itself)
+            ax.legend(fontsize=8, frameon=False, **({"loc": "upper left", "bbox_to_anchor": (1.01, 1.0)} if several else {"loc": "best"}))
         ax.set_ylabel("seconds")
         ax.set_title(named(what, reps[0].report), loc="left", fontsize=9)
         if all(v is None for v in values):  # (an empty frame from −1 to 1 s said nothing)
             ax.text(0.5, 0.5, f"no rep here was said by the script yet (every step, in order, no phrase to avoid), so none is {'timed' if ax is time else 'judged'}",
                     ha="center", va="center", transform=ax.transAxes, color="#607d8b", fontsize=9, bbox={"facecolor": "white", "edgecolor": "none"})
-            ax.set_yticks([])
+            if ax is time or not off:
+                ax.set_yticks([])
     low, high = time.get_ylim()
     if high - low < MIN_TIME_SPAN_S:  # a tenth of a second between reps is not drawn as a climb
         middle = (low + high) / 2

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from .align import normalise
-from .history import TeamRep
+from .history import TeamRep, person_key
 from .report import Cell, Grid, shown_name
 
 
@@ -37,7 +37,7 @@ def team_rows(reps: Sequence[TeamRep], now: datetime) -> list[TeamRow]:
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
     groups: dict[tuple[str, str], list[TeamRep]] = {}
     for rep in reps:  # a name is one person whatever its case (a history from before that rule may hold both spellings)
-        groups.setdefault(((rep.user or NO_NAME).lower(), rep.drill), []).append(rep)
+        groups.setdefault((person_key(rep.user or NO_NAME), rep.drill), []).append(rep)
     rows = []
     for (_, drill), mine in groups.items():
         user = mine[0].user or NO_NAME  # as they first wrote it
@@ -56,7 +56,7 @@ def team_rows(reps: Sequence[TeamRep], now: datetime) -> list[TeamRow]:
             handoff_last_s=handoffs[-1] if handoffs else None,
             common_problem=newest[problems.most_common(1)[0][0]] if problems else None,
         ))
-    return sorted(rows, key=lambda r: (-r.week, r.user.lower(), r.drill))
+    return sorted(rows, key=lambda r: (-r.week, person_key(r.user), r.drill))
 
 
 def _score(score: int | None) -> str:
