@@ -640,6 +640,35 @@ def test_the_team_page_shows_each_person(server, reps, monkeypatch):
     assert "<th>drill</th>" not in progress  # one drill: its title heads the charts, not every row (wrapped in three lines at 390 px)
 
 
+def test_a_manager_deletes_every_rep_of_one_who_left_after_asking(server, page, drill, monkeypatch):
+    """No way to remove one who left but rep by rep (found by a new user): from their progress page,
+    asked first, every rep of theirs goes, in every drill; nobody else's; the team page says so."""
+    from test_history import sample_report
+
+    from voicedrill.history import Session, Store
+
+    _, base = server
+    monkeypatch.setenv("VOICEDRILL_USER", "carla")  # the manager
+    store = Store()
+    for user in ("carla", "ben", "ana", "Ben"):
+        store.save_rep(Session.of("drill", drill, "fake", "none", user), 1, sample_report(drill), "mic")
+    store.close()
+    page.goto(f"{base}/team")
+    page.click("text=ben")
+    page.click("[data-action=delete-person]")
+    asked = page.inner_text("main")
+    assert "Delete every rep of ben?" in asked and "2 reps of The hard close sequence" in asked and "from ben's progress for good" in asked
+    assert Store().count(user="ben") == 2  # asking deletes nothing
+    page.click("[data-action=confirm-delete]")
+    page.wait_for_url(f"{base}/team?deleted=*")
+    assert "Every rep of ben (2 reps) deleted from the history." in page.inner_text("[data-deleted]")
+    assert page.locator(".team a", has_text="ben").count() == 0 and page.locator(".team a", has_text="ana").count() == 1
+    assert [r.user for r in Store().reps()] == ["carla", "ana"]
+    client = TestClient(asgi(server[0]), base_url="http://127.0.0.1:8000")
+    assert client.post("/person/delete", data={"who": "ben"}).status_code == 404  # already gone: said, nothing else touched
+    assert "(you are asked first)" not in client.get("/history?who=carla").text  # one's own page offers no "left the team"
+
+
 def test_two_drills_with_one_title_are_told_apart_by_name(client, drill):
     """A manager's copy of the hard close under another name showed as a second "The hard close
     sequence" in the pickers, with no way to tell which (found by a new user)."""

@@ -1228,6 +1228,25 @@ def test_deleting_someone_elses_reps_on_a_terminal_says_whose_they_are(db, histo
     assert code == 0 and f", {owner}'s reps, not yours.\nDelete it?" in theirs, theirs
 
 
+def test_a_person_who_left_is_deleted_after_asking_and_no_one_else(db, history_bytes, monkeypatch):
+    """No way to remove one who left but rep by rep (found by a new manager): `--delete-person`
+    names them as the history holds the name, says what would go and asks; only their reps go."""
+    db.write_bytes(history_bytes)
+    with sqlite3.connect(db) as con:
+        con.execute("UPDATE sessions SET \"user\" = 'ben' WHERE id = (SELECT max(id) FROM sessions)")
+        theirs = con.execute("SELECT count(*) FROM reps r JOIN sessions s ON s.id = r.session_id WHERE s.\"user\" = 'ben'").fetchone()[0]
+    monkeypatch.setenv("VOICEDRILL_USER", "ana")
+    code, out, shown = _on_a_terminal(["history", "--delete-person", "BEN"], b"\n")
+    assert code == 0 and f"Every rep of ben: {theirs} reps of hard-close, " in shown and ", ben's reps, not yours.\nDelete them? It cannot be undone. [y/N]" in shown, shown
+    assert "nothing deleted" in out and len(ids(db)) == 29
+    yes = subprocess.run([sys.executable, "-m", "voicedrill.cli", "history", "--delete-person", "Ben", "--yes"], stdin=subprocess.DEVNULL,
+                         capture_output=True, text=True, timeout=60)
+    assert yes.returncode == 0 and f"deleted {theirs} reps (every rep of ben)" in yes.stdout and len(ids(db)) == 29 - theirs
+    again = subprocess.run([sys.executable, "-m", "voicedrill.cli", "history", "--delete-person", "ben", "--yes"], stdin=subprocess.DEVNULL,
+                           capture_output=True, text=True, timeout=60)
+    assert again.returncode == 2 and again.stderr.strip() == "voicedrill: error: no rep of ben in the history (voicedrill team lists everyone's names)"
+
+
 def test_deleting_a_damaged_rep_on_a_terminal_counts_it_and_deletes_it(db, history_bytes):
     """A damaged rep is left out of every view, but it is in the history: asked on a terminal,
     `--delete` said "no rep 2 in the history", and for a session counted fewer reps than it took."""

@@ -132,3 +132,14 @@ def test_a_row_with_no_name_is_not_linked(store, drill):
     rows = team_rows([rep, replace(rep, user="")], rep.saved_at)
     page = team_body(rows, [rep], "/team.png", person=_their_progress)
     assert "<a href='/history?drill=hard-close&amp;who=ana'>ana</a>" in page and "<td>(no name)</td>" in page
+
+
+def test_the_team_chart_numbers_reps_in_whole_numbers(store, drill):
+    """One rep each: the chart's rep axis read 0.5, 0.6 … 1.5 (seen on the team page)."""
+    from voicedrill.plots import team_figure
+
+    for name in ("ana", "carla"):
+        store.save_rep(Session.of("drill", drill, "fake", "none", name), 1, sample_report(drill), "mic")
+    axis = team_figure(store.team_reps()).axes[-1]
+    ticks = [t for t in axis.get_xticks() if axis.get_xlim()[0] <= t <= axis.get_xlim()[1]]
+    assert ticks == [1.0]

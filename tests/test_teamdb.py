@@ -59,6 +59,22 @@ def test_reps_saved_read_and_deleted_alike(target, drill):
     reopened.close()
 
 
+def test_every_rep_of_a_person_who_left_is_deleted_and_no_one_elses(target, drill):
+    """A manager removes one who left: every rep of theirs, in every session and drill, whatever the
+    case they are asked by; their sessions go; nobody else's rep; numbers are not used again."""
+    store = open_at(target)
+    for name, number in (("Ben", 1), ("ana", 1), ("ben", 2), ("Bena", 1)):
+        store.save_rep(Session.of("drill", drill, "fake", "none", name), number, sample_report(drill), "mic")
+    assert store.count(user="BEN") == 2 and store.delete(user="BEN") == 2
+    assert [(r.id, r.user) for r in store.reps()] == [(2, "ana"), (4, "Bena")]
+    assert store.delete(user="ben") == 0 and store.count(user="ben") == 0
+    assert store.resolve("session", None, user="ben", anyones=False) == ("session", None)  # their sessions went with them
+    with pytest.raises(ValueError):  # naming nobody never deletes everyone
+        store.delete()
+    assert store.save_rep(Session.of("drill", drill, "fake", "none", "Ben"), 1, sample_report(drill), "mic").rep == 5
+    store.close()
+
+
 def test_one_person_whatever_the_case_of_their_name(target, drill):
     """"ana" after "Ana" is the same person: saved under the first spelling, found by any. So is
     "émile" after "Émile" (two people on this computer, one on the team database: found by an attack)."""

@@ -198,8 +198,10 @@ def _parser() -> argparse.ArgumentParser:
     _filters(past)
     past.add_argument("--last", type=_at_least_one, default=None, metavar="N", help="only the newest N reps")
     past.add_argument("--plot", type=PNG, default=None, metavar="PNG", help="write a chart of score, words a minute and longest pause")
-    past.add_argument("--delete", type=ref, default=None, metavar="REP_OR_SESSION", help="delete a rep (12) or a whole session (s3) from the history")
-    past.add_argument("--yes", action="store_true", help="with --delete: do not ask first (it asks only on a terminal)")
+    deleting = past.add_mutually_exclusive_group()
+    deleting.add_argument("--delete", type=ref, default=None, metavar="REP_OR_SESSION", help="delete a rep (12) or a whole session (s3) from the history")
+    deleting.add_argument("--delete-person", type=_person, default=None, metavar="NAME", help="delete every rep of one person (one who left the team) from the history")
+    past.add_argument("--yes", action="store_true", help="with --delete or --delete-person: do not ask first (it asks only on a terminal)")
 
     report = commands.add_parser("report", help="a rep or a session as a scorecard, a web page (--html) or a timeline picture (--png)")
     report.add_argument("ref", type=ref, metavar="REP_OR_SESSION", help="a rep number (12), a session (s3) or 'last' (your newest session)")
@@ -331,7 +333,7 @@ def _command(args: argparse.Namespace, err: Console) -> int:
     if args.command in ("history", "report", "export", "team"):
         from . import history
 
-        deleting = args.command == "history" and args.delete is not None
+        deleting = args.command == "history" and (args.delete is not None or args.delete_person is not None)
         store = history.open_store(write=deleting, create=False)  # no history: nothing to delete, none made
         try:
             return {"history": _history, "report": _report, "export": _export, "team": _team}[args.command](args, store, err)
@@ -459,17 +461,21 @@ def _history(args: argparse.Namespace, store, err: Console) -> int:
     from .plots import png_bytes, progress_figure
     from .progress import render_history
 
-    if args.delete is not None:
-        kind, number = store.resolve(*args.delete, user=who(args.user), anyones=False)  # 'last': only ever your own
+    if args.delete_person is not None or args.delete is not None:
+        if args.delete_person is not None:  # named as the history holds the name ("ben", asked as "BEN")
+            kind, number = "user", next((r.user for r in store.reps(user=args.delete_person, last=1)), args.delete_person)
+        else:
+            kind, number = store.resolve(*args.delete, user=who(args.user), anyones=False)  # 'last': only ever your own
         if sys.stdin.isatty() and not args.yes:  # someone at a terminal: asked first (a script is not)
             if not sys.stderr.isatty():
-                raise VoicedrillError("history --delete asks first, on the terminal's standard error, which goes elsewhere here; add --yes to delete without asking")
+                option = "--delete-person" if args.delete_person else "--delete"
+                raise VoicedrillError(f"history {option} asks first, on the terminal's standard error, which goes elsewhere here; add --yes to delete without asking")
             if not _sure_to_delete(store, kind, number, who(args.user)):
                 print("nothing deleted")
                 return 0
         gone = store.delete(**{kind: number})
         if not gone:
-            raise VoicedrillError(f"no {_named(kind, number)} in the history (see voicedrill history)")
+            raise _not_there(kind, number)
         print(f"deleted {counted(gone, 'rep')} ({_named(kind, number)})")
         return 0
     reps = _selected(args, store, args.last)
@@ -491,19 +497,19 @@ def _sure_to_delete(store, kind: str, number: int | None, me: str) -> bool:
 
     count = store.count(**{kind: number}) if number is not None else 0
     if not count:
-        raise VoicedrillError(f"no {_named(kind, number)} in the history (see voicedrill history)")
+        raise _not_there(kind, number)
     noted = len(store.notes)
     readable = store.reps(**{kind: number})  # a damaged rep is counted, not described…
     del store.notes[noted:]  # …nor noted as left out: it is what would go
     damaged = f"{count - len(readable)} damaged" if len(readable) < count else ""
-    what = [counted(count, "rep")] if kind == "session" else []
+    what = [counted(count, "rep")] if kind != "rep" else []
     if readable:
         first, last = (f"{r.saved_at:%Y-%m-%d %H:%M}" for r in (readable[0], readable[-1]))
-        what.append(f"{readable[0].drill}, {first}" + ("" if first == last else f" to {last[-5:]}"))
+        what.append(f"{', '.join(dict.fromkeys(r.drill for r in readable))}, {first}" + ("" if first == last else f" to {last if kind == 'user' else last[-5:]}"))
         if theirs := history.others(readable, me):
             what[-1] += f", {' and '.join(theirs)}'s {'rep' if count == 1 else 'reps'}, not yours"
     said = " of ".join(what) + (f" ({damaged})" if damaged and what else damaged)
-    sys.stderr.write(f"{_named(kind, number).capitalize()}: {said}.\nDelete it? It cannot be undone. [y/N] ")
+    sys.stderr.write(f"{_named(kind, number)[0].upper()}{_named(kind, number)[1:]}: {said}.\nDelete {'them' if kind == 'user' else 'it'}? It cannot be undone. [y/N] ")
     sys.stderr.flush()
     answer = sys.stdin.readline()
     if not answer.endswith("\n"):  # the end of input (Ctrl-D): what follows starts on a line of its own
@@ -511,9 +517,17 @@ def _sure_to_delete(store, kind: str, number: int | None, me: str) -> bool:
     return answer.strip().lower() in ("y", "yes")
 
 
-def _named(kind: str, number: int | None) -> str:
-    """A rep or session as the rep refers to it: rep 12, session s3 (no number: there is no session)."""
-    return "session" if number is None else f"rep {number}" if kind == "rep" else f"session s{number}"
+def _not_there(kind: str, number: int | str | None) -> VoicedrillError:
+    """A rep, session or person the history does not hold, and where to look."""
+    if kind == "user":
+        return VoicedrillError(f"no rep of {number} in the history (voicedrill team lists everyone's names)")
+    return VoicedrillError(f"no {_named(kind, number)} in the history (see voicedrill history)")
+
+
+def _named(kind: str, number: int | str | None) -> str:
+    """A rep, session or person's reps as the rep refers to them: rep 12, session s3, every rep of
+    Ben (no number: there is no session)."""
+    return "session" if number is None else f"every rep of {number}" if kind == "user" else f"rep {number}" if kind == "rep" else f"session s{number}"
 
 
 def _selected(args: argparse.Namespace, store, last: int | None = None) -> list:
@@ -534,7 +548,7 @@ def _report(args: argparse.Namespace, store, err: Console) -> int:
         note = store.notes.pop()  # said once, as the error
         raise VoicedrillError(note.replace("left out", "cannot be shown") + "; the other reps are fine")
     if not reps:
-        raise VoicedrillError(f"no {_named(kind, number)} in the history (see voicedrill history)")
+        raise _not_there(kind, number)
     reports = [r.report for r in reps]
     if args.html:
         write_file(args.html, page(reps).encode("utf-8"))

@@ -485,18 +485,18 @@ class Store:
                 number = own if own is not None or not anyones else _one(self.db, "SELECT max(session_id) FROM reps")
         return kind, number
 
-    def count(self, session: int | None = None, rep: int | None = None) -> int:
-        """How many reps one rep or session holds, damaged ones too: what delete() would take."""
+    def count(self, session: int | None = None, rep: int | None = None, user: str | None = None) -> int:
+        """How many reps one rep, session or person holds, damaged ones too: what delete() would take."""
+        where, args = _one_of(session=session, rep=rep, user=user)
         with self._errors():
-            return _one(self.db, f"SELECT count(*) FROM reps WHERE {'id' if rep is not None else 'session_id'} = ?", (rep if rep is not None else session,))
+            return _one(self.db, f"SELECT count(*) FROM reps r JOIN sessions s ON s.id = r.session_id WHERE {where}", args)
 
-    def delete(self, session: int | None = None, rep: int | None = None) -> int:
-        """Delete one rep or a whole session; returns how many reps went. Sessions left empty go too."""
+    def delete(self, session: int | None = None, rep: int | None = None, user: str | None = None) -> int:
+        """Delete one rep, a whole session or every rep of one person (one who left the team); returns
+        how many reps went. Sessions left empty go too; numbers are never used again."""
+        where, args = _one_of(session=session, rep=rep, user=user)
         with self._write() as db:
-            if rep is not None:
-                gone = db.execute("DELETE FROM reps WHERE id = ?", (rep,)).rowcount
-            else:
-                gone = db.execute("DELETE FROM reps WHERE session_id = ?", (session,)).rowcount
+            gone = db.execute(f"DELETE FROM reps WHERE id IN (SELECT r.id FROM reps r JOIN sessions s ON s.id = r.session_id WHERE {where})", args).rowcount
             db.execute("DELETE FROM sessions WHERE id NOT IN (SELECT session_id FROM reps)")
         return gone
 
@@ -566,6 +566,15 @@ def _filters(**which) -> tuple[list[str], list]:
             where.append(columns[name])
             args.append(_stamp(value) if name == "since" else value)
     return where, args
+
+
+def _one_of(**which) -> tuple[str, tuple]:
+    """The WHERE clause picking one rep, session or person's reps: exactly one is named (a delete
+    with none would take every rep)."""
+    where, args = _filters(**which)
+    if len(where) != 1:
+        raise ValueError(f"name one of {', '.join(which)}")
+    return where[0], tuple(args)
 
 
 def open_store(write: bool = True, create: bool = True, offline: bool = False) -> Store:

@@ -294,11 +294,38 @@ class App:
         what = f"Rep {number}" if kind == "rep" else f"Session s{number}"
         about = ", ".join(filter(None, [f"{' and '.join(others)}'s" if others else "", drill_titles().get(reps[0].drill, reps[0].drill),
                                         counted(count, "rep") if kind == "session" else ""]))
+        said = f"{what} ({about}) deleted from the history." if count else f"{what} was already gone: nothing was deleted."
+        return RedirectResponse(f"{back}{'&' if '?' in back else '?'}deleted={self._said_once(said)}", status_code=303)
+
+    async def delete_person(self, request: Request) -> Response:
+        """Every rep of one person (one who left the team), after asking; then the team page says what went."""
+        asked = request.query_params.get("who", "") if request.method == "GET" else str((await request.form(max_files=0, max_fields=1)).get("who", ""))
+        reps = await run_in_threadpool(self._read, "reps", user=asked) if asked else []
+        if not reps:
+            raise HTTPException(404, f"There are no reps of {asked or 'nobody'} in the history (they may have been deleted).")
+        name = reps[-1].user  # as the history holds it
+        if self.practice.session_under_way() in {r.session for r in reps}:
+            return self.problem(request, f"{name}'s practice run is under way here: stop the run first, then delete", 409)
+        if request.method == "GET":
+            mine = history.same_person(name, history.who(self.config.user))
+            return self.page(request, "delete.html", kind="person", person=name, reps=reps, others=[] if mine else [name],
+                             title=f"every rep of {name}", back="/history?" + urlencode({"who": name}))
+
+        def gone() -> int:
+            with self._history() as store:
+                return store.delete(user=name)
+
+        count = await run_in_threadpool(gone)
+        said = f"Every rep of {name} ({counted(count, 'rep')}) deleted from the history." if count else f"{name}'s reps were already gone: nothing was deleted."
+        return RedirectResponse(f"/team?deleted={self._said_once(said)}", status_code=303)
+
+    def _said_once(self, message: str) -> str:
+        """A token for the page a delete lands on to say `message` once (a reload does not say it again)."""
         token = secrets.token_urlsafe(8)
-        self._deleted[token] = f"{what} ({about}) deleted from the history." if count else f"{what} was already gone: nothing was deleted."
+        self._deleted[token] = message
         while len(self._deleted) > DELETES_KEPT:
             self._deleted.pop(next(iter(self._deleted)))
-        return RedirectResponse(f"{back}{'&' if '?' in back else '?'}deleted={token}", status_code=303)
+        return token
 
     async def team_page(self, request: Request) -> Response:
         """The manager's view of everyone in this history (per person and drill)."""
@@ -307,7 +334,8 @@ class App:
         reps = [r for r in everyone if drill in (None, r.drill)]
         rows = team_rows(reps, datetime.now().astimezone())
         chart = "/team.png" + (f"?drill={quote(drill)}" if drill else "")
-        return self.page(request, "team.html", content=team_body(rows, reps, chart, await run_in_threadpool(drill_titles), _their_progress), drill=drill, drills=sorted({r.drill for r in everyone}))
+        return self.page(request, "team.html", content=team_body(rows, reps, chart, await run_in_threadpool(drill_titles), _their_progress), drill=drill, drills=sorted({r.drill for r in everyone}),
+                         deleted=self._deleted.pop(request.query_params.get("deleted", ""), ""))
 
     async def team_chart(self, request: Request) -> Response:
         reps = await run_in_threadpool(self._read, "team_reps", drill=request.query_params.get("drill") or None)
@@ -469,6 +497,7 @@ def asgi(app: App, host: str = "127.0.0.1", port: int = 8000) -> Guard:
         Route("/export.{fmt:str}", app.download),
         Route("/team", app.team_page),
         Route("/team.png", app.team_chart),
+        Route("/person/delete", app.delete_person, methods=["GET", "POST"]),
         Route("/{kind:str}/" + number, app.report_page),
         Route("/{kind:str}/" + number + "/delete", app.delete, methods=["GET", "POST"]),
         Route("/drills", app.drills_page),
