@@ -106,8 +106,9 @@ def wait_idle(app: App) -> None:
     assert not app.practice.running()
 
 
-def test_a_run_ticks_steps_in_order_scores_each_rep_and_lists_them(server, page, drill):
+def test_a_run_ticks_steps_in_order_scores_each_rep_and_lists_them(server, page, drill, monkeypatch):
     app, base = server
+    monkeypatch.setattr(app.practice.config, "speed", 4.0)  # (at 8× a loaded machine let rep 3 end before Stop reached it)
     page.goto(base + "/")
     page.check("input[name=reps][value='10']")
     page.click("[data-action=start]")
@@ -666,7 +667,53 @@ def test_a_manager_deletes_every_rep_of_one_who_left_after_asking(server, page, 
     assert [r.user for r in Store().reps()] == ["carla", "ana"]
     client = TestClient(asgi(server[0]), base_url="http://127.0.0.1:8000")
     assert client.post("/person/delete", data={"who": "ben"}).status_code == 404  # already gone: said, nothing else touched
-    assert "(you are asked first)" not in client.get("/history?who=carla").text  # one's own page offers no "left the team"
+    for whose in ("carla", "CARLA"):  # one's own page offers no "left the team", however the name is written
+        assert "(you are asked first)" not in client.get(f"/history?who={whose}").text
+    blank = client.get("/person/delete?who=")
+    assert blank.status_code == 404 and "Choose whose reps to delete" in blank.text and "nobody" not in blank.text
+    assert "x" * 1000 not in client.post("/person/delete", data={"who": "x" * 100_000}).text  # (a name is never echoed back whole)
+    # damaged reps are counted on the page, as the delete takes them; one whose every rep is damaged can go too (found by an attack)
+    store = Store()
+    for user in ("dora", "dora", "zed"):
+        store.save_rep(Session.of("drill", drill, "fake", "none", user), 1, sample_report(drill), "mic")
+    store.db.execute("UPDATE reps SET report = '{broken' WHERE id IN (SELECT max(id) FROM reps UNION SELECT max(id) - 1 FROM reps)")
+    store.db.commit()
+    store.close()
+    dora = " ".join(html.unescape(client.get("/person/delete?who=dora").text).split())
+    assert "2 reps of <b>The hard close sequence</b> from " in dora and "(1 damaged: it cannot be shown, and goes too)" in dora and "Delete dora's reps" in dora
+    assert "Delete every rep of zed" in client.get("/history?who=zed").text
+    zed = " ".join(html.unescape(client.get("/person/delete?who=zed").text).split())
+    assert "1 rep (1 damaged: it cannot be shown, and goes too) will be removed" in zed
+    assert "Every rep of zed (1 rep) deleted" in html.unescape(client.post("/person/delete", data={"who": "zed"}).text)
+
+
+def test_a_shared_historys_pages_keep_each_persons_reps_apart(client, drill, monkeypatch):
+    """Found by a manager: a rep page's "All reps of this drill" led to one's own progress, not the
+    rep's person's; everyone's progress told one trend from ana's first rep to dev's last; a rushed
+    rep's pace was plain black beside a red pause too long."""
+    from dataclasses import replace
+
+    from test_history import sample_report
+
+    from voicedrill.history import Session, Store
+
+    monkeypatch.setenv("VOICEDRILL_USER", "carla")
+    store = Store()
+    for user, score in (("ana", 100), ("ana", 85), ("dev", 100), ("ana", 100)):
+        store.save_rep(Session.of("drill", drill, "fake", "none", user), 1, replace(sample_report(drill), score=score), "mic")
+    store.close()
+    assert 'href="/history?drill=hard-close&amp;who=ana" data-action="all-reps">All of ana&#39;s reps of this drill' in client.get("/rep/1").text
+    everyone = client.get("/history?who=&drill=hard-close").text
+    assert 'class="summary"' not in everyone  # several people's reps: no one trend
+    ana = html.unescape(client.get("/history?who=ana&drill=hard-close").text)
+    assert "First rep 100 → last rep 100; best: rep 1 (100); back to 100 after a dip to 85 (rep 2)" in ana
+    rushed = sample_report(drill)
+    rushed = replace(rushed, score_parts=tuple(replace(p, points=p.max_points - 5) if p.name == "pace" else p for p in rushed.score_parts))
+    store = Store()
+    store.save_rep(Session.of("drill", drill, "fake", "none", "dev"), 2, rushed, "mic")
+    store.close()
+    row = client.get("/history?who=dev").text.split('<tr data-rep="5">')[1].split("</tr>")[0]
+    assert row.count('class="n flagged"') == 1 and f'class="n flagged">{rushed.pace.speech_wpm:.0f}<' in row
 
 
 def test_two_drills_with_one_title_are_told_apart_by_name(client, drill):

@@ -1247,6 +1247,28 @@ def test_a_person_who_left_is_deleted_after_asking_and_no_one_else(db, history_b
     assert again.returncode == 2 and again.stderr.strip() == "voicedrill: error: no rep of ben in the history (voicedrill team lists everyone's names)"
 
 
+@pytest.mark.parametrize("args, said", [
+    (["--delete-person", "ana", "--drill", "hard-close", "--yes"], "history --delete-person deletes every rep of that person, in every drill: --drill cannot narrow it"),
+    (["--delete-person", "ana", "--since", "7d", "--yes"], "--since cannot narrow it"),
+    (["--delete", "3", "--last", "2", "--yes"], "history --delete deletes that rep or session: --last cannot narrow it"),
+    (["--yes"], "history --yes goes with --delete or --delete-person"),
+])
+def test_a_delete_told_to_narrow_is_refused_and_deletes_nothing(db, history_bytes, args, said):
+    """`--delete-person fred --drill micro-commitment --yes` deleted fred's reps of every drill without a word (found by an attack)."""
+    db.write_bytes(history_bytes)
+    run = subprocess.run([sys.executable, "-m", "voicedrill.cli", "history", *args], stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2 and said in run.stderr and len(run.stderr.strip().splitlines()) == 1 and len(ids(db)) == 29
+    assert db.read_bytes() == history_bytes
+
+
+def test_a_delete_with_its_input_closed_is_no_traceback(db, history_bytes):
+    """`history --delete 1 --yes <&-` failed with a traceback (no standard input to ask on; found by an attack)."""
+    db.write_bytes(history_bytes)
+    run = subprocess.run([sys.executable, "-m", "voicedrill.cli", "history", "--delete", "1", "--yes"], stdin=None, close_fds=True,
+                         capture_output=True, text=True, timeout=60, preexec_fn=lambda: os.close(0))
+    assert run.returncode == 0 and "deleted 1 rep" in run.stdout and "Traceback" not in run.stderr
+
+
 def test_deleting_a_damaged_rep_on_a_terminal_counts_it_and_deletes_it(db, history_bytes):
     """A damaged rep is left out of every view, but it is in the history: asked on a terminal,
     `--delete` said "no rep 2 in the history", and for a session counted fewer reps than it took."""

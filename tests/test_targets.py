@@ -199,7 +199,19 @@ def test_a_runs_page_draws_the_fluency_curve_against_the_targets(tmp_path, drill
     assert curves == [[1, 2], [3, 4]] and {session.user, "ben"} <= set(time.get_legend_handles_labels()[1])
     # a rep not scored is said so in the score line's gap (a blank said nothing: found looking at the page)
     unscored = replace(reps[0], report=replace(reps[0].report, coaching=replace(reps[0].report.coaching, unlike=True)))
-    assert [t.get_text() for t in progress_figure([unscored, *reps[1:]]).axes[0].texts].count("not scored") == 1
+    score, wpm, pause = progress_figure([unscored, *reps[1:]]).axes
+    assert [t.get_text() for t in score.texts].count("not scored") == 1
+    # …nor is its pace or pause drawn as a clean rep's: it was heard against lines it did not say (found by a manager)
+    for ax in (wpm, pause):
+        drawn = ax.get_lines()[-1]
+        assert drawn.get_xdata()[0] == 0 and np.isnan(drawn.get_ydata()[0]) and not np.isnan(drawn.get_ydata()[1])
+    # a rep said too fast is marked red on its pace, as a pause too long is on its pause (a rushed rep was a plain dot)
+    rushed = rep(drill, 0.3, word_s=0.2)
+    assert rushed.pace_off and not rushed.pace_in_band and not reps[0].report.pace_off and not unscored.report.pace_off
+    _, wpm, _ = progress_figure([reps[0], replace(reps[1], report=rushed)]).axes
+    assert [list(p) for p in wpm.collections[-1].get_offsets()] == [[1, rushed.pace.speech_wpm]]
+    grid = reps_grid(summary([reps[0].report, rushed]))
+    assert [row[grid.columns.index("words a minute")].role for row in grid.rows] == ["", "bad"]
     store.close()
 
 

@@ -36,10 +36,12 @@ def test_rows_count_today_and_the_week_and_follow_time_to_handoff(store, drill):
     assert (rows["ana"].today, rows["ana"].week, rows["ana"].reps) == (2, 3, 3)
     assert rows["ana"].handoff_first_s > rows["ana"].handoff_last_s  # getting fluent
     assert rows["ben"].handoff_first_s is None and rows["ben"].common_problem == "skipped email"
+    assert (rows["ana"].common_problem, rows["ana"].problem_reps) == ("speaking pace", 1)
     assert rows["ana"].best_score >= rows["ana"].last_score
     grid, = team_grids(list(rows.values()))
     handoff = grid.columns.index("time")
     assert grid.rows[0][handoff].role == "ok" and "→" in grid.rows[0][handoff].text
+    assert grid.rows[1][grid.columns.index("fix first")].text == "1 of 1: skipped email"  # how many of their reps were told it (a manager read one rep's as everyone's)
     assert team_rows(reps, datetime.now().astimezone() + timedelta(days=10))[0].week == 0
 
 

@@ -136,7 +136,7 @@ def test_the_run_trend_in_words(trend, words):
     from voicedrill.report import summary_line
 
     first, last = (70, 40) if trend < 0 else (40, 70)
-    line = summary_line({"first_score": first, "last_score": last, "best_rep": 3, "best_score": 70, "trend_per_rep": trend})
+    line = summary_line({"first_score": first, "last_score": last, "best_rep": 3, "best_score": 70, "low_rep": 2, "low_score": 40, "trend_per_rep": trend})
     assert words in line and "+" not in line
 
 
@@ -144,10 +144,12 @@ def test_a_trend_the_first_and_last_reps_contradict_is_not_told():
     """"First rep 36 → last rep 86; … slipping about 3.1 points a rep" (found by a new user)."""
     from voicedrill.report import summary_line
 
-    line = summary_line({"first_score": 36, "last_score": 86, "best_rep": 2, "best_score": 100, "trend_per_rep": -3.1})
+    line = summary_line({"first_score": 36, "last_score": 86, "best_rep": 2, "best_score": 100, "low_rep": 1, "low_score": 36, "trend_per_rep": -3.1})
     assert "slipping" not in line and "up and down from rep to rep" in line
-    level = summary_line({"first_score": 50, "last_score": 50, "best_rep": 3, "best_score": 90, "trend_per_rep": 6.0})
+    level = summary_line({"first_score": 50, "last_score": 50, "best_rep": 3, "best_score": 90, "low_rep": 1, "low_score": 50, "trend_per_rep": 6.0})
     assert "climbing" not in level and "up and down" in level
+    dipped = summary_line({"first_score": 90, "last_score": 90, "best_rep": 1, "best_score": 90, "low_rep": 2, "low_score": 60, "trend_per_rep": 0.0})
+    assert "holding steady" not in dipped and "up and down" in dipped  # (90, 60, 90: a dip is no steady run)
 
 
 def test_a_rep_not_scored_is_left_out_of_first_last_best_and_trend(drill):
@@ -194,12 +196,21 @@ def test_two_reps_are_not_a_trend(drill):
     assert "climbing about 12.5 points a rep" in summary_line(three)
 
 
-def test_a_slipping_run_that_ends_on_a_clean_rep_is_not_told_to_fix_it():
-    """"fix what the last rep's Next rep says" when that rep's Next rep said "Clean rep" (found by a new user)."""
-    from voicedrill.report import summary_line
+def test_a_run_back_to_100_after_a_dip_says_so_and_is_not_told_to_fix_it(drill):
+    """"fix what the last rep's Next rep says" when that rep's Next rep said "Clean rep" (found by a
+    new user); then 100, 100, 85, 100 read "slipping about 1.5 points a rep" and 100, 85, 100
+    "holding steady at 100" beside the 85 (found by a manager)."""
+    from dataclasses import replace
 
-    line = summary_line({"first_score": 100, "last_score": 100, "best_rep": 1, "best_score": 100, "trend_per_rep": -1.4})
-    assert "but the last rep was clean — say the next one just like it" in line and "fix" not in line
+    from test_history import sample_report
+
+    from voicedrill.report import summary, summary_line
+
+    for scores in ((100, 100, 85, 100), (100, 85, 100)):
+        line = summary_line(summary([replace(sample_report(drill), score=s) for s in scores]))
+        assert line.endswith("; back to 100 after a dip to 85 (rep 3) — say the next one just like the last" if len(scores) == 4
+                             else "; back to 100 after a dip to 85 (rep 2) — say the next one just like the last"), line
+        assert "fix" not in line and "slipping" not in line and "steady" not in line
     one = {"reps": 1, "best_rep": 4, "best_score": 86}
     assert summary_line(one) == "Score 86 (rep 4). A run of ten reps shows how it flows from rep to rep."
     assert summary_line(one, stopped=True) == "Score 86 (rep 4)."  # a run of ten stopped after one: not told to run ten
@@ -208,7 +219,7 @@ def test_a_slipping_run_that_ends_on_a_clean_rep_is_not_told_to_fix_it():
 def test_a_perfect_steady_run_is_told_to_keep_flowing():
     from voicedrill.report import summary_line
 
-    line = summary_line({"first_score": 100, "last_score": 100, "best_rep": 1, "best_score": 100, "trend_per_rep": 0.0})
+    line = summary_line({"first_score": 100, "last_score": 100, "best_rep": 1, "best_score": 100, "low_rep": 1, "low_score": 100, "trend_per_rep": 0.0})
     assert "holding steady at 100" in line and "tip" not in line
 
 

@@ -461,15 +461,23 @@ def _history(args: argparse.Namespace, store, err: Console) -> int:
     from .plots import png_bytes, progress_figure
     from .progress import render_history
 
-    if args.delete_person is not None or args.delete is not None:
+    deleting = "--delete-person" if args.delete_person is not None else "--delete" if args.delete is not None else None
+    narrowed = [option for option, value in (("--drill", args.drill), ("--since", args.since), ("--last", args.last), ("--plot", args.plot),
+                                             ("--user", args.user if args.delete_person else None)) if value is not None]
+    if deleting and narrowed:  # (--delete-person --drill x deleted every drill's reps, without a word: found by an attack)
+        raise VoicedrillError(f"history {deleting} deletes {'every rep of that person, in every drill' if args.delete_person else 'that rep or session'}: "
+                              f"{narrowed[0]} cannot narrow it or go with it; leave {narrowed[0]} out")
+    if args.yes and not deleting:
+        raise VoicedrillError("history --yes goes with --delete or --delete-person (it deletes without asking)")
+    if deleting:
         if args.delete_person is not None:  # named as the history holds the name ("ben", asked as "BEN")
             kind, number = "user", next((r.user for r in store.reps(user=args.delete_person, last=1)), args.delete_person)
         else:
             kind, number = store.resolve(*args.delete, user=who(args.user), anyones=False)  # 'last': only ever your own
-        if sys.stdin.isatty() and not args.yes:  # someone at a terminal: asked first (a script is not)
+        if not args.yes and sys.stdin is not None and sys.stdin.isatty():  # someone at a terminal: asked first (a script is not)
             if not sys.stderr.isatty():
-                option = "--delete-person" if args.delete_person else "--delete"
-                raise VoicedrillError(f"history {option} asks first, on the terminal's standard error, which goes elsewhere here; add --yes to delete without asking")
+                raise VoicedrillError(f"history {deleting} asks before it deletes, but its question cannot be shown here (error output is redirected); "
+                                      "add --yes to delete without asking")
             if not _sure_to_delete(store, kind, number, who(args.user)):
                 print("nothing deleted")
                 return 0
@@ -509,7 +517,7 @@ def _sure_to_delete(store, kind: str, number: int | None, me: str) -> bool:
         if theirs := history.others(readable, me):
             what[-1] += f", {' and '.join(theirs)}'s {'rep' if count == 1 else 'reps'}, not yours"
     said = " of ".join(what) + (f" ({damaged})" if damaged and what else damaged)
-    sys.stderr.write(f"{_named(kind, number)[0].upper()}{_named(kind, number)[1:]}: {said}.\nDelete {'them' if kind == 'user' else 'it'}? It cannot be undone. [y/N] ")
+    sys.stderr.write(f"{_named(kind, number)[0].upper()}{_named(kind, number)[1:]}: {said}.\nDelete {'them' if kind == 'user' and count > 1 else 'it'}? It cannot be undone. [y/N] ")
     sys.stderr.flush()
     answer = sys.stdin.readline()
     if not answer.endswith("\n"):  # the end of input (Ctrl-D): what follows starts on a line of its own

@@ -283,6 +283,17 @@ class RepReport:
         return not self.unlike
 
     @property
+    def pace_in_band(self) -> bool:
+        """Was the rep said at a pace inside the drill's band (its pace part lost nothing)? A rep
+        not scored was not judged, so not either."""
+        return all(p.points == p.max_points for p in self.score_parts if p.name == "pace")
+
+    @property
+    def pace_off(self) -> bool:
+        """A scored rep said too fast or too slow for its drill: every view marks its pace, as a pause too long."""
+        return self.scored and self.pace.speech_wpm is not None and not self.pace_in_band
+
+    @property
     def by_the_script(self) -> bool:
         """Complete, in order, with no forbidden phrase, and sounding like its drill: only such reps
         set personal targets and bests (a rep that jumped to payment is quick, not fluent; another

@@ -147,7 +147,8 @@ def fluency_figure(reps: Sequence[SavedRep]) -> Figure:
     people = _people(reps)
     several = len(people) > 1
     pause.axhline(reps[0].max_pause_s, color=FLAGGED, linestyle="dotted", lw=1, label="the drill's limit")
-    off = [(x[i], r.report.longest_pause_s) for i, r in enumerate(reps) if r.report.judged_pause_s is None and r.report.longest_pause_s is not None]
+    off = [(x[i], r.report.longest_pause_s) for i, r in enumerate(reps)
+           if r.report.judged_pause_s is None and r.report.longest_pause_s is not None and r.report.scored]  # (as the progress chart draws them)
     if off:
         pause.scatter(*zip(*off), s=28, facecolors="none", edgecolors="#90a4ae", zorder=3, label="not said by the script: not judged")
     named_people = sorted(people, key=lambda n: -len(people[n]))[:LEGEND_MAX]
@@ -215,15 +216,16 @@ def progress_figure(reps: Sequence[SavedRep]) -> Figure:
             labelled_to = (left + right) / 2 + half
         for ax, values in (
             (score, [r.report.score if r.report.scored else np.nan for r in group]),
-            (wpm, [np.nan if r.report.pace.speech_wpm is None else r.report.pace.speech_wpm for r in group]),
-            (pause, [np.nan if r.report.longest_pause_s is None else r.report.longest_pause_s for r in group]),
-        ):
+            (wpm, [np.nan if r.report.pace.speech_wpm is None or not r.report.scored else r.report.pace.speech_wpm for r in group]),
+            (pause, [np.nan if r.report.longest_pause_s is None or not r.report.scored else r.report.longest_pause_s for r in group]),
+        ):  # (a rep not scored was heard against lines it did not say: its pace and pauses plotted as a clean rep's)
             ax.plot(xs, values, marker="o", ms=4, color="#1565c0", lw=1.2, zorder=3)
         for xi in [xi for xi, r in zip(xs, group) if not r.report.scored]:  # (a blank in the score line said nothing)
             score.text(xi, 4, "not scored", ha="center", va="bottom", fontsize=7, color="#607d8b")
-        over = [(xi, r.report.longest_pause_s) for xi, r in zip(xs, group) if r.report.flagged_pauses]
-        if over:
-            pause.scatter(*zip(*over), color=FLAGGED, s=22, zorder=4)
+        for ax, off in ((pause, [(xi, r.report.longest_pause_s) for xi, r in zip(xs, group) if r.report.flagged_pauses and r.report.scored]),
+                        (wpm, [(xi, r.report.pace.speech_wpm) for xi, r in zip(xs, group) if r.report.pace_off])):
+            if off:  # (a pause too long was red, a rushed rep a plain dot: found by a manager)
+                ax.scatter(*zip(*off), color=FLAGGED, s=22, zorder=4)
         position += len(group)
     score.set_ylim(0, 110)
     score.set_ylabel("score")
@@ -234,7 +236,7 @@ def progress_figure(reps: Sequence[SavedRep]) -> Figure:
     pause.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))  # (min 1: one rep each was ticked 0.5, 0.6 … 1.5)
     pause.xaxis.set_major_formatter(FuncFormatter(lambda value, _: str(reps[int(value)].id) if value == int(value) and 0 <= value < len(reps) else ""))
     bands = "shaded bands: sessions; " if len({r.session for r in reps}) > 1 else ""  # (one session has no band to see)
-    pause.set_xlabel(f"reps, oldest first, numbered as in the table ({bands}green: pace band; dashed: pause limit)")
+    pause.set_xlabel(f"reps, oldest first, numbered as in the table ({bands}green: pace band; dashed: pause limit; red: outside them)")
     pause.set_xlim(-0.6, len(reps) - 0.4)
     titled = titles()
     drills = sorted({titled.get(r.drill, r.drill) for r in reps})

@@ -278,7 +278,7 @@ def reps_grid(info: dict, title: str = "Reps", targets: bool = True) -> Grid:
     kept out of the history, --no-save: no rep is judged against it), no "targets met" column,
     whose "not yet" said the history held too few reps."""
     rows = tuple(
-        (Cell(rep_name(r["rep"])), Cell(fmt_seconds(r["duration_s"])), Cell("—" if r["speech_wpm"] is None else f"{r['speech_wpm']:.0f}"),
+        (Cell(rep_name(r["rep"])), Cell(fmt_seconds(r["duration_s"])), Cell("—" if r["speech_wpm"] is None else f"{r['speech_wpm']:.0f}", "bad" if r["pace_off"] else ""),
          Cell(fmt_seconds(r["longest_pause_s"]), "bad" if r["flagged_pauses"] else ""), Cell(str(r["order_errors"])),
          Cell(_beaten(r["targets"]), "ok" if r["targets"] and all(t.met for t in r["targets"].results) else ""),
          Cell("not scored" if r["score"] is None else str(r["score"])))
@@ -522,13 +522,15 @@ def summary(reports: list[RepReport], numbers: list[int | None] | None = None) -
     `numbers` are the reps' numbers as `voicedrill report N` takes them (default 1, 2, …; None: a
     rep still waiting to go into the history)."""
     numbers = numbers or list(range(1, len(reports) + 1))
-    rows = [{"rep": n} | rep_row(r) | {"score": r.score if r.scored else None, "flagged_pauses": r.flagged_pauses, "targets": r.targets}
+    rows = [{"rep": n} | rep_row(r) | {"score": r.score if r.scored else None, "flagged_pauses": r.flagged_pauses, "pace_off": r.pace_off, "targets": r.targets}
             for n, r in zip(numbers, reports)]  # (a rep not scored: its 0 is no score)
     numbers, scores = [n for n, r in zip(numbers, reports) if r.scored], [r.score for r in reports if r.scored]  # (a rep not scored has no score to compare)
     result: dict = {"reps": len(reports), "rows": rows, "scored": len(scores)}
     if scores:
         best = max(range(len(scores)), key=lambda i: (scores[i], -i))
-        result |= {"first_score": scores[0], "last_score": scores[-1], "best_rep": numbers[best], "best_score": scores[best]}
+        low = min(range(len(scores)), key=lambda i: (scores[i], i))
+        result |= {"first_score": scores[0], "last_score": scores[-1], "best_rep": numbers[best], "best_score": scores[best],
+                   "low_rep": numbers[low], "low_score": scores[low]}
     if len(scores) >= TREND_REPS:
         x = range(len(scores))
         mean_x, mean_y = sum(x) / len(scores), sum(scores) / len(scores)
@@ -560,7 +562,11 @@ def summary_line(info: dict, stopped: bool = False) -> str:
     if "trend_per_rep" in info:
         trend = info["trend_per_rep"]
         rise = info["last_score"] - info["first_score"]
-        if abs(trend) >= TREND_STEADY and (trend * rise < 0 or rise == 0 and info["last_score"] < 100):  # (36 → 86 was "slipping")
+        dip = info["low_score"] < min(info["first_score"], info["last_score"])  # (100, 85, 100 was "holding steady at 100")
+        if dip and info["last_score"] >= 100:
+            low = f"rep {info['low_rep']}" if info["low_rep"] else "a rep waiting on this computer"
+            line += f"; back to 100 after a dip to {info['low_score']} ({low}) — say the next one just like the last"
+        elif dip and rise <= 0 or abs(trend) >= TREND_STEADY and (trend * rise < 0 or rise == 0 and info["last_score"] < 100):  # (36 → 86 was "slipping")
             line += "; up and down from rep to rep — pick one tip and fix it on the next rep"
         elif trend >= TREND_STEADY:
             line += f"; climbing about {trend:.1f} points a rep — it's starting to flow"

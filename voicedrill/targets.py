@@ -25,7 +25,7 @@ def bests(past: Sequence[RepReport]) -> tuple[float | None, float | None, float 
     done = [r for r in past if r.by_the_script]
     if not done:
         return None
-    in_band = [r for r in done if _in_band(r)]
+    in_band = [r for r in done if r.pace_in_band]
     times = [r.duration_s for r in in_band if r.duration_s is not None]
     return (min(times, default=None), min(r.longest_pause_s or 0.0 for r in done), max((r.pace.speech_wpm for r in in_band), default=None))
 
@@ -39,15 +39,9 @@ def judged(report: RepReport, past: Sequence[RepReport]) -> RepReport:
         return report
     time, pause, pace = bests(recent)
     values = (report.timed_s, report.judged_pause_s, report.pace.speech_wpm)  # (a rep that skipped or jumped a step: neither timed nor judged)
-    results = tuple(Target(what, target, value, _met(what, value, target) and (what == WHAT[1] or _in_band(report)))
+    results = tuple(Target(what, target, value, _met(what, value, target) and (what == WHAT[1] or report.pace_in_band))
                     for what, target, value in zip(WHAT, (time, pause, pace), values) if target is not None)
     return replace(report, targets=Targets(len(recent), results))
-
-
-def _in_band(report: RepReport) -> bool:
-    """Was the rep said at a pace inside the drill's band (its pace part lost nothing)? Outside
-    it, no time or pace is a target, nor meets one: a rep told "slow down" is not told it met them."""
-    return all(p.points == p.max_points for p in report.score_parts if p.name == "pace")
 
 
 def _met(what: str, value: float | None, target: float) -> bool:

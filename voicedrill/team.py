@@ -26,7 +26,8 @@ class TeamRow:
     best_score: int | None
     handoff_first_s: float | None  # time from first question through the handoff: first complete rep of the period…
     handoff_last_s: float | None  # …and the newest
-    common_problem: str | None  # what most reps were told to fix first ("pause before payment", "email", …)
+    common_problem: str | None  # what most reps were told to fix first ("pause before payment", "email", …)…
+    problem_reps: int  # …and how many of the period's reps were told it
 
 
 NO_NAME = "(no name)"  # a team row's name for reps saved without one
@@ -55,6 +56,7 @@ def team_rows(reps: Sequence[TeamRep], now: datetime) -> list[TeamRow]:
             handoff_first_s=handoffs[0] if handoffs else None,
             handoff_last_s=handoffs[-1] if handoffs else None,
             common_problem=newest[problems.most_common(1)[0][0]] if problems else None,
+            problem_reps=problems.most_common(1)[0][1] if problems else 0,
         ))
     return sorted(rows, key=lambda r: (-r.week, person_key(r.user), r.drill))
 
@@ -86,7 +88,7 @@ def team_grids(rows: Sequence[TeamRow], titles: Mapping[str, str] | None = None)
     return [
         Grid(f"Team practice — {(titles or {}).get(drill, drill)}", columns, tuple(
             (Cell(shown_name(r.user, 16)), Cell(str(r.today), "bad" if r.today == 0 else ""), Cell(str(r.week)), Cell(str(r.reps)),
-             Cell(_score(r.last_score)), Cell(_score(r.best_score)), trend(r), Cell(r.common_problem or "—"))
+             Cell(_score(r.last_score)), Cell(_score(r.best_score)), trend(r), Cell(f"{r.problem_reps} of {r.reps}: {r.common_problem}" if r.common_problem else "—"))  # (the count first: "(2 | of 5)" split at 80 columns)
             for r in rows if r.drill == drill
         ), ("today", "week", "reps", "last", "best"))
         for drill in drills
@@ -95,4 +97,4 @@ def team_grids(rows: Sequence[TeamRow], titles: Mapping[str, str] | None = None)
 
 LEGEND = ("today, week (last 7 days), reps (in the period): reps saved; last, best: scores; time: from the first line to the "
           "last (the hard close's, through the handoff), first → newest rep that said every step; fix first: what their reps were most "
-          "often told to fix first")
+          "often told to fix first, and in how many of their reps")

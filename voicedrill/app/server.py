@@ -227,10 +227,12 @@ class App:
         me = next((p for p in people if history.same_person(p, me)), me)  # as the history spells it
         who = self._whose(request, people, me)
         reps = [r for r in everything if drill in (None, r.drill) and (who is None or history.same_person(r.user, who))]
-        info = summary([r.report for r in reps], [r.id for r in reps]) if len(reps) > 1 and len({r.drill for r in reps}) == 1 else None  # first → last needs two
+        one = len({r.drill for r in reps}) == 1 and len({history.person_key(r.user) for r in reps}) == 1  # (everyone's: ana's first rep → dev's last was no trend)
+        info = summary([r.report for r in reps], [r.id for r in reps]) if len(reps) > 1 and one else None  # first → last needs two
         return self.page(request, "history.html", reps=reps[::-1], drill=drill, drills=sorted({r.drill for r in everything}),
                          charted=sorted({r.drill for r in reps}), line=summary_line(info) if info else "",
                          people=sorted(people) if len(people) > 1 else [], who=who, me=me,
+                         leaver=await self._leaver(who, me, everything),
                          deleted=self._deleted.pop(request.query_params.get("deleted", ""), ""))  # said once: a reload does not say it again
 
     async def chart(self, request: Request) -> Response:
@@ -300,15 +302,19 @@ class App:
     async def delete_person(self, request: Request) -> Response:
         """Every rep of one person (one who left the team), after asking; then the team page says what went."""
         asked = request.query_params.get("who", "") if request.method == "GET" else str((await request.form(max_files=0, max_fields=1)).get("who", ""))
-        reps = await run_in_threadpool(self._read, "reps", user=asked) if asked else []
-        if not reps:
-            raise HTTPException(404, f"There are no reps of {asked or 'nobody'} in the history (they may have been deleted).")
-        name = reps[-1].user  # as the history holds it
+        try:
+            asked = history.person(asked)
+        except VoicedrillError:  # (blank, or no name at all: never echoed back)
+            raise HTTPException(404, "Choose whose reps to delete: each name on the Team page opens that person's progress, which ends with the delete.") from None
+        reps, count = await run_in_threadpool(self._counted, asked)
+        if not count:
+            raise HTTPException(404, f"There are no reps of {asked} in the history (they may have been deleted already).")
+        name = reps[-1].user if reps else asked  # as the history holds it (all damaged: as asked)
         if self.practice.session_under_way() in {r.session for r in reps}:
             return self.problem(request, f"{name}'s practice run is under way here: stop the run first, then delete", 409)
         if request.method == "GET":
             mine = history.same_person(name, history.who(self.config.user))
-            return self.page(request, "delete.html", kind="person", person=name, reps=reps, others=[] if mine else [name],
+            return self.page(request, "delete.html", kind="person", person=name, reps=reps, count=count, others=[] if mine else [name],
                              title=f"every rep of {name}", back="/history?" + urlencode({"who": name}))
 
         def gone() -> int:
@@ -318,6 +324,19 @@ class App:
         count = await run_in_threadpool(gone)
         said = f"Every rep of {name} ({counted(count, 'rep')}) deleted from the history." if count else f"{name}'s reps were already gone: nothing was deleted."
         return RedirectResponse(f"/team?deleted={self._said_once(said)}", status_code=303)
+
+    async def _leaver(self, who: str | None, me: str, everything: list[history.SavedRep]) -> str | None:
+        """Whose reps a progress page offers to delete, for one who left: the person shown, never
+        oneself, and only one the history holds reps of (damaged ones too)."""
+        if not who or history.same_person(who, me):
+            return None
+        held = any(history.same_person(r.user, who) for r in everything) or (await run_in_threadpool(self._counted, who))[1]
+        return who if held else None
+
+    def _counted(self, user: str) -> tuple[list[history.SavedRep], int]:
+        """A person's reps that can be read, and how many the history holds, damaged ones too (what a delete takes)."""
+        with self._history(write=False, create=False) as store:
+            return store.reps(user=user), store.count(user=user)
 
     def _said_once(self, message: str) -> str:
         """A token for the page a delete lands on to say `message` once (a reload does not say it again)."""
