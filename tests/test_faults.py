@@ -1261,6 +1261,15 @@ def test_a_delete_told_to_narrow_is_refused_and_deletes_nothing(db, history_byte
     assert db.read_bytes() == history_bytes
 
 
+def test_deleting_ones_last_session_with_none_is_one_line(db, history_bytes, monkeypatch):
+    """`history --delete last --yes` by one with no session of their own: a traceback (found by a review)."""
+    db.write_bytes(history_bytes)
+    monkeypatch.setenv("VOICEDRILL_USER", "newcomer")
+    run = subprocess.run([sys.executable, "-m", "voicedrill.cli", "history", "--delete", "last", "--yes"], stdin=subprocess.DEVNULL,
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2 and run.stderr.strip() == "voicedrill: error: no session in the history (see voicedrill history)" and len(ids(db)) == 29
+
+
 def test_a_delete_with_its_input_closed_is_no_traceback(db, history_bytes):
     """`history --delete 1 --yes <&-` failed with a traceback (no standard input to ask on; found by an attack)."""
     db.write_bytes(history_bytes)

@@ -465,6 +465,54 @@ def test_a_rep_survives_its_decoding_process_dying_or_stalling(drill, sphinx, pa
     assert not doomed.alive() and not doomed.ready()  # stopped for good: run_drill decodes the next reps here
 
 
+def test_a_decoder_child_that_falls_behind_but_answers_is_kept(drill, monkeypatch):
+    """Pure logic, a stand-in child on a stand-in clock: behind by 20 s of audio, still answering (the
+    tail of a rep cut off earlier, then this one's), it is kept; it is stuck once it has answered
+    nothing for STALLED_S. (Judged by the backlog alone, a loaded machine's child was dropped
+    mid-rep and the rep decoded again here: two live tests failed under load.)"""
+    import queue
+
+    from voicedrill import decoding
+
+    now = [100.0]
+    monkeypatch.setattr(decoding.time, "monotonic", lambda: now[0])
+
+    class Slow:
+        def __init__(self):
+            self.replies: list = []
+
+        def put(self, *request) -> None:
+            pass
+
+        def get(self, wait: bool):
+            if not self.replies:
+                raise queue.Empty
+            return self.replies.pop(0)
+
+        def alive(self) -> bool:
+            return True
+
+        def stop(self) -> None:
+            pass
+
+    child = Slow()
+    stream = ProcessDecoding(child, 2, drill)
+    stream.send(np.zeros(20 * 16000, dtype=np.int16))  # 20 s sent, none heard
+    for _ in range(3):
+        now[0] += 4.0
+        child.replies.append((1, decoding.Heard(9.0, [], [])))  # the earlier stream's tail: a sign of life
+        assert stream.heard() == []
+    now[0] += 4.0
+    heard = decoding.Heard(1.0, [], [])
+    child.replies.append((2, heard))
+    assert stream.heard() == [heard]
+    now[0] += decoding.STALLED_S - 0.5
+    assert stream.heard() == []  # behind, quiet, but not for long
+    now[0] += 1.0
+    with pytest.raises(decoding.DecoderGone):
+        stream.heard()
+
+
 def test_events_file_is_the_live_stream(drill, paced_rep, tmp_path):
     """--events writes one JSON object per line as things happen, on the audio clock."""
     path, _ = paced_rep

@@ -211,6 +211,10 @@ def test_a_run_back_to_100_after_a_dip_says_so_and_is_not_told_to_fix_it(drill):
         assert line.endswith("; back to 100 after a dip to 85 (rep 3) — say the next one just like the last" if len(scores) == 4
                              else "; back to 100 after a dip to 85 (rep 2) — say the next one just like the last"), line
         assert "fix" not in line and "slipping" not in line and "steady" not in line
+    # a dip is five points under both ends; a run that only began at 100 climbed to it; a steep slide is still slipping (found by a review)
+    told = {scores: summary_line(summary([replace(sample_report(drill), score=s) for s in scores])).split("; ")[-1]
+            for scores in ((40, 20, 100), (90, 89, 95, 100), (100, 90, 80, 70, 60, 65), (70, 69, 70), (90, 60, 90))}
+    assert [words.split(" about")[0].split(" —")[0] for words in told.values()] == ["climbing", "climbing", "slipping", "holding steady", "up and down from rep to rep"]
     one = {"reps": 1, "best_rep": 4, "best_score": 86}
     assert summary_line(one) == "Score 86 (rep 4). A run of ten reps shows how it flows from rep to rep."
     assert summary_line(one, stopped=True) == "Score 86 (rep 4)."  # a run of ten stopped after one: not told to run ten

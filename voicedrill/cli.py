@@ -471,9 +471,11 @@ def _history(args: argparse.Namespace, store, err: Console) -> int:
         raise VoicedrillError("history --yes goes with --delete or --delete-person (it deletes without asking)")
     if deleting:
         if args.delete_person is not None:  # named as the history holds the name ("ben", asked as "BEN")
-            kind, number = "user", next((r.user for r in store.reps(user=args.delete_person, last=1)), args.delete_person)
+            kind, number = "user", store.spelt(args.delete_person)
         else:
             kind, number = store.resolve(*args.delete, user=who(args.user), anyones=False)  # 'last': only ever your own
+        if number is None:  # (`--delete last --yes` with no session of one's own: a traceback)
+            raise _not_there(kind, number)
         if not args.yes and sys.stdin is not None and sys.stdin.isatty():  # someone at a terminal: asked first (a script is not)
             if not sys.stderr.isatty():
                 raise VoicedrillError(f"history {deleting} asks before it deletes, but its question cannot be shown here (error output is redirected); "

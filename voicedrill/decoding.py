@@ -240,7 +240,7 @@ class ProcessDecoding:
         self._number = number
         self._sent = 0  # samples sent…
         self._heard = 0  # …and heard back
-        self._answered = time.monotonic()  # when the child last answered this stream
+        self._answered = time.monotonic()  # when the child last answered
         self._open = True
         twin.put(number, Ask.START, drill)
 
@@ -265,10 +265,10 @@ class ProcessDecoding:
                 if until_last:
                     continue
                 return collected
+            self._answered = time.monotonic()  # (any answer: a child still working through a stream cut off earlier is alive)
             if stream != self._number:  # the ready signal, or the tail of a stream cut off earlier
                 continue
             self._heard = round(heard.audio_s * RATE)
-            self._answered = time.monotonic()
             collected.append(heard)
             if heard.last:
                 return collected

@@ -485,6 +485,12 @@ class Store:
                 number = own if own is not None or not anyones else _one(self.db, "SELECT max(session_id) FROM reps")
         return kind, number
 
+    def spelt(self, name: str) -> str:
+        """A person's name as the history holds it (their newest session's), whatever its case; as given if it holds none."""
+        with self._errors():
+            held = _one(self.db, 'SELECT "user" FROM sessions WHERE lower("user") = lower(?) ORDER BY id DESC LIMIT 1', (name,))
+        return name if held is None else str(held)
+
     def count(self, session: int | None = None, rep: int | None = None, user: str | None = None) -> int:
         """How many reps one rep, session or person holds, damaged ones too: what delete() would take."""
         where, args = _one_of(session=session, rep=rep, user=user)

@@ -231,7 +231,7 @@ def progress_figure(reps: Sequence[SavedRep]) -> Figure:
     score.set_ylabel("score")
     wpm.set_ylabel("words a minute")
     pause.set_ylabel("longest pause (s)")
-    highest = max([r.report.longest_pause_s or 0.0 for r in reps] + [r.max_pause_s for r in reps])
+    highest = max([r.report.longest_pause_s or 0.0 for r in reps if r.report.scored] + [r.max_pause_s for r in reps])  # (as drawn)
     pause.set_ylim(0, highest * 1.15)
     pause.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))  # (min 1: one rep each was ticked 0.5, 0.6 … 1.5)
     pause.xaxis.set_major_formatter(FuncFormatter(lambda value, _: str(reps[int(value)].id) if value == int(value) and 0 <= value < len(reps) else ""))

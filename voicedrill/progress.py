@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from .history import SavedRep
+from .history import SavedRep, person_key, same_person
 from .report import counted, shown_name, to_dict
 from .targets import WHAT, bests, figure
 
@@ -36,7 +36,7 @@ def render_history(reps: Sequence[SavedRep], console: Console) -> None:
         console.print("No reps saved yet (or none match). `voicedrill check` and `voicedrill drill` save every rep.")
         return
     table = Table(title="History", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1), collapse_padding=True, show_edge=False)
-    people = len({r.user for r in reps}) > 1  # a shared history: say whose each rep is
+    people = len({person_key(r.user) for r in reps}) > 1  # a shared history: say whose each rep is
     for column in ("rep", "session", *(("who",) if people else ()), "when", "drill", "secs", "wpm", "pause", "order", "score"):
         table.add_column(column, justify="left" if column in ("session", "who", "when", "drill") else "right", no_wrap=column != "drill",
                          overflow="fold", min_width=len(column))  # (a drill's name folds: with "who", 80 columns cut the score off)
@@ -47,13 +47,16 @@ def render_history(reps: Sequence[SavedRep], console: Console) -> None:
             speech = report.pace.speech_wpm
             table.add_row(
                 str(r.id), f"s{r.session} #{r.number}", *((Text(shown_name(r.user, 12)),) if people else ()), f"{r.saved_at:%m-%d %H:%M}", Text(r.drill),
-                "—" if report.timed_s is None else f"{report.timed_s:.1f}s", "—" if speech is None else f"{speech:.0f}",
+                "—" if report.timed_s is None else f"{report.timed_s:.1f}s", "—" if speech is None else f"[red]{speech:.0f}[/]" if report.pace_off else f"{speech:.0f}",
                 f"[red]{pause}[/]" if report.flagged_pauses else pause, str(report.order_errors), f"[bold]{report.score}[/]" if report.scored else "—",
             )
         table.add_section()
     console.print(table)
-    for user in dict.fromkeys(r.user for r in reps):  # each person's own trend: others' reps are not their progress
-        own = [r for r in reps if r.user == user]
+    names: dict[str, str] = {}  # each person as first written
+    for r in reps:
+        names.setdefault(person_key(r.user), r.user)
+    for user in names.values():  # each person's own trend: others' reps are not their progress
+        own = [r for r in reps if same_person(r.user, user)]
         if people:
             console.print(Text(f"{shown_name(user)}:"))
         drills = list(dict.fromkeys(r.drill for r in own))
@@ -78,9 +81,9 @@ def _trend(reps: Sequence[SavedRep], console: Console) -> None:
     """Sparklines of the figures that matter, first → last."""
     for name, values, fmt in (
         ("score", [r.report.score if r.report.scored else None for r in reps], "{:.0f}"),
-        ("words a minute", [r.report.pace.speech_wpm for r in reps], "{:.0f}"),
-        ("longest pause", [r.report.longest_pause_s for r in reps], "{:.2f}s"),
-    ):
+        ("words a minute", [r.report.pace.speech_wpm if r.report.scored else None for r in reps], "{:.0f}"),
+        ("longest pause", [r.report.longest_pause_s if r.report.scored else None for r in reps], "{:.2f}s"),
+    ):  # (a rep not scored was heard against lines it did not say: as the charts, left out)
         known = [v for v in values if v is not None]
         ends = f"  {fmt.format(known[0])} → {fmt.format(known[-1])}" if known else ""
         console.print(f"{name:>14}  {sparkline(values)}{ends}", markup=False, highlight=False)

@@ -213,6 +213,7 @@ class Cell:
 STATUS_LABEL = {Status.OK: "said", Status.MISSING: "skipped", Status.OUT_OF_ORDER: "out of order", Status.REPEATED: "said twice"}
 WAITING = "waiting"  # in place of the number of a rep the history could not take yet
 TREND_STEADY = 0.5  # score points a rep: less than this either way is holding steady
+DIP_POINTS = 5  # a rep this far under both the first and the last is a dip (70, 69, 70 holds steady)
 PART_LABEL = {"steps": "steps said", "order": "in order", "flow": "pauses between questions", "pace": "speaking pace",
               "clean": "words to avoid and fillers"}
 
@@ -562,16 +563,14 @@ def summary_line(info: dict, stopped: bool = False) -> str:
     if "trend_per_rep" in info:
         trend = info["trend_per_rep"]
         rise = info["last_score"] - info["first_score"]
-        dip = info["low_score"] < min(info["first_score"], info["last_score"])  # (100, 85, 100 was "holding steady at 100")
-        if dip and info["last_score"] >= 100:
+        dip = info["low_score"] <= min(info["first_score"], info["last_score"]) - DIP_POINTS  # (100, 85, 100 was "holding steady at 100")
+        if dip and min(info["first_score"], info["last_score"]) >= 100:
             low = f"rep {info['low_rep']}" if info["low_rep"] else "a rep waiting on this computer"
             line += f"; back to 100 after a dip to {info['low_score']} ({low}) — say the next one just like the last"
-        elif dip and rise <= 0 or abs(trend) >= TREND_STEADY and (trend * rise < 0 or rise == 0 and info["last_score"] < 100):  # (36 → 86 was "slipping")
-            line += "; up and down from rep to rep — pick one tip and fix it on the next rep"
+        elif abs(trend) >= TREND_STEADY and (trend * rise < 0 or rise == 0 and info["last_score"] < 100) or dip and abs(trend) < TREND_STEADY:
+            line += "; up and down from rep to rep — pick one tip and fix it on the next rep"  # (36 → 86 was "slipping"; 90, 60, 90 "holding steady")
         elif trend >= TREND_STEADY:
             line += f"; climbing about {trend:.1f} points a rep — it's starting to flow"
-        elif trend <= -TREND_STEADY and info["last_score"] >= 100:
-            line += f"; slipping about {-trend:.1f} points a rep, but the last rep was clean — say the next one just like it"
         elif trend <= -TREND_STEADY:
             line += f"; slipping about {-trend:.1f} points a rep — fix what the last rep's “Next rep” says before you go faster"
         elif info["last_score"] >= 100:

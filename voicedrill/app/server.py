@@ -330,8 +330,8 @@ class App:
         oneself, and only one the history holds reps of (damaged ones too)."""
         if not who or history.same_person(who, me):
             return None
-        held = any(history.same_person(r.user, who) for r in everything) or (await run_in_threadpool(self._counted, who))[1]
-        return who if held else None
+        seen = next((r.user for r in everything if history.same_person(r.user, who)), None)  # (as the history spells it)
+        return seen or (who if (await run_in_threadpool(self._counted, who))[1] else None)
 
     def _counted(self, user: str) -> tuple[list[history.SavedRep], int]:
         """A person's reps that can be read, and how many the history holds, damaged ones too (what a delete takes)."""
