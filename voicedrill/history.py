@@ -19,7 +19,7 @@ import sqlite3
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -487,8 +487,9 @@ class Store:
 
     def spelt(self, name: str) -> str:
         """A person's name as the history holds it (their newest session's), whatever its case; as given if it holds none."""
+        (where,), args = _filters(user=name)
         with self._errors():
-            held = _one(self.db, 'SELECT "user" FROM sessions WHERE lower("user") = lower(?) ORDER BY id DESC LIMIT 1', (name,))
+            held = _one(self.db, f'SELECT s."user" FROM sessions s WHERE {where} ORDER BY s.id DESC LIMIT 1', tuple(args))
         return name if held is None else str(held)
 
     def count(self, session: int | None = None, rep: int | None = None, user: str | None = None) -> int:
@@ -731,6 +732,14 @@ def person_key(name: str) -> str:
 def same_person(one: str, other: str) -> bool:
     """Are two names one person (see person_key)?"""
     return person_key(one) == person_key(other)
+
+
+def by_person(reps: Sequence[SavedRep]) -> list[list[int]]:
+    """Each person's reps' places in `reps`, person by person as first seen."""
+    people: dict[str, list[int]] = {}
+    for i, rep in enumerate(reps):
+        people.setdefault(person_key(rep.user), []).append(i)
+    return list(people.values())
 
 
 def who(name: str | None = None) -> str:

@@ -23,7 +23,7 @@ from .data import RepReport, Status  # noqa: E402
 from .drills import titles  # noqa: E402
 from .errors import VoicedrillError  # noqa: E402
 from .report import counted, rep_name, score_words, shown_name  # noqa: E402
-from .history import LEVEL_STEP_S, SavedRep, TeamRep, person_key  # noqa: E402
+from .history import LEVEL_STEP_S, SavedRep, TeamRep, by_person  # noqa: E402
 from .targets import WHAT, named  # noqa: E402
 
 DPI = 100
@@ -127,14 +127,6 @@ def _title(rep: SavedRep, report: RepReport) -> str:
     )
 
 
-def _people(reps: Sequence[SavedRep]) -> dict[str, list[int]]:
-    """Each person's reps' places in `reps` (first seen first)."""
-    people: dict[str, list[int]] = {}
-    for i, rep in enumerate(reps):
-        people.setdefault(person_key(rep.user), []).append(i)
-    return people
-
-
 def fluency_figure(reps: Sequence[SavedRep]) -> Figure:
     """A run's fluency curve: time from first question through the handoff and the longest pause, rep by rep,
     against each rep's personal target (where it had one) and the drill's pause limit. Several people's
@@ -144,24 +136,24 @@ def fluency_figure(reps: Sequence[SavedRep]) -> Figure:
     figure = Figure(figsize=(10, 4.5), dpi=DPI)
     time, pause = figure.subplots(2, 1, sharex=True)
     x = np.arange(1, len(reps) + 1)
-    people = _people(reps)
+    people = by_person(reps)
     several = len(people) > 1
     pause.axhline(reps[0].max_pause_s, color=FLAGGED, linestyle="dotted", lw=1, label="the drill's limit")
     off = [(x[i], r.report.longest_pause_s) for i, r in enumerate(reps)
            if r.report.judged_pause_s is None and r.report.longest_pause_s is not None and r.report.scored]  # (as the progress chart draws them)
     if off:
         pause.scatter(*zip(*off), s=28, facecolors="none", edgecolors="#90a4ae", zorder=3, label="not said by the script: not judged")
-    named_people = sorted(people, key=lambda n: -len(people[n]))[:LEGEND_MAX]
+    legend = sorted(range(len(people)), key=lambda k: -len(people[k]))[:LEGEND_MAX]  # (the most active, as the team chart)
     for ax, what, values in (
         (time, WHAT[0], [r.report.timed_s for r in reps]),  # (as its targets: reps said by the script)
         (pause, WHAT[1], [r.report.judged_pause_s for r in reps]),
     ):
         targets = [next((t.target for t in r.report.targets.results if t.what == what), np.nan) if r.report.targets else np.nan for r in reps]
         target_label = "each person's own target (dashed)" if several else "your target"
-        for k, (name, mine) in enumerate(people.items()):
+        for k, mine in enumerate(people):
             colour = PEOPLE_COLOURS[k % len(PEOPLE_COLOURS)] if several else "#37474f"
             ax.plot(x[mine], [np.nan if values[i] is None else values[i] for i in mine], marker="o", color=colour, lw=1.5,
-                    label=shown_name(reps[mine[0]].user, 24) if several and ax is time and name in named_people else None)
+                    label=shown_name(reps[mine[0]].user, 24) if several and ax is time and k in legend else None)
             theirs = [targets[i] for i in mine]
             if not np.all(np.isnan(theirs)):
                 ax.step(x[mine], theirs, where="mid", color=colour if several else "#2e7d32", linestyle="dashed", lw=1.2, label=target_label)

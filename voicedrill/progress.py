@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from .history import SavedRep, person_key, same_person
+from .history import SavedRep, by_person, person_key
 from .report import counted, shown_name, to_dict
 from .targets import WHAT, bests, figure
 
@@ -52,13 +52,10 @@ def render_history(reps: Sequence[SavedRep], console: Console) -> None:
             )
         table.add_section()
     console.print(table)
-    names: dict[str, str] = {}  # each person as first written
-    for r in reps:
-        names.setdefault(person_key(r.user), r.user)
-    for user in names.values():  # each person's own trend: others' reps are not their progress
-        own = [r for r in reps if same_person(r.user, user)]
+    for places in by_person(reps):  # each person's own trend: others' reps are not their progress
+        own = [reps[i] for i in places]
         if people:
-            console.print(Text(f"{shown_name(user)}:"))
+            console.print(Text(f"{shown_name(own[0].user)}:"))  # (as first written)
         drills = list(dict.fromkeys(r.drill for r in own))
         for drill in drills:  # each drill's own: a hard close's 100 → a harder drill's first 16 is no trend
             mine = [r for r in own if r.drill == drill]

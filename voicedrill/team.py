@@ -46,6 +46,7 @@ def team_rows(reps: Sequence[TeamRep], now: datetime) -> list[TeamRow]:
         scores = [r.score for r in mine if r.scored]  # (a rep not scored is no 0)
         problems = Counter(_alike(r.fix_first) for r in mine if r.fix_first)  # a phrase to avoid is one problem however the drill spelt it then
         newest = {_alike(r.fix_first): r.fix_first for r in mine if r.fix_first}
+        top = problems.most_common(1)[0][0] if problems else None
         rows.append(TeamRow(
             user, drill,
             today=sum(r.saved_at >= midnight for r in mine),
@@ -55,8 +56,8 @@ def team_rows(reps: Sequence[TeamRep], now: datetime) -> list[TeamRow]:
             best_score=max(scores, default=None),
             handoff_first_s=handoffs[0] if handoffs else None,
             handoff_last_s=handoffs[-1] if handoffs else None,
-            common_problem=newest[problems.most_common(1)[0][0]] if problems else None,
-            problem_reps=problems.most_common(1)[0][1] if problems else 0,
+            common_problem=None if top is None else newest[top],
+            problem_reps=0 if top is None else problems[top],
         ))
     return sorted(rows, key=lambda r: (-r.week, person_key(r.user), r.drill))
 

@@ -306,10 +306,9 @@ class App:
             asked = history.person(asked)
         except VoicedrillError:  # (blank, or no name at all: never echoed back)
             raise HTTPException(404, "Choose whose reps to delete: each name on the Team page opens that person's progress, which ends with the delete.") from None
-        reps, count = await run_in_threadpool(self._counted, asked)
+        name, reps, count = await run_in_threadpool(self._counted, asked)
         if not count:
             raise HTTPException(404, f"There are no reps of {asked} in the history (they may have been deleted already).")
-        name = reps[-1].user if reps else asked  # as the history holds it (all damaged: as asked)
         if self.practice.session_under_way() in {r.session for r in reps}:
             return self.problem(request, f"{name}'s practice run is under way here: stop the run first, then delete", 409)
         if request.method == "GET":
@@ -331,12 +330,16 @@ class App:
         if not who or history.same_person(who, me):
             return None
         seen = next((r.user for r in everything if history.same_person(r.user, who)), None)  # (as the history spells it)
-        return seen or (who if (await run_in_threadpool(self._counted, who))[1] else None)
+        if seen is not None:
+            return seen
+        name, _, count = await run_in_threadpool(self._counted, who)  # (every rep of theirs damaged)
+        return name if count else None
 
-    def _counted(self, user: str) -> tuple[list[history.SavedRep], int]:
-        """A person's reps that can be read, and how many the history holds, damaged ones too (what a delete takes)."""
+    def _counted(self, user: str) -> tuple[str, list[history.SavedRep], int]:
+        """A person's name as the history holds it, their reps that can be read, and how many the
+        history holds, damaged ones too (what a delete takes)."""
         with self._history(write=False, create=False) as store:
-            return store.reps(user=user), store.count(user=user)
+            return store.spelt(user), store.reps(user=user), store.count(user=user)
 
     def _said_once(self, message: str) -> str:
         """A token for the page a delete lands on to say `message` once (a reload does not say it again)."""
