@@ -72,13 +72,13 @@ def test_history_shows_sessions_reps_and_trend(saved):
     env, _, checked, drilled = saved
     shown = voicedrill("history", env=env)
     assert shown.returncode == 0, shown.stderr
-    rows = [line.split() for line in shown.stdout.splitlines() if re.match(r"\s*\d+\s+s\d+ #\d", line)]
-    assert [(r[0], r[1], r[2]) for r in rows] == [("1", "s1", "#1"), ("2", "s2", "#1"), ("3", "s2", "#2"), ("4", "s2", "#3")]
+    rows = [line.split() for line in shown.stdout.splitlines() if re.match(r"\s*\d+\s+s\d+\s", line)]
+    assert [(r[0], r[1]) for r in rows] == [("1", "s1"), ("2", "s2"), ("3", "s2"), ("4", "s2")]  # one number a rep: no "#3" beside "rep 16"
     assert [int(r[-1]) for r in rows] == [checked["score"], *(d["score"] for d in drilled)]
     assert [r[-3] for r in rows] == [f"{max(p['gap_s'] for p in r['pauses']):.2f}s" for r in (checked, *drilled)]
     assert re.search(r"score\s+[▁▂▃▄▅▆▇█]{4}", shown.stdout)
     last = voicedrill("history", "--last", "2", env=env)
-    assert len([line for line in last.stdout.splitlines() if re.match(r"\s*\d+\s+s\d+ #\d", line)]) == 2
+    assert len([line for line in last.stdout.splitlines() if re.match(r"\s*\d+\s+s\d+\s", line)]) == 2
     assert "No reps" in voicedrill("history", "--since", "2099-01-01", env=env).stdout
     bad = voicedrill("history", "--since", "someday", env=env)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "--since: 'someday'" in bad.stderr
@@ -141,7 +141,7 @@ def test_timeline_pictures(saved, tmp_path):
     assert voicedrill("report", "s2", "--png", str(tmp_path / "session.png"), env=env).returncode == 0
     assert png_size(tmp_path / "session.png") == (1200, 100 + 200 * 3)
     shown = voicedrill("report", "2", env=env)
-    assert shown.returncode == 0 and "Rep 2 (session s2, #1)" in shown.stdout and "Score" in shown.stdout
+    assert shown.returncode == 0 and "Rep 2 (1st of s2)" in shown.stdout and "Score" in shown.stdout
     missing = voicedrill("report", "99", "--html", str(tmp_path / "x.html"), env=env)
     assert missing.returncode == 2 and "no rep 99" in missing.stderr and not (tmp_path / "x.html").exists()
 

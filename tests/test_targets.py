@@ -9,6 +9,7 @@ import re
 from dataclasses import replace
 
 import numpy as np
+import pytest
 from rich.console import Console
 
 from voicedrill.analysis import analyse
@@ -45,7 +46,7 @@ def test_targets_are_the_recent_best_and_say_if_beaten(drill):
     faster = judged(rep(drill, 0.3), past)
     assert faster.targets.from_reps == MIN_REPS
     met = {t.what: t.met for t in faster.targets.results}
-    assert met == {"time from first question through the handoff": True, "longest pause between questions": True, "speaking pace": True}
+    assert met == {"time from the first line to the last": True, "longest pause between questions": True, "speaking pace": True}
     best_time = min(r.duration_s for r in past)
     slower = judged(rep(drill, 0.9), past)
     time = next(t for t in slower.targets.results if t.what.startswith("time"))
@@ -89,7 +90,7 @@ def test_a_rep_that_skipped_a_step_is_not_timed_against_the_target(drill):
     console = Console(file=io.StringIO(), width=100, color_system=None)
     render(skipped, console)
     shown = " ".join(console.file.getvalue().split())
-    assert "time from first question through the handoff not timed, target" in shown
+    assert "time from the first line to the last not timed, target" in shown
     assert "longest pause between questions not judged, target" in shown  # (a review: no ✓ and no reason)
     assert shown.count("not said by the script (a step skipped or out of order, or a phrase to avoid)") == 1  # (a review: the reason twice over)
 
@@ -133,15 +134,16 @@ def test_a_slow_rep_outside_the_band_never_sets_the_pace_target(drill):
     assert pace == []
 
 
-def test_a_target_stored_under_its_former_name_still_shows(drill):
-    """Older histories stored the time target as "time from first question to handoff" (it is the
-    first word to the last: the handoff included); such a rep still reads, under today's name."""
+@pytest.mark.parametrize("old", ["time from first question to handoff", "time from first question through the handoff"])
+def test_a_target_stored_under_its_former_name_still_shows(drill, old):
+    """Older histories stored the time target as "time from first question to handoff", then "…through
+    the handoff" (it is the first word to the last, one figure); such a rep still reads, under today's name."""
     past = [rep(drill, 0.3) for _ in range(MIN_REPS)]
     stored = to_dict(judged(rep(drill, 0.3), past))
-    stored["targets"]["results"][0]["what"] = "time from first question to handoff"
+    stored["targets"]["results"][0]["what"] = old
     console = Console(file=io.StringIO(), width=200)
     render(from_dict(stored), console)
-    assert "time from first question through the handoff" in console.file.getvalue()
+    assert "time from the first line to the last" in console.file.getvalue()
 
 
 def test_views_show_the_stored_targets(tmp_path, drill):
@@ -285,9 +287,7 @@ def test_the_progress_charts_session_labels_never_overlap(tmp_path, drill):
 
 def test_a_drill_without_a_handoff_is_timed_from_its_first_line_to_its_last():
     """micro-commitment's scorecard and fluency chart said "time from first question through the
-    handoff": it has no handoff (found by a new user). The target is stored under its one name."""
-    from voicedrill.targets import named
-
+    handoff": it has no handoff (found by a new user). Every drill's time now has that one name."""
     micro = load_drill("micro-commitment")
     report = judged(rep(micro, 0.3), [rep(micro, 0.3) for _ in range(MIN_REPS)])
     assert report.targets.results[0].what == WHAT[0]
@@ -295,7 +295,6 @@ def test_a_drill_without_a_handoff_is_timed_from_its_first_line_to_its_last():
     render(report, console)
     shown = console.file.getvalue()
     assert "time from the first line to the last " in shown and "handoff" not in shown
-    assert named(WHAT[0], rep(load_drill("hard-close"), 0.3)) == "time from first question through the handoff"
 
 
 def test_the_history_times_only_reps_said_by_the_script(tmp_path, drill):
@@ -308,8 +307,8 @@ def test_the_history_times_only_reps_said_by_the_script(tmp_path, drill):
     reps = store.reps()
     console = Console(file=io.StringIO(), width=150, color_system=None)
     render_history(reps, console)
-    rows = {line.split()[0]: line.split() for line in console.file.getvalue().splitlines() if "hard-close" in line.split()[5:6]}
-    assert rows["1"][6] == f"{reps[0].report.duration_s:.1f}s" and rows["2"][6] == "—", rows
+    rows = {line.split()[0]: line.split() for line in console.file.getvalue().splitlines() if "hard-close" in line.split()[4:5]}
+    assert rows["1"][5] == f"{reps[0].report.duration_s:.1f}s" and rows["2"][5] == "—", rows
     assert "secs = time from the first line to the last (— : not said by the script, so not timed)" in " ".join(console.file.getvalue().split())
     store.close()
 

@@ -74,7 +74,10 @@ def test_the_verdicts_are_the_stored_ones_in_every_view(saved):
     assert html.count("class='n bad'") == 1 and "Next rep:" in html and "unclear" in html or "skipped" in html
     for rep in saved:
         assert json.loads(export([rep], "jsonl"))["report"] == to_dict(rep.report)
-    assert "a recording checked · " in page(saved[:1]) and " · speech recogniser: fake, none</p>" in page(saved[:1])  # (not "engine fake (none) · check")
+    one = page(saved[:1])
+    assert "a recording checked · " in one and " · speech recogniser: fake, none</p>" in one  # (not "engine fake (none) · check")
+    meta = one.split("<p class=meta>")[1].split("</p>")[0]
+    assert "recogniser" not in meta  # the rep's own words first; what heard it is small print at the end
 
 
 def test_json_carries_the_coaching(saved):
@@ -111,7 +114,7 @@ def test_tables_fit_without_cutting_values_or_names(saved, width):
     from dataclasses import replace
 
     shared = text_of(lambda c: render_history([saved[0], replace(saved[1], user="bernadette")], c), width)
-    rows = [line for line in shared.splitlines() if re.match(r"\s+\d+\s+s\d+ #", line)]
+    rows = [line for line in shared.splitlines() if re.match(r"\s+\d+\s+s\d+\s", line)]
     assert "score" in shared.splitlines()[1] and [line.split()[-1] for line in rows] == [str(r.report.score) for r in saved], shared
 
 
@@ -218,6 +221,25 @@ def test_a_run_back_to_100_after_a_dip_says_so_and_is_not_told_to_fix_it(drill):
     one = {"reps": 1, "best_rep": 4, "best_score": 86}
     assert summary_line(one) == "Score 86 (rep 4). A run of ten reps shows how it flows from rep to rep."
     assert summary_line(one, stopped=True) == "Score 86 (rep 4)."  # a run of ten stopped after one: not told to run ten
+
+
+def test_a_dip_long_ago_is_not_told_as_todays(drill):
+    """A person's progress over 30 reps, one dip to 60 at rep 3 and 100 since, read "back to 100
+    after a dip to 60 (rep 3)" for good (found by a manager): the trend and a dip come from the
+    latest ten reps, and the line says so; a run of ten still reads as a whole."""
+    from dataclasses import replace
+
+    from test_history import sample_report
+
+    from voicedrill.report import TREND_WINDOW, summary, summary_line
+
+    scores = [100, 100, 60, *[100] * 27]
+    line = summary_line(summary([replace(sample_report(drill), score=s) for s in scores]))
+    assert line == f"First rep 100 → last rep 100; best: rep 1 (100); over the last {TREND_WINDOW} reps, holding steady at 100 — keep it flowing, faster and more natural each time"
+    recent_dip = summary_line(summary([replace(sample_report(drill), score=s) for s in [*[100] * 25, 60, *[100] * 4]]))
+    assert recent_dip.endswith(f"over the last {TREND_WINDOW} reps, back to 100 after a dip to 60 (rep 26) — say the next one just like the last")
+    run = summary_line(summary([replace(sample_report(drill), score=s) for s in [100, 60, *[100] * 8]]))
+    assert "over the last" not in run and run.endswith("; back to 100 after a dip to 60 (rep 2) — say the next one just like the last")
 
 
 def test_a_perfect_steady_run_is_told_to_keep_flowing():

@@ -548,7 +548,7 @@ def _selected(args: argparse.Namespace, store, last: int | None = None) -> list:
 def _report(args: argparse.Namespace, store, err: Console) -> int:
     from .files import write_file
     from .plots import png_bytes, rep_figure, session_figure
-    from .report import render, render_summary, shown_name
+    from .report import in_session, render, render_summary, shown_name
     from .webpage import page
     from .history import who
 
@@ -571,7 +571,7 @@ def _report(args: argparse.Namespace, store, err: Console) -> int:
         console = Console(highlight=False)
         for rep, report in zip(reps, reports):
             whose = f"{shown_name(rep.user)}, " if rep.user else ""
-            render(report, console, title=f"Rep {rep.id} (session s{rep.session}, #{rep.number}) — {rep.drill}, {whose}{rep.saved_at:%Y-%m-%d %H:%M}")
+            render(report, console, title=f"Rep {rep.id} ({in_session(rep.session, rep.number)}) — {rep.drill}, {whose}{rep.saved_at:%Y-%m-%d %H:%M}")
         if len(reps) > 1:
             render_summary(reports, console, numbers=[r.id for r in reps])
     return 0

@@ -308,12 +308,12 @@ class RepReport:
 
     @property
     def handoff_s(self) -> float | None:
-        """Time from the first question to the handoff, for a complete rep of its drill."""
+        """Time from the first line to the last, for a complete rep of its drill."""
         return self.duration_s if self.complete and not self.unlike else None
 
     @property
     def timed_s(self) -> float | None:
-        """The time a rep's targets and fluency curve take: through the handoff, said by the script."""
+        """The time a rep's targets and fluency curve take: a complete rep, said by the script."""
         return self.handoff_s if self.by_the_script else None
 
     @property
@@ -338,6 +338,13 @@ class RepReport:
 
 
 NOT_THIS_DRILL = "not this drill?"  # what a rep not scored (RepReport.scored) was told to fix first, as a manager reads it
+
+
+def in_session(session: int, number: int) -> str:
+    """Where a rep sat in its session, never worded as a rep's number: rep 16 was also "rep 3" and
+    "#3" on one screen (found by a manager). "3rd of s14"."""
+    suffix = "th" if 10 <= number % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
+    return f"{number}{suffix} of s{session}"
 
 
 def counted(n: int, one: str, many: str = "") -> str:

@@ -94,7 +94,7 @@ class TeamRep:
     drill: str
     saved_at: datetime  # local time
     score: int
-    handoff_s: float | None  # time from first question through the handoff (complete reps only)
+    handoff_s: float | None  # time from the first line to the last (complete reps only)
     fix_first: str | None
 
     @property

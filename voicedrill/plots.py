@@ -19,12 +19,12 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
 
-from .data import RepReport, Status  # noqa: E402
+from .data import RepReport, Status, in_session  # noqa: E402
 from .drills import titles  # noqa: E402
 from .errors import VoicedrillError  # noqa: E402
 from .report import counted, rep_name, score_words, shown_name  # noqa: E402
 from .history import LEVEL_STEP_S, SavedRep, TeamRep, by_person  # noqa: E402
-from .targets import WHAT, named  # noqa: E402
+from .targets import WHAT  # noqa: E402
 
 DPI = 100
 LEGEND_MAX = 12  # people named in the team chart's legend
@@ -122,13 +122,13 @@ def session_figure(reps: Sequence[SavedRep], reports: Sequence[RepReport]) -> Fi
 def _title(rep: SavedRep, report: RepReport) -> str:
     pace = report.pace.speech_wpm
     return (
-        f"rep {rep.id} (session s{rep.session}, #{rep.number}) · {rep.saved_at:%Y-%m-%d %H:%M} · {titles().get(rep.drill, rep.drill)} · "
+        f"rep {rep.id} ({in_session(rep.session, rep.number)}) · {rep.saved_at:%Y-%m-%d %H:%M} · {titles().get(rep.drill, rep.drill)} · "
         f"{score_words(report)} · {'—' if pace is None else f'{pace:.0f}'} wpm"
     )
 
 
 def fluency_figure(reps: Sequence[SavedRep]) -> Figure:
-    """A run's fluency curve: time from first question through the handoff and the longest pause, rep by rep,
+    """A run's fluency curve: time from the first line to the last and the longest pause, rep by rep,
     against each rep's personal target (where it had one) and the drill's pause limit. Several people's
     reps are a line each (one line through them all read as one person's curve). A rep not said by the
     script is off the curve, as its scorecard does not time it; its longest pause is still drawn, as
@@ -161,7 +161,7 @@ def fluency_figure(reps: Sequence[SavedRep]) -> Figure:
         if ax.get_legend_handles_labels()[0]:  # (upper right covered a last rep's long pause; several names, the line itself)
             ax.legend(fontsize=8, frameon=False, **({"loc": "upper left", "bbox_to_anchor": (1.01, 1.0)} if several else {"loc": "best"}))
         ax.set_ylabel("seconds")
-        ax.set_title(named(what, reps[0].report), loc="left", fontsize=9)
+        ax.set_title(what, loc="left", fontsize=9)
         if all(v is None for v in values):  # (an empty frame from −1 to 1 s said nothing)
             ax.text(0.5, 0.5, f"no rep here was said by the script yet (every step, in order, no phrase to avoid), so none is {'timed' if ax is time else 'judged'}",
                     ha="center", va="center", transform=ax.transAxes, color="#607d8b", fontsize=9, bbox={"facecolor": "white", "edgecolor": "none"})
@@ -244,7 +244,7 @@ def png_bytes(figure: Figure) -> bytes:
 
 
 def team_figure(reps: Sequence[TeamRep]) -> Figure:
-    """Score and time from first question through the handoff, rep by rep, one line per person (and drill);
+    """Score and time from the first line to the last, rep by rep, one line per person (and drill);
     the legend names the LEGEND_MAX most active."""
     if not reps:
         raise VoicedrillError("no reps to plot: none match --drill/--since/--user")
@@ -267,7 +267,7 @@ def team_figure(reps: Sequence[TeamRep]) -> Figure:
     score.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False, title_fontsize=8,
                  title=f"the {len(active)} with most reps (of {len(people)})" if len(people) > len(active) else None)
     handoff.set_ylabel("seconds")
-    handoff.set_title("time from the first line to the last (reps with every step said; the hard close's, through the handoff)", loc="left", fontsize=9)
+    handoff.set_title("time from the first line to the last (reps with every step said)", loc="left", fontsize=9)
     handoff.set_xlabel("each person's reps, oldest first")
     handoff.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))  # (min 1: one rep each was ticked 0.5, 0.6 … 1.5)
     handoff.set_xlim(0.5, max(len(m) for m in people.values()) + 0.5)

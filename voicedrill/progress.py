@@ -46,7 +46,7 @@ def render_history(reps: Sequence[SavedRep], console: Console) -> None:
             pause = "—" if report.longest_pause_s is None else f"{report.longest_pause_s:.2f}s"
             speech = report.pace.speech_wpm
             table.add_row(
-                str(r.id), f"s{r.session} #{r.number}", *((Text(shown_name(r.user, 12)),) if people else ()), f"{r.saved_at:%m-%d %H:%M}", Text(r.drill),
+                str(r.id), f"s{r.session}", *((Text(shown_name(r.user, 12)),) if people else ()), f"{r.saved_at:%m-%d %H:%M}", Text(r.drill),
                 "—" if report.timed_s is None else f"{report.timed_s:.1f}s", "—" if speech is None else f"[red]{speech:.0f}[/]" if report.pace_off else f"{speech:.0f}",
                 f"[red]{pause}[/]" if report.flagged_pauses else pause, str(report.order_errors), f"[bold]{report.score}[/]" if report.scored else "—",
             )

@@ -16,12 +16,12 @@ from rich.table import Table
 from rich.text import Text
 
 from .align import marked_line
-from .data import (Coaching, counted, CustomerTurn, Mark, Pace, Pause, RepReport, ScorePart, Status, StepResult, Target, Targets, Tip, TurnKind,
+from .data import (Coaching, counted, CustomerTurn, in_session, Mark, Pace, Pause, RepReport, ScorePart, Status, StepResult, Target, Targets, Tip, TurnKind,
                    TurnResult, Word)
 from .drills import Drill, Order, listed_problem
 from .errors import VoicedrillError
 from .metrics import tip_examples
-from .targets import FORMERLY, UNJUDGED, WHAT, figure, named
+from .targets import FORMERLY, UNJUDGED, WHAT, figure
 
 def _t(value: float | None, digits: int = 2) -> float | None:
     return None if value is None else round(value, digits)
@@ -250,7 +250,7 @@ def steps_grid(report: RepReport, title: str = "") -> Grid:
          Cell(s.line or s.heard, words=script_words(s) if s.line and s.status != Status.MISSING else ()))
         for s in report.steps
     )
-    return Grid(title or f"{report.drill} — {report.engine}", ("step", "", "at", "the line (grey: not heard clearly)"), rows, ("at",))
+    return Grid(title or report.drill, ("step", "", "at", "the line (grey: not heard clearly)"), rows, ("at",))
 
 
 def pauses_grid(report: RepReport) -> Grid:
@@ -261,7 +261,7 @@ def pauses_grid(report: RepReport) -> Grid:
          Cell(("too short" if p.too_short else "too long") if p.flagged else "ok", "bad" if p.flagged else "ok"))
         for p in report.pauses
     )
-    return Grid("Pauses between questions", ("between", "gap", "allowed", ""), rows, ("gap", "allowed"))
+    return Grid("Pauses between questions", ("between", "pause", "allowed", ""), rows, ("pause", "allowed"))
 
 
 def _beaten(targets: Targets | None) -> str:
@@ -370,7 +370,7 @@ def fact_lines(report: RepReport, mark: Callable[[str, str], str]) -> list[str]:
         plain("In order: ") + (mark("yes", "ok") if report.order_ok else mark("; ".join(report.order_notes), "warn")),
         plain(
             f"Speaking pace: {pace.speech_wpm or 0:.0f} words a minute, {fmt_seconds(report.duration_s)} from the first"
-            f" word to the last{', the customer left out' if report.turns else ''} ({report.audio_s:.1f}s recorded)"
+            f" line to the last{', the customer left out' if report.turns else ''} ({report.audio_s:.1f}s recorded)"
         ),
     ]
     if report.forbidden:
@@ -385,7 +385,7 @@ def fact_lines(report: RepReport, mark: Callable[[str, str], str]) -> list[str]:
     if report.targets:
         beaten = sum(t.met for t in report.targets.results)
         lines.append(plain(f"Your targets (your best of your last {counted(report.targets.from_reps, 'rep')} said by the script): ") + plain("; ").join(
-            plain(f"{named(t.what, report)} ") + mark(figure(t.what, t.value) + (" ✓" if t.met else ""), "ok" if t.met else "warn")
+            plain(f"{t.what} ") + mark(figure(t.what, t.value) + (" ✓" if t.met else ""), "ok" if t.met else "warn")
             + plain(f", target {figure(t.what, t.target)}")
             for t in report.targets.results) + plain(f" — {beaten} of {len(report.targets.results)} met")
             + plain(f". {UNJUDGED}" if any(t.value is None and t.what in WHAT[:2] for t in report.targets.results) else ""))
@@ -515,10 +515,12 @@ def rep_row(report: RepReport) -> dict:
 
 
 TREND_REPS = 3  # a trend is told from this many reps (two climbing 20 points were "starting to flow": first → last says it)
+TREND_WINDOW = 10  # …and from the latest this many scored reps (a dip 30 reps ago was still told as today's): a run's ten
 
 
 def summary(reports: list[RepReport], numbers: list[int | None] | None = None) -> dict:
-    """First vs last, best rep and trend (score points per rep, least squares, from TREND_REPS reps).
+    """First vs last, best rep and trend (score points per rep, least squares, from TREND_REPS reps;
+    the trend and the lowest rep from the latest TREND_WINDOW: `recent` reps from `recent_first`).
 
     `numbers` are the reps' numbers as `voicedrill report N` takes them (default 1, 2, …; None: a
     rep still waiting to go into the history)."""
@@ -529,13 +531,15 @@ def summary(reports: list[RepReport], numbers: list[int | None] | None = None) -
     result: dict = {"reps": len(reports), "rows": rows, "scored": len(scores)}
     if scores:
         best = max(range(len(scores)), key=lambda i: (scores[i], -i))
-        low = min(range(len(scores)), key=lambda i: (scores[i], i))
+        recent = scores[-TREND_WINDOW:]
+        low = len(scores) - len(recent) + min(range(len(recent)), key=lambda i: (recent[i], i))
         result |= {"first_score": scores[0], "last_score": scores[-1], "best_rep": numbers[best], "best_score": scores[best],
-                   "low_rep": numbers[low], "low_score": scores[low]}
+                   "low_rep": numbers[low], "low_score": scores[low], "recent": len(recent), "recent_first": recent[0]}
     if len(scores) >= TREND_REPS:
-        x = range(len(scores))
-        mean_x, mean_y = sum(x) / len(scores), sum(scores) / len(scores)
-        slope = sum((i - mean_x) * (y - mean_y) for i, y in zip(x, scores)) / sum((i - mean_x) ** 2 for i in x)
+        recent = scores[-TREND_WINDOW:]
+        x = range(len(recent))
+        mean_x, mean_y = sum(x) / len(recent), sum(recent) / len(recent)
+        slope = sum((i - mean_x) * (y - mean_y) for i, y in zip(x, recent)) / sum((i - mean_x) ** 2 for i in x)
         result["trend_per_rep"] = round(slope, 2)
     return result
 
@@ -562,19 +566,21 @@ def summary_line(info: dict, stopped: bool = False) -> str:
     line = f"First rep {info['first_score']} → last rep {info['last_score']}; best: {best} ({info['best_score']})"
     if "trend_per_rep" in info:
         trend = info["trend_per_rep"]
-        rise = info["last_score"] - info["first_score"]
-        dip = info["low_score"] <= min(info["first_score"], info["last_score"]) - DIP_POINTS  # (100, 85, 100 was "holding steady at 100")
-        if dip and min(info["first_score"], info["last_score"]) >= 100:
+        start = info.get("recent_first", info["first_score"])
+        line += f"; over the last {info['recent']} reps, " if "recent" in info and info["recent"] < scored else "; "
+        rise = info["last_score"] - start
+        dip = info["low_score"] <= min(start, info["last_score"]) - DIP_POINTS  # (100, 85, 100 was "holding steady at 100")
+        if dip and min(start, info["last_score"]) >= 100:
             low = f"rep {info['low_rep']}" if info["low_rep"] else "a rep waiting on this computer"
-            line += f"; back to 100 after a dip to {info['low_score']} ({low}) — say the next one just like the last"
+            line += f"back to 100 after a dip to {info['low_score']} ({low}) — say the next one just like the last"
         elif abs(trend) >= TREND_STEADY and (trend * rise < 0 or rise == 0 and info["last_score"] < 100) or dip and abs(trend) < TREND_STEADY:
-            line += "; up and down from rep to rep — pick one tip and fix it on the next rep"  # (36 → 86 was "slipping"; 90, 60, 90 "holding steady")
+            line += "up and down from rep to rep — pick one tip and fix it on the next rep"  # (36 → 86 was "slipping"; 90, 60, 90 "holding steady")
         elif trend >= TREND_STEADY:
-            line += f"; climbing about {trend:.1f} points a rep — it's starting to flow"
+            line += f"climbing about {trend:.1f} points a rep — it's starting to flow"
         elif trend <= -TREND_STEADY:
-            line += f"; slipping about {-trend:.1f} points a rep — fix what the last rep's “Next rep” says before you go faster"
+            line += f"slipping about {-trend:.1f} points a rep — fix what the last rep's “Next rep” says before you go faster"
         elif info["last_score"] >= 100:
-            line += "; holding steady at 100 — keep it flowing, faster and more natural each time"
+            line += "holding steady at 100 — keep it flowing, faster and more natural each time"
         else:
-            line += "; holding steady — pick one tip and fix it on the next rep"
+            line += "holding steady — pick one tip and fix it on the next rep"
     return line

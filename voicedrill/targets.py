@@ -11,8 +11,9 @@ from .data import RepReport, Target, Targets
 
 MIN_REPS = 3  # reps of a drill before targets start
 RECENT = 10  # targets come from the best of this many most recent reps said by the script
-WHAT = ("time from first question through the handoff", "longest pause between questions", "speaking pace")
-FORMERLY = {"time from first question to handoff": WHAT[0]}  # (as older histories stored it: it is first word to last)
+WHAT = ("time from the first line to the last", "longest pause between questions", "speaking pace")
+# (as older histories stored the time: one figure, first word to last, that had a name per drill)
+FORMERLY = {"time from first question to handoff": WHAT[0], "time from first question through the handoff": WHAT[0]}
 # each is shown and judged to this many decimals: 16.7s, 0.3s, 190 words a minute (a pause to the tenth the
 # tool measures it to: 0.27s was told it missed a 0.26s target, both far under the limit)
 DECIMALS = dict(zip(WHAT, (1, 1, 0)))
@@ -50,14 +51,6 @@ def _met(what: str, value: float | None, target: float) -> bool:
         return False
     value, target = round(value, DECIMALS[what]), round(target, DECIMALS[what])
     return value >= target if what == "speaking pace" else value <= target
-
-
-def named(what: str, report: RepReport) -> str:
-    """A target's name as the rep's drill reads it: the hard close is timed through the handoff,
-    a drill with no handoff from its first line to its last (micro-commitment was told "through
-    the handoff", found by a new user)."""
-    required = [s for s in report.steps if not s.optional]
-    return "time from the first line to the last" if what == WHAT[0] and required and required[-1].id != "handoff" else what
 
 
 UNJUDGED = "Not timed or judged: a rep not said by the script (a step skipped or out of order, or a phrase to avoid)."

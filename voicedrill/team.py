@@ -24,7 +24,7 @@ class TeamRow:
     reps: int  # reps in the period
     last_score: int | None  # (None: no rep scored)
     best_score: int | None
-    handoff_first_s: float | None  # time from first question through the handoff: first complete rep of the period…
+    handoff_first_s: float | None  # time from the first line to the last: first complete rep of the period…
     handoff_last_s: float | None  # …and the newest
     common_problem: str | None  # what most reps were told to fix first ("pause before payment", "email", …)…
     problem_reps: int  # …and how many of the period's reps were told it
@@ -97,5 +97,5 @@ def team_grids(rows: Sequence[TeamRow], titles: Mapping[str, str] | None = None)
 
 
 LEGEND = ("today, week (last 7 days), reps (in the period): reps saved; last, best: scores; time: from the first line to the "
-          "last (the hard close's, through the handoff), first → newest rep that said every step; fix first: what their reps were most "
+          "last, first → newest rep that said every step; fix first: what their reps were most "
           "often told to fix first, and in how many of their reps")

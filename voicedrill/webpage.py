@@ -14,7 +14,7 @@ from .drills import titles
 from .history import SavedRep, TeamRep
 from .team import LEGEND, TeamRow, team_grids
 from .plots import fluency_figure, png_bytes, progress_figure, rep_figure, team_figure
-from .report import Grid, fact_lines, focus_line, pauses_grid, reps_grid, score_line, score_words, steps_grid, summary, summary_line, tip_lines
+from .report import Grid, fact_lines, focus_line, in_session, pauses_grid, reps_grid, score_line, score_words, steps_grid, summary, summary_line, tip_lines
 
 PAGE_STYLE = """
 body { font: 15px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 1250px; color: #263238; padding: 0 1em; }
@@ -53,7 +53,7 @@ def body(reps: Sequence[SavedRep]) -> str:
     parts = [
         f"<h1>voicedrill — {escape(titles().get(first.drill, first.drill))}, {escape(what)}</h1>",
         f"<p class=meta>{first.saved_at:%Y-%m-%d %H:%M} · {'a recording checked' if first.kind == 'check' else 'practised live'}"
-        f"{' · ' + escape(first.user) if first.user else ''} · speech recogniser: {escape(first.engine)}, {escape(Path(first.model).name or first.model)}</p>",
+        f"{' · ' + escape(first.user) if first.user else ''}</p>",
     ]
     if len(reps) > 1:
         parts += [run_table(reps), _image(png_bytes(progress_figure(reps)), "score, pace and longest pause per rep")]
@@ -93,7 +93,7 @@ def run_table(reps: Sequence[SavedRep]) -> str:
 def rep_section(rep: SavedRep, heading: bool = False) -> str:
     """One rep: score, next-rep focus, timeline, steps and pauses, facts and tips."""
     report = rep.report
-    out = [f"<h2 id='rep-{rep.id}'>Rep {rep.number} (rep {rep.id}) — {score_words(report)}</h2>" if heading
+    out = [f"<h2 id='rep-{rep.id}'>Rep {rep.id} ({in_session(rep.session, rep.number)}) — {score_words(report)}</h2>" if heading
            else f"<p class=score>{f'Score {report.score}/100' if report.scored else 'Not scored'}</p>"]
     if report.coaching:
         out.append(f"<p class=focus><b>Next rep:</b> {escape(focus_line(report))}</p>")
@@ -104,7 +104,8 @@ def rep_section(rep: SavedRep, heading: bool = False) -> str:
     limits = f"Drill limits: speaking pace {rep.pace_wpm[0]:.0f}–{rep.pace_wpm[1]:.0f} words a minute, pauses between questions ≤ {rep.max_pause_s:g} s"
     facts = [*fact_lines(report, _mark), *(escape("Tip: " + t) for t in tip_lines(report)), escape(limits), escape(score_line(report))]
     out.append("<ul>" + "".join(f"<li>{f}</li>" for f in facts) + "</ul>")
-    out.append(f"<p class=meta>source: {escape(rep.source)}</p>")
+    heard_by = f"{rep.engine}, {Path(rep.model).name or rep.model}"
+    out.append(f"<p class=meta>recording: {escape(Path(rep.source).name or rep.source)} · speech recogniser: {escape(heard_by)}</p>")
     return "\n".join(out)
 
 
