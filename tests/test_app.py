@@ -202,6 +202,33 @@ def test_a_table_or_chart_wider_than_a_phone_says_to_swipe(server, browser, dril
     context.close()
 
 
+def test_the_team_table_on_a_phone_is_a_card_a_person_with_every_figure_named(server, browser, drill):
+    """At 390 px the Team table put "time" and "fix first" a swipe away (found by a manager): on a
+    phone each person is a card, every figure named and on screen; on a laptop it is a table."""
+    from test_history import sample_report
+
+    from voicedrill.history import Session, Store
+
+    store = Store()
+    for name in ("ana", "bernadette"):
+        store.save_rep(Session.of("drill", drill, "fake", "none", name), 1, sample_report(drill), "mic")
+    store.close()
+    for width in (390, 1366):
+        context = browser.new_context(viewport={"width": width, "height": 844})
+        page = context.new_page()
+        page.goto(server[1] + "/team")
+        cells = page.locator(".team td")
+        assert cells.count() == 16
+        right = page.evaluate("Math.max(...[...document.querySelectorAll('.team td')].map(td => td.getBoundingClientRect().right))")
+        labels = page.evaluate("[...document.querySelectorAll('.team td')].map(td => getComputedStyle(td, '::before').content)")
+        if width < 600:
+            assert right <= width and page.locator(".team th").first.is_hidden()
+            assert labels[6:8] == ['"time: "', '"fix first: "'] and labels[0] in ("none", "normal")  # the name heads the card
+        else:
+            assert page.locator(".team th").first.is_visible() and set(labels) <= {"none", "normal"}
+        context.close()
+
+
 def test_space_bar_starts_and_stops_a_rep(server, page, monkeypatch):
     app, base = server
     # at 2x the handoff line still plays for a second after it ticks: the second press finds the rep under way
@@ -630,7 +657,7 @@ def test_the_team_page_shows_each_person(server, reps, monkeypatch):
     monkeypatch.setenv("VOICEDRILL_USER", "carla")  # the manager
     for name in ("ana", "ben"):
         link = f"/history?drill=hard-close&amp;who={name}"
-        assert f"<td><a href='{link}'>{name}</a></td>" in page
+        assert f"<td data-label='person'><a href='{link}'>{name}</a></td>" in page
         theirs = client.get(link.replace("&amp;", "&")).text
         assert f"<h1>{name}'s progress</h1>" in theirs and 'data-reps="1"' in theirs, theirs  # their one rep
     assert client.get("/team.png?drill=hard-close").content[:4] == b"\x89PNG"

@@ -132,8 +132,8 @@ def test_a_row_with_no_name_is_not_linked(store, drill):
     store.save_rep(Session.of("drill", drill, "fake", "none", "ana"), 1, sample_report(drill), "mic")
     rep = store.team_reps()[0]
     rows = team_rows([rep, replace(rep, user="")], rep.saved_at)
-    page = team_body(rows, [rep], "/team.png", person=_their_progress)
-    assert "<a href='/history?drill=hard-close&amp;who=ana'>ana</a>" in page and "<td>(no name)</td>" in page
+    page = team_body(rows, [rep], lambda drill: f"/team.png?drill={drill}", person=_their_progress)
+    assert "<a href='/history?drill=hard-close&amp;who=ana'>ana</a>" in page and "<td data-label='person'>(no name)</td>" in page
 
 
 def test_the_team_chart_numbers_reps_in_whole_numbers(store, drill):
@@ -145,3 +145,27 @@ def test_the_team_chart_numbers_reps_in_whole_numbers(store, drill):
     axis = team_figure(store.team_reps()).axes[-1]
     ticks = [t for t in axis.get_xticks() if axis.get_xlim()[0] <= t <= axis.get_xlim()[1]]
     assert ticks == [1.0]
+
+
+def test_the_team_chart_gives_each_drill_its_panels_and_each_person_one_colour(store, drill):
+    """Two drills shared one axis, a person a colour per drill ("ana · The hard close", "ana · Micro
+    commitment": found by a manager): a pair of panels per drill, under its own table on the page,
+    and a person one colour in all of them."""
+    from voicedrill.drills import load_drill
+    from voicedrill.plots import team_figure
+    from voicedrill.webpage import team_body
+
+    micro = load_drill("micro-commitment")
+    for name, which in (("ana", drill), ("ben", drill), ("ben", micro)):
+        store.save_rep(Session.of("drill", which, "fake", "none", name), 1, sample_report(which), "mic")
+    reps = store.team_reps()
+    figure = team_figure(reps)
+    titles = [ax.get_title(loc="left") for ax in figure.axes]
+    assert len(figure.axes) == 4 and titles[0].startswith("The hard close sequence: ") and "micro" in titles[2].lower(), titles
+    colours = {ax.get_title(loc="left").split(":")[0]: {line.get_label(): line.get_color() for line in ax.get_lines()} for ax in figure.axes[::2]}
+    hard, other = colours.values()
+    assert set(hard) == {"ana", "ben"} and set(other) == {"ben"} and hard["ben"] == other["ben"] != hard["ana"]
+    alone = team_figure(reps, "micro-commitment")  # the app's chart of one drill: ben as in every chart, not its first colour
+    assert len(alone.axes) == 2 and alone.axes[0].get_lines()[0].get_color() == hard["ben"]
+    page = team_body(team_rows(reps, reps[-1].saved_at), reps, lambda d: f"/team.png?drill={d}")
+    assert page.index("/team.png?drill=hard-close") < page.index("Team practice — micro-commitment") < page.index("/team.png?drill=micro-commitment")

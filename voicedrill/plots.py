@@ -243,34 +243,48 @@ def png_bytes(figure: Figure) -> bytes:
     return buffer.getvalue()
 
 
-def team_figure(reps: Sequence[TeamRep]) -> Figure:
-    """Score and time from the first line to the last, rep by rep, one line per person (and drill);
-    the legend names the LEGEND_MAX most active."""
+def team_figure(reps: Sequence[TeamRep], drill: str | None = None) -> Figure:
+    """Score and time from the first line to the last, rep by rep, one line per person, a pair of
+    panels per drill (one axis mixed drills, a person a colour per drill: found by a manager), or
+    only `drill`'s; a person has one colour in every drill's chart (from everyone in `reps`), and
+    each legend names its LEGEND_MAX most active."""
+    names = sorted({shown_name(r.user, 24) for r in reps})
+    colours = {name: f"C{i % 10}" for i, name in enumerate(names)}
+    reps = [r for r in reps if drill in (None, r.drill)]
     if not reps:
         raise VoicedrillError("no reps to plot: none match --drill/--since/--user")
-    several = len({r.drill for r in reps}) > 1
-    figure = Figure(figsize=(11, 6.5), dpi=DPI)
-    score, handoff = figure.subplots(2, 1, sharex=True)
-    people: dict[str, list[TeamRep]] = {}
+    drills = list(dict.fromkeys(r.drill for r in reps))
+    figure = Figure(figsize=(11, 6.5 * len(drills)), dpi=DPI)
+    axes = figure.subplots(2 * len(drills), 1)
     titled = titles()
-    for rep in reps:
-        name = shown_name(rep.user, 24)
-        people.setdefault(f"{name} · {titled.get(rep.drill, rep.drill)}" if several else name, []).append(rep)
-    active = sorted(people, key=lambda n: -len(people[n]))[:LEGEND_MAX]
-    for name, mine in sorted(people.items()):
-        x = np.arange(1, len(mine) + 1)
-        line, = score.plot(x, [r.score if r.scored else np.nan for r in mine], marker="o", ms=3, lw=1.3, label=name if name in active else None)
-        handoff.plot(x, [np.nan if r.handoff_s is None else r.handoff_s for r in mine],
-                     marker="o", ms=3, lw=1.3, color=line.get_color())
-    score.set_ylim(0, 105)
-    score.set_ylabel("score")
-    score.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False, title_fontsize=8,
-                 title=f"the {len(active)} with most reps (of {len(people)})" if len(people) > len(active) else None)
-    handoff.set_ylabel("seconds")
-    handoff.set_title("time from the first line to the last (reps with every step said)", loc="left", fontsize=9)
-    handoff.set_xlabel("each person's reps, oldest first")
-    handoff.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))  # (min 1: one rep each was ticked 0.5, 0.6 … 1.5)
-    handoff.set_xlim(0.5, max(len(m) for m in people.values()) + 0.5)
-    figure.suptitle(f"voicedrill team — {counted(len(people), 'line') if several else counted(len(people), 'person', 'people')}, {counted(len(reps), 'rep')}", fontsize=11)
+    for k, drill in enumerate(drills):
+        title = f"{titled.get(drill, drill)}: " if len(drills) > 1 else ""
+        _team_panels(axes[2 * k], axes[2 * k + 1], [r for r in reps if r.drill == drill], colours, title)
+    people = len({shown_name(r.user, 24) for r in reps})
+    figure.suptitle(f"voicedrill team — {counted(people, 'person', 'people')}, {counted(len(reps), 'rep')}", fontsize=11)
     figure.tight_layout()
     return figure
+
+
+def _team_panels(score: Axes, time: Axes, reps: Sequence[TeamRep], colours: dict[str, str], title: str) -> None:
+    """One drill's score and time panels: a line per person, their reps oldest first."""
+    people: dict[str, list[TeamRep]] = {}
+    for rep in reps:
+        people.setdefault(shown_name(rep.user, 24), []).append(rep)
+    active = sorted(people, key=lambda n: -len(people[n]))[:LEGEND_MAX]
+    time.sharex(score)
+    for name, mine in sorted(people.items()):
+        x = np.arange(1, len(mine) + 1)
+        score.plot(x, [r.score if r.scored else np.nan for r in mine], marker="o", ms=3, lw=1.3, color=colours[name], label=name if name in active else None)
+        time.plot(x, [np.nan if r.handoff_s is None else r.handoff_s for r in mine], marker="o", ms=3, lw=1.3, color=colours[name])
+    score.set_ylim(0, 105)
+    score.set_ylabel("score")
+    score.set_title(f"{title}score", loc="left", fontsize=9)
+    score.tick_params(labelbottom=False)
+    score.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False, title_fontsize=8,
+                 title=f"the {len(active)} with most reps (of {len(people)})" if len(people) > len(active) else None)
+    time.set_ylabel("seconds")
+    time.set_title(f"{title}time from the first line to the last (reps with every step said)", loc="left", fontsize=9)
+    time.set_xlabel("each person's reps, oldest first")
+    time.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))  # (min 1: one rep each was ticked 0.5, 0.6 … 1.5)
+    time.set_xlim(0.5, max(len(m) for m in people.values()) + 0.5)

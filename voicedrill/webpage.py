@@ -77,7 +77,8 @@ def _table(grid: Grid, links: Sequence[str] = ()) -> str:
             if links and links[number] and column == grid.columns[0]:
                 text = f"<a href='{escape(links[number])}'>{text}</a>"
             classes = " ".join(c for c in ("n" if column in grid.right else "", cell.role) if c)
-            cells.append(f"<td class='{classes}'>{text}</td>" if classes else f"<td>{text}</td>")
+            label = f" data-label='{escape(column)}'"  # (a narrow screen shows a team row as a card, each figure named)
+            cells.append(f"<td class='{classes}'{label}>{text}</td>" if classes else f"<td{label}>{text}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
 
@@ -118,18 +119,21 @@ def team_page(rows: Sequence[TeamRow], reps: Sequence[TeamRep]) -> str:
     return _document("team", f"<h1>voicedrill — team practice</h1>{team_body(rows, reps)}")
 
 
-def team_body(rows: Sequence[TeamRow], reps: Sequence[TeamRep], chart: str = "", titles: Mapping[str, str] | None = None,
-              person: Callable[[TeamRow], str] | None = None) -> str:
-    """The team table, a line on who has not practised today, and the chart (inline, or `chart` as
-    its address); `person` gives a row's name a link (the app's: to their progress on that drill)."""
+def team_body(rows: Sequence[TeamRow], reps: Sequence[TeamRep], chart: Callable[[str], str] | None = None,
+              titles: Mapping[str, str] | None = None, person: Callable[[TeamRow], str] | None = None) -> str:
+    """A table and a chart per drill, then who has not practised today (each chart inline, or at the
+    address `chart` gives a drill); `person` gives a row's name a link (the app's: to their progress
+    on that drill)."""
     if not rows:
         return "<p>No reps saved yet (or none match).</p>"
     idle = sorted({r.user for r in rows} - {r.user for r in rows if r.today})
     line = f"<p>Not practised today: {escape(', '.join(idle))}</p>" if idle else "<p>Everyone has practised today.</p>"
-    picture = f'<p><img alt="score and time through the rep per person" src="{escape(chart)}"></p>' if chart else _image(png_bytes(team_figure(reps)), "score and time through the rep per person")
+    alt = "score and time from the first line to the last, rep by rep, per person"
     tables = ""
     for drill in dict.fromkeys(r.drill for r in rows):  # a table per drill, each row's name linked to its own person
         mine = [r for r in rows if r.drill == drill]
         grid, = team_grids(mine, titles)
-        tables += f"<h2>{escape(grid.title)}</h2>{_table(grid, [person(r) for r in mine] if person else ())}"
-    return tables + f"<p class=meta>{escape(LEGEND)}</p>" + line + picture
+        picture = (f'<p><img alt="{alt}" src="{escape(chart(drill))}"></p>' if chart
+                   else _image(png_bytes(team_figure(reps, drill)), alt))
+        tables += f"<h2>{escape(grid.title)}</h2>{_table(grid, [person(r) for r in mine] if person else ())}{picture}"
+    return tables + f"<p class=meta>{escape(LEGEND)}</p>" + line
