@@ -129,7 +129,7 @@ def test_a_run_ticks_steps_in_order_scores_each_rep_and_lists_them(server, page,
     page.wait_for_function("window.shown.filter(s => s.startsWith('score')).length === 2 && !window.shown.at(-1).startsWith('score')", timeout=60000)
     # rep 3 under way: the last rep's one change is in the live panel, above the script (the scorecard is below it, off screen)
     focus = page.locator("#live #focus")
-    assert focus.is_visible() and re.match(r"Rep 2 \(rep \d+ in your progress\) scored \d+\. Next rep: ", focus.inner_text()), focus.inner_text()
+    assert focus.is_visible() and re.match(r"This run's rep 2 \(saved as rep \d+\) scored \d+\. Next rep: ", focus.inner_text()), focus.inner_text()
     page.click("[data-action=stop]")  # rep 3 has begun: stopped before its handoff, it is not scored; no rep 4 starts
     page.wait_for_function("document.querySelector('[data-action=start]').disabled === false", timeout=60000)
     wait_idle(app)

@@ -165,7 +165,10 @@ def test_the_team_chart_gives_each_drill_its_panels_and_each_person_one_colour(s
     colours = {ax.get_title(loc="left").split(":")[0]: {line.get_label(): line.get_color() for line in ax.get_lines()} for ax in figure.axes[::2]}
     hard, other = colours.values()
     assert set(hard) == {"ana", "ben"} and set(other) == {"ben"} and hard["ben"] == other["ben"] != hard["ana"]
-    alone = team_figure(reps, "micro-commitment")  # the app's chart of one drill: ben as in every chart, not its first colour
+    alone = team_figure([r for r in reps if r.drill == "micro-commitment"])  # the app's chart of one drill: ben as in every chart
     assert len(alone.axes) == 2 and alone.axes[0].get_lines()[0].get_color() == hard["ben"]
+    hard_reps = store.team_reps(drill="hard-close")
+    again = team_figure([*hard_reps, replace(hard_reps[0], user="ANA")])  # as an older history may spell one person (a review)
+    assert [line.get_label() for line in again.axes[0].get_lines()] == ["ana", "ben"] and "2 people" in again.texts[0].get_text()
     page = team_body(team_rows(reps, reps[-1].saved_at), reps, lambda d: f"/team.png?drill={d}")
     assert page.index("/team.png?drill=hard-close") < page.index("Team practice — micro-commitment") < page.index("/team.png?drill=micro-commitment")

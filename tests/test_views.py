@@ -78,6 +78,25 @@ def test_the_verdicts_are_the_stored_ones_in_every_view(saved):
     assert "a recording checked · " in one and " · speech recogniser: fake, none</p>" in one  # (not "engine fake (none) · check")
     meta = one.split("<p class=meta>")[1].split("</p>")[0]
     assert "recogniser" not in meta  # the rep's own words first; what heard it is small print at the end
+    assert "recording: rep.wav · " in one and "<th>pause</th>" in one and "<th>gap</th>" not in one
+
+
+def test_a_rep_has_one_number_in_every_view(saved):
+    """One rep read "rep 3", "rep 16" and "s14 #3" on one screen (found by a manager): it is named
+    by its number, its place in its session said in words ("Rep 2 (1st of s2)"), never "#N"."""
+    html = page(saved)
+    assert all(f"<h2 id='rep-{r.id}'>Rep {r.id} (1st of s{r.session}) — " in html for r in saved)
+    history = text_of(lambda c: render_history(saved, c), 120)
+    rows = [line for line in history.splitlines() if re.match(r"\s+\d+\s+s\d+\s", line)]
+    assert len(rows) == 2 and not any(re.search(r"#\d", line) for line in history.splitlines())
+
+
+@pytest.mark.parametrize("number, said", [(1, "1st"), (2, "2nd"), (3, "3rd"), (4, "4th"), (11, "11th"), (12, "12th"), (13, "13th"),
+                                          (21, "21st"), (22, "22nd"), (23, "23rd"), (101, "101st"), (111, "111th"), (112, "112th")])
+def test_a_reps_place_in_its_session_is_said_in_words(number, said):
+    from voicedrill.data import in_session
+
+    assert in_session(14, number) == f"{said} of s14"
 
 
 def test_json_carries_the_coaching(saved):
@@ -235,9 +254,10 @@ def test_a_dip_long_ago_is_not_told_as_todays(drill):
 
     scores = [100, 100, 60, *[100] * 27]
     line = summary_line(summary([replace(sample_report(drill), score=s) for s in scores]))
-    assert line == f"First rep 100 → last rep 100; best: rep 1 (100); over the last {TREND_WINDOW} reps, holding steady at 100 — keep it flowing, faster and more natural each time"
-    recent_dip = summary_line(summary([replace(sample_report(drill), score=s) for s in [*[100] * 25, 60, *[100] * 4]]))
-    assert recent_dip.endswith(f"over the last {TREND_WINDOW} reps, back to 100 after a dip to 60 (rep 26) — say the next one just like the last")
+    assert line == f"First rep 100 → last rep 100; best: rep 1 (100); over the last {TREND_WINDOW} scored reps, holding steady at 100 — keep it flowing, faster and more natural each time"
+    for at in (26, 21):  # (21: the window's first rep, told from the rep before it; it read "climbing", found by a review)
+        recent_dip = summary_line(summary([replace(sample_report(drill), score=60 if n == at else 100) for n in range(1, 31)]))
+        assert recent_dip.endswith(f"over the last {TREND_WINDOW} scored reps, back to 100 after a dip to 60 (rep {at}) — say the next one just like the last")
     run = summary_line(summary([replace(sample_report(drill), score=s) for s in [100, 60, *[100] * 8]]))
     assert "over the last" not in run and run.endswith("; back to 100 after a dip to 60 (rep 2) — say the next one just like the last")
 

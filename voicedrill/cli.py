@@ -211,10 +211,10 @@ def _parser() -> argparse.ArgumentParser:
     sync = commands.add_parser("sync", help="send this computer's reps to the team database (again: adds nothing)")
     sync.add_argument("--to", type=_given("the team database's address, postgresql://user@host/db"), required=True, metavar="URL", help="the team database, postgresql://user@host/db")
 
-    team = commands.add_parser("team", help="the manager's view: per person and drill, reps today and this week, scores, time through the rep")
+    team = commands.add_parser("team", help="the manager's view: per person and drill, reps today and this week, scores, time from the first line to the last")
     _filters(team)
     team.add_argument("--html", type=HTML, default=None, help="write one self-contained page")
-    team.add_argument("--png", type=PNG, default=None, help="write a chart of score and time through the rep per person")
+    team.add_argument("--png", type=PNG, default=None, help="write a chart per drill of score and time from the first line to the last, per person")
 
     export = commands.add_parser("export", help="one row per rep, for spreadsheets and managers")
     export.add_argument("--format", choices=("csv", "jsonl"), default=None, help="csv or jsonl (with the full report); default: by --out's name, else csv")
@@ -548,7 +548,7 @@ def _selected(args: argparse.Namespace, store, last: int | None = None) -> list:
 def _report(args: argparse.Namespace, store, err: Console) -> int:
     from .files import write_file
     from .plots import png_bytes, rep_figure, session_figure
-    from .report import in_session, render, render_summary, shown_name
+    from .report import render, render_summary, shown_name
     from .webpage import page
     from .history import who
 
@@ -571,7 +571,7 @@ def _report(args: argparse.Namespace, store, err: Console) -> int:
         console = Console(highlight=False)
         for rep, report in zip(reps, reports):
             whose = f"{shown_name(rep.user)}, " if rep.user else ""
-            render(report, console, title=f"Rep {rep.id} ({in_session(rep.session, rep.number)}) — {rep.drill}, {whose}{rep.saved_at:%Y-%m-%d %H:%M}")
+            render(report, console, title=f"{rep.called.capitalize()} — {rep.drill}, {whose}{rep.saved_at:%Y-%m-%d %H:%M}")
         if len(reps) > 1:
             render_summary(reports, console, numbers=[r.id for r in reps])
     return 0

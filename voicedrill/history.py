@@ -28,7 +28,7 @@ from typing import TypeVar
 import numpy as np
 
 from . import pending
-from .data import NOT_THIS_DRILL, RepReport
+from .data import NOT_THIS_DRILL, RepReport, in_session
 from .drills import Drill
 from .errors import InUse, VoicedrillError
 from .files import keep_safe, reason
@@ -84,6 +84,12 @@ class SavedRep:
     max_pause_s: float
     report: RepReport  # with its verdicts, as decided when it was scored
     levels: np.ndarray | None  # dBFS every LEVEL_STEP_S, None for imported reps
+
+    @property
+    def called(self) -> str:
+        """The rep as a heading names it, by its one number: "rep 16 (3rd of s14)"; one the history
+        could not take yet has none ("rep 0 (3rd of s0)" titled its chart)."""
+        return f"rep {self.id} ({in_session(self.session, self.number)})" if self.id else "a rep waiting to go into the history"
 
 
 @dataclass(frozen=True)
@@ -734,7 +740,7 @@ def same_person(one: str, other: str) -> bool:
     return person_key(one) == person_key(other)
 
 
-def by_person(reps: Sequence[SavedRep]) -> list[list[int]]:
+def by_person(reps: Sequence[SavedRep] | Sequence[TeamRep]) -> list[list[int]]:
     """Each person's reps' places in `reps`, person by person as first seen."""
     people: dict[str, list[int]] = {}
     for i, rep in enumerate(reps):

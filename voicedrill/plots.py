@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import io
 import warnings
-from collections.abc import Sequence
+import zlib
+from collections.abc import Iterable, Sequence
 from itertools import groupby
 
 import matplotlib
@@ -19,11 +20,11 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
 
-from .data import RepReport, Status, in_session  # noqa: E402
+from .data import RepReport, Status  # noqa: E402
 from .drills import titles  # noqa: E402
 from .errors import VoicedrillError  # noqa: E402
 from .report import counted, rep_name, score_words, shown_name  # noqa: E402
-from .history import LEVEL_STEP_S, SavedRep, TeamRep, by_person  # noqa: E402
+from .history import LEVEL_STEP_S, SavedRep, TeamRep, by_person, person_key  # noqa: E402
 from .targets import WHAT  # noqa: E402
 
 DPI = 100
@@ -32,6 +33,19 @@ MIN_TIME_SPAN_S = 2.0  # the fluency curve's time axis spans at least this much
 STATUS_COLOUR = {Status.OK: "#2e8b57", Status.MISSING: "#c0392b", Status.OUT_OF_ORDER: "#e6a100", Status.REPEATED: "#2a7fb8"}
 FLAGGED, FINE, CUSTOMER = "#c0392b", "#2e8b57", "#9e9e9e"
 PEOPLE_COLOURS = ("#1565c0", "#ef6c00", "#6a1b9a", "#00838f", "#ad1457", "#558b2f", "#4e342e", "#37474f")  # several people's lines in one chart
+
+
+def people_colours(names: Iterable[str]) -> dict[str, str]:
+    """A colour per person (by person_key), chosen from the name itself, so a person keeps it from
+    chart to chart (every drill's on the team page, the progress page's); of two people in one chart
+    who would share one, the later in name order takes the next free (with more people than colours,
+    some share)."""
+    colours: dict[str, str] = {}
+    for key in sorted({person_key(name) for name in names}):
+        start = zlib.crc32(key.encode("utf-8"))
+        ring = [PEOPLE_COLOURS[(start + k) % len(PEOPLE_COLOURS)] for k in range(len(PEOPLE_COLOURS))]
+        colours[key] = next((c for c in ring if c not in colours.values()), ring[0])
+    return colours
 
 
 LABEL_CHAR_IN = 0.075  # a character of an 8 pt label, in inches (with room between labels)
@@ -122,7 +136,7 @@ def session_figure(reps: Sequence[SavedRep], reports: Sequence[RepReport]) -> Fi
 def _title(rep: SavedRep, report: RepReport) -> str:
     pace = report.pace.speech_wpm
     return (
-        f"rep {rep.id} ({in_session(rep.session, rep.number)}) · {rep.saved_at:%Y-%m-%d %H:%M} · {titles().get(rep.drill, rep.drill)} · "
+        f"{rep.called} · {rep.saved_at:%Y-%m-%d %H:%M} · {titles().get(rep.drill, rep.drill)} · "
         f"{score_words(report)} · {'—' if pace is None else f'{pace:.0f}'} wpm"
     )
 
@@ -144,6 +158,7 @@ def fluency_figure(reps: Sequence[SavedRep]) -> Figure:
     if off:
         pause.scatter(*zip(*off), s=28, facecolors="none", edgecolors="#90a4ae", zorder=3, label="not said by the script: not judged")
     legend = sorted(range(len(people)), key=lambda k: -len(people[k]))[:LEGEND_MAX]  # (the most active, as the team chart)
+    colours = people_colours(r.user for r in reps)
     for ax, what, values in (
         (time, WHAT[0], [r.report.timed_s for r in reps]),  # (as its targets: reps said by the script)
         (pause, WHAT[1], [r.report.judged_pause_s for r in reps]),
@@ -151,7 +166,7 @@ def fluency_figure(reps: Sequence[SavedRep]) -> Figure:
         targets = [next((t.target for t in r.report.targets.results if t.what == what), np.nan) if r.report.targets else np.nan for r in reps]
         target_label = "each person's own target (dashed)" if several else "your target"
         for k, mine in enumerate(people):
-            colour = PEOPLE_COLOURS[k % len(PEOPLE_COLOURS)] if several else "#37474f"
+            colour = colours[person_key(reps[mine[0]].user)] if several else "#37474f"
             ax.plot(x[mine], [np.nan if values[i] is None else values[i] for i in mine], marker="o", color=colour, lw=1.5,
                     label=shown_name(reps[mine[0]].user, 24) if several and ax is time and k in legend else None)
             theirs = [targets[i] for i in mine]
@@ -243,40 +258,36 @@ def png_bytes(figure: Figure) -> bytes:
     return buffer.getvalue()
 
 
-def team_figure(reps: Sequence[TeamRep], drill: str | None = None) -> Figure:
+def team_figure(reps: Sequence[TeamRep]) -> Figure:
     """Score and time from the first line to the last, rep by rep, one line per person, a pair of
-    panels per drill (one axis mixed drills, a person a colour per drill: found by a manager), or
-    only `drill`'s; a person has one colour in every drill's chart (from everyone in `reps`), and
-    each legend names its LEGEND_MAX most active."""
-    names = sorted({shown_name(r.user, 24) for r in reps})
-    colours = {name: f"C{i % 10}" for i, name in enumerate(names)}
-    reps = [r for r in reps if drill in (None, r.drill)]
+    panels per drill (one axis mixed drills, a person a colour per drill: found by a manager); a
+    person has one colour in every chart (people_colours), and each legend names its LEGEND_MAX most active."""
     if not reps:
         raise VoicedrillError("no reps to plot: none match --drill/--since/--user")
     drills = list(dict.fromkeys(r.drill for r in reps))
+    colours = people_colours(r.user for r in reps)
     figure = Figure(figsize=(11, 6.5 * len(drills)), dpi=DPI)
     axes = figure.subplots(2 * len(drills), 1)
     titled = titles()
-    for k, drill in enumerate(drills):
-        title = f"{titled.get(drill, drill)}: " if len(drills) > 1 else ""
-        _team_panels(axes[2 * k], axes[2 * k + 1], [r for r in reps if r.drill == drill], colours, title)
-    people = len({shown_name(r.user, 24) for r in reps})
-    figure.suptitle(f"voicedrill team — {counted(people, 'person', 'people')}, {counted(len(reps), 'rep')}", fontsize=11)
+    for k, shown in enumerate(drills):
+        title = f"{titled.get(shown, shown)}: " if len(drills) > 1 else ""
+        _team_panels(axes[2 * k], axes[2 * k + 1], [r for r in reps if r.drill == shown], colours, title)
+    figure.suptitle(f"voicedrill team — {counted(len(colours), 'person', 'people')}, {counted(len(reps), 'rep')}", fontsize=11)
     figure.tight_layout()
     return figure
 
 
 def _team_panels(score: Axes, time: Axes, reps: Sequence[TeamRep], colours: dict[str, str], title: str) -> None:
-    """One drill's score and time panels: a line per person, their reps oldest first."""
-    people: dict[str, list[TeamRep]] = {}
-    for rep in reps:
-        people.setdefault(shown_name(rep.user, 24), []).append(rep)
-    active = sorted(people, key=lambda n: -len(people[n]))[:LEGEND_MAX]
+    """One drill's score and time panels: a line per person (named as they first wrote it), their reps oldest first."""
+    people = sorted(by_person(reps), key=lambda mine: person_key(reps[mine[0]].user))
+    active = sorted(range(len(people)), key=lambda k: -len(people[k]))[:LEGEND_MAX]
     time.sharex(score)
-    for name, mine in sorted(people.items()):
+    for k, mine in enumerate(people):
         x = np.arange(1, len(mine) + 1)
-        score.plot(x, [r.score if r.scored else np.nan for r in mine], marker="o", ms=3, lw=1.3, color=colours[name], label=name if name in active else None)
-        time.plot(x, [np.nan if r.handoff_s is None else r.handoff_s for r in mine], marker="o", ms=3, lw=1.3, color=colours[name])
+        colour = colours[person_key(reps[mine[0]].user)]
+        score.plot(x, [reps[i].score if reps[i].scored else np.nan for i in mine], marker="o", ms=3, lw=1.3, color=colour,
+                   label=shown_name(reps[mine[0]].user, 24) if k in active else None)
+        time.plot(x, [np.nan if reps[i].handoff_s is None else reps[i].handoff_s for i in mine], marker="o", ms=3, lw=1.3, color=colour)
     score.set_ylim(0, 105)
     score.set_ylabel("score")
     score.set_title(f"{title}score", loc="left", fontsize=9)
@@ -287,4 +298,4 @@ def _team_panels(score: Axes, time: Axes, reps: Sequence[TeamRep], colours: dict
     time.set_title(f"{title}time from the first line to the last (reps with every step said)", loc="left", fontsize=9)
     time.set_xlabel("each person's reps, oldest first")
     time.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))  # (min 1: one rep each was ticked 0.5, 0.6 … 1.5)
-    time.set_xlim(0.5, max(len(m) for m in people.values()) + 0.5)
+    time.set_xlim(0.5, max(len(m) for m in people) + 0.5)

@@ -16,7 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .align import marked_line
-from .data import (Coaching, counted, CustomerTurn, in_session, Mark, Pace, Pause, RepReport, ScorePart, Status, StepResult, Target, Targets, Tip, TurnKind,
+from .data import (Coaching, counted, CustomerTurn, Mark, Pace, Pause, RepReport, ScorePart, Status, StepResult, Target, Targets, Tip, TurnKind,
                    TurnResult, Word)
 from .drills import Drill, Order, listed_problem
 from .errors import VoicedrillError
@@ -279,13 +279,13 @@ def reps_grid(info: dict, title: str = "Reps", targets: bool = True) -> Grid:
     kept out of the history, --no-save: no rep is judged against it), no "targets met" column,
     whose "not yet" said the history held too few reps."""
     rows = tuple(
-        (Cell(rep_name(r["rep"])), Cell(fmt_seconds(r["duration_s"])), Cell("—" if r["speech_wpm"] is None else f"{r['speech_wpm']:.0f}", "bad" if r["pace_off"] else ""),
+        (Cell(rep_name(r["rep"])), Cell("not timed" if r["timed_s"] is None else fmt_seconds(r["timed_s"])), Cell("—" if r["speech_wpm"] is None else f"{r['speech_wpm']:.0f}", "bad" if r["pace_off"] else ""),
          Cell(fmt_seconds(r["longest_pause_s"]), "bad" if r["flagged_pauses"] else ""), Cell(str(r["order_errors"])),
          Cell(_beaten(r["targets"]), "ok" if r["targets"] and all(t.met for t in r["targets"].results) else ""),
          Cell("not scored" if r["score"] is None else str(r["score"])))
         for r in info["rows"]
     )
-    columns = ("rep", "duration", "words a minute", "longest pause", "out of order", "targets met", "score")
+    columns = ("rep", "time", "words a minute", "longest pause", "out of order", "targets met", "score")
     if not targets:
         keep = [i for i, column in enumerate(columns) if column != "targets met"]
         rows, columns = tuple(tuple(row[i] for i in keep) for row in rows), tuple(columns[i] for i in keep)
@@ -520,23 +520,25 @@ TREND_WINDOW = 10  # …and from the latest this many scored reps (a dip 30 reps
 
 def summary(reports: list[RepReport], numbers: list[int | None] | None = None) -> dict:
     """First vs last, best rep and trend (score points per rep, least squares, from TREND_REPS reps;
-    the trend and the lowest rep from the latest TREND_WINDOW: `recent` reps from `recent_first`).
+    the trend and the lowest rep from the latest TREND_WINDOW scored: `recent` reps, told from
+    `recent_from`, the score just before them, else the first).
 
     `numbers` are the reps' numbers as `voicedrill report N` takes them (default 1, 2, …; None: a
     rep still waiting to go into the history)."""
     numbers = numbers or list(range(1, len(reports) + 1))
-    rows = [{"rep": n} | rep_row(r) | {"score": r.score if r.scored else None, "flagged_pauses": r.flagged_pauses, "pace_off": r.pace_off, "targets": r.targets}
+    rows = [{"rep": n} | rep_row(r) | {"score": r.score if r.scored else None, "flagged_pauses": r.flagged_pauses, "pace_off": r.pace_off, "targets": r.targets,
+                                       "timed_s": r.timed_s}  # (the time as the history and the fluency chart take it: said by the script)
             for n, r in zip(numbers, reports)]  # (a rep not scored: its 0 is no score)
     numbers, scores = [n for n, r in zip(numbers, reports) if r.scored], [r.score for r in reports if r.scored]  # (a rep not scored has no score to compare)
     result: dict = {"reps": len(reports), "rows": rows, "scored": len(scores)}
+    recent = scores[-TREND_WINDOW:]
     if scores:
         best = max(range(len(scores)), key=lambda i: (scores[i], -i))
-        recent = scores[-TREND_WINDOW:]
         low = len(scores) - len(recent) + min(range(len(recent)), key=lambda i: (recent[i], i))
         result |= {"first_score": scores[0], "last_score": scores[-1], "best_rep": numbers[best], "best_score": scores[best],
-                   "low_rep": numbers[low], "low_score": scores[low], "recent": len(recent), "recent_first": recent[0]}
-    if len(scores) >= TREND_REPS:
-        recent = scores[-TREND_WINDOW:]
+                   "low_rep": numbers[low], "low_score": scores[low], "recent": len(recent),
+                   "recent_from": scores[-len(recent) - 1] if len(scores) > len(recent) else scores[0]}  # (a dip first in the window was a climb)
+    if len(recent) >= TREND_REPS:
         x = range(len(recent))
         mean_x, mean_y = sum(x) / len(recent), sum(recent) / len(recent)
         slope = sum((i - mean_x) * (y - mean_y) for i, y in zip(x, recent)) / sum((i - mean_x) ** 2 for i in x)
@@ -566,8 +568,8 @@ def summary_line(info: dict, stopped: bool = False) -> str:
     line = f"First rep {info['first_score']} → last rep {info['last_score']}; best: {best} ({info['best_score']})"
     if "trend_per_rep" in info:
         trend = info["trend_per_rep"]
-        start = info.get("recent_first", info["first_score"])
-        line += f"; over the last {info['recent']} reps, " if "recent" in info and info["recent"] < scored else "; "
+        start = info.get("recent_from", info["first_score"])
+        line += f"; over the last {info['recent']} scored reps, " if "recent" in info and info["recent"] < scored else "; "
         rise = info["last_score"] - start
         dip = info["low_score"] <= min(start, info["last_score"]) - DIP_POINTS  # (100, 85, 100 was "holding steady at 100")
         if dip and min(start, info["last_score"]) >= 100:

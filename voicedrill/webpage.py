@@ -14,7 +14,7 @@ from .drills import titles
 from .history import SavedRep, TeamRep
 from .team import LEGEND, TeamRow, team_grids
 from .plots import fluency_figure, png_bytes, progress_figure, rep_figure, team_figure
-from .report import Grid, fact_lines, focus_line, in_session, pauses_grid, reps_grid, score_line, score_words, steps_grid, summary, summary_line, tip_lines
+from .report import Grid, fact_lines, focus_line, pauses_grid, reps_grid, score_line, score_words, steps_grid, summary, summary_line, tip_lines
 
 PAGE_STYLE = """
 body { font: 15px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 1250px; color: #263238; padding: 0 1em; }
@@ -94,7 +94,7 @@ def run_table(reps: Sequence[SavedRep]) -> str:
 def rep_section(rep: SavedRep, heading: bool = False) -> str:
     """One rep: score, next-rep focus, timeline, steps and pauses, facts and tips."""
     report = rep.report
-    out = [f"<h2 id='rep-{rep.id}'>Rep {rep.id} ({in_session(rep.session, rep.number)}) — {score_words(report)}</h2>" if heading
+    out = [f"<h2 id='rep-{rep.id}'>{rep.called.capitalize()} — {score_words(report)}</h2>" if heading
            else f"<p class=score>{f'Score {report.score}/100' if report.scored else 'Not scored'}</p>"]
     if report.coaching:
         out.append(f"<p class=focus><b>Next rep:</b> {escape(focus_line(report))}</p>")
@@ -106,7 +106,8 @@ def rep_section(rep: SavedRep, heading: bool = False) -> str:
     facts = [*fact_lines(report, _mark), *(escape("Tip: " + t) for t in tip_lines(report)), escape(limits), escape(score_line(report))]
     out.append("<ul>" + "".join(f"<li>{f}</li>" for f in facts) + "</ul>")
     heard_by = f"{rep.engine}, {Path(rep.model).name or rep.model}"
-    out.append(f"<p class=meta>recording: {escape(Path(rep.source).name or rep.source)} · speech recogniser: {escape(heard_by)}</p>")
+    recording = Path(rep.audio or rep.source).name or rep.source  # (a live rep's kept audio, else where it was heard: "microphone")
+    out.append(f"<p class=meta>recording: {escape(recording)} · speech recogniser: {escape(heard_by)}</p>")
     return "\n".join(out)
 
 
@@ -134,6 +135,6 @@ def team_body(rows: Sequence[TeamRow], reps: Sequence[TeamRep], chart: Callable[
         mine = [r for r in rows if r.drill == drill]
         grid, = team_grids(mine, titles)
         picture = (f'<p><img alt="{alt}" src="{escape(chart(drill))}"></p>' if chart
-                   else _image(png_bytes(team_figure(reps, drill)), alt))
+                   else _image(png_bytes(team_figure([r for r in reps if r.drill == drill])), alt))
         tables += f"<h2>{escape(grid.title)}</h2>{_table(grid, [person(r) for r in mine] if person else ())}{picture}"
     return tables + f"<p class=meta>{escape(LEGEND)}</p>" + line

@@ -355,6 +355,7 @@ class App:
         everyone = await run_in_threadpool(self._read, "team_reps")  # headlines only, read once
         reps = [r for r in everyone if drill in (None, r.drill)]
         rows = team_rows(reps, datetime.now().astimezone())
+
         def chart(shown: str) -> str:
             return f"/team.png?drill={quote(shown)}"
 
@@ -362,11 +363,10 @@ class App:
                          deleted=self._deleted.pop(request.query_params.get("deleted", ""), ""))
 
     async def team_chart(self, request: Request) -> Response:
-        drill = request.query_params.get("drill") or None
-        reps = await run_in_threadpool(self._read, "team_reps")  # everyone: a person has one colour in every drill's chart
-        if not any(drill in (None, r.drill) for r in reps):
+        reps = await run_in_threadpool(self._read, "team_reps", drill=request.query_params.get("drill") or None)
+        if not reps:
             raise HTTPException(404, "no reps yet")
-        return Response(await run_in_threadpool(lambda: png_bytes(team_figure(reps, drill))), media_type="image/png")
+        return Response(await run_in_threadpool(lambda: png_bytes(team_figure(reps))), media_type="image/png")
 
     # drills ---------------------------------------------------------------------------------
 

@@ -167,7 +167,7 @@ const handlers = {
     card.dataset.rep = m.id ?? "";
     $("run").innerHTML = m.run_html;
     $("cue").textContent = `Rep ${m.rep}: ${m.scored ? `score ${m.score}` : "not scored"} — ${m.id ? "in your progress as " : ""}${m.saved}`;
-    showFocus(`Rep ${m.rep}${m.id ? ` (rep ${m.id} in your progress)` : ""} ${m.scored ? `scored ${m.score}` : "was not scored"}. Next rep: ${m.focus}`);  // (the run's table numbers reps as the history does)
+    showFocus(`This run's rep ${m.rep}${m.id ? ` (saved as rep ${m.id})` : ""} ${m.scored ? `scored ${m.score}` : "was not scored"}. Next rep: ${m.focus}`);  // (the run's table numbers reps as the history does: "rep 2" beside "rep 16" read as two reps)
     notice([...m.problems, ...m.notes].join(" "), m.problems.length > 0);
   },
   notice(m) { notice(m.text, false); },
