@@ -138,12 +138,13 @@ def test_pause_meter_alarms_exactly_where_the_scorecard_flags(drill, sphinx, twi
     late = sorted(e.t - ends[e.step] for e in steps_of(events))
     assert late[len(late) // 2] <= 0.25
     # processing keeps up with real time: a loop slower than the audio would fall further behind with
-    # every block of a 20 s rep, so the rep's second half shows it. How far behind, in milliseconds, is a
-    # figure for `bench/run.py --live-only` (it varied with the load of a shared machine: 0.47 s once
-    # beside two other test workers). The first line's tick is not: it is dated at the line's last word,
-    # and waits for the line to be heard (0.4–0.55 s alone on a slow machine, 1.27 s beside the suite's
-    # workers, where the rest of that rep kept up within 0.15 s).
-    assert max(lags[len(lags) // 2 :]) <= 1.0, lags
+    # every block of a 20 s rep. How far behind, in milliseconds, is a figure for `bench/run.py --live-only`
+    # (it varied with the load of a shared machine: 0.47 s once beside two other test workers). The first
+    # line's tick has a bound of its own: it is dated at the line's last word and waits for the line to be
+    # heard, the first the engine hears (0.4–0.55 s alone on a slow machine, 1.27 s beside the suite's
+    # workers, where every other event of that rep came within 0.15 s).
+    first_tick = next(i for i, e in enumerate(events) if e.type == EventType.STEP)
+    assert lags[first_tick] <= 2.5 and max(lag for i, lag in enumerate(lags) if i != first_tick) <= 1.0, lags
 
 
 @pytest.mark.parametrize("pause_s", [0.3, 1.3])

@@ -172,3 +172,23 @@ def test_the_team_chart_gives_each_drill_its_panels_and_each_person_one_colour(s
     assert [line.get_label() for line in again.axes[0].get_lines()] == ["ana", "ben"] and "2 people" in again.texts[0].get_text()
     page = team_body(team_rows(reps, reps[-1].saved_at), reps, lambda d: f"/team.png?drill={d}")
     assert page.index("/team.png?drill=hard-close") < page.index("Team practice — micro-commitment") < page.index("/team.png?drill=micro-commitment")
+
+
+def test_a_person_keeps_their_colour_in_every_drills_chart_even_where_names_clash(store, drill):
+    """"ben" and "carl" fall on one colour: carl took the next free one beside ben, and the first
+    alone, so he was purple in one drill's chart and orange in another's (found by a review). Given
+    everyone in the history (Store.people), as the app's charts are, he keeps one."""
+    from voicedrill.drills import load_drill
+    from voicedrill.plots import people_colours, team_figure
+
+    assert people_colours(["ben", "carl"])["carl"] != people_colours(["carl"])["carl"]  # the clash this is about
+    micro = load_drill("micro-commitment")
+    for name, which in (("ben", drill), ("carl", drill), ("carl", micro)):
+        store.save_rep(Session.of("drill", which, "fake", "none", name), 1, sample_report(which), "mic")
+    everyone = store.people()
+    assert sorted(everyone) == ["ben", "carl"]
+    colour = {}
+    for which in ("hard-close", "micro-commitment"):
+        lines = team_figure(store.team_reps(drill=which), everyone).axes[0].get_lines()
+        colour[which] = {line.get_label(): line.get_color() for line in lines}
+    assert colour["hard-close"]["carl"] == colour["micro-commitment"]["carl"] != colour["hard-close"]["ben"]

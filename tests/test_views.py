@@ -262,6 +262,31 @@ def test_a_dip_long_ago_is_not_told_as_todays(drill):
     assert "over the last" not in run and run.endswith("; back to 100 after a dip to 60 (rep 2) — say the next one just like the last")
 
 
+def test_a_climb_after_an_early_high_is_a_climb(drill):
+    """90, then 40 climbing by 5 a rep to 85 (eleven reps) read "up and down": the window's rise was
+    taken from rep 1's 90 (found by a review). A climb is told from the window's own first rep."""
+    from dataclasses import replace
+
+    from test_history import sample_report
+
+    from voicedrill.report import summary, summary_line
+
+    scores = [90, *range(40, 90, 5)]
+    assert summary_line(summary([replace(sample_report(drill), score=s) for s in scores])).endswith(
+        "over the last 10 scored reps, climbing about 5.0 points a rep — it's starting to flow")
+
+
+def test_the_run_table_times_a_rep_as_the_history_does(drill):
+    """The run table's "duration" showed a rep that skipped a step, to two decimals, beside a history
+    that does not time it (found by a review): "time", to a tenth, "not timed" when not by the script."""
+    from voicedrill.report import reps_grid, summary
+
+    whole = analyse(said(drill, {}), drill, "fake", 30.0)
+    half = analyse(said(drill, {}, skip=("email",)), drill, "fake", 30.0)
+    grid = reps_grid(summary([whole, half], [1, 2]))
+    assert grid.columns[1] == "time" and [row[1].text for row in grid.rows] == [f"{whole.timed_s:.1f}s", "not timed"]
+
+
 def test_a_perfect_steady_run_is_told_to_keep_flowing():
     from voicedrill.report import summary_line
 

@@ -491,6 +491,12 @@ class Store:
                 number = own if own is not None or not anyones else _one(self.db, "SELECT max(session_id) FROM reps")
         return kind, number
 
+    def people(self) -> list[str]:
+        """Every name the history holds (one per spelling): whom a chart's colours are shared out among,
+        so a person keeps theirs in every chart (plots.people_colours)."""
+        with self._errors():
+            return [str(name) for name, in self.db.execute('SELECT DISTINCT s."user" FROM sessions s').fetchall()]
+
     def spelt(self, name: str) -> str:
         """A person's name as the history holds it (their newest session's), whatever its case; as given if it holds none."""
         (where,), args = _filters(user=name)

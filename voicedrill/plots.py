@@ -36,10 +36,10 @@ PEOPLE_COLOURS = ("#1565c0", "#ef6c00", "#6a1b9a", "#00838f", "#ad1457", "#558b2
 
 
 def people_colours(names: Iterable[str]) -> dict[str, str]:
-    """A colour per person (by person_key), chosen from the name itself, so a person keeps it from
-    chart to chart (every drill's on the team page, the progress page's); of two people in one chart
-    who would share one, the later in name order takes the next free (with more people than colours,
-    some share)."""
+    """A colour per person (by person_key), chosen from the name itself; of two people who would share
+    one, the later in name order takes the next free (with more people than colours, some share).
+    Given everyone in the history (Store.people), a person keeps their colour in every chart: each
+    drill's on the team page, the progress page's."""
     colours: dict[str, str] = {}
     for key in sorted({person_key(name) for name in names}):
         start = zlib.crc32(key.encode("utf-8"))
@@ -141,7 +141,7 @@ def _title(rep: SavedRep, report: RepReport) -> str:
     )
 
 
-def fluency_figure(reps: Sequence[SavedRep]) -> Figure:
+def fluency_figure(reps: Sequence[SavedRep], everyone: Iterable[str] = ()) -> Figure:
     """A run's fluency curve: time from the first line to the last and the longest pause, rep by rep,
     against each rep's personal target (where it had one) and the drill's pause limit. Several people's
     reps are a line each (one line through them all read as one person's curve). A rep not said by the
@@ -158,7 +158,7 @@ def fluency_figure(reps: Sequence[SavedRep]) -> Figure:
     if off:
         pause.scatter(*zip(*off), s=28, facecolors="none", edgecolors="#90a4ae", zorder=3, label="not said by the script: not judged")
     legend = sorted(range(len(people)), key=lambda k: -len(people[k]))[:LEGEND_MAX]  # (the most active, as the team chart)
-    colours = people_colours(r.user for r in reps)
+    colours = people_colours([*everyone, *(r.user for r in reps)])  # (`everyone` in the history: each keeps one colour in every chart)
     for ax, what, values in (
         (time, WHAT[0], [r.report.timed_s for r in reps]),  # (as its targets: reps said by the script)
         (pause, WHAT[1], [r.report.judged_pause_s for r in reps]),
@@ -193,7 +193,7 @@ def fluency_figure(reps: Sequence[SavedRep]) -> Figure:
 
 
 PROGRESS_AXES_IN = 8.7  # the progress chart's plotting width, inches (10 in less the labels at its left)
-LABEL_CHAR_IN, LABEL_GAP_IN = 0.06, 0.15  # a character of a session's label at 7 pt, and room between two labels, inches
+SESSION_CHAR_IN, LABEL_GAP_IN = 0.06, 0.15  # a character of a session's label at 7 pt, and room between two labels, inches
 
 
 def progress_figure(reps: Sequence[SavedRep]) -> Figure:
@@ -217,7 +217,7 @@ def progress_figure(reps: Sequence[SavedRep]) -> Figure:
         wpm.fill_between([left, right], *first.pace_wpm, color="#c8e6c9", alpha=0.6, lw=0, zorder=1)
         pause.hlines(first.max_pause_s, left, right, colors=FLAGGED, linestyles="dashed", lw=1, zorder=1)
         label = f"s{session} {first.saved_at:%m-%d}"
-        half = (LABEL_CHAR_IN * len(label) + LABEL_GAP_IN) / 2 * reps_per_in
+        half = (SESSION_CHAR_IN * len(label) + LABEL_GAP_IN) / 2 * reps_per_in
         if (left + right) / 2 - half >= labelled_to:  # sessions too narrow for their labels: every few labelled
             score.text((left + right) / 2, 103, label, ha="center", fontsize=7, color="#546e7a")
             labelled_to = (left + right) / 2 + half
@@ -258,21 +258,22 @@ def png_bytes(figure: Figure) -> bytes:
     return buffer.getvalue()
 
 
-def team_figure(reps: Sequence[TeamRep]) -> Figure:
+def team_figure(reps: Sequence[TeamRep], everyone: Iterable[str] = ()) -> Figure:
     """Score and time from the first line to the last, rep by rep, one line per person, a pair of
     panels per drill (one axis mixed drills, a person a colour per drill: found by a manager); a
-    person has one colour in every chart (people_colours), and each legend names its LEGEND_MAX most active."""
+    person has one colour in every chart given `everyone` in the history (people_colours), and each legend
+    names its LEGEND_MAX most active."""
     if not reps:
         raise VoicedrillError("no reps to plot: none match --drill/--since/--user")
     drills = list(dict.fromkeys(r.drill for r in reps))
-    colours = people_colours(r.user for r in reps)
+    colours = people_colours([*everyone, *(r.user for r in reps)])
     figure = Figure(figsize=(11, 6.5 * len(drills)), dpi=DPI)
     axes = figure.subplots(2 * len(drills), 1)
     titled = titles()
     for k, shown in enumerate(drills):
         title = f"{titled.get(shown, shown)}: " if len(drills) > 1 else ""
         _team_panels(axes[2 * k], axes[2 * k + 1], [r for r in reps if r.drill == shown], colours, title)
-    figure.suptitle(f"voicedrill team — {counted(len(colours), 'person', 'people')}, {counted(len(reps), 'rep')}", fontsize=11)
+    figure.suptitle(f"voicedrill team — {counted(len(by_person(reps)), 'person', 'people')}, {counted(len(reps), 'rep')}", fontsize=11)
     figure.tight_layout()
     return figure
 

@@ -409,11 +409,12 @@ def run_drill(
                     filed = keeper.folder / f"rep-{number:02d}.json" if keeper.folder is not None else None
                     run.unkept = filed if filed is not None and filed.is_file() else number
                     only = f"the rep is only in {filed}" if isinstance(run.unkept, Path) else ONLY_SHOWN
-                    screen.scored(number, report, Kept(problems=[f"{exc}; {only}"]), f"Rep {number} — {drill.title}  (not in your history)")
+                    screen.scored(number, report, Kept(problems=[f"{exc}; {only}"]), f"This run's rep {number} — {drill.title}  (not in your history)")
                     raise
                 run.reports.append(report)
                 run.kept.append(kept)
-                screen.scored(number, report, kept, f"Rep {number} — {drill.title}  ({'saved: ' + kept.where if kept.places else 'not saved: --no-save'})")
+                saved = f"saved as {kept.where}" if kept.rep_id else f"saved: {kept.where}" if kept.places else "not saved: --no-save"
+                screen.scored(number, report, kept, f"This run's rep {number} — {drill.title}  ({saved})")  # ("Rep 2 … saved: rep 16" read as two reps)
     except KeyboardInterrupt as stop:  # Ctrl-C, SIGTERM or SIGHUP
         run.interrupted = True
         run.status = exit_status(stop)

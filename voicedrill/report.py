@@ -279,7 +279,7 @@ def reps_grid(info: dict, title: str = "Reps", targets: bool = True) -> Grid:
     kept out of the history, --no-save: no rep is judged against it), no "targets met" column,
     whose "not yet" said the history held too few reps."""
     rows = tuple(
-        (Cell(rep_name(r["rep"])), Cell("not timed" if r["timed_s"] is None else fmt_seconds(r["timed_s"])), Cell("—" if r["speech_wpm"] is None else f"{r['speech_wpm']:.0f}", "bad" if r["pace_off"] else ""),
+        (Cell(rep_name(r["rep"])), Cell("not timed" if r["timed_s"] is None else f"{r['timed_s']:.1f}s"), Cell("—" if r["speech_wpm"] is None else f"{r['speech_wpm']:.0f}", "bad" if r["pace_off"] else ""),
          Cell(fmt_seconds(r["longest_pause_s"]), "bad" if r["flagged_pauses"] else ""), Cell(str(r["order_errors"])),
          Cell(_beaten(r["targets"]), "ok" if r["targets"] and all(t.met for t in r["targets"].results) else ""),
          Cell("not scored" if r["score"] is None else str(r["score"])))
@@ -520,8 +520,8 @@ TREND_WINDOW = 10  # …and from the latest this many scored reps (a dip 30 reps
 
 def summary(reports: list[RepReport], numbers: list[int | None] | None = None) -> dict:
     """First vs last, best rep and trend (score points per rep, least squares, from TREND_REPS reps;
-    the trend and the lowest rep from the latest TREND_WINDOW scored: `recent` reps, told from
-    `recent_from`, the score just before them, else the first).
+    the trend and the lowest rep from the latest TREND_WINDOW scored: `recent` reps from
+    `recent_first`, a dip among them judged against `recent_from`, the score just before them).
 
     `numbers` are the reps' numbers as `voicedrill report N` takes them (default 1, 2, …; None: a
     rep still waiting to go into the history)."""
@@ -536,7 +536,7 @@ def summary(reports: list[RepReport], numbers: list[int | None] | None = None) -
         best = max(range(len(scores)), key=lambda i: (scores[i], -i))
         low = len(scores) - len(recent) + min(range(len(recent)), key=lambda i: (recent[i], i))
         result |= {"first_score": scores[0], "last_score": scores[-1], "best_rep": numbers[best], "best_score": scores[best],
-                   "low_rep": numbers[low], "low_score": scores[low], "recent": len(recent),
+                   "low_rep": numbers[low], "low_score": scores[low], "recent": len(recent), "recent_first": recent[0],
                    "recent_from": scores[-len(recent) - 1] if len(scores) > len(recent) else scores[0]}  # (a dip first in the window was a climb)
     if len(recent) >= TREND_REPS:
         x = range(len(recent))
@@ -568,9 +568,9 @@ def summary_line(info: dict, stopped: bool = False) -> str:
     line = f"First rep {info['first_score']} → last rep {info['last_score']}; best: {best} ({info['best_score']})"
     if "trend_per_rep" in info:
         trend = info["trend_per_rep"]
-        start = info.get("recent_from", info["first_score"])
+        start = info.get("recent_from", info["first_score"])  # (a dip first in the window was "climbing")
         line += f"; over the last {info['recent']} scored reps, " if "recent" in info and info["recent"] < scored else "; "
-        rise = info["last_score"] - start
+        rise = info["last_score"] - info.get("recent_first", info["first_score"])  # (90, then 40 climbing to 85, climbs)
         dip = info["low_score"] <= min(start, info["last_score"]) - DIP_POINTS  # (100, 85, 100 was "holding steady at 100")
         if dip and min(start, info["last_score"]) >= 100:
             low = f"rep {info['low_rep']}" if info["low_rep"] else "a rep waiting on this computer"

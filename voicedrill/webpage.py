@@ -106,7 +106,8 @@ def rep_section(rep: SavedRep, heading: bool = False) -> str:
     facts = [*fact_lines(report, _mark), *(escape("Tip: " + t) for t in tip_lines(report)), escape(limits), escape(score_line(report))]
     out.append("<ul>" + "".join(f"<li>{f}</li>" for f in facts) + "</ul>")
     heard_by = f"{rep.engine}, {Path(rep.model).name or rep.model}"
-    recording = Path(rep.audio or rep.source).name or rep.source  # (a live rep's kept audio, else where it was heard: "microphone")
+    kept = Path(rep.audio) if rep.audio else None  # a live rep's kept audio: its run's folder too (every run has a rep-02.wav)
+    recording = f"{kept.parent.name}/{kept.name}" if kept else Path(rep.source).name or rep.source
     out.append(f"<p class=meta>recording: {escape(recording)} · speech recogniser: {escape(heard_by)}</p>")
     return "\n".join(out)
 
@@ -135,6 +136,6 @@ def team_body(rows: Sequence[TeamRow], reps: Sequence[TeamRep], chart: Callable[
         mine = [r for r in rows if r.drill == drill]
         grid, = team_grids(mine, titles)
         picture = (f'<p><img alt="{alt}" src="{escape(chart(drill))}"></p>' if chart
-                   else _image(png_bytes(team_figure([r for r in reps if r.drill == drill])), alt))
+                   else _image(png_bytes(team_figure([r for r in reps if r.drill == drill], [r.user for r in reps])), alt))
         tables += f"<h2>{escape(grid.title)}</h2>{_table(grid, [person(r) for r in mine] if person else ())}{picture}"
     return tables + f"<p class=meta>{escape(LEGEND)}</p>" + line

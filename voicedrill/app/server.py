@@ -208,7 +208,7 @@ class App:
             await asyncio.sleep(0.05)
 
     def _read(self, what: str, **which) -> list:
-        """`reps` or `team_reps` from the history, opened for this read only."""
+        """`reps`, `team_reps` or `people` from the history, opened for this read only."""
         with self._history(write=False, create=False) as store:
             return getattr(store, what)(**which)
 
@@ -236,15 +236,17 @@ class App:
                          deleted=self._deleted.pop(request.query_params.get("deleted", ""), ""))  # said once: a reload does not say it again
 
     async def chart(self, request: Request) -> Response:
-        """A drill's progress (score, pace, longest pause) or fluency curve (time to handoff), as PNG."""
+        """A drill's progress (score, pace, longest pause) or fluency curve (time from the first line to the last), as PNG."""
         drill, kind = request.path_params["drill"], request.path_params["kind"]
         if kind not in ("progress", "fluency"):
             raise HTTPException(404)
         reps = (await run_in_threadpool(self._read, "reps", drill=drill, user=request.query_params.get("who") or None))[-CHART_REPS:]
         if not reps:
             raise HTTPException(404, f"no reps of drill {drill!r} yet")
-        figure = progress_figure if kind == "progress" else fluency_figure
-        return Response(await run_in_threadpool(lambda: png_bytes(figure(reps))), media_type="image/png")
+        if kind == "progress":
+            return Response(await run_in_threadpool(lambda: png_bytes(progress_figure(reps))), media_type="image/png")
+        people = await run_in_threadpool(self._read, "people")  # (a person's colour as in every chart)
+        return Response(await run_in_threadpool(lambda: png_bytes(fluency_figure(reps, people))), media_type="image/png")
 
     async def _picked(self, request: Request) -> tuple[str, int, list[history.SavedRep]]:
         """/rep/N or /session/N: its reps (404 for anything else, or when there are none)."""
@@ -366,7 +368,8 @@ class App:
         reps = await run_in_threadpool(self._read, "team_reps", drill=request.query_params.get("drill") or None)
         if not reps:
             raise HTTPException(404, "no reps yet")
-        return Response(await run_in_threadpool(lambda: png_bytes(team_figure(reps))), media_type="image/png")
+        people = await run_in_threadpool(self._read, "people")  # (a person's colour as in every drill's chart)
+        return Response(await run_in_threadpool(lambda: png_bytes(team_figure(reps, people))), media_type="image/png")
 
     # drills ---------------------------------------------------------------------------------
 

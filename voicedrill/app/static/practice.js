@@ -166,7 +166,7 @@ const handlers = {
     card.dataset.score = m.score;
     card.dataset.rep = m.id ?? "";
     $("run").innerHTML = m.run_html;
-    $("cue").textContent = `Rep ${m.rep}: ${m.scored ? `score ${m.score}` : "not scored"} — ${m.id ? "in your progress as " : ""}${m.saved}`;
+    $("cue").textContent = `This run's rep ${m.rep}: ${m.scored ? `score ${m.score}` : "not scored"} — ${m.id ? "saved as " : ""}${m.saved}`;
     showFocus(`This run's rep ${m.rep}${m.id ? ` (saved as rep ${m.id})` : ""} ${m.scored ? `scored ${m.score}` : "was not scored"}. Next rep: ${m.focus}`);  // (the run's table numbers reps as the history does: "rep 2" beside "rep 16" read as two reps)
     notice([...m.problems, ...m.notes].join(" "), m.problems.length > 0);
   },
