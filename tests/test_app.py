@@ -202,21 +202,30 @@ def test_a_table_or_chart_wider_than_a_phone_says_to_swipe(server, browser, dril
     context.close()
 
 
-def test_the_team_table_on_a_phone_is_a_card_a_person_with_every_figure_named(server, browser, drill):
+@pytest.mark.parametrize("where", ["app", "exported"])
+def test_the_team_table_on_a_phone_is_a_card_a_person_with_every_figure_named(server, browser, drill, tmp_path, where):
     """At 390 px the Team table put "time" and "fix first" a swipe away (found by a manager): on a
-    phone each person is a card, every figure named and on screen; on a laptop it is a table."""
+    phone each person is a card, every figure named and on screen; on a laptop it is a table. The
+    same in the app and on the page `voicedrill team --html` writes."""
+    from datetime import datetime
+
     from test_history import sample_report
 
     from voicedrill.history import Session, Store
+    from voicedrill.team import team_rows
+    from voicedrill.webpage import team_page
 
     store = Store()
     for name in ("ana", "bernadette"):
         store.save_rep(Session.of("drill", drill, "fake", "none", name), 1, sample_report(drill), "mic")
+    reps = store.team_reps()
     store.close()
+    exported = tmp_path / "team.html"
+    exported.write_text(team_page(team_rows(reps, datetime.now().astimezone()), reps), encoding="utf-8")
     for width in (390, 1366):
         context = browser.new_context(viewport={"width": width, "height": 844})
         page = context.new_page()
-        page.goto(server[1] + "/team")
+        page.goto(server[1] + "/team" if where == "app" else exported.as_uri())
         cells = page.locator(".team td")
         assert cells.count() == 16
         right = page.evaluate("Math.max(...[...document.querySelectorAll('.team td')].map(td => td.getBoundingClientRect().right))")

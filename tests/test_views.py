@@ -89,6 +89,9 @@ def test_a_rep_has_one_number_in_every_view(saved):
     history = text_of(lambda c: render_history(saved, c), 120)
     rows = [line for line in history.splitlines() if re.match(r"\s+\d+\s+s\d+\s", line)]
     assert len(rows) == 2 and not any(re.search(r"#\d", line) for line in history.splitlines())
+    from dataclasses import replace
+
+    assert replace(saved[0], id=0, session=0).called == "a rep waiting on this computer"  # (its chart read "rep 0 (1st of s0)")
 
 
 @pytest.mark.parametrize("number, said", [(1, "1st"), (2, "2nd"), (3, "3rd"), (4, "4th"), (11, "11th"), (12, "12th"), (13, "13th"),

@@ -88,8 +88,9 @@ class SavedRep:
     @property
     def called(self) -> str:
         """The rep as a heading names it, by its one number: "rep 16 (3rd of s14)"; one the history
-        could not take yet has none ("rep 0 (3rd of s0)" titled its chart)."""
-        return f"rep {self.id} ({in_session(self.session, self.number)})" if self.id else "a rep waiting to go into the history"
+        could not take yet has none ("rep 0 (3rd of s0)" titled its chart), and waits, as the run's
+        table and summary say it, on this computer."""
+        return f"rep {self.id} ({in_session(self.session, self.number)})" if self.id else "a rep waiting on this computer"
 
 
 @dataclass(frozen=True)

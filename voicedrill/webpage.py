@@ -26,6 +26,16 @@ th, td { padding: .25em .7em; border-bottom: 1px solid #eceff1; text-align: left
 .ok { color: #2e7d32; } .missing, .flagged, .bad { color: #c62828; font-weight: 600; }
 .out_of_order, .warn { color: #b26a00; font-weight: 600; } .repeated { color: #1565c0; } .score { font-size: 1.3em; font-weight: 700; }
 .unclear { color: #90a4ae; } .focus { font-size: 1.15em; background: #fff8e1; padding: .5em .8em; border-left: 4px solid #ffb300; }
+@media (max-width: 600px) {  /* a team row is a card, each figure named: at 390 px "time" and "fix first" were a swipe away */
+  .team table, .team tbody, .team tr { display: block; }
+  .team tr:first-child { display: none; }
+  .team tr { border-top: 1px solid #cfd8dc; padding: .3em 0; }
+  .team td, .team td.n { display: inline-block; border: none; padding: .05em .4em; text-align: left; }
+  .team td::before { content: attr(data-label) ": "; color: #546e7a; }
+  .team td:first-child, .team td:last-child { display: block; }
+  .team td:first-child { font-weight: bold; }
+  .team td:first-child::before { content: none; }
+}
 """
 
 
@@ -36,7 +46,8 @@ def page(reps: Sequence[SavedRep]) -> str:
 
 def _document(what: str, content: str) -> str:
     """A whole self-contained page around `content`."""
-    return (f"<!doctype html>\n<html lang=en><head><meta charset=utf-8><title>voicedrill {escape(what)}</title>\n"
+    return (f"<!doctype html>\n<html lang=en><head><meta charset=utf-8><meta name=viewport content='width=device-width, initial-scale=1'>"
+            f"<title>voicedrill {escape(what)}</title>\n"
             f"<style>{PAGE_STYLE}{REPORT_STYLE}</style></head>\n<body>\n{content}\n</body></html>\n")
 
 
@@ -118,7 +129,7 @@ def _mark(text: str, role: str = "") -> str:
 
 def team_page(rows: Sequence[TeamRow], reps: Sequence[TeamRep]) -> str:
     """The manager's page: the team table and its chart."""
-    return _document("team", f"<h1>voicedrill — team practice</h1>{team_body(rows, reps)}")
+    return _document("team", f"<h1>voicedrill — team practice</h1><div class=team>{team_body(rows, reps, titles=titles())}</div>")  # (drills by title, as the app names them)
 
 
 def team_body(rows: Sequence[TeamRow], reps: Sequence[TeamRep], chart: Callable[[str], str] | None = None,

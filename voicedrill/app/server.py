@@ -64,7 +64,7 @@ class App:
         self._stopping = False
         self._deleted: dict[str, str] = {}  # what a delete removed, by the token its redirect carries (a link's own words were shown)
         self.templates = Jinja2Templates(directory=HERE / "templates")
-        self.templates.env.globals["report_style"] = REPORT_STYLE
+        self.templates.env.globals["report_style"] = Markup(REPORT_STYLE)  # (ours, not escaped: a quote in it is CSS)
         self.templates.env.globals["counted"] = counted
         self.templates.env.globals["drill_titles"] = drill_titles  # a page shows a drill by its title, not its file name
 
