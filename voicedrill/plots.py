@@ -28,11 +28,16 @@ from .history import LEVEL_STEP_S, SavedRep, TeamRep, by_person, person_key  # n
 from .targets import WHAT  # noqa: E402
 
 DPI = 100
-LEGEND_MAX = 12  # people named in the team chart's legend
+LEGEND_MAX = 12  # people named in a chart's legend (the team's, the fluency curve's)
 MIN_TIME_SPAN_S = 2.0  # the fluency curve's time axis spans at least this much
 STATUS_COLOUR = {Status.OK: "#2e8b57", Status.MISSING: "#c0392b", Status.OUT_OF_ORDER: "#e6a100", Status.REPEATED: "#2a7fb8"}
 FLAGGED, FINE, CUSTOMER = "#c0392b", "#2e8b57", "#9e9e9e"
 PEOPLE_COLOURS = ("#1565c0", "#ef6c00", "#6a1b9a", "#00838f", "#ad1457", "#558b2f", "#4e342e", "#37474f")  # several people's lines in one chart
+
+
+def _most_active(people: list[list[int]]) -> list[int]:
+    """Which of by_person's people a chart's legend names: the LEGEND_MAX with most reps."""
+    return sorted(range(len(people)), key=lambda k: -len(people[k]))[:LEGEND_MAX]
 
 
 def people_colours(names: Iterable[str]) -> dict[str, str]:
@@ -157,7 +162,7 @@ def fluency_figure(reps: Sequence[SavedRep], everyone: Iterable[str] = ()) -> Fi
            if r.report.judged_pause_s is None and r.report.longest_pause_s is not None and r.report.scored]  # (as the progress chart draws them)
     if off:
         pause.scatter(*zip(*off), s=28, facecolors="none", edgecolors="#90a4ae", zorder=3, label="not said by the script: not judged")
-    legend = sorted(range(len(people)), key=lambda k: -len(people[k]))[:LEGEND_MAX]  # (the most active, as the team chart)
+    legend = _most_active(people)
     colours = people_colours([*everyone, *(r.user for r in reps)])  # (`everyone` in the history: each keeps one colour in every chart)
     for ax, what, values in (
         (time, WHAT[0], [r.report.timed_s for r in reps]),  # (as its targets: reps said by the script)
@@ -281,7 +286,7 @@ def team_figure(reps: Sequence[TeamRep], everyone: Iterable[str] = ()) -> Figure
 def _team_panels(score: Axes, time: Axes, reps: Sequence[TeamRep], colours: dict[str, str], title: str) -> None:
     """One drill's score and time panels: a line per person (named as they first wrote it), their reps oldest first."""
     people = sorted(by_person(reps), key=lambda mine: person_key(reps[mine[0]].user))
-    active = sorted(range(len(people)), key=lambda k: -len(people[k]))[:LEGEND_MAX]
+    active = _most_active(people)
     time.sharex(score)
     for k, mine in enumerate(people):
         x = np.arange(1, len(mine) + 1)

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from .history import SavedRep, by_person, person_key
+from .history import SavedRep, by_person
 from .report import counted, shown_name, to_dict
 from .targets import WHAT, bests, figure
 
@@ -36,7 +36,8 @@ def render_history(reps: Sequence[SavedRep], console: Console) -> None:
         console.print("No reps saved yet (or none match). `voicedrill check` and `voicedrill drill` save every rep.")
         return
     table = Table(title="History", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1), collapse_padding=True, show_edge=False)
-    people = len({person_key(r.user) for r in reps}) > 1  # a shared history: say whose each rep is
+    everyone = by_person(reps)
+    people = len(everyone) > 1  # a shared history: say whose each rep is
     for column in ("rep", "session", *(("who",) if people else ()), "when", "drill", "secs", "wpm", "pause", "order", "score"):
         table.add_column(column, justify="left" if column in ("session", "who", "when", "drill") else "right", no_wrap=column != "drill",
                          overflow="fold", min_width=len(column))  # (a drill's name folds: with "who", 80 columns cut the score off)
@@ -52,7 +53,7 @@ def render_history(reps: Sequence[SavedRep], console: Console) -> None:
             )
         table.add_section()
     console.print(table)
-    for places in by_person(reps):  # each person's own trend: others' reps are not their progress
+    for places in everyone:  # each person's own trend: others' reps are not their progress
         own = [reps[i] for i in places]
         if people:
             console.print(Text(f"{shown_name(own[0].user)}:"))  # (as first written)
