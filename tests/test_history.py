@@ -23,15 +23,15 @@ from voicedrill.progress import FIELDS, export, export_row, sparkline
 from voicedrill.report import from_dict, to_dict
 
 
-def sample_report(drill, gap: float = 0.3, skip: str | None = None):
-    """A rep from hand-made timed words: each step's line, `gap` seconds apart."""
+def sample_report(drill, gap: float = 0.3, skip: str | None = None, word_s: float = 0.3):
+    """A rep from hand-made timed words: each step's line, a word every `word_s` seconds, lines `gap` seconds apart."""
     words, t = [], 0.0
     for step in drill.steps:
         if step.id == skip:
             continue
         for token in step.line.split():
-            words.append(Word(token.strip(",.?!").lower(), round(t, 3), round(t + 0.27, 3)))
-            t += 0.3
+            words.append(Word(token.strip(",.?!").lower(), round(t, 3), round(t + word_s - 0.03, 3)))
+            t += word_s
         t += gap
     return analyse(words, drill, "fake", t + 0.5)
 

@@ -34,8 +34,8 @@ def test_rows_count_today_and_the_week_and_follow_time_to_handoff(store, drill):
     earlier = [replace(r, saved_at=now - timedelta(days=3)) if i == 0 else r for i, r in enumerate(reps)]  # Ana's first rep: 3 days ago
     rows = {r.user: r for r in team_rows(earlier, now)}
     assert (rows["ana"].today, rows["ana"].week, rows["ana"].reps) == (2, 3, 3)
-    assert rows["ana"].handoff_first_s > rows["ana"].handoff_last_s  # getting fluent
-    assert rows["ben"].handoff_first_s is None and rows["ben"].common_problem == "skipped email"
+    assert rows["ana"].time_first_s > rows["ana"].time_last_s  # getting fluent
+    assert rows["ben"].time_first_s is None and rows["ben"].common_problem == "skipped email"
     assert (rows["ana"].common_problem, rows["ana"].problem_reps) == ("speaking pace", 1)
     assert rows["ana"].best_score >= rows["ana"].last_score
     grid, = team_grids(list(rows.values()))
@@ -96,7 +96,7 @@ def test_team_reads_an_older_history_as_it_is(tmp_path, drill, history_bytes, cl
     db = tmp_path / "old.db"
     db.write_bytes(history_bytes)
     with sqlite3.connect(db) as con:  # schema 2: before the headline columns
-        for statement in ("ALTER TABLE reps DROP COLUMN handoff_s", "ALTER TABLE reps DROP COLUMN fix_first", "PRAGMA user_version = 2"):
+        for statement in ("ALTER TABLE reps DROP COLUMN steady_s", "ALTER TABLE reps DROP COLUMN fix_first", "PRAGMA user_version = 2"):
             con.execute(statement)
     before = db.read_bytes()
     monkeypatch.setenv("VOICEDRILL_DB", str(db))

@@ -307,14 +307,17 @@ class RepReport:
         return bool(required) and required[-1].status != Status.MISSING
 
     @property
-    def handoff_s(self) -> float | None:
-        """Time from the first line to the last, for a complete rep of its drill."""
-        return self.duration_s if self.complete and not self.unlike else None
+    def timed_s(self) -> float | None:
+        """Time from the first line to the last, as a rep's fluency curve and tables take it: a
+        complete rep, said by the script."""
+        return self.duration_s if self.by_the_script else None
 
     @property
-    def timed_s(self) -> float | None:
-        """The time a rep's targets and fluency curve take: a complete rep, said by the script."""
-        return self.handoff_s if self.by_the_script else None
+    def steady_s(self) -> float | None:
+        """The time a time target and the team's trend take: said by the script at a pace inside the
+        drill's band (a time only met by speaking too fast is no one's progress: a rushed first rep
+        made every steadier rep after it look slower)."""
+        return self.timed_s if self.pace_in_band else None
 
     @property
     def judged_pause_s(self) -> float | None:

@@ -101,7 +101,7 @@ class TeamRep:
     drill: str
     saved_at: datetime  # local time
     score: int
-    handoff_s: float | None  # time from the first line to the last (complete reps only)
+    steady_s: float | None  # time from the first line to the last (RepReport.steady_s: said by the script at the drill's pace)
     fix_first: str | None
 
     @property
@@ -474,10 +474,10 @@ class Store:
         """Every rep's headline for the team view, oldest first: read from columns, no whole reports
         (a history older than those columns, read as it is: from its reports)."""
         if self.version < HEADLINES_VERSION:
-            return [TeamRep(r.user, r.drill, r.saved_at, r.report.score, r.report.handoff_s, r.report.fix_first)
+            return [TeamRep(r.user, r.drill, r.saved_at, r.report.score, r.report.steady_s, r.report.fix_first)
                     for r in self.reps(drill=drill, since=since, user=user)]
         where, args = _filters(drill=drill, since=since, user=user)
-        sql = ('SELECT r.id, s."user", s.drill, r.saved_at, r.score, r.handoff_s, r.fix_first FROM reps r JOIN sessions s ON s.id = r.session_id'
+        sql = ('SELECT r.id, s."user", s.drill, r.saved_at, r.score, r.steady_s, r.fix_first FROM reps r JOIN sessions s ON s.id = r.session_id'
                + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY r.id")
         with self._errors():
             rows = self.db.execute(sql, args).fetchall()
@@ -671,21 +671,21 @@ def _insert(db: sqlite3.Connection, record: dict, session: Session, report: RepR
     rep_id = _next_id(db, "reps")
     db.execute(
         "INSERT INTO reps (id, uid, session_id, number, saved_at, source, audio, duration_s, speech_wpm, longest_pause_s,"
-        " order_errors, score, report, levels, handoff_s, fix_first) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " order_errors, score, report, levels, steady_s, fix_first) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             rep_id, record["uid"], session.id, number, record["saved_at"], record["source"], record.get("audio"),
             *rep_row(report).values(), json.dumps(record["report"], ensure_ascii=False),
-            None if levels is None else base64.b64decode(levels), report.handoff_s, report.fix_first,
+            None if levels is None else base64.b64decode(levels), report.steady_s, report.fix_first,
         ),
     )
     return rep_id
 
 
 def _team_rep(row: tuple) -> TeamRep:
-    """A team-view headline from its row (rep id, user, drill, saved_at, score, handoff_s, fix_first)."""
-    _, user, drill, saved_at, score, handoff, fix = row
+    """A team-view headline from its row (rep id, user, drill, saved_at, score, steady_s, fix_first)."""
+    _, user, drill, saved_at, score, steady, fix = row
     return TeamRep(str(user), str(drill), datetime.fromisoformat(saved_at).astimezone(), int(score),
-                   None if handoff is None else float(handoff), None if fix is None else str(fix))
+                   None if steady is None else float(steady), None if fix is None else str(fix))
 
 
 def _saved(row: tuple) -> SavedRep:

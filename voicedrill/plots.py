@@ -293,7 +293,7 @@ def _team_panels(score: Axes, time: Axes, reps: Sequence[TeamRep], colours: dict
         colour = colours[person_key(reps[mine[0]].user)]
         score.plot(x, [reps[i].score if reps[i].scored else np.nan for i in mine], marker="o", ms=3, lw=1.3, color=colour,
                    label=shown_name(reps[mine[0]].user, 24) if k in active else None)
-        time.plot(x, [np.nan if reps[i].handoff_s is None else reps[i].handoff_s for i in mine], marker="o", ms=3, lw=1.3, color=colour)
+        time.plot(x, [np.nan if reps[i].steady_s is None else reps[i].steady_s for i in mine], marker="o", ms=3, lw=1.3, color=colour)
     score.set_ylim(0, 105)
     score.set_ylabel("score")
     score.set_title(f"{title}score", loc="left", fontsize=9)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import platformdirs
 
+from .data import RepReport
 from .errors import VoicedrillError
 from .files import reason
 
@@ -82,17 +83,30 @@ DAMAGED_ROW = (ValueError, TypeError, KeyError, ArithmeticError, RecursionError)
 
 
 def _v3(db: sqlite3.Connection) -> None:
-    """Time to handoff and what to fix first as columns: the team view reads them, not whole reports."""
-    from .report import from_dict
-
+    """A rep's time and what to fix first as columns: the team view reads them, not whole reports
+    (the time, a complete rep's, is taken as _v4 keeps it)."""
     db.execute("ALTER TABLE reps ADD COLUMN handoff_s REAL")
     db.execute("ALTER TABLE reps ADD COLUMN fix_first TEXT")
+    _fill(db, "fix_first", lambda report: report.fix_first)
+
+
+def _v4(db: sqlite3.Connection) -> None:
+    """The team's time is a steady rep's (RepReport.steady_s), as a time target's: a rep out of
+    order or rushed made a person's trend."""
+    db.execute("ALTER TABLE reps RENAME COLUMN handoff_s TO steady_s")
+    _fill(db, "steady_s", lambda report: report.steady_s)
+
+
+def _fill(db: sqlite3.Connection, column: str, value: Callable[[RepReport], object]) -> None:
+    """A headline column filled in from each rep's report."""
+    from .report import from_dict
+
     for rep_id, text in db.execute("SELECT id, report FROM reps").fetchall():
         try:
             report = from_dict(json.loads(text))
         except DAMAGED_ROW:
             continue  # a damaged row stays as it is (it is named when read)
-        db.execute("UPDATE reps SET handoff_s = ?, fix_first = ? WHERE id = ?", (report.handoff_s, report.fix_first, rep_id))
+        db.execute(f"UPDATE reps SET {column} = ? WHERE id = ?", (value(report), rep_id))
 
 
 def missing(db: sqlite3.Connection, version: int) -> tuple[str, bool] | None:
@@ -119,9 +133,9 @@ def _schema(version: int) -> dict[str, frozenset[str]]:
 
 
 # MIGRATIONS[n] takes the schema from version n to n + 1 (version 0: a new, empty file).
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4]
 SCHEMA_VERSION = len(MIGRATIONS)
-HEADLINES_VERSION = 3  # from this schema on, each rep's headline verdicts are columns (_v3)
+HEADLINES_VERSION = 4  # from this schema on, each rep's headline verdicts are columns as the team view reads them (_v3, _v4)
 
 
 def data_dir() -> Path:

@@ -24,8 +24,8 @@ class TeamRow:
     reps: int  # reps in the period
     last_score: int | None  # (None: no rep scored)
     best_score: int | None
-    handoff_first_s: float | None  # time from the first line to the last: first complete rep of the period…
-    handoff_last_s: float | None  # …and the newest
+    time_first_s: float | None  # time from the first line to the last: the period's first steady rep (RepReport.steady_s)…
+    time_last_s: float | None  # …and the newest
     common_problem: str | None  # what most reps were told to fix first ("pause before payment", "email", …)…
     problem_reps: int  # …and how many of the period's reps were told it
 
@@ -42,7 +42,7 @@ def team_rows(reps: Sequence[TeamRep], now: datetime) -> list[TeamRow]:
     rows = []
     for (_, drill), mine in groups.items():
         user = mine[0].user or NO_NAME  # as they first wrote it
-        handoffs = [r.handoff_s for r in mine if r.handoff_s is not None]
+        times = [r.steady_s for r in mine if r.steady_s is not None]
         scores = [r.score for r in mine if r.scored]  # (a rep not scored is no 0)
         problems = Counter(_alike(r.fix_first) for r in mine if r.fix_first)  # a phrase to avoid is one problem however the drill spelt it then
         newest = {_alike(r.fix_first): r.fix_first for r in mine if r.fix_first}
@@ -54,8 +54,8 @@ def team_rows(reps: Sequence[TeamRep], now: datetime) -> list[TeamRow]:
             reps=len(mine),
             last_score=scores[-1] if scores else None,
             best_score=max(scores, default=None),
-            handoff_first_s=handoffs[0] if handoffs else None,
-            handoff_last_s=handoffs[-1] if handoffs else None,
+            time_first_s=times[0] if times else None,
+            time_last_s=times[-1] if times else None,
             common_problem=None if top is None else newest[top],
             problem_reps=0 if top is None else problems[top],
         ))
@@ -72,8 +72,8 @@ def _alike(problem: str) -> str:
 
 
 def trend(row: TeamRow) -> Cell:
-    """The time from the first line to the last, first → newest complete rep, marked green when it came down (— : no rep said every step)."""
-    first, last = row.handoff_first_s, row.handoff_last_s
+    """The time from the first line to the last, first → newest steady rep, marked green when it came down (— : no steady rep)."""
+    first, last = row.time_first_s, row.time_last_s
     if first is None or last is None:
         return Cell("—")
     if first == last:
@@ -97,5 +97,5 @@ def team_grids(rows: Sequence[TeamRow], titles: Mapping[str, str] | None = None)
 
 
 LEGEND = ("today, week (last 7 days), reps (in the period): reps saved; last, best: scores; time: from the first line to the "
-          "last, first → newest rep that said every step; fix first: what their reps were most "
+          "last, first → newest rep said by the script at the drill's pace (as a time target takes it); fix first: what their reps were most "
           "often told to fix first, and in how many of their reps")
