@@ -33,12 +33,12 @@ FILL = {
     # copies of the saved reps with new numbers (and sessions), `n` copies at a time
     "sqlite": ("WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < ?)"
                " INSERT INTO reps (id, uid, session_id, number, saved_at, source, audio, duration_s, speech_wpm, longest_pause_s,"
-               " order_errors, score, report, levels) SELECT r.id + k.i * ?, r.uid || '-' || k.i, r.session_id, r.number + k.i * 1000,"
-               " r.saved_at, r.source, r.audio, r.duration_s, r.speech_wpm, r.longest_pause_s, r.order_errors, r.score, r.report, r.levels"
+               " order_errors, score, report, levels, timed_s, fix_first) SELECT r.id + k.i * ?, r.uid || '-' || k.i, r.session_id, r.number + k.i * 1000,"
+               " r.saved_at, r.source, r.audio, r.duration_s, r.speech_wpm, r.longest_pause_s, r.order_errors, r.score, r.report, r.levels, r.timed_s, r.fix_first"
                " FROM reps r, k WHERE r.id <= ?"),
     "postgres": ("INSERT INTO reps (id, uid, session_id, number, saved_at, source, audio, duration_s, speech_wpm, longest_pause_s,"
-                 " order_errors, score, report, levels) SELECT r.id + k.i * ?, r.uid || '-' || k.i, r.session_id, r.number + k.i * 1000,"
-                 " r.saved_at, r.source, r.audio, r.duration_s, r.speech_wpm, r.longest_pause_s, r.order_errors, r.score, r.report, r.levels"
+                 " order_errors, score, report, levels, timed_s, fix_first) SELECT r.id + k.i * ?, r.uid || '-' || k.i, r.session_id, r.number + k.i * 1000,"
+                 " r.saved_at, r.source, r.audio, r.duration_s, r.speech_wpm, r.longest_pause_s, r.order_errors, r.score, r.report, r.levels, r.timed_s, r.fix_first"
                  " FROM reps r, generate_series(1, ?) AS k(i) WHERE r.id <= ?"),
 }
 

@@ -171,7 +171,7 @@ def test_a_version_1_history_is_upgraded_and_keeps_counting_past_its_newest(db, 
     db.write_bytes(history_bytes)
     with sqlite3.connect(db) as con:  # back to schema 1, the way voicedrill 0.2 left it
         for statement in ("DROP INDEX reps_by_uid", "DROP INDEX sessions_by_uid", "ALTER TABLE reps DROP COLUMN uid",
-                          "ALTER TABLE sessions DROP COLUMN uid", "DROP TABLE issued", "ALTER TABLE reps DROP COLUMN steady_s",
+                          "ALTER TABLE sessions DROP COLUMN uid", "DROP TABLE issued", "ALTER TABLE reps DROP COLUMN timed_s",
                           "ALTER TABLE reps DROP COLUMN fix_first", "PRAGMA user_version = 1"):
             con.execute(statement)
     assert len(Store(db, write=False).reps()) == 29  # read as it is, without upgrading
@@ -180,7 +180,7 @@ def test_a_version_1_history_is_upgraded_and_keeps_counting_past_its_newest(db, 
     saved = store.save_rep(Session.of("check", drill, "fake", "none"), 1, sample_report(drill), "a.wav")
     assert saved.rep == 30 and len(store.reps()) == 29
     first, headline = store.reps()[0].report, store.team_reps()[0]
-    assert (headline.steady_s, headline.fix_first) == (first.steady_s, first.fix_first)  # filled in on upgrade
+    assert (headline.timed_s, headline.fix_first) == (first.timed_s, first.fix_first)  # filled in on upgrade
     store.close()
 
 
@@ -628,7 +628,7 @@ def test_a_damaged_rep_row_is_left_out_and_named(db, cli, history_bytes, line_wa
     assert "\n7," not in cli("export")[1] and len(ids(db)) == 30  # the checked rep went in
 
 
-@pytest.mark.parametrize("column, value", [("saved_at", "garbage"), ("score", "abc"), ("steady_s", "fast"), ("score", float("inf"))])
+@pytest.mark.parametrize("column, value", [("saved_at", "garbage"), ("score", "abc"), ("timed_s", "fast"), ("speech_wpm", "fast"), ("score", float("inf"))])
 def test_the_team_view_leaves_a_damaged_rep_out_and_names_it(db, cli, history_bytes, column, value):
     """`team` read its columns unchecked: a traceback (found by an attack). Now as history and export."""
     db.write_bytes(history_bytes)

@@ -1,5 +1,5 @@
 """Who practised: reps carry the rep's name (--user, $VOICEDRILL_USER, login), and `voicedrill team`
-shows each person and drill — reps today and this week, last and best score, time to handoff, what
+shows each person and drill — reps today and this week, last and best score, the time from the first line to the last, what
 to fix first."""
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ def store(tmp_path):
     opened.close()
 
 
-def test_rows_count_today_and_the_week_and_follow_time_to_handoff(store, drill):
+def test_rows_count_today_and_the_week_and_follow_the_time(store, drill):
     ana, ben = (Session.of("drill", drill, "fake", "none", name) for name in ("ana", "ben"))
     for number, gap in enumerate((0.9, 0.6, 0.3), 1):
         store.save_rep(ana, number, sample_report(drill, gap), "mic")
@@ -39,8 +39,8 @@ def test_rows_count_today_and_the_week_and_follow_time_to_handoff(store, drill):
     assert (rows["ana"].common_problem, rows["ana"].problem_reps) == ("speaking pace", 1)
     assert rows["ana"].best_score >= rows["ana"].last_score
     grid, = team_grids(list(rows.values()))
-    handoff = grid.columns.index("time")
-    assert grid.rows[0][handoff].role == "ok" and "→" in grid.rows[0][handoff].text
+    time = grid.columns.index("time")
+    assert grid.rows[0][time].role == "ok" and "→" in grid.rows[0][time].text
     assert grid.rows[1][grid.columns.index("fix first")].text == "1 of 1: skipped email"  # how many of their reps were told it (a manager read one rep's as everyone's)
     assert team_rows(reps, datetime.now().astimezone() + timedelta(days=10))[0].week == 0
 
@@ -96,7 +96,7 @@ def test_team_reads_an_older_history_as_it_is(tmp_path, drill, history_bytes, cl
     db = tmp_path / "old.db"
     db.write_bytes(history_bytes)
     with sqlite3.connect(db) as con:  # schema 2: before the headline columns
-        for statement in ("ALTER TABLE reps DROP COLUMN steady_s", "ALTER TABLE reps DROP COLUMN fix_first", "PRAGMA user_version = 2"):
+        for statement in ("ALTER TABLE reps DROP COLUMN timed_s", "ALTER TABLE reps DROP COLUMN fix_first", "PRAGMA user_version = 2"):
             con.execute(statement)
     before = db.read_bytes()
     monkeypatch.setenv("VOICEDRILL_DB", str(db))

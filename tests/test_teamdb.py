@@ -103,41 +103,43 @@ def test_a_newer_or_foreign_schema_is_refused_and_left_alone(target, drill):
 
 
 def test_a_rushed_or_jumbled_rep_is_no_time_of_the_teams_trend_and_an_older_history_is_mended(target, drill):
-    """The team's time, first → newest, took every complete rep: a rushed first rep (236 wpm) made a
-    steadier rep after it look slower (orange), as did a rep with its steps out of order (found by
-    a review). It now takes the reps a time target takes (RepReport.steady_s), and a history saved
-    before keeps no rep's old time when it is upgraded."""
+    """The team's time, first → newest, took every complete rep: a rushed first rep (236 wpm) made
+    every steadier rep after it look slower (orange), and a rep with its steps out of order counted
+    (found by a review). It now takes a rep's time as its progress does (said by the script), and
+    not a rushed one's; a slow rep's time is true, and counts. A history saved before keeps no rep's
+    old time when it is upgraded, a damaged report's included."""
     from voicedrill.team import team_rows, trend
 
     rushed = sample_report(drill, word_s=0.22)
     jumbled = replace(sample_report(drill, 0.4), order_ok=False)
-    steady, steadier = sample_report(drill, 0.6), sample_report(drill, 0.3)
-    assert rushed.timed_s < steadier.timed_s < steady.timed_s and not rushed.pace_in_band and jumbled.timed_s is None
-    assert rushed.steady_s is None and jumbled.steady_s is None and steadier.steady_s == steadier.timed_s
+    slow, steady = sample_report(drill, 0.9), sample_report(drill, 0.3)
+    assert rushed.timed_s < steady.timed_s < slow.timed_s and jumbled.timed_s is None and not slow.pace_in_band
     store = open_at(target)
     ana = Session.of("drill", drill, "fake", "none", "ana")
-    for number, report in enumerate((rushed, jumbled, steady, steadier), 1):
+    for number, report in enumerate((rushed, jumbled, slow, steady, steady), 1):
         store.save_rep(ana, number, report, "mic")
     store.close()
-    rename = "ALTER TABLE reps RENAME COLUMN steady_s TO handoff_s"  # back to schema 3: every complete rep's time
-    older = ("UPDATE reps SET handoff_s = duration_s", "UPDATE voicedrill_schema SET version = 3" if isinstance(target, str) else "PRAGMA user_version = 3")
+    older = ("ALTER TABLE reps RENAME COLUMN timed_s TO handoff_s", "UPDATE reps SET handoff_s = duration_s",  # schema 3: every complete rep's time
+             "UPDATE reps SET report = 'not a report' WHERE id = 5",
+             "UPDATE voicedrill_schema SET version = 3" if isinstance(target, str) else "PRAGMA user_version = 3")
     if isinstance(target, str):
         with psycopg.connect(target, autocommit=True) as db:
-            for statement in (rename, *older):
+            for statement in older:
                 db.execute(statement)
     else:
         import sqlite3
 
         with sqlite3.connect(target) as db:
-            for statement in (rename, *older):
+            for statement in older:
                 db.execute(statement)
-    for write in (False, True):  # read as it is (from the reports), then upgraded
+    for write in (False, True):  # read as it is (from the reports: rep 5 left out), then upgraded (rep 5 has no time)
         store = open_at(target, write=write)
         reps = store.team_reps()
         store.close()
-        assert [r.steady_s for r in reps] == [None, None, steady.steady_s, steadier.steady_s]
+        assert [(r.timed_s, r.rushed) for r in reps[:4]] == [(rushed.timed_s, True), (None, False), (slow.timed_s, False), (steady.timed_s, False)]
+        assert len(reps) == (5 if write else 4) and (not write or reps[4].timed_s is None)
         row, = team_rows(reps, reps[-1].saved_at)
-        assert (row.time_first_s, row.time_last_s) == (steady.steady_s, steadier.steady_s)
+        assert (row.time_first_s, row.time_last_s) == (slow.timed_s, steady.timed_s)
         assert trend(row).role == "ok"  # came down: green
 
 

@@ -135,6 +135,12 @@ class Pace:
     articulation_wpm: float | None
 
 
+def too_fast(speech_wpm: float | None, high: float) -> bool:
+    """Was a rep at `speech_wpm` said faster than a pace band topping out at `high`, as the score's
+    pace part judges it (to the whole word a minute)?"""
+    return speech_wpm is not None and round(speech_wpm) > high
+
+
 @dataclass(frozen=True)
 class ScorePart:
     """One explained part of the 0–100 score."""
@@ -311,13 +317,6 @@ class RepReport:
         """Time from the first line to the last, as a rep's fluency curve and tables take it: a
         complete rep, said by the script."""
         return self.duration_s if self.by_the_script else None
-
-    @property
-    def steady_s(self) -> float | None:
-        """The time a time target and the team's trend take: said by the script at a pace inside the
-        drill's band (a time only met by speaking too fast is no one's progress: a rushed first rep
-        made every steadier rep after it look slower)."""
-        return self.timed_s if self.pace_in_band else None
 
     @property
     def judged_pause_s(self) -> float | None:

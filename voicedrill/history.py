@@ -28,7 +28,7 @@ from typing import TypeVar
 import numpy as np
 
 from . import pending
-from .data import NOT_THIS_DRILL, RepReport, in_session
+from .data import NOT_THIS_DRILL, RepReport, in_session, too_fast
 from .drills import Drill
 from .errors import InUse, VoicedrillError
 from .files import keep_safe, reason
@@ -101,8 +101,9 @@ class TeamRep:
     drill: str
     saved_at: datetime  # local time
     score: int
-    steady_s: float | None  # time from the first line to the last (RepReport.steady_s: said by the script at the drill's pace)
+    timed_s: float | None  # time from the first line to the last (RepReport.timed_s: said by the script)
     fix_first: str | None
+    rushed: bool  # said faster than its drill's pace band (data.too_fast)
 
     @property
     def scored(self) -> bool:
@@ -474,10 +475,10 @@ class Store:
         """Every rep's headline for the team view, oldest first: read from columns, no whole reports
         (a history older than those columns, read as it is: from its reports)."""
         if self.version < HEADLINES_VERSION:
-            return [TeamRep(r.user, r.drill, r.saved_at, r.report.score, r.report.steady_s, r.report.fix_first)
+            return [TeamRep(r.user, r.drill, r.saved_at, r.report.score, r.report.timed_s, r.report.fix_first, too_fast(r.report.pace.speech_wpm, r.pace_wpm[1]))
                     for r in self.reps(drill=drill, since=since, user=user)]
         where, args = _filters(drill=drill, since=since, user=user)
-        sql = ('SELECT r.id, s."user", s.drill, r.saved_at, r.score, r.steady_s, r.fix_first FROM reps r JOIN sessions s ON s.id = r.session_id'
+        sql = ('SELECT r.id, s."user", s.drill, r.saved_at, r.score, r.timed_s, r.fix_first, r.speech_wpm, s.pace_high FROM reps r JOIN sessions s ON s.id = r.session_id'
                + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY r.id")
         with self._errors():
             rows = self.db.execute(sql, args).fetchall()
@@ -671,21 +672,22 @@ def _insert(db: sqlite3.Connection, record: dict, session: Session, report: RepR
     rep_id = _next_id(db, "reps")
     db.execute(
         "INSERT INTO reps (id, uid, session_id, number, saved_at, source, audio, duration_s, speech_wpm, longest_pause_s,"
-        " order_errors, score, report, levels, steady_s, fix_first) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " order_errors, score, report, levels, timed_s, fix_first) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             rep_id, record["uid"], session.id, number, record["saved_at"], record["source"], record.get("audio"),
             *rep_row(report).values(), json.dumps(record["report"], ensure_ascii=False),
-            None if levels is None else base64.b64decode(levels), report.steady_s, report.fix_first,
+            None if levels is None else base64.b64decode(levels), report.timed_s, report.fix_first,
         ),
     )
     return rep_id
 
 
 def _team_rep(row: tuple) -> TeamRep:
-    """A team-view headline from its row (rep id, user, drill, saved_at, score, steady_s, fix_first)."""
-    _, user, drill, saved_at, score, steady, fix = row
+    """A team-view headline from its row (rep id, user, drill, saved_at, score, timed_s, fix_first,
+    speech_wpm, the drill's pace_high)."""
+    _, user, drill, saved_at, score, timed, fix, wpm, high = row
     return TeamRep(str(user), str(drill), datetime.fromisoformat(saved_at).astimezone(), int(score),
-                   None if steady is None else float(steady), None if fix is None else str(fix))
+                   None if timed is None else float(timed), None if fix is None else str(fix), too_fast(None if wpm is None else float(wpm), float(high)))
 
 
 def _saved(row: tuple) -> SavedRep:

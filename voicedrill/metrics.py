@@ -8,7 +8,7 @@ from dataclasses import replace
 from typing import NamedTuple
 
 from .align import Alignment, closest_wording, is_filler, loop_words
-from .data import Coaching, counted, CustomerTurn, Hit, HitKind, Mark, Pace, nothing_heard, Pause, ScorePart, Status, StepResult, Tip, TurnKind, TurnResult, Word
+from .data import Coaching, counted, CustomerTurn, Hit, HitKind, Mark, Pace, nothing_heard, Pause, ScorePart, Status, StepResult, Tip, too_fast, TurnKind, TurnResult, Word
 from .drills import TIP_FIELDS, Drill
 
 SILENT_PAUSE_S = 0.25  # gaps at least this long are excluded from articulation rate
@@ -505,7 +505,7 @@ def _problems(drill, steps, pauses_, wpm, fillers, forbidden, turns, loops) -> l
     low, high = drill.pace_wpm
     if wpm is not None and not low <= wpm <= high:
         distance = low - wpm if wpm < low else wpm - high
-        add("pace", min(PART_MAX["pace"], max(COST["pace_least"], COST["pace_per_wpm"] * distance)), "speaking pace", "slow" if wpm < low else "fast",
+        add("pace", min(PART_MAX["pace"], max(COST["pace_least"], COST["pace_per_wpm"] * distance)), "speaking pace", "fast" if too_fast(wpm, high) else "slow",
             wpm=f"{wpm:.0f}", low=f"{low:.0f}", high=f"{high:.0f}")
     for phrase, times in Counter(m.text for m in forbidden).items():  # one tip a phrase, however often said (as fillers): sorted by
         add("clean", COST["forbidden"] * times, f"“{phrase}”", "forbidden", phrase=phrase)  # points, twice said was two halves below a skip

@@ -293,7 +293,7 @@ def _team_panels(score: Axes, time: Axes, reps: Sequence[TeamRep], colours: dict
         colour = colours[person_key(reps[mine[0]].user)]
         score.plot(x, [reps[i].score if reps[i].scored else np.nan for i in mine], marker="o", ms=3, lw=1.3, color=colour,
                    label=shown_name(reps[mine[0]].user, 24) if k in active else None)
-        time.plot(x, [np.nan if reps[i].steady_s is None else reps[i].steady_s for i in mine], marker="o", ms=3, lw=1.3, color=colour)
+        time.plot(x, [np.nan if reps[i].timed_s is None or reps[i].rushed else reps[i].timed_s for i in mine], marker="o", ms=3, lw=1.3, color=colour)
     score.set_ylim(0, 105)
     score.set_ylabel("score")
     score.set_title(f"{title}score", loc="left", fontsize=9)
@@ -301,7 +301,7 @@ def _team_panels(score: Axes, time: Axes, reps: Sequence[TeamRep], colours: dict
     score.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False, title_fontsize=8,
                  title=f"the {len(active)} with most reps (of {len(people)})" if len(people) > len(active) else None)
     time.set_ylabel("seconds")
-    time.set_title(f"{title}time from the first line to the last (reps with every step said)", loc="left", fontsize=9)
+    time.set_title(f"{title}time from the first line to the last (reps said by the script, not rushed)", loc="left", fontsize=9)
     time.set_xlabel("each person's reps, oldest first")
     time.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))  # (min 1: one rep each was ticked 0.5, 0.6 … 1.5)
     time.set_xlim(0.5, max(len(m) for m in people) + 0.5)

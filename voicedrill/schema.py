@@ -84,29 +84,36 @@ DAMAGED_ROW = (ValueError, TypeError, KeyError, ArithmeticError, RecursionError)
 
 def _v3(db: sqlite3.Connection) -> None:
     """A rep's time and what to fix first as columns: the team view reads them, not whole reports
-    (the time, a complete rep's, is taken as _v4 keeps it)."""
+    (the time column is named timed_s since _v4)."""
     db.execute("ALTER TABLE reps ADD COLUMN handoff_s REAL")
     db.execute("ALTER TABLE reps ADD COLUMN fix_first TEXT")
-    _fill(db, "fix_first", lambda report: report.fix_first)
+    for rep_id, report in _reports(db, "SELECT id, report FROM reps"):
+        if report is not None:  # a damaged row stays as it is (it is named when read)
+            db.execute("UPDATE reps SET handoff_s = ?, fix_first = ? WHERE id = ?", (report.timed_s, report.fix_first, rep_id))
 
 
 def _v4(db: sqlite3.Connection) -> None:
-    """The team's time is a steady rep's (RepReport.steady_s), as a time target's: a rep out of
-    order or rushed made a person's trend."""
-    db.execute("ALTER TABLE reps RENAME COLUMN handoff_s TO steady_s")
-    _fill(db, "steady_s", lambda report: report.steady_s)
+    """The team's time is a rep's time as its own progress takes it (RepReport.timed_s: said by the
+    script), where it was every complete rep's: a rep out of order was a point of a person's trend.
+    Only a report that may hold a step out of order or a phrase to avoid is read (its words, not
+    parsed: an upgrade of 100,000 reps on a team database is not held up by parsing each)."""
+    db.execute("ALTER TABLE reps RENAME COLUMN handoff_s TO timed_s")
+    maybe = "SELECT id, report FROM reps WHERE timed_s IS NOT NULL AND (report NOT LIKE ? OR report LIKE ? OR report LIKE ?)"
+    for rep_id, report in _reports(db, maybe, ('%"order_ok": true%', '%"forbidden": [{%', '%"forbidden": ["%')):
+        db.execute("UPDATE reps SET timed_s = ? WHERE id = ?", (None if report is None else report.timed_s, rep_id))
 
 
-def _fill(db: sqlite3.Connection, column: str, value: Callable[[RepReport], object]) -> None:
-    """A headline column filled in from each rep's report."""
+def _reports(db: sqlite3.Connection, sql: str, args: tuple = ()) -> list[tuple[int, RepReport | None]]:
+    """The reps `sql` selects (id, report), each report read (None: damaged)."""
     from .report import from_dict
 
-    for rep_id, text in db.execute("SELECT id, report FROM reps").fetchall():
+    reports: list[tuple[int, RepReport | None]] = []
+    for rep_id, text in db.execute(sql, args).fetchall():
         try:
-            report = from_dict(json.loads(text))
+            reports.append((rep_id, from_dict(json.loads(text))))
         except DAMAGED_ROW:
-            continue  # a damaged row stays as it is (it is named when read)
-        db.execute(f"UPDATE reps SET {column} = ? WHERE id = ?", (value(report), rep_id))
+            reports.append((rep_id, None))
+    return reports
 
 
 def missing(db: sqlite3.Connection, version: int) -> tuple[str, bool] | None:

@@ -26,8 +26,9 @@ def bests(past: Sequence[RepReport]) -> tuple[float | None, float | None, float 
     done = [r for r in past if r.by_the_script]
     if not done:
         return None
-    times = [r.steady_s for r in done if r.steady_s is not None]
-    return (min(times, default=None), min(r.longest_pause_s or 0.0 for r in done), max((r.pace.speech_wpm for r in done if r.pace_in_band), default=None))
+    in_band = [r for r in done if r.pace_in_band]
+    times = [r.duration_s for r in in_band if r.duration_s is not None]
+    return (min(times, default=None), min(r.longest_pause_s or 0.0 for r in done), max((r.pace.speech_wpm for r in in_band), default=None))
 
 
 def judged(report: RepReport, past: Sequence[RepReport]) -> RepReport:

@@ -24,7 +24,7 @@ class TeamRow:
     reps: int  # reps in the period
     last_score: int | None  # (None: no rep scored)
     best_score: int | None
-    time_first_s: float | None  # time from the first line to the last: the period's first steady rep (RepReport.steady_s)…
+    time_first_s: float | None  # time from the first line to the last: the period's first rep said by the script and not rushed…
     time_last_s: float | None  # …and the newest
     common_problem: str | None  # what most reps were told to fix first ("pause before payment", "email", …)…
     problem_reps: int  # …and how many of the period's reps were told it
@@ -42,7 +42,7 @@ def team_rows(reps: Sequence[TeamRep], now: datetime) -> list[TeamRow]:
     rows = []
     for (_, drill), mine in groups.items():
         user = mine[0].user or NO_NAME  # as they first wrote it
-        times = [r.steady_s for r in mine if r.steady_s is not None]
+        times = [r.timed_s for r in mine if r.timed_s is not None and not r.rushed]  # (a rushed first rep made every steadier one look slower)
         scores = [r.score for r in mine if r.scored]  # (a rep not scored is no 0)
         problems = Counter(_alike(r.fix_first) for r in mine if r.fix_first)  # a phrase to avoid is one problem however the drill spelt it then
         newest = {_alike(r.fix_first): r.fix_first for r in mine if r.fix_first}
@@ -72,7 +72,7 @@ def _alike(problem: str) -> str:
 
 
 def trend(row: TeamRow) -> Cell:
-    """The time from the first line to the last, first → newest steady rep, marked green when it came down (— : no steady rep)."""
+    """The time from the first line to the last, first → newest rep said by the script and not rushed, marked green when it came down (— : none)."""
     first, last = row.time_first_s, row.time_last_s
     if first is None or last is None:
         return Cell("—")
@@ -97,5 +97,5 @@ def team_grids(rows: Sequence[TeamRow], titles: Mapping[str, str] | None = None)
 
 
 LEGEND = ("today, week (last 7 days), reps (in the period): reps saved; last, best: scores; time: from the first line to the "
-          "last, first → newest rep said by the script at the drill's pace (as a time target takes it); fix first: what their reps were most "
+          "last, first → newest rep said by the script (every step, in order, no phrase to avoid) and not faster than the drill's pace (— : none in the period); fix first: what their reps were most "
           "often told to fix first, and in how many of their reps")
