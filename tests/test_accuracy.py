@@ -389,6 +389,29 @@ def test_forbidden_phrase_needs_its_words(drill, sphinx, paraphrased):
     assert [m.text for m in score_file(forbidden, drill, sphinx).forbidden] == ["So you want to do it?"]
 
 
+def test_a_phrase_to_avoid_heard_in_part_is_heard_again_free_of_the_script(drill, sphinx, folder):
+    """"So you want to do it?" heard over a telephone line (gmw/en) as "so you want to eight", the
+    name line taking the "so" across a pause: four of its six words, where three quarters are
+    needed, so not held against the rep. Such a stretch is now heard again by the general English
+    model, free of the script's pull, which hears the phrase."""
+    path, _ = bench_rep("phone-8k", 1, folder, drill, case="forbidden")
+    report = score_file(path, drill, sphinx)
+    assert [m.text for m in report.forbidden] == ["So you want to do it?"]
+    assert [s.status for s in report.steps] == ["ok"] * len(drill.steps) and report.order_ok
+
+
+@pytest.mark.parametrize("condition, take", [("clean", 1), ("clean", 2), ("phone-8k", 1)])
+def test_an_ordinary_question_sharing_a_phrase_to_avoids_words_is_heard_as_itself(drill, sphinx, folder, condition, take):
+    """"So you want to get started?" is no phrase to avoid, but held to a script that has "So you want
+    to do it?" the recogniser heard it in a quiet room as "so you want to stopped it" (gmw/en) and
+    "so you want to ah do it" (en-us-nyc): held against the rep. Heard again free of the script, it
+    is itself; over a telephone line too (where the look above finds the real phrase)."""
+    found = next(c for c in CONDITIONS if c.name == condition)
+    case = next(c for c in cases(drill, {s.id: s.example_line for s in drill.steps}, 0.5, forbidden="So you want to get started?") if c.name == "forbidden")
+    rep = render(found, case, *found.takes[take], 0, folder, drill)
+    assert score_file(rep.path, drill, sphinx).forbidden == ()
+
+
 def test_one_line_with_its_keywords_twice_is_said_once(drill, sphinx, folder):
     """"Is that a credit card or a debit card today?" matches the payment step twice, in one
     breath: that is one saying of the line, not a repeat (before: "payment said twice")."""

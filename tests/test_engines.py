@@ -7,11 +7,12 @@ import re
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from rapidfuzz.distance import Levenshtein
 
 from voicedrill.asr import load_engine, transcribe
-from voicedrill.audio import SilenceTracker, stream_file
+from voicedrill.audio import RATE, SilenceTracker, clip_file, stream_file
 from voicedrill.metrics import silence_between
 from voicedrill.practice import score_file
 from voicedrill.sphinx_engine import SphinxEngine
@@ -70,6 +71,16 @@ def test_vosk_engine_loads_once_and_streams_each_rep_fresh(vosk_ko, gapped_rep):
     # the second stream did not inherit the first one's clock: both cover the same stretch of speech
     for words in (first, second):
         assert words[0].start < segments[0].end and abs(words[-1].end - segments[-1].end) < 0.3
+
+
+def test_vosk_hears_a_stretch_again_free_of_any_phrase_list(vosk_ko, gapped_rep):
+    """The second look asks an engine what a stretch sounds like free of the script (hear_freely):
+    vosk decodes a line's stretch with its whole model as its stream does; a silent stretch is nothing."""
+    path, segments = gapped_rep
+    speech = clip_file(path, segments[0].start - 0.2, segments[0].end + 0.2)
+    heard = vosk_ko.hear_freely(speech)
+    assert heard and len(heard.split()) >= 2
+    assert vosk_ko.hear_freely(np.zeros(RATE, dtype=np.int16)) is None
 
 
 def test_vosk_partial_results_while_streaming(vosk_ko, gapped_rep):

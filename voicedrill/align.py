@@ -105,7 +105,7 @@ def align(words: Sequence[Word], drill: Drill) -> Alignment:
     anywhere = keyword_reach(content, [])
     for phrase, said in zip(drill.forbidden, script.forbidden):
         found = _windows(texts, said, anywhere, [], HitKind.FORBIDDEN, phrase, MIN_FORBIDDEN_SCORE)
-        candidates += [h for h in found if _words_in_order(said, content[h.first : h.last + 1]) >= MIN_FORBIDDEN_WORDS]
+        candidates += [h for h in found if words_in_order(said, content[h.first : h.last + 1]) >= MIN_FORBIDDEN_WORDS]
     chosen = _best_non_overlapping(candidates)
     # A window without its step's keyword is a guess at a misheard line: it may find a step heard
     # nowhere else, never say a step was repeated (a misheard name line is not a second "email"):
@@ -317,7 +317,7 @@ def _windows(
     return sorted(hits, key=lambda h: (h.first, h.last))
 
 
-def _words_in_order(phrase: list[str], window: list[str]) -> float:
+def words_in_order(phrase: list[str], window: list[str]) -> float:
     """The share of the phrase's words found in the window, in order (letters alike are not enough)."""
     blocks = SequenceMatcher(None, phrase, window, autojunk=False).get_matching_blocks()
     return sum(b.size for b in blocks) / len(phrase)

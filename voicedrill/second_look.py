@@ -11,6 +11,10 @@ does, and all else heard for sure stands (a step said with its keyword, a forbid
 replaces the stretch's words (same span, so pauses are measured as before); anything else leaves
 the words as they were.
 
+Then a phrase to avoid not heard word for word, and a stretch no line explains that holds half of
+one's words in order, are heard again by the engine's general model, free of the script that pulls
+ordinary questions towards its phrases: held against the rep only as that hearing has it.
+
 Then a filler the recogniser named as a word: a lone word that no line explains, too unsure to
 count ("bomb", an "um" at low confidence) or no word of the drill and heard less than half sure
 ("i'm" at 0.41 at 240 wpm; a clear "Okay." at 0.64 stays a word), is decoded again allowed to be
@@ -28,10 +32,10 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from .align import Alignment, align, is_filler, normalise, sure
+from .align import MIN_FORBIDDEN_WORDS, Alignment, align, is_filler, normalise, sure, words_in_order
 from .analysis import clean_words
 from .audio import Silences, with_hiss
-from .data import Hit, Word
+from .data import Hit, HitKind, Word
 from .drills import Drill, Step
 from .metrics import clear
 
@@ -44,6 +48,8 @@ SOUND_MIN_S = 0.15  # a sound no word was put on, shorter than this, is a click 
 MAX_LOOKS = 8  # looks per missing step, a neighbour's looks again included (the cost stays bounded on long recordings)
 MAX_FILLER_LOOKS = 12  # lone words heard again as a possible filler per recording (the cost stays bounded on long ones)
 ODD_CONF = 0.5  # a word the drill does not have, heard less sure than this, may be a filler named as a word
+NEAR_MISS = 0.5  # a stretch holding this share of a phrase to avoid's words in order (too few to count) is heard again
+MAX_PHRASE_LOOKS = 6  # stretches heard again as a possible phrase to avoid per recording
 Clip = Callable[[float, float], np.ndarray]  # (start s, end s) → the rep's 16 kHz samples
 
 
@@ -53,6 +59,15 @@ class FillerListener(Protocol):
 
     def hear_filler(self, audio: np.ndarray, fillers: Sequence[str], words: Sequence[str]) -> str | None:
         """What was heard in `audio` (a filler, a word, or None: nothing or something else)."""
+        ...
+
+
+@runtime_checkable
+class FreeListener(Protocol):
+    """An engine that can decode a stretch of audio free of the drill's script (its general model)."""
+
+    def hear_freely(self, audio: np.ndarray) -> str | None:
+        """What was heard in `audio` by the engine's general model (None: nothing)."""
         ...
 
 
@@ -78,6 +93,7 @@ def second_look(words: Sequence[Word], drill: Drill, engine: object, clip: Clip,
     for step in drill.steps:
         if not step.optional and not alignment.placed(step.id):
             words, alignment = _step_found(step, words, alignment, drill, engine, clip, silences) or (words, alignment)
+    words, alignment = _phrases_heard_again(words, drill, alignment, engine, clip)
     return _fillers_heard_again(words, drill, alignment, engine, clip)
 
 
@@ -211,6 +227,44 @@ def _said_with(words: list[Word], first: int, last: int, free: set[int]) -> tupl
     while last + 1 in free and words[last + 1].start - words[last].end < RUN_GAP_S:
         last += 1
     return first, last
+
+
+def _phrases_heard_again(words: list[Word], drill: Drill, alignment: Alignment, engine: object, clip: Clip) -> tuple[list[Word], Alignment]:
+    """The words and their alignment once each phrase to avoid not heard word for word, and each
+    stretch of unexplained speech holding half of one's words in order (too few to count), is heard
+    again free of the script (see FreeListener). Held to a script that has the phrase, the
+    recogniser bends an ordinary question towards it ("so you want to get started" came back as
+    "so you want to stopped it": held against the rep); and a phrase said over a telephone line
+    came back as "so you want to eight" (the name line taking its "so" across a pause): let off.
+    Where the free hearing has the phrase's words as a phrase to avoid needs them, the phrase
+    replaces the stretch's words; where it has not, a hit's words are the free hearing's (same
+    span either way), if all else heard for sure stands."""
+    if not isinstance(engine, FreeListener) or not drill.forbidden:
+        return words, alignment
+    phrases = {" ".join(normalise(p)): p for p in reversed(drill.forbidden)}  # (the first spelling of each)
+    unexplained = [i for i in range(len(words)) if i not in _explained(alignment)]
+    free = set(unexplained) | _apart(words, alignment)
+    looks = [(a, b, "") for a, b in (_said_with(words, a, b, free) for a, b in _stretches(words, unexplained)) if _near_misses(words[a : b + 1], phrases)]
+    looks += [(h.first, h.last, h.key) for h in alignment.hits
+              if h.kind == HitKind.FORBIDDEN and " ".join(t for w in words[h.first : h.last + 1] for t in normalise(w.text)) not in phrases]
+    for first, last, held in sorted(looks, reverse=True)[:MAX_PHRASE_LOOKS]:  # (from the end: a change moves no stretch before it)
+        freely = normalise(engine.hear_freely(with_hiss(clip(*_span(words, first, last)))) or "")
+        phrase = next((p for p in phrases if words_in_order(p.split(), freely) >= MIN_FORBIDDEN_WORDS and not _something_else(len(p.split()), len(freely))), None)
+        heard = phrase.split() if phrase else freely if held else []  # (a near miss not heard as the phrase stays as it was)
+        if not heard:
+            continue
+        again = words[:first] + _spread(heard, words[first].start, words[last].end) + words[last + 1 :]
+        realigned = align(again, drill)
+        caught = any(h.kind == HitKind.FORBIDDEN and first <= h.first < first + len(heard) for h in realigned.hits)
+        if caught == bool(phrase) and _same_elsewhere(words, alignment, again, realigned, drill, held or phrases.get(phrase or "", "")):
+            words, alignment = again, realigned
+    return words, alignment
+
+
+def _near_misses(stretch: list[Word], phrases: dict[str, str]) -> bool:
+    """Does the stretch hold half of a phrase to avoid's words in order, too few to count, and not far more words?"""
+    heard = [t for w in stretch for t in normalise(w.text)]
+    return any(NEAR_MISS <= words_in_order(p.split(), heard) < MIN_FORBIDDEN_WORDS and not _something_else(len(p.split()), len(stretch)) for p in phrases)
 
 
 def _fillers_heard_again(words: list[Word], drill: Drill, alignment: Alignment, engine: object, clip: Clip) -> list[Word]:

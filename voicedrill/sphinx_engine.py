@@ -251,6 +251,7 @@ class SphinxEngine:
             self.decoder, self._whole = pocketsphinx.Decoder(samprate=RATE, loglevel="FATAL"), None
         else:
             self.decoder, self._whole = _biased_decoders(drill)
+        self._general: pocketsphinx.Decoder | None = None  # the bundled general English model, made when first needed (hear_freely)
         self.recipe = partial(SphinxEngine, drill)  # it holds Python's lock while decoding: live, it decodes in a child
         self._current: SphinxRecognizer | None = None  # one stream at a time on the shared decoder
 
@@ -286,6 +287,19 @@ class SphinxEngine:
         except RuntimeError:  # pocketsphinx refused the stretch: no second look, the rep keeps its words
             return None
         return heard if heard in allowed else None
+
+    def hear_freely(self, audio: np.ndarray) -> str | None:
+        """`audio` decoded by the bundled general English model, normalised by its own mean: what
+        was heard free of the drill's script (see second_look), or None."""
+        try:
+            if self._general is None:
+                self._general = pocketsphinx.Decoder(samprate=RATE, loglevel="FATAL")
+            self._general.reinit_feat()
+            with _utterance(self._general):
+                self._general.process_raw(audio.tobytes(), False, True)
+        except RuntimeError:
+            return None
+        return " ".join(w.text for w in _words(self._general, 0.0)) or None
 
     def hear_whole(self, speech: bytes, start: float) -> list[Word]:
         """An utterance's 16-bit speech decoded again whole on the second decoder: normalised by its

@@ -122,6 +122,16 @@ class VoskEngine:
         heard = " ".join(w for w in json.loads(recognizer.FinalResult()).get("text", "").split() if w != UNKNOWN)
         return heard or None
 
+    def hear_freely(self, audio: np.ndarray) -> str | None:
+        """Decode `audio` by the model free of any phrase list (see second_look): the words heard, or None."""
+        import vosk
+
+        if not audio.size:
+            return None
+        recognizer = vosk.KaldiRecognizer(self.model, RATE)
+        recognizer.AcceptWaveform(audio.tobytes())
+        return " ".join(w for w in json.loads(recognizer.FinalResult()).get("text", "").split() if w != UNKNOWN) or None
+
     def hear_filler(self, audio: np.ndarray, fillers: Sequence[str], words: Sequence[str]) -> str | None:
         """Decode a lone sound held to these fillers and words, or "[unk]" (see second_look): what was heard, or None."""
         return self.hear_only(audio, [*fillers, *words])
