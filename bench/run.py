@@ -501,6 +501,7 @@ def main() -> int:
     parser.add_argument("--live-agreement", action="store_true", help="with --conditions: also each condition's reps through the live path as fast as possible: ticks and alarms against the scorecard")
     parser.add_argument("--only", default="", help="with --conditions: just these conditions (e.g. noise-12dB,human)")
     parser.add_argument("--wrong-drill", action="store_true", help="only each shipped drill said and checked as every drill: asked whether it is the drill meant, or credited")
+    parser.add_argument("--ordinary", action="store_true", help="only questions that share a phrase to avoid's words, said in its place: how many reps hold them against the rep")
     parser.add_argument("--app", action="store_true", help="only the app: page load, live event delay to the browser, memory after 50 reps")
     parser.add_argument("--stores", action="store_true", help="only the history stores: saves a second and the team view at 100,000 reps, SQLite and PostgreSQL")
     args = parser.parse_args()
@@ -508,6 +509,8 @@ def main() -> int:
         return run_conditions(args)
     if args.wrong_drill:
         return run_wrong_drill(args)
+    if args.ordinary:
+        return run_ordinary(args)
     if args.app or args.stores:
         return run_app_and_stores(args)
     drill = load_drill("hard-close")
@@ -648,6 +651,39 @@ def run_wrong_drill(args: argparse.Namespace) -> int:
                              "mean_score": float(np.mean([r.score for r in reports]))})
     print_wrong_drill(rows)
     return finish(rows, args, "-wrong-drill", table=False)
+
+
+# said in place of the forbidden case's "So you want to do it?": the first five are questions the playbook
+# allows; the last three hold three quarters of a phrase to avoid's words in order, as a phrase to avoid needs
+ORDINARY = ("So you want to get started?", "I'm sure you want to save money.", "Do you want to add the warranty?",
+            "So you want it done today?", "Do you still want the same time?",
+            "So you want to do the install?", "You want to do it right.", "Are you sure you want the morning?")
+ORDINARY_ROOMS = ("clean", "noise-12dB", "phone-8k", "voices")
+
+
+def run_ordinary(args: argparse.Namespace) -> int:
+    """Each ORDINARY sentence said after the name line of the hard close, in each of ORDINARY_ROOMS'
+    takes: the reps whose scorecard holds a phrase to avoid against the rep, per sentence."""
+    from voicedrill.practice import score_file
+    from voicedrill.sphinx_engine import SphinxEngine
+
+    drill = load_drill("hard-close")
+    engine = SphinxEngine(drill)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for k, sentence in enumerate(ORDINARY):
+            held = total = 0
+            for room in [c for c in CONDITIONS if c.name in ORDINARY_ROOMS]:
+                case = next(c for c in cases(drill, wording(drill, room.wording), GAP_S, forbidden=sentence) if c.name == "forbidden")
+                for voice, wpm in room.takes[:1] if args.quick else room.takes:
+                    total += 1
+                    held += bool(score_file(render(room, case, voice, wpm, k, Path(tmp), drill).path, drill, engine).forbidden)
+            rows.append({"said": sentence, "allowed": k < 5, "reps": total, "held_against_the_rep": held})
+    for r in rows:
+        print(f"{r['held_against_the_rep']:3d} of {r['reps']}  {r['said']}{'' if r['allowed'] else '  (three quarters of a phrase to avoid)'}")
+    allowed = [r for r in rows if r["allowed"]]
+    print(f"questions the playbook allows held against the rep: {sum(r['held_against_the_rep'] for r in allowed)} of {sum(r['reps'] for r in allowed)}")
+    return finish(rows, args, "-ordinary", table=False)
 
 
 def print_wrong_drill(rows: list[dict]) -> None:

@@ -73,14 +73,20 @@ def test_vosk_engine_loads_once_and_streams_each_rep_fresh(vosk_ko, gapped_rep):
         assert words[0].start < segments[0].end and abs(words[-1].end - segments[-1].end) < 0.3
 
 
-def test_vosk_hears_a_stretch_again_free_of_any_phrase_list(vosk_ko, gapped_rep):
+def test_vosk_hears_a_stretch_again_free_of_its_phrase_list(ko_model, vosk_ko, gapped_rep):
     """The second look asks an engine what a stretch sounds like free of the script (hear_freely):
-    vosk decodes a line's stretch with its whole model as its stream does; a silent stretch is nothing."""
+    vosk held to a phrase list decodes it with its whole model; a silent stretch is nothing; vosk
+    held to none streams freely already, so has nothing to add."""
+    from voicedrill.models import FoundModel
+    from voicedrill.vosk_engine import VoskEngine
+
     path, segments = gapped_rep
     speech = clip_file(path, segments[0].start - 0.2, segments[0].end + 0.2)
-    heard = vosk_ko.hear_freely(speech)
-    assert heard and len(heard.split()) >= 2
-    assert vosk_ko.hear_freely(np.zeros(RATE, dtype=np.int16)) is None
+    held = VoskEngine(FoundModel(ko_model, "test"), '["이메일", "[unk]"]')
+    heard = held.hear_freely(speech)
+    assert heard and len(heard.split()) >= 2 and set(heard.split()) != {"이메일"}
+    assert held.hear_freely(np.zeros(RATE, dtype=np.int16)) is None
+    assert vosk_ko.hear_freely(speech) is None
 
 
 def test_vosk_partial_results_while_streaming(vosk_ko, gapped_rep):

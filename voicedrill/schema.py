@@ -98,8 +98,8 @@ def _v4(db: sqlite3.Connection) -> None:
     Only a report that may hold a step out of order or a phrase to avoid is read (its words, not
     parsed: an upgrade of 100,000 reps on a team database is not held up by parsing each)."""
     db.execute("ALTER TABLE reps RENAME COLUMN handoff_s TO timed_s")
-    maybe = "SELECT id, report FROM reps WHERE timed_s IS NOT NULL AND (report NOT LIKE ? OR report LIKE ? OR report LIKE ?)"
-    for rep_id, report in _reports(db, maybe, ('%"order_ok": true%', '%"forbidden": [{%', '%"forbidden": ["%')):
+    maybe = "SELECT id, report FROM reps WHERE timed_s IS NOT NULL AND (report NOT LIKE ? OR report LIKE ? OR report LIKE ? OR report NOT LIKE ?)"
+    for rep_id, report in _reports(db, maybe, ('%"order_ok": true%', '%"forbidden": [{%', '%"forbidden": ["%', "%}")):  # (…or cut short)
         db.execute("UPDATE reps SET timed_s = ? WHERE id = ?", (None if report is None else report.timed_s, rep_id))
 
 

@@ -64,10 +64,10 @@ class FillerListener(Protocol):
 
 @runtime_checkable
 class FreeListener(Protocol):
-    """An engine that can decode a stretch of audio free of the drill's script (its general model)."""
+    """An engine that can decode a stretch of audio free of the drill's script its stream is held to."""
 
     def hear_freely(self, audio: np.ndarray) -> str | None:
-        """What was heard in `audio` by the engine's general model (None: nothing)."""
+        """What was heard in `audio` free of the script (None: nothing, or the stream is free already)."""
         ...
 
 
@@ -84,8 +84,9 @@ def second_look(words: Sequence[Word], drill: Drill, engine: object, clip: Clip,
     """The words with the stretch where each missing step belongs heard again — and where a step
     heard only out of place belongs (its line misheard there, said again later: a repeat, not a
     swap) — then each sound there no word was put on, between two of the rep's `silences` (a lone
-    "Email?" the recogniser heard as nothing; see _heard_in_sound), and each lone unsure word
-    between the lines (see _fillers_heard_again). Unchanged if the engine cannot listen again."""
+    "Email?" the recogniser heard as nothing; see _heard_in_sound); then each phrase to avoid not
+    heard word for word and each near miss of one, free of the script (see _phrases_heard_again);
+    and each lone unsure word between the lines (see _fillers_heard_again). Unchanged if the engine cannot listen again."""
     words = clean_words(words)
     if not isinstance(engine, Listener) or not words:
         return words
@@ -236,28 +237,33 @@ def _phrases_heard_again(words: list[Word], drill: Drill, alignment: Alignment, 
     recogniser bends an ordinary question towards it ("so you want to get started" came back as
     "so you want to stopped it": held against the rep); and a phrase said over a telephone line
     came back as "so you want to eight" (the name line taking its "so" across a pause): let off.
-    Where the free hearing has the phrase's words as a phrase to avoid needs them, the phrase
-    replaces the stretch's words; where it has not, a hit's words are the free hearing's (same
-    span either way), if all else heard for sure stands."""
-    if not isinstance(engine, FreeListener) or not drill.forbidden:
+    The stretch's words become what the free hearing heard, or the phrase it heard where those
+    words alone do not make it (same span, as sure as the words they replace); a hit stays as it
+    was where nothing is heard freely, past MAX_PHRASE_LOOKS, or where all else heard for sure
+    would not stand."""
+    phrases = {key: p for p in reversed(drill.forbidden) if (key := " ".join(normalise(p)))}  # (the first spelling of each)
+    if not isinstance(engine, FreeListener) or not phrases:
         return words, alignment
-    phrases = {" ".join(normalise(p)): p for p in reversed(drill.forbidden)}  # (the first spelling of each)
     unexplained = [i for i in range(len(words)) if i not in _explained(alignment)]
     free = set(unexplained) | _apart(words, alignment)
-    looks = [(a, b, "") for a, b in (_said_with(words, a, b, free) for a, b in _stretches(words, unexplained)) if _near_misses(words[a : b + 1], phrases)]
-    looks += [(h.first, h.last, h.key) for h in alignment.hits
-              if h.kind == HitKind.FORBIDDEN and " ".join(t for w in words[h.first : h.last + 1] for t in normalise(w.text)) not in phrases]
-    for first, last, held in sorted(looks, reverse=True)[:MAX_PHRASE_LOOKS]:  # (from the end: a change moves no stretch before it)
+    held = [(h.first, h.last, h.key) for h in alignment.hits
+            if h.kind == HitKind.FORBIDDEN and " ".join(t for w in words[h.first : h.last + 1] for t in normalise(w.text)) not in phrases]
+    near = [(a, b, "") for a, b in (_said_with(words, a, b, free) for a, b in _stretches(words, unexplained)) if _near_misses(words[a : b + 1], phrases)]
+    for first, last, key in sorted((held + near)[:MAX_PHRASE_LOOKS], reverse=True):  # (phrases held first; from the end: a change moves no stretch before it)
         freely = normalise(engine.hear_freely(with_hiss(clip(*_span(words, first, last)))) or "")
-        phrase = next((p for p in phrases if words_in_order(p.split(), freely) >= MIN_FORBIDDEN_WORDS and not _something_else(len(p.split()), len(freely))), None)
-        heard = phrase.split() if phrase else freely if held else []  # (a near miss not heard as the phrase stays as it was)
-        if not heard:
-            continue
-        again = words[:first] + _spread(heard, words[first].start, words[last].end) + words[last + 1 :]
-        realigned = align(again, drill)
-        caught = any(h.kind == HitKind.FORBIDDEN and first <= h.first < first + len(heard) for h in realigned.hits)
-        if caught == bool(phrase) and _same_elsewhere(words, alignment, again, realigned, drill, held or phrases.get(phrase or "", "")):
-            words, alignment = again, realigned
+        phrase = max(phrases, key=lambda p: (words_in_order(p.split(), freely), p == " ".join(normalise(key))))
+        if words_in_order(phrase.split(), freely) < MIN_FORBIDDEN_WORDS or _something_else(len(phrase.split()), len(freely)):
+            phrase = ""
+        sure_as = sum(w.conf for w in words[first : last + 1]) / (last - first + 1)
+        # what was heard freely, else the phrase it has (a filler said inside it stays); a near miss not heard as the phrase stays as it was
+        tries = [tuple(freely), tuple(phrase.split())] if phrase else [tuple(freely)] if key and freely else []
+        for heard in dict.fromkeys(tries):
+            again = words[:first] + _spread(list(heard), words[first].start, words[last].end, sure_as) + words[last + 1 :]
+            realigned = align(again, drill)
+            caught = any(h.kind == HitKind.FORBIDDEN and first <= h.first < first + len(heard) for h in realigned.hits)
+            if caught == bool(phrase) and _same_elsewhere(words, alignment, again, realigned, drill, key or phrases.get(phrase, "")):
+                words, alignment = again, realigned
+                break
     return words, alignment
 
 
@@ -343,10 +349,10 @@ def _something_else(phrase_words: int, stretch_words: int) -> bool:
     return stretch_words > STRETCH_PER_WORD * phrase_words and stretch_words >= phrase_words + STRETCH_SPARE
 
 
-def _spread(tokens: list[str], start: float, end: float) -> list[Word]:
-    """The phrase's words spread evenly over the stretch they were heard in."""
+def _spread(tokens: list[str], start: float, end: float, conf: float = 1.0) -> list[Word]:
+    """The phrase's words spread evenly over the stretch they were heard in, each `conf` sure."""
     size = (end - start) / len(tokens)
-    return [Word(t, round(start + i * size, 3), round(start + (i + 1) * size, 3)) for i, t in enumerate(tokens)]
+    return [Word(t, round(start + i * size, 3), round(start + (i + 1) * size, 3), conf) for i, t in enumerate(tokens)]
 
 
 def phrases_known(phrases: Sequence[str], known: Callable[[str], bool]) -> list[str]:

@@ -123,10 +123,11 @@ class VoskEngine:
         return heard or None
 
     def hear_freely(self, audio: np.ndarray) -> str | None:
-        """Decode `audio` by the model free of any phrase list (see second_look): the words heard, or None."""
+        """Decode `audio` by the model free of the phrase list this engine is held to (see
+        second_look): the words heard, or None. An engine held to none streams freely already: None."""
         import vosk
 
-        if not audio.size:
+        if self.phrases is None or not audio.size:
             return None
         recognizer = vosk.KaldiRecognizer(self.model, RATE)
         recognizer.AcceptWaveform(audio.tobytes())
