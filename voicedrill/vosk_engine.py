@@ -54,6 +54,12 @@ def phrase_list(drill: Drill) -> str:
     return json.dumps([_spoken(line) for line in drill.script_lines()] + [UNKNOWN], ensure_ascii=False)
 
 
+def _heard(recognizer, audio: np.ndarray) -> str | None:
+    """`audio` decoded whole by a fresh vosk recognizer: its words, "[unk]" left out, or None."""
+    recognizer.AcceptWaveform(audio.tobytes())
+    return " ".join(w for w in json.loads(recognizer.FinalResult()).get("text", "").split() if w != UNKNOWN) or None
+
+
 def _spoken(line: str) -> str:
     """A line as vosk's words: lower case, punctuation dropped, any script's letters kept."""
     return " ".join(re.findall(r"[\w']+", line.lower()))
@@ -117,10 +123,7 @@ class VoskEngine:
         allowed = sorted({_spoken(p) for p in phrases} - {""})  # vosk itself drops words its model lacks
         if not allowed or not audio.size:
             return None
-        recognizer = vosk.KaldiRecognizer(self.model, RATE, json.dumps([*allowed, UNKNOWN], ensure_ascii=False))
-        recognizer.AcceptWaveform(audio.tobytes())
-        heard = " ".join(w for w in json.loads(recognizer.FinalResult()).get("text", "").split() if w != UNKNOWN)
-        return heard or None
+        return _heard(vosk.KaldiRecognizer(self.model, RATE, json.dumps([*allowed, UNKNOWN], ensure_ascii=False)), audio)
 
     def hear_freely(self, audio: np.ndarray) -> str | None:
         """Decode `audio` by the model free of the phrase list this engine is held to (see
@@ -129,9 +132,7 @@ class VoskEngine:
 
         if self.phrases is None or not audio.size:
             return None
-        recognizer = vosk.KaldiRecognizer(self.model, RATE)
-        recognizer.AcceptWaveform(audio.tobytes())
-        return " ".join(w for w in json.loads(recognizer.FinalResult()).get("text", "").split() if w != UNKNOWN) or None
+        return _heard(vosk.KaldiRecognizer(self.model, RATE), audio)
 
     def hear_filler(self, audio: np.ndarray, fillers: Sequence[str], words: Sequence[str]) -> str | None:
         """Decode a lone sound held to these fillers and words, or "[unk]" (see second_look): what was heard, or None."""
